@@ -1,0 +1,36 @@
+# The two commands from the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR := out/demo
+
+.PHONY: demo test bench lint fuzz clean venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m anticipate.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python experiments/benchmarks/run.py
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/test_fuzz_ingest.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests experiments
+
+clean:
+	rm -rf $(VENV) out mlflow.db mlartifacts plans backtests

@@ -1,0 +1,16 @@
+"""The ``anticipate`` command line: one Click group, shared options, errors -> exit codes.
+
+Each command parses its arguments, calls one ``anticipate.pipelines.*.run_*``
+function and prints the :class:`~anticipate.pipelines.Result`. Nothing here reads
+data, computes or talks to MLflow. Heavy libraries are imported lazily inside the
+commands so ``anticipate --help`` is instant.
+"""
+
+from __future__ import annotations
+
+from anticipate.cli._core import main
+
+# Register the command modules on the group (each adds its commands to ``main``).
+from anticipate.cli import data as _data  # noqa: E402,F401  isort: skip
+
+__all__ = ["main"]

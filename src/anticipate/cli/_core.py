@@ -1,0 +1,165 @@
+"""The Click group, the shared option decorator and the error -> exit code mapping."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from anticipate import __version__
+from anticipate.errors import AnticipateError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_LOCKED = 0, 1, 2, 3, 75
+
+_GLOBAL_KEYS = ("data", "config", "tracking_uri", "as_json", "verbose", "quiet")
+
+
+def _merge_globals(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
+    """Options given on the command win over those given on the group."""
+    group = (ctx.find_root().obj or {}) if ctx.parent is not None else {}
+    merged = {}
+    for key in _GLOBAL_KEYS:
+        value = local.get(key)
+        if value in (None, False, 0):
+            value = group.get(key, value)
+        merged[key] = value
+    return merged
+
+
+def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--data --config --tracking-uri --json -v -q`` to a command (same meaning everywhere)."""
+    options = [
+        click.option("--data", "data", type=click.Path(path_type=Path), default=None,
+                     help="Canonical data directory (default: data.dir in config)."),
+        click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+                     help="YAML config; unknown keys are errors (default: configs/default.yaml)."),
+        click.option("--tracking-uri", "tracking_uri", default=None,
+                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)."),
+        click.option("--json", "as_json", is_flag=True, default=False,
+                     help="Print exactly one JSON object on stdout."),
+        click.option("-v", "--verbose", "verbose", count=True, help="More logging on stderr."),
+        click.option("-q", "--quiet", "quiet", is_flag=True, default=False,
+                     help="Only errors on stderr; no progress bars."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None):  # noqa: ANN201
+    """Resolve the config and global options into :class:`anticipate.pipelines.Settings`."""
+    from anticipate.config import load_config
+    from anticipate.pipelines import Settings
+
+    cfg = load_config(opts.get("config"), overrides=overrides)
+    data_dir = Path(opts["data"]) if opts.get("data") else Path(cfg.data.dir)
+    tracking_uri = opts.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.uri
+    verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
+    return Settings(
+        cfg=cfg,
+        data_dir=data_dir,
+        tracking_uri=tracking_uri,
+        config_path=Path(opts["config"]) if opts.get("config") else None,
+        verbosity=verbosity,
+        progress=verbosity >= 0 and sys.stderr.isatty(),
+    )
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    if verbosity < 0:
+        level = logging.ERROR
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3", "numba", "distributed", "matplotlib"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def emit(result: Any, *, as_json: bool) -> None:
+    """Print a Result: one JSON object with ``--json``, else its text; warnings to stderr."""
+    if as_json:
+        click.echo(json.dumps(result.to_json(), sort_keys=True))
+        return
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.text:
+        click.echo(result.text)
+
+
+def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a command: resolve global options, run it, map exceptions to exit codes.
+
+    The wrapped function receives ``settings_factory`` (a callable taking optional
+    dotted config overrides) plus its own arguments, and returns a Result.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(func)
+        def wrapper(**kwargs: Any) -> None:
+            ctx = click.get_current_context()
+            opts = _merge_globals(ctx, {k: kwargs.pop(k, None) for k in _GLOBAL_KEYS})
+            verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
+            _configure_logging(verbosity)
+            try:
+                result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
+            except AnticipateError as exc:
+                _fail(name, str(exc), exc.exit_code, opts, verbosity)
+            except KeyboardInterrupt:
+                _fail(name, "interrupted; no output was published", 130, opts, verbosity)
+            except click.exceptions.Exit:
+                raise
+            except click.ClickException:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the last line of defence
+                if verbosity >= 1:
+                    traceback.print_exc(file=sys.stderr)
+                _fail(
+                    name,
+                    f"unexpected failure: {type(exc).__name__}: {exc}. This is a bug in anticipate; "
+                    "re-run with -v for the traceback and report it",
+                    EXIT_FAILURE,
+                    opts,
+                    verbosity,
+                )
+            else:
+                emit(result, as_json=bool(opts.get("as_json")))
+
+        return wrapper
+
+    return decorate
+
+
+def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int) -> None:
+    click.echo(f"anticipate {name}: error: {message}", err=True)
+    if opts.get("as_json"):
+        click.echo(json.dumps({"command": name, "status": "error", "exit_code": code,
+                               "error": message}, sort_keys=True))
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="anticipate")
+@global_options
+@click.pass_context
+def main(ctx: click.Context, **opts: Any) -> None:
+    """Anticipatory shipping: predict orders, pre-position stock, measure the value.
+
+    Global options may be given before the command or after it.
+
+    \b
+    Examples:
+      anticipate sample --out data/sample
+      anticipate train
+      anticipate evaluate
+      anticipate promote latest --alias production
+      anticipate allocate --date 2025-12-31
+      anticipate backtest --from 2025-10-01 --to 2025-12-01 --every 7d
+    """
+    ctx.obj = dict(opts)

@@ -1,0 +1,289 @@
+"""The typed configuration tree, loaded from ``configs/default.yaml`` plus ``--config``.
+
+Every section is a pydantic model with ``extra="forbid"``, so an unknown or
+ill-typed key is an error naming its dotted key path. YAML is read with
+``yaml.safe_load`` only (no Python object tags) and alias expansion is bounded.
+A user file overrides the defaults key by key (deep merge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from anticipate.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_NODES = 100_000
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    dir: str = "data/sample"
+
+
+class IngestConfig(_Section):
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="canonical column name -> source column name, e.g. {order_ts: InvoiceDate}",
+    )
+    max_reject_share: float = Field(0.01, ge=0.0, le=1.0)
+    on_error: Literal["quarantine", "fail"] = "quarantine"
+    chunk_rows: int = Field(1_000_000, ge=1)
+
+
+class TimeConfig(_Section):
+    horizon_days: int = Field(7, ge=1, le=366)
+    lookback_days: int = Field(365, ge=1, le=3660)
+
+
+class LightGBMParams(_Section):
+    num_leaves: int = Field(31, ge=2)
+    learning_rate: float = Field(0.05, gt=0.0, le=1.0)
+    n_estimators: int = Field(600, ge=1)
+    min_child_samples: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0.0, le=1.0)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.8, gt=0.0, le=1.0)
+    reg_lambda: float = Field(1.0, ge=0.0)
+    early_stopping_rounds: int = Field(50, ge=1)
+
+
+class ModelConfig(_Section):
+    item_level: Literal["sku", "category"] = "sku"
+    train_windows: int = Field(6, ge=2, le=104, description="rolling-origin windows; last = validation")
+    seed: int = 7
+    threads: int = Field(2, ge=1)
+    calibrate: Literal["auto", "always", "never"] = "auto"
+    registered_name: str = "anticipate-next-purchase"
+    max_train_pairs: int = Field(3_000_000, ge=1000, description="down-sample above this many rows")
+    classifier: LightGBMParams = Field(default_factory=LightGBMParams)
+    regressor: LightGBMParams = Field(default_factory=LightGBMParams)
+
+
+class FeaturesConfig(_Section):
+    families: list[Literal["customer", "customer_item", "item", "region_item", "calendar"]] = Field(
+        default_factory=lambda: ["customer", "customer_item", "item", "region_item", "calendar"]
+    )
+
+
+class EconomicsConfig(_Section):
+    value_local: float = Field(4.0, ge=0.0, description="g: value of a unit sold locally (currency)")
+    cost_unsold: float = Field(0.5, ge=0.0, description="h: cost of a pre-positioned unit left unsold")
+    move_cost_per_km: float = Field(0.0005, ge=0.0, description="currency per unit per km")
+
+
+class NetworkConfig(_Section):
+    max_service_km: float = Field(1500.0, gt=0.0)
+
+
+class AllocateConfig(_Section):
+    plans_dir: str = "plans"
+    max_staleness_days: int = Field(2, ge=0)
+    lp_bound_max_cells: int = Field(20_000, ge=0, description="compute the HiGHS bound up to this size")
+    gap_tolerance: float = Field(1e-3, gt=0.0)
+
+
+class BacktestConfig(_Section):
+    naive_windows: int = Field(4, ge=1)
+    out_dir: str = "backtests"
+
+
+class TrackingConfig(_Section):
+    uri: str = "sqlite:///mlflow.db"
+    artifact_location: str = "./mlartifacts"
+    experiment: str = "anticipate"
+
+
+class ComputeConfig(_Section):
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str = Field("local-cluster", description="'local-cluster' or tcp://HOST:PORT")
+    n_workers: int = Field(2, ge=1)
+    threads_per_worker: int = Field(1, ge=1)
+    memory_limit: str = "6GB"
+    partitions: int = Field(8, ge=1)
+
+
+class SampleConfig(_Section):
+    customers: int = Field(5000, ge=1)
+    skus: int = Field(300, ge=1)
+    categories: int = Field(20, ge=1)
+    regions: int = Field(50, ge=1)
+    warehouses: int = Field(8, ge=1)
+    days: int = Field(730, ge=14)
+    start: str = "2024-01-01"
+    seed: int = 7
+
+
+class Config(_Section):
+    """The whole configuration. Sections mirror ``configs/default.yaml``."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    time: TimeConfig = Field(default_factory=TimeConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    allocate: AllocateConfig = Field(default_factory=AllocateConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses alias bombs (too many nodes after expansion)."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _count_nodes(node, limit=MAX_YAML_NODES)
+        return super().construct_document(node)
+
+
+def _count_nodes(root: yaml.Node, *, limit: int) -> None:
+    count = 0
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            raise ConfigError(
+                f"the YAML expands to more than {limit:,} nodes (an alias bomb?); "
+                "write the config out without repeated anchors"
+            )
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping safely: size-capped, no object tags, bounded aliases.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, too large, not YAML, uses a Python tag or is not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist or is not a file; pass an existing YAML file")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_YAML_BYTES:,} bytes; is it the right file?")
+    try:
+        text = path.read_text(encoding="utf-8")
+        loaded = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        msg = str(exc).replace("\n", " ")
+        raise ConfigError(
+            f"config file {path} is not valid safe YAML ({msg}); python object tags are refused"
+        ) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
+    return loaded
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated by ``override`` recursively; neither input is changed."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """Return a copy of ``tree`` with ``a.b.c`` set to ``value``."""
+    parts = dotted.split(".")
+    override: dict[str, Any] = {}
+    node = override
+    for part in parts[:-1]:
+        node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+    return deep_merge(tree, override)
+
+
+def validate_config(raw: dict[str, Any], *, source: str = "config") -> Config:
+    """Validate a raw mapping into a :class:`Config`, or raise one ConfigError listing the keys."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                parent = err["loc"][:-1]
+                allowed = _allowed_keys(parent)
+                problems.append(f"unknown key '{key}' (allowed here: {', '.join(allowed)})")
+            else:
+                problems.append(f"key '{key}': {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(
+            field.annotation, BaseModel
+        ):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load the model defaults, overlay ``path`` (if any) and dotted ``overrides``.
+
+    The defaults are the pydantic field defaults; ``configs/default.yaml`` writes
+    them all out (a test keeps the two equal). With ``path=None`` the file
+    ``configs/default.yaml`` of the working directory is used when it exists.
+
+    Parameters
+    ----------
+    path
+        A user YAML file (``--config``); keys it does not name keep their defaults.
+    overrides
+        ``{"time.horizon_days": 14}`` style overrides applied last.
+    """
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is None and DEFAULT_CONFIG_PATH.is_file():
+        path = DEFAULT_CONFIG_PATH
+    if path is not None:
+        raw = read_yaml(Path(path))
+        source = str(path)
+    for dotted, value in (overrides or {}).items():
+        raw = set_dotted(raw, dotted, value)
+    return validate_config(raw, source=source)
+
+
+def config_as_flat_params(cfg: Config) -> dict[str, str]:
+    """Flatten the config to ``{"model.seed": "7", ...}`` for MLflow params."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = str(value)
+
+    walk("", cfg.model_dump(mode="json"))
+    return flat

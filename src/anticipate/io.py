@@ -1,0 +1,302 @@
+"""Reading and writing at the edges: canonical tables, digests, atomic publish, locks.
+
+Nothing here validates content (see :mod:`anticipate.ingest`). Every write goes to
+a temporary sibling first and is renamed into place, so a reader never sees a
+half-written file; a directory is published with a rename of the whole directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from anticipate.errors import DataError, LockHeld
+
+TABLE_NAMES = ("orders", "products", "regions", "warehouses", "supply")
+
+
+# --------------------------------------------------------------------------- atomic writes
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry to disk (best effort on platforms without O_DIRECTORY)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_parquet(df: pd.DataFrame, target: str | Path) -> Path:
+    """Write ``df`` to Parquet atomically, without the index; deterministic bytes."""
+    with atomic_path(target) as tmp:
+        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+    return Path(target)
+
+
+def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
+    """Write ``df`` to CSV atomically, without the index."""
+    with atomic_path(target) as tmp:
+        df.to_csv(tmp, index=False)
+    return Path(target)
+
+
+def write_table(df: pd.DataFrame, target: str | Path) -> Path:
+    """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically."""
+    suffix = Path(target).suffix.lower()
+    if suffix == ".csv":
+        return write_csv(df, target)
+    if suffix in {".parquet", ".pq"}:
+        return write_parquet(df, target)
+    raise DataError(f"output file {target} must end in .parquet or .csv")
+
+
+def write_json(obj: Any, target: str | Path) -> Path:
+    """Write ``obj`` as pretty, key-sorted JSON atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    return Path(target)
+
+
+@contextlib.contextmanager
+def staging_dir(target: str | Path) -> Iterator[Path]:
+    """Yield an empty staging directory; on success publish it as ``target`` atomically.
+
+    Publishing renames any previous ``target`` aside, renames the staging directory
+    into place and then deletes the old one, so ``target`` is at every moment
+    absent, the previous complete directory, or the new complete one. A crash
+    between the two renames leaves the old copy at ``.<name>.old-*``, which
+    :func:`recover_dir` puts back.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(target)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
+    try:
+        yield stage
+        for child in stage.rglob("*"):
+            if child.is_file():
+                with open(child, "rb+") as fh:
+                    os.fsync(fh.fileno())
+        publish_dir(stage, target)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def publish_dir(stage: Path, target: Path) -> None:
+    """Replace ``target`` by ``stage`` with renames only (see :func:`staging_dir`)."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    os.replace(stage, target)
+    fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(target: Path) -> None:
+    """Undo a publish interrupted between its two renames; drop stale staging dirs."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    olds = sorted(parent.glob(f".{target.name}.old-*"))
+    if olds and not target.exists():
+        os.replace(olds[-1], target)
+        olds = olds[:-1]
+    for leftover in [*olds, *parent.glob(f".{target.name}.stage-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- digests
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """A content digest of a DataFrame (values and column names, not memory layout), hex."""
+    h = hashlib.sha256()
+    h.update(json.dumps([str(c) for c in df.columns]).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def data_dir_digest(data_dir: str | Path) -> str:
+    """A digest of a canonical data directory: the digests of its tables, by name."""
+    data_dir = Path(data_dir)
+    h = hashlib.sha256()
+    for name in TABLE_NAMES:
+        path = data_dir / f"{name}.parquet"
+        if path.is_file():
+            h.update(name.encode())
+            h.update(file_digest(path).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- the data directory
+@dataclass(frozen=True)
+class DataSet:
+    """A canonical data directory loaded into memory.
+
+    ``orders`` always; the reference tables are ``None`` when the directory lacks them.
+    """
+
+    path: Path
+    orders: pd.DataFrame
+    products: pd.DataFrame | None
+    regions: pd.DataFrame | None
+    warehouses: pd.DataFrame | None
+    supply: pd.DataFrame | None
+    digest: str
+
+
+def read_parquet_checked(path: Path, *, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file, turning unreadable or truncated files into a DataError."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, columns=columns, engine="pyarrow")
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"cannot read Parquet ({msg}); the file is truncated or corrupt: "
+            "re-run 'anticipate ingest' or 'anticipate sample' to rewrite it",
+            file=str(path),
+        ) from None
+
+
+def load_dataset(data_dir: str | Path, *, tables: tuple[str, ...] = TABLE_NAMES) -> DataSet:
+    """Load the canonical tables of ``data_dir`` (as written by ``ingest`` or ``sample``).
+
+    Raises
+    ------
+    DataError
+        The directory or its ``orders.parquet`` is missing, or a file cannot be read.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(
+            f"data directory {data_dir} does not exist; create it with 'anticipate sample --out "
+            f"{data_dir}' or 'anticipate ingest --orders FILE --out {data_dir}', or pass --data DIR"
+        )
+    orders_path = data_dir / "orders.parquet"
+    if not orders_path.is_file():
+        raise DataError(
+            f"{orders_path} is missing; a data directory holds the canonical tables that "
+            "'anticipate ingest' writes",
+        )
+    loaded: dict[str, pd.DataFrame | None] = {}
+    for name in TABLE_NAMES:
+        path = data_dir / f"{name}.parquet"
+        loaded[name] = read_parquet_checked(path) if (name in tables and path.is_file()) else None
+    return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the lock
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds a lock: host, pid, start time (epoch seconds) and the command."""
+
+    host: str
+    pid: int
+    started: float
+    command: str
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_lock(path: Path) -> LockInfo | None:
+    try:
+        raw = json.loads(path.read_text())
+        return LockInfo(str(raw["host"]), int(raw["pid"]), float(raw["started"]), str(raw["command"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
+    """Hold an exclusive lock file for the duration of the block.
+
+    The lock file is created with ``O_CREAT | O_EXCL`` and records host, pid and
+    command. A lock whose holder is on this host and no longer alive (a killed
+    run) is stale and is taken over; a live holder raises :class:`LockHeld`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = LockInfo(socket.gethostname(), os.getpid(), time.time(), command)
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is not None and (holder.host != me.host or _pid_alive(holder.pid)):
+                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.started))
+                raise LockHeld(
+                    f"another run holds the lock {path}: '{holder.command}' (pid {holder.pid} on "
+                    f"{holder.host}, started {started}); wait for it to finish, or if that process "
+                    "is gone, delete the lock file"
+                ) from None
+            if holder is None and time.time() - path.stat().st_mtime < 5:
+                time.sleep(0.2)  # a holder may be mid-write of its record
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # stale: its holder on this host is dead
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me.__dict__, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            yield me
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return
+    raise LockHeld(f"could not take the lock {path} after 3 attempts; delete it if no run is active")

@@ -1,0 +1,67 @@
+"""One ``run_<verb>(...) -> Result`` per CLI verb: I/O at the edges, pure steps, tracking.
+
+The CLI parses arguments, builds a :class:`Settings`, calls one ``run_*`` and prints
+its :class:`Result`. Pipelines never print to stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anticipate.config import Config
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every command receives: the validated config and the global options.
+
+    ``data_dir`` and ``tracking_uri`` are already resolved (option > env > config).
+    ``verbosity`` is -1 (quiet), 0 (normal) or 1+ (verbose); ``progress`` is whether
+    progress bars may be drawn on stderr.
+    """
+
+    cfg: Config
+    data_dir: Path
+    tracking_uri: str
+    config_path: Path | None = None
+    verbosity: int = 0
+    progress: bool = True
+
+
+@dataclass
+class Result:
+    """What a command produced, in the shape of CONTRACTS section 7's ``--json`` object.
+
+    ``text`` is the human-readable report printed without ``--json``.
+    """
+
+    command: str
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object: command, status, run_id, metrics, counts, outputs (+ extra)."""
+        out: dict[str, Any] = {
+            "command": self.command,
+            "status": "ok",
+            "run_id": self.run_id,
+            "metrics": {k: _finite_or_none(v) for k, v in self.metrics.items()},
+            "counts": {k: int(v) for k, v in self.counts.items()},
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+        }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        out.update(self.extra)
+        return out
+
+
+def _finite_or_none(value: float) -> float | None:
+    v = float(value)
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
