@@ -1,0 +1,125 @@
+"""Benchmark harness: ``make bench`` runs every ``bench_*.py`` here and writes results.json.
+
+Each benchmark module defines ``CASES: dict[str, Callable[[Path], dict]]``. A case
+receives a scratch directory (``experiments/benchmarks/_work/``, reused across
+cases so big inputs are generated once) and returns a dict of measurements; it
+must include ``seconds`` (the timed part only) and may add anything else
+(``target_seconds``, ``lines_per_s``, ``gap`` ...). Every repetition runs in a
+fresh subprocess so its peak RSS (``peak_rss_mb``) is its own; the table reports
+the median seconds over ``--repeat`` runs and the largest peak RSS.
+
+Usage::
+
+    python experiments/benchmarks/run.py                 # all cases, 3 repetitions
+    python experiments/benchmarks/run.py -k allocation   # cases whose name contains it
+    python experiments/benchmarks/run.py --repeat 1 --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+RESULTS = HERE / "results.json"
+
+
+def _modules() -> list[Path]:
+    return sorted(HERE.glob("bench_*.py"))
+
+
+def _load(path: Path):  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _all_cases() -> list[tuple[Path, str]]:
+    return [(path, name) for path in _modules() for name in _load(path).CASES]
+
+
+def _run_one(path: Path, name: str) -> dict:
+    """Child mode: run one case, print its JSON row with our own peak RSS."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    row = dict(_load(path).CASES[name](WORK))
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return row
+
+
+def _spawn(path: Path, name: str, timeout: float) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), name]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _summarise(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"error": runs[-1].get("error", "failed")}
+    row = dict(ok[-1])
+    row["seconds"] = statistics.median(r["seconds"] for r in ok)
+    row["seconds_runs"] = [round(r["seconds"], 4) for r in ok]
+    row["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    return row
+
+
+def _print_table(results: dict) -> None:
+    print(f"{'case':48} {'seconds':>10} {'peak MB':>9}  notes")
+    for name, row in results.items():
+        if "error" in row:
+            print(f"{name:48} {'ERROR':>10} {'':>9}  {row['error']}")
+            continue
+        notes = ", ".join(f"{k}={v}" for k, v in row.items()
+                          if k not in {"seconds", "peak_rss_mb", "seconds_runs"})
+        print(f"{name:48} {row['seconds']:10.3f} {row['peak_rss_mb']:9.0f}  {notes}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-k", default="", help="only cases whose 'module:case' contains this")
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per repetition")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("MODULE", "CASE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_run_one(Path(args.child[0]), args.child[1]), default=float))
+        return
+    cases = [(p, n) for p, n in _all_cases() if args.k in f"{p.stem}:{n}"]
+    if args.list:
+        for path, name in cases:
+            print(f"{path.stem}:{name}")
+        return
+    previous = json.loads(RESULTS.read_text())["results"] if RESULTS.is_file() else {}
+    results = dict(previous)
+    for path, name in cases:
+        key = f"{path.stem.removeprefix('bench_')}:{name}"
+        print(f"running {key} x{args.repeat} ...", file=sys.stderr, flush=True)
+        results[key] = _summarise([_spawn(path, name, args.timeout) for _ in range(args.repeat)])
+    doc = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "results": results,
+    }
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, RESULTS)
+    _print_table({k: results[k] for k in results})
+
+
+if __name__ == "__main__":
+    main()
