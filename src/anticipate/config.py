@@ -178,10 +178,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist or is not a file; pass an existing YAML file")
     if path.stat().st_size > MAX_YAML_BYTES:
-        raise ConfigError(f"config file {path} is larger than {MAX_YAML_BYTES:,} bytes; is it the right file?")
+        raise ConfigError(
+            f"config file {path} is larger than {MAX_YAML_BYTES:,} bytes; is it the right file?"
+        )
     try:
         text = path.read_text(encoding="utf-8")
-        loaded = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - SafeLoader subclass
+        loaded = yaml.load(text, Loader=_BoundedLoader)
     except ConfigError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -50,7 +50,9 @@ def last_full_cutoff(order_ts: pd.Series, horizon_days: int) -> pd.Timestamp:
     return data_end(order_ts) - pd.Timedelta(days=horizon_days)
 
 
-def valid_range(order_ts: pd.Series, horizon_days: int, purpose: Purpose) -> tuple[pd.Timestamp, pd.Timestamp]:
+def valid_range(
+    order_ts: pd.Series, horizon_days: int, purpose: Purpose
+) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production."""
     first = data_start(order_ts) + pd.Timedelta(days=1)
     last = last_full_cutoff(order_ts, horizon_days) if purpose == "labelled" else data_end(order_ts)

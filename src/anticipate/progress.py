@@ -10,7 +10,7 @@ T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def stages(total: int, *, enabled: bool, description: str = "") -> Iterator["_Stages"]:
+def stages(total: int, *, enabled: bool, description: str = "") -> Iterator[_Stages]:
     """A bar over ``total`` named stages; call ``.step(name)`` as each one starts."""
     if not enabled:
         yield _Stages(None, None)
@@ -18,8 +18,14 @@ def stages(total: int, *, enabled: bool, description: str = "") -> Iterator["_St
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
     with progress:
         task = progress.add_task(description, total=total)
         yield _Stages(progress, task)

@@ -11,6 +11,6 @@ from __future__ import annotations
 from anticipate.cli._core import main
 
 # Register the command modules on the group (each adds its commands to ``main``).
-from anticipate.cli import data as _data  # noqa: E402,F401  isort: skip
+from anticipate.cli import data as _data  # noqa: F401  isort: skip
 
 __all__ = ["main"]

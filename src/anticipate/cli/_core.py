@@ -54,7 +54,7 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None):  # noqa: ANN201
+def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None):
     """Resolve the config and global options into :class:`anticipate.pipelines.Settings`."""
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
@@ -117,7 +117,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
                 raise
             except click.ClickException:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the last line of defence
+            except Exception as exc:
                 if verbosity >= 1:
                     traceback.print_exc(file=sys.stderr)
                 _fail(

@@ -46,7 +46,8 @@ def sample_cmd(settings_factory: Any, out: Path, seed: int | None, customers: in
 @click.option("--orders", type=_FILE, required=True, help="Orders file: CSV (optionally .gz) or Parquet.")
 @click.option("--products", type=_FILE, default=None, help="Products file (sku, category, unit_volume, ...).")
 @click.option("--regions", type=_FILE, default=None, help="Regions file (region, lat, lon).")
-@click.option("--warehouses", type=_FILE, default=None, help="Warehouses file (warehouse_id, lat, lon, capacity).")
+@click.option("--warehouses", type=_FILE, default=None,
+              help="Warehouses file (warehouse_id, lat, lon, capacity).")
 @click.option("--supply", type=_FILE, default=None, help="Central supply file (sku, units).")
 @click.option("--out", type=_FILE, required=True, help="Canonical data directory to write.")
 @click.option("--on-error", type=click.Choice(["quarantine", "fail"]), default=None,
