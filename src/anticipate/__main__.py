@@ -1,0 +1,5 @@
+"""``python -m anticipate`` runs the CLI."""
+
+from anticipate.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""The typed config: defaults file in sync, unknown keys named, safe YAML only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from anticipate.config import Config, load_config, read_yaml, validate_config
+from anticipate.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_yaml_equals_model_defaults() -> None:
+    on_disk = read_yaml(ROOT / "configs" / "default.yaml")
+    assert on_disk == Config().model_dump(mode="json")
+
+
+def test_unknown_key_names_the_dotted_path_and_allowed_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  item_levle: sku\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "model.item_levle" in str(err.value)
+    assert "item_level" in str(err.value)  # the allowed keys are listed
+
+
+def test_ill_typed_key_names_the_path_and_value() -> None:
+    with pytest.raises(ConfigError, match=r"time\.horizon_days.*'soon'"):
+        validate_config({"time": {"horizon_days": "soon"}})
+
+
+def test_literal_key_lists_allowed_values() -> None:
+    with pytest.raises(ConfigError, match=r"model\.item_level.*'sku' or 'category'"):
+        validate_config({"model": {"item_level": "brand"}})
+
+
+def test_user_file_overrides_key_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("time:\n  horizon_days: 14\n")
+    cfg = load_config(path)
+    assert cfg.time.horizon_days == 14
+    assert cfg.time.lookback_days == Config().time.lookback_days
+
+
+def test_dotted_overrides_apply_last(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("time:\n  horizon_days: 14\n")
+    assert load_config(path, overrides={"time.horizon_days": 3}).time.horizon_days == 3
+
+
+def test_python_object_tags_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("data: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid safe YAML"):
+        load_config(path)
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="alias bomb"):
+        load_config(path)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_non_mapping_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(path)

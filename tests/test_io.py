@@ -1,0 +1,129 @@
+"""io: atomic files and directories, the lock with stale-holder detection, digests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from anticipate.errors import DataError, LockHeld
+from anticipate.io import (
+    atomic_path,
+    data_dir_digest,
+    exclusive_lock,
+    frame_digest,
+    load_dataset,
+    read_parquet_checked,
+    recover_dir,
+    staging_dir,
+    write_parquet,
+    write_table,
+)
+
+
+def test_atomic_path_leaves_target_untouched_on_error(tmp_path: Path) -> None:
+    target = tmp_path / "x.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_staging_dir_replaces_whole_directory(tmp_path: Path) -> None:
+    target = tmp_path / "plans" / "2025-01-01"
+    with staging_dir(target) as stage:
+        (stage / "a.txt").write_text("1")
+    with staging_dir(target) as stage:
+        (stage / "b.txt").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["2025-01-01"]
+
+
+def test_staging_dir_failure_keeps_previous(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with staging_dir(target) as stage:
+        (stage / "a.txt").write_text("1")
+    with pytest.raises(ValueError), staging_dir(target) as stage:
+        (stage / "b.txt").write_text("2")
+        raise ValueError
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+
+
+def test_recover_dir_restores_a_publish_cut_between_renames(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    old = tmp_path / ".out.old-123"
+    old.mkdir()
+    (old / "plan.csv").write_text("previous")
+    recover_dir(target)
+    assert (target / "plan.csv").read_text() == "previous"
+    assert not old.exists()
+
+
+def test_lock_refuses_a_live_holder_and_names_it(tmp_path: Path) -> None:
+    lock = tmp_path / "allocate.lock"
+    with exclusive_lock(lock, command="allocate --date 2025-01-01"):
+        with pytest.raises(LockHeld, match=r"allocate --date 2025-01-01.*pid"):
+            with exclusive_lock(lock, command="second"):
+                pass
+    assert not lock.exists()
+
+
+def test_lock_taken_over_from_a_dead_holder(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(proc.stdout)
+    lock = tmp_path / "allocate.lock"
+    import socket
+
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": dead_pid, "started": 0.0,
+                                "command": "killed run"}))
+    with exclusive_lock(lock, command="tonight") as me:
+        assert me.pid == os.getpid()
+        assert json.loads(lock.read_text())["command"] == "tonight"
+
+
+def test_frame_digest_depends_on_values_not_layout() -> None:
+    a = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    b = a.copy()
+    assert frame_digest(a) == frame_digest(b)
+    b.loc[1, "x"] = 3
+    assert frame_digest(a) != frame_digest(b)
+
+
+def test_parquet_writes_are_byte_identical(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"sku": ["a", "b"], "units": [1, 2]})
+    write_parquet(frame, tmp_path / "1.parquet")
+    write_parquet(frame, tmp_path / "2.parquet")
+    assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()
+
+
+def test_write_table_refuses_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"\.parquet or \.csv"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "x.xlsx")
+
+
+def test_truncated_parquet_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "orders.parquet"
+    write_parquet(pd.DataFrame({"a": range(1000)}), path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        read_parquet_checked(path)
+
+
+def test_load_dataset_missing_directory_says_how_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="anticipate sample"):
+        load_dataset(tmp_path / "nope")
+
+
+def test_data_dir_digest_changes_with_content(tmp_path: Path) -> None:
+    write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "orders.parquet")
+    first = data_dir_digest(tmp_path)
+    write_parquet(pd.DataFrame({"a": [2]}), tmp_path / "orders.parquet")
+    assert data_dir_digest(tmp_path) != first
