@@ -68,10 +68,10 @@ def test_recover_dir_restores_a_publish_cut_between_renames(tmp_path: Path) -> N
 
 def test_lock_refuses_a_live_holder_and_names_it(tmp_path: Path) -> None:
     lock = tmp_path / "allocate.lock"
-    with exclusive_lock(lock, command="allocate --date 2025-01-01"):
-        with pytest.raises(LockHeld, match=r"allocate --date 2025-01-01.*pid"):
-            with exclusive_lock(lock, command="second"):
-                pass
+    with exclusive_lock(lock, command="allocate --date 2025-01-01"), pytest.raises(
+        LockHeld, match=r"allocate --date 2025-01-01.*pid"
+    ), exclusive_lock(lock, command="second"):
+        pass
     assert not lock.exists()
 
 
