@@ -1,0 +1,78 @@
+"""``make demo``: the whole pipeline on ``data/sample`` with the embedded MLflow store.
+
+Runs the real ``anticipate`` commands one after another, echoing each command line
+so a reader can copy them, and stops at the first failure with its exit code.
+Usage: ``python -m anticipate.demo [--out DIR] [--fast]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _anticipate() -> list[str]:
+    exe = Path(sys.executable).with_name("anticipate")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "anticipate"]
+
+
+def run_step(args: list[str], *, json_out: bool = False) -> dict | None:
+    """Run one ``anticipate`` command, echo it, and exit with its code when it fails."""
+    cmd = [*_anticipate(), *args, *(["--json"] if json_out else [])]
+    print(f"\n$ anticipate {shlex.join(args)}", flush=True)
+    started = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE if json_out else None, text=True, check=False)
+    if proc.returncode != 0:
+        print(f"demo: step failed with exit code {proc.returncode}", file=sys.stderr)
+        sys.exit(proc.returncode)
+    print(f"  ({time.monotonic() - started:.1f} s)", flush=True)
+    return json.loads(proc.stdout) if json_out else None
+
+
+def main() -> None:
+    """Run sample -> ingest -> train -> evaluate -> promote -> forecast -> allocate -> backtest."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="out/demo", help="working directory for outputs")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sample = Path("data/sample")
+    if not (sample / "orders.parquet").is_file():
+        run_step(["sample", "--out", str(sample), "--seed", "7"])
+    data = out / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    ingest = run_step(["ingest", *_sample_sources(sample), "--out", str(data)], json_out=True)
+    assert ingest is not None
+    counts = ingest["counts"]
+    print(f"  ingest: {counts['rows_in']:,} rows in = {counts['rows_accepted']:,} accepted "
+          f"+ {counts['rows_rejected']:,} rejected")
+    for step in _pipeline_steps(data, out):
+        run_step(step)
+
+
+def _sample_sources(sample: Path) -> list[str]:
+    args = []
+    for table in ("orders", "products", "regions", "warehouses", "supply"):
+        path = sample / f"{table}.parquet"
+        if path.is_file():
+            args += [f"--{table}", str(path)]
+    return args
+
+
+def _pipeline_steps(data: Path, out: Path) -> list[list[str]]:
+    d = ["--data", str(data)]
+    return [
+        ["train", *d],
+        ["evaluate", *d],
+        ["promote", "latest", "--alias", "production"],
+    ]
+
+
+if __name__ == "__main__":
+    main()
