@@ -35,7 +35,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from anticipate.config import Config, config_as_flat_params
-from anticipate.errors import ModelNotFound, ServiceUnavailable
+from anticipate.errors import ModelNotFound, ServiceUnavailable, UsageError
 
 TAG_COMMAND = "anticipate.command"
 TAG_CUTOFF = "anticipate.cutoff"
@@ -357,3 +357,89 @@ def _log_dataset(digest: str, source: str) -> None:
         dataset = mlflow.data.from_pandas(summary, source=str(Path(source).resolve()),
                                           name=Path(str(source)).name or "data", digest=digest[:36])
     mlflow.log_input(dataset, context="input")
+
+
+# --------------------------------------------------------------------------- reading runs back
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as the bench commands see it: ids, status, times, tags, params, metrics."""
+
+    run_id: str
+    experiment_id: str
+    name: str
+    status: str
+    start_ms: int
+    end_ms: int | None
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+    @property
+    def command(self) -> str:
+        """The anticipate command that made the run (tag), or ``?``."""
+        return self.tags.get(TAG_COMMAND, "?")
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall-clock seconds, or None while running."""
+        return None if self.end_ms is None else (self.end_ms - self.start_ms) / 1000.0
+
+
+def _record(run: Any) -> RunRecord:
+    return RunRecord(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
+                     name=run.info.run_name or "", status=run.info.status,
+                     start_ms=int(run.info.start_time),
+                     end_ms=None if run.info.end_time is None else int(run.info.end_time),
+                     tags=dict(run.data.tags), params=dict(run.data.params), metrics=dict(run.data.metrics))
+
+
+class RunReader:
+    """Read-only access to runs for ``runs list``, ``runs compare`` and ``experiment run``."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.client = tracker.client
+
+    def search(self, filter_string: str = "", *, all_experiments: bool = False, max_results: int = 50,
+               order_by: list[str] | None = None) -> list[RunRecord]:
+        """Runs matching an MLflow search filter, newest first."""
+        if all_experiments:
+            ids = [e.experiment_id for e in self.client.search_experiments()]
+        else:
+            ids = [self.tracker.experiment_id]
+        with service_errors(self.tracker.uri, "searching runs"):
+            try:
+                runs = self.client.search_runs(ids, filter_string=filter_string, max_results=max_results,
+                                               order_by=order_by or ["attributes.start_time DESC"])
+            except MlflowException as exc:
+                raise UsageError(f"--filter {filter_string!r} is not a valid MLflow search filter: "
+                                 f"{str(exc).splitlines()[0][:300]}") from None
+        return [_record(r) for r in runs]
+
+    def get(self, run_id: str) -> RunRecord:
+        """One run by id; UsageError naming the id when it does not exist."""
+        with service_errors(self.tracker.uri, "reading a run"):
+            try:
+                return _record(self.client.get_run(run_id))
+            except MlflowException:
+                raise UsageError(
+                    f"unknown run id {run_id!r}; list runs with 'anticipate runs list'"
+                ) from None
+
+    def load_json_artifact(self, run_id: str, path: str) -> dict[str, Any] | None:
+        """A JSON artifact of a run, or None if the run has none at ``path``."""
+        try:
+            return mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+        except (MlflowException, OSError, ValueError):
+            return None
+
+    def log_metrics_to(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Log metrics onto an existing run (the experiment parent copies its children's)."""
+        import time as _time
+
+        from mlflow.entities import Metric
+
+        now = int(_time.time() * 1000)
+        batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
