@@ -229,8 +229,18 @@ class Tracker:
     def run(self, command: str, *, cfg: Config | None = None, cutoff: str | None = None,
             data_digest: str | None = None, data_source: str | None = None,
             parent_run_id: str | None = None, run_name: str | None = None,
-            extra_tags: dict[str, str] | None = None) -> Iterator[RunHandle]:
-        """Open a run tagged per CONTRACTS section 8; ends FAILED if the block raises."""
+            extra_tags: dict[str, str] | None = None, resume_run_id: str | None = None
+            ) -> Iterator[RunHandle]:
+        """Open a run tagged per CONTRACTS section 8; ends FAILED if the block raises.
+
+        ``parent_run_id`` nests the run (the parent must be the active run);
+        ``resume_run_id`` reopens an existing run (an interrupted experiment parent).
+        """
+        if resume_run_id is not None:
+            with service_errors(self.uri, f"resuming the '{command}' run"):
+                active = mlflow.start_run(run_id=resume_run_id)
+            yield from self._finish(active, command, cfg=None, data_digest=None, data_source=None)
+            return
         tags = {TAG_COMMAND: command, TAG_COMMIT: git_commit()}
         if cutoff is not None:
             tags[TAG_CUTOFF] = cutoff
@@ -241,6 +251,10 @@ class Tracker:
             active = mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name or command,
                                       nested=parent_run_id is not None, parent_run_id=parent_run_id,
                                       tags=tags)
+        yield from self._finish(active, command, cfg=cfg, data_digest=data_digest, data_source=data_source)
+
+    def _finish(self, active: Any, command: str, *, cfg: Config | None, data_digest: str | None,
+                data_source: str | None) -> Iterator[RunHandle]:
         status = "FAILED"
         try:
             with service_errors(self.uri, f"recording the '{command}' run"):
@@ -260,8 +274,11 @@ class Tracker:
     # ------------------------------------------------------------------ models
     def log_model(self, handle: RunHandle, python_model: mlflow.pyfunc.PythonModel, *,
                   input_example: pd.DataFrame, output_example: pd.DataFrame,
-                  registered_name: str | None) -> str | None:
-        """Log a pyfunc model with signature and input example; register it. Returns the version."""
+                  registered_name: str | None) -> tuple[str | None, str]:
+        """Log a pyfunc model with signature and input example; register it when named.
+
+        Returns ``(registered version or None, a URI that loads this exact model)``.
+        """
         from mlflow.models import infer_signature
 
         signature = infer_signature(input_example, output_example)
@@ -274,7 +291,9 @@ class Tracker:
             query = f"name='{registered_name}' and run_id='{handle.run_id}'"
             versions = self.client.search_model_versions(query)
             version = max((int(v.version) for v in versions), default=None)
-        return None if version is None else str(version)
+        if version is not None:
+            return str(version), f"models:/{registered_name}/{version}"
+        return None, info.model_uri
 
     def resolve_model_uri(self, model: str | None, *, name: str, default_alias: str | None) -> str:
         """Turn ``--model`` into a loadable URI.

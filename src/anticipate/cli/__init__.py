@@ -11,6 +11,7 @@ from __future__ import annotations
 from anticipate.cli._core import main
 
 # Register the command modules on the group (each adds its commands to ``main``).
+from anticipate.cli import bench as _bench  # noqa: F401  isort: skip
 from anticipate.cli import data as _data  # noqa: F401  isort: skip
 
 __all__ = ["main"]

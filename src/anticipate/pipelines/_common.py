@@ -1,0 +1,46 @@
+"""Helpers shared by the pipelines: loading data, resolving cutoffs, opening the tracker."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from anticipate import dates
+from anticipate.dates import Purpose
+from anticipate.io import DataSet, load_dataset
+
+if TYPE_CHECKING:
+    from anticipate.pipelines import Settings
+    from anticipate.tracking import Tracker
+
+log = logging.getLogger("anticipate")
+
+
+def load_data(settings: Settings) -> DataSet:
+    """Load the canonical data directory named by ``--data`` / ``data.dir``."""
+    return load_dataset(settings.data_dir)
+
+
+def resolve_cutoff(
+    value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str
+) -> pd.Timestamp:
+    """Parse ``--cutoff`` or pick the default, and check it against CONTRACTS section 2.
+
+    With no value, labelled commands use the last full cutoff and production
+    commands the production cutoff (the day after the last order).
+    """
+    ts = orders["order_ts"]
+    if value is None:
+        cutoff = dates.last_full_cutoff(ts, horizon_days) if purpose == "labelled" else dates.data_end(ts)
+    else:
+        cutoff = dates.parse_date(value, name="--cutoff")
+    return dates.check_cutoff(cutoff, ts, horizon_days, purpose, command=command)
+
+
+def open_tracker(settings: Settings) -> Tracker:
+    """The MLflow tracker for the resolved URI (imports MLflow lazily)."""
+    from anticipate.tracking import Tracker
+
+    return Tracker.from_config(settings.cfg, settings.tracking_uri)

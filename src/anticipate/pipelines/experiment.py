@@ -1,0 +1,257 @@
+"""``experiment run``: a sweep over config keys as an MLflow parent run with child runs.
+
+An experiment file (YAML) names a base config, the metric that picks the winner and
+either a ``grid`` (every combination) or a seeded ``random`` search::
+
+    name: horizon-sweep
+    base: configs/default.yaml      # optional, relative to the working directory
+    metric: auc                     # read from each child's evaluate run
+    grid:
+      time.horizon_days: [3, 7, 14]
+
+Each child trains (unregistered) and evaluates with its overrides; the base config
+itself is always the first child, ``base``. Re-running the same file resumes: the
+parent run is reopened and children already FINISHED with the same params are
+skipped. The run ends with the best child and its comparison against the base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from anticipate.config import load_config, read_yaml
+from anticipate.errors import ConfigError
+from anticipate.pipelines import Result, Settings
+from anticipate.progress import track
+
+TAG_EXPERIMENT = "anticipate.experiment"
+TAG_SPEC = "anticipate.spec_digest"
+TAG_CHILD = "anticipate.child_key"
+
+
+class RandomSpace(BaseModel):
+    """A seeded random search: ``trials`` draws from ``space`` (lists = choices, or low/high ranges)."""
+
+    model_config = ConfigDict(extra="forbid")
+    trials: int = Field(ge=1, le=1000)
+    seed: int = 0
+    space: dict[str, Any]
+
+
+class ExperimentSpec(BaseModel):
+    """The experiment file, validated (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    description: str = ""
+    base: str | None = None
+    metric: str = "auc"
+    grid: dict[str, list[Any]] | None = None
+    random: RandomSpace | None = None
+
+
+def load_spec(path: Path) -> ExperimentSpec:
+    """Read and validate an experiment file; ConfigError naming the key on any problem."""
+    raw = read_yaml(Path(path))
+    try:
+        spec = ExperimentSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"key '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"experiment file {path}: {problems}") from None
+    if (spec.grid is None) == (spec.random is None):
+        raise ConfigError(f"experiment file {path}: give exactly one of 'grid' or 'random'")
+    if spec.grid is not None and (not spec.grid or any(len(v) == 0 for v in spec.grid.values())):
+        raise ConfigError(
+            f"experiment file {path}: the grid is empty; list at least one value per key, "
+            "e.g. grid: {time.horizon_days: [3, 7, 14]}"
+        )
+    return spec
+
+
+def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """The children's overrides: grid combinations in file order, or seeded random draws."""
+    if spec.grid is not None:
+        keys = list(spec.grid)
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.grid.values())]
+    assert spec.random is not None
+    rng = np.random.default_rng(spec.random.seed)
+    return [{k: _draw(rng, k, v) for k, v in spec.random.space.items()} for _ in range(spec.random.trials)]
+
+
+def _draw(rng: np.random.Generator, key: str, space: Any) -> Any:
+    if isinstance(space, list) and space:
+        return space[int(rng.integers(len(space)))]
+    if isinstance(space, dict) and {"low", "high"} <= set(space):
+        low, high = float(space["low"]), float(space["high"])
+        if space.get("log"):
+            value = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        else:
+            value = float(rng.uniform(low, high))
+        return round(value) if space.get("int") else value
+    raise ConfigError(f"random space for '{key}' must be a list of choices or {{low, high[, log, int]}}")
+
+
+def child_key(overrides: dict[str, Any]) -> str:
+    """A stable key for a child's params (resume skips children with the same key)."""
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _validate_children(spec: ExperimentSpec, children: list[dict[str, Any]], source: Path) -> None:
+    for overrides in children:
+        try:
+            load_config(spec.base, overrides=overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"experiment file {source}: {exc}") from None
+
+
+def run_experiment(settings: Settings, *, spec_path: Path) -> Result:
+    """Run (or resume) every child of an experiment file; report the best against the base."""
+    from anticipate.pipelines._common import open_tracker
+    from anticipate.pipelines.runs import run_runs_compare
+    from anticipate.tracking import RunReader
+
+    spec = load_spec(spec_path)
+    children = [{}, *[c for c in expand(spec) if c]]
+    _validate_children(spec, children, spec_path)
+    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    tracker = open_tracker(settings)
+    reader = RunReader(tracker)
+    parent_id = _find_parent(reader, spec.name, digest)
+    done = _finished_children(reader, parent_id) if parent_id else {}
+    skipped = 0
+    results: dict[str, dict[str, float]] = {}
+    with tracker.run(
+        "experiment",
+        cfg=settings.cfg,
+        run_name=f"experiment:{spec.name}",
+        extra_tags={TAG_EXPERIMENT: spec.name, TAG_SPEC: digest},
+        resume_run_id=parent_id,
+    ) as parent:
+        for overrides in track(
+            children, total=len(children), enabled=settings.progress, description=f"experiment {spec.name}"
+        ):
+            key = child_key(overrides)
+            if key in done:
+                skipped += 1
+                results[key] = done[key]
+                continue
+            results[key] = _run_child(settings, spec, overrides, key, tracker, parent.run_id)
+        best_key, base_key = _best(results, spec.metric), child_key({})
+        parent.log_metrics({f"best.{spec.metric}": results[best_key]["metrics"][spec.metric]})
+    compare = (
+        run_runs_compare(settings, run_ids=[results[base_key]["run_id"], results[best_key]["run_id"]])
+        if best_key != base_key
+        else None
+    )
+    return _experiment_result(spec, parent.run_id, results, best_key, base_key, skipped, compare)
+
+
+def _find_parent(reader: Any, name: str, digest: str) -> str | None:
+    runs = reader.search(
+        f"tags.`{TAG_EXPERIMENT}` = '{name}' and tags.`{TAG_SPEC}` = '{digest}' "
+        "and tags.`anticipate.command` = 'experiment'",
+        max_results=1,
+    )
+    return runs[0].run_id if runs else None
+
+
+def _finished_children(reader: Any, parent_id: str) -> dict[str, dict[str, Any]]:
+    runs = reader.search(
+        f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'FINISHED'", max_results=1000
+    )
+    return {
+        r.tags[TAG_CHILD]: {
+            "run_id": r.run_id,
+            "metrics": r.metrics,
+            "overrides": json.loads(r.tags.get("anticipate.overrides", "{}")),
+        }
+        for r in runs
+        if TAG_CHILD in r.tags
+    }
+
+
+def _run_child(
+    settings: Settings,
+    spec: ExperimentSpec,
+    overrides: dict[str, Any],
+    key: str,
+    tracker: Any,
+    parent_id: str,
+) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from anticipate.pipelines.evaluate import run_evaluate
+    from anticipate.pipelines.model import run_train
+
+    child_settings = replace(settings, cfg=load_config(spec.base, overrides=overrides), progress=False)
+    label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"
+    with tracker.run(
+        "experiment-child",
+        cfg=child_settings.cfg,
+        run_name=label,
+        parent_run_id=parent_id,
+        extra_tags={TAG_CHILD: key, "anticipate.overrides": json.dumps(overrides, default=str)},
+    ) as child:
+        child.log_params({f"override.{k}": v for k, v in overrides.items()})
+        trained = run_train(child_settings, parent_run_id=child.run_id, register=False)
+        evaluated = run_evaluate(
+            child_settings, model=trained.outputs["model_uri"], parent_run_id=child.run_id
+        )
+        metrics = {**trained.metrics, **evaluated.metrics}
+        child.log_metrics(metrics)
+        child.set_tags({"anticipate.cutoff": evaluated.extra["cutoff"]})
+    return {"run_id": child.run_id, "metrics": metrics, "overrides": overrides}
+
+
+def _best(results: dict[str, dict[str, Any]], metric: str) -> str:
+    from anticipate.pipelines.runs import higher_is_better
+
+    scored = {k: r["metrics"][metric] for k, r in results.items() if metric in r["metrics"]}
+    if not scored:
+        raise ConfigError(
+            f"no child logged the metric '{metric}'; name a metric that evaluate logs (e.g. auc)"
+        )
+    sign = 1.0 if higher_is_better(metric) is not False else -1.0
+    return max(sorted(scored), key=lambda k: sign * scored[k])
+
+
+def _experiment_result(
+    spec: ExperimentSpec,
+    parent_id: str,
+    results: dict[str, dict[str, Any]],
+    best: str,
+    base: str,
+    skipped: int,
+    compare: Result | None,
+) -> Result:
+    metric = spec.metric
+    lines = [
+        f"experiment {spec.name}: {len(results)} children ({skipped} resumed), parent run {parent_id}",
+        "",
+    ]
+    for key, r in results.items():
+        label = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "base"
+        mark = "  <- best" if key == best else ""
+        lines.append(f"  {label:50} {metric}={r['metrics'].get(metric, float('nan')):.4f}{mark}")
+    lines.append("")
+    lines.append(compare.text if compare else "the base config is the best child")
+    best_r = results[best]
+    return Result(
+        command="experiment run",
+        run_id=parent_id,
+        metrics={
+            f"best.{metric}": best_r["metrics"][metric],
+            f"base.{metric}": results[base]["metrics"].get(metric, float("nan")),
+        },
+        counts={"children": len(results), "resumed": skipped},
+        outputs={"best_run_id": best_r["run_id"]},
+        text="\n".join(lines),
+        warnings=compare.warnings if compare else [],
+    )
