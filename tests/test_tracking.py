@@ -50,7 +50,7 @@ def test_unknown_run_id_is_a_usage_error(workdir: Path) -> None:
 
 
 @pytest.mark.server
-def test_real_server_round_trip(mlflow_server, workdir: Path) -> None:  # noqa: ANN001
+def test_real_server_round_trip(mlflow_server, workdir: Path) -> None:
     tracker = Tracker(mlflow_server.uri)
     run_id = _one_run(tracker)
     client = MlflowClient(mlflow_server.uri)
