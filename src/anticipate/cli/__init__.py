@@ -13,5 +13,6 @@ from anticipate.cli._core import main
 # Register the command modules on the group (each adds its commands to ``main``).
 from anticipate.cli import bench as _bench  # noqa: F401  isort: skip
 from anticipate.cli import data as _data  # noqa: F401  isort: skip
+from anticipate.cli import model as _model  # noqa: F401  isort: skip
 
 __all__ = ["main"]

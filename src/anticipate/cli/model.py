@@ -1,0 +1,100 @@
+"""Model commands: ``features``, ``train``, ``evaluate``, ``predict`` and ``promote``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from anticipate.cli._core import command_body, global_options, main
+
+_MODEL_HELP = ("Model: a registry version (3), an alias (@production), 'latest', a models:/ or "
+               "runs:/ URI, or a local model directory.")
+
+
+@main.command("train")
+@click.option("--until", default=None,
+              help="Use data before this date (YYYY-MM-DD) or 'latest'; default: the last full cutoff.")
+@global_options
+@command_body("train")
+def train_cmd(settings_factory: Any, until: str | None) -> Any:
+    """Train the next-purchase model (LightGBM) and register it in MLflow.
+
+    Builds rolling-origin windows every horizon (model.train_windows of them) before
+    --until; the last window validates (early stopping, calibration). The model is
+    registered as anticipate-next-purchase; promote it to use it in allocate.
+
+    \b
+    Examples:
+      anticipate train
+      anticipate train --until latest           # nightly retraining on all labelled data
+      anticipate train --config configs/my.yaml --json
+    """
+    from anticipate.pipelines.model import run_train
+
+    return run_train(settings_factory(), until=until)
+
+
+@main.command("evaluate")
+@click.option("--model", default=None, help=_MODEL_HELP + " Default: the latest registered version.")
+@click.option("--cutoff", default=None, help="Cutoff (YYYY-MM-DD); default: the last full cutoff.")
+@global_options
+@command_body("evaluate")
+def evaluate_cmd(settings_factory: Any, model: str | None, cutoff: str | None) -> Any:
+    """Evaluate a model at a cutoff against baselines and, on synthetic data, the truth.
+
+    Prints a metrics table (auc, ap, logloss, brier, ece, precision and lift at 10%)
+    for the model, the recency/frequency baseline, BG/NBD and the oracle; logs plots
+    (calibration, ROC, PR, lift, gain importance) to MLflow.
+
+    \b
+    Examples:
+      anticipate evaluate
+      anticipate evaluate --model 3 --cutoff 2025-10-01
+      anticipate evaluate --model @production --json
+    """
+    from anticipate.pipelines.evaluate import run_evaluate
+
+    return run_evaluate(settings_factory(), model=model, cutoff=cutoff)
+
+
+@main.command("predict")
+@click.option("--model", default=None, help=_MODEL_HELP + " Default: the latest registered version.")
+@click.option("--cutoff", default=None, help="Cutoff (YYYY-MM-DD); default: the day after the last order.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("predictions.parquet"),
+              show_default=True, help="Output file: .parquet or .csv.")
+@global_options
+@command_body("predict")
+def predict_cmd(settings_factory: Any, model: str | None, cutoff: str | None, out: Path) -> Any:
+    """Score every candidate customer x item pair: p_buy and expected_units over the horizon.
+
+    \b
+    Examples:
+      anticipate predict --out scores.parquet
+      anticipate predict --model @production --cutoff 2025-12-01 --out scores.csv
+    """
+    from anticipate.pipelines.model import run_predict
+
+    return run_predict(settings_factory(), model=model, cutoff=cutoff, out=out)
+
+
+@main.command("promote")
+@click.argument("run_or_version")
+@click.option("--alias", default="production", show_default=True, help="Registry alias to set.")
+@global_options
+@command_body("promote")
+def promote_cmd(settings_factory: Any, run_or_version: str, alias: str) -> Any:
+    """Point a registry alias (production) at a model version, a train run's version or 'latest'.
+
+    forecast and allocate load the 'production' alias by default.
+
+    \b
+    Examples:
+      anticipate promote latest --alias production
+      anticipate promote 3
+      anticipate promote 1f2e3d4c5b6a --alias staging
+    """
+    from anticipate.pipelines.model import run_promote
+
+    return run_promote(settings_factory(), run_or_version=run_or_version, alias=alias)
