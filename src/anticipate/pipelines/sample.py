@@ -1,0 +1,43 @@
+"""``sample``: write a synthetic world (and optionally its truth at a cutoff) into a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from anticipate import dates
+from anticipate.io import staging_dir, write_parquet
+from anticipate.pipelines import Result, Settings
+
+
+def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None) -> Result:
+    """Generate the world of ``settings.cfg.sample`` into ``out`` atomically.
+
+    With ``truth_cutoff``, also write ``truth.parquet`` (customer_id, item, p_true at
+    ``time.horizon_days``) and ``truth_demand.parquet`` (region, sku, mu_true units).
+    """
+    from anticipate.sample import generate_world, true_probabilities, true_region_demand, write_world
+
+    cfg = settings.cfg
+    tables, latent = generate_world(cfg.sample)
+    cutoff = dates.parse_date(truth_cutoff, name="--truth-cutoff") if truth_cutoff else None
+    with staging_dir(out) as stage:
+        write_world(tables, latent, stage)
+        if cutoff is not None:
+            truth = true_probabilities(latent, tables["orders"], cutoff, horizon_days=cfg.time.horizon_days,
+                                       lookback_days=cfg.time.lookback_days, item_level=cfg.model.item_level)
+            write_parquet(truth, stage / "truth.parquet")
+            demand = true_region_demand(latent, cutoff, horizon_days=cfg.time.horizon_days,
+                                        n_regions=len(tables["regions"]))
+            write_parquet(demand, stage / "truth_demand.parquet")
+    orders = tables["orders"]
+    counts = {"order_lines": len(orders), "customers": int(orders["customer_id"].nunique()),
+              "skus": len(tables["products"]), "regions": len(tables["regions"]),
+              "warehouses": len(tables["warehouses"])}
+    outputs = {"data_dir": str(out)}
+    if cutoff is not None:
+        outputs["truth"] = str(out / "truth.parquet")
+    text = (f"wrote a synthetic world to {out}: {counts['order_lines']:,} order lines from "
+            f"{counts['customers']:,} customers, {counts['skus']} SKUs, {counts['regions']} regions, "
+            f"{counts['warehouses']} warehouses ({dates.fmt(orders['order_ts'].min())} to "
+            f"{dates.fmt(orders['order_ts'].max())}, seed {cfg.sample.seed})")
+    return Result(command="sample", counts=counts, outputs=outputs, text=text)
