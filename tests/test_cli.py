@@ -40,7 +40,8 @@ def test_every_command_has_help_with_examples() -> None:
 def test_every_command_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in _leaf_commands(main):
-        assert re.search(rf"anticipate {re.escape(name)}\b", readme), f"README never shows 'anticipate {name}'"
+        found = re.search(rf"anticipate {re.escape(name)}\b", readme)
+        assert found, f"README never shows 'anticipate {name}'"
 
 
 def test_registered_commands_are_the_contract_surface() -> None:

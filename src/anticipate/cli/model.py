@@ -13,6 +13,28 @@ _MODEL_HELP = ("Model: a registry version (3), an alias (@production), 'latest',
                "runs:/ URI, or a local model directory.")
 
 
+@main.command("features")
+@click.option("--cutoff", default=None, help="Cutoff (YYYY-MM-DD); default: the day after the last order.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("features.parquet"), show_default=True,
+              help="Output file: .parquet or .csv.")
+@global_options
+@command_body("features")
+def features_cmd(settings_factory: Any, cutoff: str | None, out: Path) -> Any:
+    """Build the candidate pairs and their point-in-time features at a cutoff.
+
+    Candidates: every (customer, item) with an order line in the lookback window;
+    features see only order lines before the cutoff.
+
+    \b
+    Examples:
+      anticipate features --cutoff 2025-10-01 --out features.parquet
+      anticipate features --data data/shop --out features.csv --json
+    """
+    from anticipate.pipelines.features import run_features
+
+    return run_features(settings_factory(), cutoff=cutoff, out=out)
+
+
 @main.command("train")
 @click.option("--until", default=None,
               help="Use data before this date (YYYY-MM-DD) or 'latest'; default: the last full cutoff.")

@@ -1,0 +1,1 @@
+"""Point-in-time features: histories as flat arrays, Numba kernels, and the feature table."""
