@@ -30,9 +30,10 @@ class DataConfig(_Section):
 
 
 class IngestConfig(_Section):
-    columns: dict[str, str] = Field(
+    columns: dict[Literal["orders", "products", "regions", "warehouses", "supply"], dict[str, str]] = Field(
         default_factory=dict,
-        description="canonical column name -> source column name, e.g. {order_ts: InvoiceDate}",
+        description="per table: canonical column name -> source column name, "
+        "e.g. {orders: {order_ts: InvoiceDate, customer_id: CustomerID}}",
     )
     max_reject_share: float = Field(0.01, ge=0.0, le=1.0)
     on_error: Literal["quarantine", "fail"] = "quarantine"
@@ -58,7 +59,7 @@ class LightGBMParams(_Section):
 
 class ModelConfig(_Section):
     item_level: Literal["sku", "category"] = "sku"
-    train_windows: int = Field(6, ge=2, le=104, description="rolling-origin windows; last = validation")
+    train_windows: int = Field(12, ge=2, le=104, description="rolling-origin windows; last = validation")
     seed: int = 7
     threads: int = Field(2, ge=1)
     calibrate: Literal["auto", "always", "never"] = "auto"

@@ -33,6 +33,7 @@ FEATURE_DOCS: dict[str, str] = {
     **{f"cust_orders_{w}d": f"orders in the last {w} days" for w in CUSTOMER_WINDOWS},
     **{f"cust_units_{w}d": f"units ordered in the last {w} days" for w in CUSTOMER_WINDOWS},
     "cust_spend_365d": "spend (quantity x unit_price) in the last 365 days",
+    "cust_orders_per_day": "orders per day since the first order (orders / max(tenure, 1))",
     "cust_gap_mean_days": "mean days between consecutive orders",
     "cust_gap_std_days": "standard deviation of the gaps (ddof 1; needs 3 orders)",
     "cust_gap_last_days": "days between the last two orders",
@@ -51,6 +52,8 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_recency_over_gap": "days since the last order of the item divided by its mean gap",
     "ci_share_of_orders": "share of the customer's orders (365 days) that contained the item",
     "ci_repeat_ratio": "share of the customer's orders of the item that were repeats: (n - 1) / n",
+    "ci_share_all": "share of all the customer's orders that contained the item",
+    "ci_orders_per_day": "orders of the item per day since the customer's first order",
     "item_units_7d": "units of the item sold to anyone in the last 7 days",
     "item_units_28d": "units of the item sold in the last 28 days",
     "item_units_365d": "units of the item sold in the last 365 days",
@@ -248,6 +251,14 @@ def _region_item_table(lines: _Lines) -> pd.DataFrame:
     return pd.DataFrame({"ri_units_7d": u7, "ri_units_28d": u28, "ri_trend_7d_28d": trend})
 
 
+def _add_rates(out: pd.DataFrame) -> None:
+    """Ratio features trees cannot form themselves (in place on a fresh frame)."""
+    days = np.maximum(out["cust_tenure_days"].to_numpy(), 1.0)
+    out["cust_orders_per_day"] = out["cust_orders_total"].to_numpy() / days
+    out["ci_share_all"] = out["ci_orders_total"].to_numpy() / out["cust_orders_total"].to_numpy()
+    out["ci_orders_per_day"] = out["ci_orders_total"].to_numpy() / days
+
+
 def build_features(
     orders: pd.DataFrame,
     cutoff: pd.Timestamp,
@@ -282,6 +293,7 @@ def build_features(
     out = pd.concat([out, cust_part, pairs.drop(columns=["cust_code", "item_code"])], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ci_share_of_orders"] = out["ci_orders_365d"] / out["cust_orders_365d"]
+    _add_rates(out)
     out = pd.concat([out, _item_table(lines).iloc[i_idx].reset_index(drop=True)], axis=1)
     region_code = lines.regions.get_indexer(out["region"])
     ri = _region_item_table(lines).iloc[region_code * len(lines.items) + i_idx].reset_index(drop=True)

@@ -119,6 +119,10 @@ def build_features_reference(
     out["ci_recency_over_gap"] = pairs["rog"].to_numpy()
     out["ci_share_of_orders"] = out["ci_orders_365d"] / out["cust_orders_365d"]
     out["ci_repeat_ratio"] = (out["ci_orders_total"] - 1) / out["ci_orders_total"]
+    tenure = out["cust_tenure_days"].clip(lower=1.0)
+    out["cust_orders_per_day"] = out["cust_orders_total"] / tenure
+    out["ci_share_all"] = out["ci_orders_total"] / out["cust_orders_total"]
+    out["ci_orders_per_day"] = out["ci_orders_total"] / tenure
     out = _join_item_features(out, hist, cutoff)
     out["cal_dow"] = float(cutoff.dayofweek)
     out["cal_week"] = float(cutoff.isocalendar()[1])

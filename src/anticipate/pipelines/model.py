@@ -129,6 +129,7 @@ def run_train(
             X_val=val[features],
             y_val=val["y"].to_numpy(),
             units_val=val["units"].to_numpy(),
+            groups_val=val["customer_id"],
         )
         metrics = {
             f"val.{k}": v

@@ -1,0 +1,1 @@
+"""Next-purchase models (LightGBM) and the baselines they are judged against."""

@@ -1,0 +1,135 @@
+"""BG/NBD, the baselines and the LightGBM next-purchase model."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anticipate.config import LightGBMParams, ModelConfig
+from anticipate.metrics import classification_metrics
+from anticipate.models.baselines import BGNBDBaseline, RecencyFrequencyBaseline
+from anticipate.models.bgnbd import BGNBD
+from anticipate.models.next_purchase import NextPurchaseModel, choose_calibration
+
+
+def _simulate_bgnbd(
+    n: int, r: float, alpha: float, a: float, b: float, T: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Customers from the BG/NBD story; also their purchases in (T, T + 7]."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    x, t_x, future = np.zeros(n), np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t, alive, times = 0.0, True, []
+        while alive:
+            t += rng.exponential(1 / lam[i])
+            if t > T + 7:
+                break
+            times.append(t)
+            alive = rng.random() > p[i]
+        past = [s for s in times if s <= T]
+        x[i], t_x[i] = len(past), (past[-1] if past else 0.0)
+        future[i] = any(T < s <= T + 7 for s in times)
+    return x, t_x, np.full(n, T), future, lam
+
+
+def test_bgnbd_recovers_parameters_and_predicts_like_simulation() -> None:
+    x, t_x, T, future, _ = _simulate_bgnbd(4000, r=0.8, alpha=20.0, a=0.8, b=2.5, T=200.0, seed=1)
+    model = BGNBD().fit(x, t_x, T)
+    assert model.r_ == pytest.approx(0.8, rel=0.25)
+    assert model.alpha_ == pytest.approx(20.0, rel=0.3)
+    p = model.prob_at_least_one(7.0, x, t_x, T)
+    assert abs(p.mean() - future.mean()) < 0.02
+    assert classification_metrics(future, p)["auc"] > 0.75
+
+
+def test_prob_alive_is_one_without_repeats_and_falls_with_long_silence() -> None:
+    model = BGNBD().fit(*_simulate_bgnbd(500, 0.8, 20.0, 0.8, 2.5, 200.0, 2)[:3])
+    assert model.prob_alive(np.array([0.0]), np.array([0.0]), np.array([200.0]))[0] == 1.0
+    recent, stale = model.prob_alive(np.array([5.0, 5.0]), np.array([195.0, 20.0]), np.array([200.0, 200.0]))
+    assert recent > stale
+
+
+def _frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(2, 0.02, n)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i // 3}" for i in range(n)],
+            "cust_recency_days": rng.exponential(30, n),
+            "cust_orders_365d": rng.poisson(rate * 365) + 1.0,
+            "ci_days_since_last": rng.exponential(60, n),
+            "ci_orders_365d": rng.poisson(rate * 100) + 1.0,
+            "noise": rng.normal(size=n),
+        }
+    )
+    logit = (
+        -3.5 + 1.5 * np.log1p(frame["ci_orders_365d"]) - 0.03 * frame["ci_days_since_last"].clip(upper=150)
+    )
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame["units"] = frame["y"] * (1 + rng.poisson(0.5, n))
+    return frame
+
+
+FEATS = ["cust_recency_days", "cust_orders_365d", "ci_days_since_last", "ci_orders_365d", "noise"]
+FAST = ModelConfig(
+    classifier=LightGBMParams(n_estimators=150, learning_rate=0.1),
+    regressor=LightGBMParams(n_estimators=50, learning_rate=0.1),
+    threads=1,
+)
+
+
+def _fit(seed: int = 0) -> tuple[NextPurchaseModel, pd.DataFrame]:
+    train, val, test = _frame(6000, 1), _frame(3000, 2), _frame(3000, 3)
+    model = NextPurchaseModel.from_config(FAST.model_copy(update={"seed": seed})).fit(
+        train[FEATS],
+        train["y"].to_numpy(),
+        train["units"].to_numpy(),
+        X_val=val[FEATS],
+        y_val=val["y"].to_numpy(),
+        units_val=val["units"].to_numpy(),
+        groups_val=val["customer_id"],
+    )
+    return model, test
+
+
+def test_model_learns_and_is_deterministic_and_picklable() -> None:
+    model, test = _fit()
+    p = model.predict_proba(test[FEATS])
+    assert classification_metrics(test["y"].to_numpy(), p)["auc"] > 0.7
+    again, _ = _fit()
+    np.testing.assert_array_equal(p, again.predict_proba(test[FEATS]))
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(p, clone.predict_proba(test[FEATS]))
+    np.testing.assert_allclose(model.expected_units(test[FEATS]), p * model.predict_units(test[FEATS]))
+    assert (model.predict_units(test[FEATS]) >= 1).all()
+    assert list(model.gain_importance().index[:1]) != ["noise"]
+
+
+def test_calibration_is_never_chosen_when_it_makes_ece_worse() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0, 0.3, 4000)
+    y = (rng.random(4000) < p).astype(int)  # already calibrated
+    folds = np.arange(4000) % 2
+    assert choose_calibration(p, y, folds, "auto") in {"none", "platt"}
+    assert choose_calibration(p, y, folds, "never") == "none"
+    skewed = np.clip(p * 2.5, 0, 1)  # badly over-confident
+    assert choose_calibration(skewed, y, folds, "auto") != "none"
+
+
+def test_baselines_rank_better_than_chance() -> None:
+    train, test = _frame(5000, 4), _frame(3000, 5)
+    rf = RecencyFrequencyBaseline().fit(train, train["y"].to_numpy())
+    assert classification_metrics(test["y"].to_numpy(), rf.predict_proba(test))["auc"] > 0.65
+    test = test.assign(
+        cust_bgnbd_x=test["cust_orders_365d"] - 1,
+        cust_bgnbd_t_x=300.0,
+        cust_bgnbd_T=365.0,
+        ci_share_of_orders=(test["ci_orders_365d"] / test["cust_orders_365d"]).clip(0, 1),
+    )
+    p = BGNBDBaseline(horizon_days=7).fit(test).predict_proba(test)
+    assert ((p >= 0) & (p <= 1)).all() and p.std() > 0
