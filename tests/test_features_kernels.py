@@ -46,7 +46,8 @@ def test_sequence_stats_hand_example() -> None:
     # one group: orders 10, 6 and 1 days before the cutoff (gaps 4 and 5)
     indptr = np.array([0, 3])
     age = np.array([10.0, 6.0, 1.0])
-    out = kernels.sequence_stats(indptr, age, np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0]), np.array([7.0]))
+    units, spend = np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0])
+    out = kernels.sequence_stats(indptr, age, units, spend, np.array([7.0]))
     recency, tenure, n, spend, gap_mean, gap_std, gap_last, rog, x, t_x, big_t, n7, u7 = out[0]
     assert (recency, tenure, n, spend) == (1.0, 10.0, 3.0, 15.0)
     assert gap_mean == 4.5 and gap_last == 5.0
