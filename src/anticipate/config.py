@@ -83,6 +83,16 @@ class EconomicsConfig(_Section):
 
 class NetworkConfig(_Section):
     max_service_km: float = Field(1500.0, gt=0.0)
+    centre_lat: float | None = Field(None, ge=-90.0, le=90.0,
+                                     description="central fulfilment centre; default: capacity-weighted "
+                                     "centroid of the warehouses")
+    centre_lon: float | None = Field(None, ge=-180.0, le=180.0)
+
+
+class ForecastConfig(_Section):
+    new_demand_windows: int = Field(4, ge=1, description="past horizons averaged for new demand")
+    dispersion: float = Field(1.0, ge=1.0, description="variance multiplier for interval calibration")
+    sku_share_days: int = Field(90, ge=7, description="history used to split categories into SKUs")
 
 
 class AllocateConfig(_Section):
@@ -133,6 +143,7 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig)
     allocate: AllocateConfig = Field(default_factory=AllocateConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)

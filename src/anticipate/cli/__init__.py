@@ -15,5 +15,6 @@ from anticipate.cli import bench as _bench  # noqa: F401  isort: skip
 from anticipate.cli import data as _data  # noqa: F401  isort: skip
 from anticipate.cli import model as _model  # noqa: F401  isort: skip
 from anticipate.cli import plan as _plan  # noqa: F401  isort: skip
+from anticipate.cli import solve as _solve  # noqa: F401  isort: skip
 
 __all__ = ["main"]

@@ -1,0 +1,108 @@
+"""``solve(instance) -> Plan`` and the plan's ``summary.json`` content."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from anticipate.allocation.instance import CAPACITY_CAP, Instance
+from anticipate.allocation.solver import build_units, lagrangian_solve
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An integer allocation with its certificate.
+
+    ``units``: ``warehouse_id, sku, units`` (units > 0 only, sorted); ``objective``: the
+    plan's exact expected value (currency); ``bound``: the Lagrangian upper bound;
+    ``gap = 1 - objective / bound``; ``lp_bound``: the HiGHS LP bound when computed.
+    """
+
+    units: pd.DataFrame
+    objective: float
+    bound: float
+    gap: float
+    lp_bound: float | None
+    capacity_used: pd.DataFrame  # warehouse_id, capacity, volume_used, share_used
+    skus_capped_by_supply: list[str]
+    runtime_seconds: float
+    iterations: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def solve(inst: Instance, *, lp_bound: bool = False, max_iter: int = 300, tol: float = 1e-4) -> Plan:
+    """Allocate: a feasible integer plan, its Lagrangian bound and (optionally) the HiGHS LP bound."""
+    started = time.perf_counter()
+    units = build_units(inst)
+    result = lagrangian_solve(inst, units, max_iter=max_iter, tol=tol)
+    runtime = time.perf_counter() - started
+    bound = max(result.bound, result.objective)
+    lp = None
+    if lp_bound:
+        from anticipate.allocation.highs import lp_bound as highs_lp_bound
+
+        lp = highs_lp_bound(inst, units)
+        bound = min(bound, max(lp, result.objective))
+    gap = 0.0 if bound <= 0 else max(0.0, 1.0 - result.objective / bound)
+    return _plan(inst, result.counts, result.objective, bound, gap, lp, runtime, result.iterations)
+
+
+def _plan(
+    inst: Instance,
+    counts: np.ndarray,
+    objective: float,
+    bound: float,
+    gap: float,
+    lp: float | None,
+    runtime: float,
+    iterations: int,
+) -> Plan:
+    cells = inst.cells.assign(units=counts.astype(np.int64))
+    units = cells.loc[cells["units"] > 0, ["warehouse_id", "sku", "units"]].reset_index(drop=True)
+    vol = inst.skus.set_index("sku")["unit_volume"]
+    used = (units["units"] * vol.reindex(units["sku"]).to_numpy()).groupby(units["warehouse_id"]).sum()
+    cap = inst.warehouses.set_index("warehouse_id")["capacity"]
+    capacity = pd.DataFrame(
+        {
+            "warehouse_id": cap.index,
+            "capacity": cap.to_numpy(),
+            "volume_used": used.reindex(cap.index, fill_value=0.0).to_numpy(),
+        }
+    )
+    capacity["share_used"] = np.where(
+        capacity["capacity"] > 0, capacity["volume_used"] / capacity["capacity"], 0.0
+    )
+    moved = units.groupby("sku")["units"].sum()
+    supply = inst.skus.set_index("sku")["supply"]
+    capped = sorted(s for s, n in moved.items() if n >= supply[s] > 0)
+    return Plan(units, float(objective), float(bound), float(gap), lp, capacity, capped, runtime, iterations)
+
+
+def plan_summary(plan: Plan, digests: dict[str, str]) -> dict[str, object]:
+    """The ``summary.json`` content (CONTRACTS section 4), rounded for stable bytes."""
+    cap = plan.capacity_used
+    return {
+        "objective": round(plan.objective, 6),
+        "bound": round(plan.bound, 6),
+        "gap": round(plan.gap, 9),
+        "lp_bound": None if plan.lp_bound is None else round(plan.lp_bound, 6),
+        "units": int(plan.units["units"].sum()) if len(plan.units) else 0,
+        "cells": len(plan.units),
+        "capacity_used": {
+            w: {
+                "capacity": None if c >= CAPACITY_CAP else round(float(c), 6),
+                "volume_used": round(float(u), 6),
+                "share_used": round(float(s), 6),
+            }
+            for w, c, u, s in cap[["warehouse_id", "capacity", "volume_used", "share_used"]].itertuples(
+                index=False
+            )
+        },
+        "skus_capped_by_supply": plan.skus_capped_by_supply,
+        "runtime_seconds": round(plan.runtime_seconds, 3),
+        "iterations": plan.iterations,
+        "inputs": dict(sorted(digests.items())),
+    }

@@ -1,0 +1,246 @@
+"""Demand per warehouse x SKU over the horizon: mean ``mu`` and variance ``var`` (CONTRACTS section 3).
+
+Two independent parts, in units:
+
+* **candidates**: each scored pair buys with probability ``p`` and then ``Q`` units,
+  ``E[Q] = m`` (the quantity model) and ``Var[Q] = m - 1`` (``Q - 1`` Poisson), so
+  its units have mean ``p m`` and variance ``p (Var[Q] + m^2) - (p m)^2``. Pairs are
+  independent; a category-level pair is split into SKUs by recent region x
+  category SKU shares.
+* **new demand**: units bought in past horizons by pairs that were *not* candidates
+  at that window's cutoff (new customers, new items), averaged over the last
+  ``forecast.new_demand_windows`` windows; variance = max(mean, spread across windows).
+
+Demand is placed at the warehouse nearest to the customer's region at the cutoff
+(a new customer: the line's ship-to region). ``var >= mu >= 0`` always, and the
+variance is multiplied by ``forecast.dispersion`` (>= 1) to calibrate intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from anticipate.features.build import item_column
+
+
+def pair_moments(p_buy: np.ndarray, units_given_buy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of a pair's units: Bernoulli(p) times Q, E[Q] = m, Var[Q] = m - 1."""
+    p = np.clip(np.asarray(p_buy, float), 0.0, 1.0)
+    m = np.maximum(np.asarray(units_given_buy, float), 1.0)
+    var_q = m - 1.0
+    mean = p * m
+    return mean, p * (var_q + m * m) - mean * mean
+
+
+def sku_shares(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, *, window_days: int, products: pd.DataFrame
+) -> pd.DataFrame:
+    """``region, item (category), sku, share``: each SKU's share of its category's units per region.
+
+    Uses lines in ``[cutoff - window_days, cutoff)``; a region without history for a
+    category gets the category's shares over all regions.
+    """
+    recent = orders[
+        (orders["order_ts"] < cutoff) & (orders["order_ts"] >= cutoff - pd.Timedelta(days=window_days))
+    ]
+    frame = pd.DataFrame(
+        {
+            "region": recent["region"].astype(str).to_numpy(),
+            "item": item_column(recent, "category", products).to_numpy(),
+            "sku": recent["sku"].astype(str).to_numpy(),
+            "units": recent["quantity"].to_numpy(float),
+        }
+    )
+    by_region = frame.groupby(["region", "item", "sku"], as_index=False)["units"].sum()
+    by_region["share"] = by_region["units"] / by_region.groupby(["region", "item"])["units"].transform("sum")
+    overall = frame.groupby(["item", "sku"], as_index=False)["units"].sum()
+    overall["share"] = overall["units"] / overall.groupby("item")["units"].transform("sum")
+    overall["region"] = "*"
+    return pd.concat([by_region, overall], ignore_index=True)[["region", "item", "sku", "share"]]
+
+
+def split_to_skus(pairs: pd.DataFrame, shares: pd.DataFrame) -> pd.DataFrame:
+    """Spread category-level pair moments (``region, item, mu, var``) over SKUs by share.
+
+    A pair with SKU share ``s`` contributes ``s * mu`` and ``s^2 * var`` (each SKU
+    receives a fixed fraction of the pair's units), preserving total ``mu``.
+    """
+    regional = pairs.merge(shares, on=["region", "item"], how="inner")
+    missing = pairs[
+        ~pairs.set_index(["region", "item"]).index.isin(shares.set_index(["region", "item"]).index)
+    ]
+    fallback = missing.merge(shares[shares["region"] == "*"].drop(columns="region"), on="item", how="inner")
+    out = pd.concat([regional, fallback], ignore_index=True)
+    return out.assign(mu=out["mu"] * out["share"], var=out["var"] * out["share"] ** 2)[
+        ["region", "sku", "mu", "var"]
+    ]
+
+
+def candidate_demand(scored: pd.DataFrame, *, item_level: str, shares: pd.DataFrame | None) -> pd.DataFrame:
+    """``region, sku, mu, var`` from scored pairs (``customer_id, item, region, p_buy, units_given_buy``)."""
+    mean, var = pair_moments(scored["p_buy"].to_numpy(), scored["units_given_buy"].to_numpy())
+    pairs = pd.DataFrame(
+        {
+            "region": scored["region"].astype(str).to_numpy(),
+            "item": scored["item"].astype(str).to_numpy(),
+            "mu": mean,
+            "var": var,
+        }
+    )
+    if item_level == "category":
+        assert shares is not None
+        pairs = split_to_skus(pairs, shares)
+    else:
+        pairs = pairs.rename(columns={"item": "sku"})
+    return pairs.groupby(["region", "sku"], as_index=False)[["mu", "var"]].sum()
+
+
+def _non_candidate_units(
+    orders: pd.DataFrame,
+    t: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Units per (region, sku) in ``[t, t + H)`` bought by pairs that were not candidates at ``t``."""
+    hist = orders[(orders["order_ts"] < t) & (orders["order_ts"] >= t - pd.Timedelta(days=lookback_days))]
+    known = pd.MultiIndex.from_arrays(
+        [hist["customer_id"].astype(str), item_column(hist, item_level, products)]
+    )
+    horizon = orders[(orders["order_ts"] >= t) & (orders["order_ts"] < t + pd.Timedelta(days=horizon_days))]
+    key = pd.MultiIndex.from_arrays(
+        [horizon["customer_id"].astype(str), item_column(horizon, item_level, products)]
+    )
+    new = horizon[~key.isin(known)]
+    return new.groupby([new["region"].astype(str), new["sku"].astype(str)])["quantity"].sum()
+
+
+def new_demand(
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    windows: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """``region, sku, mu, var`` of demand no candidate pair explains, from the last ``windows`` horizons."""
+    starts = [cutoff - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
+    per_window = [
+        _non_candidate_units(
+            orders,
+            t,
+            horizon_days=horizon_days,
+            lookback_days=lookback_days,
+            item_level=item_level,
+            products=products,
+        )
+        for t in starts
+    ]
+    table = pd.concat(per_window, axis=1).fillna(0.0)
+    if table.empty:
+        return pd.DataFrame(
+            {"region": pd.Series(dtype=str), "sku": pd.Series(dtype=str), "mu": [], "var": []}
+        )
+    mu = table.mean(axis=1)
+    var = np.maximum(table.var(axis=1, ddof=1).fillna(0.0), mu) if windows > 1 else mu
+    out = pd.DataFrame({"mu": mu, "var": var}).reset_index()
+    out.columns = ["region", "sku", "mu", "var"]
+    return out
+
+
+def to_warehouses(
+    parts: list[pd.DataFrame], region_map: pd.DataFrame, *, dispersion: float = 1.0
+) -> pd.DataFrame:
+    """Sum independent ``region, sku, mu, var`` parts per nearest warehouse; drop centre-served regions."""
+    frame = pd.concat(parts, ignore_index=True).merge(
+        region_map[["region", "warehouse_id"]], on="region", how="left"
+    )
+    frame = frame[frame["warehouse_id"].notna()]
+    out = frame.groupby(["warehouse_id", "sku"], as_index=False)[["mu", "var"]].sum()
+    out["mu"] = out["mu"].clip(lower=0.0)
+    out["var"] = np.maximum(out["var"] * dispersion, out["mu"])
+    out["warehouse_id"] = out["warehouse_id"].astype(str)
+    return out[out["mu"] > 0].sort_values(["warehouse_id", "sku"], kind="stable").reset_index(drop=True)
+
+
+def forecast_from_scores(
+    scored: pd.DataFrame,
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+    region_map: pd.DataFrame,
+    new_demand_windows: int = 4,
+    dispersion: float = 1.0,
+    sku_share_days: int = 90,
+) -> pd.DataFrame:
+    """The forecast table ``warehouse_id, sku, mu, var`` (units over ``[cutoff, cutoff + H)``)."""
+    shares = (
+        sku_shares(orders, cutoff, window_days=sku_share_days, products=products)
+        if item_level == "category"
+        else None
+    )
+    candidates = candidate_demand(scored, item_level=item_level, shares=shares)
+    new = new_demand(
+        orders,
+        cutoff,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        windows=new_demand_windows,
+        item_level=item_level,
+        products=products,
+    )
+    return to_warehouses([candidates, new], region_map, dispersion=dispersion)
+
+
+def customer_regions(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series:
+    """Each customer's region at ``cutoff``: the ship-to region of their most recent line before it."""
+    hist = orders[orders["order_ts"] < cutoff]
+    last = hist.sort_values("order_ts", kind="stable").groupby("customer_id", sort=True)["region"].last()
+    return last.astype(str)
+
+
+def horizon_lines(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int, region_map: pd.DataFrame
+) -> pd.DataFrame:
+    """The actual lines in ``[cutoff, cutoff + H)`` in time order, each with its serving warehouse.
+
+    The warehouse is the one nearest the customer's region at the cutoff (a new
+    customer: the line's own region); NA when the centre serves it.
+    """
+    lines = orders[
+        (orders["order_ts"] >= cutoff) & (orders["order_ts"] < cutoff + pd.Timedelta(days=horizon_days))
+    ]
+    lines = lines.sort_values(
+        ["order_ts", "order_id"] if "order_id" in lines else ["order_ts"], kind="stable"
+    )
+    regions = customer_regions(orders, cutoff)
+    region = regions.reindex(lines["customer_id"].astype(str).to_numpy()).to_numpy(dtype=object)
+    own = lines["region"].astype(str).to_numpy()
+    region = np.where(pd.isna(region), own, region)
+    wh = region_map.set_index("region")["warehouse_id"].reindex(region)
+    return pd.DataFrame(
+        {
+            "order_ts": lines["order_ts"].to_numpy(),
+            "customer_id": lines["customer_id"].astype(str).to_numpy(),
+            "sku": lines["sku"].astype(str).to_numpy(),
+            "quantity": lines["quantity"].to_numpy(np.int64),
+            "region": region.astype(str),
+            "warehouse_id": wh.to_numpy(),
+        }
+    )
+
+
+def actual_demand(lines: pd.DataFrame) -> pd.DataFrame:
+    """``warehouse_id, sku, units`` actually ordered (locally servable lines only)."""
+    local = lines[lines["warehouse_id"].notna()]
+    out = local.groupby([local["warehouse_id"].astype(str), "sku"], as_index=False)["quantity"].sum()
+    return out.rename(columns={"quantity": "units"})

@@ -1,0 +1,98 @@
+"""The distribution network: great-circle distances, region -> nearest warehouse, move costs.
+
+Distances are kilometres on a sphere of radius 6371.0088 km. Each region is served by
+its nearest warehouse (ties: the smaller warehouse_id) unless every warehouse is
+farther than ``network.max_service_km``: then the central centre serves it and it
+adds no local demand (CONTRACTS section 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from anticipate.config import NetworkConfig
+from anticipate.errors import DataError
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in km between points given in degrees (broadcasting)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def nearest_warehouse(
+    regions: pd.DataFrame, warehouses: pd.DataFrame, *, max_service_km: float
+) -> pd.DataFrame:
+    """``region, warehouse_id, km`` for every region; warehouse_id is NA when served from the centre.
+
+    Uses scikit-learn's BallTree with the haversine metric; exact ties on distance
+    go to the smaller warehouse_id.
+    """
+    from sklearn.neighbors import BallTree
+
+    if warehouses is None or len(warehouses) == 0:
+        raise DataError(
+            "the warehouses table is empty; add at least one warehouse (warehouse_id, lat, lon, capacity)"
+        )
+    wh = warehouses.sort_values("warehouse_id", kind="stable").reset_index(drop=True)
+    tree = BallTree(np.radians(wh[["lat", "lon"]].to_numpy(float)), metric="haversine")
+    k = min(len(wh), 3)
+    dist, idx = tree.query(np.radians(regions[["lat", "lon"]].to_numpy(float)), k=k)
+    km = dist * EARTH_RADIUS_KM
+    best = np.zeros(len(regions), dtype=int)
+    for j in range(1, k):  # idx is sorted by distance; prefer the smaller id on an exact tie
+        tie = np.isclose(km[:, j], km[:, 0], rtol=0, atol=1e-9) & (idx[:, j] < idx[np.arange(len(idx)), best])
+        best = np.where(tie, j, best)
+    chosen = idx[np.arange(len(idx)), best]
+    chosen_km = km[np.arange(len(km)), best]
+    ids = wh["warehouse_id"].astype(str).to_numpy()[chosen].astype(object)
+    ids[chosen_km > max_service_km] = None
+    return pd.DataFrame(
+        {
+            "region": regions["region"].astype(str).to_numpy(),
+            "warehouse_id": pd.array(ids, dtype="string"),
+            "km": chosen_km,
+        }
+    )
+
+
+def centre_location(warehouses: pd.DataFrame, cfg: NetworkConfig) -> tuple[float, float]:
+    """The central fulfilment centre: config ``network.centre_lat/lon`` or the capacity-weighted centroid."""
+    if cfg.centre_lat is not None and cfg.centre_lon is not None:
+        return float(cfg.centre_lat), float(cfg.centre_lon)
+    w = np.clip(warehouses["capacity"].to_numpy(float), 0, 1e12) + 1e-9
+    return float(np.average(warehouses["lat"], weights=w)), float(np.average(warehouses["lon"], weights=w))
+
+
+def move_costs(warehouses: pd.DataFrame, cfg: NetworkConfig, per_km: float) -> pd.DataFrame:
+    """``warehouse_id, km_from_centre, move_cost``: cost of moving one unit centre -> warehouse (currency)."""
+    lat, lon = centre_location(warehouses, cfg)
+    km = haversine_km(lat, lon, warehouses["lat"].to_numpy(float), warehouses["lon"].to_numpy(float))
+    return pd.DataFrame(
+        {
+            "warehouse_id": warehouses["warehouse_id"].astype(str).to_numpy(),
+            "km_from_centre": km,
+            "move_cost": per_km * km,
+        }
+    )
+
+
+def region_km_saved(
+    regions: pd.DataFrame, region_map: pd.DataFrame, centre: tuple[float, float]
+) -> pd.Series:
+    """Per region: km from the centre minus km from its warehouse (what a local shipment saves)."""
+    from_centre = haversine_km(
+        centre[0], centre[1], regions["lat"].to_numpy(float), regions["lon"].to_numpy(float)
+    )
+    local = region_map.set_index("region")["km"].reindex(regions["region"].astype(str)).to_numpy()
+    saved = np.where(
+        region_map.set_index("region")["warehouse_id"].reindex(regions["region"].astype(str)).isna(),
+        0.0,
+        from_centre - local,
+    )
+    return pd.Series(saved, index=regions["region"].astype(str).to_numpy(), name="km_saved")

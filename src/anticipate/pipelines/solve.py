@@ -1,0 +1,51 @@
+"""``solve``: allocate a standalone instance directory and write the plan and its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from anticipate.io import file_digest, staging_dir, write_csv, write_json, write_parquet
+from anticipate.pipelines import Result, Settings
+
+
+def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bool = False) -> Result:
+    """Read ``warehouses``, ``skus``, ``cells`` from ``instance_dir``; publish plan files in ``out``."""
+    from anticipate.allocation import plan_summary, read_instance, solve
+
+    del settings  # a standalone instance needs no data directory or tracking
+    inst = read_instance(instance_dir)
+    plan = solve(inst, lp_bound=lp_bound)
+    digests = {
+        p.name: file_digest(p)
+        for p in sorted(Path(instance_dir).iterdir())
+        if p.stem in {"warehouses", "skus", "cells"}
+    }
+    summary = plan_summary(plan, digests)
+    with staging_dir(out) as stage:
+        write_parquet(plan.units, stage / "plan.parquet")
+        write_csv(plan.units, stage / "plan.csv")
+        write_json(summary, stage / "summary.json")
+    metrics = {
+        "objective": plan.objective,
+        "bound": plan.bound,
+        "gap": plan.gap,
+        "runtime_seconds": plan.runtime_seconds,
+    }
+    if plan.lp_bound is not None:
+        metrics["lp_bound"] = plan.lp_bound
+    units = int(plan.units["units"].sum()) if len(plan.units) else 0
+    return Result(
+        command="solve",
+        metrics=metrics,
+        counts={
+            "cells": len(inst.cells),
+            "warehouses": len(inst.warehouses),
+            "skus": len(inst.skus),
+            "units": units,
+        },
+        outputs={"plan_dir": str(out)},
+        text=(
+            f"plan {out}: {units:,} units in {len(plan.units):,} cells; objective {plan.objective:,.2f}"
+            f", bound {plan.bound:,.2f}, gap {plan.gap:.2e} ({plan.runtime_seconds:.2f} s)"
+        ),
+    )
