@@ -37,10 +37,16 @@ class Units:
 
 
 def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0)."""
+    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0).
+
+    ``var == 0`` with ``mu > 0`` is known demand (the backtest's perfect foresight): D = mu.
+    """
     mu, var, k = (np.asarray(a, float) for a in (mu, var, k))
     out = np.zeros(np.broadcast(mu, k).shape)
     pos = mu > 0
+    known = pos & (var <= 0)
+    out[known] = (k[known] <= mu[known]).astype(float)
+    pos &= ~known
     pois = pos & (var <= mu * (1 + 1e-9))
     out[pois] = stats.poisson.sf(k[pois] - 1, mu[pois])
     nb = pos & ~pois
@@ -57,10 +63,7 @@ def build_units(inst: Instance) -> Units:
     g = inst.skus["g"].to_numpy(float)[sku_pos]
     h = inst.skus["h"].to_numpy(float)[sku_pos]
     c = cells["move_cost"].to_numpy(float)
-    mu, var = (
-        cells["mu"].to_numpy(float),
-        np.maximum(cells["var"].to_numpy(float), cells["mu"].to_numpy(float)),
-    )
+    mu, var = cells["mu"].to_numpy(float), cells["var"].to_numpy(float)
     threshold = np.divide(c + h, g + h, out=np.ones_like(g), where=(g + h) > 0)
     kmax = _max_units(mu, var, threshold, inst.skus["supply"].to_numpy(np.int64)[sku_pos])
     cell = np.repeat(np.arange(len(cells)), kmax)
@@ -79,7 +82,9 @@ def build_units(inst: Instance) -> Units:
 def _max_units(mu: np.ndarray, var: np.ndarray, threshold: np.ndarray, supply: np.ndarray) -> np.ndarray:
     """Per cell, the last k with P(D >= k) > threshold (so m_k > 0), at most the SKU's supply."""
     out = np.zeros(len(mu), dtype=np.int64)
-    live = (mu > 0) & (threshold < 1)
+    known = (mu > 0) & (var <= 0)
+    out[known] = np.where(threshold[known] < 1, np.floor(mu[known]), 0)
+    live = (mu > 0) & (threshold < 1) & ~known
     pois = live & (var <= mu * (1 + 1e-9))
     out[pois] = stats.poisson.isf(threshold[pois], mu[pois]) + 1
     nb = live & ~pois

@@ -11,6 +11,7 @@ on the buyers' units, early-stopped on the validation buyers.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,7 @@ class NextPurchaseModel(BaseEstimator):
         """
         import lightgbm as lgb
 
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
         self.feature_names_ = list(X.columns)
         cls_params = self.classifier or LightGBMParams()
         self.classifier_ = lgb.LGBMClassifier(
