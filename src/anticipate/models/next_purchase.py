@@ -10,8 +10,10 @@ on the buyers' units, early-stopped on the validation buyers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,14 @@ def _lgbm_kwargs(params: LightGBMParams, *, seed: int, threads: int) -> dict[str
         "force_row_wise": True,
         "verbose": -1,
     }
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence LightGBM 4.7's eval_set deprecation (its replacement does not exist in 4.3)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+        yield
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -155,19 +165,19 @@ class NextPurchaseModel(BaseEstimator):
         """
         import lightgbm as lgb
 
-        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
         self.feature_names_ = list(X.columns)
         cls_params = self.classifier or LightGBMParams()
         self.classifier_ = lgb.LGBMClassifier(
             **_lgbm_kwargs(cls_params, seed=self.seed, threads=self.threads)
         )
-        self.classifier_.fit(
-            X,
-            y,
-            eval_set=[(X_val, y_val)],
-            eval_metric="binary_logloss",
-            callbacks=[lgb.early_stopping(cls_params.early_stopping_rounds, verbose=False)],
-        )
+        with _quiet():
+            self.classifier_.fit(
+                X,
+                y,
+                eval_set=[(X_val, y_val)],
+                eval_metric="binary_logloss",
+                callbacks=[lgb.early_stopping(cls_params.early_stopping_rounds, verbose=False)],
+            )
         self.best_iteration_ = int(self.classifier_.best_iteration_ or cls_params.n_estimators)
         raw_val = self._raw_proba(X_val)
         folds = _fold_of(groups_val if groups_val is not None else pd.Series(np.arange(len(y_val))))
@@ -201,12 +211,13 @@ class NextPurchaseModel(BaseEstimator):
         params = self.regressor or LightGBMParams()
         kwargs = _lgbm_kwargs(params, seed=self.seed, threads=self.threads)
         self.regressor_ = lgb.LGBMRegressor(objective="poisson", **kwargs)
-        self.regressor_.fit(
-            X[buyers],
-            units[buyers],
-            eval_set=[(X_val[val_buyers], units_val[val_buyers])],
-            callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-        )
+        with _quiet():
+            self.regressor_.fit(
+                X[buyers],
+                units[buyers],
+                eval_set=[(X_val[val_buyers], units_val[val_buyers])],
+                callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+            )
 
     def _raw_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.classifier_.predict_proba(X[self.feature_names_])[:, 1]

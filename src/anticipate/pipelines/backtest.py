@@ -402,10 +402,11 @@ def _text(table: pd.DataFrame, overall: dict[str, float]) -> str:
             "value captured (share of perfect foresight) per cutoff:",
             pivot.to_string(),
             "",
-            f"forecast: bias {get('bias'):+.3f}, wape {get('wape'):.3f}, coverage_80 {get('coverage_80'):.3f}; "
-            f"pairs: auc {get('auc'):.3f}",
-            f"local fill rate {get('fill_rate_local'):.3f}; naive plan captured {get('naive.value_captured'):.1%}"
-            + truth,
-            f"pre-positioning captured {get('value_captured'):.1%} of the value that perfect foresight would have",
+            f"forecast: bias {get('bias'):+.3f}, wape {get('wape'):.3f}, "
+            f"coverage_80 {get('coverage_80'):.3f}; pairs: auc {get('auc'):.3f}",
+            f"local fill rate {get('fill_rate_local'):.3f}; "
+            f"naive plan captured {get('naive.value_captured'):.1%}{truth}",
+            f"pre-positioning captured {get('value_captured'):.1%} of the value that perfect foresight "
+            "would have",
         ]
     )

@@ -61,7 +61,7 @@ def require_reference_tables(ds: DataSet, command: str) -> None:
 def compute_forecast(
     settings: Settings, ds: DataSet, wrapper: Any, uri: str, cutoff: pd.Timestamp
 ) -> ForecastOutput:
-    """Score the candidates at ``cutoff`` and aggregate to warehouse x SKU ``mu``, ``var`` (pure after I/O)."""
+    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var``."""
     from anticipate.forecast import forecast_from_scores
     from anticipate.network import nearest_warehouse
 
