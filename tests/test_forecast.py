@@ -1,0 +1,120 @@
+"""Forecast moments: formulas against simulation, var >= mu >= 0, new demand, category splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anticipate.forecast import (
+    candidate_demand,
+    horizon_lines,
+    new_demand,
+    pair_moments,
+    split_to_skus,
+    to_warehouses,
+)
+
+
+def test_pair_moments_match_simulation() -> None:
+    rng = np.random.default_rng(0)
+    p, m = 0.3, 2.5
+    buy = rng.random(400_000) < p
+    units = np.where(buy, 1 + rng.poisson(m - 1, 400_000), 0)
+    mean, var = pair_moments(np.array([p]), np.array([m]))
+    assert mean[0] == pytest.approx(units.mean(), rel=0.01)
+    assert var[0] == pytest.approx(units.var(), rel=0.02)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0.5, 6)), min_size=1, max_size=30), st.floats(1.0, 3.0))
+def test_warehouse_forecast_has_var_at_least_mu(pairs: list[tuple[float, float]], dispersion: float) -> None:
+    scored = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(pairs))],
+            "item": ["s1", "s2"] * 15 if len(pairs) == 30 else ["s1"] * len(pairs),
+            "region": "r1",
+            "p_buy": [p for p, _ in pairs],
+            "units_given_buy": [m for _, m in pairs],
+        }
+    )
+    cand = candidate_demand(scored, item_level="sku", shares=None)
+    out = to_warehouses(
+        [cand], pd.DataFrame({"region": ["r1"], "warehouse_id": ["W1"]}), dispersion=dispersion
+    )
+    assert (out["mu"] >= 0).all() and (out["var"] >= out["mu"] - 1e-12).all()
+    assert out["mu"].sum() == pytest.approx(sum(p * max(m, 1.0) for p, m in pairs))
+
+
+def test_centre_served_regions_add_nothing() -> None:
+    part = pd.DataFrame({"region": ["near", "far"], "sku": ["s", "s"], "mu": [1.0, 5.0], "var": [1.0, 5.0]})
+    region_map = pd.DataFrame(
+        {"region": ["near", "far"], "warehouse_id": pd.array(["W1", None], dtype="string")}
+    )
+    out = to_warehouses([part], region_map)
+    assert out.to_dict("records") == [{"warehouse_id": "W1", "sku": "s", "mu": 1.0, "var": 1.0}]
+
+
+def test_category_split_preserves_total_mu() -> None:
+    pairs = pd.DataFrame({"region": ["r", "q"], "item": ["c1", "c1"], "mu": [2.0, 1.0], "var": [3.0, 1.0]})
+    shares = pd.DataFrame(
+        {
+            "region": ["r", "r", "*", "*"],
+            "item": ["c1"] * 4,
+            "sku": ["a", "b", "a", "b"],
+            "share": [0.25, 0.75, 0.5, 0.5],
+        }
+    )
+    out = split_to_skus(pairs, shares)
+    assert out["mu"].sum() == pytest.approx(3.0)
+    assert out[(out["region"] == "q")]["mu"].tolist() == [0.5, 0.5]  # q has no history: global shares
+
+
+def _log(rows: list[tuple[str, str, str, int, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "customer_id": [r[0] for r in rows],
+            "order_ts": pd.to_datetime([r[1] for r in rows]),
+            "sku": [r[2] for r in rows],
+            "quantity": np.array([r[3] for r in rows], dtype=np.int64),
+            "unit_price": 1.0,
+            "region": [r[4] for r in rows],
+        }
+    )
+
+
+def test_new_demand_counts_only_pairs_that_were_not_candidates() -> None:
+    orders = _log(
+        [
+            ("old", "2025-01-01", "s", 1, "r"),  # makes (old, s) a candidate later
+            ("old", "2025-01-10", "s", 5, "r"),  # candidate pair: not new demand
+            ("new", "2025-01-11", "s", 2, "r"),  # new customer: new demand
+            ("old", "2025-01-12", "t", 3, "r"),
+        ]
+    )  # new item for an old customer: new demand
+    out = new_demand(
+        orders,
+        pd.Timestamp("2025-01-15"),
+        horizon_days=7,
+        lookback_days=30,
+        windows=1,
+        item_level="sku",
+        products=None,
+    ).set_index("sku")
+    assert out.loc["s", "mu"] == 2.0 and out.loc["t", "mu"] == 3.0
+
+
+def test_horizon_lines_use_the_customers_region_at_the_cutoff() -> None:
+    orders = _log(
+        [
+            ("c", "2025-01-01", "s", 1, "home"),
+            ("c", "2025-01-09", "s", 1, "away"),
+            ("n", "2025-01-09", "s", 1, "away"),
+        ]
+    )
+    region_map = pd.DataFrame({"region": ["home", "away"], "warehouse_id": ["W_home", "W_away"]})
+    lines = horizon_lines(orders, pd.Timestamp("2025-01-05"), 7, region_map)
+    assert lines.set_index("customer_id")["warehouse_id"].to_dict() == {"c": "W_home", "n": "W_away"}
