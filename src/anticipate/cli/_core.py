@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -37,17 +38,38 @@ def _merge_globals(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
 def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--data --config --tracking-uri --json -v -q`` to a command (same meaning everywhere)."""
     options = [
-        click.option("--data", "data", type=click.Path(path_type=Path), default=None,
-                     help="Canonical data directory (default: data.dir in config)."),
-        click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-                     help="YAML config; unknown keys are errors (default: configs/default.yaml)."),
-        click.option("--tracking-uri", "tracking_uri", default=None,
-                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)."),
-        click.option("--json", "as_json", is_flag=True, default=False,
-                     help="Print exactly one JSON object on stdout."),
+        click.option(
+            "--data",
+            "data",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Canonical data directory (default: data.dir in config).",
+        ),
+        click.option(
+            "--config",
+            "config",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="YAML config; unknown keys are errors (default: configs/default.yaml).",
+        ),
+        click.option(
+            "--tracking-uri",
+            "tracking_uri",
+            default=None,
+            help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri).",
+        ),
+        click.option(
+            "--json", "as_json", is_flag=True, default=False, help="Print exactly one JSON object on stdout."
+        ),
         click.option("-v", "--verbose", "verbose", count=True, help="More logging on stderr."),
-        click.option("-q", "--quiet", "quiet", is_flag=True, default=False,
-                     help="Only errors on stderr; no progress bars."),
+        click.option(
+            "-q",
+            "--quiet",
+            "quiet",
+            is_flag=True,
+            default=False,
+            help="Only errors on stderr; no progress bars.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -108,7 +130,14 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
             try:
-                result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
+                # libraries (MLflow) print to stdout; with --json stdout holds only our object
+                quiet = (
+                    contextlib.redirect_stdout(sys.stderr)
+                    if opts.get("as_json")
+                    else contextlib.nullcontext()
+                )
+                with quiet:
+                    result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
             except KeyboardInterrupt:
@@ -139,8 +168,11 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
 def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int) -> None:
     click.echo(f"anticipate {name}: error: {message}", err=True)
     if opts.get("as_json"):
-        click.echo(json.dumps({"command": name, "status": "error", "exit_code": code,
-                               "error": message}, sort_keys=True))
+        click.echo(
+            json.dumps(
+                {"command": name, "status": "error", "exit_code": code, "error": message}, sort_keys=True
+            )
+        )
     sys.exit(code)
 
 

@@ -1,0 +1,145 @@
+"""The whole pipeline through the real CLI on a small synthetic world, embedded MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_cli
+
+SMALL_CONFIG = """
+model:
+  train_windows: 4
+  classifier: {n_estimators: 120, learning_rate: 0.1}
+  regressor: {n_estimators: 60, learning_rate: 0.1}
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small world with a trained, promoted model in <dir>/mlflow.db."""
+    root = tmp_path_factory.mktemp("pipeline")
+    (root / "small.yaml").write_text(SMALL_CONFIG)
+    done = run_cli("sample", "--out", "data", "--customers", "900", "--skus", "60", "--days", "300", cwd=root)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def _json(root: Path, *args: str) -> dict:
+    done = run_cli("--json", "--data", "data", "--config", "small.yaml", *args, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, f"--json must print exactly one line on stdout, got: {done.stdout[:500]}"
+    return json.loads(lines[0])
+
+
+@pytest.mark.slow
+def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path) -> None:
+    trained = _json(world, "train")
+    assert trained["counts"]["model_version"] == 1 and trained["run_id"]
+    evaluated = _json(world, "evaluate")
+    m = evaluated["metrics"]
+    assert {"auc", "baseline_rf.auc", "baseline_bgnbd.auc", "oracle.auc", "oracle_gap.auc"} <= set(m)
+    assert m["oracle.auc"] >= m["auc"] - 0.02  # the truth is the ceiling
+    assert m["auc"] > 0.75
+    _json(world, "promote", "latest", "--alias", "production")
+    predicted = _json(world, "predict", "--out", "scores.csv")
+    scores = pd.read_csv(world / "scores.csv")
+    assert list(scores.columns) == ["customer_id", "item", "p_buy", "expected_units"]
+    assert len(scores) == predicted["counts"]["pairs"] and scores["p_buy"].between(0, 1).all()
+    _json(world, "forecast", "--out", "fc.parquet")
+    fc = pd.read_parquet(world / "fc.parquet")
+    assert (fc["var"] >= fc["mu"]).all() and (fc["mu"] > 0).all()
+    first = _json(world, "allocate", "--date", "2024-10-27", "--allow-stale")
+    plan_bytes = (world / "plans" / "2024-10-27" / "plan.parquet").read_bytes()
+    summary = json.loads((world / "plans" / "2024-10-27" / "summary.json").read_text())
+    assert summary["bound"] >= summary["objective"] and 0 <= summary["gap"] <= 0.02
+    assert first["metrics"]["objective"] == pytest.approx(summary["objective"])
+    _json(world, "allocate", "--date", "2024-10-27", "--allow-stale")
+    assert (world / "plans" / "2024-10-27" / "plan.parquet").read_bytes() == plan_bytes  # byte-identical
+    back = _json(world, "backtest", "--cutoffs", "2024-10-01,2024-10-08,2024-10-08")
+    assert back["counts"]["cutoffs"] == 2  # the duplicate is dropped with a warning
+    table = pd.read_parquet(world / back["outputs"]["table"])
+    oracle = table[table["plan"] == "oracle"]
+    assert (oracle["value_captured"] == 1.0).all()
+    assert (table.loc[table["plan"] == "zero", "value"] == 0).all()
+    assert (table.loc[table["plan"] == "model", "value"] <= oracle["value"].to_numpy() + 1e-9).all()
+
+
+@pytest.mark.slow
+def test_runs_list_and_compare_mark_the_better_run(world: Path) -> None:
+    base = _json(world, "train")
+    changed = world / "changed.yaml"
+    changed.write_text(SMALL_CONFIG + "\ntime:\n  lookback_days: 120\n")
+    done = run_cli("--json", "--data", "data", "--config", str(changed), "train", cwd=world)
+    assert done.returncode == 0, done.stderr[-1000:]
+    other = json.loads(done.stdout)
+    listed = _json(world, "runs", "list", "--command", "train")
+    assert listed["runs"][0]["run_id"] == other["run_id"]  # newest first
+    compared = _json(world, "runs", "compare", base["run_id"], other["run_id"], "--out", "cmp.png")
+    assert set(compared["params"]) == {"time.lookback_days"} | {
+        k for k in compared["params"] if k in {"train_pairs", "val_pairs", "train_cutoffs", "calibration"}
+    }
+    assert "time.lookback_days" in compared["params"]
+    auc = compared["comparison"]["val.auc"]
+    values = auc["values"]
+    assert auc["best"] == (0 if values[0] > values[1] else 1)
+    loss = compared["comparison"]["val.logloss"]
+    assert loss["best"] == (0 if loss["values"][0] < loss["values"][1] else 1)
+    assert (world / "cmp.png").stat().st_size > 10_000
+
+
+def test_bad_cutoff_and_missing_model_exit_codes(world: Path) -> None:
+    done = run_cli("--data", "data", "evaluate", "--cutoff", "2030-01-01", "--model", "1", cwd=world)
+    assert done.returncode in (2, 3)
+    done = run_cli("--data", "data", "--tracking-uri", "sqlite:///empty.db", "evaluate", cwd=world)
+    assert done.returncode == 3 and "anticipate train" in done.stderr
+    done = run_cli(
+        "--data",
+        "data",
+        "--tracking-uri",
+        "sqlite:///empty.db",
+        "allocate",
+        "--date",
+        "2024-10-27",
+        "--allow-stale",
+        cwd=world,
+    )
+    assert done.returncode == 3 and "anticipate promote" in done.stderr
+    done = run_cli("--data", "data", "allocate", "--date", "../etc", cwd=world)
+    assert done.returncode == 2 and "plain date" in done.stderr
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path, mlflow_server) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from anticipate.config import load_config
+    from anticipate.features.build import build_features
+    from anticipate.io import load_dataset
+
+    trained = _json(world, "--tracking-uri", mlflow_server.uri, "train")
+    client = MlflowClient(mlflow_server.uri)
+    run = client.get_run(trained["run_id"])
+    assert run.data.tags["anticipate.command"] == "train"
+    assert run.data.metrics["val.auc"] == pytest.approx(trained["metrics"]["val.auc"])
+    assert {"features.json", "gain_importance.png", "config.yaml"} <= {
+        a.path for a in client.list_artifacts(run.info.run_id)
+    }
+    versions = client.search_model_versions("name='anticipate-next-purchase'")
+    assert [v.run_id for v in versions] == [trained["run_id"]]
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    loaded = mlflow.pyfunc.load_model(f"models:/anticipate-next-purchase/{versions[0].version}")
+    assert loaded.metadata.signature is not None
+    wrapper = loaded.unwrap_python_model()
+    cfg = load_config(world / "small.yaml")
+    ds = load_dataset(world / "data")
+    frame = build_features(ds.orders, pd.Timestamp("2024-10-20"), lookback_days=cfg.time.lookback_days)
+    again = loaded.predict(frame[wrapper.feature_names])
+    direct = wrapper.model.predict_proba(frame[wrapper.feature_names])
+    assert (again["p_buy"].to_numpy() == direct).all()  # identical predictions after the round trip
