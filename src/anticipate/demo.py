@@ -66,12 +66,23 @@ def _sample_sources(sample: Path) -> list[str]:
 
 
 def _pipeline_steps(data: Path, out: Path) -> list[list[str]]:
-    d = ["--data", str(data)]
+    """Train, evaluate, promote, plan tonight and backtest four weeks of the last quarter.
+
+    The steps read ``data/sample`` itself (not the ingested copy) because its
+    ``latent/`` state lets ``evaluate`` and ``backtest`` report the truth beside the model.
+    """
+    del data
+    d = ["--data", "data/sample"]
     return [
         ["train", *d],
         ["evaluate", *d],
         ["promote", "latest", "--alias", "production"],
+        ["allocate", *d, "--date", "2025-12-31"],
+        ["backtest", *d, "--cutoffs", ",".join(BACKTEST_CUTOFFS), "--out", str(out / "backtest")],
     ]
+
+
+BACKTEST_CUTOFFS = ("2025-11-24", "2025-12-01", "2025-12-08", "2025-12-15")
 
 
 if __name__ == "__main__":
