@@ -146,3 +146,13 @@ def test_duplicate_ids_and_unknown_references(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match="not in the skus table"):
         read_instance(d)
+
+
+def test_highs_polish_proves_small_plans_optimal() -> None:
+    inst = generate_instance(4, 30, seed=9, tightness=0.3)
+    plain = solve(inst)
+    polished = solve(inst, polish_units=10_000)
+    _check_feasible(inst, polished)
+    assert polished.objective >= plain.objective - 1e-9
+    assert polished.gap <= 1e-6 and polished.bound <= plain.bound + 1e-9
+    assert polished.objective == pytest.approx(_expected_objective(inst, polished.units), rel=1e-9)

@@ -100,6 +100,7 @@ class AllocateConfig(_Section):
     max_staleness_days: int = Field(2, ge=0)
     lp_bound_max_cells: int = Field(20_000, ge=0, description="compute the HiGHS bound up to this size")
     gap_tolerance: float = Field(1e-3, gt=0.0)
+    polish_max_units: int = Field(50_000, ge=0, description="solve small plans exactly with HiGHS MIP")
 
 
 class BacktestConfig(_Section):

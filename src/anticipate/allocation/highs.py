@@ -1,9 +1,10 @@
-"""The exact reference: the unit-increment LP solved with HiGHS (through ``highspy``).
+"""HiGHS (through ``highspy``) on the unit-increment model: the exact LP bound and a MIP polish.
 
 Variables ``0 <= y_u <= 1`` per positive-value unit increment, maximise
-``sum m_u y_u`` subject to warehouse volume and SKU supply. Its optimum is the LP
-bound of CONTRACTS section 4 (>= any integer plan, <= every Lagrangian bound).
-Affordable for small instances only (tests, ``--lp-bound``).
+``sum m_u y_u`` subject to warehouse volume and SKU supply. The LP optimum is the LP
+bound of CONTRACTS section 4 (>= any integer plan, <= every Lagrangian bound). With
+``y_u`` integer the same model is the allocation itself: for small networks HiGHS
+solves it to proven optimality (its dual bound certifies the plan).
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ from anticipate.allocation.instance import Instance
 from anticipate.allocation.solver import Units
 
 
-def lp_bound(inst: Instance, units: Units) -> float:
-    """The optimum of the unit-increment LP relaxation (currency)."""
+def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | None) -> object:
     import highspy
 
     n = len(units.val)
-    if n == 0:
-        return 0.0
     n_w, n_s = len(inst.warehouses), len(inst.skus)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    if integer:
+        h.setOptionValue("mip_rel_gap", 1e-7)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, n_w + n_s
     lp.sense_ = highspy.ObjSense.kMaximize
@@ -35,8 +38,7 @@ def lp_bound(inst: Instance, units: Units) -> float:
     lp.row_upper_ = np.concatenate(
         [inst.warehouses["capacity"].to_numpy(float), inst.skus["supply"].to_numpy(float)]
     )
-    # column-wise: each unit has its volume in its warehouse row and 1 in its SKU row
-    rows = np.empty(2 * n, dtype=np.int32)
+    rows = np.empty(2 * n, dtype=np.int32)  # column-wise: volume in the warehouse row, 1 in the SKU row
     rows[0::2] = units.w
     rows[1::2] = n_w + units.s
     values = np.empty(2 * n)
@@ -46,6 +48,31 @@ def lp_bound(inst: Instance, units: Units) -> float:
     lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
     lp.a_matrix_.index_ = rows
     lp.a_matrix_.value_ = values
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     h.passModel(lp)
     h.run()
-    return float(h.getInfo().objective_function_value)
+    return h
+
+
+def lp_bound(inst: Instance, units: Units) -> float:
+    """The optimum of the unit-increment LP relaxation (currency)."""
+    if len(units.val) == 0:
+        return 0.0
+    return float(_highs(inst, units, integer=False, time_limit=None).getInfo().objective_function_value)
+
+
+def mip_polish(
+    inst: Instance, units: Units, *, time_limit: float = 20.0
+) -> tuple[np.ndarray, float, float] | None:
+    """Solve the integer model: (counts per cell, objective, HiGHS dual bound), or None without a solution."""
+    import highspy
+
+    if len(units.val) == 0:
+        return None
+    h = _highs(inst, units, integer=True, time_limit=time_limit)
+    if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+        return None
+    y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)
+    counts = np.bincount(units.cell[y], minlength=len(inst.cells))
+    return counts, float(units.val[y].sum()), float(h.getInfo().mip_dual_bound)

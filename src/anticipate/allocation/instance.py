@@ -62,9 +62,14 @@ def _check_unique(frame: pd.DataFrame, key: str | list[str], table: str, source:
         row = int(np.flatnonzero(dup.to_numpy())[0])
         keys = [key] if isinstance(key, str) else key
         value = tuple(frame[k].iloc[row] for k in keys)
-        raise _fail(table, source, row + 1, ",".join(keys),
-                    f"duplicate id {value if len(value) > 1 else value[0]!r}; ids must be unique: remove or "
-                    "merge the repeated row")
+        raise _fail(
+            table,
+            source,
+            row + 1,
+            ",".join(keys),
+            f"duplicate id {value if len(value) > 1 else value[0]!r}; ids must be unique: remove or "
+            "merge the repeated row",
+        )
 
 
 def validate_instance(

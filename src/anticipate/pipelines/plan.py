@@ -237,9 +237,9 @@ def run_allocate(
 def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
     from anticipate.allocation import solve
 
-    n_cells = len(instance.cells)
-    want_lp = lp_bound or n_cells <= settings.cfg.allocate.lp_bound_max_cells
-    return solve(instance, lp_bound=want_lp)
+    small = len(instance.cells) <= settings.cfg.allocate.lp_bound_max_cells
+    return solve(instance, lp_bound=lp_bound or small,
+                 polish_units=settings.cfg.allocate.polish_max_units if small else 0)
 
 
 def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, started: float) -> dict[str, Any]:
