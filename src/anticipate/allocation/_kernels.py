@@ -43,6 +43,14 @@ def _select_body(
         limit = min(positive, supply[s])
         if limit == 0:
             continue
+        if positive <= supply[s]:  # everything positive fits: no need to rank
+            for i in range(n):
+                if red[i] > 0.0:
+                    u = lo + i
+                    take[u] = 1
+                    total += red[i]
+                    used[u_w[u]] += u_vol[u]
+            continue
         order = np.argsort(-red, kind="mergesort")
         for j in range(limit):
             u = lo + order[j]
@@ -132,3 +140,73 @@ def repair_fill(
     out = take.copy()
     (_repair_fill_jit if jit else _repair_fill_body)(out, u_val, u_w, u_s, u_vol, cap, supply, by_ratio_desc)
     return out
+
+
+def _unit_values_body(
+    mu: np.ndarray,
+    var: np.ndarray,
+    gain: np.ndarray,
+    cost: np.ndarray,
+    cap: np.ndarray,
+    count_only: bool,
+    start: np.ndarray,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Marginal values ``gain * P(D >= k) - cost`` of each cell's units while positive (k <= cap).
+
+    ``D`` is NB(mu, var), Poisson when ``var <= mu``, a point mass at ``mu`` when
+    ``var == 0``; tails come from the pmf recurrence (callers route cells with large
+    ``mu`` elsewhere, where ``P(D = 0)`` would underflow). With ``count_only`` only the
+    counts are returned; else values are written to ``out[start[i]:]``.
+    """
+    n = mu.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        m, v = mu[i], var[i]
+        if m <= 0.0 or gain[i] <= cost[i]:
+            continue
+        known = v <= 0.0
+        poisson = v <= m * (1.0 + 1e-9)
+        if not known and not poisson:
+            r = m * m / (v - m)
+            q = m / (r + m)  # success-failure parametrisation: pmf(k+1) = pmf(k) (k + r) / (k + 1) q
+            pmf = (1.0 - q) ** r
+        else:
+            r = 0.0
+            q = 0.0
+            pmf = np.exp(-m)
+        tail = 1.0  # P(D >= k) for k = 1 before subtracting pmf(0)
+        k = 0
+        while k < cap[i]:
+            if known:
+                tail_k = 1.0 if k + 1 <= m else 0.0
+            else:
+                tail -= pmf  # now P(D >= k + 1)
+                tail_k = max(tail, 0.0)
+                pmf = pmf * (m / (k + 1)) if poisson else pmf * (k + r) / (k + 1) * q
+            value = gain[i] * tail_k - cost[i]
+            if value <= 0.0:
+                break
+            if not count_only:
+                out[start[i] + k] = value
+            k += 1
+        counts[i] = k
+    return counts
+
+
+_unit_values_jit = njit(cache=True, nogil=True)(_unit_values_body)
+
+
+def unit_values(
+    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, cap: np.ndarray, *, jit: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(units per cell, flat marginal values) for every cell; see the plain twin's docstring."""
+    fn = _unit_values_jit if jit else _unit_values_body
+    args = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, gain, cost)]
+    cap = np.ascontiguousarray(cap, dtype=np.int64)
+    empty = np.zeros(0)
+    counts = fn(*args, cap, True, np.zeros(len(cap), dtype=np.int64), empty)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    out = np.zeros(int(counts.sum()))
+    fn(*args, cap, False, start, out)
+    return counts, out

@@ -55,6 +55,9 @@ def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.nda
     return out
 
 
+RECURRENCE_MAX_MU = 300.0  # above this P(D = 0) underflows: those cells use scipy's tails
+
+
 def build_units(inst: Instance) -> Units:
     """Every positive-value unit increment, sorted by SKU, cell and k."""
     cells = inst.cells
@@ -64,14 +67,22 @@ def build_units(inst: Instance) -> Units:
     h = inst.skus["h"].to_numpy(float)[sku_pos]
     c = cells["move_cost"].to_numpy(float)
     mu, var = cells["mu"].to_numpy(float), cells["var"].to_numpy(float)
-    threshold = np.divide(c + h, g + h, out=np.ones_like(g), where=(g + h) > 0)
-    kmax = _max_units(mu, var, threshold, inst.skus["supply"].to_numpy(np.int64)[sku_pos])
-    cell = np.repeat(np.arange(len(cells)), kmax)
-    k = np.arange(len(cell)) - np.repeat(np.cumsum(kmax) - kmax, kmax) + 1
-    val = (g + h)[cell] * tail_probabilities(mu[cell], var[cell], k) - (c + h)[cell]
+    cap = inst.skus["supply"].to_numpy(np.int64)[sku_pos]
+    big = mu > RECURRENCE_MAX_MU
+    counts, values = kernels.unit_values(np.where(big, 0.0, mu), var, g + h, c + h, cap)
+    cell = np.repeat(np.arange(len(cells)), counts)
+    val = values
+    if big.any():
+        threshold = np.divide(c + h, g + h, out=np.ones_like(g), where=(g + h) > 0)
+        kmax = np.zeros(len(mu), dtype=np.int64)
+        kmax[big] = _max_units(mu[big], var[big], threshold[big], cap[big])
+        big_cell = np.repeat(np.arange(len(cells)), kmax)
+        k = np.arange(len(big_cell)) - np.repeat(np.cumsum(kmax) - kmax, kmax) + 1
+        big_val = (g + h)[big_cell] * tail_probabilities(mu[big_cell], var[big_cell], k) - (c + h)[big_cell]
+        cell, val = np.concatenate([cell, big_cell]), np.concatenate([val, big_val])
     keep = val > 0
     cell, val = cell[keep], val[keep]
-    order = np.lexsort((val * -1, cell, sku_pos[cell]))
+    order = np.argsort(sku_pos[cell], kind="stable")  # cells and each cell's k are already in order
     cell, val = cell[order], val[order]
     s = sku_pos[cell].astype(np.int64)
     sku_ptr = np.searchsorted(s, np.arange(len(inst.skus) + 1)).astype(np.int64)
@@ -113,6 +124,9 @@ def _primal(
     return counts, float(units.val[chosen].sum())
 
 
+PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
+
+
 def lagrangian_solve(inst: Instance, units: Units, *, max_iter: int = 300, tol: float = 1e-4) -> SolveResult:
     """Projected subgradient on capacity prices with Polyak steps; best bound and best plan kept."""
     cap = inst.warehouses["capacity"].to_numpy(float)
@@ -129,9 +143,10 @@ def lagrangian_solve(inst: Instance, units: Units, *, max_iter: int = 300, tol: 
             best.bound, best.prices = bound, lam.copy()
         else:
             step_scale *= 0.9
-        counts, objective = _primal(take, units, cap, supply, order, n_cells)
-        if objective > best.objective:
-            best.counts, best.objective = counts, objective
+        if it % PRIMAL_EVERY == 0 or bound <= best.bound:
+            counts, objective = _primal(take, units, cap, supply, order, n_cells)
+            if objective > best.objective:
+                best.counts, best.objective = counts, objective
         best.iterations = it + 1
         grad = cap - used
         slack = np.where(lam > 0, grad, np.minimum(grad, 0.0))
