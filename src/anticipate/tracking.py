@@ -78,6 +78,22 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
         raise ServiceUnavailable(f"the MLflow tracking server at {uri} answered HTTP {response.status_code}")
 
 
+def _retry_on_store_race(fn: Any, attempts: int = 5) -> Any:
+    """Call ``fn``, retrying while another process is creating the same SQLite store's tables."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy/MLflow errors of a store being initialised
+            text = f"{type(exc).__name__}: {exc}"
+            racing = any(s in text for s in ("OperationalError", "IntegrityError", "already exists", "locked"))
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def service_errors(uri: str, what: str) -> Iterator[None]:
     """Turn connection failures talking to MLflow into ServiceUnavailable naming ``what``."""
@@ -205,7 +221,7 @@ class Tracker:
         mlflow.set_registry_uri(uri)
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         with service_errors(uri, "opening the experiment"):
-            self.experiment_id = self._ensure_experiment()
+            self.experiment_id = _retry_on_store_race(self._ensure_experiment)
 
     @classmethod
     def from_config(cls, cfg: Config, uri: str) -> Tracker:
