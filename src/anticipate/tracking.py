@@ -78,6 +78,9 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
         raise ServiceUnavailable(f"the MLflow tracking server at {uri} answered HTTP {response.status_code}")
 
 
+RACE_MARKERS = ("OperationalError", "IntegrityError", "already exists", "locked")
+
+
 def _retry_on_store_race(fn: Any, attempts: int = 5) -> Any:
     """Call ``fn``, retrying while another process is creating the same SQLite store's tables."""
     import time
@@ -85,9 +88,9 @@ def _retry_on_store_race(fn: Any, attempts: int = 5) -> Any:
     for attempt in range(attempts):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy/MLflow errors of a store being initialised
+        except Exception as exc:  # SQLAlchemy/MLflow errors of a store being initialised
             text = f"{type(exc).__name__}: {exc}"
-            racing = any(s in text for s in ("OperationalError", "IntegrityError", "already exists", "locked"))
+            racing = any(s in text for s in RACE_MARKERS)
             if not racing or attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
