@@ -1,0 +1,352 @@
+"""Streaming one source file through read -> duplicate check -> validate -> Parquet.
+
+Accepted rows are appended to ``<table>.parquet`` and rejects to the shared
+``rejects.parquet`` chunk by chunk, so memory stays bounded whatever the file's
+size (a chunk, the seen-lines table of :mod:`anticipate.ingest.dedup`, a
+rows-per-day histogram and the row numbers of rejected orders). The rule "not
+after the data's own max + 1 day" needs the whole file: after the pass, the rare
+tail it cuts is removed by rewriting the staged ``orders.parquet`` (a second,
+Parquet-speed pass only when there is such a tail).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from anticipate.errors import DataError
+from anticipate.ingest import columns, dedup, parse, read, validate
+from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
+
+_DAY_NS = 86_400 * 10**9
+_N_DAYS = (parse.TS_MAX - parse.TS_MIN).days + 1
+_HUGE_CAPACITY = 1e15
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to ingest one table: rows per chunk, ``on_error`` (quarantine|fail), the largest
+    accepted rejected share, the config column mapping and the output directory (for messages)."""
+
+    chunk_rows: int = 1_000_000
+    on_error: str = "quarantine"
+    max_reject_share: float = 0.01
+    mapping: dict[str, str] = field(default_factory=dict)
+    out: str = ""
+
+
+@dataclass
+class TableReport:
+    """What ingesting one table did: counts, reasons, where each column came from."""
+
+    table: str
+    file: str
+    format: str
+    columns: dict[str, str]
+    delimiter: str | None = None
+    compression: str | None = None
+    bom: bool = False
+    date_format: str | None = None
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    first_reject: dict[str, Any] | None = None
+    first_day: str | None = None
+    last_day: str | None = None
+    sha256: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (reasons sorted by count)."""
+        out = dict(self.__dict__)
+        out["reasons"] = dict(self.reasons.most_common())
+        return out
+
+
+class RejectSink:
+    """``rejects.parquet`` for all tables, written incrementally (always created, maybe empty)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = pq.ParquetWriter(path, REJECTS_SCHEMA, compression="zstd")
+
+    def write(self, table: str, file: str, rejects: pa.Table) -> None:
+        """Append ``rejects`` (row, column, value, reason) of ``table`` read from ``file``."""
+        n = rejects.num_rows
+        full = pa.table([validate._const(table, n, pa.string()), validate._const(file, n, pa.string()),
+                         rejects["row"], rejects["column"], rejects["value"], rejects["reason"]],
+                        schema=REJECTS_SCHEMA)
+        self._writer.write_table(full)
+
+    def close(self) -> None:
+        """Finish the file."""
+        self._writer.close()
+
+
+def ingest_table(table: str, path: Path, out_dir: Path, sink: RejectSink, opts: Options,
+                 refs: Context) -> tuple[TableReport, pa.Array | None]:
+    """Ingest one source file into ``out_dir/<table>.parquet``; rejects go to ``sink``.
+
+    Parameters
+    ----------
+    table
+        Canonical table name.
+    path
+        The source file (CSV, CSV.gz or Parquet).
+    out_dir
+        The (staging) data directory.
+    refs
+        Keys of already ingested reference tables (``skus``, ``regions``).
+
+    Returns
+    -------
+    tuple
+        The table's report and, for reference tables, the accepted keys (else None).
+
+    Raises
+    ------
+    DataError
+        Unreadable input, a missing required column, no data rows, a bad row with
+        ``on_error='fail'``, or a rejected share above ``max_reject_share``.
+    """
+    run = _TableRun(table, Path(path), out_dir, sink, opts, refs)
+    return run.run(), run.keys()
+
+
+class _TableRun:
+    def __init__(self, table: str, path: Path, out_dir: Path, sink: RejectSink, opts: Options,
+                 refs: Context) -> None:
+        self.table, self.path, self.file = table, path, str(path)
+        self.target = out_dir / f"{table}.parquet"
+        self.sink, self.opts, self.refs = sink, opts, refs
+        self.seen = dedup.SeenLines()
+        self.key_chunks: list[pa.Array] = []
+        self.rejected_rows: list[np.ndarray] = []
+        self.day_counts = np.zeros(_N_DAYS, dtype=np.int64)
+        self.ctx = refs
+
+    def keys(self) -> pa.Array | None:
+        if self.table not in validate.KEYS:
+            return None
+        return pa.concat_arrays(self.key_chunks) if self.key_chunks else pa.array([], pa.string())
+
+    def run(self) -> TableReport:
+        source = read.inspect(self.path)
+        found = columns.resolve(self.table, source.header, self.opts.mapping, file=self.file)
+        self.found = found
+        self.sources = {name: source.header[i] for name, i in found.items()}
+        self.report = TableReport(self.table, self.file, source.kind, dict(self.sources),
+                                  source.delimiter, source.compression, source.bom)
+        self.ctx = replace(self.refs, decimal_comma=source.delimiter not in (None, ","))
+        writer = _BackgroundWriter(self.target, SCHEMAS[self.table])
+        try:
+            for i, raw in enumerate(read.iter_chunks(source, self.opts.chunk_rows)):
+                if i == 0:
+                    self._guess_format(raw)
+                self._chunk(raw, writer)
+        finally:
+            writer.close()
+        self._finish()
+        self.report.sha256 = _digest(self.path)
+        return self.report
+
+    def _guess_format(self, raw: read.RawChunk) -> None:
+        if self.table != "orders":
+            return
+        arr = raw.columns[self.found["order_ts"]][:1000]
+        if not (pa.types.is_binary(arr.type) or pa.types.is_string(arr.type)):
+            return
+        sample = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in arr.to_pylist()]
+        fmt = parse.guess_date_format([v for v in sample if v is not None])
+        self.report.date_format = fmt
+        self.ctx = replace(self.ctx, date_format=fmt)
+
+    def _chunk(self, raw: read.RawChunk, writer: _BackgroundWriter) -> None:
+        names = [f"f{i}" for i in range(len(raw.columns))]
+        hashes = dedup.row_hashes(pa.Table.from_arrays(raw.columns, names=names))
+        first = self.seen.first_rows(hashes, raw.rows)
+        chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
+        if self.table in validate.KEYS and self.key_chunks:
+            self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
+        checked = validate.validate_chunk(self.table, chunk, self.ctx)
+        rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
+        self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
+        self._reject(rejects)
+        accepted = checked.accepted
+        writer.write_table(accepted)
+        self.report.rows_accepted += accepted.num_rows
+        if self.table in validate.KEYS:
+            self.key_chunks.append(accepted[validate.KEYS[self.table]].combine_chunks())
+        if self.table == "orders":
+            days = accepted["order_ts"].combine_chunks().cast(pa.int64()).to_numpy(False) // _DAY_NS
+            self.day_counts += np.bincount(days, minlength=_N_DAYS)[:_N_DAYS]
+        if self.table == "warehouses":
+            self._note_capacity(accepted)
+
+    def _reject(self, rejects: pa.Table) -> None:
+        if rejects.num_rows == 0:
+            return
+        self.report.rows_rejected += rejects.num_rows
+        for item in pc.value_counts(rejects["reason"]).to_pylist():
+            self.report.reasons[item["values"]] += item["counts"]
+        if self.report.first_reject is None:
+            self.report.first_reject = rejects.slice(0, 1).to_pylist()[0]
+        if self.opts.on_error == "fail":
+            raise fail_error(self.report, self.opts.out)
+        if self.table == "orders":
+            self.rejected_rows.append(rejects["row"].to_numpy())
+        self.sink.write(self.table, self.file, rejects)
+
+    def _note_capacity(self, accepted: pa.Table) -> None:
+        huge = accepted.filter(pc.greater_equal(accepted["capacity"], _HUGE_CAPACITY))
+        if huge.num_rows:
+            self.report.notes.append(
+                f"{huge.num_rows} warehouse(s) have capacity >= {_HUGE_CAPACITY:g} (e.g. "
+                f"{huge['warehouse_id'][0].as_py()!r}: {huge['capacity'][0].as_py():g}); accepted as "
+                "effectively unlimited")
+
+    def _finish(self) -> None:
+        report = self.report
+        if report.rows_in == 0:
+            raise DataError("the file has a header but no data rows; add rows or leave this file out",
+                            file=self.file)
+        if self.table == "orders":
+            end = validate.body_end_day(self.day_counts)
+            if end is not None:
+                self._cut_tail(end)
+            days = np.flatnonzero(self.day_counts)
+            if len(days):
+                report.first_day = str(np.datetime64(int(days[0]), "D"))
+                report.last_day = str(np.datetime64(int(days[-1]), "D"))
+        share = report.rows_rejected / report.rows_in
+        if share > self.opts.max_reject_share:
+            raise share_error(report, self.opts)
+
+    def _cut_tail(self, end_day: int) -> None:
+        """Move orders after the body's last day + 1 day from the staged file to the rejects."""
+        limit = pa.scalar((end_day + 2) * _DAY_NS, pa.int64()).cast(pa.timestamp("ns"))
+        excluded = np.sort(np.concatenate([np.zeros(0, np.int64), *self.rejected_rows]))
+        tmp = self.target.with_name(f".{self.target.name}.cut")
+        pf, position, cut = pq.ParquetFile(self.target), 0, []
+        with pq.ParquetWriter(tmp, SCHEMAS["orders"], compression="zstd") as writer:
+            for batch in pf.iter_batches(batch_size=self.opts.chunk_rows):
+                late = pc.greater_equal(batch["order_ts"], limit)
+                idx = np.flatnonzero(late.to_numpy(zero_copy_only=False))
+                if len(idx):
+                    rows = read.kept_rows(excluded, position + idx)
+                    value = pc.cast(batch["order_ts"].take(pa.array(idx)), pa.string())
+                    n = len(idx)
+                    cut.append(pa.table({"row": pa.array(rows), "column": validate._const(
+                        self.sources["order_ts"], n, pa.string()), "value": value,
+                        "reason": validate._const(validate.AFTER_MAX, n, pa.string())}))
+                writer.write_table(pa.Table.from_batches([batch.filter(pc.invert(late))],
+                                                         schema=SCHEMAS["orders"]))
+                position += batch.num_rows
+        os.replace(tmp, self.target)
+        if cut:
+            rejects = pa.concat_tables(cut)
+            self.report.rows_accepted -= rejects.num_rows
+            self.day_counts[end_day + 2:] = 0
+            self._reject(rejects)
+
+
+class _BackgroundWriter:
+    """A Parquet writer that compresses and writes on its own thread, one table behind."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        import queue
+        import threading
+
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is None:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write_table(table)
+                except BaseException as exc:  # re-raised on the caller's thread
+                    self._error = exc
+
+    def write_table(self, table: pa.Table) -> None:
+        """Queue ``table`` (blocks while the previous one is still being written)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def close(self) -> None:
+        """Wait for the queued tables, close the file and re-raise any write error."""
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None:
+            raise self._error
+
+
+def _with_bad_lines(rejects: pa.Table, bad_lines: list[read.BadLine]) -> pa.Table:
+    if not bad_lines:
+        return rejects
+    extra = pa.table({
+        "row": pa.array([b.row for b in bad_lines], pa.int64()),
+        "column": pa.array([""] * len(bad_lines), pa.string()),
+        "value": pa.array([b.text for b in bad_lines], pa.string()),
+        "reason": pa.array([validate.BAD_FIELDS] * len(bad_lines), pa.string()),
+    })
+    return pa.concat_tables([rejects, extra]).sort_by("row")
+
+
+def _digest(path: Path) -> str:
+    from anticipate.io import file_digest
+
+    return file_digest(path)
+
+
+def _where(first: dict[str, Any]) -> str:
+    column = f", column {first['column']!r}" if first.get("column") else ""
+    return f"row {first['row']}{column}, value {first['value']!r}"
+
+
+def fail_error(report: TableReport, out: str) -> DataError:
+    """The ``--on-error fail`` error for the first rejected row of ``report``."""
+    first = report.first_reject or {}
+    reason = first.get("reason", "")
+    fix = validate.FIXES.get(reason, "fix the row")
+    return DataError(
+        f"value {first.get('value')!r} is rejected: {reason}. Fix: {fix}. "
+        f"(Rows are numbered from 1 at the first data row after the header.) --on-error fail stops at the "
+        f"first bad row, so nothing was written to {out}; with --on-error quarantine (the default) bad "
+        "rows go to rejects.parquet and the run fails only above ingest.max_reject_share",
+        file=report.file, row=first.get("row"), column=first.get("column") or None,
+    )
+
+
+def share_error(report: TableReport, opts: Options) -> DataError:
+    """The error for a rejected share above ``ingest.max_reject_share``."""
+    share = report.rows_rejected / report.rows_in
+    top = ", ".join(f"'{reason}' x {count:,}" for reason, count in report.reasons.most_common(3))
+    first = report.first_reject or {}
+    reason = first.get("reason", "")
+    return DataError(
+        f"{report.rows_rejected:,} of {report.rows_in:,} {report.table} rows ({share:.1%}) were rejected, "
+        f"more than ingest.max_reject_share = {opts.max_reject_share:g} (most common: {top}). First: "
+        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}. Rows are numbered from 1 "
+        f"at the first data row after the header. Fix the file or its column mapping "
+        f"(ingest.columns.{report.table}), or raise ingest.max_reject_share; nothing was written to "
+        f"{opts.out}",
+        file=report.file,
+    )

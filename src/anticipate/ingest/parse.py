@@ -1,0 +1,290 @@
+"""Pure, vectorised parsing of raw columns into canonical types, with a reason per failure.
+
+Every parser takes one Arrow array as read (CSV fields arrive as ``binary``;
+Parquet columns keep their own types) and returns the parsed array plus a
+per-row reason code (0 = fine). Nothing here raises for bad values: bad values
+become reasons, and the caller turns reasons into rejects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anticipate.ingest import _kernels
+from anticipate.ingest.dedup import binary_layout
+
+#: Reasons a value can fail, in the order they are checked (index = code).
+OK, MISSING, ENCODING, TOO_LONG, BAD_DATE, DATE_RANGE, BAD_INT, BAD_NUMBER, NOT_FINITE = range(9)
+REASONS = {
+    MISSING: "missing value",
+    ENCODING: "encoding",
+    TOO_LONG: "value too long",
+    BAD_DATE: "unparseable date",
+    DATE_RANGE: "out of range",
+    BAD_INT: "not an integer",
+    BAD_NUMBER: "not a number",
+    NOT_FINITE: "not finite (NaN or inf)",
+}
+
+#: Longest accepted identifier (customer_id, sku, region, ...), characters.
+MAX_TEXT_CHARS = 256
+#: Accepted timestamps (inclusive lower, exclusive upper): from the Unix epoch to the end of
+#: the nanosecond range pandas can hold; 1900 or 9999 is 'out of range'.
+TS_MIN = pd.Timestamp("1970-01-01")
+TS_MAX = pd.Timestamp("2262-04-11")
+
+_INT_RE = r"^[+-]?[0-9]{1,18}$"
+_FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(nan|inf|infinity)$"
+_ISO_FORMAT = "ISO8601"
+_ISO_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed column: ``values`` (Arrow, canonical type, null where bad or empty) and
+    ``codes`` (int8 numpy, one reason code per row, 0 = fine)."""
+
+    values: pa.Array
+    codes: np.ndarray
+
+
+def _codes(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.int8)
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy, null -> False."""
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+
+
+def to_text(arr: pa.Array, *, trim: bool = True) -> Parsed:
+    """Any column as UTF-8 text (ASCII whitespace trimmed when ``trim``); invalid UTF-8 ->
+    ENCODING, null -> MISSING.
+
+    Empty strings stay empty (the caller decides whether empty is allowed).
+    """
+    n = len(arr)
+    codes = _codes(n)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        try:
+            text = pc.cast(arr, pa.string() if pa.types.is_binary(arr.type) else pa.large_string())
+        except pa.ArrowInvalid:
+            data, offsets, _ = binary_layout(arr)
+            ok = _kernels._utf8_valid(data, offsets)
+            codes[~ok] = ENCODING
+            text = pc.cast(pc.if_else(pa.array(ok), arr, pa.scalar(None, arr.type)), pa.string())
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        text = arr
+    else:
+        text = pc.cast(arr, pa.string())
+    text = pc.cast(text, pa.string())
+    if text.null_count:
+        codes[(codes == OK) & ~_mask(pc.is_valid(text))] = MISSING
+    return Parsed(pc.ascii_trim_whitespace(text) if trim else text, codes)
+
+
+def parse_id(arr: pa.Array, *, required: bool = True) -> Parsed:
+    """An identifier: text, not empty when ``required``, at most MAX_TEXT_CHARS characters.
+
+    Empty optional values become null.
+    """
+    parsed = to_text(arr)
+    values, codes = parsed.values, parsed.codes.copy()
+    empty = _mask(pc.equal(pc.binary_length(values), 0))
+    if required:
+        codes[(codes == OK) & empty] = MISSING
+    else:
+        codes[codes == MISSING] = OK
+        values = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), values)
+    if (pc.max(pc.binary_length(values)).as_py() or 0) > MAX_TEXT_CHARS:  # bytes >= characters
+        long = _mask(pc.greater(pc.utf8_length(values), MAX_TEXT_CHARS))
+        codes[(codes == OK) & long] = TOO_LONG
+    return Parsed(values, codes)
+
+
+def parse_float(arr: pa.Array, *, decimal_comma: bool = False) -> Parsed:
+    """Numbers as float64; empty -> MISSING, non-numbers -> BAD_NUMBER, NaN/inf -> NOT_FINITE.
+
+    ``decimal_comma`` also accepts ``12,5`` (files whose delimiter is not a comma).
+    """
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+        values, codes = pc.cast(arr, pa.float64()), _codes(len(arr))
+        codes[~_mask(pc.is_valid(values))] = MISSING
+    else:
+        values, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, decimal_comma)
+    bad = (codes == OK) & ~_mask(pc.is_finite(values))
+    codes[bad] = NOT_FINITE
+    return Parsed(values, codes)
+
+
+def parse_int(arr: pa.Array) -> Parsed:
+    """Whole numbers as int64; ``3.0`` is 3, ``2.5`` or text is BAD_INT, empty is MISSING."""
+    if pa.types.is_integer(arr.type):
+        values, codes = pc.cast(arr, pa.int64()), _codes(len(arr))
+        codes[~_mask(pc.is_valid(values))] = MISSING
+        return Parsed(values, codes)
+    if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+        floats, codes = pc.cast(arr, pa.float64()), _codes(len(arr))
+        codes[~_mask(pc.is_valid(floats))] = MISSING
+    else:
+        text = to_text(arr, trim=False)
+        fast = _fast_cast(text.values, pa.int64(), hex_check=True)
+        if fast is not None:
+            return Parsed(fast, text.codes)
+        floats, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, False, parsed=text)
+        codes[codes == BAD_NUMBER] = BAD_INT
+    whole = _mask(pc.and_(pc.is_finite(floats), pc.equal(pc.floor(floats), floats)))
+    whole &= np.abs(np.nan_to_num(floats.to_numpy(zero_copy_only=False))) < 2**53
+    codes[(codes == OK) & ~whole] = BAD_INT
+    ok = pa.array(codes == OK)
+    values = pc.cast(pc.if_else(ok, floats, pa.scalar(None, pa.float64())), pa.int64())
+    return Parsed(values, codes)
+
+
+def _fast_cast(text: pa.Array, to: pa.DataType, *, hex_check: bool = False) -> pa.Array | None:
+    """Cast clean text in one go, or None when any value needs the careful path.
+
+    Arrow reads ``0x10`` as the integer 16; ``hex_check`` sends such text the careful way.
+    """
+    if text.null_count:
+        return None
+    if hex_check and any(pc.any(pc.starts_with(text, p)).as_py() for p in ("0x", "0X")):
+        return None
+    try:
+        return pc.cast(text, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _text_to_number(
+    arr: pa.Array, to: pa.DataType, pattern: str, decimal_comma: bool, parsed: Parsed | None = None
+) -> tuple[pa.Array, np.ndarray]:
+    text = parsed if parsed is not None else to_text(arr, trim=False)
+    codes = text.codes.copy()
+    fast = _fast_cast(text.values, to)
+    if fast is not None:
+        return fast, codes
+    values = pc.ascii_trim_whitespace(text.values)
+    if decimal_comma:
+        values = pc.replace_substring_regex(values, r"^([+-]?[0-9]+),([0-9]+)$", r"\1.\2")
+    empty = _mask(pc.equal(pc.binary_length(values), 0))
+    codes[(codes == OK) & empty] = MISSING
+    good = _mask(pc.match_substring_regex(values, pattern, ignore_case=True))
+    codes[(codes == OK) & ~good] = BAD_NUMBER
+    kept = pc.if_else(pa.array(codes == OK), values, pa.scalar(None, pa.string()))
+    try:
+        return pc.cast(kept, to), codes
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a spelling Arrow does not read
+        return pa.array([None if v is None else float(v) for v in kept.to_pylist()], to), codes
+
+
+def parse_timestamp(arr: pa.Array, *, date_format: str | None = None) -> Parsed:
+    """Timestamps as naive UTC ``timestamp[ns]``; unparseable -> BAD_DATE, outside
+    [TS_MIN, TS_MAX) -> DATE_RANGE, empty -> MISSING.
+
+    Text is tried as ISO 8601 in one vectorised cast first; otherwise with
+    ``date_format`` (one format per file, see :func:`guess_date_format`) and then
+    ISO 8601 with any UTC offset. Zoned values are converted to UTC.
+    """
+    if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+        micros = _zoned_to_naive(arr) if pa.types.is_timestamp(arr.type) else pc.cast(arr, pa.timestamp("us"))
+        codes = _codes(len(arr))
+        codes[~_mask(pc.is_valid(micros))] = MISSING
+    else:
+        text = to_text(arr)
+        codes = text.codes.copy()
+        micros = _fast_cast(text.values, pa.timestamp("us"))
+        if micros is None:
+            micros = _slow_timestamps(text.values, date_format)
+            empty = _mask(pc.equal(pc.binary_length(text.values), 0))
+            codes[(codes == OK) & empty] = MISSING
+            codes[(codes == OK) & ~_mask(pc.is_valid(micros))] = BAD_DATE
+    inside = pc.and_(pc.greater_equal(micros, pa.scalar(TS_MIN, pa.timestamp("us"))),
+                     pc.less(micros, pa.scalar(TS_MAX, pa.timestamp("us"))))
+    codes[(codes == OK) & ~_mask(inside)] = DATE_RANGE
+    keep = pa.array(codes == OK)
+    values = pc.cast(pc.if_else(keep, micros, pa.scalar(None, pa.timestamp("us"))), pa.timestamp("ns"))
+    return Parsed(values, codes)
+
+
+def _zoned_to_naive(arr: pa.Array) -> pa.Array:
+    """Timestamps of any unit/zone as naive UTC microseconds (zoned values are stored as UTC)."""
+    unit_us = pa.timestamp("us", tz=arr.type.tz) if arr.type.tz else pa.timestamp("us")
+    micros = pc.cast(arr, unit_us, safe=False) if arr.type.unit == "ns" else pc.cast(arr, unit_us)
+    return micros.view(pa.timestamp("us")) if arr.type.tz else micros
+
+
+def _slow_timestamps(text: pa.Array, date_format: str | None) -> pa.Array:
+    """Parse ISO-shaped values with Arrow and the rest with the file's format, then ISO 8601
+    with any UTC offset (pandas); unparseable values become null."""
+    n = len(text)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    iso = _mask(pc.match_substring_regex(text, _ISO_RE))
+    if iso.any():
+        try:
+            part = pc.cast(pc.if_else(pa.array(iso), text, pa.scalar(None, pa.string())), pa.timestamp("us"))
+            out[iso] = part.filter(pa.array(iso)).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # ISO-shaped but not a real date (month 13): let pandas decide
+            iso[:] = False
+    rest = ~iso & _mask(pc.is_valid(text))
+    if rest.any():
+        series = pd.Series(text.filter(pa.array(rest)).to_numpy(zero_copy_only=False), dtype=object)
+        out[rest] = _pandas_timestamps(series, date_format)
+    return pa.array(out, type=pa.timestamp("us"), from_pandas=True)
+
+
+def _pandas_timestamps(series: pd.Series, date_format: str | None) -> np.ndarray:
+    """``series`` (text) in ``date_format`` then ISO 8601, as naive UTC datetime64[us] (NaT if bad).
+
+    Each format gets a second call on the values still unparsed: pandas picks one
+    resolution per call, and a single nanosecond value would push year 9999 out of range.
+    """
+    result = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
+    todo = series.notna().to_numpy().copy()
+    for fmt in dict.fromkeys([date_format or _ISO_FORMAT, _ISO_FORMAT]):
+        for _ in range(2):
+            if not todo.any():
+                return result
+            parsed = pd.to_datetime(series[todo], format=fmt, errors="coerce", utc=True)
+            ok = parsed.notna().to_numpy()
+            if not ok.any():
+                break
+            idx = np.flatnonzero(todo)[ok]
+            result[idx] = parsed[ok].dt.tz_convert(None).astype("datetime64[us]").to_numpy()
+            todo[idx] = False
+    return result
+
+
+def guess_date_format(values: list[str]) -> str | None:
+    """The single date format that parses the most of ``values`` (a sample of one file).
+
+    Candidates are pandas' guesses for each value, month-first and day-first; ties go
+    to the first candidate seen, month-first before day-first. None when nothing parses.
+    """
+    import warnings
+
+    from pandas.tseries.api import guess_datetime_format
+
+    sample = [v.strip() for v in values if v and v.strip()][:1000]
+    candidates: list[str] = []
+    for value in dict.fromkeys(sample[:200]):
+        for dayfirst in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fmt = guess_datetime_format(value, dayfirst=dayfirst)
+            if fmt and fmt not in candidates:
+                candidates.append(fmt)
+    best, best_count = None, 0
+    series = pd.Series(sample, dtype=object)
+    for fmt in candidates:
+        count = int(pd.to_datetime(series, format=fmt, errors="coerce", utc=True).notna().sum())
+        if count > best_count:
+            best, best_count = fmt, count
+    return best

@@ -1,0 +1,351 @@
+"""Reading source files in bounded memory: checks, format sniffing, chunked iteration.
+
+CSV (any of ``, ; TAB |`` as delimiter, UTF-8 with or without BOM, optionally
+gzip) is read by pyarrow's streaming reader with every column as raw bytes, so
+nothing is decoded or typed before validation; Parquet is read row group by
+row group. Rows are numbered from 1 at the first data record after the header
+(the header is not counted; blank lines are not records; a quoted field may
+span lines). Limits that keep memory and time bounded: a record may be at most
+``MAX_RECORD_BYTES``, the header at most ``HEAD_BYTES`` and ``MAX_COLUMNS``
+columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import queue
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from anticipate.errors import DataError
+
+HEAD_BYTES = 1 << 20
+MAX_RECORD_BYTES = 4 << 20
+MAX_COLUMNS = 2000
+DELIMITERS = (",", ";", "\t", "|")
+_TOO_MANY_BAD = 1000
+
+
+@dataclass(frozen=True)
+class Source:
+    """A checked source file: ``kind`` csv or parquet, its compression, delimiter and header."""
+
+    path: Path
+    kind: str
+    header: list[str]
+    compression: str | None = None
+    delimiter: str | None = None
+    bom: bool = False
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A CSV record with the wrong number of fields: its row, field count and text (cut)."""
+
+    row: int
+    fields: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """Raw records: one Arrow array per source column (header order), their 1-based rows
+    (int64) and the malformed records whose rows fall up to the end of this chunk."""
+
+    columns: list[pa.Array]
+    rows: np.ndarray
+    bad_lines: list[BadLine] = field(default_factory=list)
+
+
+def kept_rows(excluded: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The 1-based rows of kept records, given the sorted rows of the excluded ones.
+
+    Rows 1, 2, 3, ... are split into excluded rows (``excluded``, sorted, unique) and
+    kept ones; the kept record at 0-based position ``k`` among the kept is row
+    ``k + 1 + #(excluded rows before it)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 rows, one per position.
+    """
+    before = excluded.astype(np.int64) - 1 - np.arange(len(excluded), dtype=np.int64)
+    return positions + 1 + np.searchsorted(before, positions, side="right")
+
+
+def check_file(path: Path) -> None:
+    """Raise DataError unless ``path`` is an existing, readable, non-empty regular file."""
+    shown = str(path)
+    if not path.exists():
+        raise DataError(f"the file does not exist; check the path (working directory: {Path.cwd()})",
+                        file=shown)
+    if path.is_dir():
+        raise DataError("this is a directory, not a file; pass the CSV or Parquet file inside it",
+                        file=shown)
+    if not path.is_file():
+        raise DataError("this is not a regular file; pass a CSV or Parquet file", file=shown)
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror}); check its permissions", file=shown) from None
+    if path.stat().st_size == 0:
+        raise DataError("the file is empty (0 bytes); it needs a header row naming the columns "
+                        "and at least one data row", file=shown)
+
+
+def inspect(path: Path) -> Source:
+    """Check ``path`` and sniff its format, compression, delimiter and header.
+
+    Raises
+    ------
+    DataError
+        Missing, a directory, empty, unreadable, not UTF-8 text or Parquet, a header
+        longer than HEAD_BYTES or with more than MAX_COLUMNS columns.
+    """
+    path = Path(path)
+    check_file(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1":
+        return _inspect_parquet(path)
+    if magic[:2] == b"PK":
+        raise DataError("this looks like a zip or Excel file; export the sheet as CSV (UTF-8)",
+                        file=str(path))
+    compression = "gzip" if magic[:2] == b"\x1f\x8b" else None
+    return _inspect_csv(path, compression, _head(path, compression))
+
+
+def _head(path: Path, compression: str | None) -> bytes:
+    try:
+        if compression == "gzip":
+            with gzip.open(path, "rb") as fh:
+                return fh.read(HEAD_BYTES + 1)
+        with open(path, "rb") as fh:
+            return fh.read(HEAD_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"cannot decompress the file ({exc}); the gzip file is truncated or corrupt: "
+                        "compress it again", file=str(path)) from None
+
+
+def _inspect_csv(path: Path, compression: str | None, head: bytes) -> Source:
+    shown = str(path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError("the file is UTF-16 text; save it as UTF-8 CSV", file=shown)
+    bom = head.startswith(b"\xef\xbb\xbf")
+    head = head[3:] if bom else head
+    if not head.strip():
+        raise DataError("the file has no content (only whitespace); it needs a header row naming the "
+                        "columns and at least one data row", file=shown)
+    end = head.find(b"\n")
+    if end < 0 and len(head) > HEAD_BYTES - 3:
+        raise DataError(f"the header line is longer than {HEAD_BYTES // (1 << 20)} MiB (too many "
+                        f"columns, or no line breaks); ingest reads at most {MAX_COLUMNS:,} columns and "
+                        "expects one record per line", file=shown)
+    text = head.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if len(head) > HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    delimiter = sniff_delimiter(lines[:50])
+    header = [h.strip() for h in next(csv.reader([lines[0]], delimiter=delimiter))]
+    if len(header) > MAX_COLUMNS:
+        raise DataError(f"the header has {len(header):,} columns; ingest reads at most {MAX_COLUMNS:,}: "
+                        "drop the columns you do not need", file=shown)
+    header = [h or f"column_{i + 1}" for i, h in enumerate(header)]
+    return Source(path, "csv", header, compression, delimiter, bom)
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter among ``, ; TAB |`` that splits the header into the most columns
+    while the other sample lines agree with it; ``,`` when none splits anything."""
+    best, best_score = ",", (0.0, 1)
+    for delim in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
+        if not counts or counts[0] < 2:
+            continue
+        agree = sum(c == counts[0] for c in counts[1:]) / max(1, len(counts) - 1)
+        score = (agree, counts[0])
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _inspect_parquet(path: Path) -> Source:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+        if meta.num_columns > MAX_COLUMNS:
+            raise DataError(f"the file has {meta.num_columns:,} columns; ingest reads at most "
+                            f"{MAX_COLUMNS:,}: drop the columns you do not need", file=str(path))
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as exc:
+        raise parquet_error(path, exc) from None
+    return Source(path, "parquet", list(names))
+
+
+def parquet_error(path: Path, exc: BaseException) -> DataError:
+    """A DataError for an unreadable Parquet file."""
+    msg = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    return DataError(f"cannot read Parquet ({msg}); the file is truncated or corrupt: write it again",
+                     file=str(path))
+
+
+def iter_chunks(source: Source, chunk_rows: int) -> Iterator[RawChunk]:
+    """Yield the records of ``source`` in chunks of about ``chunk_rows``, read ahead on a thread.
+
+    The last chunk may be empty and carry only malformed lines.
+    """
+    inner = _iter_parquet(source, chunk_rows) if source.kind == "parquet" else _CsvChunks(source,
+                                                                                           chunk_rows)
+    return _prefetch(iter(inner))
+
+
+def _iter_parquet(source: Source, chunk_rows: int) -> Iterator[RawChunk]:
+    import pyarrow.parquet as pq
+
+    start = 0
+    try:
+        pf = pq.ParquetFile(source.path)
+        for batch in pf.iter_batches(batch_size=chunk_rows, use_threads=False):
+            rows = np.arange(start + 1, start + batch.num_rows + 1, dtype=np.int64)
+            start += batch.num_rows
+            yield RawChunk(list(batch.columns), rows)
+    except (pa.ArrowException, OSError) as exc:
+        raise parquet_error(source.path, exc) from None
+
+
+class _CsvChunks:
+    """pyarrow's streaming CSV reader, all columns as bytes, malformed records set aside."""
+
+    def __init__(self, source: Source, chunk_rows: int) -> None:
+        self.source = source
+        self.chunk_rows = chunk_rows
+        self.bad: list[BadLine] = []
+        self.bad_rows: list[int] = []
+        self.too_many = False
+        self._lock = threading.Lock()
+
+    def _on_invalid(self, row: object) -> str:
+        number = int(row.number) - 1 if row.number is not None else len(self.bad_rows) + 1  # type: ignore
+        with self._lock:
+            self.bad_rows.append(number)
+            self.bad.append(BadLine(number, int(row.actual_columns), str(row.text)[:200]))  # type: ignore
+        if len(self.bad_rows) > _TOO_MANY_BAD and len(self.bad_rows) > 0.5 * number:
+            self.too_many = True
+            return "error"
+        return "skip"
+
+    def _reader(self) -> pa.RecordBatchReader:
+        import pyarrow.csv as pcsv
+
+        names = [f"f{i}" for i in range(len(self.source.header))]
+        stream = pa.input_stream(str(self.source.path), compression=self.source.compression)
+        return pcsv.open_csv(
+            stream,
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=MAX_RECORD_BYTES,
+                                          use_threads=False),
+            parse_options=pcsv.ParseOptions(delimiter=self.source.delimiter, newlines_in_values=True,
+                                            invalid_row_handler=self._on_invalid),
+            convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.binary()),
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+
+    def __iter__(self) -> Iterator[RawChunk]:
+        good = 0
+        try:
+            reader = self._reader()
+            pending: list[pa.RecordBatch] = []
+            for batch in reader:
+                pending.append(batch)
+                if sum(b.num_rows for b in pending) >= self.chunk_rows:
+                    yield self._chunk(pending, good)
+                    good += sum(b.num_rows for b in pending)
+                    pending = []
+            yield self._chunk(pending, good, last=True)
+        except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+            raise self._error(exc, good) from None
+
+    def _chunk(self, batches: list[pa.RecordBatch], good: int, last: bool = False) -> RawChunk:
+        n = sum(b.num_rows for b in batches)
+        ncols = len(self.source.header)
+        columns = [pa.concat_arrays([b.column(i) for b in batches]) if batches else pa.array([], pa.binary())
+                   for i in range(ncols)]
+        with self._lock:
+            bad = np.asarray(self.bad_rows, dtype=np.int64)
+            rows = kept_rows(bad, np.arange(good, good + n, dtype=np.int64))
+            limit = np.iinfo(np.int64).max if last else (int(rows[-1]) if n else 0)
+            out = [b for b in self.bad if b.row <= limit]
+            self.bad = [b for b in self.bad if b.row > limit]
+        return RawChunk(columns, rows, out)
+
+    def _error(self, exc: BaseException, good: int) -> DataError:
+        shown, msg = str(self.source.path), (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        if self.too_many:
+            first = self.bad[0] if self.bad else None
+            example = f" (e.g. row {first.row} has {first.fields} fields)" if first else ""
+            return DataError(
+                f"most records have a different number of fields than the header's "
+                f"{len(self.source.header)}{example}; the delimiter was sniffed as "
+                f"{self.source.delimiter!r}: check the delimiter and the quoting", file=shown)
+        if "straddl" in msg or "block" in msg:
+            return DataError(
+                f"a record after row {good:,} is longer than {MAX_RECORD_BYTES >> 20} MiB (an unclosed "
+                "quote or missing line breaks?); fix the quoting or split the line", file=shown)
+        if self.source.compression and ("zlib" in msg.lower() or "gzip" in msg.lower()
+                                         or "compress" in msg.lower() or isinstance(exc, EOFError)):
+            return DataError(f"the gzip stream is truncated or corrupt after row {good:,} ({msg}); "
+                             "compress the file again", file=shown)
+        return DataError(f"cannot parse the CSV after row {good:,} ({msg}); check the delimiter and "
+                         "the quoting", file=shown)
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterator[RawChunk], depth: int = 1) -> Iterator[RawChunk]:
+    """Iterate ``items`` on a background thread, ``depth`` chunks ahead (errors re-raised here)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=work, name="ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)
+
+

@@ -1,0 +1,401 @@
+"""Validation rules of CONTRACTS section 1: one chunk of raw columns -> (accepted, rejects).
+
+Pure: a :class:`Chunk` and a :class:`Context` in, a :class:`Checked` out; no I/O,
+no state. Each rejected row gets exactly one reject record: the first rule it
+breaks, checking columns in canonical order and then the whole-row rules
+(exact duplicate line, duplicate key). The rules, with the reason each writes:
+
+orders
+    customer_id not empty (``missing value``); order_ts parseable (``unparseable
+    date``) and in [1970-01-01, 2262-04-11) (``out of range``); sku not empty and in
+    products when products are given (``unknown sku``); quantity a whole number
+    (``not an integer``) >= 1 (``non-positive quantity (returns are not orders)``);
+    unit_price a finite number (``not a number``, ``not finite (NaN or inf)``) >= 0
+    (``negative price``), or amount / quantity when only an amount is given
+    (``negative amount``); region not empty and in regions when given
+    (``unknown region``); identifiers at most 256 characters (``value too long``);
+    fields valid UTF-8 (``encoding``); an exact repeat of an earlier line
+    (``duplicate``, the first is kept). Without a sku or region column every line
+    gets ``ALL``; without quantity, 1; without price or amount, a null price.
+products / regions / warehouses / supply
+    unique key (``duplicate key``; the first accepted row is kept); lat in [-90, 90]
+    and lon in [-180, 180] (``latitude out of range``, ``longitude out of range``);
+    capacity finite >= 0 (``negative capacity``); unit_volume finite > 0, default 1.0
+    (``non-positive unit_volume``); value_local, cost_unsold finite >= 0 when given
+    (``negative value``); supply units a whole number >= 0 (``negative units``) and,
+    with products given, a known sku (``unknown sku``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from anticipate.ingest import parse
+from anticipate.ingest.parse import Parsed
+
+#: Longest value kept in rejects.parquet, characters.
+MAX_VALUE_CHARS = 200
+DUPLICATE = "duplicate"
+
+REJECTS_SCHEMA = pa.schema([("table", pa.string()), ("file", pa.string()), ("row", pa.int64()),
+                            ("column", pa.string()), ("value", pa.string()), ("reason", pa.string())])
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "orders": pa.schema([("order_id", pa.string()), ("customer_id", pa.string()),
+                         ("order_ts", pa.timestamp("ns")), ("sku", pa.string()), ("quantity", pa.int64()),
+                         ("unit_price", pa.float64()), ("region", pa.string())]),
+    "products": pa.schema([("sku", pa.string()), ("category", pa.string()), ("unit_volume", pa.float64()),
+                           ("value_local", pa.float64()), ("cost_unsold", pa.float64())]),
+    "regions": pa.schema([("region", pa.string()), ("lat", pa.float64()), ("lon", pa.float64())]),
+    "warehouses": pa.schema([("warehouse_id", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()),
+                             ("capacity", pa.float64())]),
+    "supply": pa.schema([("sku", pa.string()), ("units", pa.int64())]),
+}
+KEYS = {"products": "sku", "regions": "region", "warehouses": "warehouse_id", "supply": "sku"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Raw rows of one table from one source file.
+
+    ``columns`` maps canonical name -> raw Arrow array (only mapped columns);
+    ``sources`` canonical name -> source column name; ``rows`` the 1-based source
+    rows (int64); ``duplicate_of`` (int64) 0 for a line's first occurrence, else
+    the row it repeats exactly.
+    """
+
+    columns: dict[str, pa.Array]
+    sources: dict[str, str]
+    rows: np.ndarray
+    duplicate_of: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the rules need beyond the chunk.
+
+    ``skus`` / ``regions``: keys accepted from the products / regions files (None
+    when not given); ``seen_keys``: keys accepted from earlier chunks of this
+    reference table; ``date_format``: the file's date format (None: ISO 8601);
+    ``decimal_comma``: accept ``12,5`` as 12.5.
+    """
+
+    skus: pa.Array | None = None
+    regions: pa.Array | None = None
+    seen_keys: pa.Array | None = None
+    date_format: str | None = None
+    decimal_comma: bool = False
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A validated chunk: ``accepted`` in the canonical schema, ``rejects`` with columns
+    ``row, column, value, reason`` (one per rejected row, in row order)."""
+
+    accepted: pa.Table
+    rejects: pa.Table
+
+
+@dataclass
+class _Flags:
+    """The first reason each row fails (-1: none yet) and the column it names."""
+
+    chunk: Chunk
+    reason: np.ndarray = field(init=False)
+    labels: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reason = np.full(len(self.chunk), -1, dtype=np.int16)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.reason < 0
+
+    def flag(self, mask: np.ndarray, reason: str, column: str | None) -> None:
+        hit = self.ok & mask
+        if hit.any():
+            self.labels.append((reason, column))
+            self.reason[hit] = len(self.labels) - 1
+
+    def parsed(self, column: str, parsed: Parsed) -> None:
+        for code in np.unique(parsed.codes[parsed.codes > 0]):
+            self.flag(parsed.codes == code, parse.REASONS[int(code)], column)
+
+
+def validate_chunk(table: str, chunk: Chunk, ctx: Context) -> Checked:
+    """Apply ``table``'s rules to ``chunk``; see the module docstring for the rules."""
+    flags = _Flags(chunk)
+    values = _RULES[table](chunk, ctx, flags)
+    flags.flag(chunk.duplicate_of > 0, DUPLICATE, None)
+    if table in KEYS:
+        _unique_key(values[KEYS[table]], ctx.seen_keys, flags, KEYS[table])
+    schema = SCHEMAS[table]
+    if flags.ok.all():
+        accepted = pa.table([values[f.name].cast(f.type) for f in schema], schema=schema)
+    else:
+        mask = pa.array(flags.ok)
+        accepted = pa.table([pc.filter(values[f.name], mask).cast(f.type) for f in schema], schema=schema)
+    return Checked(accepted, _rejects(flags))
+
+
+def _n(chunk: Chunk) -> int:
+    return len(chunk)
+
+
+def _const(value: object, n: int, type_: pa.DataType) -> pa.Array:
+    """``n`` copies of ``value`` (null when None) as an Arrow array of ``type_``."""
+    empty = pa.nulls(n, type_)
+    return empty if value is None else pc.fill_null(empty, pa.scalar(value, type_))
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+
+
+def _id(chunk: Chunk, flags: _Flags, name: str, *, required: bool = True, default: str | None = None
+        ) -> pa.Array:
+    if name not in chunk.columns:
+        return _const(default, _n(chunk), pa.string())
+    parsed = parse.parse_id(chunk.columns[name], required=required)
+    flags.parsed(name, parsed)
+    if default is not None and not required:
+        return pc.fill_null(parsed.values, default)
+    return parsed.values
+
+
+def _number(chunk: Chunk, ctx: Context, flags: _Flags, name: str, *, optional: bool = False,
+            default: float | None = None) -> pa.Array:
+    """A float column; with ``optional`` an empty value is null (or ``default``), not a reject."""
+    if name not in chunk.columns:
+        return _const(default, _n(chunk), pa.float64())
+    parsed = parse.parse_float(chunk.columns[name], decimal_comma=ctx.decimal_comma)
+    codes = parsed.codes
+    if optional:
+        codes = np.where(codes == parse.MISSING, 0, codes).astype(np.int8)
+    flags.parsed(name, Parsed(parsed.values, codes))
+    return parsed.values if default is None else pc.fill_null(parsed.values, default)
+
+
+def _known(values: pa.Array, allowed: pa.Array | None, flags: _Flags, reason: str, column: str) -> None:
+    if allowed is not None:
+        flags.flag(~_mask(pc.is_in(values, value_set=allowed)), reason, column)
+
+
+def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
+    n, cols = _n(chunk), chunk.columns
+    out = {"order_id": _id(chunk, flags, "order_id", required=False)}
+    out["customer_id"] = _id(chunk, flags, "customer_id")
+    ts = parse.parse_timestamp(cols["order_ts"], date_format=ctx.date_format)
+    flags.parsed("order_ts", ts)
+    out["order_ts"] = ts.values
+    out["sku"] = _id(chunk, flags, "sku", default="ALL")
+    if "sku" in cols:
+        _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
+    if "quantity" in cols:
+        qty = parse.parse_int(cols["quantity"])
+        flags.parsed("quantity", qty)
+        flags.flag(_mask(pc.less(qty.values, 1)), "non-positive quantity (returns are not orders)",
+                   "quantity")
+        out["quantity"] = qty.values
+    else:
+        out["quantity"] = _const(1, n, pa.int64())
+    out["unit_price"] = _price(chunk, ctx, flags, out["quantity"])
+    out["region"] = _id(chunk, flags, "region", default="ALL")
+    if "region" in cols:
+        _known(out["region"], ctx.regions, flags, "unknown region", "region")
+    return out
+
+
+def _price(chunk: Chunk, ctx: Context, flags: _Flags, quantity: pa.Array) -> pa.Array:
+    if "unit_price" in chunk.columns:
+        price = _number(chunk, ctx, flags, "unit_price")
+        flags.flag(_mask(pc.less(price, 0)), "negative price", "unit_price")
+        return price
+    if "amount" in chunk.columns:
+        amount = _number(chunk, ctx, flags, "amount")
+        flags.flag(_mask(pc.less(amount, 0)), "negative amount", "amount")
+        return pc.divide(amount, pc.cast(quantity, pa.float64()))
+    return _const(None, _n(chunk), pa.float64())
+
+
+def _products(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
+    out = {"sku": _id(chunk, flags, "sku"),
+           "category": _id(chunk, flags, "category", required=False, default="ALL")}
+    out["unit_volume"] = _number(chunk, ctx, flags, "unit_volume", optional=True, default=1.0)
+    flags.flag(_mask(pc.less_equal(out["unit_volume"], 0)), "non-positive unit_volume", "unit_volume")
+    for name in ("value_local", "cost_unsold"):
+        out[name] = _number(chunk, ctx, flags, name, optional=True)
+        flags.flag(_mask(pc.less(out[name], 0)), "negative value", name)
+    return out
+
+
+def _lat_lon(chunk: Chunk, ctx: Context, flags: _Flags, out: dict[str, pa.Array]) -> None:
+    for name, limit, label in (("lat", 90.0, "latitude"), ("lon", 180.0, "longitude")):
+        out[name] = _number(chunk, ctx, flags, name)
+        flags.flag(_mask(pc.greater(pc.abs(out[name]), limit)), f"{label} out of range", name)
+
+
+def _regions(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
+    out = {"region": _id(chunk, flags, "region")}
+    _lat_lon(chunk, ctx, flags, out)
+    return out
+
+
+def _warehouses(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
+    out = {"warehouse_id": _id(chunk, flags, "warehouse_id")}
+    _lat_lon(chunk, ctx, flags, out)
+    out["capacity"] = _number(chunk, ctx, flags, "capacity")
+    flags.flag(_mask(pc.less(out["capacity"], 0)), "negative capacity", "capacity")
+    return out
+
+
+def _supply(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
+    out = {"sku": _id(chunk, flags, "sku")}
+    _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
+    units = parse.parse_int(chunk.columns["units"])
+    flags.parsed("units", units)
+    flags.flag(_mask(pc.less(units.values, 0)), "negative units", "units")
+    out["units"] = units.values
+    return out
+
+
+_RULES = {"orders": _orders, "products": _products, "regions": _regions, "warehouses": _warehouses,
+          "supply": _supply}
+
+
+def _unique_key(keys: pa.Array, seen: pa.Array | None, flags: _Flags, column: str) -> None:
+    """Flag later rows whose key repeats an accepted one (earlier chunk or earlier in this one)."""
+    if seen is not None and len(seen):
+        flags.flag(_mask(pc.is_in(keys, value_set=seen)), "duplicate key", column)
+    ok = np.flatnonzero(flags.ok)
+    if len(ok) < 2:
+        return
+    candidates = keys.take(pa.array(ok)).to_pandas()
+    repeated = np.zeros(len(flags.reason), dtype=bool)
+    repeated[ok[candidates.duplicated(keep="first").to_numpy()]] = True
+    flags.flag(repeated, "duplicate key", column)
+
+
+def _rejects(flags: _Flags) -> pa.Table:
+    """One record per rejected row: row, source column, value (text, <= 200 chars), reason."""
+    chunk = flags.chunk
+    bad = np.flatnonzero(~flags.ok)
+    rows, columns, values, reasons = [], [], [], []
+    for label, (reason, column) in enumerate(flags.labels):
+        idx = bad[flags.reason[bad] == label]
+        if not len(idx):
+            continue
+        rows.append(chunk.rows[idx])
+        if column is None:
+            first = pc.cast(pa.array(chunk.duplicate_of[idx]), pa.string())
+            text = pc.binary_join_element_wise("duplicate of row ", first, "")
+        else:
+            text = display(chunk.columns[column].take(pa.array(idx)))
+        source = chunk.sources.get(column, "") if column is not None else ""
+        columns.append(_const(source, len(idx), pa.string()))
+        values.append(text)
+        reasons.append(_const(reason, len(idx), pa.string()))
+    if not rows:
+        return pa.table({"row": pa.array([], pa.int64()), "column": pa.array([], pa.string()),
+                         "value": pa.array([], pa.string()), "reason": pa.array([], pa.string())})
+    table = pa.table({"row": pa.array(np.concatenate(rows)), "column": pa.concat_arrays(columns),
+                      "value": pa.concat_arrays(values), "reason": pa.concat_arrays(reasons)})
+    return table.sort_by("row")
+
+
+def display(arr: pa.Array) -> pa.Array:
+    """Raw values as printable text for rejects: invalid UTF-8 bytes escaped (``\\xff``), null as
+    empty, cut to MAX_VALUE_CHARS characters."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        try:
+            text = pc.cast(arr, pa.string())
+        except pa.ArrowInvalid:
+            text = pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
+                             for v in arr.to_pylist()], pa.string())
+    else:
+        try:
+            text = pc.cast(arr, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
+    return pc.utf8_slice_codeunits(pc.fill_null(text, ""), 0, MAX_VALUE_CHARS)
+
+
+AFTER_MAX = "after the data's own max + 1 day"
+BAD_FIELDS = "wrong number of fields"
+#: How to fix each reason, for messages.
+FIXES: dict[str, str] = {
+    "missing value": "fill the field in, or drop the line",
+    "encoding": "the field is not valid UTF-8: save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+    "value too long": f"identifiers may have at most {parse.MAX_TEXT_CHARS} characters: check the column "
+                      "mapping and the quoting",
+    "unparseable date": "write timestamps as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (ISO 8601), "
+                        "one format per file",
+    "out of range": "timestamps must lie in [1970-01-01, 2262-04-11): correct the year",
+    "not an integer": "write a whole number",
+    "not a number": "write a plain number such as 12.5 (no currency sign or thousands separator)",
+    "not finite (NaN or inf)": "write a finite number",
+    "non-positive quantity (returns are not orders)": "drop return and cancellation lines (quantity <= 0) "
+                                                      "before ingest, or let them be quarantined",
+    "negative price": "prices must be >= 0",
+    "negative amount": "amounts must be >= 0 (returns are not orders)",
+    "unknown sku": "add the SKU to the products file, or drop the line",
+    "unknown region": "add the region to the regions file, or drop the line",
+    DUPLICATE: "remove the repeated line (the first copy is kept)",
+    "duplicate key": "keys must be unique: keep one row per key",
+    BAD_FIELDS: "every record needs as many fields as the header: check the delimiter and the quoting",
+    AFTER_MAX: "correct the timestamp (a typo in the year?) or drop the line",
+    "latitude out of range": "latitude must lie in [-90, 90]",
+    "longitude out of range": "longitude must lie in [-180, 180]",
+    "negative capacity": "capacity (volume units) must be >= 0",
+    "non-positive unit_volume": "unit_volume must be > 0 (leave it empty for the default 1.0)",
+    "negative value": "value_local and cost_unsold must be >= 0 (leave empty for the config default)",
+    "negative units": "supply units must be >= 0",
+}
+
+#: A tail of timestamps is cut when it starts more than this many days after the rest ...
+TAIL_GAP_DAYS = 30
+#: ... and holds at most this share of the rows (or a single row).
+TAIL_MAX_SHARE = 0.01
+
+
+def body_end_day(day_counts: np.ndarray) -> int | None:
+    """The last day of the data's own body, or None when no tail needs cutting.
+
+    "Not in the future of the data's own max + 1 day" needs a max that a stray
+    timestamp cannot set by itself. Days are scanned in order; at the first gap
+    between consecutive order days that is longer than both ``TAIL_GAP_DAYS`` and
+    the span of the days before it, and after which at most ``TAIL_MAX_SHARE`` of
+    the rows (or one row) remain, the days before the gap are the body and the rest
+    is rejected with reason ``after the data's own max + 1 day``.
+
+    Parameters
+    ----------
+    day_counts
+        int64, rows per day since 1970-01-01 (index = day number).
+
+    Returns
+    -------
+    int or None
+        The body's last day number, or None to keep everything.
+    """
+    days = np.flatnonzero(day_counts)
+    if len(days) < 2:
+        return None
+    counts = day_counts[days]
+    total = counts.sum()
+    after = total - np.cumsum(counts)  # rows after each day
+    gaps = np.diff(days)
+    span = days[:-1] - days[0]
+    small_tail = after[:-1] <= max(1.0, TAIL_MAX_SHARE * total)
+    cut = (gaps > np.maximum(TAIL_GAP_DAYS, span)) & small_tail
+    hits = np.flatnonzero(cut)
+    return int(days[hits[0]]) if len(hits) else None
