@@ -125,6 +125,7 @@ def test_bom_semicolons_gzip_and_a_minimal_log(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(body.encode("utf-8")))
     code, output, out = _ingest(tmp_path, path)
     assert code == 0, output
+    assert out["counts"]["rows_accepted"] == 2
     orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
     assert set(orders["sku"]) == {"ALL"} and set(orders["region"]) == {"ALL"}
     assert orders["unit_price"].tolist() == [5.0, 5.0]  # amount / quantity
