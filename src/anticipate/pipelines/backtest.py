@@ -108,42 +108,11 @@ def _model_for(ctx: Context, cutoff: pd.Timestamp) -> Any:
     """The given model, or one trained in memory on the windows before ``cutoff``."""
     if ctx.wrapper is not None:
         return ctx.wrapper
-    from anticipate.features.build import build_training_set
-    from anticipate.models.next_purchase import NextPurchaseModel
-    from anticipate.pipelines.model import _check_labels, _split_windows, feature_names
+    from anticipate.pipelines.model import fit_on_windows
     from anticipate.tracking import NextPurchasePyfunc
 
-    cfg = ctx.settings.cfg
-    frame = build_training_set(
-        ctx.ds.orders,
-        cutoff,
-        horizon_days=cfg.time.horizon_days,
-        lookback_days=cfg.time.lookback_days,
-        windows=cfg.model.train_windows,
-        item_level=cfg.model.item_level,
-        products=ctx.ds.products,
-        families=list(cfg.features.families),
-    )
-    train, val = _split_windows(frame)
-    _check_labels(train, "training windows")
-    _check_labels(val, "validation window")
-    feats = feature_names(frame)
-    model = NextPurchaseModel.from_config(cfg.model).fit(
-        train[feats],
-        train["y"].to_numpy(),
-        train["units"].to_numpy(),
-        X_val=val[feats],
-        y_val=val["y"].to_numpy(),
-        units_val=val["units"].to_numpy(),
-        groups_val=val["customer_id"],
-    )
-    meta = {
-        "item_level": cfg.model.item_level,
-        "horizon_days": cfg.time.horizon_days,
-        "lookback_days": cfg.time.lookback_days,
-        "families": list(cfg.features.families),
-    }
-    return NextPurchasePyfunc(model, meta)
+    fitted = fit_on_windows(ctx.settings.cfg, ctx.ds, cutoff)
+    return NextPurchasePyfunc(fitted.model, fitted.meta)
 
 
 def _solve_demand(ctx: Context, demand: pd.DataFrame, *, known: bool = False) -> pd.DataFrame:

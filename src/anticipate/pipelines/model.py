@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate import dates
+from anticipate.config import Config
 from anticipate.errors import DataError, UsageError
 from anticipate.io import DataSet, write_table
 from anticipate.pipelines import Result, Settings
@@ -79,6 +81,53 @@ def feature_names(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in NON_FEATURES]
 
 
+@dataclass
+class Fitted:
+    """A model fitted on rolling-origin windows, with the frames it saw."""
+
+    model: Any
+    features: list[str]
+    train: pd.DataFrame
+    val: pd.DataFrame
+    frame: pd.DataFrame
+    meta: dict[str, Any]
+
+
+def fit_on_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> Fitted:
+    """Build the training windows before ``until`` and fit the next-purchase model (pure after loading).
+
+    Raises DataError when a window has no candidates or a single class.
+    """
+    from anticipate.features.build import build_training_set
+    from anticipate.models.next_purchase import NextPurchaseModel
+
+    frame = build_training_set(
+        ds.orders,
+        until,
+        horizon_days=cfg.time.horizon_days,
+        lookback_days=cfg.time.lookback_days,
+        windows=cfg.model.train_windows,
+        item_level=cfg.model.item_level,
+        products=ds.products,
+        families=list(cfg.features.families),
+    )
+    train, val = _split_windows(frame)
+    _check_labels(train, "training windows")
+    _check_labels(val, "validation window")
+    train = _downsample(train, cfg.model.max_train_pairs, cfg.model.seed)
+    features = feature_names(frame)
+    model = NextPurchaseModel.from_config(cfg.model).fit(
+        train[features],
+        train["y"].to_numpy(),
+        train["units"].to_numpy(),
+        X_val=val[features],
+        y_val=val["y"].to_numpy(),
+        units_val=val["units"].to_numpy(),
+        groups_val=val["customer_id"],
+    )
+    return Fitted(model, features, train, val, frame, model_meta(cfg, until, frame))
+
+
 def run_train(
     settings: Settings,
     *,
@@ -93,102 +142,90 @@ def run_train(
     validation metrics and the model URI (registered unless ``register=False``,
     as experiment children do; ``parent_run_id`` nests the run).
     """
-    from anticipate.features.build import build_training_set
     from anticipate.metrics import classification_metrics
-    from anticipate.models.next_purchase import NextPurchaseModel
+
+    cfg = settings.cfg
+    with stages(3, enabled=settings.progress, description="train") as bar:
+        bar.step("loading data")
+        ds = load_data(settings)
+        until_ts = resolve_until(
+            until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
+        )
+        bar.step("building features and fitting LightGBM")
+        fitted = fit_on_windows(cfg, ds, until_ts)
+        y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
+        metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
+        metrics["best_iteration"] = float(fitted.model.best_iteration_)
+        bar.step("logging to MLflow")
+        run_id, version, model_uri = _log_training(
+            settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
+        )
+    counts = {
+        "train_pairs": len(fitted.train),
+        "val_pairs": len(fitted.val),
+        "features": len(fitted.features),
+        "model_version": int(version) if version else 0,
+    }
+    return Result(
+        command="train",
+        run_id=run_id,
+        metrics=metrics,
+        counts=counts,
+        outputs={"model_uri": model_uri},
+        text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta),
+    )
+
+
+def _log_training(
+    settings: Settings,
+    ds: DataSet,
+    until: pd.Timestamp,
+    fitted: Fitted,
+    metrics: dict[str, float],
+    *,
+    parent_run_id: str | None,
+    register: bool,
+) -> tuple[str, str | None, str]:
+    """One ``train`` run: metrics, params, features, importance and the model (registered if asked)."""
     from anticipate.plots.model import gain_importance
     from anticipate.tracking import NextPurchasePyfunc
 
     cfg = settings.cfg
-    horizon, windows = cfg.time.horizon_days, cfg.model.train_windows
-    with stages(5, enabled=settings.progress, description="train") as bar:
-        bar.step("loading data")
-        ds = load_data(settings)
-        until_ts = resolve_until(until, ds.orders, horizon_days=horizon, windows=windows)
-        bar.step("building features")
-        frame = build_training_set(
-            ds.orders,
-            until_ts,
-            horizon_days=horizon,
-            lookback_days=cfg.time.lookback_days,
-            windows=windows,
-            item_level=cfg.model.item_level,
-            products=ds.products,
-            families=list(cfg.features.families),
+    tracker = open_tracker(settings)
+    with tracker.run(
+        "train",
+        cfg=cfg,
+        cutoff=dates.fmt(until),
+        data_digest=ds.digest,
+        data_source=str(ds.path),
+        parent_run_id=parent_run_id,
+    ) as run:
+        run.log_metrics(metrics)
+        run.log_params(
+            {
+                "train_pairs": len(fitted.train),
+                "val_pairs": len(fitted.val),
+                "n_features": len(fitted.features),
+                "train_cutoffs": ",".join(fitted.meta["train_cutoffs"]),
+                "calibration": getattr(fitted.model, "calibration_", "none"),
+            }
         )
-        train, val = _split_windows(frame)
-        _check_labels(train, "training windows")
-        _check_labels(val, "validation window")
-        train = _downsample(train, cfg.model.max_train_pairs, cfg.model.seed)
-        features = feature_names(frame)
-        bar.step("fitting LightGBM")
-        model = NextPurchaseModel.from_config(cfg.model).fit(
-            train[features],
-            train["y"].to_numpy(),
-            train["units"].to_numpy(),
-            X_val=val[features],
-            y_val=val["y"].to_numpy(),
-            units_val=val["units"].to_numpy(),
-            groups_val=val["customer_id"],
+        run.log_dict({"features": fitted.features, "meta": fitted.meta}, "features.json")
+        run.log_figure(gain_importance(fitted.model.gain_importance()), "gain_importance.png")
+        wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
+        example = fitted.val[fitted.features].head(5)
+        version, model_uri = tracker.log_model(
+            run,
+            wrapper,
+            input_example=example,
+            output_example=wrapper.predict(None, example),
+            registered_name=cfg.model.registered_name if register else None,
         )
-        metrics = {
-            f"val.{k}": v
-            for k, v in classification_metrics(
-                val["y"].to_numpy(), model.predict_proba(val[features])
-            ).items()
-        }
-        metrics["best_iteration"] = float(model.best_iteration_)
-        meta = _model_meta(settings, until_ts, frame)
-        bar.step("logging to MLflow")
-        tracker = open_tracker(settings)
-        with tracker.run(
-            "train",
-            cfg=cfg,
-            cutoff=dates.fmt(until_ts),
-            data_digest=ds.digest,
-            data_source=str(ds.path),
-            parent_run_id=parent_run_id,
-        ) as run:
-            run.log_metrics(metrics)
-            run.log_params(
-                {
-                    "train_pairs": len(train),
-                    "val_pairs": len(val),
-                    "n_features": len(features),
-                    "train_cutoffs": ",".join(meta["train_cutoffs"]),
-                    "calibration": getattr(model, "calibration_", "none"),
-                }
-            )
-            run.log_dict({"features": features, "meta": meta}, "features.json")
-            run.log_figure(gain_importance(model.gain_importance()), "gain_importance.png")
-            wrapper = NextPurchasePyfunc(model, meta)
-            example = val[features].head(5)
-            version, model_uri = tracker.log_model(
-                run,
-                wrapper,
-                input_example=example,
-                output_example=wrapper.predict(None, example),
-                registered_name=cfg.model.registered_name if register else None,
-            )
-        bar.step("done")
-    text = _train_text(run.run_id, model_uri, metrics, len(train), len(val), meta)
-    return Result(
-        command="train",
-        run_id=run.run_id,
-        metrics=metrics,
-        counts={
-            "train_pairs": len(train),
-            "val_pairs": len(val),
-            "features": len(features),
-            "model_version": int(version) if version else 0,
-        },
-        outputs={"model_uri": model_uri},
-        text=text,
-    )
+    return run.run_id, version, model_uri
 
 
-def _model_meta(settings: Settings, until: pd.Timestamp, frame: pd.DataFrame) -> dict[str, Any]:
-    cfg = settings.cfg
+def model_meta(cfg: Config, until: pd.Timestamp, frame: pd.DataFrame) -> dict[str, Any]:
+    """What a model was trained with: item level, horizon, lookback, families and windows."""
     return {
         "item_level": cfg.model.item_level,
         "horizon_days": cfg.time.horizon_days,
