@@ -143,3 +143,15 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
     again = loaded.predict(frame[wrapper.feature_names])
     direct = wrapper.model.predict_proba(frame[wrapper.feature_names])
     assert (again["p_buy"].to_numpy() == direct).all()  # identical predictions after the round trip
+
+
+def test_backtest_past_the_data_names_the_last_valid_cutoff(world: Path) -> None:
+    done = run_cli("--data", "data", "backtest", "--cutoffs", "2030-01-05", cwd=world)
+    assert done.returncode == 2
+    assert "last valid cutoff" in done.stderr and "2024-10-2" in done.stderr
+
+
+def test_stale_data_refuses_a_nightly_plan(world: Path) -> None:
+    done = run_cli("--data", "data", "allocate", "--date", "2025-06-01", cwd=world)
+    assert done.returncode == 2  # stale data is checked before the model is loaded
+    assert "allow-stale" in done.stderr
