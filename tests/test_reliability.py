@@ -175,13 +175,19 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
     schedule += [(rng.uniform(0.0, 0.25), True) for _ in range(n_publish)]
     rng.shuffle(schedule)
 
-    def publishing() -> bool:
-        return plans.is_dir() and any(p.name.startswith((f".{DATE}.stage-", f".{DATE}.old-"))
-                                      for p in plans.iterdir())
+    def outputs() -> tuple[object, ...]:
+        """What the run has written so far: plans/ entries (but the lock) and the target's mtime."""
+        if not plans.is_dir():
+            return ()
+        names = sorted(p.name for p in plans.iterdir() if p.name != f".{DATE}.lock")
+        return (*names, target.stat().st_mtime_ns if target.exists() else None)
 
     killed = 0
     for i, (delay, on_publish) in enumerate(schedule):
-        code = _kill_at(_popen(args, tmp_path), delay, publishing if on_publish else None)
+        before = outputs()
+        # publish-time kills fire once the run starts writing anything (a staging dir, a file in the target)
+        trigger = (lambda b=before: outputs() != b) if on_publish else None
+        code = _kill_at(_popen(args, tmp_path), delay, trigger)
         killed += code != 0
         _assert_plan_absent_or_complete(target, world.plan)
         if i in (len(schedule) // 2 - 1, len(schedule) - 1):
