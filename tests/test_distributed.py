@@ -67,3 +67,39 @@ def test_unreachable_scheduler_is_service_unavailable():
     with pytest.raises(ServiceUnavailable, match="unreachable"):
         with dask_client(ComputeConfig(engine="dask", scheduler="tcp://127.0.0.1:1")):
             pass
+
+
+def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
+    from anticipate.config import Config, SampleConfig
+    from anticipate.distributed import downsample, train_dask, training_set_dask
+    from anticipate.features.build import training_cutoffs
+    from anticipate.io import DataSet
+    from anticipate.metrics import classification_metrics
+    from anticipate.models.next_purchase import NextPurchaseModel
+    from anticipate.pipelines.model import feature_names, fit_on_windows
+    from anticipate.sample import generate_world
+
+    tables, _ = generate_world(SampleConfig(customers=1500, skus=80, days=300))
+    ds = DataSet(tmp_path, tables["orders"], tables["products"], None, None, None, "x")
+    cfg = Config.model_validate(
+        {"model": {"train_windows": 4, "classifier": {"n_estimators": 150, "learning_rate": 0.1}}}
+    )
+    until = pd.Timestamp(tables["orders"]["order_ts"].max()).normalize() - pd.Timedelta(days=7)
+    local = fit_on_windows(cfg, ds, until)
+    auc_local = classification_metrics(local.val["y"].to_numpy(), local.model.predict_proba(local.val))["auc"]
+
+    cutoffs = training_cutoffs(until, cfg.time.horizon_days, cfg.model.train_windows)
+    kw = dict(lookback_days=cfg.time.lookback_days, item_level="sku", products=ds.products)
+    parts = client.scatter(partition_orders(ds.orders, 4))
+    train = training_set_dask(client, parts, cutoffs[:-1], horizon_days=cfg.time.horizon_days, **kw)
+    val = build_features_dask(client, parts, cutoffs[-1], horizon_days=cfg.time.horizon_days, **kw)
+    pd.testing.assert_frame_equal(val, local.val.reset_index(drop=True))
+    sample, n = downsample(train, 5000, seed=0)
+    assert n == len(local.frame) - len(local.val) and 4000 < len(sample) < 6000
+    features = feature_names(val)
+    model = train_dask(client, train, sample, val, features, NextPurchaseModel.from_config(cfg.model),
+                       listen_port=12710)
+    assert type(model.classifier_).__name__ == "LGBMClassifier"  # an ordinary local model
+    assert model.classifier_.n_estimators == model.rounds_["classifier"] == model.best_iteration_
+    auc_dask = classification_metrics(val["y"].to_numpy(), model.predict_proba(val))["auc"]
+    assert abs(auc_dask - auc_local) <= 0.01, (auc_dask, auc_local)

@@ -278,21 +278,27 @@ def _dask_fit(kind: str, kwargs: dict[str, Any], X: Any, y: Any, client: Any) ->
     return est.fit(X, y).to_local()
 
 
+def downsample(train: Any, rows: int, seed: int) -> tuple[pd.DataFrame, int]:
+    """About ``rows`` rows of the dask frame ``train`` drawn at random (seeded), and its full length."""
+    n = int(train.shape[0].compute())
+    frac = min(1.0, rows / max(n, 1))
+    return (train.sample(frac=frac, random_state=seed).compute() if frac < 1 else train.compute()), n
+
+
 def train_dask(
     client: Any,
     train: Any,
+    sample: pd.DataFrame,
     val: pd.DataFrame,
     features: Sequence[str],
     model: Any,
     *,
-    sample_rows: int = 200_000,
-    seed: int = 0,
     listen_port: int | None = None,
 ) -> Any:
     """Fit ``model`` (an unfitted NextPurchaseModel) with ``lightgbm.dask`` on the dask frame ``train``.
 
-    The number of rounds of each tree model is chosen by early stopping on a local
-    down-sample of ``train`` (at most ``sample_rows`` rows, against ``val``); the
+    The number of rounds of each tree model is chosen by early stopping on the local
+    down-sample ``sample`` of ``train`` (see :func:`downsample`, against ``val``); the
     full data is then fitted on the cluster with that fixed count, the local twins
     replace the sample's trees and calibration is re-chosen on ``val``. Returns the
     model (ordinary LightGBM inside), with ``rounds_`` = {"classifier": n, "regressor": n}.
@@ -300,9 +306,6 @@ def train_dask(
     from anticipate.models.next_purchase import _fold_of, _lgbm_kwargs, _make_calibrator, choose_calibration
 
     features = list(features)
-    n = int(train.shape[0].compute())
-    frac = min(1.0, sample_rows / max(n, 1))
-    sample = train.sample(frac=frac, random_state=seed).compute() if frac < 1 else train.compute()
     y_val, u_val = val["y"].to_numpy(), val["units"].to_numpy()
     model.fit(
         sample[features], sample["y"].to_numpy(), sample["units"].to_numpy(),
@@ -315,7 +318,8 @@ def train_dask(
     model.rounds_ = {"classifier": model.best_iteration_, "regressor": 0}
     if model.regressor_ is not None:
         buyers = train[train["y"] == 1]
-        rkw = _lgbm_kwargs(model.regressor or LightGBMParams(), seed=model.seed, threads=model.threads) | net
+        rnet = _machines(client, None if listen_port is None else listen_port + 100)  # fresh ports
+        rkw = _lgbm_kwargs(model.regressor or LightGBMParams(), seed=model.seed, threads=model.threads) | rnet
         rkw["n_estimators"] = int(model.regressor_.best_iteration_ or rkw["n_estimators"])
         model.rounds_["regressor"] = rkw["n_estimators"]
         model.regressor_ = _dask_fit("regressor", rkw, buyers[features], buyers["units"], client)
@@ -353,19 +357,25 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
         val = build_features_dask(
             client, parts, cutoffs[-1], horizon_days=cfg.time.horizon_days, **common
         )
-        head = train.head(1000, npartitions=-1)
-        _check_labels(head if head["y"].nunique() > 1 else train.compute(), "training windows")
+        sample, n_train = downsample(train, cfg.model.max_train_pairs, cfg.model.seed)
+        _check_labels(sample, "training windows (a down-sample)")
         _check_labels(val, "validation window")
         features = feature_names(val)
-        model = train_dask(
-            client, train, val, features, NextPurchaseModel.from_config(cfg.model),
-            sample_rows=cfg.model.max_train_pairs, seed=cfg.model.seed, listen_port=listen_port,
-        )
+        model = NextPurchaseModel.from_config(cfg.model)
+        model = train_dask(client, train, sample, val, features, model, listen_port=listen_port)
         size = cluster_size(client)
-        n_train = int(train.shape[0].compute())
     meta = model_meta(cfg, until, pd.DataFrame({"cutoff": cutoffs}))
     meta |= {**size, "rounds": model.rounds_, "train_pairs_full": n_train}
-    return Fitted(model, features, val.iloc[:0], val, val, meta)
+    return Fitted(model, features, sample, val, val, meta)
+
+
+def features_dask(
+    compute: ComputeConfig, orders: pd.DataFrame, cutoff: pd.Timestamp, **kwargs: Any
+) -> pd.DataFrame:
+    """:func:`build_features_dask` on a cluster opened from ``compute`` (orders partitioned here)."""
+    with dask_client(compute) as client:
+        parts = client.scatter(partition_orders(orders, compute.partitions))
+        return build_features_dask(client, parts, cutoff, **kwargs)
 
 
 def score_dask(compute: ComputeConfig, wrapper: Any, ds: Any, cutoff: pd.Timestamp) -> pd.DataFrame:

@@ -9,6 +9,16 @@ import click
 
 from anticipate.cli._core import command_body, global_options, main
 
+SCHEDULER_OPTION = click.option(
+    "--scheduler", default=None,
+    help="Run on Dask: 'local-cluster' or tcp://HOST:PORT (sets compute.engine=dask, compute.scheduler).")
+
+
+def dask_overrides(scheduler: str | None) -> dict[str, Any] | None:
+    """Config overrides selecting the Dask engine when ``--scheduler`` is given."""
+    return None if scheduler is None else {"compute.engine": "dask", "compute.scheduler": scheduler}
+
+
 _MODEL_HELP = ("Model: a registry version (3), an alias (@production), 'latest', a models:/ or "
                "runs:/ URI, or a local model directory.")
 
@@ -17,9 +27,10 @@ _MODEL_HELP = ("Model: a registry version (3), an alias (@production), 'latest',
 @click.option("--cutoff", default=None, help="Cutoff (YYYY-MM-DD); default: the day after the last order.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("features.parquet"), show_default=True,
               help="Output file: .parquet or .csv.")
+@SCHEDULER_OPTION
 @global_options
 @command_body("features")
-def features_cmd(settings_factory: Any, cutoff: str | None, out: Path) -> Any:
+def features_cmd(settings_factory: Any, cutoff: str | None, out: Path, scheduler: str | None) -> Any:
     """Build the candidate pairs and their point-in-time features at a cutoff.
 
     Candidates: every (customer, item) with an order line in the lookback window;
@@ -32,15 +43,16 @@ def features_cmd(settings_factory: Any, cutoff: str | None, out: Path) -> Any:
     """
     from anticipate.pipelines.features import run_features
 
-    return run_features(settings_factory(), cutoff=cutoff, out=out)
+    return run_features(settings_factory(dask_overrides(scheduler)), cutoff=cutoff, out=out)
 
 
 @main.command("train")
 @click.option("--until", default=None,
               help="Use data before this date (YYYY-MM-DD) or 'latest'; default: the last full cutoff.")
+@SCHEDULER_OPTION
 @global_options
 @command_body("train")
-def train_cmd(settings_factory: Any, until: str | None) -> Any:
+def train_cmd(settings_factory: Any, until: str | None, scheduler: str | None) -> Any:
     """Train the next-purchase model (LightGBM) and register it in MLflow.
 
     Builds rolling-origin windows every horizon (model.train_windows of them) before
@@ -55,7 +67,7 @@ def train_cmd(settings_factory: Any, until: str | None) -> Any:
     """
     from anticipate.pipelines.model import run_train
 
-    return run_train(settings_factory(), until=until)
+    return run_train(settings_factory(dask_overrides(scheduler)), until=until)
 
 
 @main.command("evaluate")

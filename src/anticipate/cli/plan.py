@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from anticipate.cli._core import command_body, global_options, main
+from anticipate.cli.model import SCHEDULER_OPTION, dask_overrides
 
 _MODEL_HELP = ("Model: a registry version, an alias (@production), a models:/ or runs:/ URI, or a "
                "local model directory (runs without the tracking server). Default: @production.")
@@ -18,9 +19,11 @@ _MODEL_HELP = ("Model: a registry version, an alias (@production), a models:/ or
 @click.option("--cutoff", default=None, help="Cutoff (YYYY-MM-DD); default: the day after the last order.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("forecast.parquet"), show_default=True,
               help="Output Parquet: warehouse_id, sku, mu, var.")
+@SCHEDULER_OPTION
 @global_options
 @command_body("forecast")
-def forecast_cmd(settings_factory: Any, model: str | None, cutoff: str | None, out: Path) -> Any:
+def forecast_cmd(settings_factory: Any, model: str | None, cutoff: str | None, out: Path,
+                 scheduler: str | None) -> Any:
     """Forecast demand per warehouse x SKU over the horizon: mean mu and variance var (units).
 
     Sums the candidates' expected units (model) and a new-demand component, mapped
@@ -33,7 +36,7 @@ def forecast_cmd(settings_factory: Any, model: str | None, cutoff: str | None, o
     """
     from anticipate.pipelines.plan import run_forecast
 
-    return run_forecast(settings_factory(), model=model, cutoff=cutoff, out=out)
+    return run_forecast(settings_factory(dask_overrides(scheduler)), model=model, cutoff=cutoff, out=out)
 
 
 @main.command("allocate")
@@ -42,10 +45,11 @@ def forecast_cmd(settings_factory: Any, model: str | None, cutoff: str | None, o
 @click.option("--lp-bound", is_flag=True, help="Also compute the exact HiGHS LP bound (small networks).")
 @click.option("--allow-stale", is_flag=True,
               help="Plan even when the order data is older than allocate.max_staleness_days.")
+@SCHEDULER_OPTION
 @global_options
 @command_body("allocate")
 def allocate_cmd(settings_factory: Any, date: str, model: str | None, lp_bound: bool,
-                 allow_stale: bool) -> Any:
+                 allow_stale: bool, scheduler: str | None) -> Any:
     """Nightly: forecast, pre-position stock into warehouses, publish plans/DATE/ atomically.
 
     Writes plan.parquet, plan.csv, summary.json (objective, bound, gap, capacity used)
@@ -60,8 +64,8 @@ def allocate_cmd(settings_factory: Any, date: str, model: str | None, lp_bound: 
     """
     from anticipate.pipelines.plan import run_allocate
 
-    return run_allocate(settings_factory(), date=date, model=model, lp_bound=lp_bound,
-                        allow_stale=allow_stale)
+    return run_allocate(settings_factory(dask_overrides(scheduler)), date=date, model=model,
+                        lp_bound=lp_bound, allow_stale=allow_stale)
 
 
 @main.command("backtest")

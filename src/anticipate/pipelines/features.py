@@ -20,14 +20,18 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=cfg.time.horizon_days, purpose="production", command="features"
     )
-    table = build_features(
-        ds.orders,
-        cutoff_ts,
+    kwargs = dict(
         lookback_days=cfg.time.lookback_days,
         item_level=cfg.model.item_level,
         products=ds.products,
         families=cfg.features.families,
     )
+    if cfg.compute.engine == "dask":
+        from anticipate.distributed import features_dask
+
+        table = features_dask(cfg.compute, ds.orders, cutoff_ts, **kwargs)
+    else:
+        table = build_features(ds.orders, cutoff_ts, **kwargs)
     if table.empty:
         raise DataError(
             f"no candidate pairs at cutoff {dates.fmt(cutoff_ts)}: no order line in the "

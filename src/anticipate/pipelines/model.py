@@ -152,7 +152,12 @@ def run_train(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
         bar.step("building features and fitting LightGBM")
-        fitted = fit_on_windows(cfg, ds, until_ts)
+        if cfg.compute.engine == "dask":
+            from anticipate.distributed import fit_on_windows_dask
+
+            fitted = fit_on_windows_dask(cfg, ds, until_ts)
+        else:
+            fitted = fit_on_windows(cfg, ds, until_ts)
         y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
         metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
         metrics["best_iteration"] = float(fitted.model.best_iteration_)
@@ -210,6 +215,10 @@ def _log_training(
                 "calibration": getattr(fitted.model, "calibration_", "none"),
             }
         )
+        dask_keys = ("dask_workers", "dask_threads", "train_pairs_full")
+        run.log_params({k: fitted.meta[k] for k in dask_keys if k in fitted.meta})
+        if "rounds" in fitted.meta:
+            run.log_params({f"rounds_{k}": v for k, v in fitted.meta["rounds"].items()})
         run.log_dict({"features": fitted.features, "meta": fitted.meta}, "features.json")
         run.log_figure(gain_importance(fitted.model.gain_importance()), "gain_importance.png")
         wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)

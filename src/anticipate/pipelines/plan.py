@@ -69,7 +69,12 @@ def compute_forecast(
     region_map = nearest_warehouse(
         ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
     )
-    scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
+    if settings.cfg.compute.engine == "dask":
+        from anticipate.distributed import score_dask
+
+        scored = score_dask(settings.cfg.compute, wrapper, ds, cutoff)
+    else:
+        scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
     table = forecast_from_scores(
         scored,
         ds.orders,
