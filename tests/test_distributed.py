@@ -27,7 +27,8 @@ pytestmark = pytest.mark.dask
 
 @pytest.fixture(scope="module")
 def client():
-    with dask_client(ComputeConfig(engine="dask", n_workers=2, threads_per_worker=1, memory_limit="1GB")) as c:
+    compute = ComputeConfig(engine="dask", n_workers=2, threads_per_worker=1, memory_limit="1GB")
+    with dask_client(compute) as c:
         yield c
 
 
@@ -50,7 +51,8 @@ def test_partitioned_parquet_roundtrip(tmp_path, sample):
     write_partitioned_orders(orders, tmp_path / "orders", 3)
     back = read_partitioned_orders(tmp_path / "orders")
     assert len(back) <= 3 and sum(len(p) for p in back) == len(orders)
-    assert all(p["customer_id"].isin(q["customer_id"]).sum() == 0 for i, p in enumerate(back) for q in back[i + 1 :])
+    for i, p in enumerate(back):
+        assert not any(p["customer_id"].isin(q["customer_id"]).any() for q in back[i + 1 :])
 
 
 def test_dask_features_equal_local_features(client, sample):
@@ -64,9 +66,9 @@ def test_dask_features_equal_local_features(client, sample):
 
 
 def test_unreachable_scheduler_is_service_unavailable():
-    with pytest.raises(ServiceUnavailable, match="unreachable"):
-        with dask_client(ComputeConfig(engine="dask", scheduler="tcp://127.0.0.1:1")):
-            pass
+    compute = ComputeConfig(engine="dask", scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ServiceUnavailable, match="unreachable"), dask_client(compute):
+        pass
 
 
 def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
@@ -103,3 +105,34 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     assert model.classifier_.n_estimators == model.rounds_["classifier"] == model.best_iteration_
     auc_dask = classification_metrics(val["y"].to_numpy(), model.predict_proba(val))["auc"]
     assert abs(auc_dask - auc_local) <= 0.01, (auc_dask, auc_local)
+
+
+DASK_CONFIG = """
+model:
+  train_windows: 3
+  classifier: {n_estimators: 60, learning_rate: 0.1}
+  regressor: {n_estimators: 30, learning_rate: 0.1}
+compute: {n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, partitions: 4}
+"""
+
+
+def test_train_and_allocate_with_scheduler_local_cluster(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    (tmp_path / "dask.yaml").write_text(DASK_CONFIG)
+    sample_args = ("sample", "--out", "data", "--customers", "700", "--skus", "50", "--days", "300")
+    done = run_cli(*sample_args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    base = ("--json", "--data", "data", "--config", "dask.yaml")
+    trained = run_cli(*base, "train", "--scheduler", "local-cluster", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert json.loads(trained.stdout)["metrics"]["val.auc"] > 0.7
+    assert run_cli(*base, "promote", "latest", "--alias", "production", cwd=tmp_path).returncode == 0
+    done = run_cli(*base, "allocate", "--date", "2024-10-27", "--allow-stale", "--scheduler", "local-cluster",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    plan = pd.read_parquet(tmp_path / "plans" / "2024-10-27" / "plan.parquet")
+    summary = json.loads((tmp_path / "plans" / "2024-10-27" / "summary.json").read_text())
+    assert len(plan) > 0 and summary["bound"] >= summary["objective"] > 0
