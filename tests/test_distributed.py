@@ -84,7 +84,7 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     tables, _ = generate_world(SampleConfig(customers=1500, skus=80, days=300))
     ds = DataSet(tmp_path, tables["orders"], tables["products"], None, None, None, "x")
     cfg = Config.model_validate(
-        {"model": {"train_windows": 4, "classifier": {"n_estimators": 150, "learning_rate": 0.1}}}
+        {"model": {"train_windows": 3, "classifier": {"n_estimators": 100, "learning_rate": 0.1}}}
     )
     until = pd.Timestamp(tables["orders"]["order_ts"].max()).normalize() - pd.Timedelta(days=7)
     local = fit_on_windows(cfg, ds, until)
@@ -128,7 +128,9 @@ def test_train_and_allocate_with_scheduler_local_cluster(tmp_path):
     base = ("--json", "--data", "data", "--config", "dask.yaml")
     trained = run_cli(*base, "train", "--scheduler", "local-cluster", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]
-    assert json.loads(trained.stdout)["metrics"]["val.auc"] > 0.7
+    # Dask worker processes may write LightGBM log lines to the inherited stdout; the JSON is the last
+    result = json.loads(trained.stdout.strip().splitlines()[-1])
+    assert result["metrics"]["val.auc"] > 0.7, trained.stdout[:2000]
     assert run_cli(*base, "promote", "latest", "--alias", "production", cwd=tmp_path).returncode == 0
     done = run_cli(*base, "allocate", "--date", "2024-10-27", "--allow-stale", "--scheduler", "local-cluster",
                    cwd=tmp_path)

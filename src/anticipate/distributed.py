@@ -52,6 +52,7 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
             ) as cluster,
             Client(cluster) as client,
         ):
+            client.run(_stdout_to_stderr)  # local workers inherit our stdout, which --json keeps clean
             yield client
         return
     if not compute.scheduler.startswith("tcp://"):
@@ -68,6 +69,13 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
         ) from exc
     with client:
         yield client
+
+
+def _stdout_to_stderr() -> None:
+    """On a worker: send Python prints (LightGBM's log lines) to stderr."""
+    import sys
+
+    sys.stdout = sys.stderr
 
 
 def cluster_size(client: Any) -> dict[str, int]:
