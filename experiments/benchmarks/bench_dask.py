@@ -55,7 +55,7 @@ def dask_features_10m(workdir: Path) -> dict:
         "order_lines": len(orders),
         "pairs": len(table),
         "partitions": COMPUTE.partitions,
-        "lines_per_partition_s": len(orders) / seconds / COMPUTE.partitions * COMPUTE.n_workers,
+        "lines_per_worker_s": len(orders) / seconds / COMPUTE.n_workers,
         "worker_peak_rss_mb": peak,
     }
 
