@@ -112,15 +112,14 @@ def _utf8_valid_py(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _seen_insert_py(
-    keys: np.ndarray, rows: np.ndarray, hashes: np.ndarray, row_numbers: np.ndarray
-) -> np.ndarray:
+def _seen_insert_py(table: np.ndarray, hashes: np.ndarray, row_numbers: np.ndarray) -> np.ndarray:
     """Look up and insert line hashes in an open-addressing table (linear probing).
 
-    ``keys``/``rows`` are the table (capacity a power of two; ``rows == 0`` marks an
-    empty slot) and are updated in place: this kernel is the state of
-    :class:`anticipate.ingest.dedup.SeenLines`, which owns them and grows them
-    before they pass 70% load.
+    ``table`` is uint64 of shape (capacity, 2), a power-of-two capacity, each slot
+    ``[hash, row]`` side by side (one cache line per probe); ``row == 0`` marks an
+    empty slot. It is updated in place: this kernel is the state of
+    :class:`anticipate.ingest.dedup.SeenLines`, which owns it and grows it before
+    it passes 70% load.
 
     Returns
     -------
@@ -128,20 +127,20 @@ def _seen_insert_py(
         int64, length n: 0 where the hash is new (now inserted with its row), else
         the 1-based row of its first occurrence.
     """
-    mask = np.uint64(keys.shape[0] - 1)
+    mask = np.uint64(table.shape[0] - 1)
     n = hashes.shape[0]
     first = np.zeros(n, dtype=np.int64)
     for i in range(n):
         h = hashes[i]
         slot = h & mask
         while True:
-            r = rows[slot]
+            r = table[slot, 1]
             if r == 0:
-                keys[slot] = h
-                rows[slot] = row_numbers[i]
+                table[slot, 0] = h
+                table[slot, 1] = np.uint64(row_numbers[i])
                 break
-            if keys[slot] == h:
-                first[i] = r
+            if table[slot, 0] == h:
+                first[i] = np.int64(r)
                 break
             slot = (slot + np.uint64(1)) & mask
     return first

@@ -80,19 +80,26 @@ class SeenLines:
     Parameters
     ----------
     capacity
-        Initial number of slots (rounded up to a power of two); the table doubles as needed.
+        Expected number of distinct lines; the table grows (doubling) beyond it.
     """
 
     def __init__(self, capacity: int = 1 << 16) -> None:
-        size = 1 << max(4, int(capacity - 1).bit_length())
-        self._keys = np.zeros(size, dtype=np.uint64)
-        self._rows = np.zeros(size, dtype=np.int64)
+        self._table = np.zeros((_slots(capacity), 2), dtype=np.uint64)
         self._count = 0
 
     @property
     def nbytes(self) -> int:
         """Memory held by the table, bytes."""
-        return self._keys.nbytes + self._rows.nbytes
+        return self._table.nbytes
+
+    def reserve(self, count: int) -> None:
+        """Make room for ``count`` distinct lines in all (one rebuild instead of several doublings)."""
+        if count <= _MAX_LOAD * len(self._table):
+            return
+        used = self._table[self._table[:, 1] != 0]
+        self._table = np.zeros((_slots(count), 2), dtype=np.uint64)
+        _kernels._seen_insert(self._table, np.ascontiguousarray(used[:, 0]),
+                              used[:, 1].astype(np.int64))
 
     def first_rows(self, hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """For each line, 0 when first seen (and remembered), else the row it repeats.
@@ -102,21 +109,15 @@ class SeenLines:
         hashes
             uint64 line hashes from :func:`row_hashes`.
         rows
-            int64 1-based source rows of those lines, increasing (all >= 1).
+            int64 1-based source rows of those lines (all >= 1).
         """
-        self._reserve(self._count + len(hashes))
-        first = _kernels._seen_insert(self._keys, self._rows, hashes, rows.astype(np.int64))
+        self.reserve(self._count + len(hashes))
+        first = _kernels._seen_insert(self._table, hashes, rows.astype(np.int64))
         self._count += int(np.count_nonzero(first == 0))
         return first
 
-    def _reserve(self, count: int) -> None:
-        if count <= _MAX_LOAD * len(self._keys):
-            return
-        size = len(self._keys)
-        while count > _MAX_LOAD * size:
-            size *= 2
-        used = self._rows != 0
-        keys, rows = self._keys[used], self._rows[used]
-        self._keys = np.zeros(size, dtype=np.uint64)
-        self._rows = np.zeros(size, dtype=np.int64)
-        _kernels._seen_insert(self._keys, self._rows, keys, rows)
+
+def _slots(count: int) -> int:
+    """The power-of-two slot count that holds ``count`` lines under the load limit."""
+    need = max(16, int(count / _MAX_LOAD) + 1)
+    return 1 << (need - 1).bit_length()

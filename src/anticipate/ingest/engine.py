@@ -173,6 +173,8 @@ class _TableRun:
     def _chunk(self, raw: read.RawChunk, writer: _BackgroundWriter) -> None:
         names = [f"f{i}" for i in range(len(raw.columns))]
         hashes = dedup.row_hashes(pa.Table.from_arrays(raw.columns, names=names))
+        if self.report.rows_in == 0 and len(raw.rows) and self.path.stat().st_size:
+            self.seen.reserve(_expected_lines(self.path, raw, self.report.format, self.report.compression))
         first = self.seen.first_rows(hashes, raw.rows)
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
         if self.table in validate.KEYS and self.key_chunks:
@@ -296,6 +298,19 @@ class _BackgroundWriter:
         self._writer.close()
         if self._error is not None:
             raise self._error
+
+
+def _expected_lines(path: Path, first: read.RawChunk, kind: str, compression: str | None) -> int:
+    """Lines in the whole file: Parquet says so; plain CSV is extrapolated from the first
+    chunk's bytes per line (+10%); gzip sizes say little, so those tables grow as they go."""
+    n = len(first.rows)
+    if kind == "parquet":
+        return pq.read_metadata(path).num_rows
+    if compression is not None:
+        return n
+    nbytes = sum(pc.sum(pc.binary_length(col)).as_py() or 0 for col in first.columns)
+    nbytes += n * len(first.columns)  # delimiters and the newline
+    return int(path.stat().st_size / max(nbytes, 1) * n * 1.1) + 1
 
 
 def _with_bad_lines(rejects: pa.Table, bad_lines: list[read.BadLine]) -> pa.Table:

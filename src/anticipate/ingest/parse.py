@@ -41,7 +41,6 @@ TS_MAX = pd.Timestamp("2262-04-11")
 _INT_RE = r"^[+-]?[0-9]{1,18}$"
 _FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(nan|inf|infinity)$"
 _ISO_FORMAT = "ISO8601"
-_ISO_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
 
 
 @dataclass(frozen=True)
@@ -222,22 +221,40 @@ def _zoned_to_naive(arr: pa.Array) -> pa.Array:
 
 
 def _slow_timestamps(text: pa.Array, date_format: str | None) -> pa.Array:
-    """Parse ISO-shaped values with Arrow and the rest with the file's format, then ISO 8601
-    with any UTC offset (pandas); unparseable values become null."""
-    n = len(text)
-    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
-    iso = _mask(pc.match_substring_regex(text, _ISO_RE))
-    if iso.any():
-        try:
-            part = pc.cast(pc.if_else(pa.array(iso), text, pa.scalar(None, pa.string())), pa.timestamp("us"))
-            out[iso] = part.filter(pa.array(iso)).to_numpy(zero_copy_only=False)
-        except pa.ArrowInvalid:  # ISO-shaped but not a real date (month 13): let pandas decide
-            iso[:] = False
-    rest = ~iso & _mask(pc.is_valid(text))
+    """Parse what Arrow's strict ISO 8601 cast can in slices, the rest with the file's format
+    and then ISO 8601 with any UTC offset (pandas); unparseable values become null."""
+    out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
+    rest = np.zeros(len(text), dtype=bool)
+    for start, length, values in _cast_slices(text, pa.timestamp("us")):
+        if values is None:
+            rest[start:start + length] = True
+        else:
+            out[start:start + length] = values.to_numpy(zero_copy_only=False)
+    rest &= _mask(pc.is_valid(text))
     if rest.any():
         series = pd.Series(text.filter(pa.array(rest)).to_numpy(zero_copy_only=False), dtype=object)
         out[rest] = _pandas_timestamps(series, date_format)
     return pa.array(out, type=pa.timestamp("us"), from_pandas=True)
+
+
+def _cast_slices(text: pa.Array, to: pa.DataType, leaf: int = 512
+                 ) -> list[tuple[int, int, pa.Array | None]]:
+    """Cast ``text`` slice by slice: ``(start, length, values)``, values None for the slices
+    of at most ``leaf`` rows that hold a value Arrow cannot cast. A few bad values cost a
+    few small casts instead of sending the whole chunk the slow way."""
+    done: list[tuple[int, int, pa.Array | None]] = []
+    todo = [(0, len(text))]
+    while todo:
+        start, length = todo.pop()
+        try:
+            done.append((start, length, pc.cast(text.slice(start, length), to)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            if length <= leaf:
+                done.append((start, length, None))
+            else:
+                step = max(leaf, -(-length // 16))
+                todo.extend((s, min(step, start + length - s)) for s in range(start, start + length, step))
+    return done
 
 
 def _pandas_timestamps(series: pd.Series, date_format: str | None) -> np.ndarray:
