@@ -12,22 +12,37 @@ from anticipate.pipelines import Result, Settings
 def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None) -> Result:
     """Generate the world of ``settings.cfg.sample`` into ``out`` atomically.
 
-    With ``truth_cutoff``, also write ``truth.parquet`` (customer_id, item, p_true at
-    ``time.horizon_days``) and ``truth_demand.parquet`` (region, sku, mu_true units).
+    Writes the canonical tables and ``latent/`` (see :mod:`anticipate.sample`). With
+    ``truth_cutoff`` (``YYYY-MM-DD``), also ``truth.parquet`` (``customer_id, item,
+    p_true`` for every candidate pair, at ``model.item_level``, ``time.horizon_days``
+    and ``time.lookback_days``) and ``truth_demand.parquet`` (``region, sku, mu_true``:
+    expected units in the horizon).
+
+    Raises
+    ------
+    UsageError
+        ``truth_cutoff`` is not a date or lies outside the generated days.
     """
-    from anticipate.sample import generate_world, true_probabilities, true_region_demand, write_world
+    from anticipate.sample import (
+        cutoff_day,
+        generate_world,
+        true_probabilities,
+        true_region_demand,
+        write_world,
+    )
 
     cfg = settings.cfg
-    tables, latent = generate_world(cfg.sample)
     cutoff = dates.parse_date(truth_cutoff, name="--truth-cutoff") if truth_cutoff else None
+    tables, latent = generate_world(cfg.sample)
+    if cutoff is not None:
+        cutoff_day(latent, cutoff)  # fail before writing anything
     with staging_dir(out) as stage:
         write_world(tables, latent, stage)
         if cutoff is not None:
             truth = true_probabilities(latent, tables["orders"], cutoff, horizon_days=cfg.time.horizon_days,
                                        lookback_days=cfg.time.lookback_days, item_level=cfg.model.item_level)
             write_parquet(truth, stage / "truth.parquet")
-            demand = true_region_demand(latent, cutoff, horizon_days=cfg.time.horizon_days,
-                                        n_regions=len(tables["regions"]))
+            demand = true_region_demand(latent, cutoff, horizon_days=cfg.time.horizon_days)
             write_parquet(demand, stage / "truth_demand.parquet")
     orders = tables["orders"]
     counts = {"order_lines": len(orders), "customers": int(orders["customer_id"].nunique()),
@@ -36,6 +51,7 @@ def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None
     outputs = {"data_dir": str(out)}
     if cutoff is not None:
         outputs["truth"] = str(out / "truth.parquet")
+        outputs["truth_demand"] = str(out / "truth_demand.parquet")
     text = (f"wrote a synthetic world to {out}: {counts['order_lines']:,} order lines from "
             f"{counts['customers']:,} customers, {counts['skus']} SKUs, {counts['regions']} regions, "
             f"{counts['warehouses']} warehouses ({dates.fmt(orders['order_ts'].min())} to "
