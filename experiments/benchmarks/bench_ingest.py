@@ -68,6 +68,11 @@ def csv_10m(work: Path) -> dict:
     out = work / "ingest_out"
     shutil.rmtree(out, ignore_errors=True)
     settings = Settings(cfg=Config(), data_dir=out, tracking_uri="", progress=False)
+    warm = work / "ingest_warm.csv"  # untimed: loads (or, after an edit, compiles) the Numba kernels
+    with open(src) as fh, open(warm, "w") as w:
+        w.writelines(line for _, line in zip(range(2001), fh, strict=False))
+    run_ingest(settings, {"orders": warm}, work / "ingest_warm_out")
+    shutil.rmtree(work / "ingest_warm_out", ignore_errors=True)
     started = time.perf_counter()
     result = run_ingest(settings, {"orders": src}, out)
     seconds = time.perf_counter() - started

@@ -2,8 +2,9 @@
 
 Arrays only, never pandas or pyarrow. Each kernel is a plain-Python body
 (``_name_py``) compiled once with ``njit(cache=True, nogil=True)`` (``_name``);
-tests compare the two on random inputs. Strings arrive as Arrow binary layouts:
-``data`` (uint8 bytes of all values) and ``offsets`` (int64, length n + 1).
+tests compare the two on random inputs. Bodies call the compiled helpers
+(``_round``, ``_digits`` ...), which have twins of their own. Strings arrive as Arrow binary layouts:
+``data`` (uint8 bytes of all values) and ``offsets`` (int32 or int64, length n + 1).
 """
 
 from __future__ import annotations
@@ -19,16 +20,21 @@ _NULL_MARK = np.uint64(0x9E3779B97F4A7C15)
 def _hash_column_py(
     data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, h_in: np.ndarray
 ) -> np.ndarray:
-    """Fold one column's values into the running row hashes (FNV-1a 64 over length + bytes).
+    """Fold one column's values into the running row hashes, 8 bytes per step.
+
+    Each value mixes in its length, then its bytes as little-endian 64-bit words
+    (the last word zero-padded) with an xxHash64-style round
+    ``x = rotl(x ^ (w * P2), 31) * P1``; a null mixes in a fixed marker instead,
+    so null and the empty string differ.
 
     Parameters
     ----------
     data, offsets
         The column's bytes (uint8) and value boundaries (int64, length n + 1).
     valid
-        bool, length n: False where the value is null (hashed apart from the empty string).
+        bool, length n: False where the value is null.
     h_in
-        uint64, length n: the hashes of the columns to the left (start with the offset basis).
+        uint64, length n: the hashes of the columns to the left (start with ``_FNV_OFFSET``).
 
     Returns
     -------
@@ -37,18 +43,42 @@ def _hash_column_py(
     """
     n = h_in.shape[0]
     out = np.empty(n, dtype=np.uint64)
+    p1 = np.uint64(0x9E3779B185EBCA87)
+    p2 = np.uint64(0xC2B2AE3D27D4EB4F)
     for i in range(n):
         x = h_in[i]
         if not valid[i]:
-            x = (x ^ _NULL_MARK) * _FNV_PRIME
+            x = _round(x, _NULL_MARK, p1, p2)
         else:
             start = offsets[i]
             stop = offsets[i + 1]
-            x = (x ^ np.uint64(stop - start)) * _FNV_PRIME
-            for j in range(start, stop):
-                x = (x ^ np.uint64(data[j])) * _FNV_PRIME
+            x = _round(x, np.uint64(stop - start), p1, p2)
+            j = start
+            while j + 8 <= stop:
+                x = _round(x, _word(data, j), p1, p2)
+                j += 8
+            if j < stop:
+                w = np.uint64(0)
+                for k in range(j, stop):
+                    w |= np.uint64(data[k]) << np.uint64(8 * (k - j))
+                x = _round(x, w, p1, p2)
         out[i] = x
     return out
+
+
+def _word_py(data: np.ndarray, j: int) -> np.uint64:
+    """The 8 bytes ``data[j:j + 8]`` as a little-endian uint64."""
+    w = np.uint64(0)
+    for k in range(8):
+        w |= np.uint64(data[j + k]) << np.uint64(8 * k)
+    return w
+
+
+def _round_py(x: np.uint64, w: np.uint64, p1: np.uint64, p2: np.uint64) -> np.uint64:
+    """One mixing round: ``rotl(x ^ (w * p2), 31) * p1`` (uint64 wrap-around)."""
+    y = x ^ (w * p2)
+    y = (y << np.uint64(31)) | (y >> np.uint64(33))
+    return y * p1
 
 
 def _finish_hash_py(h: np.ndarray) -> np.ndarray:
@@ -146,6 +176,108 @@ def _seen_insert_py(table: np.ndarray, hashes: np.ndarray, row_numbers: np.ndarr
     return first
 
 
+_NAT = np.iinfo(np.int64).min
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _digits_py(data: np.ndarray, start: int, count: int) -> int:
+    """The decimal number in ``data[start:start + count]``, or -1 if any byte is not a digit."""
+    v = 0
+    for k in range(start, start + count):
+        d = np.int64(data[k]) - 48
+        if d < 0 or d > 9:
+            return -1
+        v = v * 10 + d
+    return v
+
+
+def _days_from_civil_py(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y = y - 1 if m <= 2 else y
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = m - 3 if m > 2 else m + 9
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _parse_iso_py(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Strict ISO 8601 timestamps -> int64 microseconds since 1970 (``_NAT`` where not one).
+
+    Accepts ``YYYY-MM-DD`` optionally followed by ``T`` or a space and ``HH:MM``,
+    ``HH:MM:SS`` or ``HH:MM:SS.f`` (1-9 fraction digits, truncated to
+    microseconds), and an optional trailing ``Z``. Calendar dates are checked
+    (no February 30). Anything else (offsets, other layouts) is ``_NAT``, for a
+    slower parser to try.
+    """
+    n = offsets.shape[0] - 1
+    out = np.full(n, _NAT, dtype=np.int64)
+    for i in range(n):
+        s = offsets[i]
+        e = offsets[i + 1]
+        if e > s and data[e - 1] == 90:  # 'Z'
+            e -= 1
+        length = e - s
+        if length < 10 or data[s + 4] != 45 or data[s + 7] != 45:
+            continue
+        y = _digits(data, s, 4)
+        mo = _digits(data, s + 5, 2)
+        d = _digits(data, s + 8, 2)
+        if y < 0 or mo < 1 or mo > 12 or d < 1 or d > _DAYS_IN_MONTH[mo]:
+            continue
+        if mo == 2 and d == 29 and not (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)):
+            continue
+        micros = _time_of_day(data, s + 10, e)
+        if micros < 0:
+            continue
+        out[i] = _days_from_civil(y, mo, d) * 86_400_000_000 + micros
+    return out
+
+
+def _time_of_day_py(data: np.ndarray, s: int, e: int) -> int:
+    """Microseconds of ``[T ]HH:MM[:SS[.f]]`` in ``data[s:e]`` (0 when empty), -1 if malformed."""
+    if s == e:
+        return 0
+    if e - s < 6 or (data[s] != 84 and data[s] != 32) or data[s + 3] != 58:
+        return -1
+    hh = _digits(data, s + 1, 2)
+    mm = _digits(data, s + 4, 2)
+    if hh < 0 or hh > 23 or mm < 0 or mm > 59:
+        return -1
+    micros = (hh * 60 + mm) * 60_000_000
+    j = s + 6
+    if j == e:
+        return micros
+    if e - j < 3 or data[j] != 58:
+        return -1
+    ss = _digits(data, j + 1, 2)
+    if ss < 0 or ss > 59:
+        return -1
+    micros += ss * 1_000_000
+    j += 3
+    if j == e:
+        return micros
+    if data[j] != 46 or e - j - 1 < 1 or e - j - 1 > 9:
+        return -1
+    frac = 0
+    scale = 100_000
+    for k in range(j + 1, e):
+        dig = np.int64(data[k]) - 48
+        if dig < 0 or dig > 9:
+            return -1
+        if scale >= 1:
+            frac += dig * scale
+            scale //= 10
+    return micros + frac
+
+
+_round = njit(cache=True, nogil=True, inline="always")(_round_py)
+_word = njit(cache=True, nogil=True, inline="always")(_word_py)
+_digits = njit(cache=True, nogil=True)(_digits_py)
+_days_from_civil = njit(cache=True, nogil=True)(_days_from_civil_py)
+_time_of_day = njit(cache=True, nogil=True)(_time_of_day_py)
+_parse_iso = njit(cache=True, nogil=True)(_parse_iso_py)
 _hash_column = njit(cache=True, nogil=True)(_hash_column_py)
 _finish_hash = njit(cache=True, nogil=True)(_finish_hash_py)
 _utf8_valid = njit(cache=True, nogil=True)(_utf8_valid_py)

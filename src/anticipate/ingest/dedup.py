@@ -29,7 +29,7 @@ def binary_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Returns
     -------
     tuple
-        ``(data uint8, offsets int64 of length n + 1, valid bool of length n)``.
+        ``(data uint8, offsets int32/int64 of length n + 1, valid bool of length n)``.
     """
     arr = _as_binary(arr)
     n = len(arr)
@@ -38,7 +38,7 @@ def binary_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     offsets = np.frombuffer(off_buf, dtype=width, count=n + 1, offset=arr.offset * np.dtype(width).itemsize)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     valid = np.ones(n, dtype=np.bool_) if arr.null_count == 0 else pc.is_valid(arr).to_numpy(False)
-    return data, offsets.astype(np.int64), valid
+    return data, offsets, valid
 
 
 def _as_binary(arr: pa.Array) -> pa.Array:

@@ -199,12 +199,10 @@ def parse_timestamp(arr: pa.Array, *, date_format: str | None = None) -> Parsed:
     else:
         text = to_text(arr)
         codes = text.codes.copy()
-        micros = _fast_cast(text.values, pa.timestamp("us"))
-        if micros is None:
-            micros = _slow_timestamps(text.values, date_format)
-            empty = _mask(pc.equal(pc.binary_length(text.values), 0))
-            codes[(codes == OK) & empty] = MISSING
-            codes[(codes == OK) & ~_mask(pc.is_valid(micros))] = BAD_DATE
+        micros = _text_timestamps(text.values, date_format)
+        empty = _mask(pc.equal(pc.binary_length(text.values), 0))
+        codes[(codes == OK) & empty] = MISSING
+        codes[(codes == OK) & ~_mask(pc.is_valid(micros))] = BAD_DATE
     inside = pc.and_(pc.greater_equal(micros, pa.scalar(TS_MIN, pa.timestamp("us"))),
                      pc.less(micros, pa.scalar(TS_MAX, pa.timestamp("us"))))
     codes[(codes == OK) & ~_mask(inside)] = DATE_RANGE
@@ -220,41 +218,17 @@ def _zoned_to_naive(arr: pa.Array) -> pa.Array:
     return micros.view(pa.timestamp("us")) if arr.type.tz else micros
 
 
-def _slow_timestamps(text: pa.Array, date_format: str | None) -> pa.Array:
-    """Parse what Arrow's strict ISO 8601 cast can in slices, the rest with the file's format
-    and then ISO 8601 with any UTC offset (pandas); unparseable values become null."""
-    out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
-    rest = np.zeros(len(text), dtype=bool)
-    for start, length, values in _cast_slices(text, pa.timestamp("us")):
-        if values is None:
-            rest[start:start + length] = True
-        else:
-            out[start:start + length] = values.to_numpy(zero_copy_only=False)
-    rest &= _mask(pc.is_valid(text))
+def _text_timestamps(text: pa.Array, date_format: str | None) -> pa.Array:
+    """Strict ISO 8601 in one compiled pass; the rest with the file's format, then ISO 8601
+    with any UTC offset (pandas). Unparseable (or empty) values become null."""
+    data, offsets, valid = binary_layout(text)
+    micros = _kernels._parse_iso(data, offsets).view("datetime64[us]")
+    rest = np.isnat(micros) & valid & (np.diff(offsets) > 0)
     if rest.any():
+        micros = micros.copy()
         series = pd.Series(text.filter(pa.array(rest)).to_numpy(zero_copy_only=False), dtype=object)
-        out[rest] = _pandas_timestamps(series, date_format)
-    return pa.array(out, type=pa.timestamp("us"), from_pandas=True)
-
-
-def _cast_slices(text: pa.Array, to: pa.DataType, leaf: int = 512
-                 ) -> list[tuple[int, int, pa.Array | None]]:
-    """Cast ``text`` slice by slice: ``(start, length, values)``, values None for the slices
-    of at most ``leaf`` rows that hold a value Arrow cannot cast. A few bad values cost a
-    few small casts instead of sending the whole chunk the slow way."""
-    done: list[tuple[int, int, pa.Array | None]] = []
-    todo = [(0, len(text))]
-    while todo:
-        start, length = todo.pop()
-        try:
-            done.append((start, length, pc.cast(text.slice(start, length), to)))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            if length <= leaf:
-                done.append((start, length, None))
-            else:
-                step = max(leaf, -(-length // 16))
-                todo.extend((s, min(step, start + length - s)) for s in range(start, start + length, step))
-    return done
+        micros[rest] = _pandas_timestamps(series, date_format)
+    return pa.array(micros, type=pa.timestamp("us"), from_pandas=True)
 
 
 def _pandas_timestamps(series: pd.Series, date_format: str | None) -> np.ndarray:

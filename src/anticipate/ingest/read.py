@@ -276,8 +276,12 @@ class _CsvChunks:
     def _chunk(self, batches: list[pa.RecordBatch], good: int, last: bool = False) -> RawChunk:
         n = sum(b.num_rows for b in batches)
         ncols = len(self.source.header)
-        columns = [pa.concat_arrays([b.column(i) for b in batches]) if batches else pa.array([], pa.binary())
-                   for i in range(ncols)]
+        if not batches:
+            columns = [pa.array([], pa.binary()) for _ in range(ncols)]
+        elif len(batches) == 1:
+            columns = list(batches[0].columns)
+        else:
+            columns = [pa.concat_arrays([b.column(i) for b in batches]) for i in range(ncols)]
         with self._lock:
             bad = np.asarray(self.bad_rows, dtype=np.int64)
             rows = kept_rows(bad, np.arange(good, good + n, dtype=np.int64))

@@ -63,6 +63,7 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path) -> Resul
     tables = [t for t in TABLE_ORDER if t in sources]
     reports: dict[str, Any] = {}
     with staging_dir(Path(os.path.abspath(out))) as stage:
+        _usual_mode(stage)
         sink = RejectSink(stage / "rejects.parquet")
         refs = Context()
         try:
@@ -82,6 +83,13 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path) -> Resul
             sink.close()
         write_json(_report_doc(reports, cfg), stage / "ingest_report.json")
     return _result(reports, out, time.perf_counter() - started)
+
+
+def _usual_mode(stage: Path) -> None:
+    """Give the staging directory (private from mkdtemp) the mode of an ordinary new directory."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(stage, 0o777 & ~mask)
 
 
 def _check_request(sources: dict[str, Path], out: Path) -> None:
