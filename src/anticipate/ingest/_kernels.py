@@ -48,20 +48,20 @@ def _hash_column_py(
     for i in range(n):
         x = h_in[i]
         if not valid[i]:
-            x = _round(x, _NULL_MARK, p1, p2)
+            x = np.uint64(_round(x, _NULL_MARK, p1, p2))
         else:
             start = offsets[i]
             stop = offsets[i + 1]
-            x = _round(x, np.uint64(stop - start), p1, p2)
+            x = np.uint64(_round(x, np.uint64(stop - start), p1, p2))
             j = start
             while j + 8 <= stop:
-                x = _round(x, _word(data, j), p1, p2)
+                x = np.uint64(_round(x, np.uint64(_word(data, j)), p1, p2))
                 j += 8
             if j < stop:
                 w = np.uint64(0)
                 for k in range(j, stop):
                     w |= np.uint64(data[k]) << np.uint64(8 * (k - j))
-                x = _round(x, w, p1, p2)
+                x = np.uint64(_round(x, w, p1, p2))
         out[i] = x
     return out
 

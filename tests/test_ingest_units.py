@@ -1,0 +1,265 @@
+"""Ingest building blocks: kernels against their plain twins, parsers, column mapping, rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from anticipate.errors import ConfigError, DataError
+from anticipate.ingest import _kernels, columns, dedup, parse, read, validate
+from anticipate.ingest.validate import Chunk, Context
+
+
+def _layout(values: list[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return dedup.binary_layout(pa.array(values, pa.binary()))
+
+
+def _random_bytes(rng: np.random.Generator, n: int) -> list[bytes | None]:
+    out: list[bytes | None] = []
+    for _ in range(n):
+        if rng.random() < 0.1:
+            out.append(None)
+        else:
+            out.append(bytes(rng.integers(0, 256, rng.integers(0, 30)).astype(np.uint8)))
+    return out
+
+
+# --------------------------------------------------------------------------- kernels vs twins
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hash_kernel_matches_its_plain_twin(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    data, offsets, valid = _layout(_random_bytes(rng, 300))
+    h = rng.integers(0, 2**63, 300, dtype=np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        plain = _kernels._finish_hash_py(_kernels._hash_column_py(data, offsets, valid, h))
+    fast = _kernels._finish_hash(_kernels._hash_column(data, offsets, valid, h))
+    np.testing.assert_array_equal(plain, fast)
+
+
+def test_row_hash_separates_null_empty_and_field_boundaries() -> None:
+    table = pa.table({"a": pa.array([b"ab", b"a", b"", None, b"ab"], pa.binary()),
+                      "b": pa.array([b"c", b"bc", b"", b"", b"c"], pa.binary())})
+    h = dedup.row_hashes(table)
+    assert h[0] == h[4]  # identical lines
+    assert len(set(h[:4].tolist())) == 4  # "ab|c" != "a|bc", null != ""
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_utf8_kernel_matches_its_twin_and_python(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = [*_random_bytes(rng, 400), "é€😀".encode(), b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
+    data, offsets, _ = _layout(values)
+    fast = _kernels._utf8_valid(data, offsets)
+    np.testing.assert_array_equal(_kernels._utf8_valid_py(data, offsets), fast)
+
+    def ok(v: bytes | None) -> bool:
+        try:
+            (v or b"").decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            return False
+
+    assert fast.tolist() == [ok(v) for v in values]
+
+
+def test_seen_insert_kernel_matches_its_twin_and_reports_first_rows() -> None:
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 50, 400).astype(np.uint64)  # many repeats, many collisions on slots
+    rows = np.arange(1, 401, dtype=np.int64)
+    t1, t2 = np.zeros((1024, 2), np.uint64), np.zeros((1024, 2), np.uint64)
+    first = _kernels._seen_insert(t1, hashes, rows)
+    np.testing.assert_array_equal(first, _kernels._seen_insert_py(t2, hashes, rows))
+    np.testing.assert_array_equal(t1, t2)
+    expected = [0 if hashes[:i].tolist().count(h) == 0 else int(np.flatnonzero(hashes == h)[0]) + 1
+                for i, h in enumerate(hashes)]
+    assert first.tolist() == expected
+
+
+def test_seen_lines_grows_and_remembers_across_chunks() -> None:
+    seen = dedup.SeenLines(capacity=4)
+    a = np.arange(1, 101, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    assert (seen.first_rows(a, np.arange(1, 101)) == 0).all()
+    again = seen.first_rows(a[::-1].copy(), np.arange(101, 201))
+    assert again.tolist() == list(range(100, 0, -1))
+    assert seen.nbytes >= 100 * 16
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_iso_kernel_matches_its_twin_and_pandas(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    stamps = pd.Timestamp("1960-01-01") + pd.to_timedelta(rng.integers(0, 10**11, 300), unit="s")
+    values = [t.strftime(rng.choice(["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"])) for t in stamps]
+    values += ["2024-02-29", "2023-02-29", "2023-04-31", "2023-13-01", "2023-1-01", "2023-01-01 24:00",
+               "2023-01-01T10:00:00.123456789", "2023-01-01T10:00:00Z", "2023-01-01T10:00:00+01:00", "", "x"]
+    data, offsets, _ = _layout([v.encode() for v in values])
+    fast = _kernels._parse_iso(data, offsets)
+    np.testing.assert_array_equal(fast, _kernels._parse_iso_py(data, offsets))
+    for value, got in zip(values, fast.view("datetime64[us]"), strict=True):
+        want = pd.to_datetime(pd.Series([value]), format="ISO8601", errors="coerce", utc=True)
+        want = want.dt.tz_convert(None).astype("datetime64[us]").to_numpy()[0]
+        if np.isnat(got):  # the kernel leaves what is not strict ISO (offsets, 2023-1-01) to pandas
+            assert value in values[300:], value
+        else:
+            assert got == want, value
+    assert np.isnat(fast.view("datetime64[us]")[300:]).tolist() == [False, True, True, True, True, True,
+                                                                     False, False, True, True, True]
+
+
+def test_small_kernel_helpers_match_their_twins() -> None:
+    with np.errstate(over="ignore"):
+        for x, w in [(1, 2), (2**64 - 1, 12345), (0xDEADBEEF, 2**63)]:
+            args = (np.uint64(x), np.uint64(w), np.uint64(0x9E3779B185EBCA87), np.uint64(0xC2B2AE3D27D4EB4F))
+            assert int(_kernels._round(*args)) == int(_kernels._round_py(*args))
+    data = np.frombuffer(b"2024-02-29T1x", dtype=np.uint8)
+    assert _kernels._digits(data, 0, 4) == _kernels._digits_py(data, 0, 4) == 2024
+    assert _kernels._digits(data, 10, 3) == _kernels._digits_py(data, 10, 3) == -1
+    word = int.from_bytes(data[:8].tobytes(), "little")
+    assert int(_kernels._word(data, 0)) == int(_kernels._word_py(data, 0)) == word
+    for y, m, d in [(1970, 1, 1), (2000, 2, 29), (1900, 3, 1), (9999, 12, 31), (1600, 1, 1)]:
+        days = (pd.Timestamp(year=y, month=m, day=d).to_datetime64().astype("datetime64[D]")).astype(int)
+        assert _kernels._days_from_civil(y, m, d) == _kernels._days_from_civil_py(y, m, d) == days
+
+
+# --------------------------------------------------------------------------- parsers
+def _bin(values: list[str | bytes | None]) -> pa.Array:
+    return pa.array([v.encode() if isinstance(v, str) else v for v in values], pa.binary())
+
+
+def test_parse_int_reasons() -> None:
+    got = parse.parse_int(_bin(["1", " 2 ", "3.0", "2.5", "abc", "", "0x10", "-4", "1" * 20, None]))
+    assert got.values.to_pylist() == [1, 2, 3, None, None, None, None, -4, None, None]
+    assert got.codes.tolist() == [0, 0, 0, parse.BAD_INT, parse.BAD_INT, parse.MISSING, parse.BAD_INT, 0,
+                                  parse.BAD_INT, parse.MISSING]
+
+
+def test_parse_float_reasons_and_decimal_comma() -> None:
+    got = parse.parse_float(_bin(["1.5", "nan", "inf", "-inf", "1e400", "abc", "", "3,5", " 2 "]))
+    assert got.codes.tolist() == [0, parse.NOT_FINITE, parse.NOT_FINITE, parse.NOT_FINITE, parse.NOT_FINITE,
+                                  parse.BAD_NUMBER, parse.MISSING, parse.BAD_NUMBER, 0]
+    assert parse.parse_float(_bin(["3,5", "2"]), decimal_comma=True).values.to_pylist() == [3.5, 2.0]
+
+
+def test_parse_timestamp_formats_ranges_and_zones() -> None:
+    got = parse.parse_timestamp(_bin(["2023-01-01", "2023-01-01T10:00:00+02:00", "9999-12-31", "1900-01-01",
+                                      "1969-12-31 23:59", "2023-02-30", "", "12/31/2023"]))
+    assert got.values.to_pylist()[:2] == [pd.Timestamp("2023-01-01"), pd.Timestamp("2023-01-01 08:00")]
+    assert got.codes.tolist() == [0, 0, parse.DATE_RANGE, parse.DATE_RANGE, parse.DATE_RANGE,
+                                  parse.BAD_DATE, parse.MISSING, parse.BAD_DATE]
+    assert got.values.type == pa.timestamp("ns")
+
+
+def test_guessed_day_first_format_is_used_for_the_file() -> None:
+    fmt = parse.guess_date_format(["01/02/2010 8:26", "13/02/2010 9:00", "14/02/2010 9:00"])
+    assert fmt == "%d/%m/%Y %H:%M"
+    got = parse.parse_timestamp(_bin(["01/02/2010 8:26", "2010-03-01"]), date_format=fmt)
+    assert got.values.to_pylist() == [pd.Timestamp("2010-02-01 08:26"), pd.Timestamp("2010-03-01")]
+
+
+def test_parse_id_encoding_length_and_emptiness() -> None:
+    got = parse.parse_id(_bin(["a", " b ", "", "x" * 257, b"\xffab", None]))
+    assert got.values.to_pylist()[:2] == ["a", "b"]
+    assert got.codes.tolist() == [0, 0, parse.MISSING, parse.TOO_LONG, parse.ENCODING, parse.MISSING]
+    assert parse.parse_id(_bin(["", "c"]), required=False).values.to_pylist() == [None, "c"]
+
+
+# --------------------------------------------------------------------------- columns, sniffing, rows
+def test_aliases_are_matched_case_and_punctuation_blind() -> None:
+    header = ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "Customer ID", "Country"]
+    found = columns.resolve("orders", header, {}, file="f.csv")
+    assert {k: header[v] for k, v in found.items()} == {
+        "order_id": "InvoiceNo", "sku": "StockCode", "quantity": "Quantity", "order_ts": "InvoiceDate",
+        "unit_price": "UnitPrice", "customer_id": "Customer ID", "region": "Country"}
+
+
+def test_config_mapping_wins_and_bad_mappings_are_named() -> None:
+    found = columns.resolve("orders", ["who", "when", "date"], {"customer_id": "who", "order_ts": "when"},
+                            file="f.csv")
+    assert found == {"customer_id": 0, "order_ts": 1}
+    with pytest.raises(DataError, match="'nope', which is not a column"):
+        columns.resolve("orders", ["who", "when"], {"customer_id": "nope"}, file="f.csv")
+    with pytest.raises(ConfigError, match=r"ingest\.columns\.orders\.colour"):
+        columns.resolve("orders", ["who", "when"], {"colour": "who"}, file="f.csv")
+
+
+def test_missing_required_column_lists_what_was_found_and_how_to_map() -> None:
+    with pytest.raises(DataError) as err:
+        columns.resolve("orders", ["client", "price"], {}, file="f.csv")
+    msg = str(err.value)
+    assert "'order_ts'" in msg and "'client', 'price'" in msg and "ingest: {columns: {orders:" in msg
+
+
+@pytest.mark.parametrize(("lines", "delim"), [
+    (["a,b,c", "1,2,3"], ","), (["a;b;c", "1;2,5;3"], ";"), (["a\tb", "1\t2"], "\t"), (["a|b", "1|2"], "|"),
+    (['"x;y",b', '"1;2",3'], ","), (["single", "1"], ","),
+])
+def test_sniff_delimiter(lines: list[str], delim: str) -> None:
+    assert read.sniff_delimiter(lines) == delim
+
+
+def test_kept_rows_skips_excluded_rows() -> None:
+    got = read.kept_rows(np.array([2, 3, 7]), np.arange(6))
+    assert got.tolist() == [1, 4, 5, 6, 8, 9]
+
+
+# --------------------------------------------------------------------------- rules
+def _chunk(cols: dict[str, list], dup: list[int] | None = None) -> Chunk:
+    n = len(next(iter(cols.values())))
+    return Chunk({k: _bin(v) for k, v in cols.items()}, {k: k.upper() for k in cols},
+                 np.arange(1, n + 1, dtype=np.int64), np.array(dup or [0] * n, dtype=np.int64))
+
+
+def test_orders_rules_give_one_reject_per_row_with_the_first_reason() -> None:
+    chunk = _chunk({
+        "customer_id": ["c1", "", "c3", "c4", "c5", "c6", "c1"],
+        "order_ts": ["2025-01-01", "2025-01-01", "bad", *["2025-01-01"] * 4],
+        "sku": ["s1", "s1", "s1", "zz", "s1", "s1", "s1"],
+        "quantity": ["1", "1", "1", "1", "0", "2", "1"],
+        "unit_price": ["1", "1", "1", "1", "1", "-1", "1"],
+    }, dup=[0, 0, 0, 0, 0, 0, 1])
+    checked = validate.validate_chunk("orders", chunk, Context(skus=pa.array(["s1"])))
+    assert checked.accepted.num_rows == 1 and checked.accepted["region"].to_pylist() == ["ALL"]
+    rejects = checked.rejects.to_pylist()
+    assert [(r["row"], r["column"], r["reason"]) for r in rejects] == [
+        (2, "CUSTOMER_ID", "missing value"), (3, "ORDER_TS", "unparseable date"),
+        (4, "SKU", "unknown sku"), (5, "QUANTITY", "non-positive quantity (returns are not orders)"),
+        (6, "UNIT_PRICE", "negative price"), (7, "", "duplicate")]
+    assert rejects[-1]["value"] == "duplicate of row 1" and rejects[2]["value"] == "zz"
+
+
+def test_amount_stands_in_for_price_and_missing_columns_get_defaults() -> None:
+    chunk = _chunk({"customer_id": ["c1"], "order_ts": ["2025-01-01"], "quantity": ["4"], "amount": ["10"]})
+    accepted = validate.validate_chunk("orders", chunk, Context()).accepted.to_pylist()[0]
+    assert accepted["unit_price"] == 2.5 and accepted["sku"] == "ALL" and accepted["order_id"] is None
+
+
+def test_reference_rules_keys_ranges_and_defaults() -> None:
+    products = validate.validate_chunk("products", _chunk({"sku": ["a", "b", "a", "c"],
+                                                           "unit_volume": ["", "0", "2", "-1"]}),
+                                       Context(seen_keys=pa.array(["c"])))
+    assert products.accepted.to_pylist() == [{"sku": "a", "category": "ALL", "unit_volume": 1.0,
+                                              "value_local": None, "cost_unsold": None}]
+    assert products.rejects["reason"].to_pylist() == ["non-positive unit_volume", "duplicate key",
+                                                      "non-positive unit_volume"]
+    regions = validate.validate_chunk("regions", _chunk(
+        {"region": ["r1", "r2", "r3"], "lat": ["91", "0", "0"], "lon": ["0", "-181", "180"]}), Context())
+    assert regions.rejects["reason"].to_pylist() == ["latitude out of range", "longitude out of range"]
+    supply = validate.validate_chunk("supply", _chunk({"sku": ["a", "x", "b"], "units": ["1", "2", "-3"]}),
+                                     Context(skus=pa.array(["a", "b"])))
+    assert supply.rejects["reason"].to_pylist() == ["unknown sku", "negative units"]
+
+
+def test_future_tail_is_cut_only_when_small_and_far() -> None:
+    counts = np.zeros(40_000, dtype=np.int64)
+    counts[19_000:19_700] = 100  # two years of orders
+    assert validate.body_end_day(counts) is None
+    tail = counts.copy()
+    tail[30_000] = 3  # a typo decades later
+    assert validate.body_end_day(tail) == 19_699
+    big = counts.copy()
+    big[30_000] = 5_000  # too much to be a typo
+    assert validate.body_end_day(big) is None
+    near = counts.copy()
+    near[19_720] = 1  # 3 weeks later: plausible
+    assert validate.body_end_day(near) is None
