@@ -122,7 +122,7 @@ def _candidates(
         raise DataError(f"orders name SKU {bad!r}, which this synthetic world does not have; pass the "
                         "orders of the same data directory as the latent state", column="sku")
     pairs = pairs.drop_duplicates().sort_values(["customer_id", "item"], kind="stable")
-    return pairs.reset_index(drop=True)
+    return pairs.reset_index(drop=True).astype({"customer_id": "str", "item": "str"})
 
 
 def _renewal_log_ratio(latent: Latent, t: int, horizon_days: int, fav_rows: np.ndarray) -> np.ndarray:
@@ -134,6 +134,32 @@ def _renewal_log_ratio(latent: Latent, t: int, horizon_days: int, fav_rows: np.n
     age = (t - 1 - last[fav_rows])[:, None] + np.arange(horizon_days + 1)[None, :]
     log_s = np.log(np.maximum(_survival(age, kappa, cycle), 1e-300))
     return log_s - log_s[:, :1]
+
+
+def _browse_cumulative(latent: Latent, cust: np.ndarray, item: np.ndarray, t: int, horizon_days: int,
+                       item_level: str) -> np.ndarray:
+    """``C_k``: expected browse orders containing the item on horizon days ``< k``, k = 0..H."""
+    days = t + np.arange(horizon_days)
+    weeks, week_of_day = np.unique(days // 7, return_inverse=True)
+    q = browse_choice(latent, cust, item, weeks, item_level)[:, week_of_day]
+    contains = 1.0 - (1.0 - q) * np.exp(-latent.mu_k * q)
+    lam = latent.customers["lam"].to_numpy()[cust][:, None]
+    rate = lam * day_multiplier(latent, days)[None, :] * contains
+    return np.concatenate([np.zeros((len(cust), 1)), np.cumsum(rate, axis=1)], axis=1)
+
+
+def _pair_renewal_log_ratio(latent: Latent, pairs: pd.DataFrame, item_of: pd.Series, alive: np.ndarray,
+                            t: int, horizon_days: int) -> np.ndarray:
+    """``log R_k``: log P(no replenishment of the pair's favourites on horizon days ``< k``), k = 0..H."""
+    fav = latent.favourites
+    pair_key = pd.MultiIndex.from_frame(pairs[["customer_id", "item"]])
+    fav_pair = pair_key.get_indexer(pd.MultiIndex.from_arrays(
+        [fav["customer_id"].to_numpy(), item_of.reindex(fav["sku"].to_numpy()).to_numpy()]))
+    rows = np.flatnonzero(fav_pair >= 0)
+    rows = rows[alive[fav_pair[rows]]]  # only the living have a last event before t on record
+    log_r = np.zeros((len(pairs), horizon_days + 1))
+    np.add.at(log_r, fav_pair[rows], _renewal_log_ratio(latent, t, horizon_days, rows))
+    return log_r
 
 
 def true_probabilities(
@@ -180,22 +206,9 @@ def true_probabilities(
         raise DataError(f"orders name customer {pairs['customer_id'][cust < 0].iloc[0]!r}, unknown to this "
                         "synthetic world; pass the orders of the same data directory", column="customer_id")
     items = pd.Index(np.unique(item_of.to_numpy()))
-    days = t + np.arange(horizon_days)
-    weeks, week_of_day = np.unique(days // 7, return_inverse=True)
-    q = browse_choice(latent, cust, items.get_indexer(pairs["item"]), weeks, item_level)[:, week_of_day]
-    contains = 1.0 - (1.0 - q) * np.exp(-latent.mu_k * q)
-    lam = latent.customers["lam"].to_numpy()[cust][:, None]
-    rate = lam * day_multiplier(latent, days)[None, :] * contains
-    cum = np.concatenate([np.zeros((len(pairs), 1)), np.cumsum(rate, axis=1)], axis=1)
-    log_r = np.zeros_like(cum)
-    fav = latent.favourites
-    pair_key = pd.MultiIndex.from_frame(pairs[["customer_id", "item"]])
-    fav_pair = pair_key.get_indexer(pd.MultiIndex.from_arrays(
-        [fav["customer_id"].to_numpy(), item_of.reindex(fav["sku"].to_numpy()).to_numpy()]))
-    rows = np.flatnonzero(fav_pair >= 0)
+    cum = _browse_cumulative(latent, cust, items.get_indexer(pairs["item"]), t, horizon_days, item_level)
     alive = latent.customers["death"].to_numpy()[cust] >= t
-    rows = rows[alive[fav_pair[rows]]]
-    np.add.at(log_r, fav_pair[rows], _renewal_log_ratio(latent, t, horizon_days, rows))
+    log_r = _pair_renewal_log_ratio(latent, pairs, item_of, alive, t, horizon_days)
     delta = latent.customers["delta"].to_numpy()[cust][:, None]
     k = np.arange(horizon_days + 1)[None, :]
     weight = np.where(k < horizon_days, delta * (1 - delta) ** k, (1 - delta) ** horizon_days)
