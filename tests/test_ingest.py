@@ -139,3 +139,184 @@ def test_long_field_and_non_utf8_byte_are_quarantined_not_crashing(tmp_path: Pat
     assert code == 0, output
     counts = out["counts"]
     assert counts["rows_in"] == counts["rows_accepted"] + counts["rows_rejected"] == 5
+
+
+# --------------------------------------------------------------------------- more bad input, both outcomes
+def _many_good(n: int = 200, tag: str = "o") -> str:
+    return "".join(f"{tag}{i},c{i % 7},2025-01-{1 + i % 28:02d} 10:00:00,s1,1,2.50,r1\n" for i in range(n))
+
+
+def _rejects(tmp_path: Path) -> list[dict]:
+    return pd.read_parquet(tmp_path / "out" / "rejects.parquet").to_dict("records")
+
+
+def test_on_error_fail_stops_at_the_first_bad_row_with_value_and_fix(tmp_path: Path) -> None:
+    body = HEADER + _many_good(50) + "o9,c9,2025-01-04 10:00:00,s1,-3,2.50,r1\n" + "o9,,x,s1,1,1,r1\n"
+    code, output, out = _ingest(tmp_path, _csv(tmp_path, body), "--on-error", "fail")
+    assert code == 2 and out["status"] == "error"
+    assert "row 51, column 'quantity'" in output and "'-3'" in output and "returns are not orders" in output
+    assert "Fix:" in output and "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "value"),
+    [
+        ("o9,c9,9999-12-31,s1,1,2.5,r1\n", "out of range", "9999-12-31"),
+        ("o9,c9,1900-01-01,s1,1,2.5,r1\n", "out of range", "1900-01-01"),
+        ("o9,c9,2025-01-04,s1,1,-inf,r1\n", "not finite (NaN or inf)", "-inf"),
+        ("o9,c9,2025-01-04,s1,1,€2,r1\n", "not a number", "€2"),
+        (f"o9,{'z' * 10_000},2025-01-04,s1,1,2.5,r1\n", "value too long", "z" * 200),
+    ],
+)
+def test_a_bad_row_under_the_share_is_quarantined_with_its_value(
+    tmp_path: Path, line: str, reason: str, value: str
+) -> None:
+    code, output, out = _ingest(tmp_path, _csv(tmp_path, HEADER + _many_good() + line))
+    assert code == 0, output
+    assert out["counts"]["rows_rejected"] == 1 and out["counts"]["rows_accepted"] == 200
+    assert [(r["row"], r["reason"], r["value"]) for r in _rejects(tmp_path)] == [(201, reason, value)]
+    assert "warning" in output and "1 of 201 rows" in output  # reported, not silent
+
+
+def test_non_utf8_byte_rejects_that_row_as_encoding(tmp_path: Path) -> None:
+    body = (HEADER + _many_good()).encode() + b"o9,c\xe99,2025-01-05 10:00:00,s1,1,2.5,r1\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    assert code == 0, output
+    [reject] = _rejects(tmp_path)
+    assert (reject["row"], reject["column"], reject["reason"], reject["value"]) == (
+        201, "customer_id", "encoding", "c\\xe99")
+    latin1 = (HEADER + "o1,Zoë,2025-01-01,s1,1,1,r1\no2,Chloé,2025-01-02,s1,1,1,r1\n").encode("latin-1")
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, latin1, "latin.csv"))
+    assert code == 2 and "encoding" in output and "UTF-8" in output and "latin.csv" in output
+
+
+def test_plain_bom_and_semicolons_with_decimal_commas(tmp_path: Path) -> None:
+    body = "\ufeffCustomerID;InvoiceDate;Qty;Price\nc1;2025-01-01;2;3,5\nc2;2025-01-02;1;4\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["customer_id"].tolist() == ["c1", "c2"] and orders["unit_price"].tolist() == [3.5, 4.0]
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())["tables"]["orders"]
+    assert report["bom"] and report["delimiter"] == ";" and report["columns"]["order_ts"] == "InvoiceDate"
+
+
+def test_wrong_field_counts_and_multiline_fields_keep_row_numbers_exact(tmp_path: Path) -> None:
+    body = (HEADER + GOOD[0] + "o2,c2,2025-01-02,s1,1\n" + '"o3\nstill o3",c3,2025-01-03,s1,1,1,r1\n'
+            + "o4,c4,2025-01-04,s1,0,1,r1\n")
+    code, output, out = _ingest(tmp_path, _csv(tmp_path, body), "--config", str(_share(tmp_path, 0.9)))
+    assert code == 0, output
+    assert out["counts"]["rows_in"] == 4 and out["counts"]["rows_accepted"] == 2
+    assert [(r["row"], r["reason"]) for r in _rejects(tmp_path)] == [
+        (2, "wrong number of fields"), (4, "non-positive quantity (returns are not orders)")]
+
+
+def test_a_far_future_typo_is_after_the_datas_own_max(tmp_path: Path) -> None:
+    body = HEADER + _many_good() + "o9,c9,2205-01-04 10:00:00,s1,1,2.5,r1\n" + _many_good(5, "late")
+    code, output, out = _ingest(tmp_path, _csv(tmp_path, body), "--config", str(_share(tmp_path, 0.05)))
+    assert code == 0, output
+    assert [(r["row"], r["reason"]) for r in _rejects(tmp_path)] == [
+        (201, "after the data's own max + 1 day")]
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert len(orders) == out["counts"]["rows_accepted"] == 205 and orders["order_ts"].max().year == 2025
+
+
+def test_small_chunks_give_the_same_output_as_one_chunk(tmp_path: Path) -> None:
+    body = HEADER + _many_good(60) + GOOD[0] + _many_good(30, "p") + GOOD[0] + "o1,c1,2025-01-01,s1,x,1,r1\n"
+    src = _csv(tmp_path, body)
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text("ingest:\n  chunk_rows: 7\n  max_reject_share: 0.5\n")
+    results = []
+    for name, extra in (("big", ["--config", str(_share(tmp_path, 0.5))]), ("small", ["--config", str(cfg)])):
+        out = tmp_path / name
+        args = ["--json", "ingest", "--orders", str(src), "--out", str(out), *extra]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        results.append((pd.read_parquet(out / "orders.parquet"), pd.read_parquet(out / "rejects.parquet")))
+    pd.testing.assert_frame_equal(results[0][0], results[1][0])
+    pd.testing.assert_frame_equal(results[0][1], results[1][1])
+    assert results[0][1][["row", "reason"]].values.tolist() == [[92, "duplicate"], [93, "not an integer"]]
+
+
+def test_parquet_in_and_broken_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"customer_id": ["c1", "c2", "c1"], "order_ts": pd.to_datetime(
+        ["2025-01-01", "2025-01-02", "2025-01-01"]).tz_localize("Europe/Paris"), "quantity": [1, 2, 1]})
+    frame.to_parquet(tmp_path / "o.parquet")
+    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--config", str(_share(tmp_path, 0.5)))
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["order_ts"].tolist() == [pd.Timestamp("2024-12-31 23:00"), pd.Timestamp("2025-01-01 23:00")]
+    assert _rejects(tmp_path)[0]["reason"] == "duplicate"
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes((tmp_path / "o.parquet").read_bytes()[:-40])
+    code, output, _ = _ingest(tmp_path, broken)
+    assert code == 2 and "broken.parquet" in output and "truncated or corrupt" in output
+
+
+def test_truncated_gzip_exits_2(tmp_path: Path) -> None:
+    data = gzip.compress((HEADER + _many_good(3000)).encode())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    code, output, _ = _ingest(tmp_path, path)
+    assert code == 2 and "cut.csv.gz" in output and "gzip" in output and "Traceback" not in output
+
+
+def test_a_million_columns_and_a_100mb_line_exit_2_quickly(tmp_path: Path) -> None:
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + "1," * 999_999 + "1\n")
+    code, output, _ = _ingest(tmp_path, wide)
+    assert code == 2 and "2,000 columns" in output
+    long = tmp_path / "long.csv"
+    with open(long, "w") as fh:
+        fh.write(HEADER + _many_good(10) + "o1,")
+        for _ in range(100):
+            fh.write("x" * (1 << 20))
+        fh.write(",2025-01-01,s1,1,1,r1\n")
+    code, output, _ = _ingest(tmp_path, long)
+    assert code == 2 and "longer than 4 MiB" in output and "after row 10" in output
+
+
+def test_reference_tables_are_validated_and_checked_against(tmp_path: Path) -> None:
+    products = _csv(tmp_path, "sku,category\ns1,a\ns2,b\ns2,c\n", "products.csv")
+    warehouses = _csv(tmp_path, "warehouse_id,lat,lon,capacity\nw1,50,5,1e308\nw2,95,5,10\n", "wh.csv")
+    supply = _csv(tmp_path, "sku,units\ns1,10\nzz,5\n", "supply.csv")
+    body = HEADER + "".join(GOOD) + "o4,c4,2025-01-04 10:00:00,s9,1,2.50,r1\n"
+    args = ["--products", str(products), "--warehouses", str(warehouses), "--supply", str(supply),
+            "--config", str(_share(tmp_path, 0.5))]
+    code, output, out = _ingest(tmp_path, _csv(tmp_path, body), *args)
+    assert code == 0, output
+    reasons = {(r["table"], r["row"], r["reason"]) for r in _rejects(tmp_path)}
+    assert reasons == {("products", 3, "duplicate key"), ("warehouses", 2, "latitude out of range"),
+                       ("supply", 2, "unknown sku"), ("orders", 4, "unknown sku")}
+    assert out["counts"]["warehouses_rows_accepted"] == 1 and "effectively unlimited" in output
+    assert out["counts"]["rows_in"] == out["counts"]["rows_accepted"] + out["counts"]["rows_rejected"] == 11
+
+
+def test_out_is_replaced_whole_or_left_alone(tmp_path: Path) -> None:
+    good = _csv(tmp_path, HEADER + "".join(GOOD))
+    assert _ingest(tmp_path, good)[0] == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    bad = _csv(tmp_path, HEADER + "o1,c1,never,s1,1,1,r1\n", "bad.csv")
+    assert _ingest(tmp_path, bad)[0] == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert sorted(before) == ["ingest_report.json", "orders.parquet", "rejects.parquet"]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.txt").write_text("precious")
+    result = CliRunner().invoke(main, ["ingest", "--orders", str(good), "--out", str(home)])
+    assert result.exit_code == 2 and "not a data directory" in result.output
+    assert (home / "thesis.txt").read_text() == "precious"
+    result = CliRunner().invoke(main, ["ingest", "--orders", str(good), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "contains the orders input" in result.output
+
+
+def test_column_mapping_per_table_from_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "map.yaml"
+    cfg.write_text("ingest:\n  columns:\n    orders: {customer_id: Kunde, order_ts: Wann}\n")
+    body = "Kunde,Wann,date\nk1,2025-03-01,garbage\nk2,2025-03-02,garbage\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body), "--config", str(cfg))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["customer_id"].tolist() == ["k1", "k2"]
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert report["tables"]["orders"]["columns"] == {"customer_id": "Kunde", "order_ts": "Wann"}
+    assert report["rows_in"] == 2 and len(report["tables"]["orders"]["sha256"]) == 64

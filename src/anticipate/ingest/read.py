@@ -259,19 +259,19 @@ class _CsvChunks:
         )
 
     def __iter__(self) -> Iterator[RawChunk]:
-        good = 0
+        good = read = 0
         try:
             reader = self._reader()
             pending: list[pa.RecordBatch] = []
             for batch in reader:
                 pending.append(batch)
-                if sum(b.num_rows for b in pending) >= self.chunk_rows:
+                read += batch.num_rows
+                if read - good >= self.chunk_rows:
                     yield self._chunk(pending, good)
-                    good += sum(b.num_rows for b in pending)
-                    pending = []
+                    good, pending = read, []
             yield self._chunk(pending, good, last=True)
         except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
-            raise self._error(exc, good) from None
+            raise self._error(exc, read + len(self.bad_rows)) from None
 
     def _chunk(self, batches: list[pa.RecordBatch], good: int, last: bool = False) -> RawChunk:
         n = sum(b.num_rows for b in batches)
@@ -291,6 +291,7 @@ class _CsvChunks:
         return RawChunk(columns, rows, out)
 
     def _error(self, exc: BaseException, good: int) -> DataError:
+        """The DataError for a reader failure ``good`` records into the data."""
         shown, msg = str(self.source.path), (str(exc).splitlines() or [type(exc).__name__])[0][:300]
         if self.too_many:
             first = self.bad[0] if self.bad else None
