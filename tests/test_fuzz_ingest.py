@@ -3,6 +3,7 @@ the schema, and nothing but a DataError ever escapes. ``FUZZ_EXAMPLES`` raises t
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -14,10 +15,12 @@ from hypothesis import strategies as st
 
 from anticipate.config import load_config
 from anticipate.errors import DataError
+from anticipate.ingest import parse, validate
 from anticipate.pipelines import Settings
 from anticipate.pipelines.ingest import run_ingest
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+KNOWN_REASONS = set(parse.REASONS.values()) | set(validate.FIXES)
 
 cells = {
     "order_id": st.sampled_from(["o1", "o2", "", "o,3", 'o"4', "o5"]),
@@ -42,18 +45,21 @@ cells = {
 }
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
+def _quote(value: str, delimiter: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in (delimiter, '"', "\n")) else value
 
 
 @st.composite
-def messy_csv(draw: st.DrawFn) -> str:
+def messy_csv(draw: st.DrawFn) -> tuple[str, str]:
+    """(CSV text, delimiter): 0-25 random lines, sometimes an exact duplicate line."""
     n = draw(st.integers(0, 25))
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
     rows = [[draw(strategy) for strategy in cells.values()] for _ in range(n)]
     if rows and draw(st.booleans()):
         rows.append(list(rows[0]))  # an exact duplicate line
-    header = ",".join(cells)
-    return header + "\n" + "".join(",".join(_quote(v) for v in row) + "\n" for row in rows)
+    header = delimiter.join(cells)
+    body = "".join(delimiter.join(_quote(v, delimiter) for v in row) + "\n" for row in rows)
+    return header + "\n" + body, delimiter
 
 
 def _check_accepted(orders: pd.DataFrame) -> None:
@@ -63,16 +69,24 @@ def _check_accepted(orders: pd.DataFrame) -> None:
     given_prices = prices[~np.isnan(prices)]  # unit_price is optional: missing stays NaN
     assert (np.isfinite(given_prices) & (given_prices >= 0)).all()
     assert not orders["order_ts"].isna().any()
+    assert orders["order_ts"].between(parse.TS_MIN, parse.TS_MAX).all()
+    assert (orders["customer_id"].str.len() <= parse.MAX_TEXT_CHARS).all()
+    assert str(orders["order_ts"].dtype) == "datetime64[ns]" and str(orders["quantity"].dtype) == "int64"
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(messy_csv())
-def test_nothing_is_lost_and_nothing_bad_is_accepted(body: str) -> None:
-    cfg = load_config(None, overrides={"ingest.max_reject_share": 1.0})
+@given(messy_csv(), st.sampled_from([1, 3, 1000]), st.booleans(), st.booleans())
+def test_nothing_is_lost_and_nothing_bad_is_accepted(
+    csv_and_delimiter: tuple[str, str], chunk_rows: int, bom: bool, gz: bool
+) -> None:
+    body, _ = csv_and_delimiter
+    overrides = {"ingest.max_reject_share": 1.0, "ingest.chunk_rows": chunk_rows}
+    cfg = load_config(None, overrides=overrides)
     settings_ = Settings(cfg=cfg, data_dir=Path("."), tracking_uri="sqlite:///unused.db", progress=False)
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "orders.csv"
-        source.write_text(body, encoding="utf-8")
+        source = Path(tmp) / ("orders.csv.gz" if gz else "orders.csv")
+        raw = ("\ufeff" if bom else "").encode() + body.encode("utf-8")
+        source.write_bytes(gzip.compress(raw, mtime=0) if gz else raw)
         try:
             result = run_ingest(settings_, sources={"orders": source}, out=Path(tmp) / "out")
         except DataError:
@@ -84,5 +98,7 @@ def test_nothing_is_lost_and_nothing_bad_is_accepted(body: str) -> None:
         orders = pd.read_parquet(Path(tmp) / "out" / "orders.parquet")
         rejects = pd.read_parquet(Path(tmp) / "out" / "rejects.parquet")
         assert len(orders) == counts["rows_accepted"]
-        assert rejects["row"].nunique() == counts["rows_rejected"]
+        assert rejects["row"].nunique() == len(rejects) == counts["rows_rejected"]
+        assert rejects["row"].between(1, counts["rows_in"]).all()
+        assert set(rejects["reason"]) <= KNOWN_REASONS
         _check_accepted(orders)
