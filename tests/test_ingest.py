@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -320,3 +321,27 @@ def test_column_mapping_per_table_from_config(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
     assert report["tables"]["orders"]["columns"] == {"customer_id": "Kunde", "order_ts": "Wann"}
     assert report["rows_in"] == 2 and len(report["tables"]["orders"]["sha256"]) == 64
+
+
+def test_wide_parquet_is_read_in_byte_bounded_chunks_with_exact_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anticipate.ingest import read
+
+    n = 300
+    frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
+                          "order_ts": pd.date_range("2025-01-01", periods=n, freq="h"),
+                          "quantity": [1] * n})
+    frame.loc[249, "quantity"] = 0
+    frame.loc[120] = frame.loc[7]
+    for j in range(60):
+        frame[f"extra_{j}"] = f"filler-{j}"
+    frame.to_parquet(tmp_path / "wide.parquet", row_group_size=n)
+    monkeypatch.setattr(read, "MAX_CHUNK_BYTES", 16_000)  # ~20 rows per chunk
+    code, output, out = _ingest(tmp_path, tmp_path / "wide.parquet", "--config", str(_share(tmp_path, 0.5)))
+    assert code == 0, output
+    assert [(r["row"], r["reason"], r["value"]) for r in _rejects(tmp_path)] == [
+        (121, "duplicate", "duplicate of row 8"),
+        (250, "non-positive quantity (returns are not orders)", "0")]
+    assert out["counts"]["rows_accepted"] == n - 2
+    assert pq.ParquetFile(tmp_path / "out" / "orders.parquet").num_row_groups >= 10  # one per chunk

@@ -135,10 +135,13 @@ def _require(table: str, header: list[str], found: dict[str, int], file: str) ->
     name = missing[0]
     example = ", ".join(f"{m}: <your column>" for m in missing)
     aliases = ", ".join(ALIASES[table][name][1:4])
+    hint = (" Only one column was found: is the delimiter one of , ; TAB | and the same on every line?"
+            if len(header) == 1 else "")
     raise DataError(
         f"required column '{name}' of the {table} table was not found (missing: {', '.join(missing)}; "
         f"columns found: {_listing(header)}). Rename the source column to '{name}' (or a known alias "
-        f"such as {aliases}), or map it in the config: ingest: {{columns: {{{table}: {{{example}}}}}}}",
+        f"such as {aliases}), or map it in the config: "
+        f"ingest: {{columns: {{{table}: {{{example}}}}}}}.{hint}",
         file=file, column=name,
     )
 

@@ -219,7 +219,7 @@ class _TableRun:
     def _finish(self) -> None:
         report = self.report
         if report.rows_in == 0:
-            raise DataError("the file has a header but no data rows; add rows or leave this file out",
+            raise DataError("the file has column names but no data rows; add rows or leave this file out",
                             file=self.file)
         if self.table == "orders":
             end = validate.body_end_day(self.day_counts)

@@ -2,8 +2,9 @@
 
 CSV (any of ``, ; TAB |`` as delimiter, UTF-8 with or without BOM, optionally
 gzip) is read by pyarrow's streaming reader with every column as raw bytes, so
-nothing is decoded or typed before validation; Parquet is read row group by
-row group. Rows are numbered from 1 at the first data record after the header
+nothing is decoded or typed before validation; Parquet is read in batches. A
+chunk holds at most ``chunk_rows`` rows and about ``MAX_CHUNK_BYTES`` bytes.
+Rows are numbered from 1 at the first data record after the header
 (the header is not counted; blank lines are not records; a quoted field may
 span lines). Limits that keep memory and time bounded: a record may be at most
 ``MAX_RECORD_BYTES``, the header at most ``HEAD_BYTES`` and ``MAX_COLUMNS``
@@ -29,6 +30,8 @@ from anticipate.errors import DataError
 HEAD_BYTES = 1 << 20
 MAX_RECORD_BYTES = 4 << 20
 MAX_COLUMNS = 2000
+#: A chunk also ends at this many bytes of raw columns, so wide files stay bounded too.
+MAX_CHUNK_BYTES = 128 << 20
 DELIMITERS = (",", ";", "\t", "|")
 _TOO_MANY_BAD = 1000
 
@@ -214,7 +217,11 @@ def _iter_parquet(source: Source, chunk_rows: int) -> Iterator[RawChunk]:
     start = 0
     try:
         pf = pq.ParquetFile(source.path)
-        for batch in pf.iter_batches(batch_size=chunk_rows, use_threads=False):
+        meta = pf.metadata
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        row_bytes = max(size // max(1, meta.num_rows), 16 * meta.num_columns)  # decoded >= encoded
+        batch_size = max(1, min(chunk_rows, MAX_CHUNK_BYTES // row_bytes))
+        for batch in pf.iter_batches(batch_size=batch_size, use_threads=False):
             rows = np.arange(start + 1, start + batch.num_rows + 1, dtype=np.int64)
             start += batch.num_rows
             yield RawChunk(list(batch.columns), rows)
@@ -266,7 +273,7 @@ class _CsvChunks:
             for batch in reader:
                 pending.append(batch)
                 read += batch.num_rows
-                if read - good >= self.chunk_rows:
+                if read - good >= self.chunk_rows or sum(b.nbytes for b in pending) >= MAX_CHUNK_BYTES:
                     yield self._chunk(pending, good)
                     good, pending = read, []
             yield self._chunk(pending, good, last=True)
