@@ -188,9 +188,9 @@ def parse_timestamp(arr: pa.Array, *, date_format: str | None = None) -> Parsed:
     """Timestamps as naive UTC ``timestamp[ns]``; unparseable -> BAD_DATE, outside
     [TS_MIN, TS_MAX) -> DATE_RANGE, empty -> MISSING.
 
-    Text is tried as ISO 8601 in one vectorised cast first; otherwise with
-    ``date_format`` (one format per file, see :func:`guess_date_format`) and then
-    ISO 8601 with any UTC offset. Zoned values are converted to UTC.
+    Text is read as strict ISO 8601 by a compiled kernel first; what that leaves is
+    tried with ``date_format`` (one format per file, see :func:`guess_date_format`)
+    and then ISO 8601 with any UTC offset (pandas). Zoned values are converted to UTC.
     """
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
         micros = _zoned_to_naive(arr) if pa.types.is_timestamp(arr.type) else pc.cast(arr, pa.timestamp("us"))
