@@ -157,18 +157,3 @@ def test_highs_polish_proves_small_plans_optimal() -> None:
     assert polished.gap <= 1e-6 and polished.bound <= plain.bound + 1e-9
     assert polished.objective == pytest.approx(_expected_objective(inst, polished.units), rel=1e-9)
 
-
-def test_highs_prints_nothing_on_stdout() -> None:
-    """HiGHS's banner would break ``--json`` (one object on stdout); it must go to stderr."""
-    import subprocess
-    import sys
-
-    code = (
-        "from anticipate.allocation import generate_instance\n"
-        "from anticipate.allocation.solver import build_units\n"
-        "from anticipate.allocation.highs import lp_bound\n"
-        "inst = generate_instance(3, 20, seed=0)\n"
-        "lp_bound(inst, build_units(inst))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout == ""

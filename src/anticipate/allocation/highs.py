@@ -9,33 +9,10 @@ solves it to proven optimality (its dual bound certifies the plan).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator
-
 import numpy as np
 
 from anticipate.allocation.instance import Instance
 from anticipate.allocation.solver import Units
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what C code writes to file descriptor 1 to stderr for the duration of the block.
-
-    HiGHS (1.16 and later) prints its banner on stdout when the first ``Highs`` object
-    of a process is made, before any option can silence it; ``--json`` promises
-    exactly one JSON object on stdout, so the banner must go to stderr.
-    """
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | None) -> object:
@@ -43,8 +20,7 @@ def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | N
 
     n = len(units.val)
     n_w, n_s = len(inst.warehouses), len(inst.skus)
-    with _stdout_to_stderr():
-        h = highspy.Highs()
+    h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,26 @@ def emit(result: Any, *, as_json: bool) -> None:
         click.echo(result.text)
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout during the block to stderr, Python and C code alike.
+
+    With ``--json`` stdout holds only our one object, but libraries print there: MLflow
+    through Python, HiGHS (1.16+) its banner from C straight to file descriptor 1. So
+    both ``sys.stdout`` and descriptor 1 point at stderr until the block ends.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Wrap a command: resolve global options, run it, map exceptions to exit codes.
 
@@ -130,12 +150,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
             try:
-                # libraries (MLflow) print to stdout; with --json stdout holds only our object
-                quiet = (
-                    contextlib.redirect_stdout(sys.stderr)
-                    if opts.get("as_json")
-                    else contextlib.nullcontext()
-                )
+                quiet = _stdout_to_stderr() if opts.get("as_json") else contextlib.nullcontext()
                 with quiet:
                     result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
             except AnticipateError as exc:
