@@ -122,9 +122,10 @@ def emit(result: Any, *, as_json: bool) -> None:
 def _stdout_to_stderr() -> Iterator[None]:
     """Send everything written to stdout during the block to stderr, Python and C code alike.
 
-    With ``--json`` stdout holds only our one object, but libraries print there: MLflow
-    through Python, HiGHS (1.16+) its banner from C straight to file descriptor 1. So
-    both ``sys.stdout`` and descriptor 1 point at stderr until the block ends.
+    stdout holds only the command's result (with ``--json`` exactly one object), but
+    libraries print there: MLflow through Python, HiGHS (1.16+) its banner from C
+    straight to file descriptor 1. So both ``sys.stdout`` and descriptor 1 point at
+    stderr while the command runs; the result is printed afterwards.
     """
     sys.stdout.flush()
     saved = os.dup(1)
@@ -153,8 +154,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
             try:
-                quiet = _stdout_to_stderr() if opts.get("as_json") else contextlib.nullcontext()
-                with quiet:
+                with _stdout_to_stderr():
                     result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
