@@ -160,3 +160,15 @@ def test_stale_data_refuses_a_nightly_plan(world: Path) -> None:
     done = run_cli("--data", "data", "allocate", "--date", "2025-06-01", cwd=world)
     assert done.returncode == 2  # stale data is checked before the model is loaded
     assert "allow-stale" in done.stderr
+
+
+def test_a_single_class_label_set_exits_2_saying_why(tmp_path: Path) -> None:
+    """Four customers who each ordered once: every training label is 0, nothing to learn from."""
+    (tmp_path / "log.csv").write_text(
+        "customer,date,quantity,amount\nc1,2024-01-03,1,10\nc2,2024-02-10,2,20\n"
+        "c3,2024-03-15,1,5\nc4,2024-05-20,1,7\n"
+    )
+    assert run_cli("ingest", "--orders", "log.csv", "--out", "d", cwd=tmp_path).returncode == 0
+    done = run_cli("--data", "d", "train", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "single-class" in done.stderr and "Traceback" not in done.stderr
