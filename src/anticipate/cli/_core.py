@@ -91,7 +91,7 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
         tracking_uri=tracking_uri,
         config_path=Path(opts["config"]) if opts.get("config") else None,
         verbosity=verbosity,
-        progress=verbosity >= 0 and sys.stderr.isatty(),
+        progress=verbosity >= 0,
     )
 
 
