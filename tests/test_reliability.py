@@ -318,7 +318,22 @@ def test_tracking_server_down_exits_3_and_a_local_model_copy_still_plans(
                     str(tmp_path / "staged"), str(copy)], check=True, capture_output=True, timeout=300)
     assert (copy / "MLmodel").is_file()
     _ok(run_cli("--tracking-uri", mlflow_server.uri, "-q", "promote", "latest", cwd=tmp_path))
+
+    # during a run: the model came from the server, which stops while the run forecasts
+    during = _popen(["--data", str(world.data), "--config", str(world.config), "--tracking-uri",
+                     mlflow_server.uri, "allocate", "--date", DATE], tmp_path)
+    assert during.stderr is not None
+    seen = []
+    for line in during.stderr:
+        seen.append(line)
+        if "] forecasting" in line:
+            break
     mlflow_server.stop()
+    err = "".join(seen) + during.communicate(timeout=300)[1]
+    assert "] forecasting" in err, err
+    assert during.returncode == 3, err
+    assert mlflow_server.uri in err and "unreachable" in err
+    assert not (tmp_path / "plans" / DATE).exists()
 
     common = ["--data", str(world.data), "--config", str(world.config), "-q"]
     down = run_cli(*common, "--tracking-uri", mlflow_server.uri, "allocate", "--date", DATE, cwd=tmp_path,
