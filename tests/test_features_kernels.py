@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,3 +57,100 @@ def test_sequence_stats_hand_example() -> None:
     assert abs(rog - 1.0 / 4.5) < 1e-12
     assert (x, t_x, big_t) == (2.0, 9.0, 10.0)
     assert (n7, u7) == (2.0, 5.0)
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """Random order lines: group code, order code, age (days, with ties), units, spend."""
+    n = draw(st.integers(0, 60))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_groups = draw(st.integers(1, 6))
+    group = rng.integers(0, n_groups, n)
+    order = rng.integers(0, max(1, n // 2), n)
+    age = rng.integers(1, 20, n).astype(float) / 2.0
+    units = rng.integers(1, 5, n).astype(float)
+    spend = np.round(rng.uniform(0, 100, n), 2) * units
+    return group.astype(np.int64), n_groups, order.astype(np.int64), age, units, spend
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_group_by_codes_is_a_stable_sort_and_equals_plain(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups = data[0], data[1]
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    slow_perm, slow_indptr = kernels.group_by_codes(group, n_groups, jit=False)
+    np.testing.assert_array_equal(perm, np.argsort(group, kind="stable"))
+    np.testing.assert_array_equal(indptr, np.searchsorted(group[perm], np.arange(n_groups + 1)))
+    np.testing.assert_array_equal(perm, slow_perm)
+    np.testing.assert_array_equal(indptr, slow_indptr)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_sort_segments_orders_each_group_by_key_stably(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, order = data[0], data[1], data[2]
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    fast = kernels.sort_segments(indptr, perm, order)
+    np.testing.assert_array_equal(fast, np.lexsort((np.arange(len(group)), order, group)))
+    np.testing.assert_array_equal(fast, kernels.sort_segments(indptr, perm, order, jit=False))
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_collapse_events_equals_pandas_groupby_and_plain(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, order, age, units, spend = data
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    fast = kernels.collapse_events(indptr, perm, order, age, units, spend)
+    slow = kernels.collapse_events(indptr, perm, order, age, units, spend, jit=False)
+    for f, s in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(f, s)
+    # pandas: one event per (group, order), oldest first, ties by order code
+    frame = pd.DataFrame(
+        {"g": group, "o": order, "age": age, "u": units, "s": spend, "row": np.arange(len(age))}
+    )
+    ev = frame.groupby(["g", "o"]).agg(age=("age", "max"), u=("u", "sum"), s=("s", "sum"), row=("row", "min"))
+    ev = ev.reset_index().sort_values(["g", "age", "o"], ascending=[True, False, True], kind="stable")
+    ev_indptr, ev_age, ev_units, ev_spend, ev_row = fast
+    np.testing.assert_array_equal(ev_indptr, np.searchsorted(ev["g"].to_numpy(), np.arange(n_groups + 1)))
+    np.testing.assert_array_equal(ev_age, ev["age"].to_numpy())
+    np.testing.assert_array_equal(ev_units, ev["u"].to_numpy())
+    np.testing.assert_allclose(ev_spend, ev["s"].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(ev_row, ev["row"].to_numpy())
+
+
+def test_collapse_events_sums_spend_with_kahan_compensation() -> None:
+    # 0.1 + 0.2 + 0.3 added naively is 0.6000000000000001; compensated it is 0.6
+    spend = np.array([0.1, 0.2, 0.3])
+    one = np.zeros(3, dtype=np.int64)
+    _, _, _, total, _ = kernels.collapse_events(
+        np.array([0, 3]), np.arange(3), one, np.ones(3), np.ones(3), spend
+    )
+    assert total[0] == 0.6
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_most_recent_takes_the_youngest_row_and_the_later_on_ties(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, _, age = data[0], data[1], data[2], data[3]
+    codes = np.arange(len(age), dtype=np.int64) * 3
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    fast = kernels.most_recent(indptr, perm, age, codes)
+    np.testing.assert_array_equal(fast, kernels.most_recent(indptr, perm, age, codes, jit=False))
+    for g in range(n_groups):
+        rows = np.flatnonzero(group == g)
+        expect = codes[rows[age[rows] == age[rows].min()][-1]] if len(rows) else -1
+        assert fast[g] == expect
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_runs_number_consecutive_equal_pairs(data: tuple[np.ndarray, ...]) -> None:
+    group, order = data[0], data[2]
+    run, starts = kernels.runs(group, order)
+    slow_run, slow_starts = kernels.runs(group, order, jit=False)
+    np.testing.assert_array_equal(run, slow_run)
+    np.testing.assert_array_equal(starts, slow_starts)
+    change = np.ones(len(group), dtype=bool)
+    change[1:] = (group[1:] != group[:-1]) | (order[1:] != order[:-1])
+    np.testing.assert_array_equal(starts, np.flatnonzero(change))
+    np.testing.assert_array_equal(run, np.cumsum(change) - 1)

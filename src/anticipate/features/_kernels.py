@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 #: Output columns of :func:`sequence_stats`, before the per-window pairs.
 SEQ_FIXED = (
@@ -49,7 +49,7 @@ def _sequence_stats_body(
     n_groups = indptr.shape[0] - 1
     k = windows.shape[0]
     out = np.full((n_groups, 11 + 2 * k), np.nan)
-    for g in range(n_groups):
+    for g in prange(n_groups):  # groups are independent: rows of out are disjoint
         lo, hi = indptr[g], indptr[g + 1]
         n = hi - lo
         if n == 0:
@@ -91,7 +91,7 @@ def _sequence_stats_body(
     return out
 
 
-_sequence_stats_jit = njit(cache=True, nogil=True)(_sequence_stats_body)
+_sequence_stats_jit = njit(cache=True, nogil=True, parallel=True)(_sequence_stats_body)
 
 
 def sequence_stats(
@@ -130,3 +130,240 @@ def last_value(indptr: np.ndarray, codes: np.ndarray, *, jit: bool = True) -> np
     """Run the last-value kernel (``jit=False`` runs the plain-Python twin)."""
     args = (np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(codes, dtype=np.int64))
     return _last_value_jit(*args) if jit else _last_value_body(*args)
+
+
+def _group_by_codes_body(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable counting sort of rows by a dense group code.
+
+    Parameters
+    ----------
+    codes : int64 (N,)  group code of each row, in ``0..n_groups - 1``
+    n_groups : int
+
+    Returns
+    -------
+    perm : int64 (N,)  row numbers grouped by code, source order kept within a group
+    indptr : int64 (n_groups + 1,)  group ``g`` owns ``perm[indptr[g]:indptr[g + 1]]``
+    """
+    indptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        indptr[codes[i] + 1] += 1
+    for g in range(n_groups):
+        indptr[g + 1] += indptr[g]
+    fill = indptr[:-1].copy()
+    perm = np.empty(codes.shape[0], dtype=np.int64)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        perm[fill[g]] = i
+        fill[g] += 1
+    return perm, indptr
+
+
+_group_by_codes_jit = njit(cache=True, nogil=True)(_group_by_codes_body)
+
+
+def group_by_codes(codes: np.ndarray, n_groups: int, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Run the counting-sort kernel (``jit=False`` runs the plain-Python twin)."""
+    args = (np.ascontiguousarray(codes, dtype=np.int64), int(n_groups))
+    return _group_by_codes_jit(*args) if jit else _group_by_codes_body(*args)
+
+
+def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Within each segment of ``perm``, order the rows by ``key[row]`` (stable: ties keep their order).
+
+    Parameters
+    ----------
+    indptr : int64 (G + 1,)  segment boundaries in ``perm``
+    perm : int64 (N,)  row numbers
+    key : int64 (rows,)  sort key per row
+
+    Returns
+    -------
+    int64 (N,): ``perm`` with every segment sorted by key.
+    """
+    out = perm.copy()
+    for g in range(indptr.shape[0] - 1):
+        lo, hi = indptr[g], indptr[g + 1]
+        ordered = True
+        for j in range(lo + 1, hi):
+            if key[perm[j]] < key[perm[j - 1]]:
+                ordered = False
+                break
+        if not ordered:
+            seg = perm[lo:hi]
+            out[lo:hi] = seg[np.argsort(key[seg], kind="mergesort")]
+    return out
+
+
+_sort_segments_jit = njit(cache=True, nogil=True)(_sort_segments_body)
+
+
+def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit: bool = True) -> np.ndarray:
+    """Run the segment-sort kernel (``jit=False`` runs the plain-Python twin)."""
+    args = (
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(perm, dtype=np.int64),
+        np.ascontiguousarray(key, dtype=np.int64),
+    )
+    return _sort_segments_jit(*args) if jit else _sort_segments_body(*args)
+
+
+def _collapse_events_body(
+    indptr: np.ndarray,
+    perm: np.ndarray,
+    order: np.ndarray,
+    age: np.ndarray,
+    units: np.ndarray,
+    spend: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One event per (group, order): its oldest age, summed units and summed spend.
+
+    Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]`` in source order. Each
+    order code of a group becomes one event with the largest ``age`` of its rows
+    (days) and the units and spend summed in source order with Kahan compensation
+    (as pandas' Cython grouped sum does, bit for bit). A group's events come oldest
+    first, ties broken by order code. Groups already in order (a time-sorted log)
+    skip both sorts.
+
+    Returns
+    -------
+    ev_indptr : int64 (G + 1,)  group ``g`` owns events ``[ev_indptr[g], ev_indptr[g + 1])``
+    ev_age, ev_units, ev_spend : float64 (E,)
+    ev_row : int64 (E,)  the first source row of each event
+    """
+    n_groups = indptr.shape[0] - 1
+    n = perm.shape[0]
+    ev_indptr = np.zeros(n_groups + 1, dtype=np.int64)
+    ev_age = np.empty(n)
+    ev_units = np.empty(n)
+    ev_spend = np.empty(n)
+    ev_row = np.empty(n, dtype=np.int64)
+    w = 0
+    for g in range(n_groups):
+        lo, hi = indptr[g], indptr[g + 1]
+        seg = perm[lo:hi]
+        for j in range(1, hi - lo):
+            if order[seg[j]] < order[seg[j - 1]]:
+                seg = seg[np.argsort(order[seg], kind="mergesort")]
+                break
+        start = w
+        j = 0
+        while j < hi - lo:
+            code = order[seg[j]]
+            ev_row[w] = seg[j]
+            oldest = -np.inf
+            su, cu, ss, cs = 0.0, 0.0, 0.0, 0.0
+            while j < hi - lo and order[seg[j]] == code:
+                row = seg[j]
+                oldest = max(oldest, age[row])
+                y = units[row] - cu
+                t = su + y
+                cu = t - su - y
+                if cu != cu:
+                    cu = 0.0
+                su = t
+                y = spend[row] - cs
+                t = ss + y
+                cs = t - ss - y
+                if cs != cs:
+                    cs = 0.0
+                ss = t
+                j += 1
+            ev_age[w], ev_units[w], ev_spend[w] = oldest, su, ss
+            w += 1
+        for e in range(start + 1, w):
+            if ev_age[e] > ev_age[e - 1]:
+                by_age = np.argsort(-ev_age[start:w], kind="mergesort") + start
+                ev_age[start:w] = ev_age[by_age]
+                ev_units[start:w] = ev_units[by_age]
+                ev_spend[start:w] = ev_spend[by_age]
+                ev_row[start:w] = ev_row[by_age]
+                break
+        ev_indptr[g + 1] = w
+    return ev_indptr, ev_age[:w].copy(), ev_units[:w].copy(), ev_spend[:w].copy(), ev_row[:w].copy()
+
+
+_collapse_events_jit = njit(cache=True, nogil=True)(_collapse_events_body)
+
+
+def collapse_events(
+    indptr: np.ndarray,
+    perm: np.ndarray,
+    order: np.ndarray,
+    age: np.ndarray,
+    units: np.ndarray,
+    spend: np.ndarray,
+    *,
+    jit: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the event-collapse kernel (``jit=False`` runs the plain-Python twin)."""
+    args = (
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(perm, dtype=np.int64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(age, dtype=np.float64),
+        np.ascontiguousarray(units, dtype=np.float64),
+        np.ascontiguousarray(spend, dtype=np.float64),
+    )
+    return _collapse_events_jit(*args) if jit else _collapse_events_body(*args)
+
+
+def _most_recent_body(indptr: np.ndarray, perm: np.ndarray, age: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per group, the code of its youngest row (smallest ``age``; ties go to the later row); -1 if empty.
+
+    Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]`` in source order.
+    """
+    out = np.full(indptr.shape[0] - 1, -1, dtype=np.int64)
+    for g in range(indptr.shape[0] - 1):
+        best = np.inf
+        for j in range(indptr[g], indptr[g + 1]):
+            row = perm[j]
+            if age[row] <= best:
+                best = age[row]
+                out[g] = codes[row]
+    return out
+
+
+_most_recent_jit = njit(cache=True, nogil=True)(_most_recent_body)
+
+
+def most_recent(
+    indptr: np.ndarray, perm: np.ndarray, age: np.ndarray, codes: np.ndarray, *, jit: bool = True
+) -> np.ndarray:
+    """Run the most-recent-code kernel (``jit=False`` runs the plain-Python twin)."""
+    args = (
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(perm, dtype=np.int64),
+        np.ascontiguousarray(age, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.int64),
+    )
+    return _most_recent_jit(*args) if jit else _most_recent_body(*args)
+
+
+def _runs_body(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of consecutive rows with equal ``(first, second)`` codes.
+
+    Returns
+    -------
+    run : int64 (N,)  the run number of each row
+    starts : int64 (R,)  the first row of each run
+    """
+    n = first.shape[0]
+    run = np.empty(n, dtype=np.int64)
+    starts = np.empty(n, dtype=np.int64)
+    r = -1
+    for i in range(n):
+        if i == 0 or first[i] != first[i - 1] or second[i] != second[i - 1]:
+            r += 1
+            starts[r] = i
+        run[i] = r
+    return run, starts[: r + 1].copy()
+
+
+_runs_jit = njit(cache=True, nogil=True)(_runs_body)
+
+
+def runs(first: np.ndarray, second: np.ndarray, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Run the runs kernel (``jit=False`` runs the plain-Python twin)."""
+    args = (np.ascontiguousarray(first, dtype=np.int64), np.ascontiguousarray(second, dtype=np.int64))
+    return _runs_jit(*args) if jit else _runs_body(*args)

@@ -12,7 +12,8 @@ quantities; spend is quantity x unit_price (currency).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,10 +97,10 @@ def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | 
 class _Lines:
     """History lines before the cutoff as integer codes and float days."""
 
-    cust: np.ndarray  # customer code
-    item: np.ndarray  # item code
-    order: np.ndarray  # order code
-    region: np.ndarray  # ship-to region code
+    cust: np.ndarray  # customer code (numbered in sorted order of the ids)
+    item: np.ndarray  # item code (sorted order)
+    order: np.ndarray  # order code (first appearance)
+    region: np.ndarray  # ship-to region code (sorted order)
     age: np.ndarray  # days before the cutoff (> 0)
     units: np.ndarray
     spend: np.ndarray
@@ -108,110 +109,237 @@ class _Lines:
     regions: pd.Index
 
 
+def _before(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The columns features read, of the lines strictly before ``cutoff`` (a view when they are a prefix)."""
+    wanted = ("order_id", "customer_id", "order_ts", "sku", "quantity", "unit_price", "region")
+    frame = orders[[c for c in wanted if c in orders]]
+    mask = (frame["order_ts"] < cutoff).to_numpy()
+    kept = int(mask.sum())
+    if mask[:kept].all():  # a time-sorted log: the history is its head
+        return frame.iloc[:kept]
+    return frame[mask]
+
+
+def _arrow(values: pd.Series) -> object | None:
+    """The one-chunk pyarrow array behind a pyarrow-backed string Series without nulls, else None."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+
+    arr = pa.array(values.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return None if arr.null_count else arr
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of ``values`` as strings, numbered in sorted order of the strings.
+
+    Equals ``pd.factorize(values.astype(str), sort=True)``; pyarrow-backed strings are
+    dictionary-encoded by pyarrow directly (the GIL is released, and only the small
+    dictionary gets sorted).
+    """
+    values = values.astype(str)
+    arr = _arrow(values)
+    if arr is None or len(values) == 0:
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes.astype(np.int64), pd.Index(uniques)
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(arr)
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes, pd.Index(pd.array(encoded.dictionary.take(order), dtype=values.dtype))
+
+
+def _runs_if_sorted(values: pd.Series) -> np.ndarray | None:
+    """First-appearance codes of string ``values`` if they never decrease (equal ones contiguous), else None.
+
+    Order ids issued in sequence make this the common case; it spares hashing
+    millions of distinct strings.
+    """
+    if len(values) < 2:
+        return None
+    import pyarrow.compute as pc
+
+    arr = _arrow(values)
+    if arr is None:
+        return None
+    head, tail = arr.slice(0, len(arr) - 1), arr.slice(1)
+    if pc.any(pc.less(tail, head)).as_py():
+        return None
+    change = pc.not_equal(tail, head).to_numpy(zero_copy_only=False)
+    codes = np.zeros(len(arr), dtype=np.int64)
+    np.cumsum(change, out=codes[1:])
+    return codes
+
+
+def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
+    """Order code per line: its ``order_id``, or else its own (customer, timestamp) order.
+
+    Codes are numbered by first appearance in ``hist`` (the events' tie-break).
+    """
+    oid = hist["order_id"].astype(str) if "order_id" in hist else pd.Series("", index=hist.index, dtype=str)
+    valid = (oid != "").to_numpy() & (hist["order_id"].notna().to_numpy() if "order_id" in hist else False)
+    if valid.all():
+        runs = _runs_if_sorted(oid)
+        return runs if runs is not None else pd.factorize(oid, sort=False)[0].astype(np.int64)
+    joint = np.empty(len(hist), dtype=np.int64)
+    id_codes, ids = pd.factorize(oid[valid], sort=False)
+    joint[valid] = id_codes
+    rest = ~valid
+    own = hist["customer_id"].astype(str)[rest] + "@" + ts[rest].astype("int64").astype(str)
+    joint[rest] = len(ids) + pd.factorize(own, sort=False)[0]
+    return pd.factorize(joint, sort=False)[0].astype(np.int64)
+
+
 def _history(
     orders: pd.DataFrame, cutoff: pd.Timestamp, item_level: str, products: pd.DataFrame | None
 ) -> _Lines:
-    hist = orders[orders["order_ts"] < cutoff]
-    items = item_column(hist, item_level, products)
-    cust_codes, customers = pd.factorize(hist["customer_id"].astype(str), sort=True)
-    item_codes, item_index = pd.factorize(items, sort=True)
-    region_codes, regions = pd.factorize(hist["region"].astype(str), sort=True)
+    hist = _before(orders, cutoff)
     ts = hist["order_ts"].to_numpy().astype("datetime64[ns]")
-    if "order_id" in hist:
-        oid = (
-            hist["order_id"]
-            .astype(str)
-            .where(hist["order_id"].notna() & (hist["order_id"].astype(str) != ""))
+    jobs = {
+        "cust": lambda: _sorted_codes(hist["customer_id"]),
+        "item": lambda: _sorted_codes(item_column(hist, item_level, products)),
+        "region": lambda: _sorted_codes(hist["region"]),
+        "order": lambda: _order_codes(hist, ts),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow hashes strings without the GIL
+        done = {name: pool.submit(job) for name, job in jobs.items()}
+        (cust_codes, customers), (item_codes, item_index), (region_codes, regions) = (
+            done[k].result() for k in ("cust", "item", "region")
         )
-    else:
-        oid = pd.Series(np.nan, index=hist.index)
-    own = hist["customer_id"].astype(str) + "@" + pd.Series(ts.astype("int64"), index=hist.index).astype(str)
-    order_codes, _ = pd.factorize(oid.fillna("\x00" + own), sort=False)
+        order_codes = done["order"].result()
     age = (np.datetime64(pd.Timestamp(cutoff).to_datetime64(), "ns") - ts) / DAY
     qty = hist["quantity"].to_numpy(dtype=np.float64)
     price = hist["unit_price"].to_numpy(dtype=np.float64) if "unit_price" in hist else np.zeros(len(hist))
     return _Lines(
-        cust_codes.astype(np.int64),
-        item_codes.astype(np.int64),
-        order_codes.astype(np.int64),
-        region_codes.astype(np.int64),
-        age.astype(np.float64),
+        cust_codes,
+        item_codes,
+        order_codes,
+        region_codes,
+        age.astype(np.float64, copy=False),
         qty,
-        np.nan_to_num(qty * price),
-        pd.Index(customers),
-        pd.Index(item_index),
-        pd.Index(regions),
+        np.nan_to_num(qty * price, copy=False),
+        customers,
+        item_index,
+        regions,
     )
+
+
+CUSTOMER_STATS: tuple[str, ...] = (
+    "cust_recency_days",
+    "cust_tenure_days",
+    "cust_orders_total",
+    "cust_spend_365d",
+    "cust_gap_mean_days",
+    "cust_gap_std_days",
+    "cust_gap_last_days",
+    "cust_recency_over_gap",
+    "cust_bgnbd_x",
+    "cust_bgnbd_t_x",
+    "cust_bgnbd_T",
+    *(f"cust_{k}_{w}d" for w in CUSTOMER_WINDOWS for k in ("orders", "units")),
+)
+
+
+@dataclass(frozen=True)
+class _Customers:
+    """Per customer code: sequence statistics (columns :data:`CUSTOMER_STATS`) and last region code."""
+
+    stats: np.ndarray
+    region: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """The history lines reordered by customer code, source order kept within a customer.
+
+    Gathered once, so every later pass reads memory in order instead of hopping
+    through a permutation of ten million rows.
+    """
+
+    rows: np.ndarray  # source row of each position
+    indptr: np.ndarray  # customer ``g`` owns positions ``[indptr[g], indptr[g + 1])``
+    item: np.ndarray
+    order: np.ndarray
+    age: np.ndarray
+    units: np.ndarray
+    spend: np.ndarray
+    region: np.ndarray
+
+    @property
+    def positions(self) -> np.ndarray:
+        """``0..N-1``: every customer's positions, in order."""
+        return np.arange(len(self.rows), dtype=np.int64)
+
+
+def _group_by_customer(lines: _Lines) -> _Grouped:
+    rows, indptr = kernels.group_by_codes(lines.cust, len(lines.customers))
+    columns = (lines.item, lines.order, lines.age, lines.units, lines.spend, lines.region)
+    return _Grouped(rows, indptr, *(np.take(c, rows) for c in columns))
 
 
 def _events(
-    group: np.ndarray, order: np.ndarray, age: np.ndarray, units: np.ndarray, spend: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Collapse lines to one event per (group, order), sorted by group then oldest first.
+    lines: _Lines, grouped: _Grouped, perm: np.ndarray, indptr: np.ndarray, group: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One event per (group, order), oldest first within a group: ``indptr, age, units, spend``.
 
-    Returns the event arrays ``group, age, units, spend`` and ``indptr`` over all
-    group codes ``0..max(group)``.
+    ``perm``/``indptr`` list each group's positions in ``grouped`` (source order
+    within); ``group`` is each source line's group code. The sums are bit-identical
+    to pandas' grouped sums over (group, order): those add with ``np.add.reduceat``
+    when every (group, order) is one contiguous run of source lines (pandas 3's
+    sorted-ids path), else with Kahan compensation (its Cython path, which the
+    kernel reproduces).
     """
-    frame = pd.DataFrame({"g": group, "o": order, "age": age, "u": units, "s": spend})
-    ev = frame.groupby(["g", "o"], sort=False).agg(age=("age", "max"), u=("u", "sum"), s=("s", "sum"))
-    ev = ev.reset_index().sort_values(["g", "age", "o"], ascending=[True, False, True], kind="stable")
-    g = ev["g"].to_numpy(np.int64)
-    n_groups = int(group.max()) + 1 if len(group) else 0
-    indptr = np.searchsorted(g, np.arange(n_groups + 1)).astype(np.int64)
-    return g, ev["age"].to_numpy(), ev["u"].to_numpy(), ev["s"].to_numpy(), indptr
+    ev_indptr, age, units, spend, first = kernels.collapse_events(
+        indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
+    )
+    run, at = kernels.runs(group, lines.order)
+    if len(at) == len(age):
+        ev_run = run[grouped.rows[first]]
+        units = np.add.reduceat(lines.units, at)[ev_run]
+        spend = np.add.reduceat(lines.spend, at)[ev_run]
+    return ev_indptr, age, units, spend
 
 
-def _customer_table(lines: _Lines) -> pd.DataFrame:
-    _, age, units, spend, indptr = _events(lines.cust, lines.order, lines.age, lines.units, lines.spend)
-    stats = kernels.sequence_stats(indptr, age, units, spend, np.array(CUSTOMER_WINDOWS, dtype=np.float64))
-    names = [
-        "cust_recency_days",
-        "cust_tenure_days",
-        "cust_orders_total",
-        "cust_spend_365d",
-        "cust_gap_mean_days",
-        "cust_gap_std_days",
-        "cust_gap_last_days",
-        "cust_recency_over_gap",
-        "cust_bgnbd_x",
-        "cust_bgnbd_t_x",
-        "cust_bgnbd_T",
-    ]
-    for w in CUSTOMER_WINDOWS:
-        names += [f"cust_orders_{w}d", f"cust_units_{w}d"]
-    table = pd.DataFrame(stats, columns=names)
+def _customer_table(lines: _Lines, grouped: _Grouped) -> _Customers:
+    """Customer statistics and most recent region."""
+    everything = grouped.positions
+    ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, lines.cust)
+    stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(CUSTOMER_WINDOWS, dtype=np.float64))
     # the most recent line; ties on time go to the later source row
-    order = np.lexsort((np.arange(len(lines.age)), -lines.age, lines.cust))
-    last_region = kernels.last_value(
-        np.searchsorted(lines.cust[order], np.arange(len(lines.customers) + 1)), lines.region[order]
-    )
-    table["region"] = lines.regions.to_numpy()[last_region]
-    return table
+    return _Customers(stats, kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.region))
 
 
-def _pair_table(lines: _Lines, lookback_days: int) -> pd.DataFrame:
-    n_items = len(lines.items)
-    pair = lines.cust * n_items + lines.item
-    pair_codes, pair_keys = pd.factorize(pair, sort=True)
-    _, age, units, spend, indptr = _events(
-        pair_codes.astype(np.int64), lines.order, lines.age, lines.units, lines.spend
-    )
-    stats = kernels.sequence_stats(indptr, age, units, spend, np.array(PAIR_WINDOWS, dtype=np.float64))
-    table = pd.DataFrame(
-        {
-            "cust_code": pair_keys // n_items,
-            "item_code": pair_keys % n_items,
-            "ci_orders_total": stats[:, 2],
-            "ci_days_since_last": stats[:, 0],
-            "ci_gap_mean_days": stats[:, 4],
-            "ci_recency_over_gap": stats[:, 7],
-        }
-    )
+def _pair_table(lines: _Lines, grouped: _Grouped, lookback_days: int) -> dict[str, np.ndarray]:
+    """Customer x item statistics of the candidate pairs, in (customer, item) code order."""
+    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
+    cust = np.repeat(np.arange(len(lines.customers), dtype=np.int64), np.diff(grouped.indptr))
+    item = grouped.item[by_item]
+    _, starts = kernels.runs(cust, item)
+    pair_indptr = np.append(starts, len(by_item))
+    pair = lines.cust * len(lines.items) + lines.item
+    ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
+    del pair
+    stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(PAIR_WINDOWS, dtype=np.float64))
+    keep = stats[:, 0] <= lookback_days
+    stats = stats[keep]
+    table = {
+        "cust_code": cust[starts][keep],
+        "item_code": item[starts][keep],
+        "ci_orders_total": stats[:, 2],
+        "ci_days_since_last": stats[:, 0],
+        "ci_gap_mean_days": stats[:, 4],
+        "ci_recency_over_gap": stats[:, 7],
+    }
     for i, w in enumerate(PAIR_WINDOWS):
         table[f"ci_orders_{w}d"] = stats[:, 11 + 2 * i]
         table[f"ci_units_{w}d"] = stats[:, 12 + 2 * i]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
-    return table[table["ci_days_since_last"] <= lookback_days].reset_index(drop=True)
+    return table
 
 
 def _windowed_units(
@@ -221,42 +349,35 @@ def _windowed_units(
     return np.bincount(group[inside], weights=units[inside], minlength=n_groups)
 
 
-def _item_table(lines: _Lines) -> pd.DataFrame:
+def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:
+    """Daily units in 7 days over daily units in 28 days; NaN when none in 28."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
+
+
+def _item_table(lines: _Lines) -> dict[str, np.ndarray]:
     n = len(lines.items)
     u7, u28, u365 = (_windowed_units(lines.item, n, lines.age, lines.units, w) for w in (7.0, 28.0, 365.0))
     recent = lines.age <= 28.0
-    buyers = pd.DataFrame({"i": lines.item[recent], "c": lines.cust[recent]}).drop_duplicates()
-    n_buyers = np.bincount(buyers["i"].to_numpy(), minlength=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        trend = np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
-    return pd.DataFrame(
-        {
-            "item_units_7d": u7,
-            "item_units_28d": u28,
-            "item_units_365d": u365,
-            "item_trend_7d_28d": trend,
-            "item_buyers_28d": n_buyers.astype(np.float64),
-        }
-    )
+    buyer_pairs = np.unique(lines.item[recent] * len(lines.customers) + lines.cust[recent])
+    n_buyers = np.bincount(buyer_pairs // len(lines.customers), minlength=n)
+    return {
+        "item_units_7d": u7,
+        "item_units_28d": u28,
+        "item_units_365d": u365,
+        "item_trend_7d_28d": _trend(u7, u28),
+        "item_buyers_28d": n_buyers.astype(np.float64),
+    }
 
 
-def _region_item_table(lines: _Lines) -> pd.DataFrame:
+def _region_item_table(lines: _Lines) -> dict[str, np.ndarray]:
+    """Per ``region * n_items + item`` code: regional units in 7 and 28 days and their trend."""
     n_items = len(lines.items)
     key = lines.region * n_items + lines.item
     n = len(lines.regions) * n_items
     u7 = _windowed_units(key, n, lines.age, lines.units, 7.0)
     u28 = _windowed_units(key, n, lines.age, lines.units, 28.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        trend = np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
-    return pd.DataFrame({"ri_units_7d": u7, "ri_units_28d": u28, "ri_trend_7d_28d": trend})
-
-
-def _add_rates(out: pd.DataFrame) -> None:
-    """Ratio features trees cannot form themselves (in place on a fresh frame)."""
-    days = np.maximum(out["cust_tenure_days"].to_numpy(), 1.0)
-    out["cust_orders_per_day"] = out["cust_orders_total"].to_numpy() / days
-    out["ci_share_all"] = out["ci_orders_total"].to_numpy() / out["cust_orders_total"].to_numpy()
-    out["ci_orders_per_day"] = out["ci_orders_total"].to_numpy() / days
+    return {"ri_units_7d": u7, "ri_units_28d": u28, "ri_trend_7d_28d": _trend(u7, u28)}
 
 
 def build_features(
@@ -273,34 +394,71 @@ def build_features(
     Candidates are the (customer, item) pairs with an order line in ``[cutoff - L, cutoff)``;
     ``region`` is the customer's ship-to region on their most recent line before the
     cutoff. Rows are sorted by ``customer_id, item``; columns follow :func:`feature_columns`.
+
+    Every line is grouped once by customer (a counting sort on integer codes); the
+    pairs come from sorting each customer's lines by item, so the rows are born in
+    (customer, item) order and no string ever gets sorted or joined.
     """
     cutoff = pd.Timestamp(cutoff)
     columns = feature_columns(families)
     lines = _history(orders, cutoff, item_level, products)
     if len(lines.age) == 0:
         return pd.DataFrame({c: pd.Series(dtype=str if c in KEYS else float) for c in [*KEYS, *columns]})
-    cust = _customer_table(lines)
-    pairs = _pair_table(lines, lookback_days)
-    c_idx, i_idx = pairs["cust_code"].to_numpy(), pairs["item_code"].to_numpy()
-    out = pd.DataFrame(
-        {
-            "customer_id": lines.customers.to_numpy()[c_idx].astype(str),
-            "item": lines.items.to_numpy()[i_idx].astype(str),
-            "region": cust["region"].to_numpy()[c_idx].astype(str),
-        }
-    )
-    cust_part = cust.drop(columns="region").iloc[c_idx].reset_index(drop=True)
-    out = pd.concat([out, cust_part, pairs.drop(columns=["cust_code", "item_code"])], axis=1)
+    grouped = _group_by_customer(lines)
+    cust = _customer_table(lines, grouped)
+    pairs = _pair_table(lines, grouped, lookback_days)
+    del grouped
+    return _assemble(lines, cust, pairs, columns, cutoff)
+
+
+def _ratios(column: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
+    """Ratio features trees cannot form themselves, from the candidates' ``column(name)``."""
+    days = np.maximum(column("cust_tenure_days"), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["ci_share_of_orders"] = out["ci_orders_365d"] / out["cust_orders_365d"]
-    _add_rates(out)
-    out = pd.concat([out, _item_table(lines).iloc[i_idx].reset_index(drop=True)], axis=1)
-    region_code = lines.regions.get_indexer(out["region"])
-    ri = _region_item_table(lines).iloc[region_code * len(lines.items) + i_idx].reset_index(drop=True)
-    out = pd.concat([out, ri], axis=1)
-    out["cal_dow"] = float(cutoff.dayofweek)
-    out["cal_week"] = float(cutoff.isocalendar()[1])
-    return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
+        return {
+            "ci_share_of_orders": column("ci_orders_365d") / column("cust_orders_365d"),
+            "cust_orders_per_day": column("cust_orders_total") / days,
+            "ci_share_all": column("ci_orders_total") / column("cust_orders_total"),
+            "ci_orders_per_day": column("ci_orders_total") / days,
+        }
+
+
+def _assemble(
+    lines: _Lines, cust: _Customers, pairs: dict[str, np.ndarray], columns: list[str], cutoff: pd.Timestamp
+) -> pd.DataFrame:
+    """The feature table: every float column written once into one block, then the three keys.
+
+    Each feature is a per-customer, per-pair, per-item or per-(region, item) array
+    taken at the candidates' codes; no frame is joined, concatenated or sorted.
+    """
+    c_idx, i_idx = pairs.pop("cust_code"), pairs.pop("item_code")
+    region_idx = cust.region[c_idx]
+    ri_idx = region_idx * len(lines.items) + i_idx
+    sources: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
+        name: (cust.stats[:, j], c_idx) for j, name in enumerate(CUSTOMER_STATS)
+    }
+    sources.update({name: (v, None) for name, v in pairs.items()})
+    sources.update({name: (v, i_idx) for name, v in _item_table(lines).items()})
+    sources.update({name: (v, ri_idx) for name, v in _region_item_table(lines).items()})
+
+    def column(name: str) -> np.ndarray:
+        src, idx = sources[name]
+        return src if idx is None else src[idx]
+
+    sources.update({name: (v, None) for name, v in _ratios(column).items()})
+    constants = {"cal_dow": float(cutoff.dayofweek), "cal_week": float(cutoff.isocalendar()[1])}
+    block = np.empty((len(columns), len(c_idx)))
+    for row, name in enumerate(columns):
+        if name in constants:
+            block[row].fill(constants[name])
+        else:
+            src, idx = sources[name]
+            block[row] = src if idx is None else np.take(src, idx)
+    out = pd.DataFrame(block.T, columns=columns, copy=False)
+    keys = ((lines.customers, c_idx), (lines.items, i_idx), (lines.regions, region_idx))
+    for pos, (name, (labels, idx)) in enumerate(zip(KEYS, keys, strict=True)):
+        out.insert(pos, name, labels.take(idx).astype(str).array)
+    return out
 
 
 def build_labels(
