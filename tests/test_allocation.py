@@ -156,3 +156,4 @@ def test_highs_polish_proves_small_plans_optimal() -> None:
     assert polished.objective >= plain.objective - 1e-9
     assert polished.gap <= 1e-6 and polished.bound <= plain.bound + 1e-9
     assert polished.objective == pytest.approx(_expected_objective(inst, polished.units), rel=1e-9)
+

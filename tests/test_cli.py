@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from anticipate.cli import main
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_COMMANDS = ["sample", "ingest", "features", "train", "evaluate", "predict", "forecast", "solve",
@@ -75,3 +76,17 @@ def test_json_error_is_one_object_on_stdout(tmp_path: Path) -> None:
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["status"] == "error"
     assert payload["exit_code"] == 2
+
+
+def test_json_stdout_holds_one_object_even_when_c_code_prints(tmp_path: Path) -> None:
+    """HiGHS prints its banner from C on descriptor 1; with --json it must land on stderr."""
+    from anticipate.allocation import generate_instance
+
+    inst = generate_instance(3, 20, seed=0)
+    (tmp_path / "inst").mkdir()
+    for name in ("warehouses", "skus", "cells"):
+        getattr(inst, name).to_csv(tmp_path / "inst" / f"{name}.csv", index=False)
+    done = run_cli("--json", "solve", "--instance", "inst", "--out", "plan", "--lp-bound", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["command"] == "solve", done.stdout[:300]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -87,6 +88,49 @@ def test_lock_taken_over_from_a_dead_holder(tmp_path: Path) -> None:
     with exclusive_lock(lock, command="tonight") as me:
         assert me.pid == os.getpid()
         assert json.loads(lock.read_text())["command"] == "tonight"
+
+
+_HOLD = """
+import sys, time
+from anticipate.errors import LockHeld
+from anticipate.io import exclusive_lock
+try:
+    with exclusive_lock(sys.argv[1], command="holder"):
+        start = time.time()
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+        print(start, time.time(), flush=True)
+except LockHeld:
+    print("refused", flush=True)
+"""
+
+
+def test_a_sigkilled_holder_releases_the_lock_at_once(tmp_path: Path) -> None:
+    lock = tmp_path / "allocate.lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock), "600"], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with pytest.raises(LockHeld, match=f"pid {holder.pid}"), exclusive_lock(lock, command="second"):
+        pass
+    holder.kill()
+    holder.wait(timeout=30)
+    assert lock.exists()  # the killed run could not clean up; its record is stale
+    with exclusive_lock(lock, command="next night") as me:
+        assert json.loads(lock.read_text())["pid"] == me.pid
+
+
+def test_racing_runs_after_a_crash_never_hold_the_lock_together(tmp_path: Path) -> None:
+    """Eight runs start at once on a stale lock: the holding intervals never overlap."""
+    lock = tmp_path / "allocate.lock"
+    lock.write_text(json.dumps({"host": "here", "pid": 1, "started": 0.0, "command": "killed run"}))
+    procs = [subprocess.Popen([sys.executable, "-c", _HOLD, str(lock), "0.3"], stdout=subprocess.PIPE,
+                              text=True) for _ in range(8)]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    held = sorted((float(o[1]), float(o[2])) for o in outputs if o[0] == "held")
+    assert held, outputs
+    assert all(o[0] in {"held", "refused"} for o in outputs)
+    for (_, end), (start, _) in itertools.pairwise(held):
+        assert start >= end, f"two runs held the lock at once: {held}"
 
 
 def test_frame_digest_depends_on_values_not_layout() -> None:

@@ -60,6 +60,10 @@ def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path) 
     assert first["metrics"]["objective"] == pytest.approx(summary["objective"])
     _json(world, "allocate", "--date", "2024-10-27", "--allow-stale")
     assert (world / "plans" / "2024-10-27" / "plan.parquet").read_bytes() == plan_bytes  # byte-identical
+    mixed = _json(world, "runs", "compare", trained["run_id"], first["run_id"])  # train vs allocate
+    assert any("different commands" in w for w in mixed["warnings"]), mixed["warnings"]
+    assert not {"val.auc", "objective", "gap"} & set(mixed["comparison"])  # only shared metrics compared
+    assert any("not in every run and are left out" in w for w in mixed["warnings"])
     back = _json(world, "backtest", "--cutoffs", "2024-10-01,2024-10-08,2024-10-08")
     assert back["counts"]["cutoffs"] == 2  # the duplicate is dropped with a warning
     table = pd.read_parquet(world / back["outputs"]["table"])
@@ -137,8 +141,9 @@ def test_runs_list_and_compare_mark_the_better_run(world: Path) -> None:
 
 
 def test_bad_cutoff_and_missing_model_exit_codes(world: Path) -> None:
-    done = run_cli("--data", "data", "evaluate", "--cutoff", "2030-01-01", "--model", "1", cwd=world)
-    assert done.returncode in (2, 3)
+    done = run_cli("--data", "data", "features", "--cutoff", "2030-01-01", "--out", "f.parquet", cwd=world)
+    assert done.returncode == 2 and "valid range" in done.stderr and "2030-01-01" in done.stderr, done.stderr
+    assert not (world / "f.parquet").exists()
     done = run_cli("--data", "data", "--tracking-uri", "sqlite:///empty.db", "evaluate", cwd=world)
     assert done.returncode == 3 and "anticipate train" in done.stderr
     done = run_cli(
@@ -199,3 +204,15 @@ def test_stale_data_refuses_a_nightly_plan(world: Path) -> None:
     done = run_cli("--data", "data", "allocate", "--date", "2025-06-01", cwd=world)
     assert done.returncode == 2  # stale data is checked before the model is loaded
     assert "allow-stale" in done.stderr
+
+
+def test_a_single_class_label_set_exits_2_saying_why(tmp_path: Path) -> None:
+    """Four customers who each ordered once: every training label is 0, nothing to learn from."""
+    (tmp_path / "log.csv").write_text(
+        "customer,date,quantity,amount\nc1,2024-01-03,1,10\nc2,2024-02-10,2,20\n"
+        "c3,2024-03-15,1,5\nc4,2024-05-20,1,7\n"
+    )
+    assert run_cli("ingest", "--orders", "log.csv", "--out", "d", cwd=tmp_path).returncode == 0
+    done = run_cli("--data", "d", "train", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "single-class" in done.stderr and "Traceback" not in done.stderr

@@ -279,13 +279,17 @@ def _write_lock(path: Path, pid: int) -> None:
                                 "command": f"anticipate allocate --date {DATE}"}))
 
 
-def test_a_lock_held_by_a_live_pid_exits_75_naming_it(world_data: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_lock_held_by_a_live_run_exits_75_naming_it(world_data: tuple[Path, Path], tmp_path: Path) -> None:
+    from anticipate.io import exclusive_lock
+
     lock = tmp_path / "plans" / f".{DATE}.lock"
-    _write_lock(lock, os.getpid())  # this pytest process is alive
-    proc = run_cli("--data", str(world_data[0]), "-q", "allocate", "--date", DATE, cwd=tmp_path, timeout=120)
+    with exclusive_lock(lock, command=f"anticipate allocate --date {DATE}"):  # this pytest process holds it
+        proc = run_cli("--data", str(world_data[0]), "-q", "allocate", "--date", DATE, cwd=tmp_path,
+                       timeout=120)
+        assert lock.exists()
     assert proc.returncode == 75, proc.stderr
     assert f"pid {os.getpid()}" in proc.stderr
-    assert lock.exists() and not (tmp_path / "plans" / DATE).exists()
+    assert not (tmp_path / "plans" / DATE).exists()
 
 
 # --------------------------------------------------------------------------- 3. outages

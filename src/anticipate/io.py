@@ -242,61 +242,73 @@ class LockInfo:
     command: str
 
 
-def _pid_alive(pid: int) -> bool:
+def _read_lock(fd: int) -> LockInfo | None:
+    """The holder's record in the open lock file, or None while it is empty or unreadable."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _read_lock(path: Path) -> LockInfo | None:
-    try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(os.pread(fd, 65536, 0).decode("utf-8"))
         return LockInfo(str(raw["host"]), int(raw["pid"]), float(raw["started"]), str(raw["command"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
+def _held_message(path: Path, fd: int) -> str:
+    holder = None
+    for _ in range(10):  # the holder writes its record right after it takes the lock
+        holder = _read_lock(fd)
+        if holder is not None:
+            break
+        time.sleep(0.05)
+    if holder is None:
+        return f"another run holds the lock {path} (its record is not written yet); wait for it to finish"
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.started))
+    return (
+        f"another run holds the lock {path}: '{holder.command}' (pid {holder.pid} on {holder.host}, "
+        f"started {started}); wait for it to finish"
+    )
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
-    """Hold an exclusive lock file for the duration of the block.
+    """Hold an exclusive lock on ``path`` for the duration of the block.
 
-    The lock file is created with ``O_CREAT | O_EXCL`` and records host, pid and
-    command. A lock whose holder is on this host and no longer alive (a killed
-    run) is stale and is taken over; a live holder raises :class:`LockHeld`.
+    The lock is an advisory ``flock`` on the file, which the kernel releases when its
+    holder exits in any way (SIGKILL included), so a lock left by a killed run never
+    blocks the next one and no process can take over a lock that is still held.
+    While held, the file records host, pid, start time and command, which a refused
+    run names in its :class:`LockHeld` message. The holder deletes the file before
+    it lets go; a run that locked a file deleted meanwhile starts again.
     """
+    import fcntl
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     me = LockInfo(socket.gethostname(), os.getpid(), time.time(), command)
-    for _ in range(3):
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if holder is not None and (holder.host != me.host or _pid_alive(holder.pid)):
-                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.started))
-                raise LockHeld(
-                    f"another run holds the lock {path}: '{holder.command}' (pid {holder.pid} on "
-                    f"{holder.host}, started {started}); wait for it to finish, or if that process "
-                    "is gone, delete the lock file"
-                ) from None
-            if holder is None and time.time() - path.stat().st_mtime < 5:
-                time.sleep(0.2)  # a holder may be mid-write of its record
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # stale: its holder on this host is dead
-            continue
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me.__dict__, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            yield me
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        return
-    raise LockHeld(f"could not take the lock {path} after 3 attempts; delete it if no run is active")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            message = _held_message(path, fd)
+            os.close(fd)
+            raise LockHeld(message) from None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # we locked a file its holder had just deleted: take the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me.__dict__).encode("utf-8"), 0)
+        os.fsync(fd)
+        yield me
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,9 @@ def _configure_logging(verbosity: int) -> None:
     if verbosity < 0:
         level = logging.ERROR
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow sets up its own handler from this variable when it is first imported (lazily, later);
+    # its INFO chatter and serialisation advice are noise for a planner unless -v asks for them
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR" if verbosity <= 0 else logging.getLevelName(level))
     for noisy in ("mlflow", "alembic", "urllib3", "numba", "distributed", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -113,6 +116,27 @@ def emit(result: Any, *, as_json: bool) -> None:
         click.echo(f"warning: {warning}", err=True)
     if result.text:
         click.echo(result.text)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout during the block to stderr, Python and C code alike.
+
+    stdout holds only the command's result (with ``--json`` exactly one object), but
+    libraries print there: MLflow through Python, HiGHS (1.16+) its banner from C
+    straight to file descriptor 1. So both ``sys.stdout`` and descriptor 1 point at
+    stderr while the command runs; the result is printed afterwards.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -130,13 +154,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
             try:
-                # libraries (MLflow) print to stdout; with --json stdout holds only our object
-                quiet = (
-                    contextlib.redirect_stdout(sys.stderr)
-                    if opts.get("as_json")
-                    else contextlib.nullcontext()
-                )
-                with quiet:
+                with _stdout_to_stderr():
                     result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
