@@ -155,3 +155,18 @@ def test_overlapping_horizons_warn_and_past_the_data_names_the_last_valid_cutoff
     assert check_cutoffs(days[:1], ds, 7) == []
     with pytest.raises(CutoffError, match="2025-03-25 \\(the last valid cutoff\\)"):
         check_cutoffs([pd.Timestamp("2025-03-30")], ds, 7)
+
+
+def test_printed_report_has_a_row_per_cutoff_the_mean_and_the_headline() -> None:
+    from anticipate.pipelines.backtest import _text
+
+    per_cutoff = {
+        "2025-12-01": {"value_captured": 0.7, "naive.value_captured": 0.6, "bias": -0.02},
+        "2025-12-08": {"value_captured": 0.8, "naive.value_captured": 0.6, "bias": 0.04},
+    }
+    overall = {"value_captured": 0.75, "naive.value_captured": 0.6, "bias": 0.01}
+    text = _text(per_cutoff, overall).splitlines()
+    assert text[1].split() == ["captured", "naive", "bias"]
+    assert text[3].split() == ["2025-12-01", "0.700", "0.600", "-0.020"]
+    assert text[5].split() == ["mean", "0.750", "0.600", "0.010"]
+    assert text[-1] == "pre-positioning captured 75.0% of the value that perfect foresight would have"

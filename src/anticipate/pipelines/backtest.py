@@ -440,29 +440,29 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-#: Columns of the printed per-cutoff table (model plan and forecast), in order.
-TEXT_COLUMNS = (
-    "value_captured",
-    "naive.value_captured",
-    "truth.value_captured",
-    "truth_pairs.value_captured",
-    "fill_rate_local",
-    "units_moved",
-    "units_unsold",
-    "km_saved",
-    "bias",
-    "wape",
-    "coverage_80",
-    "coverage_80_closed",
-    "auc",
-)
+#: Columns of the printed per-cutoff table (metric name -> short label), in order.
+TEXT_COLUMNS = {
+    "value_captured": "captured",
+    "naive.value_captured": "naive",
+    "truth.value_captured": "truth",
+    "truth_pairs.value_captured": "truth_pairs",
+    "fill_rate_local": "fill",
+    "units_moved": "moved",
+    "units_unsold": "unsold",
+    "km_saved": "km_saved",
+    "bias": "bias",
+    "wape": "wape",
+    "coverage_80": "cov80",
+    "coverage_80_closed": "cov80_closed",
+    "auc": "auc",
+}
 
 
 def _text(per_cutoff: dict[str, dict[str, float]], overall: dict[str, float]) -> str:
     """The printed report: one row per cutoff and the overall mean, then the headline sentence."""
     frame = pd.DataFrame(per_cutoff).T
     frame.loc["mean"] = pd.Series(overall)
-    frame = frame[[c for c in TEXT_COLUMNS if c in frame.columns]].astype(float)
+    frame = frame[[c for c in TEXT_COLUMNS if c in frame.columns]].astype(float).rename(columns=TEXT_COLUMNS)
     frame.index.name = "cutoff"
 
     def get(key: str) -> float:
@@ -475,8 +475,9 @@ def _text(per_cutoff: dict[str, dict[str, float]], overall: dict[str, float]) ->
     )
     return "\n".join(
         [
-            "per cutoff (model plan; value captured = share of perfect foresight's value):",
-            frame.to_string(float_format=lambda v: f"{v:.3f}"),
+            "per cutoff: value captured (share of perfect foresight's value) by the model's plan and the "
+            "naive/truth ones; the model's fill rate, units, km saved and forecast metrics:",
+            frame.to_string(float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"),
             "",
             f"naive plan captured {get('naive.value_captured'):.1%}{truth}",
             f"pre-positioning captured {get('value_captured'):.1%} of the value that perfect foresight "
