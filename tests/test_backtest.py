@@ -99,3 +99,74 @@ def test_naive_demand_averages_the_last_windows() -> None:
     history["order_ts"] = pd.to_datetime(["2025-01-01", "2025-01-20"])
     out = naive_demand(history, pd.Timestamp("2025-01-29"), horizon_days=7, windows=4)
     assert out.to_dict("records") == [{"warehouse_id": "W1", "sku": "a", "mu": 2.0, "var": 2.0}]
+
+
+def test_demo_ends_with_the_headline_from_the_backtest_summary(tmp_path) -> None:
+    from anticipate.demo import headline
+
+    path = tmp_path / "summary.json"
+    path.write_text('{"overall": {"value_captured": 0.6543, "naive.value_captured": 0.6012}}')
+    assert headline(path) == (
+        "pre-positioning captured 65% of the value that perfect foresight would have "
+        "(the naive last-4-weeks plan: 60%)"
+    )
+
+
+def test_cutoff_lists_are_sorted_deduplicated_and_warned() -> None:
+    from anticipate.pipelines.backtest import parse_cutoffs
+
+    got, warnings = parse_cutoffs("2025-12-08,2025-12-01,2025-12-08", None, None, "7d")
+    assert [c.strftime("%Y-%m-%d") for c in got] == ["2025-12-01", "2025-12-08"]
+    assert warnings == ["1 duplicate cutoff(s) ignored"]
+    got, warnings = parse_cutoffs(None, "2025-10-01", "2025-10-29", "14d")
+    assert [c.strftime("%Y-%m-%d") for c in got] == ["2025-10-01", "2025-10-15", "2025-10-29"]
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("cutoffs", "start", "end", "every", "message"),
+    [
+        (None, "2025-10-01", "2025-10-29", "weekly", "--every must be a number of days"),
+        (None, "2025-10-01", "2025-10-29", "0d", "--every must be a number of days"),
+        (None, "2025-10-29", "2025-10-01", "7d", "is before --from"),
+        (None, None, None, "7d", "give --cutoffs"),
+    ],
+)
+def test_bad_cutoff_options_are_usage_errors(
+    cutoffs: str | None, start: str | None, end: str | None, every: str, message: str
+) -> None:
+    from anticipate.errors import UsageError
+    from anticipate.pipelines.backtest import parse_cutoffs
+
+    with pytest.raises(UsageError, match=message):
+        parse_cutoffs(cutoffs, start, end, every)
+
+
+def test_overlapping_horizons_warn_and_past_the_data_names_the_last_valid_cutoff() -> None:
+    from types import SimpleNamespace
+
+    from anticipate.errors import CutoffError
+    from anticipate.pipelines.backtest import check_cutoffs
+
+    ts = pd.Series(pd.date_range("2025-01-01", "2025-03-31 12:00", freq="D"))
+    ds = SimpleNamespace(orders=pd.DataFrame({"order_ts": ts}))
+    days = [pd.Timestamp(d) for d in ("2025-03-01", "2025-03-04")]
+    assert check_cutoffs(days, ds, 7) == ["some cutoffs are less than 7 days apart: their horizons overlap"]
+    assert check_cutoffs(days[:1], ds, 7) == []
+    with pytest.raises(CutoffError, match="2025-03-25 \\(the last valid cutoff\\)"):
+        check_cutoffs([pd.Timestamp("2025-03-30")], ds, 7)
+
+
+def test_printed_report_has_a_row_per_cutoff_the_mean_and_the_headline() -> None:
+    from anticipate.pipelines.backtest import _text
+
+    per_cutoff = {
+        "2025-12-01": {"value_captured": 0.7, "naive.value_captured": 0.6, "bias": -0.02},
+        "2025-12-08": {"value_captured": 0.8, "naive.value_captured": 0.6, "bias": 0.04},
+    }
+    overall = {"value_captured": 0.75, "naive.value_captured": 0.6, "bias": 0.01}
+    text = _text(per_cutoff, overall).splitlines()
+    assert text[1].split() == ["captured", "naive", "bias"]
+    assert text[3].split() == ["2025-12-01", "0.700", "0.600", "-0.020"]
+    assert text[5].split() == ["mean", "0.750", "0.600", "0.010"]
+    assert text[-1] == "pre-positioning captured 75.0% of the value that perfect foresight would have"

@@ -6,15 +6,20 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anticipate.errors import DataError
 from anticipate.metrics import (
     HIGHER_IS_BETTER,
     classification_metrics,
+    closed_interval_coverage,
     expected_calibration_error,
     forecast_metrics,
     metrics_table_markdown,
+    nb_cdf,
     nb_interval,
+    pit_interval_coverage,
 )
 
 
@@ -54,7 +59,58 @@ def test_forecast_metrics_hand_example() -> None:
     m = forecast_metrics(mu, mu, actual)
     assert m["wape"] == pytest.approx(1 / 8)
     assert m["bias"] == pytest.approx(-1 / 8)
-    assert m["coverage_80"] == pytest.approx(1.0)  # 3 in Poisson(2)'s [0, 4]; 0 in [0, 0]; 5 in [2, 8]
+    assert m["coverage_80_closed"] == pytest.approx(1.0)  # 3 in Poisson(2)'s [0, 4]; 0 in [0, 0]; 5 in [2, 8]
+    # PIT: Poisson(2) F(2) = 5 e^-2, F(3) = 19/3 e^-2, both inside [0.1, 0.9] -> 1; mu = 0, y = 0: PIT
+    # uniform on [0, 1] -> 0.8; Poisson(5) F(4) = 0.4405, F(5) = 0.6160 -> 1
+    assert m["coverage_80"] == pytest.approx((1 + 0.8 + 1) / 3)
+    assert m["coverage_80_error"] == pytest.approx(abs((1 + 0.8 + 1) / 3 - 0.8))
+
+
+def test_pit_coverage_hand_computed_poisson_half() -> None:
+    # Poisson(0.5): F(0) = e^-0.5 = 0.60653, F(1) = 1.5 e^-0.5 = 0.90980, F(2) = 0.98561
+    f0, f1 = math.exp(-0.5), 1.5 * math.exp(-0.5)
+    mu = np.full(4, 0.5)
+    got = pit_interval_coverage(mu, mu, np.array([0, 1, 2, 7]))
+    assert got == pytest.approx([(f0 - 0.1) / f0, (0.9 - f0) / (f1 - f0), 0.0, 0.0])
+    # the closed interval [q10, q90] = [0, 1] counts 0 and 1 fully inside
+    assert closed_interval_coverage(mu, mu, np.array([0, 1, 2, 7])).tolist() == [1.0, 1.0, 0.0, 0.0]
+    # expectation under the forecast itself: P(0) 0.8351 + P(1) 0.9677 = exactly 0.80
+    p0, p1 = f0, f1 - f0
+    assert p0 * got[0] + p1 * got[1] == pytest.approx(0.80, abs=1e-12)
+
+
+def test_pit_coverage_point_mass_and_impossible_values() -> None:
+    zero = np.zeros(2)
+    # mu = 0 is a point mass at 0: y = 0 has PIT uniform on [0, 1] -> 0.8; y = 3 has PIT 1 -> outside
+    assert pit_interval_coverage(zero, zero, np.array([0, 3])) == pytest.approx([0.8, 0.0])
+    assert nb_cdf(np.array([-1, 0]), zero, zero).tolist() == [0.0, 1.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.01, 20.0), st.floats(1.0, 4.0), st.sampled_from([0.5, 0.8, 0.9]))
+def test_pit_coverage_is_exactly_the_level_in_expectation(mu: float, ratio: float, level: float) -> None:
+    k = np.arange(0, 2000)
+    mus, vs = np.full(k.size, mu), np.full(k.size, mu * ratio)
+    pmf = np.diff(np.concatenate([[0.0], nb_cdf(k, mus, vs)]))
+    assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
+    expected = float((pmf * pit_interval_coverage(mus, vs, k, level=level)).sum())
+    assert expected == pytest.approx(level, abs=1e-6)
+
+
+def test_draws_from_the_true_distribution_score_080_pit_but_not_closed() -> None:
+    rng = np.random.default_rng(11)
+    n = 200_000
+    mu = rng.gamma(0.7, 0.8, n)  # mostly below one unit, as weekly warehouse x SKU cells are
+    var = mu * rng.choice([1.0, 1.5, 3.0], n)
+    r = mu**2 / np.maximum(var - mu, 1e-12)
+    y = np.where(var > mu, rng.negative_binomial(np.maximum(r, 1e-12), r / (r + mu)), rng.poisson(mu))
+    m = forecast_metrics(mu, var, y)
+    assert m["coverage_80"] == pytest.approx(0.80, abs=0.005)
+    assert m["coverage_80_closed"] > 0.9  # the closed interval cannot see that this forecast is right
+    overdispersed = rng.negative_binomial(0.5, 0.5 / (0.5 + mu))  # mean mu, variance mu + 2 mu^2
+    too_narrow = forecast_metrics(mu, mu, overdispersed)  # 0.745: Poisson intervals are too narrow
+    too_wide = forecast_metrics(mu, 4 * mu, rng.poisson(mu))  # 0.821
+    assert too_narrow["coverage_80"] < 0.76 and too_wide["coverage_80"] > 0.81
 
 
 def test_nb_interval_matches_simulation() -> None:

@@ -71,6 +71,50 @@ def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path) 
     assert (oracle["value_captured"] == 1.0).all()
     assert (table.loc[table["plan"] == "zero", "value"] == 0).all()
     assert (table.loc[table["plan"] == "model", "value"] <= oracle["value"].to_numpy() + 1e-9).all()
+    _check_backtest_outputs(world, back, table)
+
+
+def _check_backtest_outputs(world: Path, back: dict, table: pd.DataFrame) -> None:
+    """Issue 4's outputs: per-cutoff metrics, per-plan forecast columns, the PNGs, parent + child runs."""
+    from mlflow import MlflowClient
+
+    assert any("duplicate" in w for w in back["warnings"])
+    assert set(back["per_cutoff"]) == {"2024-10-01", "2024-10-08"}
+    wanted = {
+        "value_captured",
+        "naive.value_captured",
+        "truth.value_captured",
+        "fill_rate_local",
+        "units_moved",
+        "units_unsold",
+        "km_saved",
+        "bias",
+        "wape",
+        "coverage_80",
+        "coverage_80_closed",
+        "auc",
+        "oracle.auc",
+        "truth.coverage_80",
+        "naive.bias",
+        "truth_pairs.value_captured",
+    }
+    for metrics in back["per_cutoff"].values():
+        assert wanted <= set(metrics)
+        assert 0.0 <= metrics["coverage_80"] <= 1.0 and metrics["coverage_80_closed"] >= 0.0
+    assert wanted <= set(back["metrics"])
+    assert set(table["plan"]) == {"model", "naive", "truth", "truth_pairs", "oracle", "zero"}
+    forecasting = table["plan"].isin(["model", "naive", "truth", "truth_pairs"])
+    assert table.loc[forecasting, "coverage_80"].notna().all()
+    assert table.loc[~forecasting, "coverage_80"].isna().all()
+    for name in ("value_captured", "interval_reliability", "fill_rate_by_warehouse"):
+        assert (world / back["outputs"][name]).stat().st_size > 10_000
+    client = MlflowClient(f"sqlite:///{world / 'mlflow.db'}")
+    children = client.search_runs(
+        [client.get_run(back["run_id"]).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{back['run_id']}'",
+    )
+    assert sorted(r.data.tags["anticipate.cutoff"] for r in children) == ["2024-10-01", "2024-10-08"]
+    assert all("value_captured" in r.data.metrics for r in children)
 
 
 @pytest.mark.slow

@@ -116,6 +116,14 @@ def _model_for(ctx: Context, cutoff: pd.Timestamp) -> Any:
 
 
 def _solve_demand(ctx: Context, demand: pd.DataFrame, *, known: bool = False) -> pd.DataFrame:
+    """Allocate a plan (``warehouse_id, sku, units``) on ``demand`` under the data's constraints.
+
+    ``known``: perfect foresight, a point mass at the actual units. Being the
+    denominator of every value captured, that plan is also handed to HiGHS (integer
+    model, LP bound) when it has at most ``allocate.polish_max_units`` increments: the
+    Lagrangian plan alone is up to ~0.5% below the optimum there, which would inflate
+    every ratio.
+    """
     from anticipate.allocation import instance_from_frames, solve
     from anticipate.allocation.instance import Instance
 
@@ -130,9 +138,11 @@ def _solve_demand(ctx: Context, demand: pd.DataFrame, *, known: bool = False) ->
         default_g=cfg.economics.value_local,
         default_h=cfg.economics.cost_unsold,
     )
-    if known:  # perfect foresight: a point mass at the actual units (var = 0 marks it)
-        inst = Instance(inst.warehouses, inst.skus, inst.cells.assign(var=0.0))
-    return solve(inst).units
+    if not known:
+        return solve(inst).units
+    inst = Instance(inst.warehouses, inst.skus, inst.cells.assign(var=0.0))
+    small = len(inst.cells) <= cfg.allocate.lp_bound_max_cells
+    return solve(inst, lp_bound=small, polish_units=cfg.allocate.polish_max_units if small else 0).units
 
 
 def _truth_demand(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> pd.DataFrame | None:
@@ -155,11 +165,18 @@ def _truth_demand(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> pd.D
     return out[out["mu"] > 0]
 
 
-def run_cutoff(ctx: Context, cutoff: pd.Timestamp) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Backtest one cutoff: rows per plan and the cutoff's metrics (and cells for reliability)."""
-    from anticipate.backtest import naive_demand, replay, value_captured
-    from anticipate.forecast import actual_demand, forecast_from_scores, horizon_lines
-    from anticipate.metrics import classification_metrics, forecast_metrics
+def _model_forecast(
+    ctx: Context, cutoff: pd.Timestamp
+) -> tuple[dict[str, pd.DataFrame], dict[str, float], int]:
+    """The model's warehouse x SKU forecast at ``cutoff``, its pair metrics (model and truth), and H.
+
+    On synthetic data the forecasts also hold ``truth_pairs``: the same forecast with the
+    model's P(buy) replaced by the generator's true probabilities (quantities, new
+    demand and SKU split unchanged), which separates what the pair model loses from
+    what the rest of the forecast loses.
+    """
+    from anticipate.forecast import forecast_from_scores
+    from anticipate.pipelines.evaluate import all_metrics, oracle_predictions
     from anticipate.pipelines.model import features_for, score_frame
 
     cfg, ds = ctx.settings.cfg, ctx.ds
@@ -168,89 +185,149 @@ def run_cutoff(ctx: Context, cutoff: pd.Timestamp) -> tuple[list[dict[str, Any]]
     h = int(meta["horizon_days"])
     frame = features_for(wrapper, ds, cutoff, with_labels=True)
     scored = score_frame(wrapper, frame)
-    pair_metrics = classification_metrics(frame["y"].to_numpy(), scored["p_buy"].to_numpy())
-    forecast = forecast_from_scores(
-        scored,
-        ds.orders,
-        cutoff,
-        horizon_days=h,
-        lookback_days=int(meta["lookback_days"]),
-        item_level=meta["item_level"],
-        products=ds.products,
-        region_map=ctx.region_map,
-        new_demand_windows=cfg.forecast.new_demand_windows,
-        dispersion=cfg.forecast.dispersion,
-        sku_share_days=cfg.forecast.sku_share_days,
-    )
-    lines = horizon_lines(ds.orders, cutoff, h, ctx.region_map)
-    actual = actual_demand(lines)
-    cells = forecast.merge(actual, on=["warehouse_id", "sku"], how="outer").fillna(
-        {"mu": 0.0, "var": 0.0, "units": 0.0}
-    )
-    fc_metrics = forecast_metrics(cells["mu"].to_numpy(), cells["var"].to_numpy(), cells["units"].to_numpy())
+    predictions = {"model": scored["p_buy"].to_numpy()}
+    truth_p = oracle_predictions(ds, frame, cutoff, meta)
+    if truth_p is not None and np.isfinite(truth_p).all():
+        predictions["oracle"] = truth_p
+    pair_metrics = all_metrics(frame["y"].to_numpy(), predictions)
+
+    def forecast(pairs: pd.DataFrame) -> pd.DataFrame:
+        return forecast_from_scores(
+            pairs,
+            ds.orders,
+            cutoff,
+            horizon_days=h,
+            lookback_days=int(meta["lookback_days"]),
+            item_level=meta["item_level"],
+            products=ds.products,
+            region_map=ctx.region_map,
+            new_demand_windows=cfg.forecast.new_demand_windows,
+            dispersion=cfg.forecast.dispersion,
+            sku_share_days=cfg.forecast.sku_share_days,
+        )
+
+    forecasts = {"model": forecast(scored)}
+    if "oracle" in predictions:
+        forecasts["truth_pairs"] = forecast(scored.assign(p_buy=predictions["oracle"]))
+    return forecasts, pair_metrics, h
+
+
+def _demands(
+    ctx: Context, cutoff: pd.Timestamp, h: int, forecasts: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """The demand forecasts the plans are allocated on: model, naive and, on synthetic data, truth."""
+    from anticipate.backtest import naive_demand
+    from anticipate.forecast import horizon_lines
+
+    windows = ctx.settings.cfg.backtest.naive_windows
     history = horizon_lines(
-        ds.orders,
-        cutoff - pd.Timedelta(days=h * cfg.backtest.naive_windows),
-        h * cfg.backtest.naive_windows,
-        ctx.region_map,
+        ctx.ds.orders, cutoff - pd.Timedelta(days=h * windows), h * windows, ctx.region_map
     )
-    plans = {
-        "model": _solve_demand(ctx, forecast),
-        "naive": _solve_demand(
-            ctx, naive_demand(history, cutoff, horizon_days=h, windows=cfg.backtest.naive_windows)
-        ),
-        "oracle": _solve_demand(ctx, actual.rename(columns={"units": "mu"}), known=True),
-        "zero": pd.DataFrame({"warehouse_id": [], "sku": [], "units": pd.Series([], dtype=np.int64)}),
-    }
+    demands = {**forecasts, "naive": naive_demand(history, cutoff, horizon_days=h, windows=windows)}
     truth = _truth_demand(ctx, cutoff, h)
     if truth is not None:
-        plans["truth"] = _solve_demand(ctx, truth)
+        demands["truth"] = truth
+    return demands
+
+
+def _cells(forecast: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
+    """``warehouse_id, sku, mu, var, units`` over the cells forecast or ordered (missing = 0)."""
+    return (
+        forecast[["warehouse_id", "sku", "mu", "var"]]
+        .merge(actual, on=["warehouse_id", "sku"], how="outer")
+        .fillna({"mu": 0.0, "var": 0.0, "units": 0.0})
+    )
+
+
+def _plan_row(
+    cutoff: pd.Timestamp, name: str, r: Any, v_oracle: float, fc: dict[str, float]
+) -> dict[str, Any]:
+    from anticipate.backtest import value_captured
+
+    return {
+        "cutoff": dates.fmt(cutoff),
+        "plan": name,
+        "value": r.value,
+        "value_captured": value_captured(r.value, v_oracle),
+        "fill_rate_local": r.fill_rate_local,
+        "local_units": r.local_units,
+        "total_units": r.total_units,
+        "units_moved": r.units_moved,
+        "units_unsold": r.units_unsold,
+        "km_saved": r.km_saved,
+        **{k: fc.get(k, float("nan")) for k in FORECAST_COLUMNS},
+    }
+
+
+#: Forecast metrics stored per plan row of backtest.parquet (NaN for the oracle and zero plans).
+FORECAST_COLUMNS = ("bias", "wape", "coverage_80", "coverage_80_closed")
+
+
+def run_cutoff(ctx: Context, cutoff: pd.Timestamp) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Backtest one cutoff: a row per plan, the cutoff's metrics, and the model's cells for reliability.
+
+    Metrics: the model's pair metrics (and ``oracle.*`` from the true probabilities on
+    synthetic data), the model's forecast and replay metrics unprefixed, and
+    ``naive.*`` / ``truth.*`` for the reference plans' forecast and value captured.
+    """
+    from anticipate.backtest import replay
+    from anticipate.forecast import actual_demand, horizon_lines
+    from anticipate.metrics import forecast_metrics
+
+    forecasts, pair_metrics, h = _model_forecast(ctx, cutoff)
+    lines = horizon_lines(ctx.ds.orders, cutoff, h, ctx.region_map)
+    actual = actual_demand(lines)
+    demands = _demands(ctx, cutoff, h, forecasts)
+    cells = {name: _cells(d, actual) for name, d in demands.items()}
+    fc = {
+        name: forecast_metrics(c["mu"].to_numpy(), c["var"].to_numpy(), c["units"].to_numpy())
+        for name, c in cells.items()
+    }
+    plans = {name: _solve_demand(ctx, d) for name, d in demands.items()}
+    plans["oracle"] = _solve_demand(ctx, actual.rename(columns={"units": "mu"}), known=True)
+    plans["zero"] = pd.DataFrame({"warehouse_id": [], "sku": [], "units": pd.Series([], dtype=np.int64)})
     results = {
         name: replay(lines, plan, ctx.econ, km_saved_by_region=ctx.km_saved) for name, plan in plans.items()
     }
     v_oracle = results["oracle"].value
-    rows = [
-        {
-            "cutoff": dates.fmt(cutoff),
-            "plan": name,
-            "value": r.value,
-            "value_captured": value_captured(r.value, v_oracle),
-            "fill_rate_local": r.fill_rate_local,
-            "local_units": r.local_units,
-            "total_units": r.total_units,
-            "units_moved": r.units_moved,
-            "units_unsold": r.units_unsold,
-            "km_saved": r.km_saved,
-        }
-        for name, r in results.items()
-    ]
-    metrics = {
-        **pair_metrics,
-        **fc_metrics,
-        "value_captured": rows[0]["value_captured"],
-        "naive.value_captured": rows[1]["value_captured"],
-        **({"truth.value_captured": rows[4]["value_captured"]} if len(rows) > 4 else {}),
-        "fill_rate_local": rows[0]["fill_rate_local"],
-        "units_moved": float(rows[0]["units_moved"]),
-        "units_unsold": float(rows[0]["units_unsold"]),
-        "km_saved": rows[0]["km_saved"],
-    }
+    rows = [_plan_row(cutoff, name, r, v_oracle, fc.get(name, {})) for name, r in results.items()]
+    by_plan = {row["plan"]: row for row in rows}
+    metrics: dict[str, float] = {**pair_metrics, **fc["model"]}
+    for name in ("model", *(n for n in ("naive", "truth", "truth_pairs") if n in by_plan)):
+        prefix = "" if name == "model" else f"{name}."
+        metrics.update({f"{prefix}{k}": float(by_plan[name][k]) for k in PLAN_METRICS})
+        if name != "model":
+            metrics.update({f"{prefix}{k}": v for k, v in fc[name].items()})
     extra = {
-        "cells": cells.assign(cutoff=dates.fmt(cutoff)),
+        "cells": cells["model"].assign(cutoff=dates.fmt(cutoff)),
         "by_warehouse": results["model"].by_warehouse.assign(cutoff=dates.fmt(cutoff)),
     }
     return rows, {"metrics": metrics, **extra}
 
 
-def _reliability(cells: pd.DataFrame) -> pd.DataFrame:
-    from anticipate.metrics import nb_interval
+#: Replay figures logged per plan (the model's unprefixed).
+PLAN_METRICS = ("value_captured", "fill_rate_local", "units_moved", "units_unsold", "km_saved")
 
+
+def _reliability(cells: pd.DataFrame) -> pd.DataFrame:
+    """``level, coverage, coverage_closed``: observed coverage of central intervals at levels 0.1..0.9.
+
+    ``coverage`` is the PIT coverage of counts (:func:`anticipate.metrics.pit_interval_coverage`),
+    on the diagonal for a calibrated forecast; ``coverage_closed`` the closed quantile interval's.
+    """
+    from anticipate.metrics import closed_interval_coverage, pit_interval_coverage
+
+    mu, var, units = (cells[c].to_numpy(float) for c in ("mu", "var", "units"))
     levels = np.round(np.arange(0.1, 1.0, 0.1), 1)
-    coverage = []
-    for level in levels:
-        lo, hi = nb_interval(cells["mu"].to_numpy(), cells["var"].to_numpy(), level=float(level))
-        coverage.append(float(np.mean((cells["units"] >= lo) & (cells["units"] <= hi))))
-    return pd.DataFrame({"level": levels, "coverage": coverage})
+    return pd.DataFrame(
+        {
+            "level": levels,
+            "coverage": [float(pit_interval_coverage(mu, var, units, level=lv).mean()) for lv in levels],
+            "coverage_closed": [
+                float(closed_interval_coverage(mu, var, units, level=lv).mean()) for lv in levels
+            ],
+        }
+    )
 
 
 def _overall(per_cutoff: list[dict[str, float]]) -> dict[str, float]:
@@ -270,7 +347,7 @@ def _write_outputs(
     fill["fill_rate_local"] = fill["local_units"] / fill["demand_units"]
     figures = {
         "value_captured.png": value_captured_per_cutoff(
-            table[table["plan"].isin(["model", "naive", "oracle"])]
+            table[table["plan"].isin(["model", "naive", "truth", "oracle"])]
         ),
         "interval_reliability.png": interval_reliability(reliability),
         "fill_rate_by_warehouse.png": fill_rate_by_warehouse(fill),
@@ -340,7 +417,9 @@ def run_backtest(
             by_wh.append(info["by_warehouse"])
         overall = _overall(per_cutoff)
         table = pd.DataFrame(rows)
-        summary = {"cutoffs": [dates.fmt(c) for c in cut_list], "overall": overall}
+        by_cutoff = {dates.fmt(c): m for c, m in zip(cut_list, per_cutoff, strict=True)}
+        finite = {c: {k: _finite(v) for k, v in m.items()} for c, m in by_cutoff.items()}
+        summary = {"cutoffs": list(by_cutoff), "overall": overall, "per_cutoff": finite}
         outputs = _write_outputs(out, table, pd.concat(cells), pd.concat(by_wh), summary)
         parent.log_metrics(overall)
         parent.log_artifact(out, "backtest")
@@ -351,12 +430,40 @@ def run_backtest(
         counts={"cutoffs": len(cut_list)},
         outputs=outputs,
         warnings=warnings,
-        text=_text(table, overall),
+        text=_text(by_cutoff, overall),
+        extra={"per_cutoff": finite},
     )
 
 
-def _text(table: pd.DataFrame, overall: dict[str, float]) -> str:
-    pivot = table.pivot_table(index="cutoff", columns="plan", values="value_captured").round(3)
+def _finite(value: float) -> float | None:
+    """``value``, or None when it is NaN or infinite (JSON has no NaN)."""
+    return float(value) if np.isfinite(value) else None
+
+
+#: Columns of the printed per-cutoff table (metric name -> short label), in order.
+TEXT_COLUMNS = {
+    "value_captured": "captured",
+    "naive.value_captured": "naive",
+    "truth.value_captured": "truth",
+    "truth_pairs.value_captured": "truth_pairs",
+    "fill_rate_local": "fill",
+    "units_moved": "moved",
+    "units_unsold": "unsold",
+    "km_saved": "km_saved",
+    "bias": "bias",
+    "wape": "wape",
+    "coverage_80": "cov80",
+    "coverage_80_closed": "cov80_closed",
+    "auc": "auc",
+}
+
+
+def _text(per_cutoff: dict[str, dict[str, float]], overall: dict[str, float]) -> str:
+    """The printed report: one row per cutoff and the overall mean, then the headline sentence."""
+    frame = pd.DataFrame(per_cutoff).T
+    frame.loc["mean"] = pd.Series(overall)
+    frame = frame[[c for c in TEXT_COLUMNS if c in frame.columns]].astype(float).rename(columns=TEXT_COLUMNS)
+    frame.index.name = "cutoff"
 
     def get(key: str) -> float:
         return overall.get(key, float("nan"))
@@ -368,12 +475,10 @@ def _text(table: pd.DataFrame, overall: dict[str, float]) -> str:
     )
     return "\n".join(
         [
-            "value captured (share of perfect foresight) per cutoff:",
-            pivot.to_string(),
+            "per cutoff: value captured (share of perfect foresight's value) by the model's plan and the "
+            "naive/truth ones; the model's fill rate, units, km saved and forecast metrics:",
+            frame.to_string(float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"),
             "",
-            f"forecast: bias {get('bias'):+.3f}, wape {get('wape'):.3f}, "
-            f"coverage_80 {get('coverage_80'):.3f}; pairs: auc {get('auc'):.3f}",
-            f"local fill rate {get('fill_rate_local'):.3f}; "
             f"naive plan captured {get('naive.value_captured'):.1%}{truth}",
             f"pre-positioning captured {get('value_captured'):.1%} of the value that perfect foresight "
             "would have",

@@ -70,11 +70,19 @@ def value_captured_per_cutoff(frame: pd.DataFrame) -> Any:
 
 
 def interval_reliability(observed: pd.DataFrame) -> Any:
-    """Nominal vs observed coverage of central intervals (``level, coverage``); the diagonal is perfect."""
+    """Nominal vs observed coverage of central intervals; the diagonal is perfect.
+
+    ``observed``: ``level, coverage`` (PIT coverage of counts) and optionally
+    ``coverage_closed`` (closed quantile intervals, drawn dashed for comparison).
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
-    ax.plot(observed["level"], observed["coverage"], marker="o")
+    ax.plot(observed["level"], observed["coverage"], marker="o", label="PIT coverage (calibration)")
+    if "coverage_closed" in observed:
+        ax.plot(
+            observed["level"], observed["coverage_closed"], marker=".", ls=":", label="closed [q_lo, q_hi]"
+        )
     ax.set(
         title="Forecast interval reliability",
         xlabel="nominal central interval",
@@ -82,6 +90,7 @@ def interval_reliability(observed: pd.DataFrame) -> Any:
         xlim=(0, 1),
         ylim=(0, 1),
     )
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
 
