@@ -14,10 +14,13 @@ peak RSS among the Dask workers (what the 6 GB limit applies to).
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -60,39 +63,81 @@ def dask_features_10m(workdir: Path) -> dict:
     }
 
 
+def _ingest(workdir: Path, cfg: Config) -> tuple[Path, float, dict]:
+    """``run_ingest`` of the BIG world's tables (Parquet sources) into ``workdir/e2e_<engine>``."""
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.ingest import run_ingest
+
+    world = ensure_big_world(workdir)
+    out = workdir / f"e2e_{cfg.compute.engine}"
+    sources = {t: world / f"{t}.parquet" for t in ("orders", "products", "regions", "warehouses", "supply")}
+    settings = Settings(cfg=cfg, data_dir=out, tracking_uri="", progress=False)
+    start = time.perf_counter()
+    result = run_ingest(settings, sources, out)
+    return out, time.perf_counter() - start, result.counts
+
+
 def _end_to_end(workdir: Path, engine: str) -> dict:
+    """Ingest, training windows + fit, forecast (scores reduced to warehouse x SKU) at the production cutoff.
+
+    The Dask case starts one 2 x 6 GB LocalCluster and points every step at its
+    address (``compute.scheduler: tcp://...``), so the workers' peak RSS covers all steps.
+    """
     from anticipate.io import load_dataset
-    from anticipate.pipelines.model import fit_on_windows, score_frame
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.plan import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
-    ds = load_dataset(ensure_big_world(workdir))
-    cfg = Config.model_validate({"compute": COMPUTE.model_dump() | {"engine": engine}})
-    cutoff = _cutoff(ds.orders)
-    until = cutoff - pd.Timedelta(days=cfg.time.horizon_days)
-    start = time.perf_counter()
-    if engine == "dask":
-        from anticipate.distributed import fit_on_windows_dask, score_dask
+    cluster = _local_cluster() if engine == "dask" else contextlib.nullcontext(None)
+    with cluster as client:
+        compute = COMPUTE.model_dump() | {"engine": engine}
+        if client is not None:
+            compute["scheduler"] = client.scheduler_info()["address"]
+        cfg = Config.model_validate({"compute": compute})
+        data, ingest_s, counts = _ingest(workdir, cfg)
+        assert counts["rows_in"] == counts["rows_accepted"] + counts["rows_rejected"]
+        start = time.perf_counter()
+        ds = load_dataset(data)
+        cutoff = _cutoff(ds.orders)
+        until = cutoff - pd.Timedelta(days=cfg.time.horizon_days)
+        if engine == "dask":
+            from anticipate.distributed import fit_on_windows_dask
 
-        fitted = fit_on_windows_dask(cfg, ds, until)
-        trained = time.perf_counter()
-        scored = score_dask(cfg.compute, NextPurchasePyfunc(fitted.model, fitted.meta), ds, cutoff)
-    else:
-        from anticipate.features.build import build_features
+            fitted = fit_on_windows_dask(cfg, ds, until)
+        else:
+            from anticipate.pipelines.model import fit_on_windows
 
-        fitted = fit_on_windows(cfg, ds, until)
+            fitted = fit_on_windows(cfg, ds, until)
         trained = time.perf_counter()
+        settings = Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False)
         wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
-        feats = build_features(ds.orders, cutoff, lookback_days=cfg.time.lookback_days, products=ds.products)
-        scored = score_frame(wrapper, feats)
-    end = time.perf_counter()
-    return {
-        "seconds": end - start,
+        fc = compute_forecast(settings, ds, wrapper, "bench", cutoff)
+        end = time.perf_counter()
+        peak = _worker_peak_mb(client) if client is not None else None
+    row = {
+        "seconds": ingest_s + end - start,
+        "ingest_seconds": ingest_s,
         "train_seconds": trained - start,
-        "score_seconds": end - trained,
-        "order_lines": len(ds.orders),
-        "scored_pairs": len(scored),
+        "forecast_seconds": end - trained,
+        "order_lines": counts["orders_rows_in"],
+        "train_pairs": len(fitted.train),
+        "forecast_cells": len(fc.table),
         "best_iteration": int(fitted.model.best_iteration_),
     }
+    if peak is not None:
+        row |= {"worker_peak_rss_mb": peak, "partitions": COMPUTE.partitions, **fitted.meta.get("rounds", {})}
+    return row
+
+
+@contextlib.contextmanager
+def _local_cluster() -> Iterator[Any]:
+    """A client of a 2-worker LocalCluster with COMPUTE's sizes (closed with the cluster)."""
+    from distributed import Client, LocalCluster
+
+    sizes = dict(n_workers=COMPUTE.n_workers, threads_per_worker=COMPUTE.threads_per_worker,
+                 memory_limit=COMPUTE.memory_limit)
+    with LocalCluster(processes=True, dashboard_address=None, **sizes) as cluster, Client(cluster) as client:
+        yield client
 
 
 CASES = {
