@@ -30,6 +30,7 @@ from _worlds import big_orders, ensure_big_world
 
 from anticipate.config import ComputeConfig, Config
 
+TRAIN_WINDOWS = 4  # 3 training windows + validation (the default 12 takes ~3x the features time)
 COMPUTE = ComputeConfig(engine="dask", n_workers=2, threads_per_worker=1, memory_limit="6GB", partitions=16)
 
 
@@ -83,8 +84,8 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
     The Dask case starts one 2 x 6 GB LocalCluster and points every step at its
     address (``compute.scheduler: tcp://...``), so the workers' peak RSS covers all steps.
     """
-    from anticipate.io import load_dataset
     from anticipate.pipelines import Settings
+    from anticipate.pipelines._common import load_data
     from anticipate.pipelines.plan import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
@@ -93,11 +94,14 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
         compute = COMPUTE.model_dump() | {"engine": engine}
         if client is not None:
             compute["scheduler"] = client.scheduler_info()["address"]
-        cfg = Config.model_validate({"compute": compute})
+        cfg = Config.model_validate({"compute": compute, "model": {"train_windows": TRAIN_WINDOWS}})
+        _note(f"{engine}: ingest ...")
         data, ingest_s, counts = _ingest(workdir, cfg)
+        _note(f"ingest {ingest_s:.1f} s")
         assert counts["rows_in"] == counts["rows_accepted"] + counts["rows_rejected"]
         start = time.perf_counter()
-        ds = load_dataset(data)
+        settings = Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False)
+        ds = load_data(settings, cluster=True)  # with the layout: only order_ts on the driver
         cutoff = _cutoff(ds.orders)
         until = cutoff - pd.Timedelta(days=cfg.time.horizon_days)
         if engine == "dask":
@@ -109,12 +113,14 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
 
             fitted = fit_on_windows(cfg, ds, until)
         trained = time.perf_counter()
-        settings = Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False)
+        _note(f"train {trained - start:.1f} s")
         wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
         fc = compute_forecast(settings, ds, wrapper, "bench", cutoff)
         end = time.perf_counter()
+        _note(f"forecast {end - trained:.1f} s")
         peak = _worker_peak_mb(client) if client is not None else None
     row = {
+        "train_windows": TRAIN_WINDOWS,
         "seconds": ingest_s + end - start,
         "ingest_seconds": ingest_s,
         "train_seconds": trained - start,
@@ -125,8 +131,21 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
         "best_iteration": int(fitted.model.best_iteration_),
     }
     if peak is not None:
-        row |= {"worker_peak_rss_mb": peak, "partitions": COMPUTE.partitions, **fitted.meta.get("rounds", {})}
+        meta = fitted.meta
+        row |= {"worker_peak_rss_mb": peak, "partitions": meta["dask_partitions"],
+                "orders_from": meta["dask_orders"], "train_pairs_full": meta["train_pairs_full"],
+                "features_seconds": meta["dask_seconds"]["features"],
+                "fit_seconds": meta["dask_seconds"]["fit"], **meta["rounds"]}
     return row
+
+
+def _note(text: str) -> None:
+    """A progress line on stderr and in ``_work/bench_dask.log`` (run.py keeps stdout for the JSON row)."""
+    line = f"[bench_dask {time.strftime('%H:%M:%S')}] {text}"
+    print(line, file=sys.stderr, flush=True)
+    log = Path(__file__).resolve().parent / "_work" / "bench_dask.log"
+    with open(log, "a") as fh:
+        fh.write(line + "\n")
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ result is an ordinary :class:`~anticipate.models.next_purchase.NextPurchaseModel
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -353,7 +354,8 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
 
     ``Fitted.train`` holds the local down-sample the rounds were chosen on; the meta
     gains ``dask_workers``, ``dask_threads``, ``dask_partitions``, ``dask_orders``
-    ("layout" or "scatter", see :func:`orders_on_cluster`), ``train_pairs_full`` and ``rounds``.
+    ("layout" or "scatter", see :func:`orders_on_cluster`), ``train_pairs_full``, ``rounds`` and
+    ``dask_seconds`` (wall seconds of the windows' features incl. the down-sample, and of the fits).
     """
     from anticipate.features.build import training_cutoffs
     from anticipate.models.next_purchase import NextPurchaseModel
@@ -366,6 +368,7 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
         products=ds.products,
         families=list(cfg.features.families),
     )
+    started = time.perf_counter()
     with dask_client(cfg.compute) as client:
         parts, source = orders_on_cluster(client, cfg.compute, ds)
         train = training_set_dask(client, parts, cutoffs[:-1], horizon_days=cfg.time.horizon_days, **common)
@@ -378,12 +381,14 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
         _check_labels(sample, "training windows (a down-sample)")
         _check_labels(val, "validation window")
         features = feature_names(val)
+        featurised = time.perf_counter()
         model = NextPurchaseModel.from_config(cfg.model)
         model = train_dask(client, train, sample, val, features, model, listen_port=listen_port)
         size = cluster_size(client)
+    seconds = {"features": featurised - started, "fit": time.perf_counter() - featurised}
     meta = model_meta(cfg, until, pd.DataFrame({"cutoff": cutoffs}))
     meta |= {**size, "rounds": model.rounds_, "train_pairs_full": n_train, "dask_orders": source,
-             "dask_partitions": n_parts}
+             "dask_partitions": n_parts, "dask_seconds": seconds}
     return Fitted(model, features, sample, val, val, meta)
 
 
