@@ -8,18 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anticipate.config import ComputeConfig
+from anticipate.config import ComputeConfig, Config
 from anticipate.distributed import (
     build_features_dask,
     dask_client,
+    orders_on_cluster,
     partition_of,
     partition_orders,
-    read_partitioned_orders,
-    write_partitioned_orders,
 )
-from anticipate.errors import ServiceUnavailable
+from anticipate.errors import DataError, ServiceUnavailable
 from anticipate.features.build import build_features
 from anticipate.io import load_dataset
+from anticipate.layout import read_all_parts, read_layout, write_customer_layout
+from anticipate.pipelines import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 pytestmark = pytest.mark.dask
@@ -46,13 +47,118 @@ def test_partitions_keep_each_customer_whole_and_are_stable(sample):
     assert np.array_equal(partition_of(ids, 7), partition_of(ids.copy(), 7))
 
 
-def test_partitioned_parquet_roundtrip(tmp_path, sample):
-    orders = sample.orders.head(2000)
-    write_partitioned_orders(orders, tmp_path / "orders", 3)
-    back = read_partitioned_orders(tmp_path / "orders")
-    assert len(back) <= 3 and sum(len(p) for p in back) == len(orders)
-    for i, p in enumerate(back):
-        assert not any(p["customer_id"].isin(q["customer_id"]).any() for q in back[i + 1 :])
+def test_layout_writer_keeps_rows_and_each_customer_in_its_hash_partition(tmp_path):
+    source = SAMPLE / "orders.parquet"
+    layout = write_customer_layout(source, tmp_path / "orders", 5, batch_rows=7_000)  # many batches
+    parts = read_all_parts(layout)
+    orders = pd.read_parquet(source)
+    assert len(parts) == 5 and layout.part_rows == tuple(len(p) for p in parts)
+    assert layout.rows == len(orders)
+    for k, part in enumerate(parts):
+        assert (partition_of(part["customer_id"], 5) == k).all()
+    expected = partition_orders(orders, 5)  # same rows in the same order as the in-memory split
+    for got, want in zip(parts, expected, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_stale_layout_is_a_data_error(tmp_path):
+    import shutil
+
+    shutil.copy(SAMPLE / "orders.parquet", tmp_path / "orders.parquet")
+    write_customer_layout(tmp_path / "orders.parquet", tmp_path / "orders", 3)
+    pd.read_parquet(SAMPLE / "orders.parquet").head(10).to_parquet(tmp_path / "orders.parquet")
+    with pytest.raises(DataError, match="stale"):
+        read_layout(tmp_path)
+
+
+def _dask_settings(out: Path, partitions: int = 4, scheduler: str = "local-cluster") -> Settings:
+    compute = {"engine": "dask", "partitions": partitions, "scheduler": scheduler, "memory_limit": "1GB"}
+    cfg = Config.model_validate({"compute": compute, "ingest": {"chunk_rows": 20_000}})
+    return Settings(cfg=cfg, data_dir=out, tracking_uri="", progress=False)
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory):
+    """The sample ingested with compute.engine: dask from a CSV with a duplicate and a bad date."""
+    from anticipate.pipelines.ingest import run_ingest
+
+    root = tmp_path_factory.mktemp("ingested")
+    orders = pd.read_parquet(SAMPLE / "orders.parquet")
+    csv = orders.astype({"order_ts": str})
+    csv = pd.concat([csv, csv.iloc[[5]], csv.iloc[[9]].assign(order_ts="not a date")], ignore_index=True)
+    csv.to_csv(root / "orders.csv", index=False)
+    sources = {"orders": root / "orders.csv"} | {
+        t: SAMPLE / f"{t}.parquet" for t in ("products", "regions", "warehouses", "supply")}
+    result = run_ingest(_dask_settings(root / "data"), sources, root / "data")
+    return root / "data", result
+
+
+def test_ingest_with_engine_dask_writes_the_customer_layout_nothing_lost(ingested):
+    data, result = ingested
+    c = result.counts
+    assert c["orders_rows_in"] == c["orders_rows_accepted"] + c["orders_rows_rejected"]
+    assert c["orders_rows_rejected"] == 2 and c["orders_partitions"] == 4
+    layout = read_layout(data)
+    canonical = pd.read_parquet(data / "orders.parquet")  # still written: the local path reads it
+    assert layout is not None and layout.rows == c["orders_rows_accepted"] == len(canonical)
+    parts = read_all_parts(layout)
+    owner = pd.concat([p[["customer_id"]].drop_duplicates().assign(k=k) for k, p in enumerate(parts)])
+    assert owner["customer_id"].is_unique  # every customer in exactly one partition ...
+    assert set(owner["customer_id"]) == set(canonical["customer_id"])
+    assert (partition_of(owner["customer_id"], 4) == owner["k"].to_numpy()).all()  # ... its hash's
+    keys = ["order_id", "sku", "order_ts"]
+    both = pd.concat(parts).sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(both, canonical.sort_values(keys).reset_index(drop=True))
+
+
+def test_local_ingest_writes_no_layout(tmp_path):
+    from anticipate.pipelines.ingest import run_ingest
+
+    settings = Settings(cfg=Config(), data_dir=tmp_path / "d", tracking_uri="", progress=False)
+    result = run_ingest(settings, {"orders": SAMPLE / "orders.parquet"}, tmp_path / "d")
+    assert "orders_partitions" not in result.counts and read_layout(tmp_path / "d") is None
+
+
+def test_dask_features_from_the_layout_equal_local_features(client, ingested):
+    from anticipate.pipelines._common import load_data
+
+    data, _ = ingested
+    settings = _dask_settings(data)
+    ds = load_data(settings, cluster=True)
+    assert list(ds.orders.columns) == ["order_ts"]  # the client does not load the orders
+    parts, source = orders_on_cluster(client, settings.cfg.compute, ds)
+    assert source == "layout" and len(parts) == 4
+    local_ds = load_dataset(data)
+    cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() - pd.Timedelta(days=28)
+    kw = dict(lookback_days=365, item_level="sku", products=local_ds.products)
+    local = build_features(local_ds.orders, cutoff, **kw)
+    assert len(local) > 1000
+    pd.testing.assert_frame_equal(build_features_dask(client, parts, cutoff, **kw), local)
+
+
+@pytest.mark.parametrize("item_level", ["sku", "category"])
+def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level):
+    from anticipate.pipelines._common import load_data
+    from anticipate.pipelines.model import fit_on_windows
+    from anticipate.pipelines.plan import compute_forecast
+    from anticipate.tracking import NextPurchasePyfunc
+
+    data, _ = ingested
+    local_ds = load_dataset(data)
+    model = {"train_windows": 2, "item_level": item_level, "classifier": {"n_estimators": 20},
+             "regressor": {"n_estimators": 10}}
+    cfg = Config.model_validate({"model": model})
+    cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() + pd.Timedelta(days=1)
+    fitted = fit_on_windows(cfg, local_ds, cutoff - pd.Timedelta(days=cfg.time.horizon_days))
+    wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
+    local_settings = Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False)
+    local = compute_forecast(local_settings, local_ds, wrapper, "m", cutoff).table
+    address = client.scheduler_info()["address"]  # the module's cluster, reached over tcp
+    dask_cfg = cfg.model_copy(update={"compute": _dask_settings(data, scheduler=address).cfg.compute})
+    settings = Settings(cfg=dask_cfg, data_dir=data, tracking_uri="", progress=False)
+    remote = compute_forecast(settings, load_data(settings, cluster=True), wrapper, "m", cutoff).table
+    assert len(local) > 100 and local["mu"].sum() > 0
+    pd.testing.assert_frame_equal(remote, local, rtol=1e-9)
 
 
 def test_dask_features_equal_local_features(client, sample):
@@ -112,7 +218,7 @@ model:
   train_windows: 3
   classifier: {n_estimators: 60, learning_rate: 0.1}
   regressor: {n_estimators: 30, learning_rate: 0.1}
-compute: {n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, partitions: 4}
+compute: {engine: dask, n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, partitions: 4}
 """
 
 
@@ -122,15 +228,30 @@ def test_train_and_allocate_with_scheduler_local_cluster(tmp_path):
     from tests.conftest import run_cli
 
     (tmp_path / "dask.yaml").write_text(DASK_CONFIG)
-    sample_args = ("sample", "--out", "data", "--customers", "700", "--skus", "50", "--days", "300")
+    sample_args = ("sample", "--out", "raw", "--customers", "700", "--skus", "50", "--days", "300")
     done = run_cli(*sample_args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+    names = ("orders", "products", "regions", "warehouses", "supply")
+    tables = [a for t in names for a in (f"--{t}", f"raw/{t}.parquet")]
+    done = run_cli("--json", "--config", "dask.yaml", "ingest", *tables, "--out", "data", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["counts"]["orders_partitions"] == 4
+    assert (tmp_path / "data" / "orders" / "part=3" / "part-0.parquet").is_file()
     base = ("--json", "--data", "data", "--config", "dask.yaml")
+    feats = (*base, "features", "--out", "f.parquet", "--scheduler")
+    unreachable = run_cli(*feats, "tcp://127.0.0.1:1", cwd=tmp_path)
+    assert unreachable.returncode == 3 and "unreachable" in unreachable.stderr, unreachable.stderr[-2000:]
+    assert run_cli(*feats, "localhost:8786", cwd=tmp_path).returncode == 2  # not an address form we take
     trained = run_cli(*base, "train", "--scheduler", "local-cluster", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]
     # Dask worker processes may write LightGBM log lines to the inherited stdout; the JSON is the last
     result = json.loads(trained.stdout.strip().splitlines()[-1])
     assert result["metrics"]["val.auc"] > 0.7, trained.stdout[:2000]
+    from mlflow import MlflowClient
+
+    params = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(result["run_id"]).data.params
+    assert params["dask_workers"] == "2" and params["dask_partitions"] == "4"
+    assert params["dask_orders"] == "layout"  # the workers read the ingested partitions
     assert run_cli(*base, "promote", "latest", "--alias", "production", cwd=tmp_path).returncode == 0
     done = run_cli(*base, "allocate", "--date", "2024-10-27", "--allow-stale", "--scheduler", "local-cluster",
                    cwd=tmp_path)

@@ -14,10 +14,13 @@ peak RSS among the Dask workers (what the 6 GB limit applies to).
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -27,6 +30,7 @@ from _worlds import big_orders, ensure_big_world
 
 from anticipate.config import ComputeConfig, Config
 
+TRAIN_WINDOWS = 4  # 3 training windows + validation (the default 12 takes ~3x the features time)
 COMPUTE = ComputeConfig(engine="dask", n_workers=2, threads_per_worker=1, memory_limit="6GB", partitions=16)
 
 
@@ -60,39 +64,99 @@ def dask_features_10m(workdir: Path) -> dict:
     }
 
 
+def _ingest(workdir: Path, cfg: Config) -> tuple[Path, float, dict]:
+    """``run_ingest`` of the BIG world's tables (Parquet sources) into ``workdir/e2e_<engine>``."""
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.ingest import run_ingest
+
+    world = ensure_big_world(workdir)
+    out = workdir / f"e2e_{cfg.compute.engine}"
+    sources = {t: world / f"{t}.parquet" for t in ("orders", "products", "regions", "warehouses", "supply")}
+    settings = Settings(cfg=cfg, data_dir=out, tracking_uri="", progress=False)
+    start = time.perf_counter()
+    result = run_ingest(settings, sources, out)
+    return out, time.perf_counter() - start, result.counts
+
+
 def _end_to_end(workdir: Path, engine: str) -> dict:
-    from anticipate.io import load_dataset
-    from anticipate.pipelines.model import fit_on_windows, score_frame
+    """Ingest, training windows + fit, forecast (scores reduced to warehouse x SKU) at the production cutoff.
+
+    The Dask case starts one 2 x 6 GB LocalCluster and points every step at its
+    address (``compute.scheduler: tcp://...``), so the workers' peak RSS covers all steps.
+    """
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines._common import load_data
+    from anticipate.pipelines.plan import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
-    ds = load_dataset(ensure_big_world(workdir))
-    cfg = Config.model_validate({"compute": COMPUTE.model_dump() | {"engine": engine}})
-    cutoff = _cutoff(ds.orders)
-    until = cutoff - pd.Timedelta(days=cfg.time.horizon_days)
-    start = time.perf_counter()
-    if engine == "dask":
-        from anticipate.distributed import fit_on_windows_dask, score_dask
+    cluster = _local_cluster() if engine == "dask" else contextlib.nullcontext(None)
+    with cluster as client:
+        compute = COMPUTE.model_dump() | {"engine": engine}
+        if client is not None:
+            compute["scheduler"] = client.scheduler_info()["address"]
+        cfg = Config.model_validate({"compute": compute, "model": {"train_windows": TRAIN_WINDOWS}})
+        _note(f"{engine}: ingest ...")
+        data, ingest_s, counts = _ingest(workdir, cfg)
+        _note(f"ingest {ingest_s:.1f} s")
+        assert counts["rows_in"] == counts["rows_accepted"] + counts["rows_rejected"]
+        start = time.perf_counter()
+        settings = Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False)
+        ds = load_data(settings, cluster=True)  # with the layout: only order_ts on the driver
+        cutoff = _cutoff(ds.orders)
+        until = cutoff - pd.Timedelta(days=cfg.time.horizon_days)
+        if engine == "dask":
+            from anticipate.distributed import fit_on_windows_dask
 
-        fitted = fit_on_windows_dask(cfg, ds, until)
-        trained = time.perf_counter()
-        scored = score_dask(cfg.compute, NextPurchasePyfunc(fitted.model, fitted.meta), ds, cutoff)
-    else:
-        from anticipate.features.build import build_features
+            fitted = fit_on_windows_dask(cfg, ds, until)
+        else:
+            from anticipate.pipelines.model import fit_on_windows
 
-        fitted = fit_on_windows(cfg, ds, until)
+            fitted = fit_on_windows(cfg, ds, until)
         trained = time.perf_counter()
+        _note(f"train {trained - start:.1f} s")
         wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
-        feats = build_features(ds.orders, cutoff, lookback_days=cfg.time.lookback_days, products=ds.products)
-        scored = score_frame(wrapper, feats)
-    end = time.perf_counter()
-    return {
-        "seconds": end - start,
+        fc = compute_forecast(settings, ds, wrapper, "bench", cutoff)
+        end = time.perf_counter()
+        _note(f"forecast {end - trained:.1f} s")
+        peak = _worker_peak_mb(client) if client is not None else None
+    row = {
+        "train_windows": TRAIN_WINDOWS,
+        "seconds": ingest_s + end - start,
+        "ingest_seconds": ingest_s,
         "train_seconds": trained - start,
-        "score_seconds": end - trained,
-        "order_lines": len(ds.orders),
-        "scored_pairs": len(scored),
+        "forecast_seconds": end - trained,
+        "order_lines": counts["orders_rows_in"],
+        "train_pairs": len(fitted.train),
+        "forecast_cells": len(fc.table),
         "best_iteration": int(fitted.model.best_iteration_),
     }
+    if peak is not None:
+        meta = fitted.meta
+        row |= {"worker_peak_rss_mb": peak, "partitions": meta["dask_partitions"],
+                "orders_from": meta["dask_orders"], "train_pairs_full": meta["train_pairs_full"],
+                "features_seconds": meta["dask_seconds"]["features"],
+                "fit_seconds": meta["dask_seconds"]["fit"], **meta["rounds"]}
+    return row
+
+
+def _note(text: str) -> None:
+    """A progress line on stderr and in ``_work/bench_dask.log`` (run.py keeps stdout for the JSON row)."""
+    line = f"[bench_dask {time.strftime('%H:%M:%S')}] {text}"
+    print(line, file=sys.stderr, flush=True)
+    log = Path(__file__).resolve().parent / "_work" / "bench_dask.log"
+    with open(log, "a") as fh:
+        fh.write(line + "\n")
+
+
+@contextlib.contextmanager
+def _local_cluster() -> Iterator[Any]:
+    """A client of a 2-worker LocalCluster with COMPUTE's sizes (closed with the cluster)."""
+    from distributed import Client, LocalCluster
+
+    sizes = dict(n_workers=COMPUTE.n_workers, threads_per_worker=COMPUTE.threads_per_worker,
+                 memory_limit=COMPUTE.memory_limit)
+    with LocalCluster(processes=True, dashboard_address=None, **sizes) as cluster, Client(cluster) as client:
+        yield client
 
 
 CASES = {

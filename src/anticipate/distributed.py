@@ -14,8 +14,8 @@ result is an ordinary :class:`~anticipate.models.next_purchase.NextPurchaseModel
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ import pandas as pd
 from anticipate.config import ComputeConfig, LightGBMParams
 from anticipate.errors import ServiceUnavailable, UsageError
 from anticipate.features.build import ALL_FAMILIES, KEYS, feature_columns, item_column
+from anticipate.layout import partition_of, read_layout, read_part
+
+__all__ = ["partition_of"]  # re-exported: the hash of the layout
 
 LOCAL_FAMILIES = ("customer", "customer_item", "calendar")
 ITEM_SUMS = ("item_units_7d", "item_units_28d", "item_units_365d", "item_buyers_28d")
@@ -85,48 +88,38 @@ def cluster_size(client: Any) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- partitioning
-def partition_of(customer_id: pd.Series, n_partitions: int) -> np.ndarray:
-    """The partition (0..n-1) of each customer: a stable hash of the id string (same on every run)."""
-    values = customer_id.astype(str).to_numpy(dtype=object)
-    hashed = pd.util.hash_array(values, categorize=True)
-    return (hashed % np.uint64(n_partitions)).astype(np.int64)
-
-
 def partition_orders(orders: pd.DataFrame, n_partitions: int) -> list[pd.DataFrame]:
     """Split order lines into ``n_partitions`` frames so each customer's history is in exactly one.
 
     Row order within a partition follows ``orders``; empty partitions are kept
-    (the list always has ``n_partitions`` frames).
+    (the list always has ``n_partitions`` frames). The same split as the layout
+    ``ingest`` writes (:func:`anticipate.layout.write_customer_layout`).
     """
     part = partition_of(orders["customer_id"], n_partitions)
     return [orders[part == k].reset_index(drop=True) for k in range(n_partitions)]
 
 
-def write_partitioned_orders(orders: pd.DataFrame, directory: Path, n_partitions: int) -> Path:
-    """Write ``orders`` as a Parquet dataset under ``directory`` partitioned by a ``part`` column.
+def orders_on_cluster(client: Any, compute: ComputeConfig, ds: Any) -> tuple[list[Any], str]:
+    """The customer partitions of the orders held on the workers, and where they came from.
 
-    One sub-directory ``part=K`` per customer-hash partition (hive style), which
-    ``dask.dataframe.read_parquet`` and :func:`read_partitioned_orders` read back.
+    When the data directory has a customer layout (``ingest`` with
+    ``compute.engine: dask``), each worker reads its partitions' Parquet files itself
+    (the paths must be readable from the workers: shared storage on a real cluster)
+    and the client never holds the orders; the layout's partition count wins over
+    ``compute.partitions``. Otherwise the client splits ``ds.orders`` and scatters
+    the partitions. Returns ``(futures, "layout" | "scatter")``.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import dask
 
-    frame = orders.assign(part=partition_of(orders["customer_id"], n_partitions))
-    directory.mkdir(parents=True, exist_ok=True)
-    pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), directory, partition_cols=["part"])
-    return directory
-
-
-def read_partitioned_orders(directory: Path) -> list[pd.DataFrame]:
-    """Read a dataset written by :func:`write_partitioned_orders` back as one frame per ``part``."""
-    out = []
-    for sub in sorted(directory.glob("part=*"), key=lambda p: int(p.name.split("=")[1])):
-        out.append(pd.read_parquet(sub))
-    return out
+    layout = read_layout(ds.path)
+    if layout is None:
+        return client.scatter(partition_orders(ds.orders, compute.partitions)), "scatter"
+    reads = [dask.delayed(read_part)(str(layout.part_file(k))) for k in range(layout.partitions)]
+    return client.compute(reads), "layout"
 
 
 def _as_parts(orders: Any) -> list[Any]:
-    """Delayed partitions of a dask DataFrame, or a list of pandas frames as given."""
+    """Delayed partitions of a dask DataFrame, or a list of pandas frames or futures as given."""
     if isinstance(orders, list):
         return orders
     return list(orders.to_delayed())
@@ -251,17 +244,32 @@ def build_features_dask(client: Any, orders: Any, cutoff: pd.Timestamp, **kwargs
 def training_set_dask(
     client: Any, orders: Any, cutoffs: Sequence[pd.Timestamp], *, horizon_days: int, **kwargs: Any
 ) -> Any:
-    """Labelled rolling-origin frames for ``cutoffs`` as a persisted dask DataFrame (one partition each)."""
+    """Labelled rolling-origin frames for ``cutoffs`` as a persisted dask DataFrame (one partition each).
+
+    Only what training reads is kept (:func:`slim_training_part`: float32 features,
+    ``y``, ``units``), which more than halves the workers' memory per pair.
+    """
+    import dask
     import dask.dataframe as dd
 
     delayed = []
     for t in cutoffs:
         for frame in features_delayed(orders, t, horizon_days=horizon_days, **kwargs):
-            delayed.append(frame)
+            delayed.append(dask.delayed(slim_training_part)(frame))
     futures = client.compute(delayed)
     sizes = client.gather(client.map(len, futures))
     keep = [f for f, n in zip(futures, sizes, strict=True) if n > 0]
     return dd.from_delayed(keep, verify_meta=False).persist()
+
+
+def slim_training_part(frame: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns as float32 plus ``y`` (int8) and ``units`` (float32); keys dropped."""
+    from anticipate.pipelines.model import feature_names
+
+    out = frame[feature_names(frame)].astype(np.float32)
+    out["y"] = frame["y"].to_numpy(dtype=np.int8)
+    out["units"] = frame["units"].to_numpy(dtype=np.float32)
+    return out
 
 
 # --------------------------------------------------------------------------- training
@@ -345,7 +353,9 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
     """The Dask twin of :func:`anticipate.pipelines.model.fit_on_windows` (same Fitted result).
 
     ``Fitted.train`` holds the local down-sample the rounds were chosen on; the meta
-    gains ``dask_workers``, ``dask_threads`` and ``rounds``.
+    gains ``dask_workers``, ``dask_threads``, ``dask_partitions``, ``dask_orders``
+    ("layout" or "scatter", see :func:`orders_on_cluster`), ``train_pairs_full``, ``rounds`` and
+    ``dask_seconds`` (wall seconds of the windows' features incl. the down-sample, and of the fits).
     """
     from anticipate.features.build import training_cutoffs
     from anticipate.models.next_purchase import NextPurchaseModel
@@ -358,52 +368,107 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
         products=ds.products,
         families=list(cfg.features.families),
     )
+    started = time.perf_counter()
     with dask_client(cfg.compute) as client:
-        parts = partition_orders(ds.orders, cfg.compute.partitions)
-        parts = client.scatter(parts)
+        parts, source = orders_on_cluster(client, cfg.compute, ds)
         train = training_set_dask(client, parts, cutoffs[:-1], horizon_days=cfg.time.horizon_days, **common)
         val = build_features_dask(
             client, parts, cutoffs[-1], horizon_days=cfg.time.horizon_days, **common
         )
         sample, n_train = downsample(train, cfg.model.max_train_pairs, cfg.model.seed)
+        n_parts = len(parts)
+        del parts  # the features are persisted: free the workers' copy of the orders before fitting
         _check_labels(sample, "training windows (a down-sample)")
         _check_labels(val, "validation window")
         features = feature_names(val)
+        featurised = time.perf_counter()
         model = NextPurchaseModel.from_config(cfg.model)
         model = train_dask(client, train, sample, val, features, model, listen_port=listen_port)
         size = cluster_size(client)
+    seconds = {"features": featurised - started, "fit": time.perf_counter() - featurised}
     meta = model_meta(cfg, until, pd.DataFrame({"cutoff": cutoffs}))
-    meta |= {**size, "rounds": model.rounds_, "train_pairs_full": n_train}
+    meta |= {**size, "rounds": model.rounds_, "train_pairs_full": n_train, "dask_orders": source,
+             "dask_partitions": n_parts, "dask_seconds": seconds}
     return Fitted(model, features, sample, val, val, meta)
 
 
-def features_dask(
-    compute: ComputeConfig, orders: pd.DataFrame, cutoff: pd.Timestamp, **kwargs: Any
-) -> pd.DataFrame:
-    """:func:`build_features_dask` on a cluster opened from ``compute`` (orders partitioned here)."""
+def features_dask(compute: ComputeConfig, ds: Any, cutoff: pd.Timestamp, **kwargs: Any) -> pd.DataFrame:
+    """:func:`build_features_dask` on a cluster opened from ``compute``.
+
+    The orders come from :func:`orders_on_cluster` (the layout or scattered partitions).
+    """
     with dask_client(compute) as client:
-        parts = client.scatter(partition_orders(orders, compute.partitions))
+        parts, _ = orders_on_cluster(client, compute, ds)
         return build_features_dask(client, parts, cutoff, **kwargs)
 
 
-def score_dask(compute: ComputeConfig, wrapper: Any, ds: Any, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Features and scores at ``cutoff`` per partition on the cluster, gathered (local score_frame rows).
+def _sum_tables(tables: Sequence[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """Row-wise sum of tables with the same columns, grouped by ``keys`` (index levels when empty list)."""
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pd.DataFrame()
+    both = pd.concat(tables)
+    if keys:
+        return both.groupby(keys, as_index=False, sort=True).sum()
+    return both.groupby(level=list(range(both.index.nlevels)), sort=True).sum()
 
-    Returns ``customer_id, item, region, p_buy, units_given_buy, expected_units``
-    sorted by customer and item.
+
+def _tree(func: Any, items: list[Any], *args: Any) -> Any:
+    """A delayed tree reduction of ``items`` with ``func(list, *args)``, 8 at a time."""
+    import dask
+
+    items = list(items)
+    while len(items) > 1:
+        items = [dask.delayed(func)(items[i : i + 8], *args) for i in range(0, len(items), 8)]
+    return dask.delayed(func)(items, *args) if len(items) == 1 else items[0]
+
+
+def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares: Any) -> pd.DataFrame:
+    """One partition's scored candidates reduced to ``region, sku, mu, var``."""
+    from anticipate.forecast import candidate_demand
+    from anticipate.pipelines.model import score_frame
+
+    return candidate_demand(score_frame(wrapper, feats), item_level=item_level, shares=shares)
+
+
+def forecast_dask(
+    cfg: Any, wrapper: Any, ds: Any, cutoff: pd.Timestamp, region_map: pd.DataFrame
+) -> pd.DataFrame:
+    """The forecast table of :func:`anticipate.forecast.forecast_from_scores`, computed per partition.
+
+    Each partition is featurised, scored and reduced to region x SKU moments on its
+    worker, and so is its non-candidate ("new") demand per window; the sums are
+    tree-reduced on the cluster and only the region x SKU tables reach the client,
+    which maps them to warehouses. Equal to the local table up to float summation order.
     """
     import dask
 
-    from anticipate.pipelines.model import score_frame
+    from anticipate.forecast import (
+        new_demand_from_table,
+        non_candidate_table,
+        recent_units,
+        shares_from_units,
+        to_warehouses,
+    )
 
-    meta = wrapper.meta
-    with dask_client(compute) as client:
-        parts = client.scatter(partition_orders(ds.orders, compute.partitions))
-        feats = features_delayed(
-            parts, cutoff, lookback_days=meta["lookback_days"], item_level=meta["item_level"],
-            products=ds.products, families=meta["families"],
-        )
+    meta, fc = wrapper.meta, cfg.forecast
+    level, horizon, lookback = meta["item_level"], int(meta["horizon_days"]), int(meta["lookback_days"])
+    with dask_client(cfg.compute) as client:
+        parts, _ = orders_on_cluster(client, cfg.compute, ds)
+        shares = None
+        if level == "category":
+            units = [dask.delayed(recent_units)(p, cutoff, window_days=fc.sku_share_days,
+                                                products=ds.products) for p in parts]
+            shares = dask.delayed(shares_from_units)(_tree(_sum_tables, units, ["region", "item", "sku"]))
+        feats = features_delayed(parts, cutoff, lookback_days=lookback, item_level=level,
+                                 products=ds.products, families=meta["families"])
         w = dask.delayed(wrapper)
-        scored = client.gather(client.compute([dask.delayed(score_frame)(w, f) for f in feats]))
-    out = pd.concat([s for s in scored if len(s)] or scored[:1], ignore_index=True)
-    return out.sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
+        cands = [dask.delayed(_part_candidates)(w, f, level, shares) for f in feats]
+        news = [dask.delayed(non_candidate_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
+                                                  windows=fc.new_demand_windows, item_level=level,
+                                                  products=ds.products) for p in parts]
+        cand, new = client.gather(client.compute(
+            [_tree(_sum_tables, cands, ["region", "sku"]), _tree(_sum_tables, news, [])]))
+    new = new_demand_from_table(new.reindex(columns=range(fc.new_demand_windows), fill_value=0.0),
+                                fc.new_demand_windows)
+    return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)

@@ -41,6 +41,16 @@ def sku_shares(
     Uses lines in ``[cutoff - window_days, cutoff)``; a region without history for a
     category gets the category's shares over all regions.
     """
+    return shares_from_units(recent_units(orders, cutoff, window_days=window_days, products=products))
+
+
+def recent_units(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, *, window_days: int, products: pd.DataFrame
+) -> pd.DataFrame:
+    """``region, item (category), sku, units`` summed over lines in ``[cutoff - window_days, cutoff)``.
+
+    Sums over disjoint sets of orders add up (the Dask path sums them per partition).
+    """
     recent = orders[
         (orders["order_ts"] < cutoff) & (orders["order_ts"] >= cutoff - pd.Timedelta(days=window_days))
     ]
@@ -52,9 +62,14 @@ def sku_shares(
             "units": recent["quantity"].to_numpy(float),
         }
     )
-    by_region = frame.groupby(["region", "item", "sku"], as_index=False)["units"].sum()
+    return frame.groupby(["region", "item", "sku"], as_index=False)["units"].sum()
+
+
+def shares_from_units(by_region: pd.DataFrame) -> pd.DataFrame:
+    """The shares of :func:`sku_shares` from its unit sums (:func:`recent_units`)."""
+    by_region = by_region.copy()
     by_region["share"] = by_region["units"] / by_region.groupby(["region", "item"])["units"].transform("sum")
-    overall = frame.groupby(["item", "sku"], as_index=False)["units"].sum()
+    overall = by_region.groupby(["item", "sku"], as_index=False)["units"].sum()
     overall["share"] = overall["units"] / overall.groupby("item")["units"].transform("sum")
     overall["region"] = "*"
     return pd.concat([by_region, overall], ignore_index=True)[["region", "item", "sku", "share"]]
@@ -129,6 +144,32 @@ def new_demand(
     products: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """``region, sku, mu, var`` of demand no candidate pair explains, from the last ``windows`` horizons."""
+    table = non_candidate_table(
+        orders,
+        cutoff,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        windows=windows,
+        item_level=item_level,
+        products=products,
+    )
+    return new_demand_from_table(table, windows)
+
+
+def non_candidate_table(
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    windows: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Non-candidate units per (region, sku) (rows) in each of the last ``windows`` horizons (columns 0..).
+
+    Candidates are per customer, so tables of customer-disjoint orders add up.
+    """
     starts = [cutoff - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
     per_window = [
         _non_candidate_units(
@@ -141,7 +182,11 @@ def new_demand(
         )
         for t in starts
     ]
-    table = pd.concat(per_window, axis=1).fillna(0.0)
+    return pd.concat(per_window, axis=1, keys=list(range(windows))).fillna(0.0)
+
+
+def new_demand_from_table(table: pd.DataFrame, windows: int) -> pd.DataFrame:
+    """``region, sku, mu, var`` from a :func:`non_candidate_table`: mean and variance over windows."""
     if table.empty:
         return pd.DataFrame(
             {"region": pd.Series(dtype=str), "sku": pd.Series(dtype=str), "mu": [], "var": []}

@@ -204,8 +204,13 @@ def read_parquet_checked(path: Path, *, columns: list[str] | None = None) -> pd.
         ) from None
 
 
-def load_dataset(data_dir: str | Path, *, tables: tuple[str, ...] = TABLE_NAMES) -> DataSet:
+def load_dataset(
+    data_dir: str | Path, *, tables: tuple[str, ...] = TABLE_NAMES, order_columns: list[str] | None = None
+) -> DataSet:
     """Load the canonical tables of ``data_dir`` (as written by ``ingest`` or ``sample``).
+
+    ``order_columns`` loads only those columns of the orders (the Dask path, whose
+    workers read the orders themselves, needs ``order_ts`` only, for cutoff checks).
 
     Raises
     ------
@@ -227,7 +232,9 @@ def load_dataset(data_dir: str | Path, *, tables: tuple[str, ...] = TABLE_NAMES)
     loaded: dict[str, pd.DataFrame | None] = {}
     for name in TABLE_NAMES:
         path = data_dir / f"{name}.parquet"
-        loaded[name] = read_parquet_checked(path) if (name in tables and path.is_file()) else None
+        wanted = name in tables and path.is_file()
+        columns = order_columns if name == "orders" else None
+        loaded[name] = read_parquet_checked(path, columns=columns) if wanted else None
     return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
 
 

@@ -18,8 +18,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("anticipate")
 
 
-def load_data(settings: Settings) -> DataSet:
-    """Load the canonical data directory named by ``--data`` / ``data.dir``."""
+def load_data(settings: Settings, *, cluster: bool = False) -> DataSet:
+    """Load the canonical data directory named by ``--data`` / ``data.dir``.
+
+    With ``cluster=True`` (a command whose Dask path reads the orders on the workers),
+    ``compute.engine: dask`` and a customer layout in the directory (written by
+    ``ingest``, :mod:`anticipate.layout`), only the ``order_ts`` column of the orders is
+    loaded here, for the cutoff checks.
+    """
+    if cluster and settings.cfg.compute.engine == "dask":
+        from anticipate.layout import read_layout
+
+        if read_layout(settings.data_dir) is not None:
+            return load_dataset(settings.data_dir, order_columns=["order_ts"])
     return load_dataset(settings.data_dir)
 
 

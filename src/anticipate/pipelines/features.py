@@ -16,7 +16,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     from anticipate.features.build import build_features
 
     cfg = settings.cfg
-    ds = load_data(settings)
+    ds = load_data(settings, cluster=True)
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=cfg.time.horizon_days, purpose="production", command="features"
     )
@@ -29,7 +29,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     if cfg.compute.engine == "dask":
         from anticipate.distributed import features_dask
 
-        table = features_dask(cfg.compute, ds.orders, cutoff_ts, **kwargs)
+        table = features_dask(cfg.compute, ds, cutoff_ts, **kwargs)
     else:
         table = build_features(ds.orders, cutoff_ts, **kwargs)
     if table.empty:

@@ -5,7 +5,11 @@ The directory is built in a staging sibling and published with renames
 previous complete directory or the new complete one, even if the process is
 killed mid-write. It holds ``<table>.parquet`` for each given table,
 ``rejects.parquet`` (always; ``table, file, row, column, value, reason``) and
-``ingest_report.json`` (counts and reasons per table, source digests).
+``ingest_report.json`` (counts and reasons per table, source digests). With
+``compute.engine: dask`` it also holds ``orders/part=K/`` (:mod:`anticipate.layout`):
+the accepted orders again, split by a hash of ``customer_id`` into
+``compute.partitions`` partitions for the Dask workers to read; ``orders.parquet``
+stays the canonical table every command reads.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from anticipate.errors import UsageError
 from anticipate.io import staging_dir, write_json
+from anticipate.layout import LAYOUT_DIR
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import stages
 
@@ -81,8 +86,24 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path) -> Resul
                     reports[table] = report
         finally:
             sink.close()
-        write_json(_report_doc(reports, cfg), stage / "ingest_report.json")
-    return _result(reports, out, time.perf_counter() - started)
+        layout = _customer_layout(settings, stage)
+        doc = _report_doc(reports, cfg)
+        if layout is not None:
+            doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
+        write_json(doc, stage / "ingest_report.json")
+    return _result(reports, out, time.perf_counter() - started, layout)
+
+
+def _customer_layout(settings: Settings, stage: Path) -> Any:
+    """With ``compute.engine: dask``, split the staged orders by customer hash (else None)."""
+    if settings.cfg.compute.engine != "dask":
+        return None
+    from anticipate.layout import write_customer_layout
+
+    n = settings.cfg.compute.partitions
+    log.info("orders: writing %d customer partitions under %s/", n, LAYOUT_DIR)
+    return write_customer_layout(stage / "orders.parquet", stage / LAYOUT_DIR, n,
+                                 batch_rows=settings.cfg.ingest.chunk_rows)
 
 
 def _usual_mode(stage: Path) -> None:
@@ -139,7 +160,7 @@ def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
     }
 
 
-def _result(reports: dict[str, Any], out: Path, seconds: float) -> Result:
+def _result(reports: dict[str, Any], out: Path, seconds: float, layout: Any = None) -> Result:
     totals = _totals(reports)
     counts = dict(totals)
     for table, report in reports.items():
@@ -148,6 +169,9 @@ def _result(reports: dict[str, Any], out: Path, seconds: float) -> Result:
     outputs = {"data": str(out), "rejects": str(out / "rejects.parquet"),
                "report": str(out / "ingest_report.json")}
     outputs.update({table: str(out / f"{table}.parquet") for table in reports})
+    if layout is not None:
+        outputs["orders_partitioned"] = str(out / LAYOUT_DIR)
+        counts["orders_partitions"] = layout.partitions
     warnings = []
     for table, report in reports.items():
         if report.rows_rejected:
@@ -158,14 +182,17 @@ def _result(reports: dict[str, Any], out: Path, seconds: float) -> Result:
         warnings.extend(f"{table}: {note}" for note in report.notes)
     share = totals["rows_rejected"] / totals["rows_in"] if totals["rows_in"] else 0.0
     return Result(command="ingest", metrics={"reject_share": share, "seconds": seconds}, counts=counts,
-                  outputs=outputs, text=_text(reports, totals, out), warnings=warnings)
+                  outputs=outputs, text=_text(reports, totals, out, layout), warnings=warnings)
 
 
-def _text(reports: dict[str, Any], totals: dict[str, int], out: Path) -> str:
+def _text(reports: dict[str, Any], totals: dict[str, int], out: Path, layout: Any = None) -> str:
     lines = [f"ingested {len(reports)} table(s) into {out}: rows_in {totals['rows_in']:,} = accepted "
              f"{totals['rows_accepted']:,} + rejected {totals['rows_rejected']:,}"]
     for table, r in reports.items():
         lines.append(f"  {table:<11} {r.rows_in:>12,} in {r.rows_accepted:>12,} accepted "
                      f"{r.rows_rejected:>10,} rejected   {r.file}")
+    if layout is not None:
+        lines.append(f"orders also split by customer hash into {layout.partitions} partitions under "
+                     f"{out / LAYOUT_DIR}/ (for compute.engine: dask)")
     lines.append(f"rejects: {out / 'rejects.parquet'}   report: {out / 'ingest_report.json'}")
     return "\n".join(lines)

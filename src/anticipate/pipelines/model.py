@@ -147,7 +147,7 @@ def run_train(
     cfg = settings.cfg
     with stages(3, enabled=settings.progress, description="train") as bar:
         bar.step("loading data")
-        ds = load_data(settings)
+        ds = load_data(settings, cluster=True)
         until_ts = resolve_until(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
@@ -215,7 +215,7 @@ def _log_training(
                 "calibration": getattr(fitted.model, "calibration_", "none"),
             }
         )
-        dask_keys = ("dask_workers", "dask_threads", "train_pairs_full")
+        dask_keys = ("dask_workers", "dask_threads", "dask_partitions", "dask_orders", "train_pairs_full")
         run.log_params({k: fitted.meta[k] for k in dask_keys if k in fitted.meta})
         if "rounds" in fitted.meta:
             run.log_params({f"rounds_{k}": v for k, v in fitted.meta["rounds"].items()})

@@ -70,11 +70,11 @@ def compute_forecast(
         ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
     )
     if settings.cfg.compute.engine == "dask":
-        from anticipate.distributed import score_dask
+        from anticipate.distributed import forecast_dask
 
-        scored = score_dask(settings.cfg.compute, wrapper, ds, cutoff)
-    else:
-        scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
+        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
+        return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
+    scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
     table = forecast_from_scores(
         scored,
         ds.orders,
@@ -93,7 +93,7 @@ def compute_forecast(
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
     """Write ``forecast.parquet``: warehouse_id, sku, mu, var over the horizon (units)."""
-    ds = load_data(settings)
+    ds = load_data(settings, cluster=True)
     require_reference_tables(ds, "forecast")
     wrapper, uri = load_registered(settings, model, default_alias="production")
     cutoff_ts = resolve_cutoff(
@@ -197,7 +197,7 @@ def run_allocate(
         plans_dir / f".{dates.fmt(date_ts)}.lock", command=f"anticipate allocate --date {date}"
     ), stages(5, enabled=settings.progress, description="allocate") as bar:
         bar.step("loading data and model")
-        ds = load_data(settings)
+        ds = load_data(settings, cluster=True)
         require_reference_tables(ds, "allocate")
         warnings = check_staleness(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
