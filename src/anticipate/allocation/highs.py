@@ -38,11 +38,12 @@ def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | N
     lp.row_upper_ = np.concatenate(
         [inst.warehouses["capacity"].to_numpy(float), inst.skus["supply"].to_numpy(float)]
     )
+    w, s, vol, _ = units.columns()
     rows = np.empty(2 * n, dtype=np.int32)  # column-wise: volume in the warehouse row, 1 in the SKU row
-    rows[0::2] = units.w
-    rows[1::2] = n_w + units.s
+    rows[0::2] = w
+    rows[1::2] = n_w + s
     values = np.empty(2 * n)
-    values[0::2] = units.vol
+    values[0::2] = vol
     values[1::2] = 1.0
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
@@ -74,5 +75,5 @@ def mip_polish(
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)
-    counts = np.bincount(units.cell[y], minlength=len(inst.cells))
+    counts = np.bincount(units.columns()[3][y], minlength=len(inst.cells))
     return counts, float(units.val[y].sum()), float(h.getInfo().mip_dual_bound)
