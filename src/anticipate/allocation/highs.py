@@ -5,9 +5,19 @@ Variables ``0 <= y_u <= 1`` per positive-value unit increment, maximise
 bound of CONTRACTS section 4 (>= any integer plan, <= every Lagrangian bound). With
 ``y_u`` integer the same model is the allocation itself: for small networks HiGHS
 solves it to proven optimality (its dual bound certifies the plan).
+
+The model has one column per positive-value unit increment (at most the SKU's supply
+per cell, which :func:`~anticipate.allocation.solver.build_units` already enforces)
+and two nonzeros per column; that is the unit-increment LP itself, so there is no
+smaller equivalent to pass. HiGHS's default (dual simplex) is kept: measured on a
+loaded 2-core machine, 20 x 1,000 took 1.1 s (IPM 1.8 s, PDLP 7.0 s, primal simplex
+7.0 s) and 50 x 4,000 took 73 s (IPM 96 s).
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import numpy as np
 
@@ -15,13 +25,32 @@ from anticipate.allocation.instance import Instance
 from anticipate.allocation.solver import Units
 
 
+def _quiet_highs() -> object:
+    """A ``highspy.Highs`` whose constructor banner (printed by C++ on stdout, fd 1) goes to /dev/null.
+
+    ``--json`` commands must print exactly one line on stdout.
+    """
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | None) -> object:
     import highspy
 
     n = len(units.val)
     n_w, n_s = len(inst.warehouses), len(inst.skus)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     if time_limit is not None:
