@@ -39,24 +39,24 @@ _group_jit = njit(cache=True, nogil=True)(_group_body)
 
 
 def _cell_values_py(
-    mu: float, var: float, gain: float, cost: float, kmax: int, out: np.ndarray, start: int
+    mu: float, var: float, gain: float, cost: float, kmax: int, out: np.ndarray, start: int, inv: np.ndarray
 ) -> int:
-    """Write ``gain * P(D >= k) - cost`` for k = 1, 2, ... while positive and k <= kmax; return the count.
+    """Write ``gain * P(D >= k) - cost`` for k = 1, 2, ... at ``out[start:]`` while positive and k <= kmax.
 
-    ``D`` is NB(mean mu, variance var), Poisson when ``var <= mu (1 + 1e-9)``, the point
-    mass ``mu`` when ``var == 0``. Tails come from the pmf recurrence, run in logs while
-    ``P(D = k)`` would underflow (large ``mu``). With ``start < 0`` nothing is written.
+    Returns the count. ``D`` is NB(mean mu, variance var), Poisson when
+    ``var <= mu (1 + 1e-9)``, the point mass ``mu`` when ``var == 0``. Tails come from
+    the pmf recurrence, run in logs while ``P(D = k)`` would underflow (large ``mu``);
+    ``inv[k] = 1 / (k + 1)`` spares a division per unit where the table reaches.
     """
     if mu <= 0.0 or gain <= cost or kmax <= 0:
         return 0
     if var <= 0.0:  # known demand: every unit up to mu sells
         n = min(int(np.floor(mu)), kmax)
-        if start >= 0:
-            for k in range(n):
-                out[start + k] = gain - cost
+        for k in range(n):
+            out[start + k] = gain - cost
         return n
     poisson = var <= mu * (1.0 + 1e-9)
-    r, q = 0.0, 0.0
+    r, q = 0.0, mu
     if poisson:
         log_pmf = -mu
     else:
@@ -72,9 +72,9 @@ def _cell_values_py(
         value = gain * max(tail, 0.0) - cost
         if value <= 0.0:
             break
-        if start >= 0:
-            out[start + k] = value
-        ratio = mu / (k + 1) if poisson else (k + r) / (k + 1) * q
+        out[start + k] = value
+        step = inv[k] if k < inv.shape[0] else 1.0 / (k + 1)
+        ratio = q * step if poisson else (k + r) * step * q
         if in_logs:
             log_pmf += np.log(ratio)
             in_logs = log_pmf < LOG_TINY
@@ -88,22 +88,33 @@ def _cell_values_py(
 _cell_values = njit(cache=True, nogil=True)(_cell_values_py)
 
 
+def _max_units_py(mu: float, var: float, gain: float, cost: float, kmax: int) -> int:
+    """An upper bound on the cell's count: Cantelli's P(D >= mu + t) <= var / (var + t^2), plus 2."""
+    if mu <= 0.0 or gain <= cost or kmax <= 0:
+        return 0
+    odds = (gain - cost) / max(cost, 1e-9 * gain)  # a unit is worth something while P(D >= k) > 1/(1+odds)
+    return int(min(float(kmax), np.floor(mu + np.sqrt(var * odds)) + 2.0))
+
+
+_max_units = njit(cache=True, nogil=True)(_max_units_py)
+
+
 def _unit_values_body(
-    mu: np.ndarray,
-    var: np.ndarray,
-    gain: np.ndarray,
-    cost: np.ndarray,
-    kmax: np.ndarray,
-    cell_ptr: np.ndarray,
-    out: np.ndarray,
-    write: bool,
-) -> None:
-    """Count pass (``write`` False: ``cell_ptr[c + 1]`` = units of cell c) or write pass into ``out``."""
+    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cell_ptr, val) in one pass: ``out`` is a first buffer, grown (doubled) when a cell may not fit."""
+    cell_ptr = np.zeros(mu.shape[0] + 1, dtype=np.int64)
+    inv = 1.0 / np.arange(1.0, 4097.0)
+    pos = 0
     for c in range(mu.shape[0]):
-        start = cell_ptr[c] if write else -1
-        n = _cell_values(mu[c], var[c], gain[c], cost[c], kmax[c], out, start)
-        if not write:
-            cell_ptr[c + 1] = n
+        room = _max_units(mu[c], var[c], gain[c], cost[c], kmax[c])
+        if pos + room > out.shape[0]:
+            grown = np.empty(max(2 * out.shape[0], pos + room))
+            grown[:pos] = out[:pos]
+            out = grown
+        pos += _cell_values(mu[c], var[c], gain[c], cost[c], room, out, pos, inv)
+        cell_ptr[c + 1] = pos
+    return cell_ptr, out[:pos].copy()
 
 
 _unit_values_jit = njit(cache=True, nogil=True)(_unit_values_body)
@@ -116,12 +127,8 @@ def unit_values(
     fn = _unit_values_jit if jit else _unit_values_body
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, gain, cost)]
     kmax = np.ascontiguousarray(kmax, dtype=np.int64)
-    cell_ptr = np.zeros(len(kmax) + 1, dtype=np.int64)
-    fn(*arrays, kmax, cell_ptr, np.zeros(1), False)
-    np.cumsum(cell_ptr, out=cell_ptr)
-    val = np.empty(int(cell_ptr[-1]))
-    fn(*arrays, kmax, cell_ptr, val, True)
-    return cell_ptr, val
+    first = np.empty(int(min(4 * len(kmax) + 16, 2**31)))
+    return fn(*arrays, kmax, first)
 
 
 def _plan_value_body(x: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray) -> float:
