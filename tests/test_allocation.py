@@ -114,7 +114,7 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
         x = results[0][1].copy()
         ws = _Workspace(units)
         repair_fill(x, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.wh_cells, units.wh_ptr,
-                    units.vol, units.cap, units.supply, ws.keys, ws.ids)
+                    units.vol, units.cap, units.supply, ws.keys, ws.ids, True)
         plans.append(x)
     np.testing.assert_array_equal(plans[0], plans[1])
     used = np.bincount(units.cell_w, weights=plans[0] * units.vol[units.cell_s], minlength=n_w)

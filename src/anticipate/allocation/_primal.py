@@ -116,8 +116,9 @@ def _repair_fill_body(
     supply: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
+    fill: bool,
 ) -> None:
-    """Make the counts ``x`` (within supply) feasible in place, then fill greedily by value per volume.
+    """Make the counts ``x`` (within supply) feasible in place; with ``fill`` then fill greedily by m / v.
 
     ``keys``/``ids`` are scratch of one slot per cell.
     """
@@ -127,7 +128,8 @@ def _repair_fill_body(
         used[cell_w[c]] += x[c] * vol[cell_s[c]]
         count[cell_s[c]] += x[c]
     _repair(x, val, cell_ptr, cell_s, wh_cells, wh_ptr, vol, cap, used, count, keys, ids)
-    _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids)
+    if fill:
+        _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids)
 
 
 _repair_fill_jit = njit(cache=True, nogil=True)(_repair_fill_body)

@@ -11,9 +11,9 @@ instead of a sort. So for any ``lam >= 0``
 
 and we minimise ``L`` by projected subgradient steps with Polyak step sizes, keeping
 the best bound. Each few iterates' best response, made feasible (drop the lowest value
-per volume from over-full warehouses) and filled greedily by value per volume, is a
-candidate plan (a heap of cells, so no global sort of units); the best plan's exact
-expected objective is reported with ``gap = 1 - objective / bound``.
+per volume from over-full warehouses) and, once the gap is small, filled greedily by
+value per volume, is a candidate plan (heaps of cells, so no global sort of units);
+the best plan's exact expected objective is reported with ``gap = 1 - objective / bound``.
 
 Units are never ranked globally: each cell's marginal values are computed once, in
 one Numba pass (pmf recurrences, in logs where ``P(D = k)`` would underflow), and
@@ -194,7 +194,7 @@ def best_response(units: Units, lam: np.ndarray, ws: _Workspace, *, warm: bool) 
     )
 
 
-def primal(units: Units, x: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, float]:
+def primal(units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True) -> tuple[np.ndarray, float]:
     """A feasible plan from the counts ``x`` (repair, then greedy fill): (counts, objective)."""
     plan = x.copy()
     _primal._repair_fill_jit(
@@ -210,15 +210,22 @@ def primal(units: Units, x: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, flo
         units.supply,
         ws.keys,
         ws.ids,
+        fill,
     )
     return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
 
 
 PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
+FILL_WITHIN = 10  # greedy fill (the costly part of a repair) only once the gap is within 10 x tol
 
 
 def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) -> SolveResult:
-    """Projected subgradient on capacity prices with Polyak steps; best bound and best plan kept."""
+    """Projected subgradient on capacity prices with Polyak steps; best bound and best plan kept.
+
+    Far from the optimum, candidate plans are only repaired (feasible, a cheap lower
+    bound for the Polyak step); near it they are also filled. The best plan is filled
+    at the end in any case.
+    """
     cap = units.cap
     ws = _Workspace(units)
     lam = np.zeros(len(cap))
@@ -233,7 +240,8 @@ def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) ->
         else:
             step_scale *= 0.9
         if it % PRIMAL_EVERY == 0 or improved:
-            plan, objective = primal(units, ws.x, ws)
+            fill = best.bound - best.objective <= FILL_WITHIN * tol * abs(best.bound)
+            plan, objective = primal(units, ws.x, ws, fill=fill)
             if objective > best.objective:
                 best.counts, best.objective = plan, objective
         best.iterations = it + 1
@@ -244,5 +252,8 @@ def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) ->
             break
         step = step_scale * (bound - best.objective) / norm
         lam = np.maximum(lam - step * grad, 0.0)
+    plan, objective = primal(units, best.counts, ws)  # a no-op when the best plan was filled
+    if objective > best.objective:
+        best.counts, best.objective = plan, objective
     best.counts = units.counts_by_row(best.counts)
     return best
