@@ -61,6 +61,37 @@ def _kth_largest_py(buf: np.ndarray, n: int, k: int, guess: float) -> float:
 _kth_largest = njit(cache=True, nogil=True)(_kth_largest_py)
 
 
+def _cut_at_py(
+    lam: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    c0: int,
+    c1: int,
+    v: float,
+    x: np.ndarray,
+    take: int,
+    threshold: float,
+) -> None:
+    """Keep units with ``r > threshold`` in cells ``c0:c1``, then ties (lowest cell first) up to ``take``."""
+    left = take
+    for c in range(c0, c1):
+        t = lam[cell_w[c]] * v
+        k = 0
+        while k < x[c] and val[cell_ptr[c] + k] - t > threshold:
+            k += 1
+        x[c] = k
+        left -= k
+    for c in range(c0, c1):
+        t = lam[cell_w[c]] * v
+        while left > 0 and x[c] < cell_ptr[c + 1] - cell_ptr[c] and val[cell_ptr[c] + x[c]] - t == threshold:
+            x[c] += 1
+            left -= 1
+
+
+_cut_at = njit(cache=True, nogil=True)(_cut_at_py)
+
+
 def _cold_body(
     lam: np.ndarray,
     val: np.ndarray,
@@ -101,25 +132,8 @@ def _cold_body(
             n = 0
             nu[s] = 0.0
         elif n > supply[s]:
-            threshold = _kth_largest(buf, n, supply[s], nu[s])
-            nu[s] = threshold
-            left = supply[s]
-            for c in range(sku_ptr[s], sku_ptr[s + 1]):  # strictly above the threshold
-                t = lam[cell_w[c]] * v
-                k = 0
-                while k < x[c] and val[cell_ptr[c] + k] - t > threshold:
-                    k += 1
-                x[c] = k
-                left -= k
-            for c in range(sku_ptr[s], sku_ptr[s + 1]):  # ties, lowest cell first
-                t = lam[cell_w[c]] * v
-                while (
-                    left > 0
-                    and x[c] < cell_ptr[c + 1] - cell_ptr[c]
-                    and val[cell_ptr[c] + x[c]] - t == threshold
-                ):
-                    x[c] += 1
-                    left -= 1
+            nu[s] = _kth_largest(buf, n, supply[s], nu[s])
+            _cut_at(lam, val, cell_ptr, cell_w, sku_ptr[s], sku_ptr[s + 1], v, x, supply[s], nu[s])
             n = supply[s]
         else:
             nu[s] = 0.0
