@@ -10,10 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from anticipate.allocation import (
+    _dual,
+    _heap,
+    _primal,
+    generate_instance,
+    read_instance,
+    solve,
+    validate_instance,
+)
 from anticipate.allocation import _kernels as kernels
-from anticipate.allocation import generate_instance, read_instance, solve, validate_instance
 from anticipate.allocation.highs import lp_bound
-from anticipate.allocation.solver import build_units, tail_probabilities
+from anticipate.allocation.solver import _Workspace, build_units, tail_probabilities
 from anticipate.errors import DataError
 
 
@@ -69,22 +77,94 @@ def test_near_the_lp_optimum_and_certified(seed: int) -> None:
     assert solve(inst).gap <= 1e-3
 
 
+def _dual_args(units, lam, ws):
+    return (lam, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 12), st.integers(0, 10_000))
 def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
     inst = generate_instance(n_w, n_s, seed=seed, tightness=0.4)
-    units = build_units(inst)
+    units, plain = build_units(inst), build_units(inst, jit=False)
+    np.testing.assert_array_equal(units.cell_ptr, plain.cell_ptr)
+    np.testing.assert_array_equal(units.val, plain.val)
     rng = np.random.default_rng(seed)
     lam = rng.uniform(0, 2, n_w)
-    supply = inst.skus["supply"].to_numpy(np.int64)
-    fast = kernels.select(lam, units.val, units.w, units.vol, units.sku_ptr, supply, n_w)
-    slow = kernels.select(lam, units.val, units.w, units.vol, units.sku_ptr, supply, n_w, jit=False)
-    assert fast[0] == pytest.approx(slow[0])
-    np.testing.assert_array_equal(fast[1], slow[1])
-    order = np.argsort(-units.val / units.vol, kind="stable").astype(np.int64)
-    cap = inst.warehouses["capacity"].to_numpy(float)
-    args = (fast[1], units.val, units.w, units.s, units.vol, cap, supply, order)
-    np.testing.assert_array_equal(kernels.repair_fill(*args), kernels.repair_fill(*args, jit=False))
+    results = []
+    for cold in (_dual._cold_jit, _dual._cold_body):
+        ws = _Workspace(units)
+        value = cold(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, ws.buf)
+        results.append((value, ws.x.copy(), ws.used.copy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    # warm starts from any counts and supply prices reach the cold best response exactly
+    per_cell = np.diff(units.cell_ptr)
+    start_x = rng.integers(0, per_cell + 1)
+    start_nu = rng.uniform(0, 3, n_s) * (rng.random(n_s) < 0.7)
+    for warm in (_dual._warm_jit, _dual._warm_body):
+        ws = _Workspace(units)
+        ws.x[:], ws.nu[:] = start_x, start_nu
+        value = warm(lam, units.val, units.pre, *_dual_args(units, lam, ws)[2:], ws.nu, ws.x, ws.used,
+                     ws.keys, ws.ids)
+        assert value == pytest.approx(results[0][0], rel=1e-12, abs=1e-9)
+        np.testing.assert_array_equal(ws.x, results[0][1])
+        np.testing.assert_allclose(ws.used, results[0][2], rtol=1e-12, atol=1e-9)
+    plans = []
+    for repair_fill in (_primal._repair_fill_jit, _primal._repair_fill_body):
+        x = results[0][1].copy()
+        ws = _Workspace(units)
+        repair_fill(x, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.wh_cells, units.wh_ptr,
+                    units.vol, units.cap, units.supply, ws.keys, ws.ids, True)
+        plans.append(x)
+    np.testing.assert_array_equal(plans[0], plans[1])
+    used = np.bincount(units.cell_w, weights=plans[0] * units.vol[units.cell_s], minlength=n_w)
+    assert (used <= units.cap * (1 + 1e-9)).all()
+    assert (np.bincount(units.cell_s, weights=plans[0], minlength=n_s) <= units.supply).all()
+    assert (plans[0] <= per_cell).all() and (plans[0] >= 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 30)), min_size=1, max_size=60))
+def test_heap_pops_in_key_then_id_order(entries: list[tuple[int, int]]) -> None:
+    for push, pop in ((_heap.heap_push, _heap.heap_pop), (_heap.heap_push_py, _heap.heap_pop_py)):
+        keys, ids = np.empty(len(entries)), np.empty(len(entries), dtype=np.int64)
+        n = 0
+        for key, ident in entries:
+            n = push(keys, ids, n, float(key), ident)
+        out = []
+        while n > 0:
+            out.append((keys[0], ids[0]))
+            n = pop(keys, ids, n)
+        assert out == sorted((float(k), i) for k, i in entries)
+
+
+def test_unit_values_match_scipy_tails_even_for_large_mu() -> None:
+    """The pmf recurrences (in logs where P(D = 0) underflows) agree with scipy's tails."""
+    mu = np.array([0.5, 3.0, 40.0, 900.0, 2500.0, 2500.0, 5.0, 7.0])
+    var = np.array([0.5, 9.0, 40.0, 900.0, 2500.0, 7500.0, 0.0, 7.0])
+    gain, cost = np.full(len(mu), 4.0), np.full(len(mu), 0.5)
+    kmax = np.array([10**6] * 7 + [3])
+    for jit in (True, False):
+        ptr, val = kernels.unit_values(mu, var, gain, cost, kmax, jit=jit)
+        for c in range(len(mu)):
+            n = ptr[c + 1] - ptr[c]
+            k = np.arange(1, n + 2)
+            tails = tail_probabilities(np.full(n + 1, mu[c]), np.full(n + 1, var[c]), k)
+            expected = gain[c] * tails - cost[c]
+            np.testing.assert_allclose(val[ptr[c] : ptr[c + 1]], expected[:n], rtol=1e-9, atol=1e-9)
+            assert n == kmax[c] or expected[n] <= 1e-9  # the first unit left out is worth nothing
+    assert ptr[-1] - ptr[-2] == 3  # capped at the SKU's supply
+    assert ptr[7] - ptr[6] == 5  # known demand of 5: five units, each worth gain - cost
+
+
+def test_same_inputs_give_byte_identical_plans(tmp_path: Path) -> None:
+    inst = generate_instance(8, 300, seed=11)
+    first, second = solve(inst), solve(inst)
+    first.units.to_parquet(tmp_path / "a.parquet")
+    second.units.to_parquet(tmp_path / "b.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert (first.objective, first.bound) == (second.objective, second.bound)
+    assert first.iterations == second.iterations
 
 
 def test_poisson_and_nb_tails() -> None:

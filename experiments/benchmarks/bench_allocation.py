@@ -1,11 +1,23 @@
 """The allocator on tight instances: time after JIT warm-up, certified gap, and the HiGHS LP side by side.
 
 Targets: 100 x 10,000 <= 1 s, 200 x 50,000 <= 10 s, certified gap <= 1e-3 everywhere,
-objective >= (1 - 1e-4) x LP bound on 20 x 1,000 and 100 x 10,000.
+objective >= (1 - 1e-4) x LP bound on 20 x 1,000 (seeds 1-5 here) and 100 x 10,000.
+
+``seconds`` is the wall time of ``solve(inst)`` (I/O and instance generation
+excluded); ``cpu_seconds`` its process CPU time, and ``load_1min`` the machine's
+load average, because the benchmark machine is shared. HiGHS (the exact LP bound,
+its default dual simplex: measured on a loaded machine, IPM and PDLP were slower on
+these LPs: 20 x 1,000 simplex 1.1 s, IPM 1.8 s, PDLP 7.0 s; 50 x 4,000 simplex 73 s,
+IPM 96 s) runs once per bench invocation: the first repetition solves it
+and stores the result under ``_work/``, keyed by the invocation (the parent process);
+later repetitions reuse it (``highs_reused``), so a repetition of the 100 x 10,000
+case costs seconds, not the LP's many minutes.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 
@@ -16,37 +28,66 @@ def _warm() -> None:
     solve(generate_instance(3, 20, seed=0))
 
 
-def _case(n_w: int, n_s: int, *, with_lp: bool) -> dict:
-    from anticipate.allocation import generate_instance, solve
+def _highs_once(workdir: Path, key: str, inst: object) -> dict:
+    """The HiGHS LP bound and its seconds, solved once per bench invocation."""
     from anticipate.allocation.highs import lp_bound
     from anticipate.allocation.solver import build_units
 
-    _warm()
-    inst = generate_instance(n_w, n_s, seed=1)
+    path = workdir / f"highs_{key}_{os.getppid()}.json"
+    if path.is_file():
+        return {**json.loads(path.read_text()), "highs_reused": True}
+    units = build_units(inst)
     started = time.perf_counter()
+    row = {"lp_bound": lp_bound(inst, units), "highs_seconds": time.perf_counter() - started}
+    path.write_text(json.dumps(row))
+    return {**row, "highs_reused": False}
+
+
+def _timed_solve(inst: object) -> tuple[object, dict]:
+    from anticipate.allocation import solve
+
+    load = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
     plan = solve(inst)
-    row = {"seconds": time.perf_counter() - started, "cells": len(inst.cells), "gap": plan.gap,
-           "iterations": plan.iterations, "objective": plan.objective, "bound": plan.bound}
+    row = {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "load_1min": round(max(load, os.getloadavg()[0]), 2),
+        "cells": len(inst.cells),
+        "gap": plan.gap,
+        "iterations": plan.iterations,
+        "objective": plan.objective,
+        "bound": plan.bound,
+    }
+    return plan, row
+
+
+def _case(workdir: Path, n_w: int, n_s: int, *, with_lp: bool, seed: int = 1) -> dict:
+    from anticipate.allocation import generate_instance
+
+    _warm()
+    inst = generate_instance(n_w, n_s, seed=seed)
+    plan, row = _timed_solve(inst)
     if with_lp:
-        units = build_units(inst)
-        started = time.perf_counter()
-        lp = lp_bound(inst, units)
-        row.update({"highs_seconds": time.perf_counter() - started, "lp_bound": lp,
-                    "objective_over_lp": plan.objective / lp})
+        row.update(_highs_once(workdir, f"{n_w}x{n_s}_seed{seed}", inst))
+        row["objective_over_lp"] = plan.objective / row["lp_bound"]
         row["highs_over_ours"] = row["highs_seconds"] / row["seconds"]
     return row
 
 
 def small_20x1000(workdir: Path) -> dict:
-    return {**_case(20, 1_000, with_lp=True), "target_gap": 1e-3}
+    row = {**_case(workdir, 20, 1_000, with_lp=True), "target_gap": 1e-3}
+    ratios = [_case(workdir, 20, 1_000, with_lp=True, seed=seed)["objective_over_lp"] for seed in range(2, 6)]
+    row["objective_over_lp_seeds_1_to_5"] = [row["objective_over_lp"], *ratios]
+    return row
 
 
 def medium_100x10000(workdir: Path) -> dict:
-    return {**_case(100, 10_000, with_lp=True), "target_seconds": 1.0}
+    return {**_case(workdir, 100, 10_000, with_lp=True), "target_seconds": 1.0}
 
 
 def large_200x50000(workdir: Path) -> dict:
-    return {**_case(200, 50_000, with_lp=False), "target_seconds": 10.0}
+    return {**_case(workdir, 200, 50_000, with_lp=False), "target_seconds": 10.0}
 
 
 CASES = {

@@ -1,9 +1,15 @@
 """Numba kernels of the allocator, each beside its plain-Python twin.
 
-Units are the unit increments of every cell with a positive marginal value
-``m_k = (g + h) P(D >= k) - (c + h)``, laid out sorted by SKU (``sku_ptr`` marks
-each SKU's slice), then by cell, then by ``k``. ``u_w`` is the unit's warehouse,
-``u_vol`` its volume, ``u_cell`` its cell.
+Layout (arrays only): cells are grouped by SKU (``sku_ptr[s]:sku_ptr[s + 1]`` are the
+cells of SKU ``s``); ``cell_w`` is a cell's warehouse; each cell's unit increments
+with positive marginal value ``m_k = (g + h) P(D >= k) - (c + h)`` are the slice
+``val[cell_ptr[c]:cell_ptr[c + 1]]``, falling in ``k``. A plan is a count ``x[c]``
+per cell: it takes the cell's first ``x[c]`` units (a prefix, since ``m_k`` falls).
+Every body ``_name_body`` is plain Python; ``_name_jit`` is the same body compiled
+with ``njit(cache=True, nogil=True)``. Bodies call compiled helpers (``_cell_values``
+here, the heap in :mod:`._heap`), which have twins of their own (``_name_py``).
+This module computes the unit values; :mod:`._dual` has the best responses to
+capacity prices (the bound), :mod:`._primal` the repair and fill (the plan).
 """
 
 from __future__ import annotations
@@ -11,202 +17,141 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+LOG_TINY = -700.0  # exp() of less underflows towards 0: below it pmf recurrences run in logs
 
-def _select_body(
-    lam: np.ndarray,
-    u_val: np.ndarray,
-    u_w: np.ndarray,
-    u_vol: np.ndarray,
-    sku_ptr: np.ndarray,
-    supply: np.ndarray,
-    take: np.ndarray,
-    used: np.ndarray,
-) -> float:
-    """Best response to capacity prices ``lam``: per SKU, its ``supply`` best positive-reduced-value units.
 
-    Fills ``take`` (0/1 per unit) and ``used`` (volume per warehouse); returns the sum
-    of the taken reduced values ``m - lam_w v`` (the SKU part of the Lagrangian).
+def _group_body(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable counting sort: (order, ptr), ``keys[order]`` ascending, group ``g`` at ``ptr[g]:ptr[g+1]``."""
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(keys.shape[0]):
+        ptr[keys[i] + 1] += 1
+    for g in range(n_groups):
+        ptr[g + 1] += ptr[g]
+    fill = ptr[:-1].copy()
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return order, ptr
+
+
+_group_jit = njit(cache=True, nogil=True)(_group_body)
+
+
+def _cell_values_py(
+    mu: float, var: float, gain: float, cost: float, kmax: int, out: np.ndarray, start: int, inv: np.ndarray
+) -> int:
+    """Write ``gain * P(D >= k) - cost`` for k = 1, 2, ... at ``out[start:]`` while positive and k <= kmax.
+
+    Returns the count. ``D`` is NB(mean mu, variance var), Poisson when
+    ``var <= mu (1 + 1e-9)``, the point mass ``mu`` when ``var == 0``. Tails come from
+    the pmf recurrence, run in logs while ``P(D = k)`` would underflow (large ``mu``);
+    ``inv[k] = 1 / (k + 1)`` spares a division per unit where the table reaches.
     """
-    total = 0.0
-    used[:] = 0.0
-    for s in range(sku_ptr.shape[0] - 1):
-        lo, hi = sku_ptr[s], sku_ptr[s + 1]
-        n = hi - lo
-        red = np.empty(n)
-        positive = 0
-        for i in range(n):
-            u = lo + i
-            red[i] = u_val[u] - lam[u_w[u]] * u_vol[u]
-            take[u] = 0
-            if red[i] > 0.0:
-                positive += 1
-        limit = min(positive, supply[s])
-        if limit == 0:
-            continue
-        if positive <= supply[s]:  # everything positive fits: no need to rank
-            for i in range(n):
-                if red[i] > 0.0:
-                    u = lo + i
-                    take[u] = 1
-                    total += red[i]
-                    used[u_w[u]] += u_vol[u]
-            continue
-        order = np.argsort(-red, kind="mergesort")
-        for j in range(limit):
-            u = lo + order[j]
-            take[u] = 1
-            total += red[order[j]]
-            used[u_w[u]] += u_vol[u]
-    return total
+    if mu <= 0.0 or gain <= cost or kmax <= 0:
+        return 0
+    if var <= 0.0:  # known demand: every unit up to mu sells
+        n = min(int(np.floor(mu)), kmax)
+        for k in range(n):
+            out[start + k] = gain - cost
+        return n
+    poisson = var <= mu * (1.0 + 1e-9)
+    r, q = 0.0, mu
+    if poisson:
+        log_pmf = -mu
+    else:
+        r = mu * mu / (var - mu)
+        q = mu / (r + mu)  # pmf(k + 1) = pmf(k) * (k + r) / (k + 1) * q
+        log_pmf = r * np.log1p(-q)
+    in_logs = log_pmf < LOG_TINY
+    pmf = 0.0 if in_logs else np.exp(log_pmf)
+    tail = 1.0  # P(D >= 0)
+    k = 0
+    while k < kmax:
+        tail -= pmf  # now P(D >= k + 1)
+        value = gain * max(tail, 0.0) - cost
+        if value <= 0.0:
+            break
+        out[start + k] = value
+        step = inv[k] if k < inv.shape[0] else 1.0 / (k + 1)
+        ratio = q * step if poisson else (k + r) * step * q
+        if in_logs:
+            log_pmf += np.log(ratio)
+            in_logs = log_pmf < LOG_TINY
+            pmf = 0.0 if in_logs else np.exp(log_pmf)
+        else:
+            pmf *= ratio
+        k += 1
+    return k
 
 
-_select_jit = njit(cache=True, nogil=True)(_select_body)
+_cell_values = njit(cache=True, nogil=True)(_cell_values_py)
 
 
-def select(
-    lam: np.ndarray,
-    u_val: np.ndarray,
-    u_w: np.ndarray,
-    u_vol: np.ndarray,
-    sku_ptr: np.ndarray,
-    supply: np.ndarray,
-    n_warehouses: int,
-    *,
-    jit: bool = True,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Run the best-response kernel; returns (reduced value, take mask int8, volume per warehouse)."""
-    take = np.zeros(u_val.shape[0], dtype=np.int8)
-    used = np.zeros(n_warehouses)
-    fn = _select_jit if jit else _select_body
-    value = fn(lam, u_val, u_w, u_vol, sku_ptr, supply, take, used)
-    return float(value), take, used
+def _max_units_py(mu: float, var: float, gain: float, cost: float, kmax: int) -> int:
+    """An upper bound on the cell's count: Cantelli's P(D >= mu + t) <= var / (var + t^2), plus 2."""
+    if mu <= 0.0 or gain <= cost or kmax <= 0:
+        return 0
+    odds = (gain - cost) / max(cost, 1e-9 * gain)  # a unit is worth something while P(D >= k) > 1/(1+odds)
+    return int(min(float(kmax), np.floor(mu + np.sqrt(var * odds)) + 2.0))
 
 
-def _repair_fill_body(
-    take: np.ndarray,
-    u_val: np.ndarray,
-    u_w: np.ndarray,
-    u_s: np.ndarray,
-    u_vol: np.ndarray,
-    cap: np.ndarray,
-    supply: np.ndarray,
-    by_ratio_desc: np.ndarray,
-) -> None:
-    """Make ``take`` feasible, then fill greedily; ``by_ratio_desc`` orders units by m / v, best first.
-
-    Repair drops the taken units with the lowest m / v from over-full warehouses;
-    fill then adds untaken units in order while capacity and supply allow. Within a
-    cell, m falls with k, so both passes keep each cell's units a prefix.
-    """
-    n_w = cap.shape[0]
-    used = np.zeros(n_w)
-    count = np.zeros(supply.shape[0], dtype=np.int64)
-    for u in range(take.shape[0]):
-        if take[u]:
-            used[u_w[u]] += u_vol[u]
-            count[u_s[u]] += 1
-    for j in range(by_ratio_desc.shape[0] - 1, -1, -1):
-        u = by_ratio_desc[j]
-        if take[u] and used[u_w[u]] > cap[u_w[u]] * (1 + 1e-12):
-            take[u] = 0
-            used[u_w[u]] -= u_vol[u]
-            count[u_s[u]] -= 1
-    for j in range(by_ratio_desc.shape[0]):
-        u = by_ratio_desc[j]
-        if take[u] or u_val[u] <= 0.0:
-            continue
-        if used[u_w[u]] + u_vol[u] <= cap[u_w[u]] * (1 + 1e-12) and count[u_s[u]] < supply[u_s[u]]:
-            take[u] = 1
-            used[u_w[u]] += u_vol[u]
-            count[u_s[u]] += 1
-
-
-_repair_fill_jit = njit(cache=True, nogil=True)(_repair_fill_body)
-
-
-def repair_fill(
-    take: np.ndarray,
-    u_val: np.ndarray,
-    u_w: np.ndarray,
-    u_s: np.ndarray,
-    u_vol: np.ndarray,
-    cap: np.ndarray,
-    supply: np.ndarray,
-    by_ratio_desc: np.ndarray,
-    *,
-    jit: bool = True,
-) -> np.ndarray:
-    """A feasible take mask from ``take`` (a copy); see the plain twin's docstring."""
-    out = take.copy()
-    (_repair_fill_jit if jit else _repair_fill_body)(out, u_val, u_w, u_s, u_vol, cap, supply, by_ratio_desc)
-    return out
+_max_units = njit(cache=True, nogil=True)(_max_units_py)
 
 
 def _unit_values_body(
-    mu: np.ndarray,
-    var: np.ndarray,
-    gain: np.ndarray,
-    cost: np.ndarray,
-    cap: np.ndarray,
-    count_only: bool,
-    start: np.ndarray,
-    out: np.ndarray,
-) -> np.ndarray:
-    """Marginal values ``gain * P(D >= k) - cost`` of each cell's units while positive (k <= cap).
-
-    ``D`` is NB(mu, var), Poisson when ``var <= mu``, a point mass at ``mu`` when
-    ``var == 0``; tails come from the pmf recurrence (callers route cells with large
-    ``mu`` elsewhere, where ``P(D = 0)`` would underflow). With ``count_only`` only the
-    counts are returned; else values are written to ``out[start[i]:]``.
-    """
-    n = mu.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        m, v = mu[i], var[i]
-        if m <= 0.0 or gain[i] <= cost[i]:
-            continue
-        known = v <= 0.0
-        poisson = v <= m * (1.0 + 1e-9)
-        if not known and not poisson:
-            r = m * m / (v - m)
-            q = m / (r + m)  # success-failure parametrisation: pmf(k+1) = pmf(k) (k + r) / (k + 1) q
-            pmf = (1.0 - q) ** r
-        else:
-            r = 0.0
-            q = 0.0
-            pmf = np.exp(-m)
-        tail = 1.0  # P(D >= k) for k = 1 before subtracting pmf(0)
-        k = 0
-        while k < cap[i]:
-            if known:
-                tail_k = 1.0 if k + 1 <= m else 0.0
-            else:
-                tail -= pmf  # now P(D >= k + 1)
-                tail_k = max(tail, 0.0)
-                pmf = pmf * (m / (k + 1)) if poisson else pmf * (k + r) / (k + 1) * q
-            value = gain[i] * tail_k - cost[i]
-            if value <= 0.0:
-                break
-            if not count_only:
-                out[start[i] + k] = value
-            k += 1
-        counts[i] = k
-    return counts
+    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cell_ptr, val) in one pass: ``out`` is a first buffer, grown (doubled) when a cell may not fit."""
+    cell_ptr = np.zeros(mu.shape[0] + 1, dtype=np.int64)
+    inv = 1.0 / np.arange(1.0, 4097.0)
+    pos = 0
+    for c in range(mu.shape[0]):
+        room = _max_units(mu[c], var[c], gain[c], cost[c], kmax[c])
+        if pos + room > out.shape[0]:
+            grown = np.empty(max(2 * out.shape[0], pos + room))
+            grown[:pos] = out[:pos]
+            out = grown
+        pos += _cell_values(mu[c], var[c], gain[c], cost[c], room, out, pos, inv)
+        cell_ptr[c + 1] = pos
+    return cell_ptr, out[:pos].copy()
 
 
 _unit_values_jit = njit(cache=True, nogil=True)(_unit_values_body)
 
 
 def unit_values(
-    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, cap: np.ndarray, *, jit: bool = True
+    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, *, jit: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(units per cell, flat marginal values) for every cell; see the plain twin's docstring."""
+    """(cell_ptr, val): every cell's positive marginal values, at most ``kmax`` per cell."""
     fn = _unit_values_jit if jit else _unit_values_body
-    args = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, gain, cost)]
-    cap = np.ascontiguousarray(cap, dtype=np.int64)
-    empty = np.zeros(0)
-    counts = fn(*args, cap, True, np.zeros(len(cap), dtype=np.int64), empty)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    out = np.zeros(int(counts.sum()))
-    fn(*args, cap, False, start, out)
-    return counts, out
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, gain, cost)]
+    kmax = np.ascontiguousarray(kmax, dtype=np.int64)
+    first = np.empty(int(min(4 * len(kmax) + 16, 2**31)))
+    return fn(*arrays, kmax, first)
+
+
+def _plan_value_body(x: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray) -> float:
+    """The plan's objective: the sum of every cell's first ``x[c]`` marginal values (from the prefix sums)."""
+    total = 0.0
+    for c in range(x.shape[0]):
+        if x[c] > 0:
+            total += pre[cell_ptr[c] + x[c] - 1]
+    return total
+
+
+_plan_value_jit = njit(cache=True, nogil=True)(_plan_value_body)
+
+
+def _cell_prefix_body(val: np.ndarray, cell_ptr: np.ndarray) -> np.ndarray:
+    """``pre[k]``: the sum of the cell's values from its first unit up to ``k`` (inclusive)."""
+    pre = np.empty_like(val)
+    for c in range(cell_ptr.shape[0] - 1):
+        run = 0.0
+        for k in range(cell_ptr[c], cell_ptr[c + 1]):
+            run += val[k]
+            pre[k] = run
+    return pre
+
+
+_cell_prefix_jit = njit(cache=True, nogil=True)(_cell_prefix_body)

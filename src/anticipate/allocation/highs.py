@@ -5,9 +5,19 @@ Variables ``0 <= y_u <= 1`` per positive-value unit increment, maximise
 bound of CONTRACTS section 4 (>= any integer plan, <= every Lagrangian bound). With
 ``y_u`` integer the same model is the allocation itself: for small networks HiGHS
 solves it to proven optimality (its dual bound certifies the plan).
+
+The model has one column per positive-value unit increment (at most the SKU's supply
+per cell, which :func:`~anticipate.allocation.solver.build_units` already enforces)
+and two nonzeros per column; that is the unit-increment LP itself, so there is no
+smaller equivalent to pass. HiGHS's default (dual simplex) is kept: measured on a
+loaded 2-core machine, 20 x 1,000 took 1.1 s (IPM 1.8 s, PDLP 7.0 s, primal simplex
+7.0 s) and 50 x 4,000 took 73 s (IPM 96 s).
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import numpy as np
 
@@ -15,13 +25,32 @@ from anticipate.allocation.instance import Instance
 from anticipate.allocation.solver import Units
 
 
+def _quiet_highs() -> object:
+    """A ``highspy.Highs`` whose constructor banner (printed by C++ on stdout, fd 1) goes to /dev/null.
+
+    ``--json`` commands must print exactly one line on stdout.
+    """
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | None) -> object:
     import highspy
 
     n = len(units.val)
     n_w, n_s = len(inst.warehouses), len(inst.skus)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     if time_limit is not None:
@@ -38,11 +67,12 @@ def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | N
     lp.row_upper_ = np.concatenate(
         [inst.warehouses["capacity"].to_numpy(float), inst.skus["supply"].to_numpy(float)]
     )
+    w, s, vol, _ = units.columns()
     rows = np.empty(2 * n, dtype=np.int32)  # column-wise: volume in the warehouse row, 1 in the SKU row
-    rows[0::2] = units.w
-    rows[1::2] = n_w + units.s
+    rows[0::2] = w
+    rows[1::2] = n_w + s
     values = np.empty(2 * n)
-    values[0::2] = units.vol
+    values[0::2] = vol
     values[1::2] = 1.0
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
@@ -74,5 +104,5 @@ def mip_polish(
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)
-    counts = np.bincount(units.cell[y], minlength=len(inst.cells))
+    counts = np.bincount(units.columns()[3][y], minlength=len(inst.cells))
     return counts, float(units.val[y].sum()), float(h.getInfo().mip_dual_bound)

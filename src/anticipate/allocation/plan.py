@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate.allocation.instance import CAPACITY_CAP, Instance
-from anticipate.allocation.solver import build_units, lagrangian_solve
+from anticipate.allocation.solver import Units, build_units, lagrangian_solve
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def solve(
     """
     started = time.perf_counter()
     units = build_units(inst)
-    result = lagrangian_solve(inst, units, max_iter=max_iter, tol=tol)
+    result = lagrangian_solve(units, max_iter=max_iter, tol=tol)
     counts, objective = result.counts, result.objective
     bound = max(result.bound, objective)
     lp, method = None, "lagrangian"
@@ -64,13 +64,14 @@ def solve(
             bound = min(bound, max(polished[2], objective))
     runtime = time.perf_counter() - started
     gap = 0.0 if bound <= 0 else max(0.0, 1.0 - objective / bound)
-    plan = _plan(inst, counts, objective, bound, gap, lp, runtime, result.iterations)
+    plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
     plan.extra["method"] = method
     return plan
 
 
 def _plan(
     inst: Instance,
+    units: Units,
     counts: np.ndarray,
     objective: float,
     bound: float,
@@ -79,25 +80,28 @@ def _plan(
     runtime: float,
     iterations: int,
 ) -> Plan:
-    cells = inst.cells.assign(units=counts.astype(np.int64))
-    units = cells.loc[cells["units"] > 0, ["warehouse_id", "sku", "units"]].reset_index(drop=True)
-    vol = inst.skus.set_index("sku")["unit_volume"]
-    used = (units["units"] * vol.reindex(units["sku"]).to_numpy()).groupby(units["warehouse_id"]).sum()
-    cap = inst.warehouses.set_index("warehouse_id")["capacity"]
+    """The :class:`Plan` of ``counts`` (units per row of ``inst.cells``), aggregated with integer codes."""
+    rows = np.flatnonzero(counts > 0)
+    plan_units = inst.cells.iloc[rows][["warehouse_id", "sku"]].reset_index(drop=True)
+    plan_units["units"] = counts[rows].astype(np.int64)
+    grouped = counts[units.cell_id]
+    used = np.bincount(units.cell_w, weights=grouped * units.vol[units.cell_s], minlength=len(units.cap))
     capacity = pd.DataFrame(
         {
-            "warehouse_id": cap.index,
-            "capacity": cap.to_numpy(),
-            "volume_used": used.reindex(cap.index, fill_value=0.0).to_numpy(),
+            "warehouse_id": inst.warehouses["warehouse_id"].to_numpy(),
+            "capacity": units.cap,
+            "volume_used": used,
         }
     )
     capacity["share_used"] = np.where(
-        capacity["capacity"] > 0, capacity["volume_used"] / capacity["capacity"], 0.0
+        capacity["capacity"] > 0, capacity["volume_used"] / np.where(units.cap > 0, units.cap, 1.0), 0.0
     )
-    moved = units.groupby("sku")["units"].sum()
-    supply = inst.skus.set_index("sku")["supply"]
-    capped = sorted(s for s, n in moved.items() if n >= supply[s] > 0)
-    return Plan(units, float(objective), float(bound), float(gap), lp, capacity, capped, runtime, iterations)
+    moved = np.bincount(units.cell_s, weights=grouped, minlength=len(units.supply))
+    capped = inst.skus["sku"].to_numpy()[(moved >= units.supply) & (units.supply > 0)].tolist()
+    return Plan(
+        plan_units, float(objective), float(bound), float(gap), lp, capacity, sorted(capped), runtime,
+        iterations,
+    )
 
 
 def plan_summary(plan: Plan, digests: dict[str, str]) -> dict[str, object]:

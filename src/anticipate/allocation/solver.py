@@ -1,15 +1,23 @@
 """Solve an allocation instance: an integer plan and a certified Lagrangian upper bound.
 
 The capacity constraints are priced (``lam_w`` per unit of volume); for fixed prices
-the problem splits per SKU and the best response is exact (the ``supply`` best units
-of positive reduced value ``m_k - lam_w v_s``). So for any ``lam >= 0``
+the problem splits per SKU and the best response is exact: the ``supply`` best units
+of positive reduced value ``m_k - lam_w v_s``, found per SKU by a quickselect of the
+``supply``-th best value ``nu_s`` (the supply price), warm-started at the previous
+iteration's ``nu_s``, so an iteration costs about one pass over the positive units
+instead of a sort. So for any ``lam >= 0``
 
     L(lam) = sum_s best_response_s(lam) + sum_w lam_w Cap_w  >=  LP optimum  >=  integer optimum,
 
 and we minimise ``L`` by projected subgradient steps with Polyak step sizes, keeping
-the best bound. Each iterate's best response, made feasible (drop the lowest value
-per volume from over-full warehouses) and filled greedily, is a candidate plan; the
-best plan's exact expected objective is reported with ``gap = 1 - objective / bound``.
+the best bound. Each few iterates' best response, made feasible (drop the lowest value
+per volume from over-full warehouses) and, once the gap is small, filled greedily by
+value per volume, is a candidate plan (heaps of cells, so no global sort of units);
+the best plan's exact expected objective is reported with ``gap = 1 - objective / bound``.
+
+Units are never ranked globally: each cell's marginal values are computed once, in
+one Numba pass (pmf recurrences, in logs where ``P(D = k)`` would underflow), and
+stored per cell in falling order (:mod:`._kernels` has the layout).
 """
 
 from __future__ import annotations
@@ -20,26 +28,51 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from anticipate.allocation import _dual, _primal
 from anticipate.allocation import _kernels as kernels
 from anticipate.allocation.instance import Instance
 
 
 @dataclass(frozen=True)
 class Units:
-    """Unit increments of every cell with positive marginal value (see :mod:`._kernels`)."""
+    """Every cell's positive marginal values, cells grouped by SKU (see :mod:`._kernels`).
+
+    ``wh_cells[wh_ptr[w]:wh_ptr[w + 1]]`` lists warehouse ``w``'s (grouped) cells.
+    ``cell_id`` maps a grouped cell to its row of ``inst.cells``; ``vol`` (volume per
+    unit) and ``supply`` (units) are per SKU, ``cap`` (volume) per warehouse.
+    """
 
     val: np.ndarray
-    cell: np.ndarray
-    w: np.ndarray
-    s: np.ndarray
-    vol: np.ndarray
+    pre: np.ndarray
+    cell_ptr: np.ndarray
+    cell_w: np.ndarray
+    cell_s: np.ndarray
+    cell_id: np.ndarray
     sku_ptr: np.ndarray
+    wh_cells: np.ndarray
+    wh_ptr: np.ndarray
+    vol: np.ndarray
+    supply: np.ndarray
+    cap: np.ndarray
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One entry per unit: (warehouse, SKU, volume, row of ``inst.cells``), e.g. for an LP."""
+        per_cell = np.diff(self.cell_ptr)
+        w, s = np.repeat(self.cell_w, per_cell), np.repeat(self.cell_s, per_cell)
+        return w, s, self.vol[s], np.repeat(self.cell_id, per_cell)
+
+    def counts_by_row(self, x: np.ndarray) -> np.ndarray:
+        """Counts per grouped cell -> counts per row of ``inst.cells`` (int64)."""
+        out = np.zeros(len(x), dtype=np.int64)
+        out[self.cell_id] = x
+        return out
 
 
 def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0).
+    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0), by scipy.
 
     ``var == 0`` with ``mu > 0`` is known demand (the backtest's perfect foresight): D = mu.
+    The reference the kernels' recurrences are tested against.
     """
     mu, var, k = (np.asarray(a, float) for a in (mu, var, k))
     out = np.zeros(np.broadcast(mu, k).shape)
@@ -55,58 +88,50 @@ def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.nda
     return out
 
 
-RECURRENCE_MAX_MU = 300.0  # above this P(D = 0) underflows: those cells use scipy's tails
+def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each value in ``ids`` (a hash lookup in Arrow; the instance has no unknown ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(ids.astype(str)))
+    if found.null_count:
+        raise ValueError("cells name an id missing from its table; build instances with validate_instance")
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def build_units(inst: Instance) -> Units:
-    """Every positive-value unit increment, sorted by SKU, cell and k."""
-    cells = inst.cells
-    sku_pos = pd.Index(inst.skus["sku"]).get_indexer(cells["sku"])
-    w_pos = pd.Index(inst.warehouses["warehouse_id"]).get_indexer(cells["warehouse_id"])
-    g = inst.skus["g"].to_numpy(float)[sku_pos]
-    h = inst.skus["h"].to_numpy(float)[sku_pos]
-    c = cells["move_cost"].to_numpy(float)
-    mu, var = cells["mu"].to_numpy(float), cells["var"].to_numpy(float)
-    cap = inst.skus["supply"].to_numpy(np.int64)[sku_pos]
-    big = mu > RECURRENCE_MAX_MU
-    counts, values = kernels.unit_values(np.where(big, 0.0, mu), var, g + h, c + h, cap)
-    cell = np.repeat(np.arange(len(cells)), counts)
-    val = values
-    if big.any():
-        threshold = np.divide(c + h, g + h, out=np.ones_like(g), where=(g + h) > 0)
-        kmax = np.zeros(len(mu), dtype=np.int64)
-        kmax[big] = _max_units(mu[big], var[big], threshold[big], cap[big])
-        big_cell = np.repeat(np.arange(len(cells)), kmax)
-        k = np.arange(len(big_cell)) - np.repeat(np.cumsum(kmax) - kmax, kmax) + 1
-        big_val = (g + h)[big_cell] * tail_probabilities(mu[big_cell], var[big_cell], k) - (c + h)[big_cell]
-        cell, val = np.concatenate([cell, big_cell]), np.concatenate([val, big_val])
-    keep = val > 0
-    cell, val = cell[keep], val[keep]
-    order = np.argsort(sku_pos[cell], kind="stable")  # cells and each cell's k are already in order
-    cell, val = cell[order], val[order]
-    s = sku_pos[cell].astype(np.int64)
-    sku_ptr = np.searchsorted(s, np.arange(len(inst.skus) + 1)).astype(np.int64)
-    vol = inst.skus["unit_volume"].to_numpy(float)[s]
-    return Units(val, cell.astype(np.int64), w_pos[cell].astype(np.int64), s, vol, sku_ptr)
-
-
-def _max_units(mu: np.ndarray, var: np.ndarray, threshold: np.ndarray, supply: np.ndarray) -> np.ndarray:
-    """Per cell, the last k with P(D >= k) > threshold (so m_k > 0), at most the SKU's supply."""
-    out = np.zeros(len(mu), dtype=np.int64)
-    known = (mu > 0) & (var <= 0)
-    out[known] = np.where(threshold[known] < 1, np.floor(mu[known]), 0)
-    live = (mu > 0) & (threshold < 1) & ~known
-    pois = live & (var <= mu * (1 + 1e-9))
-    out[pois] = stats.poisson.isf(threshold[pois], mu[pois]) + 1
-    nb = live & ~pois
-    r = mu[nb] ** 2 / (var[nb] - mu[nb])
-    out[nb] = stats.nbinom.isf(threshold[nb], r, r / (r + mu[nb])) + 1
-    return np.minimum(np.nan_to_num(out, nan=0).astype(np.int64), supply)
+def build_units(inst: Instance, *, jit: bool = True) -> Units:
+    """Group the cells by SKU and compute each cell's positive marginal values (at most its SKU's supply)."""
+    cells, skus = inst.cells, inst.skus
+    s_code = _codes(cells["sku"], skus["sku"])
+    w_code = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])
+    order, sku_ptr = kernels._group_jit(s_code, len(skus))
+    s = s_code[order]
+    g, h = skus["g"].to_numpy(float), skus["h"].to_numpy(float)
+    supply = skus["supply"].to_numpy(np.int64)
+    cost = cells["move_cost"].to_numpy(float)[order] + h[s]
+    mu, var = cells["mu"].to_numpy(float)[order], cells["var"].to_numpy(float)[order]
+    cell_ptr, val = kernels.unit_values(mu, var, (g + h)[s], cost, supply[s], jit=jit)
+    cell_w = w_code[order]
+    wh_cells, wh_ptr = kernels._group_jit(cell_w, len(inst.warehouses))
+    return Units(
+        val=val,
+        pre=kernels._cell_prefix_jit(val, cell_ptr),
+        cell_ptr=cell_ptr,
+        cell_w=cell_w,
+        cell_s=s,
+        cell_id=order,
+        sku_ptr=sku_ptr,
+        wh_cells=wh_cells,
+        wh_ptr=wh_ptr,
+        vol=skus["unit_volume"].to_numpy(float),
+        supply=supply,
+        cap=inst.warehouses["capacity"].to_numpy(float),
+    )
 
 
 @dataclass
 class SolveResult:
-    """Counts per cell, objective, bound and the prices that certify it."""
+    """Counts per row of ``inst.cells``, objective, bound, the prices that certify it, iterations."""
 
     counts: np.ndarray
     objective: float
@@ -115,44 +140,120 @@ class SolveResult:
     iterations: int
 
 
-def _primal(
-    take: np.ndarray, units: Units, cap: np.ndarray, supply: np.ndarray, order: np.ndarray, n_cells: int
-) -> tuple[np.ndarray, float]:
-    feasible = kernels.repair_fill(take, units.val, units.w, units.s, units.vol, cap, supply, order)
-    chosen = feasible.astype(bool)
-    counts = np.bincount(units.cell[chosen], minlength=n_cells)
-    return counts, float(units.val[chosen].sum())
+class _Workspace:
+    """Scratch arrays reused across iterations (one slot per cell / per SKU's units)."""
+
+    def __init__(self, units: Units) -> None:
+        n_cells = len(units.cell_w)
+        per_sku = np.diff(units.cell_ptr[units.sku_ptr])  # units of each SKU
+        self.buf = np.empty(int(per_sku.max(initial=0)))
+        self.x = np.zeros(n_cells, dtype=np.int64)
+        self.used = np.zeros(len(units.cap))
+        self.nu = np.zeros(len(units.vol))
+        self.keys = np.empty(n_cells)
+        self.ids = np.empty(n_cells, dtype=np.int64)
+
+
+def best_response(units: Units, lam: np.ndarray, ws: _Workspace, *, warm: bool) -> float:
+    """The SKU part of ``L(lam)``: counts into ``ws.x``, volumes ``ws.used``, supply prices ``ws.nu``.
+
+    ``warm`` starts from the previous call's counts and prices (same result, less work).
+    """
+    if warm:
+        return float(
+            _dual._warm_jit(
+                lam,
+                units.val,
+                units.pre,
+                units.cell_ptr,
+                units.cell_w,
+                units.sku_ptr,
+                units.vol,
+                units.supply,
+                ws.nu,
+                ws.x,
+                ws.used,
+                ws.keys,
+                ws.ids,
+            )
+        )
+    return float(
+        _dual._cold_jit(
+            lam,
+            units.val,
+            units.cell_ptr,
+            units.cell_w,
+            units.sku_ptr,
+            units.vol,
+            units.supply,
+            ws.nu,
+            ws.x,
+            ws.used,
+            ws.buf,
+        )
+    )
+
+
+def primal(units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True) -> tuple[np.ndarray, float]:
+    """A feasible plan from the counts ``x`` (repair, then greedy fill): (counts, objective)."""
+    plan = x.copy()
+    _primal._repair_fill_jit(
+        plan,
+        units.val,
+        units.cell_ptr,
+        units.cell_w,
+        units.cell_s,
+        units.wh_cells,
+        units.wh_ptr,
+        units.vol,
+        units.cap,
+        units.supply,
+        ws.keys,
+        ws.ids,
+        fill,
+    )
+    return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
 
 
 PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
+FILL_WITHIN = 10  # greedy fill (the costly part of a repair) only once the gap is within 10 x tol
 
 
-def lagrangian_solve(inst: Instance, units: Units, *, max_iter: int = 300, tol: float = 1e-4) -> SolveResult:
-    """Projected subgradient on capacity prices with Polyak steps; best bound and best plan kept."""
-    cap = inst.warehouses["capacity"].to_numpy(float)
-    supply = inst.skus["supply"].to_numpy(np.int64)
-    n_w, n_cells = len(cap), len(inst.cells)
-    order = np.argsort(-units.val / units.vol, kind="stable").astype(np.int64)
-    lam = np.zeros(n_w)
-    best = SolveResult(np.zeros(n_cells, dtype=np.int64), 0.0, np.inf, lam.copy(), 0)
+def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) -> SolveResult:
+    """Projected subgradient on capacity prices with Polyak steps; best bound and best plan kept.
+
+    Far from the optimum, candidate plans are only repaired (feasible, a cheap lower
+    bound for the Polyak step); near it they are also filled. The best plan is filled
+    at the end in any case.
+    """
+    cap = units.cap
+    ws = _Workspace(units)
+    lam = np.zeros(len(cap))
+    best_x = np.zeros(len(units.cell_w), dtype=np.int64)
+    best = SolveResult(best_x, 0.0, np.inf, lam.copy(), 0)
     step_scale = 1.0
     for it in range(max_iter):
-        value, take, used = kernels.select(lam, units.val, units.w, units.vol, units.sku_ptr, supply, n_w)
-        bound = value + float(lam @ cap)
-        if bound < best.bound:
+        bound = best_response(units, lam, ws, warm=it > 0) + float(lam @ cap)
+        improved = bound < best.bound
+        if improved:
             best.bound, best.prices = bound, lam.copy()
         else:
             step_scale *= 0.9
-        if it % PRIMAL_EVERY == 0 or bound <= best.bound:
-            counts, objective = _primal(take, units, cap, supply, order, n_cells)
+        if it % PRIMAL_EVERY == 0 or improved:
+            fill = best.bound - best.objective <= FILL_WITHIN * tol * abs(best.bound)
+            plan, objective = primal(units, ws.x, ws, fill=fill)
             if objective > best.objective:
-                best.counts, best.objective = counts, objective
+                best.counts, best.objective = plan, objective
         best.iterations = it + 1
-        grad = cap - used
+        grad = cap - ws.used
         slack = np.where(lam > 0, grad, np.minimum(grad, 0.0))
         norm = float(slack @ slack)
         if norm <= 1e-18 or best.bound - best.objective <= tol * max(abs(best.bound), 1e-9):
             break
         step = step_scale * (bound - best.objective) / norm
         lam = np.maximum(lam - step * grad, 0.0)
+    plan, objective = primal(units, best.counts, ws)  # a no-op when the best plan was filled
+    if objective > best.objective:
+        best.counts, best.objective = plan, objective
+    best.counts = units.counts_by_row(best.counts)
     return best

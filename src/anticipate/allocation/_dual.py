@@ -1,0 +1,288 @@
+"""Best responses to capacity prices: the exact per-SKU selection behind the Lagrangian bound.
+
+Layout as in :mod:`._kernels`. For prices ``lam`` a unit's reduced value is
+``r = m - lam_w v_s``; SKU ``s`` takes its ``supply`` best units of positive ``r``:
+all units with ``r > nu_s`` plus ties at ``nu_s`` (lowest cell first), where the
+supply price ``nu_s`` is the ``supply``-th best ``r`` (0 when supply does not bind).
+The cold kernel finds ``nu_s`` by quickselect; the warm kernel starts from the
+previous counts and ``nu_s`` and moves only the few units near the threshold (a
+heap over the SKU's cells), so an iteration costs about a pass over the cells, not
+the units. Both give the same counts. Plain bodies ``_name_body`` / ``_name_py``,
+compiled twins ``_name_jit`` / ``_name``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from anticipate.allocation._heap import heap_pop, heap_push, heapify
+
+
+def _partition3_py(buf: np.ndarray, lo: int, hi: int, pivot: float) -> tuple[int, int]:
+    """Dutch-flag partition of ``buf[lo:hi]``: (> pivot) at [lo, a), (== pivot) at [a, b), (< pivot) after."""
+    a, i, b = lo, lo, hi
+    while i < b:
+        x = buf[i]
+        if x > pivot:
+            buf[i], buf[a] = buf[a], x
+            a += 1
+            i += 1
+        elif x < pivot:
+            b -= 1
+            buf[i], buf[b] = buf[b], x
+        else:
+            i += 1
+    return a, b
+
+
+_partition3 = njit(cache=True, nogil=True)(_partition3_py)
+
+
+def _kth_largest_py(buf: np.ndarray, n: int, k: int, guess: float) -> float:
+    """The k-th largest (1-based) of ``buf[:n]``; reorders ``buf`` so its k largest lead.
+
+    Quickselect whose first pivot is ``guess`` (the previous iteration's threshold,
+    usually within a few values of the answer), then the median of three.
+    """
+    lo, hi, pivot = 0, n, guess
+    while True:
+        a, b = _partition3(buf, lo, hi, pivot)
+        if k <= a:
+            hi = a
+        elif k <= b:
+            return pivot
+        else:
+            lo = b
+        x, y, z = buf[lo], buf[(lo + hi - 1) // 2], buf[hi - 1]
+        pivot = max(min(x, y), min(max(x, y), z))
+
+
+_kth_largest = njit(cache=True, nogil=True)(_kth_largest_py)
+
+
+def _cut_at_py(
+    lam: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    c0: int,
+    c1: int,
+    v: float,
+    x: np.ndarray,
+    take: int,
+    threshold: float,
+) -> None:
+    """Keep units with ``r > threshold`` in cells ``c0:c1``, then ties (lowest cell first) up to ``take``."""
+    left = take
+    for c in range(c0, c1):
+        t = lam[cell_w[c]] * v
+        k = 0
+        while k < x[c] and val[cell_ptr[c] + k] - t > threshold:
+            k += 1
+        x[c] = k
+        left -= k
+    for c in range(c0, c1):
+        t = lam[cell_w[c]] * v
+        while left > 0 and x[c] < cell_ptr[c + 1] - cell_ptr[c] and val[cell_ptr[c] + x[c]] - t == threshold:
+            x[c] += 1
+            left -= 1
+
+
+_cut_at = njit(cache=True, nogil=True)(_cut_at_py)
+
+
+def _cold_body(
+    lam: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    sku_ptr: np.ndarray,
+    vol: np.ndarray,
+    supply: np.ndarray,
+    nu: np.ndarray,
+    x: np.ndarray,
+    used: np.ndarray,
+    buf: np.ndarray,
+) -> float:
+    """Exact best response to capacity prices ``lam``: per SKU, its ``supply`` best positive reduced units.
+
+    A unit's reduced value is ``m - lam_w v_s``. Writes the counts ``x`` per cell,
+    the volume ``used`` per warehouse and the threshold ``nu`` per SKU (the supply
+    price: the ``supply``-th best reduced value, 0 when supply does not bind; on
+    entry it is the first pivot). Ties at ``nu`` go to the lower cell index. Returns
+    ``sum_s`` of the taken reduced values. ``buf`` holds a SKU's positive units.
+    """
+    total = 0.0
+    used[:] = 0.0
+    for s in range(sku_ptr.shape[0] - 1):
+        v = vol[s]
+        n = 0
+        for c in range(sku_ptr[s], sku_ptr[s + 1]):
+            t = lam[cell_w[c]] * v
+            k = cell_ptr[c]
+            while k < cell_ptr[c + 1] and val[k] - t > 0.0:
+                buf[n] = val[k] - t
+                n += 1
+                k += 1
+            x[c] = k - cell_ptr[c]
+        if supply[s] == 0:
+            for c in range(sku_ptr[s], sku_ptr[s + 1]):
+                x[c] = 0
+            n = 0
+            nu[s] = 0.0
+        elif n > supply[s]:
+            nu[s] = _kth_largest(buf, n, supply[s], nu[s])
+            _cut_at(lam, val, cell_ptr, cell_w, sku_ptr[s], sku_ptr[s + 1], v, x, supply[s], nu[s])
+            n = supply[s]
+        else:
+            nu[s] = 0.0
+        for i in range(n):
+            total += buf[i]
+        for c in range(sku_ptr[s], sku_ptr[s + 1]):
+            used[cell_w[c]] += x[c] * v
+    return total
+
+
+_cold_jit = njit(cache=True, nogil=True)(_cold_body)
+
+
+def _drop_worst_py(
+    lam: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    c0: int,
+    c1: int,
+    v: float,
+    x: np.ndarray,
+    extra: int,
+    used: np.ndarray,
+    keys: np.ndarray,
+    ids: np.ndarray,
+) -> tuple[float, float]:
+    """Drop the ``extra`` worst taken units of cells ``c0:c1`` (ties: the higher cell first).
+
+    Returns (the last r dropped, the sum of the r dropped).
+    """
+    n = 0
+    for c in range(c0, c1):
+        if x[c] > 0:
+            keys[n], ids[n] = val[cell_ptr[c] + x[c] - 1] - lam[cell_w[c]] * v, c1 - c
+            n += 1
+    heapify(keys, ids, n)
+    last, dropped = 0.0, 0.0
+    while extra > 0:
+        last, c = keys[0], c1 - ids[0]
+        dropped += last
+        n = heap_pop(keys, ids, n)
+        x[c] -= 1
+        used[cell_w[c]] -= v
+        extra -= 1
+        if x[c] > 0:
+            n = heap_push(keys, ids, n, val[cell_ptr[c] + x[c] - 1] - lam[cell_w[c]] * v, c1 - c)
+    return last, dropped
+
+
+_drop_worst = njit(cache=True, nogil=True)(_drop_worst_py)
+
+
+def _add_best_py(
+    lam: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    c0: int,
+    c1: int,
+    v: float,
+    x: np.ndarray,
+    missing: int,
+    used: np.ndarray,
+    keys: np.ndarray,
+    ids: np.ndarray,
+) -> tuple[float, float]:
+    """Add up to ``missing`` best untaken positive units of cells ``c0:c1`` (ties: the lower cell first).
+
+    Returns (the last r added when all ``missing`` were added, the new supply price,
+    else 0; the sum of the r added).
+    """
+    n = 0
+    for c in range(c0, c1):
+        if cell_ptr[c] + x[c] < cell_ptr[c + 1]:
+            r = val[cell_ptr[c] + x[c]] - lam[cell_w[c]] * v
+            if r > 0.0:
+                keys[n], ids[n] = -r, c
+                n += 1
+    heapify(keys, ids, n)
+    last, added = 0.0, 0.0
+    while missing > 0 and n > 0:
+        last, c = -keys[0], ids[0]
+        added += last
+        n = heap_pop(keys, ids, n)
+        x[c] += 1
+        used[cell_w[c]] += v
+        missing -= 1
+        if cell_ptr[c] + x[c] < cell_ptr[c + 1]:
+            r = val[cell_ptr[c] + x[c]] - lam[cell_w[c]] * v
+            if r > 0.0:
+                n = heap_push(keys, ids, n, -r, c)
+    return (last if missing == 0 else 0.0), added
+
+
+_add_best = njit(cache=True, nogil=True)(_add_best_py)
+
+
+def _warm_body(
+    lam: np.ndarray,
+    val: np.ndarray,
+    pre: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    sku_ptr: np.ndarray,
+    vol: np.ndarray,
+    supply: np.ndarray,
+    nu: np.ndarray,
+    x: np.ndarray,
+    used: np.ndarray,
+    keys: np.ndarray,
+    ids: np.ndarray,
+) -> float:
+    """The best response of :func:`_cold_body`, from the previous counts ``x`` and prices ``nu``.
+
+    Per SKU: move each cell's count to the units with ``r > nu_s`` (a few steps when
+    prices moved a little), then drop the worst or add the best units until exactly
+    ``supply`` are taken (or every positive one). ``pre`` are the per-cell prefix
+    sums of ``val``, so a cell's taken value is ``pre - x lam_w v``. Returns the
+    SKU part of ``L(lam)``; writes ``x``, ``used`` and ``nu`` as the cold kernel does.
+    """
+    total = 0.0
+    used[:] = 0.0
+    for s in range(sku_ptr.shape[0] - 1):
+        c0, c1, v = sku_ptr[s], sku_ptr[s + 1], vol[s]
+        threshold = nu[s] if supply[s] > 0 else np.inf
+        count = 0
+        for c in range(c0, c1):
+            t, k, start = lam[cell_w[c]] * v, x[c], cell_ptr[c]
+            while k > 0 and val[start + k - 1] - t <= threshold:
+                k -= 1
+            while start + k < cell_ptr[c + 1] and val[start + k] - t > threshold:
+                k += 1
+            x[c] = k
+            if k > 0:
+                count += k
+                total += pre[start + k - 1] - k * t
+                used[cell_w[c]] += k * v
+        if count > supply[s]:
+            nu[s], delta = _drop_worst(
+                lam, val, cell_ptr, cell_w, c0, c1, v, x, count - supply[s], used, keys, ids
+            )
+            total -= delta
+        elif count < supply[s] and threshold > 0.0:
+            nu[s], delta = _add_best(
+                lam, val, cell_ptr, cell_w, c0, c1, v, x, supply[s] - count, used, keys, ids
+            )
+            total += delta
+    return total
+
+
+_warm_jit = njit(cache=True, nogil=True)(_warm_body)
