@@ -54,11 +54,19 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_repeat_ratio": "share of the customer's orders of the item that were repeats: (n - 1) / n",
     "ci_share_all": "share of all the customer's orders that contained the item",
     "ci_orders_per_day": "orders of the item per day since the customer's first order",
+    "ci_gap_std_days": "standard deviation of the gaps between the customer's orders of the item (needs 3)",
+    "ci_gap_last_days": "days between the customer's last two orders of the item",
+    "ci_renewal_hazard_7d": (
+        "P(next order of the item within 7 days | none for ci_days_since_last days) under a Gamma gap "
+        "with the item's pooled CV and the pair's mean gap shrunk to the item's by one gap"
+    ),
     "item_units_7d": "units of the item sold to anyone in the last 7 days",
     "item_units_28d": "units of the item sold in the last 28 days",
     "item_units_365d": "units of the item sold in the last 365 days",
     "item_trend_7d_28d": "daily units in 7 days over daily units in 28 days (NaN when none in 28)",
     "item_buyers_28d": "distinct customers who bought the item in the last 28 days",
+    "item_gap_mean_days": "mean days between a customer's orders of the item, pooled over customers",
+    "item_gap_cv": "coefficient of variation of those gaps, pooled over customers with 3+ orders of it",
     "ri_units_7d": "units of the item shipped to the customer's region in the last 7 days",
     "ri_units_28d": "units of the item shipped to the customer's region in the last 28 days",
     "ri_trend_7d_28d": "regional daily units in 7 days over those in 28 days",
@@ -205,13 +213,77 @@ def _pair_table(lines: _Lines, lookback_days: int) -> pd.DataFrame:
             "ci_days_since_last": stats[:, 0],
             "ci_gap_mean_days": stats[:, 4],
             "ci_recency_over_gap": stats[:, 7],
+            "ci_gap_std_days": stats[:, 5],
+            "ci_gap_last_days": stats[:, 6],
         }
     )
     for i, w in enumerate(PAIR_WINDOWS):
         table[f"ci_orders_{w}d"] = stats[:, 11 + 2 * i]
         table[f"ci_units_{w}d"] = stats[:, 12 + 2 * i]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
+    _add_renewal(table, n_items)
     return table[table["ci_days_since_last"] <= lookback_days].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- renewal cycles
+RENEWAL_WINDOW_DAYS = 7.0
+MIN_GAP_CV2 = 0.01  # the Gamma shape is at most 100
+
+
+def item_gap_pool(
+    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per item: the pooled mean gap (days), the pooled squared CV of gaps; and the all-item CV^2.
+
+    The mean pools every pair's gaps (``sum (n-1) mean / sum (n-1)`` over pairs with
+    ``n >= 2`` orders); the squared CV pools ``(std / mean)^2`` weighted by ``n - 2``
+    over pairs with ``n >= 3`` and a positive mean gap. NaN where no pair qualifies.
+    """
+    gaps = np.where(n >= 2, n - 1.0, 0.0)
+    span = np.where(n >= 2, np.nan_to_num(gap_mean) * gaps, 0.0)
+    ok = (n >= 3) & (np.nan_to_num(gap_mean) > 0)
+    w = np.where(ok, n - 2.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv2 = np.where(ok, (gap_std / np.where(ok, gap_mean, 1.0)) ** 2, 0.0)
+        g_sum = np.bincount(item, weights=gaps, minlength=n_items)
+        w_sum = np.bincount(item, weights=w, minlength=n_items)
+        mean = np.where(g_sum > 0, np.bincount(item, weights=span, minlength=n_items) / g_sum, np.nan)
+        item_cv2 = np.where(w_sum > 0, np.bincount(item, weights=w * cv2, minlength=n_items) / w_sum, np.nan)
+    overall = float((w * cv2).sum() / w.sum()) if w.sum() > 0 else 1.0
+    return mean, item_cv2, overall
+
+
+def renewal_hazard(
+    age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
+) -> np.ndarray:
+    """``P(G <= age + window | G > age)`` for ``G ~ Gamma(1 / cv2, mean_gap * cv2)`` (days).
+
+    1 where the survival at ``age`` underflows (long overdue); NaN where the mean gap is.
+    """
+    from scipy.special import gammaincc
+
+    shape = 1.0 / np.maximum(cv2, MIN_GAP_CV2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s0 = gammaincc(shape, age * shape / mean_gap)
+        s1 = gammaincc(shape, (age + window) * shape / mean_gap)
+        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
+    return np.where(np.isnan(mean_gap), np.nan, hazard)
+
+
+def _add_renewal(table: pd.DataFrame, n_items: int) -> None:
+    """Pooled item gap statistics and the pair's renewal hazard (in place, all pairs of the history)."""
+    item = table["item_code"].to_numpy()
+    n = table["ci_orders_total"].to_numpy()
+    pair_mean = table["ci_gap_mean_days"].to_numpy()
+    mean, cv2, overall = item_gap_pool(item, n, pair_mean, table["ci_gap_std_days"].to_numpy(), n_items)
+    table["item_gap_mean_days"] = mean[item]
+    table["item_gap_cv"] = np.sqrt(cv2[item])
+    prior = np.where(np.isnan(mean[item]), pair_mean, mean[item])
+    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
+    shrunk = np.where(np.isnan(prior), np.nan, shrunk)
+    table["ci_renewal_hazard_7d"] = renewal_hazard(
+        table["ci_days_since_last"].to_numpy(), shrunk, np.where(np.isnan(cv2[item]), overall, cv2[item])
+    )
 
 
 def _windowed_units(
