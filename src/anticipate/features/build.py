@@ -230,14 +230,17 @@ RENEWAL_WINDOW_DAYS = 7.0
 MIN_GAP_CV2 = 0.01  # the Gamma shape is at most 100
 
 
-def item_gap_pool(
-    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per item: the pooled mean gap (days), the pooled squared CV of gaps; and the all-item CV^2.
+GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
 
-    The mean pools every pair's gaps (``sum (n-1) mean / sum (n-1)`` over pairs with
-    ``n >= 2`` orders); the squared CV pools ``(std / mean)^2`` weighted by ``n - 2``
-    over pairs with ``n >= 3`` and a positive mean gap. NaN where no pair qualifies.
+
+def item_gap_sums(
+    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Per item, additive sums over its pairs (:data:`GAP_SUMS`): (n_items, 4).
+
+    ``gap_n = sum (n-1)`` and ``gap_span = sum (n-1) mean`` over pairs with ``n >= 2``
+    orders; ``gap_w = sum (n-2)`` and ``gap_wcv2 = sum (n-2) (std / mean)^2`` over pairs
+    with ``n >= 3`` and a positive mean gap. Sums add across customer partitions.
     """
     gaps = np.where(n >= 2, n - 1.0, 0.0)
     span = np.where(n >= 2, np.nan_to_num(gap_mean) * gaps, 0.0)
@@ -245,12 +248,29 @@ def item_gap_pool(
     w = np.where(ok, n - 2.0, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cv2 = np.where(ok, (gap_std / np.where(ok, gap_mean, 1.0)) ** 2, 0.0)
-        g_sum = np.bincount(item, weights=gaps, minlength=n_items)
-        w_sum = np.bincount(item, weights=w, minlength=n_items)
-        mean = np.where(g_sum > 0, np.bincount(item, weights=span, minlength=n_items) / g_sum, np.nan)
-        item_cv2 = np.where(w_sum > 0, np.bincount(item, weights=w * cv2, minlength=n_items) / w_sum, np.nan)
-    overall = float((w * cv2).sum() / w.sum()) if w.sum() > 0 else 1.0
-    return mean, item_cv2, overall
+    return np.column_stack(
+        [np.bincount(item, weights=v, minlength=n_items) for v in (gaps, span, w, w * cv2)]
+    ).reshape(n_items, 4)
+
+
+def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """From :func:`item_gap_sums`: per item the pooled mean gap (days) and CV^2; the all-item CV^2.
+
+    NaN where no pair qualifies; the all-item CV^2 is 1 (exponential gaps) when none does.
+    """
+    g, span, w, wcv2 = sums.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(g > 0, span / g, np.nan)
+        cv2 = np.where(w > 0, wcv2 / w, np.nan)
+    overall = float(wcv2.sum() / w.sum()) if w.sum() > 0 else 1.0
+    return mean, cv2, overall
+
+
+def item_gap_pool(
+    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per item: the pooled mean gap (days), the pooled squared CV of gaps; and the all-item CV^2."""
+    return pooled_gaps(item_gap_sums(item, n, gap_mean, gap_std, n_items))
 
 
 def renewal_hazard(
@@ -270,20 +290,51 @@ def renewal_hazard(
     return np.where(np.isnan(mean_gap), np.nan, hazard)
 
 
+def renewal_columns(
+    n: np.ndarray,
+    pair_mean: np.ndarray,
+    age: np.ndarray,
+    item_mean: np.ndarray,
+    item_cv2: np.ndarray,
+    overall_cv2: float,
+) -> dict[str, np.ndarray]:
+    """``item_gap_mean_days``, ``item_gap_cv`` and ``ci_renewal_hazard_7d`` per pair (item stats per pair)."""
+    prior = np.where(np.isnan(item_mean), pair_mean, item_mean)
+    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
+    shrunk = np.where(np.isnan(prior), np.nan, shrunk)
+    hazard = renewal_hazard(age, shrunk, np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
+    return {"item_gap_mean_days": item_mean, "item_gap_cv": np.sqrt(item_cv2), "ci_renewal_hazard_7d": hazard}
+
+
 def _add_renewal(table: pd.DataFrame, n_items: int) -> None:
     """Pooled item gap statistics and the pair's renewal hazard (in place, all pairs of the history)."""
     item = table["item_code"].to_numpy()
     n = table["ci_orders_total"].to_numpy()
     pair_mean = table["ci_gap_mean_days"].to_numpy()
-    mean, cv2, overall = item_gap_pool(item, n, pair_mean, table["ci_gap_std_days"].to_numpy(), n_items)
-    table["item_gap_mean_days"] = mean[item]
-    table["item_gap_cv"] = np.sqrt(cv2[item])
-    prior = np.where(np.isnan(mean[item]), pair_mean, mean[item])
-    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
-    shrunk = np.where(np.isnan(prior), np.nan, shrunk)
-    table["ci_renewal_hazard_7d"] = renewal_hazard(
-        table["ci_days_since_last"].to_numpy(), shrunk, np.where(np.isnan(cv2[item]), overall, cv2[item])
+    sums = item_gap_sums(item, n, pair_mean, table["ci_gap_std_days"].to_numpy(), n_items)
+    mean, cv2, overall = pooled_gaps(sums)
+    age = table["ci_days_since_last"].to_numpy()
+    cols = renewal_columns(n, pair_mean, age, mean[item], cv2[item], overall)
+    for name, values in cols.items():
+        table[name] = values
+
+
+def item_gap_table(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, item_level: str, products: pd.DataFrame | None
+) -> pd.DataFrame:
+    """:func:`item_gap_sums` of the history before ``cutoff``, indexed by item label (for Dask partials)."""
+    lines = _history(orders, pd.Timestamp(cutoff), item_level, products)
+    if len(lines.age) == 0:
+        return pd.DataFrame(columns=list(GAP_SUMS), dtype=float)
+    pairs = _pair_table(lines, 10**9)
+    sums = item_gap_sums(
+        pairs["item_code"].to_numpy(),
+        pairs["ci_orders_total"].to_numpy(),
+        pairs["ci_gap_mean_days"].to_numpy(),
+        pairs["ci_gap_std_days"].to_numpy(),
+        len(lines.items),
     )
+    return pd.DataFrame(sums, columns=list(GAP_SUMS), index=pd.Index(lines.items, name="item"))
 
 
 def _windowed_units(
