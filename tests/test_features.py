@@ -55,11 +55,16 @@ def test_feature_names_are_pinned() -> None:
         "ci_repeat_ratio",
         "ci_share_all",
         "ci_orders_per_day",
+        "ci_gap_std_days",
+        "ci_gap_last_days",
+        "ci_renewal_hazard_7d",
         "item_units_7d",
         "item_units_28d",
         "item_units_365d",
         "item_trend_7d_28d",
         "item_buyers_28d",
+        "item_gap_mean_days",
+        "item_gap_cv",
         "ri_units_7d",
         "ri_units_28d",
         "ri_trend_7d_28d",
@@ -164,3 +169,28 @@ def test_category_level_uses_product_categories() -> None:
         _hand_log(), pd.Timestamp("2025-01-10"), lookback_days=30, item_level="category", products=products
     )
     assert list(f["item"]) == ["c1"] and f["ci_orders_total"].iloc[0] == 3
+
+
+def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular() -> None:
+    from anticipate.features.build import renewal_hazard
+
+    age = np.array([1.0, 10.0, 40.0])
+    mean = np.full(3, 20.0)
+    exp_h = renewal_hazard(age, mean, np.ones(3), window=7.0)
+    np.testing.assert_allclose(exp_h, 1.0 - np.exp(-7.0 / 20.0), rtol=1e-12)
+    regular = renewal_hazard(age, mean, np.full(3, 0.05), window=7.0)
+    assert regular[0] < 0.01 < regular[1] < regular[2]  # due around day 20: low early, high late
+    assert np.isnan(renewal_hazard(np.array([3.0]), np.array([np.nan]), np.array([0.1])))[0]
+
+
+def test_item_gap_pool_weights_pairs_by_their_gaps() -> None:
+    from anticipate.features.build import item_gap_pool
+
+    item = np.array([0, 0, 1, 1])
+    n = np.array([3.0, 5.0, 1.0, 2.0])
+    mean = np.array([10.0, 20.0, np.nan, 30.0])
+    std = np.array([1.0, 4.0, np.nan, np.nan])
+    gap_mean, cv2, overall = item_gap_pool(item, n, mean, std, 2)
+    assert gap_mean[0] == pytest.approx((2 * 10 + 4 * 20) / 6) and gap_mean[1] == pytest.approx(30.0)
+    assert cv2[0] == pytest.approx((1 * 0.01 + 3 * 0.04) / 4) and np.isnan(cv2[1])
+    assert overall == pytest.approx(cv2[0])

@@ -23,7 +23,16 @@ import pandas as pd
 
 from anticipate.config import ComputeConfig, LightGBMParams
 from anticipate.errors import ServiceUnavailable, UsageError
-from anticipate.features.build import ALL_FAMILIES, KEYS, feature_columns, item_column
+from anticipate.features.build import (
+    ALL_FAMILIES,
+    GAP_SUMS,
+    KEYS,
+    feature_columns,
+    item_column,
+    item_gap_table,
+    pooled_gaps,
+    renewal_columns,
+)
 from anticipate.layout import partition_of, read_layout, read_part
 
 __all__ = ["partition_of"]  # re-exported: the hash of the layout
@@ -146,6 +155,8 @@ def _item_partials(
     items = frame.groupby("item", sort=True)[["u7", "u28", "u365"]].sum()
     buyers = frame[age <= 28.0].drop_duplicates(["item", "customer_id"]).groupby("item").size()
     items["buyers"] = buyers.reindex(items.index).fillna(0).astype(np.float64)
+    gaps = item_gap_table(part, cutoff, item_level, products).reindex(items.index).fillna(0.0)
+    items[list(GAP_SUMS)] = gaps.to_numpy()
     ri = frame.groupby(["region", "item"], sort=True)[["u7", "u28"]].sum()
     return items, ri
 
@@ -162,6 +173,26 @@ def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:
         return np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
 
 
+def _join_renewal(out: pd.DataFrame, items: pd.DataFrame, families: Sequence[str]) -> None:
+    """Recompute the renewal columns from the global item gap sums (in place on a copy)."""
+    if "customer_item" not in families and "item" not in families:
+        return
+    mean, cv2, overall = pooled_gaps(items[list(GAP_SUMS)].to_numpy(dtype=np.float64))
+    pos = items.index.get_indexer(out["item"].to_numpy())
+    cols = renewal_columns(
+        out["ci_orders_total"].to_numpy(),
+        out["ci_gap_mean_days"].to_numpy(),
+        out["ci_days_since_last"].to_numpy(),
+        mean[pos],
+        cv2[pos],
+        overall,
+    )
+    family = {"ci_": "customer_item", "item_": "item"}
+    for name, values in cols.items():
+        if family[name.split("_")[0] + "_"] in families:
+            out[name] = values
+
+
 def _join_items(
     feats: pd.DataFrame, tables: tuple[pd.DataFrame, pd.DataFrame], families: Sequence[str]
 ) -> pd.DataFrame:
@@ -175,6 +206,7 @@ def _join_items(
         out["item_units_365d"] = it["u365"].fillna(0.0).to_numpy()
         out["item_trend_7d_28d"] = _trend(u7, u28)
         out["item_buyers_28d"] = it["buyers"].fillna(0.0).to_numpy()
+    _join_renewal(out, items, families)
     if "region_item" in families:
         keys = pd.MultiIndex.from_arrays([out["region"].to_numpy(), out["item"].to_numpy()])
         r = ri.reindex(keys)

@@ -55,11 +55,19 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_repeat_ratio": "share of the customer's orders of the item that were repeats: (n - 1) / n",
     "ci_share_all": "share of all the customer's orders that contained the item",
     "ci_orders_per_day": "orders of the item per day since the customer's first order",
+    "ci_gap_std_days": "standard deviation of the gaps between the customer's orders of the item (needs 3)",
+    "ci_gap_last_days": "days between the customer's last two orders of the item",
+    "ci_renewal_hazard_7d": (
+        "P(next order of the item within 7 days | none for ci_days_since_last days) under a Gamma gap "
+        "with the item's pooled CV and the pair's mean gap shrunk to the item's by one gap"
+    ),
     "item_units_7d": "units of the item sold to anyone in the last 7 days",
     "item_units_28d": "units of the item sold in the last 28 days",
     "item_units_365d": "units of the item sold in the last 365 days",
     "item_trend_7d_28d": "daily units in 7 days over daily units in 28 days (NaN when none in 28)",
     "item_buyers_28d": "distinct customers who bought the item in the last 28 days",
+    "item_gap_mean_days": "mean days between a customer's orders of the item, pooled over customers",
+    "item_gap_cv": "coefficient of variation of those gaps, pooled over customers with 3+ orders of it",
     "ri_units_7d": "units of the item shipped to the customer's region in the last 7 days",
     "ri_units_28d": "units of the item shipped to the customer's region in the last 28 days",
     "ri_trend_7d_28d": "regional daily units in 7 days over those in 28 days",
@@ -314,8 +322,8 @@ def _customer_table(lines: _Lines, grouped: _Grouped) -> _Customers:
     return _Customers(stats, kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.region))
 
 
-def _pair_table(lines: _Lines, grouped: _Grouped, lookback_days: int) -> dict[str, np.ndarray]:
-    """Customer x item statistics of the candidate pairs, in (customer, item) code order."""
+def _pair_stats(lines: _Lines, grouped: _Grouped) -> dict[str, np.ndarray]:
+    """Customer x item statistics of every pair of the history, in (customer, item) code order."""
     by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
     cust = np.repeat(np.arange(len(lines.customers), dtype=np.int64), np.diff(grouped.indptr))
     item = grouped.item[by_item]
@@ -325,21 +333,136 @@ def _pair_table(lines: _Lines, grouped: _Grouped, lookback_days: int) -> dict[st
     ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
     del pair
     stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(PAIR_WINDOWS, dtype=np.float64))
-    keep = stats[:, 0] <= lookback_days
-    stats = stats[keep]
     table = {
-        "cust_code": cust[starts][keep],
-        "item_code": item[starts][keep],
+        "cust_code": cust[starts],
+        "item_code": item[starts],
         "ci_orders_total": stats[:, 2],
         "ci_days_since_last": stats[:, 0],
         "ci_gap_mean_days": stats[:, 4],
         "ci_recency_over_gap": stats[:, 7],
+        "ci_gap_std_days": stats[:, 5],
+        "ci_gap_last_days": stats[:, 6],
     }
     for i, w in enumerate(PAIR_WINDOWS):
         table[f"ci_orders_{w}d"] = stats[:, 11 + 2 * i]
         table[f"ci_units_{w}d"] = stats[:, 12 + 2 * i]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
     return table
+
+
+def _pair_table(lines: _Lines, grouped: _Grouped, lookback_days: int) -> dict[str, np.ndarray]:
+    """The candidate pairs' statistics: renewal columns pooled over every pair, then the lookback cut."""
+    table = _pair_stats(lines, grouped)
+    _add_renewal(table, len(lines.items))
+    keep = table["ci_days_since_last"] <= lookback_days
+    return {name: values[keep] for name, values in table.items()}
+
+
+# --------------------------------------------------------------------------- renewal cycles
+RENEWAL_WINDOW_DAYS = 7.0
+MIN_GAP_CV2 = 0.01  # the Gamma shape is at most 100
+
+
+GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
+
+
+def item_gap_sums(
+    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Per item, additive sums over its pairs (:data:`GAP_SUMS`): (n_items, 4).
+
+    ``gap_n = sum (n-1)`` and ``gap_span = sum (n-1) mean`` over pairs with ``n >= 2``
+    orders; ``gap_w = sum (n-2)`` and ``gap_wcv2 = sum (n-2) (std / mean)^2`` over pairs
+    with ``n >= 3`` and a positive mean gap. Sums add across customer partitions.
+    """
+    gaps = np.where(n >= 2, n - 1.0, 0.0)
+    span = np.where(n >= 2, np.nan_to_num(gap_mean) * gaps, 0.0)
+    ok = (n >= 3) & (np.nan_to_num(gap_mean) > 0)
+    w = np.where(ok, n - 2.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv2 = np.where(ok, (gap_std / np.where(ok, gap_mean, 1.0)) ** 2, 0.0)
+    return np.column_stack(
+        [np.bincount(item, weights=v, minlength=n_items) for v in (gaps, span, w, w * cv2)]
+    ).reshape(n_items, 4)
+
+
+def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """From :func:`item_gap_sums`: per item the pooled mean gap (days) and CV^2; the all-item CV^2.
+
+    NaN where no pair qualifies; the all-item CV^2 is 1 (exponential gaps) when none does.
+    """
+    g, span, w, wcv2 = sums.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(g > 0, span / g, np.nan)
+        cv2 = np.where(w > 0, wcv2 / w, np.nan)
+    overall = float(wcv2.sum() / w.sum()) if w.sum() > 0 else 1.0
+    return mean, cv2, overall
+
+
+def item_gap_pool(
+    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per item: the pooled mean gap (days), the pooled squared CV of gaps; and the all-item CV^2."""
+    return pooled_gaps(item_gap_sums(item, n, gap_mean, gap_std, n_items))
+
+
+def renewal_hazard(
+    age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
+) -> np.ndarray:
+    """``P(G <= age + window | G > age)`` for ``G ~ Gamma(1 / cv2, mean_gap * cv2)`` (days).
+
+    1 where the survival at ``age`` underflows (long overdue); NaN where the mean gap is.
+    """
+    from scipy.special import gammaincc
+
+    shape = 1.0 / np.maximum(cv2, MIN_GAP_CV2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s0 = gammaincc(shape, age * shape / mean_gap)
+        s1 = gammaincc(shape, (age + window) * shape / mean_gap)
+        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
+    return np.where(np.isnan(mean_gap), np.nan, hazard)
+
+
+def renewal_columns(
+    n: np.ndarray,
+    pair_mean: np.ndarray,
+    age: np.ndarray,
+    item_mean: np.ndarray,
+    item_cv2: np.ndarray,
+    overall_cv2: float,
+) -> dict[str, np.ndarray]:
+    """``item_gap_mean_days``, ``item_gap_cv`` and ``ci_renewal_hazard_7d`` per pair (item stats per pair)."""
+    prior = np.where(np.isnan(item_mean), pair_mean, item_mean)
+    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
+    shrunk = np.where(np.isnan(prior), np.nan, shrunk)
+    hazard = renewal_hazard(age, shrunk, np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
+    return {"item_gap_mean_days": item_mean, "item_gap_cv": np.sqrt(item_cv2), "ci_renewal_hazard_7d": hazard}
+
+
+def _add_renewal(table: dict[str, np.ndarray], n_items: int) -> None:
+    """Pooled item gap statistics and the pair's renewal hazard (in place, all pairs of the history)."""
+    item, n, pair_mean = table["item_code"], table["ci_orders_total"], table["ci_gap_mean_days"]
+    sums = item_gap_sums(item, n, pair_mean, table["ci_gap_std_days"], n_items)
+    mean, cv2, overall = pooled_gaps(sums)
+    age = table["ci_days_since_last"]
+    cols = renewal_columns(n, pair_mean, age, mean[item], cv2[item], overall)
+    for name, values in cols.items():
+        table[name] = values
+
+
+def item_gap_table(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, item_level: str, products: pd.DataFrame | None
+) -> pd.DataFrame:
+    """:func:`item_gap_sums` of the history before ``cutoff``, indexed by item label (for Dask partials)."""
+    lines = _history(orders, pd.Timestamp(cutoff), item_level, products)
+    if len(lines.age) == 0:
+        return pd.DataFrame(columns=list(GAP_SUMS), dtype=float)
+    pairs = _pair_stats(lines, _group_by_customer(lines))
+    sums = item_gap_sums(
+        pairs["item_code"], pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_gap_std_days"],
+        len(lines.items),
+    )
+    return pd.DataFrame(sums, columns=list(GAP_SUMS), index=pd.Index(lines.items, name="item"))
 
 
 def _windowed_units(

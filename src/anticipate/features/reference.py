@@ -106,6 +106,7 @@ def build_features_reference(
         .groupby(["customer_id", "item"])
         .apply(_sequence, windows=PAIR_WINDOWS, include_groups=False)
     )
+    pairs = _renewal_reference(pairs)
     pairs = pairs[pairs["recency"] <= lookback_days]
     out = pd.DataFrame(index=pairs.index).reset_index()
     out["region"] = cust["region"].reindex(out["customer_id"]).to_numpy()
@@ -117,6 +118,10 @@ def build_features_reference(
     out["ci_days_since_last"] = pairs["recency"].to_numpy()
     out["ci_gap_mean_days"] = pairs["gap_mean"].to_numpy()
     out["ci_recency_over_gap"] = pairs["rog"].to_numpy()
+    for col in ("ci_gap_std_days", "ci_gap_last_days", "ci_renewal_hazard_7d"):
+        out[col] = pairs[col].to_numpy()
+    for col in ("item_gap_mean_days", "item_gap_cv"):
+        out[col] = pairs[col].to_numpy()
     out["ci_share_of_orders"] = out["ci_orders_365d"] / out["cust_orders_365d"]
     out["ci_repeat_ratio"] = (out["ci_orders_total"] - 1) / out["ci_orders_total"]
     tenure = out["cust_tenure_days"].clip(lower=1.0)
@@ -128,6 +133,36 @@ def build_features_reference(
     out["cal_week"] = float(cutoff.isocalendar()[1])
     columns = feature_columns(families)
     return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
+
+
+def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pooled item gap statistics and the Gamma renewal hazard, with pandas groupby (all pairs)."""
+    from scipy.special import gammaincc
+
+    p = pairs.reset_index()
+    gaps = (p["n"] - 1).where(p["n"] >= 2, 0.0)
+    span = (p["gap_mean"] * gaps).where(p["n"] >= 2, 0.0)
+    ok = (p["n"] >= 3) & (p["gap_mean"] > 0)
+    w = (p["n"] - 2).where(ok, 0.0)
+    wcv2 = (w * (p["gap_std"] / p["gap_mean"]) ** 2).where(ok, 0.0)
+    by = p.assign(gaps=gaps, span=span, w=w, wcv2=wcv2).groupby("item")[["gaps", "span", "w", "wcv2"]].sum()
+    item_mean = (by["span"] / by["gaps"]).where(by["gaps"] > 0)
+    item_cv2 = (by["wcv2"] / by["w"]).where(by["w"] > 0)
+    overall = wcv2.sum() / w.sum() if w.sum() > 0 else 1.0
+    p["item_gap_mean_days"] = item_mean.reindex(p["item"]).to_numpy()
+    p["item_gap_cv"] = np.sqrt(item_cv2.reindex(p["item"]).to_numpy())
+    prior = p["item_gap_mean_days"].fillna(p["gap_mean"])
+    mean = (p["gap_mean"].fillna(0.0) * (p["n"] - 1) + prior) / p["n"]
+    shape = 1.0 / np.maximum(item_cv2.reindex(p["item"]).fillna(overall).to_numpy(), 0.01)
+    age = p["recency"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s0 = gammaincc(shape, age * shape / mean.to_numpy())
+        s1 = gammaincc(shape, (age + 7.0) * shape / mean.to_numpy())
+        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
+    p["ci_renewal_hazard_7d"] = np.where(mean.isna(), np.nan, hazard)
+    p["ci_gap_std_days"] = p["gap_std"]
+    p["ci_gap_last_days"] = p["gap_last"]
+    return p.set_index(["customer_id", "item"])
 
 
 def _join_item_features(out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
