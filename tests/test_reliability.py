@@ -19,6 +19,7 @@ One small model is trained once per module (a 800-customer, 60-SKU, 240-day worl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -62,10 +63,16 @@ class World:
     train_metrics: dict[str, float]
     plan: dict[str, bytes]  # file name -> bytes of a clean plans/DATE/
     allocate_seconds: float  # wall time of a clean allocate run (schedules the kills)
+    plan_b: dict[str, bytes] = dataclasses.field(default_factory=dict)  # the plan under ``config_b``
 
-    def args(self, *command: str) -> list[str]:
-        return ["--data", str(self.data), "--config", str(self.config), "--tracking-uri", self.tracking_uri,
-                "-q", *command]
+    @property
+    def config_b(self) -> Path:
+        """The same world with other economics: another plan, so an in-place overwrite shows."""
+        return self.root / "economics-b.yaml"
+
+    def args(self, *command: str, config: Path | None = None) -> list[str]:
+        return ["--data", str(self.data), "--config", str(config or self.config), "--tracking-uri",
+                self.tracking_uri, "-q", *command]
 
 
 def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -113,7 +120,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     seconds = time.monotonic() - started
     plan = _read_plan(clean / "plans" / DATE)
     assert set(plan) == PLAN_FILES
-    return World(root, data, config, uri, metrics, plan, seconds)
+    partial.config_b.write_text(SMALL_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
+    clean_b = root / "clean-b"
+    clean_b.mkdir()
+    _ok(run_cli(*partial.args("allocate", "--date", DATE, config=partial.config_b), cwd=clean_b))
+    plan_b = _read_plan(clean_b / "plans" / DATE)
+    assert plan_b["plan.parquet"] != plan["plan.parquet"] and plan_b["summary.json"] != plan["summary.json"]
+    return World(root, data, config, uri, metrics, plan, seconds, plan_b)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -142,14 +155,16 @@ def _kill_at(proc: subprocess.Popen[str], delay: float, trigger: Callable[[], bo
     return int(proc.returncode)
 
 
-def _assert_plan_absent_or_complete(target: Path, reference: dict[str, bytes]) -> None:
-    """``plans/DATE/`` is absent or the complete plan, byte for byte (never partial)."""
+def _assert_plan_absent_or_complete(target: Path, *references: dict[str, bytes]) -> None:
+    """``plans/DATE/`` is absent or one complete plan of ``references``, byte for byte (never a mix)."""
     if not target.exists():
         return
     files = _read_plan(target)
     assert set(files) == PLAN_FILES, f"partial plan directory after a kill: {sorted(files)}"
-    for name, data in reference.items():
-        assert files[name] == data, f"{name} in {target} differs from the complete plan after a kill"
+    same = [{n for n in PLAN_FILES if files[n] == ref[n]} for ref in references]
+    assert any(s == PLAN_FILES for s in same), (
+        f"{target} after a kill is no complete plan: files equal to each reference {same}"
+    )
     assert len(pd.read_parquet(target / "plan.parquet")) > 0
 
 
@@ -164,6 +179,9 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
     plans = tmp_path / "plans"
     target = plans / DATE
     args = world.args("allocate", "--date", DATE)
+    # killed runs alternate between two economics, so a run that overwrote the other's plan in place
+    # would leave files of both: at every moment the directory must be one complete plan
+    args_ab = (args, world.args("allocate", "--date", DATE, config=world.config_b))
     rng = random.Random(20260701)
     n_uniform, n_publish = 16, 4
     # stratified uniform fractions of a clean run: every stage gets hit, late ones included
@@ -187,9 +205,9 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
         before = outputs()
         # publish-time kills fire once the run starts writing anything (a staging dir, a file in the target)
         trigger = (lambda b=before: outputs() != b) if on_publish else None
-        code = _kill_at(_popen(args, tmp_path), delay, trigger)
+        code = _kill_at(_popen(args_ab[i % 2], tmp_path), delay, trigger)
         killed += code != 0
-        _assert_plan_absent_or_complete(target, world.plan)
+        _assert_plan_absent_or_complete(target, world.plan, world.plan_b)
         if i in (len(schedule) // 2 - 1, len(schedule) - 1):
             # the next night: the killed run's lock is stale, it must not block; same bytes as a clean run
             if i < len(schedule) - 1:  # and a lock JSON naming a dead pid is taken over as well
