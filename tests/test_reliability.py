@@ -123,7 +123,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     partial.config_b.write_text(SMALL_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
     clean_b = root / "clean-b"
     clean_b.mkdir()
+    started = time.monotonic()
     _ok(run_cli(*partial.args("allocate", "--date", DATE, config=partial.config_b), cwd=clean_b))
+    seconds = min(seconds, time.monotonic() - started)  # the first run also fills Numba's cache
     plan_b = _read_plan(clean_b / "plans" / DATE)
     assert plan_b["plan.parquet"] != plan["plan.parquet"] and plan_b["summary.json"] != plan["summary.json"]
     return World(root, data, config, uri, metrics, plan, seconds, plan_b)
