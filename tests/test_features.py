@@ -172,7 +172,7 @@ def test_category_level_uses_product_categories() -> None:
 
 
 def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular() -> None:
-    from anticipate.features.build import renewal_hazard
+    from anticipate.features.renewal import renewal_hazard
 
     age = np.array([1.0, 10.0, 40.0])
     mean = np.full(3, 20.0)
@@ -184,7 +184,7 @@ def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular(
 
 
 def test_item_gap_pool_weights_pairs_by_their_gaps() -> None:
-    from anticipate.features.build import item_gap_pool
+    from anticipate.features.renewal import item_gap_pool
 
     item = np.array([0, 0, 1, 1])
     n = np.array([3.0, 5.0, 1.0, 2.0])

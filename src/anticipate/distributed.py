@@ -23,16 +23,8 @@ import pandas as pd
 
 from anticipate.config import ComputeConfig, LightGBMParams
 from anticipate.errors import ServiceUnavailable, UsageError
-from anticipate.features.build import (
-    ALL_FAMILIES,
-    GAP_SUMS,
-    KEYS,
-    feature_columns,
-    item_column,
-    item_gap_table,
-    pooled_gaps,
-    renewal_columns,
-)
+from anticipate.features.build import ALL_FAMILIES, KEYS, feature_columns, item_column, item_gap_table
+from anticipate.features.renewal import GAP_SUMS, pooled_gaps, renewal_columns
 from anticipate.layout import partition_of, read_layout, read_part
 
 __all__ = ["partition_of"]  # re-exported: the hash of the layout

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate.features import _kernels as kernels
+from anticipate.features.renewal import GAP_SUMS, item_gap_sums, pooled_gaps, renewal_columns
 
 ALL_FAMILIES: tuple[str, ...] = ("customer", "customer_item", "item", "region_item", "calendar")
 CUSTOMER_WINDOWS: tuple[int, ...] = (7, 30, 90, 365)
@@ -356,87 +357,6 @@ def _pair_table(lines: _Lines, grouped: _Grouped, lookback_days: int) -> dict[st
     _add_renewal(table, len(lines.items))
     keep = table["ci_days_since_last"] <= lookback_days
     return {name: values[keep] for name, values in table.items()}
-
-
-# --------------------------------------------------------------------------- renewal cycles
-RENEWAL_WINDOW_DAYS = 7.0
-MIN_GAP_CV2 = 0.01  # the Gamma shape is at most 100
-
-
-GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
-
-
-def item_gap_sums(
-    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
-) -> np.ndarray:
-    """Per item, additive sums over its pairs (:data:`GAP_SUMS`): (n_items, 4).
-
-    ``gap_n = sum (n-1)`` and ``gap_span = sum (n-1) mean`` over pairs with ``n >= 2``
-    orders; ``gap_w = sum (n-2)`` and ``gap_wcv2 = sum (n-2) (std / mean)^2`` over pairs
-    with ``n >= 3`` and a positive mean gap. Sums add across customer partitions.
-    """
-    gaps = np.where(n >= 2, n - 1.0, 0.0)
-    span = np.where(n >= 2, np.nan_to_num(gap_mean) * gaps, 0.0)
-    ok = (n >= 3) & (np.nan_to_num(gap_mean) > 0)
-    w = np.where(ok, n - 2.0, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cv2 = np.where(ok, (gap_std / np.where(ok, gap_mean, 1.0)) ** 2, 0.0)
-    return np.column_stack(
-        [np.bincount(item, weights=v, minlength=n_items) for v in (gaps, span, w, w * cv2)]
-    ).reshape(n_items, 4)
-
-
-def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """From :func:`item_gap_sums`: per item the pooled mean gap (days) and CV^2; the all-item CV^2.
-
-    NaN where no pair qualifies; the all-item CV^2 is 1 (exponential gaps) when none does.
-    """
-    g, span, w, wcv2 = sums.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(g > 0, span / g, np.nan)
-        cv2 = np.where(w > 0, wcv2 / w, np.nan)
-    overall = float(wcv2.sum() / w.sum()) if w.sum() > 0 else 1.0
-    return mean, cv2, overall
-
-
-def item_gap_pool(
-    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per item: the pooled mean gap (days), the pooled squared CV of gaps; and the all-item CV^2."""
-    return pooled_gaps(item_gap_sums(item, n, gap_mean, gap_std, n_items))
-
-
-def renewal_hazard(
-    age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
-) -> np.ndarray:
-    """``P(G <= age + window | G > age)`` for ``G ~ Gamma(1 / cv2, mean_gap * cv2)`` (days).
-
-    1 where the survival at ``age`` underflows (long overdue); NaN where the mean gap is.
-    """
-    from scipy.special import gammaincc
-
-    shape = 1.0 / np.maximum(cv2, MIN_GAP_CV2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s0 = gammaincc(shape, age * shape / mean_gap)
-        s1 = gammaincc(shape, (age + window) * shape / mean_gap)
-        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
-    return np.where(np.isnan(mean_gap), np.nan, hazard)
-
-
-def renewal_columns(
-    n: np.ndarray,
-    pair_mean: np.ndarray,
-    age: np.ndarray,
-    item_mean: np.ndarray,
-    item_cv2: np.ndarray,
-    overall_cv2: float,
-) -> dict[str, np.ndarray]:
-    """``item_gap_mean_days``, ``item_gap_cv`` and ``ci_renewal_hazard_7d`` per pair (item stats per pair)."""
-    prior = np.where(np.isnan(item_mean), pair_mean, item_mean)
-    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
-    shrunk = np.where(np.isnan(prior), np.nan, shrunk)
-    hazard = renewal_hazard(age, shrunk, np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
-    return {"item_gap_mean_days": item_mean, "item_gap_cv": np.sqrt(item_cv2), "ci_renewal_hazard_7d": hazard}
 
 
 def _add_renewal(table: dict[str, np.ndarray], n_items: int) -> None:
