@@ -145,8 +145,7 @@ class _Workspace:
 
     def __init__(self, units: Units) -> None:
         n_cells = len(units.cell_w)
-        per_sku = np.diff(units.cell_ptr[units.sku_ptr])  # units of each SKU
-        self.buf = np.empty(int(per_sku.max(initial=0)))
+        self.buf = np.empty(len(units.val))  # one slot per unit: SKUs select in parallel
         self.x = np.zeros(n_cells, dtype=np.int64)
         self.used = np.zeros(len(units.cap))
         self.nu = np.zeros(len(units.vol))
