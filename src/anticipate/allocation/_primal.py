@@ -6,7 +6,7 @@ Plain bodies ``_name_body`` (helpers ``_name_py``), compiled twins ``_name_jit``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from anticipate.allocation._heap import heap_pop, heap_push, heapify
 
@@ -18,44 +18,38 @@ def _repair_py(
     val: np.ndarray,
     cell_ptr: np.ndarray,
     cell_s: np.ndarray,
-    wh_cells: np.ndarray,
-    wh_ptr: np.ndarray,
+    cells: np.ndarray,
     vol: np.ndarray,
-    cap: np.ndarray,
-    used: np.ndarray,
-    count: np.ndarray,
+    cap: float,
+    used: float,
     keys: np.ndarray,
     ids: np.ndarray,
     nu: np.ndarray,
-) -> None:
-    """Per over-full warehouse, drop the taken unit with the lowest ``(m - nu_s) / v`` until it fits.
+) -> float:
+    """In one over-full warehouse (its ``cells``), drop the lowest ``(m - nu_s) / v`` units until it fits.
 
     ``nu_s`` is the SKU's supply price (0 when supply does not bind): a dropped unit of a
     supply-bound SKU frees a unit the fill can place elsewhere, so it only loses ``m - nu_s``.
-
-    ``wh_cells[wh_ptr[w]:wh_ptr[w + 1]]`` are warehouse ``w``'s cells. Only the last
-    taken unit of a cell can go (cells stay prefixes), so a heap over the warehouse's
-    cells (ties to the lower cell index) serves the drops in order. Updates ``used``
-    (volume per warehouse) and ``count`` (units per SKU).
+    Only the last taken unit of a cell can go (cells stay prefixes), so a heap over the
+    warehouse's cells (ties to the lower cell index) serves the drops in order.
+    ``keys``/``ids`` are the warehouse's own scratch. Returns the volume now used.
     """
-    for w in range(cap.shape[0]):
-        if used[w] <= cap[w] * ROOM:
-            continue
-        n = 0
-        for j in range(wh_ptr[w], wh_ptr[w + 1]):
-            c = wh_cells[j]
-            if x[c] > 0:
-                keys[n], ids[n] = (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c
-                n += 1
-        heapify(keys, ids, n)
-        while n > 0 and used[w] > cap[w] * ROOM:
-            c = ids[0]
-            n = heap_pop(keys, ids, n)
-            x[c] -= 1
-            used[w] -= vol[cell_s[c]]
-            count[cell_s[c]] -= 1
-            if x[c] > 0:
-                n = heap_push(keys, ids, n, (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c)
+    if used <= cap * ROOM:
+        return used
+    n = 0
+    for c in cells:
+        if x[c] > 0:
+            keys[n], ids[n] = (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c
+            n += 1
+    heapify(keys, ids, n)
+    while n > 0 and used > cap * ROOM:
+        c = ids[0]
+        n = heap_pop(keys, ids, n)
+        x[c] -= 1
+        used -= vol[cell_s[c]]
+        if x[c] > 0:
+            n = heap_push(keys, ids, n, (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c)
+    return used
 
 
 _repair = njit(cache=True, nogil=True)(_repair_py)
@@ -125,20 +119,27 @@ def _repair_fill_body(
 ) -> None:
     """Make the counts ``x`` (within supply) feasible in place; with ``fill`` then fill greedily by m / v.
 
+    The repair runs in parallel over warehouses (``prange``), each on its own cells, so
+    the result does not depend on threads; the fill is one global heap (serial).
     ``keys``/``ids`` are scratch of one slot per cell; ``nu`` the supply prices per SKU
     that rank the repair's drops (zeros: by value per volume).
     """
     used = np.zeros(cap.shape[0])
-    count = np.zeros(supply.shape[0], dtype=np.int64)
     for c in range(x.shape[0]):
         used[cell_w[c]] += x[c] * vol[cell_s[c]]
-        count[cell_s[c]] += x[c]
-    _repair(x, val, cell_ptr, cell_s, wh_cells, wh_ptr, vol, cap, used, count, keys, ids, nu)
+    for w in prange(cap.shape[0]):  # warehouses are independent: each writes its own cells and scratch
+        lo, hi = wh_ptr[w], wh_ptr[w + 1]
+        used[w] = _repair(
+            x, val, cell_ptr, cell_s, wh_cells[lo:hi], vol, cap[w], used[w], keys[lo:hi], ids[lo:hi], nu
+        )
     if fill:
+        count = np.zeros(supply.shape[0], dtype=np.int64)
+        for c in range(x.shape[0]):
+            count[cell_s[c]] += x[c]
         _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids)
 
 
-_repair_fill_jit = njit(cache=True, nogil=True)(_repair_fill_body)
+_repair_fill_jit = njit(cache=True, nogil=True, parallel=True)(_repair_fill_body)
 
 
 def _best_swap_py(
