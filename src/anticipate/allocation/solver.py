@@ -245,6 +245,7 @@ def improve(units: Units, x: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> tuple[
     return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
 
 
+SHRINK = 0.95  # Polyak steps shrink by this after an iteration without a better bound (0.9 stalled)
 PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
 FILL_WITHIN = 10  # greedy fill (the costly part of a repair) only once the gap is within 10 x tol
 
@@ -268,10 +269,10 @@ def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) ->
         if improved:
             best.bound, best.prices = bound, lam.copy()
         else:
-            step_scale *= 0.9
+            step_scale *= SHRINK
         if it % PRIMAL_EVERY == 0 or improved:
             fill = best.bound - best.objective <= FILL_WITHIN * tol * abs(best.bound)
-            plan, objective = primal(units, ws.x, ws, fill=fill, supply_prices=False)
+            plan, objective = primal(units, ws.x, ws, fill=fill, supply_prices=fill)
             if objective > best.objective:
                 best.counts, best.objective = plan, objective
         best.iterations = it + 1
