@@ -110,13 +110,25 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
         np.testing.assert_array_equal(ws.x, results[0][1])
         np.testing.assert_allclose(ws.used, results[0][2], rtol=1e-12, atol=1e-9)
     plans = []
+    supply_prices = rng.uniform(0, 1, n_s) * (rng.random(n_s) < 0.5)
     for repair_fill in (_primal._repair_fill_jit, _primal._repair_fill_body):
         x = results[0][1].copy()
         ws = _Workspace(units)
         repair_fill(x, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.wh_cells, units.wh_ptr,
-                    units.vol, units.cap, units.supply, ws.keys, ws.ids, True)
+                    units.vol, units.cap, units.supply, ws.keys, ws.ids, True, supply_prices)
         plans.append(x)
     np.testing.assert_array_equal(plans[0], plans[1])
+    # the swap pass: twins agree, the plan stays feasible and never loses value
+    swapped = []
+    for swap_pass in (_primal._swap_pass_jit, _primal._swap_pass_body):
+        x = plans[0].copy()
+        swap_pass(x, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.wh_cells, units.wh_ptr,
+                  units.vol, units.cap, units.supply, 20)
+        swapped.append(x)
+    np.testing.assert_array_equal(swapped[0], swapped[1])
+    value = kernels._plan_value_body
+    assert value(swapped[0], units.pre, units.cell_ptr) >= value(plans[0], units.pre, units.cell_ptr)
+    plans[0] = swapped[0]
     used = np.bincount(units.cell_w, weights=plans[0] * units.vol[units.cell_s], minlength=n_w)
     assert (used <= units.cap * (1 + 1e-9)).all()
     assert (np.bincount(units.cell_s, weights=plans[0], minlength=n_s) <= units.supply).all()

@@ -14,7 +14,7 @@ compiled twins ``_name_jit`` / ``_name``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from anticipate.allocation._heap import heap_pop, heap_push, heapify
 
@@ -92,6 +92,60 @@ def _cut_at_py(
 _cut_at = njit(cache=True, nogil=True)(_cut_at_py)
 
 
+def _cold_sku_py(
+    lam: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    c0: int,
+    c1: int,
+    v: float,
+    supply: int,
+    guess: float,
+    x: np.ndarray,
+    buf: np.ndarray,
+) -> tuple[float, float]:
+    """One SKU's exact best response (cells ``c0:c1``): (its taken reduced value, its supply price)."""
+    n = 0
+    for c in range(c0, c1):
+        t = lam[cell_w[c]] * v
+        k = cell_ptr[c]
+        while k < cell_ptr[c + 1] and val[k] - t > 0.0:
+            buf[n] = val[k] - t
+            n += 1
+            k += 1
+        x[c] = k - cell_ptr[c]
+    nu = 0.0
+    if supply == 0:
+        for c in range(c0, c1):
+            x[c] = 0
+        n = 0
+    elif n > supply:
+        nu = _kth_largest(buf, n, supply, guess)
+        _cut_at(lam, val, cell_ptr, cell_w, c0, c1, v, x, supply, nu)
+        n = supply
+    total = 0.0
+    for i in range(n):
+        total += buf[i]
+    return total, nu
+
+
+_cold_sku = njit(cache=True, nogil=True)(_cold_sku_py)
+
+
+def _volume_used_py(
+    x: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray, vol: np.ndarray, used: np.ndarray
+) -> None:
+    """``used[w]``: the volume the counts ``x`` take per warehouse (serial: reproducible sums)."""
+    used[:] = 0.0
+    for s in range(sku_ptr.shape[0] - 1):
+        for c in range(sku_ptr[s], sku_ptr[s + 1]):
+            used[cell_w[c]] += x[c] * vol[s]
+
+
+_volume_used = njit(cache=True, nogil=True)(_volume_used_py)
+
+
 def _cold_body(
     lam: np.ndarray,
     val: np.ndarray,
@@ -111,40 +165,26 @@ def _cold_body(
     the volume ``used`` per warehouse and the threshold ``nu`` per SKU (the supply
     price: the ``supply``-th best reduced value, 0 when supply does not bind; on
     entry it is the first pivot). Ties at ``nu`` go to the lower cell index. Returns
-    ``sum_s`` of the taken reduced values. ``buf`` holds a SKU's positive units.
+    ``sum_s`` of the taken reduced values. ``buf`` has one slot per unit (``len(val)``):
+    SKU ``s`` uses the slots of its own units, so SKUs run in parallel (``prange``),
+    and the per-SKU sums are added serially (the result does not depend on threads).
     """
+    n_sku = sku_ptr.shape[0] - 1
+    part = np.zeros(n_sku)
+    for s in prange(n_sku):
+        c0, c1 = sku_ptr[s], sku_ptr[s + 1]
+        lo = cell_ptr[c0]
+        part[s], nu[s] = _cold_sku(
+            lam, val, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, buf[lo : cell_ptr[c1]]
+        )
+    _volume_used(x, cell_w, sku_ptr, vol, used)
     total = 0.0
-    used[:] = 0.0
-    for s in range(sku_ptr.shape[0] - 1):
-        v = vol[s]
-        n = 0
-        for c in range(sku_ptr[s], sku_ptr[s + 1]):
-            t = lam[cell_w[c]] * v
-            k = cell_ptr[c]
-            while k < cell_ptr[c + 1] and val[k] - t > 0.0:
-                buf[n] = val[k] - t
-                n += 1
-                k += 1
-            x[c] = k - cell_ptr[c]
-        if supply[s] == 0:
-            for c in range(sku_ptr[s], sku_ptr[s + 1]):
-                x[c] = 0
-            n = 0
-            nu[s] = 0.0
-        elif n > supply[s]:
-            nu[s] = _kth_largest(buf, n, supply[s], nu[s])
-            _cut_at(lam, val, cell_ptr, cell_w, sku_ptr[s], sku_ptr[s + 1], v, x, supply[s], nu[s])
-            n = supply[s]
-        else:
-            nu[s] = 0.0
-        for i in range(n):
-            total += buf[i]
-        for c in range(sku_ptr[s], sku_ptr[s + 1]):
-            used[cell_w[c]] += x[c] * v
+    for s in range(n_sku):
+        total += part[s]
     return total
 
 
-_cold_jit = njit(cache=True, nogil=True)(_cold_body)
+_cold_jit = njit(cache=True, nogil=True, parallel=True)(_cold_body)
 
 
 def _drop_worst_py(
@@ -157,7 +197,6 @@ def _drop_worst_py(
     v: float,
     x: np.ndarray,
     extra: int,
-    used: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
 ) -> tuple[float, float]:
@@ -177,7 +216,6 @@ def _drop_worst_py(
         dropped += last
         n = heap_pop(keys, ids, n)
         x[c] -= 1
-        used[cell_w[c]] -= v
         extra -= 1
         if x[c] > 0:
             n = heap_push(keys, ids, n, val[cell_ptr[c] + x[c] - 1] - lam[cell_w[c]] * v, c1 - c)
@@ -197,7 +235,6 @@ def _add_best_py(
     v: float,
     x: np.ndarray,
     missing: int,
-    used: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
 ) -> tuple[float, float]:
@@ -220,7 +257,6 @@ def _add_best_py(
         added += last
         n = heap_pop(keys, ids, n)
         x[c] += 1
-        used[cell_w[c]] += v
         missing -= 1
         if cell_ptr[c] + x[c] < cell_ptr[c + 1]:
             r = val[cell_ptr[c] + x[c]] - lam[cell_w[c]] * v
@@ -230,6 +266,49 @@ def _add_best_py(
 
 
 _add_best = njit(cache=True, nogil=True)(_add_best_py)
+
+
+def _warm_sku_py(
+    lam: np.ndarray,
+    val: np.ndarray,
+    pre: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    c0: int,
+    c1: int,
+    v: float,
+    supply: int,
+    nu: float,
+    x: np.ndarray,
+    keys: np.ndarray,
+    ids: np.ndarray,
+) -> tuple[float, float]:
+    """One SKU's best response from its previous counts and price: (taken reduced value, new supply price).
+
+    ``keys``/``ids`` are the SKU's own scratch (``c1 - c0`` slots).
+    """
+    threshold = nu if supply > 0 else np.inf
+    total, count = 0.0, 0
+    for c in range(c0, c1):
+        t, k, start = lam[cell_w[c]] * v, x[c], cell_ptr[c]
+        while k > 0 and val[start + k - 1] - t <= threshold:
+            k -= 1
+        while start + k < cell_ptr[c + 1] and val[start + k] - t > threshold:
+            k += 1
+        x[c] = k
+        if k > 0:
+            count += k
+            total += pre[start + k - 1] - k * t
+    if count > supply:
+        nu, delta = _drop_worst(lam, val, cell_ptr, cell_w, c0, c1, v, x, count - supply, keys, ids)
+        total -= delta
+    elif count < supply and threshold > 0.0:
+        nu, delta = _add_best(lam, val, cell_ptr, cell_w, c0, c1, v, x, supply - count, keys, ids)
+        total += delta
+    return total, nu
+
+
+_warm_sku = njit(cache=True, nogil=True)(_warm_sku_py)
 
 
 def _warm_body(
@@ -254,35 +333,21 @@ def _warm_body(
     ``supply`` are taken (or every positive one). ``pre`` are the per-cell prefix
     sums of ``val``, so a cell's taken value is ``pre - x lam_w v``. Returns the
     SKU part of ``L(lam)``; writes ``x``, ``used`` and ``nu`` as the cold kernel does.
+    SKUs run in parallel (``prange``; SKU ``s`` uses the scratch slots of its own
+    cells), per-SKU sums are added serially, so the result does not depend on threads.
     """
+    n_sku = sku_ptr.shape[0] - 1
+    part = np.zeros(n_sku)
+    for s in prange(n_sku):
+        c0, c1 = sku_ptr[s], sku_ptr[s + 1]
+        part[s], nu[s] = _warm_sku(
+            lam, val, pre, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, keys[c0:c1], ids[c0:c1]
+        )
+    _volume_used(x, cell_w, sku_ptr, vol, used)
     total = 0.0
-    used[:] = 0.0
-    for s in range(sku_ptr.shape[0] - 1):
-        c0, c1, v = sku_ptr[s], sku_ptr[s + 1], vol[s]
-        threshold = nu[s] if supply[s] > 0 else np.inf
-        count = 0
-        for c in range(c0, c1):
-            t, k, start = lam[cell_w[c]] * v, x[c], cell_ptr[c]
-            while k > 0 and val[start + k - 1] - t <= threshold:
-                k -= 1
-            while start + k < cell_ptr[c + 1] and val[start + k] - t > threshold:
-                k += 1
-            x[c] = k
-            if k > 0:
-                count += k
-                total += pre[start + k - 1] - k * t
-                used[cell_w[c]] += k * v
-        if count > supply[s]:
-            nu[s], delta = _drop_worst(
-                lam, val, cell_ptr, cell_w, c0, c1, v, x, count - supply[s], used, keys, ids
-            )
-            total -= delta
-        elif count < supply[s] and threshold > 0.0:
-            nu[s], delta = _add_best(
-                lam, val, cell_ptr, cell_w, c0, c1, v, x, supply[s] - count, used, keys, ids
-            )
-            total += delta
+    for s in range(n_sku):
+        total += part[s]
     return total
 
 
-_warm_jit = njit(cache=True, nogil=True)(_warm_body)
+_warm_jit = njit(cache=True, nogil=True, parallel=True)(_warm_body)

@@ -6,7 +6,7 @@ Plain bodies ``_name_body`` (helpers ``_name_py``), compiled twins ``_name_jit``
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from anticipate.allocation._heap import heap_pop, heap_push, heapify
 
@@ -18,40 +18,38 @@ def _repair_py(
     val: np.ndarray,
     cell_ptr: np.ndarray,
     cell_s: np.ndarray,
-    wh_cells: np.ndarray,
-    wh_ptr: np.ndarray,
+    cells: np.ndarray,
     vol: np.ndarray,
-    cap: np.ndarray,
-    used: np.ndarray,
-    count: np.ndarray,
+    cap: float,
+    used: float,
     keys: np.ndarray,
     ids: np.ndarray,
-) -> None:
-    """Per over-full warehouse, drop the taken unit with the lowest ``m / v`` until it fits.
+    nu: np.ndarray,
+) -> float:
+    """In one over-full warehouse (its ``cells``), drop the lowest ``(m - nu_s) / v`` units until it fits.
 
-    ``wh_cells[wh_ptr[w]:wh_ptr[w + 1]]`` are warehouse ``w``'s cells. Only the last
-    taken unit of a cell can go (cells stay prefixes), so a heap over the warehouse's
-    cells (ties to the lower cell index) serves the drops in order. Updates ``used``
-    (volume per warehouse) and ``count`` (units per SKU).
+    ``nu_s`` is the SKU's supply price (0 when supply does not bind): a dropped unit of a
+    supply-bound SKU frees a unit the fill can place elsewhere, so it only loses ``m - nu_s``.
+    Only the last taken unit of a cell can go (cells stay prefixes), so a heap over the
+    warehouse's cells (ties to the lower cell index) serves the drops in order.
+    ``keys``/``ids`` are the warehouse's own scratch. Returns the volume now used.
     """
-    for w in range(cap.shape[0]):
-        if used[w] <= cap[w] * ROOM:
-            continue
-        n = 0
-        for j in range(wh_ptr[w], wh_ptr[w + 1]):
-            c = wh_cells[j]
-            if x[c] > 0:
-                keys[n], ids[n] = val[cell_ptr[c] + x[c] - 1] / vol[cell_s[c]], c
-                n += 1
-        heapify(keys, ids, n)
-        while n > 0 and used[w] > cap[w] * ROOM:
-            c = ids[0]
-            n = heap_pop(keys, ids, n)
-            x[c] -= 1
-            used[w] -= vol[cell_s[c]]
-            count[cell_s[c]] -= 1
-            if x[c] > 0:
-                n = heap_push(keys, ids, n, val[cell_ptr[c] + x[c] - 1] / vol[cell_s[c]], c)
+    if used <= cap * ROOM:
+        return used
+    n = 0
+    for c in cells:
+        if x[c] > 0:
+            keys[n], ids[n] = (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c
+            n += 1
+    heapify(keys, ids, n)
+    while n > 0 and used > cap * ROOM:
+        c = ids[0]
+        n = heap_pop(keys, ids, n)
+        x[c] -= 1
+        used -= vol[cell_s[c]]
+        if x[c] > 0:
+            n = heap_push(keys, ids, n, (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c)
+    return used
 
 
 _repair = njit(cache=True, nogil=True)(_repair_py)
@@ -117,19 +115,110 @@ def _repair_fill_body(
     keys: np.ndarray,
     ids: np.ndarray,
     fill: bool,
+    nu: np.ndarray,
 ) -> None:
     """Make the counts ``x`` (within supply) feasible in place; with ``fill`` then fill greedily by m / v.
 
-    ``keys``/``ids`` are scratch of one slot per cell.
+    The repair runs in parallel over warehouses (``prange``), each on its own cells, so
+    the result does not depend on threads; the fill is one global heap (serial).
+    ``keys``/``ids`` are scratch of one slot per cell; ``nu`` the supply prices per SKU
+    that rank the repair's drops (zeros: by value per volume).
+    """
+    used = np.zeros(cap.shape[0])
+    for c in range(x.shape[0]):
+        used[cell_w[c]] += x[c] * vol[cell_s[c]]
+    for w in prange(cap.shape[0]):  # warehouses are independent: each writes its own cells and scratch
+        lo, hi = wh_ptr[w], wh_ptr[w + 1]
+        used[w] = _repair(
+            x, val, cell_ptr, cell_s, wh_cells[lo:hi], vol, cap[w], used[w], keys[lo:hi], ids[lo:hi], nu
+        )
+    if fill:
+        count = np.zeros(supply.shape[0], dtype=np.int64)
+        for c in range(x.shape[0]):
+            count[cell_s[c]] += x[c]
+        _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids)
+
+
+_repair_fill_jit = njit(cache=True, nogil=True, parallel=True)(_repair_fill_body)
+
+
+def _best_swap_py(
+    x: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_s: np.ndarray,
+    cells: np.ndarray,
+    vol: np.ndarray,
+    room: float,
+    supply: np.ndarray,
+    count: np.ndarray,
+) -> tuple[int, int, float]:
+    """In one warehouse (its ``cells``), the best swap: drop the last unit of ``a``, add the next of ``b``.
+
+    ``a`` is the taken unit of lowest value per volume; ``b`` any cell whose next unit
+    fits in ``room`` (free volume) plus ``a``'s volume, within its SKU's supply.
+    Returns (a, b, gain), gain <= 0 when no swap helps (ties: the lowest cell).
+    """
+    a, worst = -1, np.inf
+    for c in cells:
+        if x[c] > 0:
+            ratio = val[cell_ptr[c] + x[c] - 1] / vol[cell_s[c]]
+            if ratio < worst:
+                a, worst = c, ratio
+    if a < 0:
+        return -1, -1, 0.0
+    m_a, fits = val[cell_ptr[a] + x[a] - 1], room + vol[cell_s[a]]
+    b, gain = -1, 0.0
+    for c in cells:
+        s = cell_s[c]
+        if c != a and cell_ptr[c] + x[c] < cell_ptr[c + 1] and count[s] < supply[s] and vol[s] <= fits * ROOM:
+            g = val[cell_ptr[c] + x[c]] - m_a
+            if g > gain:
+                b, gain = c, g
+    return a, b, gain
+
+
+_best_swap = njit(cache=True, nogil=True)(_best_swap_py)
+
+
+def _swap_pass_body(
+    x: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    cell_s: np.ndarray,
+    wh_cells: np.ndarray,
+    wh_ptr: np.ndarray,
+    vol: np.ndarray,
+    cap: np.ndarray,
+    supply: np.ndarray,
+    rounds: int,
+) -> int:
+    """Local improvement of a feasible plan in place: per warehouse, up to ``rounds`` value-raising swaps.
+
+    Each swap (see :func:`_best_swap_py`) keeps capacity and supply feasible and raises
+    the objective by its gain (> 1e-12 relative), so the plan never gets worse.
+    Returns the number of swaps made.
     """
     used = np.zeros(cap.shape[0])
     count = np.zeros(supply.shape[0], dtype=np.int64)
     for c in range(x.shape[0]):
         used[cell_w[c]] += x[c] * vol[cell_s[c]]
         count[cell_s[c]] += x[c]
-    _repair(x, val, cell_ptr, cell_s, wh_cells, wh_ptr, vol, cap, used, count, keys, ids)
-    if fill:
-        _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids)
+    swaps = 0
+    for w in range(cap.shape[0]):
+        cells = wh_cells[wh_ptr[w] : wh_ptr[w + 1]]
+        for _ in range(rounds):
+            a, b, gain = _best_swap(x, val, cell_ptr, cell_s, cells, vol, cap[w] - used[w], supply, count)
+            if b < 0 or gain <= 1e-12 * abs(val[cell_ptr[a] + x[a] - 1]):
+                break
+            x[a] -= 1
+            x[b] += 1
+            count[cell_s[a]] -= 1
+            count[cell_s[b]] += 1
+            used[w] += vol[cell_s[b]] - vol[cell_s[a]]
+            swaps += 1
+    return swaps
 
 
-_repair_fill_jit = njit(cache=True, nogil=True)(_repair_fill_body)
+_swap_pass_jit = njit(cache=True, nogil=True)(_swap_pass_body)

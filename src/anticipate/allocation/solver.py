@@ -145,11 +145,11 @@ class _Workspace:
 
     def __init__(self, units: Units) -> None:
         n_cells = len(units.cell_w)
-        per_sku = np.diff(units.cell_ptr[units.sku_ptr])  # units of each SKU
-        self.buf = np.empty(int(per_sku.max(initial=0)))
+        self.buf = np.empty(len(units.val))  # one slot per unit: SKUs select in parallel
         self.x = np.zeros(n_cells, dtype=np.int64)
         self.used = np.zeros(len(units.cap))
         self.nu = np.zeros(len(units.vol))
+        self.no_prices = np.zeros(len(units.vol))
         self.keys = np.empty(n_cells)
         self.ids = np.empty(n_cells, dtype=np.int64)
 
@@ -194,8 +194,15 @@ def best_response(units: Units, lam: np.ndarray, ws: _Workspace, *, warm: bool) 
     )
 
 
-def primal(units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True) -> tuple[np.ndarray, float]:
-    """A feasible plan from the counts ``x`` (repair, then greedy fill): (counts, objective)."""
+def primal(
+    units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True, supply_prices: bool = True
+) -> tuple[np.ndarray, float]:
+    """A feasible plan from the counts ``x`` (repair, then greedy fill): (counts, objective).
+
+    With ``supply_prices``, the repair ranks drops by ``(m - nu_s) / v``, ``nu = ws.nu``
+    the supply prices of the best response behind ``x`` (a dropped unit of a
+    supply-bound SKU is placed elsewhere by the fill); without, by ``m / v``.
+    """
     plan = x.copy()
     _primal._repair_fill_jit(
         plan,
@@ -211,10 +218,34 @@ def primal(units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True) ->
         ws.keys,
         ws.ids,
         fill,
+        ws.nu if supply_prices else ws.no_prices,
     )
     return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
 
 
+SWAP_ROUNDS = 50  # at most this many local-improvement swaps per warehouse on the final plan
+
+
+def improve(units: Units, x: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> tuple[np.ndarray, float]:
+    """The feasible plan ``x`` after value-raising swaps within each warehouse: (counts, objective)."""
+    plan = x.copy()
+    _primal._swap_pass_jit(
+        plan,
+        units.val,
+        units.cell_ptr,
+        units.cell_w,
+        units.cell_s,
+        units.wh_cells,
+        units.wh_ptr,
+        units.vol,
+        units.cap,
+        units.supply,
+        rounds,
+    )
+    return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
+
+
+SHRINK = 0.95  # Polyak steps shrink by this after an iteration without a better bound (0.9 stalled)
 PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
 FILL_WITHIN = 10  # greedy fill (the costly part of a repair) only once the gap is within 10 x tol
 
@@ -238,10 +269,10 @@ def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) ->
         if improved:
             best.bound, best.prices = bound, lam.copy()
         else:
-            step_scale *= 0.9
+            step_scale *= SHRINK
         if it % PRIMAL_EVERY == 0 or improved:
             fill = best.bound - best.objective <= FILL_WITHIN * tol * abs(best.bound)
-            plan, objective = primal(units, ws.x, ws, fill=fill)
+            plan, objective = primal(units, ws.x, ws, fill=fill, supply_prices=fill)
             if objective > best.objective:
                 best.counts, best.objective = plan, objective
         best.iterations = it + 1
@@ -252,8 +283,13 @@ def lagrangian_solve(units: Units, *, max_iter: int = 300, tol: float = 1e-4) ->
             break
         step = step_scale * (bound - best.objective) / norm
         lam = np.maximum(lam - step * grad, 0.0)
-    plan, objective = primal(units, best.counts, ws)  # a no-op when the best plan was filled
+    plan, objective = primal(units, best.counts, ws, supply_prices=False)  # no-op if the best was filled
     if objective > best.objective:
         best.counts, best.objective = plan, objective
+    best_response(units, best.prices, ws, warm=True)  # the response behind the bound: one more candidate
+    plan, objective = primal(units, ws.x, ws)
+    if objective > best.objective:
+        best.counts, best.objective = plan, objective
+    best.counts, best.objective = improve(units, best.counts)
     best.counts = units.counts_by_row(best.counts)
     return best
