@@ -61,6 +61,11 @@ class Units:
         w, s = np.repeat(self.cell_w, per_cell), np.repeat(self.cell_s, per_cell)
         return w, s, self.vol[s], np.repeat(self.cell_id, per_cell)
 
+    def primal_arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays the plan kernels (repair/fill, swaps) take after the counts, in their order."""
+        return (self.val, self.cell_ptr, self.cell_w, self.cell_s, self.wh_cells, self.wh_ptr, self.vol,
+                self.cap, self.supply)
+
     def counts_by_row(self, x: np.ndarray) -> np.ndarray:
         """Counts per grouped cell -> counts per row of ``inst.cells`` (int64)."""
         out = np.zeros(len(x), dtype=np.int64)
@@ -206,15 +211,7 @@ def primal(
     plan = x.copy()
     _primal._repair_fill_jit(
         plan,
-        units.val,
-        units.cell_ptr,
-        units.cell_w,
-        units.cell_s,
-        units.wh_cells,
-        units.wh_ptr,
-        units.vol,
-        units.cap,
-        units.supply,
+        *units.primal_arrays(),
         ws.keys,
         ws.ids,
         fill,
@@ -229,19 +226,7 @@ SWAP_ROUNDS = 50  # at most this many local-improvement swaps per warehouse on t
 def improve(units: Units, x: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> tuple[np.ndarray, float]:
     """The feasible plan ``x`` after value-raising swaps within each warehouse: (counts, objective)."""
     plan = x.copy()
-    _primal._swap_pass_jit(
-        plan,
-        units.val,
-        units.cell_ptr,
-        units.cell_w,
-        units.cell_s,
-        units.wh_cells,
-        units.wh_ptr,
-        units.vol,
-        units.cap,
-        units.supply,
-        rounds,
-    )
+    _primal._swap_pass_jit(plan, *units.primal_arrays(), rounds)
     return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
 
 
