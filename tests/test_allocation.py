@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from anticipate.allocation import (
     _dual,
     _heap,
+    _newton,
     _primal,
     generate_instance,
     read_instance,
@@ -21,7 +24,7 @@ from anticipate.allocation import (
 )
 from anticipate.allocation import _kernels as kernels
 from anticipate.allocation.highs import lp_bound
-from anticipate.allocation.solver import _Workspace, build_units, tail_probabilities
+from anticipate.allocation.solver import _Workspace, best_response, build_units, tail_probabilities
 from anticipate.errors import DataError
 
 
@@ -110,12 +113,13 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
         np.testing.assert_array_equal(ws.x, results[0][1])
         np.testing.assert_allclose(ws.used, results[0][2], rtol=1e-12, atol=1e-9)
     plans = []
+    capacity_prices = rng.uniform(0, 1, n_w) * (rng.random(n_w) < 0.5)
     supply_prices = rng.uniform(0, 1, n_s) * (rng.random(n_s) < 0.5)
     for repair_fill in (_primal._repair_fill_jit, _primal._repair_fill_body):
         x = results[0][1].copy()
         ws = _Workspace(units)
-        repair_fill(x, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.wh_cells, units.wh_ptr,
-                    units.vol, units.cap, units.supply, ws.keys, ws.ids, True, supply_prices)
+        repair_fill(x, *units.primal_arrays(), ws.keys, ws.ids, True, capacity_prices, supply_prices,
+                    bool(seed % 2), ws.scratch)
         plans.append(x)
     np.testing.assert_array_equal(plans[0], plans[1])
     # the swap pass: twins agree, the plan stays feasible and never loses value
@@ -133,6 +137,119 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
     assert (used <= units.cap * (1 + 1e-9)).all()
     assert (np.bincount(units.cell_s, weights=plans[0], minlength=n_s) <= units.supply).all()
     assert (plans[0] <= per_cell).all() and (plans[0] >= 0).all()
+
+
+def _reference_repair_fill(units, x, lam, nu) -> tuple[np.ndarray, int]:
+    """Reference: drop units by sorted (m - nu) / v in over-full warehouses, then fill from one heapq.
+
+    Returns the plan and the number of cells that could take a unit when the fill began.
+    """
+    x = x.copy()
+    vol, cap, val, ptr = units.vol, units.cap, units.val, units.cell_ptr
+    used = np.zeros(len(cap))
+    for c in range(len(x)):
+        used[units.cell_w[c]] += x[c] * vol[units.cell_s[c]]
+    for w in range(len(cap)):
+        cells = units.wh_cells[units.wh_ptr[w] : units.wh_ptr[w + 1]]
+        s_of = units.cell_s
+        taken = [((val[ptr[c] + k] - nu[s_of[c]]) / vol[s_of[c]], c) for c in cells for k in range(x[c])]
+        for _, c in sorted(taken):  # a cell's last unit has its lowest key, so drops stay prefixes
+            if used[w] <= cap[w] * _primal.ROOM:
+                break
+            x[c] -= 1
+            used[w] -= vol[units.cell_s[c]]
+    count = np.bincount(units.cell_s, weights=x, minlength=len(vol)).astype(np.int64)
+    w_of, s_of = units.cell_w, units.cell_s
+
+    def eligible(c: int) -> bool:
+        s = s_of[c]
+        return count[s] < units.supply[s] and used[w_of[c]] + vol[s] <= cap[w_of[c]] * _primal.ROOM
+
+    def entry(c: int) -> tuple[float, int]:
+        return lam[w_of[c]] - (val[ptr[c] + x[c]] - nu[s_of[c]]) / vol[s_of[c]], c
+
+    heap = [entry(c) for c in range(len(x)) if ptr[c] + x[c] < ptr[c + 1] and eligible(c)]
+    candidates = len(heap)
+    heapq.heapify(heap)  # Python's own heap of every candidate: no split
+    while heap:
+        _, c = heapq.heappop(heap)
+        if not eligible(c):
+            continue
+        x[c] += 1
+        used[w_of[c]] += vol[s_of[c]]
+        count[s_of[c]] += 1
+        if ptr[c] + x[c] < ptr[c + 1]:
+            heapq.heappush(heap, entry(c))
+    return x, candidates
+
+
+@pytest.mark.parametrize("start", ["over_full", "empty"])
+def test_split_heaps_of_repair_and_fill_match_one_plain_heap(start: str) -> None:
+    """Warehouses and candidate lists longer than DEFER_MIN: the split heaps change nothing.
+
+    ``over_full``: both warehouses 40% over capacity, so each repair drops from more cells
+    than its first eighth holds; ``empty``: nothing taken, every cell a fill candidate.
+    """
+    inst = generate_instance(2, 5 * _primal.DEFER_MIN, seed=1, tightness=0.5)
+    units = build_units(inst)
+    rng = np.random.default_rng(1)
+    lam = rng.uniform(0, 0.5, 2)
+    nu = rng.uniform(0, 1, len(units.vol)) * (rng.random(len(units.vol)) < 0.5)
+    full = np.minimum(np.diff(units.cell_ptr), units.supply[units.cell_s] // 2)
+    volume = np.bincount(units.cell_w, weights=full * units.vol[units.cell_s], minlength=2)
+    units = dataclasses.replace(units, cap=(0.6 if start == "over_full" else 0.3) * volume)
+    x = full if start == "over_full" else np.zeros_like(full)
+    ws = _Workspace(units)
+    got = x.copy()
+    _primal._repair_fill_jit(got, *units.primal_arrays(), ws.keys, ws.ids, True, lam, nu, True, ws.scratch)
+    expected, candidates = _reference_repair_fill(units, x, lam, nu)
+    np.testing.assert_array_equal(got, expected)
+    if start == "empty":
+        assert candidates > _primal.DEFER_MIN and got.sum() > 0
+        return
+    for w in range(2):
+        cells = units.wh_cells[units.wh_ptr[w] : units.wh_ptr[w + 1]]
+        taken = (x[cells] > 0).sum()
+        assert taken > _primal.DEFER_MIN and (expected[cells] < x[cells]).sum() > taken / 8
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(2, 30), st.integers(0, 10_000), st.floats(0.01, 2.0))
+def test_newton_model_equals_its_definition_and_is_semidefinite(
+    n_w: int, n_s: int, seed: int, h: float
+) -> None:
+    """Densities count units within h of each threshold; D - A is the sum of per-SKU weighted Laplacians."""
+    inst = generate_instance(n_w, n_s, seed=seed, tightness=0.4)
+    units = build_units(inst)
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0, 1, n_w) * (rng.random(n_w) < 0.7)
+    ws = _Workspace(units)
+    best_response(units, lam, ws, warm=False)
+    args = (lam, ws.nu, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.vol, units.supply,
+            ws.x, h)
+    rho = [np.empty(len(ws.x)), np.empty(len(ws.x))]
+    _newton._density_jit(*args, rho[0])
+    _newton._density_body(*args, rho[1])
+    np.testing.assert_array_equal(rho[0], rho[1])
+    w, s, v, _ = units.columns()
+    near = np.abs(units.val - lam[w] * v - ws.nu[s]) < h
+    cell = np.repeat(np.arange(len(ws.x)), np.diff(units.cell_ptr))
+    counted = np.bincount(cell[near], minlength=len(ws.x)) * (units.supply[units.cell_s] > 0)
+    np.testing.assert_allclose(rho[0] * 2 * h, counted, atol=1e-9)
+    diag, cross = _newton._curvature_jit(rho[0], units.cell_w, units.sku_ptr, units.vol, ws.nu, n_w)
+    plain = _newton._curvature_body(rho[0], units.cell_w, units.sku_ptr, units.vol, ws.nu, n_w)
+    np.testing.assert_allclose(diag, plain[0], rtol=1e-12)
+    np.testing.assert_allclose(cross, plain[1], rtol=1e-12, atol=1e-12)
+    expected = np.zeros((n_w, n_w))
+    for k in range(n_s):
+        cells = np.arange(units.sku_ptr[k], units.sku_ptr[k + 1])
+        r = np.bincount(units.cell_w[cells], weights=rho[0][cells], minlength=n_w)
+        expected += units.vol[k] ** 2 * np.diag(r)
+        if ws.nu[k] > 0 and r.sum() > 0:
+            expected -= units.vol[k] ** 2 * np.outer(r, r) / r.sum()
+    hess = np.diag(diag) - cross
+    np.testing.assert_allclose(hess, expected, rtol=1e-9, atol=1e-9)
+    assert np.linalg.eigvalsh((hess + hess.T) / 2).min() >= -1e-7 * max(1.0, np.abs(hess).max())
 
 
 @settings(max_examples=30, deadline=None)
@@ -157,7 +274,9 @@ def test_unit_values_match_scipy_tails_even_for_large_mu() -> None:
     gain, cost = np.full(len(mu), 4.0), np.full(len(mu), 0.5)
     kmax = np.array([10**6] * 7 + [3])
     for jit in (True, False):
-        ptr, val = kernels.unit_values(mu, var, gain, cost, kmax, jit=jit)
+        ptr, val, pre = kernels.unit_values(mu, var, gain, cost, kmax, jit=jit)
+        cumulative = [np.cumsum(val[ptr[c] : ptr[c + 1]]) for c in range(len(mu))]
+        np.testing.assert_allclose(pre, np.concatenate(cumulative), rtol=1e-12)
         for c in range(len(mu)):
             n = ptr[c + 1] - ptr[c]
             k = np.arange(1, n + 2)

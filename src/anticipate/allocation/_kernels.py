@@ -14,6 +14,9 @@ capacity prices (the bound), :mod:`._primal` the repair and fill (the plan).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
 from numba import njit
 
@@ -102,7 +105,10 @@ _max_units = njit(cache=True, nogil=True)(_max_units_py)
 def _unit_values_body(
     mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, out: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(cell_ptr, val) in one pass: ``out`` is a first buffer, grown (doubled) when a cell may not fit."""
+    """(cell_ptr, val) in one pass: ``out`` is a first buffer, grown (doubled) when a cell may not fit.
+
+    ``val`` is a view of the (last) buffer: :func:`_compact_body` copies it out.
+    """
     cell_ptr = np.zeros(mu.shape[0] + 1, dtype=np.int64)
     inv = 1.0 / np.arange(1.0, 4097.0)
     pos = 0
@@ -114,21 +120,60 @@ def _unit_values_body(
             out = grown
         pos += _cell_values(mu[c], var[c], gain[c], cost[c], room, out, pos, inv)
         cell_ptr[c + 1] = pos
-    return cell_ptr, out[:pos].copy()
+    return cell_ptr, out[:pos]
 
 
 _unit_values_jit = njit(cache=True, nogil=True)(_unit_values_body)
 
 
+def _compact_body(
+    src: np.ndarray, cell_ptr: np.ndarray, val: np.ndarray, pre: np.ndarray, offset: int
+) -> None:
+    """Copy ``src`` to ``val[offset:]`` and its per-cell prefix sums to ``pre[offset:]``, in one pass.
+
+    ``pre[k]`` is the sum of the cell's values from its first unit up to ``k`` (inclusive).
+    """
+    for c in range(cell_ptr.shape[0] - 1):
+        run = 0.0
+        for k in range(cell_ptr[c], cell_ptr[c + 1]):
+            value = src[k]
+            val[offset + k] = value
+            run += value
+            pre[offset + k] = run
+
+
+_compact_jit = njit(cache=True, nogil=True)(_compact_body)
+
+CHUNK_CELLS = 200_000  # larger instances compute their unit values in parallel chunks of cells
+
+
 def unit_values(
     mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, *, jit: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """(cell_ptr, val): every cell's positive marginal values, at most ``kmax`` per cell."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell_ptr, val, pre): every cell's positive marginal values, at most ``kmax`` per cell.
+
+    ``pre`` are the per-cell prefix sums of ``val``. Compiled, large inputs are cut into
+    one contiguous chunk of cells per Numba thread, run at once (the kernels release
+    the GIL) and copied side by side into the result: the values do not depend on the cut.
+    """
     fn = _unit_values_jit if jit else _unit_values_body
+    compact = _compact_jit if jit else _compact_body
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, gain, cost)]
     kmax = np.ascontiguousarray(kmax, dtype=np.int64)
-    first = np.empty(int(min(4 * len(kmax) + 16, 2**31)))
-    return fn(*arrays, kmax, first)
+
+    def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        first = np.empty(int(min(4 * (hi - lo) + 16, 2**31)))
+        return fn(*(a[lo:hi] for a in arrays), kmax[lo:hi], first)
+
+    n_chunks = max(1, min(numba.get_num_threads(), len(kmax) // CHUNK_CELLS)) if jit else 1
+    cuts = np.linspace(0, len(kmax), n_chunks + 1).astype(int)
+    with ThreadPoolExecutor(n_chunks) as pool:
+        parts = list(pool.map(run, cuts[:-1], cuts[1:]))
+        offsets = np.cumsum([0] + [len(src) for _, src in parts]).astype(np.int64)
+        val, pre = np.empty(offsets[-1]), np.empty(offsets[-1])
+        list(pool.map(lambda part, off: compact(part[1], part[0], val, pre, off), parts, offsets[:-1]))
+    cell_ptr = np.concatenate([[0]] + [ptr[1:] + off for (ptr, _), off in zip(parts, offsets, strict=False)])
+    return cell_ptr.astype(np.int64), val, pre
 
 
 def _plan_value_body(x: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray) -> float:
@@ -141,17 +186,3 @@ def _plan_value_body(x: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray) -> fl
 
 
 _plan_value_jit = njit(cache=True, nogil=True)(_plan_value_body)
-
-
-def _cell_prefix_body(val: np.ndarray, cell_ptr: np.ndarray) -> np.ndarray:
-    """``pre[k]``: the sum of the cell's values from its first unit up to ``k`` (inclusive)."""
-    pre = np.empty_like(val)
-    for c in range(cell_ptr.shape[0] - 1):
-        run = 0.0
-        for k in range(cell_ptr[c], cell_ptr[c + 1]):
-            run += val[k]
-            pre[k] = run
-    return pre
-
-
-_cell_prefix_jit = njit(cache=True, nogil=True)(_cell_prefix_body)

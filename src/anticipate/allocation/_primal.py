@@ -8,9 +8,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from anticipate.allocation._dual import _kth_largest
 from anticipate.allocation._heap import heap_pop, heap_push, heapify
 
 ROOM = 1.0 + 1e-12  # relative slack on capacity checks (floating sums of volumes)
+
+
+DEFER_MIN = 4096  # heaps of more entries than this take the best eighth (by key) first
+
+
+def _split_best_py(keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray) -> tuple[int, float]:
+    """Move the entries of the lowest eighth of keys (all ties at the cut) to the front: (their count, cut).
+
+    A consumer heaps only the front, and adds the rest once its heap's best key is
+    above the cut (or it is empty): every pop comes in the same order as from one heap
+    of all ``n``. ``buf`` is scratch of ``n`` slots.
+    """
+    for i in range(n):
+        buf[i] = -keys[i]
+    cut = -_kth_largest(buf, n, n // 8, -keys[0])
+    i, j = 0, n
+    while i < j:
+        if keys[i] <= cut:
+            i += 1
+        else:
+            j -= 1
+            keys[i], keys[j] = keys[j], keys[i]
+            ids[i], ids[j] = ids[j], ids[i]
+    return i, cut
+
+
+_split_best = njit(cache=True, nogil=True)(_split_best_py)
 
 
 def _repair_py(
@@ -25,14 +53,16 @@ def _repair_py(
     keys: np.ndarray,
     ids: np.ndarray,
     nu: np.ndarray,
+    buf: np.ndarray,
 ) -> float:
     """In one over-full warehouse (its ``cells``), drop the lowest ``(m - nu_s) / v`` units until it fits.
 
     ``nu_s`` is the SKU's supply price (0 when supply does not bind): a dropped unit of a
     supply-bound SKU frees a unit the fill can place elsewhere, so it only loses ``m - nu_s``.
     Only the last taken unit of a cell can go (cells stay prefixes), so a heap over the
-    warehouse's cells (ties to the lower cell index) serves the drops in order.
-    ``keys``/``ids`` are the warehouse's own scratch. Returns the volume now used.
+    warehouse's cells (ties to the lower cell index) serves the drops in order (the
+    lowest eighth first, :func:`_split_best_py`). ``keys``/``ids``/``buf`` are the
+    warehouse's own scratch. Returns the volume now used.
     """
     if used <= cap * ROOM:
         return used
@@ -41,8 +71,18 @@ def _repair_py(
         if x[c] > 0:
             keys[n], ids[n] = (val[cell_ptr[c] + x[c] - 1] - nu[cell_s[c]]) / vol[cell_s[c]], c
             n += 1
+    total, cut = n, np.inf
+    if n > DEFER_MIN:
+        n, cut = _split_best(keys, ids, n, buf)
+    deferred = n
     heapify(keys, ids, n)
-    while n > 0 and used > cap * ROOM:
+    while used > cap * ROOM:
+        if deferred < total and (n == 0 or keys[0] > cut):
+            for i in range(deferred, total):  # their cells lost no unit yet: keys still hold
+                n = heap_push(keys, ids, n, keys[i], ids[i])
+            deferred = total
+        if n == 0:
+            break
         c = ids[0]
         n = heap_pop(keys, ids, n)
         x[c] -= 1
@@ -53,6 +93,17 @@ def _repair_py(
 
 
 _repair = njit(cache=True, nogil=True)(_repair_py)
+
+
+def _fill_key_py(
+    val: np.ndarray, cell_ptr: np.ndarray, vol: np.ndarray, lam: np.ndarray, nu: np.ndarray, x: int, c: int,
+    w: int, s: int,
+) -> float:
+    """Heap key of cell ``c``'s next unit: minus its reduced value per volume ``(m - nu_s) / v_s - lam_w``."""
+    return lam[w] - (val[cell_ptr[c] + x] - nu[s]) / vol[s]
+
+
+_fill_key = njit(cache=True, nogil=True, inline="always")(_fill_key_py)
 
 
 def _fill_py(
@@ -68,11 +119,19 @@ def _fill_py(
     count: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
+    lam: np.ndarray,
+    nu: np.ndarray,
+    buf: np.ndarray,
 ) -> None:
-    """Add, while room and supply allow, the next unit with the highest ``m / v`` (a feasible ``x`` stays so).
+    """Add, while room and supply allow, the next unit of highest reduced value per volume.
 
-    A heap holds each cell's next unit; a cell whose unit no longer fits leaves it
-    (its later units have the same volume and less value). Ties go to the lower cell.
+    Reduced by the prices ``lam`` (per volume, per warehouse) and ``nu`` (per unit, per
+    SKU) of the best response being repaired; zeros rank by ``m / v``. A heap holds
+    each cell's next unit; a cell whose unit no longer fits leaves it (its later units
+    have the same volume and less value). Ties go to the lower cell. Most candidates
+    never fit, so with many of them only the best eighth is heaped at first
+    (:func:`_split_best_py`); of the rest, those still eligible join later. ``buf``:
+    scratch of one slot per cell.
     """
     n = 0
     for c in range(x.shape[0]):
@@ -82,10 +141,23 @@ def _fill_py(
             and count[s] < supply[s]
             and used[w] + vol[s] <= cap[w] * ROOM
         ):
-            keys[n], ids[n] = -val[cell_ptr[c] + x[c]] / vol[s], c
+            keys[n], ids[n] = _fill_key(val, cell_ptr, vol, lam, nu, x[c], c, w, s), c
             n += 1
+    total, cut = n, np.inf
+    if n > DEFER_MIN:
+        n, cut = _split_best(keys, ids, n, buf)
+    deferred = n
     heapify(keys, ids, n)
-    while n > 0:
+    while True:
+        if deferred < total and (n == 0 or keys[0] > cut):
+            for i in range(deferred, total):
+                c = ids[i]
+                w, s = cell_w[c], cell_s[c]
+                if count[s] < supply[s] and used[w] + vol[s] <= cap[w] * ROOM:
+                    n = heap_push(keys, ids, n, keys[i], c)
+            deferred = total
+        if n == 0:
+            return
         c = ids[0]
         n = heap_pop(keys, ids, n)
         w, s = cell_w[c], cell_s[c]
@@ -95,7 +167,7 @@ def _fill_py(
         used[w] += vol[s]
         count[s] += 1
         if cell_ptr[c] + x[c] < cell_ptr[c + 1]:
-            n = heap_push(keys, ids, n, -val[cell_ptr[c] + x[c]] / vol[s], c)
+            n = heap_push(keys, ids, n, _fill_key(val, cell_ptr, vol, lam, nu, x[c], c, w, s), c)
 
 
 _fill = njit(cache=True, nogil=True)(_fill_py)
@@ -115,14 +187,19 @@ def _repair_fill_body(
     keys: np.ndarray,
     ids: np.ndarray,
     fill: bool,
+    lam: np.ndarray,
     nu: np.ndarray,
+    reduced_fill: bool,
+    buf: np.ndarray,
 ) -> None:
-    """Make the counts ``x`` (within supply) feasible in place; with ``fill`` then fill greedily by m / v.
+    """Make the counts ``x`` (within supply) feasible in place; with ``fill`` then fill greedily.
 
     The repair runs in parallel over warehouses (``prange``), each on its own cells, so
     the result does not depend on threads; the fill is one global heap (serial).
-    ``keys``/``ids`` are scratch of one slot per cell; ``nu`` the supply prices per SKU
-    that rank the repair's drops (zeros: by value per volume).
+    ``keys``/``ids``/``buf`` are scratch of one slot per cell; ``lam`` (per warehouse)
+    and ``nu`` (per SKU) the prices of the best response behind ``x``. ``nu`` ranks the
+    repair's drops; with ``reduced_fill`` both rank the fill's additions, else the fill
+    goes by value per volume (zero prices rank the drops that way too).
     """
     used = np.zeros(cap.shape[0])
     for c in range(x.shape[0]):
@@ -130,13 +207,16 @@ def _repair_fill_body(
     for w in prange(cap.shape[0]):  # warehouses are independent: each writes its own cells and scratch
         lo, hi = wh_ptr[w], wh_ptr[w + 1]
         used[w] = _repair(
-            x, val, cell_ptr, cell_s, wh_cells[lo:hi], vol, cap[w], used[w], keys[lo:hi], ids[lo:hi], nu
+            x, val, cell_ptr, cell_s, wh_cells[lo:hi], vol, cap[w], used[w], keys[lo:hi], ids[lo:hi], nu,
+            buf[lo:hi],
         )
     if fill:
         count = np.zeros(supply.shape[0], dtype=np.int64)
         for c in range(x.shape[0]):
             count[cell_s[c]] += x[c]
-        _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids)
+        if not reduced_fill:
+            lam, nu = np.zeros(cap.shape[0]), np.zeros(supply.shape[0])
+        _fill(x, val, cell_ptr, cell_w, cell_s, vol, cap, supply, used, count, keys, ids, lam, nu, buf)
 
 
 _repair_fill_jit = njit(cache=True, nogil=True, parallel=True)(_repair_fill_body)
