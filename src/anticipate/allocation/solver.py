@@ -9,11 +9,16 @@ instead of a sort. So for any ``lam >= 0``
 
     L(lam) = sum_s best_response_s(lam) + sum_w lam_w Cap_w  >=  LP optimum  >=  integer optimum,
 
-and we minimise ``L`` by projected subgradient steps with Polyak step sizes, keeping
-the best bound. Each few iterates' best response, made feasible (drop the lowest value
-per volume from over-full warehouses) and, once the gap is small, filled greedily by
-value per volume, is a candidate plan (heaps of cells, so no global sort of units);
-the best plan's exact expected objective is reported with ``gap = 1 - objective / bound``.
+and we minimise ``L``, keeping the best bound. First by smoothed Newton steps
+(:mod:`._newton`: with many cells the kinks of ``L`` are dense, and the density of
+units at each cell's threshold gives a curvature model whose step balances every
+warehouse's volume; a backtracking line search keeps only steps that lower ``L``),
+which reach a gap near 1e-4 in a handful of best responses on large tight instances;
+where that model stops helping (small instances), by projected subgradient steps with
+Polyak step sizes. Best responses made feasible (drop the lowest value per volume from
+over-full warehouses, then fill greedily) are the candidate plans (heaps of cells, so
+no global sort of units); the best plan's exact expected objective is reported with
+``gap = 1 - objective / bound``.
 
 Units are never ranked globally: each cell's marginal values are computed once, in
 one Numba pass (pmf recurrences, in logs where ``P(D = k)`` would underflow), and
