@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from anticipate.allocation._dual import _kth_largest
-from anticipate.allocation._heap import heap_pop, heap_push, heapify
+from anticipate.allocation._heap import _swap, heap_pop, heap_push, heapify
 
 ROOM = 1.0 + 1e-12  # relative slack on capacity checks (floating sums of volumes)
 
@@ -33,8 +33,7 @@ def _split_best_py(keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray) -
             i += 1
         else:
             j -= 1
-            keys[i], keys[j] = keys[j], keys[i]
-            ids[i], ids[j] = ids[j], ids[i]
+            _swap(keys, ids, i, j)
     return i, cut
 
 
