@@ -55,5 +55,5 @@ def test_convert_counts_the_lines_it_leaves_out(tmp_path: Path) -> None:
 
 
 def test_a_directory_without_the_package_files_is_refused_by_name(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="transactions.parquet does not exist"):
+    with pytest.raises(DataError, match=r"transactions\.parquet does not exist"):
         convert(tmp_path)
