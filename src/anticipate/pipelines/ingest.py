@@ -68,7 +68,6 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path) -> Resul
     tables = [t for t in TABLE_ORDER if t in sources]
     reports: dict[str, Any] = {}
     with staging_dir(Path(os.path.abspath(out))) as stage:
-        _usual_mode(stage)
         sink = RejectSink(stage / "rejects.parquet")
         refs = Context()
         try:
@@ -104,13 +103,6 @@ def _customer_layout(settings: Settings, stage: Path) -> Any:
     log.info("orders: writing %d customer partitions under %s/", n, LAYOUT_DIR)
     return write_customer_layout(stage / "orders.parquet", stage / LAYOUT_DIR, n,
                                  batch_rows=settings.cfg.ingest.chunk_rows)
-
-
-def _usual_mode(stage: Path) -> None:
-    """Give the staging directory (private from mkdtemp) the mode of an ordinary new directory."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(stage, 0o777 & ~mask)
 
 
 def _check_request(sources: dict[str, Path], out: Path) -> None:
