@@ -154,16 +154,22 @@ ORDERS_ROLES: dict[str, str] = {
 }
 
 
-def orders_schema_help() -> str:
+def orders_schema_help(width: int = 96) -> str:
     """The orders columns, their roles and aliases, as plain text for ``ingest --help``."""
+    import textwrap
+
+    entries = [f"{name}: {role}; also {', '.join(ALIASES['orders'][name][1:])}"
+               for name, role in ORDERS_ROLES.items()]
+    entries.append("amount: line total, used as unit_price = amount / quantity when there is no price "
+                   f"column; also {', '.join(ALIASES['orders']['amount'][1:])}")
     lines = ["Orders columns (canonical name: role; recognised source names):"]
-    for name, role in ORDERS_ROLES.items():
-        aliases = ", ".join(ALIASES["orders"][name][1:])
-        lines.append(f"  {name}: {role}; also {aliases}")
-    lines.append(f"  amount: line total, used as unit_price = amount / quantity when there is no price "
-                 f"column; also {', '.join(ALIASES['orders']['amount'][1:])}")
-    lines.append("Names match ignoring case, spaces, punctuation and a unit in parentheses "
-                 "('Customer ID', 'Volume (l)'). Any other column is listed as ignored.")
+    for entry in entries:
+        lines += textwrap.wrap(entry, width, initial_indent="  ", subsequent_indent="      ")
+    lines += ["Names match ignoring case, spaces, punctuation and a unit in parentheses:",
+              "'Customer ID' is customer_id, 'Volume (l)' is unit_volume. Other columns are listed as",
+              "ignored. Reference tables: products (sku; category, unit_volume, value_local, cost_unsold),",
+              "regions (region, lat, lon), warehouses (warehouse_id, lat, lon, capacity), supply (sku,",
+              "units)."]
     return "\n".join(lines)
 
 
