@@ -3,13 +3,18 @@
 The directory is built in a staging sibling and published with renames
 (:func:`anticipate.io.staging_dir`), so ``--out`` is at every moment absent, the
 previous complete directory or the new complete one, even if the process is
-killed mid-write. It holds ``<table>.parquet`` for each given table,
-``rejects.parquet`` (always; ``table, file, row, column, value, reason``) and
-``ingest_report.json`` (counts and reasons per table, source digests). With
+killed mid-write. It holds ``<table>.parquet`` for each given table and, from the
+previous directory at ``--out``, every table not given (hard-linked into the stage,
+:mod:`anticipate.ingest.update`); with ``--append`` the orders are the previous
+ones followed by the new lines (:mod:`anticipate.ingest.append`). Also
+``rejects.parquet`` (always; ``table, file, row, column, value, reason``; the kept
+tables' rejects are carried over) and ``ingest_report.json`` (counts and reasons
+per table, where every column went, source digests, kept tables, warnings). With
 ``compute.engine: dask`` it also holds ``orders/part=K/`` (:mod:`anticipate.layout`):
-the accepted orders again, split by a hash of ``customer_id`` into
-``compute.partitions`` partitions for the Dask workers to read; ``orders.parquet``
-stays the canonical table every command reads.
+the orders again, split by a hash of ``customer_id`` into ``compute.partitions``
+partitions for the Dask workers to read, rebuilt whenever the orders change;
+``orders.parquet`` stays the canonical table every command reads. ``--dry-run``
+stages into a temporary directory that is removed and publishes nothing.
 """
 
 from __future__ import annotations
