@@ -87,6 +87,7 @@ def test_append_drops_repeats_of_existing_lines_and_counts_them(tmp_path: Path) 
     counts = doc["counts"]
     assert (counts["rows_in"], counts["rows_accepted"], counts["rows_rejected"]) == (25, 20, 5)
     assert counts["orders_duplicates_existing"] == 5 and counts["orders_rows_existing"] == 20
+    assert doc["metrics"]["reject_share"] == 0.0  # repeats of existing lines are not bad rows
     orders = pd.read_parquet(out / "orders.parquet")
     assert len(orders) == 40 and orders["order_id"].is_unique
     assert orders["order_id"].tolist()[:20] == [f"o1-{i}" for i in range(20)]  # existing lines first

@@ -76,7 +76,8 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     Result
         counts ``rows_in, rows_accepted, rows_rejected`` (this run's tables) and
         ``<table>_rows_in`` etc. per table, ``<table>_rows_kept`` per kept table and
-        ``orders_duplicates_existing``; metrics ``reject_share`` and ``seconds``; outputs
+        ``orders_duplicates_existing``; metrics ``reject_share`` (without the duplicates of
+        existing lines, as ``max_reject_share`` counts) and ``seconds``; outputs
         ``data``, ``rejects``, ``report`` and each table's Parquet file.
 
     Raises
@@ -271,7 +272,8 @@ def _result(staged: _Staged, out: Path, seconds: float) -> Result:
                             f"{outputs['rejects']} ({ROW_NUMBERING})")
         warnings.extend(f"{table}: {note}" for note in report.notes)
     warnings.extend(staged.warnings)
-    share = totals["rows_rejected"] / totals["rows_in"] if totals["rows_in"] else 0.0
+    dropped = totals["rows_rejected"] - sum(r.duplicates_existing for r in reports.values())
+    share = dropped / totals["rows_in"] if totals["rows_in"] else 0.0  # as max_reject_share counts
     from anticipate.ingest.report import text
 
     return Result(command="ingest", metrics={"reject_share": share, "seconds": seconds}, counts=counts,
