@@ -142,7 +142,17 @@ def _runbook_ingest() -> list[str]:
     return shlex.split(command)[1:]
 
 
-def test_the_runbook_nightly_ingest_works_as_written(tmp_path: Path) -> None:
+@pytest.fixture
+def umask_022():
+    """A usual login umask for the test, restored afterwards."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_the_runbook_nightly_ingest_works_as_written(tmp_path: Path, umask_022: None) -> None:
     args = _runbook_ingest()
     assert args[0] == "ingest" and "--append" in args
     out = tmp_path / args[args.index("--out") + 1]
@@ -156,6 +166,10 @@ def test_the_runbook_nightly_ingest_works_as_written(tmp_path: Path) -> None:
     orders = pd.read_parquet(out / "orders.parquet")
     assert len(orders) == 60 and orders["order_ts"].dt.day.tolist() == [1] * 20 + [2] * 20 + [3] * 20
     assert all((out / f"{t}.parquet").is_file() for t in REFERENCE)
+    # readable by another account (a reporting user, the WMS)
+    assert oct(out.stat().st_mode & 0o777) == "0o755"
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == dict.fromkeys(
+        [*(f"{t}.parquet" for t in [*REFERENCE, "orders", "rejects"]), "ingest_report.json"], "0o644")
 
 
 @pytest.mark.parametrize("case", ["no column", "only unknown"])
