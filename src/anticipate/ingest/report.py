@@ -32,10 +32,12 @@ def column_lines(table: str, report: Any) -> list[str]:
 
 
 def column_warnings(reports: dict[str, Any]) -> list[str]:
-    """A warning per table whose defaulted columns give every row the same value."""
+    """A warning per table whose defaulted columns give every row the same value (an orders
+    region is left to :func:`region_warning`, which says what it means for the plan)."""
     warnings = []
     for table, report in reports.items():
-        constant = {name: value for name, value in report.defaulted.items() if value is not None}
+        constant = {name: value for name, value in report.defaulted.items()
+                    if value is not None and (table, name) != ("orders", "region")}
         if not constant:
             continue
         shown = ", ".join(f"{name} = {_shown(value)}" for name, value in constant.items())
