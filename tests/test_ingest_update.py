@@ -96,6 +96,7 @@ def test_append_drops_repeats_of_existing_lines_and_counts_them(tmp_path: Path) 
     assert set(rejects["reason"]) == {"duplicate of an existing line (already ingested)"}
     report = json.loads((out / "ingest_report.json").read_text())
     assert report["tables"]["orders"]["duplicates_existing"] == 5 and report["append"] is True
+    assert report["rejects_carried"] == 0 and report["rows_rejected"] == len(rejects)
     assert all((out / f"{t}.parquet").is_file() for t in REFERENCE)
 
 

@@ -153,7 +153,9 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     finally:
         sink.close()
     layout = None if dry_run else _layout_for(settings, stage, sources, kept)
-    return _finish_stage(settings, reports, kept, layout, previous, refs, append_to)
+    staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to)
+    staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
+    return staged
 
 
 def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept: dict[str, int]) -> Any:
@@ -242,6 +244,8 @@ def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
                            "after the data's own max + 1 day",
         },
         "rejects": "rejects.parquet",
+        "rejects_note": "rejects.parquet holds this run's rejects after rejects_carried rows carried over "
+                        "from earlier runs for the kept (or appended-to) tables",
     }
 
 
