@@ -190,3 +190,24 @@ def test_orders_without_a_usable_region_warn(tmp_path: Path, case: str) -> None:
     good = _write(tmp_path / "g.csv", HEADER + _night(1))
     result = CliRunner().invoke(main, ["ingest", "--orders", str(good), "--out", str(out)])
     assert result.exit_code == 0 and "no usable region" not in result.output
+
+
+def test_new_reference_tables_are_checked_against_the_kept_orders_and_rejects_carry_over(
+    tmp_path: Path
+) -> None:
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    night = HEADER + _night(1) + "".join(f"x{i},c1,2025-03-01,s1,0,1,r1\n" for i in range(1))
+    code, _, output = _run("--config", str(_write(tmp_path / "c.yaml", "ingest:\n  max_reject_share: 0.1\n")),
+                           "ingest", "--orders", str(_write(tmp_path / "n1.csv", night)), "--out", str(out))
+    assert code == 0, output
+    assert pd.read_parquet(out / "rejects.parquet")["table"].tolist() == ["orders"]
+    products = _write(tmp_path / "p2.csv", "sku,category,unit_volume\ns1,a,2.0\n")  # s2 is gone
+    code, doc, output = _run("ingest", "--products", str(products), "--out", str(out))
+    assert code == 0, output
+    assert any("10 of the 20 kept order lines have a sku that the new products table lacks" in w
+               for w in doc["warnings"])
+    report = json.loads((out / "ingest_report.json").read_text())
+    assert report["rejects_carried"] == 1  # the kept orders' reject is still listed
+    assert pd.read_parquet(out / "rejects.parquet")["reason"].tolist() == [
+        "non-positive quantity (returns are not orders)"]

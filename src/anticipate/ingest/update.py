@@ -98,3 +98,23 @@ def reference_keys(directory: Path | None, tables: set[str]) -> dict[str, pa.Arr
         if table in tables and path is not None and path.is_file():
             keys[name] = pq.read_table(path, columns=[column])[column].combine_chunks().cast(pa.string())
     return keys
+
+
+def orphan_warnings(stage: Path, kept: dict[str, int], given: set[str]) -> list[str]:
+    """Warnings for kept orders whose SKU / region the newly ingested products / regions lack."""
+    warnings = []
+    if "orders" not in kept:
+        return warnings
+    for table, column in (("products", "sku"), ("regions", "region")):
+        if table not in given or not (stage / f"{table}.parquet").is_file():
+            continue
+        known = pq.read_table(stage / f"{table}.parquet", columns=[column])[column].combine_chunks()
+        values = pq.read_table(stage / "orders.parquet", columns=[column])[column]
+        missing = values.filter(pc.invert(pc.is_in(values, value_set=known.cast(values.type))))
+        if len(missing):
+            example = missing[0].as_py()
+            warnings.append(
+                f"orders: {len(missing):,} of the {len(values):,} kept order lines have a {column} that the "
+                f"new {table} table lacks (e.g. {example!r}); their demand is left out of the plan. Add "
+                f"them to the {table} file, or re-ingest the orders (--orders FILE) to have them checked")
+    return warnings

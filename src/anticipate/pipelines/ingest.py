@@ -153,7 +153,8 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     finally:
         sink.close()
     layout = None if dry_run else _layout_for(settings, stage, sources, kept)
-    staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to)
+    staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to,
+                           None if dry_run else stage)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
     return staged
 
@@ -166,10 +167,10 @@ def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept:
 
 
 def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, int], layout: Any,
-                  previous: Path | None, refs: Any, append_to: str) -> _Staged:
+                  previous: Path | None, refs: Any, append_to: str, stage: Path | None) -> _Staged:
     """The report document and the warnings of a staged ingest."""
     from anticipate.ingest.report import column_warnings, region_warning
-    from anticipate.ingest.update import previous_reports
+    from anticipate.ingest.update import orphan_warnings, previous_reports
 
     doc = _report_doc(reports, settings.cfg.ingest)
     before = previous_reports(previous)
@@ -181,6 +182,8 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     if "orders" in reports:
         note = region_warning(reports["orders"], has_regions=refs.regions is not None)
         warnings.extend([note] if note else [])
+    if stage is not None:
+        warnings.extend(orphan_warnings(stage, kept, set(reports)))
     doc["warnings"] = warnings
     return _Staged(reports, kept, layout, doc, warnings)
 
