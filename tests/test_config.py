@@ -54,7 +54,7 @@ def test_dotted_overrides_apply_last(tmp_path: Path) -> None:
 def test_python_object_tags_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.yaml"
     path.write_text("data: !!python/object/apply:os.system ['echo pwned']\n")
-    with pytest.raises(ConfigError, match="not valid safe YAML"):
+    with pytest.raises(ConfigError, match=r"not valid YAML.*remove the tag"):
         load_config(path)
 
 
@@ -79,3 +79,23 @@ def test_non_mapping_yaml_is_refused(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError, match="mapping"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "fix"),
+    [
+        ("ingest:\n  max_reject_share: [1\n", "line 3, column 1", "close every ["),
+        ("ingest:\n\tmax_reject_share: 0.2\n", "line 2, column 1", "not tabs"),
+        ("data: !!python/object/apply:os.system ['echo pwned']\n", "line 1, column 7", "remove the tag"),
+    ],
+)
+def test_malformed_yaml_is_one_paragraph_naming_file_line_and_fix(
+    tmp_path: Path, text: str, where: str, fix: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert f"{path}, {where}" in message and fix in message and "\n" not in message
+    assert not message.endswith("python object tags are refused")

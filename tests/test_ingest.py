@@ -262,6 +262,19 @@ def test_truncated_gzip_exits_2(tmp_path: Path) -> None:
     assert code == 2 and "cut.csv.gz" in output and "gzip" in output and "Traceback" not in output
 
 
+def test_truncated_gzip_names_the_rows_before_the_break(tmp_path: Path) -> None:
+    import zlib
+
+    data = gzip.compress((HEADER + _many_good(70_000)).encode())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(data[: len(data) * 3 // 4])
+    readable = zlib.decompressobj(wbits=31).decompress(path.read_bytes())
+    complete = readable.count(b"\n") - 1  # data lines wholly before the break
+    assert complete > 40_000
+    code, output, _ = _ingest(tmp_path, path)
+    assert code == 2 and f"after data row {complete:,}" in output, output
+
+
 def test_a_million_columns_and_a_100mb_line_exit_2_quickly(tmp_path: Path) -> None:
     wide = tmp_path / "wide.csv"
     wide.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + "1," * 999_999 + "1\n")

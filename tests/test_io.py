@@ -171,3 +171,40 @@ def test_data_dir_digest_changes_with_content(tmp_path: Path) -> None:
     first = data_dir_digest(tmp_path)
     write_parquet(pd.DataFrame({"a": [2]}), tmp_path / "orders.parquet")
     assert data_dir_digest(tmp_path) != first
+
+
+@pytest.fixture
+def umask_022():
+    """Run the test under umask 022 (a usual login umask) and restore the previous one."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_outputs_respect_the_umask_not_mkstemp_private_modes(tmp_path: Path, umask_022: None) -> None:
+    from anticipate.io import write_json
+
+    frame = pd.DataFrame({"a": [1, 2]})
+    plain = [write_parquet(frame, tmp_path / "f.parquet"), write_table(frame, tmp_path / "f.csv"),
+             write_json({"a": 1}, tmp_path / "r.json")]
+    with staging_dir(tmp_path / "plans" / "2025-01-01") as stage:
+        write_parquet(frame, stage / "plan.parquet")
+        (stage / "sub").mkdir()
+    published = tmp_path / "plans" / "2025-01-01"
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [*plain, published, published / "plan.parquet",
+                                                               published / "sub"]}
+    assert modes == {"f.parquet": "0o644", "f.csv": "0o644", "r.json": "0o644", "2025-01-01": "0o755",
+                     "plan.parquet": "0o644", "sub": "0o755"}
+
+
+def test_a_stricter_umask_is_respected_too(tmp_path: Path) -> None:
+    code = ("import os, sys; os.umask(0o077); from anticipate.io import write_json, staging_dir; "
+            "write_json({}, sys.argv[1] + '/a.json'); "
+            "exec('with staging_dir(sys.argv[1] + \"/d\") as s: pass'); "
+            "print(oct(os.stat(sys.argv[1] + '/a.json').st_mode & 0o777), "
+            "oct(os.stat(sys.argv[1] + '/d').st_mode & 0o777))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["0o600", "0o700"]

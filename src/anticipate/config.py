@@ -199,16 +199,34 @@ def read_yaml(path: Path) -> dict[str, Any]:
         loaded = yaml.load(text, Loader=_BoundedLoader)
     except ConfigError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        msg = str(exc).replace("\n", " ")
-        raise ConfigError(
-            f"config file {path} is not valid safe YAML ({msg}); python object tags are refused"
-        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 "
+                          "YAML") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_message(path, exc)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
     return loaded
+
+
+def yaml_message(path: Path, exc: yaml.YAMLError) -> str:
+    """One paragraph for a YAML error: the file, line and column, what is wrong and the fix."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = str(getattr(exc, "problem", None) or exc).replace("\n", " ").strip()
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and mark is not None and start.line != mark.line:
+        context = f"{context} that starts at line {start.line + 1}"
+    what = f"{context}: {problem}" if context else problem
+    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+        fix = ("config files hold plain values only (numbers, text, lists, mappings); remove the tag "
+               "(the '!!...' or '!...' word) at that line")
+    else:
+        fix = ("fix the YAML syntax at that line: indent with spaces (not tabs), close every [ and {, "
+               "put a space after each ':', and quote text that contains ': ' or starts with # [ { * & !")
+    return f"config file {path}{where} is not valid YAML ({what}); {fix}"
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,26 @@ TABLE_NAMES = ("orders", "products", "regions", "warehouses", "supply")
 
 
 # --------------------------------------------------------------------------- atomic writes
+def current_umask() -> int:
+    """The process umask (e.g. 0o022), read without changing it where /proc allows."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def usual_mode(path: Path, *, directory: bool = False) -> None:
+    """Give ``path`` the mode an ordinary new file (0o666) or directory (0o777) gets under the umask.
+
+    ``tempfile.mkstemp`` creates 0600 files and ``mkdtemp`` 0700 directories; published
+    outputs get the mode the user expects instead (0644 / 0755 under umask 022).
+    """
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a directory entry to disk (best effort on platforms without O_DIRECTORY)."""
     with contextlib.suppress(OSError):
@@ -42,7 +62,9 @@ def fsync_dir(path: Path) -> None:
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
-    On any exception the temporary file is removed and ``target`` is untouched.
+    The published file has the mode of an ordinary new file under the process umask
+    (0644 under umask 022), not mkstemp's private 0600. On any exception the temporary file is removed
+    and ``target`` is untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +73,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        usual_mode(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -95,6 +118,9 @@ def write_json(obj: Any, target: str | Path) -> Path:
 def staging_dir(target: str | Path) -> Iterator[Path]:
     """Yield an empty staging directory; on success publish it as ``target`` atomically.
 
+    The directory has the mode of an ordinary new directory under the process umask
+    (0755 under umask 022), not mkdtemp's private 0700.
+
     Publishing renames any previous ``target`` aside, renames the staging directory
     into place and then deletes the old one, so ``target`` is at every moment
     absent, the previous complete directory, or the new complete one. A crash
@@ -106,6 +132,7 @@ def staging_dir(target: str | Path) -> Iterator[Path]:
     recover_dir(target)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
     try:
+        usual_mode(stage, directory=True)
         yield stage
         for child in stage.rglob("*"):
             if child.is_file():

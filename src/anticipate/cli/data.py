@@ -42,35 +42,82 @@ def sample_cmd(settings_factory: Any, out: Path, seed: int | None, customers: in
     return run_sample(settings_factory(overrides), out=out, truth_cutoff=truth_cutoff)
 
 
-@main.command("ingest")
-@click.option("--orders", type=_FILE, required=True, help="Orders file: CSV (optionally .gz) or Parquet.")
+def _ingest_epilog() -> str:
+    from anticipate.schema import orders_schema_help
+
+    return "\b\n" + orders_schema_help().replace("\n", "\n") + (
+        "\n\n\bUpdating: the tables not given are kept from the data directory at --out; "
+        "--append adds the orders\nto the existing ones (repeats of existing lines are dropped and "
+        "counted as rejected).")
+
+
+def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
+    """``--map TABLE.canonical=source`` options as dotted config overrides."""
+    from anticipate.errors import UsageError
+
+    overrides = {}
+    for item in maps:
+        key, sep, source = item.partition("=")
+        table, dot, column = key.strip().partition(".")
+        if not (sep and dot and table and column and source.strip()):
+            raise UsageError(f"--map {item!r} must look like TABLE.COLUMN=SOURCE_COLUMN, e.g. --map "
+                             "orders.customer_id=CustomerID")
+        if table not in ("orders", "products", "regions", "warehouses", "supply"):
+            raise UsageError(f"--map {item!r}: unknown table {table!r}; use orders, products, regions, "
+                             "warehouses or supply")
+        overrides[f"ingest.columns.{table}.{column}"] = source.strip()
+    return overrides
+
+
+@main.command("ingest", epilog=_ingest_epilog())
+@click.option("--orders", type=_FILE, default=None, help="Orders file: CSV (optionally .gz) or Parquet.")
 @click.option("--products", type=_FILE, default=None, help="Products file (sku, category, unit_volume, ...).")
 @click.option("--regions", type=_FILE, default=None, help="Regions file (region, lat, lon).")
 @click.option("--warehouses", type=_FILE, default=None,
               help="Warehouses file (warehouse_id, lat, lon, capacity).")
 @click.option("--supply", type=_FILE, default=None, help="Central supply file (sku, units).")
-@click.option("--out", type=_FILE, required=True, help="Canonical data directory to write.")
+@click.option("--out", type=_FILE, required=True,
+              help="Canonical data directory to write or update (tables not given are kept).")
+@click.option("--append", is_flag=True, default=False,
+              help="Add the orders to the existing ones (repeated lines dropped) instead of replacing them.")
+@click.option("--map", "maps", multiple=True, metavar="TABLE.COLUMN=SOURCE",
+              help="Read canonical COLUMN of TABLE from the source column SOURCE (repeatable), e.g. "
+                   "--map orders.customer_id=CustomerID.")
+@click.option("--max-reject-share", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Largest share of a table's rows that may be rejected (default: "
+                   "ingest.max_reject_share, 0.01).")
+@click.option("--dry-run", is_flag=True, default=False,
+              help="Print the detected mapping, date format and rejects; write nothing.")
 @click.option("--on-error", type=click.Choice(["quarantine", "fail"]), default=None,
               help="quarantine bad rows (default) or stop at the first one.")
 @global_options
 @command_body("ingest")
-def ingest_cmd(settings_factory: Any, orders: Path, products: Path | None, regions: Path | None,
-               warehouses: Path | None, supply: Path | None, out: Path, on_error: str | None) -> Any:
-    """Validate source files and write the canonical data directory; nothing is lost.
+def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None, regions: Path | None,
+               warehouses: Path | None, supply: Path | None, out: Path, append: bool, maps: tuple[str, ...],
+               max_reject_share: float | None, dry_run: bool, on_error: str | None) -> Any:
+    """Validate source files and write (or update) the canonical data directory; nothing is lost.
 
     Every input row is either accepted or written to rejects.parquet with its file,
     1-based row, column, value and reason: rows_in = rows_accepted + rows_rejected.
+    Tables not given are kept from the data directory already at --out.
 
     \b
     Examples:
       anticipate ingest --orders orders.csv --products products.csv --out data/shop
+      anticipate ingest --orders last_night.csv --append --out data/shop
+      anticipate ingest --orders Online_Retail.csv --max-reject-share 0.05 --dry-run --out data/uci
+      anticipate ingest --orders export.csv --map orders.customer_id=Kunde --out data/shop
       anticipate ingest --orders log.csv.gz --out data/log --on-error fail
-      anticipate ingest --orders orders.parquet --out data/shop --json
     """
     from anticipate.pipelines.ingest import run_ingest
 
-    overrides = {"ingest.on_error": on_error} if on_error else None
+    overrides: dict[str, Any] = _parse_maps(maps)
+    if on_error:
+        overrides["ingest.on_error"] = on_error
+    if max_reject_share is not None:
+        overrides["ingest.max_reject_share"] = max_reject_share
     sources = {"orders": orders, "products": products, "regions": regions,
                "warehouses": warehouses, "supply": supply}
-    return run_ingest(settings_factory(overrides),
-                      sources={k: v for k, v in sources.items() if v is not None}, out=out)
+    return run_ingest(settings_factory(overrides or None),
+                      sources={k: v for k, v in sources.items() if v is not None}, out=out,
+                      append=append, dry_run=dry_run)

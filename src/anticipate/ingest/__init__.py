@@ -7,7 +7,10 @@ Pieces (I/O at the edges, rules pure):
 - :mod:`~anticipate.ingest.parse`: vectorised typed parsing with a reason per bad value;
 - :mod:`~anticipate.ingest.validate`: the rules, ``validate_chunk(table, Chunk, Context) -> Checked``;
 - :mod:`~anticipate.ingest.dedup`: exact-duplicate lines in bounded memory;
-- :mod:`~anticipate.ingest.engine`: one file streamed through all of the above.
+- :mod:`~anticipate.ingest.engine`: one file streamed through all of the above;
+- :mod:`~anticipate.ingest.append`: ``--append``, new order lines after the existing ones;
+- :mod:`~anticipate.ingest.update`: the tables an ingest is not given, kept from the previous directory;
+- :mod:`~anticipate.ingest.report`, :mod:`~anticipate.ingest.messages`: what the user is told.
 
 Conventions: ``row`` is the 1-based data row of the source (the first record after
 the header is row 1; blank lines are not rows); every input row is accepted or

@@ -10,54 +10,35 @@ from __future__ import annotations
 import re
 
 from anticipate.errors import ConfigError, DataError
-from anticipate.schema import TABLES
+from anticipate.schema import ALIASES, EXTRA_INPUTS, TABLES
 
-#: Canonical-like inputs that are not stored as such: an order line's total amount
-#: (unit_price = amount / quantity when there is no price column).
-EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"orders": ("amount",)}
+__all__ = ["ALIASES", "EXTRA_INPUTS", "account", "allowed_inputs", "check_mapping", "normalise",
+           "resolve"]
 
-_SKU = ("sku", "product", "product_id", "productid", "stockcode", "stock_code", "item", "item_id")
-ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
-    "orders": {
-        "order_id": ("order_id", "orderid", "invoice", "invoice_no", "invoiceno", "order", "order_number",
-                     "order_no"),
-        "customer_id": ("customer_id", "customer", "customerid", "client", "client_id", "user_id"),
-        "order_ts": ("order_ts", "date", "timestamp", "invoice_date", "invoicedate", "order_date",
-                     "datetime", "order_time", "created_at"),
-        "sku": _SKU,
-        "quantity": ("quantity", "qty", "units"),
-        "unit_price": ("unit_price", "unitprice", "price"),
-        "amount": ("amount", "revenue", "total", "sales", "line_total"),
-        "region": ("region", "ship_region", "country"),
-    },
-    "products": {
-        "sku": _SKU,
-        "category": ("category", "product_category", "cat"),
-        "unit_volume": ("unit_volume", "volume"),
-        "value_local": ("value_local",),
-        "cost_unsold": ("cost_unsold",),
-    },
-    "regions": {
-        "region": ("region", "region_id", "name"),
-        "lat": ("lat", "latitude"),
-        "lon": ("lon", "lng", "long", "longitude"),
-    },
-    "warehouses": {
-        "warehouse_id": ("warehouse_id", "warehouse", "warehouseid"),
-        "lat": ("lat", "latitude"),
-        "lon": ("lon", "lng", "long", "longitude"),
-        "capacity": ("capacity", "cap"),
-    },
-    "supply": {
-        "sku": _SKU,
-        "units": ("units", "quantity", "qty", "stock", "on_hand"),
-    },
-}
-
-
-def normalise(name: str) -> str:
-    """A column name reduced to lower-case letters and digits (``Customer ID`` -> ``customerid``)."""
+def normalise(name: str, *, units: bool = True) -> str:
+    """A column name reduced to lower-case letters and digits (``Customer ID`` -> ``customerid``);
+    with ``units=False`` a unit in parentheses or brackets goes too (``Volume (l)`` -> ``volume``)."""
+    if not units:
+        name = re.sub(r"[\(\[][^\)\]]*[\)\]]", " ", name)
     return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+class _Names:
+    """Look a name up among a header: exact, then normalised, then normalised without units."""
+
+    def __init__(self, header: list[str]) -> None:
+        self.levels: list[dict[str, int]] = [{}, {}, {}]
+        for i, name in enumerate(header):
+            for level, key in enumerate((name, normalise(name), normalise(name, units=False))):
+                if key:
+                    self.levels[level].setdefault(key, i)
+
+    def find(self, name: str, taken: set[int] = frozenset()) -> int | None:  # type: ignore[assignment]
+        for level, key in enumerate((name, normalise(name), normalise(name, units=False))):
+            index = self.levels[level].get(key)
+            if index is not None and index not in taken:
+                return index
+        return None
 
 
 def allowed_inputs(table: str) -> list[str]:
@@ -101,16 +82,14 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
         A mapped source column is absent, or a required canonical column has no source.
     """
     check_mapping(table, mapping)
-    by_norm: dict[str, int] = {}
-    for i, name in enumerate(header):
-        by_norm.setdefault(normalise(name), i)
+    names = _Names(header)
     found: dict[str, int] = {}
     for canonical, source in mapping.items():
-        index = by_norm.get(normalise(source))
+        index = names.find(source)
         if index is None:
             raise DataError(
-                f"ingest.columns.{table}.{canonical} maps to '{source}', which is not a column of "
-                f"this file (columns found: {_listing(header)}); fix the name in your config",
+                f"ingest.columns.{table}.{canonical} (or --map {table}.{canonical}=...) maps to '{source}', "
+                f"which is not a column of this file (columns found: {_listing(header)}); fix the name",
                 file=file, column=source,
             )
         found[canonical] = index
@@ -119,13 +98,33 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
         if canonical in found:
             continue
         for alias in aliases:
-            index = by_norm.get(normalise(alias))
-            if index is not None and index not in taken:
+            index = names.find(alias, taken)
+            if index is not None:
                 found[canonical] = index
                 taken.add(index)
                 break
     _require(table, header, found, file)
     return found
+
+
+def account(table: str, header: list[str], found: dict[str, int]
+            ) -> tuple[dict[str, str], dict[str, object], list[str]]:
+    """Where every column went: mapped (source -> canonical), defaulted, ignored.
+
+    Returns
+    -------
+    tuple
+        ``mapped`` source name -> canonical name; ``defaulted`` canonical name -> the
+        value every row gets for a column with no source (None: null); ``ignored`` the
+        source columns that feed nothing, in file order.
+    """
+    mapped = {header[i]: canonical for canonical, i in sorted(found.items(), key=lambda kv: kv[1])}
+    defaulted: dict[str, object] = {c.name: c.default for c in TABLES[table] if c.name not in found}
+    if table == "orders" and "unit_price" in defaulted and "amount" in found:
+        defaulted.pop("unit_price")  # computed from the amount
+    used = set(found.values())
+    ignored = [name for i, name in enumerate(header) if i not in used]
+    return mapped, defaulted, ignored
 
 
 def _require(table: str, header: list[str], found: dict[str, int], file: str) -> None:
@@ -140,7 +139,7 @@ def _require(table: str, header: list[str], found: dict[str, int], file: str) ->
     raise DataError(
         f"required column '{name}' of the {table} table was not found (missing: {', '.join(missing)}; "
         f"columns found: {_listing(header)}). Rename the source column to '{name}' (or a known alias "
-        f"such as {aliases}), or map it in the config: "
+        f"such as {aliases}), or map it: --map {table}.{name}=<your column>, or in the config "
         f"ingest: {{columns: {{{table}: {{{example}}}}}}}.{hint}",
         file=file, column=name,
     )

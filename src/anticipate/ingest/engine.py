@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from anticipate.errors import DataError
 from anticipate.ingest import columns, dedup, parse, read, validate
+from anticipate.ingest.messages import fail_error, share_error
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 
 _DAY_NS = 86_400 * 10**9
@@ -34,18 +35,28 @@ _HUGE_CAPACITY = 1e15
 @dataclass(frozen=True)
 class Options:
     """How to ingest one table: rows per chunk, ``on_error`` (quarantine|fail), the largest
-    accepted rejected share, the config column mapping and the output directory (for messages)."""
+    accepted rejected share, the config column mapping, the output directory (for messages)
+    and, for orders with ``--append``, the existing ``orders.parquet`` to append to."""
 
     chunk_rows: int = 1_000_000
     on_error: str = "quarantine"
     max_reject_share: float = 0.01
     mapping: dict[str, str] = field(default_factory=dict)
     out: str = ""
+    append_to: str = ""
 
 
 @dataclass
 class TableReport:
-    """What ingesting one table did: counts, reasons, where each column came from."""
+    """What ingesting one table did: counts, reasons, where each column came from.
+
+    ``columns`` canonical -> source name; ``mapped`` source -> canonical; ``defaulted``
+    canonical -> the value every row got (None: null); ``ignored`` source columns not
+    used. Orders: ``usable_region_rows`` accepted lines whose region can be mapped to a
+    warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
+    ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
+    ``rows_rejected``).
+    """
 
     table: str
     file: str
@@ -64,6 +75,12 @@ class TableReport:
     last_day: str | None = None
     sha256: str = ""
     notes: list[str] = field(default_factory=list)
+    mapped: dict[str, str] = field(default_factory=dict)
+    defaulted: dict[str, Any] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    usable_region_rows: int | None = None
+    existing_rows: int | None = None
+    duplicates_existing: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (reasons sorted by count)."""
@@ -86,6 +103,10 @@ class RejectSink:
                          rejects["row"], rejects["column"], rejects["value"], rejects["reason"]],
                         schema=REJECTS_SCHEMA)
         self._writer.write_table(full)
+
+    def write_records(self, records: pa.Table) -> None:
+        """Append full reject records (``table, file, row, column, value, reason``), e.g. kept ones."""
+        self._writer.write_table(records.select(REJECTS_SCHEMA.names).cast(REJECTS_SCHEMA))
 
     def close(self) -> None:
         """Finish the file."""
@@ -146,6 +167,10 @@ class _TableRun:
         self.sources = {name: source.header[i] for name, i in found.items()}
         self.report = TableReport(self.table, self.file, source.kind, dict(self.sources),
                                   source.delimiter, source.compression, source.bom)
+        self.report.mapped, self.report.defaulted, self.report.ignored = columns.account(
+            self.table, source.header, found)
+        if self.table == "orders":
+            self.report.usable_region_rows = 0
         self.ctx = replace(self.refs, decimal_comma=source.delimiter not in (None, ","))
         writer = _BackgroundWriter(self.target, SCHEMAS[self.table])
         try:
@@ -191,6 +216,7 @@ class _TableRun:
         if self.table == "orders":
             days = accepted["order_ts"].combine_chunks().cast(pa.int64()).to_numpy(False) // _DAY_NS
             self.day_counts += np.bincount(days, minlength=_N_DAYS)[:_N_DAYS]
+            self.report.usable_region_rows += usable_regions(accepted["region"])
         if self.table == "warehouses":
             self._note_capacity(accepted)
 
@@ -229,9 +255,28 @@ class _TableRun:
             if len(days):
                 report.first_day = str(np.datetime64(int(days[0]), "D"))
                 report.last_day = str(np.datetime64(int(days[-1]), "D"))
-        share = report.rows_rejected / report.rows_in
+            if self.opts.append_to:
+                self._append()
+        share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
         if share > self.opts.max_reject_share:
             raise share_error(report, self.opts)
+
+    def _append(self) -> None:
+        """Put the existing orders before this file's lines and reject repeats of existing lines."""
+        from anticipate.ingest.append import append_orders
+
+        excluded = np.sort(np.concatenate([np.zeros(0, np.int64), *self.rejected_rows]))
+        done = append_orders(self.target, Path(self.opts.append_to), excluded,
+                             batch_rows=self.opts.chunk_rows, source_column=self.sources["customer_id"])
+        n = done.rejects.num_rows
+        self.report.existing_rows, self.report.duplicates_existing = done.existing, n
+        if n:
+            from anticipate.ingest.append import EXISTING
+
+            self.report.rows_accepted -= n
+            self.report.rows_rejected += n
+            self.report.reasons[EXISTING] += n
+            self.sink.write(self.table, self.file, done.rejects)
 
     def _cut_tail(self, end_day: int) -> None:
         """Move orders after the body's last day + 1 day from the staged file to the rejects."""
@@ -300,6 +345,17 @@ class _BackgroundWriter:
             raise self._error
 
 
+#: Region values that name no place: lines carrying them cannot be mapped to a warehouse.
+NO_REGION = ("ALL", "UNKNOWN", "UNSPECIFIED", "N/A", "NA", "NONE", "NULL", "-", "?")
+
+
+def usable_regions(region: pa.ChunkedArray | pa.Array) -> int:
+    """How many of ``region`` name a place (not null, not ``ALL`` or another placeholder)."""
+    upper = pc.utf8_upper(pc.utf8_trim_whitespace(region))
+    return int(pc.sum(pc.invert(pc.fill_null(pc.is_in(upper, value_set=pa.array(NO_REGION)), True)))
+               .as_py() or 0)
+
+
 def _expected_lines(path: Path, first: read.RawChunk, kind: str, compression: str | None) -> int:
     """Lines in the whole file: Parquet says so; plain CSV is extrapolated from the first
     chunk's bytes per line (+10%); gzip sizes say little, so those tables grow as they go."""
@@ -329,39 +385,3 @@ def _digest(path: Path) -> str:
     from anticipate.io import file_digest
 
     return file_digest(path)
-
-
-def _where(first: dict[str, Any]) -> str:
-    column = f", column {first['column']!r}" if first.get("column") else ""
-    return f"row {first['row']}{column}, value {first['value']!r}"
-
-
-def fail_error(report: TableReport, out: str) -> DataError:
-    """The ``--on-error fail`` error for the first rejected row of ``report``."""
-    first = report.first_reject or {}
-    reason = first.get("reason", "")
-    fix = validate.FIXES.get(reason, "fix the row")
-    return DataError(
-        f"value {first.get('value')!r} is rejected: {reason}. Fix: {fix}. "
-        f"(Rows are numbered from 1 at the first data row after the header.) --on-error fail stops at the "
-        f"first bad row, so nothing was written to {out}; with --on-error quarantine (the default) bad "
-        "rows go to rejects.parquet and the run fails only above ingest.max_reject_share",
-        file=report.file, row=first.get("row"), column=first.get("column") or None,
-    )
-
-
-def share_error(report: TableReport, opts: Options) -> DataError:
-    """The error for a rejected share above ``ingest.max_reject_share``."""
-    share = report.rows_rejected / report.rows_in
-    top = ", ".join(f"'{reason}' x {count:,}" for reason, count in report.reasons.most_common(3))
-    first = report.first_reject or {}
-    reason = first.get("reason", "")
-    return DataError(
-        f"{report.rows_rejected:,} of {report.rows_in:,} {report.table} rows ({share:.1%}) were rejected, "
-        f"more than ingest.max_reject_share = {opts.max_reject_share:g} (most common: {top}). First: "
-        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}. Rows are numbered from 1 "
-        f"at the first data row after the header. Fix the file or its column mapping "
-        f"(ingest.columns.{report.table}), or raise ingest.max_reject_share; nothing was written to "
-        f"{opts.out}",
-        file=report.file,
-    )

@@ -13,6 +13,7 @@ columns.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import queue
@@ -313,10 +314,30 @@ class _CsvChunks:
                 "quote or missing line breaks?); fix the quoting or split the line", file=shown)
         if self.source.compression and ("zlib" in msg.lower() or "gzip" in msg.lower()
                                          or "compress" in msg.lower() or isinstance(exc, EOFError)):
-            return DataError(f"the gzip stream is truncated or corrupt after row {good:,} ({msg}); "
-                             "compress the file again", file=shown)
+            good = max(good, readable_rows(self.source.path))
+            return DataError(f"the gzip stream is truncated or corrupt after data row {good:,} (the last "
+                             f"complete line before the break; {msg}); compress the file again, or "
+                             "copy it again if the transfer was cut", file=shown)
         return DataError(f"cannot parse the CSV after row {good:,} ({msg}); check the delimiter and "
                          "the quoting", file=shown)
+
+
+def readable_rows(path: Path) -> int:
+    """Complete data lines (after the header) that a broken gzip file yields before its break.
+
+    The streaming CSV reader reads ahead by blocks, so when the stream breaks it may
+    have handed out no rows yet; this counts newlines in what decompresses cleanly
+    (blank lines and line breaks inside quoted fields count as lines too).
+    """
+    lines, inflate = 0, zlib.decompressobj(wbits=31)
+    with contextlib.suppress(OSError, zlib.error), open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            while block:
+                lines += inflate.decompress(block).count(b"\n")
+                block = inflate.unused_data  # the next gzip member, if any
+                if block:
+                    inflate = zlib.decompressobj(wbits=31)
+    return max(0, lines - 1)
 
 
 _DONE = object()

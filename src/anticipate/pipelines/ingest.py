@@ -3,21 +3,28 @@
 The directory is built in a staging sibling and published with renames
 (:func:`anticipate.io.staging_dir`), so ``--out`` is at every moment absent, the
 previous complete directory or the new complete one, even if the process is
-killed mid-write. It holds ``<table>.parquet`` for each given table,
-``rejects.parquet`` (always; ``table, file, row, column, value, reason``) and
-``ingest_report.json`` (counts and reasons per table, source digests). With
+killed mid-write. It holds ``<table>.parquet`` for each given table and, from the
+previous directory at ``--out``, every table not given (hard-linked into the stage,
+:mod:`anticipate.ingest.update`); with ``--append`` the orders are the previous
+ones followed by the new lines (:mod:`anticipate.ingest.append`). Also
+``rejects.parquet`` (always; ``table, file, row, column, value, reason``; the kept
+tables' rejects are carried over) and ``ingest_report.json`` (counts and reasons
+per table, where every column went, source digests, kept tables, warnings). With
 ``compute.engine: dask`` it also holds ``orders/part=K/`` (:mod:`anticipate.layout`):
-the accepted orders again, split by a hash of ``customer_id`` into
-``compute.partitions`` partitions for the Dask workers to read; ``orders.parquet``
-stays the canonical table every command reads.
+the orders again, split by a hash of ``customer_id`` into ``compute.partitions``
+partitions for the Dask workers to read, rebuilt whenever the orders change;
+``orders.parquet`` stays the canonical table every command reads. ``--dry-run``
+stages into a temporary directory that is removed and publishes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,66 +39,153 @@ log = logging.getLogger("anticipate.ingest")
 ROW_NUMBERING = "row = 1-based data row of the source file: the first row after the header is row 1"
 
 
-def run_ingest(settings: Settings, sources: dict[str, Path], out: Path) -> Result:
-    """Ingest ``sources`` (table name -> file) into the data directory ``out``.
+@dataclass
+class _Staged:
+    """What staging produced: this run's table reports, the kept tables (name -> rows), the
+    customer layout (or None), the report document and the warnings."""
+
+    reports: dict[str, Any]
+    kept: dict[str, int]
+    layout: Any
+    doc: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, append: bool = False,
+               dry_run: bool = False) -> Result:
+    """Ingest ``sources`` (table name -> file) into the data directory ``out``, keeping the rest.
 
     Parameters
     ----------
     settings
         Uses ``settings.cfg.ingest`` (column mapping, ``on_error``, ``max_reject_share``,
-        ``chunk_rows``) and ``settings.progress``.
+        ``chunk_rows``), ``settings.cfg.compute`` (the customer layout) and ``settings.progress``.
     sources
-        ``orders`` (required) and any of ``products, regions, warehouses, supply``.
+        Any of ``orders, products, regions, warehouses, supply`` (at least one). The
+        tables not given are kept from the data directory already at ``out``.
     out
-        The data directory to (re)place.
+        The data directory to update (or create).
+    append
+        Append the orders to the existing ones instead of replacing them; new lines that
+        repeat an existing line are rejected as duplicates of existing lines.
+    dry_run
+        Read and check everything, print the mapping and the rejects, write nothing.
 
     Returns
     -------
     Result
-        counts ``rows_in, rows_accepted, rows_rejected`` (all tables) and
-        ``<table>_rows_in`` etc. per table; metrics ``reject_share`` and ``seconds``;
-        outputs ``data``, ``rejects``, ``report`` and each table's Parquet file.
+        counts ``rows_in, rows_accepted, rows_rejected`` (this run's tables) and
+        ``<table>_rows_in`` etc. per table, ``<table>_rows_kept`` per kept table and
+        ``orders_duplicates_existing``; metrics ``reject_share`` (without the duplicates of
+        existing lines, as ``max_reject_share`` counts) and ``seconds``; outputs
+        ``data``, ``rejects``, ``report`` and each table's Parquet file.
 
     Raises
     ------
     UsageError
-        No orders file, an unknown table, or an ``out`` that must not be replaced.
+        No table, an unknown table, ``--append`` without orders, or an ``out`` that must not
+        be replaced.
     DataError
         Any input problem (see :mod:`anticipate.ingest`); ``out`` is then untouched.
     """
-    from anticipate.ingest import TABLE_ORDER, Context, Options, RejectSink, ingest_table
+    from anticipate.ingest.update import is_data_dir
 
     started = time.perf_counter()
     out = Path(out)
-    _check_request(sources, out)
+    target = Path(os.path.abspath(out))
+    _check_request(sources, out, append)
+    previous = target if is_data_dir(target) else None
+    if dry_run:
+        from anticipate.ingest.report import dry_run_result
+
+        with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
+            staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True)
+            return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
+    with staging_dir(target) as stage:
+        staged = _stage(settings, sources, stage, out, previous, append)
+        write_json(staged.doc, stage / "ingest_report.json")
+    if settings.verbosity >= 0:
+        from anticipate.ingest.report import column_lines
+
+        for table, report in staged.reports.items():
+            for line in column_lines(table, report):
+                print(line, file=sys.stderr)
+    return _result(staged, out, time.perf_counter() - started)
+
+
+def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run: bool) -> Any:
+    from anticipate.ingest import Options
+
     cfg = settings.cfg.ingest
+    return Options(chunk_rows=cfg.chunk_rows, on_error="quarantine" if dry_run else cfg.on_error,
+                   max_reject_share=1.0 if dry_run else cfg.max_reject_share,
+                   mapping=dict(cfg.columns.get(table, {})), out=str(out),
+                   append_to=append_to if table == "orders" else "")
+
+
+def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path, previous: Path | None,
+           append: bool, *, dry_run: bool = False) -> _Staged:
+    """Ingest ``sources`` into ``stage`` beside the tables kept from ``previous``."""
+    from anticipate.ingest import TABLE_ORDER, Context, RejectSink, ingest_table
+    from anticipate.ingest.update import keep_tables, previous_rejects, reference_keys
+
     tables = [t for t in TABLE_ORDER if t in sources]
+    kept = {} if dry_run else keep_tables(previous, stage, set(sources))
+    existing = previous / "orders.parquet" if previous is not None and append else None
+    append_to = str(existing) if existing is not None and existing.is_file() else ""
+    carried = previous_rejects(previous, set(kept) | ({"orders"} if append_to else set()))
+    refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)))
     reports: dict[str, Any] = {}
-    with staging_dir(Path(os.path.abspath(out))) as stage:
-        _usual_mode(stage)
-        sink = RejectSink(stage / "rejects.parquet")
-        refs = Context()
-        try:
-            with stages(len(tables), enabled=settings.progress, description="ingest") as bar:
-                for table in tables:
-                    bar.step(f"ingest {table}")
-                    opts = Options(chunk_rows=cfg.chunk_rows, on_error=cfg.on_error,
-                                   max_reject_share=cfg.max_reject_share,
-                                   mapping=dict(cfg.columns.get(table, {})), out=str(out))
-                    report, keys = ingest_table(table, Path(sources[table]), stage, sink, opts, refs)
-                    log.info("%s: %s rows in, %s accepted, %s rejected", table, report.rows_in,
-                             report.rows_accepted, report.rows_rejected)
-                    if table in ("products", "regions"):
-                        refs = replace(refs, **{"skus" if table == "products" else "regions": keys})
-                    reports[table] = report
-        finally:
-            sink.close()
-        layout = _customer_layout(settings, stage)
-        doc = _report_doc(reports, cfg)
-        if layout is not None:
-            doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
-        write_json(doc, stage / "ingest_report.json")
-    return _result(reports, out, time.perf_counter() - started, layout)
+    sink = RejectSink(stage / "rejects.parquet")
+    try:
+        if carried is not None and not dry_run:
+            sink.write_records(carried)
+        with stages(len(tables), enabled=settings.progress, description="ingest") as bar:
+            for table in tables:
+                bar.step(f"ingest {table}")
+                opts = _options(settings, table, out, append_to, dry_run)
+                report, keys = ingest_table(table, Path(sources[table]), stage, sink, opts, refs)
+                log.info("%s: %s rows in, %s accepted, %s rejected", table, report.rows_in,
+                         report.rows_accepted, report.rows_rejected)
+                if table in ("products", "regions"):
+                    refs = replace(refs, **{"skus" if table == "products" else "regions": keys})
+                reports[table] = report
+    finally:
+        sink.close()
+    layout = None if dry_run else _layout_for(settings, stage, sources, kept)
+    staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to,
+                           None if dry_run else stage)
+    staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
+    return staged
+
+
+def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept: dict[str, int]) -> Any:
+    """Rebuild the customer layout from the staged orders when they changed (or it is missing)."""
+    if "orders" in sources or ("orders" in kept and not (stage / LAYOUT_DIR).is_dir()):
+        return _customer_layout(settings, stage)
+    return None
+
+
+def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, int], layout: Any,
+                  previous: Path | None, refs: Any, append_to: str, stage: Path | None) -> _Staged:
+    """The report document and the warnings of a staged ingest."""
+    from anticipate.ingest.report import column_warnings, region_warning
+    from anticipate.ingest.update import orphan_warnings, previous_reports
+
+    doc = _report_doc(reports, settings.cfg.ingest)
+    before = previous_reports(previous)
+    doc["kept"] = {t: {**before.get(t, {}), "rows_kept": n} for t, n in kept.items()}
+    doc["append"] = bool(append_to)
+    if layout is not None:
+        doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
+    warnings = column_warnings(reports)
+    if "orders" in reports:
+        note = region_warning(reports["orders"], has_regions=refs.regions is not None)
+        warnings.extend([note] if note else [])
+    if stage is not None:
+        warnings.extend(orphan_warnings(stage, kept, set(reports)))
+    doc["warnings"] = warnings
+    return _Staged(reports, kept, layout, doc, warnings)
 
 
 def _customer_layout(settings: Settings, stage: Path) -> Any:
@@ -106,21 +200,18 @@ def _customer_layout(settings: Settings, stage: Path) -> Any:
                                  batch_rows=settings.cfg.ingest.chunk_rows)
 
 
-def _usual_mode(stage: Path) -> None:
-    """Give the staging directory (private from mkdtemp) the mode of an ordinary new directory."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(stage, 0o777 & ~mask)
-
-
-def _check_request(sources: dict[str, Path], out: Path) -> None:
+def _check_request(sources: dict[str, Path], out: Path, append: bool = False) -> None:
     from anticipate.ingest import TABLE_ORDER
+    from anticipate.ingest.update import is_data_dir
 
     unknown = sorted(set(sources) - set(TABLE_ORDER))
     if unknown:
         raise UsageError(f"unknown table(s) {', '.join(unknown)}; ingest reads {', '.join(TABLE_ORDER)}")
-    if "orders" not in sources:
-        raise UsageError("--orders FILE is required: the order lines are the data every command needs")
+    if not sources:
+        raise UsageError("give at least one table to ingest (--orders, --products, --regions, --warehouses "
+                         "or --supply); the tables not given are kept from the data directory at --out")
+    if append and "orders" not in sources:
+        raise UsageError("--append appends order lines: pass --orders FILE with it")
     target = Path(os.path.abspath(out))
     if target.exists() and not target.is_dir():
         raise UsageError(f"--out {out} is a file; pass a directory path for the canonical tables")
@@ -128,12 +219,11 @@ def _check_request(sources: dict[str, Path], out: Path) -> None:
         src = Path(os.path.abspath(path))
         if src == target or target in src.parents:
             raise UsageError(f"--out {out} contains the {table} input {path}; write the data directory "
-                             "somewhere else (it is replaced as a whole)")
-    if target.is_dir() and any(target.iterdir()) and not (
-            (target / "orders.parquet").exists() or (target / "ingest_report.json").exists()):
+                             "somewhere else (it is republished as a whole)")
+    if target.is_dir() and any(target.iterdir()) and not is_data_dir(target):
         raise UsageError(f"--out {out} is a non-empty directory that is not a data directory (no "
-                         "orders.parquet); ingest replaces --out as a whole, so pass a new or a data "
-                         "directory")
+                         "orders.parquet or ingest_report.json); ingest republishes --out as a whole, so "
+                         "pass a new or a data directory")
 
 
 def _totals(reports: dict[str, Any]) -> dict[str, int]:
@@ -157,42 +247,41 @@ def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
                            "after the data's own max + 1 day",
         },
         "rejects": "rejects.parquet",
+        "rejects_note": "rejects.parquet holds this run's rejects after rejects_carried rows carried over "
+                        "from earlier runs for the kept (or appended-to) tables",
     }
 
 
-def _result(reports: dict[str, Any], out: Path, seconds: float, layout: Any = None) -> Result:
+def _result(staged: _Staged, out: Path, seconds: float) -> Result:
+    reports, layout = staged.reports, staged.layout
     totals = _totals(reports)
     counts = dict(totals)
     for table, report in reports.items():
         for key in ("rows_in", "rows_accepted", "rows_rejected"):
             counts[f"{table}_{key}"] = getattr(report, key)
+    if "orders" in reports and reports["orders"].existing_rows is not None:
+        counts["orders_duplicates_existing"] = reports["orders"].duplicates_existing
+        counts["orders_rows_existing"] = reports["orders"].existing_rows
+    counts.update({f"{table}_rows_kept": n for table, n in staged.kept.items()})
     outputs = {"data": str(out), "rejects": str(out / "rejects.parquet"),
                "report": str(out / "ingest_report.json")}
-    outputs.update({table: str(out / f"{table}.parquet") for table in reports})
+    outputs.update({table: str(out / f"{table}.parquet") for table in [*reports, *staged.kept]})
     if layout is not None:
         outputs["orders_partitioned"] = str(out / LAYOUT_DIR)
         counts["orders_partitions"] = layout.partitions
     warnings = []
     for table, report in reports.items():
-        if report.rows_rejected:
+        dropped = report.rows_rejected - report.duplicates_existing
+        if dropped:
             top = ", ".join(f"{reason} x {count:,}" for reason, count in report.reasons.most_common(3))
-            warnings.append(f"{table}: {report.rows_rejected:,} of {report.rows_in:,} rows "
-                            f"({report.rows_rejected / report.rows_in:.2%}) rejected ({top}); see "
+            warnings.append(f"{table}: {dropped:,} of {report.rows_in:,} rows "
+                            f"({dropped / report.rows_in:.2%}) rejected ({top}); see "
                             f"{outputs['rejects']} ({ROW_NUMBERING})")
         warnings.extend(f"{table}: {note}" for note in report.notes)
-    share = totals["rows_rejected"] / totals["rows_in"] if totals["rows_in"] else 0.0
+    warnings.extend(staged.warnings)
+    dropped = totals["rows_rejected"] - sum(r.duplicates_existing for r in reports.values())
+    share = dropped / totals["rows_in"] if totals["rows_in"] else 0.0  # as max_reject_share counts
+    from anticipate.ingest.report import text
+
     return Result(command="ingest", metrics={"reject_share": share, "seconds": seconds}, counts=counts,
-                  outputs=outputs, text=_text(reports, totals, out, layout), warnings=warnings)
-
-
-def _text(reports: dict[str, Any], totals: dict[str, int], out: Path, layout: Any = None) -> str:
-    lines = [f"ingested {len(reports)} table(s) into {out}: rows_in {totals['rows_in']:,} = accepted "
-             f"{totals['rows_accepted']:,} + rejected {totals['rows_rejected']:,}"]
-    for table, r in reports.items():
-        lines.append(f"  {table:<11} {r.rows_in:>12,} in {r.rows_accepted:>12,} accepted "
-                     f"{r.rows_rejected:>10,} rejected   {r.file}")
-    if layout is not None:
-        lines.append(f"orders also split by customer hash into {layout.partitions} partitions under "
-                     f"{out / LAYOUT_DIR}/ (for compute.engine: dask)")
-    lines.append(f"rejects: {out / 'rejects.parquet'}   report: {out / 'ingest_report.json'}")
-    return "\n".join(lines)
+                  outputs=outputs, text=text(staged, totals, out), warnings=warnings)

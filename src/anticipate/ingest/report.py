@@ -1,0 +1,130 @@
+"""What an ingest tells its user: where every column went, the warnings, the summary, the dry run.
+
+Pure text built from the :class:`~anticipate.ingest.TableReport` of each table;
+only :func:`dry_run_result` reads a file (the dry run's temporary rejects).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from anticipate.layout import LAYOUT_DIR
+
+#: How many rejected lines a dry run prints.
+DRY_RUN_LINES = 10
+
+
+def _shown(value: object) -> str:
+    return "null" if value is None else repr(value)
+
+
+def column_lines(table: str, report: Any) -> list[str]:
+    """``table``'s columns, one line each for mapped (source -> canonical), defaulted and ignored."""
+    mapped = ", ".join(f"{src!r} -> {dst}" for src, dst in report.mapped.items()) or "none"
+    lines = [f"{table}: columns mapped: {mapped}"]
+    if report.defaulted:
+        lines.append(f"{table}: columns defaulted: "
+                     + ", ".join(f"{name} = {_shown(value)}" for name, value in report.defaulted.items()))
+    if report.ignored:
+        lines.append(f"{table}: columns ignored: " + ", ".join(repr(name) for name in report.ignored))
+    return lines
+
+
+def column_warnings(reports: dict[str, Any]) -> list[str]:
+    """A warning per table whose defaulted columns give every row the same value (an orders
+    region is left to :func:`region_warning`, which says what it means for the plan)."""
+    warnings = []
+    for table, report in reports.items():
+        constant = {name: value for name, value in report.defaulted.items()
+                    if value is not None and (table, name) != ("orders", "region")}
+        if not constant:
+            continue
+        shown = ", ".join(f"{name} = {_shown(value)}" for name, value in constant.items())
+        first = next(iter(constant))
+        ignored = (f"; ignored columns: {', '.join(repr(n) for n in report.ignored)}" if report.ignored
+                   else "")
+        warnings.append(
+            f"{table}: no column found for {', '.join(constant)}, so every row gets the same value "
+            f"({shown}){ignored}. If the file has such a column under another name, map it: --map "
+            f"{table}.{first}=<column>")
+    return warnings
+
+
+def region_warning(report: Any, *, has_regions: bool) -> str | None:
+    """The warning for orders with no usable region (None when some lines have one)."""
+    if report.usable_region_rows or not report.rows_accepted:
+        return None
+    if "region" in report.defaulted:
+        cause = ("the orders file has no region column (recognised: region, ship_region, country, ...), "
+                 "so every line gets region 'ALL'")
+    else:
+        cause = (f"the region column {report.columns.get('region')!r} holds no usable value (only empty, "
+                 "'ALL', 'unknown' or similar)")
+    where = "" if has_regions else " and a regions table (--regions) with their lat/lon"
+    return (f"orders: no usable region: {cause}. Demand is served by the warehouse nearest each "
+            f"region, so allocate would plan 0 units. Give the orders a region column (or --map "
+            f"orders.region=<column>){where}")
+
+
+def text(staged: Any, totals: dict[str, int], out: Path) -> str:
+    """The human-readable summary of a published ingest."""
+    reports, layout = staged.reports, staged.layout
+    lines = [f"ingested {len(reports)} table(s) into {out}: rows_in {totals['rows_in']:,} = accepted "
+             f"{totals['rows_accepted']:,} + rejected {totals['rows_rejected']:,}"]
+    for table, r in reports.items():
+        lines.append(f"  {table:<11} {r.rows_in:>12,} in {r.rows_accepted:>12,} accepted "
+                     f"{r.rows_rejected:>10,} rejected   {r.file}")
+    orders = reports.get("orders")
+    if orders is not None and orders.existing_rows is not None:
+        lines.append(f"orders appended: {orders.existing_rows:,} existing + {orders.rows_accepted:,} new = "
+                     f"{orders.existing_rows + orders.rows_accepted:,} lines; {orders.duplicates_existing:,} "
+                     "duplicates of existing lines dropped (counted as rejected)")
+    if staged.kept:
+        lines.append("kept from the previous data directory: "
+                     + ", ".join(f"{t} ({n:,} rows)" for t, n in staged.kept.items()))
+    if layout is not None:
+        lines.append(f"orders also split by customer hash into {layout.partitions} partitions under "
+                     f"{out / LAYOUT_DIR}/ (for compute.engine: dask)")
+    lines.append(f"rejects: {out / 'rejects.parquet'}   report: {out / 'ingest_report.json'}")
+    return "\n".join(lines)
+
+
+def _reject_lines(rejects_path: Path, table: str) -> list[str]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rejects = pq.read_table(rejects_path)
+    rows = rejects.filter(pc.equal(rejects["table"], table)).slice(0, DRY_RUN_LINES).to_pylist()
+    return [f"    row {r['row']}, column {r['column']!r}, value {r['value']!r}: {r['reason']}" for r in rows]
+
+
+def dry_run_result(staged: Any, stage: Path, out: Path, limit: float) -> Any:
+    """The Result of ``ingest --dry-run``: per table the mapping, date format, rejects by reason and
+    the first rejected lines, and whether the real run would pass ``max_reject_share``."""
+    from anticipate.pipelines import Result
+
+    lines, counts, fails = [f"dry run: nothing was written to {out}"], {}, []
+    for table, r in staged.reports.items():
+        share = (r.rows_rejected - r.duplicates_existing) / r.rows_in if r.rows_in else 0.0
+        verdict = "ok" if share <= limit else "WOULD FAIL"
+        fails += [table] if share > limit else []
+        fmt = f", date format {r.date_format}" if r.date_format else ""
+        delim = f", delimiter {r.delimiter!r}" if r.delimiter else ""
+        lines += [f"{table}: {r.file} ({r.format}{delim}{fmt})",
+                  *("  " + line.split(": ", 1)[1] for line in column_lines(table, r)),
+                  f"  rows_in {r.rows_in:,} = accepted {r.rows_accepted:,} + rejected {r.rows_rejected:,} "
+                  f"({share:.2%}; limit ingest.max_reject_share {limit:g}: {verdict})"]
+        if r.reasons:
+            by_reason = ", ".join(f"{k} x {v:,}" for k, v in r.reasons.most_common())
+            lines.append(f"  rejects by reason: {by_reason}")
+            lines += ["  first rejected lines:", *_reject_lines(stage / "rejects.parquet", table)]
+        for key in ("rows_in", "rows_accepted", "rows_rejected"):
+            counts[f"{table}_{key}"] = getattr(r, key)
+    warnings = list(staged.warnings)
+    if fails:
+        warnings.append(f"the real run would fail: {', '.join(fails)} reject more than "
+                        f"max_reject_share {limit:g}; fix the file or the mapping, or pass "
+                        "--max-reject-share")
+    return Result(command="ingest", counts=counts, text="\n".join(lines), warnings=warnings,
+                  extra={"dry_run": True, "report": staged.doc})

@@ -1,0 +1,120 @@
+"""Updating a data directory: the tables an ingest does not re-read are kept from the previous one.
+
+``ingest`` stages a complete new directory and publishes it with renames. Into the
+stage go the tables it reads and, from the previous directory at ``--out`` (if it
+is one), every other canonical table (hard-linked, copied across file systems), the
+rejects of those tables and, while the orders are kept, their customer layout. So
+``ingest --orders new.csv --out data/shop`` replaces the orders and keeps products,
+regions, warehouses and supply; the publish stays atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from anticipate.io import TABLE_NAMES
+from anticipate.layout import LAYOUT_DIR
+
+
+def is_data_dir(path: Path) -> bool:
+    """Whether ``path`` is a data directory written by ``ingest`` or ``sample``."""
+    return path.is_dir() and ((path / "ingest_report.json").is_file()
+                              or any((path / f"{t}.parquet").is_file() for t in TABLE_NAMES))
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` as ``dst`` (same file system), else copy it; directories recursively."""
+    if src.is_dir():
+        dst.mkdir()
+        for child in sorted(src.iterdir()):
+            link_or_copy(child, dst / child.name)
+        return
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def keep_tables(previous: Path | None, stage: Path, given: set[str]) -> dict[str, int]:
+    """Link the canonical tables of ``previous`` that ``given`` does not replace into ``stage``.
+
+    Returns
+    -------
+    dict
+        kept table name -> its row count.
+    """
+    kept: dict[str, int] = {}
+    if previous is None:
+        return kept
+    for table in TABLE_NAMES:
+        src = previous / f"{table}.parquet"
+        if table not in given and src.is_file():
+            link_or_copy(src, stage / src.name)
+            kept[table] = pq.read_metadata(src).num_rows
+    layout = previous / LAYOUT_DIR
+    if "orders" in kept and layout.is_dir():
+        link_or_copy(layout, stage / LAYOUT_DIR)
+    return kept
+
+
+def previous_rejects(previous: Path | None, tables: set[str]) -> pa.Table | None:
+    """The rejects of ``tables`` recorded in ``previous/rejects.parquet`` (None when none)."""
+    path = None if previous is None else previous / "rejects.parquet"
+    if path is None or not path.is_file() or not tables:
+        return None
+    rejects = pq.read_table(path)
+    kept = rejects.filter(pc.is_in(rejects["table"], value_set=pa.array(sorted(tables))))
+    return kept if kept.num_rows else None
+
+
+def previous_reports(previous: Path | None) -> dict[str, Any]:
+    """The per-table entries of ``previous/ingest_report.json`` (empty when there is none)."""
+    path = None if previous is None else previous / "ingest_report.json"
+    if path is None or not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    tables = dict(doc.get("tables", {}))
+    tables.update(doc.get("kept", {}))
+    return tables
+
+
+def reference_keys(directory: Path | None, tables: set[str]) -> dict[str, pa.Array]:
+    """The SKUs / regions of the products / regions tables of ``directory`` among ``tables``, to
+    check new rows against (``skus`` and ``regions`` of :class:`~anticipate.ingest.Context`)."""
+    keys: dict[str, pa.Array] = {}
+    for table, column, name in (("products", "sku", "skus"), ("regions", "region", "regions")):
+        path = None if directory is None else directory / f"{table}.parquet"
+        if table in tables and path is not None and path.is_file():
+            keys[name] = pq.read_table(path, columns=[column])[column].combine_chunks().cast(pa.string())
+    return keys
+
+
+def orphan_warnings(stage: Path, kept: dict[str, int], given: set[str]) -> list[str]:
+    """Warnings for kept orders whose SKU / region the newly ingested products / regions lack."""
+    warnings = []
+    if "orders" not in kept:
+        return warnings
+    for table, column in (("products", "sku"), ("regions", "region")):
+        if table not in given or not (stage / f"{table}.parquet").is_file():
+            continue
+        known = pq.read_table(stage / f"{table}.parquet", columns=[column])[column].combine_chunks()
+        values = pq.read_table(stage / "orders.parquet", columns=[column])[column]
+        missing = values.filter(pc.invert(pc.is_in(values, value_set=known.cast(values.type))))
+        if len(missing):
+            example = missing[0].as_py()
+            warnings.append(
+                f"orders: {len(missing):,} of the {len(values):,} kept order lines have a {column} that the "
+                f"new {table} table lacks (e.g. {example!r}); their demand is left out of the plan. Add "
+                f"them to the {table} file, or re-ingest the orders (--orders FILE) to have them checked")
+    return warnings

@@ -1,0 +1,213 @@
+"""Ingest into an existing data directory: kept tables, --append, the runbook's nightly step."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from anticipate.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "order_id,customer_id,order_ts,sku,quantity,unit_price,region\n"
+REFERENCE = {
+    "products": "sku,category,unit_volume\ns1,a,2.0\ns2,b,0.5\n",
+    "regions": "region,lat,lon\nr1,50,5\nr2,51,6\n",
+    "warehouses": "warehouse_id,lat,lon,capacity\nw1,50,5,100\nw2,51,6,50\n",
+    "supply": "sku,units\ns1,40\ns2,30\n",
+}
+
+
+def _night(day: int, n: int = 20, tag: str = "o") -> str:
+    return "".join(f"{tag}{day}-{i},c{i % 5},2025-03-{day:02d} {8 + i % 10:02d}:00:00,s{1 + i % 2},1,2.5,"
+                   f"r{1 + i % 2}\n" for i in range(n))
+
+
+def _run(*args: str, cwd: Path | None = None) -> tuple[int, dict, str]:
+    old = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, ["--json", "-q", *args])
+    finally:
+        os.chdir(old)
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
+    return result.exit_code, json.loads(lines[-1]) if lines else {}, result.output
+
+
+def _reference(tmp_path: Path, out: Path) -> None:
+    args = []
+    for table, body in REFERENCE.items():
+        path = tmp_path / f"{table}.csv"
+        path.write_text(body)
+        args += [f"--{table}", str(path)]
+    code, _, output = _run("ingest", *args, "--out", str(out))
+    assert code == 0, output
+
+
+def _write(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+def test_orders_only_ingest_keeps_the_reference_tables(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    before = {t: (out / f"{t}.parquet").read_bytes() for t in REFERENCE}
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "o.csv", HEADER + _night(1))),
+                             "--out", str(out))
+    assert code == 0, output
+    assert {t: (out / f"{t}.parquet").read_bytes() for t in REFERENCE} == before
+    assert doc["counts"]["products_rows_kept"] == 2 and doc["counts"]["orders_rows_accepted"] == 20
+    report = json.loads((out / "ingest_report.json").read_text())
+    assert sorted(report["kept"]) == ["products", "regions", "supply", "warehouses"]
+    # an orders-only ingest now checks the orders against the kept products
+    bad = _write(tmp_path / "bad.csv", HEADER + _night(2) + "x,c1,2025-03-02,s9,1,1,r1\n")
+    code, _, output = _run("ingest", "--orders", str(bad), "--out", str(out))
+    assert code == 2 and "unknown sku" in output and (out / "orders.parquet").is_file()
+
+
+def test_append_drops_repeats_of_existing_lines_and_counts_them(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    code, _, output = _run("ingest", "--orders", str(_write(tmp_path / "n1.csv", HEADER + _night(1))),
+                           "--append", "--out", str(out))
+    assert code == 0, output
+    overlap = HEADER + _night(1)[: _night(1).index("o1-5,")] + _night(2)  # 5 lines of night 1 again
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "n2.csv", overlap)), "--append",
+                             "--out", str(out))
+    assert code == 0, output  # 5 / 25 = 20% repeats do not count against the 1% reject limit
+    counts = doc["counts"]
+    assert (counts["rows_in"], counts["rows_accepted"], counts["rows_rejected"]) == (25, 20, 5)
+    assert counts["orders_duplicates_existing"] == 5 and counts["orders_rows_existing"] == 20
+    assert doc["metrics"]["reject_share"] == 0.0  # repeats of existing lines are not bad rows
+    orders = pd.read_parquet(out / "orders.parquet")
+    assert len(orders) == 40 and orders["order_id"].is_unique
+    assert orders["order_id"].tolist()[:20] == [f"o1-{i}" for i in range(20)]  # existing lines first
+    rejects = pd.read_parquet(out / "rejects.parquet")
+    assert rejects["row"].tolist() == [1, 2, 3, 4, 5]
+    assert set(rejects["reason"]) == {"duplicate of an existing line (already ingested)"}
+    report = json.loads((out / "ingest_report.json").read_text())
+    assert report["tables"]["orders"]["duplicates_existing"] == 5 and report["append"] is True
+    assert report["rejects_carried"] == 0 and report["rows_rejected"] == len(rejects)
+    assert all((out / f"{t}.parquet").is_file() for t in REFERENCE)
+
+
+def test_a_failed_append_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    assert _run("ingest", "--orders", str(_write(tmp_path / "n1.csv", HEADER + _night(1))), "--append",
+                "--out", str(out))[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = _write(tmp_path / "bad.csv", HEADER + "x,c1,never,s1,1,1,r1\n")
+    code, _, output = _run("ingest", "--orders", str(bad), "--append", "--out", str(out))
+    assert code == 2 and "bad.csv" in output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_append_rebuilds_the_customer_layout(tmp_path: Path) -> None:
+    from anticipate.layout import read_layout
+
+    cfg = _write(tmp_path / "dask.yaml", "compute:\n  engine: dask\n  partitions: 3\n")
+    out = tmp_path / "shop"
+    for day in (1, 2):
+        night = _write(tmp_path / f"n{day}.csv", HEADER + _night(day))
+        code, _, output = _run("--config", str(cfg), "ingest", "--orders", str(night), "--append", "--out",
+                               str(out))
+        assert code == 0, output
+    layout = read_layout(out)  # raises when the layout disagrees with orders.parquet
+    assert layout is not None and layout.rows == 40 == len(pd.read_parquet(out / "orders.parquet"))
+    # a reference table ingested later keeps the orders and their layout
+    code, _, output = _run("--config", str(cfg), "ingest", "--products",
+                           str(_write(tmp_path / "p.csv", REFERENCE["products"])), "--out", str(out))
+    assert code == 0, output
+    layout = read_layout(out)
+    assert layout is not None and layout.rows == 40
+
+
+def _runbook_ingest() -> list[str]:
+    """The README runbook's nightly ingest command, as arguments after ``anticipate``."""
+    readme = (ROOT / "README.md").read_text()
+    runbook = readme[readme.index("## Runbook"):]
+    runbook = runbook[: runbook.index("\n## ", 5)]
+    [line] = [ln for ln in runbook.splitlines() if re.search(r"anticipate ingest .*--out", ln)
+              and ln.lstrip()[:1].isdigit()]  # the cron line
+    command = line.split("&&", 1)[1].split(">>", 1)[0]
+    return shlex.split(command)[1:]
+
+
+@pytest.fixture
+def umask_022():
+    """A usual login umask for the test, restored afterwards."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_the_runbook_nightly_ingest_works_as_written(tmp_path: Path, umask_022: None) -> None:
+    args = _runbook_ingest()
+    assert args[0] == "ingest" and "--append" in args
+    out = tmp_path / args[args.index("--out") + 1]
+    _reference(tmp_path, out)
+    orders_file = tmp_path / args[args.index("--orders") + 1]
+    for day in (1, 2, 3):
+        _write(orders_file, HEADER + _night(day))
+        code, doc, output = _run(*args, cwd=tmp_path)
+        assert code == 0, output
+        assert doc["counts"]["orders_rows_accepted"] == 20
+    orders = pd.read_parquet(out / "orders.parquet")
+    assert len(orders) == 60 and orders["order_ts"].dt.day.tolist() == [1] * 20 + [2] * 20 + [3] * 20
+    assert all((out / f"{t}.parquet").is_file() for t in REFERENCE)
+    # readable by another account (a reporting user, the WMS)
+    assert oct(out.stat().st_mode & 0o777) == "0o755"
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == dict.fromkeys(
+        [*(f"{t}.parquet" for t in [*REFERENCE, "orders", "rejects"]), "ingest_report.json"], "0o644")
+
+
+@pytest.mark.parametrize("case", ["no column", "only unknown"])
+def test_orders_without_a_usable_region_warn(tmp_path: Path, case: str) -> None:
+    if case == "no column":
+        body = "customer_id,order_ts\n" + "".join(f"c{i},2025-03-01\n" for i in range(5))
+    else:
+        body = "customer_id,order_ts,country\n" + "".join(f"c{i},2025-03-01,Unknown\n" for i in range(5))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["ingest", "--orders", str(_write(tmp_path / "o.csv", body)),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning: orders: no usable region" in result.stderr
+    report = json.loads((out / "ingest_report.json").read_text())
+    assert any("no usable region" in w for w in report["warnings"])
+    assert report["tables"]["orders"]["usable_region_rows"] == 0
+    good = _write(tmp_path / "g.csv", HEADER + _night(1))
+    result = CliRunner().invoke(main, ["ingest", "--orders", str(good), "--out", str(out)])
+    assert result.exit_code == 0 and "no usable region" not in result.output
+
+
+def test_new_reference_tables_are_checked_against_the_kept_orders_and_rejects_carry_over(
+    tmp_path: Path
+) -> None:
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    night = HEADER + _night(1) + "".join(f"x{i},c1,2025-03-01,s1,0,1,r1\n" for i in range(1))
+    code, _, output = _run("--config", str(_write(tmp_path / "c.yaml", "ingest:\n  max_reject_share: 0.1\n")),
+                           "ingest", "--orders", str(_write(tmp_path / "n1.csv", night)), "--out", str(out))
+    assert code == 0, output
+    assert pd.read_parquet(out / "rejects.parquet")["table"].tolist() == ["orders"]
+    products = _write(tmp_path / "p2.csv", "sku,category,unit_volume\ns1,a,2.0\n")  # s2 is gone
+    code, doc, output = _run("ingest", "--products", str(products), "--out", str(out))
+    assert code == 0, output
+    assert any("10 of the 20 kept order lines have a sku that the new products table lacks" in w
+               for w in doc["warnings"])
+    report = json.loads((out / "ingest_report.json").read_text())
+    assert report["rejects_carried"] == 1  # the kept orders' reject is still listed
+    assert pd.read_parquet(out / "rejects.parquet")["reason"].tolist() == [
+        "non-positive quantity (returns are not orders)"]
