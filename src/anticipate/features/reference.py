@@ -11,14 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from anticipate.features.build import (
-    ALL_FAMILIES,
-    CUSTOMER_WINDOWS,
-    KEYS,
-    PAIR_WINDOWS,
-    feature_columns,
-    item_column,
-)
+from anticipate.features.history import item_column
+from anticipate.features.spec import ALL_FAMILIES, CUSTOMER_WINDOWS, KEYS, PAIR_WINDOWS, feature_columns
 
 
 def _orders_of(hist: pd.DataFrame, keys: list[str], cutoff: pd.Timestamp) -> pd.DataFrame:
