@@ -134,6 +134,7 @@ def test_refit_from_boosters_takes_the_trees_and_recalibrates_like_fit() -> None
     raw = classifier.predict_proba(test[FEATS])[:, 1]
     np.testing.assert_allclose(raw, model.classifier_.predict_proba(test[FEATS])[:, 1], rtol=1e-12)
     assert refit.calibration_ == model.calibration_
+    assert refit.fit_summary()["rounds"] == refit.rounds_ and model.fit_summary()["rounds"] is None
     np.testing.assert_allclose(refit.predict_proba(test[FEATS]), model.predict_proba(test[FEATS]), rtol=1e-12)
 
 

@@ -80,6 +80,10 @@ FEATURE_DOCS: dict[str, str] = {
 }
 
 
+#: The spec's keys at the top of a model's meta, in the order models before the spec wrote them.
+_FLAT_META_KEYS = ("item_level", "horizon_days", "lookback_days", "families")
+
+
 def feature_columns(families: Sequence[str] = ALL_FAMILIES) -> list[str]:
     """The feature columns of ``families``, in table order (pinned by tests)."""
     return [name for name in FEATURE_DOCS if any(name.startswith(FAMILY_PREFIX[f]) for f in families)]
@@ -150,13 +154,8 @@ class FeatureSpec:
 
     def to_meta(self) -> dict[str, Any]:
         """The model-meta entries: ``feature_spec`` plus the flat keys that models before it carried."""
-        return {
-            "item_level": self.item_level,
-            "horizon_days": self.horizon_days,
-            "lookback_days": self.lookback_days,
-            "families": list(self.families),
-            "feature_spec": self.to_dict(),
-        }
+        flat = self.to_dict()
+        return {key: flat[key] for key in _FLAT_META_KEYS} | {"feature_spec": self.to_dict()}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> FeatureSpec:

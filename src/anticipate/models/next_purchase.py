@@ -263,6 +263,19 @@ class NextPurchaseModel(BaseEstimator):
         self._calibrate(X_val, np.asarray(y_val), groups_val)
         return self
 
+    def fit_summary(self) -> dict[str, Any]:
+        """What the fit chose: ``best_iteration`` (classifier rounds), ``calibration`` and ``rounds``.
+
+        ``rounds`` is ``{"classifier": n, "regressor": n}`` after :meth:`refit_from_boosters`,
+        else None.
+        """
+        check_is_fitted(self, "classifier_")
+        return {
+            "best_iteration": self.best_iteration_,
+            "calibration": self.calibration_,
+            "rounds": getattr(self, "rounds_", None),
+        }
+
     def _raw_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.classifier_.predict_proba(X[self.feature_names_])[:, 1]
 

@@ -54,7 +54,7 @@ def run_train(
             fitted = fit_on_windows(cfg, ds, until_ts)
         y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
         metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
-        metrics["best_iteration"] = float(fitted.model.best_iteration_)
+        metrics["best_iteration"] = float(fitted.model.fit_summary()["best_iteration"])
         bar.step("logging to MLflow")
         run_id, version, model_uri = _log_training(
             settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
@@ -106,7 +106,7 @@ def _log_training(
                 "val_pairs": len(fitted.val),
                 "n_features": len(fitted.features),
                 "train_cutoffs": ",".join(fitted.meta["train_cutoffs"]),
-                "calibration": getattr(fitted.model, "calibration_", "none"),
+                "calibration": fitted.model.fit_summary()["calibration"],
             }
         )
         dask_keys = ("dask_workers", "dask_threads", "dask_partitions", "dask_orders", "train_pairs_full")
