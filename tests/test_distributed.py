@@ -9,17 +9,13 @@ import pandas as pd
 import pytest
 
 from anticipate.config import ComputeConfig, Config
-from anticipate.distributed import (
-    build_features_dask,
-    dask_client,
-    orders_on_cluster,
-    partition_of,
-    partition_orders,
-)
+from anticipate.distributed.cluster import dask_client, orders_on_cluster, partition_orders
+from anticipate.distributed.schedule import build_features_dask
 from anticipate.errors import DataError, ServiceUnavailable
 from anticipate.features.build import build_features
+from anticipate.features.spec import FeatureSpec
 from anticipate.io import load_dataset
-from anticipate.layout import read_all_parts, read_layout, write_customer_layout
+from anticipate.layout import partition_of, read_all_parts, read_layout, write_customer_layout
 from anticipate.pipelines import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -138,8 +134,8 @@ def test_dask_features_from_the_layout_equal_local_features(client, ingested):
 
 @pytest.mark.parametrize("item_level", ["sku", "category"])
 def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level):
+    from anticipate.models.training import fit_on_windows
     from anticipate.pipelines._common import load_data
-    from anticipate.pipelines.model import fit_on_windows
     from anticipate.pipelines.plan import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
@@ -161,13 +157,19 @@ def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level
     pd.testing.assert_frame_equal(remote, local, rtol=1e-9)
 
 
-def test_dask_features_equal_local_features(client, sample):
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FeatureSpec(lookback_days=365, item_level="sku"),
+        FeatureSpec(90, item_level="category", families=("customer_item", "item", "region_item")),
+    ],
+)
+def test_dask_features_equal_local_features(client, sample, spec):
     cutoff = pd.Timestamp(sample.orders["order_ts"].max()).normalize() - pd.Timedelta(days=28)
-    kw = dict(lookback_days=365, item_level="sku", products=sample.products)
-    local = build_features(sample.orders, cutoff, **kw)
+    local = build_features(sample.orders, cutoff, spec, products=sample.products)
     parts = client.scatter(partition_orders(sample.orders, 4))
-    remote = build_features_dask(client, parts, cutoff, **kw)
-    assert len(local) > 1000
+    remote = build_features_dask(client, parts, cutoff, spec, products=sample.products)
+    assert len(local) > 1000 and list(remote.columns) == list(local.columns)
     pd.testing.assert_frame_equal(remote, local)
 
 
@@ -179,12 +181,12 @@ def test_unreachable_scheduler_is_service_unavailable():
 
 def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     from anticipate.config import Config, SampleConfig
-    from anticipate.distributed import downsample, train_dask, training_set_dask
+    from anticipate.distributed.schedule import downsample_dask, train_dask, training_set_dask
     from anticipate.features.build import training_cutoffs
     from anticipate.io import DataSet
     from anticipate.metrics import classification_metrics
     from anticipate.models.next_purchase import NextPurchaseModel
-    from anticipate.pipelines.model import feature_names, fit_on_windows
+    from anticipate.models.training import feature_names, fit_on_windows
     from anticipate.sample import generate_world
 
     tables, _ = generate_world(SampleConfig(customers=1500, skus=80, days=300))
@@ -197,12 +199,12 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     auc_local = classification_metrics(local.val["y"].to_numpy(), local.model.predict_proba(local.val))["auc"]
 
     cutoffs = training_cutoffs(until, cfg.time.horizon_days, cfg.model.train_windows)
-    kw = dict(lookback_days=cfg.time.lookback_days, item_level="sku", products=ds.products)
+    spec = FeatureSpec.from_config(cfg)
     parts = client.scatter(partition_orders(ds.orders, 4))
-    train = training_set_dask(client, parts, cutoffs[:-1], horizon_days=cfg.time.horizon_days, **kw)
-    val = build_features_dask(client, parts, cutoffs[-1], horizon_days=cfg.time.horizon_days, **kw)
+    train = training_set_dask(client, parts, cutoffs[:-1], spec, products=ds.products)
+    val = build_features_dask(client, parts, cutoffs[-1], spec, products=ds.products, labelled=True)
     pd.testing.assert_frame_equal(val, local.val.reset_index(drop=True))
-    sample, n = downsample(train, 5000, seed=0)
+    sample, n = downsample_dask(train, 5000, seed=0)
     assert n == len(local.frame) - len(local.val) and 4000 < len(sample) < 6000
     features = feature_names(val)
     model = train_dask(client, train, sample, val, features, NextPurchaseModel.from_config(cfg.model),

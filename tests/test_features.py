@@ -8,16 +8,14 @@ import pytest
 from hypothesis import given, settings
 
 from anticipate.features.build import (
-    ALL_FAMILIES,
-    FEATURE_DOCS,
     build_features,
     build_labels,
     build_training_frame,
     build_training_set,
-    feature_columns,
     training_cutoffs,
 )
 from anticipate.features.reference import build_features_reference
+from anticipate.features.spec import ALL_FAMILIES, FEATURE_DOCS, feature_columns
 from tests.strategies import cutoffs, order_logs
 
 

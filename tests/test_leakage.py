@@ -1,4 +1,4 @@
-"""CONTRACTS section 2: changing or deleting any order line at or after the cutoff leaves
+"""Point-in-time features: changing or deleting any order line at or after the cutoff leaves
 every feature at the cutoff bit-for-bit unchanged."""
 
 from __future__ import annotations

@@ -110,6 +110,34 @@ def test_model_learns_and_is_deterministic_and_picklable() -> None:
     assert list(model.gain_importance().index[:1]) != ["noise"]
 
 
+def test_refit_from_boosters_takes_the_trees_and_recalibrates_like_fit() -> None:
+    import lightgbm as lgb
+
+    model, test = _fit()
+    train, val = _frame(6000, 1), _frame(3000, 2)
+    params = model.fixed_round_params()
+    assert params["classifier"]["n_estimators"] == model.best_iteration_
+    classifier = lgb.LGBMClassifier(**params["classifier"]).fit(train[FEATS], train["y"])
+    buyers = train[train["y"] == 1]
+    regressor = None
+    if params["regressor"] is not None:
+        regressor = lgb.LGBMRegressor(**params["regressor"]).fit(buyers[FEATS], buyers["units"])
+    refit = pickle.loads(pickle.dumps(model)).refit_from_boosters(
+        classifier, regressor, X_val=val[FEATS], y_val=val["y"].to_numpy(), groups_val=val["customer_id"]
+    )
+    assert refit.classifier_ is classifier and refit.regressor_ is regressor
+    assert refit.rounds_ == {
+        "classifier": model.best_iteration_,
+        "regressor": 0 if regressor is None else params["regressor"]["n_estimators"],
+    }
+    # the same trees as the early-stopped fit (deterministic LightGBM), so the same calibration choice
+    raw = classifier.predict_proba(test[FEATS])[:, 1]
+    np.testing.assert_allclose(raw, model.classifier_.predict_proba(test[FEATS])[:, 1], rtol=1e-12)
+    assert refit.calibration_ == model.calibration_
+    assert refit.fit_summary()["rounds"] == refit.rounds_ and model.fit_summary()["rounds"] is None
+    np.testing.assert_allclose(refit.predict_proba(test[FEATS]), model.predict_proba(test[FEATS]), rtol=1e-12)
+
+
 def test_calibration_is_never_chosen_when_it_makes_ece_worse() -> None:
     rng = np.random.default_rng(5)
     p = rng.uniform(0, 0.3, 4000)

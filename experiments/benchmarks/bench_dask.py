@@ -44,7 +44,8 @@ def _cutoff(orders: pd.DataFrame) -> pd.Timestamp:
 
 
 def dask_features_10m(workdir: Path) -> dict:
-    from anticipate.distributed import build_features_dask, dask_client, partition_orders
+    from anticipate.distributed.cluster import dask_client, partition_orders
+    from anticipate.distributed.schedule import build_features_dask
 
     orders = big_orders(workdir)
     cutoff = _cutoff(orders)
@@ -105,11 +106,11 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
         cutoff = _cutoff(ds.orders)
         until = cutoff - pd.Timedelta(days=cfg.time.horizon_days)
         if engine == "dask":
-            from anticipate.distributed import fit_on_windows_dask
+            from anticipate.distributed.schedule import fit_on_windows_dask
 
             fitted = fit_on_windows_dask(cfg, ds, until)
         else:
-            from anticipate.pipelines.model import fit_on_windows
+            from anticipate.models.training import fit_on_windows
 
             fitted = fit_on_windows(cfg, ds, until)
         trained = time.perf_counter()

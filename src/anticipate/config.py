@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from anticipate.errors import ConfigError
+from anticipate.features.spec import ALL_FAMILIES, Family, ItemLevel
 
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
 MAX_YAML_BYTES = 1_000_000
@@ -58,7 +59,7 @@ class LightGBMParams(_Section):
 
 
 class ModelConfig(_Section):
-    item_level: Literal["sku", "category"] = "sku"
+    item_level: ItemLevel = "sku"
     train_windows: int = Field(12, ge=2, le=104, description="rolling-origin windows; last = validation")
     seed: int = 7
     threads: int = Field(2, ge=1)
@@ -70,9 +71,7 @@ class ModelConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    families: list[Literal["customer", "customer_item", "item", "region_item", "calendar"]] = Field(
-        default_factory=lambda: ["customer", "customer_item", "item", "region_item", "calendar"]
-    )
+    families: list[Family] = Field(default_factory=lambda: list(ALL_FAMILIES))
 
 
 class EconomicsConfig(_Section):

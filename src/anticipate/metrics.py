@@ -55,9 +55,20 @@ def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y, p
 
 
+def calibration_bin(p: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
+    """The equal-width bin (``0..bins - 1``) of each probability ``p`` (clipped to [0, 1]; 1 in the last)."""
+    return np.minimum((np.clip(p, 0, 1) * bins).astype(int), bins - 1)
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean binary log loss (nats) of labels ``y`` (0/1) under ``p`` clipped to [EPS, 1 - EPS]."""
+    clipped = np.clip(p, EPS, 1 - EPS)
+    return float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)))
+
+
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
     """Count-weighted mean |observed rate - mean p| over ``bins`` equal-width bins of p in [0, 1]."""
-    idx = np.minimum((np.clip(p, 0, 1) * bins).astype(int), bins - 1)
+    idx = calibration_bin(p, bins)
     count = np.bincount(idx, minlength=bins)
     gap = np.abs(np.bincount(idx, weights=y, minlength=bins) - np.bincount(idx, weights=p, minlength=bins))
     return float(gap.sum() / count.sum())
@@ -76,12 +87,11 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     y, p = _check(y, p)
-    clipped = np.clip(p, EPS, 1 - EPS)
     precision, lift = top_share(y, p)
     return {
         "auc": float(roc_auc_score(y, p)),
         "ap": float(average_precision_score(y, p)),
-        "logloss": float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
+        "logloss": log_loss(y, p),
         "brier": float(np.mean((p - y) ** 2)),
         "ece": expected_calibration_error(y, p),
         "precision_at_10pct": precision,

@@ -1,1 +1,7 @@
-"""Point-in-time features: histories as flat arrays, Numba kernels, and the feature table."""
+"""The feature engine: point-in-time features of (customer, item) pairs at a cutoff.
+
+``spec`` (family and column names, the frozen FeatureSpec), ``history`` (the lines
+before the cutoff as codes), ``sequences`` (customer and pair statistics),
+``partials`` (additive per-partition partials plus the join), ``build`` (the local
+table, labels, training sets), ``renewal``, ``_kernels`` and the pandas ``reference``.
+"""

@@ -27,6 +27,29 @@ SEQ_FIXED = (
     "bgnbd_t_x",
     "bgnbd_T",
 )
+# Column indices of the sequence_stats output, by name (module constants: Numba freezes them).
+RECENCY = 0  # days since the last event
+TENURE = 1  # days since the first event
+N_EVENTS = 2
+SPEND_365 = 3
+GAP_MEAN = 4  # days
+GAP_STD = 5
+GAP_LAST = 6
+RECENCY_OVER_GAP = 7
+BGNBD_X = 8
+BGNBD_T_X = 9
+BGNBD_T = 10
+N_FIXED = len(SEQ_FIXED)
+
+
+def window_count(w: int) -> int:
+    """Column of :func:`sequence_stats` with the event count inside window ``w`` (its position)."""
+    return N_FIXED + 2 * w
+
+
+def window_units(w: int) -> int:
+    """Column of :func:`sequence_stats` with the units inside window ``w`` (its position)."""
+    return N_FIXED + 2 * w + 1
 
 
 def _sequence_stats_body(
@@ -43,42 +66,43 @@ def _sequence_stats_body(
 
     Returns
     -------
-    float64 (G, 11 + 2K): the :data:`SEQ_FIXED` columns, then for each window the
-    event count and the units inside it (``age <= window``). NaN where undefined.
+    float64 (G, N_FIXED + 2K): the :data:`SEQ_FIXED` columns (indices ``RECENCY`` ...
+    ``BGNBD_T``), then for each window the event count and the units inside it
+    (``age <= window``; :func:`window_count`, :func:`window_units`). NaN where undefined.
     """
     n_groups = indptr.shape[0] - 1
     k = windows.shape[0]
-    out = np.full((n_groups, 11 + 2 * k), np.nan)
+    out = np.full((n_groups, N_FIXED + 2 * k), np.nan)
     for g in prange(n_groups):  # groups are independent: rows of out are disjoint
         lo, hi = indptr[g], indptr[g + 1]
         n = hi - lo
         if n == 0:
             continue
         first, last = age[lo], age[hi - 1]
-        out[g, 0] = last
-        out[g, 1] = first
-        out[g, 2] = n
+        out[g, RECENCY] = last
+        out[g, TENURE] = first
+        out[g, N_EVENTS] = n
         spend365 = 0.0
         for i in range(lo, hi):
             if age[i] <= 365.0:
                 spend365 += spend[i]
-        out[g, 3] = spend365
+        out[g, SPEND_365] = spend365
         if n >= 2:
             total = first - last
             mean = total / (n - 1)
-            out[g, 4] = mean
+            out[g, GAP_MEAN] = mean
             if n >= 3:
                 ss = 0.0
                 for i in range(lo + 1, hi):
                     d = (age[i - 1] - age[i]) - mean
                     ss += d * d
-                out[g, 5] = math.sqrt(ss / (n - 2))
-            out[g, 6] = age[hi - 2] - age[hi - 1]
+                out[g, GAP_STD] = math.sqrt(ss / (n - 2))
+            out[g, GAP_LAST] = age[hi - 2] - age[hi - 1]
             if mean > 0.0:
-                out[g, 7] = last / mean
-        out[g, 8] = n - 1
-        out[g, 9] = first - last
-        out[g, 10] = first
+                out[g, RECENCY_OVER_GAP] = last / mean
+        out[g, BGNBD_X] = n - 1
+        out[g, BGNBD_T_X] = first - last
+        out[g, BGNBD_T] = first
         for w in range(k):
             count = 0.0
             total_units = 0.0
@@ -86,8 +110,8 @@ def _sequence_stats_body(
                 if age[i] <= windows[w]:
                     count += 1.0
                     total_units += units[i]
-            out[g, 11 + 2 * w] = count
-            out[g, 12 + 2 * w] = total_units
+            out[g, N_FIXED + 2 * w] = count
+            out[g, N_FIXED + 2 * w + 1] = total_units
     return out
 
 

@@ -11,14 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from anticipate.features.build import (
-    ALL_FAMILIES,
-    CUSTOMER_WINDOWS,
-    KEYS,
-    PAIR_WINDOWS,
-    feature_columns,
-    item_column,
-)
+from anticipate.features.history import item_column
+from anticipate.features.spec import ALL_FAMILIES, CUSTOMER_WINDOWS, KEYS, PAIR_WINDOWS, feature_columns
 
 
 def _orders_of(hist: pd.DataFrame, keys: list[str], cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -77,6 +71,26 @@ def build_features_reference(
     hist["customer_id"] = hist["customer_id"].astype(str)
     hist["item"] = item_column(hist, item_level, products).to_numpy()
     hist["region"] = hist["region"].astype(str)
+    cust = _customers_reference(hist, cutoff)
+    pairs = (
+        _orders_of(hist, ["customer_id", "item"], cutoff)
+        .groupby(["customer_id", "item"])
+        .apply(_sequence, windows=PAIR_WINDOWS, include_groups=False)
+    )
+    pairs = _renewal_reference(pairs)
+    pairs = pairs[pairs["recency"] <= lookback_days]
+    out = pd.DataFrame(index=pairs.index).reset_index()
+    out["region"] = cust["region"].reindex(out["customer_id"]).to_numpy()
+    out = _pair_columns(out.join(cust.drop(columns="region"), on="customer_id"), pairs)
+    out = _join_item_features(out, hist, cutoff)
+    out["cal_dow"] = float(cutoff.dayofweek)
+    out["cal_week"] = float(cutoff.isocalendar()[1])
+    columns = feature_columns(families)
+    return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
+
+
+def _customers_reference(hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per customer: the ``cust_`` sequence columns, BG/NBD summary and most recent region."""
     cust = (
         _orders_of(hist, ["customer_id"], cutoff)
         .groupby("customer_id")
@@ -101,16 +115,11 @@ def build_features_reference(
     cust["cust_bgnbd_T"] = cust["cust_tenure_days"]
     last = hist.sort_values(["customer_id", "order_ts"], kind="stable")
     cust["region"] = last.groupby("customer_id")["region"].last()
-    pairs = (
-        _orders_of(hist, ["customer_id", "item"], cutoff)
-        .groupby(["customer_id", "item"])
-        .apply(_sequence, windows=PAIR_WINDOWS, include_groups=False)
-    )
-    pairs = _renewal_reference(pairs)
-    pairs = pairs[pairs["recency"] <= lookback_days]
-    out = pd.DataFrame(index=pairs.index).reset_index()
-    out["region"] = cust["region"].reindex(out["customer_id"]).to_numpy()
-    out = out.join(cust.drop(columns="region"), on="customer_id")
+    return cust
+
+
+def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The ``ci_`` columns (and the pooled item gaps) of the candidates ``out`` from their pair rows."""
     out["ci_orders_total"] = pairs["n"].to_numpy()
     for w in PAIR_WINDOWS:
         out[f"ci_orders_{w}d"] = pairs[f"orders_{w}"].to_numpy()
@@ -128,11 +137,7 @@ def build_features_reference(
     out["cust_orders_per_day"] = out["cust_orders_total"] / tenure
     out["ci_share_all"] = out["ci_orders_total"] / out["cust_orders_total"]
     out["ci_orders_per_day"] = out["ci_orders_total"] / tenure
-    out = _join_item_features(out, hist, cutoff)
-    out["cal_dow"] = float(cutoff.dayofweek)
-    out["cal_week"] = float(cutoff.isocalendar()[1])
-    columns = feature_columns(families)
-    return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
+    return out
 
 
 def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:

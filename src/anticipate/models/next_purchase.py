@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from anticipate.config import LightGBMParams, ModelConfig
-from anticipate.metrics import expected_calibration_error
+from anticipate.metrics import expected_calibration_error, log_loss
 
 MIN_BUYERS_FOR_REGRESSOR = 50
 
@@ -80,11 +80,6 @@ def _fold_of(keys: pd.Series) -> np.ndarray:
     return np.array([hashlib.blake2b(str(k).encode(), digest_size=1).digest()[0] % 2 for k in keys])
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-15, 1 - 1e-15)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def choose_calibration(p: np.ndarray, y: np.ndarray, folds: np.ndarray, mode: str) -> str:
     """``none``, ``isotonic`` or ``platt``, judged on a two-fold cross-fit over the window.
 
@@ -93,7 +88,7 @@ def choose_calibration(p: np.ndarray, y: np.ndarray, folds: np.ndarray, mode: st
     """
     if mode == "never" or len(np.unique(y)) < 2:
         return "none"
-    scores = {"none": (expected_calibration_error(y, p), _log_loss(y, p))}
+    scores = {"none": (expected_calibration_error(y, p), log_loss(y, p))}
     for kind in ("isotonic", "platt"):
         out = np.empty_like(p)
         for f in (0, 1):
@@ -102,7 +97,7 @@ def choose_calibration(p: np.ndarray, y: np.ndarray, folds: np.ndarray, mode: st
                 out[test] = p[test]
                 continue
             out[test] = _make_calibrator(kind).fit(p[train], y[train]).predict(p[test])
-        scores[kind] = (expected_calibration_error(y, out), _log_loss(y, out))
+        scores[kind] = (expected_calibration_error(y, out), log_loss(y, out))
     if mode == "always":
         return min(("isotonic", "platt"), key=lambda k: scores[k])
     allowed = [k for k in scores if scores[k][1] <= scores["none"][1]]
@@ -179,14 +174,7 @@ class NextPurchaseModel(BaseEstimator):
                 callbacks=[lgb.early_stopping(cls_params.early_stopping_rounds, verbose=False)],
             )
         self.best_iteration_ = int(self.classifier_.best_iteration_ or cls_params.n_estimators)
-        raw_val = self._raw_proba(X_val)
-        folds = _fold_of(groups_val if groups_val is not None else pd.Series(np.arange(len(y_val))))
-        self.calibration_ = choose_calibration(raw_val, np.asarray(y_val), folds, self.calibrate)
-        self.calibrator_ = (
-            None
-            if self.calibration_ == "none"
-            else _make_calibrator(self.calibration_).fit(raw_val, np.asarray(y_val))
-        )
+        self._calibrate(X_val, np.asarray(y_val), groups_val)
         self._fit_units(
             X, np.asarray(y), np.asarray(units, float), X_val, np.asarray(y_val), np.asarray(units_val, float)
         )
@@ -218,6 +206,75 @@ class NextPurchaseModel(BaseEstimator):
                 eval_set=[(X_val[val_buyers], units_val[val_buyers])],
                 callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
             )
+
+    def _calibrate(self, X_val: pd.DataFrame, y_val: np.ndarray, groups_val: pd.Series | None) -> None:
+        """Choose and fit the calibrator on the validation window (``calibration_``, ``calibrator_``).
+
+        The choice is judged on a two-fold cross-fit over ``groups_val`` (customer ids;
+        default: the row index), see :func:`choose_calibration`.
+        """
+        raw_val = self._raw_proba(X_val)
+        folds = _fold_of(groups_val if groups_val is not None else pd.Series(np.arange(len(y_val))))
+        self.calibration_ = choose_calibration(raw_val, y_val, folds, self.calibrate)
+        self.calibrator_ = (
+            None if self.calibration_ == "none" else _make_calibrator(self.calibration_).fit(raw_val, y_val)
+        )
+
+    def fixed_round_params(self) -> dict[str, dict[str, Any] | None]:
+        """LightGBM keyword arguments to refit each tree model with the rounds early stopping chose.
+
+        ``{"classifier": kwargs, "regressor": kwargs or None}`` (None when the fit kept
+        no quantity model); ``n_estimators`` is the fitted model's best iteration. For a
+        refit elsewhere (on a cluster) whose boosters come back through
+        :meth:`refit_from_boosters`.
+        """
+        check_is_fitted(self, "classifier_")
+        cls = _lgbm_kwargs(self.classifier or LightGBMParams(), seed=self.seed, threads=self.threads)
+        cls["n_estimators"] = self.best_iteration_
+        if self.regressor_ is None:
+            return {"classifier": cls, "regressor": None}
+        reg = _lgbm_kwargs(self.regressor or LightGBMParams(), seed=self.seed, threads=self.threads)
+        reg["n_estimators"] = int(self.regressor_.best_iteration_ or reg["n_estimators"])
+        return {"classifier": cls, "regressor": {"objective": "poisson", **reg}}
+
+    def refit_from_boosters(
+        self,
+        classifier: Any,
+        regressor: Any | None,
+        *,
+        X_val: pd.DataFrame,
+        y_val: np.ndarray,
+        groups_val: pd.Series | None = None,
+    ) -> NextPurchaseModel:
+        """Take refitted tree models (e.g. fitted on a cluster with :meth:`fixed_round_params`), recalibrate.
+
+        ``classifier`` (and ``regressor``, or None to keep none) are ordinary fitted
+        LightGBM sklearn models on ``feature_names_``; the calibration is chosen again
+        on the validation window. Sets ``rounds_`` = ``{"classifier": n, "regressor": n}``
+        (0 without a quantity model). Returns self.
+        """
+        check_is_fitted(self, "classifier_")
+        self.classifier_ = classifier
+        self.regressor_ = regressor
+        self.rounds_ = {
+            "classifier": int(classifier.n_estimators),
+            "regressor": 0 if regressor is None else int(regressor.n_estimators),
+        }
+        self._calibrate(X_val, np.asarray(y_val), groups_val)
+        return self
+
+    def fit_summary(self) -> dict[str, Any]:
+        """What the fit chose: ``best_iteration`` (classifier rounds), ``calibration`` and ``rounds``.
+
+        ``rounds`` is ``{"classifier": n, "regressor": n}`` after :meth:`refit_from_boosters`,
+        else None.
+        """
+        check_is_fitted(self, "classifier_")
+        return {
+            "best_iteration": self.best_iteration_,
+            "calibration": self.calibration_,
+            "rounds": getattr(self, "rounds_", None),
+        }
 
     def _raw_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.classifier_.predict_proba(X[self.feature_names_])[:, 1]

@@ -1,9 +1,9 @@
-"""Helpers shared by the pipelines: loading data, resolving cutoffs, opening the tracker."""
+"""Helpers shared by the pipelines: loading data, resolving cutoffs, opening the tracker, loading a model."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -55,3 +55,16 @@ def open_tracker(settings: Settings) -> Tracker:
     from anticipate.tracking import Tracker
 
     return Tracker.from_config(settings.cfg, settings.tracking_uri)
+
+
+def load_registered(settings: Settings, model: str | None, *, default_alias: str | None) -> tuple[Any, str]:
+    """Load ``--model`` (a version, ``@alias``, URI or local path) -> (NextPurchasePyfunc, uri).
+
+    ``None`` resolves to ``default_alias`` of the registered model (or its latest
+    version when that is None too).
+    """
+    tracker = open_tracker(settings)
+    uri = tracker.resolve_model_uri(
+        model, name=settings.cfg.model.registered_name, default_alias=default_alias
+    )
+    return tracker.load_model(uri), uri

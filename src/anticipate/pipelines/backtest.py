@@ -108,7 +108,7 @@ def _model_for(ctx: Context, cutoff: pd.Timestamp) -> Any:
     """The given model, or one trained in memory on the windows before ``cutoff``."""
     if ctx.wrapper is not None:
         return ctx.wrapper
-    from anticipate.pipelines.model import fit_on_windows
+    from anticipate.models.training import fit_on_windows
     from anticipate.tracking import NextPurchasePyfunc
 
     fitted = fit_on_windows(ctx.settings.cfg, ctx.ds, cutoff)
@@ -176,8 +176,8 @@ def _model_forecast(
     what the rest of the forecast loses.
     """
     from anticipate.forecast import forecast_from_scores
+    from anticipate.models.scoring import features_for, score_frame
     from anticipate.pipelines.evaluate import all_metrics, oracle_predictions
-    from anticipate.pipelines.model import features_for, score_frame
 
     cfg, ds = ctx.settings.cfg, ctx.ds
     wrapper = _model_for(ctx, cutoff)
@@ -376,7 +376,7 @@ def run_backtest(
     out: Path | None,
 ) -> Result:
     """Backtest every cutoff; write the table and figures; log a parent run with a child per cutoff."""
-    from anticipate.pipelines.model import load_registered
+    from anticipate.pipelines._common import load_registered
     from anticipate.pipelines.plan import require_reference_tables
 
     cut_list, warnings = parse_cutoffs(cutoffs, start, end, every)

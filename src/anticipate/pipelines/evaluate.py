@@ -14,9 +14,9 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.io import DataSet
+from anticipate.models.scoring import features_for
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, open_tracker, resolve_cutoff
-from anticipate.pipelines.model import features_for, load_registered
+from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
 
 HEADLINE = ("auc", "ap", "logloss", "brier", "ece", "precision_at_10pct", "lift_at_10pct")

@@ -14,28 +14,24 @@ from anticipate.pipelines._common import load_data, resolve_cutoff
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
     from anticipate.features.build import build_features
+    from anticipate.features.spec import FeatureSpec
 
     cfg = settings.cfg
+    spec = FeatureSpec.from_config(cfg)
     ds = load_data(settings, cluster=True)
     cutoff_ts = resolve_cutoff(
-        cutoff, ds.orders, horizon_days=cfg.time.horizon_days, purpose="production", command="features"
-    )
-    kwargs = dict(
-        lookback_days=cfg.time.lookback_days,
-        item_level=cfg.model.item_level,
-        products=ds.products,
-        families=cfg.features.families,
+        cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
     if cfg.compute.engine == "dask":
-        from anticipate.distributed import features_dask
+        from anticipate.distributed.schedule import features_dask
 
-        table = features_dask(cfg.compute, ds, cutoff_ts, **kwargs)
+        table = features_dask(cfg.compute, ds, cutoff_ts, spec)
     else:
-        table = build_features(ds.orders, cutoff_ts, **kwargs)
+        table = build_features(ds.orders, cutoff_ts, spec, products=ds.products)
     if table.empty:
         raise DataError(
             f"no candidate pairs at cutoff {dates.fmt(cutoff_ts)}: no order line in the "
-            f"{cfg.time.lookback_days} days before it; pick a later --cutoff or raise "
+            f"{spec.lookback_days} days before it; pick a later --cutoff or raise "
             "time.lookback_days"
         )
     write_table(table, out)

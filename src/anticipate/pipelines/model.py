@@ -1,133 +1,27 @@
-"""Model pipelines: ``train``, ``evaluate``, ``predict`` and ``promote`` (CONTRACTS sections 2, 6, 8)."""
+"""Model pipelines: ``train``, ``predict`` and ``promote`` (reading data, MLflow tracking, the Result).
+
+Fitting lives in :mod:`anticipate.models.training`, scoring in
+:mod:`anticipate.models.scoring`; these functions add the I/O around them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from anticipate import dates
-from anticipate.config import Config
-from anticipate.errors import DataError, UsageError
+from anticipate.errors import UsageError
 from anticipate.io import DataSet, write_table
+from anticipate.models.scoring import features_for, score_frame, spec_of
+from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, log, open_tracker, resolve_cutoff
+from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
-
-NON_FEATURES = ("customer_id", "item", "region", "cutoff", "y", "units")
 
 
 # --------------------------------------------------------------------------- train
-def resolve_until(
-    value: str | None, orders: pd.DataFrame, *, horizon_days: int, windows: int
-) -> pd.Timestamp:
-    """The training cutoff: data before it is used (labels included).
-
-    ``None`` is the last full cutoff, so ``train`` then ``evaluate`` with defaults is
-    out of time; ``latest`` is the production cutoff (every labelled window).
-    """
-    ts = orders["order_ts"]
-    if value is None:
-        until = dates.last_full_cutoff(ts, horizon_days)
-    elif value == "latest":
-        until = dates.data_end(ts)
-    else:
-        until = dates.parse_date(value, name="--until")
-    first_window = until - pd.Timedelta(days=horizon_days * windows)
-    earliest = dates.data_start(ts) + pd.Timedelta(days=1)
-    if until > dates.data_end(ts) or first_window < earliest:
-        latest_ok = dates.data_end(ts)
-        earliest_ok = earliest + pd.Timedelta(days=horizon_days * windows)
-        raise UsageError(
-            f"--until {dates.fmt(until)} leaves no room for {windows} training windows of "
-            f"{horizon_days} days inside the data; pass --until between {dates.fmt(earliest_ok)} "
-            f"and {dates.fmt(latest_ok)} (or 'latest'), or lower model.train_windows"
-        )
-    return until
-
-
-def _split_windows(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    last = frame["cutoff"].max()
-    return frame[frame["cutoff"] < last], frame[frame["cutoff"] == last]
-
-
-def _check_labels(frame: pd.DataFrame, what: str) -> None:
-    if frame.empty:
-        raise DataError(
-            f"no candidate pairs in the {what}: no customer ordered in the lookback window; "
-            "use a later cutoff or a longer time.lookback_days"
-        )
-    if frame["y"].nunique() < 2:
-        kind = "bought" if int(frame["y"].iloc[0]) == 1 else "did not buy"
-        raise DataError(
-            f"every candidate pair in the {what} {kind} in the horizon (a single-class label set); "
-            "a model cannot learn from it: use more training windows or a different horizon"
-        )
-
-
-def _downsample(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
-    if len(frame) <= limit:
-        return frame
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(len(frame), size=limit, replace=False))
-    return frame.iloc[keep]
-
-
-def feature_names(frame: pd.DataFrame) -> list[str]:
-    """The model's feature columns of a features frame (everything but keys and labels)."""
-    return [c for c in frame.columns if c not in NON_FEATURES]
-
-
-@dataclass
-class Fitted:
-    """A model fitted on rolling-origin windows, with the frames it saw."""
-
-    model: Any
-    features: list[str]
-    train: pd.DataFrame
-    val: pd.DataFrame
-    frame: pd.DataFrame
-    meta: dict[str, Any]
-
-
-def fit_on_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> Fitted:
-    """Build the training windows before ``until`` and fit the next-purchase model (pure after loading).
-
-    Raises DataError when a window has no candidates or a single class.
-    """
-    from anticipate.features.build import build_training_set
-    from anticipate.models.next_purchase import NextPurchaseModel
-
-    frame = build_training_set(
-        ds.orders,
-        until,
-        horizon_days=cfg.time.horizon_days,
-        lookback_days=cfg.time.lookback_days,
-        windows=cfg.model.train_windows,
-        item_level=cfg.model.item_level,
-        products=ds.products,
-        families=list(cfg.features.families),
-    )
-    train, val = _split_windows(frame)
-    _check_labels(train, "training windows")
-    _check_labels(val, "validation window")
-    train = _downsample(train, cfg.model.max_train_pairs, cfg.model.seed)
-    features = feature_names(frame)
-    model = NextPurchaseModel.from_config(cfg.model).fit(
-        train[features],
-        train["y"].to_numpy(),
-        train["units"].to_numpy(),
-        X_val=val[features],
-        y_val=val["y"].to_numpy(),
-        units_val=val["units"].to_numpy(),
-        groups_val=val["customer_id"],
-    )
-    return Fitted(model, features, train, val, frame, model_meta(cfg, until, frame))
-
-
 def run_train(
     settings: Settings,
     *,
@@ -153,14 +47,14 @@ def run_train(
         )
         bar.step("building features and fitting LightGBM")
         if cfg.compute.engine == "dask":
-            from anticipate.distributed import fit_on_windows_dask
+            from anticipate.distributed.schedule import fit_on_windows_dask
 
             fitted = fit_on_windows_dask(cfg, ds, until_ts)
         else:
             fitted = fit_on_windows(cfg, ds, until_ts)
         y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
         metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
-        metrics["best_iteration"] = float(fitted.model.best_iteration_)
+        metrics["best_iteration"] = float(fitted.model.fit_summary()["best_iteration"])
         bar.step("logging to MLflow")
         run_id, version, model_uri = _log_training(
             settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
@@ -212,7 +106,7 @@ def _log_training(
                 "val_pairs": len(fitted.val),
                 "n_features": len(fitted.features),
                 "train_cutoffs": ",".join(fitted.meta["train_cutoffs"]),
-                "calibration": getattr(fitted.model, "calibration_", "none"),
+                "calibration": fitted.model.fit_summary()["calibration"],
             }
         )
         dask_keys = ("dask_workers", "dask_threads", "dask_partitions", "dask_orders", "train_pairs_full")
@@ -233,18 +127,6 @@ def _log_training(
     return run.run_id, version, model_uri
 
 
-def model_meta(cfg: Config, until: pd.Timestamp, frame: pd.DataFrame) -> dict[str, Any]:
-    """What a model was trained with: item level, horizon, lookback, families and windows."""
-    return {
-        "item_level": cfg.model.item_level,
-        "horizon_days": cfg.time.horizon_days,
-        "lookback_days": cfg.time.lookback_days,
-        "families": list(cfg.features.families),
-        "until": dates.fmt(until),
-        "train_cutoffs": [dates.fmt(c) for c in sorted(frame["cutoff"].unique())],
-    }
-
-
 def _train_text(
     run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any]
 ) -> str:
@@ -259,52 +141,6 @@ def _train_text(
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- shared scoring
-def load_registered(settings: Settings, model: str | None, *, default_alias: str | None) -> tuple[Any, str]:
-    """Load ``--model`` (a version, ``@alias``, URI or local path) -> (NextPurchasePyfunc, uri)."""
-    tracker = open_tracker(settings)
-    uri = tracker.resolve_model_uri(
-        model, name=settings.cfg.model.registered_name, default_alias=default_alias
-    )
-    return tracker.load_model(uri), uri
-
-
-def score_frame(wrapper: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """Score a features frame with a loaded model: keys plus p_buy, units_given_buy, expected_units."""
-    missing = [c for c in wrapper.feature_names if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"the model expects features {missing[:5]} that the data does not produce; "
-            "it was trained with other feature families: retrain with 'anticipate train'"
-        )
-    scores = wrapper.predict(None, frame)
-    keys = frame[["customer_id", "item", "region"]].reset_index(drop=True)
-    return pd.concat([keys, scores.reset_index(drop=True)], axis=1)
-
-
-def features_for(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, *, with_labels: bool) -> pd.DataFrame:
-    """Rebuild, at ``cutoff``, exactly the features the model was trained with (its meta)."""
-    from anticipate.features.build import build_features, build_training_frame
-
-    meta = wrapper.meta
-    common = dict(
-        lookback_days=meta["lookback_days"],
-        item_level=meta["item_level"],
-        products=ds.products,
-        families=meta["families"],
-    )
-    if with_labels:
-        frame = build_training_frame(ds.orders, cutoff, horizon_days=meta["horizon_days"], **common)
-    else:
-        frame = build_features(ds.orders, cutoff, **common)
-    if frame.empty:
-        raise DataError(
-            f"no candidate pairs at cutoff {dates.fmt(cutoff)}: no customer ordered in the "
-            f"{meta['lookback_days']} days before it; pick a later cutoff"
-        )
-    return frame
-
-
 # --------------------------------------------------------------------------- predict
 def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
     """Write per-pair scores ``customer_id, item, p_buy, expected_units`` at a cutoff (Parquet or CSV)."""
@@ -312,9 +148,8 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
         raise UsageError(f"--out {out} must end in .parquet or .csv")
     ds = load_data(settings)
     wrapper, uri = load_registered(settings, model, default_alias=None)
-    horizon = int(wrapper.meta["horizon_days"])
     cutoff_ts = resolve_cutoff(
-        cutoff, ds.orders, horizon_days=horizon, purpose="production", command="predict"
+        cutoff, ds.orders, horizon_days=spec_of(wrapper).horizon, purpose="production", command="predict"
     )
     scored = score_frame(wrapper, features_for(wrapper, ds, cutoff_ts, with_labels=False))
     table = scored[["customer_id", "item", "p_buy", "expected_units"]]
@@ -345,7 +180,3 @@ def run_promote(settings: Settings, *, run_or_version: str, alias: str) -> Resul
         text=f"{uri} -> version {version}",
     )
 
-
-def log_warning(message: str) -> None:
-    """Log a warning on stderr (pipelines never print)."""
-    log.warning(message)

@@ -27,9 +27,9 @@ from anticipate.io import (
     write_json,
     write_parquet,
 )
+from anticipate.models.scoring import features_for, score_frame
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, open_tracker, resolve_cutoff
-from anticipate.pipelines.model import features_for, load_registered, score_frame
+from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -70,7 +70,7 @@ def compute_forecast(
         ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
     )
     if settings.cfg.compute.engine == "dask":
-        from anticipate.distributed import forecast_dask
+        from anticipate.distributed.schedule import forecast_dask
 
         table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
         return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))

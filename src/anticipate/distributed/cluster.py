@@ -1,0 +1,137 @@
+"""The Dask cluster and data movement: the client, the customer partitions, tree reductions.
+
+Orders are partitioned by a stable hash of ``customer_id`` so each customer's whole
+history is in one partition (:func:`anticipate.layout.partition_of`, the same split
+``ingest`` writes). Nothing here defines a feature or a model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+from anticipate.config import ComputeConfig
+from anticipate.errors import ServiceUnavailable, UsageError
+from anticipate.layout import partition_of, read_layout, read_part
+
+TREE_FAN_IN = 8  # partial results added per task of a tree reduction
+
+
+@contextlib.contextmanager
+def dask_client(compute: ComputeConfig) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``compute.scheduler`` ('local-cluster' or tcp://HOST:PORT).
+
+    'local-cluster' starts a process-based ``LocalCluster`` with ``n_workers`` x
+    ``threads_per_worker`` and ``memory_limit`` per worker, closed on exit. Raises
+    UsageError for another scheduler form and ServiceUnavailable when a tcp
+    scheduler cannot be reached.
+    """
+    from distributed import Client, LocalCluster
+
+    if compute.scheduler == "local-cluster":
+        with (
+            LocalCluster(
+                n_workers=compute.n_workers,
+                threads_per_worker=compute.threads_per_worker,
+                memory_limit=compute.memory_limit,
+                processes=True,
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            client.run(_stdout_to_stderr)  # local workers inherit our stdout, which --json keeps clean
+            yield client
+        return
+    if not compute.scheduler.startswith("tcp://"):
+        raise UsageError(
+            f"compute.scheduler is {compute.scheduler!r}: it must be 'local-cluster' or tcp://HOST:PORT "
+            "(the address a 'dask scheduler' prints); fix --scheduler or compute.scheduler in the config"
+        )
+    try:
+        client = Client(compute.scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ServiceUnavailable(
+            f"the Dask scheduler at {compute.scheduler} is unreachable ({exc}); start it with "
+            "'dask scheduler' and workers with 'dask worker <address>', or use --scheduler local-cluster"
+        ) from exc
+    with client:
+        yield client
+
+
+def _stdout_to_stderr() -> None:
+    """On a worker: send Python prints (LightGBM's log lines) to stderr."""
+    import sys
+
+    sys.stdout = sys.stderr
+
+
+def cluster_size(client: Any) -> dict[str, int]:
+    """``{"dask_workers": n, "dask_threads": total threads}`` of the connected cluster."""
+    ncores = client.ncores()
+    return {"dask_workers": len(ncores), "dask_threads": int(sum(ncores.values()))}
+
+
+def partition_orders(orders: pd.DataFrame, n_partitions: int) -> list[pd.DataFrame]:
+    """Split order lines into ``n_partitions`` frames so each customer's history is in exactly one.
+
+    Row order within a partition follows ``orders``; empty partitions are kept
+    (the list always has ``n_partitions`` frames). The same split as the layout
+    ``ingest`` writes (:func:`anticipate.layout.write_customer_layout`).
+    """
+    part = partition_of(orders["customer_id"], n_partitions)
+    return [orders[part == k].reset_index(drop=True) for k in range(n_partitions)]
+
+
+def orders_on_cluster(client: Any, compute: ComputeConfig, ds: Any) -> tuple[list[Any], str]:
+    """The customer partitions of the orders held on the workers, and where they came from.
+
+    When the data directory has a customer layout (``ingest`` with
+    ``compute.engine: dask``), each worker reads its partitions' Parquet files itself
+    (the paths must be readable from the workers: shared storage on a real cluster)
+    and the client never holds the orders; the layout's partition count wins over
+    ``compute.partitions``. Otherwise the client splits ``ds.orders`` and scatters
+    the partitions. Returns ``(futures, "layout" | "scatter")``.
+    """
+    import dask
+
+    layout = read_layout(ds.path)
+    if layout is None:
+        return client.scatter(partition_orders(ds.orders, compute.partitions)), "scatter"
+    reads = [dask.delayed(read_part)(str(layout.part_file(k))) for k in range(layout.partitions)]
+    return client.compute(reads), "layout"
+
+
+def as_parts(orders: Any) -> list[Any]:
+    """Delayed partitions of a dask DataFrame, or a list of pandas frames or futures as given."""
+    if isinstance(orders, list):
+        return orders
+    return list(orders.to_delayed())
+
+
+def tree_reduce(func: Callable[..., Any], items: Sequence[Any], *args: Any) -> Any:
+    """A delayed ``func(list, *args)`` over ``items`` (one or more), reduced :data:`TREE_FAN_IN` at a time.
+
+    ``func`` must take a list of its own results as well as of ``items``; it is
+    applied once more to the last single result.
+    """
+    import dask
+
+    items = list(items)
+    while len(items) > 1:
+        step = TREE_FAN_IN
+        items = [dask.delayed(func)(items[i : i + step], *args) for i in range(0, len(items), step)]
+    return dask.delayed(func)(items, *args)
+
+
+def sum_tables(tables: Sequence[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """Row-wise sum of tables with the same columns, grouped by ``keys`` (index levels when empty list)."""
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pd.DataFrame()
+    both = pd.concat(tables)
+    if keys:
+        return both.groupby(keys, as_index=False, sort=True).sum()
+    return both.groupby(level=list(range(both.index.nlevels)), sort=True).sum()

@@ -1,0 +1,264 @@
+"""The feature engine as additive partials per partition plus a join.
+
+A *partition* is any set of order lines that holds each of its customers' whole
+history (all of it, or a hash partition by ``customer_id`` on a cluster). Per
+partition, :func:`prepare` computes
+
+* the customer and customer x item families of its candidates (they read one
+  customer's history only), and
+* :class:`Partials`: per-item and per-(region, item) sums (units in windows, distinct
+  recent buyers, the renewal gap sums) that add up across partitions because the
+  customers are disjoint.
+
+:func:`combine` adds partials; :func:`join` reads the item, region x item and
+renewal features of a partition's candidates from the combined totals and lays out
+the table. The local :func:`anticipate.features.build.build_features` is the
+one-partition case (``join(p, combine([p.partials]))``); the Dask path schedules
+the same three functions over many partitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from anticipate.features.history import Lines, group_by_customer, history
+from anticipate.features.renewal import GAP_SUMS, item_gap_sums, pooled_gaps, renewal_columns
+from anticipate.features.sequences import CUSTOMER_COLUMNS, Customers, customer_table, pair_stats
+from anticipate.features.spec import KEYS, FeatureSpec
+
+#: Columns of :attr:`Partials.item_units`: units in 7/28/365 days and distinct buyers in 28 days.
+ITEM_UNITS = ("units_7d", "units_28d", "units_365d", "buyers_28d")
+#: Columns of :attr:`Partials.ri_units`: a region's units of an item in 7 and 28 days.
+RI_UNITS = ("units_7d", "units_28d")
+U7, U28, U365, BUYERS28 = range(len(ITEM_UNITS))
+
+
+@dataclass(frozen=True)
+class Partials:
+    """Additive sums of one partition (or of several, once combined), keyed by label.
+
+    ``item_units`` (n_items, :data:`ITEM_UNITS`) and ``item_gaps`` (n_items,
+    :data:`~anticipate.features.renewal.GAP_SUMS`) are per item of ``items`` (sorted
+    labels); ``ri_units`` (m, :data:`RI_UNITS`) is per (``regions[ri_region]``,
+    ``items[ri_item]``) pair with a line in the last 28 days (absent pairs sum to 0).
+    """
+
+    items: pd.Index
+    item_units: np.ndarray
+    item_gaps: np.ndarray
+    regions: pd.Index
+    ri_region: np.ndarray
+    ri_item: np.ndarray
+    ri_units: np.ndarray
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One partition before the join: its label indexes, customers, candidate pairs and partials.
+
+    ``pairs`` holds one array per candidate (``cust_code``, ``item_code`` and the
+    customer x item columns), in (customer, item) order.
+    """
+
+    customers: pd.Index
+    items: pd.Index
+    regions: pd.Index
+    cust: Customers
+    pairs: dict[str, np.ndarray]
+    partials: Partials
+
+    @property
+    def n_candidates(self) -> int:
+        """Candidate pairs of the partition."""
+        return len(self.pairs["cust_code"])
+
+
+def _windowed(group: np.ndarray, n_groups: int, lines: Lines, window: float) -> np.ndarray:
+    """Units per group code of the lines at most ``window`` days old."""
+    inside = lines.age <= window
+    return np.bincount(group[inside], weights=lines.units[inside], minlength=n_groups)
+
+
+def _item_units(lines: Lines) -> np.ndarray:
+    """Per item code: units in 7, 28 and 365 days, distinct buyers in 28 days (:data:`ITEM_UNITS`)."""
+    n = len(lines.items)
+    u7, u28, u365 = (_windowed(lines.item, n, lines, w) for w in (7.0, 28.0, 365.0))
+    recent = lines.age <= 28.0
+    buyer_pairs = np.unique(lines.item[recent] * len(lines.customers) + lines.cust[recent])
+    n_buyers = np.bincount(buyer_pairs // len(lines.customers), minlength=n)
+    return np.column_stack([u7, u28, u365, n_buyers.astype(np.float64)])
+
+
+def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (region code, item code) pairs with a line in 28 days and their units in 7 and 28 days."""
+    n_items = len(lines.items)
+    key = lines.region * n_items + lines.item
+    n = len(lines.regions) * n_items
+    u7, u28 = _windowed(key, n, lines, 7.0), _windowed(key, n, lines, 28.0)
+    seen = np.unique(key[lines.age <= 28.0])
+    return seen // n_items, seen % n_items, np.column_stack([u7[seen], u28[seen]])
+
+
+def _empty_partials(lines: Lines) -> Partials:
+    none, units = np.zeros(0, dtype=np.int64), np.zeros((0, len(ITEM_UNITS)))
+    gaps, ri = np.zeros((0, len(GAP_SUMS))), np.zeros((0, len(RI_UNITS)))
+    return Partials(lines.items, units, gaps, lines.regions, none, none, ri)
+
+
+def prepare(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, spec: FeatureSpec, products: pd.DataFrame | None = None
+) -> Prepared:
+    """One partition's candidates (customer and customer x item columns) and its additive partials.
+
+    ``orders`` must hold each of its customers' whole history. Candidates are the
+    (customer, item) pairs with a line in ``[cutoff - spec.lookback_days, cutoff)``;
+    the renewal gap sums pool every pair of the history, candidate or not.
+    """
+    lines = history(orders, pd.Timestamp(cutoff), spec.item_level, products)
+    if lines.empty:
+        cust = Customers(np.zeros((0, 0)), np.zeros(0, dtype=np.int64))
+        pairs = {"cust_code": np.zeros(0, dtype=np.int64), "item_code": np.zeros(0, dtype=np.int64)}
+        return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, _empty_partials(lines))
+    grouped = group_by_customer(lines)
+    cust = customer_table(lines, grouped)
+    pairs = pair_stats(lines, grouped)
+    del grouped
+    gaps = item_gap_sums(
+        pairs["item_code"], pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_gap_std_days"],
+        len(lines.items),
+    )
+    partials = Partials(lines.items, _item_units(lines), gaps, lines.regions, *_ri_units(lines))
+    keep = pairs["ci_days_since_last"] <= spec.lookback_days
+    pairs = {name: values[keep] for name, values in pairs.items()}
+    return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, partials)
+
+
+def partials_of(prepared: Prepared) -> Partials:
+    """The additive partials of a prepared partition (what travels to the reduction)."""
+    return prepared.partials
+
+
+def _union(indexes: Sequence[pd.Index]) -> pd.Index:
+    """The sorted union of label indexes."""
+    return indexes[0].append(list(indexes[1:])).unique().sort_values()
+
+
+def combine(parts: Sequence[Partials]) -> Partials:
+    """The sum of partials of disjoint customer sets (distinct buyers add because customers do).
+
+    One partial comes back unchanged, so the one-partition case is exact.
+    """
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    items, regions = _union([p.items for p in parts]), _union([p.regions for p in parts])
+    units, gaps = np.zeros((len(items), len(ITEM_UNITS))), np.zeros((len(items), len(GAP_SUMS)))
+    ri_keys, ri_values = [], []
+    for p in parts:
+        at = items.get_indexer(p.items)
+        units[at] += p.item_units
+        gaps[at] += p.item_gaps
+        ri_keys.append(regions.get_indexer(p.regions)[p.ri_region] * len(items) + at[p.ri_item])
+        ri_values.append(p.ri_units)
+    keys, inverse = np.unique(np.concatenate(ri_keys), return_inverse=True)
+    values = np.concatenate(ri_values)
+    ri = np.column_stack(
+        [np.bincount(inverse, weights=values[:, j], minlength=len(keys)) for j in range(len(RI_UNITS))]
+    )
+    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri.reshape(-1, 2))
+
+
+def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:
+    """Daily units in 7 days over daily units in 28 days; NaN when none in 28."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
+
+
+def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """The item, region x item and renewal columns of the candidates, read from ``totals``."""
+    pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
+    at = totals.items.get_indexer(prepared.items)  # partition item code -> totals row
+    units = totals.item_units[at]
+    mean, cv2, overall = pooled_gaps(totals.item_gaps)
+    renewal = renewal_columns(
+        pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
+        mean[at][item_idx], cv2[at][item_idx], overall,
+    )
+    n_items = len(prepared.items)
+    region = prepared.regions.get_indexer(totals.regions)[totals.ri_region]
+    item = prepared.items.get_indexer(totals.items)[totals.ri_item]
+    mine = (region >= 0) & (item >= 0)
+    ri = np.zeros((len(prepared.regions) * n_items, len(RI_UNITS)))
+    ri[region[mine] * n_items + item[mine]] = totals.ri_units[mine]
+    ri_idx = prepared.cust.region[pairs["cust_code"]] * n_items + item_idx
+    u7, u28 = units[:, U7], units[:, U28]
+    return {
+        "item_units_7d": (u7, item_idx),
+        "item_units_28d": (u28, item_idx),
+        "item_units_365d": (units[:, U365], item_idx),
+        "item_trend_7d_28d": (_trend(u7, u28), item_idx),
+        "item_buyers_28d": (units[:, BUYERS28], item_idx),
+        **{name: (values, None) for name, values in renewal.items()},
+        "ri_units_7d": (ri[:, 0], ri_idx),
+        "ri_units_28d": (ri[:, 1], ri_idx),
+        "ri_trend_7d_28d": (_trend(ri[:, 0], ri[:, 1]), ri_idx),
+    }
+
+
+def _ratios(column: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
+    """Ratio features trees cannot form themselves, from the candidates' ``column(name)``."""
+    days = np.maximum(column("cust_tenure_days"), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "ci_share_of_orders": column("ci_orders_365d") / column("cust_orders_365d"),
+            "cust_orders_per_day": column("cust_orders_total") / days,
+            "ci_share_all": column("ci_orders_total") / column("cust_orders_total"),
+            "ci_orders_per_day": column("ci_orders_total") / days,
+        }
+
+
+def empty_table(spec: FeatureSpec) -> pd.DataFrame:
+    """The feature table with no rows: string keys and float features."""
+    return pd.DataFrame({c: pd.Series(dtype=str if c in KEYS else float) for c in [*KEYS, *spec.columns]})
+
+
+def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec) -> pd.DataFrame:
+    """The partition's feature table: ``customer_id, item, region`` + the columns of ``spec``.
+
+    One row per candidate, in (customer, item) order. Every float column is written
+    once into one block (a per-customer, per-pair, per-item or per-(region, item)
+    array taken at the candidates' codes); no frame is joined, concatenated or sorted.
+    """
+    if len(prepared.customers) == 0:
+        return empty_table(spec)
+    cutoff = pd.Timestamp(cutoff)
+    pairs = prepared.pairs
+    c_idx = pairs["cust_code"]
+    sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
+    sources.update({name: (v, None) for name, v in pairs.items() if name.startswith("ci_")})
+    sources.update(_item_sources(prepared, totals))
+
+    def column(name: str) -> np.ndarray:
+        src, idx = sources[name]
+        return src if idx is None else src[idx]
+
+    sources.update({name: (v, None) for name, v in _ratios(column).items()})
+    constants = {"cal_dow": float(cutoff.dayofweek), "cal_week": float(cutoff.isocalendar()[1])}
+    columns = spec.columns
+    block = np.empty((len(columns), len(c_idx)))
+    for row, name in enumerate(columns):
+        if name in constants:
+            block[row].fill(constants[name])
+        else:
+            src, idx = sources[name]
+            block[row] = src if idx is None else np.take(src, idx)
+    out = pd.DataFrame(block.T, columns=columns, copy=False)
+    region_idx = prepared.cust.region[c_idx]
+    keys = ((prepared.customers, c_idx), (prepared.items, pairs["item_code"]), (prepared.regions, region_idx))
+    for pos, (name, (labels, idx)) in enumerate(zip(KEYS, keys, strict=True)):
+        out.insert(pos, name, labels.take(idx).astype(str).array)
+    return out

@@ -1,0 +1,109 @@
+"""Per-customer and per-(customer, item) sequence statistics: the ``customer`` and ``customer_item`` families.
+
+Each depends on one customer's history only, so a partition holding whole customers
+computes them alone. The numbers come from :func:`anticipate.features._kernels.sequence_stats`
+over one event per (group, order); its output columns are read by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from anticipate.features import _kernels as kernels
+from anticipate.features.history import Grouped, Lines
+from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
+
+#: Customer feature -> column of the sequence statistics over the customer's orders.
+CUSTOMER_COLUMNS: dict[str, int] = {
+    "cust_recency_days": kernels.RECENCY,
+    "cust_tenure_days": kernels.TENURE,
+    "cust_orders_total": kernels.N_EVENTS,
+    "cust_spend_365d": kernels.SPEND_365,
+    "cust_gap_mean_days": kernels.GAP_MEAN,
+    "cust_gap_std_days": kernels.GAP_STD,
+    "cust_gap_last_days": kernels.GAP_LAST,
+    "cust_recency_over_gap": kernels.RECENCY_OVER_GAP,
+    "cust_bgnbd_x": kernels.BGNBD_X,
+    "cust_bgnbd_t_x": kernels.BGNBD_T_X,
+    "cust_bgnbd_T": kernels.BGNBD_T,
+    **{f"cust_orders_{w}d": kernels.window_count(i) for i, w in enumerate(CUSTOMER_WINDOWS)},
+    **{f"cust_units_{w}d": kernels.window_units(i) for i, w in enumerate(CUSTOMER_WINDOWS)},
+}
+
+#: Customer x item feature -> column of the sequence statistics over the pair's orders.
+PAIR_COLUMNS: dict[str, int] = {
+    "ci_orders_total": kernels.N_EVENTS,
+    "ci_days_since_last": kernels.RECENCY,
+    "ci_gap_mean_days": kernels.GAP_MEAN,
+    "ci_recency_over_gap": kernels.RECENCY_OVER_GAP,
+    "ci_gap_std_days": kernels.GAP_STD,
+    "ci_gap_last_days": kernels.GAP_LAST,
+    **{f"ci_orders_{w}d": kernels.window_count(i) for i, w in enumerate(PAIR_WINDOWS)},
+    **{f"ci_units_{w}d": kernels.window_units(i) for i, w in enumerate(PAIR_WINDOWS)},
+}
+
+
+@dataclass(frozen=True)
+class Customers:
+    """Per customer code: sequence statistics (:data:`CUSTOMER_COLUMNS`) and the last region code."""
+
+    stats: np.ndarray
+    region: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        """The per-customer values of customer feature ``name``."""
+        return self.stats[:, CUSTOMER_COLUMNS[name]]
+
+
+def _events(
+    lines: Lines, grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, group: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One event per (group, order), oldest first within a group: ``indptr, age, units, spend``.
+
+    ``perm``/``indptr`` list each group's positions in ``grouped`` (source order
+    within); ``group`` is each source line's group code. The sums are bit-identical
+    to pandas' grouped sums over (group, order): those add with ``np.add.reduceat``
+    when every (group, order) is one contiguous run of source lines (pandas 3's
+    sorted-ids path), else with Kahan compensation (its Cython path, which the
+    kernel reproduces).
+    """
+    ev_indptr, age, units, spend, first = kernels.collapse_events(
+        indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
+    )
+    run, at = kernels.runs(group, lines.order)
+    if len(at) == len(age):
+        ev_run = run[grouped.rows[first]]
+        units = np.add.reduceat(lines.units, at)[ev_run]
+        spend = np.add.reduceat(lines.spend, at)[ev_run]
+    return ev_indptr, age, units, spend
+
+
+def customer_table(lines: Lines, grouped: Grouped) -> Customers:
+    """Customer statistics and most recent region (ties on time go to the later source row)."""
+    everything = grouped.positions
+    ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, lines.cust)
+    stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(CUSTOMER_WINDOWS, dtype=np.float64))
+    return Customers(stats, kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.region))
+
+
+def pair_stats(lines: Lines, grouped: Grouped) -> dict[str, np.ndarray]:
+    """Customer x item statistics of every pair of the history, in (customer, item) code order.
+
+    Keys: ``cust_code``, ``item_code`` and the :data:`PAIR_COLUMNS` features, plus
+    ``ci_repeat_ratio``; one value per pair.
+    """
+    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
+    cust = np.repeat(np.arange(len(lines.customers), dtype=np.int64), np.diff(grouped.indptr))
+    item = grouped.item[by_item]
+    _, starts = kernels.runs(cust, item)
+    pair_indptr = np.append(starts, len(by_item))
+    pair = lines.cust * len(lines.items) + lines.item
+    ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
+    del pair
+    stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(PAIR_WINDOWS, dtype=np.float64))
+    table = {"cust_code": cust[starts], "item_code": item[starts]}
+    table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
+    table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
+    return table

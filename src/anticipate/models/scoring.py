@@ -1,0 +1,57 @@
+"""Scoring with a loaded model: rebuild the features it was trained with, then score them.
+
+A loaded model (the registered pyfunc wrapper) carries ``meta``, whose
+:class:`~anticipate.features.spec.FeatureSpec` (:func:`spec_of`) says how its
+features are built; ``feature_names`` and ``predict`` do the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from anticipate import dates
+from anticipate.errors import DataError
+from anticipate.features.spec import KEYS, FeatureSpec
+from anticipate.io import DataSet
+
+
+def spec_of(wrapper: Any) -> FeatureSpec:
+    """The feature spec a loaded model was trained with (from its meta; older models' flat keys too)."""
+    return FeatureSpec.from_meta(wrapper.meta)
+
+
+def score_frame(wrapper: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Score a features frame with a loaded model: keys plus p_buy, units_given_buy, expected_units.
+
+    Raises DataError when the frame lacks a feature the model expects.
+    """
+    missing = [c for c in wrapper.feature_names if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the model expects features {missing[:5]} that the data does not produce; "
+            "it was trained with other feature families: retrain with 'anticipate train'"
+        )
+    scores = wrapper.predict(None, frame)
+    keys = frame[list(KEYS)].reset_index(drop=True)
+    return pd.concat([keys, scores.reset_index(drop=True)], axis=1)
+
+
+def features_for(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, *, with_labels: bool) -> pd.DataFrame:
+    """Rebuild, at ``cutoff``, exactly the features the model was trained with (its spec).
+
+    With ``with_labels`` the frame also has ``y``, ``units`` and ``cutoff`` over the
+    model's horizon. Raises DataError when there is no candidate pair.
+    """
+    from anticipate.features.build import build_features, build_training_frame
+
+    spec = spec_of(wrapper)
+    build = build_training_frame if with_labels else build_features
+    frame = build(ds.orders, cutoff, spec, products=ds.products)
+    if frame.empty:
+        raise DataError(
+            f"no candidate pairs at cutoff {dates.fmt(cutoff)}: no customer ordered in the "
+            f"{spec.lookback_days} days before it; pick a later cutoff"
+        )
+    return frame
