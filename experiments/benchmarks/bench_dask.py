@@ -86,7 +86,7 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
     """
     from anticipate.pipelines import Settings
     from anticipate.pipelines._common import load_data
-    from anticipate.pipelines.plan import compute_forecast
+    from anticipate.demand.inputs import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
     cluster = _local_cluster() if engine == "dask" else contextlib.nullcontext(None)

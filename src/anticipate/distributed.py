@@ -449,7 +449,7 @@ def _tree(func: Any, items: list[Any], *args: Any) -> Any:
 
 def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares: Any) -> pd.DataFrame:
     """One partition's scored candidates reduced to ``region, sku, mu, var``."""
-    from anticipate.forecast import candidate_demand
+    from anticipate.demand.forecast import candidate_demand
     from anticipate.pipelines.model import score_frame
 
     return candidate_demand(score_frame(wrapper, feats), item_level=item_level, shares=shares)
@@ -467,7 +467,7 @@ def forecast_dask(
     """
     import dask
 
-    from anticipate.forecast import (
+    from anticipate.demand.forecast import (
         new_demand_from_table,
         non_candidate_table,
         recent_units,
