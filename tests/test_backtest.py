@@ -330,3 +330,16 @@ def test_naive_reference_places_history_at_the_customers_warehouse() -> None:
     # both c1 lines fall in the 28 days before the cutoff (8 units / 4 windows); c2 is served
     # by the centre; the last line is after the cutoff
     assert out.to_dict("records") == [{"warehouse_id": "W1", "sku": "a", "mu": 2.0, "var": 2.0}]
+
+
+def test_planner_refuses_reference_tables_the_allocator_cannot_plan_on_before_any_cutoff() -> None:
+    from anticipate.backtest.reference import Planner
+    from anticipate.errors import DataError
+
+    world = _tiny_world(True)
+    world.products = world.products.assign(unit_volume=[1.0, 0.0])
+    mc = pd.DataFrame({"warehouse_id": ["W1", "W2"], "move_cost": [0.2, 0.4]})
+    planner = Planner(world.warehouses, world.products, world.supply, mc, 4.0, 0.5, 20_000, 50_000)
+    with pytest.raises(DataError, match="unit_volume") as err:
+        planner.check()
+    assert err.value.row == 2  # the second product

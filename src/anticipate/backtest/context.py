@@ -40,16 +40,22 @@ class Context:
 
 
 def build_context(cfg: Any, ds: DataSet, wrapper: Any | None) -> Context:
-    """The shared context of a backtest of ``ds`` under ``cfg`` (network, economics, allocate)."""
+    """The shared context of a backtest of ``ds`` under ``cfg`` (network, economics, allocate).
+
+    Exit 2 when the reference tables break a rule of the allocator (checked here, before
+    any cutoff's model is trained).
+    """
     from anticipate.demand.network import centre_location, move_costs, nearest_warehouse, region_km_saved
 
     region_map = nearest_warehouse(ds.regions, ds.warehouses, max_service_km=cfg.network.max_service_km)
     mc = move_costs(ds.warehouses, cfg.network, cfg.economics.move_cost_per_km)
+    planner = Planner.from_config(ds, cfg, mc)
+    planner.check()
     econ = Economics.from_tables(
         ds.products, mc, default_g=cfg.economics.value_local, default_h=cfg.economics.cost_unsold
     )
     saved = region_km_saved(ds.regions, region_map, centre_location(ds.warehouses, cfg.network))
-    return Context(ds, cfg, region_map, econ, saved, Planner.from_config(ds, cfg, mc), wrapper)
+    return Context(ds, cfg, region_map, econ, saved, planner, wrapper)
 
 
 def model_at(ctx: Context, cutoff: pd.Timestamp) -> Any:

@@ -55,6 +55,28 @@ class Planner:
             polish_max_units=cfg.allocate.polish_max_units,
         )
 
+    def instance(self, demand: pd.DataFrame) -> Any:
+        """The allocation instance on ``demand`` (``warehouse_id, sku, mu, var``, units).
+
+        Exit 2 (:class:`~anticipate.errors.DataError`) naming the file, row and column when
+        the reference tables break a rule of the allocator.
+        """
+        from anticipate.allocation import instance_from_frames
+
+        return instance_from_frames(
+            warehouses=self.warehouses,
+            products=self.products,
+            supply=self.supply,
+            forecast=demand[["warehouse_id", "sku", "mu", "var"]],
+            move_cost=self.move_cost,
+            default_g=self.value_local,
+            default_h=self.cost_unsold,
+        )
+
+    def check(self) -> None:
+        """Exit 2 now, before any model is trained, when the reference tables cannot be planned on."""
+        self.instance(pd.DataFrame(columns=["warehouse_id", "sku", "mu", "var"]))
+
     def __call__(self, demand: pd.DataFrame, *, known: bool = False) -> pd.DataFrame:
         """The plan (``warehouse_id, sku, units``) allocated on ``demand`` (``warehouse_id, sku, mu[, var]``).
 
@@ -63,19 +85,10 @@ class Planner:
         bound) when it has at most ``polish_max_units`` increments: the Lagrangian plan
         alone is up to ~0.5% below the optimum there, which would inflate every ratio.
         """
-        from anticipate.allocation import instance_from_frames, solve
+        from anticipate.allocation import solve
         from anticipate.allocation.instance import Instance
 
-        base = demand.assign(var=demand["mu"]) if known else demand
-        inst = instance_from_frames(
-            warehouses=self.warehouses,
-            products=self.products,
-            supply=self.supply,
-            forecast=base[["warehouse_id", "sku", "mu", "var"]],
-            move_cost=self.move_cost,
-            default_g=self.value_local,
-            default_h=self.cost_unsold,
-        )
+        inst = self.instance(demand.assign(var=demand["mu"]) if known else demand)
         if not known:
             return solve(inst).units
         inst = Instance(inst.warehouses, inst.skus, inst.cells.assign(var=0.0))

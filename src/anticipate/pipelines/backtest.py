@@ -16,8 +16,9 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.backtest import report
-from anticipate.backtest.context import build_context, run_cutoff
+from anticipate.backtest.context import Context, build_context, run_cutoff
 from anticipate.backtest.cutoffs import check_cutoffs, parse_cutoffs
+from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.io import staging_dir, write_json, write_parquet
 from anticipate.pipelines import Result, Settings
@@ -53,6 +54,24 @@ def _write_outputs(
     }
 
 
+def _run_cutoffs(
+    ctx: Context, cut_list: list[pd.Timestamp], tracker: Any, parent_id: str, *, progress: bool
+) -> list[CutoffOutcome]:
+    """Backtest each cutoff in turn, logging its metrics to a child run of ``parent_id``."""
+    outcomes = []
+    for cutoff in track(cut_list, total=len(cut_list), enabled=progress, description="backtest"):
+        outcome = run_cutoff(ctx, cutoff)
+        with tracker.run(
+            "backtest-cutoff",
+            cutoff=dates.fmt(cutoff),
+            parent_run_id=parent_id,
+            run_name=f"backtest {dates.fmt(cutoff)}",
+        ) as child:
+            child.log_metrics(outcome.metrics)
+        outcomes.append(outcome)
+    return outcomes
+
+
 def run_backtest(
     settings: Settings,
     *,
@@ -78,20 +97,10 @@ def run_backtest(
     first, last = dates.fmt(cut_list[0]), dates.fmt(cut_list[-1])
     out = Path(out) if out else Path(settings.cfg.backtest.out_dir) / f"{first}_{last}"
     tracker = open_tracker(settings)
-    outcomes = []
     with tracker.run(
         "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path)
     ) as parent:
-        for cutoff in track(cut_list, total=len(cut_list), enabled=settings.progress, description="backtest"):
-            outcome = run_cutoff(ctx, cutoff)
-            with tracker.run(
-                "backtest-cutoff",
-                cutoff=dates.fmt(cutoff),
-                parent_run_id=parent.run_id,
-                run_name=f"backtest {dates.fmt(cutoff)}",
-            ) as child:
-                child.log_metrics(outcome.metrics)
-            outcomes.append(outcome)
+        outcomes = _run_cutoffs(ctx, cut_list, tracker, parent.run_id, progress=settings.progress)
         by_cutoff = {dates.fmt(c): o.metrics for c, o in zip(cut_list, outcomes, strict=True)}
         overall = report.overall(list(by_cutoff.values()))
         finite = {c: {k: report.finite(v) for k, v in m.items()} for c, m in by_cutoff.items()}
