@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anticipate._replay_kernels import replay_lines
 from anticipate.backtest import Economics, naive_demand, replay, value_captured
+from anticipate.backtest._kernels import replay_lines
 
 ECON = Economics(
     g=pd.Series({"a": 5.0, "b": 3.0}),
@@ -113,7 +115,7 @@ def test_demo_ends_with_the_headline_from_the_backtest_summary(tmp_path) -> None
 
 
 def test_cutoff_lists_are_sorted_deduplicated_and_warned() -> None:
-    from anticipate.pipelines.backtest import parse_cutoffs
+    from anticipate.backtest.cutoffs import parse_cutoffs
 
     got, warnings = parse_cutoffs("2025-12-08,2025-12-01,2025-12-08", None, None, "7d")
     assert [c.strftime("%Y-%m-%d") for c in got] == ["2025-12-01", "2025-12-08"]
@@ -135,8 +137,8 @@ def test_cutoff_lists_are_sorted_deduplicated_and_warned() -> None:
 def test_bad_cutoff_options_are_usage_errors(
     cutoffs: str | None, start: str | None, end: str | None, every: str, message: str
 ) -> None:
+    from anticipate.backtest.cutoffs import parse_cutoffs
     from anticipate.errors import UsageError
-    from anticipate.pipelines.backtest import parse_cutoffs
 
     with pytest.raises(UsageError, match=message):
         parse_cutoffs(cutoffs, start, end, every)
@@ -145,8 +147,8 @@ def test_bad_cutoff_options_are_usage_errors(
 def test_overlapping_horizons_warn_and_past_the_data_names_the_last_valid_cutoff() -> None:
     from types import SimpleNamespace
 
+    from anticipate.backtest.cutoffs import check_cutoffs
     from anticipate.errors import CutoffError
-    from anticipate.pipelines.backtest import check_cutoffs
 
     ts = pd.Series(pd.date_range("2025-01-01", "2025-03-31 12:00", freq="D"))
     ds = SimpleNamespace(orders=pd.DataFrame({"order_ts": ts}))
@@ -158,15 +160,186 @@ def test_overlapping_horizons_warn_and_past_the_data_names_the_last_valid_cutoff
 
 
 def test_printed_report_has_a_row_per_cutoff_the_mean_and_the_headline() -> None:
-    from anticipate.pipelines.backtest import _text
+    from anticipate.backtest.report import text
 
     per_cutoff = {
         "2025-12-01": {"value_captured": 0.7, "naive.value_captured": 0.6, "bias": -0.02},
         "2025-12-08": {"value_captured": 0.8, "naive.value_captured": 0.6, "bias": 0.04},
     }
     overall = {"value_captured": 0.75, "naive.value_captured": 0.6, "bias": 0.01}
-    text = _text(per_cutoff, overall).splitlines()
-    assert text[1].split() == ["captured", "naive", "bias"]
-    assert text[3].split() == ["2025-12-01", "0.700", "0.600", "-0.020"]
-    assert text[5].split() == ["mean", "0.750", "0.600", "0.010"]
-    assert text[-1] == "pre-positioning captured 75.0% of the value that perfect foresight would have"
+    lines = text(per_cutoff, overall).splitlines()
+    assert lines[1].split() == ["captured", "naive", "bias"]
+    assert lines[3].split() == ["2025-12-01", "0.700", "0.600", "-0.020"]
+    assert lines[5].split() == ["mean", "0.750", "0.600", "0.010"]
+    assert lines[-1] == "pre-positioning captured 75.0% of the value that perfect foresight would have"
+
+
+# --------------------------------------------------------------------------- the per-cutoff step
+CUTOFF = pd.Timestamp("2025-01-01")
+
+
+def _demand(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "warehouse_id": [r[0] for r in rows],
+            "sku": [r[1] for r in rows],
+            "mu": [float(r[2]) for r in rows],
+            "var": [float(r[2]) for r in rows],
+        }
+    )
+
+
+def _round_solver(calls: list[tuple[float, bool]]):
+    """A stand-in allocator: the plan holds round(mu) units of every cell; records (total mu, known)."""
+
+    def solve(demand: pd.DataFrame, *, known: bool = False) -> pd.DataFrame:
+        calls.append((float(demand["mu"].sum()), known))
+        units = np.round(demand["mu"].to_numpy(float)).astype(np.int64)
+        return pd.DataFrame({"warehouse_id": demand["warehouse_id"], "sku": demand["sku"], "units": units})
+
+    return solve
+
+
+def test_step_scores_each_plan_against_perfect_foresight_by_hand() -> None:
+    from anticipate.backtest.step import evaluate_cutoff
+
+    # LINES: W1 orders 2 a then 1 b, W2 orders 3 a, the centre serves 1 a; oracle = actual units
+    demands = {"model": _demand([("W1", "a", 3), ("W2", "a", 1)]), "naive": _demand([("W1", "b", 1)])}
+    calls: list[tuple[float, bool]] = []
+    out = evaluate_cutoff(
+        CUTOFF,
+        LINES,
+        demands,
+        _round_solver(calls),
+        ECON,
+        km_saved=pd.Series({"r1": 10.0, "r2": 20.0}),
+        pair_metrics={"auc": 0.9},
+    )
+    assert calls == [(4.0, False), (1.0, False), (6.0, True)]  # model, naive, then the oracle on 6 units
+    rows = {row["plan"]: row for row in out.rows}
+    assert list(rows) == ["model", "naive", "oracle", "zero"]
+    v_oracle = (5 * 2 - 0.2 * 2) + (3 * 1 - 0.2 * 1) + (5 * 3 - 0.4 * 3)  # 26.2
+    # model: W1 serves 2 a (1 a left unsold), W2 serves 1 of 3 a; moved 3 to W1 and 1 to W2
+    v_model = 5 * 3 - (0.2 * 3 + 0.4 * 1) - 1.0 * 1  # 13.0
+    v_naive = 3 * 1 - 0.2 * 1  # the b line served at W1
+    assert rows["oracle"]["value"] == pytest.approx(v_oracle)
+    assert rows["model"]["value"] == pytest.approx(v_model)
+    assert rows["model"]["value_captured"] == pytest.approx(v_model / v_oracle)
+    assert rows["naive"]["value_captured"] == pytest.approx(v_naive / v_oracle)
+    assert rows["oracle"]["value_captured"] == pytest.approx(1.0)
+    assert rows["zero"]["value"] == 0.0 and rows["zero"]["value_captured"] == 0.0
+    model = rows["model"]
+    counts = [model[k] for k in ("local_units", "total_units", "units_moved", "units_unsold")]
+    assert counts == [3, 7, 4, 1]
+    assert model["fill_rate_local"] == pytest.approx(3 / 7)
+    assert model["km_saved"] == pytest.approx(10.0 * 2 + 20.0 * 1)
+    # forecast metrics over the cells forecast or ordered: W1 a (3 vs 2), W2 a (1 vs 3), W1 b (0 vs 1)
+    assert model["bias"] == pytest.approx((4 - 6) / 6) and model["wape"] == pytest.approx((1 + 2 + 1) / 6)
+    assert rows["naive"]["bias"] == pytest.approx((1 - 6) / 6)
+    assert rows["naive"]["wape"] == pytest.approx((2 + 3 + 0) / 6)
+    assert np.isnan(rows["oracle"]["wape"]) and np.isnan(rows["zero"]["bias"])
+
+
+def test_step_metrics_are_the_models_unprefixed_and_the_references_prefixed() -> None:
+    from anticipate.backtest.step import evaluate_cutoff
+    from anticipate.metrics import forecast_metrics
+
+    demands = {"model": _demand([("W1", "a", 3), ("W2", "a", 1)]), "naive": _demand([("W1", "b", 1)])}
+    out = evaluate_cutoff(CUTOFF, LINES, demands, _round_solver([]), ECON, pair_metrics={"auc": 0.9})
+    m = out.metrics
+    hand = forecast_metrics(np.array([3.0, 1.0, 0.0]), np.array([3.0, 1.0, 0.0]), np.array([2.0, 3.0, 1.0]))
+    assert m["auc"] == 0.9
+    assert m["coverage_80"] == pytest.approx(hand["coverage_80"])
+    assert m["wape"] == pytest.approx(4 / 6) and m["naive.wape"] == pytest.approx(5 / 6)
+    assert m["value_captured"] == pytest.approx(13.0 / 26.2)
+    assert m["naive.value_captured"] == pytest.approx(2.8 / 26.2)
+    counts = [m[k] for k in ("units_moved", "units_unsold", "naive.units_moved", "naive.units_unsold")]
+    assert counts == [4, 1, 1, 0]
+    assert m["km_saved"] == 0.0  # no km saved given
+    assert not any(k.startswith(("oracle.", "zero.", "truth.")) for k in m)
+    cells = out.cells.sort_values(["warehouse_id", "sku"]).reset_index(drop=True)
+    assert cells[["warehouse_id", "sku", "mu", "units"]].values.tolist() == [
+        ["W1", "a", 3.0, 2.0],
+        ["W1", "b", 0.0, 1.0],
+        ["W2", "a", 1.0, 3.0],
+    ]
+    assert set(out.cells["cutoff"]) == {"2025-01-01"}
+    by_wh = out.by_warehouse.set_index("warehouse_id")
+    assert by_wh.loc["W1", "local_units"] == 2 and by_wh.loc["W1", "demand_units"] == 3
+    assert by_wh.loc["W2", "fill_rate_local"] == pytest.approx(1 / 3)
+
+
+def _tiny_world(value_local: bool) -> SimpleNamespace:
+    products = pd.DataFrame({"sku": ["a", "b"], "unit_volume": [1.0, 1.0]})
+    if value_local:
+        products = products.assign(value_local=[5.0, 3.0], cost_unsold=[1.0, 0.5])
+    return SimpleNamespace(
+        warehouses=pd.DataFrame({"warehouse_id": ["W1", "W2"], "capacity": [100.0, 100.0]}),
+        products=products,
+        supply=pd.DataFrame({"sku": ["a", "b"], "units": [50, 50]}),
+    )
+
+
+def test_economics_are_the_allocators_g_and_h_with_the_config_defaults() -> None:
+    mc = pd.DataFrame({"warehouse_id": ["W1", "W2"], "move_cost": [0.2, 0.4]})
+    econ = Economics.from_tables(_tiny_world(True).products, mc, default_g=4.0, default_h=0.25)
+    assert econ.g.to_dict() == {"a": 5.0, "b": 3.0} and econ.h.to_dict() == {"a": 1.0, "b": 0.5}
+    assert econ.move_cost.to_dict() == {"W1": 0.2, "W2": 0.4}
+    econ = Economics.from_tables(_tiny_world(False).products, mc, default_g=4.0, default_h=0.25)
+    assert econ.g.to_dict() == {"a": 4.0, "b": 4.0} and econ.h.to_dict() == {"a": 0.25, "b": 0.25}
+
+
+def test_perfect_foresight_with_room_to_spare_plans_exactly_the_units_ordered() -> None:
+    from anticipate.backtest.reference import Planner
+    from anticipate.backtest.step import evaluate_cutoff
+
+    mc = pd.DataFrame({"warehouse_id": ["W1", "W2"], "move_cost": [0.2, 0.4]})
+    world = _tiny_world(True)
+    cfg = SimpleNamespace(
+        economics=SimpleNamespace(value_local=4.0, cost_unsold=0.5),
+        allocate=SimpleNamespace(lp_bound_max_cells=20_000, polish_max_units=50_000),
+    )
+    planner = Planner.from_config(world, cfg, mc)
+    plan = planner(_demand([("W1", "a", 2), ("W1", "b", 1), ("W2", "a", 3)]).drop(columns="var"), known=True)
+    assert sorted(map(tuple, plan[["warehouse_id", "sku", "units"]].values.tolist())) == [
+        ("W1", "a", 2),
+        ("W1", "b", 1),
+        ("W2", "a", 3),
+    ]
+    econ = Economics.from_tables(world.products, mc, default_g=4.0, default_h=0.5)
+    out = evaluate_cutoff(CUTOFF, LINES, {"model": _demand([("W1", "a", 2)])}, planner, econ)
+    oracle = next(r for r in out.rows if r["plan"] == "oracle")
+    assert oracle["value"] == pytest.approx(26.2) and oracle["units_unsold"] == 0
+
+
+def test_naive_reference_places_history_at_the_customers_warehouse() -> None:
+    from anticipate.backtest.reference import naive_reference
+
+    orders = pd.DataFrame(
+        {
+            "order_ts": pd.to_datetime(["2025-01-02", "2025-01-20", "2025-01-25", "2025-01-30"]),
+            "customer_id": ["c1", "c1", "c2", "c1"],
+            "sku": ["a", "a", "b", "a"],
+            "quantity": np.array([4, 4, 2, 9], dtype=np.int64),
+            "region": ["r1", "r1", "r3", "r1"],
+        }
+    )
+    region_map = pd.DataFrame({"region": ["r1", "r3"], "warehouse_id": ["W1", None]})
+    cutoff = pd.Timestamp("2025-01-29")
+    out = naive_reference(orders, cutoff, horizon_days=7, windows=4, region_map=region_map)
+    # both c1 lines fall in the 28 days before the cutoff (8 units / 4 windows); c2 is served
+    # by the centre; the last line is after the cutoff
+    assert out.to_dict("records") == [{"warehouse_id": "W1", "sku": "a", "mu": 2.0, "var": 2.0}]
+
+
+def test_planner_refuses_reference_tables_the_allocator_cannot_plan_on_before_any_cutoff() -> None:
+    from anticipate.backtest.reference import Planner
+    from anticipate.errors import DataError
+
+    world = _tiny_world(True)
+    world.products = world.products.assign(unit_volume=[1.0, 0.0])
+    mc = pd.DataFrame({"warehouse_id": ["W1", "W2"], "move_cost": [0.2, 0.4]})
+    planner = Planner(world.warehouses, world.products, world.supply, mc, 4.0, 0.5, 20_000, 50_000)
+    with pytest.raises(DataError, match="unit_volume") as err:
+        planner.check()
+    assert err.value.row == 2  # the second product

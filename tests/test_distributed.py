@@ -134,9 +134,9 @@ def test_dask_features_from_the_layout_equal_local_features(client, ingested):
 
 @pytest.mark.parametrize("item_level", ["sku", "category"])
 def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level):
+    from anticipate.demand.inputs import compute_forecast
     from anticipate.models.training import fit_on_windows
     from anticipate.pipelines._common import load_data
-    from anticipate.pipelines.plan import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
     data, _ = ingested

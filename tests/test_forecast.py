@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anticipate.forecast import (
+from anticipate.backtest.realised import horizon_lines
+from anticipate.demand.forecast import (
     candidate_demand,
-    horizon_lines,
     new_demand,
     pair_moments,
     split_to_skus,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from anticipate.config import NetworkConfig
-from anticipate.network import centre_location, haversine_km, move_costs, nearest_warehouse
+from anticipate.demand.network import centre_location, haversine_km, move_costs, nearest_warehouse
 
 
 def test_london_paris_is_about_344_km() -> None:

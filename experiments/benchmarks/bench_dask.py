@@ -85,9 +85,9 @@ def _end_to_end(workdir: Path, engine: str) -> dict:
     The Dask case starts one 2 x 6 GB LocalCluster and points every step at its
     address (``compute.scheduler: tcp://...``), so the workers' peak RSS covers all steps.
     """
+    from anticipate.demand.inputs import compute_forecast
     from anticipate.pipelines import Settings
     from anticipate.pipelines._common import load_data
-    from anticipate.pipelines.plan import compute_forecast
     from anticipate.tracking import NextPurchasePyfunc
 
     cluster = _local_cluster() if engine == "dask" else contextlib.nullcontext(None)

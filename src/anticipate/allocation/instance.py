@@ -172,6 +172,22 @@ def read_instance(directory: str | Path) -> Instance:
     return validate_instance(frames["warehouses"], frames["skus"], frames["cells"], sources=sources)
 
 
+def sku_economics(products: pd.DataFrame, *, default_g: float, default_h: float) -> pd.DataFrame:
+    """``g`` and ``h`` per SKU (currency per unit), indexed by ``sku`` as text, in products' order.
+
+    ``g`` (value of a unit served locally) is products' ``value_local`` and ``h`` (cost of a
+    unit left unsold) its ``cost_unsold`` where given, else ``default_g`` / ``default_h``
+    (``economics.value_local`` / ``economics.cost_unsold``).
+    """
+    prod = products.set_index(products["sku"].astype(str))
+    g = prod["value_local"] if "value_local" in prod else pd.Series(np.nan, index=prod.index)
+    h = prod["cost_unsold"] if "cost_unsold" in prod else pd.Series(np.nan, index=prod.index)
+    return pd.DataFrame(
+        {"g": g.fillna(default_g).to_numpy(float), "h": h.fillna(default_h).to_numpy(float)},
+        index=prod.index.rename("sku"),
+    )
+
+
 def instance_from_frames(
     *,
     warehouses: pd.DataFrame,
@@ -197,16 +213,15 @@ def instance_from_frames(
             row=row + 1,
             column="sku",
         )
-    g = prod["value_local"] if "value_local" in prod else pd.Series(np.nan, index=prod.index)
-    h = prod["cost_unsold"] if "cost_unsold" in prod else pd.Series(np.nan, index=prod.index)
+    gh = sku_economics(products, default_g=default_g, default_h=default_h)
     units = supply.set_index(supply["sku"].astype(str))["units"].reindex(prod.index).fillna(0)
     skus = pd.DataFrame(
         {
             "sku": prod.index,
             "unit_volume": prod["unit_volume"].to_numpy(float),
             "supply": units.to_numpy(np.int64),
-            "g": g.fillna(default_g).to_numpy(float),
-            "h": h.fillna(default_h).to_numpy(float),
+            "g": gh["g"].to_numpy(float),
+            "h": gh["h"].to_numpy(float),
         }
     )
     cells = forecast.merge(move_cost[["warehouse_id", "move_cost"]], on="warehouse_id", how="left")

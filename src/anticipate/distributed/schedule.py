@@ -233,7 +233,7 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
 # --------------------------------------------------------------------------- forecast
 def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares: Any) -> pd.DataFrame:
     """One partition's scored candidates reduced to ``region, sku, mu, var``."""
-    from anticipate.forecast import candidate_demand
+    from anticipate.demand.forecast import candidate_demand
 
     return candidate_demand(score_frame(wrapper, feats), item_level=item_level, shares=shares)
 
@@ -241,7 +241,7 @@ def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares:
 def forecast_dask(
     cfg: Any, wrapper: Any, ds: Any, cutoff: pd.Timestamp, region_map: pd.DataFrame
 ) -> pd.DataFrame:
-    """The forecast table of :func:`anticipate.forecast.forecast_from_scores`, computed per partition.
+    """The forecast table of :func:`anticipate.demand.forecast.forecast_from_scores`, computed per partition.
 
     Each partition is featurised, scored and reduced to region x SKU moments on its
     worker, and so is its non-candidate ("new") demand per window; the sums are
@@ -250,7 +250,7 @@ def forecast_dask(
     """
     import dask
 
-    from anticipate.forecast import (
+    from anticipate.demand.forecast import (
         new_demand_from_table,
         non_candidate_table,
         recent_units,

@@ -1,4 +1,4 @@
-"""``forecast`` and ``allocate``: demand per warehouse x SKU, then the nightly plan (CONTRACTS 3, 4, 9).
+"""``forecast`` and ``allocate``: demand per warehouse x SKU, then the nightly plan.
 
 ``allocate --date D`` holds a per-date lock, builds features at D with the
 ``production`` model, forecasts, solves the allocation and publishes ``plans/D/``
@@ -8,16 +8,21 @@ previous complete plan or the new complete plan. Same inputs, same bytes.
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from anticipate import dates
-from anticipate.errors import DataError, UsageError
+from anticipate.demand.inputs import (
+    ForecastOutput,
+    build_instance,
+    check_staleness,
+    compute_forecast,
+    require_reference_tables,
+)
+from anticipate.errors import UsageError
 from anticipate.io import (
     DataSet,
     exclusive_lock,
@@ -27,68 +32,9 @@ from anticipate.io import (
     write_json,
     write_parquet,
 )
-from anticipate.models.scoring import features_for, score_frame
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-@dataclass(frozen=True)
-class ForecastOutput:
-    """A warehouse x SKU forecast and what it was computed from."""
-
-    table: pd.DataFrame  # warehouse_id, sku, mu, var
-    region_map: pd.DataFrame  # region, warehouse_id (NA = centre), km
-    cutoff: pd.Timestamp
-    model_uri: str
-    horizon_days: int
-
-
-def require_reference_tables(ds: DataSet, command: str) -> None:
-    """Planning needs products, regions, warehouses and supply; exit 2 naming what is missing."""
-    missing = [n for n in ("products", "regions", "warehouses", "supply") if getattr(ds, n) is None]
-    if missing:
-        raise DataError(
-            f"'{command}' needs the reference tables {', '.join(missing)} in {ds.path}; ingest them with "
-            f"'anticipate ingest --orders ... "
-            + " ".join(f"--{m} FILE" for m in missing)
-            + f" --out {ds.path}'"
-        )
-
-
-def compute_forecast(
-    settings: Settings, ds: DataSet, wrapper: Any, uri: str, cutoff: pd.Timestamp
-) -> ForecastOutput:
-    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var``."""
-    from anticipate.forecast import forecast_from_scores
-    from anticipate.network import nearest_warehouse
-
-    meta = wrapper.meta
-    region_map = nearest_warehouse(
-        ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
-    )
-    if settings.cfg.compute.engine == "dask":
-        from anticipate.distributed.schedule import forecast_dask
-
-        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
-        return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
-    scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
-    table = forecast_from_scores(
-        scored,
-        ds.orders,
-        cutoff,
-        horizon_days=int(meta["horizon_days"]),
-        lookback_days=int(meta["lookback_days"]),
-        item_level=meta["item_level"],
-        products=ds.products,
-        region_map=region_map,
-        new_demand_windows=settings.cfg.forecast.new_demand_windows,
-        dispersion=settings.cfg.forecast.dispersion,
-        sku_share_days=settings.cfg.forecast.sku_share_days,
-    )
-    return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
 
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
@@ -134,50 +80,6 @@ def check_date(value: str) -> pd.Timestamp:
     if "/" in value or "\\" in value or ".." in value:
         raise UsageError(f"--date {value!r} must be a plain date YYYY-MM-DD (no path separators)")
     return dates.parse_date(value, name="--date")
-
-
-def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, allow: bool) -> list[str]:
-    """Refuse (exit 2) a plan on data whose last order is more than ``max_days`` before ``date``."""
-    end = dates.data_end(orders["order_ts"])
-    if date < end:
-        return []
-    stale = (date - end).days
-    if stale <= max_days:
-        return []
-    message = (
-        f"the order data ends {dates.fmt(end - pd.Timedelta(days=1))}, {stale} days before --date "
-        f"{dates.fmt(date)} (allocate.max_staleness_days = {max_days})"
-    )
-    if allow:
-        return [message + "; planning anyway because of --allow-stale"]
-    raise DataError(message + "; ingest last night's orders first, or pass --allow-stale to plan on old data")
-
-
-def build_instance(ds: DataSet, forecast: pd.DataFrame, settings: Settings) -> Any:
-    """The allocation instance of CONTRACTS section 4 from a forecast and the reference tables."""
-    from anticipate.allocation import instance_from_frames
-    from anticipate.network import move_costs
-
-    for table, key in (("warehouses", "warehouse_id"), ("products", "sku"), ("supply", "sku")):
-        ids = getattr(ds, table)[key].astype(str)
-        bad = ids[~ids.map(lambda s: bool(_SAFE_ID.match(s)))]
-        if table == "warehouses" and not bad.empty:
-            raise DataError(
-                f"warehouse_id {bad.iloc[0]!r} has characters that are not allowed in ids "
-                "(letters, digits, '_', '-', '.'); rename it",
-                file=f"{ds.path}/warehouses.parquet",
-                column="warehouse_id",
-            )
-    econ = settings.cfg.economics
-    return instance_from_frames(
-        warehouses=ds.warehouses,
-        products=ds.products,
-        supply=ds.supply,
-        forecast=forecast,
-        move_cost=move_costs(ds.warehouses, settings.cfg.network, econ.move_cost_per_km),
-        default_g=econ.value_local,
-        default_h=econ.cost_unsold,
-    )
 
 
 def run_allocate(

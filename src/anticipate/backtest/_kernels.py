@@ -1,4 +1,4 @@
-"""The backtest replay kernel (Numba) and its plain-Python twin."""
+"""The backtest replay kernel (Numba) and its plain-Python twin (``jit=False``)."""
 
 from __future__ import annotations
 

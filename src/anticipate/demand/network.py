@@ -3,7 +3,7 @@
 Distances are kilometres on a sphere of radius 6371.0088 km. Each region is served by
 its nearest warehouse (ties: the smaller warehouse_id) unless every warehouse is
 farther than ``network.max_service_km``: then the central centre serves it and it
-adds no local demand (CONTRACTS section 3).
+adds no local demand.
 """
 
 from __future__ import annotations

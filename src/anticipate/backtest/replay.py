@@ -1,4 +1,4 @@
-"""Replay the real orders after a cutoff against a plan (CONTRACTS section 5), and the reference demands.
+"""Replay the real orders after a cutoff against a plan, and the naive reference demand.
 
 Lines of ``[t, t + H)`` are served in time order: each from its customer's nearest
 warehouse while that warehouse still holds plan stock of the SKU (a line larger
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from anticipate._replay_kernels import replay_lines
+from anticipate.backtest._kernels import replay_lines
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,19 @@ class Economics:
     g: pd.Series  # by sku
     h: pd.Series  # by sku
     move_cost: pd.Series  # by warehouse_id
+
+    @classmethod
+    def from_tables(
+        cls, products: pd.DataFrame, move_cost: pd.DataFrame, *, default_g: float, default_h: float
+    ) -> Economics:
+        """The economics the allocator plans with: ``g``/``h`` per SKU as the allocation instance
+        derives them from ``products`` (defaults ``economics.value_local``/``cost_unsold``), and
+        ``move_cost`` (``warehouse_id, move_cost``, currency per unit moved) per warehouse.
+        """
+        from anticipate.allocation.instance import sku_economics
+
+        gh = sku_economics(products, default_g=default_g, default_h=default_h)
+        return cls(g=gh["g"], h=gh["h"], move_cost=move_cost.set_index("warehouse_id")["move_cost"])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,151 @@
+"""One backtest cutoff on a data set: the model at the cutoff, its forecasts, the reference demands.
+
+:func:`build_context` derives what every cutoff shares (region -> warehouse map, move
+costs, economics, km saved, the planner); :func:`run_cutoff` forecasts with the model
+(given, or trained in memory on the history before the cutoff), adds the naive and,
+on synthetic data, the truth demand, and hands them to :func:`~anticipate.backtest.step.evaluate_cutoff`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anticipate.backtest.realised import horizon_lines
+from anticipate.backtest.reference import Planner, naive_reference, truth_demand
+from anticipate.backtest.replay import Economics
+from anticipate.backtest.step import CutoffOutcome, evaluate_cutoff
+from anticipate.io import DataSet
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything per-run the cutoffs share.
+
+    ``region_map``: ``region, warehouse_id`` (NA = centre), ``km_saved``: km saved per
+    unit served locally by region; ``wrapper``: the model given with ``--model``, or
+    None to train one per cutoff.
+    """
+
+    ds: DataSet
+    cfg: Any
+    region_map: pd.DataFrame
+    econ: Economics
+    km_saved: pd.Series
+    planner: Planner
+    wrapper: Any | None
+
+
+def build_context(cfg: Any, ds: DataSet, wrapper: Any | None) -> Context:
+    """The shared context of a backtest of ``ds`` under ``cfg`` (network, economics, allocate).
+
+    Exit 2 when the reference tables break a rule of the allocator (checked here, before
+    any cutoff's model is trained).
+    """
+    from anticipate.demand.network import centre_location, move_costs, nearest_warehouse, region_km_saved
+
+    region_map = nearest_warehouse(ds.regions, ds.warehouses, max_service_km=cfg.network.max_service_km)
+    mc = move_costs(ds.warehouses, cfg.network, cfg.economics.move_cost_per_km)
+    planner = Planner.from_config(ds, cfg, mc)
+    planner.check()
+    econ = Economics.from_tables(
+        ds.products, mc, default_g=cfg.economics.value_local, default_h=cfg.economics.cost_unsold
+    )
+    saved = region_km_saved(ds.regions, region_map, centre_location(ds.warehouses, cfg.network))
+    return Context(ds, cfg, region_map, econ, saved, planner, wrapper)
+
+
+def model_at(ctx: Context, cutoff: pd.Timestamp) -> Any:
+    """The given model, or one trained in memory on the windows before ``cutoff``."""
+    if ctx.wrapper is not None:
+        return ctx.wrapper
+    from anticipate.models.training import fit_on_windows
+    from anticipate.tracking import NextPurchasePyfunc
+
+    fitted = fit_on_windows(ctx.cfg, ctx.ds, cutoff)
+    return NextPurchasePyfunc(fitted.model, fitted.meta)
+
+
+def model_forecasts(
+    ctx: Context, cutoff: pd.Timestamp
+) -> tuple[dict[str, pd.DataFrame], dict[str, float], int]:
+    """The model's warehouse x SKU forecast at ``cutoff``, its pair metrics (model and truth), and H (days).
+
+    On synthetic data the forecasts also hold ``truth_pairs``: the same forecast with the
+    model's P(buy) replaced by the generator's true probabilities (quantities, new
+    demand and SKU split unchanged), which separates what the pair model loses from
+    what the rest of the forecast loses.
+    """
+    from anticipate.demand.forecast import forecast_from_scores
+    from anticipate.models.evaluation import all_metrics, oracle_predictions
+    from anticipate.models.scoring import features_for, score_frame
+
+    cfg, ds = ctx.cfg, ctx.ds
+    wrapper = model_at(ctx, cutoff)
+    meta = wrapper.meta
+    h = int(meta["horizon_days"])
+    frame = features_for(wrapper, ds, cutoff, with_labels=True)
+    scored = score_frame(wrapper, frame)
+    predictions = {"model": scored["p_buy"].to_numpy()}
+    truth_p = oracle_predictions(ds, frame, cutoff, meta)
+    if truth_p is not None and np.isfinite(truth_p).all():
+        predictions["oracle"] = truth_p
+    pair_metrics = all_metrics(frame["y"].to_numpy(), predictions)
+
+    def forecast(pairs: pd.DataFrame) -> pd.DataFrame:
+        return forecast_from_scores(
+            pairs,
+            ds.orders,
+            cutoff,
+            horizon_days=h,
+            lookback_days=int(meta["lookback_days"]),
+            item_level=meta["item_level"],
+            products=ds.products,
+            region_map=ctx.region_map,
+            new_demand_windows=cfg.forecast.new_demand_windows,
+            dispersion=cfg.forecast.dispersion,
+            sku_share_days=cfg.forecast.sku_share_days,
+        )
+
+    forecasts = {"model": forecast(scored)}
+    if "oracle" in predictions:
+        forecasts["truth_pairs"] = forecast(scored.assign(p_buy=predictions["oracle"]))
+    return forecasts, pair_metrics, h
+
+
+def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> dict[str, pd.DataFrame]:
+    """The naive demand and, on synthetic data (a ``latent/`` state), the truth demand at ``cutoff``."""
+    from anticipate.sample import load_latent
+
+    demands = {
+        "naive": naive_reference(
+            ctx.ds.orders,
+            cutoff,
+            horizon_days=horizon_days,
+            windows=ctx.cfg.backtest.naive_windows,
+            region_map=ctx.region_map,
+        )
+    }
+    latent = load_latent(ctx.ds.path)
+    if latent is not None:
+        demands["truth"] = truth_demand(
+            latent,
+            cutoff,
+            horizon_days=horizon_days,
+            region_map=ctx.region_map,
+            n_regions=len(ctx.ds.regions),
+        )
+    return demands
+
+
+def run_cutoff(ctx: Context, cutoff: pd.Timestamp) -> CutoffOutcome:
+    """Backtest one cutoff: the model's and the reference plans replayed against the real orders."""
+    forecasts, pair_metrics, h = model_forecasts(ctx, cutoff)
+    lines = horizon_lines(ctx.ds.orders, cutoff, h, ctx.region_map)
+    demands = {**forecasts, **reference_demands(ctx, cutoff, h)}
+    return evaluate_cutoff(
+        cutoff, lines, demands, ctx.planner, ctx.econ, km_saved=ctx.km_saved, pair_metrics=pair_metrics
+    )

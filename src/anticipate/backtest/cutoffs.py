@@ -1,0 +1,60 @@
+"""The backtest's cutoffs: parsed from the command line, checked against the data."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from anticipate import dates
+from anticipate.errors import CutoffError, UsageError
+from anticipate.io import DataSet
+
+
+def parse_cutoffs(
+    cutoffs: str | None, start: str | None, end: str | None, every: str
+) -> tuple[list[pd.Timestamp], list[str]]:
+    """The sorted, de-duplicated cutoffs of ``--cutoffs`` or ``--from/--to/--every``, and warnings.
+
+    ``every`` is a step in days such as ``7d``. A malformed option exits 2 (:class:`UsageError`).
+    """
+    if cutoffs:
+        values = [dates.parse_date(c, name="--cutoffs") for c in cutoffs.split(",") if c.strip()]
+    elif start and end:
+        match = re.fullmatch(r"(\d+)d", every.strip())
+        if not match or int(match.group(1)) < 1:
+            raise UsageError(f"--every must be a number of days like 7d, got {every!r}")
+        first, last = dates.parse_date(start, name="--from"), dates.parse_date(end, name="--to")
+        if last < first:
+            raise UsageError(f"--to {end} is before --from {start}")
+        values = list(pd.date_range(first, last, freq=f"{int(match.group(1))}D"))
+    else:
+        raise UsageError("give --cutoffs D1,D2,... or --from D --to D [--every 7d]")
+    if not values:
+        raise UsageError("no cutoffs given")
+    unique = sorted(set(values))
+    warnings = []
+    if len(unique) < len(values):
+        warnings.append(f"{len(values) - len(unique)} duplicate cutoff(s) ignored")
+    return unique, warnings
+
+
+def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int) -> list[str]:
+    """Exit 2 naming the last valid cutoff when a horizon runs past the data; warn on overlaps.
+
+    Reads ``ds.orders['order_ts']``; ``horizon_days`` in days.
+    Returns the warnings (horizons that overlap).
+    """
+    first, last = dates.valid_range(ds.orders["order_ts"], horizon_days, "labelled")
+    bad = [c for c in cutoffs if not first <= c <= last]
+    if bad:
+        raise CutoffError(
+            f"cutoff {dates.fmt(bad[0])} has a horizon outside the data: the valid cutoffs run "
+            f"from {dates.fmt(first)} to {dates.fmt(last)} (the last valid cutoff) with a "
+            f"{horizon_days}-day horizon"
+        )
+    gaps = np.diff([c.value for c in cutoffs]) / 86_400e9
+    if (gaps < horizon_days).any():
+        return [f"some cutoffs are less than {horizon_days} days apart: their horizons overlap"]
+    return []

@@ -1,0 +1,128 @@
+"""What planning reads: the reference tables, the model's forecast at a cutoff, the allocation instance.
+
+Shared by ``forecast``, ``allocate`` and ``backtest``: the checks on the data a plan is
+built from (reference tables present, orders not stale, safe ids) and the steps from a
+loaded model to a warehouse x SKU forecast and from a forecast to the instance the
+allocator solves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from anticipate import dates
+from anticipate.errors import DataError
+from anticipate.io import DataSet
+
+if TYPE_CHECKING:
+    from anticipate.pipelines import Settings
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class ForecastOutput:
+    """A warehouse x SKU forecast and what it was computed from."""
+
+    table: pd.DataFrame  # warehouse_id, sku, mu, var
+    region_map: pd.DataFrame  # region, warehouse_id (NA = centre), km
+    cutoff: pd.Timestamp
+    model_uri: str
+    horizon_days: int
+
+
+def require_reference_tables(ds: DataSet, command: str) -> None:
+    """Planning needs products, regions, warehouses and supply; exit 2 naming what is missing."""
+    missing = [n for n in ("products", "regions", "warehouses", "supply") if getattr(ds, n) is None]
+    if missing:
+        raise DataError(
+            f"'{command}' needs the reference tables {', '.join(missing)} in {ds.path}; ingest them with "
+            f"'anticipate ingest --orders ... "
+            + " ".join(f"--{m} FILE" for m in missing)
+            + f" --out {ds.path}'"
+        )
+
+
+def compute_forecast(
+    settings: Settings, ds: DataSet, wrapper: Any, uri: str, cutoff: pd.Timestamp
+) -> ForecastOutput:
+    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var``."""
+    from anticipate.demand.forecast import forecast_from_scores
+    from anticipate.demand.network import nearest_warehouse
+    from anticipate.models.scoring import features_for, score_frame
+
+    meta = wrapper.meta
+    region_map = nearest_warehouse(
+        ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
+    )
+    if settings.cfg.compute.engine == "dask":
+        from anticipate.distributed.schedule import forecast_dask
+
+        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
+        return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
+    scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
+    table = forecast_from_scores(
+        scored,
+        ds.orders,
+        cutoff,
+        horizon_days=int(meta["horizon_days"]),
+        lookback_days=int(meta["lookback_days"]),
+        item_level=meta["item_level"],
+        products=ds.products,
+        region_map=region_map,
+        new_demand_windows=settings.cfg.forecast.new_demand_windows,
+        dispersion=settings.cfg.forecast.dispersion,
+        sku_share_days=settings.cfg.forecast.sku_share_days,
+    )
+    return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
+
+
+def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, allow: bool) -> list[str]:
+    """Refuse (exit 2) a plan on data whose last order is more than ``max_days`` before ``date``."""
+    end = dates.data_end(orders["order_ts"])
+    if date < end:
+        return []
+    stale = (date - end).days
+    if stale <= max_days:
+        return []
+    message = (
+        f"the order data ends {dates.fmt(end - pd.Timedelta(days=1))}, {stale} days before --date "
+        f"{dates.fmt(date)} (allocate.max_staleness_days = {max_days})"
+    )
+    if allow:
+        return [message + "; planning anyway because of --allow-stale"]
+    raise DataError(message + "; ingest last night's orders first, or pass --allow-stale to plan on old data")
+
+
+def build_instance(ds: DataSet, forecast: pd.DataFrame, settings: Settings) -> Any:
+    """The allocation instance from a forecast (``warehouse_id, sku, mu, var``) and the reference tables.
+
+    Exit 2 (:class:`DataError`) when a warehouse_id has characters not allowed in ids.
+    """
+    from anticipate.allocation import instance_from_frames
+    from anticipate.demand.network import move_costs
+
+    for table, key in (("warehouses", "warehouse_id"), ("products", "sku"), ("supply", "sku")):
+        ids = getattr(ds, table)[key].astype(str)
+        bad = ids[~ids.map(lambda s: bool(_SAFE_ID.match(s)))]
+        if table == "warehouses" and not bad.empty:
+            raise DataError(
+                f"warehouse_id {bad.iloc[0]!r} has characters that are not allowed in ids "
+                "(letters, digits, '_', '-', '.'); rename it",
+                file=f"{ds.path}/warehouses.parquet",
+                column="warehouse_id",
+            )
+    econ = settings.cfg.economics
+    return instance_from_frames(
+        warehouses=ds.warehouses,
+        products=ds.products,
+        supply=ds.supply,
+        forecast=forecast,
+        move_cost=move_costs(ds.warehouses, settings.cfg.network, econ.move_cost_per_km),
+        default_g=econ.value_local,
+        default_h=econ.cost_unsold,
+    )
