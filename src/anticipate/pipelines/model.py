@@ -13,6 +13,7 @@ from anticipate import dates
 from anticipate.config import Config
 from anticipate.errors import DataError, UsageError
 from anticipate.io import DataSet, write_table
+from anticipate.models.honesty import train_hint
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, log, open_tracker, resolve_cutoff
 from anticipate.progress import stages
@@ -36,16 +37,7 @@ def resolve_until(
         until = dates.data_end(ts)
     else:
         until = dates.parse_date(value, name="--until")
-    first_window = until - pd.Timedelta(days=horizon_days * windows)
-    earliest = dates.data_start(ts) + pd.Timedelta(days=1)
-    if until > dates.data_end(ts) or first_window < earliest:
-        latest_ok = dates.data_end(ts)
-        earliest_ok = earliest + pd.Timedelta(days=horizon_days * windows)
-        raise UsageError(
-            f"--until {dates.fmt(until)} leaves no room for {windows} training windows of "
-            f"{horizon_days} days inside the data; pass --until between {dates.fmt(earliest_ok)} "
-            f"and {dates.fmt(latest_ok)} (or 'latest'), or lower model.train_windows"
-        )
+    dates.check_until(until, ts, horizon_days, windows)
     return until
 
 
@@ -165,6 +157,7 @@ def run_train(
         run_id, version, model_uri = _log_training(
             settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
         )
+    hint = train_hint(fitted.meta, dates.last_full_cutoff(ds.orders["order_ts"], cfg.time.horizon_days))
     counts = {
         "train_pairs": len(fitted.train),
         "val_pairs": len(fitted.val),
@@ -177,7 +170,7 @@ def run_train(
         metrics=metrics,
         counts=counts,
         outputs={"model_uri": model_uri},
-        text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta),
+        text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta, hint),
     )
 
 
@@ -246,7 +239,8 @@ def model_meta(cfg: Config, until: pd.Timestamp, frame: pd.DataFrame) -> dict[st
 
 
 def _train_text(
-    run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any]
+    run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any],
+    hint: str,
 ) -> str:
     lines = [
         f"trained on {n_train:,} pairs ({len(meta['train_cutoffs']) - 1} windows), "
@@ -255,7 +249,7 @@ def _train_text(
     ]
     shown = ("val.auc", "val.ap", "val.logloss", "val.ece", "val.lift_at_10pct", "best_iteration")
     lines += [f"  {k:20} {metrics[k]:.4f}" for k in shown if k in metrics]
-    lines.append("next: anticipate evaluate   (then: anticipate promote latest --alias production)")
+    lines.append(hint)
     return "\n".join(lines)
 
 
