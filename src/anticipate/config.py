@@ -100,6 +100,12 @@ class AllocateConfig(_Section):
     lp_bound_max_cells: int = Field(20_000, ge=0, description="compute the HiGHS bound up to this size")
     gap_tolerance: float = Field(1e-3, gt=0.0)
     polish_max_units: int = Field(50_000, ge=0, description="solve small plans exactly with HiGHS MIP")
+    max_forecast_ratio: float = Field(
+        3.0,
+        gt=1.0,
+        description="refuse to publish a plan whose forecast total is more than this many times (or less "
+        "than 1/this of) the units per horizon ordered recently in the served regions",
+    )
 
 
 class BacktestConfig(_Section):

@@ -14,6 +14,11 @@ from anticipate.errors import CutoffError, UsageError
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+#: The dates anticipate accepts: far enough inside pandas' nanosecond range (1677-09-21 to
+#: 2262-04-11) that a cutoff minus the longest lookback (3,660 days) or plus a horizon stays
+#: representable. A date outside it is a typo, not a plan.
+SUPPORTED = (pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31"))
+
 Purpose = Literal["labelled", "production"]
 
 
@@ -32,6 +37,11 @@ def parse_date(value: str, *, name: str = "--cutoff") -> pd.Timestamp:
         ts = pd.Timestamp(text)
     except (ValueError, OverflowError):
         raise UsageError(f"{name} {value!r} is not a real calendar date (YYYY-MM-DD)") from None
+    if not SUPPORTED[0] <= ts <= SUPPORTED[1]:
+        raise UsageError(
+            f"{name} {text} is outside the dates anticipate supports ({fmt(SUPPORTED[0])} to "
+            f"{fmt(SUPPORTED[1])}); pass a date within that range, normally one near your data"
+        )
     return ts.normalize()
 
 
@@ -71,6 +81,47 @@ def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, p
         f"cutoff {cutoff.date()} is outside the valid range for '{command}' "
         f"({first.date()} to {last.date()} with a {horizon_days}-day horizon; {why}); "
         f"pass --cutoff within that range"
+    )
+
+
+def until_range(
+    order_ts: pd.Series, horizon_days: int, windows: int
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The inclusive range of valid ``train --until`` dates, or None when no date fits.
+
+    ``until`` needs ``windows`` horizons of ``horizon_days`` days (the rolling-origin
+    training windows) between the first cutoff (the day after the first order) and
+    itself, and may be at most the production cutoff (the day after the last order).
+    """
+    first = data_start(order_ts) + pd.Timedelta(days=1) + pd.Timedelta(days=horizon_days * windows)
+    last = data_end(order_ts)
+    return (first, last) if first <= last else None
+
+
+def check_until(until: pd.Timestamp, order_ts: pd.Series, horizon_days: int, windows: int) -> pd.Timestamp:
+    """Return ``until`` when ``windows`` training windows of ``horizon_days`` fit before it, else exit 2.
+
+    The message names a non-empty range of valid ``--until`` dates or, when the data is
+    too short for any, how many windows fit and what would make a range exist.
+    """
+    valid = until_range(order_ts, horizon_days, windows)
+    if valid is not None and valid[0] <= until <= valid[1]:
+        return until
+    need = f"{windows} training windows of {horizon_days} days"
+    if valid is not None:
+        raise UsageError(
+            f"--until {fmt(until)} leaves no room for {need} inside the data; pass --until between "
+            f"{fmt(valid[0])} and {fmt(valid[1])} (or 'latest'), or lower model.train_windows"
+        )
+    span = (data_end(order_ts) - data_start(order_ts)).days - 1  # days of cutoffs after the first one
+    fits = span // horizon_days
+    first, last = fmt(data_start(order_ts)), fmt(data_end(order_ts) - pd.Timedelta(days=1))
+    fix = (f"set model.train_windows to {fits} or less (at least 2), or ingest more history"
+           if fits >= 2 else
+           f"ingest more history (2 windows need {2 * horizon_days + 1} days) or lower time.horizon_days")
+    raise UsageError(
+        f"no --until date is valid: the orders run from {first} to {last} ({span + 1} days), too short "
+        f"for {need} ({horizon_days * windows + 1} days); {fix}"
     )
 
 

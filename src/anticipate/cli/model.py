@@ -73,14 +73,18 @@ def train_cmd(settings_factory: Any, until: str | None, scheduler: str | None) -
 @main.command("evaluate")
 @click.option("--model", default=None, help=_MODEL_HELP + " Default: the latest registered version.")
 @click.option("--cutoff", default=None, help="Cutoff (YYYY-MM-DD); default: the last full cutoff.")
+@click.option("--in-sample", "in_sample", is_flag=True,
+              help="Score a cutoff before the model's training end anyway (refused otherwise); the run is "
+                   "tagged anticipate.in_sample=true and the table labelled in-sample.")
 @global_options
 @command_body("evaluate")
-def evaluate_cmd(settings_factory: Any, model: str | None, cutoff: str | None) -> Any:
+def evaluate_cmd(settings_factory: Any, model: str | None, cutoff: str | None, in_sample: bool) -> Any:
     """Evaluate a model at a cutoff against baselines and, on synthetic data, the truth.
 
     Prints a metrics table (auc, ap, logloss, brier, ece, precision and lift at 10%)
     for the model, the recency/frequency baseline, BG/NBD and the oracle; logs plots
-    (calibration, ROC, PR, lift, gain importance) to MLflow.
+    (calibration, ROC, PR, lift, gain importance) to MLflow. The cutoff must be
+    out-of-sample: on or after the date the model was trained until (exit 2 otherwise).
 
     \b
     Examples:
@@ -90,7 +94,7 @@ def evaluate_cmd(settings_factory: Any, model: str | None, cutoff: str | None) -
     """
     from anticipate.pipelines.evaluate import run_evaluate
 
-    return run_evaluate(settings_factory(), model=model, cutoff=cutoff)
+    return run_evaluate(settings_factory(), model=model, cutoff=cutoff, in_sample=in_sample)
 
 
 @main.command("predict")

@@ -40,7 +40,8 @@ def forecast_cmd(settings_factory: Any, model: str | None, cutoff: str | None, o
 
 
 @main.command("allocate")
-@click.option("--date", "date", required=True, help="Plan date (YYYY-MM-DD); the plan goes to plans/DATE/.")
+@click.option("--date", "date", default=None,
+              help="Plan date (YYYY-MM-DD), required; the plan goes to plans/DATE/.")
 @click.option("--model", default=None, help=_MODEL_HELP)
 @click.option("--lp-bound", is_flag=True, help="Also compute the exact HiGHS LP bound (small networks).")
 @click.option("--allow-stale", is_flag=True,
@@ -48,13 +49,18 @@ def forecast_cmd(settings_factory: Any, model: str | None, cutoff: str | None, o
 @SCHEDULER_OPTION
 @global_options
 @command_body("allocate")
-def allocate_cmd(settings_factory: Any, date: str, model: str | None, lp_bound: bool,
+def allocate_cmd(settings_factory: Any, date: str | None, model: str | None, lp_bound: bool,
                  allow_stale: bool, scheduler: str | None) -> Any:
     """Nightly: forecast, pre-position stock into warehouses, publish plans/DATE/ atomically.
 
     Writes plan.parquet, plan.csv, summary.json (objective, bound, gap, capacity used)
-    and allocation.png. A second run for the same date exits 75 while the first holds
-    the lock. Exit 2: bad input or stale data; exit 3: no model / tracking server down.
+    and allocation.png. plan.csv lists each cell's units beside the SKU's category and
+    the expected demand (units over the horizon). A plan that fails a sanity gate (no
+    demand maps to a warehouse, an empty forecast, 0 units despite demand, supply and
+    capacity, or a forecast total beyond allocate.max_forecast_ratio of recent orders)
+    is not published and the previous plans/DATE/ stays. A second run for the same
+    date exits 75 while the first holds the lock. Exit 2: bad input, stale data or a
+    refused plan; exit 3: no model / tracking server down.
 
     \b
     Examples:
@@ -62,8 +68,12 @@ def allocate_cmd(settings_factory: Any, date: str, model: str | None, lp_bound: 
       anticipate allocate --date 2025-12-31 --model ./model-copy --tracking-uri sqlite:///mlflow.db
       anticipate allocate --date 2025-12-31 --json -q
     """
+    from anticipate.errors import UsageError
     from anticipate.pipelines.plan import run_allocate
 
+    if date is None:  # checked here, not by click, so that --json still prints its one error object
+        raise UsageError("allocate needs --date YYYY-MM-DD, the night the plan is for "
+                         "(in cron: --date $(date +%F)); the plan goes to plans/DATE/")
     return run_allocate(settings_factory(dask_overrides(scheduler)), date=date, model=model,
                         lp_bound=lp_bound, allow_stale=allow_stale)
 
@@ -74,7 +84,8 @@ def allocate_cmd(settings_factory: Any, date: str, model: str | None, lp_bound: 
 @click.option("--to", "end", default=None, help="Last cutoff of a range (YYYY-MM-DD).")
 @click.option("--every", default="7d", show_default=True, help="Step of the range, in days (e.g. 7d).")
 @click.option("--model", default=None,
-              help="Use this model as is (default: train on the history before each cutoff).")
+              help="Use this model as is; it must have been trained before every cutoff (exit 2 otherwise). "
+                   "Default: train on the history before each cutoff.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output directory (default: backtest.out_dir/<first>_<last>).")
 @global_options

@@ -15,7 +15,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.config import Config
-from anticipate.errors import DataError, UsageError
+from anticipate.errors import DataError
 from anticipate.features.spec import FeatureSpec
 from anticipate.io import DataSet
 
@@ -30,7 +30,7 @@ def resolve_until(
 
     ``None`` is the last full cutoff, so ``train`` then ``evaluate`` with defaults is
     out of time; ``latest`` is the production cutoff (every labelled window).
-    Raises UsageError when the windows do not fit inside the data.
+    Raises UsageError naming a non-empty valid range when the windows do not fit inside the data.
     """
     ts = orders["order_ts"]
     if value is None:
@@ -39,16 +39,7 @@ def resolve_until(
         until = dates.data_end(ts)
     else:
         until = dates.parse_date(value, name="--until")
-    first_window = until - pd.Timedelta(days=horizon_days * windows)
-    earliest = dates.data_start(ts) + pd.Timedelta(days=1)
-    if until > dates.data_end(ts) or first_window < earliest:
-        latest_ok = dates.data_end(ts)
-        earliest_ok = earliest + pd.Timedelta(days=horizon_days * windows)
-        raise UsageError(
-            f"--until {dates.fmt(until)} leaves no room for {windows} training windows of "
-            f"{horizon_days} days inside the data; pass --until between {dates.fmt(earliest_ok)} "
-            f"and {dates.fmt(latest_ok)} (or 'latest'), or lower model.train_windows"
-        )
+    dates.check_until(until, ts, horizon_days, windows)
     return until
 
 

@@ -21,6 +21,7 @@ from anticipate.backtest.cutoffs import check_cutoffs, parse_cutoffs
 from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.io import staging_dir, write_json, write_parquet
+from anticipate.models.honesty import check_backtest_model
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, log, open_tracker
 from anticipate.progress import track
@@ -88,7 +89,9 @@ def run_backtest(
     cut_list, warnings = parse_cutoffs(cutoffs, start, end, every)
     ds = load_data(settings)
     require_reference_tables(ds, "backtest")
-    wrapper = load_registered(settings, model, default_alias=None)[0] if model else None
+    wrapper, uri = load_registered(settings, model, default_alias=None) if model else (None, "")
+    if wrapper is not None:
+        check_backtest_model(wrapper.meta, cut_list, uri=uri)
     horizon = int(wrapper.meta["horizon_days"]) if wrapper else settings.cfg.time.horizon_days
     warnings += check_cutoffs(cut_list, ds, horizon)
     for w in warnings:

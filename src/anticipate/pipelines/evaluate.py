@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate import dates
+from anticipate.models import honesty
 from anticipate.models.evaluation import (
     all_metrics,
     baseline_predictions,
@@ -44,8 +45,12 @@ def run_evaluate(
     model: str | None = None,
     cutoff: str | None = None,
     parent_run_id: str | None = None,
+    in_sample: bool = False,
 ) -> Result:
-    """Score a registered model at a labelled cutoff against baselines (and the truth); log it all."""
+    """Score a registered model at a labelled cutoff against baselines (and the truth); log it all.
+
+    A cutoff before the model's training end is refused (exit 2) unless ``in_sample``.
+    """
     with stages(5, enabled=settings.progress, description="evaluate") as bar:
         bar.step("loading data and model")
         ds = load_data(settings)
@@ -54,6 +59,8 @@ def run_evaluate(
         cutoff_ts = resolve_cutoff(
             cutoff, ds.orders, horizon_days=int(meta["horizon_days"]), purpose="labelled", command="evaluate"
         )
+        last_full = dates.last_full_cutoff(ds.orders["order_ts"], int(meta["horizon_days"]))
+        seen = honesty.check_evaluate_cutoff(meta, cutoff_ts, last_full, uri=uri, allow=in_sample)
         bar.step("building features")
         frame = features_for(wrapper, ds, cutoff_ts, with_labels=True)
         y = frame["y"].to_numpy()
@@ -64,7 +71,7 @@ def run_evaluate(
         if oracle is not None:
             predictions["oracle"] = oracle
         metrics = all_metrics(y, predictions)
-        table = metrics_table(metrics, list(predictions))
+        table = honesty.label_table(metrics_table(metrics, list(predictions)), seen)
         bar.step("logging to MLflow")
         tracker = open_tracker(settings)
         with tracker.run(
@@ -73,7 +80,7 @@ def run_evaluate(
             cutoff=dates.fmt(cutoff_ts),
             data_digest=ds.digest,
             data_source=str(ds.path),
-            extra_tags={"anticipate.model_uri": uri},
+            extra_tags={"anticipate.model_uri": uri, honesty.TAG_IN_SAMPLE: str(seen).lower()},
             parent_run_id=parent_run_id,
         ) as run:
             run.log_metrics(metrics)
@@ -93,6 +100,7 @@ def run_evaluate(
         metrics=metrics,
         counts={"pairs": len(frame), "positives": int(y.sum())},
         outputs={"model_uri": uri},
-        extra={"cutoff": dates.fmt(cutoff_ts)},
+        extra={"cutoff": dates.fmt(cutoff_ts), "in_sample": seen},
+        warnings=[honesty.IN_SAMPLE_NOTE] if seen else [],
         text=text,
     )

@@ -14,6 +14,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.errors import UsageError
 from anticipate.io import DataSet, write_table
+from anticipate.models.honesty import train_hint
 from anticipate.models.scoring import features_for, score_frame, spec_of
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
@@ -59,6 +60,7 @@ def run_train(
         run_id, version, model_uri = _log_training(
             settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
         )
+    hint = train_hint(fitted.meta, dates.last_full_cutoff(ds.orders["order_ts"], cfg.time.horizon_days))
     counts = {
         "train_pairs": len(fitted.train),
         "val_pairs": len(fitted.val),
@@ -71,7 +73,7 @@ def run_train(
         metrics=metrics,
         counts=counts,
         outputs={"model_uri": model_uri},
-        text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta),
+        text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta, hint),
     )
 
 
@@ -128,7 +130,8 @@ def _log_training(
 
 
 def _train_text(
-    run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any]
+    run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any],
+    hint: str,
 ) -> str:
     lines = [
         f"trained on {n_train:,} pairs ({len(meta['train_cutoffs']) - 1} windows), "
@@ -137,7 +140,7 @@ def _train_text(
     ]
     shown = ("val.auc", "val.ap", "val.logloss", "val.ece", "val.lift_at_10pct", "best_iteration")
     lines += [f"  {k:20} {metrics[k]:.4f}" for k in shown if k in metrics]
-    lines.append("next: anticipate evaluate   (then: anticipate promote latest --alias production)")
+    lines.append(hint)
     return "\n".join(lines)
 
 

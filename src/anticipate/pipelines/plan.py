@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from anticipate import dates
+from anticipate.demand.gates import check_plan
 from anticipate.demand.inputs import (
     ForecastOutput,
     build_instance,
@@ -22,6 +23,7 @@ from anticipate.demand.inputs import (
     compute_forecast,
     require_reference_tables,
 )
+from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
 from anticipate.io import (
     DataSet,
@@ -109,6 +111,7 @@ def run_allocate(
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         bar.step("allocating")
         plan = _solve(build_instance(ds, fc.table, settings), settings, lp_bound)
+        check_plan(ds, fc, plan, date_ts, settings.cfg, target)  # exit 2 before publishing a wrong plan
         bar.step("recording")
         summary = _summary(plan, ds, uri, fc, started)
         tracker = open_tracker(settings)
@@ -122,7 +125,7 @@ def run_allocate(
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")
-            _publish(target, plan, summary, fc, ds)
+            _publish(target, plan, summary, fc, ds, dates.fmt(date_ts))
             run.log_artifact(target, "plan")
     counts = {
         "cells": len(plan.units),
@@ -176,17 +179,21 @@ def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
     return {k: float(summary[k]) for k in keys if isinstance(summary.get(k), int | float)}
 
 
-def _publish(target: Path, plan: Any, summary: dict[str, Any], fc: ForecastOutput, ds: DataSet) -> None:
+def _publish(
+    target: Path, plan: Any, summary: dict[str, Any], fc: ForecastOutput, ds: DataSet, date: str
+) -> None:
     import matplotlib.pyplot as plt
 
     from anticipate.plots.plan import allocation_map
 
     with staging_dir(target) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
-        write_csv(plan.units, stage / "plan.csv")
+        write_csv(planner_table(plan.units, fc.table, ds.products), stage / "plan.csv")
         write_parquet(fc.table, stage / "forecast.parquet")
         write_json(summary, stage / "summary.json")
-        fig = allocation_map(ds.warehouses, plan.units, plan.capacity_used, regions=ds.regions)
+        fig = allocation_map(ds.warehouses, plan.units, plan.capacity_used, regions=ds.regions,
+                             forecast=fc.table, region_map=fc.region_map, products=ds.products, date=date,
+                             horizon_days=fc.horizon_days)
         fig.savefig(stage / "allocation.png", dpi=110, metadata={"Software": None})
         plt.close(fig)
 

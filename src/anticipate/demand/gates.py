@@ -1,0 +1,203 @@
+"""Sanity gates a nightly plan passes before it replaces the previous one.
+
+A plan that is empty or absurd for a reason in the data is worse than no plan: the
+warehouses would be stocked (or emptied) on it at dawn. ``allocate`` runs
+:func:`check_plan` after solving and before publishing; a failed gate raises
+:class:`PlanRefused` (exit 2) naming the cause and the fix, and ``plans/DATE/`` keeps
+whatever it held. The gates, in order:
+
+1. recent orders exist but none comes from a region a warehouse serves (orders
+   without a usable ``region``, or every region beyond ``network.max_service_km``);
+2. the forecast has no warehouse x SKU row;
+3. the plan has 0 units although a SKU with supply expects at least one unit in a
+   warehouse and the warehouses have capacity;
+4. the forecast total is more than ``allocate.max_forecast_ratio`` times (or less
+   than its inverse) the units per horizon ordered recently in the served regions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anticipate import dates
+from anticipate.errors import DataError
+from anticipate.schema import ORDERS
+
+#: The region ingest gives order lines when the orders file has no region column.
+ORDERS_REGION_DEFAULT = str(next(c.default for c in ORDERS if c.name == "region"))
+
+#: A forecast cell must expect at least this many units (over the horizon) before a plan
+#: with 0 units counts as suspicious: below it, stocking nothing can be the optimum.
+MIN_CELL_UNITS = 1.0
+
+
+class PlanRefused(DataError):
+    """A plan that failed a sanity gate; it was not published (exit 2)."""
+
+
+@dataclass(frozen=True)
+class RecentDemand:
+    """Units ordered in the ``days`` days before ``end``, per horizon of ``horizon_days``.
+
+    ``units``: all lines; ``mapped_units``: lines whose region a warehouse serves
+    (what the forecast covers). ``unknown_regions``: the lines' region values missing
+    from the regions table; ``far_regions``: known regions served from the centre
+    (beyond ``network.max_service_km``); both most frequent first.
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    days: int
+    horizon_days: int
+    units: float
+    mapped_units: float
+    unknown_regions: list[str]
+    far_regions: list[str]
+
+
+def recent_demand(
+    orders: pd.DataFrame, region_map: pd.DataFrame, end: pd.Timestamp, *, horizon_days: int, windows: int
+) -> RecentDemand | None:
+    """Realised units per horizon over the ``windows`` horizons before ``end`` (clipped to the data).
+
+    ``orders``: ``order_ts, quantity, region``; ``region_map``: ``region, warehouse_id``
+    (NA = the centre serves it). None when the orders lack those columns (the Dask
+    path loads only ``order_ts``) or cover less than one horizon before ``end``.
+    """
+    if not {"order_ts", "quantity", "region"} <= set(orders.columns) or orders.empty:
+        return None
+    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.data_start(orders["order_ts"]))
+    days = (end - start).days
+    if days < horizon_days:
+        return None
+    window = orders[(orders["order_ts"] >= start) & (orders["order_ts"] < end)]
+    region = window["region"].astype(str)
+    qty = window["quantity"].to_numpy(float)
+    served = region_map.loc[region_map["warehouse_id"].notna(), "region"].astype(str)
+    known = region.isin(region_map["region"].astype(str))
+    mapped = region.isin(served).to_numpy()
+    per_horizon = horizon_days / days
+    return RecentDemand(
+        start=start,
+        end=end,
+        days=days,
+        horizon_days=horizon_days,
+        units=float(qty.sum()) * per_horizon,
+        mapped_units=float(qty[mapped].sum()) * per_horizon,
+        unknown_regions=region[~known].value_counts().index.tolist(),
+        far_regions=region[known & ~mapped].value_counts().index.tolist(),
+    )
+
+
+def _refused(target: Path, cause: str, fix: str) -> PlanRefused:
+    return PlanRefused(f"the plan was not published ({target} is left as it was): {cause}; {fix}")
+
+
+def _examples(values: list[str], n: int = 3) -> str:
+    shown = ", ".join(repr(v) for v in values[:n])
+    return shown + (f" and {len(values) - n} more" if len(values) > n else "")
+
+
+def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> None:
+    """Gate 1: recent orders exist but none maps to a warehouse -> PlanRefused."""
+    if recent is None or recent.units <= 0 or recent.mapped_units > 0:
+        return
+    span = f"{dates.fmt(recent.start)} to {dates.fmt(recent.end - pd.Timedelta(days=1))}"
+    orders = data_dir / "orders.parquet"
+    if recent.unknown_regions:
+        default = ""
+        if ORDERS_REGION_DEFAULT in recent.unknown_regions:
+            default = f" ({ORDERS_REGION_DEFAULT!r}: what ingest fills in for orders without a region column)"
+        cause = (f"no order in {orders} from {span} comes from a region a warehouse serves: its column "
+                 f"'region' holds {_examples(recent.unknown_regions)}{default}, none of them in "
+                 f"regions.parquet, so no demand maps to any warehouse")
+        fix = ("re-ingest the orders with a 'region' column whose values are the regions table's 'region' "
+               "ids (the ship-to region of each line), then run allocate again")
+    else:
+        cause = (f"every order from {span} comes from a region farther than network.max_service_km from "
+                 f"every warehouse ({_examples(recent.far_regions)}), so no demand maps to any warehouse")
+        fix = "raise network.max_service_km in your config, or check the regions' and warehouses' lat/lon"
+    raise _refused(target, cause, fix)
+
+
+def check_forecast_rows(forecast: pd.DataFrame, target: Path, cutoff: pd.Timestamp) -> None:
+    """Gate 2: a forecast without a single warehouse x SKU row -> PlanRefused."""
+    if len(forecast):
+        return
+    raise _refused(
+        target,
+        f"the forecast at {dates.fmt(cutoff)} has no warehouse x SKU row (no demand expected anywhere)",
+        "check that --date is close to the end of the order data and that the production model was "
+        "trained on this data (anticipate evaluate, then anticipate promote)",
+    )
+
+
+def check_units(
+    forecast: pd.DataFrame, plan_units: pd.DataFrame, products: pd.DataFrame, warehouses: pd.DataFrame,
+    supply: pd.DataFrame, target: Path,
+) -> None:
+    """Gate 3: 0 units planned while capacity, supply and a cell's demand (>= 1 unit) are positive."""
+    if len(plan_units) and plan_units["units"].sum() > 0:
+        return
+    stock = supply.groupby(supply["sku"].astype(str))["units"].sum()
+    busy = forecast[forecast["mu"] >= MIN_CELL_UNITS]
+    skus = sorted(s for s in busy["sku"].astype(str).unique() if stock.get(s, 0) > 0)
+    capacity = pd.to_numeric(warehouses["capacity"], errors="coerce").fillna(0.0)
+    if not skus or capacity.max() <= 0:
+        return
+    volume = products.set_index(products["sku"].astype(str))["unit_volume"].reindex(skus).to_numpy(float)
+    cause = (f"the plan has 0 units although {len(skus)} SKU(s) with central supply expect at least "
+             f"{MIN_CELL_UNITS:g} unit in a warehouse ({_examples(skus)}) and the warehouses have "
+             f"{capacity.sum():,.6g} of capacity")
+    if np.nanmin(volume) > capacity.max():
+        fix = (f"every such SKU's unit_volume (smallest {np.nanmin(volume):,.6g}) exceeds the largest "
+               f"warehouse capacity ({capacity.max():,.6g}): products.unit_volume and warehouses.capacity "
+               f"must use the same volume unit; re-ingest them")
+    else:
+        fix = ("check products.unit_volume against warehouses.capacity (same volume unit) and that "
+               "economics.value_local exceeds economics.cost_unsold")
+    raise _refused(target, cause, fix)
+
+
+def check_ratio(forecast_units: float, recent: RecentDemand | None, max_ratio: float, target: Path) -> None:
+    """Gate 4: the forecast total vs the recent realised units per horizon in the served regions."""
+    if recent is None or recent.mapped_units <= 0:
+        return
+    ratio = forecast_units / recent.mapped_units
+    if 1.0 / max_ratio <= ratio <= max_ratio:
+        return
+    cause = (f"the forecast expects {forecast_units:,.0f} units over the next {recent.horizon_days} days, "
+             f"{ratio:.3g} times the {recent.mapped_units:,.0f} units per {recent.horizon_days} days ordered "
+             f"in the served regions over the {recent.days} days before {dates.fmt(recent.end)} "
+             f"(allocate.max_forecast_ratio = {max_ratio:g} allows {1.0 / max_ratio:.3g} to {max_ratio:g})")
+    fix = ("check the production model (anticipate evaluate) and the last ingest (duplicated or missing "
+           "orders); if the change in demand is real (a promotion, a season), raise "
+           "allocate.max_forecast_ratio in your config")
+    raise _refused(target, cause, fix)
+
+
+def check_plan(
+    ds: Any, fc: Any, plan: Any, date: pd.Timestamp, cfg: Any, target: Path
+) -> RecentDemand | None:
+    """Run the four gates on a solved plan before it is published; raise PlanRefused on the first failure.
+
+    ``ds``: the DataSet (orders, products, warehouses, supply, path); ``fc``: the
+    forecast output (``table`` of ``warehouse_id, sku, mu, var`` in units over
+    ``horizon_days``, ``region_map``, ``cutoff``); ``plan``: the solved plan
+    (``units``); ``cfg``: the Config (``forecast.new_demand_windows``,
+    ``allocate.max_forecast_ratio``); ``target``: the plan directory (for the message).
+    Returns the recent demand the forecast was compared with (None when not measurable).
+    """
+    end = min(date, dates.data_end(ds.orders["order_ts"]))
+    recent = recent_demand(ds.orders, fc.region_map, end, horizon_days=int(fc.horizon_days),
+                           windows=cfg.forecast.new_demand_windows)
+    check_mapping(recent, target, Path(ds.path))
+    check_forecast_rows(fc.table, target, fc.cutoff)
+    check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)
+    check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
+    return recent

@@ -1,0 +1,296 @@
+"""Issue 14: everyday paths that gave a wrong answer with exit 0 now refuse (exit 2) or say the truth.
+
+One small trained world per module (``world``): a synthetic sample, a model trained with
+the default ``--until`` (the last full cutoff) and promoted, and the plan for the night
+after the data. Each test names the case of the issue it covers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from anticipate import dates
+from anticipate.demand import gates
+from anticipate.demand.plan_table import PLAN_CSV_COLUMNS, planner_table
+from anticipate.errors import UsageError
+from anticipate.models import honesty
+from tests.conftest import run_cli
+
+SMALL_CONFIG = """
+model:
+  train_windows: 4
+  classifier: {n_estimators: 60, learning_rate: 0.1}
+  regressor: {n_estimators: 30, learning_rate: 0.1}
+"""
+DATA_END = "2024-08-28"  # the sample below runs 2024-01-01 to 2024-08-27: the production cutoff
+LAST_FULL = "2024-08-21"  # the last full cutoff (7-day horizon) = the default model's --until
+PLAN_FILES = ("allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small world (<dir>/data), a model trained and promoted in <dir>/mlflow.db, plans/DATA_END/."""
+    root = tmp_path_factory.mktemp("no-silent-wrong")
+    (root / "small.yaml").write_text(SMALL_CONFIG)
+    for args in (
+        ("sample", "--out", "data", "--customers", "600", "--skus", "40", "--days", "240"),
+        ("--data", "data", "--config", "small.yaml", "train"),
+        ("--data", "data", "--config", "small.yaml", "promote", "latest"),
+        ("--data", "data", "--config", "small.yaml", "allocate", "--date", DATA_END),
+    ):
+        done = run_cli("-q", *args, cwd=root)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return root
+
+
+def _plan_bytes(root: Path, date: str = DATA_END) -> dict[str, bytes]:
+    return {name: (root / "plans" / date / name).read_bytes() for name in PLAN_FILES}
+
+
+def _one_json(stdout: str) -> dict:
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1, f"--json must print exactly one line on stdout, got: {stdout[:500]!r}"
+    return json.loads(lines[0])
+
+
+# --------------------------------------------------------------------------- 2. an empty plan
+@pytest.mark.slow
+def test_orders_without_region_do_not_replace_the_previous_plan(world: Path, tmp_path: Path) -> None:
+    """Issue 14.2: orders ingested without `region` (all five tables present): exit 2, plans/D/ kept."""
+    sources = {}
+    for name in ("orders", "products", "regions", "warehouses", "supply"):
+        frame = pd.read_parquet(world / "data" / f"{name}.parquet")
+        if name == "orders":
+            frame = frame.drop(columns="region")
+        sources[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(sources[name], index=False)
+    ingest = ["ingest", "--out", str(tmp_path / "noregion")]
+    ingest += [arg for name, path in sources.items() for arg in (f"--{name}", str(path))]
+    done = run_cli("-q", *ingest, cwd=world)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before = _plan_bytes(world)
+    done = run_cli("--data", str(tmp_path / "noregion"), "--config", "small.yaml", "--json", "allocate",
+                   "--date", DATA_END, cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    error = _one_json(done.stdout)["error"]
+    assert "not published" in error and "region" in error and "'ALL'" in error and "re-ingest" in error, error
+    assert _plan_bytes(world) == before  # the previous night's plan, byte for byte
+    assert sorted(p.name for p in (world / "plans").iterdir() if not p.name.startswith(".")) == [DATA_END]
+
+
+@pytest.mark.slow
+def test_forecast_far_from_recent_orders_is_not_published(world: Path) -> None:
+    """Issue 14 gates: allocate.max_forecast_ratio is read from the config; beyond it the plan is refused."""
+    tight = world / "tight.yaml"
+    tight.write_text(SMALL_CONFIG + "allocate:\n  max_forecast_ratio: 1.0001\n")
+    before = _plan_bytes(world)
+    done = run_cli("--data", "data", "--config", str(tight), "-q", "allocate", "--date", DATA_END, cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "allocate.max_forecast_ratio = 1.0001" in done.stderr and "not published" in done.stderr
+    assert _plan_bytes(world) == before
+
+
+def _recent(units: float, mapped: float) -> gates.RecentDemand:
+    ts = pd.Timestamp("2024-08-28")
+    return gates.RecentDemand(ts - pd.Timedelta(days=28), ts, 28, 7, units, mapped, [], ["R9"])
+
+
+def test_gates_refuse_each_kind_of_wrong_plan(tmp_path: Path) -> None:
+    """The four gates as pure functions: each refuses its case and lets a sane plan through."""
+    target = tmp_path / "plans" / "2024-08-28"
+    with pytest.raises(gates.PlanRefused, match=r"network\.max_service_km"):
+        gates.check_mapping(_recent(100.0, 0.0), target, tmp_path)
+    gates.check_mapping(_recent(100.0, 60.0), target, tmp_path)
+    empty = pd.DataFrame({"warehouse_id": [], "sku": [], "mu": [], "var": []})
+    with pytest.raises(gates.PlanRefused, match="no warehouse x SKU row"):
+        gates.check_forecast_rows(empty, target, pd.Timestamp("2024-08-28"))
+    forecast = pd.DataFrame({"warehouse_id": ["W1"], "sku": ["S1"], "mu": [5.0], "var": [5.0]})
+    products = pd.DataFrame({"sku": ["S1"], "unit_volume": [2000.0]})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1"], "capacity": [15.0]})
+    supply = pd.DataFrame({"sku": ["S1"], "units": [9]})
+    no_units = pd.DataFrame({"warehouse_id": [], "sku": [], "units": []})
+    with pytest.raises(gates.PlanRefused, match="same volume unit"):  # litres against cubic metres
+        gates.check_units(forecast, no_units, products, warehouses, supply, target)
+    no_supply = supply.assign(units=0)
+    gates.check_units(forecast, no_units, products, warehouses, no_supply, target)  # nothing to place: fine
+    with pytest.raises(gates.PlanRefused, match=r"expects 400 units .* 4 times the 100 units"):
+        gates.check_ratio(400.0, _recent(100.0, 100.0), 3.0, target)
+    with pytest.raises(gates.PlanRefused, match=r"0\.1 times"):
+        gates.check_ratio(10.0, _recent(100.0, 100.0), 3.0, target)
+    gates.check_ratio(290.0, _recent(100.0, 100.0), 3.0, target)
+    gates.check_ratio(290.0, None, 3.0, target)  # not measurable (e.g. the Dask path): no verdict
+
+
+# --------------------------------------------------------------------------- a plan a planner reads
+@pytest.mark.slow
+def test_the_sample_plan_passes_the_gates_and_reads_well(world: Path) -> None:
+    """plan.csv: the category and the expected demand beside the units; the PNG is a full figure."""
+    plan_dir = world / "plans" / DATA_END
+    table = pd.read_csv(plan_dir / "plan.csv", dtype={"warehouse_id": str, "sku": str, "category": str})
+    assert tuple(table.columns) == PLAN_CSV_COLUMNS
+    units = pd.read_parquet(plan_dir / "plan.parquet")
+    assert table[["warehouse_id", "sku", "units"]].equals(units.astype({"units": "int64"}))
+    products = pd.read_parquet(world / "data" / "products.parquet").set_index("sku")
+    assert (table["category"] == table["sku"].map(products["category"])).all()
+    forecast = pd.read_parquet(plan_dir / "forecast.parquet").set_index(["warehouse_id", "sku"])["mu"]
+    expected = forecast.reindex(pd.MultiIndex.from_frame(table[["warehouse_id", "sku"]])).round(2).to_numpy()
+    assert table["expected_demand"].to_numpy() == pytest.approx(expected)
+    assert table["expected_demand"].sum() > 0 and table["units"].sum() > 0
+    assert (plan_dir / "allocation.png").stat().st_size > 50_000
+
+
+def test_planner_table_keeps_the_plan_rows_and_fills_unknowns() -> None:
+    units = pd.DataFrame({"warehouse_id": ["W2", "W1"], "sku": ["S1", "S9"], "units": [3, 1]})
+    forecast = pd.DataFrame({"warehouse_id": ["W1", "W2"], "sku": ["S1", "S1"], "mu": [0.5, 2.345]})
+    products = pd.DataFrame({"sku": ["S1", "S9"], "category": ["C7", "C8"]})
+    table = planner_table(units, forecast, products)
+    assert table.to_dict("list") == {
+        "warehouse_id": ["W2", "W1"], "sku": ["S1", "S9"], "category": ["C7", "C8"], "units": [3, 1],
+        "expected_demand": [2.35, 0.0],  # S9 is not in the forecast at W1
+    }
+    assert planner_table(units, forecast, products.drop(columns="category"))["category"].tolist() == ["", ""]
+
+
+def test_allocation_png_says_date_totals_and_coverage(tmp_path: Path) -> None:
+    """The title carries the date and totals; the colour is coverage (informative when all are full)."""
+    from anticipate.plots.plan import allocation_map
+
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W2"], "lat": [50.0, 52.0], "lon": [0.0, 4.0],
+                               "capacity": [5.0, 5.0]})
+    regions = pd.DataFrame({"region": ["R1", "R2", "R3"], "lat": [50.5, 52.5, 60.0], "lon": [0.5, 4.5, 30.0]})
+    region_map = pd.DataFrame({"region": ["R1", "R2", "R3"], "warehouse_id": pd.array(["W1", "W2", None])})
+    plan = pd.DataFrame({"warehouse_id": ["W1", "W2"], "sku": ["S1", "S1"], "units": [5, 5]})
+    full = pd.DataFrame({"warehouse_id": ["W1", "W2"], "share_used": [1.0, 1.0]})
+    forecast = pd.DataFrame({"warehouse_id": ["W1", "W2"], "sku": ["S1", "S1"], "mu": [5.0, 20.0]})
+    products = pd.DataFrame({"sku": ["S1"], "category": ["C1"]})
+    fig = allocation_map(warehouses, plan, full, regions=regions, forecast=forecast, region_map=region_map,
+                         products=products, date="2024-08-28", horizon_days=7)
+    title = fig._suptitle.get_text()
+    assert "2024-08-28" in title and "10 units" in title and "expected demand 25 units over 7 days" in title
+    assert "2 of 2 warehouses full" in title
+    squares = fig.axes[0].collections[-2]  # the warehouses (the last is the legend's proxy)
+    assert squares.get_array().tolist() == [1.0, 0.25]  # W1 covers its demand, W2 a quarter: both full
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "regions served by W1 (1)" in legend and "regions served from the centre (1)" in legend
+    assert fig.axes[1].get_yticklabels()[0].get_text() == "S1 (C1)"
+    fig.savefig(tmp_path / "a.png")
+
+
+# --------------------------------------------------------------------------- 5. validation reported as a test
+@pytest.mark.slow
+def test_evaluate_refuses_an_in_sample_cutoff_unless_asked(world: Path) -> None:
+    """Issue 14.5: the default model saw labels up to LAST_FULL; a week earlier is its validation window."""
+    week_before = "2024-08-14"
+    done = run_cli("--data", "data", "--config", "small.yaml", "evaluate", "--model", "1", "--cutoff",
+                   week_before, cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"cutoff {week_before} is in-sample" in done.stderr
+    assert f"out-of-sample cutoffs for it run from {LAST_FULL} to {LAST_FULL}" in done.stderr
+    done = run_cli("--data", "data", "--config", "small.yaml", "evaluate", "--model", "1", "--cutoff",
+                   week_before, "--in-sample", cwd=world)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "IN-SAMPLE" in done.stdout.split("|")[0]  # the label heads the table
+    run_id = done.stdout.strip().splitlines()[-1].split()[-1]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{world / 'mlflow.db'}")
+    assert client.get_run(run_id).data.tags[honesty.TAG_IN_SAMPLE] == "true"
+    md = Path(client.download_artifacts(run_id, "metrics.md", str(world)))
+    assert md.read_text().startswith(honesty.IN_SAMPLE_NOTE)
+
+
+@pytest.mark.slow
+def test_backtest_refuses_a_fixed_model_trained_past_its_cutoffs(world: Path) -> None:
+    """Issue 14.5: backtest --model trained until LAST_FULL at earlier cutoffs used answers it saw."""
+    done = run_cli("--data", "data", "--config", "small.yaml", "backtest", "--model", "@production",
+                   "--cutoffs", "2024-08-07,2024-08-14", cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "2024-08-07, 2024-08-14 lie before the end of the fixed model's training" in done.stderr
+    assert f"use cutoffs from {LAST_FULL} on" in done.stderr
+    assert not (world / "backtests").exists()
+
+
+@pytest.mark.slow
+def test_train_until_latest_hints_promote_and_evaluate_refuses_it(world: Path) -> None:
+    """Issue 14.5: a model that saw every labelled window has nothing left to be evaluated on."""
+    latest = ["--data", "data", "--config", "small.yaml", "--tracking-uri", "sqlite:///latest.db"]
+    done = run_cli(*latest, "train", "--until", "latest", cwd=world)
+    assert done.returncode == 0, done.stderr[-2000:]
+    hint = [line for line in done.stdout.splitlines() if line.startswith("next:")]
+    assert hint and hint[0].startswith("next: anticipate promote latest")
+    assert "evaluate" not in hint[0].split("(")[0]
+    done = run_cli(*latest, "evaluate", cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "no cutoff in this data is out-of-sample" in done.stderr and "--in-sample" in done.stderr
+
+
+def test_honesty_rules_on_a_model_meta() -> None:
+    meta = {"until": "2024-08-21", "horizon_days": 7, "train_cutoffs": ["2024-07-24", "2024-08-14"]}
+    assert honesty.in_sample(meta, pd.Timestamp("2024-08-20"))
+    assert not honesty.in_sample(meta, pd.Timestamp("2024-08-21"))
+    old = {"horizon_days": 7, "train_cutoffs": ["2024-08-14"]}  # a meta without 'until'
+    assert honesty.trained_until(old) == pd.Timestamp("2024-08-21")
+    assert not honesty.in_sample({}, pd.Timestamp("2024-01-01"))  # unknown training end: no verdict
+    assert honesty.check_evaluate_cutoff(meta, pd.Timestamp("2024-08-14"), pd.Timestamp("2024-08-21"),
+                                         uri="m", allow=True)
+    assert "evaluate" in honesty.train_hint(meta, pd.Timestamp("2024-08-21"))
+    assert honesty.train_hint(meta, pd.Timestamp("2024-08-20")).startswith("next: anticipate promote")
+
+
+# --------------------------------------------------------------------------- 7. smaller breaks
+@pytest.mark.parametrize("date", ["9999-12-31", "2262-04-12"])
+def test_allocate_refuses_a_date_beyond_what_it_supports(world: Path, date: str) -> None:
+    """Issue 14.7: exit 2 with a message, no plan and no traceback, even with --allow-stale."""
+    done = run_cli("--data", "data", "--config", "small.yaml", "allocate", "--date", date, "--allow-stale",
+                   cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"--date {date} is outside the dates anticipate supports" in done.stderr
+    assert "Traceback" not in done.stderr and not (world / "plans" / date).exists()
+
+
+def test_parse_date_bounds() -> None:
+    assert dates.parse_date("2199-12-31") == pd.Timestamp("2199-12-31")
+    for bad in ("2200-01-01", "1899-12-31", "9999-12-31"):
+        with pytest.raises(UsageError, match="outside the dates anticipate supports"):
+            dates.parse_date(bad, name="--date")
+
+
+def test_allocate_json_without_date_prints_its_error_object(tmp_path: Path) -> None:
+    """Issue 14.7: `allocate --json` with no --date printed nothing on stdout."""
+    done = run_cli("allocate", "--json", cwd=tmp_path)
+    assert done.returncode == 2
+    result = _one_json(done.stdout)
+    assert result["status"] == "error" and result["exit_code"] == 2 and "--date" in result["error"]
+
+
+SHORT = pd.Series(pd.to_datetime(["2025-11-01 10:00", "2025-12-30 12:00"]))  # 60 days of orders
+
+
+def test_train_on_a_short_history_names_no_empty_range() -> None:
+    """Issue 14.7: 'pass --until between 2026-02-23 and 2025-12-31' was an empty range."""
+    with pytest.raises(UsageError) as err:
+        dates.check_until(dates.data_end(SHORT), SHORT, 7, 12)
+    message = str(err.value)
+    assert "no --until date is valid" in message and "between" not in message
+    assert "2025-11-01 to 2025-12-30 (60 days)" in message and "85 days" in message
+    assert "set model.train_windows to 8 or less" in message
+    with pytest.raises(UsageError, match="between 2025-11-30 and 2025-12-31"):  # 4 windows fit: a real range
+        dates.check_until(pd.Timestamp("2025-11-15"), SHORT, 7, 4)
+    with pytest.raises(UsageError, match=r"ingest more history \(2 windows need 61 days\)"):
+        dates.check_until(dates.data_end(SHORT), SHORT, 30, 2)
+    assert dates.check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
+
+
+def test_train_on_a_short_history_through_the_cli(tmp_path: Path) -> None:
+    done = run_cli("-q", "sample", "--out", "data", "--customers", "200", "--skus", "20", "--days", "60",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_cli("--data", "data", "train", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "no --until date is valid" in done.stderr and "or less (at least 2)" in done.stderr
+    shutil.rmtree(tmp_path / "data")
