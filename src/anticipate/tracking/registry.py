@@ -56,15 +56,21 @@ class Registry:
         with service_errors(self.uri, "logging the model"), mlflow_chatter(self.quiet):
             info = Model.log(artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
                              python_model=python_model, signature=signature, input_example=input_example,
-                             registered_model_name=registered_name, flavor_name=_FLAVOR_NAME)
-        version = getattr(info, "registered_model_version", None)
-        if registered_name and version is None:
-            with service_errors(self.uri, "looking up the model registry"):
-                found = self.client.search_model_versions(tags.model_versions_of(registered_name, run_id))
-            version = max((int(v.version) for v in found), default=None)
-        if registered_name and version is not None:
-            return str(version), f"models:/{registered_name}/{version}"
-        return None, info.model_uri
+                             flavor_name=_FLAVOR_NAME)
+        if not registered_name:
+            return None, info.model_uri
+        version = self.register(info.model_uri, registered_name)
+        return version, f"models:/{registered_name}/{version}"
+
+    def register(self, model_uri: str, name: str) -> str:
+        """Register the logged model ``model_uri`` as a new version of ``name``; return the version.
+
+        MLflow prints "Successfully registered model" / "Created version" lines here;
+        they are swallowed when the registry is quiet (``-q``).
+        """
+        with service_errors(self.uri, "registering the model"), mlflow_chatter(self.quiet):
+            created = mlflow.register_model(model_uri, name)
+        return str(created.version)
 
     # ------------------------------------------------------------------ resolving
     def resolve_model_uri(self, model: str | None, *, name: str, default_alias: str | None) -> str:
