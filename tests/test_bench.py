@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -88,6 +90,8 @@ def test_interrupted_experiment_resumes_and_runs_only_the_rest(bench_world: Path
         ("name: x\ngrid:\n  time.horizon_days: []\n", "grid is empty"),
         ("name: x\nmetric: auc\n", "exactly one of 'grid' or 'random'"),
         ("name: x\ngrid: {time.horizon_days: [3]}\nseed: 3\n", "seed"),
+        ("name: x\nmetric: best_iteration\ngrid: {time.horizon_days: [3]}\n", "not a model metric"),
+        ("name: x\nmetric: baseline_rf.auc\ngrid: {time.horizon_days: [3]}\n", "not a model metric"),
     ],
 )
 def test_bad_experiment_files_exit_2_naming_the_key(bench_world: Path, body: str, match: str) -> None:
@@ -123,3 +127,202 @@ def test_ui_serves_the_page_and_the_rest_api(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
     assert f"127.0.0.1:{port}" in (proc.stderr.read() if proc.stderr else "")
+
+
+# --------------------------------------------------------------------------- ui: free port, SIGTERM
+def _start_ui(cwd: Path, port: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.Popen(
+        [str(VENV_BIN / "anticipate"), "ui", "--port", port],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # so the test can clean up whatever is left, orphans included
+    )
+
+
+def _announced_url(proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    """The URL the ui command prints on stderr once the server answers."""
+    import re
+    import select
+
+    assert proc.stderr is not None
+    deadline, seen = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline and proc.poll() is None:
+        if select.select([proc.stderr], [], [], 1.0)[0]:
+            line = proc.stderr.readline()
+            seen += line
+            found = re.search(r"MLflow UI: (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                return found.group(1)
+    rest = proc.stderr.read() if proc.poll() is not None else ""
+    raise AssertionError(f"ui printed no URL (exit {proc.poll()}): {seen}{rest}")
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_ui_port_0_picks_a_free_port(tmp_path: Path) -> None:
+    proc = _start_ui(tmp_path, "0")
+    try:
+        url = _announced_url(proc)
+        port = int(url.rsplit(":", 1)[1])
+        assert port > 0
+        assert requests.get(url + "/health", timeout=10).status_code == 200
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_ui_stopped_by_sigterm_stops_the_server_it_started(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _start_ui(tmp_path, str(port))
+    try:
+        _announced_url(proc)
+        assert _listening(port)
+        os.kill(proc.pid, signal.SIGTERM)  # the ui process only, as a service manager would
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30  # a stopping server may take a moment to close its socket
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _listening(port), "the MLflow server outlived 'anticipate ui' on its port"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # an orphaned server from before the fix lives here
+
+
+# --------------------------------------------------------------------------- runs compare / list
+def _crafted_run(tracker: Any, command: str, metrics: dict[str, float], **kwargs: Any) -> str:
+    with tracker.run(command, cutoff="2025-03-01", data_digest="d" * 64, **kwargs) as run:
+        run.log_metrics(metrics)
+    return run.run_id
+
+
+@pytest.fixture(scope="module")
+def crafted_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A store holding evaluate runs with chosen metrics, and enough runs for a shared id prefix."""
+    from anticipate.tracking import Tracker
+
+    root = tmp_path_factory.mktemp("compare")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    tracker = Tracker(uri, artifact_location=str(root / "mlartifacts"))
+    ids = {
+        # the model ties; only the references differ (a baseline/oracle is not this run's win)
+        "a": _crafted_run(tracker, "evaluate", {"auc": 0.80, "logloss": 0.40, "baseline_rf.auc": 0.90,
+                                                "oracle.auc": 0.95, "oracle_gap.auc": 0.15}),
+        "b": _crafted_run(tracker, "evaluate", {"auc": 0.80, "logloss": 0.40, "baseline_rf.auc": 0.70,
+                                                "oracle.auc": 0.60, "oracle_gap.auc": -0.2}),
+        # better on both, one of which is lower-is-better
+        "e": _crafted_run(tracker, "evaluate", {"auc": 0.85, "logloss": 0.35, "baseline_rf.auc": 0.10}),
+        # a sweep's base and best: the best wins on auc, the base on three other metrics
+        "base": _crafted_run(tracker, "experiment-child", {"auc": 0.80, "logloss": 0.30, "ece": 0.01,
+                                                           "brier": 0.10}),
+        "best": _crafted_run(tracker, "experiment-child", {"auc": 0.81, "logloss": 0.35, "ece": 0.02,
+                                                           "brier": 0.20}),
+    }
+    for _ in range(17):  # 17 more run ids: two of them must share their first hex digit
+        _crafted_run(tracker, "solve", {})
+    return {"uri": uri, "root": str(root), **ids}
+
+
+def _compare_json(store: dict[str, str], *ids: str) -> dict:
+    done = run_cli("--json", "--tracking-uri", store["uri"], "runs", "compare", *ids, cwd=Path(store["root"]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_compare_counts_only_the_models_metrics_and_a_tie_has_no_winner(crafted_store: dict) -> None:
+    out = _compare_json(crafted_store, crafted_store["a"], crafted_store["b"])
+    assert sorted(out["comparison"]) == ["auc", "logloss"]  # no baseline_rf.*, oracle.*, oracle_gap.*
+    assert out["wins"] == [0, 0] and out["winner"] is None
+    done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "compare", crafted_store["a"],
+                   crafted_store["b"], cwd=Path(crafted_store["root"]))
+    assert "no winner" in done.stdout and "better on the most metrics" not in done.stdout
+
+
+def test_compare_reads_each_metrics_direction(crafted_store: dict[str, str]) -> None:
+    out = _compare_json(crafted_store, crafted_store["a"], crafted_store["e"])
+    assert out["comparison"]["logloss"]["higher_is_better"] is False
+    assert out["comparison"]["logloss"]["best"] == 1 and out["comparison"]["auc"]["best"] == 1
+    assert out["wins"] == [0, 2] and out["winner"] == crafted_store["e"]
+
+
+def test_compare_accepts_the_short_ids_runs_list_prints(crafted_store: dict[str, str]) -> None:
+    short = [crafted_store["a"][:8], crafted_store["e"][:8]]
+    listed = run_cli("--tracking-uri", crafted_store["uri"], "runs", "list", "--limit", "50",
+                     cwd=Path(crafted_store["root"]))
+    assert all(s in listed.stdout for s in short)
+    out = _compare_json(crafted_store, *short)
+    assert out["run_ids"] == [crafted_store["a"], crafted_store["e"]]
+
+
+def test_an_ambiguous_or_unknown_run_prefix_exits_2_naming_the_candidates(crafted_store: dict) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(crafted_store["uri"])
+    experiment_id = client.get_experiment_by_name("anticipate").experiment_id
+    ids = [r.info.run_id for r in client.search_runs([experiment_id], max_results=100)]
+    firsts = [i[0] for i in ids]
+    shared = next(c for c in firsts if firsts.count(c) > 1)
+    done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "compare", shared, crafted_store["a"],
+                   cwd=Path(crafted_store["root"]))
+    assert done.returncode == 2, done.stderr
+    assert "ambiguous" in done.stderr
+    assert sum(i in done.stderr for i in ids if i.startswith(shared)) >= 2
+    unknown = next(f"{c}{d}" for c in "0123456789abcdef" for d in "0123456789abcdef"
+                   if not any(i.startswith(f"{c}{d}") for i in ids))
+    done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "compare", unknown, crafted_store["a"],
+                   cwd=Path(crafted_store["root"]))
+    assert done.returncode == 2 and f"no run id starts with '{unknown}'" in done.stderr
+
+
+def test_the_sweeps_comparison_names_the_child_marked_best(crafted_store: dict[str, str]) -> None:
+    """The base wins on three metrics, the best child on the sweep's metric: the verdict is the sweep's."""
+    from anticipate.pipelines import experiment
+    from anticipate.tracking import RunReader, Tracker
+    from anticipate.tracking.compare import comparison_text
+
+    reader = RunReader(Tracker(crafted_store["uri"]))
+    base, best = crafted_store["base"], crafted_store["best"]
+    results = {key: {"run_id": rid, "metrics": reader.get(rid).metrics, "overrides": {}}
+               for key, rid in (("base", base), ("child", best))}
+    assert experiment._best(results, "auc", "base") == "child"
+    compared = experiment._compare(reader, base, best, "auc")
+    assert compared.wins == [3, 1]
+    assert compared.verdict == 1
+    assert f"run {best[:8]} is better on auc" in comparison_text(compared)
+
+
+def test_a_tie_on_the_sweeps_metric_keeps_the_base() -> None:
+    from anticipate.pipelines import experiment
+
+    results = {k: {"run_id": k, "metrics": {"auc": v}, "overrides": {}}
+               for k, v in (("child1", 0.8), ("base", 0.8), ("child2", 0.7))}
+    assert experiment._best(results, "auc", "base") == "base"
+    results["child2"]["metrics"]["auc"] = 0.9
+    assert experiment._best(results, "auc", "base") == "child2"
+    lower = {k: {"run_id": k, "metrics": {"logloss": v}, "overrides": {}}
+             for k, v in (("base", 0.4), ("c", 0.3))}
+    assert experiment._best(lower, "logloss", "base") == "c"
+
+
+def test_runs_list_shows_the_duration_from_the_commands_start(tmp_path: Path) -> None:
+    """A pipeline opens its run after the work; the run must still start when the command did."""
+    from anticipate.config import Config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines._common import open_tracker
+    from anticipate.pipelines.runs import run_runs_list
+
+    settings = Settings(cfg=Config(), data_dir=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+                        started_at=time.time() - 55.0)
+    with open_tracker(settings).run("train"):
+        pass  # the 55 s of work happened before the run was opened
+    listed = run_runs_list(settings)
+    assert listed.extra["runs"][0]["duration_s"] >= 55.0

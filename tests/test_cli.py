@@ -90,3 +90,56 @@ def test_json_stdout_holds_one_object_even_when_c_code_prints(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["command"] == "solve", done.stdout[:300]
+
+
+# ------------------------------------------------------------------- promote and -q on a real registry
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A local store with version 1 of the default model name (a stand-in model; loading is not tested)."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from anticipate.config import Config
+    from anticipate.tracking import Tracker
+
+    class EchoModel(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):  # the registry needs a model, any model
+            return model_input
+
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    tracker = Tracker(uri, artifact_location=str(root / "mlartifacts"), quiet=True)
+    example = pd.DataFrame({"a": [1.0]})
+    with tracker.run("train") as run:
+        version, model_uri = tracker.log_model(run, EchoModel(), input_example=example,
+                                               output_example=example,
+                                               registered_name=Config().model.registered_name)
+    assert version == "1"
+    return {"uri": uri, "root": str(root), "run_id": run.run_id, "model_uri": model_uri}
+
+
+def test_promote_of_a_missing_version_is_a_user_error(registered: dict[str, str]) -> None:
+    done = run_cli("--tracking-uri", registered["uri"], "promote", "99", cwd=Path(registered["root"]))
+    assert done.returncode == 2, done.stderr
+    assert "has no version 99 (registered versions: 1)" in done.stderr and "Traceback" not in done.stderr
+    by_run = run_cli("--json", "--tracking-uri", registered["uri"], "promote", registered["run_id"][:8],
+                     cwd=Path(registered["root"]))
+    assert by_run.returncode == 0, by_run.stderr
+    assert json.loads(by_run.stdout)["counts"]["model_version"] == 1
+
+
+def test_quiet_option_silences_mlflow_registration_lines(registered: dict[str, str],
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    """-q reaches the tracker a pipeline opens; MLflow prints these lines itself, not via logging."""
+    from anticipate.cli._core import make_settings
+    from anticipate.pipelines._common import open_tracker
+
+    def register(quiet: bool) -> str:
+        settings = make_settings({"tracking_uri": registered["uri"], "quiet": quiet})
+        open_tracker(settings).registry.register(registered["model_uri"], "quiet-check")
+        seen = capfd.readouterr()
+        return seen.out + seen.err
+
+    assert "Created version" in register(quiet=False)
+    printed = register(quiet=True)
+    assert "Created version" not in printed and "registered model" not in printed.lower()

@@ -19,6 +19,7 @@ from anticipate.demand import gates
 from anticipate.demand.plan_table import PLAN_CSV_COLUMNS, planner_table
 from anticipate.errors import UsageError
 from anticipate.models import honesty
+from anticipate.tracking.tags import TAG_IN_SAMPLE
 from tests.conftest import run_cli
 
 SMALL_CONFIG = """
@@ -199,7 +200,7 @@ def test_evaluate_refuses_an_in_sample_cutoff_unless_asked(world: Path) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{world / 'mlflow.db'}")
-    assert client.get_run(run_id).data.tags[honesty.TAG_IN_SAMPLE] == "true"
+    assert client.get_run(run_id).data.tags[TAG_IN_SAMPLE] == "true"
     md = Path(client.download_artifacts(run_id, "metrics.md", str(world)))
     assert md.read_text().startswith(honesty.IN_SAMPLE_NOTE)
 

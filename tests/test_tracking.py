@@ -67,3 +67,178 @@ def test_unreachable_server_is_exit_3_naming_it() -> None:
     with pytest.raises(ServiceUnavailable, match=f"{uri}.*unreachable") as err:
         Tracker(uri)
     assert err.value.exit_code == 3
+
+
+# --------------------------------------------------------------------------- the package's contract
+def test_importing_the_package_changes_no_global_state(tmp_path: Path) -> None:
+    """No environment variable and no MLflow URI may change because anticipate.tracking was imported."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, os, mlflow\n"
+        "env0, uri0, reg0 = dict(os.environ), mlflow.get_tracking_uri(), mlflow.get_registry_uri()\n"
+        "import importlib, pkgutil, anticipate.tracking\n"
+        "from anticipate.tracking import Tracker, RunReader, NextPurchasePyfunc, service_errors\n"
+        "for m in pkgutil.iter_modules(getattr(anticipate.tracking, '__path__', [])):\n"
+        "    importlib.import_module('anticipate.tracking.' + m.name)\n"
+        "env1 = dict(os.environ)\n"
+        "changed = sorted(k for k in set(env0) | set(env1) if env0.get(k) != env1.get(k))\n"
+        "print(json.dumps({'env': changed, 'uri': [uri0, mlflow.get_tracking_uri()],\n"
+        "                  'reg': [reg0, mlflow.get_registry_uri()]}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GIT_PYTHON"))}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["env"] == []
+    assert seen["uri"][0] == seen["uri"][1] and seen["reg"][0] == seen["reg"][1]
+
+
+def test_a_run_handle_logs_to_its_own_run_not_the_newest(workdir: Path) -> None:
+    tracker = Tracker("sqlite:///mlflow.db")
+    with tracker.run("backtest") as parent:
+        child_run = tracker.run("backtest-cutoff", parent_run_id=parent.run_id)
+        with child_run as child:
+            parent.log_metrics({"overall": 1.0})  # while the child is the newest open run
+            parent.set_tags({"who": "parent"})
+            child.log_metrics({"per_cutoff": 2.0})
+    got_parent = tracker.client.get_run(parent.run_id)
+    got_child = tracker.client.get_run(child.run_id)
+    assert got_parent.data.metrics == {"overall": 1.0} and got_parent.data.tags["who"] == "parent"
+    assert got_child.data.metrics == {"per_cutoff": 2.0} and "who" not in got_child.data.tags
+    assert got_child.data.tags["mlflow.parentRunId"] == parent.run_id
+    assert got_parent.info.status == got_child.info.status == "FINISHED"
+
+
+def test_the_first_run_starts_when_the_command_did(workdir: Path) -> None:
+    """A pipeline opens its run after the work: the first run starts at the command's start."""
+    import time
+
+    from anticipate.tracking.runs import now_ms
+
+    started = now_ms() - 55_000
+    tracker = Tracker("sqlite:///mlflow.db", started_ms=started)
+    with tracker.run("train") as first:
+        pass
+    with tracker.run("train") as second:
+        pass
+    reader = RunReader(tracker)
+    assert reader.get(first.run_id).start_ms == started
+    assert reader.get(first.run_id).duration_s >= 55.0
+    assert reader.get(second.run_id).start_ms > started + 50_000
+    assert reader.get(second.run_id).duration_s < time.time() - started / 1000
+
+
+# --------------------------------------------------------------------------- errors by type and status
+def _raise_chained(outer: Exception, inner: Exception) -> None:
+    try:
+        raise inner
+    except Exception:
+        raise outer  # noqa: B904 - the implicit chain is what MLflow's REST client leaves
+
+
+def test_a_connection_failure_is_found_by_type_in_the_cause_chain() -> None:
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    from anticipate.tracking import service_errors
+
+    lost = pytest.raises(ServiceUnavailable, match="lost the MLflow tracking server at http://h:1")
+    with lost as err, service_errors("http://h:1", "logging"):
+        _raise_chained(MlflowException("request failed"), requests.ConnectionError("refused"))
+    assert err.value.exit_code == 3
+
+
+def test_server_5xx_is_unavailable_but_4xx_and_local_errors_pass_through() -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
+
+    from anticipate.tracking import service_errors
+
+    with pytest.raises(ServiceUnavailable, match="HTTP 503"), service_errors("http://h:1", "reading"):
+        raise MlflowException("busy", error_code=TEMPORARILY_UNAVAILABLE)
+    with pytest.raises(MlflowException), service_errors("http://h:1", "reading"):
+        raise MlflowException("no such run", error_code=RESOURCE_DOES_NOT_EXIST)
+    with pytest.raises(MlflowException), service_errors("sqlite:///m.db", "reading"):
+        raise MlflowException("busy", error_code=TEMPORARILY_UNAVAILABLE)
+
+
+def test_a_store_race_is_recognised_by_type_and_retried() -> None:
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+
+    from anticipate.tracking import retry_on_store_race
+
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            _raise_chained(MlflowException("could not create"),
+                           sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("UNIQUE")))
+        return "ok"
+
+    assert retry_on_store_race(flaky) == "ok" and len(calls) == 2
+    with pytest.raises(ValueError):
+        retry_on_store_race(lambda: (_ for _ in ()).throw(ValueError("not a race")))
+
+
+# --------------------------------------------------------------------------- registry
+@pytest.fixture(scope="module")
+def logged_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A store with one logged (unregistered) model; registering it again is cheap."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    class EchoModel(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):  # the registry needs a model, any model
+            return model_input
+
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    tracker = Tracker(uri, artifact_location=str(root / "mlartifacts"), quiet=True)
+    example = pd.DataFrame({"a": [1.0, 2.0]})
+    with tracker.run("train") as run:
+        _, model_uri = tracker.log_model(run, EchoModel(), input_example=example, output_example=example,
+                                         registered_name=None)
+    return {"uri": uri, "model_uri": model_uri, "run_id": run.run_id, "root": str(root)}
+
+
+def test_quiet_registry_swallows_mlflow_registration_lines(logged_model: dict[str, str],
+                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    from anticipate.tracking import Registry
+
+    tracker = Tracker(logged_model["uri"])
+    capfd.readouterr()
+    Registry(tracker.client, logged_model["uri"], quiet=False).register(logged_model["model_uri"], "loud")
+    loud = capfd.readouterr()
+    assert "Created version" in loud.err + loud.out  # what -q must hide is really printed
+    version = Registry(tracker.client, logged_model["uri"], quiet=True).register(
+        logged_model["model_uri"], "hushed")
+    quiet = capfd.readouterr()
+    assert version == "1"
+    assert "registered" not in (quiet.err + quiet.out).lower()
+    assert "Created version" not in quiet.err + quiet.out
+
+
+def test_version_for_accepts_versions_latest_and_run_prefixes(logged_model: dict[str, str]) -> None:
+    from anticipate.errors import UsageError
+
+    tracker = Tracker(logged_model["uri"], quiet=True)
+    registry = tracker.registry
+    registry.register(logged_model["model_uri"], "vf")
+    registry.register(logged_model["model_uri"], "vf")
+    assert registry.version_for("vf", "1") == "1"
+    assert registry.version_for("vf", "latest") == "2"
+    assert registry.version_for("vf", logged_model["run_id"][:8]) == "2"
+    with pytest.raises(UsageError, match=r"no version 99 \(registered versions: 1, 2\)"):
+        registry.version_for("vf", "99")
+    with pytest.raises(UsageError, match="not a version number"):
+        registry.version_for("vf", "prod!")
+    resolved = registry.resolve_model_uri(f"runs:/{logged_model['run_id'][:8]}/model", name="vf",
+                                          default_alias=None)
+    assert resolved == f"runs:/{logged_model['run_id']}/model"

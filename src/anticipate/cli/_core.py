@@ -101,7 +101,9 @@ def _configure_logging(verbosity: int) -> None:
         level = logging.ERROR
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # MLflow sets up its own handler from this variable when it is first imported (lazily, later);
-    # its INFO chatter and serialisation advice are noise for a planner unless -v asks for them
+    # its INFO chatter and serialisation advice are noise for a planner unless -v asks for them.
+    # Its registration and run-link lines are print()s, not log records: under -q the tracker
+    # swallows them (Settings.verbosity -> open_tracker(quiet=True) -> tracking.store.mlflow_chatter)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR" if verbosity <= 0 else logging.getLevelName(level))
     for noisy in ("mlflow", "alembic", "urllib3", "numba", "distributed", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -89,11 +89,11 @@ def experiment_run_cmd(settings_factory: Any, spec: Path) -> Any:
 
 
 @main.command("ui")
-@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default, or 0: a free one).")
 @global_options
 @command_body("ui")
 def ui_cmd(settings_factory: Any, port: int | None) -> Any:
-    """Start the MLflow UI on the configured store and print its URL; Ctrl-C stops it.
+    """Start the MLflow UI on the configured store and print its URL; Ctrl-C or SIGTERM stops it.
 
     \b
     Examples:

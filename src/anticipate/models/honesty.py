@@ -19,7 +19,6 @@ from anticipate import dates
 from anticipate.errors import CutoffError
 
 #: The MLflow tag an evaluate run carries: "true" when scored on the model's own sample.
-TAG_IN_SAMPLE = "anticipate.in_sample"
 
 #: The label of an in-sample evaluation (table heading and warning).
 IN_SAMPLE_NOTE = ("IN-SAMPLE (--in-sample): the model trained or validated on this window, "

@@ -6,6 +6,7 @@ its :class:`Result`. Pipelines never print to stdout; progress goes to stderr.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ class Settings:
 
     ``data_dir`` and ``tracking_uri`` are already resolved (option > env > config).
     ``verbosity`` is -1 (quiet), 0 (normal) or 1+ (verbose); ``progress`` is whether
-    progress bars may be drawn on stderr.
+    progress bars may be drawn on stderr; ``started_at`` is when the command began
+    (seconds since epoch), the start time of the run it records.
     """
 
     cfg: Config
@@ -28,6 +30,7 @@ class Settings:
     config_path: Path | None = None
     verbosity: int = 0
     progress: bool = True
+    started_at: float = field(default_factory=time.time, compare=False)
 
 
 @dataclass

@@ -51,10 +51,19 @@ def resolve_cutoff(
 
 
 def open_tracker(settings: Settings) -> Tracker:
-    """The MLflow tracker for the resolved URI (imports MLflow lazily)."""
+    """The MLflow tracker for the resolved URI (imports MLflow lazily).
+
+    Its first run starts when the command did (``settings.started_at``), as pipelines
+    open their run after the work; ``-q`` (verbosity -1) silences MLflow's own lines.
+    """
     from anticipate.tracking import Tracker
 
-    return Tracker.from_config(settings.cfg, settings.tracking_uri)
+    return Tracker.from_config(
+        settings.cfg,
+        settings.tracking_uri,
+        started_ms=int(settings.started_at * 1000),
+        quiet=settings.verbosity < 0,
+    )
 
 
 def load_registered(settings: Settings, model: str | None, *, default_alias: str | None) -> tuple[Any, str]:

@@ -25,6 +25,7 @@ from anticipate.models.scoring import features_for
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
+from anticipate.tracking import tags
 
 
 def _figures(y: np.ndarray, predictions: dict[str, np.ndarray], importance: pd.Series) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def run_evaluate(
             cutoff=dates.fmt(cutoff_ts),
             data_digest=ds.digest,
             data_source=str(ds.path),
-            extra_tags={"anticipate.model_uri": uri, honesty.TAG_IN_SAMPLE: str(seen).lower()},
+            extra_tags={tags.TAG_MODEL_URI: uri, tags.TAG_IN_SAMPLE: str(seen).lower()},
             parent_run_id=parent_run_id,
         ) as run:
             run.log_metrics(metrics)

@@ -30,10 +30,7 @@ from anticipate.config import load_config, read_yaml
 from anticipate.errors import ConfigError
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import track
-
-TAG_EXPERIMENT = "anticipate.experiment"
-TAG_SPEC = "anticipate.spec_digest"
-TAG_CHILD = "anticipate.child_key"
+from anticipate.tracking import tags
 
 
 class RandomSpace(BaseModel):
@@ -72,7 +69,20 @@ def load_spec(path: Path) -> ExperimentSpec:
             f"experiment file {path}: the grid is empty; list at least one value per key, "
             "e.g. grid: {time.horizon_days: [3, 7, 14]}"
         )
+    _check_metric(spec.metric, path)
     return spec
+
+
+def _check_metric(metric: str, path: Path) -> None:
+    """The sweep's metric must be the model's own and have a direction, or no best can be named."""
+    from anticipate.metrics import HIGHER_IS_BETTER
+    from anticipate.tracking.compare import direction, is_model_metric
+
+    if not is_model_metric(metric) or direction(metric) is None:
+        raise ConfigError(
+            f"experiment file {path}: key 'metric': {metric!r} is not a model metric with a direction; "
+            f"use one of {', '.join(sorted(HIGHER_IS_BETTER))} (optionally as val.NAME)"
+        )
 
 
 def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
@@ -114,7 +124,6 @@ def _validate_children(spec: ExperimentSpec, children: list[dict[str, Any]], sou
 def run_experiment(settings: Settings, *, spec_path: Path) -> Result:
     """Run (or resume) every child of an experiment file; report the best against the base."""
     from anticipate.pipelines._common import open_tracker
-    from anticipate.pipelines.runs import run_runs_compare
     from anticipate.tracking import RunReader
 
     spec = load_spec(spec_path)
@@ -131,7 +140,7 @@ def run_experiment(settings: Settings, *, spec_path: Path) -> Result:
         "experiment",
         cfg=settings.cfg,
         run_name=f"experiment:{spec.name}",
-        extra_tags={TAG_EXPERIMENT: spec.name, TAG_SPEC: digest},
+        extra_tags={tags.TAG_EXPERIMENT: spec.name, tags.TAG_SPEC: digest},
         resume_run_id=parent_id,
     ) as parent:
         for overrides in track(
@@ -143,37 +152,37 @@ def run_experiment(settings: Settings, *, spec_path: Path) -> Result:
                 results[key] = done[key]
                 continue
             results[key] = _run_child(settings, spec, overrides, key, tracker, parent.run_id)
-        best_key, base_key = _best(results, spec.metric), child_key({})
+        base_key = child_key({})
+        best_key = _best(results, spec.metric, base_key)
         parent.log_metrics({f"best.{spec.metric}": results[best_key]["metrics"][spec.metric]})
-    compare = (
-        run_runs_compare(settings, run_ids=[results[base_key]["run_id"], results[best_key]["run_id"]])
-        if best_key != base_key
-        else None
-    )
+    compare = None
+    if best_key != base_key:
+        compare = _compare(reader, results[base_key]["run_id"], results[best_key]["run_id"], spec.metric)
     return _experiment_result(spec, parent.run_id, results, best_key, base_key, skipped, compare)
 
 
+def _compare(reader: Any, base_run: str, best_run: str, metric: str) -> Any:
+    """The base and the best child compared, the winner decided by the sweep's own metric."""
+    from anticipate.tracking.compare import compare_runs
+
+    return compare_runs([reader.get(base_run), reader.get(best_run)], decide_by=metric)
+
+
 def _find_parent(reader: Any, name: str, digest: str) -> str | None:
-    runs = reader.search(
-        f"tags.`{TAG_EXPERIMENT}` = '{name}' and tags.`{TAG_SPEC}` = '{digest}' "
-        "and tags.`anticipate.command` = 'experiment'",
-        max_results=1,
-    )
+    runs = reader.search(tags.experiment_parent(name, digest), max_results=1)
     return runs[0].run_id if runs else None
 
 
 def _finished_children(reader: Any, parent_id: str) -> dict[str, dict[str, Any]]:
-    runs = reader.search(
-        f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'FINISHED'", max_results=1000
-    )
+    runs = reader.search(tags.all_of(tags.children_of(parent_id), tags.finished()), max_results=1000)
     return {
-        r.tags[TAG_CHILD]: {
+        r.tags[tags.TAG_CHILD]: {
             "run_id": r.run_id,
             "metrics": r.metrics,
-            "overrides": json.loads(r.tags.get("anticipate.overrides", "{}")),
+            "overrides": json.loads(r.tags.get(tags.TAG_OVERRIDES, "{}")),
         }
         for r in runs
-        if TAG_CHILD in r.tags
+        if tags.TAG_CHILD in r.tags
     }
 
 
@@ -185,41 +194,51 @@ def _run_child(
     tracker: Any,
     parent_id: str,
 ) -> dict[str, Any]:
+    import time
     from dataclasses import replace
 
     from anticipate.pipelines.evaluate import run_evaluate
     from anticipate.pipelines.model import run_train
 
-    child_settings = replace(settings, cfg=load_config(spec.base, overrides=overrides), progress=False)
+    cfg = load_config(spec.base, overrides=overrides)
     label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"
     with tracker.run(
         "experiment-child",
-        cfg=child_settings.cfg,
+        cfg=cfg,
         run_name=label,
         parent_run_id=parent_id,
-        extra_tags={TAG_CHILD: key, "anticipate.overrides": json.dumps(overrides, default=str)},
+        extra_tags={tags.TAG_CHILD: key, tags.TAG_OVERRIDES: json.dumps(overrides, default=str)},
     ) as child:
         child.log_params({f"override.{k}": v for k, v in overrides.items()})
-        trained = run_train(child_settings, parent_run_id=child.run_id, register=False)
+        # each nested run starts when its own step starts, not when the sweep did
+        trained = run_train(
+            replace(settings, cfg=cfg, progress=False, started_at=time.time()),
+            parent_run_id=child.run_id,
+            register=False,
+        )
         evaluated = run_evaluate(
-            child_settings, model=trained.outputs["model_uri"], parent_run_id=child.run_id
+            replace(settings, cfg=cfg, progress=False, started_at=time.time()),
+            model=trained.outputs["model_uri"],
+            parent_run_id=child.run_id,
         )
         metrics = {**trained.metrics, **evaluated.metrics}
         child.log_metrics(metrics)
-        child.set_tags({"anticipate.cutoff": evaluated.extra["cutoff"]})
+        child.set_tags({tags.TAG_CUTOFF: evaluated.extra["cutoff"]})
     return {"run_id": child.run_id, "metrics": metrics, "overrides": overrides}
 
 
-def _best(results: dict[str, dict[str, Any]], metric: str) -> str:
-    from anticipate.pipelines.runs import higher_is_better
+def _best(results: dict[str, dict[str, Any]], metric: str, base_key: str) -> str:
+    """The child best on ``metric`` by its direction; on a tie the base, else the first in file order."""
+    from anticipate.tracking.compare import direction, leaders
 
-    scored = {k: r["metrics"][metric] for k, r in results.items() if metric in r["metrics"]}
-    if not scored:
+    keys = [k for k, r in results.items() if metric in r["metrics"]]
+    if not keys:
         raise ConfigError(
             f"no child logged the metric '{metric}'; name a metric that evaluate logs (e.g. auc)"
         )
-    sign = 1.0 if higher_is_better(metric) is not False else -1.0
-    return max(sorted(scored), key=lambda k: sign * scored[k])
+    values = [float(results[k]["metrics"][metric]) for k in keys]
+    top = [keys[i] for i in leaders(values, direction(metric) is not False)]
+    return base_key if base_key in top else top[0]
 
 
 def _experiment_result(
@@ -229,8 +248,10 @@ def _experiment_result(
     best: str,
     base: str,
     skipped: int,
-    compare: Result | None,
+    compare: Any,
 ) -> Result:
+    from anticipate.tracking.compare import comparison_text
+
     metric = spec.metric
     lines = [
         f"experiment {spec.name}: {len(results)} children ({skipped} resumed), parent run {parent_id}",
@@ -241,7 +262,7 @@ def _experiment_result(
         mark = "  <- best" if key == best else ""
         lines.append(f"  {label:50} {metric}={r['metrics'].get(metric, float('nan')):.4f}{mark}")
     lines.append("")
-    lines.append(compare.text if compare else "the base config is the best child")
+    lines.append(comparison_text(compare) if compare else "the base config is the best child")
     best_r = results[best]
     return Result(
         command="experiment run",

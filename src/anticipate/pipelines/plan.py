@@ -37,6 +37,7 @@ from anticipate.io import (
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
+from anticipate.tracking import tags
 
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
@@ -61,7 +62,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         cutoff=dates.fmt(cutoff_ts),
         data_digest=ds.digest,
         data_source=str(ds.path),
-        extra_tags={"anticipate.model_uri": uri},
+        extra_tags={tags.TAG_MODEL_URI: uri},
     ) as run:
         run.log_metrics(metrics)
         run.log_artifact(out)
@@ -121,7 +122,7 @@ def run_allocate(
             cutoff=dates.fmt(date_ts),
             data_digest=ds.digest,
             data_source=str(ds.path),
-            extra_tags={"anticipate.model_uri": uri},
+            extra_tags={tags.TAG_MODEL_URI: uri},
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")

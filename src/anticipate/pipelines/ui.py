@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,11 +59,34 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None
     raise ServiceUnavailable(f"the MLflow UI did not answer at {url} within {timeout:.0f} s")
 
 
+class _Stop(Exception):
+    """Raised in the main thread by SIGTERM so the UI's server is stopped before exiting."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    del signum, frame
+    raise _Stop
+
+
+def stop_server(proc: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
+    """Stop the server and all it started (its own process group): TERM, KILL after ``grace`` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def run_ui(
     settings: Settings, *, port: int | None, on_ready: object = None, timeout: float = 120.0
 ) -> Result:
     """Start the UI, report its URL through ``on_ready(url)``, and serve until interrupted.
 
+    ``port`` None or 0 picks a free port. Ctrl-C (SIGINT) or SIGTERM stops the MLflow
+    server this started, with the workers it spawned (it runs in its own process group).
     For an ``http(s)://`` tracking URI there is nothing to start: the server's own
     UI is the answer and its URL is returned at once.
     """
@@ -71,27 +98,29 @@ def run_ui(
             outputs={"url": settings.tracking_uri},
             text=f"the tracking server's UI: {settings.tracking_uri}",
         )
-    if port is not None and not 0 < port < 65536:
-        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    if port is not None and not 0 <= port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535 (or 0 for a free one), got {port}")
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        ui_command(settings, port=port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL if settings.verbosity < 1 else None,
-    )
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_stop) if main_thread else None
     try:
-        _wait_ready(url, proc, timeout)
-        if callable(on_ready):
-            on_ready(url)
-        proc.wait()
-    except KeyboardInterrupt:
-        pass
+        proc = subprocess.Popen(
+            ui_command(settings, port=port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if settings.verbosity < 1 else None,
+            start_new_session=True,
+        )
+        try:
+            _wait_ready(url, proc, timeout)
+            if callable(on_ready):
+                on_ready(url)
+            proc.wait()
+        except (KeyboardInterrupt, _Stop):
+            pass
+        finally:
+            stop_server(proc)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return Result(command="ui", outputs={"url": url}, text=f"MLflow UI stopped ({url})")

@@ -1,0 +1,182 @@
+"""Comparing runs: the model's own metrics side by side, each by its direction, and the verdict.
+
+A run logs the model's metrics unprefixed (``auc``, ``value_captured``) or as
+validation metrics (``val.auc``), and reference predictors under a prefix
+(``baseline_rf.auc``, ``oracle.auc``, ``naive.value_captured``, ``truth.*``). Only the
+model's own metrics are compared: a baseline scoring better in one run is not a win
+for that run's model. The direction of a metric is read from
+:data:`anticipate.metrics.HIGHER_IS_BETTER` (by its last dotted part); a metric
+without a direction is shown but never counted. Values within a relative 1e-9 of
+each other tie: a tie has no winner, per metric and overall. With ``decide_by`` (the
+sweep's metric) the verdict is that metric's winner, so ``runs compare`` and the
+sweep's ``<- best`` cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from anticipate.tracking.tags import LIKE_FOR_LIKE_TAGS
+
+#: The prefix of a logged name that still means "this run's model" (validation metrics).
+MODEL_PREFIXES = frozenset({"val"})
+TIE_RTOL = 1e-9
+
+
+def is_model_metric(name: str) -> bool:
+    """Whether ``name`` is the run's own model's metric (``auc``, ``val.auc``), not a reference's."""
+    head, dot, _ = name.partition(".")
+    return not dot or head in MODEL_PREFIXES
+
+
+def direction(name: str) -> bool | None:
+    """True if higher is better, False if lower is, None if unknown (by the last dotted part)."""
+    from anticipate.metrics import HIGHER_IS_BETTER
+
+    return HIGHER_IS_BETTER.get(name.rsplit(".", 1)[-1])
+
+
+def leaders(values: list[float], higher_is_better: bool) -> list[int]:
+    """Indexes of the best value(s): every value tying the best within ``TIE_RTOL``."""
+    best = max(values) if higher_is_better else min(values)
+    return [i for i, v in enumerate(values) if math.isclose(v, best, rel_tol=TIE_RTOL, abs_tol=0.0)]
+
+
+def winner(values: list[float], higher_is_better: bool | None) -> int | None:
+    """The index of the one best value, or None on a tie or an unknown direction."""
+    if higher_is_better is None or len(values) < 2:
+        return None
+    top = leaders(values, higher_is_better)
+    return top[0] if len(top) == 1 else None
+
+
+@dataclass
+class Comparison:
+    """Runs compared: differing params, the model metrics table, wins and the verdict."""
+
+    runs: list[Any]
+    params: dict[str, list[str | None]]
+    table: dict[str, dict[str, Any]]
+    wins: list[int]
+    verdict: int | None
+    decide_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        """The runs' 8-character short ids, as ``runs list`` prints them."""
+        return [r.run_id[:8] for r in self.runs]
+
+
+def differing_params(runs: list[Any]) -> dict[str, list[str | None]]:
+    """Params whose values are not the same in every run (missing counts as a value)."""
+    keys = sorted(set().union(*(r.params for r in runs)))
+    out = {}
+    for key in keys:
+        values = [r.params.get(key) for r in runs]
+        if len(set(values)) > 1:
+            out[key] = values
+    return out
+
+
+def compare_metrics(runs: list[Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The model metrics every run has: values, delta to the first run, direction, best run.
+
+    Returns the table and the model metrics left out because not every run has them.
+    """
+    own = [{k: v for k, v in r.metrics.items() if is_model_metric(k)} for r in runs]
+    shared = sorted(set.intersection(*(set(m) for m in own)))
+    union = sorted(set().union(*own))
+    table: dict[str, dict[str, Any]] = {}
+    for name in shared:
+        values = [float(m[name]) for m in own]
+        higher = direction(name)
+        table[name] = {
+            "values": values,
+            "delta": [v - values[0] for v in values],
+            "higher_is_better": higher,
+            "best": winner(values, higher),
+        }
+    return table, [m for m in union if m not in shared]
+
+
+def data_warnings(runs: list[Any]) -> list[str]:
+    """Warnings when the runs used different data digests, cutoffs or commands."""
+    warnings = []
+    for tag in LIKE_FOR_LIKE_TAGS:
+        values = {r.tags.get(tag) for r in runs}
+        if len(values) > 1:
+            what = "data" if tag.endswith("digest") else "cutoffs"
+            warnings.append(
+                f"the runs used different {what} ({tag}: "
+                f"{', '.join(sorted(str(v)[:12] for v in values))}); their metrics are not like for like"
+            )
+    commands = {r.command for r in runs}
+    if len(commands) > 1:
+        warnings.append(
+            f"the runs come from different commands ({', '.join(sorted(commands))}); "
+            "only the metrics they share are compared"
+        )
+    return warnings
+
+
+def compare_runs(runs: list[Any], *, decide_by: str | None = None) -> Comparison:
+    """Compare two or more :class:`~anticipate.tracking.reader.RunRecord`.
+
+    The verdict is the run with the most metric wins (None when the top count is
+    shared, 0-0 included) or, with ``decide_by``, the winner on that metric.
+    """
+    table, left_out = compare_metrics(runs)
+    wins = [0] * len(runs)
+    for row in table.values():
+        if row["best"] is not None:
+            wins[row["best"]] += 1
+    if decide_by is not None:
+        verdict = table[decide_by]["best"] if decide_by in table else None
+    else:
+        top = max(wins)
+        verdict = wins.index(top) if top > 0 and wins.count(top) == 1 else None
+    warnings = data_warnings(runs)
+    if left_out:
+        warnings.append(
+            f"{len(left_out)} metrics are not in every run and are left out: "
+            f"{', '.join(left_out[:8])}{' ...' if len(left_out) > 8 else ''}"
+        )
+    return Comparison(runs, differing_params(runs), table, wins, verdict, decide_by, warnings)
+
+
+def comparison_text(c: Comparison) -> str:
+    """The printed comparison: runs, differing params, the metrics table, wins and the verdict."""
+    ids = c.ids
+    lines = [
+        f"runs: {', '.join(f'{i} ({r.command})' for i, r in zip(ids, c.runs, strict=True))}",
+        "",
+        "params that differ:" if c.params else "params: identical",
+    ]
+    lines += [f"  {k:32}" + "".join(f"{str(v)[:13]:>14}" for v in vals) for k, vals in c.params.items()]
+    lines += ["", "model metrics (^ higher / v lower is better, = no direction; delta to the first run; "
+              "* = better):",
+              f"{'':34}" + "".join(f"{i:>14}" for i in ids)]
+    for name, row in c.table.items():
+        cells = []
+        for i, (v, d) in enumerate(zip(row["values"], row["delta"], strict=True)):
+            mark = "*" if row["best"] == i else " "
+            cells.append(f"{v:>9.4g}{'' if i == 0 else f'({d:+.3g})':>0}{mark}".rjust(14))
+        arrow = {True: "^", False: "v", None: "="}[row["higher_is_better"]]
+        lines.append(f"  {name:30}{arrow} " + "".join(cells))
+    lines += ["", f"wins: {', '.join(f'{i}={w}' for i, w in zip(ids, c.wins, strict=True))}; {_verdict(c)}"]
+    return "\n".join(lines)
+
+
+def _verdict(c: Comparison) -> str:
+    if c.decide_by is not None:
+        if c.decide_by not in c.table:
+            return f"no winner: not every run has {c.decide_by}"
+        if c.verdict is None:
+            return f"no winner on {c.decide_by}: the runs tie"
+        return f"run {c.ids[c.verdict]} is better on {c.decide_by}"
+    if c.verdict is None:
+        return "no winner: the runs tie on the count of better metrics"
+    return f"run {c.ids[c.verdict]} is better on the most metrics"

@@ -1,0 +1,190 @@
+"""The model registry: logging and registering the model, resolving ``--model``, aliases, loading.
+
+``--model`` accepts a registry version (``3``), an alias (``@production``),
+``latest``, a ``models:/`` URI, a ``runs:/RUN/model`` URI (RUN may be a unique
+prefix of the run id) or a local model directory. ``promote`` accepts a version,
+``latest`` or a run id (or unique prefix). Naming something that does not exist is
+a user error (exit 2); a model that cannot be loaded is exit 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from anticipate.errors import ModelNotFound, UsageError
+from anticipate.tracking import tags
+from anticipate.tracking.errors import http_status, is_connection_failure, is_not_found, service_errors
+from anticipate.tracking.reader import RUN_ID_LENGTH, resolve_run_id
+from anticipate.tracking.store import mlflow_chatter
+
+MODEL_NAME_DEFAULT = "anticipate-next-purchase"
+#: A bare number this long that is no registered version may be a run-id prefix of digits only.
+MIN_NUMERIC_RUN_PREFIX = 8
+#: What pyfunc.log_model records as the flavor of a custom PythonModel.
+_FLAVOR_NAME = "pyfunc.CustomPythonModel"
+
+
+def _user_error(exc: MlflowException) -> bool:
+    """Whether MLflow refused a request for a reason the user can fix (HTTP 4xx)."""
+    status = http_status(exc)
+    return status is not None and 400 <= status < 500
+
+
+class Registry:
+    """Registry operations on one store; ``quiet`` silences MLflow's printed lines (``-q``)."""
+
+    def __init__(self, client: MlflowClient, uri: str, *, quiet: bool = False) -> None:
+        self.client = client
+        self.uri = uri
+        self.quiet = quiet
+
+    # ------------------------------------------------------------------ logging
+    def log_model(self, run_id: str, python_model: Any, *, input_example: pd.DataFrame,
+                  output_example: pd.DataFrame, registered_name: str | None) -> tuple[str | None, str]:
+        """Log a pyfunc model to run ``run_id`` (artifact ``model``); register it when named.
+
+        Returns ``(registered version or None, a URI that loads this exact model)``.
+        """
+        from mlflow.models import Model, infer_signature
+
+        signature = infer_signature(input_example, output_example)
+        with service_errors(self.uri, "logging the model"), mlflow_chatter(self.quiet):
+            info = Model.log(artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
+                             python_model=python_model, signature=signature, input_example=input_example,
+                             flavor_name=_FLAVOR_NAME)
+        if not registered_name:
+            return None, info.model_uri
+        version = self.register(info.model_uri, registered_name)
+        return version, f"models:/{registered_name}/{version}"
+
+    def register(self, model_uri: str, name: str) -> str:
+        """Register the logged model ``model_uri`` as a new version of ``name``; return the version.
+
+        MLflow prints "Successfully registered model" / "Created version" lines here;
+        they are swallowed when the registry is quiet (``-q``).
+        """
+        with service_errors(self.uri, "registering the model"), mlflow_chatter(self.quiet):
+            created = mlflow.register_model(model_uri, name)
+        return str(created.version)
+
+    # ------------------------------------------------------------------ resolving
+    def resolve_model_uri(self, model: str | None, *, name: str, default_alias: str | None) -> str:
+        """Turn ``--model`` into a loadable URI.
+
+        ``None`` means the ``default_alias`` of ``name`` (or its latest version when
+        ``default_alias`` is None); a bare number is a version, ``@alias`` an alias,
+        ``runs:/PREFIX/...`` gets the full run id, ``models:/`` and local paths pass through.
+        """
+        if model is None:
+            if default_alias is not None:
+                return f"models:/{name}@{default_alias}"
+            return f"models:/{name}/{self.latest_version(name)}"
+        if model.isdigit():
+            return f"models:/{name}/{model}"
+        if model.startswith("@"):
+            return f"models:/{name}{model}"
+        if model == "latest":
+            return f"models:/{name}/{self.latest_version(name)}"
+        if model.startswith("runs:/"):
+            run, _, rest = model[len("runs:/"):].partition("/")
+            if tags.is_run_id_prefix(run) and len(run) < RUN_ID_LENGTH:
+                return f"runs:/{resolve_run_id(self.client, self.uri, run)}/{rest}"
+        return model
+
+    def versions(self, name: str, run_id: str | None = None) -> list[int]:
+        """The registered version numbers of ``name`` (made by ``run_id`` when given), ascending."""
+        with service_errors(self.uri, "looking up the model registry"):
+            try:
+                found = self.client.search_model_versions(tags.model_versions_of(name, run_id))
+            except MlflowException as exc:
+                if not _user_error(exc):
+                    raise
+                found = []
+        return sorted(int(v.version) for v in found)
+
+    def latest_version(self, name: str) -> str:
+        """The highest registered version of ``name``; ModelNotFound (exit 3) if none."""
+        versions = self.versions(name)
+        if not versions:
+            raise ModelNotFound(
+                f"no registered versions of model '{name}' in {self.uri}; run 'anticipate train' first"
+            )
+        return str(versions[-1])
+
+    def version_for(self, name: str, ref: str) -> str:
+        """The version ``ref`` names: a version number, ``latest`` or a run id / unique prefix.
+
+        UsageError (exit 2) when the version or run does not exist or the run registered none.
+        """
+        if ref == "latest":
+            return self.latest_version(name)
+        if ref.isdigit() and self._has_version(name, ref):
+            return ref
+        if ref.isdigit() and len(ref) < MIN_NUMERIC_RUN_PREFIX:
+            known = self.versions(name)
+            listed = ", ".join(map(str, known[-10:])) if known else "none yet: run 'anticipate train'"
+            raise UsageError(
+                f"model '{name}' has no version {ref} (registered versions: {listed}); pass one of them, "
+                "'latest' or a train run id (see 'anticipate runs list --command train')"
+            )
+        if not tags.is_run_id_prefix(ref):
+            raise UsageError(
+                f"{ref!r} is not a version number, 'latest' or a run id; e.g. 'anticipate promote 3' or "
+                "'anticipate promote latest'"
+            )
+        run_id = resolve_run_id(self.client, self.uri, ref)
+        made = self.versions(name, run_id)
+        if not made:
+            raise UsageError(
+                f"run {run_id} registered no version of '{name}'; pass a version number "
+                "(see 'anticipate runs list --command train')"
+            )
+        return str(made[-1])
+
+    def _has_version(self, name: str, version: str) -> bool:
+        with service_errors(self.uri, "looking up the model registry"):
+            try:
+                self.client.get_model_version(name, version)
+            except MlflowException as exc:
+                if is_not_found(exc) or _user_error(exc):
+                    return False
+                raise
+        return True
+
+    # ------------------------------------------------------------------ aliases and loading
+    def set_alias(self, name: str, alias: str, ref: str) -> str:
+        """Point ``alias`` of ``name`` at the version ``ref`` names (see :meth:`version_for`); return it."""
+        version = self.version_for(name, ref)
+        with service_errors(self.uri, "setting the alias"):
+            try:
+                self.client.set_registered_model_alias(name, alias, version)
+            except MlflowException as exc:
+                if not _user_error(exc):
+                    raise
+                raise UsageError(
+                    f"cannot set alias '{alias}' on {name} version {version}: "
+                    f"{str(exc).splitlines()[0][:200]}"
+                ) from None
+        return version
+
+    def load_model(self, uri: str) -> Any:
+        """Load a pyfunc model and return the wrapped Python object; ModelNotFound (exit 3) if it fails."""
+        import mlflow.pyfunc
+
+        with service_errors(self.uri, f"loading the model {uri}"):
+            try:
+                loaded = mlflow.pyfunc.load_model(uri)
+            except (MlflowException, OSError) as exc:
+                if is_connection_failure(exc):
+                    raise
+                hint = ("run 'anticipate promote VERSION --alias production' to set the alias" if "@" in uri
+                        else "check the URI with 'anticipate runs list', or run 'anticipate train'")
+                raise ModelNotFound(
+                    f"cannot load model {uri}: {str(exc).splitlines()[0][:300]}; {hint}"
+                ) from None
+        return loaded.unwrap_python_model()

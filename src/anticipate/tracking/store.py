@@ -1,0 +1,104 @@
+"""Where runs go and what MLflow needs from the process before a tracker talks to a store.
+
+Importing this module changes nothing: the environment defaults MLflow reads
+(HTTP retries and timeout, synchronous logging, quiet GitPython) and the global
+tracking/registry URI are set by :func:`configure_mlflow`, which a tracker calls
+when it opens. MLflow's own printed lines (``Successfully registered model``,
+``View run ... at``) go through :func:`mlflow_chatter`, silenced under ``-q``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from anticipate.errors import ServiceUnavailable
+
+#: Defaults for MLflow's environment, set (only where unset) when a tracker opens:
+#: fail over a dead server in ~1 minute, not 10; log synchronously so a run that ends
+#: FINISHED has everything; do not let GitPython complain when ``git`` is missing.
+MLFLOW_ENV_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+    "GIT_PYTHON_REFRESH": "quiet",
+}
+
+
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` names a tracking server (http/https) rather than a local store."""
+    return uri.startswith(("http://", "https://"))
+
+
+def local_artifact_root(uri: str, artifact_location: str) -> str | None:
+    """The artifact location a new experiment gets: a ``file:`` URI locally, None on a server.
+
+    A server proxies artifacts itself, so its experiments take the server's default.
+    """
+    return None if is_remote(uri) else Path(artifact_location).resolve().as_uri()
+
+
+def configure_mlflow(uri: str) -> None:
+    """Prepare MLflow for ``uri``: environment defaults and the global tracking/registry URI.
+
+    Called when a :class:`~anticipate.tracking.runs.Tracker` opens, never at import.
+    The global URI is what ``mlflow.pyfunc.load_model`` and model registration read.
+    """
+    import mlflow
+
+    for key, value in MLFLOW_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+@contextlib.contextmanager
+def mlflow_chatter(quiet: bool) -> Iterator[None]:
+    """Swallow what MLflow prints during the block when ``quiet`` (the CLI's ``-q``).
+
+    MLflow prints registration lines with ``print(file=sys.stderr)`` and run links
+    with ``sys.stdout.write``, not through logging, so log levels cannot silence
+    them; both streams are redirected for the block instead.
+    """
+    if not quiet:
+        yield
+        return
+    sink = io.StringIO()
+    with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
+        yield
+
+
+def git_commit(cwd: str | Path | None = None) -> str:
+    """The current git commit of the working directory, or ``unknown``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
+    """Fail fast with ServiceUnavailable when a tracking server does not answer ``/health``.
+
+    ``timeout`` is in seconds; local stores are not checked.
+    """
+    if not is_remote(uri):
+        return
+    import requests
+
+    try:
+        response = requests.get(uri.rstrip("/") + "/health", timeout=timeout)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(
+            f"the MLflow tracking server at {uri} is unreachable ({type(exc).__name__}); start it, fix "
+            "--tracking-uri / MLFLOW_TRACKING_URI, or use the local store "
+            "(--tracking-uri sqlite:///mlflow.db). "
+            "'anticipate allocate --model PATH' runs without the server from a local model copy"
+        ) from None
+    if response.status_code >= 500:
+        raise ServiceUnavailable(f"the MLflow tracking server at {uri} answered HTTP {response.status_code}")

@@ -1,0 +1,106 @@
+"""Every run tag the project writes and every MLflow search filter it builds, in one place.
+
+Pipelines name tags through these constants and ask for filters through these
+builders; none of them writes ``tags.`anticipate.command` = '...'`` by hand.
+Values are quoted by :func:`quote`, so a name with a quote in it cannot change the
+meaning of a filter.
+"""
+
+from __future__ import annotations
+
+import re
+
+from anticipate.errors import UsageError
+
+# --------------------------------------------------------------------------- tag names
+TAG_COMMAND = "anticipate.command"  #: the anticipate command that made the run (train, evaluate, ...)
+TAG_CUTOFF = "anticipate.cutoff"  #: the cutoff date the run worked at (YYYY-MM-DD)
+TAG_COMMIT = "anticipate.git_commit"  #: the git commit of the working directory
+TAG_DIGEST = "anticipate.data_digest"  #: content digest of the input data directory
+TAG_MODEL_URI = "anticipate.model_uri"  #: the model a scoring run used
+TAG_IN_SAMPLE = "anticipate.in_sample"  #: "true" when evaluate scored a cutoff the model saw
+TAG_EXPERIMENT = "anticipate.experiment"  #: an experiment (sweep) parent's name
+TAG_SPEC = "anticipate.spec_digest"  #: digest of the experiment file, so re-runs resume
+TAG_CHILD = "anticipate.child_key"  #: a sweep child's stable key (its overrides' digest)
+TAG_OVERRIDES = "anticipate.overrides"  #: a sweep child's config overrides (JSON)
+TAG_PARENT = "mlflow.parentRunId"  #: MLflow's own nesting tag
+
+#: Tags whose differing values make two runs' metrics not like for like.
+LIKE_FOR_LIKE_TAGS = (TAG_DIGEST, TAG_CUTOFF)
+
+_RUN_ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")
+
+
+# --------------------------------------------------------------------------- filters
+def quote(value: str) -> str:
+    """A string literal for an MLflow filter: single quotes, or double if the value has one."""
+    value = str(value)
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise UsageError(f"{value!r} holds both quote characters and cannot be searched for in MLflow")
+
+
+def tag_equals(tag: str, value: str) -> str:
+    """``tags.`tag` = 'value'``."""
+    return f"tags.`{tag}` = {quote(value)}"
+
+
+def all_of(*clauses: str | None) -> str:
+    """Clauses joined with ``and`` (empty ones dropped); a clause with ``or`` is parenthesised."""
+    kept = [c.strip() for c in clauses if c and c.strip()]
+    return " and ".join(f"({c})" if " or " in c.lower() else c for c in kept)
+
+
+def command_is(command: str) -> str:
+    """Runs of one anticipate command."""
+    return tag_equals(TAG_COMMAND, command)
+
+
+def started_since(epoch_ms: int) -> str:
+    """Runs started at or after ``epoch_ms`` (milliseconds since 1970-01-01 UTC)."""
+    return f"attributes.start_time >= {int(epoch_ms)}"
+
+
+def finished() -> str:
+    """Runs that ended FINISHED."""
+    return "attributes.status = 'FINISHED'"
+
+
+def children_of(parent_run_id: str) -> str:
+    """Runs nested under ``parent_run_id``."""
+    return tag_equals(TAG_PARENT, check_run_id_prefix(parent_run_id))
+
+
+def experiment_parent(name: str, spec_digest: str) -> str:
+    """The parent run of the experiment ``name`` run from the file with ``spec_digest``."""
+    return all_of(
+        command_is("experiment"), tag_equals(TAG_EXPERIMENT, name), tag_equals(TAG_SPEC, spec_digest)
+    )
+
+
+def run_id_starts_with(prefix: str) -> str:
+    """Runs whose id starts with ``prefix`` (hex; checked)."""
+    return f"attributes.run_id LIKE '{check_run_id_prefix(prefix)}%'"
+
+
+def model_versions_of(name: str, run_id: str | None = None) -> str:
+    """Registry filter: the versions of model ``name`` (made by ``run_id`` when given)."""
+    clause = f"name = {quote(name)}"
+    return clause if run_id is None else f"{clause} and run_id = {quote(check_run_id_prefix(run_id))}"
+
+
+def is_run_id_prefix(text: str) -> bool:
+    """Whether ``text`` can be (the start of) an MLflow run id: 1-32 lowercase hex digits."""
+    return bool(_RUN_ID_PREFIX.fullmatch(text))
+
+
+def check_run_id_prefix(text: str) -> str:
+    """``text`` if it can be (the start of) a run id; UsageError otherwise."""
+    if not is_run_id_prefix(text):
+        raise UsageError(
+            f"{text!r} is not a run id: run ids are up to 32 hex digits (0-9, a-f); "
+            "list runs with 'anticipate runs list'"
+        )
+    return text
