@@ -83,9 +83,12 @@ def experiment_run_cmd(settings_factory: Any, spec: Path) -> Any:
       anticipate experiment run experiments/horizon_sweep.yaml
       anticipate experiment run experiments/feature_ablation.yaml --json
     """
-    from anticipate.pipelines.experiment import run_experiment
+    from anticipate.pipelines.evaluate import run_evaluate
+    from anticipate.pipelines.experiment import Steps, run_experiment
+    from anticipate.pipelines.model import run_train
 
-    return run_experiment(settings_factory(), spec_path=spec)
+    steps = Steps(train=run_train, evaluate=run_evaluate)
+    return run_experiment(settings_factory(), spec_path=spec, steps=steps)
 
 
 @main.command("ui")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +123,19 @@ def _validate_children(spec: ExperimentSpec, children: list[dict[str, Any]], sou
             raise ConfigError(f"experiment file {source}: {exc}") from None
 
 
-def run_experiment(settings: Settings, *, spec_path: Path) -> Result:
+@dataclass(frozen=True)
+class Steps:
+    """The commands a child runs, handed in by the caller so that pipelines never import each other.
+
+    ``train(settings, parent_run_id=..., register=False) -> Result`` and
+    ``evaluate(settings, model=URI, parent_run_id=...) -> Result``.
+    """
+
+    train: Callable[..., Result]
+    evaluate: Callable[..., Result]
+
+
+def run_experiment(settings: Settings, *, spec_path: Path, steps: Steps) -> Result:
     """Run (or resume) every child of an experiment file; report the best against the base."""
     from anticipate.pipelines._common import open_tracker
     from anticipate.tracking import RunReader
@@ -151,7 +165,7 @@ def run_experiment(settings: Settings, *, spec_path: Path) -> Result:
                 skipped += 1
                 results[key] = done[key]
                 continue
-            results[key] = _run_child(settings, spec, overrides, key, tracker, parent.run_id)
+            results[key] = _run_child(settings, spec, overrides, key, tracker, parent.run_id, steps)
         base_key = child_key({})
         best_key = _best(results, spec.metric, base_key)
         parent.log_metrics({f"best.{spec.metric}": results[best_key]["metrics"][spec.metric]})
@@ -193,12 +207,10 @@ def _run_child(
     key: str,
     tracker: Any,
     parent_id: str,
+    steps: Steps,
 ) -> dict[str, Any]:
     import time
     from dataclasses import replace
-
-    from anticipate.pipelines.evaluate import run_evaluate
-    from anticipate.pipelines.model import run_train
 
     cfg = load_config(spec.base, overrides=overrides)
     label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"
@@ -211,12 +223,12 @@ def _run_child(
     ) as child:
         child.log_params({f"override.{k}": v for k, v in overrides.items()})
         # each nested run starts when its own step starts, not when the sweep did
-        trained = run_train(
+        trained = steps.train(
             replace(settings, cfg=cfg, progress=False, started_at=time.time()),
             parent_run_id=child.run_id,
             register=False,
         )
-        evaluated = run_evaluate(
+        evaluated = steps.evaluate(
             replace(settings, cfg=cfg, progress=False, started_at=time.time()),
             model=trained.outputs["model_uri"],
             parent_run_id=child.run_id,
