@@ -79,41 +79,29 @@ def model_forecasts(
     demand and SKU split unchanged), which separates what the pair model loses from
     what the rest of the forecast loses.
     """
-    from anticipate.demand.forecast import forecast_from_scores
+    from anticipate.demand.forecast import forecast_for_spec
     from anticipate.models.evaluation import all_metrics, oracle_predictions
-    from anticipate.models.scoring import features_for, score_frame
+    from anticipate.models.scoring import features_for, score_frame, spec_of
 
     cfg, ds = ctx.cfg, ctx.ds
     wrapper = model_at(ctx, cutoff)
-    meta = wrapper.meta
-    h = int(meta["horizon_days"])
+    spec = spec_of(wrapper)
     frame = features_for(wrapper, ds, cutoff, with_labels=True)
     scored = score_frame(wrapper, frame)
     predictions = {"model": scored["p_buy"].to_numpy()}
-    truth_p = oracle_predictions(ds, frame, cutoff, meta)
+    truth_p = oracle_predictions(ds, frame, cutoff, spec)
     if truth_p is not None and np.isfinite(truth_p).all():
         predictions["oracle"] = truth_p
     pair_metrics = all_metrics(frame["y"].to_numpy(), predictions)
 
     def forecast(pairs: pd.DataFrame) -> pd.DataFrame:
-        return forecast_from_scores(
-            pairs,
-            ds.orders,
-            cutoff,
-            horizon_days=h,
-            lookback_days=int(meta["lookback_days"]),
-            item_level=meta["item_level"],
-            products=ds.products,
-            region_map=ctx.region_map,
-            new_demand_windows=cfg.forecast.new_demand_windows,
-            dispersion=cfg.forecast.dispersion,
-            sku_share_days=cfg.forecast.sku_share_days,
-        )
+        return forecast_for_spec(pairs, ds.orders, cutoff, spec, cfg.forecast,
+                                 products=ds.products, region_map=ctx.region_map)
 
     forecasts = {"model": forecast(scored)}
     if "oracle" in predictions:
         forecasts["truth_pairs"] = forecast(scored.assign(p_buy=predictions["oracle"]))
-    return forecasts, pair_metrics, h
+    return forecasts, pair_metrics, spec.horizon
 
 
 def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> dict[str, pd.DataFrame]:

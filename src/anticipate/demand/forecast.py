@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anticipate.config import ForecastConfig
 from anticipate.features.build import item_column
+from anticipate.features.spec import FeatureSpec
 
 
 def pair_moments(p_buy: np.ndarray, units_given_buy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -244,3 +246,29 @@ def forecast_from_scores(
         products=products,
     )
     return to_warehouses([candidates, new], region_map, dispersion=dispersion)
+
+
+def forecast_for_spec(
+    scored: pd.DataFrame,
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    spec: FeatureSpec,
+    settings: ForecastConfig,
+    *,
+    products: pd.DataFrame | None,
+    region_map: pd.DataFrame,
+) -> pd.DataFrame:
+    """:func:`forecast_from_scores` with the model's feature spec and the ``forecast`` config section."""
+    return forecast_from_scores(
+        scored,
+        orders,
+        cutoff,
+        horizon_days=spec.horizon,
+        lookback_days=spec.lookback_days,
+        item_level=spec.item_level,
+        products=products,
+        region_map=region_map,
+        new_demand_windows=settings.new_demand_windows,
+        dispersion=settings.dispersion,
+        sku_share_days=settings.sku_share_days,
+    )

@@ -51,11 +51,11 @@ def compute_forecast(
     settings: Settings, ds: DataSet, wrapper: Any, uri: str, cutoff: pd.Timestamp
 ) -> ForecastOutput:
     """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var``."""
-    from anticipate.demand.forecast import forecast_from_scores
+    from anticipate.demand.forecast import forecast_for_spec
     from anticipate.demand.network import nearest_warehouse
-    from anticipate.models.scoring import features_for, score_frame
+    from anticipate.models.scoring import features_for, score_frame, spec_of
 
-    meta = wrapper.meta
+    spec = spec_of(wrapper)
     region_map = nearest_warehouse(
         ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
     )
@@ -63,22 +63,11 @@ def compute_forecast(
         from anticipate.distributed.schedule import forecast_dask
 
         table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
-        return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
+        return ForecastOutput(table, region_map, cutoff, uri, spec.horizon)
     scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
-    table = forecast_from_scores(
-        scored,
-        ds.orders,
-        cutoff,
-        horizon_days=int(meta["horizon_days"]),
-        lookback_days=int(meta["lookback_days"]),
-        item_level=meta["item_level"],
-        products=ds.products,
-        region_map=region_map,
-        new_demand_windows=settings.cfg.forecast.new_demand_windows,
-        dispersion=settings.cfg.forecast.dispersion,
-        sku_share_days=settings.cfg.forecast.sku_share_days,
-    )
-    return ForecastOutput(table, region_map, cutoff, uri, int(meta["horizon_days"]))
+    table = forecast_for_spec(scored, ds.orders, cutoff, spec, settings.cfg.forecast,
+                              products=ds.products, region_map=region_map)
+    return ForecastOutput(table, region_map, cutoff, uri, spec.horizon)
 
 
 def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, allow: bool) -> list[str]:

@@ -1,7 +1,8 @@
 """Scoring a next-purchase model at a labelled cutoff: baselines, the truth, metrics, curves.
 
 Metric names: the model's are bare (``auc``), the baselines' are prefixed
-``baseline_rf.`` and ``baseline_bgnbd.``, the generator's true probabilities
+``baseline_rf.``, ``baseline_bgnbd.`` (customer level), ``baseline_pair_rate.`` and
+``baseline_pair_logreg.`` (pair level), the generator's true probabilities
 ``oracle.``; ``oracle_gap.auc = oracle.auc - auc``.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anticipate.features.spec import FeatureSpec
 from anticipate.io import DataSet
 
 #: The metrics of the printed table, in order.
@@ -19,33 +21,38 @@ HEADLINE = ("auc", "ap", "logloss", "brier", "ece", "precision_at_10pct", "lift_
 
 
 def baseline_predictions(
-    ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, meta: dict[str, Any], *, seed: int
+    ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, spec: FeatureSpec, *, seed: int
 ) -> dict[str, np.ndarray]:
-    """P(buy) per pair from the recency/frequency logistic and from BG/NBD.
+    """P(buy) per pair from the customer-level and the pair-level baselines.
 
-    The logistic baseline is fitted on the previous window (features at
-    ``cutoff - H``, labels in ``[cutoff - H, cutoff)``), so it sees no label at or
-    after ``cutoff``; BG/NBD is fitted on the customers' (x, t_x, T) at the cutoff.
+    The two logistic baselines (customer recency/frequency, pair recency/frequency/gap)
+    are fitted on the previous window (features at ``cutoff - H``, labels in
+    ``[cutoff - H, cutoff)``), so they see no label at or after ``cutoff``; BG/NBD is
+    fitted on the customers' (x, t_x, T) at the cutoff; the pair rate fits nothing.
     """
     from anticipate.features.build import build_training_frame
-    from anticipate.models.baselines import BGNBDBaseline, RecencyFrequencyBaseline
-
-    prev = build_training_frame(
-        ds.orders,
-        cutoff - pd.Timedelta(days=int(meta["horizon_days"])),
-        horizon_days=int(meta["horizon_days"]),
-        lookback_days=int(meta["lookback_days"]),
-        item_level=meta["item_level"],
-        products=ds.products,
-        families=meta["families"],
+    from anticipate.models.baselines import (
+        BGNBDBaseline,
+        PairLogisticBaseline,
+        PairRateBaseline,
+        RecencyFrequencyBaseline,
     )
-    rf = RecencyFrequencyBaseline(random_state=seed).fit(prev, prev["y"].to_numpy())
-    bgnbd = BGNBDBaseline(horizon_days=float(meta["horizon_days"])).fit(frame)
-    return {"baseline_rf": rf.predict_proba(frame), "baseline_bgnbd": bgnbd.predict_proba(frame)}
+
+    h = spec.horizon
+    prev = build_training_frame(ds.orders, cutoff - pd.Timedelta(days=h), spec, products=ds.products)
+    y_prev = prev["y"].to_numpy()
+    on_previous_window = {"baseline_rf": RecencyFrequencyBaseline(random_state=seed),
+                          "baseline_pair_logreg": PairLogisticBaseline(random_state=seed)}
+    on_cutoff = {"baseline_bgnbd": BGNBDBaseline(horizon_days=float(h)),
+                 "baseline_pair_rate": PairRateBaseline(horizon_days=float(h))}
+    out = {name: model.fit(prev, y_prev).predict_proba(frame) for name, model in on_previous_window.items()}
+    out.update({name: model.fit(frame).predict_proba(frame) for name, model in on_cutoff.items()})
+    return {name: out[name] for name in ("baseline_rf", "baseline_bgnbd", "baseline_pair_rate",
+                                         "baseline_pair_logreg")}
 
 
 def oracle_predictions(
-    ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, meta: dict[str, Any]
+    ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, spec: FeatureSpec
 ) -> np.ndarray | None:
     """The generator's true P(buy) per pair, or None when the data is not synthetic."""
     from anticipate.sample import load_latent, true_probabilities
@@ -57,9 +64,9 @@ def oracle_predictions(
         latent,
         ds.orders,
         cutoff,
-        horizon_days=int(meta["horizon_days"]),
-        lookback_days=int(meta["lookback_days"]),
-        item_level=meta["item_level"],
+        horizon_days=spec.horizon,
+        lookback_days=spec.lookback_days,
+        item_level=spec.item_level,
         products=ds.products,
     )
     merged = frame[["customer_id", "item"]].merge(truth, on=["customer_id", "item"], how="left")

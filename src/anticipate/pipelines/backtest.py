@@ -22,6 +22,7 @@ from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.io import staging_dir, write_json, write_parquet
 from anticipate.models.honesty import check_backtest_model
+from anticipate.models.scoring import spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, log, open_tracker
 from anticipate.progress import track
@@ -92,7 +93,7 @@ def run_backtest(
     wrapper, uri = load_registered(settings, model, default_alias=None) if model else (None, "")
     if wrapper is not None:
         check_backtest_model(wrapper.meta, cut_list, uri=uri)
-    horizon = int(wrapper.meta["horizon_days"]) if wrapper else settings.cfg.time.horizon_days
+    horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
     warnings += check_cutoffs(cut_list, ds, horizon)
     for w in warnings:
         log.warning(w)

@@ -1,8 +1,8 @@
 """``evaluate``: the model's metrics at a labelled cutoff beside baselines and, on synthetic data, the truth.
 
-Metric names: the model's are bare (``auc``), the baselines' are prefixed
-``baseline_rf.`` and ``baseline_bgnbd.``, the generator's true probabilities
-``oracle.``; ``oracle_gap.auc = oracle.auc - auc`` (:mod:`anticipate.models.evaluation`).
+Metric names: the model's are bare (``auc``), the baselines' are prefixed ``baseline_rf.``,
+``baseline_bgnbd.``, ``baseline_pair_rate.`` and ``baseline_pair_logreg.``, the generator's true
+probabilities ``oracle.``; ``oracle_gap.auc = oracle.auc - auc`` (:mod:`anticipate.models.evaluation`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from anticipate.models.evaluation import (
     metrics_table,
     oracle_predictions,
 )
-from anticipate.models.scoring import features_for
+from anticipate.models.scoring import features_for, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
@@ -56,19 +56,19 @@ def run_evaluate(
         bar.step("loading data and model")
         ds = load_data(settings)
         wrapper, uri = load_registered(settings, model, default_alias=None)
-        meta = wrapper.meta
+        meta, spec = wrapper.meta, spec_of(wrapper)
         cutoff_ts = resolve_cutoff(
-            cutoff, ds.orders, horizon_days=int(meta["horizon_days"]), purpose="labelled", command="evaluate"
+            cutoff, ds.orders, horizon_days=spec.horizon, purpose="labelled", command="evaluate"
         )
-        last_full = dates.last_full_cutoff(ds.orders["order_ts"], int(meta["horizon_days"]))
+        last_full = dates.last_full_cutoff(ds.orders["order_ts"], spec.horizon)
         seen = honesty.check_evaluate_cutoff(meta, cutoff_ts, last_full, uri=uri, allow=in_sample)
         bar.step("building features")
         frame = features_for(wrapper, ds, cutoff_ts, with_labels=True)
         y = frame["y"].to_numpy()
         bar.step("scoring model and baselines")
         predictions = {"model": wrapper.predict(None, frame)["p_buy"].to_numpy()}
-        predictions.update(baseline_predictions(ds, frame, cutoff_ts, meta, seed=settings.cfg.model.seed))
-        oracle = oracle_predictions(ds, frame, cutoff_ts, meta)
+        predictions.update(baseline_predictions(ds, frame, cutoff_ts, spec, seed=settings.cfg.model.seed))
+        oracle = oracle_predictions(ds, frame, cutoff_ts, spec)
         if oracle is not None:
             predictions["oracle"] = oracle
         metrics = all_metrics(y, predictions)
@@ -92,7 +92,7 @@ def run_evaluate(
                 run.log_figure(fig, name)
         bar.step("done")
     text = (
-        f"evaluate {uri} at {dates.fmt(cutoff_ts)} (horizon {meta['horizon_days']} days): "
+        f"evaluate {uri} at {dates.fmt(cutoff_ts)} (horizon {spec.horizon} days): "
         f"{len(frame):,} candidate pairs, {int(y.sum()):,} bought\n\n{table}\nrun {run.run_id}"
     )
     return Result(

@@ -34,6 +34,7 @@ from anticipate.io import (
     write_json,
     write_parquet,
 )
+from anticipate.models.scoring import spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
@@ -48,7 +49,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
     cutoff_ts = resolve_cutoff(
         cutoff,
         ds.orders,
-        horizon_days=int(wrapper.meta["horizon_days"]),
+        horizon_days=spec_of(wrapper).horizon,
         purpose="production",
         command="forecast",
     )
