@@ -181,14 +181,14 @@ def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular(
     assert np.isnan(renewal_hazard(np.array([3.0]), np.array([np.nan]), np.array([0.1])))[0]
 
 
-def test_item_gap_pool_weights_pairs_by_their_gaps() -> None:
-    from anticipate.features.renewal import item_gap_pool
+def test_pooled_item_gaps_weight_pairs_by_their_gaps() -> None:
+    from anticipate.features.renewal import item_gap_sums, pooled_gaps
 
     item = np.array([0, 0, 1, 1])
     n = np.array([3.0, 5.0, 1.0, 2.0])
     mean = np.array([10.0, 20.0, np.nan, 30.0])
     std = np.array([1.0, 4.0, np.nan, np.nan])
-    gap_mean, cv2, overall = item_gap_pool(item, n, mean, std, 2)
+    gap_mean, cv2, overall = pooled_gaps(item_gap_sums(item, n, mean, std, 2))
     assert gap_mean[0] == pytest.approx((2 * 10 + 4 * 20) / 6) and gap_mean[1] == pytest.approx(30.0)
     assert cv2[0] == pytest.approx((1 * 0.01 + 3 * 0.04) / 4) and np.isnan(cv2[1])
     assert overall == pytest.approx(cv2[0])

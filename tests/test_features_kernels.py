@@ -35,15 +35,6 @@ def test_sequence_stats_jit_equals_plain(data: tuple[np.ndarray, ...]) -> None:
     np.testing.assert_allclose(fast, slow, rtol=1e-12, equal_nan=True)
 
 
-@settings(max_examples=100, deadline=None)
-@given(grouped())
-def test_last_value_jit_equals_plain(data: tuple[np.ndarray, ...]) -> None:
-    indptr = data[0]
-    codes = np.arange(indptr[-1], dtype=np.int64) * 3
-    fast, slow = kernels.last_value(indptr, codes), kernels.last_value(indptr, codes, jit=False)
-    np.testing.assert_array_equal(fast, slow)
-
-
 def test_sequence_stats_hand_example() -> None:
     # one group: orders 10, 6 and 1 days before the cutoff (gaps 4 and 5)
     indptr = np.array([0, 3])

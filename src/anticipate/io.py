@@ -179,14 +179,6 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def frame_digest(df: pd.DataFrame) -> str:
-    """A content digest of a DataFrame (values and column names, not memory layout), hex."""
-    h = hashlib.sha256()
-    h.update(json.dumps([str(c) for c in df.columns]).encode())
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
 def data_dir_digest(data_dir: str | Path) -> str:
     """A digest of a canonical data directory: the digests of its tables, by name."""
     data_dir = Path(data_dir)

@@ -75,15 +75,6 @@ KEYS: dict[str, str] = {
     "supply": "sku",
 }
 
-#: Rejected rows, as ``rejects.parquet`` stores them.
-REJECTS: tuple[Column, ...] = (
-    Column("table", "string"),
-    Column("file", "string"),
-    Column("row", "int64"),
-    Column("column", "string"),
-    Column("value", "string"),
-    Column("reason", "string"),
-)
 
 
 #: Canonical-like inputs that are not stored as such: an order line's total amount
@@ -172,7 +163,3 @@ def orders_schema_help(width: int = 96) -> str:
               "units)."]
     return "\n".join(lines)
 
-
-def column_names(table: str) -> list[str]:
-    """Canonical column names of ``table`` in canonical order."""
-    return [c.name for c in TABLES[table]]

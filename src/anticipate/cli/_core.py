@@ -18,7 +18,8 @@ import click
 from anticipate import __version__
 from anticipate.errors import AnticipateError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_LOCKED = 0, 1, 2, 3, 75
+#: Exit code of an unexpected failure (a bug); user errors carry their own (see anticipate.errors).
+EXIT_FAILURE = 1
 
 _GLOBAL_KEYS = ("data", "config", "tracking_uri", "as_json", "verbose", "quiet")
 
@@ -89,7 +90,6 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
         cfg=cfg,
         data_dir=data_dir,
         tracking_uri=tracking_uri,
-        config_path=Path(opts["config"]) if opts.get("config") else None,
         verbosity=verbosity,
         progress=verbosity >= 0,
     )

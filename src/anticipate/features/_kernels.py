@@ -138,24 +138,6 @@ def sequence_stats(
     return _sequence_stats_jit(*args) if jit else _sequence_stats_body(*args)
 
 
-def _last_value_body(indptr: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Per group, the code of its last event (e.g. a customer's most recent region); -1 if empty."""
-    out = np.full(indptr.shape[0] - 1, -1, dtype=np.int64)
-    for g in range(indptr.shape[0] - 1):
-        if indptr[g + 1] > indptr[g]:
-            out[g] = codes[indptr[g + 1] - 1]
-    return out
-
-
-_last_value_jit = njit(cache=True, nogil=True)(_last_value_body)
-
-
-def last_value(indptr: np.ndarray, codes: np.ndarray, *, jit: bool = True) -> np.ndarray:
-    """Run the last-value kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(codes, dtype=np.int64))
-    return _last_value_jit(*args) if jit else _last_value_body(*args)
-
-
 def _group_by_codes_body(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """Stable counting sort of rows by a dense group code.
 

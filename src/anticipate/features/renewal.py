@@ -52,13 +52,6 @@ def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return mean, cv2, overall
 
 
-def item_gap_pool(
-    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per item: the pooled mean gap (days), the pooled squared CV of gaps; and the all-item CV^2."""
-    return pooled_gaps(item_gap_sums(item, n, gap_mean, gap_std, n_items))
-
-
 def renewal_hazard(
     age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
 ) -> np.ndarray:

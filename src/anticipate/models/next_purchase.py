@@ -292,10 +292,6 @@ class NextPurchaseModel(BaseEstimator):
             return np.full(len(X), max(self.units_mean_, 1.0))
         return np.maximum(self.regressor_.predict(X[self.feature_names_]), 1.0)
 
-    def expected_units(self, X: pd.DataFrame) -> np.ndarray:
-        """E[units in the horizon] = P(buy) * E[units | buy]."""
-        return self.predict_proba(X) * self.predict_units(X)
-
     def gain_importance(self) -> pd.Series:
         """Total split gain per feature of the classifier, largest first."""
         check_is_fitted(self, "classifier_")

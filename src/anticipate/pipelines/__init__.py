@@ -27,7 +27,6 @@ class Settings:
     cfg: Config
     data_dir: Path
     tracking_uri: str
-    config_path: Path | None = None
     verbosity: int = 0
     progress: bool = True
     started_at: float = field(default_factory=time.time, compare=False)

@@ -18,8 +18,6 @@ from anticipate.config import SampleConfig
 
 from .world import Latent, category_bounds, day_multiplier, draw_latent, weekly_popularity
 
-DAY_US = 86_400_000_000
-
 
 def _strings(values: pd.Series | np.ndarray, codes: np.ndarray) -> pd.Series:
     """``values[codes]`` as a pandas ``str`` Series, without one Python object per row."""

@@ -20,13 +20,12 @@ from __future__ import annotations
 from anticipate.tracking.errors import retry_on_store_race, service_errors
 from anticipate.tracking.pyfunc import NextPurchasePyfunc
 from anticipate.tracking.reader import RunReader, RunRecord, resolve_run_id
-from anticipate.tracking.registry import MODEL_NAME_DEFAULT, Registry
+from anticipate.tracking.registry import Registry
 from anticipate.tracking.runs import RunHandle, Tracker
 from anticipate.tracking.store import check_reachable, configure_mlflow, git_commit, is_remote
 from anticipate.tracking.tags import TAG_COMMAND, TAG_COMMIT, TAG_CUTOFF, TAG_DIGEST
 
 __all__ = [
-    "MODEL_NAME_DEFAULT",
     "TAG_COMMAND",
     "TAG_COMMIT",
     "TAG_CUTOFF",

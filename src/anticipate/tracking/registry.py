@@ -22,7 +22,6 @@ from anticipate.tracking.errors import http_status, is_connection_failure, is_no
 from anticipate.tracking.reader import RUN_ID_LENGTH, resolve_run_id
 from anticipate.tracking.store import mlflow_chatter
 
-MODEL_NAME_DEFAULT = "anticipate-next-purchase"
 #: A bare number this long that is no registered version may be a run-id prefix of digits only.
 MIN_NUMERIC_RUN_PREFIX = 8
 #: What pyfunc.log_model records as the flavor of a custom PythonModel.

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,14 +102,6 @@ class RunHandle:
             self.client.log_artifacts(self.run_id, str(path), artifact_path)
         else:
             self.client.log_artifact(self.run_id, str(path), artifact_path)
-
-    def log_frame(self, frame: pd.DataFrame, artifact_file: str) -> None:
-        """Log a DataFrame as a Parquet artifact."""
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / Path(artifact_file).name
-            frame.to_parquet(target, index=False)
-            parent = str(Path(artifact_file).parent)
-            self.client.log_artifact(self.run_id, str(target), None if parent == "." else parent)
 
     def log_dataset(self, digest: str, source: str) -> None:
         """Record the input data as a dataset input carrying our own content digest (first 36 chars)."""
