@@ -89,7 +89,7 @@ def cj_train_evaluate(workdir: Path) -> dict:
         "seconds": train_s + eval_s,
         "package": real.PACKAGE,
         "cutoff": CUTOFF,
-        "order_lines": (ingested.get("counts") or {}).get("rows_accepted"),
+        "order_lines": (ingested.get("counts") or {}).get("orders_rows_accepted"),
         "ingest_seconds": round(ingest_s, 1),
         **measured,
         "evaluate_peak_gb": round(eval_gb, 2),
