@@ -7,8 +7,9 @@ Case ``cj_train_evaluate`` (protocol of ``run.py``, one repetition: a run takes 
    ``write_config``), into a fresh ``_work/real/`` that also holds the tracking store;
 2. ``anticipate ingest`` of the converted orders and products (untimed beyond its own field);
 3. times ``anticipate train --until 2017-12-26`` and ``anticipate evaluate --cutoff 2017-12-26
-   --model <the version just trained>``: wall seconds and the child's own peak RSS (GB, from
-   ``os.wait4``);
+   --model <the version just trained>``: wall seconds and the child's own user and system CPU
+   seconds and peak RSS (GB), from ``os.wait4`` (CPU seconds say more than wall on a shared
+   machine);
 4. records the model's and every baseline's auc / logloss / ece from evaluate's ``--json``
    metrics, the targets (train <= 180 s and <= 4 GB peak, evaluate <= 30 s) with ``met``, and
    the 1-minute load average before and after (the machine may be shared).
@@ -19,8 +20,10 @@ Case ``cj_train_evaluate`` (protocol of ``run.py``, one repetition: a run takes 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,6 +69,27 @@ def _silently(fn, *args):
         sys.stdout = stdout
 
 
+def run_timed(args: list[str], config: Path) -> tuple[dict, dict]:
+    """One ``anticipate`` command with ``--json`` as a child process.
+
+    Returns its JSON result and its cost: wall seconds, its own user and system CPU
+    seconds and peak RSS (GB), from ``os.wait4``. A non-zero exit raises ``RuntimeError``
+    (the command's message is on stderr, which the child inherits).
+    """
+    cmd = [sys.executable, "-m", "anticipate", *args, "--config", str(config), "--json"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"anticipate {args[0]} failed with exit {code}")
+    cost = {"wall_s": wall, "user_s": round(usage.ru_utime, 1), "sys_s": round(usage.ru_stime, 1),
+            "peak_gb": usage.ru_maxrss / 1024**2}
+    return json.loads(stdout), cost
+
+
 def cj_train_evaluate(workdir: Path) -> dict:
     """Ingest, then train and evaluate at ``CUTOFF`` on the real log; see the module docstring."""
     real = _real()
@@ -78,21 +102,22 @@ def cj_train_evaluate(workdir: Path) -> dict:
     config = real.write_config(out, None)
     ingest_args = ["ingest", "--orders", str(sources["orders"]), "--products", str(sources["products"]),
                    "--out", str(out / "data")]
-    ingested, ingest_s, _ = _silently(real.run, ingest_args, config)
-    trained, train_s, train_gb = _silently(real.run, ["train", "--until", CUTOFF], config)
+    ingested, ingest = run_timed(ingest_args, config)
+    trained, train = run_timed(["train", "--until", CUTOFF], config)
     model_uri = trained["outputs"]["model_uri"]
-    evaluated, eval_s, eval_gb = _silently(
-        real.run, ["evaluate", "--cutoff", CUTOFF, "--model", model_uri], config)
-    measured = {"train_seconds": round(train_s, 1), "train_peak_gb": round(train_gb, 2),
-                "evaluate_seconds": round(eval_s, 1)}
+    evaluated, evaluate = run_timed(["evaluate", "--cutoff", CUTOFF, "--model", model_uri], config)
+    measured = {"train_seconds": round(train["wall_s"], 1), "train_peak_gb": round(train["peak_gb"], 2),
+                "evaluate_seconds": round(evaluate["wall_s"], 1)}
     return {
-        "seconds": train_s + eval_s,
+        "seconds": train["wall_s"] + evaluate["wall_s"],
         "package": real.PACKAGE,
         "cutoff": CUTOFF,
         "order_lines": (ingested.get("counts") or {}).get("orders_rows_accepted"),
-        "ingest_seconds": round(ingest_s, 1),
+        "ingest_seconds": round(ingest["wall_s"], 1),
         **measured,
-        "evaluate_peak_gb": round(eval_gb, 2),
+        "evaluate_peak_gb": round(evaluate["peak_gb"], 2),
+        "cpu_s": {"train_user": train["user_s"], "train_system": train["sys_s"],
+                  "evaluate_user": evaluate["user_s"], "evaluate_system": evaluate["sys_s"]},
         "evaluate_pairs": (evaluated.get("counts") or {}).get("pairs"),
         "metrics": headline_metrics(evaluated.get("metrics", {})),
         "targets": TARGETS,
