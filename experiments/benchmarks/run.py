@@ -6,7 +6,9 @@ cases so big inputs are generated once) and returns a dict of measurements; it
 must include ``seconds`` (the timed part only) and may add anything else
 (``target_seconds``, ``lines_per_s``, ``gap`` ...). Every repetition runs in a
 fresh subprocess so its peak RSS (``peak_rss_mb``) is its own; the table reports
-the median seconds over ``--repeat`` runs and the largest peak RSS.
+the median seconds over ``--repeat`` runs and the largest peak RSS. A module may set
+``REPEAT = 1`` when its cases repeat internally or take minutes: they then run at most
+that many times.
 
 Usage::
 
@@ -109,8 +111,9 @@ def main() -> None:
     results = dict(previous)
     for path, name in cases:
         key = f"{path.stem.removeprefix('bench_')}:{name}"
-        print(f"running {key} x{args.repeat} ...", file=sys.stderr, flush=True)
-        results[key] = _summarise([_spawn(path, name, args.timeout) for _ in range(args.repeat)])
+        repeat = min(args.repeat, getattr(_load(path), "REPEAT", args.repeat))
+        print(f"running {key} x{repeat} ...", file=sys.stderr, flush=True)
+        results[key] = _summarise([_spawn(path, name, args.timeout) for _ in range(repeat)])
     doc = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
