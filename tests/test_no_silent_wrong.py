@@ -285,13 +285,3 @@ def test_train_on_a_short_history_names_no_empty_range() -> None:
     with pytest.raises(UsageError, match=r"ingest more history \(2 windows need 61 days\)"):
         dates.check_until(dates.data_end(SHORT), SHORT, 30, 2)
     assert dates.check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
-
-
-def test_train_on_a_short_history_through_the_cli(tmp_path: Path) -> None:
-    done = run_cli("-q", "sample", "--out", "data", "--customers", "200", "--skus", "20", "--days", "60",
-                   cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    done = run_cli("--data", "data", "train", cwd=tmp_path)
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "no --until date is valid" in done.stderr and "or less (at least 2)" in done.stderr
-    shutil.rmtree(tmp_path / "data")

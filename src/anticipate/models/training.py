@@ -23,14 +23,21 @@ from anticipate.io import DataSet
 NON_FEATURES = ("customer_id", "item", "region", "cutoff", "y", "units")
 
 
+def windows_that_fit(until: pd.Timestamp, order_ts: pd.Series, horizon_days: int) -> int:
+    """How many rolling-origin windows of ``horizon_days`` fit between the first cutoff and ``until``."""
+    first_cutoff = dates.data_start(order_ts) + pd.Timedelta(days=1)
+    return max(int((until - first_cutoff).days // horizon_days), 0)
+
+
 def resolve_until(
     value: str | None, orders: pd.DataFrame, *, horizon_days: int, windows: int
-) -> pd.Timestamp:
-    """The training cutoff: data before it is used (labels included).
+) -> tuple[pd.Timestamp, int]:
+    """The training cutoff (data before it is used, labels included) and the windows to train on.
 
     ``None`` is the last full cutoff, so ``train`` then ``evaluate`` with defaults is
-    out of time; ``latest`` is the production cutoff (every labelled window).
-    Raises UsageError naming a non-empty valid range when the windows do not fit inside the data.
+    out of time; ``latest`` is the production cutoff (every labelled window). A short
+    history trains on as many windows as fit (at least 2: one to fit, one to validate);
+    fewer than 2 raise UsageError naming a non-empty valid range or what would make one.
     """
     ts = orders["order_ts"]
     if value is None:
@@ -39,8 +46,9 @@ def resolve_until(
         until = dates.data_end(ts)
     else:
         until = dates.parse_date(value, name="--until")
-    dates.check_until(until, ts, horizon_days, windows)
-    return until
+    usable = min(windows, windows_that_fit(until, ts, horizon_days))
+    dates.check_until(until, ts, horizon_days, max(usable, 2))
+    return until, usable
 
 
 def split_windows(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -6,19 +6,21 @@ Fitting lives in :mod:`anticipate.models.training`, scoring in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from anticipate import dates
+from anticipate.config import Config
 from anticipate.errors import UsageError
 from anticipate.io import DataSet, write_table
 from anticipate.models.honesty import train_hint
 from anticipate.models.scoring import features_for, score_frame, spec_of
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
+from anticipate.pipelines._common import load_data, load_registered, log, open_tracker, resolve_cutoff
 from anticipate.progress import stages
 
 
@@ -43,9 +45,12 @@ def run_train(
     with stages(3, enabled=settings.progress, description="train") as bar:
         bar.step("loading data")
         ds = load_data(settings, cluster=True)
-        until_ts = resolve_until(
+        until_ts, windows = resolve_until(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
+        warnings = _short_history_warnings(cfg.model.train_windows, windows, until_ts)
+        cfg = _with_windows(cfg, windows)
+        settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
         bar.step("building features and fitting LightGBM")
         if cfg.compute.engine == "dask":
             from anticipate.distributed.schedule import fit_on_windows_dask
@@ -73,8 +78,27 @@ def run_train(
         metrics=metrics,
         counts=counts,
         outputs={"model_uri": model_uri},
+        warnings=warnings,
         text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta, hint),
     )
+
+
+def _short_history_warnings(configured: int, usable: int, until: pd.Timestamp) -> list[str]:
+    """One line when the history holds fewer windows than ``model.train_windows`` asks for."""
+    if usable >= configured:
+        return []
+    message = (f"the history before {dates.fmt(until)} holds {usable} of the {configured} training windows "
+               f"of model.train_windows: training on {usable} "
+               f"(set model.train_windows: {usable} to silence this)")
+    log.warning(message)
+    return [message]
+
+
+def _with_windows(cfg: Config, windows: int) -> Config:
+    """``cfg`` with ``model.train_windows`` set to ``windows`` (unchanged when equal)."""
+    if windows == cfg.model.train_windows:
+        return cfg
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"train_windows": windows})})
 
 
 def _log_training(
