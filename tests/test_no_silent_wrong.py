@@ -8,7 +8,6 @@ after the data. Each test names the case of the issue it covers.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
