@@ -26,7 +26,8 @@ def test_windows_that_fit_count_whole_horizons_after_the_first_cutoff() -> None:
 def test_a_short_history_trains_on_the_windows_that_fit() -> None:
     until, windows = resolve_until(None, SIXTY_DAYS, horizon_days=7, windows=12)
     assert (until, windows) == (pd.Timestamp("2025-12-24"), 7)
-    assert resolve_until("2025-12-20", SIXTY_DAYS, horizon_days=7, windows=4) == (pd.Timestamp("2025-12-20"), 4)
+    assert resolve_until("2025-12-20", SIXTY_DAYS, horizon_days=7, windows=4) == (
+        pd.Timestamp("2025-12-20"), 4)
 
 
 def test_fewer_than_two_windows_is_refused_with_a_non_empty_range() -> None:
