@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from anticipate.errors import ConfigError, DataError
-from anticipate.ingest import _kernels, columns, dedup, parse, read, validate
+from anticipate.ingest import _kernels, columns, dedup, parse, read, tail, validate
 from anticipate.ingest.validate import Chunk, Context
 
 
@@ -253,13 +253,13 @@ def test_reference_rules_keys_ranges_and_defaults() -> None:
 def test_future_tail_is_cut_only_when_small_and_far() -> None:
     counts = np.zeros(40_000, dtype=np.int64)
     counts[19_000:19_700] = 100  # two years of orders
-    assert validate.body_end_day(counts) is None
-    tail = counts.copy()
-    tail[30_000] = 3  # a typo decades later
-    assert validate.body_end_day(tail) == 19_699
+    assert tail.body_end_day(counts) is None
+    typo = counts.copy()
+    typo[30_000] = 3  # a typo decades later
+    assert tail.body_end_day(typo) == 19_699
     big = counts.copy()
     big[30_000] = 5_000  # too much to be a typo
-    assert validate.body_end_day(big) is None
+    assert tail.body_end_day(big) is None
     near = counts.copy()
     near[19_720] = 1  # 3 weeks later: plausible
-    assert validate.body_end_day(near) is None
+    assert tail.body_end_day(near) is None

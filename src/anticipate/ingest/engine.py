@@ -23,9 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anticipate.errors import DataError
-from anticipate.ingest import columns, dedup, parse, read, validate
+from anticipate.ingest import columns, dedup, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
+from anticipate.schema import KEYS
 
 _DAY_NS = 86_400 * 10**9
 _N_DAYS = (parse.TS_MAX - parse.TS_MIN).days + 1
@@ -156,7 +157,7 @@ class _TableRun:
         self.ctx = refs
 
     def keys(self) -> pa.Array | None:
-        if self.table not in validate.KEYS:
+        if self.table not in KEYS:
             return None
         return pa.concat_arrays(self.key_chunks) if self.key_chunks else pa.array([], pa.string())
 
@@ -202,7 +203,7 @@ class _TableRun:
             self.seen.reserve(_expected_lines(self.path, raw, self.report.format, self.report.compression))
         first = self.seen.first_rows(hashes, raw.rows)
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
-        if self.table in validate.KEYS and self.key_chunks:
+        if self.table in KEYS and self.key_chunks:
             self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
         rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
@@ -211,8 +212,8 @@ class _TableRun:
         accepted = checked.accepted
         writer.write_table(accepted)
         self.report.rows_accepted += accepted.num_rows
-        if self.table in validate.KEYS:
-            self.key_chunks.append(accepted[validate.KEYS[self.table]].combine_chunks())
+        if self.table in KEYS:
+            self.key_chunks.append(accepted[KEYS[self.table]].combine_chunks())
         if self.table == "orders":
             days = accepted["order_ts"].combine_chunks().cast(pa.int64()).to_numpy(False) // _DAY_NS
             self.day_counts += np.bincount(days, minlength=_N_DAYS)[:_N_DAYS]
@@ -248,7 +249,7 @@ class _TableRun:
             raise DataError("the file has column names but no data rows; add rows or leave this file out",
                             file=self.file)
         if self.table == "orders":
-            end = validate.body_end_day(self.day_counts)
+            end = tail.body_end_day(self.day_counts)
             if end is not None:
                 self._cut_tail(end)
             days = np.flatnonzero(self.day_counts)

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from anticipate.ingest import parse
 from anticipate.ingest.parse import Parsed
+from anticipate.schema import KEYS
 
 #: Longest value kept in rejects.parquet, characters.
 MAX_VALUE_CHARS = 200
@@ -55,7 +56,6 @@ SCHEMAS: dict[str, pa.Schema] = {
                              ("capacity", pa.float64())]),
     "supply": pa.schema([("sku", pa.string()), ("units", pa.int64())]),
 }
-KEYS = {"products": "sku", "regions": "region", "warehouses": "warehouse_id", "supply": "sku"}
 
 
 @dataclass(frozen=True)
@@ -360,42 +360,3 @@ FIXES: dict[str, str] = {
     "negative value": "value_local and cost_unsold must be >= 0 (leave empty for the config default)",
     "negative units": "supply units must be >= 0",
 }
-
-#: A tail of timestamps is cut when it starts more than this many days after the rest ...
-TAIL_GAP_DAYS = 30
-#: ... and holds at most this share of the rows (or a single row).
-TAIL_MAX_SHARE = 0.01
-
-
-def body_end_day(day_counts: np.ndarray) -> int | None:
-    """The last day of the data's own body, or None when no tail needs cutting.
-
-    "Not in the future of the data's own max + 1 day" needs a max that a stray
-    timestamp cannot set by itself. Days are scanned in order; at the first gap
-    between consecutive order days that is longer than both ``TAIL_GAP_DAYS`` and
-    the span of the days before it, and after which at most ``TAIL_MAX_SHARE`` of
-    the rows (or one row) remain, the days before the gap are the body and the rest
-    is rejected with reason ``after the data's own max + 1 day``.
-
-    Parameters
-    ----------
-    day_counts
-        int64, rows per day since 1970-01-01 (index = day number).
-
-    Returns
-    -------
-    int or None
-        The body's last day number, or None to keep everything.
-    """
-    days = np.flatnonzero(day_counts)
-    if len(days) < 2:
-        return None
-    counts = day_counts[days]
-    total = counts.sum()
-    after = total - np.cumsum(counts)  # rows after each day
-    gaps = np.diff(days)
-    span = days[:-1] - days[0]
-    small_tail = after[:-1] <= max(1.0, TAIL_MAX_SHARE * total)
-    cut = (gaps > np.maximum(TAIL_GAP_DAYS, span)) & small_tail
-    hits = np.flatnonzero(cut)
-    return int(days[hits[0]]) if len(hits) else None

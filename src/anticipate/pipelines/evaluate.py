@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate import dates
+from anticipate.io import DataSet
 from anticipate.models import honesty
 from anticipate.models.evaluation import (
     all_metrics,
@@ -38,6 +39,19 @@ def _figures(y: np.ndarray, predictions: dict[str, np.ndarray], importance: pd.S
         "lift.png": plots.lift_chart(y, predictions),
         "gain_importance.png": plots.gain_importance(importance),
     }
+
+
+def _predictions(
+    wrapper: Any, ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, *, seed: int
+) -> dict[str, np.ndarray]:
+    """P(buy) per pair of the model, every baseline and, on synthetic data, the truth (``oracle``)."""
+    spec = spec_of(wrapper)
+    predictions = {"model": wrapper.predict(None, frame)["p_buy"].to_numpy()}
+    predictions.update(baseline_predictions(ds, frame, cutoff, spec, seed=seed))
+    oracle = oracle_predictions(ds, frame, cutoff, spec)
+    if oracle is not None:
+        predictions["oracle"] = oracle
+    return predictions
 
 
 def run_evaluate(
@@ -66,11 +80,7 @@ def run_evaluate(
         frame = features_for(wrapper, ds, cutoff_ts, with_labels=True)
         y = frame["y"].to_numpy()
         bar.step("scoring model and baselines")
-        predictions = {"model": wrapper.predict(None, frame)["p_buy"].to_numpy()}
-        predictions.update(baseline_predictions(ds, frame, cutoff_ts, spec, seed=settings.cfg.model.seed))
-        oracle = oracle_predictions(ds, frame, cutoff_ts, spec)
-        if oracle is not None:
-            predictions["oracle"] = oracle
+        predictions = _predictions(wrapper, ds, frame, cutoff_ts, seed=settings.cfg.model.seed)
         metrics = all_metrics(y, predictions)
         table = honesty.label_table(metrics_table(metrics, list(predictions)), seen)
         bar.step("logging to MLflow")

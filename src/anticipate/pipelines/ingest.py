@@ -232,7 +232,7 @@ def _totals(reports: dict[str, Any]) -> dict[str, int]:
 
 
 def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
-    from anticipate.ingest import parse, validate
+    from anticipate.ingest import parse, tail
 
     return {
         **_totals(reports),
@@ -242,8 +242,8 @@ def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
             "on_error": cfg.on_error,
             "max_reject_share": cfg.max_reject_share,
             "timestamps": f"naive UTC, accepted in [{parse.TS_MIN.date()}, {parse.TS_MAX.date()})",
-            "future_tail": f"a tail after a gap longer than {validate.TAIL_GAP_DAYS} days and the span "
-                           f"before it, holding <= {validate.TAIL_MAX_SHARE:.0%} of rows (or one row), is "
+            "future_tail": f"a tail after a gap longer than {tail.TAIL_GAP_DAYS} days and the span "
+                           f"before it, holding <= {tail.TAIL_MAX_SHARE:.0%} of rows (or one row), is "
                            "after the data's own max + 1 day",
         },
         "rejects": "rejects.parquet",
