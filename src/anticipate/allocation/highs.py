@@ -2,7 +2,7 @@
 
 Variables ``0 <= y_u <= 1`` per positive-value unit increment, maximise
 ``sum m_u y_u`` subject to warehouse volume and SKU supply. The LP optimum is the LP
-bound of CONTRACTS section 4 (>= any integer plan, <= every Lagrangian bound). With
+bound (>= any integer plan, <= every Lagrangian bound). With
 ``y_u`` integer the same model is the allocation itself: for small networks HiGHS
 solves it to proven optimality (its dual bound certifies the plan).
 
@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from anticipate.allocation.instance import Instance
-from anticipate.allocation.solver import Units
+from anticipate.allocation.units import Units
 
 
 def _quiet_highs() -> object:

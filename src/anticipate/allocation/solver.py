@@ -30,113 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
-from anticipate.allocation import _dual, _newton, _primal
-from anticipate.allocation import _kernels as kernels
-from anticipate.allocation.instance import Instance
+from anticipate.allocation import kernels
+from anticipate.allocation.units import Units, build_units, tail_probabilities
 
-
-@dataclass(frozen=True)
-class Units:
-    """Every cell's positive marginal values, cells grouped by SKU (see :mod:`._kernels`).
-
-    ``wh_cells[wh_ptr[w]:wh_ptr[w + 1]]`` lists warehouse ``w``'s (grouped) cells.
-    ``cell_id`` maps a grouped cell to its row of ``inst.cells``; ``vol`` (volume per
-    unit) and ``supply`` (units) are per SKU, ``cap`` (volume) per warehouse.
-    """
-
-    val: np.ndarray
-    pre: np.ndarray
-    cell_ptr: np.ndarray
-    cell_w: np.ndarray
-    cell_s: np.ndarray
-    cell_id: np.ndarray
-    sku_ptr: np.ndarray
-    wh_cells: np.ndarray
-    wh_ptr: np.ndarray
-    vol: np.ndarray
-    supply: np.ndarray
-    cap: np.ndarray
-
-    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One entry per unit: (warehouse, SKU, volume, row of ``inst.cells``), e.g. for an LP."""
-        per_cell = np.diff(self.cell_ptr)
-        w, s = np.repeat(self.cell_w, per_cell), np.repeat(self.cell_s, per_cell)
-        return w, s, self.vol[s], np.repeat(self.cell_id, per_cell)
-
-    def primal_arrays(self) -> tuple[np.ndarray, ...]:
-        """The arrays the plan kernels (repair/fill, swaps) take after the counts, in their order."""
-        return (self.val, self.cell_ptr, self.cell_w, self.cell_s, self.wh_cells, self.wh_ptr, self.vol,
-                self.cap, self.supply)
-
-    def counts_by_row(self, x: np.ndarray) -> np.ndarray:
-        """Counts per grouped cell -> counts per row of ``inst.cells`` (int64)."""
-        out = np.zeros(len(x), dtype=np.int64)
-        out[self.cell_id] = x
-        return out
-
-
-def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0), by scipy.
-
-    ``var == 0`` with ``mu > 0`` is known demand (the backtest's perfect foresight): D = mu.
-    The reference the kernels' recurrences are tested against.
-    """
-    mu, var, k = (np.asarray(a, float) for a in (mu, var, k))
-    out = np.zeros(np.broadcast(mu, k).shape)
-    pos = mu > 0
-    known = pos & (var <= 0)
-    out[known] = (k[known] <= mu[known]).astype(float)
-    pos &= ~known
-    pois = pos & (var <= mu * (1 + 1e-9))
-    out[pois] = stats.poisson.sf(k[pois] - 1, mu[pois])
-    nb = pos & ~pois
-    r = mu[nb] ** 2 / (var[nb] - mu[nb])
-    out[nb] = stats.nbinom.sf(k[nb] - 1, r, r / (r + mu[nb]))
-    return out
-
-
-def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
-    """Position of each value in ``ids`` (a hash lookup in Arrow; the instance has no unknown ids)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(ids.astype(str)))
-    if found.null_count:
-        raise ValueError("cells name an id missing from its table; build instances with validate_instance")
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def build_units(inst: Instance, *, jit: bool = True) -> Units:
-    """Group the cells by SKU and compute each cell's positive marginal values (at most its SKU's supply)."""
-    cells, skus = inst.cells, inst.skus
-    s_code = _codes(cells["sku"], skus["sku"])
-    w_code = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])
-    order, sku_ptr = kernels._group_jit(s_code, len(skus))
-    s = s_code[order]
-    g, h = skus["g"].to_numpy(float), skus["h"].to_numpy(float)
-    supply = skus["supply"].to_numpy(np.int64)
-    cost = cells["move_cost"].to_numpy(float)[order] + h[s]
-    mu, var = cells["mu"].to_numpy(float)[order], cells["var"].to_numpy(float)[order]
-    cell_ptr, val, pre = kernels.unit_values(mu, var, (g + h)[s], cost, supply[s], jit=jit)
-    cell_w = w_code[order]
-    wh_cells, wh_ptr = kernels._group_jit(cell_w, len(inst.warehouses))
-    return Units(
-        val=val,
-        pre=pre,
-        cell_ptr=cell_ptr,
-        cell_w=cell_w,
-        cell_s=s,
-        cell_id=order,
-        sku_ptr=sku_ptr,
-        wh_cells=wh_cells,
-        wh_ptr=wh_ptr,
-        vol=skus["unit_volume"].to_numpy(float),
-        supply=supply,
-        cap=inst.warehouses["capacity"].to_numpy(float),
-    )
+__all__ = ["SolveResult", "Units", "best_response", "build_units", "lagrangian_solve", "tail_probabilities"]
 
 
 @dataclass
@@ -150,7 +48,7 @@ class SolveResult:
     iterations: int
 
 
-class _Workspace:
+class Workspace:
     """Scratch arrays reused across iterations (one slot per cell / per SKU's units)."""
 
     def __init__(self, units: Units) -> None:
@@ -167,49 +65,25 @@ class _Workspace:
         self.ids = np.empty(n_cells, dtype=np.int64)
 
 
-def best_response(units: Units, lam: np.ndarray, ws: _Workspace, *, warm: bool) -> float:
+def best_response(units: Units, lam: np.ndarray, ws: Workspace, *, warm: bool) -> float:
     """The SKU part of ``L(lam)``: counts into ``ws.x``, volumes ``ws.used``, supply prices ``ws.nu``.
 
     ``warm`` starts from the previous call's counts and prices (same result, less work).
     """
     ws.lam[:] = lam
     if warm:
-        return float(
-            _dual._warm_jit(
-                lam,
-                units.val,
-                units.pre,
-                units.cell_ptr,
-                units.cell_w,
-                units.sku_ptr,
-                units.vol,
-                units.supply,
-                ws.nu,
-                ws.x,
-                ws.used,
-                ws.keys,
-                ws.ids,
-            )
+        return kernels.warm_response(
+            lam, units.val, units.pre, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply,
+            ws.nu, ws.x, ws.used, ws.keys, ws.ids,
         )
-    return float(
-        _dual._cold_jit(
-            lam,
-            units.val,
-            units.cell_ptr,
-            units.cell_w,
-            units.sku_ptr,
-            units.vol,
-            units.supply,
-            ws.nu,
-            ws.x,
-            ws.used,
-            ws.buf,
-        )
+    return kernels.cold_response(
+        lam, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply, ws.nu, ws.x,
+        ws.used, ws.buf,
     )
 
 
 def primal(
-    units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True, prices: bool = True,
+    units: Units, x: np.ndarray, ws: Workspace, *, fill: bool = True, prices: bool = True,
     reduced_fill: bool = True,
 ) -> tuple[np.ndarray, float]:
     """A feasible plan from the counts ``x`` (repair, then greedy fill): (counts, objective).
@@ -221,18 +95,11 @@ def primal(
     ones plain ``m / v`` certifies sooner); without ``prices``, both rank by ``m / v``.
     """
     plan = x.copy()
-    _primal._repair_fill_jit(
-        plan,
-        *units.primal_arrays(),
-        ws.keys,
-        ws.ids,
-        fill,
-        ws.lam if prices else ws.no_lam,
-        ws.nu if prices else ws.no_nu,
-        reduced_fill,
-        ws.scratch,
+    kernels.repair_fill(
+        plan, units.primal_arrays(), ws.keys, ws.ids, ws.lam if prices else ws.no_lam,
+        ws.nu if prices else ws.no_nu, ws.scratch, fill=fill, reduced_fill=reduced_fill,
     )
-    return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
+    return plan, kernels.plan_value(plan, units.pre, units.cell_ptr)
 
 
 SWAP_ROUNDS = 50  # at most this many local-improvement swaps per warehouse on the final plan
@@ -241,8 +108,8 @@ SWAP_ROUNDS = 50  # at most this many local-improvement swaps per warehouse on t
 def improve(units: Units, x: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> tuple[np.ndarray, float]:
     """The feasible plan ``x`` after value-raising swaps within each warehouse: (counts, objective)."""
     plan = x.copy()
-    _primal._swap_pass_jit(plan, *units.primal_arrays(), rounds)
-    return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
+    kernels.swap_pass(plan, units.primal_arrays(), rounds)
+    return plan, kernels.plan_value(plan, units.pre, units.cell_ptr)
 
 
 SHRINK = 0.95  # Polyak steps shrink by this after an iteration without a better bound (0.9 stalled)
@@ -258,20 +125,19 @@ NEWTON_FAILS = 2  # consecutive failed Newton steps before the subgradient metho
 PRIMAL_WITHIN = 20  # a Newton step's candidate plan once it improved the bound by <= 20 x tol
 
 
-def newton_direction(units: Units, lam: np.ndarray, ws: _Workspace, bandwidth: float) -> np.ndarray | None:
+def newton_direction(units: Units, lam: np.ndarray, ws: Workspace, bandwidth: float) -> np.ndarray | None:
     """A step in capacity prices (currency per volume) from the smoothed model of :mod:`._newton`.
 
     ``ws`` holds the best response at ``lam``. Solves ``(D - A) d = -(Cap - used)`` on
     the active warehouses (priced, or over full); ``None`` when no unit is near any
     threshold (the model is flat there).
     """
-    rho = np.empty(len(units.cell_w))
-    _newton._density_jit(
+    rho = kernels.density(
         lam, ws.nu, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.vol, units.supply, ws.x,
-        bandwidth, rho,
+        bandwidth,
     )
     n_wh = len(units.cap)
-    diag, cross = _newton._curvature_jit(rho, units.cell_w, units.sku_ptr, units.vol, ws.nu, n_wh)
+    diag, cross = kernels.curvature(rho, units.cell_w, units.sku_ptr, units.vol, ws.nu, n_wh)
     grad = units.cap - ws.used
     active = np.flatnonzero((lam > 0) | (grad < 0))
     hess = np.diag(diag[active]) - cross[np.ix_(active, active)]
@@ -294,7 +160,7 @@ class _Search:
 
     def __init__(self, units: Units, tol: float) -> None:
         self.units, self.tol = units, tol
-        self.ws = _Workspace(units)
+        self.ws = Workspace(units)
         self.result = SolveResult(np.zeros(len(units.cell_w), dtype=np.int64), 0.0, np.inf,
                                   np.zeros(len(units.cap)), 0)
         self.bound_at, self.plan_from, self.filled = 0, set(), True

@@ -22,13 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
 from anticipate.ingest import columns, dedup, parse, read, validate
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 
 _DAY_NS = 86_400 * 10**9
 _N_DAYS = (parse.TS_MAX - parse.TS_MIN).days + 1
-_HUGE_CAPACITY = 1e15
 
 
 @dataclass(frozen=True)
