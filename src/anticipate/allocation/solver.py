@@ -114,13 +114,16 @@ def improve(units: Units, x: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> tuple[
 
 SHRINK = 0.95  # Polyak steps shrink by this after an iteration without a better bound (0.9 stalled)
 PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
+IMPROVE_WITHIN = 3  # a filled candidate within 3 x tol of the bound gets value-raising swaps at once
 FILL_WITHIN = 10  # greedy fill (the costly part of a repair) only once the gap is within 10 x tol
 
 BANDWIDTH = 0.1  # first density bandwidth of the Newton model, x the mean marginal value
 BANDWIDTH_SHRINK = 0.7  # after each accepted Newton step (the model sharpens as prices settle)
 BANDWIDTH_FLOOR = 5e-4  # x the mean marginal value
 RIDGE = 1e-3  # added to the Newton system's diagonal, x its mean diagonal (keeps it definite)
-LINE_TRIES = 3  # Newton step lengths tried (1, 1/2, 1/4) before the step counts as failed
+LINE_TRIES = 5  # Newton step lengths tried before the step counts as failed
+STEP_CUT = (0.05, 0.5)  # after a failed trial, the next length is the quadratic model's, within these shares
+STEP_MEMORY = 4.0  # a line search starts at min(1, this x the last accepted length)
 NEWTON_FAILS = 2  # consecutive failed Newton steps before the subgradient method takes over
 PRIMAL_WITHIN = 20  # a Newton step's candidate plan once it improved the bound by <= 20 x tol
 
@@ -179,6 +182,9 @@ class _Search:
         """Make the best response in ``ws`` a feasible plan (:func:`primal`); keep it if it is the best."""
         plan, objective = primal(self.units, self.ws.x, self.ws, fill=fill, reduced_fill=reduced_fill)
         self.plan_from.add(self.result.iterations)
+        best = self.result
+        if fill and self.tol * best.bound < best.bound - objective <= IMPROVE_WITHIN * self.tol * best.bound:
+            plan, objective = improve(self.units, plan)
         if objective > self.result.objective:
             self.result.counts, self.result.objective, self.filled = plan, objective, fill
 
@@ -207,8 +213,49 @@ class _Search:
         return best
 
 
+def price_ceiling(units: Units) -> np.ndarray:
+    """Per warehouse, the highest value per volume ``m / v`` of any unit (currency per volume).
+
+    At a higher capacity price the warehouse takes nothing, so ``L`` only grows with
+    the price beyond it: clipping prices there never loses bound.
+    """
+    has = np.diff(units.cell_ptr) > 0
+    ratio = units.val[units.cell_ptr[:-1][has]] / units.vol[units.cell_s[has]]
+    ceiling = np.zeros(len(units.cap))
+    np.maximum.at(ceiling, units.cell_w[has], ratio)
+    return ceiling
+
+
+def _line_search(
+    search: _Search, lam: np.ndarray, bound: float, direction: np.ndarray, first: float, ceiling: np.ndarray
+) -> tuple[float, np.ndarray, float] | None:
+    """Step lengths along ``direction`` from ``first`` until ``L`` falls below ``bound``.
+
+    ``ws`` holds the response at ``lam``, so ``direction . (Cap - used)`` is the slope of
+    ``L`` there; after a failed trial the next length minimises the quadratic through
+    the slope and the trial's value (cut to ``STEP_CUT`` of the trial's length), so a
+    step that overshoots by orders of magnitude is cut in one or two trials, not
+    halved for ever; no trial goes past the length at which every rising price is at
+    its ceiling. Returns (value, prices, length) or None after ``LINE_TRIES``.
+    """
+    slope = float(direction @ (search.units.cap - search.ws.used))
+    rising = direction > 0
+    step = first
+    if rising.any():  # beyond this length every rising price is at its ceiling: nothing changes
+        step = min(first, float(((ceiling - lam)[rising] / direction[rising]).max()))
+    for _ in range(LINE_TRIES):
+        trial = np.minimum(np.maximum(lam + step * direction, 0.0), ceiling)
+        value = search.evaluate(trial)
+        if value < bound:
+            return value, trial, step
+        rise = value - bound - slope * step
+        cut = -slope * step / (2.0 * rise) if slope < 0 and rise > 0 else 0.5
+        step *= min(max(cut, STEP_CUT[0]), STEP_CUT[1])
+    return None
+
+
 def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
-    """Smoothed Newton steps with a backtracking line search; returns the last accepted prices.
+    """Smoothed Newton steps with a safeguarded line search; returns the last accepted prices.
 
     Stops when the gap is within tolerance, after ``NEWTON_FAILS`` failed steps in a row,
     or at ``max_iter`` best responses.
@@ -217,25 +264,20 @@ def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
     lam = np.zeros(len(units.cap))
     bound = search.evaluate(lam)
     scale = float(units.val.mean()) if len(units.val) else 0.0
-    bandwidth, fails = BANDWIDTH * scale, 0
+    bandwidth, fails, first = BANDWIDTH * scale, 0, 1.0
+    ceiling = price_ceiling(units)
     while scale > 0 and fails < NEWTON_FAILS and search.result.iterations < max_iter and not search.done():
         direction = newton_direction(units, lam, ws, bandwidth)
         if direction is None:
             break
         saved = (ws.x.copy(), ws.nu.copy(), ws.used.copy())
-        step, accepted = 1.0, False
-        for _ in range(LINE_TRIES):
-            trial = np.maximum(lam + step * direction, 0.0)
-            value = search.evaluate(trial)
-            if value < bound:
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
+        found = _line_search(search, lam, bound, direction, first, ceiling)
+        if found is None:
             ws.x[:], ws.nu[:], ws.used[:] = saved
             bandwidth, fails = bandwidth * 0.5, fails + 1
             continue
-        gain, lam, bound, fails = bound - value, trial, value, 0
+        value, lam, step = found
+        gain, bound, fails, first = bound - value, value, 0, min(1.0, STEP_MEMORY * step)
         bandwidth = max(bandwidth * BANDWIDTH_SHRINK, BANDWIDTH_FLOOR * scale)
         if gain <= PRIMAL_WITHIN * search.tol * abs(bound):
             search.candidate()
