@@ -47,3 +47,23 @@ def test_anticipate_solve_reads_the_gap_tolerance_from_the_config(tmp_path: Path
         assert summary["gap"] <= tol
         iterations[tol] = summary["iterations"]
     assert iterations[0.05] < iterations[GAP_TOLERANCE]
+
+
+def test_the_integer_polish_is_bounded_by_nodes_and_the_same_beside_a_cpu_hog() -> None:
+    import subprocess
+    import sys
+
+    from anticipate.allocation.highs import mip_polish
+    from anticipate.allocation.units import build_units
+
+    inst = generate_instance(6, 120, seed=5, tightness=0.3)
+    units = build_units(inst)
+    alone = mip_polish(inst, units, max_nodes=3)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        loaded = mip_polish(inst, units, max_nodes=3)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert alone is not None and loaded is not None
+    assert (alone[0] == loaded[0]).all() and alone[1:] == loaded[1:]
