@@ -12,7 +12,10 @@ instead of a sort. So for any ``lam >= 0``
 and we minimise ``L``, keeping the best bound. First by smoothed Newton steps
 (:mod:`._newton`: with many cells the kinks of ``L`` are dense, and the density of
 units at each cell's threshold gives a curvature model whose step balances every
-warehouse's volume; a backtracking line search keeps only steps that lower ``L``),
+warehouse's volume; a safeguarded line search keeps only steps that lower ``L``: far
+from the optimum, e.g. at zero prices on skewed networks, the model can overshoot by
+orders of magnitude, so a failed length is cut to the minimum of a quadratic through
+the slope, never past each warehouse's price ceiling),
 which reach a gap near 1e-4 in a handful of best responses on large tight instances;
 where that model stops helping (small instances), by projected subgradient steps with
 Polyak step sizes. Best responses made feasible (drop the lowest value per volume from
