@@ -128,6 +128,7 @@ LINE_TRIES = 5  # Newton step lengths tried before the step counts as failed
 STEP_CUT = (0.05, 0.5)  # after a failed trial, the next length is the quadratic model's, within these shares
 STEP_MEMORY = 4.0  # a line search starts at min(1, this x the last accepted length)
 NEWTON_FAILS = 2  # consecutive failed Newton steps before the subgradient method takes over
+SLOW_GAIN = 0.01  # an accepted Newton step that lowers the bound by < 1% of the gap counts as failed
 PRIMAL_WITHIN = 20  # a Newton step's candidate plan once it improved the bound by <= 20 x tol
 
 
@@ -260,8 +261,10 @@ def _line_search(
 def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
     """Smoothed Newton steps with a safeguarded line search; returns the last accepted prices.
 
-    Stops when the gap is within tolerance, after ``NEWTON_FAILS`` failed steps in a row,
-    or at ``max_iter`` best responses.
+    Stops when the gap is within tolerance, after ``NEWTON_FAILS`` failed steps in a row
+    (no lower bound found, or one lower by less than ``SLOW_GAIN`` of the gap: on small
+    networks the model crawls where subgradient steps do better), or at ``max_iter``
+    best responses.
     """
     units, ws = search.units, search.ws
     lam = np.zeros(len(units.cap))
@@ -280,7 +283,10 @@ def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
             bandwidth, fails = bandwidth * 0.5, fails + 1
             continue
         value, lam, step = found
-        gain, bound, fails, first = bound - value, value, 0, min(1.0, STEP_MEMORY * step)
+        gain, bound, first = bound - value, value, min(1.0, STEP_MEMORY * step)
+        best = search.result
+        slow = best.objective > 0 and gain < SLOW_GAIN * (best.bound - best.objective)
+        fails = fails + 1 if slow else 0
         bandwidth = max(bandwidth * BANDWIDTH_SHRINK, BANDWIDTH_FLOOR * scale)
         if gain <= PRIMAL_WITHIN * search.tol * abs(bound):
             search.candidate()
