@@ -5,7 +5,9 @@ Per family and size: ``build_seconds`` (unit values, :func:`build_units`) and
 with every seed's value beside them; best responses; certified gap ``1 - objective /
 bound``; and ``objective / HiGHS LP bound`` where HiGHS runs: every seed at 20 x 1,000,
 one seed per family at 100 x 10,000 only with ``BENCH_HIGHS_MEDIUM=1`` (minutes per
-LP). ``load_1min`` is the load average while measured (the machine is shared).
+LP). ``load_1min`` is the load average while measured (the machine is shared), and
+``*_cpu_seconds`` the process CPU time of each part (all threads), which a loaded
+machine inflates less than the wall time.
 Instance generation is not timed. ``seconds`` (the harness's key) is the median of
 build + solve.
 
@@ -63,14 +65,15 @@ def measure(family: str, n_w: int, n_s: int, seed: int, *, with_lp: bool = False
 
     inst = instance(family, n_w, n_s, seed)
     load = os.getloadavg()[0]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     units = build_units(inst)
-    built = time.perf_counter()
+    built, built_cpu = time.perf_counter(), time.process_time()
     result = lagrangian_solve(units, tol=GAP_TOLERANCE)
-    done = time.perf_counter()
+    done, done_cpu = time.perf_counter(), time.process_time()
     row = {
         "family": family, "seed": seed, "cells": len(inst.cells), "units": len(units.val),
         "build_seconds": built - started, "solve_seconds": done - built,
+        "build_cpu_seconds": built_cpu - cpu, "solve_cpu_seconds": done_cpu - built_cpu,
         "iterations": result.iterations, "gap": 1.0 - result.objective / result.bound,
         "load_1min": round(max(load, os.getloadavg()[0]), 2),
     }
@@ -90,8 +93,9 @@ def _family_rows(n_w: int, n_s: int, *, lp_seeds: tuple[int, ...]) -> dict:
     out: dict = {}
     for family in FAMILIES:
         rows = [measure(family, n_w, n_s, seed, with_lp=seed in lp_seeds) for seed in SEEDS]
-        summary = {key: [row[key] for row in rows] for key in ("build_seconds", "solve_seconds", "iterations",
-                                                                "gap", "load_1min")}
+        keys = ("build_seconds", "solve_seconds", "build_cpu_seconds", "solve_cpu_seconds", "iterations",
+                "gap", "load_1min")
+        summary = {key: [row[key] for row in rows] for key in keys}
         totals = [r["build_seconds"] + r["solve_seconds"] for r in rows]
         summary["total_seconds_median"] = statistics.median(totals)
         summary["units_median"] = statistics.median(r["units"] for r in rows)
