@@ -13,18 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.allocation import (
-    _dual,
-    _heap,
-    _newton,
-    _primal,
     generate_instance,
+    kernels,
     read_instance,
     solve,
     validate_instance,
 )
-from anticipate.allocation import _kernels as kernels
 from anticipate.allocation.highs import lp_bound
-from anticipate.allocation.solver import _Workspace, best_response, build_units, tail_probabilities
+from anticipate.allocation.solver import Workspace, best_response, build_units, tail_probabilities
 from anticipate.errors import DataError
 
 
@@ -94,9 +90,9 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     lam = rng.uniform(0, 2, n_w)
     results = []
-    for cold in (_dual._cold_jit, _dual._cold_body):
-        ws = _Workspace(units)
-        value = cold(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, ws.buf)
+    for jit in (True, False):
+        ws = Workspace(units)
+        value = kernels.cold_response(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, ws.buf, jit=jit)
         results.append((value, ws.x.copy(), ws.used.copy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -104,34 +100,34 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
     per_cell = np.diff(units.cell_ptr)
     start_x = rng.integers(0, per_cell + 1)
     start_nu = rng.uniform(0, 3, n_s) * (rng.random(n_s) < 0.7)
-    for warm in (_dual._warm_jit, _dual._warm_body):
-        ws = _Workspace(units)
+    for jit in (True, False):
+        ws = Workspace(units)
         ws.x[:], ws.nu[:] = start_x, start_nu
-        value = warm(lam, units.val, units.pre, *_dual_args(units, lam, ws)[2:], ws.nu, ws.x, ws.used,
-                     ws.keys, ws.ids)
+        value = kernels.warm_response(lam, units.val, units.pre, *_dual_args(units, lam, ws)[2:], ws.nu, ws.x,
+                                      ws.used, ws.keys, ws.ids, jit=jit)
         assert value == pytest.approx(results[0][0], rel=1e-12, abs=1e-9)
         np.testing.assert_array_equal(ws.x, results[0][1])
         np.testing.assert_allclose(ws.used, results[0][2], rtol=1e-12, atol=1e-9)
     plans = []
     capacity_prices = rng.uniform(0, 1, n_w) * (rng.random(n_w) < 0.5)
     supply_prices = rng.uniform(0, 1, n_s) * (rng.random(n_s) < 0.5)
-    for repair_fill in (_primal._repair_fill_jit, _primal._repair_fill_body):
+    for jit in (True, False):
         x = results[0][1].copy()
-        ws = _Workspace(units)
-        repair_fill(x, *units.primal_arrays(), ws.keys, ws.ids, True, capacity_prices, supply_prices,
-                    bool(seed % 2), ws.scratch)
+        ws = Workspace(units)
+        kernels.repair_fill(x, units.primal_arrays(), ws.keys, ws.ids, capacity_prices, supply_prices,
+                            ws.scratch, reduced_fill=bool(seed % 2), jit=jit)
         plans.append(x)
     np.testing.assert_array_equal(plans[0], plans[1])
     # the swap pass: twins agree, the plan stays feasible and never loses value
     swapped = []
-    for swap_pass in (_primal._swap_pass_jit, _primal._swap_pass_body):
+    for jit in (True, False):
         x = plans[0].copy()
-        swap_pass(x, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.wh_cells, units.wh_ptr,
-                  units.vol, units.cap, units.supply, 20)
+        kernels.swap_pass(x, units.primal_arrays(), 20, jit=jit)
         swapped.append(x)
     np.testing.assert_array_equal(swapped[0], swapped[1])
-    value = kernels._plan_value_body
-    assert value(swapped[0], units.pre, units.cell_ptr) >= value(plans[0], units.pre, units.cell_ptr)
+    for jit in (True, False):
+        before = kernels.plan_value(plans[0], units.pre, units.cell_ptr, jit=jit)
+        assert kernels.plan_value(swapped[0], units.pre, units.cell_ptr, jit=jit) >= before
     plans[0] = swapped[0]
     used = np.bincount(units.cell_w, weights=plans[0] * units.vol[units.cell_s], minlength=n_w)
     assert (used <= units.cap * (1 + 1e-9)).all()
@@ -154,7 +150,7 @@ def _reference_repair_fill(units, x, lam, nu) -> tuple[np.ndarray, int]:
         s_of = units.cell_s
         taken = [((val[ptr[c] + k] - nu[s_of[c]]) / vol[s_of[c]], c) for c in cells for k in range(x[c])]
         for _, c in sorted(taken):  # a cell's last unit has its lowest key, so drops stay prefixes
-            if used[w] <= cap[w] * _primal.ROOM:
+            if used[w] <= cap[w] * kernels.ROOM:
                 break
             x[c] -= 1
             used[w] -= vol[units.cell_s[c]]
@@ -163,7 +159,7 @@ def _reference_repair_fill(units, x, lam, nu) -> tuple[np.ndarray, int]:
 
     def eligible(c: int) -> bool:
         s = s_of[c]
-        return count[s] < units.supply[s] and used[w_of[c]] + vol[s] <= cap[w_of[c]] * _primal.ROOM
+        return count[s] < units.supply[s] and used[w_of[c]] + vol[s] <= cap[w_of[c]] * kernels.ROOM
 
     def entry(c: int) -> tuple[float, int]:
         return lam[w_of[c]] - (val[ptr[c] + x[c]] - nu[s_of[c]]) / vol[s_of[c]], c
@@ -190,7 +186,7 @@ def test_split_heaps_of_repair_and_fill_match_one_plain_heap(start: str) -> None
     ``over_full``: both warehouses 40% over capacity, so each repair drops from more cells
     than its first eighth holds; ``empty``: nothing taken, every cell a fill candidate.
     """
-    inst = generate_instance(2, 5 * _primal.DEFER_MIN, seed=1, tightness=0.5)
+    inst = generate_instance(2, 5 * kernels.DEFER_MIN, seed=1, tightness=0.5)
     units = build_units(inst)
     rng = np.random.default_rng(1)
     lam = rng.uniform(0, 0.5, 2)
@@ -199,18 +195,18 @@ def test_split_heaps_of_repair_and_fill_match_one_plain_heap(start: str) -> None
     volume = np.bincount(units.cell_w, weights=full * units.vol[units.cell_s], minlength=2)
     units = dataclasses.replace(units, cap=(0.6 if start == "over_full" else 0.3) * volume)
     x = full if start == "over_full" else np.zeros_like(full)
-    ws = _Workspace(units)
+    ws = Workspace(units)
     got = x.copy()
-    _primal._repair_fill_jit(got, *units.primal_arrays(), ws.keys, ws.ids, True, lam, nu, True, ws.scratch)
+    kernels.repair_fill(got, units.primal_arrays(), ws.keys, ws.ids, lam, nu, ws.scratch)
     expected, candidates = _reference_repair_fill(units, x, lam, nu)
     np.testing.assert_array_equal(got, expected)
     if start == "empty":
-        assert candidates > _primal.DEFER_MIN and got.sum() > 0
+        assert candidates > kernels.DEFER_MIN and got.sum() > 0
         return
     for w in range(2):
         cells = units.wh_cells[units.wh_ptr[w] : units.wh_ptr[w + 1]]
         taken = (x[cells] > 0).sum()
-        assert taken > _primal.DEFER_MIN and (expected[cells] < x[cells]).sum() > taken / 8
+        assert taken > kernels.DEFER_MIN and (expected[cells] < x[cells]).sum() > taken / 8
 
 
 @settings(max_examples=25, deadline=None)
@@ -223,21 +219,19 @@ def test_newton_model_equals_its_definition_and_is_semidefinite(
     units = build_units(inst)
     rng = np.random.default_rng(seed)
     lam = rng.uniform(0, 1, n_w) * (rng.random(n_w) < 0.7)
-    ws = _Workspace(units)
+    ws = Workspace(units)
     best_response(units, lam, ws, warm=False)
     args = (lam, ws.nu, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.vol, units.supply,
             ws.x, h)
-    rho = [np.empty(len(ws.x)), np.empty(len(ws.x))]
-    _newton._density_jit(*args, rho[0])
-    _newton._density_body(*args, rho[1])
+    rho = [kernels.density(*args, jit=True), kernels.density(*args, jit=False)]
     np.testing.assert_array_equal(rho[0], rho[1])
     w, s, v, _ = units.columns()
     near = np.abs(units.val - lam[w] * v - ws.nu[s]) < h
     cell = np.repeat(np.arange(len(ws.x)), np.diff(units.cell_ptr))
     counted = np.bincount(cell[near], minlength=len(ws.x)) * (units.supply[units.cell_s] > 0)
     np.testing.assert_allclose(rho[0] * 2 * h, counted, atol=1e-9)
-    diag, cross = _newton._curvature_jit(rho[0], units.cell_w, units.sku_ptr, units.vol, ws.nu, n_w)
-    plain = _newton._curvature_body(rho[0], units.cell_w, units.sku_ptr, units.vol, ws.nu, n_w)
+    diag, cross = kernels.curvature(rho[0], units.cell_w, units.sku_ptr, units.vol, ws.nu, n_w)
+    plain = kernels.curvature(rho[0], units.cell_w, units.sku_ptr, units.vol, ws.nu, n_w, jit=False)
     np.testing.assert_allclose(diag, plain[0], rtol=1e-12)
     np.testing.assert_allclose(cross, plain[1], rtol=1e-12, atol=1e-12)
     expected = np.zeros((n_w, n_w))
@@ -255,7 +249,7 @@ def test_newton_model_equals_its_definition_and_is_semidefinite(
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 30)), min_size=1, max_size=60))
 def test_heap_pops_in_key_then_id_order(entries: list[tuple[int, int]]) -> None:
-    for push, pop in ((_heap.heap_push, _heap.heap_pop), (_heap.heap_push_py, _heap.heap_pop_py)):
+    for push, pop in ((kernels.heap_push, kernels.heap_pop), (kernels.heap_push_py, kernels.heap_pop_py)):
         keys, ids = np.empty(len(entries)), np.empty(len(entries), dtype=np.int64)
         n = 0
         for key, ident in entries:

@@ -6,9 +6,10 @@ cases so big inputs are generated once) and returns a dict of measurements; it
 must include ``seconds`` (the timed part only) and may add anything else
 (``target_seconds``, ``lines_per_s``, ``gap`` ...). Every repetition runs in a
 fresh subprocess so its peak RSS (``peak_rss_mb``) is its own; the table reports
-the median seconds over ``--repeat`` runs and the largest peak RSS. A module may set
-``REPEAT = 1`` when its cases repeat internally or take minutes: they then run at most
-that many times.
+the median seconds over ``--repeat`` runs and the largest peak RSS. A module may
+set ``REPEAT`` (at most that many repetitions: its cases repeat over seeds inside)
+and ``TIMEOUTS`` (seconds per case, beyond ``--timeout``). A row with a
+``families`` dict (:mod:`bench_families`) also prints one line per family.
 
 Usage::
 
@@ -78,6 +79,19 @@ def _summarise(runs: list[dict]) -> dict:
     return row
 
 
+def _print_families(families: dict) -> None:
+    """One line per instance family: build / solve seconds, best responses, gap, objective / LP per seed."""
+    def fmt(values: list, spec: str) -> str:
+        return " ".join(format(v, spec) for v in values)
+
+    for family, f in families.items():
+        lp = f" obj/LP {fmt(f['objective_over_lp'], '.6f')}" if "objective_over_lp" in f else ""
+        print(f"    {family:14} build {fmt(f['build_seconds'], '.2f')} s"
+              f" | solve {fmt(f['solve_seconds'], '.2f')} s | best responses {fmt(f['iterations'], 'd')}"
+              f" | gap {fmt(f['gap'], '.1e')}{lp}"
+              f" | load {fmt(f['load_1min'], '.1f')}")
+
+
 def _print_table(results: dict) -> None:
     print(f"{'case':48} {'seconds':>10} {'peak MB':>9}  notes")
     for name, row in results.items():
@@ -85,8 +99,10 @@ def _print_table(results: dict) -> None:
             print(f"{name:48} {'ERROR':>10} {'':>9}  {row['error']}")
             continue
         notes = ", ".join(f"{k}={v}" for k, v in row.items()
-                          if k not in {"seconds", "peak_rss_mb", "seconds_runs"})
+                          if k not in {"seconds", "peak_rss_mb", "seconds_runs", "families"})
         print(f"{name:48} {row['seconds']:10.3f} {row['peak_rss_mb']:9.0f}  {notes}")
+        if "families" in row:
+            _print_families(row["families"])
 
 
 def main() -> None:
@@ -111,9 +127,11 @@ def main() -> None:
     results = dict(previous)
     for path, name in cases:
         key = f"{path.stem.removeprefix('bench_')}:{name}"
-        repeat = min(args.repeat, getattr(_load(path), "REPEAT", args.repeat))
+        module = _load(path)
+        repeat = min(args.repeat, getattr(module, "REPEAT", args.repeat))
+        timeout = max(args.timeout, getattr(module, "TIMEOUTS", {}).get(name, 0.0))
         print(f"running {key} x{repeat} ...", file=sys.stderr, flush=True)
-        results[key] = _summarise([_spawn(path, name, args.timeout) for _ in range(repeat)])
+        results[key] = _summarise([_spawn(path, name, timeout) for _ in range(repeat)])
     doc = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},

@@ -98,7 +98,7 @@ class AllocateConfig(_Section):
     plans_dir: str = "plans"
     max_staleness_days: int = Field(2, ge=0)
     lp_bound_max_cells: int = Field(20_000, ge=0, description="compute the HiGHS bound up to this size")
-    gap_tolerance: float = Field(1e-3, gt=0.0)
+    gap_tolerance: float = Field(1e-4, gt=0.0, description="the allocator stops at this relative gap")
     polish_max_units: int = Field(50_000, ge=0, description="solve small plans exactly with HiGHS MIP")
     max_forecast_ratio: float = Field(
         3.0,

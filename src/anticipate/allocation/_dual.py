@@ -351,3 +351,32 @@ def _warm_body(
 
 
 _warm_jit = njit(cache=True, nogil=True, parallel=True)(_warm_body)
+
+
+
+def cold_response(
+    lam: np.ndarray, val: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray,
+    vol: np.ndarray, supply: np.ndarray, nu: np.ndarray, x: np.ndarray, used: np.ndarray, buf: np.ndarray,
+    *, jit: bool = True,
+) -> float:
+    """The exact best response to capacity prices ``lam`` (currency per volume) from scratch.
+
+    Writes counts ``x`` (units per cell), ``used`` (volume per warehouse) and ``nu``
+    (supply price per SKU, currency); returns the SKU part of ``L(lam)`` (currency).
+    See :func:`_cold_body`.
+    """
+    fn = _cold_jit if jit else _cold_body
+    return float(fn(lam, val, cell_ptr, cell_w, sku_ptr, vol, supply, nu, x, used, buf))
+
+
+def warm_response(
+    lam: np.ndarray, val: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray,
+    sku_ptr: np.ndarray, vol: np.ndarray, supply: np.ndarray, nu: np.ndarray, x: np.ndarray,
+    used: np.ndarray, keys: np.ndarray, ids: np.ndarray, *, jit: bool = True,
+) -> float:
+    """The best response of :func:`cold_response`, started from the counts ``x`` and prices ``nu`` given.
+
+    Same outputs; see :func:`_warm_body`.
+    """
+    fn = _warm_jit if jit else _warm_body
+    return float(fn(lam, val, pre, cell_ptr, cell_w, sku_ptr, vol, supply, nu, x, used, keys, ids))

@@ -41,6 +41,11 @@ def _group_body(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray
 _group_jit = njit(cache=True, nogil=True)(_group_body)
 
 
+def group(keys: np.ndarray, n_groups: int, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Stable counting sort of ``keys`` in ``[0, n_groups)``: (order, ptr) as in :func:`_group_body`."""
+    return (_group_jit if jit else _group_body)(np.ascontiguousarray(keys, dtype=np.int64), n_groups)
+
+
 def _cell_values_py(
     mu: float, var: float, gain: float, cost: float, kmax: int, out: np.ndarray, start: int, inv: np.ndarray
 ) -> int:
@@ -186,3 +191,8 @@ def _plan_value_body(x: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray) -> fl
 
 
 _plan_value_jit = njit(cache=True, nogil=True)(_plan_value_body)
+
+
+def plan_value(x: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray, *, jit: bool = True) -> float:
+    """A plan's objective (currency): every cell's first ``x[c]`` marginal values summed."""
+    return float((_plan_value_jit if jit else _plan_value_body)(x, pre, cell_ptr))

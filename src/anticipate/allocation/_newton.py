@@ -130,3 +130,31 @@ def _curvature_body(
 
 
 _curvature_jit = njit(cache=True, nogil=True, parallel=True)(_curvature_body)
+
+
+def density(
+    lam: np.ndarray,
+    nu: np.ndarray,
+    val: np.ndarray,
+    cell_ptr: np.ndarray,
+    cell_w: np.ndarray,
+    cell_s: np.ndarray,
+    vol: np.ndarray,
+    supply: np.ndarray,
+    x: np.ndarray,
+    h: float,
+    *,
+    jit: bool = True,
+) -> np.ndarray:
+    """Units per currency near each cell's threshold, within bandwidth ``h`` (see :func:`_density_body`)."""
+    rho = np.empty(x.shape[0])
+    (_density_jit if jit else _density_body)(lam, nu, val, cell_ptr, cell_w, cell_s, vol, supply, x, h, rho)
+    return rho
+
+
+def curvature(
+    rho: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray, vol: np.ndarray, nu: np.ndarray, n_wh: int,
+    *, jit: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(``D`` per warehouse, ``A`` warehouse x warehouse) of the Newton model, see :func:`_curvature_body`."""
+    return (_curvature_jit if jit else _curvature_body)(rho, cell_w, sku_ptr, vol, nu, n_wh)

@@ -301,3 +301,31 @@ def _swap_pass_body(
 
 
 _swap_pass_jit = njit(cache=True, nogil=True)(_swap_pass_body)
+
+
+def repair_fill(
+    x: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
+    keys: np.ndarray,
+    ids: np.ndarray,
+    lam: np.ndarray,
+    nu: np.ndarray,
+    buf: np.ndarray,
+    *,
+    fill: bool = True,
+    reduced_fill: bool = True,
+    jit: bool = True,
+) -> None:
+    """Make the counts ``x`` feasible in place (repair), then, with ``fill``, fill greedily.
+
+    ``arrays`` are the nine arrays of ``Units.primal_arrays()``; ``lam`` (currency per
+    volume, per warehouse) and ``nu`` (currency per unit, per SKU) rank the moves; see
+    :func:`_repair_fill_body`.
+    """
+    fn = _repair_fill_jit if jit else _repair_fill_body
+    fn(x, *arrays, keys, ids, fill, lam, nu, reduced_fill, buf)
+
+
+def swap_pass(x: np.ndarray, arrays: tuple[np.ndarray, ...], rounds: int, *, jit: bool = True) -> int:
+    """Value-raising swaps within each warehouse, in place; returns how many (see :func:`_swap_pass_body`)."""
+    return int((_swap_pass_jit if jit else _swap_pass_body)(x, *arrays, rounds))

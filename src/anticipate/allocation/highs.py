@@ -2,9 +2,10 @@
 
 Variables ``0 <= y_u <= 1`` per positive-value unit increment, maximise
 ``sum m_u y_u`` subject to warehouse volume and SKU supply. The LP optimum is the LP
-bound of CONTRACTS section 4 (>= any integer plan, <= every Lagrangian bound). With
+bound (>= any integer plan, <= every Lagrangian bound). With
 ``y_u`` integer the same model is the allocation itself: for small networks HiGHS
-solves it to proven optimality (its dual bound certifies the plan).
+solves it within a fixed number of branch-and-bound nodes (its dual bound certifies
+the plan; at the node limit, the best plan found so far).
 
 The model has one column per positive-value unit increment (at most the SKU's supply
 per cell, which :func:`~anticipate.allocation.solver.build_units` already enforces)
@@ -22,7 +23,7 @@ import sys
 import numpy as np
 
 from anticipate.allocation.instance import Instance
-from anticipate.allocation.solver import Units
+from anticipate.allocation.units import Units
 
 
 def _quiet_highs() -> object:
@@ -45,7 +46,10 @@ def _quiet_highs() -> object:
     return h
 
 
-def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | None) -> object:
+POLISH_NODES = 100  # branch-and-bound nodes of the integer polish: a work limit, the same on any machine
+
+
+def _highs(inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None) -> object:
     import highspy
 
     n = len(units.val)
@@ -53,10 +57,10 @@ def _highs(inst: Instance, units: Units, *, integer: bool, time_limit: float | N
     h = _quiet_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
     if integer:
         h.setOptionValue("mip_rel_gap", 1e-7)
+        if max_nodes is not None:
+            h.setOptionValue("mip_max_nodes", int(max_nodes))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, n_w + n_s
     lp.sense_ = highspy.ObjSense.kMaximize
@@ -89,18 +93,22 @@ def lp_bound(inst: Instance, units: Units) -> float:
     """The optimum of the unit-increment LP relaxation (currency)."""
     if len(units.val) == 0:
         return 0.0
-    return float(_highs(inst, units, integer=False, time_limit=None).getInfo().objective_function_value)
+    return float(_highs(inst, units, integer=False).getInfo().objective_function_value)
 
 
 def mip_polish(
-    inst: Instance, units: Units, *, time_limit: float = 20.0
+    inst: Instance, units: Units, *, max_nodes: int = POLISH_NODES
 ) -> tuple[np.ndarray, float, float] | None:
-    """Solve the integer model: (counts per cell, objective, HiGHS dual bound), or None without a solution."""
+    """Solve the integer model: (counts per cell, objective, HiGHS dual bound), or None without a solution.
+
+    Bounded by ``max_nodes`` branch-and-bound nodes, never by seconds (single thread,
+    fixed seed): the same plan on a fast or a slow, idle or loaded machine.
+    """
     import highspy
 
     if len(units.val) == 0:
         return None
-    h = _highs(inst, units, integer=True, time_limit=time_limit)
+    h = _highs(inst, units, integer=True, max_nodes=max_nodes)
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)

@@ -1,4 +1,4 @@
-"""The allocation instance of CONTRACTS section 4: reading, validating, building, generating.
+"""The allocation instance: reading, validating, building, generating.
 
 ``warehouses`` (warehouse_id, capacity in volume), ``skus`` (sku, unit_volume, supply in
 units, g and h in currency), ``cells`` (warehouse_id, sku, mu, var in units,

@@ -1,15 +1,19 @@
-"""``solve(instance) -> Plan`` and the plan's ``summary.json`` content."""
+"""``solve(instance) -> Plan``, the small-network rule of the pipelines, and ``summary.json``'s content."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from anticipate.allocation.instance import CAPACITY_CAP, Instance
-from anticipate.allocation.solver import Units, build_units, lagrangian_solve
+from anticipate.allocation.solver import lagrangian_solve
+from anticipate.allocation.units import Units, build_units
+
+GAP_TOLERANCE = 1e-4  # relative gap 1 - objective / bound at which the solver stops (allocate.gap_tolerance)
 
 
 @dataclass(frozen=True)
@@ -34,16 +38,23 @@ class Plan:
 
 
 def solve(
-    inst: Instance, *, lp_bound: bool = False, polish_units: int = 0, max_iter: int = 300, tol: float = 1e-4
+    inst: Instance,
+    *,
+    lp_bound: bool = False,
+    polish_units: int = 0,
+    max_iter: int = 300,
+    gap_tolerance: float = GAP_TOLERANCE,
 ) -> Plan:
     """Allocate: a feasible integer plan with a certified upper bound.
 
-    The Lagrangian allocator always runs. ``lp_bound`` adds the HiGHS LP bound;
-    ``polish_units > 0`` lets HiGHS solve the integer model exactly when it has at most
-    that many unit increments and the Lagrangian gap is above ``tol`` (small
-    networks, where the integrality gap dominates); the best plan and the tightest
-    bound are kept.
+    The Lagrangian allocator always runs, until its relative gap ``1 - objective /
+    bound`` is at most ``gap_tolerance`` or ``max_iter`` best responses. ``lp_bound``
+    adds the HiGHS LP bound; ``polish_units > 0`` lets HiGHS solve the integer model
+    exactly when it has at most that many unit increments and the gap is still above
+    ``gap_tolerance`` (small networks, where the integrality gap dominates); the best
+    plan and the tightest bound are kept.
     """
+    tol = gap_tolerance
     started = time.perf_counter()
     units = build_units(inst)
     result = lagrangian_solve(units, max_iter=max_iter, tol=tol)
@@ -67,6 +78,36 @@ def solve(
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
     plan.extra["method"] = method
     return plan
+
+
+class SolveOptions(Protocol):
+    """What :func:`solve_configured` reads (the ``allocate`` section of the configuration)."""
+
+    lp_bound_max_cells: int
+    polish_max_units: int
+    gap_tolerance: float
+
+
+def is_small_network(inst: Instance, max_cells: int) -> bool:
+    """A network small enough for HiGHS: at most ``max_cells`` warehouse x SKU cells."""
+    return len(inst.cells) <= max_cells
+
+
+def solve_configured(inst: Instance, options: SolveOptions, *, lp_bound: bool = False) -> Plan:
+    """:func:`solve` under the configured rule: small networks get the HiGHS LP bound and integer polish.
+
+    A network of at most ``options.lp_bound_max_cells`` cells gets the exact LP bound
+    and, when it has at most ``options.polish_max_units`` unit increments, the HiGHS
+    integer polish; ``lp_bound`` asks for the LP bound whatever the size. The solver
+    stops at ``options.gap_tolerance``.
+    """
+    small = is_small_network(inst, options.lp_bound_max_cells)
+    return solve(
+        inst,
+        lp_bound=lp_bound or small,
+        polish_units=options.polish_max_units if small else 0,
+        gap_tolerance=options.gap_tolerance,
+    )
 
 
 def _plan(
@@ -105,7 +146,7 @@ def _plan(
 
 
 def plan_summary(plan: Plan, digests: dict[str, str]) -> dict[str, object]:
-    """The ``summary.json`` content (CONTRACTS section 4), rounded for stable bytes."""
+    """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes."""
     cap = plan.capacity_used
     return {
         "objective": round(plan.objective, 6),

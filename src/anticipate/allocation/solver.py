@@ -12,7 +12,10 @@ instead of a sort. So for any ``lam >= 0``
 and we minimise ``L``, keeping the best bound. First by smoothed Newton steps
 (:mod:`._newton`: with many cells the kinks of ``L`` are dense, and the density of
 units at each cell's threshold gives a curvature model whose step balances every
-warehouse's volume; a backtracking line search keeps only steps that lower ``L``),
+warehouse's volume; a safeguarded line search keeps only steps that lower ``L``: far
+from the optimum, e.g. at zero prices on skewed networks, the model can overshoot by
+orders of magnitude, so a failed length is cut to the minimum of a quadratic through
+the slope, never past each warehouse's price ceiling),
 which reach a gap near 1e-4 in a handful of best responses on large tight instances;
 where that model stops helping (small instances), by projected subgradient steps with
 Polyak step sizes. Best responses made feasible (drop the lowest value per volume from
@@ -30,113 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
-from anticipate.allocation import _dual, _newton, _primal
-from anticipate.allocation import _kernels as kernels
-from anticipate.allocation.instance import Instance
+from anticipate.allocation import kernels
+from anticipate.allocation.units import Units, build_units, tail_probabilities
 
-
-@dataclass(frozen=True)
-class Units:
-    """Every cell's positive marginal values, cells grouped by SKU (see :mod:`._kernels`).
-
-    ``wh_cells[wh_ptr[w]:wh_ptr[w + 1]]`` lists warehouse ``w``'s (grouped) cells.
-    ``cell_id`` maps a grouped cell to its row of ``inst.cells``; ``vol`` (volume per
-    unit) and ``supply`` (units) are per SKU, ``cap`` (volume) per warehouse.
-    """
-
-    val: np.ndarray
-    pre: np.ndarray
-    cell_ptr: np.ndarray
-    cell_w: np.ndarray
-    cell_s: np.ndarray
-    cell_id: np.ndarray
-    sku_ptr: np.ndarray
-    wh_cells: np.ndarray
-    wh_ptr: np.ndarray
-    vol: np.ndarray
-    supply: np.ndarray
-    cap: np.ndarray
-
-    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One entry per unit: (warehouse, SKU, volume, row of ``inst.cells``), e.g. for an LP."""
-        per_cell = np.diff(self.cell_ptr)
-        w, s = np.repeat(self.cell_w, per_cell), np.repeat(self.cell_s, per_cell)
-        return w, s, self.vol[s], np.repeat(self.cell_id, per_cell)
-
-    def primal_arrays(self) -> tuple[np.ndarray, ...]:
-        """The arrays the plan kernels (repair/fill, swaps) take after the counts, in their order."""
-        return (self.val, self.cell_ptr, self.cell_w, self.cell_s, self.wh_cells, self.wh_ptr, self.vol,
-                self.cap, self.supply)
-
-    def counts_by_row(self, x: np.ndarray) -> np.ndarray:
-        """Counts per grouped cell -> counts per row of ``inst.cells`` (int64)."""
-        out = np.zeros(len(x), dtype=np.int64)
-        out[self.cell_id] = x
-        return out
-
-
-def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0), by scipy.
-
-    ``var == 0`` with ``mu > 0`` is known demand (the backtest's perfect foresight): D = mu.
-    The reference the kernels' recurrences are tested against.
-    """
-    mu, var, k = (np.asarray(a, float) for a in (mu, var, k))
-    out = np.zeros(np.broadcast(mu, k).shape)
-    pos = mu > 0
-    known = pos & (var <= 0)
-    out[known] = (k[known] <= mu[known]).astype(float)
-    pos &= ~known
-    pois = pos & (var <= mu * (1 + 1e-9))
-    out[pois] = stats.poisson.sf(k[pois] - 1, mu[pois])
-    nb = pos & ~pois
-    r = mu[nb] ** 2 / (var[nb] - mu[nb])
-    out[nb] = stats.nbinom.sf(k[nb] - 1, r, r / (r + mu[nb]))
-    return out
-
-
-def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
-    """Position of each value in ``ids`` (a hash lookup in Arrow; the instance has no unknown ids)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(ids.astype(str)))
-    if found.null_count:
-        raise ValueError("cells name an id missing from its table; build instances with validate_instance")
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def build_units(inst: Instance, *, jit: bool = True) -> Units:
-    """Group the cells by SKU and compute each cell's positive marginal values (at most its SKU's supply)."""
-    cells, skus = inst.cells, inst.skus
-    s_code = _codes(cells["sku"], skus["sku"])
-    w_code = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])
-    order, sku_ptr = kernels._group_jit(s_code, len(skus))
-    s = s_code[order]
-    g, h = skus["g"].to_numpy(float), skus["h"].to_numpy(float)
-    supply = skus["supply"].to_numpy(np.int64)
-    cost = cells["move_cost"].to_numpy(float)[order] + h[s]
-    mu, var = cells["mu"].to_numpy(float)[order], cells["var"].to_numpy(float)[order]
-    cell_ptr, val, pre = kernels.unit_values(mu, var, (g + h)[s], cost, supply[s], jit=jit)
-    cell_w = w_code[order]
-    wh_cells, wh_ptr = kernels._group_jit(cell_w, len(inst.warehouses))
-    return Units(
-        val=val,
-        pre=pre,
-        cell_ptr=cell_ptr,
-        cell_w=cell_w,
-        cell_s=s,
-        cell_id=order,
-        sku_ptr=sku_ptr,
-        wh_cells=wh_cells,
-        wh_ptr=wh_ptr,
-        vol=skus["unit_volume"].to_numpy(float),
-        supply=supply,
-        cap=inst.warehouses["capacity"].to_numpy(float),
-    )
+__all__ = ["SolveResult", "Units", "best_response", "build_units", "lagrangian_solve", "tail_probabilities"]
 
 
 @dataclass
@@ -150,7 +51,7 @@ class SolveResult:
     iterations: int
 
 
-class _Workspace:
+class Workspace:
     """Scratch arrays reused across iterations (one slot per cell / per SKU's units)."""
 
     def __init__(self, units: Units) -> None:
@@ -167,49 +68,25 @@ class _Workspace:
         self.ids = np.empty(n_cells, dtype=np.int64)
 
 
-def best_response(units: Units, lam: np.ndarray, ws: _Workspace, *, warm: bool) -> float:
+def best_response(units: Units, lam: np.ndarray, ws: Workspace, *, warm: bool) -> float:
     """The SKU part of ``L(lam)``: counts into ``ws.x``, volumes ``ws.used``, supply prices ``ws.nu``.
 
     ``warm`` starts from the previous call's counts and prices (same result, less work).
     """
     ws.lam[:] = lam
     if warm:
-        return float(
-            _dual._warm_jit(
-                lam,
-                units.val,
-                units.pre,
-                units.cell_ptr,
-                units.cell_w,
-                units.sku_ptr,
-                units.vol,
-                units.supply,
-                ws.nu,
-                ws.x,
-                ws.used,
-                ws.keys,
-                ws.ids,
-            )
+        return kernels.warm_response(
+            lam, units.val, units.pre, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply,
+            ws.nu, ws.x, ws.used, ws.keys, ws.ids,
         )
-    return float(
-        _dual._cold_jit(
-            lam,
-            units.val,
-            units.cell_ptr,
-            units.cell_w,
-            units.sku_ptr,
-            units.vol,
-            units.supply,
-            ws.nu,
-            ws.x,
-            ws.used,
-            ws.buf,
-        )
+    return kernels.cold_response(
+        lam, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply, ws.nu, ws.x,
+        ws.used, ws.buf,
     )
 
 
 def primal(
-    units: Units, x: np.ndarray, ws: _Workspace, *, fill: bool = True, prices: bool = True,
+    units: Units, x: np.ndarray, ws: Workspace, *, fill: bool = True, prices: bool = True,
     reduced_fill: bool = True,
 ) -> tuple[np.ndarray, float]:
     """A feasible plan from the counts ``x`` (repair, then greedy fill): (counts, objective).
@@ -221,18 +98,11 @@ def primal(
     ones plain ``m / v`` certifies sooner); without ``prices``, both rank by ``m / v``.
     """
     plan = x.copy()
-    _primal._repair_fill_jit(
-        plan,
-        *units.primal_arrays(),
-        ws.keys,
-        ws.ids,
-        fill,
-        ws.lam if prices else ws.no_lam,
-        ws.nu if prices else ws.no_nu,
-        reduced_fill,
-        ws.scratch,
+    kernels.repair_fill(
+        plan, units.primal_arrays(), ws.keys, ws.ids, ws.lam if prices else ws.no_lam,
+        ws.nu if prices else ws.no_nu, ws.scratch, fill=fill, reduced_fill=reduced_fill,
     )
-    return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
+    return plan, kernels.plan_value(plan, units.pre, units.cell_ptr)
 
 
 SWAP_ROUNDS = 50  # at most this many local-improvement swaps per warehouse on the final plan
@@ -241,37 +111,40 @@ SWAP_ROUNDS = 50  # at most this many local-improvement swaps per warehouse on t
 def improve(units: Units, x: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> tuple[np.ndarray, float]:
     """The feasible plan ``x`` after value-raising swaps within each warehouse: (counts, objective)."""
     plan = x.copy()
-    _primal._swap_pass_jit(plan, *units.primal_arrays(), rounds)
-    return plan, float(kernels._plan_value_jit(plan, units.pre, units.cell_ptr))
+    kernels.swap_pass(plan, units.primal_arrays(), rounds)
+    return plan, kernels.plan_value(plan, units.pre, units.cell_ptr)
 
 
 SHRINK = 0.95  # Polyak steps shrink by this after an iteration without a better bound (0.9 stalled)
 PRIMAL_EVERY = 4  # repair a candidate plan every few iterations, and whenever the bound improves
+IMPROVE_WITHIN = 3  # a filled candidate within 3 x tol of the bound gets value-raising swaps at once
 FILL_WITHIN = 10  # greedy fill (the costly part of a repair) only once the gap is within 10 x tol
 
 BANDWIDTH = 0.1  # first density bandwidth of the Newton model, x the mean marginal value
 BANDWIDTH_SHRINK = 0.7  # after each accepted Newton step (the model sharpens as prices settle)
 BANDWIDTH_FLOOR = 5e-4  # x the mean marginal value
 RIDGE = 1e-3  # added to the Newton system's diagonal, x its mean diagonal (keeps it definite)
-LINE_TRIES = 3  # Newton step lengths tried (1, 1/2, 1/4) before the step counts as failed
+LINE_TRIES = 5  # Newton step lengths tried before the step counts as failed
+STEP_CUT = (0.05, 0.5)  # after a failed trial, the next length is the quadratic model's, within these shares
+STEP_MEMORY = 4.0  # a line search starts at min(1, this x the last accepted length)
 NEWTON_FAILS = 2  # consecutive failed Newton steps before the subgradient method takes over
+SLOW_GAIN = 0.01  # an accepted Newton step that lowers the bound by < 1% of the gap counts as failed
 PRIMAL_WITHIN = 20  # a Newton step's candidate plan once it improved the bound by <= 20 x tol
 
 
-def newton_direction(units: Units, lam: np.ndarray, ws: _Workspace, bandwidth: float) -> np.ndarray | None:
+def newton_direction(units: Units, lam: np.ndarray, ws: Workspace, bandwidth: float) -> np.ndarray | None:
     """A step in capacity prices (currency per volume) from the smoothed model of :mod:`._newton`.
 
     ``ws`` holds the best response at ``lam``. Solves ``(D - A) d = -(Cap - used)`` on
     the active warehouses (priced, or over full); ``None`` when no unit is near any
     threshold (the model is flat there).
     """
-    rho = np.empty(len(units.cell_w))
-    _newton._density_jit(
+    rho = kernels.density(
         lam, ws.nu, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.vol, units.supply, ws.x,
-        bandwidth, rho,
+        bandwidth,
     )
     n_wh = len(units.cap)
-    diag, cross = _newton._curvature_jit(rho, units.cell_w, units.sku_ptr, units.vol, ws.nu, n_wh)
+    diag, cross = kernels.curvature(rho, units.cell_w, units.sku_ptr, units.vol, ws.nu, n_wh)
     grad = units.cap - ws.used
     active = np.flatnonzero((lam > 0) | (grad < 0))
     hess = np.diag(diag[active]) - cross[np.ix_(active, active)]
@@ -294,7 +167,7 @@ class _Search:
 
     def __init__(self, units: Units, tol: float) -> None:
         self.units, self.tol = units, tol
-        self.ws = _Workspace(units)
+        self.ws = Workspace(units)
         self.result = SolveResult(np.zeros(len(units.cell_w), dtype=np.int64), 0.0, np.inf,
                                   np.zeros(len(units.cap)), 0)
         self.bound_at, self.plan_from, self.filled = 0, set(), True
@@ -313,6 +186,9 @@ class _Search:
         """Make the best response in ``ws`` a feasible plan (:func:`primal`); keep it if it is the best."""
         plan, objective = primal(self.units, self.ws.x, self.ws, fill=fill, reduced_fill=reduced_fill)
         self.plan_from.add(self.result.iterations)
+        best = self.result
+        if fill and self.tol * best.bound < best.bound - objective <= IMPROVE_WITHIN * self.tol * best.bound:
+            plan, objective = improve(self.units, plan)
         if objective > self.result.objective:
             self.result.counts, self.result.objective, self.filled = plan, objective, fill
 
@@ -341,35 +217,76 @@ class _Search:
         return best
 
 
-def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
-    """Smoothed Newton steps with a backtracking line search; returns the last accepted prices.
+def price_ceiling(units: Units) -> np.ndarray:
+    """Per warehouse, the highest value per volume ``m / v`` of any unit (currency per volume).
 
-    Stops when the gap is within tolerance, after ``NEWTON_FAILS`` failed steps in a row,
-    or at ``max_iter`` best responses.
+    At a higher capacity price the warehouse takes nothing, so ``L`` only grows with
+    the price beyond it: clipping prices there never loses bound.
+    """
+    has = np.diff(units.cell_ptr) > 0
+    ratio = units.val[units.cell_ptr[:-1][has]] / units.vol[units.cell_s[has]]
+    ceiling = np.zeros(len(units.cap))
+    np.maximum.at(ceiling, units.cell_w[has], ratio)
+    return ceiling
+
+
+def _line_search(
+    search: _Search, lam: np.ndarray, bound: float, direction: np.ndarray, first: float, ceiling: np.ndarray
+) -> tuple[float, np.ndarray, float] | None:
+    """Step lengths along ``direction`` from ``first`` until ``L`` falls below ``bound``.
+
+    ``ws`` holds the response at ``lam``, so ``direction . (Cap - used)`` is the slope of
+    ``L`` there; after a failed trial the next length minimises the quadratic through
+    the slope and the trial's value (cut to ``STEP_CUT`` of the trial's length), so a
+    step that overshoots by orders of magnitude is cut in one or two trials, not
+    halved for ever; no trial goes past the length at which every rising price is at
+    its ceiling. Returns (value, prices, length) or None after ``LINE_TRIES``.
+    """
+    slope = float(direction @ (search.units.cap - search.ws.used))
+    rising = direction > 0
+    step = first
+    if rising.any():  # beyond this length every rising price is at its ceiling: nothing changes
+        step = min(first, float(((ceiling - lam)[rising] / direction[rising]).max()))
+    for _ in range(LINE_TRIES):
+        trial = np.minimum(np.maximum(lam + step * direction, 0.0), ceiling)
+        value = search.evaluate(trial)
+        if value < bound:
+            return value, trial, step
+        rise = value - bound - slope * step
+        cut = -slope * step / (2.0 * rise) if slope < 0 and rise > 0 else 0.5
+        step *= min(max(cut, STEP_CUT[0]), STEP_CUT[1])
+    return None
+
+
+def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
+    """Smoothed Newton steps with a safeguarded line search; returns the last accepted prices.
+
+    Stops when the gap is within tolerance, after ``NEWTON_FAILS`` failed steps in a row
+    (no lower bound found, or one lower by less than ``SLOW_GAIN`` of the gap: on small
+    networks the model crawls where subgradient steps do better), or at ``max_iter``
+    best responses.
     """
     units, ws = search.units, search.ws
     lam = np.zeros(len(units.cap))
     bound = search.evaluate(lam)
     scale = float(units.val.mean()) if len(units.val) else 0.0
-    bandwidth, fails = BANDWIDTH * scale, 0
+    bandwidth, fails, first = BANDWIDTH * scale, 0, 1.0
+    ceiling = price_ceiling(units)
     while scale > 0 and fails < NEWTON_FAILS and search.result.iterations < max_iter and not search.done():
         direction = newton_direction(units, lam, ws, bandwidth)
         if direction is None:
             break
         saved = (ws.x.copy(), ws.nu.copy(), ws.used.copy())
-        step, accepted = 1.0, False
-        for _ in range(LINE_TRIES):
-            trial = np.maximum(lam + step * direction, 0.0)
-            value = search.evaluate(trial)
-            if value < bound:
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
+        found = _line_search(search, lam, bound, direction, first, ceiling)
+        if found is None:
             ws.x[:], ws.nu[:], ws.used[:] = saved
             bandwidth, fails = bandwidth * 0.5, fails + 1
             continue
-        gain, lam, bound, fails = bound - value, trial, value, 0
+        value, lam, step = found
+        gain, bound, first = bound - value, value, min(1.0, STEP_MEMORY * step)
+        best = search.result
+        slow = best.objective > 0 and gain < SLOW_GAIN * (best.bound - best.objective)
+        fails = fails + 1 if slow else 0
         bandwidth = max(bandwidth * BANDWIDTH_SHRINK, BANDWIDTH_FLOOR * scale)
         if gain <= PRIMAL_WITHIN * search.tol * abs(bound):
             search.candidate()

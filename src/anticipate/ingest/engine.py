@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
 from anticipate.ingest import columns, dedup, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
@@ -30,7 +31,6 @@ from anticipate.schema import KEYS
 
 _DAY_NS = 86_400 * 10**9
 _N_DAYS = (parse.TS_MAX - parse.TS_MIN).days + 1
-_HUGE_CAPACITY = 1e15
 
 
 @dataclass(frozen=True)

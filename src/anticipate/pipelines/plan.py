@@ -147,11 +147,9 @@ def run_allocate(
 
 
 def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
-    from anticipate.allocation import solve
+    from anticipate.allocation import solve_configured
 
-    small = len(instance.cells) <= settings.cfg.allocate.lp_bound_max_cells
-    return solve(instance, lp_bound=lp_bound or small,
-                 polish_units=settings.cfg.allocate.polish_max_units if small else 0)
+    return solve_configured(instance, settings.cfg.allocate, lp_bound=lp_bound)
 
 
 def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, started: float) -> dict[str, Any]:

@@ -9,12 +9,15 @@ from anticipate.pipelines import Result, Settings
 
 
 def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bool = False) -> Result:
-    """Read ``warehouses``, ``skus``, ``cells`` from ``instance_dir``; publish plan files in ``out``."""
+    """Read ``warehouses``, ``skus``, ``cells`` from ``instance_dir``; publish plan files in ``out``.
+
+    The solver stops at ``allocate.gap_tolerance``; a standalone instance needs no data
+    directory or tracking.
+    """
     from anticipate.allocation import plan_summary, read_instance, solve
 
-    del settings  # a standalone instance needs no data directory or tracking
     inst = read_instance(instance_dir)
-    plan = solve(inst, lp_bound=lp_bound)
+    plan = solve(inst, lp_bound=lp_bound, gap_tolerance=settings.cfg.allocate.gap_tolerance)
     digests = {
         p.name: file_digest(p)
         for p in sorted(Path(instance_dir).iterdir())

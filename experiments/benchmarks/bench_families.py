@@ -1,0 +1,137 @@
+"""The allocator on every instance family of :mod:`families`, three seeds, after JIT warm-up.
+
+Per family and size: ``build_seconds`` (unit values, :func:`build_units`) and
+``solve_seconds`` (the Lagrangian search and its plan) apart, medians over the seeds
+with every seed's value beside them; best responses; certified gap ``1 - objective /
+bound``; and ``objective / HiGHS LP bound`` where HiGHS runs: every seed at 20 x 1,000,
+one seed per family at 100 x 10,000 only with ``BENCH_HIGHS_MEDIUM=1`` (minutes per
+LP). ``load_1min`` is the load average while measured (the machine is shared), and
+``*_cpu_seconds`` the process CPU time of each part (all threads), which a loaded
+machine inflates less than the wall time.
+Instance generation is not timed. ``seconds`` (the harness's key) is the median of
+build + solve.
+
+Run one size alone, e.g. ``python experiments/benchmarks/run.py -k families:small --repeat 1``;
+``python experiments/benchmarks/bench_families.py FAMILY N_W N_S SEED`` prints one row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from families import FAMILIES, instance
+
+SEEDS = (1, 2, 3)
+
+
+def _warm() -> None:
+    """Load or compile every kernel the solver may call (a small solve skips some of them)."""
+    import numpy as np
+
+    from anticipate.allocation import generate_instance, solve
+    from anticipate.allocation.solver import (
+        Workspace,
+        best_response,
+        build_units,
+        improve,
+        newton_direction,
+        primal,
+    )
+
+    inst = generate_instance(3, 20, seed=0)
+    solve(inst)
+    units = build_units(inst)
+    ws = Workspace(units)
+    lam = np.full(3, 0.1)
+    best_response(units, lam, ws, warm=False)
+    best_response(units, lam, ws, warm=True)
+    newton_direction(units, lam, ws, 0.1)
+    for fill, reduced in ((True, True), (True, False), (False, True)):
+        plan, _ = primal(units, ws.x, ws, fill=fill, reduced_fill=reduced)
+    improve(units, plan)
+
+
+def measure(family: str, n_w: int, n_s: int, seed: int, *, with_lp: bool = False) -> dict:
+    """One instance: seconds of the unit build and of the solve, best responses, gap, objective / LP."""
+    from anticipate.allocation import GAP_TOLERANCE
+    from anticipate.allocation.solver import build_units, lagrangian_solve
+
+    inst = instance(family, n_w, n_s, seed)
+    load = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
+    units = build_units(inst)
+    built, built_cpu = time.perf_counter(), time.process_time()
+    result = lagrangian_solve(units, tol=GAP_TOLERANCE)
+    done, done_cpu = time.perf_counter(), time.process_time()
+    row = {
+        "family": family, "seed": seed, "cells": len(inst.cells), "units": len(units.val),
+        "build_seconds": built - started, "solve_seconds": done - built,
+        "build_cpu_seconds": built_cpu - cpu, "solve_cpu_seconds": done_cpu - built_cpu,
+        "iterations": result.iterations, "gap": 1.0 - result.objective / result.bound,
+        "load_1min": round(max(load, os.getloadavg()[0]), 2),
+    }
+    if with_lp:
+        from anticipate.allocation.highs import lp_bound
+
+        started = time.perf_counter()
+        lp = lp_bound(inst, units)
+        row.update(lp_bound=lp, highs_seconds=time.perf_counter() - started,
+                   objective_over_lp=result.objective / lp if lp > 0 else 1.0)
+    return row
+
+
+def _family_rows(n_w: int, n_s: int, *, lp_seeds: tuple[int, ...]) -> dict:
+    """Every family at one size: per family the medians over seeds and the per-seed values."""
+    _warm()
+    out: dict = {}
+    for family in FAMILIES:
+        rows = [measure(family, n_w, n_s, seed, with_lp=seed in lp_seeds) for seed in SEEDS]
+        keys = ("build_seconds", "solve_seconds", "build_cpu_seconds", "solve_cpu_seconds", "iterations",
+                "gap", "load_1min")
+        summary = {key: [row[key] for row in rows] for key in keys}
+        totals = [r["build_seconds"] + r["solve_seconds"] for r in rows]
+        summary["total_seconds_median"] = statistics.median(totals)
+        summary["units_median"] = statistics.median(r["units"] for r in rows)
+        lp_rows = [r for r in rows if "objective_over_lp" in r]
+        if lp_rows:
+            summary["objective_over_lp"] = [r["objective_over_lp"] for r in lp_rows]
+            summary["highs_seconds"] = [r["highs_seconds"] for r in lp_rows]
+        out[family] = summary
+    seconds = statistics.median(f["total_seconds_median"] for f in out.values())
+    return {"seconds": seconds, "families": out}
+
+
+def small_20x1000(workdir: Path) -> dict:
+    return {**_family_rows(20, 1_000, lp_seeds=SEEDS), "target_gap": 1e-4}
+
+
+def medium_100x10000(workdir: Path) -> dict:
+    lp_seeds = (1,) if os.environ.get("BENCH_HIGHS_MEDIUM") == "1" else ()
+    return {**_family_rows(100, 10_000, lp_seeds=lp_seeds), "target_seconds": 1.0, "target_gap": 1e-4}
+
+
+def large_200x50000(workdir: Path) -> dict:
+    return {**_family_rows(200, 50_000, lp_seeds=()), "target_seconds": 10.0, "target_gap": 1e-4}
+
+
+REPEAT = 1  # each case already runs three seeds per family
+TIMEOUTS = {"large_200x50000": 4 * 3600.0}  # 30 instances of 10 M cells, generation included
+
+CASES = {
+    "small_20x1000": small_20x1000,
+    "medium_100x10000": medium_100x10000,
+    "large_200x50000": large_200x50000,
+}
+
+
+if __name__ == "__main__":
+    _warm()
+    family, n_w, n_s, seed = sys.argv[1], *map(int, sys.argv[2:5])
+    print(json.dumps(measure(family, n_w, n_s, seed, with_lp=os.environ.get("WITH_LP") == "1")))

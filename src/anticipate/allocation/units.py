@@ -1,0 +1,119 @@
+"""Unit increments: every warehouse x SKU cell's positive marginal values, grouped by SKU.
+
+A cell's ``k``-th unit is worth ``m_k = (g + h) P(D >= k) - (c + h)`` (currency), ``D`` its
+demand over the horizon (NB with mean ``mu`` and variance ``var``, Poisson when equal);
+only positive values are kept, at most the SKU's supply per cell. Layout: :mod:`._kernels`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from anticipate.allocation import kernels
+from anticipate.allocation.instance import Instance
+
+
+@dataclass(frozen=True)
+class Units:
+    """Every cell's positive marginal values, cells grouped by SKU (see :mod:`._kernels`).
+
+    ``wh_cells[wh_ptr[w]:wh_ptr[w + 1]]`` lists warehouse ``w``'s (grouped) cells.
+    ``cell_id`` maps a grouped cell to its row of ``inst.cells``; ``vol`` (volume per
+    unit) and ``supply`` (units) are per SKU, ``cap`` (volume) per warehouse.
+    """
+
+    val: np.ndarray
+    pre: np.ndarray
+    cell_ptr: np.ndarray
+    cell_w: np.ndarray
+    cell_s: np.ndarray
+    cell_id: np.ndarray
+    sku_ptr: np.ndarray
+    wh_cells: np.ndarray
+    wh_ptr: np.ndarray
+    vol: np.ndarray
+    supply: np.ndarray
+    cap: np.ndarray
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One entry per unit: (warehouse, SKU, volume, row of ``inst.cells``), e.g. for an LP."""
+        per_cell = np.diff(self.cell_ptr)
+        w, s = np.repeat(self.cell_w, per_cell), np.repeat(self.cell_s, per_cell)
+        return w, s, self.vol[s], np.repeat(self.cell_id, per_cell)
+
+    def primal_arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays the plan kernels (repair/fill, swaps) take after the counts, in their order."""
+        return (self.val, self.cell_ptr, self.cell_w, self.cell_s, self.wh_cells, self.wh_ptr, self.vol,
+                self.cap, self.supply)
+
+    def counts_by_row(self, x: np.ndarray) -> np.ndarray:
+        """Counts per grouped cell -> counts per row of ``inst.cells`` (int64)."""
+        out = np.zeros(len(x), dtype=np.int64)
+        out[self.cell_id] = x
+        return out
+
+
+def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """P(D >= k) for D ~ NB(mean mu, variance var) (Poisson when var == mu; 0 when mu == 0), by scipy.
+
+    ``var == 0`` with ``mu > 0`` is known demand (the backtest's perfect foresight): D = mu.
+    The reference the kernels' recurrences are tested against.
+    """
+    from scipy import stats
+
+    mu, var, k = (np.asarray(a, float) for a in (mu, var, k))
+    out = np.zeros(np.broadcast(mu, k).shape)
+    pos = mu > 0
+    known = pos & (var <= 0)
+    out[known] = (k[known] <= mu[known]).astype(float)
+    pos &= ~known
+    pois = pos & (var <= mu * (1 + 1e-9))
+    out[pois] = stats.poisson.sf(k[pois] - 1, mu[pois])
+    nb = pos & ~pois
+    r = mu[nb] ** 2 / (var[nb] - mu[nb])
+    out[nb] = stats.nbinom.sf(k[nb] - 1, r, r / (r + mu[nb]))
+    return out
+
+
+def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each value in ``ids`` (a hash lookup in Arrow; the instance has no unknown ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(ids.astype(str)))
+    if found.null_count:
+        raise ValueError("cells name an id missing from its table; build instances with validate_instance")
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def build_units(inst: Instance, *, jit: bool = True) -> Units:
+    """Group the cells by SKU and compute each cell's positive marginal values (at most its SKU's supply)."""
+    cells, skus = inst.cells, inst.skus
+    s_code = _codes(cells["sku"], skus["sku"])
+    w_code = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])
+    order, sku_ptr = kernels.group(s_code, len(skus), jit=jit)
+    s = s_code[order]
+    g, h = skus["g"].to_numpy(float), skus["h"].to_numpy(float)
+    supply = skus["supply"].to_numpy(np.int64)
+    cost = cells["move_cost"].to_numpy(float)[order] + h[s]
+    mu, var = cells["mu"].to_numpy(float)[order], cells["var"].to_numpy(float)[order]
+    cell_ptr, val, pre = kernels.unit_values(mu, var, (g + h)[s], cost, supply[s], jit=jit)
+    cell_w = w_code[order]
+    wh_cells, wh_ptr = kernels.group(cell_w, len(inst.warehouses), jit=jit)
+    return Units(
+        val=val,
+        pre=pre,
+        cell_ptr=cell_ptr,
+        cell_w=cell_w,
+        cell_s=s,
+        cell_id=order,
+        sku_ptr=sku_ptr,
+        wh_cells=wh_cells,
+        wh_ptr=wh_ptr,
+        vol=skus["unit_volume"].to_numpy(float),
+        supply=supply,
+        cap=inst.warehouses["capacity"].to_numpy(float),
+    )

@@ -1,0 +1,69 @@
+"""The configured solve: ``allocate.gap_tolerance`` stops the solver, one rule for small networks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from anticipate.allocation import GAP_TOLERANCE, generate_instance, is_small_network, solve, solve_configured
+from anticipate.config import AllocateConfig, Config
+from anticipate.pipelines import Settings
+from anticipate.pipelines.solve import run_solve
+
+
+def test_the_configured_default_is_the_solvers_tolerance() -> None:
+    assert Config().allocate.gap_tolerance == GAP_TOLERANCE
+
+
+def test_a_looser_gap_tolerance_stops_the_solver_sooner() -> None:
+    inst = generate_instance(20, 1000, seed=1)
+    strict, loose = solve(inst), solve(inst, gap_tolerance=0.05)
+    assert strict.gap <= GAP_TOLERANCE < loose.gap <= 0.05
+    assert loose.iterations < strict.iterations
+
+
+def test_small_networks_get_the_lp_bound_and_the_polish_large_ones_neither() -> None:
+    inst = generate_instance(4, 30, seed=9, tightness=0.3)
+    assert is_small_network(inst, len(inst.cells)) and not is_small_network(inst, len(inst.cells) - 1)
+    options = AllocateConfig(lp_bound_max_cells=len(inst.cells), polish_max_units=10_000)
+    small = solve_configured(inst, options)
+    assert small.lp_bound is not None and small.extra["method"] == "lagrangian+highs-mip"
+    large = solve_configured(inst, AllocateConfig(lp_bound_max_cells=len(inst.cells) - 1))
+    assert large.lp_bound is None and large.extra["method"] == "lagrangian"
+    asked = solve_configured(inst, AllocateConfig(lp_bound_max_cells=0), lp_bound=True)
+    assert asked.lp_bound is not None and asked.extra["method"] == "lagrangian"
+
+
+def test_anticipate_solve_reads_the_gap_tolerance_from_the_config(tmp_path: Path) -> None:
+    inst = generate_instance(20, 1000, seed=1)
+    for name in ("warehouses", "skus", "cells"):
+        getattr(inst, name).to_parquet(tmp_path / f"{name}.parquet")
+    iterations = {}
+    for tol in (GAP_TOLERANCE, 0.05):
+        cfg = Config(allocate=AllocateConfig(gap_tolerance=tol))
+        settings = Settings(cfg=cfg, data_dir=tmp_path, tracking_uri="unused")
+        run_solve(settings, instance_dir=tmp_path, out=tmp_path / f"plan_{tol}")
+        summary = json.loads((tmp_path / f"plan_{tol}" / "summary.json").read_text())
+        assert summary["gap"] <= tol
+        iterations[tol] = summary["iterations"]
+    assert iterations[0.05] < iterations[GAP_TOLERANCE]
+
+
+def test_the_integer_polish_is_bounded_by_nodes_and_the_same_beside_a_cpu_hog() -> None:
+    import subprocess
+    import sys
+
+    from anticipate.allocation.highs import mip_polish
+    from anticipate.allocation.units import build_units
+
+    inst = generate_instance(6, 120, seed=5, tightness=0.3)
+    units = build_units(inst)
+    alone = mip_polish(inst, units, max_nodes=3)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        loaded = mip_polish(inst, units, max_nodes=3)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert alone is not None and loaded is not None
+    assert (alone[0] == loaded[0]).all() and alone[1:] == loaded[1:]
