@@ -297,7 +297,7 @@ def test_perfect_foresight_with_room_to_spare_plans_exactly_the_units_ordered() 
     world = _tiny_world(True)
     cfg = SimpleNamespace(
         economics=SimpleNamespace(value_local=4.0, cost_unsold=0.5),
-        allocate=SimpleNamespace(lp_bound_max_cells=20_000, polish_max_units=50_000),
+        allocate=SimpleNamespace(lp_bound_max_cells=20_000, polish_max_units=50_000, gap_tolerance=1e-4),
     )
     planner = Planner.from_config(world, cfg, mc)
     plan = planner(_demand([("W1", "a", 2), ("W1", "b", 1), ("W2", "a", 3)]).drop(columns="var"), known=True)
@@ -339,7 +339,9 @@ def test_planner_refuses_reference_tables_the_allocator_cannot_plan_on_before_an
     world = _tiny_world(True)
     world.products = world.products.assign(unit_volume=[1.0, 0.0])
     mc = pd.DataFrame({"warehouse_id": ["W1", "W2"], "move_cost": [0.2, 0.4]})
-    planner = Planner(world.warehouses, world.products, world.supply, mc, 4.0, 0.5, 20_000, 50_000)
+    from anticipate.config import AllocateConfig
+
+    planner = Planner(world.warehouses, world.products, world.supply, mc, 4.0, 0.5, AllocateConfig())
     with pytest.raises(DataError, match="unit_volume") as err:
         planner.check()
     assert err.value.row == 2  # the second product

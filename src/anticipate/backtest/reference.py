@@ -14,7 +14,7 @@ Every plan is ``warehouse_id, sku, units`` allocated under the same constraints
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,14 +22,17 @@ import pandas as pd
 from anticipate.backtest.realised import horizon_lines
 from anticipate.backtest.replay import naive_demand
 
+if TYPE_CHECKING:
+    from anticipate.allocation.plan import SolveOptions
+
 
 @dataclass(frozen=True)
 class Planner:
     """Allocates a plan on a demand forecast under the data's warehouses, products and supply.
 
     ``move_cost``: ``warehouse_id, move_cost`` (currency per unit); ``value_local`` and
-    ``cost_unsold`` the default g and h (currency per unit); ``lp_bound_max_cells`` and
-    ``polish_max_units`` as in ``allocate``.
+    ``cost_unsold`` the default g and h (currency per unit); ``allocate`` the ``allocate``
+    config section (gap tolerance, the small-network rule of :func:`solve_configured`).
     """
 
     warehouses: pd.DataFrame
@@ -38,8 +41,7 @@ class Planner:
     move_cost: pd.DataFrame
     value_local: float
     cost_unsold: float
-    lp_bound_max_cells: int
-    polish_max_units: int
+    allocate: SolveOptions
 
     @classmethod
     def from_config(cls, ds: Any, cfg: Any, move_cost: pd.DataFrame) -> Planner:
@@ -51,8 +53,7 @@ class Planner:
             move_cost=move_cost,
             value_local=cfg.economics.value_local,
             cost_unsold=cfg.economics.cost_unsold,
-            lp_bound_max_cells=cfg.allocate.lp_bound_max_cells,
-            polish_max_units=cfg.allocate.polish_max_units,
+            allocate=cfg.allocate,
         )
 
     def instance(self, demand: pd.DataFrame) -> Any:
@@ -82,18 +83,17 @@ class Planner:
 
         ``known``: perfect foresight, a point mass at ``mu`` units. Being the denominator
         of every value captured, that plan is also handed to HiGHS (integer model, LP
-        bound) when it has at most ``polish_max_units`` increments: the Lagrangian plan
+        bound) under the small-network rule of ``allocate``: the Lagrangian plan
         alone is up to ~0.5% below the optimum there, which would inflate every ratio.
         """
-        from anticipate.allocation import solve
+        from anticipate.allocation import solve, solve_configured
         from anticipate.allocation.instance import Instance
 
         inst = self.instance(demand.assign(var=demand["mu"]) if known else demand)
         if not known:
-            return solve(inst).units
+            return solve(inst, gap_tolerance=self.allocate.gap_tolerance).units
         inst = Instance(inst.warehouses, inst.skus, inst.cells.assign(var=0.0))
-        small = len(inst.cells) <= self.lp_bound_max_cells
-        return solve(inst, lp_bound=small, polish_units=self.polish_max_units if small else 0).units
+        return solve_configured(inst, self.allocate).units
 
 
 def zero_plan() -> pd.DataFrame:
