@@ -110,15 +110,48 @@ def test_model_learns_and_is_deterministic_and_picklable() -> None:
     assert list(model.gain_importance().index[:1]) != ["noise"]
 
 
+def _cross_fitted(p: np.ndarray, y: np.ndarray, folds: np.ndarray, kind: str) -> np.ndarray:
+    """Each fold calibrated by a calibrator fitted on the other fold (an independent re-implementation)."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))[:, None]
+    out = np.empty_like(p)
+    for f in (0, 1):
+        train, test = folds != f, folds == f
+        if kind == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p[train], y[train])
+            out[test] = iso.predict(p[test])
+        else:
+            platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit[train], y[train])
+            out[test] = platt.predict_proba(logit[test])[:, 1]
+    return out
+
+
 def test_calibration_is_never_chosen_when_it_makes_ece_worse() -> None:
-    rng = np.random.default_rng(5)
-    p = rng.uniform(0, 0.3, 4000)
-    y = (rng.random(4000) < p).astype(int)  # already calibrated
-    folds = np.arange(4000) % 2
-    assert choose_calibration(p, y, folds, "auto") in {"none", "platt"}
-    assert choose_calibration(p, y, folds, "never") == "none"
-    skewed = np.clip(p * 2.5, 0, 1)  # badly over-confident
-    assert choose_calibration(skewed, y, folds, "auto") != "none"
+    """Over calibrated, over- and under-confident scores and small and large windows: the calibrator
+    ``auto`` picks has a cross-fitted ECE no worse than the raw scores', every calibrator that makes ECE
+    worse is refused, and ``never`` always gives ``none``."""
+    from anticipate.metrics import expected_calibration_error as ece
+
+    refused = 0
+    for seed in range(6):
+        for n, skew in ((300, 1.0), (4000, 1.0), (4000, 2.5), (300, 0.5)):
+            rng = np.random.default_rng(seed)
+            p0 = rng.uniform(0, 0.3, n)
+            y = (rng.random(n) < p0).astype(int)
+            p, folds = np.clip(p0 * skew, 0, 1), np.arange(n) % 2
+            raw = ece(y, p)
+            calibrated = {k: ece(y, _cross_fitted(p, y, folds, k)) for k in ("isotonic", "platt")}
+            chosen = choose_calibration(p, y, folds, "auto")
+            assert chosen == "none" or calibrated[chosen] < raw, (seed, n, skew, chosen, raw, calibrated)
+            worse = {k for k, v in calibrated.items() if v >= raw}
+            assert chosen not in worse, (seed, n, skew, chosen, raw, calibrated)
+            refused += len(worse)
+            if skew > 2:  # badly over-confident scores: a calibrator halves ECE and is taken
+                assert chosen != "none" and calibrated[chosen] < raw / 2
+            assert choose_calibration(p, y, folds, "never") == "none"
+    assert refused >= 5  # the property was exercised: calibrators that make ECE worse came up
 
 
 def test_baselines_rank_better_than_chance() -> None:
