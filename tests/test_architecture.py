@@ -304,7 +304,7 @@ def _layout_names(block: str) -> set[str]:
             continue
         for item in re.split(r"[,\s]+", column):
             item = re.sub(r"^(src/)?anticipate/", "", item.strip("`"))
-            found = re.fullmatch(r"([A-Za-z_]\w*)(/|\.py)", item)
+            found = re.fullmatch(r"(\w+)(/|\.py)", item)
             if found:
                 names.add(found.group(1) + found.group(2))
     return names
@@ -318,7 +318,10 @@ def test_the_layout_parser_reads_the_agreed_form() -> None:
 
 
 def test_readme_layout_lists_exactly_the_packages_and_top_level_modules() -> None:
+    """Every sub-package and top-level module of ``src/anticipate`` has its line, and every line names one
+    that exists; ``__init__.py`` and ``__main__.py`` may be listed but need not be."""
     listed = _layout_names(_layout_block((ROOT / "README.md").read_text(encoding="utf-8")))
+    listed = {n for n in listed if not n.startswith("__")}
     actual = {p.name + "/" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     actual |= {p.name for p in PACKAGE.glob("*.py") if not p.name.startswith("__")}
     assert listed == actual, (
