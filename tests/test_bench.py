@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import VENV_BIN, free_port, run_cli, wait_http
+from tests.conftest import VENV_BIN, TrainedWorld, free_port, run_cli, wait_http
 
 SMALL = """
 model:
@@ -23,11 +23,11 @@ model:
 
 
 @pytest.fixture(scope="module")
-def bench_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bench_world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory whose ``data`` is the session world's data (read only) and no store yet."""
     root = tmp_path_factory.mktemp("bench")
     (root / "small.yaml").write_text(SMALL)
-    done = run_cli("sample", "--out", "data", "--customers", "600", "--skus", "40", "--days", "240", cwd=root)
-    assert done.returncode == 0, done.stderr
+    (root / "data").symlink_to(trained_world.data, target_is_directory=True)
     return root
 
 
