@@ -186,7 +186,7 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
     # would leave files of both: at every moment the directory must be one complete plan
     args_ab = (args, world.args("allocate", "--date", DATE, config=world.config_b))
     rng = random.Random(20260701)
-    n_uniform, n_publish = 16, 4
+    n_uniform, n_publish = 10, 4  # 14 kills: every stage of the run at 10 strata plus the publish
     # stratified uniform fractions of a clean run's time: every stage gets hit, late ones included
     schedule: list[tuple[float, bool]] = [
         ((0.02 + 0.98 * (i + rng.random()) / n_uniform), False)
@@ -222,8 +222,8 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
             _ok(run_cli(*args, cwd=tmp_path))
             assert _read_plan(target) == world.plan
             _assert_no_leftovers(plans, DATE)
-    assert len(schedule) >= 20
-    assert killed >= 10, f"only {killed} of {len(schedule)} runs were actually killed"
+    assert len(schedule) >= 14
+    assert killed >= 7, f"only {killed} of {len(schedule)} runs were actually killed"
 
 
 def _ingest_state(out: Path) -> dict[str, bytes] | None:
