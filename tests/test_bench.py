@@ -14,11 +14,12 @@ import requests
 
 from tests.conftest import VENV_BIN, TrainedWorld, free_port, run_cli, wait_http
 
+# the sweep's children only need to finish (or be killed) and be counted: the smallest model
 SMALL = """
 model:
-  train_windows: 3
-  classifier: {n_estimators: 60, learning_rate: 0.2}
-  regressor: {n_estimators: 30, learning_rate: 0.2}
+  train_windows: 2
+  classifier: {n_estimators: 30, learning_rate: 0.2}
+  regressor: {n_estimators: 15, learning_rate: 0.2}
 """
 
 
