@@ -1,13 +1,18 @@
-"""Shared fixtures: a real MLflow server on 127.0.0.1, an isolated working directory, a tiny world."""
+"""Shared fixtures: a real MLflow server on 127.0.0.1, an isolated working directory, and one small
+trained world per session that the tests which need a model share (each copies what it changes)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -97,3 +102,93 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env.update(env or {})
     return subprocess.run([str(VENV_BIN / "anticipate"), *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+# --------------------------------------------------------------------------- the shared trained world
+WORLD_SAMPLE_ARGS = ("--seed", "11", "--customers", "800", "--skus", "60", "--days", "240")
+WORLD_DATE = "2024-08-28"  # the day after the world's last order (2024-01-01 + 240 days)
+WORLD_LAST_CUTOFF = "2024-08-21"  # the last cutoff whose 7-day horizon lies inside the data
+# as small as keeps the assertions meaningful: 4 rolling windows (3 to train on, 1 to validate and
+# calibrate on), 40 trees at a learning rate of 0.1 (the validation AUC stays above 0.75)
+WORLD_CONFIG = """\
+model:
+  train_windows: 4
+  classifier: {n_estimators: 40, learning_rate: 0.1}
+  regressor: {n_estimators: 40, learning_rate: 0.1}
+"""
+
+
+@dataclass(frozen=True)
+class TrainedWorld:
+    """A sampled world with one trained, registered model promoted to ``production``.
+
+    ``root`` holds ``data/`` (the ``anticipate sample`` output), ``small.yaml`` (:data:`WORLD_CONFIG`),
+    ``mlflow.db`` and ``mlartifacts/``; ``train`` is the ``train --json`` result. The session's world
+    is shared: a test that writes to it (a run, a plan, a changed table) works on :meth:`copy`.
+    """
+
+    root: Path
+    train: dict
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "small.yaml"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def args(self, *command: str, config: Path | None = None) -> list[str]:
+        """Global options that point a CLI call at this world, then ``command``."""
+        return ["--data", str(self.data), "--config", str(config or self.config), "--tracking-uri",
+                self.tracking_uri, *command]
+
+    def copy(self, dest: Path) -> TrainedWorld:
+        """An independent copy at ``dest`` (milliseconds: a few MB); the store's absolute artifact paths
+        are re-pointed at the copy's ``mlartifacts/``, so runs logged to the copy stay in the copy."""
+        shutil.copytree(self.root, dest, dirs_exist_ok=True)
+        _repoint_store(dest / "mlflow.db", str(self.root), str(dest))
+        return TrainedWorld(dest, self.train)
+
+
+def _repoint_store(db: Path, old: str, new: str) -> None:
+    """Replace the path prefix ``old`` by ``new`` in every text column of an MLflow SQLite store."""
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        for table in tables:
+            for _, column, kind, *_ in con.execute(f'pragma table_info("{table}")').fetchall():
+                if any(t in kind.upper() for t in ("CHAR", "TEXT", "CLOB")):
+                    con.execute(f'update "{table}" set "{column}" = replace("{column}", ?, ?) '
+                                f'where "{column}" like ?', (old, new, f"%{old}%"))
+    con.close()
+
+
+def build_world(root: Path) -> TrainedWorld:
+    """Sample, train and promote the small world in ``root`` through the real CLI, run in ``root`` with
+    relative paths and the default store (``sqlite:///mlflow.db``) as a user would."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "small.yaml").write_text(WORLD_CONFIG)
+    sampled = run_cli("sample", "--out", "data", *WORLD_SAMPLE_ARGS, "-q", cwd=root)
+    assert sampled.returncode == 0, sampled.stderr[-3000:]
+    common = ("--data", "data", "--config", "small.yaml", "-q")
+    trained = run_cli(*common, "--json", "train", cwd=root)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    promoted = run_cli(*common, "promote", "latest", "--alias", "production", cwd=root)
+    assert promoted.returncode == 0, promoted.stderr[-3000:]
+    return TrainedWorld(root, json.loads(trained.stdout))
+
+
+@pytest.fixture(scope="session")
+def trained_world(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
+    """The session's small trained world (read it; :meth:`TrainedWorld.copy` it to change anything)."""
+    return build_world(tmp_path_factory.mktemp("trained-world") / "world")
+
+
+@pytest.fixture
+def world_copy(trained_world: TrainedWorld, tmp_path: Path) -> TrainedWorld:
+    """A private copy of the session's trained world for one test."""
+    return trained_world.copy(tmp_path / "world")

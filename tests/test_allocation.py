@@ -308,6 +308,9 @@ def test_huge_capacity_is_effectively_infinite() -> None:
     plan = solve(big)
     _check_feasible(big, plan)
     assert np.isfinite(plan.bound) and plan.gap <= 1e-3
+    roomy = solve(validate_instance(inst.warehouses.assign(capacity=1e9), inst.skus, inst.cells))
+    np.testing.assert_array_equal(plan.units, roomy.units)  # the same plan as a capacity that never binds
+    assert plan.objective == pytest.approx(roomy.objective, rel=1e-12)
 
 
 def _write(tmp: Path, inst) -> Path:

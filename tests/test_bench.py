@@ -14,22 +14,23 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import VENV_BIN, free_port, run_cli, wait_http
+from tests.conftest import VENV_BIN, TrainedWorld, free_port, run_cli, wait_http
 
+# the sweep's children only need to finish (or be killed) and be counted: the smallest model
 SMALL = """
 model:
-  train_windows: 3
-  classifier: {n_estimators: 60, learning_rate: 0.2}
-  regressor: {n_estimators: 30, learning_rate: 0.2}
+  train_windows: 2
+  classifier: {n_estimators: 30, learning_rate: 0.2}
+  regressor: {n_estimators: 15, learning_rate: 0.2}
 """
 
 
 @pytest.fixture(scope="module")
-def bench_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bench_world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory whose ``data`` is the session world's data (read only) and no store yet."""
     root = tmp_path_factory.mktemp("bench")
     (root / "small.yaml").write_text(SMALL)
-    done = run_cli("sample", "--out", "data", "--customers", "600", "--skus", "40", "--days", "240", cwd=root)
-    assert done.returncode == 0, done.stderr
+    (root / "data").symlink_to(trained_world.data, target_is_directory=True)
     return root
 
 

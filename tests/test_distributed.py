@@ -224,17 +224,15 @@ compute: {engine: dask, n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, 
 """
 
 
-def test_train_and_allocate_with_scheduler_local_cluster(tmp_path):
+def test_train_and_allocate_with_scheduler_local_cluster(tmp_path, trained_world):
     import json
 
-    from tests.conftest import run_cli
+    from tests.conftest import WORLD_DATE, run_cli
 
     (tmp_path / "dask.yaml").write_text(DASK_CONFIG)
-    sample_args = ("sample", "--out", "raw", "--customers", "700", "--skus", "50", "--days", "300")
-    done = run_cli(*sample_args, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    raw = trained_world.data  # the session's sampled world, read only: ingest writes to data/
     names = ("orders", "products", "regions", "warehouses", "supply")
-    tables = [a for t in names for a in (f"--{t}", f"raw/{t}.parquet")]
+    tables = [a for t in names for a in (f"--{t}", str(raw / f"{t}.parquet"))]
     done = run_cli("--json", "--config", "dask.yaml", "ingest", *tables, "--out", "data", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["counts"]["orders_partitions"] == 4
@@ -255,9 +253,9 @@ def test_train_and_allocate_with_scheduler_local_cluster(tmp_path):
     assert params["dask_workers"] == "2" and params["dask_partitions"] == "4"
     assert params["dask_orders"] == "layout"  # the workers read the ingested partitions
     assert run_cli(*base, "promote", "latest", "--alias", "production", cwd=tmp_path).returncode == 0
-    done = run_cli(*base, "allocate", "--date", "2024-10-27", "--allow-stale", "--scheduler", "local-cluster",
+    done = run_cli(*base, "allocate", "--date", WORLD_DATE, "--allow-stale", "--scheduler", "local-cluster",
                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    plan = pd.read_parquet(tmp_path / "plans" / "2024-10-27" / "plan.parquet")
-    summary = json.loads((tmp_path / "plans" / "2024-10-27" / "summary.json").read_text())
+    plan = pd.read_parquet(tmp_path / "plans" / WORLD_DATE / "plan.parquet")
+    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
     assert len(plan) > 0 and summary["bound"] >= summary["objective"] > 0

@@ -1,4 +1,4 @@
-"""The whole pipeline through the real CLI on a small synthetic world, embedded MLflow store."""
+"""The whole pipeline through the real CLI on the session's small trained world, embedded MLflow store."""
 
 from __future__ import annotations
 
@@ -8,24 +8,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import WORLD_CONFIG, WORLD_DATE, WORLD_LAST_CUTOFF, TrainedWorld, run_cli
 
-SMALL_CONFIG = """
-model:
-  train_windows: 4
-  classifier: {n_estimators: 120, learning_rate: 0.1}
-  regressor: {n_estimators: 60, learning_rate: 0.1}
-"""
+CUTOFFS = ("2024-08-07", "2024-08-14")  # two backtest cutoffs inside the world's last weeks
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small world with a trained, promoted model in <dir>/mlflow.db."""
-    root = tmp_path_factory.mktemp("pipeline")
-    (root / "small.yaml").write_text(SMALL_CONFIG)
-    done = run_cli("sample", "--out", "data", "--customers", "900", "--skus", "60", "--days", "300", cwd=root)
-    assert done.returncode == 0, done.stderr
-    return root
+@pytest.fixture
+def world(world_copy: TrainedWorld) -> Path:
+    """A private copy of the trained world: ``data/``, ``small.yaml`` and the store ``mlflow.db``
+    (the CLI's default tracking URI when run in this directory) with a promoted model."""
+    return world_copy.root
 
 
 def _json(root: Path, *args: str) -> dict:
@@ -37,8 +29,9 @@ def _json(root: Path, *args: str) -> dict:
 
 
 @pytest.mark.slow
-def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path) -> None:
-    trained = _json(world, "train")
+def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path,
+                                                                   world_copy: TrainedWorld) -> None:
+    trained = world_copy.train  # the world's `train --json` result; its run is in the copied store
     assert trained["counts"]["model_version"] == 1 and trained["run_id"]
     evaluated = _json(world, "evaluate")
     m = evaluated["metrics"]
@@ -53,18 +46,18 @@ def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path) 
     _json(world, "forecast", "--out", "fc.parquet")
     fc = pd.read_parquet(world / "fc.parquet")
     assert (fc["var"] >= fc["mu"]).all() and (fc["mu"] > 0).all()
-    first = _json(world, "allocate", "--date", "2024-10-27", "--allow-stale")
-    plan_bytes = (world / "plans" / "2024-10-27" / "plan.parquet").read_bytes()
-    summary = json.loads((world / "plans" / "2024-10-27" / "summary.json").read_text())
+    first = _json(world, "allocate", "--date", WORLD_DATE, "--allow-stale")
+    plan_bytes = (world / "plans" / WORLD_DATE / "plan.parquet").read_bytes()
+    summary = json.loads((world / "plans" / WORLD_DATE / "summary.json").read_text())
     assert summary["bound"] >= summary["objective"] and 0 <= summary["gap"] <= 0.02
     assert first["metrics"]["objective"] == pytest.approx(summary["objective"])
-    _json(world, "allocate", "--date", "2024-10-27", "--allow-stale")
-    assert (world / "plans" / "2024-10-27" / "plan.parquet").read_bytes() == plan_bytes  # byte-identical
+    _json(world, "allocate", "--date", WORLD_DATE, "--allow-stale")
+    assert (world / "plans" / WORLD_DATE / "plan.parquet").read_bytes() == plan_bytes  # byte-identical
     mixed = _json(world, "runs", "compare", trained["run_id"], first["run_id"])  # train vs allocate
     assert any("different commands" in w for w in mixed["warnings"]), mixed["warnings"]
     assert not {"val.auc", "objective", "gap"} & set(mixed["comparison"])  # only shared metrics compared
     assert any("not in every run and are left out" in w for w in mixed["warnings"])
-    back = _json(world, "backtest", "--cutoffs", "2024-10-01,2024-10-08,2024-10-08")
+    back = _json(world, "backtest", "--cutoffs", ",".join((*CUTOFFS, CUTOFFS[1])))
     assert back["counts"]["cutoffs"] == 2  # the duplicate is dropped with a warning
     table = pd.read_parquet(world / back["outputs"]["table"])
     oracle = table[table["plan"] == "oracle"]
@@ -79,7 +72,7 @@ def _check_backtest_outputs(world: Path, back: dict, table: pd.DataFrame) -> Non
     from mlflow import MlflowClient
 
     assert any("duplicate" in w for w in back["warnings"])
-    assert set(back["per_cutoff"]) == {"2024-10-01", "2024-10-08"}
+    assert set(back["per_cutoff"]) == set(CUTOFFS)
     wanted = {
         "value_captured",
         "naive.value_captured",
@@ -113,15 +106,15 @@ def _check_backtest_outputs(world: Path, back: dict, table: pd.DataFrame) -> Non
         [client.get_run(back["run_id"]).info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{back['run_id']}'",
     )
-    assert sorted(r.data.tags["anticipate.cutoff"] for r in children) == ["2024-10-01", "2024-10-08"]
+    assert sorted(r.data.tags["anticipate.cutoff"] for r in children) == list(CUTOFFS)
     assert all("value_captured" in r.data.metrics for r in children)
 
 
 @pytest.mark.slow
-def test_runs_list_and_compare_mark_the_better_run(world: Path) -> None:
-    base = _json(world, "train")
+def test_runs_list_and_compare_mark_the_better_run(world: Path, world_copy: TrainedWorld) -> None:
+    base = world_copy.train  # the world's own training run
     changed = world / "changed.yaml"
-    changed.write_text(SMALL_CONFIG + "\ntime:\n  lookback_days: 120\n")
+    changed.write_text(WORLD_CONFIG + "\ntime:\n  lookback_days: 120\n")
     done = run_cli("--json", "--data", "data", "--config", str(changed), "train", cwd=world)
     assert done.returncode == 0, done.stderr[-1000:]
     other = json.loads(done.stdout)
@@ -153,7 +146,7 @@ def test_bad_cutoff_and_missing_model_exit_codes(world: Path) -> None:
         "sqlite:///empty.db",
         "allocate",
         "--date",
-        "2024-10-27",
+        WORLD_DATE,
         "--allow-stale",
         cwd=world,
     )
@@ -188,7 +181,7 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
     wrapper = loaded.unwrap_python_model()
     cfg = load_config(world / "small.yaml")
     ds = load_dataset(world / "data")
-    frame = build_features(ds.orders, pd.Timestamp("2024-10-20"), lookback_days=cfg.time.lookback_days)
+    frame = build_features(ds.orders, pd.Timestamp(WORLD_LAST_CUTOFF), lookback_days=cfg.time.lookback_days)
     again = loaded.predict(frame[wrapper.feature_names])
     direct = wrapper.model.predict_proba(frame[wrapper.feature_names])
     assert (again["p_buy"].to_numpy() == direct).all()  # identical predictions after the round trip
@@ -197,7 +190,7 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
 def test_backtest_past_the_data_names_the_last_valid_cutoff(world: Path) -> None:
     done = run_cli("--data", "data", "backtest", "--cutoffs", "2030-01-05", cwd=world)
     assert done.returncode == 2
-    assert "last valid cutoff" in done.stderr and "2024-10-2" in done.stderr
+    assert f"{WORLD_LAST_CUTOFF} (the last valid cutoff)" in done.stderr, done.stderr
 
 
 def test_stale_data_refuses_a_nightly_plan(world: Path) -> None:
@@ -216,3 +209,34 @@ def test_a_single_class_label_set_exits_2_saying_why(tmp_path: Path) -> None:
     done = run_cli("--data", "d", "train", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "single-class" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_demo_fast_trains_every_step_on_the_smaller_config(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m anticipate.demo --fast`` writes a valid config with fewer windows and trees and
+    passes it to every step after the ingest; without ``--fast`` no step gets a ``--config``."""
+    from anticipate import demo
+    from anticipate.config import load_config
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the demo reads data/sample from here
+    calls: list[list[str]] = []
+
+    def fake_step(args: list[str], *, json_out: bool = False) -> dict | None:
+        calls.append(args)
+        return {"counts": {"rows_in": 3, "rows_accepted": 3, "rows_rejected": 0}} if json_out else None
+
+    monkeypatch.setattr(demo, "run_step", fake_step)
+    for fast in (True, False):
+        calls.clear()
+        out = tmp_path / ("fast" if fast else "full")
+        (out / "backtest").mkdir(parents=True)
+        (out / "backtest" / "summary.json").write_text('{"overall": {"value_captured": 0.5}}')
+        demo.main(["--out", str(out), *(["--fast"] if fast else [])])
+        steps = [c for c in calls if c[0] != "ingest"]
+        assert [c[0] for c in steps] == ["train", "evaluate", "promote", "allocate", "backtest"]
+        with_config = [c[c.index("--config") + 1] for c in steps if "--config" in c]
+        assert with_config == ([str(out / "fast.yaml")] * len(steps) if fast else [])
+    cfg = load_config(tmp_path / "fast" / "fast.yaml")
+    default = load_config(None)
+    assert cfg.model.train_windows < default.model.train_windows
+    assert cfg.model.classifier.n_estimators < default.model.classifier.n_estimators

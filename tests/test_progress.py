@@ -23,7 +23,8 @@ def test_quiet_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     with stages(3, enabled=False, description="allocate") as bar:
         bar.step("loading")
     assert list(track([1, 2], total=2, enabled=False, description="backtest")) == [1, 2]
-    assert capsys.readouterr().err == ""
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
 
 
 def test_track_in_a_log_prints_each_item(capsys: pytest.CaptureFixture[str]) -> None:
