@@ -1,4 +1,4 @@
-"""Cutoffs: parsing, the valid ranges of CONTRACTS section 2, defaults."""
+"""Cutoffs: parsing, the valid ranges of docs/data-contract.md#cutoffs-and-labels, defaults."""
 
 from __future__ import annotations
 

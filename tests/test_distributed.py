@@ -14,9 +14,9 @@ from anticipate.distributed.schedule import build_features_dask
 from anticipate.errors import DataError, ServiceUnavailable
 from anticipate.features.build import build_features
 from anticipate.features.spec import FeatureSpec
-from anticipate.io import load_dataset
-from anticipate.layout import partition_of, read_all_parts, read_layout, write_customer_layout
 from anticipate.pipelines import Settings
+from anticipate.storage.files import load_dataset
+from anticipate.storage.layout import partition_of, read_all_parts, read_layout, write_customer_layout
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 pytestmark = pytest.mark.dask
@@ -183,11 +183,11 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     from anticipate.config import Config, SampleConfig
     from anticipate.distributed.schedule import downsample_dask, train_dask, training_set_dask
     from anticipate.features.build import training_cutoffs
-    from anticipate.io import DataSet
     from anticipate.metrics import classification_metrics
     from anticipate.models.next_purchase import NextPurchaseModel
     from anticipate.models.training import feature_names, fit_on_windows
     from anticipate.sample import generate_world
+    from anticipate.storage.files import DataSet
 
     tables, _ = generate_world(SampleConfig(customers=1500, skus=80, days=300))
     ds = DataSet(tmp_path, tables["orders"], tables["products"], None, None, None, "x")

@@ -113,7 +113,7 @@ def test_a_failed_append_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
 
 
 def test_append_rebuilds_the_customer_layout(tmp_path: Path) -> None:
-    from anticipate.layout import read_layout
+    from anticipate.storage.layout import read_layout
 
     cfg = _write(tmp_path / "dask.yaml", "compute:\n  engine: dask\n  partitions: 3\n")
     out = tmp_path / "shop"

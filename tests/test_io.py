@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from anticipate.errors import DataError, LockHeld
-from anticipate.io import (
+from anticipate.storage.files import (
     atomic_path,
     data_dir_digest,
     exclusive_lock,
@@ -92,7 +92,7 @@ def test_lock_taken_over_from_a_dead_holder(tmp_path: Path) -> None:
 _HOLD = """
 import sys, time
 from anticipate.errors import LockHeld
-from anticipate.io import exclusive_lock
+from anticipate.storage.files import exclusive_lock
 try:
     with exclusive_lock(sys.argv[1], command="holder"):
         start = time.time()
@@ -175,7 +175,7 @@ def umask_022():
 
 
 def test_outputs_respect_the_umask_not_mkstemp_private_modes(tmp_path: Path, umask_022: None) -> None:
-    from anticipate.io import write_json
+    from anticipate.storage.files import write_json
 
     frame = pd.DataFrame({"a": [1, 2]})
     plain = [write_parquet(frame, tmp_path / "f.parquet"), write_table(frame, tmp_path / "f.csv"),
@@ -191,7 +191,7 @@ def test_outputs_respect_the_umask_not_mkstemp_private_modes(tmp_path: Path, uma
 
 
 def test_a_stricter_umask_is_respected_too(tmp_path: Path) -> None:
-    code = ("import os, sys; os.umask(0o077); from anticipate.io import write_json, staging_dir; "
+    code = ("import os, sys; os.umask(0o077); from anticipate.storage.files import write_json, staging_dir; "
             "write_json({}, sys.argv[1] + '/a.json'); "
             "exec('with staging_dir(sys.argv[1] + \"/d\") as s: pass'); "
             "print(oct(os.stat(sys.argv[1] + '/a.json').st_mode & 0o777), "

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features.build import build_features
-from anticipate.io import load_dataset
+from anticipate.storage.files import load_dataset
 from tests.strategies import cutoffs, order_logs
 
 ROOT = Path(__file__).resolve().parents[1]

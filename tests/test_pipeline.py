@@ -163,7 +163,7 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
 
     from anticipate.config import load_config
     from anticipate.features.build import build_features
-    from anticipate.io import load_dataset
+    from anticipate.storage.files import load_dataset
 
     trained = _json(world, "--tracking-uri", mlflow_server.uri, "train")
     client = MlflowClient(mlflow_server.uri)

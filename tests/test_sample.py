@@ -12,7 +12,6 @@ from scipy import stats
 
 from anticipate.config import SampleConfig, load_config
 from anticipate.errors import DataError, UsageError
-from anticipate.io import load_dataset
 from anticipate.pipelines import Settings
 from anticipate.pipelines.sample import run_sample
 from anticipate.sample import (
@@ -24,6 +23,7 @@ from anticipate.sample import (
 )
 from anticipate.sample.world import day_multiplier, weekly_popularity
 from anticipate.schema import TABLES
+from anticipate.storage.files import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

@@ -45,8 +45,8 @@ def big_world_is_current(target: Path) -> bool:
 
 def write_big_world(target: Path, tables: dict[str, pd.DataFrame], latent: object) -> Path:
     """Publish an already generated BIG world at ``target`` atomically."""
-    from anticipate.io import staging_dir
     from anticipate.sample import write_world
+    from anticipate.storage.files import staging_dir
 
     with staging_dir(target) as stage:
         write_world(tables, latent, stage)  # type: ignore[arg-type]

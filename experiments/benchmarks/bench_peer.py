@@ -99,8 +99,8 @@ def _fingerprint(cfg: SampleConfig) -> str:
 
 def ensure_mid_world(workdir: Path) -> Path:
     """``workdir/world1m``: the MID world's tables, generated when absent or stale, then reused."""
-    from anticipate.io import staging_dir
     from anticipate.sample import generate_world, write_world
+    from anticipate.storage.files import staging_dir
 
     target = Path(workdir) / MID_DIR
     marker = target / FINGERPRINT

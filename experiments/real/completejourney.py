@@ -45,7 +45,7 @@ def fetch_package(cache: Path) -> Path:
 def write_sources(data: Path, out: Path) -> dict[str, Path]:
     """Convert the package's files to orders.parquet and products.parquet under ``out/source``."""
     from anticipate.datasets.completejourney import convert
-    from anticipate.io import write_parquet
+    from anticipate.storage.files import write_parquet
 
     converted = convert(data)
     source = out / "source"

@@ -1,4 +1,4 @@
-"""Dates and cutoffs (CONTRACTS section 2): parsing, valid ranges, default cutoffs.
+"""Dates and cutoffs (docs/data-contract.md#cutoffs-and-labels): parsing, valid ranges, default cutoffs.
 
 A cutoff is a midnight. Features see ``order_ts < t``; labels ``t <= order_ts < t + H``.
 """

@@ -1,6 +1,6 @@
 """Domain exceptions. Each carries the process exit code the CLI maps it to.
 
-Exit codes (CONTRACTS section 7): 0 ok; 1 unexpected failure; 2 usage, config
+Exit codes (docs/cli.md#exit-codes): 0 ok; 1 unexpected failure; 2 usage, config
 or data error; 3 an upstream service or model unavailable; 75 another run holds
 the lock. The library raises these; only the CLI turns them into exit codes.
 """

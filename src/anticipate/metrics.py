@@ -1,4 +1,4 @@
-"""The metrics of CONTRACTS section 6, as pure functions (names exactly as logged to MLflow).
+"""The metrics of docs/metrics.md#metric-names, as pure functions (names exactly as logged to MLflow).
 
 Pair metrics (``auc``, ``ap``, ``logloss``, ``brier``, ``ece``,
 ``precision_at_10pct``, ``lift_at_10pct``) are over candidate pairs at a cutoff;
@@ -83,7 +83,7 @@ def top_share(y: np.ndarray, p: np.ndarray, share: float = 0.10) -> tuple[float,
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """The pair metrics of CONTRACTS section 6 for labels ``y`` (0/1) and probabilities ``p``."""
+    """The pair metrics of docs/metrics.md#metric-names for labels ``y`` (0/1) and probabilities ``p``."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     y, p = _check(y, p)

@@ -1,4 +1,4 @@
-"""The canonical tables of CONTRACTS section 1, as data.
+"""The canonical tables of docs/data-contract.md#input-tables, as data.
 
 Each table is a list of :class:`Column` with its canonical name, its dtype in the
 canonical Parquet files, whether it is required, and its default when optional.

@@ -81,6 +81,15 @@ def validate_instance(
 ) -> Instance:
     """Check columns, numbers, uniqueness and references; return a sorted :class:`Instance`."""
     sources = sources or {name: name for name in COLUMNS}
+    _check_tables(warehouses, skus, cells, sources)
+    _check_references(warehouses, skus, cells, sources)
+    return _sorted_instance(warehouses, skus, cells)
+
+
+def _check_tables(
+    warehouses: pd.DataFrame, skus: pd.DataFrame, cells: pd.DataFrame, sources: dict[str, str]
+) -> None:
+    """Columns present, numbers in range, keys unique (DataError naming file, row and column)."""
     frames = {"warehouses": warehouses, "skus": skus, "cells": cells}
     for name, frame in frames.items():
         missing = [c for c in COLUMNS[name] if c not in frame.columns]
@@ -97,6 +106,12 @@ def validate_instance(
     _check_unique(warehouses, "warehouse_id", "warehouses", sources["warehouses"])
     _check_unique(skus, "sku", "skus", sources["skus"])
     _check_unique(cells, ["warehouse_id", "sku"], "cells", sources["cells"])
+
+
+def _check_references(
+    warehouses: pd.DataFrame, skus: pd.DataFrame, cells: pd.DataFrame, sources: dict[str, str]
+) -> None:
+    """var >= mu, every cell's warehouse and SKU known, whole supply units (DataError otherwise)."""
     low_var = cells["var"].to_numpy(float) < cells["mu"].to_numpy(float) * (1 - 1e-9)
     if low_var.any():
         row = int(np.flatnonzero(low_var)[0])
@@ -125,6 +140,10 @@ def validate_instance(
     if (supply_units != np.floor(supply_units)).any():
         row = int(np.flatnonzero(supply_units != np.floor(supply_units))[0])
         raise _fail("skus", sources["skus"], row + 1, "supply", "supply must be a whole number of units")
+
+
+def _sorted_instance(warehouses: pd.DataFrame, skus: pd.DataFrame, cells: pd.DataFrame) -> Instance:
+    """The checked tables with string ids, capped capacities, sorted by their keys."""
     return Instance(
         warehouses=warehouses.assign(
             warehouse_id=warehouses["warehouse_id"].astype(str),
@@ -152,7 +171,7 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
                     raise DataError(
                         f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path)
                     ) from None
-            from anticipate.io import read_parquet_checked
+            from anticipate.storage.files import read_parquet_checked
 
             return read_parquet_checked(path), str(path)
     raise DataError(

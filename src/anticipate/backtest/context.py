@@ -18,7 +18,7 @@ from anticipate.backtest.realised import horizon_lines
 from anticipate.backtest.reference import Planner, naive_reference, truth_demand
 from anticipate.backtest.replay import Economics
 from anticipate.backtest.step import CutoffOutcome, evaluate_cutoff
-from anticipate.io import DataSet
+from anticipate.storage.files import DataSet
 
 
 @dataclass(frozen=True)

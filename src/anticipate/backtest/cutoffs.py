@@ -9,7 +9,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.errors import CutoffError, UsageError
-from anticipate.io import DataSet
+from anticipate.storage.files import DataSet
 
 
 def parse_cutoffs(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.errors import DataError
-from anticipate.io import DataSet
+from anticipate.storage.files import DataSet
 
 if TYPE_CHECKING:
     from anticipate.pipelines import Settings

@@ -1,7 +1,7 @@
 """The Dask cluster and data movement: the client, the customer partitions, tree reductions.
 
 Orders are partitioned by a stable hash of ``customer_id`` so each customer's whole
-history is in one partition (:func:`anticipate.layout.partition_of`, the same split
+history is in one partition (:func:`anticipate.storage.layout.partition_of`, the same split
 ``ingest`` writes). Nothing here defines a feature or a model.
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 
 from anticipate.config import ComputeConfig
 from anticipate.errors import ServiceUnavailable, UsageError
-from anticipate.layout import partition_of, read_layout, read_part
+from anticipate.storage.layout import partition_of, read_layout, read_part
 
 TREE_FAN_IN = 8  # partial results added per task of a tree reduction
 
@@ -79,7 +79,7 @@ def partition_orders(orders: pd.DataFrame, n_partitions: int) -> list[pd.DataFra
 
     Row order within a partition follows ``orders``; empty partitions are kept
     (the list always has ``n_partitions`` frames). The same split as the layout
-    ``ingest`` writes (:func:`anticipate.layout.write_customer_layout`).
+    ``ingest`` writes (:func:`anticipate.storage.layout.write_customer_layout`).
     """
     part = partition_of(orders["customer_id"], n_partitions)
     return [orders[part == k].reset_index(drop=True) for k in range(n_partitions)]

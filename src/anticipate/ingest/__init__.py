@@ -1,4 +1,4 @@
-"""Ingest: source files -> the canonical tables of CONTRACTS section 1, nothing lost.
+"""Ingest: source files -> the canonical tables of docs/data-contract.md#input-tables, nothing lost.
 
 Pieces (I/O at the edges, rules pure):
 

@@ -383,6 +383,6 @@ def _with_bad_lines(rejects: pa.Table, bad_lines: list[read.BadLine]) -> pa.Tabl
 
 
 def _digest(path: Path) -> str:
-    from anticipate.io import file_digest
+    from anticipate.storage.files import file_digest
 
     return file_digest(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from anticipate.layout import LAYOUT_DIR
+from anticipate.storage.layout import LAYOUT_DIR
 
 #: How many rejected lines a dry run prints.
 DRY_RUN_LINES = 10

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from anticipate.io import TABLE_NAMES
-from anticipate.layout import LAYOUT_DIR
+from anticipate.storage.files import TABLE_NAMES
+from anticipate.storage.layout import LAYOUT_DIR
 
 
 def is_data_dir(path: Path) -> bool:

@@ -1,4 +1,5 @@
-"""Validation rules of CONTRACTS section 1: one chunk of raw columns -> (accepted, rejects).
+"""Validation rules of docs/data-contract.md#validation-and-rejects: one chunk of raw columns -> (accepted,
+rejects).
 
 Pure: a :class:`Chunk` and a :class:`Context` in, a :class:`Checked` out; no I/O,
 no state. Each rejected row gets exactly one reject record: the first rule it

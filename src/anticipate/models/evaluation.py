@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate.features.spec import FeatureSpec
-from anticipate.io import DataSet
+from anticipate.storage.files import DataSet
 
 #: The metrics of the printed table, in order.
 HEADLINE = ("auc", "ap", "logloss", "brier", "ece", "precision_at_10pct", "lift_at_10pct")

@@ -14,7 +14,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.errors import DataError
 from anticipate.features.spec import KEYS, FeatureSpec
-from anticipate.io import DataSet
+from anticipate.storage.files import DataSet
 
 
 def spec_of(wrapper: Any) -> FeatureSpec:

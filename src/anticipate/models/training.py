@@ -17,7 +17,7 @@ from anticipate import dates
 from anticipate.config import Config
 from anticipate.errors import DataError
 from anticipate.features.spec import FeatureSpec
-from anticipate.io import DataSet
+from anticipate.storage.files import DataSet
 
 #: Columns of a training frame that are not features: keys, the cutoff and the labels.
 NON_FEATURES = ("customer_id", "item", "region", "cutoff", "y", "units")

@@ -34,7 +34,7 @@ class Settings:
 
 @dataclass
 class Result:
-    """What a command produced, in the shape of CONTRACTS section 7's ``--json`` object.
+    """What a command produced, in the shape of the ``--json`` object of docs/cli.md#the-json-object.
 
     ``text`` is the human-readable report printed without ``--json``.
     """

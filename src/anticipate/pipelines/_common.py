@@ -9,7 +9,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.dates import Purpose
-from anticipate.io import DataSet, load_dataset
+from anticipate.storage.files import DataSet, load_dataset
 
 if TYPE_CHECKING:
     from anticipate.pipelines import Settings
@@ -23,11 +23,11 @@ def load_data(settings: Settings, *, cluster: bool = False) -> DataSet:
 
     With ``cluster=True`` (a command whose Dask path reads the orders on the workers),
     ``compute.engine: dask`` and a customer layout in the directory (written by
-    ``ingest``, :mod:`anticipate.layout`), only the ``order_ts`` column of the orders is
+    ``ingest``, :mod:`anticipate.storage.layout`), only the ``order_ts`` column of the orders is
     loaded here, for the cutoff checks.
     """
     if cluster and settings.cfg.compute.engine == "dask":
-        from anticipate.layout import read_layout
+        from anticipate.storage.layout import read_layout
 
         if read_layout(settings.data_dir) is not None:
             return load_dataset(settings.data_dir, order_columns=["order_ts"])
@@ -37,7 +37,7 @@ def load_data(settings: Settings, *, cluster: bool = False) -> DataSet:
 def resolve_cutoff(
     value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str
 ) -> pd.Timestamp:
-    """Parse ``--cutoff`` or pick the default, and check it against CONTRACTS section 2.
+    """Parse ``--cutoff`` or pick the default, and check it against docs/data-contract.md#cutoffs-and-labels.
 
     With no value, labelled commands use the last full cutoff and production
     commands the production cutoff (the day after the last order).

@@ -20,12 +20,12 @@ from anticipate.backtest.context import Context, build_context, run_cutoff
 from anticipate.backtest.cutoffs import check_cutoffs, parse_cutoffs
 from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
-from anticipate.io import staging_dir, write_json, write_parquet
 from anticipate.models.honesty import check_backtest_model
 from anticipate.models.scoring import spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, log, open_tracker
 from anticipate.progress import track
+from anticipate.storage.files import staging_dir, write_json, write_parquet
 
 
 def _write_outputs(

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from anticipate import dates
-from anticipate.io import DataSet
 from anticipate.models import honesty
 from anticipate.models.evaluation import (
     all_metrics,
@@ -26,6 +25,7 @@ from anticipate.models.scoring import features_for, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
+from anticipate.storage.files import DataSet
 from anticipate.tracking import tags
 
 
@@ -71,9 +71,8 @@ def run_evaluate(
         ds = load_data(settings)
         wrapper, uri = load_registered(settings, model, default_alias=None)
         meta, spec = wrapper.meta, spec_of(wrapper)
-        cutoff_ts = resolve_cutoff(
-            cutoff, ds.orders, horizon_days=spec.horizon, purpose="labelled", command="evaluate"
-        )
+        cutoff_ts = resolve_cutoff(cutoff, ds.orders, horizon_days=spec.horizon, purpose="labelled",
+                                   command="evaluate")
         last_full = dates.last_full_cutoff(ds.orders["order_ts"], spec.horizon)
         seen = honesty.check_evaluate_cutoff(meta, cutoff_ts, last_full, uri=uri, allow=in_sample)
         bar.step("building features")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from anticipate import dates
 from anticipate.errors import DataError
-from anticipate.io import write_table
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, resolve_cutoff
+from anticipate.storage.files import write_table
 
 
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:

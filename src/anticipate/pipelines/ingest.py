@@ -1,7 +1,7 @@
 """``anticipate ingest``: validate source files into a canonical data directory, nothing lost.
 
 The directory is built in a staging sibling and published with renames
-(:func:`anticipate.io.staging_dir`), so ``--out`` is at every moment absent, the
+(:func:`anticipate.storage.files.staging_dir`), so ``--out`` is at every moment absent, the
 previous complete directory or the new complete one, even if the process is
 killed mid-write. It holds ``<table>.parquet`` for each given table and, from the
 previous directory at ``--out``, every table not given (hard-linked into the stage,
@@ -10,7 +10,7 @@ ones followed by the new lines (:mod:`anticipate.ingest.append`). Also
 ``rejects.parquet`` (always; ``table, file, row, column, value, reason``; the kept
 tables' rejects are carried over) and ``ingest_report.json`` (counts and reasons
 per table, where every column went, source digests, kept tables, warnings). With
-``compute.engine: dask`` it also holds ``orders/part=K/`` (:mod:`anticipate.layout`):
+``compute.engine: dask`` it also holds ``orders/part=K/`` (:mod:`anticipate.storage.layout`):
 the orders again, split by a hash of ``customer_id`` into ``compute.partitions``
 partitions for the Dask workers to read, rebuilt whenever the orders change;
 ``orders.parquet`` stays the canonical table every command reads. ``--dry-run``
@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from anticipate.errors import UsageError
-from anticipate.io import staging_dir, write_json
-from anticipate.layout import LAYOUT_DIR
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import stages
+from anticipate.storage.files import staging_dir, write_json
+from anticipate.storage.layout import LAYOUT_DIR
 
 log = logging.getLogger("anticipate.ingest")
 
@@ -192,7 +192,7 @@ def _customer_layout(settings: Settings, stage: Path) -> Any:
     """With ``compute.engine: dask``, split the staged orders by customer hash (else None)."""
     if settings.cfg.compute.engine != "dask":
         return None
-    from anticipate.layout import write_customer_layout
+    from anticipate.storage.layout import write_customer_layout
 
     n = settings.cfg.compute.partitions
     log.info("orders: writing %d customer partitions under %s/", n, LAYOUT_DIR)

@@ -15,13 +15,13 @@ import pandas as pd
 from anticipate import dates
 from anticipate.config import Config
 from anticipate.errors import UsageError
-from anticipate.io import DataSet, write_table
 from anticipate.models.honesty import train_hint
 from anticipate.models.scoring import features_for, score_frame, spec_of
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, log, open_tracker, resolve_cutoff
 from anticipate.progress import stages
+from anticipate.storage.files import DataSet, write_table
 
 
 # --------------------------------------------------------------------------- train

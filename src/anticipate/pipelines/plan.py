@@ -25,7 +25,11 @@ from anticipate.demand.inputs import (
 )
 from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
-from anticipate.io import (
+from anticipate.models.scoring import spec_of
+from anticipate.pipelines import Result, Settings
+from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
+from anticipate.progress import stages
+from anticipate.storage.files import (
     DataSet,
     exclusive_lock,
     file_digest,
@@ -34,10 +38,6 @@ from anticipate.io import (
     write_json,
     write_parquet,
 )
-from anticipate.models.scoring import spec_of
-from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
-from anticipate.progress import stages
 from anticipate.tracking import tags
 
 

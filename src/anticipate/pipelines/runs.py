@@ -140,8 +140,8 @@ def run_runs_compare(
 
 
 def _write_overlay(curves: dict[str, dict[str, Any] | None], out: Path) -> Path:
-    from anticipate.io import atomic_path
     from anticipate.plots.compare import overlay_curves
+    from anticipate.storage.files import atomic_path
 
     fig = overlay_curves(curves)
     with atomic_path(out) as tmp:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from anticipate import dates
-from anticipate.io import staging_dir, write_parquet
 from anticipate.pipelines import Result, Settings
+from anticipate.storage.files import staging_dir, write_parquet
 
 
 def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None) -> Result:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from anticipate.io import file_digest, staging_dir, write_csv, write_json, write_parquet
 from anticipate.pipelines import Result, Settings
+from anticipate.storage.files import file_digest, staging_dir, write_csv, write_json, write_parquet
 
 
 def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bool = False) -> Result:

@@ -243,7 +243,7 @@ def generate_world(cfg: SampleConfig) -> tuple[dict[str, pd.DataFrame], Latent]:
     Returns
     -------
     ``({orders, products, regions, warehouses, supply}, latent)``: the canonical tables
-    (CONTRACTS section 1) and the :class:`Latent` state including every renewal event.
+    (docs/data-contract.md#input-tables) and the :class:`Latent` state including every renewal event.
     """
     rng = np.random.Generator(np.random.PCG64(cfg.seed))
     latent = draw_latent(cfg, rng)

@@ -25,7 +25,7 @@ def write_world(tables: dict[str, pd.DataFrame], latent: Latent, out: Path) -> N
     ``latent/world.json`` (start, days, weekday and season profile, MU_K, AWAY_SHARE).
     Same inputs, same bytes.
     """
-    from anticipate.io import write_json, write_parquet
+    from anticipate.storage.files import write_json, write_parquet
 
     out = Path(out)
     for name, frame in tables.items():

@@ -180,7 +180,7 @@ def true_probabilities(
         The generator's state (:func:`anticipate.sample.load_latent`).
     orders
         Canonical orders; only lines in ``[cutoff - L, cutoff)`` are read, to list the
-        candidates (CONTRACTS section 2).
+        candidates (docs/data-contract.md#cutoffs-and-labels).
     cutoff
         A midnight inside the world (see :func:`cutoff_day`).
     horizon_days, lookback_days
