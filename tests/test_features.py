@@ -56,6 +56,7 @@ def test_feature_names_are_pinned() -> None:
         "ci_gap_std_days",
         "ci_gap_last_days",
         "ci_renewal_hazard_7d",
+        "ci_lapse_ratio",
         "item_units_7d",
         "item_units_28d",
         "item_units_365d",
@@ -179,6 +180,31 @@ def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular(
     regular = renewal_hazard(age, mean, np.full(3, 0.05), window=7.0)
     assert regular[0] < 0.01 < regular[1] < regular[2]  # due around day 20: low early, high late
     assert np.isnan(renewal_hazard(np.array([3.0]), np.array([np.nan]), np.array([0.1])))[0]
+
+
+@pytest.mark.parametrize("cv2", [0.01, 0.05, 0.3, 1.0, 2.5])
+def test_renewal_hazard_of_lapsed_pairs_is_continuous_and_bounded_by_its_limit(cv2: float) -> None:
+    from anticipate.features.renewal import renewal_hazard
+
+    age = np.arange(0.0, 3000.0, 0.25)  # days; the survival underflows long before the end
+    mean = np.full(len(age), 30.0)
+    hazard = renewal_hazard(age, mean, np.full(len(age), cv2))
+    limit = 1.0 - np.exp(-7.0 / (30.0 * cv2))
+    assert np.isfinite(hazard).all() and (hazard < 1.0).all()
+    assert hazard[-1] == pytest.approx(limit, rel=0.02)
+    if cv2 <= 1.0:  # increasing hazard: from below, never past the limit
+        assert (hazard <= limit).all() and (np.diff(hazard) >= -1e-12).all()
+    past_mean = age >= 30.0  # no jump where the survival underflows (far past the mean)
+    assert np.abs(np.diff(hazard[past_mean])).max() < 0.01
+
+
+def test_lapse_ratio_grows_with_days_since_the_last_order_of_the_pair() -> None:
+    from anticipate.features.renewal import renewal_columns
+
+    n, pair_mean = np.array([1.0, 3.0, 3.0]), np.array([np.nan, 10.0, 10.0])
+    out = renewal_columns(n, pair_mean, np.array([40.0, 5.0, 300.0]), np.full(3, 20.0), np.full(3, 0.1), 0.1)
+    shrunk = (10.0 * 2 + 20.0) / 3  # the pair's mean gap shrunk to the item's by one gap
+    np.testing.assert_allclose(out["ci_lapse_ratio"], [40.0 / 20.0, 5.0 / shrunk, 300.0 / shrunk])
 
 
 def test_pooled_item_gaps_weight_pairs_by_their_gaps() -> None:

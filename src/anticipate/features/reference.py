@@ -127,7 +127,7 @@ def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     out["ci_days_since_last"] = pairs["recency"].to_numpy()
     out["ci_gap_mean_days"] = pairs["gap_mean"].to_numpy()
     out["ci_recency_over_gap"] = pairs["rog"].to_numpy()
-    for col in ("ci_gap_std_days", "ci_gap_last_days", "ci_renewal_hazard_7d"):
+    for col in ("ci_gap_std_days", "ci_gap_last_days", "ci_renewal_hazard_7d", "ci_lapse_ratio"):
         out[col] = pairs[col].to_numpy()
     for col in ("item_gap_mean_days", "item_gap_cv"):
         out[col] = pairs[col].to_numpy()
@@ -141,9 +141,7 @@ def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Pooled item gap statistics and the Gamma renewal hazard, with pandas groupby (all pairs)."""
-    from scipy.special import gammaincc
-
+    """Pooled item gap statistics, the Gamma renewal hazard and the lapse ratio, with pandas groupby (all pairs)."""
     p = pairs.reset_index()
     gaps = (p["n"] - 1).where(p["n"] >= 2, 0.0)
     span = (p["gap_mean"] * gaps).where(p["n"] >= 2, 0.0)
@@ -159,15 +157,37 @@ def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
     prior = p["item_gap_mean_days"].fillna(p["gap_mean"])
     mean = (p["gap_mean"].fillna(0.0) * (p["n"] - 1) + prior) / p["n"]
     shape = 1.0 / np.maximum(item_cv2.reindex(p["item"]).fillna(overall).to_numpy(), 0.01)
-    age = p["recency"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s0 = gammaincc(shape, age * shape / mean.to_numpy())
-        s1 = gammaincc(shape, (age + 7.0) * shape / mean.to_numpy())
-        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
-    p["ci_renewal_hazard_7d"] = np.where(mean.isna(), np.nan, hazard)
+    p["ci_renewal_hazard_7d"] = np.where(mean.isna(), np.nan, _hazard_reference(p["recency"], mean, shape))
+    p["ci_lapse_ratio"] = (p["recency"] / mean).where(mean > 0)
     p["ci_gap_std_days"] = p["gap_std"]
     p["ci_gap_last_days"] = p["gap_last"]
     return p.set_index(["customer_id", "item"])
+
+
+def _log_q_by_quad(k: float, x: float) -> float:
+    """``log Q(k, x)`` from ``x^(k-1) e^(-x) / Gamma(k) * int_0^inf (1 + u/x)^(k-1) e^(-u) du`` (adaptive quad)."""
+    from scipy.integrate import quad
+    from scipy.special import gammaln
+
+    j, _ = quad(lambda u: np.exp((k - 1.0) * np.log1p(u / x) - u), 0.0, np.inf, epsabs=0.0, epsrel=1e-13)
+    return (k - 1.0) * np.log(x) - x - gammaln(k) + np.log(j)
+
+
+def _hazard_reference(age: pd.Series, mean: pd.Series, shape: np.ndarray) -> np.ndarray:
+    """The 7-day Gamma renewal hazard row by row; past mean + 3 sd + 5 scales, in log-survival form."""
+    from scipy.special import gammaincc
+
+    out = np.full(len(age), np.nan)
+    for i, (a, m, k) in enumerate(zip(age.to_numpy(), mean.to_numpy(), shape, strict=True)):
+        if np.isnan(m):
+            continue
+        x0, x1 = a * k / m, (a + 7.0) * k / m
+        if x0 >= k + 3.0 * np.sqrt(k) + 5.0:
+            h = -np.expm1(_log_q_by_quad(k, x1) - _log_q_by_quad(k, x0))
+        else:
+            h = 1.0 - gammaincc(k, x1) / gammaincc(k, x0)
+        out[i] = min(h, -np.expm1(-7.0 * k / m)) if k >= 1.0 else h
+    return out
 
 
 def _join_item_features(out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
