@@ -141,7 +141,7 @@ def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Pooled item gap statistics, the Gamma renewal hazard and the lapse ratio, with pandas groupby (all pairs)."""
+    """Pooled item gap statistics, Gamma renewal hazard and lapse ratio, with pandas groupby (all pairs)."""
     p = pairs.reset_index()
     gaps = (p["n"] - 1).where(p["n"] >= 2, 0.0)
     span = (p["gap_mean"] * gaps).where(p["n"] >= 2, 0.0)
@@ -165,7 +165,7 @@ def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _log_q_by_quad(k: float, x: float) -> float:
-    """``log Q(k, x)`` from ``x^(k-1) e^(-x) / Gamma(k) * int_0^inf (1 + u/x)^(k-1) e^(-u) du`` (adaptive quad)."""
+    """``log Q(k, x)`` as ``x^(k-1) e^(-x) / Gamma(k) * int_0^inf (1 + u/x)^(k-1) e^(-u) du`` (quad)."""
     from scipy.integrate import quad
     from scipy.special import gammaln
 

@@ -63,12 +63,12 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_gap_last_days": "days between the customer's last two orders of the item",
     "ci_renewal_hazard_7d": (
         "P(next order of the item within 7 days | none for ci_days_since_last days) under a Gamma gap "
-        "with the item's pooled CV and the pair's mean gap shrunk to the item's by one gap; continuous in the "
-        "days and bounded by its long-overdue limit 1 - exp(-7 / scale)"
+        "with the item's pooled CV and the pair's mean gap shrunk to the item's by one gap; continuous "
+        "in the days and bounded by its long-overdue limit 1 - exp(-7 / scale)"
     ),
     "ci_lapse_ratio": (
-        "days since the customer last ordered the item over the pair's mean gap shrunk to the item's by one gap "
-        "(the lapse the bounded hazard no longer shows; defined for single-order pairs through the item's gap)"
+        "days since the customer last ordered the item over the pair's mean gap shrunk to the item's "
+        "by one gap (the lapse the bounded hazard no longer shows; defined for one-order pairs too)"
     ),
     "item_units_7d": "units of the item sold to anyone in the last 7 days",
     "item_units_28d": "units of the item sold in the last 28 days",
