@@ -136,6 +136,29 @@ def test_hand_built_features_and_labels() -> None:
     ]
 
 
+def test_an_order_straddling_a_window_edge_counts_wholly_outside_in_every_family() -> None:
+    cutoff = pd.Timestamp("2025-01-20")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "a", "b"],
+            "customer_id": ["x", "x", "x"],
+            "order_ts": pd.to_datetime(["2025-01-12 12:00", "2025-01-14 12:00", "2024-12-01 00:00"]),
+            "sku": ["s1", "s2", "s3"],
+            "quantity": np.array([1, 5, 1], dtype=np.int64),
+            "unit_price": [1.0, 1.0, 1.0],
+            "region": ["r", "r", "r"],
+        }
+    )  # order a starts 7.5 days before the cutoff; its s2 line is 5.5 days old
+    f = build_features(orders, cutoff, lookback_days=30).set_index("item")
+    s2 = f.loc["s2"]
+    assert s2["cust_orders_7d"] == 0 and s2["cust_units_7d"] == 0
+    assert s2["ci_days_since_last"] == pytest.approx(7.5)
+    assert s2["item_units_7d"] == 0 and s2["ri_units_7d"] == 0
+    assert s2["item_units_28d"] == 5 and s2["ri_units_28d"] == 5
+    slow = build_features_reference(orders, cutoff, lookback_days=30)
+    pd.testing.assert_frame_equal(build_features(orders, cutoff, lookback_days=30), slow, check_dtype=False)
+
+
 def test_training_frame_marks_non_buyers_zero() -> None:
     frame = build_training_frame(_hand_log(), pd.Timestamp("2025-01-10"), horizon_days=7, lookback_days=30)
     assert frame.set_index(["customer_id", "item"])["y"].to_dict() == {("x", "s1"): 0, ("x", "s2"): 1}

@@ -15,15 +15,20 @@ from anticipate.features.history import item_column
 from anticipate.features.spec import ALL_FAMILIES, CUSTOMER_WINDOWS, KEYS, PAIR_WINDOWS, feature_columns
 
 
-def _orders_of(hist: pd.DataFrame, keys: list[str], cutoff: pd.Timestamp) -> pd.DataFrame:
+def _order_keys(hist: pd.DataFrame) -> pd.Series:
+    """Each line's order: its order_id, or its own (customer, timestamp) order when it has none."""
     oid = hist["order_id"].astype(str) if "order_id" in hist else pd.Series("", index=hist.index)
     own = (
         hist["customer_id"].astype(str)
         + "@"
         + hist["order_ts"].astype("datetime64[ns]").astype("int64").astype(str)
     )
+    return oid.where(oid.notna() & (oid != "") & (oid != "nan"), "\x00" + own)
+
+
+def _orders_of(hist: pd.DataFrame, keys: list[str], cutoff: pd.Timestamp) -> pd.DataFrame:
     hist = hist.assign(
-        okey=oid.where(oid.notna() & (oid != "") & (oid != "nan"), "\x00" + own),
+        okey=_order_keys(hist),
         spend=(hist["quantity"] * hist.get("unit_price", 0.0)).fillna(0.0),
     )
     ev = (
@@ -69,6 +74,9 @@ def build_features_reference(
     cutoff = pd.Timestamp(cutoff)
     hist = orders[orders["order_ts"] < cutoff].copy()
     hist["customer_id"] = hist["customer_id"].astype(str)
+    # the window rule: every line of an order counts at the order's first line
+    first = hist.assign(okey=_order_keys(hist)).groupby(["customer_id", "okey"])["order_ts"].transform("min")
+    hist["order_ts"] = first
     hist["item"] = item_column(hist, item_level, products).to_numpy()
     hist["region"] = hist["region"].astype(str)
     cust = _customers_reference(hist, cutoff)
