@@ -159,6 +159,28 @@ def test_an_order_straddling_a_window_edge_counts_wholly_outside_in_every_family
     pd.testing.assert_frame_equal(build_features(orders, cutoff, lookback_days=30), slow, check_dtype=False)
 
 
+def test_share_of_orders_reads_the_lookback_window_so_no_candidate_is_zero_over_zero() -> None:
+    cutoff = pd.Timestamp("2025-06-01")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "d"],
+            "customer_id": ["x", "x", "x", "y"],
+            "order_ts": cutoff - pd.to_timedelta([400, 450, 10, 420], unit="D"),
+            "sku": ["s1", "s1", "s2", "s1"],
+            "quantity": np.ones(4, dtype=np.int64),
+            "unit_price": np.ones(4),
+            "region": ["r"] * 4,
+        }
+    )
+    f = build_features(orders, cutoff, lookback_days=500).set_index(["customer_id", "item"])
+    share = f["ci_share_of_orders"].to_dict()
+    assert share == {("x", "s1"): pytest.approx(2 / 3), ("x", "s2"): pytest.approx(1 / 3), ("y", "s1"): 1.0}
+    short = build_features(orders, cutoff, lookback_days=30)
+    assert short["ci_share_of_orders"].tolist() == [1.0]  # x's one order in 30 days held s2
+    slow = build_features_reference(orders, cutoff, lookback_days=500)
+    pd.testing.assert_frame_equal(f.reset_index(), slow, check_dtype=False)
+
+
 def test_training_frame_marks_non_buyers_zero() -> None:
     frame = build_training_frame(_hand_log(), pd.Timestamp("2025-01-10"), horizon_days=7, lookback_days=30)
     assert frame.set_index(["customer_id", "item"])["y"].to_dict() == {("x", "s1"): 0, ("x", "s2"): 1}

@@ -90,6 +90,7 @@ def build_features_reference(
     out = pd.DataFrame(index=pairs.index).reset_index()
     out["region"] = cust["region"].reindex(out["customer_id"]).to_numpy()
     out = _pair_columns(out.join(cust.drop(columns="region"), on="customer_id"), pairs)
+    out["ci_share_of_orders"] = _lookback_share(hist, cutoff, lookback_days, out)
     out = _join_item_features(out, hist, cutoff)
     out["cal_dow"] = float(cutoff.dayofweek)
     out["cal_week"] = float(cutoff.isocalendar()[1])
@@ -139,13 +140,22 @@ def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         out[col] = pairs[col].to_numpy()
     for col in ("item_gap_mean_days", "item_gap_cv"):
         out[col] = pairs[col].to_numpy()
-    out["ci_share_of_orders"] = out["ci_orders_365d"] / out["cust_orders_365d"]
     out["ci_repeat_ratio"] = (out["ci_orders_total"] - 1) / out["ci_orders_total"]
     tenure = out["cust_tenure_days"].clip(lower=1.0)
     out["cust_orders_per_day"] = out["cust_orders_total"] / tenure
     out["ci_share_all"] = out["ci_orders_total"] / out["cust_orders_total"]
     out["ci_orders_per_day"] = out["ci_orders_total"] / tenure
     return out
+
+
+def _lookback_share(hist: pd.DataFrame, cutoff: pd.Timestamp, lookback: int, out: pd.DataFrame) -> np.ndarray:
+    """Per candidate of ``out``: the pair's orders over the customer's, both placed in the lookback."""
+    cust = _orders_of(hist, ["customer_id"], cutoff)
+    pair = _orders_of(hist, ["customer_id", "item"], cutoff)
+    n_cust = cust[cust["age"] <= lookback].groupby("customer_id").size()
+    n_pair = pair[pair["age"] <= lookback].groupby(["customer_id", "item"]).size()
+    keys = pd.MultiIndex.from_frame(out[["customer_id", "item"]])
+    return (n_pair.reindex(keys).to_numpy() / n_cust.reindex(out["customer_id"]).to_numpy()).astype(float)
 
 
 def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:

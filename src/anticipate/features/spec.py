@@ -55,7 +55,9 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_days_since_last": "days since the customer last ordered the item",
     "ci_gap_mean_days": "mean days between the customer's orders of the item",
     "ci_recency_over_gap": "days since the last order of the item divided by its mean gap",
-    "ci_share_of_orders": "share of the customer's orders (365 days) that contained the item",
+    "ci_share_of_orders": (
+        "share of the customer's orders placed in the lookback (time.lookback_days) that contained the item"
+    ),
     "ci_repeat_ratio": "share of the customer's orders of the item that were repeats: (n - 1) / n",
     "ci_share_all": "share of all the customer's orders that contained the item",
     "ci_orders_per_day": "orders of the item per day since the customer's first order",
