@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anticipate.features.build import (
     build_features,
@@ -89,6 +90,37 @@ def test_build_equals_pandas_reference(orders: pd.DataFrame, cutoff: pd.Timestam
         return
     slow = build_features_reference(orders, cutoff, lookback_days=60)
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(order_logs(), cutoffs, st.integers(0, 2**32 - 1))
+def test_the_same_lines_in_another_row_order_give_the_same_table(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, seed: int
+) -> None:
+    shuffled = orders.iloc[np.random.default_rng(seed).permutation(len(orders))].reset_index(drop=True)
+    fast = build_features(orders, cutoff, lookback_days=60)
+    again = build_features(shuffled, cutoff, lookback_days=60)
+    pd.testing.assert_frame_equal(fast, again, check_dtype=False, rtol=1e-12)
+
+
+def test_region_at_the_cutoff_is_the_one_of_most_units_at_the_last_instant_then_the_first_id() -> None:
+    cutoff = pd.Timestamp("2025-01-10")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "b", "b"],
+            "customer_id": ["x"] * 4,
+            "order_ts": pd.to_datetime(["2025-01-01"] + ["2025-01-05"] * 3),
+            "sku": ["s1", "s1", "s2", "s3"],
+            "quantity": np.array([9, 1, 2, 1], dtype=np.int64),
+            "unit_price": np.ones(4),
+            "region": ["p", "r", "q", "r"],
+        }
+    )
+    for rows in ([0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 1, 3]):
+        f = build_features(orders.iloc[rows], cutoff, lookback_days=30)
+        assert set(f["region"]) == {"q"}  # q and r both hold 2 units of the last order: q sorts first
+    heavier = orders.assign(quantity=np.array([9, 2, 2, 1], dtype=np.int64))
+    assert set(build_features(heavier, cutoff, lookback_days=30)["region"]) == {"r"}
 
 
 def _hand_log() -> pd.DataFrame:

@@ -122,9 +122,16 @@ def _customers_reference(hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
     cust["cust_bgnbd_x"] = cust["cust_orders_total"] - 1
     cust["cust_bgnbd_t_x"] = cust["cust_tenure_days"] - cust["cust_recency_days"]
     cust["cust_bgnbd_T"] = cust["cust_tenure_days"]
-    last = hist.sort_values(["customer_id", "order_ts"], kind="stable")
-    cust["region"] = last.groupby("customer_id")["region"].last()
+    cust["region"] = _region_at_cutoff(hist)
     return cust
+
+
+def _region_at_cutoff(hist: pd.DataFrame) -> pd.Series:
+    """Per customer: among the lines at their last order time, the region of most units, ties by region id."""
+    last = hist[hist["order_ts"] == hist.groupby("customer_id")["order_ts"].transform("max")]
+    units = last.groupby(["customer_id", "region"])["quantity"].sum().astype(float).reset_index()
+    units = units.sort_values(["customer_id", "quantity", "region"], ascending=[True, False, True])
+    return units.groupby("customer_id")["region"].first()
 
 
 def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

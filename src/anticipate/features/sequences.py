@@ -89,12 +89,17 @@ def _events(
 
 
 def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
-    """Customer statistics, most recent region (ties on time go to the later source row), lookback orders."""
+    """Customer statistics, region at the cutoff and lookback orders.
+
+    The region is that of the customer's lines at their last instant (the last order's
+    time) with the most units, ties to the region id first in sort order: content
+    only, so the same lines in any row order give the same region.
+    """
     everything = grouped.positions
     ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, lines.cust)
     windows = np.array([*CUSTOMER_WINDOWS, lookback_days], dtype=np.float64)
     stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
-    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.region)
+    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
     return Customers(stats, region, stats[:, kernels.window_count(len(CUSTOMER_WINDOWS))])
 
 
