@@ -41,7 +41,6 @@ def test_feature_names_are_pinned() -> None:
         "cust_recency_over_gap",
         "cust_bgnbd_x",
         "cust_bgnbd_t_x",
-        "cust_bgnbd_T",
         "ci_orders_total",
         "ci_orders_90d",
         "ci_orders_365d",
@@ -68,14 +67,13 @@ def test_feature_names_are_pinned() -> None:
         "ri_units_7d",
         "ri_units_28d",
         "ri_trend_7d_28d",
-        "cal_dow",
         "cal_week",
     ]
     assert all(FEATURE_DOCS[c] for c in feature_columns())
 
 
 def test_families_select_columns() -> None:
-    assert feature_columns(["calendar"]) == ["cal_dow", "cal_week"]
+    assert feature_columns(["calendar"]) == ["cal_week"]
     assert all(c.startswith("ci_") for c in feature_columns(["customer_item"]))
 
 

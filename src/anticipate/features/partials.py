@@ -255,7 +255,7 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
         return src if idx is None else src[idx]
 
     sources.update({name: (v, None) for name, v in _ratios(column).items()})
-    constants = {"cal_dow": float(cutoff.dayofweek), "cal_week": float(cutoff.isocalendar()[1])}
+    constants = {"cal_week": float(cutoff.isocalendar()[1])}
     columns = spec.columns
     block = np.empty((len(columns), len(c_idx)))
     for row, name in enumerate(columns):

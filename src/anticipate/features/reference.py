@@ -92,7 +92,6 @@ def build_features_reference(
     out = _pair_columns(out.join(cust.drop(columns="region"), on="customer_id"), pairs)
     out["ci_share_of_orders"] = _lookback_share(hist, cutoff, lookback_days, out)
     out = _join_item_features(out, hist, cutoff)
-    out["cal_dow"] = float(cutoff.dayofweek)
     out["cal_week"] = float(cutoff.isocalendar()[1])
     columns = feature_columns(families)
     return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
@@ -121,7 +120,6 @@ def _customers_reference(hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
     )
     cust["cust_bgnbd_x"] = cust["cust_orders_total"] - 1
     cust["cust_bgnbd_t_x"] = cust["cust_tenure_days"] - cust["cust_recency_days"]
-    cust["cust_bgnbd_T"] = cust["cust_tenure_days"]
     cust["region"] = _region_at_cutoff(hist)
     return cust
 

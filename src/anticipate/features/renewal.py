@@ -1,7 +1,7 @@
 """Renewal-cycle features: how overdue a customer's next purchase of an item is.
 
 Each pair's gaps between orders of the item are pooled per item into a mean gap and
-a squared coefficient of variation (as additive sums, so Dask partitions can be
+a weighted mean of the pairs' squared gap CVs (as additive sums, so Dask partitions can be
 added up), and the pair's next gap is modelled as Gamma-distributed around its own
 mean shrunk towards the item's; the hazard is the chance that the next order falls
 in the next ``RENEWAL_WINDOW_DAYS`` days given the days already elapsed. Pure numpy
@@ -42,7 +42,9 @@ def item_gap_sums(
 def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """From :func:`item_gap_sums`: per item the pooled mean gap (days) and CV^2; the all-item CV^2.
 
-    NaN where no pair qualifies; the all-item CV^2 is 1 (exponential gaps) when none does.
+    The CV^2 is the mean of the pairs' squared CVs weighted by ``n - 2`` (not the CV of
+    the pooled gaps); ``item_gap_cv`` is its root. NaN where no pair qualifies; the
+    all-item CV^2 is 1 (exponential gaps) when none does.
     """
     g, span, w, wcv2 = sums.T
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -27,7 +27,6 @@ CUSTOMER_COLUMNS: dict[str, int] = {
     "cust_recency_over_gap": kernels.RECENCY_OVER_GAP,
     "cust_bgnbd_x": kernels.BGNBD_X,
     "cust_bgnbd_t_x": kernels.BGNBD_T_X,
-    "cust_bgnbd_T": kernels.BGNBD_T,
     **{f"cust_orders_{w}d": kernels.window_count(i) for i, w in enumerate(CUSTOMER_WINDOWS)},
     **{f"cust_units_{w}d": kernels.window_units(i) for i, w in enumerate(CUSTOMER_WINDOWS)},
 }
