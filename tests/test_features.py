@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anticipate.features.build import (
     build_features,
@@ -40,7 +41,6 @@ def test_feature_names_are_pinned() -> None:
         "cust_recency_over_gap",
         "cust_bgnbd_x",
         "cust_bgnbd_t_x",
-        "cust_bgnbd_T",
         "ci_orders_total",
         "ci_orders_90d",
         "ci_orders_365d",
@@ -56,6 +56,7 @@ def test_feature_names_are_pinned() -> None:
         "ci_gap_std_days",
         "ci_gap_last_days",
         "ci_renewal_hazard_7d",
+        "ci_lapse_ratio",
         "item_units_7d",
         "item_units_28d",
         "item_units_365d",
@@ -66,14 +67,13 @@ def test_feature_names_are_pinned() -> None:
         "ri_units_7d",
         "ri_units_28d",
         "ri_trend_7d_28d",
-        "cal_dow",
         "cal_week",
     ]
     assert all(FEATURE_DOCS[c] for c in feature_columns())
 
 
 def test_families_select_columns() -> None:
-    assert feature_columns(["calendar"]) == ["cal_dow", "cal_week"]
+    assert feature_columns(["calendar"]) == ["cal_week"]
     assert all(c.startswith("ci_") for c in feature_columns(["customer_item"]))
 
 
@@ -88,6 +88,37 @@ def test_build_equals_pandas_reference(orders: pd.DataFrame, cutoff: pd.Timestam
         return
     slow = build_features_reference(orders, cutoff, lookback_days=60)
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(order_logs(), cutoffs, st.integers(0, 2**32 - 1))
+def test_the_same_lines_in_another_row_order_give_the_same_table(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, seed: int
+) -> None:
+    shuffled = orders.iloc[np.random.default_rng(seed).permutation(len(orders))].reset_index(drop=True)
+    fast = build_features(orders, cutoff, lookback_days=60)
+    again = build_features(shuffled, cutoff, lookback_days=60)
+    pd.testing.assert_frame_equal(fast, again, check_dtype=False, rtol=1e-12)
+
+
+def test_region_at_the_cutoff_is_the_one_of_most_units_at_the_last_instant_then_the_first_id() -> None:
+    cutoff = pd.Timestamp("2025-01-10")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "b", "b"],
+            "customer_id": ["x"] * 4,
+            "order_ts": pd.to_datetime(["2025-01-01"] + ["2025-01-05"] * 3),
+            "sku": ["s1", "s1", "s2", "s3"],
+            "quantity": np.array([9, 1, 2, 1], dtype=np.int64),
+            "unit_price": np.ones(4),
+            "region": ["p", "r", "q", "r"],
+        }
+    )
+    for rows in ([0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 1, 3]):
+        f = build_features(orders.iloc[rows], cutoff, lookback_days=30)
+        assert set(f["region"]) == {"q"}  # q and r both hold 2 units of the last order: q sorts first
+    heavier = orders.assign(quantity=np.array([9, 2, 2, 1], dtype=np.int64))
+    assert set(build_features(heavier, cutoff, lookback_days=30)["region"]) == {"r"}
 
 
 def _hand_log() -> pd.DataFrame:
@@ -135,6 +166,51 @@ def test_hand_built_features_and_labels() -> None:
     ]
 
 
+def test_an_order_straddling_a_window_edge_counts_wholly_outside_in_every_family() -> None:
+    cutoff = pd.Timestamp("2025-01-20")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "a", "b"],
+            "customer_id": ["x", "x", "x"],
+            "order_ts": pd.to_datetime(["2025-01-12 12:00", "2025-01-14 12:00", "2024-12-01 00:00"]),
+            "sku": ["s1", "s2", "s3"],
+            "quantity": np.array([1, 5, 1], dtype=np.int64),
+            "unit_price": [1.0, 1.0, 1.0],
+            "region": ["r", "r", "r"],
+        }
+    )  # order a starts 7.5 days before the cutoff; its s2 line is 5.5 days old
+    f = build_features(orders, cutoff, lookback_days=30).set_index("item")
+    s2 = f.loc["s2"]
+    assert s2["cust_orders_7d"] == 0 and s2["cust_units_7d"] == 0
+    assert s2["ci_days_since_last"] == pytest.approx(7.5)
+    assert s2["item_units_7d"] == 0 and s2["ri_units_7d"] == 0
+    assert s2["item_units_28d"] == 5 and s2["ri_units_28d"] == 5
+    slow = build_features_reference(orders, cutoff, lookback_days=30)
+    pd.testing.assert_frame_equal(build_features(orders, cutoff, lookback_days=30), slow, check_dtype=False)
+
+
+def test_share_of_orders_reads_the_lookback_window_so_no_candidate_is_zero_over_zero() -> None:
+    cutoff = pd.Timestamp("2025-06-01")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "d"],
+            "customer_id": ["x", "x", "x", "y"],
+            "order_ts": cutoff - pd.to_timedelta([400, 450, 10, 420], unit="D"),
+            "sku": ["s1", "s1", "s2", "s1"],
+            "quantity": np.ones(4, dtype=np.int64),
+            "unit_price": np.ones(4),
+            "region": ["r"] * 4,
+        }
+    )
+    f = build_features(orders, cutoff, lookback_days=500).set_index(["customer_id", "item"])
+    share = f["ci_share_of_orders"].to_dict()
+    assert share == {("x", "s1"): pytest.approx(2 / 3), ("x", "s2"): pytest.approx(1 / 3), ("y", "s1"): 1.0}
+    short = build_features(orders, cutoff, lookback_days=30)
+    assert short["ci_share_of_orders"].tolist() == [1.0]  # x's one order in 30 days held s2
+    slow = build_features_reference(orders, cutoff, lookback_days=500)
+    pd.testing.assert_frame_equal(f.reset_index(), slow, check_dtype=False)
+
+
 def test_training_frame_marks_non_buyers_zero() -> None:
     frame = build_training_frame(_hand_log(), pd.Timestamp("2025-01-10"), horizon_days=7, lookback_days=30)
     assert frame.set_index(["customer_id", "item"])["y"].to_dict() == {("x", "s1"): 0, ("x", "s2"): 1}
@@ -179,6 +255,31 @@ def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular(
     regular = renewal_hazard(age, mean, np.full(3, 0.05), window=7.0)
     assert regular[0] < 0.01 < regular[1] < regular[2]  # due around day 20: low early, high late
     assert np.isnan(renewal_hazard(np.array([3.0]), np.array([np.nan]), np.array([0.1])))[0]
+
+
+@pytest.mark.parametrize("cv2", [0.01, 0.05, 0.3, 1.0, 2.5])
+def test_renewal_hazard_of_lapsed_pairs_is_continuous_and_bounded_by_its_limit(cv2: float) -> None:
+    from anticipate.features.renewal import renewal_hazard
+
+    age = np.arange(0.0, 3000.0, 0.25)  # days; the survival underflows long before the end
+    mean = np.full(len(age), 30.0)
+    hazard = renewal_hazard(age, mean, np.full(len(age), cv2))
+    limit = 1.0 - np.exp(-7.0 / (30.0 * cv2))
+    assert np.isfinite(hazard).all() and (hazard < 1.0).all()
+    assert hazard[-1] == pytest.approx(limit, rel=0.02)
+    if cv2 <= 1.0:  # increasing hazard: from below, never past the limit
+        assert (hazard <= limit).all() and (np.diff(hazard) >= -1e-12).all()
+    past_mean = age >= 30.0  # no jump where the survival underflows (far past the mean)
+    assert np.abs(np.diff(hazard[past_mean])).max() < 0.01
+
+
+def test_lapse_ratio_grows_with_days_since_the_last_order_of_the_pair() -> None:
+    from anticipate.features.renewal import renewal_columns
+
+    n, pair_mean = np.array([1.0, 3.0, 3.0]), np.array([np.nan, 10.0, 10.0])
+    out = renewal_columns(n, pair_mean, np.array([40.0, 5.0, 300.0]), np.full(3, 20.0), np.full(3, 0.1), 0.1)
+    shrunk = (10.0 * 2 + 20.0) / 3  # the pair's mean gap shrunk to the item's by one gap
+    np.testing.assert_allclose(out["ci_lapse_ratio"], [40.0 / 20.0, 5.0 / shrunk, 300.0 / shrunk])
 
 
 def test_pooled_item_gaps_weight_pairs_by_their_gaps() -> None:

@@ -121,16 +121,27 @@ def test_collapse_events_sums_spend_with_kahan_compensation() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(lines())
-def test_most_recent_takes_the_youngest_row_and_the_later_on_ties(data: tuple[np.ndarray, ...]) -> None:
-    group, n_groups, _, age = data[0], data[1], data[2], data[3]
-    codes = np.arange(len(age), dtype=np.int64) * 3
+def test_most_recent_takes_the_most_units_at_the_youngest_age_then_the_smallest_code(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    group, n_groups, _, age, units = data[0], data[1], data[2], data[3], data[4]
+    codes = np.arange(len(age), dtype=np.int64) % 3
     perm, indptr = kernels.group_by_codes(group, n_groups)
-    fast = kernels.most_recent(indptr, perm, age, codes)
-    np.testing.assert_array_equal(fast, kernels.most_recent(indptr, perm, age, codes, jit=False))
+    fast = kernels.most_recent(indptr, perm, age, units, codes)
+    np.testing.assert_array_equal(fast, kernels.most_recent(indptr, perm, age, units, codes, jit=False))
+    shuffled = np.random.default_rng(0).permutation(len(age))
+    perm2, indptr2 = kernels.group_by_codes(group[shuffled], n_groups)
+    again = kernels.most_recent(indptr2, perm2, age[shuffled], units[shuffled], codes[shuffled])
+    np.testing.assert_array_equal(fast, again)  # the same rows in another order: the same codes
     for g in range(n_groups):
         rows = np.flatnonzero(group == g)
-        expect = codes[rows[age[rows] == age[rows].min()][-1]] if len(rows) else -1
-        assert fast[g] == expect
+        if not len(rows):
+            assert fast[g] == -1
+            continue
+        last = rows[age[rows] == age[rows].min()]
+        totals = {c: units[last][codes[last] == c].sum() for c in np.unique(codes[last])}
+        top = max(totals.values())
+        assert fast[g] == min(c for c, t in totals.items() if t == top)
 
 
 @settings(max_examples=150, deadline=None)

@@ -194,7 +194,7 @@ def test_baselines_rank_better_than_chance() -> None:
     test = test.assign(
         cust_bgnbd_x=test["ci_orders_365d"] - 1,
         cust_bgnbd_t_x=(365.0 - test["ci_days_since_last"]).clip(0, 365),
-        cust_bgnbd_T=365.0,
+        cust_tenure_days=365.0,
         ci_share_of_orders=(test["ci_orders_365d"] / test["cust_orders_365d"]).clip(0, 1),
     )
     p = BGNBDBaseline(horizon_days=7).fit(test).predict_proba(test)

@@ -314,19 +314,37 @@ def collapse_events(
     return _collapse_events_jit(*args) if jit else _collapse_events_body(*args)
 
 
-def _most_recent_body(indptr: np.ndarray, perm: np.ndarray, age: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Per group, the code of its youngest row (smallest ``age``; ties go to the later row); -1 if empty.
+def _most_recent_body(
+    indptr: np.ndarray, perm: np.ndarray, age: np.ndarray, units: np.ndarray, codes: np.ndarray
+) -> np.ndarray:
+    """Per group, the code of its youngest rows by content alone; -1 if empty.
 
-    Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]`` in source order.
+    Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]``. Among the rows at the
+    smallest ``age`` (days), the code with the most ``units`` summed over those rows
+    wins, ties going to the smallest code, so any row order gives the same code.
     """
     out = np.full(indptr.shape[0] - 1, -1, dtype=np.int64)
+    at_best = np.empty(perm.shape[0], dtype=np.int64)
     for g in range(indptr.shape[0] - 1):
+        lo, hi = indptr[g], indptr[g + 1]
         best = np.inf
-        for j in range(indptr[g], indptr[g + 1]):
-            row = perm[j]
-            if age[row] <= best:
-                best = age[row]
-                out[g] = codes[row]
+        for j in range(lo, hi):
+            best = min(best, age[perm[j]])
+        m = 0
+        for j in range(lo, hi):
+            if age[perm[j]] == best:
+                at_best[m] = perm[j]
+                m += 1
+        top_units = -np.inf
+        for a in range(m):
+            code = codes[at_best[a]]
+            total = 0.0
+            for b in range(m):
+                if codes[at_best[b]] == code:
+                    total += units[at_best[b]]
+            if total > top_units or (total == top_units and code < out[g]):
+                top_units = total
+                out[g] = code
     return out
 
 
@@ -334,13 +352,20 @@ _most_recent_jit = njit(cache=True, nogil=True)(_most_recent_body)
 
 
 def most_recent(
-    indptr: np.ndarray, perm: np.ndarray, age: np.ndarray, codes: np.ndarray, *, jit: bool = True
+    indptr: np.ndarray,
+    perm: np.ndarray,
+    age: np.ndarray,
+    units: np.ndarray,
+    codes: np.ndarray,
+    *,
+    jit: bool = True,
 ) -> np.ndarray:
     """Run the most-recent-code kernel (``jit=False`` runs the plain-Python twin)."""
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
+        np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(codes, dtype=np.int64),
     )
     return _most_recent_jit(*args) if jit else _most_recent_body(*args)

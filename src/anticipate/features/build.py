@@ -63,9 +63,10 @@ def build_features(
     """One row per candidate pair at ``cutoff``: ``customer_id, item, region`` + feature columns.
 
     Candidates are the (customer, item) pairs with an order line in ``[cutoff - L, cutoff)``
-    (L = ``spec.lookback_days``); ``region`` is the customer's ship-to region on their
-    most recent line before the cutoff. Rows are sorted by ``customer_id, item``;
-    columns follow :func:`feature_columns`. ``spec`` or its fields as keywords.
+    (L = ``spec.lookback_days``); ``region`` is the customer's ship-to region at their
+    last order before the cutoff (the region of most units among the lines at that
+    instant, ties to the first region id in sort order; never row order). Rows are sorted
+    by ``customer_id, item``; columns follow :func:`feature_columns`. ``spec`` or its fields as keywords.
 
     Every line is grouped once by customer (a counting sort on integer codes); the
     pairs come from sorting each customer's lines by item, so the rows are born in

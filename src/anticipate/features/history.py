@@ -5,6 +5,12 @@ cuts them first, and every later step sees nothing else. An *order* is a distinc
 ``order_id`` of a customer (a line without order_id is its own order at its
 timestamp); ages are days before the cutoff (float); units are summed quantities;
 spend is quantity x unit_price (currency).
+
+Window rule, the same in every family: an order happens at its first line's
+timestamp, and all its lines before the cutoff count at that instant. An order that
+straddles a window edge (first line outside, later lines inside) counts wholly
+outside in the customer, customer x item, item and region x item windows alike, and
+a pair is a candidate when one of its orders was placed within the lookback.
 """
 
 from __future__ import annotations
@@ -139,6 +145,21 @@ def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
     return pd.factorize(joint, sort=False)[0].astype(np.int64)
 
 
+def _order_age(cust: np.ndarray, order: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Each line's age replaced by its (customer, order)'s oldest line age (days): the window rule."""
+    if len(age) == 0:
+        return age
+    n = int(order.max()) + 1
+    owner = np.full(n, -1, dtype=np.int64)
+    owner[order] = cust
+    if not (owner[order] == cust).all():  # an order id shared by customers: number (customer, order)
+        order = pd.factorize(cust * n + order, sort=False)[0].astype(np.int64)
+        n = int(order.max()) + 1
+    oldest = np.full(n, -np.inf)
+    np.maximum.at(oldest, order, age)
+    return oldest[order]
+
+
 def history(
     orders: pd.DataFrame, cutoff: pd.Timestamp, item_level: str, products: pd.DataFrame | None
 ) -> Lines:
@@ -158,6 +179,7 @@ def history(
         )
         order_codes = done["order"].result()
     age = (np.datetime64(pd.Timestamp(cutoff).to_datetime64(), "ns") - ts) / DAY
+    age = _order_age(cust_codes, order_codes, age.astype(np.float64, copy=False))
     qty = hist["quantity"].to_numpy(dtype=np.float64)
     price = hist["unit_price"].to_numpy(dtype=np.float64) if "unit_price" in hist else np.zeros(len(hist))
     return Lines(

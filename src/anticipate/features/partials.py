@@ -27,7 +27,13 @@ import pandas as pd
 
 from anticipate.features.history import Lines, group_by_customer, history
 from anticipate.features.renewal import GAP_SUMS, item_gap_sums, pooled_gaps, renewal_columns
-from anticipate.features.sequences import CUSTOMER_COLUMNS, Customers, customer_table, pair_stats
+from anticipate.features.sequences import (
+    CUSTOMER_COLUMNS,
+    LOOKBACK_ORDERS,
+    Customers,
+    customer_table,
+    pair_stats,
+)
 from anticipate.features.spec import KEYS, FeatureSpec
 
 #: Columns of :attr:`Partials.item_units`: units in 7/28/365 days and distinct buyers in 28 days.
@@ -120,12 +126,12 @@ def prepare(
     """
     lines = history(orders, pd.Timestamp(cutoff), spec.item_level, products)
     if lines.empty:
-        cust = Customers(np.zeros((0, 0)), np.zeros(0, dtype=np.int64))
+        cust = Customers(np.zeros((0, 0)), np.zeros(0, dtype=np.int64), np.zeros(0))
         pairs = {"cust_code": np.zeros(0, dtype=np.int64), "item_code": np.zeros(0, dtype=np.int64)}
         return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, _empty_partials(lines))
     grouped = group_by_customer(lines)
-    cust = customer_table(lines, grouped)
-    pairs = pair_stats(lines, grouped)
+    cust = customer_table(lines, grouped, spec.lookback_days)
+    pairs = pair_stats(lines, grouped, spec.lookback_days)
     del grouped
     gaps = item_gap_sums(
         pairs["item_code"], pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_gap_std_days"],
@@ -214,7 +220,7 @@ def _ratios(column: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
     days = np.maximum(column("cust_tenure_days"), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
-            "ci_share_of_orders": column("ci_orders_365d") / column("cust_orders_365d"),
+            "ci_share_of_orders": column("pair_" + LOOKBACK_ORDERS) / column("cust_" + LOOKBACK_ORDERS),
             "cust_orders_per_day": column("cust_orders_total") / days,
             "ci_share_all": column("ci_orders_total") / column("cust_orders_total"),
             "ci_orders_per_day": column("ci_orders_total") / days,
@@ -241,13 +247,15 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
     sources.update({name: (v, None) for name, v in pairs.items() if name.startswith("ci_")})
     sources.update(_item_sources(prepared, totals))
+    sources["cust_" + LOOKBACK_ORDERS] = (prepared.cust.lookback_orders, c_idx)
+    sources["pair_" + LOOKBACK_ORDERS] = (pairs[LOOKBACK_ORDERS], None)
 
     def column(name: str) -> np.ndarray:
         src, idx = sources[name]
         return src if idx is None else src[idx]
 
     sources.update({name: (v, None) for name, v in _ratios(column).items()})
-    constants = {"cal_dow": float(cutoff.dayofweek), "cal_week": float(cutoff.isocalendar()[1])}
+    constants = {"cal_week": float(cutoff.isocalendar()[1])}
     columns = spec.columns
     block = np.empty((len(columns), len(c_idx)))
     for row, name in enumerate(columns):

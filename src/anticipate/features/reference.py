@@ -15,15 +15,20 @@ from anticipate.features.history import item_column
 from anticipate.features.spec import ALL_FAMILIES, CUSTOMER_WINDOWS, KEYS, PAIR_WINDOWS, feature_columns
 
 
-def _orders_of(hist: pd.DataFrame, keys: list[str], cutoff: pd.Timestamp) -> pd.DataFrame:
+def _order_keys(hist: pd.DataFrame) -> pd.Series:
+    """Each line's order: its order_id, or its own (customer, timestamp) order when it has none."""
     oid = hist["order_id"].astype(str) if "order_id" in hist else pd.Series("", index=hist.index)
     own = (
         hist["customer_id"].astype(str)
         + "@"
         + hist["order_ts"].astype("datetime64[ns]").astype("int64").astype(str)
     )
+    return oid.where(oid.notna() & (oid != "") & (oid != "nan"), "\x00" + own)
+
+
+def _orders_of(hist: pd.DataFrame, keys: list[str], cutoff: pd.Timestamp) -> pd.DataFrame:
     hist = hist.assign(
-        okey=oid.where(oid.notna() & (oid != "") & (oid != "nan"), "\x00" + own),
+        okey=_order_keys(hist),
         spend=(hist["quantity"] * hist.get("unit_price", 0.0)).fillna(0.0),
     )
     ev = (
@@ -69,6 +74,9 @@ def build_features_reference(
     cutoff = pd.Timestamp(cutoff)
     hist = orders[orders["order_ts"] < cutoff].copy()
     hist["customer_id"] = hist["customer_id"].astype(str)
+    # the window rule: every line of an order counts at the order's first line
+    first = hist.assign(okey=_order_keys(hist)).groupby(["customer_id", "okey"])["order_ts"].transform("min")
+    hist["order_ts"] = first
     hist["item"] = item_column(hist, item_level, products).to_numpy()
     hist["region"] = hist["region"].astype(str)
     cust = _customers_reference(hist, cutoff)
@@ -82,8 +90,8 @@ def build_features_reference(
     out = pd.DataFrame(index=pairs.index).reset_index()
     out["region"] = cust["region"].reindex(out["customer_id"]).to_numpy()
     out = _pair_columns(out.join(cust.drop(columns="region"), on="customer_id"), pairs)
+    out["ci_share_of_orders"] = _lookback_share(hist, cutoff, lookback_days, out)
     out = _join_item_features(out, hist, cutoff)
-    out["cal_dow"] = float(cutoff.dayofweek)
     out["cal_week"] = float(cutoff.isocalendar()[1])
     columns = feature_columns(families)
     return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
@@ -112,10 +120,16 @@ def _customers_reference(hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
     )
     cust["cust_bgnbd_x"] = cust["cust_orders_total"] - 1
     cust["cust_bgnbd_t_x"] = cust["cust_tenure_days"] - cust["cust_recency_days"]
-    cust["cust_bgnbd_T"] = cust["cust_tenure_days"]
-    last = hist.sort_values(["customer_id", "order_ts"], kind="stable")
-    cust["region"] = last.groupby("customer_id")["region"].last()
+    cust["region"] = _region_at_cutoff(hist)
     return cust
+
+
+def _region_at_cutoff(hist: pd.DataFrame) -> pd.Series:
+    """Per customer: among the lines at their last order time, the region of most units, ties by region id."""
+    last = hist[hist["order_ts"] == hist.groupby("customer_id")["order_ts"].transform("max")]
+    units = last.groupby(["customer_id", "region"])["quantity"].sum().astype(float).reset_index()
+    units = units.sort_values(["customer_id", "quantity", "region"], ascending=[True, False, True])
+    return units.groupby("customer_id")["region"].first()
 
 
 def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -127,11 +141,10 @@ def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     out["ci_days_since_last"] = pairs["recency"].to_numpy()
     out["ci_gap_mean_days"] = pairs["gap_mean"].to_numpy()
     out["ci_recency_over_gap"] = pairs["rog"].to_numpy()
-    for col in ("ci_gap_std_days", "ci_gap_last_days", "ci_renewal_hazard_7d"):
+    for col in ("ci_gap_std_days", "ci_gap_last_days", "ci_renewal_hazard_7d", "ci_lapse_ratio"):
         out[col] = pairs[col].to_numpy()
     for col in ("item_gap_mean_days", "item_gap_cv"):
         out[col] = pairs[col].to_numpy()
-    out["ci_share_of_orders"] = out["ci_orders_365d"] / out["cust_orders_365d"]
     out["ci_repeat_ratio"] = (out["ci_orders_total"] - 1) / out["ci_orders_total"]
     tenure = out["cust_tenure_days"].clip(lower=1.0)
     out["cust_orders_per_day"] = out["cust_orders_total"] / tenure
@@ -140,10 +153,18 @@ def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Pooled item gap statistics and the Gamma renewal hazard, with pandas groupby (all pairs)."""
-    from scipy.special import gammaincc
+def _lookback_share(hist: pd.DataFrame, cutoff: pd.Timestamp, lookback: int, out: pd.DataFrame) -> np.ndarray:
+    """Per candidate of ``out``: the pair's orders over the customer's, both placed in the lookback."""
+    cust = _orders_of(hist, ["customer_id"], cutoff)
+    pair = _orders_of(hist, ["customer_id", "item"], cutoff)
+    n_cust = cust[cust["age"] <= lookback].groupby("customer_id").size()
+    n_pair = pair[pair["age"] <= lookback].groupby(["customer_id", "item"]).size()
+    keys = pd.MultiIndex.from_frame(out[["customer_id", "item"]])
+    return (n_pair.reindex(keys).to_numpy() / n_cust.reindex(out["customer_id"]).to_numpy()).astype(float)
 
+
+def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pooled item gap statistics, Gamma renewal hazard and lapse ratio, with pandas groupby (all pairs)."""
     p = pairs.reset_index()
     gaps = (p["n"] - 1).where(p["n"] >= 2, 0.0)
     span = (p["gap_mean"] * gaps).where(p["n"] >= 2, 0.0)
@@ -159,15 +180,37 @@ def _renewal_reference(pairs: pd.DataFrame) -> pd.DataFrame:
     prior = p["item_gap_mean_days"].fillna(p["gap_mean"])
     mean = (p["gap_mean"].fillna(0.0) * (p["n"] - 1) + prior) / p["n"]
     shape = 1.0 / np.maximum(item_cv2.reindex(p["item"]).fillna(overall).to_numpy(), 0.01)
-    age = p["recency"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s0 = gammaincc(shape, age * shape / mean.to_numpy())
-        s1 = gammaincc(shape, (age + 7.0) * shape / mean.to_numpy())
-        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
-    p["ci_renewal_hazard_7d"] = np.where(mean.isna(), np.nan, hazard)
+    p["ci_renewal_hazard_7d"] = np.where(mean.isna(), np.nan, _hazard_reference(p["recency"], mean, shape))
+    p["ci_lapse_ratio"] = (p["recency"] / mean).where(mean > 0)
     p["ci_gap_std_days"] = p["gap_std"]
     p["ci_gap_last_days"] = p["gap_last"]
     return p.set_index(["customer_id", "item"])
+
+
+def _log_q_by_quad(k: float, x: float) -> float:
+    """``log Q(k, x)`` as ``x^(k-1) e^(-x) / Gamma(k) * int_0^inf (1 + u/x)^(k-1) e^(-u) du`` (quad)."""
+    from scipy.integrate import quad
+    from scipy.special import gammaln
+
+    j, _ = quad(lambda u: np.exp((k - 1.0) * np.log1p(u / x) - u), 0.0, np.inf, epsabs=0.0, epsrel=1e-13)
+    return (k - 1.0) * np.log(x) - x - gammaln(k) + np.log(j)
+
+
+def _hazard_reference(age: pd.Series, mean: pd.Series, shape: np.ndarray) -> np.ndarray:
+    """The 7-day Gamma renewal hazard row by row; past mean + 3 sd + 5 scales, in log-survival form."""
+    from scipy.special import gammaincc
+
+    out = np.full(len(age), np.nan)
+    for i, (a, m, k) in enumerate(zip(age.to_numpy(), mean.to_numpy(), shape, strict=True)):
+        if np.isnan(m):
+            continue
+        x0, x1 = a * k / m, (a + 7.0) * k / m
+        if x0 >= k + 3.0 * np.sqrt(k) + 5.0:
+            h = -np.expm1(_log_q_by_quad(k, x1) - _log_q_by_quad(k, x0))
+        else:
+            h = 1.0 - gammaincc(k, x1) / gammaincc(k, x0)
+        out[i] = min(h, -np.expm1(-7.0 * k / m)) if k >= 1.0 else h
+    return out
 
 
 def _join_item_features(out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Renewal-cycle features: how overdue a customer's next purchase of an item is.
 
 Each pair's gaps between orders of the item are pooled per item into a mean gap and
-a squared coefficient of variation (as additive sums, so Dask partitions can be
+a weighted mean of the pairs' squared gap CVs (as additive sums, so Dask partitions can be
 added up), and the pair's next gap is modelled as Gamma-distributed around its own
 mean shrunk towards the item's; the hazard is the chance that the next order falls
 in the next ``RENEWAL_WINDOW_DAYS`` days given the days already elapsed. Pure numpy
@@ -14,6 +14,7 @@ import numpy as np
 
 RENEWAL_WINDOW_DAYS = 7.0
 MIN_GAP_CV2 = 0.01  # the Gamma shape is at most 100
+_TAIL_BLOCK = 16_384  # rows per block of the tail quadrature (a 16,384 x 24 float scratch)
 
 
 GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
@@ -42,7 +43,9 @@ def item_gap_sums(
 def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """From :func:`item_gap_sums`: per item the pooled mean gap (days) and CV^2; the all-item CV^2.
 
-    NaN where no pair qualifies; the all-item CV^2 is 1 (exponential gaps) when none does.
+    The CV^2 is the mean of the pairs' squared CVs weighted by ``n - 2`` (not the CV of
+    the pooled gaps); ``item_gap_cv`` is its root. NaN where no pair qualifies; the
+    all-item CV^2 is 1 (exponential gaps) when none does.
     """
     g, span, w, wcv2 = sums.T
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -52,20 +55,59 @@ def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return mean, cv2, overall
 
 
+def tail_start(shape: np.ndarray) -> np.ndarray:
+    """Scaled age ``age * shape / mean_gap`` past which the hazard reads the log-survival tail form.
+
+    Well past the mean (three standard deviations and five scale units), where the
+    survival may underflow but the tail integrand of :func:`log_survival_tail` is smooth.
+    """
+    return shape + 3.0 * np.sqrt(shape) + 5.0
+
+
+def log_survival_tail(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``log Q(shape, x)`` (regularised upper incomplete gamma) for ``x >= tail_start(shape)``, no underflow.
+
+    ``Q(k, x) = x^(k-1) e^(-x) / Gamma(k) * J`` with ``J = int_0^inf (1 + u/x)^(k-1) e^(-u) du``,
+    and ``J`` by 24-point Gauss-Laguerre quadrature (its integrand is smooth and
+    bounded past the mean).
+    """
+    from numpy.polynomial.laguerre import laggauss
+    from scipy.special import gammaln
+
+    nodes, weights = laggauss(24)
+    k, x = np.asarray(shape, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    j = np.empty(len(x))
+    for lo in range(0, len(x), _TAIL_BLOCK):  # blocks keep the (rows, nodes) scratch small
+        part = slice(lo, lo + _TAIL_BLOCK)
+        j[part] = np.exp((k[part] - 1.0)[:, None] * np.log1p(nodes[None, :] / x[part, None])) @ weights
+    return (k - 1.0) * np.log(x) - x - gammaln(k) + np.log(j)
+
+
 def renewal_hazard(
     age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
 ) -> np.ndarray:
     """``P(G <= age + window | G > age)`` for ``G ~ Gamma(1 / cv2, mean_gap * cv2)`` (days).
 
-    1 where the survival at ``age`` underflows (long overdue); NaN where the mean gap is.
+    Continuous in ``age`` and never past its long-overdue limit ``1 - exp(-window / scale)``
+    (``scale = mean_gap * cv2``; approached from below when ``cv2 < 1``): ages past
+    :func:`tail_start` take the survival ratio from :func:`log_survival_tail`, so a
+    survival that underflows no longer reads 1. NaN where the mean gap is.
     """
     from scipy.special import gammaincc
 
-    shape = 1.0 / np.maximum(cv2, MIN_GAP_CV2)
+    age, mean_gap = np.asarray(age, dtype=np.float64), np.asarray(mean_gap, dtype=np.float64)
+    shape = 1.0 / np.maximum(np.asarray(cv2, dtype=np.float64), MIN_GAP_CV2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        s0 = gammaincc(shape, age * shape / mean_gap)
-        s1 = gammaincc(shape, (age + window) * shape / mean_gap)
-        hazard = np.where(s0 > 1e-12, (s0 - s1) / s0, 1.0)
+        x0, x1 = age * shape / mean_gap, (age + window) * shape / mean_gap
+        s0, s1 = gammaincc(shape, x0), gammaincc(shape, x1)
+        hazard = np.where(s0 > 0, (s0 - s1) / s0, np.nan)
+    tail = np.flatnonzero(np.nan_to_num(x0) >= tail_start(shape))
+    if len(tail):
+        k = shape[tail]
+        log_ratio = log_survival_tail(k, x1[tail]) - log_survival_tail(k, x0[tail])
+        hazard[tail] = -np.expm1(log_ratio)
+    limit = -np.expm1(-window * shape / mean_gap)
+    hazard = np.where(shape >= 1.0, np.minimum(hazard, limit), hazard)  # rounding past the limit
     return np.where(np.isnan(mean_gap), np.nan, hazard)
 
 
@@ -77,9 +119,21 @@ def renewal_columns(
     item_cv2: np.ndarray,
     overall_cv2: float,
 ) -> dict[str, np.ndarray]:
-    """``item_gap_mean_days``, ``item_gap_cv`` and ``ci_renewal_hazard_7d`` per pair (item stats per pair)."""
+    """``item_gap_mean_days``, ``item_gap_cv``, ``ci_renewal_hazard_7d`` and ``ci_lapse_ratio`` per pair.
+
+    Item stats come per pair; the pair's mean gap (days) is shrunk towards the item's
+    by one gap. ``ci_lapse_ratio`` is the days since the pair's last order over that
+    shrunk mean gap: the hazard is bounded as a pair lapses, the ratio keeps growing.
+    """
     prior = np.where(np.isnan(item_mean), pair_mean, item_mean)
     shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
     shrunk = np.where(np.isnan(prior), np.nan, shrunk)
     hazard = renewal_hazard(age, shrunk, np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
-    return {"item_gap_mean_days": item_mean, "item_gap_cv": np.sqrt(item_cv2), "ci_renewal_hazard_7d": hazard}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lapse = np.where(shrunk > 0, age / shrunk, np.nan)
+    return {
+        "item_gap_mean_days": item_mean,
+        "item_gap_cv": np.sqrt(item_cv2),
+        "ci_renewal_hazard_7d": hazard,
+        "ci_lapse_ratio": lapse,
+    }

@@ -27,7 +27,6 @@ CUSTOMER_COLUMNS: dict[str, int] = {
     "cust_recency_over_gap": kernels.RECENCY_OVER_GAP,
     "cust_bgnbd_x": kernels.BGNBD_X,
     "cust_bgnbd_t_x": kernels.BGNBD_T_X,
-    "cust_bgnbd_T": kernels.BGNBD_T,
     **{f"cust_orders_{w}d": kernels.window_count(i) for i, w in enumerate(CUSTOMER_WINDOWS)},
     **{f"cust_units_{w}d": kernels.window_units(i) for i, w in enumerate(CUSTOMER_WINDOWS)},
 }
@@ -45,12 +44,20 @@ PAIR_COLUMNS: dict[str, int] = {
 }
 
 
+#: Name of the per-customer and per-pair order count inside the lookback (not a feature column).
+LOOKBACK_ORDERS = "orders_lookback"
+
+
 @dataclass(frozen=True)
 class Customers:
-    """Per customer code: sequence statistics (:data:`CUSTOMER_COLUMNS`) and the last region code."""
+    """Per customer code: sequence statistics (:data:`CUSTOMER_COLUMNS`), last region code, lookback orders.
+
+    ``lookback_orders`` counts the customer's orders placed in the lookback window.
+    """
 
     stats: np.ndarray
     region: np.ndarray
+    lookback_orders: np.ndarray
 
     def column(self, name: str) -> np.ndarray:
         """The per-customer values of customer feature ``name``."""
@@ -80,19 +87,27 @@ def _events(
     return ev_indptr, age, units, spend
 
 
-def customer_table(lines: Lines, grouped: Grouped) -> Customers:
-    """Customer statistics and most recent region (ties on time go to the later source row)."""
+def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
+    """Customer statistics, region at the cutoff and lookback orders.
+
+    The region is that of the customer's lines at their last instant (the last order's
+    time) with the most units, ties to the region id first in sort order: content
+    only, so the same lines in any row order give the same region.
+    """
     everything = grouped.positions
     ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, lines.cust)
-    stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(CUSTOMER_WINDOWS, dtype=np.float64))
-    return Customers(stats, kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.region))
+    windows = np.array([*CUSTOMER_WINDOWS, lookback_days], dtype=np.float64)
+    stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
+    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
+    return Customers(stats, region, stats[:, kernels.window_count(len(CUSTOMER_WINDOWS))])
 
 
-def pair_stats(lines: Lines, grouped: Grouped) -> dict[str, np.ndarray]:
+def pair_stats(lines: Lines, grouped: Grouped, lookback_days: float) -> dict[str, np.ndarray]:
     """Customer x item statistics of every pair of the history, in (customer, item) code order.
 
-    Keys: ``cust_code``, ``item_code`` and the :data:`PAIR_COLUMNS` features, plus
-    ``ci_repeat_ratio``; one value per pair.
+    Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
+    ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
+    lookback window); one value per pair.
     """
     by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
     cust = np.repeat(np.arange(len(lines.customers), dtype=np.int64), np.diff(grouped.indptr))
@@ -102,8 +117,10 @@ def pair_stats(lines: Lines, grouped: Grouped) -> dict[str, np.ndarray]:
     pair = lines.cust * len(lines.items) + lines.item
     ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
     del pair
-    stats = kernels.sequence_stats(ev_indptr, age, units, spend, np.array(PAIR_WINDOWS, dtype=np.float64))
+    windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
+    stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
     table = {"cust_code": cust[starts], "item_code": item[starts]}
     table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
+    table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
     return table

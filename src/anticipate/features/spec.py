@@ -33,7 +33,7 @@ FAMILY_PREFIX: dict[str, str] = {
 
 FEATURE_DOCS: dict[str, str] = {
     "cust_recency_days": "days from the customer's last order to the cutoff",
-    "cust_tenure_days": "days from the customer's first order to the cutoff",
+    "cust_tenure_days": "days from the customer's first order to the cutoff (also BG/NBD's T)",
     "cust_orders_total": "orders the customer placed before the cutoff",
     **{f"cust_orders_{w}d": f"orders in the last {w} days" for w in CUSTOMER_WINDOWS},
     **{f"cust_units_{w}d": f"units ordered in the last {w} days" for w in CUSTOMER_WINDOWS},
@@ -45,7 +45,6 @@ FEATURE_DOCS: dict[str, str] = {
     "cust_recency_over_gap": "days since the last order divided by the mean gap",
     "cust_bgnbd_x": "BG/NBD x: repeat orders (orders - 1)",
     "cust_bgnbd_t_x": "BG/NBD t_x: days from the first to the last order",
-    "cust_bgnbd_T": "BG/NBD T: days from the first order to the cutoff",
     "ci_orders_total": "orders of this item by this customer before the cutoff",
     **{f"ci_orders_{w}d": f"orders of the item by the customer in the last {w} days" for w in PAIR_WINDOWS},
     **{
@@ -55,7 +54,9 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_days_since_last": "days since the customer last ordered the item",
     "ci_gap_mean_days": "mean days between the customer's orders of the item",
     "ci_recency_over_gap": "days since the last order of the item divided by its mean gap",
-    "ci_share_of_orders": "share of the customer's orders (365 days) that contained the item",
+    "ci_share_of_orders": (
+        "share of the customer's orders placed in the lookback (time.lookback_days) that contained the item"
+    ),
     "ci_repeat_ratio": "share of the customer's orders of the item that were repeats: (n - 1) / n",
     "ci_share_all": "share of all the customer's orders that contained the item",
     "ci_orders_per_day": "orders of the item per day since the customer's first order",
@@ -63,7 +64,12 @@ FEATURE_DOCS: dict[str, str] = {
     "ci_gap_last_days": "days between the customer's last two orders of the item",
     "ci_renewal_hazard_7d": (
         "P(next order of the item within 7 days | none for ci_days_since_last days) under a Gamma gap "
-        "with the item's pooled CV and the pair's mean gap shrunk to the item's by one gap"
+        "with the item's pooled CV and the pair's mean gap shrunk to the item's by one gap; continuous "
+        "in the days and bounded by its long-overdue limit 1 - exp(-7 / scale)"
+    ),
+    "ci_lapse_ratio": (
+        "days since the customer last ordered the item over the pair's mean gap shrunk to the item's "
+        "by one gap (the lapse the bounded hazard no longer shows; defined for one-order pairs too)"
     ),
     "item_units_7d": "units of the item sold to anyone in the last 7 days",
     "item_units_28d": "units of the item sold in the last 28 days",
@@ -71,11 +77,13 @@ FEATURE_DOCS: dict[str, str] = {
     "item_trend_7d_28d": "daily units in 7 days over daily units in 28 days (NaN when none in 28)",
     "item_buyers_28d": "distinct customers who bought the item in the last 28 days",
     "item_gap_mean_days": "mean days between a customer's orders of the item, pooled over customers",
-    "item_gap_cv": "coefficient of variation of those gaps, pooled over customers with 3+ orders of it",
+    "item_gap_cv": (
+        "root of the mean of the pairs' squared gap CVs (std / mean of each customer's gaps), weighted by "
+        "n - 2 over customers with 3+ orders of the item"
+    ),
     "ri_units_7d": "units of the item shipped to the customer's region in the last 7 days",
     "ri_units_28d": "units of the item shipped to the customer's region in the last 28 days",
     "ri_trend_7d_28d": "regional daily units in 7 days over those in 28 days",
-    "cal_dow": "the cutoff's day of week (Monday = 0)",
     "cal_week": "the cutoff's ISO week of year",
 }
 

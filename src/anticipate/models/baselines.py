@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from anticipate.models.bgnbd import BGNBD
 
 RF_COLUMNS = ("cust_recency_days", "cust_orders_365d", "ci_days_since_last", "ci_orders_365d")
-BGNBD_COLUMNS = ("cust_bgnbd_x", "cust_bgnbd_t_x", "cust_bgnbd_T")
+BGNBD_COLUMNS = ("cust_bgnbd_x", "cust_bgnbd_t_x", "cust_tenure_days")  # x, t_x and T (days)
 
 
 class RecencyFrequencyBaseline(BaseEstimator):
