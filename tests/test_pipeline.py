@@ -35,7 +35,8 @@ def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path,
     assert trained["counts"]["model_version"] == 1 and trained["run_id"]
     evaluated = _json(world, "evaluate")
     m = evaluated["metrics"]
-    assert {"auc", "baseline_rf.auc", "baseline_bgnbd.auc", "oracle.auc", "oracle_gap.auc"} <= set(m)
+    baselines = {f"baseline_{b}.auc" for b in ("rf", "bgnbd", "pair_rate", "pair_logreg")}
+    assert {"auc", *baselines, "oracle.auc", "oracle_gap.auc"} <= set(m)
     assert m["oracle.auc"] >= m["auc"] - 0.02  # the truth is the ceiling
     assert m["auc"] > 0.75
     _json(world, "promote", "latest", "--alias", "production")
