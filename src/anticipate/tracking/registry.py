@@ -177,7 +177,9 @@ class Registry:
 
         with service_errors(self.uri, f"loading the model {uri}"):
             try:
-                loaded = mlflow.pyfunc.load_model(uri)
+                # The dependency check compares the model's pip requirements with the installed
+                # packages (~2.7 s per process); MLflow's warnings are muted unless -v anyway.
+                loaded = mlflow.pyfunc.load_model(uri, suppress_warnings=True)
             except (MlflowException, OSError) as exc:
                 if is_connection_failure(exc):
                     raise
