@@ -32,7 +32,7 @@ from anticipate.features import partials as engine
 from anticipate.features.build import attach_labels, training_cutoffs
 from anticipate.features.spec import FeatureSpec, resolve_spec
 from anticipate.models.scoring import score_frame, spec_of
-from anticipate.models.training import Fitted, check_labels, feature_names, model_meta
+from anticipate.models.training import Fitted, check_labels, compact_features, feature_names, model_meta
 
 
 # --------------------------------------------------------------------------- features
@@ -130,11 +130,17 @@ def training_set_dask(
 
 
 def downsample_dask(train: Any, rows: int, seed: int) -> tuple[pd.DataFrame, int]:
-    """About ``rows`` rows of the dask frame ``train`` drawn at random (seeded), and its full length."""
+    """About ``rows`` rows of the dask frame ``train`` drawn at random (seeded), and its full length.
+
+    The local sample has float32 features like the local path's windows
+    (:func:`~anticipate.models.training.compact_features`). It draws one rate over the
+    union of the training windows (each window keeps its proportional part) rather than
+    the local path's per-window shares; both keep every row when ``train`` fits ``rows``.
+    """
     n = int(train.shape[0].compute())
     frac = min(1.0, rows / max(n, 1))
-    return (train.sample(frac=frac, random_state=seed).compute() if frac < 1 else train.compute()), n
-
+    sample = train.sample(frac=frac, random_state=seed).compute() if frac < 1 else train.compute()
+    return compact_features(sample), n
 
 # --------------------------------------------------------------------------- training
 def _machines(client: Any, listen_port: int | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ keywords (``lookback_days=...``, ``item_level=...``, ``families=...``, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [  # the names below are defined in spec.py and history.py and re-expo
     "build_training_set",
     "feature_columns",
     "item_column",
+    "iter_training_frames",
     "training_cutoffs",
 ]
 
@@ -146,6 +148,26 @@ def training_cutoffs(until: pd.Timestamp, horizon_days: int, windows: int) -> li
     return [pd.Timestamp(until) - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
 
 
+def iter_training_frames(
+    orders: pd.DataFrame,
+    until: pd.Timestamp,
+    spec: FeatureSpec | None = None,
+    *,
+    windows: int,
+    products: pd.DataFrame | None = None,
+    **fields: Any,
+) -> Iterator[pd.DataFrame]:
+    """The rolling-origin training frames one at a time, oldest cutoff first (the last validates).
+
+    Each frame is built only when the caller asks for the next one, so a caller that
+    shrinks or drops a window holds one full window in memory at a time. ``spec`` (with
+    a horizon) or its fields as keywords; ``windows`` cutoffs, see :func:`training_cutoffs`.
+    """
+    spec = resolve_spec(spec, fields)
+    for t in training_cutoffs(until, spec.horizon, windows):
+        yield build_training_frame(orders, t, spec, products=products)
+
+
 def build_training_set(
     orders: pd.DataFrame,
     until: pd.Timestamp,
@@ -158,11 +180,7 @@ def build_training_set(
     """Rolling-origin training frames concatenated (every label lies before ``until``).
 
     ``spec`` (with a horizon) or its fields as keywords; ``windows`` cutoffs, see
-    :func:`training_cutoffs`.
+    :func:`training_cutoffs`. Training itself streams :func:`iter_training_frames`.
     """
-    spec = resolve_spec(spec, fields)
-    frames = [
-        build_training_frame(orders, t, spec, products=products)
-        for t in training_cutoffs(until, spec.horizon, windows)
-    ]
-    return pd.concat(frames, ignore_index=True)
+    frames = iter_training_frames(orders, until, spec, windows=windows, products=products, **fields)
+    return pd.concat(list(frames), ignore_index=True)

@@ -7,6 +7,7 @@ columns, the frames it saw and its meta (the :class:`FeatureSpec` and windows).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,13 +73,35 @@ def check_labels(frame: pd.DataFrame, what: str) -> None:
         )
 
 
-def downsample(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
-    """At most ``limit`` rows of ``frame``, drawn without replacement (seeded), in their order."""
+def downsample(frame: pd.DataFrame, limit: int, seed: int | Sequence[int]) -> pd.DataFrame:
+    """At most ``limit`` rows of ``frame``, drawn without replacement (seeded), in their order.
+
+    ``seed`` is an int or a sequence of ints (e.g. ``(seed, window)``: one stream per window).
+    """
     if len(frame) <= limit:
         return frame
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(frame), size=limit, replace=False))
     return frame.iloc[keep]
+
+
+def window_share(limit: int, kept: int, remaining: int) -> int:
+    """Rows a training window may keep: what ``limit`` has left after ``kept`` rows, split evenly
+    over the ``remaining`` training windows (this one included).
+
+    Windows are taken oldest first, so what a small early window leaves unused goes to the
+    later (usually larger) ones; the kept rows never exceed ``limit``.
+    """
+    return max(limit - kept, 0) // max(remaining, 1)
+
+
+def compact_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its feature columns as float32 (keys, cutoff and labels keep their dtypes).
+
+    Halves a window's memory; LightGBM bins float32 input as it is (no float64 copy).
+    """
+    cast = {c: np.float32 for c in feature_names(frame) if frame[c].dtype != np.float32}
+    return frame.astype(cast, copy=False) if cast else frame
 
 
 def feature_names(frame: pd.DataFrame) -> list[str]:
@@ -107,21 +130,49 @@ def model_meta(cfg: Config, until: pd.Timestamp, frame: pd.DataFrame) -> dict[st
     }
 
 
+def training_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(kept training rows, validation window), built one window at a time and freed.
+
+    Each training window is down-sampled to its share of ``model.max_train_pairs``
+    (:func:`window_share`; seeded per window, so the same inputs and seed keep the same
+    rows) before its features are compacted to float32; the validation window (the last
+    cutoff) is kept whole. When every window fits its share nothing is dropped.
+    """
+    from anticipate.features.build import iter_training_frames
+
+    spec = FeatureSpec.from_config(cfg)
+    n = cfg.model.train_windows
+    limit, seed = cfg.model.max_train_pairs, cfg.model.seed
+    kept: list[pd.DataFrame] = []
+    val = pd.DataFrame()
+    rows = 0
+    for k, frame in enumerate(iter_training_frames(ds.orders, until, spec, windows=n, products=ds.products)):
+        if k == n - 1:
+            val = compact_features(frame)
+        else:
+            part = compact_features(downsample(frame, window_share(limit, rows, n - 1 - k), (seed, k)))
+            rows += len(part)
+            kept.append(part)
+        del frame  # free the full window before the next one is built
+    if not kept:
+        return val.iloc[:0], val
+    train = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0].reset_index(drop=True)
+    return train, val.reset_index(drop=True)
+
+
 def fit_on_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> Fitted:
     """Build the training windows before ``until`` and fit the next-purchase model (pure after loading).
 
-    Raises DataError when a window has no candidates or a single class.
+    The windows are built, down-sampled and compacted one at a time (see
+    :func:`training_windows`). Raises DataError when the kept training rows or the
+    validation window have no candidates or a single class.
     """
-    from anticipate.features.build import build_training_set
     from anticipate.models.next_purchase import NextPurchaseModel
 
-    spec = FeatureSpec.from_config(cfg)
-    frame = build_training_set(ds.orders, until, spec, windows=cfg.model.train_windows, products=ds.products)
-    train, val = split_windows(frame)
+    train, val = training_windows(cfg, ds, until)
     check_labels(train, "training windows")
     check_labels(val, "validation window")
-    train = downsample(train, cfg.model.max_train_pairs, cfg.model.seed)
-    features = feature_names(frame)
+    features = feature_names(val)
     model = NextPurchaseModel.from_config(cfg.model).fit(
         train[features],
         train["y"].to_numpy(),
@@ -131,4 +182,5 @@ def fit_on_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> Fitted:
         units_val=val["units"].to_numpy(),
         groups_val=val["customer_id"],
     )
+    frame = pd.concat([train, val], ignore_index=True)
     return Fitted(model, features, train, val, frame, model_meta(cfg, until, frame))
