@@ -9,7 +9,6 @@ import pytest
 from anticipate.config import Config, SampleConfig
 from anticipate.features.build import build_training_set
 from anticipate.features.spec import FeatureSpec
-from anticipate.io import DataSet
 from anticipate.models.training import (
     NON_FEATURES,
     compact_features,
@@ -18,6 +17,7 @@ from anticipate.models.training import (
     window_share,
 )
 from anticipate.sample import generate_world
+from anticipate.storage.files import DataSet
 
 
 @pytest.fixture(scope="module")
