@@ -142,7 +142,9 @@ def _log_training(
         run.log_dict({"features": fitted.features, "meta": fitted.meta}, "features.json")
         run.log_figure(gain_importance(fitted.model.gain_importance()), "gain_importance.png")
         wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
-        example = fitted.val[fitted.features].head(5)
+        # the signature describes what scoring feeds the model: build_features' float64 columns
+        # (training compacts its windows to float32; a float64 schema accepts both)
+        example = fitted.val[fitted.features].head(5).astype("float64")
         version, model_uri = tracker.log_model(
             run,
             wrapper,
