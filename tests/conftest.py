@@ -192,3 +192,29 @@ def trained_world(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
 def world_copy(trained_world: TrainedWorld, tmp_path: Path) -> TrainedWorld:
     """A private copy of the session's trained world for one test."""
     return trained_world.copy(tmp_path / "world")
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """Run the test under umask 022 (a usual login umask) and restore the previous one."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def runbook_cron_command(verb: str) -> list[str]:
+    """The README runbook's cron line for ``verb``, as arguments after ``anticipate``.
+
+    Cron's ``$(date +%F)`` becomes the placeholder ``@DATE@`` (one argument).
+    """
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    runbook = readme[readme.index("## Runbook"):]
+    runbook = runbook[: runbook.index("\n## ", 5)]
+    [line] = [ln for ln in runbook.splitlines() if ln.lstrip()[:1].isdigit() and f"anticipate {verb} " in ln]
+    command = re.sub(r"\$\(date \+\\?%F\)", "@DATE@", line.split("&&", 1)[1].split(">>", 1)[0])
+    return shlex.split(command)[1:]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from anticipate.cli import main
+from tests.conftest import runbook_cron_command
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "order_id,customer_id,order_ts,sku,quantity,unit_price,region\n"
@@ -134,23 +133,7 @@ def test_append_rebuilds_the_customer_layout(tmp_path: Path) -> None:
 
 def _runbook_ingest() -> list[str]:
     """The README runbook's nightly ingest command, as arguments after ``anticipate``."""
-    readme = (ROOT / "README.md").read_text()
-    runbook = readme[readme.index("## Runbook"):]
-    runbook = runbook[: runbook.index("\n## ", 5)]
-    [line] = [ln for ln in runbook.splitlines() if re.search(r"anticipate ingest .*--out", ln)
-              and ln.lstrip()[:1].isdigit()]  # the cron line
-    command = line.split("&&", 1)[1].split(">>", 1)[0]
-    return shlex.split(command)[1:]
-
-
-@pytest.fixture
-def umask_022():
-    """A usual login umask for the test, restored afterwards."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
+    return runbook_cron_command("ingest")
 
 
 def test_the_runbook_nightly_ingest_works_as_written(tmp_path: Path, umask_022: None) -> None:

@@ -164,16 +164,6 @@ def test_data_dir_digest_changes_with_content(tmp_path: Path) -> None:
     assert data_dir_digest(tmp_path) != first
 
 
-@pytest.fixture
-def umask_022():
-    """Run the test under umask 022 (a usual login umask) and restore the previous one."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
 def test_outputs_respect_the_umask_not_mkstemp_private_modes(tmp_path: Path, umask_022: None) -> None:
     from anticipate.storage.files import write_json
 

@@ -5,26 +5,13 @@ published and readable by another account."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import ROOT, TrainedWorld, run_cli
-from tests.test_ingest_update import umask_022  # noqa: F401  (the fixture)
+from tests.conftest import TrainedWorld, run_cli, runbook_cron_command
 
 REFERENCE = ("products", "regions", "warehouses", "supply")
-
-
-def _cron_command(verb: str) -> list[str]:
-    """The runbook's cron line for ``verb``, as arguments after ``anticipate`` (``$(date ...)`` kept)."""
-    readme = (ROOT / "README.md").read_text()
-    runbook = readme[readme.index("## Runbook"):]
-    runbook = runbook[: runbook.index("\n## ", 5)]
-    [line] = [ln for ln in runbook.splitlines() if ln.lstrip()[:1].isdigit() and f"anticipate {verb} " in ln]
-    command = re.sub(r"\$\(date \+\\?%F\)", "@DATE@", line.split("&&", 1)[1].split(">>", 1)[0])
-    return shlex.split(command)[1:]
 
 
 def _with_date(args: list[str], date: str) -> list[str]:
@@ -36,9 +23,9 @@ def _modes(directory: Path) -> dict[str, str]:
     return {p.name: oct(p.stat().st_mode & 0o777) for p in directory.iterdir()}
 
 
-def test_the_runbook_three_nights(trained_world: TrainedWorld, tmp_path: Path, umask_022: None) -> None:  # noqa: F811
+def test_the_runbook_three_nights(trained_world: TrainedWorld, tmp_path: Path, umask_022: None) -> None:
     site = trained_world.copy(tmp_path / "srv")  # the working directory of the cron jobs: mlflow.db here
-    ingest, allocate = _cron_command("ingest"), _cron_command("allocate")
+    ingest, allocate = runbook_cron_command("ingest"), runbook_cron_command("allocate")
     shop = ingest[ingest.index("--out") + 1]
     assert allocate[allocate.index("--data") + 1] == shop and "--append" in ingest
     sources = [f"--{t}={site.data / f'{t}.parquet'}" for t in REFERENCE]
