@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from anticipate.cli import main
 from tests.conftest import runbook_cron_command
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADER = "order_id,customer_id,order_ts,sku,quantity,unit_price,region\n"
 REFERENCE = {
     "products": "sku,category,unit_volume\ns1,a,2.0\ns2,b,0.5\n",
