@@ -95,10 +95,33 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+#: What ``mlflow.set_tracking_uri`` / ``set_registry_uri`` write into ``os.environ``: an in-process
+#: test that opened a tracker leaves them behind, and a CLI subprocess would inherit them.
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_SESSION_MLFLOW_URIS = {k: os.environ.get(k) for k in MLFLOW_URI_VARIABLES}
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_uri_leaks() -> Iterator[None]:
+    """Each test ends with the MLflow URIs the session started with, whatever it (or a fixture) set."""
+    saved = _SESSION_MLFLOW_URIS
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # None: back to the default
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"] or mlflow.get_tracking_uri())
+    for key, value in saved.items():  # set_*_uri write these variables: put back what was there
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real ``anticipate`` console script as a subprocess."""
-    full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full_env = {k: v for k, v in os.environ.items() if k not in MLFLOW_URI_VARIABLES}
     full_env.update(env or {})
     return subprocess.run([str(VENV_BIN / "anticipate"), *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout, check=False)

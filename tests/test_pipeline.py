@@ -167,7 +167,7 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
     from anticipate.storage.files import load_dataset
 
     trained = _json(world, "--tracking-uri", mlflow_server.uri, "train")
-    client = MlflowClient(mlflow_server.uri)
+    client = MlflowClient(tracking_uri=mlflow_server.uri, registry_uri=mlflow_server.uri)
     run = client.get_run(trained["run_id"])
     assert run.data.tags["anticipate.command"] == "train"
     assert run.data.metrics["val.auc"] == pytest.approx(trained["metrics"]["val.auc"])
@@ -177,6 +177,7 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
     versions = client.search_model_versions("name='anticipate-next-purchase'")
     assert [v.run_id for v in versions] == [trained["run_id"]]
     mlflow.set_tracking_uri(mlflow_server.uri)
+    mlflow.set_registry_uri(mlflow_server.uri)
     loaded = mlflow.pyfunc.load_model(f"models:/anticipate-next-purchase/{versions[0].version}")
     assert loaded.metadata.signature is not None
     wrapper = loaded.unwrap_python_model()

@@ -326,8 +326,10 @@ _REGISTER = """
 import sys, mlflow
 local, server, staged, copy = sys.argv[1:5]
 mlflow.set_tracking_uri(local)
+mlflow.set_registry_uri(local)
 mlflow.artifacts.download_artifacts("models:/anticipate-next-purchase@production", dst_path=staged)
 mlflow.set_tracking_uri(server)
+mlflow.set_registry_uri(server)
 mlflow.set_experiment("anticipate")
 with mlflow.start_run(run_name="upload") as run:
     mlflow.log_artifacts(staged, "model")

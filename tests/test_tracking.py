@@ -53,7 +53,7 @@ def test_unknown_run_id_is_a_usage_error(workdir: Path) -> None:
 def test_real_server_round_trip(mlflow_server, workdir: Path) -> None:
     tracker = Tracker(mlflow_server.uri)
     run_id = _one_run(tracker)
-    client = MlflowClient(mlflow_server.uri)
+    client = MlflowClient(tracking_uri=mlflow_server.uri, registry_uri=mlflow_server.uri)
     run = client.get_run(run_id)
     assert run.data.metrics["auc"] == pytest.approx(0.81)
     assert {a.path for a in client.list_artifacts(run_id)} >= {"config.yaml", "metrics.md"}
