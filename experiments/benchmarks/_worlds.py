@@ -23,11 +23,11 @@ BIG_DIR = "world10m"
 FINGERPRINT = "bench_world.json"
 
 
-def fingerprint() -> str:
-    """SHA-256 of the BIG config and the source files that decide what the generator writes."""
+def fingerprint(cfg: SampleConfig = BIG) -> str:
+    """SHA-256 of ``cfg`` (default the BIG world's) and the source files that decide what the generator writes."""
     import anticipate.sample
 
-    h = hashlib.sha256(json.dumps(BIG.model_dump(), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
     package = Path(anticipate.sample.__file__).parent
     for path in (package / "world.py", package / "simulate.py", package / "store.py"):
         h.update(path.name.encode())

@@ -85,31 +85,21 @@ def peer_python(workdir: Path) -> Path:
     return python
 
 
-def _fingerprint(cfg: SampleConfig) -> str:
-    """SHA-256 of ``cfg`` and the generator sources (what decides the world's contents)."""
-    import anticipate.sample
-
-    h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
-    package = Path(anticipate.sample.__file__).parent
-    for path in (package / "world.py", package / "simulate.py", package / "store.py"):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def ensure_mid_world(workdir: Path) -> Path:
     """``workdir/world1m``: the MID world's tables, generated when absent or stale, then reused."""
+    from _worlds import fingerprint
+
     from anticipate.sample import generate_world, write_world
     from anticipate.storage.files import staging_dir
 
     target = Path(workdir) / MID_DIR
     marker = target / FINGERPRINT
-    if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == _fingerprint(MID):
+    if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fingerprint(MID):
         return target
     tables, latent = generate_world(MID)
     with staging_dir(target) as stage:
         write_world(tables, latent, stage)
-        (stage / FINGERPRINT).write_text(json.dumps({"fingerprint": _fingerprint(MID)}) + "\n")
+        (stage / FINGERPRINT).write_text(json.dumps({"fingerprint": fingerprint(MID)}) + "\n")
     return target
 
 
