@@ -24,7 +24,7 @@ FINGERPRINT = "bench_world.json"
 
 
 def fingerprint(cfg: SampleConfig = BIG) -> str:
-    """SHA-256 of ``cfg`` (default the BIG world's) and the source files that decide what the generator writes."""
+    """SHA-256 of ``cfg`` (default: the BIG world's) and the generator sources that decide its contents."""
     import anticipate.sample
 
     h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
