@@ -241,3 +241,28 @@ def runbook_cron_command(verb: str) -> list[str]:
     [line] = [ln for ln in runbook.splitlines() if ln.lstrip()[:1].isdigit() and f"anticipate {verb} " in ln]
     command = re.sub(r"\$\(date \+\\?%F\)", "@DATE@", line.split("&&", 1)[1].split(">>", 1)[0])
     return shlex.split(command)[1:]
+
+
+def stand_in_model_store(root: Path, *, registered_name: str | None) -> dict[str, str]:
+    """A local MLflow store in ``root`` with one logged stand-in model (an echo), registered under
+    ``registered_name`` unless None: for registry and promote tests that never load the model.
+
+    Returns ``uri``, ``root``, ``run_id``, ``model_uri`` and ``version`` ("" when unregistered).
+    """
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from anticipate.tracking import Tracker
+
+    class EchoModel(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):  # the registry needs a model, any model
+            return model_input
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    tracker = Tracker(uri, artifact_location=str(root / "mlartifacts"), quiet=True)
+    example = pd.DataFrame({"a": [1.0, 2.0]})
+    with tracker.run("train") as run:
+        version, model_uri = tracker.log_model(run, EchoModel(), input_example=example,
+                                               output_example=example, registered_name=registered_name)
+    return {"uri": uri, "root": str(root), "run_id": run.run_id, "model_uri": model_uri,
+            "version": str(version or "")}

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from anticipate.cli import main
-from tests.conftest import run_cli
+from tests.conftest import run_cli, stand_in_model_store
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_COMMANDS = ["sample", "ingest", "features", "train", "evaluate", "predict", "forecast", "solve",
@@ -96,26 +96,12 @@ def test_json_stdout_holds_one_object_even_when_c_code_prints(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A local store with version 1 of the default model name (a stand-in model; loading is not tested)."""
-    import mlflow.pyfunc
-    import pandas as pd
-
     from anticipate.config import Config
-    from anticipate.tracking import Tracker
 
-    class EchoModel(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input, params=None):  # the registry needs a model, any model
-            return model_input
-
-    root = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    tracker = Tracker(uri, artifact_location=str(root / "mlartifacts"), quiet=True)
-    example = pd.DataFrame({"a": [1.0]})
-    with tracker.run("train") as run:
-        version, model_uri = tracker.log_model(run, EchoModel(), input_example=example,
-                                               output_example=example,
-                                               registered_name=Config().model.registered_name)
-    assert version == "1"
-    return {"uri": uri, "root": str(root), "run_id": run.run_id, "model_uri": model_uri}
+    store = stand_in_model_store(tmp_path_factory.mktemp("registry"),
+                                 registered_name=Config().model.registered_name)
+    assert store["version"] == "1"
+    return store
 
 
 def test_promote_of_a_missing_version_is_a_user_error(registered: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 from anticipate.config import Config
 from anticipate.errors import ServiceUnavailable
 from anticipate.tracking import TAG_COMMAND, TAG_COMMIT, TAG_CUTOFF, TAG_DIGEST, RunReader, Tracker
+from tests.conftest import stand_in_model_store
 
 
 def _one_run(tracker: Tracker) -> str:
@@ -191,21 +192,7 @@ def test_a_store_race_is_recognised_by_type_and_retried() -> None:
 @pytest.fixture(scope="module")
 def logged_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A store with one logged (unregistered) model; registering it again is cheap."""
-    import mlflow.pyfunc
-    import pandas as pd
-
-    class EchoModel(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input, params=None):  # the registry needs a model, any model
-            return model_input
-
-    root = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    tracker = Tracker(uri, artifact_location=str(root / "mlartifacts"), quiet=True)
-    example = pd.DataFrame({"a": [1.0, 2.0]})
-    with tracker.run("train") as run:
-        _, model_uri = tracker.log_model(run, EchoModel(), input_example=example, output_example=example,
-                                         registered_name=None)
-    return {"uri": uri, "model_uri": model_uri, "run_id": run.run_id, "root": str(root)}
+    return stand_in_model_store(tmp_path_factory.mktemp("registry"), registered_name=None)
 
 
 def test_quiet_registry_swallows_mlflow_registration_lines(logged_model: dict[str, str],
