@@ -229,3 +229,18 @@ def test_version_for_accepts_versions_latest_and_run_prefixes(logged_model: dict
     resolved = registry.resolve_model_uri(f"runs:/{logged_model['run_id'][:8]}/model", name="vf",
                                           default_alias=None)
     assert resolved == f"runs:/{logged_model['run_id']}/model"
+
+
+def test_a_logged_model_states_anticipate_and_lightgbm_pinned_as_installed(logged_model: dict[str, str]
+                                                                          ) -> None:
+    from importlib import metadata
+
+    import mlflow.pyfunc
+
+    tracker = Tracker(logged_model["uri"], quiet=True)
+    del tracker  # sets the store's URIs for the look-up below
+    path = mlflow.pyfunc.get_model_dependencies(logged_model["model_uri"])
+    lines = Path(path).read_text().split()
+    assert f"anticipate=={metadata.version('anticipate')}" in lines
+    assert f"lightgbm=={metadata.version('lightgbm')}" in lines  # MLflow's own inference missed it
+    assert f"pandas=={metadata.version('pandas')}" in lines

@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from anticipate.errors import ModelNotFound, UsageError
 from anticipate.tracking import tags
 from anticipate.tracking.errors import http_status, is_connection_failure, is_not_found, service_errors
+from anticipate.tracking.pyfunc import model_requirements
 from anticipate.tracking.reader import RUN_ID_LENGTH, resolve_run_id
 from anticipate.tracking.store import mlflow_chatter
 
@@ -55,7 +56,7 @@ class Registry:
         with service_errors(self.uri, "logging the model"), mlflow_chatter(self.quiet):
             info = Model.log(artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
                              python_model=python_model, signature=signature, input_example=input_example,
-                             flavor_name=_FLAVOR_NAME)
+                             pip_requirements=model_requirements(), flavor_name=_FLAVOR_NAME)
         if not registered_name:
             return None, info.model_uri
         version = self.register(info.model_uri, registered_name)
