@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR := out/demo
+# the suite runs on this many pytest-xdist workers, each test file on one worker (its module
+# fixtures are built once); the session's trained world is built once for all of them
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench lint fuzz clean venv real
 
@@ -21,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/python -m anticipate.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python experiments/benchmarks/run.py

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# idle OpenMP threads sleep, as the CLI sets them (anticipate.cli._core._configure_threads): in-process
+# LightGBM fits here and every subprocess the tests start inherit it (pytest-xdist runs two at once)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -205,10 +208,35 @@ def build_world(root: Path) -> TrainedWorld:
     return TrainedWorld(root, json.loads(trained.stdout))
 
 
+def shared_world(root: Path) -> TrainedWorld:
+    """The world in ``root``, built there by whichever pytest-xdist worker asks first.
+
+    The workers of one run share ``root`` (a directory beside their own temporary directories); an
+    exclusive lock on ``root.lock`` makes the others wait for the first build, then read its
+    ``train.json``, so a run trains the world once however many workers it has.
+    """
+    import fcntl
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root.parent / f"{root.name}.train.json"
+        if done.exists():
+            return TrainedWorld(root, json.loads(done.read_text()))
+        world = build_world(root)
+        done.write_text(json.dumps(world.train))
+        return world
+
+
 @pytest.fixture(scope="session")
 def trained_world(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
-    """The session's small trained world (read it; :meth:`TrainedWorld.copy` it to change anything)."""
-    return build_world(tmp_path_factory.mktemp("trained-world") / "world")
+    """The session's small trained world (read it; :meth:`TrainedWorld.copy` it to change anything).
+
+    Under pytest-xdist every worker gets the same world, trained once (:func:`shared_world`).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return build_world(tmp_path_factory.mktemp("trained-world") / "world")
+    return shared_world(tmp_path_factory.getbasetemp().parent / "trained-world" / "world")
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Issue 14: everyday paths that gave a wrong answer with exit 0 now refuse (exit 2) or say the truth.
 
-One small trained world per module (``world``): a synthetic sample, a model trained with
-the default ``--until`` (the last full cutoff) and promoted, and the plan for the night
-after the data. Each test names the case of the issue it covers.
+One copy of the session's trained world per module (``world``): a synthetic sample, a model
+trained with the default ``--until`` (the last full cutoff) and promoted, and the plan for the
+night after the data. Each test names the case of the issue it covers.
 """
 
 from __future__ import annotations
@@ -19,32 +19,20 @@ from anticipate.demand.plan_table import PLAN_CSV_COLUMNS, planner_table
 from anticipate.errors import UsageError
 from anticipate.models import honesty
 from anticipate.tracking.tags import TAG_IN_SAMPLE
-from tests.conftest import run_cli
+from tests.conftest import TrainedWorld, run_cli
 
-SMALL_CONFIG = """
-model:
-  train_windows: 4
-  classifier: {n_estimators: 60, learning_rate: 0.1}
-  regressor: {n_estimators: 30, learning_rate: 0.1}
-"""
 DATA_END = "2024-08-28"  # the sample below runs 2024-01-01 to 2024-08-27: the production cutoff
 LAST_FULL = "2024-08-21"  # the last full cutoff (7-day horizon) = the default model's --until
 PLAN_FILES = ("allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small world (<dir>/data), a model trained and promoted in <dir>/mlflow.db, plans/DATA_END/."""
-    root = tmp_path_factory.mktemp("no-silent-wrong")
-    (root / "small.yaml").write_text(SMALL_CONFIG)
-    for args in (
-        ("sample", "--out", "data", "--customers", "600", "--skus", "40", "--days", "240"),
-        ("--data", "data", "--config", "small.yaml", "train"),
-        ("--data", "data", "--config", "small.yaml", "promote", "latest"),
-        ("--data", "data", "--config", "small.yaml", "allocate", "--date", DATA_END),
-    ):
-        done = run_cli("-q", *args, cwd=root)
-        assert done.returncode == 0, done.stderr[-2000:]
+def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's trained world (<dir>/data, small.yaml, the model promoted in
+    <dir>/mlflow.db) with the plan for the night after the data in plans/DATA_END/."""
+    root = trained_world.copy(tmp_path_factory.mktemp("no-silent-wrong") / "world").root
+    done = run_cli("-q", "--data", "data", "--config", "small.yaml", "allocate", "--date", DATA_END, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
     return root
 
 
@@ -87,7 +75,7 @@ def test_orders_without_region_do_not_replace_the_previous_plan(world: Path, tmp
 def test_forecast_far_from_recent_orders_is_not_published(world: Path) -> None:
     """Issue 14 gates: allocate.max_forecast_ratio is read from the config; beyond it the plan is refused."""
     tight = world / "tight.yaml"
-    tight.write_text(SMALL_CONFIG + "allocate:\n  max_forecast_ratio: 1.0001\n")
+    tight.write_text((world / "small.yaml").read_text() + "allocate:\n  max_forecast_ratio: 1.0001\n")
     before = _plan_bytes(world)
     done = run_cli("--data", "data", "--config", str(tight), "-q", "allocate", "--date", DATA_END, cwd=world)
     assert done.returncode == 2, done.stderr[-2000:]
@@ -218,7 +206,10 @@ def test_backtest_refuses_a_fixed_model_trained_past_its_cutoffs(world: Path) ->
 @pytest.mark.slow
 def test_train_until_latest_hints_promote_and_evaluate_refuses_it(world: Path) -> None:
     """Issue 14.5: a model that saw every labelled window has nothing left to be evaluated on."""
-    latest = ["--data", "data", "--config", "small.yaml", "--tracking-uri", "sqlite:///latest.db"]
+    tiny = world / "tiny.yaml"  # the rule does not depend on the model's size: the fewest trees that train
+    tiny.write_text("model:\n  train_windows: 2\n"
+                    "  classifier: {n_estimators: 5}\n  regressor: {n_estimators: 5}\n")
+    latest = ["--data", "data", "--config", str(tiny), "--tracking-uri", "sqlite:///latest.db"]
     done = run_cli(*latest, "train", "--until", "latest", cwd=world)
     assert done.returncode == 0, done.stderr[-2000:]
     hint = [line for line in done.stdout.splitlines() if line.startswith("next:")]
