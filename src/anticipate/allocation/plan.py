@@ -123,7 +123,7 @@ def _plan(
 ) -> Plan:
     """The :class:`Plan` of ``counts`` (units per row of ``inst.cells``), aggregated with integer codes."""
     rows = np.flatnonzero(counts > 0)
-    plan_units = inst.cells.iloc[rows][["warehouse_id", "sku"]].reset_index(drop=True)
+    plan_units = inst.cells.iloc[rows][["warehouse_id", "sku"]].astype(str).reset_index(drop=True)
     plan_units["units"] = counts[rows].astype(np.int64)
     grouped = counts[units.cell_id]
     used = np.bincount(units.cell_w, weights=grouped * units.vol[units.cell_s], minlength=len(units.cap))
