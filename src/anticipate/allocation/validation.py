@@ -100,6 +100,14 @@ def id_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return inverse[codes], np.asarray(text, dtype=object)
 
 
+def id_text(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """The ids of ``rows`` of a cells id column as text (by code from a categorical's categories)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()[rows]
+        return pd.Series(column.cat.categories.take(codes), name=column.name).astype(str)
+    return column.iloc[rows].astype(str).reset_index(drop=True)
+
+
 def _table_ids(frame: pd.DataFrame, key: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     """(order, sorted ids) of a table's unique text ids (DataError at the first repeated id)."""
     codes, _ = id_codes(frame[key])
