@@ -99,6 +99,8 @@ def _supply(rng: np.random.Generator, c: dict[str, np.ndarray], n_s: int, props:
 def frames(family: str, n_w: int, n_s: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(warehouses, skus, cells) frames of one family's instance, valid and sorted as validation sorts them.
 
+    Cells' ids are categoricals over the tables' ids, as validation returns them.
+
     Capacities are a share of each warehouse's unconstrained need (the volume its
     cells would take with supply as the only limit), so capacity binds as intended
     whatever the family does to demand and supply.
@@ -112,8 +114,9 @@ def frames(family: str, n_w: int, n_s: int, seed: int) -> tuple[pd.DataFrame, pd
     c = _cells(rng, n_w, n_s, props)
     wids = np.array([f"W{i:04d}" for i in range(n_w)])
     sids = np.array([f"S{i:06d}" for i in range(n_s)])
-    cells = pd.DataFrame({"warehouse_id": wids[c["w"]], "sku": sids[c["s"]], "mu": c["mu"], "var": c["var"],
-                          "move_cost": _move_cost(rng, c, props)})
+    cells = pd.DataFrame({"warehouse_id": pd.Categorical.from_codes(c["w"], categories=pd.Index(wids)),
+                          "sku": pd.Categorical.from_codes(c["s"], categories=pd.Index(sids)),
+                          "mu": c["mu"], "var": c["var"], "move_cost": _move_cost(rng, c, props)})
     skus = pd.DataFrame({"sku": sids, "unit_volume": c["vol"], "supply": _supply(rng, c, n_s, props),
                          "g": rng.uniform(2.0, 6.0, n_s), "h": rng.uniform(0.2, 1.0, n_s)})
     share = _capacity_share(rng, n_w, props)

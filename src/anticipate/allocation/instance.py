@@ -1,4 +1,4 @@
-"""The allocation instance: reading, validating, building, generating.
+"""The allocation instance: reading, building, generating (the tables and their checks: :mod:`.validation`).
 
 ``warehouses`` (warehouse_id, capacity in volume), ``skus`` (sku, unit_volume, supply in
 units, g and h in currency), ``cells`` (warehouse_id, sku, mu, var in units,
@@ -7,157 +7,24 @@ move_cost in currency per unit). Every problem names the file, row and column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from anticipate.allocation.validation import CAPACITY_CAP, COLUMNS, Instance, validate_instance
 from anticipate.errors import DataError
 
-CAPACITY_CAP = 1e15  # larger capacities are effectively infinite; clipped to keep arithmetic finite
-
-COLUMNS = {
-    "warehouses": ("warehouse_id", "capacity"),
-    "skus": ("sku", "unit_volume", "supply", "g", "h"),
-    "cells": ("warehouse_id", "sku", "mu", "var", "move_cost"),
-}
-
-
-@dataclass(frozen=True)
-class Instance:
-    """A validated allocation problem (frames sorted by their keys)."""
-
-    warehouses: pd.DataFrame
-    skus: pd.DataFrame
-    cells: pd.DataFrame
-
-
-def _fail(table: str, source: str, row: int, column: str, message: str) -> DataError:
-    return DataError(message, file=f"{source}", row=row, column=column)
-
-
-def _check_numbers(frame: pd.DataFrame, table: str, source: str, rules: dict[str, str]) -> None:
-    for column, rule in rules.items():
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(values)
-        if rule == ">0":
-            bad |= values <= 0
-        elif rule == ">=0":
-            bad |= values < 0
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise _fail(
-                table,
-                source,
-                row + 1,
-                column,
-                f"value {frame[column].iloc[row]!r} breaks the rule '{column} {rule}, finite'; fix that row",
-            )
-
-
-def _check_unique(frame: pd.DataFrame, key: str | list[str], table: str, source: str) -> None:
-    dup = frame.duplicated(key, keep="first")
-    if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
-        keys = [key] if isinstance(key, str) else key
-        value = tuple(frame[k].iloc[row] for k in keys)
-        raise _fail(
-            table,
-            source,
-            row + 1,
-            ",".join(keys),
-            f"duplicate id {value if len(value) > 1 else value[0]!r}; ids must be unique: remove or "
-            "merge the repeated row",
-        )
-
-
-def validate_instance(
-    warehouses: pd.DataFrame,
-    skus: pd.DataFrame,
-    cells: pd.DataFrame,
-    *,
-    sources: dict[str, str] | None = None,
-) -> Instance:
-    """Check columns, numbers, uniqueness and references; return a sorted :class:`Instance`."""
-    sources = sources or {name: name for name in COLUMNS}
-    _check_tables(warehouses, skus, cells, sources)
-    _check_references(warehouses, skus, cells, sources)
-    return _sorted_instance(warehouses, skus, cells)
-
-
-def _check_tables(
-    warehouses: pd.DataFrame, skus: pd.DataFrame, cells: pd.DataFrame, sources: dict[str, str]
-) -> None:
-    """Columns present, numbers in range, keys unique (DataError naming file, row and column)."""
-    frames = {"warehouses": warehouses, "skus": skus, "cells": cells}
-    for name, frame in frames.items():
-        missing = [c for c in COLUMNS[name] if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"missing column(s) {missing}; found {list(frame.columns)}: rename or add them",
-                file=sources[name],
-            )
-    _check_numbers(warehouses, "warehouses", sources["warehouses"], {"capacity": ">=0"})
-    _check_numbers(
-        skus, "skus", sources["skus"], {"unit_volume": ">0", "supply": ">=0", "g": ">=0", "h": ">=0"}
-    )
-    _check_numbers(cells, "cells", sources["cells"], {"mu": ">=0", "var": ">=0", "move_cost": ">=0"})
-    _check_unique(warehouses, "warehouse_id", "warehouses", sources["warehouses"])
-    _check_unique(skus, "sku", "skus", sources["skus"])
-    _check_unique(cells, ["warehouse_id", "sku"], "cells", sources["cells"])
-
-
-def _check_references(
-    warehouses: pd.DataFrame, skus: pd.DataFrame, cells: pd.DataFrame, sources: dict[str, str]
-) -> None:
-    """var >= mu, every cell's warehouse and SKU known, whole supply units (DataError otherwise)."""
-    low_var = cells["var"].to_numpy(float) < cells["mu"].to_numpy(float) * (1 - 1e-9)
-    if low_var.any():
-        row = int(np.flatnonzero(low_var)[0])
-        raise _fail(
-            "cells",
-            sources["cells"],
-            row + 1,
-            "var",
-            "var must be >= mu (Negative Binomial or Poisson); raise var to at least mu",
-        )
-    for column, ids, table in (
-        ("warehouse_id", warehouses["warehouse_id"], "warehouses"),
-        ("sku", skus["sku"], "skus"),
-    ):
-        unknown = ~cells[column].astype(str).isin(set(ids.astype(str)))
-        if unknown.any():
-            row = int(np.flatnonzero(unknown.to_numpy())[0])
-            raise _fail(
-                "cells",
-                sources["cells"],
-                row + 1,
-                column,
-                f"{cells[column].iloc[row]!r} is not in the {table} table; add it there or drop the cell",
-            )
-    supply_units = skus["supply"].to_numpy(float)
-    if (supply_units != np.floor(supply_units)).any():
-        row = int(np.flatnonzero(supply_units != np.floor(supply_units))[0])
-        raise _fail("skus", sources["skus"], row + 1, "supply", "supply must be a whole number of units")
-
-
-def _sorted_instance(warehouses: pd.DataFrame, skus: pd.DataFrame, cells: pd.DataFrame) -> Instance:
-    """The checked tables with string ids, capped capacities, sorted by their keys."""
-    return Instance(
-        warehouses=warehouses.assign(
-            warehouse_id=warehouses["warehouse_id"].astype(str),
-            capacity=warehouses["capacity"].astype(float).clip(upper=CAPACITY_CAP),
-        )
-        .sort_values("warehouse_id", kind="stable")
-        .reset_index(drop=True)[list(COLUMNS["warehouses"])],
-        skus=skus.assign(sku=skus["sku"].astype(str), supply=skus["supply"].astype(np.int64))
-        .sort_values("sku", kind="stable")
-        .reset_index(drop=True)[list(COLUMNS["skus"])],
-        cells=cells.assign(warehouse_id=cells["warehouse_id"].astype(str), sku=cells["sku"].astype(str))
-        .sort_values(["warehouse_id", "sku"], kind="stable")
-        .reset_index(drop=True)[list(COLUMNS["cells"])],
-    )
+__all__ = [
+    "CAPACITY_CAP",
+    "COLUMNS",
+    "Instance",
+    "generate_instance",
+    "instance_from_frames",
+    "read_instance",
+    "sku_economics",
+    "validate_instance",
+]
 
 
 def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
@@ -173,7 +40,8 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
                     ) from None
             from anticipate.storage.files import read_parquet_checked
 
-            return read_parquet_checked(path), str(path)
+            ids = [c for c in ("warehouse_id", "sku") if c in COLUMNS[name]]  # categoricals: no 10 M strings
+            return read_parquet_checked(path, dictionary=ids), str(path)
     raise DataError(
         f"{directory} has no {name}.parquet or {name}.csv; an instance directory holds warehouses, "
         "skus and cells (see 'anticipate solve --help')"

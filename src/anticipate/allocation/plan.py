@@ -12,6 +12,7 @@ import pandas as pd
 from anticipate.allocation.instance import CAPACITY_CAP, Instance
 from anticipate.allocation.solver import lagrangian_solve
 from anticipate.allocation.units import Units, build_units
+from anticipate.allocation.validation import id_text
 
 GAP_TOLERANCE = 1e-4  # relative gap 1 - objective / bound at which the solver stops (allocate.gap_tolerance)
 
@@ -123,7 +124,7 @@ def _plan(
 ) -> Plan:
     """The :class:`Plan` of ``counts`` (units per row of ``inst.cells``), aggregated with integer codes."""
     rows = np.flatnonzero(counts > 0)
-    plan_units = inst.cells.iloc[rows][["warehouse_id", "sku"]].reset_index(drop=True)
+    plan_units = pd.DataFrame({key: id_text(inst.cells[key], rows) for key in ("warehouse_id", "sku")})
     plan_units["units"] = counts[rows].astype(np.int64)
     grouped = counts[units.cell_id]
     used = np.bincount(units.cell_w, weights=grouped * units.vol[units.cell_s], minlength=len(units.cap))

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from anticipate.allocation import kernels
 from anticipate.allocation.units import Units, build_units, tail_probabilities
@@ -137,7 +138,9 @@ def newton_direction(units: Units, lam: np.ndarray, ws: Workspace, bandwidth: fl
 
     ``ws`` holds the best response at ``lam``. Solves ``(D - A) d = -(Cap - used)`` on
     the active warehouses (priced, or over full); ``None`` when no unit is near any
-    threshold (the model is flat there).
+    threshold (the model is flat there). The small dense solve runs on one BLAS thread:
+    the same bits whatever the machine's core count, and no idle BLAS threads spinning
+    against the Numba kernels' threads.
     """
     rho = kernels.density(
         lam, ws.nu, units.val, units.cell_ptr, units.cell_w, units.cell_s, units.vol, units.supply, ws.x,
@@ -153,7 +156,8 @@ def newton_direction(units: Units, lam: np.ndarray, ws: Workspace, bandwidth: fl
         return None
     hess[np.diag_indices_from(hess)] += ridge
     step = np.zeros(n_wh)
-    step[active] = -np.linalg.solve(hess, grad[active])
+    with threadpool_limits(1, user_api="blas"):  # idle BLAS threads on a busy machine: ~0.3 s a solve
+        step[active] = -np.linalg.solve(hess, grad[active])
     return step
 
 

@@ -79,10 +79,12 @@ def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.nda
 
 
 def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
-    """Position of each value in ``ids`` (a hash lookup in Arrow; the instance has no unknown ids)."""
+    """Position of each value in ``ids``: a validated instance's category codes, else an Arrow hash lookup."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.equals(pd.Index(ids)):
+        return values.cat.codes.to_numpy().astype(np.int64)
     found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(ids.astype(str)))
     if found.null_count:
         raise ValueError("cells name an id missing from its table; build instances with validate_instance")

@@ -208,11 +208,27 @@ class DataSet:
     digest: str
 
 
-def read_parquet_checked(path: Path, *, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet file, turning unreadable or truncated files into a DataError."""
+def read_parquet_checked(
+    path: Path, *, columns: list[str] | None = None, dictionary: list[str] | None = None
+) -> pd.DataFrame:
+    """Read a Parquet file, turning unreadable or truncated files into a DataError.
+
+    ``dictionary`` names text columns to read as pandas categoricals (one string per
+    distinct value instead of one per row; other columns named there read as usual).
+    """
     import pyarrow as pa
 
     try:
+        if dictionary:
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            kinds = (pa.types.is_string, pa.types.is_large_string)
+            text = [
+                c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
+            ]
+            if text:
+                return pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
         return pd.read_parquet(path, columns=columns, engine="pyarrow")
     except (OSError, pa.ArrowException, ValueError) as exc:
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
