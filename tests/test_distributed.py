@@ -215,11 +215,12 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     assert abs(auc_dask - auc_local) <= 0.01, (auc_dask, auc_local)
 
 
+# the path through the cluster is under test, not the model: few trees (the AUC bar stays met)
 DASK_CONFIG = """
 model:
   train_windows: 3
-  classifier: {n_estimators: 60, learning_rate: 0.1}
-  regressor: {n_estimators: 30, learning_rate: 0.1}
+  classifier: {n_estimators: 20, learning_rate: 0.1}
+  regressor: {n_estimators: 10, learning_rate: 0.1}
 compute: {engine: dask, n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, partitions: 4}
 """
 
