@@ -123,3 +123,8 @@ def test_year_ago_windows_sit_around_the_same_season_52_weeks_back() -> None:
                                                                   pd.Timestamp("2024-12-02")]
     # a year-ago window never overlaps the recent ones
     assert training_cutoffs(until, 7, 60, year_ago=8) == training_cutoffs(until, 7, 60)
+
+
+def test_a_model_meta_without_families_keeps_the_families_before_season() -> None:
+    spec = FeatureSpec.from_meta({"lookback_days": 365, "horizon_days": 7})
+    assert "season" not in spec.families and not any(c.startswith("sea_") for c in spec.columns)
