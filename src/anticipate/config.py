@@ -96,7 +96,7 @@ class ForecastConfig(_Section):
     dispersion: float = Field(1.0, ge=1.0, description="variance multiplier for interval calibration")
     sku_share_days: int = Field(90, ge=7, description="history used to split categories into SKUs")
     year_ago_index: bool = Field(
-        False, description="scale new demand by what the same horizon 52 weeks earlier did to it"
+        True, description="scale new demand by what the same horizon 52 weeks earlier did to it"
     )
 
 
