@@ -143,7 +143,8 @@ def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level
     local_ds = load_dataset(data)
     model = {"train_windows": 2, "item_level": item_level, "classifier": {"n_estimators": 20},
              "regressor": {"n_estimators": 10}}
-    cfg = Config.model_validate({"model": model})
+    # the category case also scales new demand by the year-ago index (its own tables on the workers)
+    cfg = Config.model_validate({"model": model, "forecast": {"year_ago_index": item_level == "category"}})
     cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() + pd.Timedelta(days=1)
     fitted = fit_on_windows(cfg, local_ds, cutoff - pd.Timedelta(days=cfg.time.horizon_days))
     wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)

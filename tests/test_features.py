@@ -68,6 +68,13 @@ def test_feature_names_are_pinned() -> None:
         "ri_units_28d",
         "ri_trend_7d_28d",
         "cal_week",
+        "sea_days_to_christmas",
+        "sea_shop_lift_ya",
+        "sea_region_lift_ya",
+        "sea_item_lift_ya",
+        "sea_item_ya_over_recent",
+        "sea_item_units_ya",
+        "sea_ci_units_ya",
     ]
     assert all(FEATURE_DOCS[c] for c in feature_columns())
 

@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 from anticipate.backtest.realised import horizon_lines
 from anticipate.demand.forecast import (
     candidate_demand,
+    forecast_from_scores,
     new_demand,
     pair_moments,
     split_to_skus,
     to_warehouses,
+    year_ago_ratio,
+    year_ago_table,
 )
 
 
@@ -105,6 +108,32 @@ def test_new_demand_counts_only_pairs_that_were_not_candidates() -> None:
         products=None,
     ).set_index("sku")
     assert out.loc["s", "mu"] == 2.0 and out.loc["t", "mu"] == 3.0
+
+
+def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year() -> None:
+    cutoff = pd.Timestamp("2025-12-01")  # its horizon 52 weeks back: [2024-12-02, 2024-12-09)
+    orders = _log(
+        [
+            ("u1", "2024-11-20", "s", 2, "r"),  # the two horizons before it: 2 units each
+            ("u2", "2024-11-26", "s", 2, "r"),
+            ("u3", "2024-12-03", "s", 6, "r"),  # the year-ago horizon: 3x
+            ("u4", "2024-12-09", "s", 50, "r"),  # just after it
+            ("n1", "2025-11-20", "s", 1, "r"),  # new demand now: mean 2 per horizon
+            ("n2", "2025-11-27", "s", 3, "r"),
+        ]
+    )
+    kw = {"horizon_days": 7, "lookback_days": 30, "windows": 2, "item_level": "sku", "products": None}
+    assert year_ago_ratio(year_ago_table(orders, cutoff, **kw), 2) == 3.0
+    assert year_ago_ratio(year_ago_table(orders[orders["order_ts"] > "2025-01-01"], cutoff, **kw), 2) == 1.0
+    region_map = pd.DataFrame({"region": ["r"], "warehouse_id": ["w"]})
+    scored = pd.DataFrame(columns=["customer_id", "item", "region", "p_buy", "units_given_buy"])
+    plain, seasonal = (
+        forecast_from_scores(scored, orders, cutoff, horizon_days=7, lookback_days=30, item_level="sku",
+                             products=None, region_map=region_map, new_demand_windows=2, year_ago_index=on)
+        for on in (False, True)
+    )
+    assert plain["mu"].tolist() == [2.0] and seasonal["mu"].tolist() == [6.0]
+    assert (seasonal["var"] >= seasonal["mu"]).all()
 
 
 def test_horizon_lines_use_the_customers_region_at_the_cutoff() -> None:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from anticipate.errors import ConfigError
-from anticipate.features.spec import ALL_FAMILIES, Family, ItemLevel
+from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
 
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
 MAX_YAML_BYTES = 1_000_000
@@ -61,6 +61,9 @@ class LightGBMParams(_Section):
 class ModelConfig(_Section):
     item_level: ItemLevel = "sku"
     train_windows: int = Field(12, ge=2, le=104, description="rolling-origin windows; last = validation")
+    year_ago_windows: int = Field(
+        0, ge=0, le=52, description="extra training windows around the same season last year (52 weeks back)"
+    )
     seed: int = 7
     threads: int = Field(2, ge=1)
     calibrate: Literal["auto", "always", "never"] = "auto"
@@ -71,7 +74,7 @@ class ModelConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    families: list[Family] = Field(default_factory=lambda: list(ALL_FAMILIES))
+    families: list[Family] = Field(default_factory=lambda: list(DEFAULT_FAMILIES))
 
 
 class EconomicsConfig(_Section):
@@ -92,6 +95,9 @@ class ForecastConfig(_Section):
     new_demand_windows: int = Field(4, ge=1, description="past horizons averaged for new demand")
     dispersion: float = Field(1.0, ge=1.0, description="variance multiplier for interval calibration")
     sku_share_days: int = Field(90, ge=7, description="history used to split categories into SKUs")
+    year_ago_index: bool = Field(
+        True, description="scale new demand by what the same horizon 52 weeks earlier did to it"
+    )
 
 
 class AllocateConfig(_Section):

@@ -10,6 +10,9 @@ Two independent parts, in units:
 * **new demand**: units bought in past horizons by pairs that were *not* candidates
   at that window's cutoff (new customers, new items), averaged over the last
   ``forecast.new_demand_windows`` windows; variance = max(mean, spread across windows).
+  With ``forecast.year_ago_index`` both are multiplied by the *year-ago index*: the
+  non-candidate units of the same horizon 52 weeks earlier over their mean in the
+  windows before it (what the season did to new demand then; 1 without such history).
 
 Demand is placed at the warehouse nearest to the customer's region at the cutoff
 (a new customer: the line's ship-to region). ``var >= mu >= 0`` always, and the
@@ -200,6 +203,46 @@ def new_demand_from_table(table: pd.DataFrame, windows: int) -> pd.DataFrame:
     return out
 
 
+#: Days back to the same horizon last year (52 weeks: the weekday kept).
+YEAR_AGO_DAYS = 364
+
+
+def year_ago_table(
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    windows: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The :func:`non_candidate_table` of ``windows + 1`` horizons ending 52 weeks before ``cutoff``'s.
+
+    Column ``windows`` is the year-ago horizon ``[cutoff - 364, cutoff - 364 + H)``, columns
+    ``0..windows-1`` the horizons before it; all before ``cutoff`` (tables of
+    customer-disjoint orders add up).
+    """
+    end = pd.Timestamp(cutoff) - pd.Timedelta(days=YEAR_AGO_DAYS - horizon_days)
+    return non_candidate_table(orders, end, horizon_days=horizon_days, lookback_days=lookback_days,
+                               windows=windows + 1, item_level=item_level, products=products)
+
+
+def year_ago_ratio(table: pd.DataFrame, windows: int) -> float:
+    """Non-candidate units of the year-ago horizon over their mean in the ``windows`` horizons before it.
+
+    ``table`` is a :func:`year_ago_table`; 1.0 when either holds no units (no history a year back).
+    """
+    totals = table.reindex(columns=range(windows + 1), fill_value=0.0).sum(axis=0).to_numpy(float)
+    base, now = totals[:windows].mean(), totals[windows]
+    return float(now / base) if base > 0 and now > 0 else 1.0
+
+
+def with_index(new: pd.DataFrame, index: float) -> pd.DataFrame:
+    """New demand ``region, sku, mu, var`` with both moments multiplied by ``index`` (``var >= mu`` kept)."""
+    return new.assign(mu=new["mu"] * index, var=new["var"] * index)
+
+
 def to_warehouses(
     parts: list[pd.DataFrame], region_map: pd.DataFrame, *, dispersion: float = 1.0
 ) -> pd.DataFrame:
@@ -228,8 +271,12 @@ def forecast_from_scores(
     new_demand_windows: int = 4,
     dispersion: float = 1.0,
     sku_share_days: int = 90,
+    year_ago_index: bool = False,
 ) -> pd.DataFrame:
-    """The forecast table ``warehouse_id, sku, mu, var`` (units over ``[cutoff, cutoff + H)``)."""
+    """The forecast table ``warehouse_id, sku, mu, var`` (units over ``[cutoff, cutoff + H)``).
+
+    ``year_ago_index``: scale the new demand by :func:`year_ago_ratio`.
+    """
     shares = (
         sku_shares(orders, cutoff, window_days=sku_share_days, products=products)
         if item_level == "category"
@@ -245,6 +292,10 @@ def forecast_from_scores(
         item_level=item_level,
         products=products,
     )
+    if year_ago_index:
+        table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
+                               windows=new_demand_windows, item_level=item_level, products=products)
+        new = with_index(new, year_ago_ratio(table, new_demand_windows))
     return to_warehouses([candidates, new], region_map, dispersion=dispersion)
 
 
@@ -271,4 +322,5 @@ def forecast_for_spec(
         new_demand_windows=settings.new_demand_windows,
         dispersion=settings.dispersion,
         sku_share_days=settings.sku_share_days,
+        year_ago_index=settings.year_ago_index,
     )

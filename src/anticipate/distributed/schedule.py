@@ -29,7 +29,7 @@ from anticipate.distributed.cluster import (
     tree_reduce,
 )
 from anticipate.features import partials as engine
-from anticipate.features.build import attach_labels, training_cutoffs
+from anticipate.features.build import attach_labels, window_cutoffs
 from anticipate.features.spec import FeatureSpec, resolve_spec
 from anticipate.models.scoring import score_frame, spec_of
 from anticipate.models.training import Fitted, check_labels, compact_features, feature_names, model_meta
@@ -213,7 +213,8 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
     from anticipate.models.next_purchase import NextPurchaseModel
 
     spec = FeatureSpec.from_config(cfg)
-    cutoffs = training_cutoffs(until, spec.horizon, cfg.model.train_windows)
+    cutoffs = window_cutoffs(ds.orders, until, spec.horizon, cfg.model.train_windows,
+                             year_ago=cfg.model.year_ago_windows)
     started = time.perf_counter()
     with dask_client(cfg.compute) as client:
         parts, source = orders_on_cluster(client, cfg.compute, ds)
@@ -262,6 +263,9 @@ def forecast_dask(
         recent_units,
         shares_from_units,
         to_warehouses,
+        with_index,
+        year_ago_ratio,
+        year_ago_table,
     )
 
     spec, fc = spec_of(wrapper), cfg.forecast
@@ -280,8 +284,14 @@ def forecast_dask(
         news = [dask.delayed(non_candidate_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
                                                   windows=fc.new_demand_windows, item_level=level,
                                                   products=ds.products) for p in parts]
-        cand, new = client.gather(client.compute(
-            [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, [])]))
+        yas = [dask.delayed(year_ago_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
+                                            windows=fc.new_demand_windows, item_level=level,
+                                            products=ds.products) for p in parts] if fc.year_ago_index else []
+        cand, new, *ya = client.gather(client.compute(
+            [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, []),
+             *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
     new = new_demand_from_table(new.reindex(columns=range(fc.new_demand_windows), fill_value=0.0),
                                 fc.new_demand_windows)
+    if ya:
+        new = with_index(new, year_ago_ratio(ya[0], fc.new_demand_windows))
     return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)

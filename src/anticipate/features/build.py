@@ -51,6 +51,7 @@ __all__ = [  # the names below are defined in spec.py and history.py and re-expo
     "item_column",
     "iter_training_frames",
     "training_cutoffs",
+    "window_cutoffs",
 ]
 
 
@@ -143,9 +144,42 @@ def build_training_frame(
     return attach_labels(feats, orders, cutoff, spec, products)
 
 
-def training_cutoffs(until: pd.Timestamp, horizon_days: int, windows: int) -> list[pd.Timestamp]:
-    """Window cutoffs ``until - k*H`` for ``k = windows..1``, oldest first (the last validates)."""
-    return [pd.Timestamp(until) - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
+#: Days from a training cutoff back to the same weekday last year (52 weeks): the year-ago windows.
+YEAR_AGO_SHIFT_DAYS = 364
+
+
+def training_cutoffs(
+    until: pd.Timestamp,
+    horizon_days: int,
+    windows: int,
+    *,
+    year_ago: int = 0,
+    not_before: pd.Timestamp | None = None,
+) -> list[pd.Timestamp]:
+    """Window cutoffs, oldest first (the last validates): ``until - k*H`` for ``k = windows..1``,
+    after ``year_ago`` windows of the same season last year.
+
+    The year-ago cutoffs are ``until - 364 + j*H`` for ``j = -(year_ago // 2) ..``, ``year_ago``
+    of them (so the season the model forecasts, and the weeks around it, as they were a year
+    before, weekday kept): they let a model learn what the time of year did, which the
+    recent windows alone never show. Year-ago cutoffs at or after the first recent one,
+    or at or before ``not_before`` (the history's first instant: no history), are dropped.
+    """
+    until = pd.Timestamp(until)
+    recent = [until - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
+    anchor = until - pd.Timedelta(days=YEAR_AGO_SHIFT_DAYS)
+    steps = range(-(year_ago // 2), year_ago - year_ago // 2)
+    earlier = [anchor + pd.Timedelta(days=horizon_days * j) for j in steps]
+    earlier = [t for t in earlier if t < recent[0] and (not_before is None or t > not_before)]
+    return earlier + recent
+
+
+def window_cutoffs(
+    orders: pd.DataFrame, until: pd.Timestamp, horizon_days: int, windows: int, *, year_ago: int = 0
+) -> list[pd.Timestamp]:
+    """The training cutoffs of ``orders``: :func:`training_cutoffs`, no year-ago one before its history."""
+    start = orders["order_ts"].min() if year_ago and len(orders) else None
+    return training_cutoffs(until, horizon_days, windows, year_ago=year_ago, not_before=start)
 
 
 def iter_training_frames(
@@ -154,6 +188,7 @@ def iter_training_frames(
     spec: FeatureSpec | None = None,
     *,
     windows: int,
+    year_ago: int = 0,
     products: pd.DataFrame | None = None,
     **fields: Any,
 ) -> Iterator[pd.DataFrame]:
@@ -161,10 +196,11 @@ def iter_training_frames(
 
     Each frame is built only when the caller asks for the next one, so a caller that
     shrinks or drops a window holds one full window in memory at a time. ``spec`` (with
-    a horizon) or its fields as keywords; ``windows`` cutoffs, see :func:`training_cutoffs`.
+    a horizon) or its fields as keywords; the cutoffs are :func:`training_cutoffs` of
+    ``windows`` and ``year_ago`` (those with some history before them).
     """
     spec = resolve_spec(spec, fields)
-    for t in training_cutoffs(until, spec.horizon, windows):
+    for t in window_cutoffs(orders, until, spec.horizon, windows, year_ago=year_ago):
         yield build_training_frame(orders, t, spec, products=products)
 
 

@@ -27,6 +27,14 @@ import pandas as pd
 
 from anticipate.features.history import Lines, group_by_customer, history
 from anticipate.features.renewal import GAP_SUMS, item_gap_sums, pooled_gaps, renewal_columns
+from anticipate.features.season import (
+    YEAR_AGO,
+    days_to_christmas,
+    pair_year_ago_units,
+    season_horizon,
+    season_sources,
+    year_ago_units,
+)
 from anticipate.features.sequences import (
     CUSTOMER_COLUMNS,
     LOOKBACK_ORDERS,
@@ -36,11 +44,12 @@ from anticipate.features.sequences import (
 )
 from anticipate.features.spec import KEYS, FeatureSpec
 
-#: Columns of :attr:`Partials.item_units`: units in 7/28/365 days and distinct buyers in 28 days.
-ITEM_UNITS = ("units_7d", "units_28d", "units_365d", "buyers_28d")
+#: Columns of :attr:`Partials.item_units`: units in 7/28/365 days, distinct buyers in 28 days and the
+#: year-ago sums of the season family (:data:`~anticipate.features.season.YEAR_AGO`).
+ITEM_UNITS = ("units_7d", "units_28d", "units_365d", "buyers_28d", *YEAR_AGO)
 #: Columns of :attr:`Partials.ri_units`: a region's units of an item in 7 and 28 days.
 RI_UNITS = ("units_7d", "units_28d")
-U7, U28, U365, BUYERS28 = range(len(ITEM_UNITS))
+U7, U28, U365, BUYERS28, YA_H, YA_BASE = range(len(ITEM_UNITS))
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,9 @@ class Partials:
     ``item_units`` (n_items, :data:`ITEM_UNITS`) and ``item_gaps`` (n_items,
     :data:`~anticipate.features.renewal.GAP_SUMS`) are per item of ``items`` (sorted
     labels); ``ri_units`` (m, :data:`RI_UNITS`) is per (``regions[ri_region]``,
-    ``items[ri_item]``) pair with a line in the last 28 days (absent pairs sum to 0).
+    ``items[ri_item]``) pair with a line in the last 28 days (absent pairs sum to 0);
+    ``region_ya`` (n_regions, :data:`~anticipate.features.season.YEAR_AGO`) is per
+    region of ``regions``, all items.
     """
 
     items: pd.Index
@@ -60,6 +71,7 @@ class Partials:
     ri_region: np.ndarray
     ri_item: np.ndarray
     ri_units: np.ndarray
+    region_ya: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -89,14 +101,18 @@ def _windowed(group: np.ndarray, n_groups: int, lines: Lines, window: float) -> 
     return np.bincount(group[inside], weights=lines.units[inside], minlength=n_groups)
 
 
-def _item_units(lines: Lines) -> np.ndarray:
-    """Per item code: units in 7, 28 and 365 days, distinct buyers in 28 days (:data:`ITEM_UNITS`)."""
+def _item_units(lines: Lines, horizon: int) -> np.ndarray:
+    """Per item code: units in 7, 28 and 365 days, distinct buyers in 28 days, year-ago sums.
+
+    The columns of :data:`ITEM_UNITS`; ``horizon``: the year-ago horizon's length (days).
+    """
     n = len(lines.items)
     u7, u28, u365 = (_windowed(lines.item, n, lines, w) for w in (7.0, 28.0, 365.0))
     recent = lines.age <= 28.0
     buyer_pairs = np.unique(lines.item[recent] * len(lines.customers) + lines.cust[recent])
     n_buyers = np.bincount(buyer_pairs // len(lines.customers), minlength=n)
-    return np.column_stack([u7, u28, u365, n_buyers.astype(np.float64)])
+    ya = year_ago_units(lines.item, n, lines, horizon)
+    return np.column_stack([u7, u28, u365, n_buyers.astype(np.float64), ya])
 
 
 def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,7 +128,7 @@ def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _empty_partials(lines: Lines) -> Partials:
     none, units = np.zeros(0, dtype=np.int64), np.zeros((0, len(ITEM_UNITS)))
     gaps, ri = np.zeros((0, len(GAP_SUMS))), np.zeros((0, len(RI_UNITS)))
-    return Partials(lines.items, units, gaps, lines.regions, none, none, ri)
+    return Partials(lines.items, units, gaps, lines.regions, none, none, ri, np.zeros((0, len(YEAR_AGO))))
 
 
 def prepare(
@@ -137,7 +153,11 @@ def prepare(
         pairs["item_code"], pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_gap_std_days"],
         len(lines.items),
     )
-    partials = Partials(lines.items, _item_units(lines), gaps, lines.regions, *_ri_units(lines))
+    horizon = season_horizon(spec.horizon_days)
+    region_ya = year_ago_units(lines.region, len(lines.regions), lines, horizon)
+    item_units = _item_units(lines, horizon)
+    partials = Partials(lines.items, item_units, gaps, lines.regions, *_ri_units(lines), region_ya)
+    pairs["sea_ci_units_ya"] = pair_year_ago_units(lines, pairs["cust_code"], pairs["item_code"], horizon)
     keep = pairs["ci_days_since_last"] <= spec.lookback_days
     pairs = {name: values[keep] for name, values in pairs.items()}
     return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, partials)
@@ -163,11 +183,13 @@ def combine(parts: Sequence[Partials]) -> Partials:
         return parts[0]
     items, regions = _union([p.items for p in parts]), _union([p.regions for p in parts])
     units, gaps = np.zeros((len(items), len(ITEM_UNITS))), np.zeros((len(items), len(GAP_SUMS)))
+    region_ya = np.zeros((len(regions), len(YEAR_AGO)))
     ri_keys, ri_values = [], []
     for p in parts:
         at = items.get_indexer(p.items)
         units[at] += p.item_units
         gaps[at] += p.item_gaps
+        region_ya[regions.get_indexer(p.regions)] += p.region_ya
         ri_keys.append(regions.get_indexer(p.regions)[p.ri_region] * len(items) + at[p.ri_item])
         ri_values.append(p.ri_units)
     keys, inverse = np.unique(np.concatenate(ri_keys), return_inverse=True)
@@ -175,13 +197,35 @@ def combine(parts: Sequence[Partials]) -> Partials:
     ri = np.column_stack(
         [np.bincount(inverse, weights=values[:, j], minlength=len(keys)) for j in range(len(RI_UNITS))]
     )
-    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri.reshape(-1, 2))
+    ri = ri.reshape(-1, len(RI_UNITS))
+    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya)
 
 
 def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:
     """Daily units in 7 days over daily units in 28 days; NaN when none in 28."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
+
+
+def _season_sources(
+    prepared: Prepared, totals: Partials, units: np.ndarray, horizon: int
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """The season columns of the candidates, from ``units`` (the totals' item rows at the
+    partition's item codes) and the totals' shop-wide and regional year-ago sums."""
+    pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
+    at = totals.regions.get_indexer(prepared.regions)
+    region_ya = np.zeros((len(at), len(YEAR_AGO)))
+    region_ya[at >= 0] = totals.region_ya[at[at >= 0]]
+    shop = totals.item_units[:, [YA_H, YA_BASE]].sum(axis=0)
+    per = season_sources(units[:, [YA_H, YA_BASE]], units[:, U28], region_ya, shop, horizon)
+    every = np.zeros(len(item_idx), dtype=np.int64)
+    return {
+        "sea_shop_lift_ya": (per["sea_shop_lift_ya"], every),
+        "sea_region_lift_ya": (per["sea_region_lift_ya"], prepared.cust.region[pairs["cust_code"]]),
+        **{name: (per[name], item_idx) for name in ("sea_item_lift_ya", "sea_item_ya_over_recent",
+                                                    "sea_item_units_ya")},
+        "sea_ci_units_ya": (pairs["sea_ci_units_ya"], None),
+    }
 
 
 def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
@@ -247,6 +291,8 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
     sources.update({name: (v, None) for name, v in pairs.items() if name.startswith("ci_")})
     sources.update(_item_sources(prepared, totals))
+    item_rows = totals.item_units[totals.items.get_indexer(prepared.items)]
+    sources.update(_season_sources(prepared, totals, item_rows, season_horizon(spec.horizon_days)))
     sources["cust_" + LOOKBACK_ORDERS] = (prepared.cust.lookback_orders, c_idx)
     sources["pair_" + LOOKBACK_ORDERS] = (pairs[LOOKBACK_ORDERS], None)
 
@@ -255,7 +301,10 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
         return src if idx is None else src[idx]
 
     sources.update({name: (v, None) for name, v in _ratios(column).items()})
-    constants = {"cal_week": float(cutoff.isocalendar()[1])}
+    constants = {
+        "cal_week": float(cutoff.isocalendar()[1]),
+        "sea_days_to_christmas": days_to_christmas(cutoff),
+    }
     columns = spec.columns
     block = np.empty((len(columns), len(c_idx)))
     for row, name in enumerate(columns):

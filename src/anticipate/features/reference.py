@@ -69,8 +69,12 @@ def build_features_reference(
     item_level: str = "sku",
     products: pd.DataFrame | None = None,
     families: Sequence[str] = ALL_FAMILIES,
+    horizon_days: int | None = None,
 ) -> pd.DataFrame:
-    """The same table as ``build_features``, computed with plain pandas (slow)."""
+    """The same table as ``build_features``, computed with plain pandas (slow).
+
+    ``horizon_days`` sets the season family's year-ago horizon (7 days when None).
+    """
     cutoff = pd.Timestamp(cutoff)
     hist = orders[orders["order_ts"] < cutoff].copy()
     hist["customer_id"] = hist["customer_id"].astype(str)
@@ -93,6 +97,7 @@ def build_features_reference(
     out["ci_share_of_orders"] = _lookback_share(hist, cutoff, lookback_days, out)
     out = _join_item_features(out, hist, cutoff)
     out["cal_week"] = float(cutoff.isocalendar()[1])
+    out = _join_season_features(out, hist, cutoff, 7 if horizon_days is None else int(horizon_days))
     columns = feature_columns(families)
     return out[[*KEYS, *columns]].sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
 
@@ -243,3 +248,45 @@ def _join_item_features(out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timest
         out["ri_units_28d"] > 0, (out["ri_units_7d"] / 7) / (out["ri_units_28d"] / 28), np.nan
     )
     return out
+
+
+def _join_season_features(
+    out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timestamp, h: int
+) -> pd.DataFrame:
+    """The ``sea_`` columns: year-ago horizon ``[cutoff - 365, cutoff - 365 + h)`` and its 28-day base."""
+    ts = hist["order_ts"]
+    in_h = (ts >= cutoff - pd.Timedelta(days=365)) & (ts < cutoff - pd.Timedelta(days=365 - h))
+    base = (ts >= cutoff - pd.Timedelta(days=365 + 28)) & (ts < cutoff - pd.Timedelta(days=365))
+
+    def sums(by: list[str]) -> tuple[pd.Series, pd.Series]:
+        return (hist[in_h].groupby(by)["quantity"].sum().astype(float),
+                hist[base].groupby(by)["quantity"].sum().astype(float))
+
+    def lift(now: np.ndarray, before: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(before > 0, (now / h) / (before / 28), np.nan)
+
+    shop_h, shop_b = float(hist.loc[in_h, "quantity"].sum()), float(hist.loc[base, "quantity"].sum())
+    out["sea_days_to_christmas"] = _days_to_christmas(cutoff)
+    out["sea_shop_lift_ya"] = lift(np.full(len(out), shop_h), np.full(len(out), shop_b))
+    reg_h, reg_b = (s.reindex(out["region"]).fillna(0.0).to_numpy() for s in sums(["region"]))
+    out["sea_region_lift_ya"] = lift(reg_h, reg_b)
+    item_h, item_b = (s.reindex(out["item"]).fillna(0.0).to_numpy() for s in sums(["item"]))
+    out["sea_item_lift_ya"] = lift(item_h, item_b)
+    u28 = out["item_units_28d"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["sea_item_ya_over_recent"] = np.where(u28 > 0, (item_h / h) / (u28 / 28), np.nan)
+    out["sea_item_units_ya"] = item_h
+    pair_h, _ = sums(["customer_id", "item"])
+    keys = pd.MultiIndex.from_frame(out[["customer_id", "item"]])
+    out["sea_ci_units_ya"] = pair_h.reindex(keys).fillna(0.0).to_numpy()
+    return out
+
+
+def _days_to_christmas(cutoff: pd.Timestamp) -> float:
+    """Days from ``cutoff`` to the next 25 December at or after it, counted with dates."""
+    for year in (cutoff.year, cutoff.year + 1):
+        xmas = pd.Timestamp(f"{year}-12-25")
+        if xmas >= cutoff:
+            return (xmas - cutoff).total_seconds() / 86400.0
+    raise AssertionError("unreachable")

@@ -12,11 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-Family = Literal["customer", "customer_item", "item", "region_item", "calendar"]
+Family = Literal["customer", "customer_item", "item", "region_item", "calendar", "season"]
 ItemLevel = Literal["sku", "category"]
 
 #: Every feature family, in table order.
 ALL_FAMILIES: tuple[str, ...] = get_args(Family)
+#: The families a model's meta without a ``families`` entry was trained on (those before ``season``).
+LEGACY_FAMILIES: tuple[str, ...] = ("customer", "customer_item", "item", "region_item", "calendar")
+#: The families of the default configuration (``features.families``).
+DEFAULT_FAMILIES: tuple[str, ...] = LEGACY_FAMILIES
 ITEM_LEVELS: tuple[str, ...] = get_args(ItemLevel)
 CUSTOMER_WINDOWS: tuple[int, ...] = (7, 30, 90, 365)
 PAIR_WINDOWS: tuple[int, ...] = (90, 365)
@@ -29,6 +33,7 @@ FAMILY_PREFIX: dict[str, str] = {
     "item": "item_",
     "region_item": "ri_",
     "calendar": "cal_",
+    "season": "sea_",
 }
 
 FEATURE_DOCS: dict[str, str] = {
@@ -85,6 +90,20 @@ FEATURE_DOCS: dict[str, str] = {
     "ri_units_28d": "units of the item shipped to the customer's region in the last 28 days",
     "ri_trend_7d_28d": "regional daily units in 7 days over those in 28 days",
     "cal_week": "the cutoff's ISO week of year",
+    "sea_days_to_christmas": "days from the cutoff to the next 25 December (0 at its first instant)",
+    "sea_shop_lift_ya": (
+        "the shop's daily units in the same horizon a year ago, [cutoff - 365, cutoff - 365 + H) with H the "
+        "horizon (7 days for a spec without one), over its daily units in the 28 days before that "
+        "(NaN when none)"
+    ),
+    "sea_region_lift_ya": "the same year-ago lift for all items shipped to the customer's region",
+    "sea_item_lift_ya": "the same year-ago lift for the item (units of everyone)",
+    "sea_item_ya_over_recent": (
+        "the item's daily units in the year-ago horizon over its daily units in the last 28 days "
+        "(NaN when none)"
+    ),
+    "sea_item_units_ya": "units of the item sold to anyone in the year-ago horizon",
+    "sea_ci_units_ya": "units of the item the customer bought in the year-ago horizon",
 }
 
 
@@ -179,7 +198,7 @@ class FeatureSpec:
             lookback_days=int(meta["lookback_days"]),
             horizon_days=int(meta["horizon_days"]),
             item_level=str(meta.get("item_level", "sku")),
-            families=tuple(meta.get("families", ALL_FAMILIES)),
+            families=tuple(meta.get("families", LEGACY_FAMILIES)),
         )
 
 

@@ -138,15 +138,19 @@ def training_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> tuple[pd.
     rows) before its features are compacted to float32; the validation window (the last
     cutoff) is kept whole. When every window fits its share nothing is dropped.
     """
-    from anticipate.features.build import iter_training_frames
+    from anticipate.features.build import iter_training_frames, window_cutoffs
 
     spec = FeatureSpec.from_config(cfg)
-    n = cfg.model.train_windows
+    windows, year_ago = cfg.model.train_windows, cfg.model.year_ago_windows
+    n = len(window_cutoffs(ds.orders, until, spec.horizon, windows, year_ago=year_ago))
     limit, seed = cfg.model.max_train_pairs, cfg.model.seed
     kept: list[pd.DataFrame] = []
     val = pd.DataFrame()
     rows = 0
-    for k, frame in enumerate(iter_training_frames(ds.orders, until, spec, windows=n, products=ds.products)):
+    frames = iter_training_frames(
+        ds.orders, until, spec, windows=windows, year_ago=year_ago, products=ds.products
+    )
+    for k, frame in enumerate(frames):
         if k == n - 1:
             val = compact_features(frame)
         else:

@@ -1,0 +1,130 @@
+"""The season family (the same horizon last year, days to Christmas) and the year-ago training windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anticipate.features.build import build_features, training_cutoffs, window_cutoffs
+from anticipate.features.reference import build_features_reference
+from anticipate.features.season import days_to_christmas
+from anticipate.features.spec import FeatureSpec, feature_columns
+
+SEASON = ["season"]
+CUTOFF = pd.Timestamp("2025-12-01")
+
+
+def _line(order: str, cust: str, ts: str, sku: str, qty: int, region: str = "R1") -> dict:
+    return {"order_id": order, "customer_id": cust, "order_ts": pd.Timestamp(ts), "sku": sku,
+            "quantity": qty, "unit_price": 1.0, "region": region}
+
+
+def _hand_log() -> pd.DataFrame:
+    """Two customers; the year-ago horizon of 2025-12-01 (H = 7) is [2024-12-01, 2024-12-08)."""
+    lines = [
+        _line("a", "c1", "2024-11-01 10:00", "s1", 4),  # year-ago base [2024-11-03, 2024-12-01): no (too old)
+        _line("b", "c1", "2024-11-10 10:00", "s1", 2),  # base
+        _line("c", "c1", "2024-12-02 10:00", "s1", 3),  # year-ago horizon
+        _line("d", "c2", "2024-12-07 23:00", "s1", 5, "R2"),  # horizon, another region
+        _line("e", "c2", "2024-12-08 00:00", "s2", 9, "R2"),  # just after the horizon
+        _line("f", "c1", "2025-11-20 10:00", "s1", 1),  # recent: makes (c1, s1) a candidate
+        _line("g", "c2", "2025-11-25 10:00", "s1", 1, "R2"),
+        _line("h", "c2", "2025-11-26 10:00", "s2", 1, "R2"),
+    ]
+    frame = pd.DataFrame(lines)
+    frame["quantity"] = frame["quantity"].astype(np.int64)
+    return frame
+
+
+def test_year_ago_columns_on_a_hand_made_log() -> None:
+    f = build_features(_hand_log(), CUTOFF, lookback_days=60, horizon_days=7, families=SEASON)
+    assert list(f.columns[3:]) == feature_columns(SEASON)
+    row = f.set_index(["customer_id", "item"])
+    # (c1, s1) bought 3 units a year ago in the horizon; (c2, s1) 5; (c2, s2)'s 9 came a day later
+    assert row.loc[("c1", "s1"), "sea_ci_units_ya"] == 3.0
+    assert row.loc[("c2", "s1"), "sea_ci_units_ya"] == 5.0
+    assert row.loc[("c2", "s2"), "sea_ci_units_ya"] == 0.0
+    assert row.loc[("c1", "s1"), "sea_item_units_ya"] == 8.0
+    # s1: 8 units in 7 days a year ago, 2 in the 28 days before (the 4 of 2024-11-01 are older)
+    assert row.loc[("c1", "s1"), "sea_item_lift_ya"] == pytest.approx((8 / 7) / (2 / 28))
+    assert np.isnan(row.loc[("c2", "s2"), "sea_item_lift_ya"])  # s2 has no year-ago base
+    # s1 sold 2 units in the last 28 days
+    assert row.loc[("c1", "s1"), "sea_item_ya_over_recent"] == pytest.approx((8 / 7) / (2 / 28))
+    assert row.loc[("c1", "s1"), "sea_shop_lift_ya"] == pytest.approx((8 / 7) / (2 / 28))
+    assert row.loc[("c1", "s1"), "sea_region_lift_ya"] == pytest.approx((3 / 7) / (2 / 28))  # R1
+    assert np.isnan(row.loc[("c2", "s1"), "sea_region_lift_ya"])  # R2 had no base
+    assert (f["sea_days_to_christmas"] == 24.0).all()
+
+
+def test_days_to_christmas_counts_to_the_next_one() -> None:
+    assert days_to_christmas(pd.Timestamp("2025-12-25")) == 0.0
+    assert days_to_christmas(pd.Timestamp("2025-12-24 12:00")) == 0.5
+    assert days_to_christmas(pd.Timestamp("2025-12-26")) == 364.0
+    assert days_to_christmas(pd.Timestamp("2024-01-01")) == 359.0  # 2024 is a leap year
+
+
+def _two_year_log(seed: int, n: int = 1500) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n_orders = n // 2
+    order = rng.integers(0, n_orders, n)
+    minute = rng.integers(0, 760 * 24 * 60, n_orders)
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"O{o}" for o in order],
+            "customer_id": [f"C{c}" for c in rng.integers(0, 6, n_orders)[order]],
+            "order_ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(minute[order], unit="min"),
+            "sku": [f"S{s}" for s in rng.integers(0, 4, n)],
+            "quantity": rng.integers(1, 4, n).astype(np.int64),
+            "unit_price": np.ones(n),
+            "region": [f"R{r}" for r in rng.integers(0, 3, n)],
+        }
+    )
+    return frame
+
+
+@pytest.mark.parametrize(("seed", "horizon", "cutoff"), [(1, 7, "2025-11-24"), (2, 14, "2025-06-03 12:00"),
+                                                         (3, 28, "2025-01-20")])
+def test_engine_equals_the_pandas_reference_over_two_years(seed: int, horizon: int, cutoff: str) -> None:
+    orders, t = _two_year_log(seed), pd.Timestamp(cutoff)
+    fast = build_features(orders, t, lookback_days=120, horizon_days=horizon)
+    slow = build_features_reference(orders, t, lookback_days=120, horizon_days=horizon)
+    assert fast["sea_item_lift_ya"].notna().any() and (fast["sea_ci_units_ya"] > 0).any()
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize("how", ["delete", "change"])
+def test_season_columns_ignore_lines_at_or_after_the_cutoff(how: str) -> None:
+    orders, t = _two_year_log(4), pd.Timestamp("2025-12-08")
+    spec = FeatureSpec(lookback_days=90, horizon_days=7, families=("season",))
+    before = build_features(orders, t, spec)
+    future = (orders["order_ts"] >= t).to_numpy()
+    assert future.any()
+    if how == "delete":
+        mutated = orders[~future]
+    else:
+        mutated = orders.copy()
+        mutated.loc[future, "quantity"] = 99
+        mutated.loc[future, "sku"] = "S0"
+    pd.testing.assert_frame_equal(before, build_features(mutated, t, spec), check_exact=True)
+
+
+def test_year_ago_windows_sit_around_the_same_season_52_weeks_back() -> None:
+    until = pd.Timestamp("2025-11-24")
+    plain = training_cutoffs(until, 7, 3)
+    assert plain == [pd.Timestamp(d) for d in ("2025-11-03", "2025-11-10", "2025-11-17")]
+    cuts = training_cutoffs(until, 7, 3, year_ago=4)
+    assert cuts[4:] == plain
+    assert cuts[:4] == [pd.Timestamp(d) for d in ("2024-11-11", "2024-11-18", "2024-11-25", "2024-12-02")]
+    assert all(c.dayofweek == until.dayofweek for c in cuts)
+    # none before the history: the first instant of the orders drops those at or before it
+    orders = pd.DataFrame({"order_ts": pd.to_datetime(["2024-11-18", "2025-11-20"])})
+    assert window_cutoffs(orders, until, 7, 3, year_ago=4)[:2] == [pd.Timestamp("2024-11-25"),
+                                                                  pd.Timestamp("2024-12-02")]
+    # a year-ago window never overlaps the recent ones
+    assert training_cutoffs(until, 7, 60, year_ago=8) == training_cutoffs(until, 7, 60)
+
+
+def test_a_model_meta_without_families_keeps_the_families_before_season() -> None:
+    spec = FeatureSpec.from_meta({"lookback_days": 365, "horizon_days": 7})
+    assert "season" not in spec.families and not any(c.startswith("sea_") for c in spec.columns)
