@@ -46,7 +46,7 @@ def _predictions(
 ) -> dict[str, np.ndarray]:
     """P(buy) per pair of the model, every baseline and, on synthetic data, the truth (``oracle``)."""
     spec = spec_of(wrapper)
-    predictions = {"model": wrapper.predict(None, frame)["p_buy"].to_numpy()}
+    predictions = {"model": wrapper.predict_p_buy(frame).to_numpy()}
     predictions.update(baseline_predictions(ds, frame, cutoff, spec, seed=seed))
     oracle = oracle_predictions(ds, frame, cutoff, spec)
     if oracle is not None:

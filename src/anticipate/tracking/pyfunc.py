@@ -35,3 +35,12 @@ class NextPurchasePyfunc(mlflow.pyfunc.PythonModel):
         p = self.model.predict_proba(X)
         units = self.model.predict_units(X)
         return pd.DataFrame({"p_buy": p, "units_given_buy": units, "expected_units": p * units})
+
+    def predict_p_buy(self, model_input: pd.DataFrame) -> pd.Series:
+        """``p_buy`` of :meth:`predict` alone (the quantity model is not run), indexed like the input.
+
+        For what needs only the probability (``evaluate``): on the real log's 851,113 pairs
+        the quantity model's prediction was two thirds of ``predict``'s time.
+        """
+        p = self.model.predict_proba(model_input[self.feature_names])
+        return pd.Series(p, index=model_input.index, name="p_buy")
