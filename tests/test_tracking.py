@@ -229,3 +229,17 @@ def test_version_for_accepts_versions_latest_and_run_prefixes(logged_model: dict
     resolved = registry.resolve_model_uri(f"runs:/{logged_model['run_id'][:8]}/model", name="vf",
                                           default_alias=None)
     assert resolved == f"runs:/{logged_model['run_id']}/model"
+
+
+def test_a_logged_model_pins_its_requirements_lightgbm_included(logged_model: dict[str, str]) -> None:
+    from importlib.metadata import version
+
+    from urllib.parse import urlparse
+
+    model_id = logged_model["model_uri"].rsplit("/", 1)[-1]  # models:/m-...: a logged model's id
+    location = MlflowClient(logged_model["uri"]).get_logged_model(model_id).artifact_location
+    lines = (Path(urlparse(location).path) / "requirements.txt").read_text().split()
+    assert f"lightgbm=={version('lightgbm')}" in lines
+    assert f"scikit-learn=={version('scikit-learn')}" in lines
+    assert all("==" in line for line in lines)
+

@@ -26,6 +26,28 @@ from anticipate.tracking.store import mlflow_chatter
 MIN_NUMERIC_RUN_PREFIX = 8
 #: What pyfunc.log_model records as the flavor of a custom PythonModel.
 _FLAVOR_NAME = "pyfunc.CustomPythonModel"
+#: The distributions the registered model needs to load and predict, pinned to the installed
+#: versions when it is logged (:func:`model_requirements`).
+MODEL_PACKAGES = ("mlflow", "anticipate", "cloudpickle", "lightgbm", "numpy", "pandas", "scikit-learn",
+                  "scipy")
+
+
+def model_requirements() -> list[str]:
+    """``package==version`` of each installed :data:`MODEL_PACKAGES` entry: the model's requirements.txt.
+
+    Given to MLflow explicitly: its inference starts a Python subprocess that loads the
+    model to see what it imports (12 s of train's wall time on the real log), and it left
+    out lightgbm, which the model cannot predict without.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for name in MODEL_PACKAGES:
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
 
 
 def _user_error(exc: MlflowException) -> bool:
@@ -55,7 +77,7 @@ class Registry:
         with service_errors(self.uri, "logging the model"), mlflow_chatter(self.quiet):
             info = Model.log(artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
                              python_model=python_model, signature=signature, input_example=input_example,
-                             flavor_name=_FLAVOR_NAME)
+                             pip_requirements=model_requirements(), flavor_name=_FLAVOR_NAME)
         if not registered_name:
             return None, info.model_uri
         version = self.register(info.model_uri, registered_name)
