@@ -233,7 +233,6 @@ def test_version_for_accepts_versions_latest_and_run_prefixes(logged_model: dict
 
 def test_a_logged_model_pins_its_requirements_lightgbm_included(logged_model: dict[str, str]) -> None:
     from importlib.metadata import version
-
     from urllib.parse import urlparse
 
     model_id = logged_model["model_uri"].rsplit("/", 1)[-1]  # models:/m-...: a logged model's id
