@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# idle OpenMP threads sleep, as the CLI sets them (anticipate.cli._core._configure_threads): in-process
+# idle OpenMP threads sleep, as the CLI sets them (anticipate.cli._openmp): in-process
 # LightGBM fits here and every subprocess the tests start inherit it (pytest-xdist runs two at once)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 VENV_BIN = Path(sys.executable).parent
 
 

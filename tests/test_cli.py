@@ -129,3 +129,19 @@ def test_quiet_option_silences_mlflow_registration_lines(registered: dict[str, s
     assert "Created version" in register(quiet=False)
     printed = register(quiet=True)
     assert "Created version" not in printed and "registered model" not in printed.lower()
+
+
+def test_the_cli_makes_openmp_threads_sleep_unless_the_environment_says_otherwise() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = "import os, anticipate.cli; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    default = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                             check=True)
+    given = subprocess.run([sys.executable, "-c", script], env=env | {"OMP_WAIT_POLICY": "active"},
+                           capture_output=True, text=True, check=True)
+    assert default.stdout.split() == ["passive"]
+    assert given.stdout.split() == ["active"]
+

@@ -109,6 +109,9 @@ def test_model_learns_and_is_deterministic_and_picklable() -> None:
 
     scored = NextPurchasePyfunc(model, {}).predict(None, test)  # the registered model's expected units
     np.testing.assert_allclose(scored["expected_units"], p * model.predict_units(test[FEATS]))
+    p_only = NextPurchasePyfunc(model, {}).predict_p_buy(test)  # evaluate's shortcut: same p_buy
+    np.testing.assert_array_equal(p_only.to_numpy(), scored["p_buy"].to_numpy())
+    assert p_only.index.equals(test.index)
     assert (model.predict_units(test[FEATS]) >= 1).all()
     assert list(model.gain_importance().index[:1]) != ["noise"]
 
@@ -200,3 +203,16 @@ def test_baselines_rank_better_than_chance() -> None:
     p = BGNBDBaseline(horizon_days=7).fit(test).predict_proba(test)
     assert ((p >= 0) & (p <= 1)).all()
     assert classification_metrics(test["y"].to_numpy(), p)["auc"] > 0.6
+
+
+def test_calibration_folds_hash_each_customer_once_with_the_per_row_rule() -> None:
+    import hashlib
+
+    from anticipate.models.next_purchase import _fold_of
+
+    keys = pd.Series(["c10", "c2", "c10", "c7", None, "c2", "c10", "c3"] * 50)
+    per_row = [hashlib.blake2b(str(k).encode(), digest_size=1).digest()[0] % 2 for k in keys]
+    folds = _fold_of(keys)
+    np.testing.assert_array_equal(folds, per_row)
+    assert set(folds) == {0, 1}  # both folds occur: the check would catch a constant
+

@@ -95,18 +95,6 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
     )
 
 
-def _configure_threads() -> None:
-    """Idle OpenMP threads (LightGBM's, and Numba's when it uses OpenMP) sleep instead of spinning.
-
-    OpenMP's default lets each idle thread spin for a while between parallel regions, which burns
-    the other processes' cores on a shared machine: training the test world took 43-70 s of CPU
-    spinning against 10-12 s passive with 14 other busy processes on 2 cores (same model; the
-    policy changes when threads wait, not what they compute). Set before LightGBM is imported;
-    an ``OMP_WAIT_POLICY`` in the environment wins.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     if verbosity < 0:
@@ -167,7 +155,6 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             opts = _merge_globals(ctx, {k: kwargs.pop(k, None) for k in _GLOBAL_KEYS})
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
-            _configure_threads()
             try:
                 with _stdout_to_stderr():
                     result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)

@@ -76,8 +76,15 @@ def _make_calibrator(kind: str) -> Any:
 
 
 def _fold_of(keys: pd.Series) -> np.ndarray:
-    """A deterministic two-fold split by key (customer), independent of row order."""
-    return np.array([hashlib.blake2b(str(k).encode(), digest_size=1).digest()[0] % 2 for k in keys])
+    """A deterministic two-fold split by key (customer), independent of row order.
+
+    Each distinct key is hashed once (the real log's 834,792 validation rows hold 2,469
+    customers) and the folds are spread back to the rows.
+    """
+    codes, uniques = pd.factorize(pd.Series(keys), use_na_sentinel=False)
+    folds = np.array([hashlib.blake2b(str(k).encode(), digest_size=1).digest()[0] % 2 for k in uniques],
+                     dtype=np.int64)
+    return folds[codes]
 
 
 def choose_calibration(p: np.ndarray, y: np.ndarray, folds: np.ndarray, mode: str) -> str:

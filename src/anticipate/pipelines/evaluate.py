@@ -29,13 +29,19 @@ from anticipate.storage.files import DataSet
 from anticipate.tracking import tags
 
 
-def _figures(y: np.ndarray, predictions: dict[str, np.ndarray], importance: pd.Series) -> dict[str, Any]:
+def _figures(
+    y: np.ndarray, predictions: dict[str, np.ndarray], importance: pd.Series, metrics: dict[str, float]
+) -> dict[str, Any]:
+    """The evaluate figures; the legends' AUC and AP come from ``metrics`` (not computed twice)."""
     from anticipate.plots import model as plots
+
+    def per_name(metric: str) -> dict[str, float]:
+        return {name: metrics[f"{'' if name == 'model' else name + '.'}{metric}"] for name in predictions}
 
     return {
         "calibration.png": plots.calibration_curve(y, predictions),
-        "roc.png": plots.roc_curves(y, predictions),
-        "pr.png": plots.pr_curves(y, predictions),
+        "roc.png": plots.roc_curves(y, predictions, per_name("auc")),
+        "pr.png": plots.pr_curves(y, predictions, per_name("ap")),
         "lift.png": plots.lift_chart(y, predictions),
         "gain_importance.png": plots.gain_importance(importance),
     }
@@ -46,7 +52,7 @@ def _predictions(
 ) -> dict[str, np.ndarray]:
     """P(buy) per pair of the model, every baseline and, on synthetic data, the truth (``oracle``)."""
     spec = spec_of(wrapper)
-    predictions = {"model": wrapper.predict(None, frame)["p_buy"].to_numpy()}
+    predictions = {"model": wrapper.predict_p_buy(frame).to_numpy()}
     predictions.update(baseline_predictions(ds, frame, cutoff, spec, seed=seed))
     oracle = oracle_predictions(ds, frame, cutoff, spec)
     if oracle is not None:
@@ -97,7 +103,7 @@ def run_evaluate(
             run.log_params({"model_uri": uri, "pairs": len(frame), "positives": int(y.sum())})
             run.log_text(table, "metrics.md")
             run.log_dict(curve_points(y, predictions["model"]), "curves.json")
-            for name, fig in _figures(y, predictions, wrapper.model.gain_importance()).items():
+            for name, fig in _figures(y, predictions, wrapper.model.gain_importance(), metrics).items():
                 run.log_figure(fig, name)
         bar.step("done")
     text = (

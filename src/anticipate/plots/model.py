@@ -35,8 +35,8 @@ def calibration_curve(y: np.ndarray, predictions: dict[str, np.ndarray], bins: i
     return fig
 
 
-def roc_curves(y: np.ndarray, predictions: dict[str, np.ndarray]) -> Any:
-    """ROC curves with their AUC in the legend."""
+def roc_curves(y: np.ndarray, predictions: dict[str, np.ndarray], auc: dict[str, float] | None = None) -> Any:
+    """ROC curves with their AUC in the legend (``auc`` per name when already computed)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     plt = _plt()
@@ -44,22 +44,24 @@ def roc_curves(y: np.ndarray, predictions: dict[str, np.ndarray]) -> Any:
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     for name, p in predictions.items():
         fpr, tpr, _ = roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name} (auc {roc_auc_score(y, p):.3f})")
+        area = auc[name] if auc and name in auc else roc_auc_score(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (auc {area:.3f})")
     ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def pr_curves(y: np.ndarray, predictions: dict[str, np.ndarray]) -> Any:
-    """Precision-recall curves with average precision in the legend."""
+def pr_curves(y: np.ndarray, predictions: dict[str, np.ndarray], ap: dict[str, float] | None = None) -> Any:
+    """Precision-recall curves with average precision in the legend (``ap`` per name if computed)."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, p in predictions.items():
         precision, recall, _ = precision_recall_curve(y, p)
-        ax.plot(recall, precision, label=f"{name} (ap {average_precision_score(y, p):.3f})")
+        score = ap[name] if ap and name in ap else average_precision_score(y, p)
+        ax.plot(recall, precision, label=f"{name} (ap {score:.3f})")
     ax.axhline(float(np.mean(y)), color="grey", ls="--", lw=1, label="base rate")
     ax.set(title="Precision-recall", xlabel="recall", ylabel="precision")
     ax.legend(fontsize=8)

@@ -19,7 +19,6 @@ from mlflow.exceptions import MlflowException
 from anticipate.errors import ModelNotFound, UsageError
 from anticipate.tracking import tags
 from anticipate.tracking.errors import http_status, is_connection_failure, is_not_found, service_errors
-from anticipate.tracking.pyfunc import model_requirements
 from anticipate.tracking.reader import RUN_ID_LENGTH, resolve_run_id
 from anticipate.tracking.store import mlflow_chatter
 
@@ -27,6 +26,28 @@ from anticipate.tracking.store import mlflow_chatter
 MIN_NUMERIC_RUN_PREFIX = 8
 #: What pyfunc.log_model records as the flavor of a custom PythonModel.
 _FLAVOR_NAME = "pyfunc.CustomPythonModel"
+#: The distributions the registered model needs to load and predict, pinned to the installed
+#: versions when it is logged (:func:`model_requirements`).
+MODEL_PACKAGES = ("mlflow", "anticipate", "cloudpickle", "lightgbm", "numpy", "pandas", "scikit-learn",
+                  "scipy")
+
+
+def model_requirements() -> list[str]:
+    """``package==version`` of each installed :data:`MODEL_PACKAGES` entry: the model's requirements.txt.
+
+    Given to MLflow explicitly: its inference starts a Python subprocess that loads the
+    model to see what it imports (12 s of train's wall time on the real log), and it left
+    out lightgbm, which the model cannot predict without.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for name in MODEL_PACKAGES:
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
 
 
 def _user_error(exc: MlflowException) -> bool:
