@@ -1,4 +1,4 @@
-"""Forecast-only backtest per product: the cells, the actual split into candidate and new units, the metrics."""
+"""Forecast-only backtest per product: the cells, the split into candidate and new units, the metrics."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anticipate.backtest.products import ONE_WAREHOUSE, one_warehouse, product_cells, product_metrics
-from anticipate.backtest.products import ProductForecasts
+from anticipate.backtest.products import (
+    ONE_WAREHOUSE,
+    ProductForecasts,
+    one_warehouse,
+    product_cells,
+    product_metrics,
+)
 
 CUTOFF = pd.Timestamp("2025-01-15")
 
