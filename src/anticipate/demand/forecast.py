@@ -116,7 +116,7 @@ def candidate_demand(scored: pd.DataFrame, *, item_level: str, shares: pd.DataFr
     return pairs.groupby(["region", "sku"], as_index=False)[["mu", "var"]].sum()
 
 
-def _non_candidate_units(
+def non_candidate_units(
     orders: pd.DataFrame,
     t: pd.Timestamp,
     *,
@@ -177,7 +177,7 @@ def non_candidate_table(
     """
     starts = [cutoff - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
     per_window = [
-        _non_candidate_units(
+        non_candidate_units(
             orders,
             t,
             horizon_days=horizon_days,
@@ -258,6 +258,45 @@ def to_warehouses(
     return out[out["mu"] > 0].sort_values(["warehouse_id", "sku"], kind="stable").reset_index(drop=True)
 
 
+def forecast_parts(
+    scored: pd.DataFrame,
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+    new_demand_windows: int = 4,
+    sku_share_days: int = 90,
+    year_ago_index: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """The two independent parts, ``{"candidates": ..., "new": ...}``, each ``region, sku, mu, var``.
+
+    Units over ``[cutoff, cutoff + H)``; :func:`to_warehouses` sums them per warehouse.
+    ``year_ago_index``: the new demand scaled by :func:`year_ago_ratio`.
+    """
+    shares = (
+        sku_shares(orders, cutoff, window_days=sku_share_days, products=products)
+        if item_level == "category"
+        else None
+    )
+    new = new_demand(
+        orders,
+        cutoff,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        windows=new_demand_windows,
+        item_level=item_level,
+        products=products,
+    )
+    if year_ago_index:
+        table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
+                               windows=new_demand_windows, item_level=item_level, products=products)
+        new = with_index(new, year_ago_ratio(table, new_demand_windows))
+    return {"candidates": candidate_demand(scored, item_level=item_level, shares=shares), "new": new}
+
+
 def forecast_from_scores(
     scored: pd.DataFrame,
     orders: pd.DataFrame,
@@ -277,26 +316,19 @@ def forecast_from_scores(
 
     ``year_ago_index``: scale the new demand by :func:`year_ago_ratio`.
     """
-    shares = (
-        sku_shares(orders, cutoff, window_days=sku_share_days, products=products)
-        if item_level == "category"
-        else None
-    )
-    candidates = candidate_demand(scored, item_level=item_level, shares=shares)
-    new = new_demand(
+    parts = forecast_parts(
+        scored,
         orders,
         cutoff,
         horizon_days=horizon_days,
         lookback_days=lookback_days,
-        windows=new_demand_windows,
         item_level=item_level,
         products=products,
+        new_demand_windows=new_demand_windows,
+        sku_share_days=sku_share_days,
+        year_ago_index=year_ago_index,
     )
-    if year_ago_index:
-        table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
-                               windows=new_demand_windows, item_level=item_level, products=products)
-        new = with_index(new, year_ago_ratio(table, new_demand_windows))
-    return to_warehouses([candidates, new], region_map, dispersion=dispersion)
+    return to_warehouses(list(parts.values()), region_map, dispersion=dispersion)
 
 
 def forecast_for_spec(
