@@ -47,38 +47,40 @@ class World:
                 self.tracking_uri, "-q", *command]
 
 
-def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
 
 
-def _sample_world(root: Path) -> tuple[Path, Path]:
+def sample_world(root: Path) -> tuple[Path, Path]:
     """The shared world's data and config made again from scratch in ``root`` (same seed and size)."""
     root.mkdir(parents=True, exist_ok=True)
     config = root / "small.yaml"
     config.write_text(WORLD_CONFIG)
-    _ok(run_cli("sample", "--out", str(root / "world"), *WORLD_SAMPLE_ARGS, "-q", cwd=root))
+    ok(run_cli("sample", "--out", str(root / "world"), *WORLD_SAMPLE_ARGS, "-q", cwd=root))
     return root / "world", config
 
 
-def _train_and_promote(root: Path, data: Path, config: Path, tracking_uri: str) -> dict[str, float]:
+def train_and_promote(root: Path, data: Path, config: Path, tracking_uri: str) -> dict[str, float]:
     """Train and promote as the shared world was built (``tests.conftest.build_world``)."""
     common = ["--data", str(data), "--config", str(config), "--tracking-uri", tracking_uri]
-    trained = _ok(run_cli(*common, "--json", "-q", "train", cwd=root))
-    _ok(run_cli(*common, "-q", "promote", "latest", "--alias", "production", cwd=root))
+    trained = ok(run_cli(*common, "--json", "-q", "train", cwd=root))
+    ok(run_cli(*common, "-q", "promote", "latest", "--alias", "production", cwd=root))
     return dict(json.loads(trained.stdout)["metrics"])
 
 
-def _read_plan(plan_dir: Path) -> dict[str, bytes]:
+def read_plan(plan_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(plan_dir.iterdir())}
 
 
-def world_data_of(trained_world: TrainedWorld) -> tuple[Path, Path]:
+@pytest.fixture(scope="module")
+def world_data(trained_world: TrainedWorld) -> tuple[Path, Path]:
     """The shared world's data directory and config (read only: copy before changing)."""
     return trained_world.data, trained_world.config
 
 
-def clean_world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> World:
+@pytest.fixture(scope="module")
+def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> World:
     """This module's copy of the trained world, with one clean plan for ``DATE`` under each economics."""
     copy = trained_world.copy(tmp_path_factory.mktemp("reliability") / "world")
     root = copy.root
@@ -87,29 +89,29 @@ def clean_world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFa
     clean.mkdir()
     partial = World(root, copy.data, copy.config, copy.tracking_uri, metrics, {}, 0.0)
     started = time.monotonic()
-    _ok(run_cli(*partial.args("allocate", "--date", DATE), cwd=clean))
+    ok(run_cli(*partial.args("allocate", "--date", DATE), cwd=clean))
     seconds = time.monotonic() - started
-    plan = _read_plan(clean / "plans" / DATE)
+    plan = read_plan(clean / "plans" / DATE)
     assert set(plan) == PLAN_FILES
     partial.config_b.write_text(WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
     clean_b = root / "clean-b"
     clean_b.mkdir()
     started = time.monotonic()
-    _ok(run_cli(*partial.args("allocate", "--date", DATE, config=partial.config_b), cwd=clean_b))
+    ok(run_cli(*partial.args("allocate", "--date", DATE, config=partial.config_b), cwd=clean_b))
     seconds = min(seconds, time.monotonic() - started)  # the first run also fills Numba's cache
-    plan_b = _read_plan(clean_b / "plans" / DATE)
+    plan_b = read_plan(clean_b / "plans" / DATE)
     assert plan_b["plan.parquet"] != plan["plan.parquet"] and plan_b["summary.json"] != plan["summary.json"]
     return World(root, copy.data, copy.config, copy.tracking_uri, metrics, plan, seconds, plan_b)
 
 
 # --------------------------------------------------------------------------- helpers
-def _popen(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+def popen(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen([str(VENV_BIN / "anticipate"), *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
-def _kill_at(proc: subprocess.Popen[str], delay: float, trigger: Callable[[], bool] | None = None) -> int:
+def kill_at(proc: subprocess.Popen[str], delay: float, trigger: Callable[[], bool] | None = None) -> int:
     """SIGKILL the process group ``delay`` s after start (or after ``trigger()`` turns true)."""
     deadline = time.monotonic() + 120
     if trigger is not None:
@@ -128,11 +130,11 @@ def _kill_at(proc: subprocess.Popen[str], delay: float, trigger: Callable[[], bo
     return int(proc.returncode)
 
 
-def _assert_plan_absent_or_complete(target: Path, *references: dict[str, bytes]) -> None:
+def assert_plan_absent_or_complete(target: Path, *references: dict[str, bytes]) -> None:
     """``plans/DATE/`` is absent or one complete plan of ``references``, byte for byte (never a mix)."""
     if not target.exists():
         return
-    files = _read_plan(target)
+    files = read_plan(target)
     assert set(files) == PLAN_FILES, f"partial plan directory after a kill: {sorted(files)}"
     same = [{n for n in PLAN_FILES if files[n] == ref[n]} for ref in references]
     assert any(s == PLAN_FILES for s in same), (
@@ -141,7 +143,7 @@ def _assert_plan_absent_or_complete(target: Path, *references: dict[str, bytes])
     assert len(pd.read_parquet(target / "plan.parquet")) > 0
 
 
-def _assert_no_leftovers(parent: Path, name: str) -> None:
+def assert_no_leftovers(parent: Path, name: str) -> None:
     left = sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
     assert left == [], f"staging/old/lock leftovers after a clean run: {left}"
 

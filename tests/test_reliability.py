@@ -30,31 +30,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import TrainedWorld, run_cli
+from tests import nightly_world
+from tests.conftest import run_cli
 from tests.nightly_world import (
     DATE,
     World,
-    _assert_no_leftovers,
-    _assert_plan_absent_or_complete,
-    _kill_at,
-    _ok,
-    _popen,
-    _read_plan,
-    clean_world,
-    world_data_of,
+    assert_no_leftovers,
+    assert_plan_absent_or_complete,
+    kill_at,
+    ok,
+    popen,
+    read_plan,
 )
 
-
-@pytest.fixture(scope="module")
-def world_data(trained_world: TrainedWorld) -> tuple[Path, Path]:
-    """The shared world's data directory and config (read only: copy before changing)."""
-    return world_data_of(trained_world)
-
-
-@pytest.fixture(scope="module")
-def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> World:
-    """This module's copy of the trained world, with one clean plan for ``DATE`` under each economics."""
-    return clean_world(trained_world, tmp_path_factory)
+# the module-scoped fixtures of tests/nightly_world.py: each module that names them gets its own copy
+world = nightly_world.world
+world_data = nightly_world.world_data
 
 
 # --------------------------------------------------------------------------- 1. crash safety
@@ -91,18 +82,18 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
         trigger = (lambda b=before: outputs() != b) if on_publish else None
         started = time.monotonic()
         delay = when if on_publish else when * clean_seconds
-        code = _kill_at(_popen(args_ab[i % 2], tmp_path), delay, trigger)
+        code = kill_at(popen(args_ab[i % 2], tmp_path), delay, trigger)
         killed += code != 0
         if code == 0:  # finished before its kill: on a machine whose load fell, later runs are this fast
             clean_seconds = min(clean_seconds, time.monotonic() - started)
-        _assert_plan_absent_or_complete(target, world.plan, world.plan_b)
+        assert_plan_absent_or_complete(target, world.plan, world.plan_b)
         if i in (len(schedule) // 2 - 1, len(schedule) - 1):
             # the next night: the killed run's lock is stale, it must not block; same bytes as a clean run
             if i < len(schedule) - 1:  # and a lock JSON naming a dead pid is taken over as well
                 _write_lock(plans / f".{DATE}.lock", _dead_pid())
-            _ok(run_cli(*args, cwd=tmp_path))
-            assert _read_plan(target) == world.plan
-            _assert_no_leftovers(plans, DATE)
+            ok(run_cli(*args, cwd=tmp_path))
+            assert read_plan(target) == world.plan
+            assert_no_leftovers(plans, DATE)
     assert len(schedule) >= 10
     assert killed >= 5, f"only {killed} of {len(schedule)} runs were actually killed"
 
@@ -128,11 +119,11 @@ def test_ingest_killed_mid_run_leaves_the_data_dir_complete_or_untouched(
         return ["--config", str(config), "-q", "ingest", "--orders", str(src), "--out", str(out)]
 
     out = tmp_path / "data"
-    _ok(run_cli(*ingest(small_csv, out), cwd=tmp_path))
+    ok(run_cli(*ingest(small_csv, out), cwd=tmp_path))
     old = _ingest_state(out)
     scratch = tmp_path / "scratch"
     started = time.monotonic()
-    _ok(run_cli(*ingest(big_csv, scratch), cwd=tmp_path))
+    ok(run_cli(*ingest(big_csv, scratch), cwd=tmp_path))
     seconds = time.monotonic() - started
     new = _ingest_state(scratch)
     assert old is not None and new is not None
@@ -146,7 +137,7 @@ def test_ingest_killed_mid_run_leaves_the_data_dir_complete_or_untouched(
     for i in range(n):
         delay = seconds * (0.05 + 0.95 * (i + rng.random()) / n)
         started = time.monotonic()
-        code = _kill_at(_popen(ingest(big_csv, out), tmp_path), delay)
+        code = kill_at(popen(ingest(big_csv, out), tmp_path), delay)
         killed += code != 0
         if code == 0:  # finished before its kill: on a machine whose load fell, later runs are this fast
             seconds = min(seconds, time.monotonic() - started)
@@ -155,9 +146,9 @@ def test_ingest_killed_mid_run_leaves_the_data_dir_complete_or_untouched(
         if state == new:  # put the old one back so that every kill also tests 'untouched'
             shutil.rmtree(out)
             shutil.copytree(saved, out)
-    _ok(run_cli(*ingest(big_csv, out), cwd=tmp_path))
+    ok(run_cli(*ingest(big_csv, out), cwd=tmp_path))
     assert _ingest_state(out) == new
-    _assert_no_leftovers(tmp_path, "data")
+    assert_no_leftovers(tmp_path, "data")
     assert killed >= 4, f"only {killed} of {n} ingest runs were actually killed"
 
 
@@ -165,7 +156,7 @@ def test_ingest_killed_mid_run_leaves_the_data_dir_complete_or_untouched(
 @pytest.mark.slow
 def test_two_allocate_runs_for_one_date_one_wins_the_other_exits_75(world: World, tmp_path: Path) -> None:
     args = world.args("allocate", "--date", DATE)
-    procs = [_popen(args, tmp_path) for _ in range(2)]
+    procs = [popen(args, tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 75], [o[1] for o in outputs]
@@ -173,8 +164,8 @@ def test_two_allocate_runs_for_one_date_one_wins_the_other_exits_75(world: World
     loser_err = next(o[1] for p, o in zip(procs, outputs, strict=True) if p.returncode == 75)
     assert f"pid {winner.pid}" in loser_err, loser_err
     assert f".{DATE}.lock" in loser_err
-    assert _read_plan(tmp_path / "plans" / DATE) == world.plan
-    _assert_no_leftovers(tmp_path / "plans", DATE)
+    assert read_plan(tmp_path / "plans" / DATE) == world.plan
+    assert_no_leftovers(tmp_path / "plans", DATE)
 
 
 def _dead_pid() -> int:

@@ -23,31 +23,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import MlflowServer, TrainedWorld, run_cli
+from tests import nightly_world
+from tests.conftest import MlflowServer, run_cli
 from tests.nightly_world import (
     DATE,
     PLAN_FILES,
     World,
-    _ok,
-    _popen,
-    _read_plan,
-    _sample_world,
-    _train_and_promote,
-    clean_world,
-    world_data_of,
+    ok,
+    popen,
+    read_plan,
+    sample_world,
+    train_and_promote,
 )
 
-
-@pytest.fixture(scope="module")
-def world_data(trained_world: TrainedWorld) -> tuple[Path, Path]:
-    """The shared world's data directory and config (read only: copy before changing)."""
-    return world_data_of(trained_world)
-
-
-@pytest.fixture(scope="module")
-def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> World:
-    """This module's copy of the trained world, with one clean plan for ``DATE`` under each economics."""
-    return clean_world(trained_world, tmp_path_factory)
+# the module-scoped fixtures of tests/nightly_world.py: each module that names them gets its own copy
+world = nightly_world.world
+world_data = nightly_world.world_data
 
 
 # --------------------------------------------------------------------------- 3. outages
@@ -77,10 +68,10 @@ def test_tracking_server_down_exits_3_and_a_local_model_copy_still_plans(
     subprocess.run([sys.executable, "-c", _REGISTER, world.tracking_uri, mlflow_server.uri,
                     str(tmp_path / "staged"), str(copy)], check=True, capture_output=True, timeout=300)
     assert (copy / "MLmodel").is_file()
-    _ok(run_cli("--tracking-uri", mlflow_server.uri, "-q", "promote", "latest", cwd=tmp_path))
+    ok(run_cli("--tracking-uri", mlflow_server.uri, "-q", "promote", "latest", cwd=tmp_path))
 
     # during a run: the model came from the server, which stops while the run forecasts
-    during = _popen(["--data", str(world.data), "--config", str(world.config), "--tracking-uri",
+    during = popen(["--data", str(world.data), "--config", str(world.config), "--tracking-uri",
                      mlflow_server.uri, "allocate", "--date", DATE], tmp_path)
     assert during.stderr is not None
     seen = []
@@ -104,8 +95,8 @@ def test_tracking_server_down_exits_3_and_a_local_model_copy_still_plans(
 
     offline = run_cli(*common, "--tracking-uri", "sqlite:///local.db", "allocate", "--date", DATE,
                       "--model", str(copy), cwd=tmp_path, timeout=300)
-    _ok(offline)
-    plan = _read_plan(tmp_path / "plans" / DATE)
+    ok(offline)
+    plan = read_plan(tmp_path / "plans" / DATE)
     assert set(plan) == PLAN_FILES
     assert plan["plan.parquet"] == world.plan["plan.parquet"]  # the promoted model's plan, byte for byte
     assert json.loads(plan["summary.json"])["model_uri"] == str(copy)
@@ -180,7 +171,7 @@ def test_a_capacity_of_1e308_still_gives_a_valid_plan(world: World, tmp_path: Pa
     warehouses.to_parquet(data / "warehouses.parquet", index=False)
     proc = run_cli("--data", str(data), "--config", str(world.config), "--tracking-uri", world.tracking_uri,
                    "-q", "allocate", "--date", DATE, cwd=tmp_path, timeout=300)
-    _ok(proc)
+    ok(proc)
     target = tmp_path / "plans" / DATE
     assert {p.name for p in target.iterdir()} == PLAN_FILES
     plan = pd.read_parquet(target / "plan.parquet")
@@ -196,12 +187,12 @@ def test_a_capacity_of_1e308_still_gives_a_valid_plan(world: World, tmp_path: Pa
 # --------------------------------------------------------------------------- 5. determinism
 @pytest.mark.slow
 def test_sample_train_allocate_twice_gives_identical_bytes_and_metrics(world: World, tmp_path: Path) -> None:
-    data, config = _sample_world(tmp_path)
+    data, config = sample_world(tmp_path)
     assert (data / "orders.parquet").read_bytes() == (world.data / "orders.parquet").read_bytes()
-    metrics = _train_and_promote(tmp_path, data, config, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    metrics = train_and_promote(tmp_path, data, config, f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert metrics == world.train_metrics
-    _ok(run_cli("--data", str(data), "--config", str(config), "-q", "allocate", "--date", DATE, cwd=tmp_path))
-    plan = _read_plan(tmp_path / "plans" / DATE)
+    ok(run_cli("--data", str(data), "--config", str(config), "-q", "allocate", "--date", DATE, cwd=tmp_path))
+    plan = read_plan(tmp_path / "plans" / DATE)
     assert plan["plan.parquet"] == world.plan["plan.parquet"]
     assert plan["plan.csv"] == world.plan["plan.csv"]
     assert plan["forecast.parquet"] == world.plan["forecast.parquet"]
