@@ -93,7 +93,8 @@ def product_forecasts(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, cfg: Any)
     parts = forecast_parts(scored, ds.orders, cutoff, horizon_days=spec.horizon,
                            lookback_days=spec.lookback_days, item_level=spec.item_level, products=ds.products,
                            new_demand_windows=cfg.forecast.new_demand_windows,
-                           sku_share_days=cfg.forecast.sku_share_days)
+                           sku_share_days=cfg.forecast.sku_share_days,
+                           year_ago_index=cfg.forecast.year_ago_index)
     naive = naive_reference(ds.orders, cutoff, horizon_days=spec.horizon, windows=cfg.backtest.naive_windows,
                             region_map=one_warehouse(ds.orders))
     cells = product_cells(parts, naive, ds.orders, cutoff, horizon_days=spec.horizon,
