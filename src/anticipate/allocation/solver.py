@@ -262,6 +262,25 @@ def _line_search(
     return None
 
 
+GUESS_TRUST = 4.0  # a first Newton step past this x the highest price estimate goes to the estimates instead
+
+
+def _first_direction(units: Units, ws: Workspace, direction: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """The first step from zero prices: the Newton ``direction``, or the per-warehouse estimates.
+
+    At zero prices the local model sees only the units near each threshold and can
+    overshoot by orders of magnitude (volumes spread over decades, hot cells); each
+    warehouse's own cut (:func:`kernels.price_guess`, ``ws`` holds the response at zero)
+    bounds the scale, so a step beyond ``GUESS_TRUST`` x the highest estimate is replaced
+    by the estimates.
+    """
+    guess = kernels.price_guess(ws.x, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol,
+                                units.cap, ceiling)
+    if direction.max() > GUESS_TRUST * guess.max():
+        return guess
+    return direction
+
+
 def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
     """Smoothed Newton steps with a safeguarded line search; returns the last accepted prices.
 
@@ -278,6 +297,8 @@ def _newton_phase(search: _Search, max_iter: int) -> np.ndarray:
     ceiling = price_ceiling(units)
     while scale > 0 and fails < NEWTON_FAILS and search.result.iterations < max_iter and not search.done():
         direction = newton_direction(units, lam, ws, bandwidth)
+        if search.result.iterations == 1 and direction is not None:
+            direction = _first_direction(units, ws, direction, ceiling)
         if direction is None:
             break
         saved = (ws.x.copy(), ws.nu.copy(), ws.used.copy())
