@@ -282,10 +282,13 @@ def _warm_sku_py(
     x: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
+    buf: np.ndarray,
 ) -> tuple[float, float]:
     """One SKU's best response from its previous counts and price: (taken reduced value, new supply price).
 
-    ``keys``/``ids`` are the SKU's own scratch (``c1 - c0`` slots).
+    ``keys``/``ids`` are the SKU's own scratch (``c1 - c0`` slots), ``buf`` (one slot per
+    unit of the SKU) that of :func:`_cold_sku_py`, which answers instead when more units
+    must move than the SKU has cells (a quickselect beats that many heap moves).
     """
     threshold = nu if supply > 0 else np.inf
     total, count = 0.0, 0
@@ -299,6 +302,8 @@ def _warm_sku_py(
         if k > 0:
             count += k
             total += pre[start + k - 1] - k * t
+    if abs(count - supply) > c1 - c0 and (count > supply or threshold > 0.0):
+        return _cold_sku(lam, val, cell_ptr, cell_w, c0, c1, v, supply, nu, x, buf)
     if count > supply:
         nu, delta = _drop_worst(lam, val, cell_ptr, cell_w, c0, c1, v, x, count - supply, keys, ids)
         total -= delta
@@ -325,6 +330,7 @@ def _warm_body(
     used: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
+    buf: np.ndarray,
 ) -> float:
     """The best response of :func:`_cold_body`, from the previous counts ``x`` and prices ``nu``.
 
@@ -341,7 +347,8 @@ def _warm_body(
     for s in prange(n_sku):
         c0, c1 = sku_ptr[s], sku_ptr[s + 1]
         part[s], nu[s] = _warm_sku(
-            lam, val, pre, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, keys[c0:c1], ids[c0:c1]
+            lam, val, pre, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, keys[c0:c1], ids[c0:c1],
+            buf[cell_ptr[c0] : cell_ptr[c1]],
         )
     _volume_used(x, cell_w, sku_ptr, vol, used)
     total = 0.0
@@ -372,11 +379,11 @@ def cold_response(
 def warm_response(
     lam: np.ndarray, val: np.ndarray, pre: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray,
     sku_ptr: np.ndarray, vol: np.ndarray, supply: np.ndarray, nu: np.ndarray, x: np.ndarray,
-    used: np.ndarray, keys: np.ndarray, ids: np.ndarray, *, jit: bool = True,
+    used: np.ndarray, keys: np.ndarray, ids: np.ndarray, buf: np.ndarray, *, jit: bool = True,
 ) -> float:
     """The best response of :func:`cold_response`, started from the counts ``x`` and prices ``nu`` given.
 
-    Same outputs; see :func:`_warm_body`.
+    Same outputs; ``buf`` is scratch of one slot per unit; see :func:`_warm_body`.
     """
     fn = _warm_jit if jit else _warm_body
-    return float(fn(lam, val, pre, cell_ptr, cell_w, sku_ptr, vol, supply, nu, x, used, keys, ids))
+    return float(fn(lam, val, pre, cell_ptr, cell_w, sku_ptr, vol, supply, nu, x, used, keys, ids, buf))

@@ -78,7 +78,7 @@ def best_response(units: Units, lam: np.ndarray, ws: Workspace, *, warm: bool) -
     if warm:
         return kernels.warm_response(
             lam, units.val, units.pre, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply,
-            ws.nu, ws.x, ws.used, ws.keys, ws.ids,
+            ws.nu, ws.x, ws.used, ws.keys, ws.ids, ws.buf,
         )
     return kernels.cold_response(
         lam, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply, ws.nu, ws.x,
