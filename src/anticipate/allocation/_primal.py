@@ -105,6 +105,36 @@ def _fill_key_py(
 _fill_key = njit(cache=True, nogil=True, inline="always")(_fill_key_py)
 
 
+def _next_chunk_py(
+    keys: np.ndarray, ids: np.ndarray, n: int, deferred: int, total: int, cell_w: np.ndarray,
+    cell_s: np.ndarray, vol: np.ndarray, cap: np.ndarray, supply: np.ndarray, used: np.ndarray,
+    count: np.ndarray, buf: np.ndarray,
+) -> tuple[int, int, float, int]:
+    """The fill's next deferred entries onto its heap: (deferred, total, cut, heap size) after.
+
+    The deferred entries ``deferred:total`` that can no longer take a unit leave for good
+    (rooms only shrink, counts only grow); of the rest, the best eighth by key (all when
+    few) join the heap, the others wait above the new cut. So a cell is heaped only if
+    it still fits when the pops reach its key, and the pops come in the order of one heap.
+    """
+    m = deferred
+    for i in range(deferred, total):
+        c = ids[i]
+        w, s = cell_w[c], cell_s[c]
+        if count[s] < supply[s] and used[w] + vol[s] <= cap[w] * ROOM:
+            keys[m], ids[m] = keys[i], c
+            m += 1
+    total, got, cut = m, m - deferred, np.inf
+    if got > DEFER_MIN:
+        got, cut = _split_best(keys[deferred:total], ids[deferred:total], got, buf)
+    for i in range(deferred, deferred + got):  # the heap ends at n <= deferred: pushes never overwrite
+        n = heap_push(keys, ids, n, keys[i], ids[i])
+    return deferred + got, total, cut, n
+
+
+_next_chunk = njit(cache=True, nogil=True)(_next_chunk_py)
+
+
 def _fill_py(
     x: np.ndarray,
     val: np.ndarray,
@@ -129,8 +159,8 @@ def _fill_py(
     each cell's next unit; a cell whose unit no longer fits leaves it (its later units
     have the same volume and less value). Ties go to the lower cell. Most candidates
     never fit, so with many of them only the best eighth is heaped at first
-    (:func:`_split_best_py`); of the rest, those still eligible join later. ``buf``:
-    scratch of one slot per cell.
+    (:func:`_split_best_py`); the rest join an eighth at a time, those still eligible
+    (:func:`_next_chunk_py`). ``buf``: scratch of one slot per cell.
     """
     n = 0
     for c in range(x.shape[0]):
@@ -149,12 +179,9 @@ def _fill_py(
     heapify(keys, ids, n)
     while True:
         if deferred < total and (n == 0 or keys[0] > cut):
-            for i in range(deferred, total):
-                c = ids[i]
-                w, s = cell_w[c], cell_s[c]
-                if count[s] < supply[s] and used[w] + vol[s] <= cap[w] * ROOM:
-                    n = heap_push(keys, ids, n, keys[i], c)
-            deferred = total
+            deferred, total, cut, n = _next_chunk(
+                keys, ids, n, deferred, total, cell_w, cell_s, vol, cap, supply, used, count, buf
+            )
         if n == 0:
             return
         c = ids[0]
