@@ -17,8 +17,10 @@ ROOM = 1.0 + 1e-12  # relative slack on capacity checks (floating sums of volume
 DEFER_MIN = 4096  # heaps of more entries than this take the best eighth (by key) first
 
 
-def _split_best_py(keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray) -> tuple[int, float]:
-    """Move the entries of the lowest eighth of keys (all ties at the cut) to the front: (their count, cut).
+def _split_best_py(
+    keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray, take: int
+) -> tuple[int, float]:
+    """Move the entries of the ``take`` lowest keys (all ties at the cut) to the front: (their count, cut).
 
     A consumer heaps only the front, and adds the rest once its heap's best key is
     above the cut (or it is empty): every pop comes in the same order as from one heap
@@ -26,7 +28,7 @@ def _split_best_py(keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray) -
     """
     for i in range(n):
         buf[i] = -keys[i]
-    cut = -_kth_largest(buf, n, n // 8, -keys[0])
+    cut = -_kth_largest(buf, n, take, -keys[0])
     i, j = 0, n
     while i < j:
         if keys[i] <= cut:
@@ -72,7 +74,7 @@ def _repair_py(
             n += 1
     total, cut = n, np.inf
     if n > DEFER_MIN:
-        n, cut = _split_best(keys, ids, n, buf)
+        n, cut = _split_best(keys, ids, n, buf, n // 8)
     deferred = n
     heapify(keys, ids, n)
     while used > cap * ROOM:
@@ -108,14 +110,15 @@ _fill_key = njit(cache=True, nogil=True, inline="always")(_fill_key_py)
 def _next_chunk_py(
     keys: np.ndarray, ids: np.ndarray, n: int, deferred: int, total: int, cell_w: np.ndarray,
     cell_s: np.ndarray, vol: np.ndarray, cap: np.ndarray, supply: np.ndarray, used: np.ndarray,
-    count: np.ndarray, buf: np.ndarray,
+    count: np.ndarray, buf: np.ndarray, step: int,
 ) -> tuple[int, int, float, int]:
     """The fill's next deferred entries onto its heap: (deferred, total, cut, heap size) after.
 
     The deferred entries ``deferred:total`` that can no longer take a unit leave for good
-    (rooms only shrink, counts only grow); of the rest, the best eighth by key (all when
-    few) join the heap, the others wait above the new cut. So a cell is heaped only if
-    it still fits when the pops reach its key, and the pops come in the order of one heap.
+    (rooms only shrink, counts only grow); of the rest, the best ``step`` by key (all
+    when at most ``step`` are left) join the heap, the others wait above the new cut. So
+    a cell is heaped only if it still fits when the pops reach its key, and the pops
+    come in the order of one heap.
     """
     m = deferred
     for i in range(deferred, total):
@@ -125,8 +128,8 @@ def _next_chunk_py(
             keys[m], ids[m] = keys[i], c
             m += 1
     total, got, cut = m, m - deferred, np.inf
-    if got > DEFER_MIN:
-        got, cut = _split_best(keys[deferred:total], ids[deferred:total], got, buf)
+    if got > step:
+        got, cut = _split_best(keys[deferred:total], ids[deferred:total], got, buf, step)
     for i in range(deferred, deferred + got):  # the heap ends at n <= deferred: pushes never overwrite
         n = heap_push(keys, ids, n, keys[i], ids[i])
     return deferred + got, total, cut, n
@@ -159,8 +162,9 @@ def _fill_py(
     each cell's next unit; a cell whose unit no longer fits leaves it (its later units
     have the same volume and less value). Ties go to the lower cell. Most candidates
     never fit, so with many of them only the best eighth is heaped at first
-    (:func:`_split_best_py`); the rest join an eighth at a time, those still eligible
-    (:func:`_next_chunk_py`). ``buf``: scratch of one slot per cell.
+    (:func:`_split_best_py`); the rest join in chunks of as many, those still eligible
+    (:func:`_next_chunk_py`), so the rest is scanned at most eight times. ``buf``:
+    scratch of one slot per cell.
     """
     n = 0
     for c in range(x.shape[0]):
@@ -172,15 +176,15 @@ def _fill_py(
         ):
             keys[n], ids[n] = _fill_key(val, cell_ptr, vol, lam, nu, x[c], c, w, s), c
             n += 1
-    total, cut = n, np.inf
+    total, cut, step = n, np.inf, max(n // 8, DEFER_MIN)
     if n > DEFER_MIN:
-        n, cut = _split_best(keys, ids, n, buf)
+        n, cut = _split_best(keys, ids, n, buf, n // 8)
     deferred = n
     heapify(keys, ids, n)
     while True:
         if deferred < total and (n == 0 or keys[0] > cut):
             deferred, total, cut, n = _next_chunk(
-                keys, ids, n, deferred, total, cell_w, cell_s, vol, cap, supply, used, count, buf
+                keys, ids, n, deferred, total, cell_w, cell_s, vol, cap, supply, used, count, buf, step
             )
         if n == 0:
             return
