@@ -132,7 +132,7 @@ STEP_CUT = (0.05, 0.5)  # after a failed trial, the next length is the quadratic
 STEP_MEMORY = 4.0  # a line search starts at min(1, this x the last accepted length)
 NEWTON_FAILS = 2  # consecutive failed Newton steps before the subgradient method takes over
 SLOW_GAIN = 0.01  # an accepted Newton step that lowers the bound by < 1% of the gap counts as failed
-PRIMAL_WITHIN = 20  # a Newton step's candidate plan once it improved the bound by <= 20 x tol
+PRIMAL_WITHIN = 4  # a Newton step's candidate plan once it improved the bound by <= 4 x tol
 
 
 def newton_direction(units: Units, lam: np.ndarray, ws: Workspace, bandwidth: float) -> np.ndarray | None:
