@@ -98,7 +98,7 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
     results = []
     for jit in (True, False):
         ws = Workspace(units)
-        value = kernels.cold_response(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, ws.buf, jit=jit)
+        value = kernels.cold_response(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, jit=jit)
         results.append((value, ws.x.copy(), ws.used.copy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -110,7 +110,7 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
         ws = Workspace(units)
         ws.x[:], ws.nu[:] = start_x, start_nu
         value = kernels.warm_response(lam, units.val, units.pre, *_dual_args(units, lam, ws)[2:], ws.nu, ws.x,
-                                      ws.used, ws.keys, ws.ids, ws.buf, jit=jit)
+                                      ws.used, ws.keys, ws.ids, jit=jit)
         assert value == pytest.approx(results[0][0], rel=1e-12, abs=1e-9)
         np.testing.assert_array_equal(ws.x, results[0][1])
         np.testing.assert_allclose(ws.used, results[0][2], rtol=1e-12, atol=1e-9)

@@ -53,11 +53,10 @@ class SolveResult:
 
 
 class Workspace:
-    """Scratch arrays reused across iterations (one slot per cell / per SKU's units)."""
+    """Scratch arrays reused across iterations (one slot per cell, warehouse or SKU)."""
 
     def __init__(self, units: Units) -> None:
         n_cells = len(units.cell_w)
-        self.buf = np.empty(len(units.val))  # one slot per unit: SKUs select in parallel
         self.x = np.zeros(n_cells, dtype=np.int64)
         self.used = np.zeros(len(units.cap))
         self.lam = np.zeros(len(units.cap))
@@ -78,11 +77,11 @@ def best_response(units: Units, lam: np.ndarray, ws: Workspace, *, warm: bool) -
     if warm:
         return kernels.warm_response(
             lam, units.val, units.pre, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply,
-            ws.nu, ws.x, ws.used, ws.keys, ws.ids, ws.buf,
+            ws.nu, ws.x, ws.used, ws.keys, ws.ids,
         )
     return kernels.cold_response(
         lam, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol, units.supply, ws.nu, ws.x,
-        ws.used, ws.buf,
+        ws.used,
     )
 
 
