@@ -20,7 +20,13 @@ from anticipate.allocation import (
     validate_instance,
 )
 from anticipate.allocation.highs import lp_bound
-from anticipate.allocation.solver import Workspace, best_response, build_units, tail_probabilities
+from anticipate.allocation.solver import (
+    Workspace,
+    best_response,
+    build_units,
+    price_ceiling,
+    tail_probabilities,
+)
 from anticipate.errors import DataError
 
 
@@ -92,7 +98,7 @@ def test_kernels_equal_plain_twins(n_w: int, n_s: int, seed: int) -> None:
     results = []
     for jit in (True, False):
         ws = Workspace(units)
-        value = kernels.cold_response(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, ws.buf, jit=jit)
+        value = kernels.cold_response(*_dual_args(units, lam, ws), ws.nu, ws.x, ws.used, jit=jit)
         results.append((value, ws.x.copy(), ws.used.copy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -244,6 +250,20 @@ def test_newton_model_equals_its_definition_and_is_semidefinite(
     hess = np.diag(diag) - cross
     np.testing.assert_allclose(hess, expected, rtol=1e-9, atol=1e-9)
     assert np.linalg.eigvalsh((hess + hess.T) / 2).min() >= -1e-7 * max(1.0, np.abs(hess).max())
+    # the first price estimates: twins agree; each over-full warehouse's taken units fit above it, not below
+    ceiling = price_ceiling(units)
+    guess = [kernels.price_guess(ws.x, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol,
+                                 units.cap, ceiling, jit=jit) for jit in (True, False)]
+    np.testing.assert_array_equal(guess[0], guess[1])
+    taken = np.arange(len(units.val)) - np.repeat(units.cell_ptr[:-1], np.diff(units.cell_ptr)) < ws.x[cell]
+    ratio, volume = units.val / v, np.where(taken, v, 0.0)
+    step = kernels.GUESS_RANGE ** (1.0 / kernels.GUESS_BINS)
+    for k in np.flatnonzero(guess[0] > 0):
+        here = w == k
+        assert volume[here & (ratio >= guess[0][k] * step * (1 + 1e-9))].sum() <= units.cap[k] * (1 + 1e-9)
+        assert volume[here & (ratio >= guess[0][k] * (1 - 1e-9))].sum() > units.cap[k]
+    fits = np.bincount(w, weights=volume, minlength=n_w) <= units.cap
+    assert np.all(guess[0][fits] == 0.0)
 
 
 @settings(max_examples=30, deadline=None)

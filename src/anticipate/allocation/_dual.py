@@ -146,18 +146,23 @@ def _volume_used_py(
 _volume_used = njit(cache=True, nogil=True)(_volume_used_py)
 
 
+SKU_CHUNKS = 16  # SKUs run in this many contiguous chunks in parallel, each with its own scratch
+
+
+def _widest_py(cell_ptr: np.ndarray, sku_ptr: np.ndarray) -> int:
+    """The most units any one SKU has (the size of a selection scratch)."""
+    widest = 0
+    for s in range(sku_ptr.shape[0] - 1):
+        widest = max(widest, cell_ptr[sku_ptr[s + 1]] - cell_ptr[sku_ptr[s]])
+    return widest
+
+
+_widest = njit(cache=True, nogil=True)(_widest_py)
+
+
 def _cold_body(
-    lam: np.ndarray,
-    val: np.ndarray,
-    cell_ptr: np.ndarray,
-    cell_w: np.ndarray,
-    sku_ptr: np.ndarray,
-    vol: np.ndarray,
-    supply: np.ndarray,
-    nu: np.ndarray,
-    x: np.ndarray,
-    used: np.ndarray,
-    buf: np.ndarray,
+    lam: np.ndarray, val: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray,
+    vol: np.ndarray, supply: np.ndarray, nu: np.ndarray, x: np.ndarray, used: np.ndarray,
 ) -> float:
     """Exact best response to capacity prices ``lam``: per SKU, its ``supply`` best positive reduced units.
 
@@ -165,18 +170,19 @@ def _cold_body(
     the volume ``used`` per warehouse and the threshold ``nu`` per SKU (the supply
     price: the ``supply``-th best reduced value, 0 when supply does not bind; on
     entry it is the first pivot). Ties at ``nu`` go to the lower cell index. Returns
-    ``sum_s`` of the taken reduced values. ``buf`` has one slot per unit (``len(val)``):
-    SKU ``s`` uses the slots of its own units, so SKUs run in parallel (``prange``),
-    and the per-SKU sums are added serially (the result does not depend on threads).
+    ``sum_s`` of the taken reduced values. SKUs run in ``SKU_CHUNKS`` chunks in
+    parallel (``prange``), each with a scratch of the largest SKU's unit count (not
+    one slot per unit: hundreds of MB at 200 x 50,000), and the per-SKU sums are added
+    serially (the result does not depend on threads).
     """
     n_sku = sku_ptr.shape[0] - 1
     part = np.zeros(n_sku)
-    for s in prange(n_sku):
-        c0, c1 = sku_ptr[s], sku_ptr[s + 1]
-        lo = cell_ptr[c0]
-        part[s], nu[s] = _cold_sku(
-            lam, val, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, buf[lo : cell_ptr[c1]]
-        )
+    widest = _widest(cell_ptr, sku_ptr)
+    for k in prange(SKU_CHUNKS):
+        buf = np.empty(widest)
+        for s in range(n_sku * k // SKU_CHUNKS, n_sku * (k + 1) // SKU_CHUNKS):
+            c0, c1 = sku_ptr[s], sku_ptr[s + 1]
+            part[s], nu[s] = _cold_sku(lam, val, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, buf)
     _volume_used(x, cell_w, sku_ptr, vol, used)
     total = 0.0
     for s in range(n_sku):
@@ -282,10 +288,13 @@ def _warm_sku_py(
     x: np.ndarray,
     keys: np.ndarray,
     ids: np.ndarray,
+    buf: np.ndarray,
 ) -> tuple[float, float]:
     """One SKU's best response from its previous counts and price: (taken reduced value, new supply price).
 
-    ``keys``/``ids`` are the SKU's own scratch (``c1 - c0`` slots).
+    ``keys``/``ids`` are the SKU's own scratch (``c1 - c0`` slots), ``buf`` (at least one
+    slot per unit of the SKU) that of :func:`_cold_sku_py`, which answers instead when more units
+    must move than the SKU has cells (a quickselect beats that many heap moves).
     """
     threshold = nu if supply > 0 else np.inf
     total, count = 0.0, 0
@@ -299,6 +308,8 @@ def _warm_sku_py(
         if k > 0:
             count += k
             total += pre[start + k - 1] - k * t
+    if abs(count - supply) > c1 - c0 and (count > supply or threshold > 0.0):
+        return _cold_sku(lam, val, cell_ptr, cell_w, c0, c1, v, supply, nu, x, buf)
     if count > supply:
         nu, delta = _drop_worst(lam, val, cell_ptr, cell_w, c0, c1, v, x, count - supply, keys, ids)
         total -= delta
@@ -333,16 +344,21 @@ def _warm_body(
     ``supply`` are taken (or every positive one). ``pre`` are the per-cell prefix
     sums of ``val``, so a cell's taken value is ``pre - x lam_w v``. Returns the
     SKU part of ``L(lam)``; writes ``x``, ``used`` and ``nu`` as the cold kernel does.
-    SKUs run in parallel (``prange``; SKU ``s`` uses the scratch slots of its own
-    cells), per-SKU sums are added serially, so the result does not depend on threads.
+    SKUs run in chunks in parallel as in :func:`_cold_body` (SKU ``s`` uses the
+    ``keys``/``ids`` slots of its own cells), per-SKU sums are added serially, so the
+    result does not depend on threads.
     """
     n_sku = sku_ptr.shape[0] - 1
     part = np.zeros(n_sku)
-    for s in prange(n_sku):
-        c0, c1 = sku_ptr[s], sku_ptr[s + 1]
-        part[s], nu[s] = _warm_sku(
-            lam, val, pre, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, keys[c0:c1], ids[c0:c1]
-        )
+    widest = _widest(cell_ptr, sku_ptr)
+    for k in prange(SKU_CHUNKS):
+        buf = np.empty(widest)
+        for s in range(n_sku * k // SKU_CHUNKS, n_sku * (k + 1) // SKU_CHUNKS):
+            c0, c1 = sku_ptr[s], sku_ptr[s + 1]
+            part[s], nu[s] = _warm_sku(
+                lam, val, pre, cell_ptr, cell_w, c0, c1, vol[s], supply[s], nu[s], x, keys[c0:c1], ids[c0:c1],
+                buf,
+            )
     _volume_used(x, cell_w, sku_ptr, vol, used)
     total = 0.0
     for s in range(n_sku):
@@ -356,7 +372,7 @@ _warm_jit = njit(cache=True, nogil=True, parallel=True)(_warm_body)
 
 def cold_response(
     lam: np.ndarray, val: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray,
-    vol: np.ndarray, supply: np.ndarray, nu: np.ndarray, x: np.ndarray, used: np.ndarray, buf: np.ndarray,
+    vol: np.ndarray, supply: np.ndarray, nu: np.ndarray, x: np.ndarray, used: np.ndarray,
     *, jit: bool = True,
 ) -> float:
     """The exact best response to capacity prices ``lam`` (currency per volume) from scratch.
@@ -366,7 +382,7 @@ def cold_response(
     See :func:`_cold_body`.
     """
     fn = _cold_jit if jit else _cold_body
-    return float(fn(lam, val, cell_ptr, cell_w, sku_ptr, vol, supply, nu, x, used, buf))
+    return float(fn(lam, val, cell_ptr, cell_w, sku_ptr, vol, supply, nu, x, used))
 
 
 def warm_response(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from threadpoolctl import threadpool_limits
 
 
 def _density_body(
@@ -64,72 +65,53 @@ def _density_body(
 _density_jit = njit(cache=True, nogil=True, parallel=True)(_density_body)
 
 
-def _curvature_chunk_py(
-    rho: np.ndarray,
-    cell_w: np.ndarray,
-    sku_ptr: np.ndarray,
-    vol: np.ndarray,
-    nu: np.ndarray,
-    s0: int,
-    s1: int,
-    diag: np.ndarray,
-    cross: np.ndarray,
-    nz: np.ndarray,
-) -> None:
-    """Add SKUs ``s0:s1``'s share of ``D`` to ``diag`` and of ``A`` to ``cross``.
+def _curvature_prep_body(
+    rho: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray, vol: np.ndarray, nu: np.ndarray, n_wh: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``D`` per warehouse, weight per SKU, the SKUs that enter ``A``) from the densities ``rho``.
 
-    Only cells with ``rho > 0`` enter, so a SKU costs the square of its cells near the
-    threshold; ``nz`` is scratch of the largest SKU's cell count.
+    A SKU enters ``A`` when its supply binds (``nu > 0``) and some cell has ``rho > 0``;
+    its weight is ``v_s / sqrt(sum_c rho_c)``, so its share of ``A`` is the outer
+    product of its row ``weight * rho_ws`` with itself. Serial: the sums do not depend on threads.
     """
-    for s in range(s0, s1):
+    n_sku = sku_ptr.shape[0] - 1
+    diag = np.zeros(n_wh)
+    weight = np.zeros(n_sku)
+    keep = np.empty(n_sku, dtype=np.int64)
+    n_keep = 0
+    for s in range(n_sku):
         v2 = vol[s] * vol[s]
-        n, total = 0, 0.0
+        total = 0.0
         for c in range(sku_ptr[s], sku_ptr[s + 1]):
             if rho[c] > 0.0:
                 diag[cell_w[c]] += v2 * rho[c]
                 total += rho[c]
-                nz[n] = c
-                n += 1
-        if nu[s] <= 0.0 or n == 0:
-            continue
-        coef = v2 / total
-        for i in range(n):
-            ci = nz[i]
-            wi, ri = cell_w[ci], coef * rho[ci]
-            for j in range(n):
-                cross[wi, cell_w[nz[j]]] += ri * rho[nz[j]]
+        if nu[s] > 0.0 and total > 0.0:
+            weight[s] = vol[s] / np.sqrt(total)
+            keep[n_keep] = s
+            n_keep += 1
+    return diag, weight, keep[:n_keep].copy()
 
 
-_curvature_chunk = njit(cache=True, nogil=True)(_curvature_chunk_py)
-
-CHUNKS = 16  # SKU chunks of the curvature sums: a fixed number, so the sums do not depend on threads
+_curvature_prep_jit = njit(cache=True, nogil=True)(_curvature_prep_body)
 
 
-def _curvature_body(
-    rho: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray, vol: np.ndarray, nu: np.ndarray, n_wh: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(``D`` per warehouse, ``A`` warehouse x warehouse) of the model, from the densities ``rho``.
-
-    SKUs are cut into ``CHUNKS`` contiguous chunks summed in parallel (``prange``), each
-    into its own arrays; the chunks are then added in order.
-    """
-    n_sku = sku_ptr.shape[0] - 1
-    widest = 0
-    for s in range(n_sku):
-        widest = max(widest, sku_ptr[s + 1] - sku_ptr[s])
-    diag = np.zeros((CHUNKS, n_wh))
-    cross = np.zeros((CHUNKS, n_wh, n_wh))
-    nz = np.empty((CHUNKS, max(widest, 1)), dtype=np.int64)
-    for k in prange(CHUNKS):
-        s0, s1 = n_sku * k // CHUNKS, n_sku * (k + 1) // CHUNKS
-        _curvature_chunk(rho, cell_w, sku_ptr, vol, nu, s0, s1, diag[k], cross[k], nz[k])
-    for k in range(1, CHUNKS):
-        diag[0] += diag[k]
-        cross[0] += cross[k]
-    return diag[0].copy(), cross[0].copy()
+def _curvature_rows_body(
+    rho: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray, weight: np.ndarray, skus: np.ndarray,
+    rows: np.ndarray,
+) -> None:
+    """``rows[i, w]``: SKU ``skus[i]``'s weight times its density in warehouse ``w`` (one row per SKU)."""
+    for i in prange(skus.shape[0]):
+        s = skus[i]
+        rows[i, :] = 0.0
+        for c in range(sku_ptr[s], sku_ptr[s + 1]):
+            if rho[c] > 0.0:
+                rows[i, cell_w[c]] += weight[s] * rho[c]
 
 
-_curvature_jit = njit(cache=True, nogil=True, parallel=True)(_curvature_body)
+_curvature_rows_jit = njit(cache=True, nogil=True, parallel=True)(_curvature_rows_body)
+
+ROWS = 4096  # SKUs per block of the cross term's product: a fixed cut, so sums do not depend on threads
 
 
 def density(
@@ -156,5 +138,77 @@ def curvature(
     rho: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray, vol: np.ndarray, nu: np.ndarray, n_wh: int,
     *, jit: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(``D`` per warehouse, ``A`` warehouse x warehouse) of the Newton model, see :func:`_curvature_body`."""
-    return (_curvature_jit if jit else _curvature_body)(rho, cell_w, sku_ptr, vol, nu, n_wh)
+    """(``D`` per warehouse, ``A`` warehouse x warehouse) of the Newton model (volume^2 per currency).
+
+    ``A`` is ``R^T R`` over the rows ``R`` of the supply-bound SKUs
+    (:func:`_curvature_rows_body`), summed in blocks of ``ROWS`` SKUs by one-thread
+    BLAS products: a SKU costs a row, not the square of its cells near the threshold,
+    and the sums are the same whatever the machine's core count.
+    """
+    prep = _curvature_prep_jit if jit else _curvature_prep_body
+    fill = _curvature_rows_jit if jit else _curvature_rows_body
+    diag, weight, keep = prep(rho, cell_w, sku_ptr, vol, nu, n_wh)
+    cross = np.zeros((n_wh, n_wh))
+    rows = np.empty((min(ROWS, len(keep)), n_wh))
+    with threadpool_limits(1, user_api="blas"):
+        for lo in range(0, len(keep), ROWS):
+            block = rows[: min(ROWS, len(keep) - lo)]
+            fill(rho, cell_w, sku_ptr, weight, keep[lo : lo + ROWS], block)
+            cross += block.T @ block
+    return diag, cross
+
+
+GUESS_BINS = 1024  # log-spaced bins of value per volume below each warehouse's ceiling (1.35% apart)
+GUESS_RANGE = 1e6  # the bins span ceiling / GUESS_RANGE .. ceiling; lower values share the last bin
+GUESS_CHUNKS = 4  # SKU chunks binned in parallel, each into its own histogram, added in order
+
+
+def _guess_bins_body(
+    x: np.ndarray, val: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray,
+    vol: np.ndarray, ceiling: np.ndarray, hist: np.ndarray,
+) -> None:
+    """``hist[k, w, b]``: volume of chunk ``k``'s taken units in warehouse ``w`` with ``m / v`` in bin ``b``.
+
+    Bin ``b`` holds ``m / v`` in ``ceiling_w * GUESS_RANGE^(-(b + 1) / GUESS_BINS)`` up to the
+    next bin's edge (bin 0 reaches the ceiling). One pass over the taken units, in memory order.
+    """
+    n_sku = sku_ptr.shape[0] - 1
+    scale = GUESS_BINS / np.log(GUESS_RANGE)
+    for k in prange(GUESS_CHUNKS):
+        hist[k] = 0.0
+        for s in range(n_sku * k // GUESS_CHUNKS, n_sku * (k + 1) // GUESS_CHUNKS):
+            v = vol[s]
+            for c in range(sku_ptr[s], sku_ptr[s + 1]):
+                w = cell_w[c]
+                if x[c] == 0:
+                    continue
+                top = np.log(ceiling[w] * v)
+                for j in range(cell_ptr[c], cell_ptr[c] + x[c]):
+                    b = int((top - np.log(val[j])) * scale) if val[j] > 0.0 else GUESS_BINS - 1
+                    hist[k, w, min(max(b, 0), GUESS_BINS - 1)] += v
+
+
+_guess_bins_jit = njit(cache=True, nogil=True, parallel=True)(_guess_bins_body)
+
+
+def price_guess(
+    x: np.ndarray, val: np.ndarray, cell_ptr: np.ndarray, cell_w: np.ndarray, sku_ptr: np.ndarray,
+    vol: np.ndarray, cap: np.ndarray, ceiling: np.ndarray, *, jit: bool = True,
+) -> np.ndarray:
+    """Per warehouse, a first capacity price (currency per volume): where its taken units just fit.
+
+    ``x`` is the best response at zero prices; each over-full warehouse keeps the units
+    with ``m / v`` above the estimate, as if no unit moved elsewhere and no supply bound:
+    a scale for the first prices, where the local Newton model can be off by orders of
+    magnitude. The estimate is the lower edge of the bin (:func:`_guess_bins_body`) where
+    the volume from the top passes the capacity (0 where everything fits).
+    """
+    hist = np.empty((GUESS_CHUNKS, cap.shape[0], GUESS_BINS))
+    (_guess_bins_jit if jit else _guess_bins_body)(x, val, cell_ptr, cell_w, sku_ptr, vol, ceiling, hist)
+    total = hist[0]
+    for k in range(1, GUESS_CHUNKS):
+        total += hist[k]
+    over = np.cumsum(total, axis=1) > cap[:, None]
+    first = np.argmax(over, axis=1)
+    edge = ceiling * GUESS_RANGE ** (-(first + 1.0) / GUESS_BINS)
+    return np.where(over[:, -1] & (ceiling > 0), edge, 0.0)

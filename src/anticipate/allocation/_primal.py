@@ -17,8 +17,10 @@ ROOM = 1.0 + 1e-12  # relative slack on capacity checks (floating sums of volume
 DEFER_MIN = 4096  # heaps of more entries than this take the best eighth (by key) first
 
 
-def _split_best_py(keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray) -> tuple[int, float]:
-    """Move the entries of the lowest eighth of keys (all ties at the cut) to the front: (their count, cut).
+def _split_best_py(
+    keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray, take: int
+) -> tuple[int, float]:
+    """Move the entries of the ``take`` lowest keys (all ties at the cut) to the front: (their count, cut).
 
     A consumer heaps only the front, and adds the rest once its heap's best key is
     above the cut (or it is empty): every pop comes in the same order as from one heap
@@ -26,7 +28,7 @@ def _split_best_py(keys: np.ndarray, ids: np.ndarray, n: int, buf: np.ndarray) -
     """
     for i in range(n):
         buf[i] = -keys[i]
-    cut = -_kth_largest(buf, n, n // 8, -keys[0])
+    cut = -_kth_largest(buf, n, take, -keys[0])
     i, j = 0, n
     while i < j:
         if keys[i] <= cut:
@@ -72,7 +74,7 @@ def _repair_py(
             n += 1
     total, cut = n, np.inf
     if n > DEFER_MIN:
-        n, cut = _split_best(keys, ids, n, buf)
+        n, cut = _split_best(keys, ids, n, buf, n // 8)
     deferred = n
     heapify(keys, ids, n)
     while used > cap * ROOM:
@@ -105,6 +107,37 @@ def _fill_key_py(
 _fill_key = njit(cache=True, nogil=True, inline="always")(_fill_key_py)
 
 
+def _next_chunk_py(
+    keys: np.ndarray, ids: np.ndarray, n: int, deferred: int, total: int, cell_w: np.ndarray,
+    cell_s: np.ndarray, vol: np.ndarray, cap: np.ndarray, supply: np.ndarray, used: np.ndarray,
+    count: np.ndarray, buf: np.ndarray, step: int,
+) -> tuple[int, int, float, int]:
+    """The fill's next deferred entries onto its heap: (deferred, total, cut, heap size) after.
+
+    The deferred entries ``deferred:total`` that can no longer take a unit leave for good
+    (rooms only shrink, counts only grow); of the rest, the best ``step`` by key (all
+    when at most ``step`` are left) join the heap, the others wait above the new cut. So
+    a cell is heaped only if it still fits when the pops reach its key, and the pops
+    come in the order of one heap.
+    """
+    m = deferred
+    for i in range(deferred, total):
+        c = ids[i]
+        w, s = cell_w[c], cell_s[c]
+        if count[s] < supply[s] and used[w] + vol[s] <= cap[w] * ROOM:
+            keys[m], ids[m] = keys[i], c
+            m += 1
+    total, got, cut = m, m - deferred, np.inf
+    if got > step:
+        got, cut = _split_best(keys[deferred:total], ids[deferred:total], got, buf, step)
+    for i in range(deferred, deferred + got):  # the heap ends at n <= deferred: pushes never overwrite
+        n = heap_push(keys, ids, n, keys[i], ids[i])
+    return deferred + got, total, cut, n
+
+
+_next_chunk = njit(cache=True, nogil=True)(_next_chunk_py)
+
+
 def _fill_py(
     x: np.ndarray,
     val: np.ndarray,
@@ -129,7 +162,8 @@ def _fill_py(
     each cell's next unit; a cell whose unit no longer fits leaves it (its later units
     have the same volume and less value). Ties go to the lower cell. Most candidates
     never fit, so with many of them only the best eighth is heaped at first
-    (:func:`_split_best_py`); of the rest, those still eligible join later. ``buf``:
+    (:func:`_split_best_py`); the rest join in chunks of as many, those still eligible
+    (:func:`_next_chunk_py`), so the rest is scanned at most eight times. ``buf``:
     scratch of one slot per cell.
     """
     n = 0
@@ -142,19 +176,16 @@ def _fill_py(
         ):
             keys[n], ids[n] = _fill_key(val, cell_ptr, vol, lam, nu, x[c], c, w, s), c
             n += 1
-    total, cut = n, np.inf
+    total, cut, step = n, np.inf, max(n // 8, DEFER_MIN)
     if n > DEFER_MIN:
-        n, cut = _split_best(keys, ids, n, buf)
+        n, cut = _split_best(keys, ids, n, buf, n // 8)
     deferred = n
     heapify(keys, ids, n)
     while True:
         if deferred < total and (n == 0 or keys[0] > cut):
-            for i in range(deferred, total):
-                c = ids[i]
-                w, s = cell_w[c], cell_s[c]
-                if count[s] < supply[s] and used[w] + vol[s] <= cap[w] * ROOM:
-                    n = heap_push(keys, ids, n, keys[i], c)
-            deferred = total
+            deferred, total, cut, n = _next_chunk(
+                keys, ids, n, deferred, total, cell_w, cell_s, vol, cap, supply, used, count, buf, step
+            )
         if n == 0:
             return
         c = ids[0]
@@ -221,39 +252,41 @@ def _repair_fill_body(
 _repair_fill_jit = njit(cache=True, nogil=True, parallel=True)(_repair_fill_body)
 
 
-def _best_swap_py(
-    x: np.ndarray,
-    val: np.ndarray,
-    cell_ptr: np.ndarray,
-    cell_s: np.ndarray,
-    cells: np.ndarray,
-    vol: np.ndarray,
-    room: float,
-    supply: np.ndarray,
-    count: np.ndarray,
-) -> tuple[int, int, float]:
-    """In one warehouse (its ``cells``), the best swap: drop the last unit of ``a``, add the next of ``b``.
+def _load_cell_py(
+    x: np.ndarray, val: np.ndarray, cell_ptr: np.ndarray, c: int, i: int, last: np.ndarray, nxt: np.ndarray
+) -> None:
+    """Swap slot ``i`` from cell ``c``: last taken value (``nan``: none), next value (``-inf``: none)."""
+    lo, k = cell_ptr[c], x[c]
+    last[i] = val[lo + k - 1] if k > 0 else np.nan
+    nxt[i] = val[lo + k] if lo + k < cell_ptr[c + 1] else -np.inf
 
-    ``a`` is the taken unit of lowest value per volume; ``b`` any cell whose next unit
+
+_load_cell = njit(cache=True, nogil=True)(_load_cell_py)
+
+
+def _best_swap_py(
+    last: np.ndarray, nxt: np.ndarray, vols: np.ndarray, cells: np.ndarray, cell_s: np.ndarray, room: float,
+    supply: np.ndarray, count: np.ndarray,
+) -> tuple[int, int, float]:
+    """In one warehouse (its ``cells``, slots alike), the best swap: drop ``a``'s last unit, add ``b``'s next.
+
+    ``a`` is the taken unit of lowest value per volume; ``b`` any slot whose next unit
     fits in ``room`` (free volume) plus ``a``'s volume, within its SKU's supply.
-    Returns (a, b, gain), gain <= 0 when no swap helps (ties: the lowest cell).
+    Returns slots (a, b, gain), gain <= 0 when no swap helps (ties: the lowest slot).
     """
     a, worst = -1, np.inf
-    for c in cells:
-        if x[c] > 0:
-            ratio = val[cell_ptr[c] + x[c] - 1] / vol[cell_s[c]]
-            if ratio < worst:
-                a, worst = c, ratio
+    for i in range(cells.shape[0]):
+        ratio = last[i] / vols[i]
+        if ratio < worst:  # False for nan: nothing taken
+            a, worst = i, ratio
     if a < 0:
         return -1, -1, 0.0
-    m_a, fits = val[cell_ptr[a] + x[a] - 1], room + vol[cell_s[a]]
+    m_a, fits = last[a], (room + vols[a]) * ROOM
     b, gain = -1, 0.0
-    for c in cells:
-        s = cell_s[c]
-        if c != a and cell_ptr[c] + x[c] < cell_ptr[c + 1] and count[s] < supply[s] and vol[s] <= fits * ROOM:
-            g = val[cell_ptr[c] + x[c]] - m_a
-            if g > gain:
-                b, gain = c, g
+    for i in range(cells.shape[0]):
+        g = nxt[i] - m_a
+        if g > gain and i != a and vols[i] <= fits and count[cell_s[cells[i]]] < supply[cell_s[cells[i]]]:
+            b, gain = i, g
     return a, b, gain
 
 
@@ -276,27 +309,40 @@ def _swap_pass_body(
     """Local improvement of a feasible plan in place: per warehouse, up to ``rounds`` value-raising swaps.
 
     Each swap (see :func:`_best_swap_py`) keeps capacity and supply feasible and raises
-    the objective by its gain (> 1e-12 relative), so the plan never gets worse.
-    Returns the number of swaps made.
+    the objective by its gain (> 1e-12 relative), so the plan never gets worse. First
+    one pass in memory order copies every cell's last and next values and volume to
+    its warehouse's slots (``wh_cells`` order: a warehouse's ``k``-th cell in index
+    order), so the rounds scan contiguous memory. Returns the number of swaps made.
     """
     used = np.zeros(cap.shape[0])
     count = np.zeros(supply.shape[0], dtype=np.int64)
+    last, nxt, vols = np.empty(x.shape[0]), np.empty(x.shape[0]), np.empty(x.shape[0])
+    slot = wh_ptr[:-1].copy()
     for c in range(x.shape[0]):
-        used[cell_w[c]] += x[c] * vol[cell_s[c]]
-        count[cell_s[c]] += x[c]
+        w, s = cell_w[c], cell_s[c]
+        used[w] += x[c] * vol[s]
+        count[s] += x[c]
+        vols[slot[w]] = vol[s]
+        _load_cell(x, val, cell_ptr, c, slot[w], last, nxt)
+        slot[w] += 1
     swaps = 0
     for w in range(cap.shape[0]):
-        cells = wh_cells[wh_ptr[w] : wh_ptr[w + 1]]
+        lo, hi = wh_ptr[w], wh_ptr[w + 1]
+        cells = wh_cells[lo:hi]
         for _ in range(rounds):
-            a, b, gain = _best_swap(x, val, cell_ptr, cell_s, cells, vol, cap[w] - used[w], supply, count)
-            if b < 0 or gain <= 1e-12 * abs(val[cell_ptr[a] + x[a] - 1]):
+            a, b, gain = _best_swap(last[lo:hi], nxt[lo:hi], vols[lo:hi], cells, cell_s, cap[w] - used[w],
+                                    supply, count)
+            if b < 0 or gain <= 1e-12 * abs(last[lo + a]):
                 break
-            x[a] -= 1
-            x[b] += 1
-            count[cell_s[a]] -= 1
-            count[cell_s[b]] += 1
-            used[w] += vol[cell_s[b]] - vol[cell_s[a]]
+            ca, cb = cells[a], cells[b]
+            x[ca] -= 1
+            x[cb] += 1
+            count[cell_s[ca]] -= 1
+            count[cell_s[cb]] += 1
+            used[w] += vols[lo + b] - vols[lo + a]
             swaps += 1
+            _load_cell(x, val, cell_ptr, ca, lo + a, last, nxt)
+            _load_cell(x, val, cell_ptr, cb, lo + b, last, nxt)
     return swaps
 
 

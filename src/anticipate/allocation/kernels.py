@@ -8,11 +8,13 @@ stay in one place. Layout of the arrays: :mod:`._kernels`.
 from anticipate.allocation._dual import cold_response, warm_response
 from anticipate.allocation._heap import heap_pop, heap_pop_py, heap_push, heap_push_py
 from anticipate.allocation._kernels import group, plan_value, unit_values
-from anticipate.allocation._newton import curvature, density
+from anticipate.allocation._newton import GUESS_BINS, GUESS_RANGE, curvature, density, price_guess
 from anticipate.allocation._primal import DEFER_MIN, ROOM, repair_fill, swap_pass
 
 __all__ = [
     "DEFER_MIN",
+    "GUESS_BINS",
+    "GUESS_RANGE",
     "ROOM",
     "cold_response",
     "curvature",
@@ -23,6 +25,7 @@ __all__ = [
     "heap_push",
     "heap_push_py",
     "plan_value",
+    "price_guess",
     "repair_fill",
     "swap_pass",
     "unit_values",
