@@ -24,6 +24,25 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 VENV_BIN = Path(sys.executable).parent
 
 
+# rough seconds of a test by its marks: the suite's files are ordered heaviest first, so pytest-xdist
+# (``--dist loadfile``, one file per worker at a time) starts the long ones early and no worker is left
+# alone with a long file at the end
+MARK_SECONDS = {"slow": 25.0, "server": 12.0, "dask": 6.0}
+
+
+def _file(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the collected files by their estimated seconds, heaviest first (a file keeps its own order)."""
+    weight: dict[str, float] = {}
+    for item in items:
+        seconds = sum(MARK_SECONDS.get(m.name, 0.0) for m in item.iter_markers()) or 0.3
+        weight[_file(item)] = weight.get(_file(item), 0.0) + seconds
+    items.sort(key=lambda item: -weight[_file(item)])
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -46,17 +65,28 @@ def wait_http(url: str, timeout: float = 90.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+def migrated_store(root: Path) -> Path:
+    """An empty MLflow SQLite store in ``root`` with every schema migration applied, made by MLflow."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    root.mkdir(parents=True, exist_ok=True)
+    SqlAlchemyStore(f"sqlite:///{root / 'empty.db'}", str(root / "artifacts")).engine.dispose()
+    return root / "empty.db"
+
+
 class MlflowServer:
     """A real ``mlflow server`` process (SQLite backend, temp dir, 127.0.0.1, free port)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, store: Path) -> None:
         self.workdir = workdir
+        self.store = store  # a migrated empty store to start from (the server skips ~5 s of migrations)
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MlflowServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.store, self.workdir / "server.db")
         cmd = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
                "--backend-store-uri", f"sqlite:///{self.workdir / 'server.db'}",
                "--artifacts-destination", str(self.workdir / "artifacts"), "--workers", "1"]
@@ -80,10 +110,16 @@ class MlflowServer:
         self.proc = None
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test process's migrated empty MLflow store (copy it; never write to it)."""
+    return migrated_store(tmp_path_factory.mktemp("empty-store"))
+
+
 @pytest.fixture
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """A fresh real MLflow tracking server for one test, stopped afterwards."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Iterator[MlflowServer]:
+    """A fresh real MLflow tracking server for one test (on a copy of ``empty_store``), stopped after."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"), empty_store).start()
     try:
         yield server
     finally:

@@ -79,29 +79,57 @@ def world_data(trained_world: TrainedWorld) -> tuple[Path, Path]:
     return trained_world.data, trained_world.config
 
 
+Plans = tuple[dict[str, bytes], dict[str, bytes], float]  # plan, plan under config_b, seconds of a run
+
+
+def _clean_plans(trained_world: TrainedWorld, root: Path) -> Plans:
+    """One clean plan for ``DATE`` under each economics, made on a copy of the world in ``root``, and the
+    faster run's wall seconds (the first run also fills Numba's cache)."""
+    copy = trained_world.copy(root / "world")
+    partial = World(copy.root, copy.data, copy.config, copy.tracking_uri, {}, {}, 0.0)
+    partial.config_b.write_text(WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
+    plans, seconds = [], []
+    for name, config in (("clean", partial.config), ("clean-b", partial.config_b)):
+        (root / name).mkdir()
+        started = time.monotonic()
+        ok(run_cli(*partial.args("allocate", "--date", DATE, config=config), cwd=root / name))
+        seconds.append(time.monotonic() - started)
+        plans.append(read_plan(root / name / "plans" / DATE))
+    assert set(plans[0]) == PLAN_FILES
+    assert plans[1]["plan.parquet"] != plans[0]["plan.parquet"]
+    assert plans[1]["summary.json"] != plans[0]["summary.json"]
+    return plans[0], plans[1], min(seconds)
+
+
+def shared_clean_plans(trained_world: TrainedWorld, root: Path) -> Plans:
+    """:func:`_clean_plans`, made once per run in ``root`` by whichever pytest-xdist worker asks first
+    (an exclusive lock on ``root.lock``; the others read the saved bytes)."""
+    import fcntl
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "done.json"
+        if not done.exists():
+            root.mkdir()
+            _, _, seconds = _clean_plans(trained_world, root)
+            done.write_text(json.dumps({"seconds": seconds}))
+        return (read_plan(root / "clean" / "plans" / DATE), read_plan(root / "clean-b" / "plans" / DATE),
+                float(json.loads(done.read_text())["seconds"]))
+
+
 @pytest.fixture(scope="module")
 def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> World:
-    """This module's copy of the trained world, with one clean plan for ``DATE`` under each economics."""
+    """This module's copy of the trained world, with the run's clean plan for ``DATE`` under each economics
+    (made once for both reliability modules: :func:`shared_clean_plans`)."""
+    run_dir = tmp_path_factory.getbasetemp()  # under pytest-xdist, the parent is the run's, shared by workers
+    run_dir = run_dir.parent if os.environ.get("PYTEST_XDIST_WORKER") else run_dir
+    plan, plan_b, seconds = shared_clean_plans(trained_world, run_dir / "nightly-clean-plans")
     copy = trained_world.copy(tmp_path_factory.mktemp("reliability") / "world")
-    root = copy.root
-    metrics = dict(copy.train["metrics"])
-    clean = root / "clean"
-    clean.mkdir()
-    partial = World(root, copy.data, copy.config, copy.tracking_uri, metrics, {}, 0.0)
-    started = time.monotonic()
-    ok(run_cli(*partial.args("allocate", "--date", DATE), cwd=clean))
-    seconds = time.monotonic() - started
-    plan = read_plan(clean / "plans" / DATE)
-    assert set(plan) == PLAN_FILES
-    partial.config_b.write_text(WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
-    clean_b = root / "clean-b"
-    clean_b.mkdir()
-    started = time.monotonic()
-    ok(run_cli(*partial.args("allocate", "--date", DATE, config=partial.config_b), cwd=clean_b))
-    seconds = min(seconds, time.monotonic() - started)  # the first run also fills Numba's cache
-    plan_b = read_plan(clean_b / "plans" / DATE)
-    assert plan_b["plan.parquet"] != plan["plan.parquet"] and plan_b["summary.json"] != plan["summary.json"]
-    return World(root, copy.data, copy.config, copy.tracking_uri, metrics, plan, seconds, plan_b)
+    world = World(copy.root, copy.data, copy.config, copy.tracking_uri, dict(copy.train["metrics"]), plan,
+                  seconds, plan_b)
+    world.config_b.write_text(WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
+    return world
 
 
 # --------------------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.conftest import TrainedWorld, run_cli, runbook_cron_command
 
@@ -23,6 +24,7 @@ def _modes(directory: Path) -> dict[str, str]:
     return {p.name: oct(p.stat().st_mode & 0o777) for p in directory.iterdir()}
 
 
+@pytest.mark.slow
 def test_the_runbook_three_nights(trained_world: TrainedWorld, tmp_path: Path, umask_022: None) -> None:
     site = trained_world.copy(tmp_path / "srv")  # the working directory of the cron jobs: mlflow.db here
     ingest, allocate = runbook_cron_command("ingest"), runbook_cron_command("allocate")
