@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from anticipate.allocation import GAP_TOLERANCE, generate_instance, is_small_network, solve, solve_configured
+from anticipate.allocation import (
+    GAP_TOLERANCE,
+    gap_warning,
+    generate_instance,
+    is_small_network,
+    solve,
+    solve_configured,
+)
 from anticipate.config import AllocateConfig, Config
 from anticipate.pipelines import Settings
 from anticipate.pipelines.solve import run_solve
@@ -44,9 +51,23 @@ def test_anticipate_solve_reads_the_gap_tolerance_from_the_config(tmp_path: Path
         settings = Settings(cfg=cfg, data_dir=tmp_path, tracking_uri="unused")
         run_solve(settings, instance_dir=tmp_path, out=tmp_path / f"plan_{tol}")
         summary = json.loads((tmp_path / f"plan_{tol}" / "summary.json").read_text())
-        assert summary["gap"] <= tol
+        assert summary["gap"] <= tol and "warning" not in summary  # certified: no warning
         iterations[tol] = summary["iterations"]
     assert iterations[0.05] < iterations[GAP_TOLERANCE]
+
+
+def test_a_plan_not_certified_within_the_tolerance_is_published_with_a_warning(tmp_path: Path) -> None:
+    inst = generate_instance(6, 120, seed=5)  # its gap stays ~1.6e-4 after the 300 best responses
+    for name in ("warehouses", "skus", "cells"):
+        getattr(inst, name).to_parquet(tmp_path / f"{name}.parquet")
+    settings = Settings(cfg=Config(allocate=AllocateConfig(gap_tolerance=1e-6)), data_dir=tmp_path,
+                        tracking_uri="unused")
+    result = run_solve(settings, instance_dir=tmp_path, out=tmp_path / "plan")
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["gap"] > 1e-6
+    assert summary["warning"] == result.warnings[0] == gap_warning(summary["gap"], 1e-6)
+    assert "not certified within allocate.gap_tolerance" in summary["warning"]
+    assert gap_warning(1e-6, 1e-6) is None and gap_warning(0.0, 1e-4) is None
 
 
 def test_the_integer_polish_is_bounded_by_nodes_and_the_same_beside_a_cpu_hog() -> None:

@@ -146,6 +146,16 @@ def _plan(
     )
 
 
+def gap_warning(gap: float, tolerance: float) -> str | None:
+    """The warning a plan carries when its certified relative gap (objective vs the Lagrangian bound)
+    is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it."""
+    if gap <= tolerance:
+        return None
+    return (f"the plan is feasible but not certified within allocate.gap_tolerance: gap {gap:.2e} > "
+            f"{tolerance:.0e} (the solver stopped at its best-response limit); its value may be up to "
+            f"{gap:.2%} below the best plan")
+
+
 def plan_summary(plan: Plan, digests: dict[str, str]) -> dict[str, object]:
     """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes."""
     cap = plan.capacity_used

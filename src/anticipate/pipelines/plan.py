@@ -116,6 +116,10 @@ def run_allocate(
         check_plan(ds, fc, plan, date_ts, settings.cfg, target)  # exit 2 before publishing a wrong plan
         bar.step("recording")
         summary = _summary(plan, ds, uri, fc, started)
+        uncertified = _gap_warning(plan.gap, settings)
+        if uncertified:  # in the published summary.json itself, not only on stderr
+            warnings.append(uncertified)
+            summary["warning"] = uncertified
         tracker = open_tracker(settings)
         with tracker.run(
             "allocate",
@@ -172,6 +176,12 @@ def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, started: floa
     # summary.json, so that re-running a night with the same inputs gives the same bytes
     summary.pop("runtime_seconds", None)
     return summary
+
+
+def _gap_warning(gap: float, settings: Settings) -> str | None:
+    from anticipate.allocation import gap_warning
+
+    return gap_warning(gap, settings.cfg.allocate.gap_tolerance)
 
 
 def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:

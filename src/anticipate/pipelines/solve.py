@@ -14,7 +14,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
     The solver stops at ``allocate.gap_tolerance``; a standalone instance needs no data
     directory or tracking.
     """
-    from anticipate.allocation import plan_summary, read_instance, solve
+    from anticipate.allocation import gap_warning, plan_summary, read_instance, solve
 
     inst = read_instance(instance_dir)
     plan = solve(inst, lp_bound=lp_bound, gap_tolerance=settings.cfg.allocate.gap_tolerance)
@@ -24,6 +24,9 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
         if p.stem in {"warehouses", "skus", "cells"}
     }
     summary = plan_summary(plan, digests)
+    uncertified = gap_warning(plan.gap, settings.cfg.allocate.gap_tolerance)
+    if uncertified:  # in the published summary.json itself, not only on stderr
+        summary["warning"] = uncertified
     with staging_dir(out) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(plan.units, stage / "plan.csv")
@@ -47,6 +50,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
             "units": units,
         },
         outputs={"plan_dir": str(out)},
+        warnings=[uncertified] if uncertified else [],
         text=(
             f"plan {out}: {units:,} units in {len(plan.units):,} cells; objective {plan.objective:,.2f}"
             f", bound {plan.bound:,.2f}, gap {plan.gap:.2e} ({plan.runtime_seconds:.2f} s)"
