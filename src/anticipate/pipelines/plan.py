@@ -8,7 +8,6 @@ previous complete plan or the new complete plan. Same inputs, same bytes.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +97,6 @@ def run_allocate(
     date_ts = check_date(date)
     plans_dir = Path(settings.cfg.allocate.plans_dir)
     target = plans_dir / dates.fmt(date_ts)
-    started = time.monotonic()
     with exclusive_lock(
         plans_dir / f".{dates.fmt(date_ts)}.lock", command=f"anticipate allocate --date {date}"
     ), stages(5, enabled=settings.progress, description="allocate") as bar:
@@ -115,11 +113,8 @@ def run_allocate(
         plan = _solve(build_instance(ds, fc.table, settings), settings, lp_bound)
         check_plan(ds, fc, plan, date_ts, settings.cfg, target)  # exit 2 before publishing a wrong plan
         bar.step("recording")
-        summary = _summary(plan, ds, uri, fc, started)
-        uncertified = _gap_warning(plan.gap, settings)
-        if uncertified:  # in the published summary.json itself, not only on stderr
-            warnings.append(uncertified)
-            summary["warning"] = uncertified
+        summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance)
+        warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
             "allocate",
@@ -156,8 +151,10 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
     return solve_configured(instance, settings.cfg.allocate, lp_bound=lp_bound)
 
 
-def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, started: float) -> dict[str, Any]:
-    from anticipate.allocation import plan_summary
+def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance: float) -> dict[str, Any]:
+    """``summary.json``: the plan's summary, its inputs' digests and forecast, and a ``warning`` when the
+    plan is not certified within ``gap_tolerance`` (published in the file itself, not only on stderr)."""
+    from anticipate.allocation import gap_warning, plan_summary
 
     digests = {
         f"{name}.parquet": file_digest(ds.path / f"{name}.parquet")
@@ -175,13 +172,10 @@ def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, started: floa
     # the solver's runtime goes to the MLflow run and --json (metric runtime_seconds), not into
     # summary.json, so that re-running a night with the same inputs gives the same bytes
     summary.pop("runtime_seconds", None)
+    uncertified = gap_warning(plan.gap, gap_tolerance)
+    if uncertified:
+        summary["warning"] = uncertified
     return summary
-
-
-def _gap_warning(gap: float, settings: Settings) -> str | None:
-    from anticipate.allocation import gap_warning
-
-    return gap_warning(gap, settings.cfg.allocate.gap_tolerance)
 
 
 def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
