@@ -175,7 +175,7 @@ def test_dask_features_equal_local_features(client, sample, spec):
 
 
 def test_unreachable_scheduler_is_service_unavailable():
-    compute = ComputeConfig(engine="dask", scheduler="tcp://127.0.0.1:1")
+    compute = ComputeConfig(engine="dask", scheduler="tcp://127.0.0.1:1", connect_seconds=1)
     with pytest.raises(ServiceUnavailable, match="unreachable"), dask_client(compute):
         pass
 
@@ -222,7 +222,8 @@ model:
   train_windows: 3
   classifier: {n_estimators: 20, learning_rate: 0.1}
   regressor: {n_estimators: 10, learning_rate: 0.1}
-compute: {engine: dask, n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, partitions: 4}
+compute:
+  {engine: dask, n_workers: 2, threads_per_worker: 1, memory_limit: 1GB, partitions: 4, connect_seconds: 1}
 """
 
 

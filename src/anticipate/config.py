@@ -132,6 +132,9 @@ class ComputeConfig(_Section):
     threads_per_worker: int = Field(1, ge=1)
     memory_limit: str = "6GB"
     partitions: int = Field(8, ge=1)
+    connect_seconds: float = Field(
+        10.0, gt=0, description="how long to try a tcp:// scheduler before exit 3 (unreachable), seconds"
+    )
 
 
 class SampleConfig(_Section):

@@ -51,7 +51,7 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
             "(the address a 'dask scheduler' prints); fix --scheduler or compute.scheduler in the config"
         )
     try:
-        client = Client(compute.scheduler, timeout="10s")
+        client = Client(compute.scheduler, timeout=f"{compute.connect_seconds}s")
     except (OSError, TimeoutError) as exc:
         raise ServiceUnavailable(
             f"the Dask scheduler at {compute.scheduler} is unreachable ({exc}); start it with "
