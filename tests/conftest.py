@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,24 +246,27 @@ def build_world(root: Path) -> TrainedWorld:
     return TrainedWorld(root, json.loads(trained.stdout))
 
 
-def shared_world(root: Path) -> TrainedWorld:
-    """The world in ``root``, built there by whichever pytest-xdist worker asks first.
+def once_per_run(root: Path, build: Callable[[], dict]) -> dict:
+    """``build()`` run once per pytest run for ``root``, by whichever pytest-xdist worker asks first.
 
     The workers of one run share ``root`` (a directory beside their own temporary directories); an
-    exclusive lock on ``root.lock`` makes the others wait for the first build, then read its
-    ``train.json``, so a run trains the world once however many workers it has.
+    exclusive lock on ``root.lock`` makes the others wait for the first build, then read the JSON it
+    returned (saved as ``root.done.json``).
     """
     import fcntl
 
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.parent / f"{root.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = root.parent / f"{root.name}.train.json"
-        if done.exists():
-            return TrainedWorld(root, json.loads(done.read_text()))
-        world = build_world(root)
-        done.write_text(json.dumps(world.train))
-        return world
+        done = root.parent / f"{root.name}.done.json"
+        if not done.exists():
+            done.write_text(json.dumps(build()))
+        return dict(json.loads(done.read_text()))
+
+
+def shared_world(root: Path) -> TrainedWorld:
+    """The world in ``root``, trained once however many workers the run has (:func:`once_per_run`)."""
+    return TrainedWorld(root, once_per_run(root, lambda: build_world(root).train))
 
 
 @pytest.fixture(scope="session")

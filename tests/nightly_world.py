@@ -18,7 +18,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import VENV_BIN, WORLD_CONFIG, WORLD_DATE, WORLD_SAMPLE_ARGS, TrainedWorld, run_cli
+from tests.conftest import (
+    VENV_BIN,
+    WORLD_CONFIG,
+    WORLD_DATE,
+    WORLD_SAMPLE_ARGS,
+    TrainedWorld,
+    once_per_run,
+    run_cli,
+)
 
 DATE = WORLD_DATE  # the day after the small world's last order
 PLAN_FILES = {"allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json"}
@@ -102,20 +110,10 @@ def _clean_plans(trained_world: TrainedWorld, root: Path) -> Plans:
 
 
 def shared_clean_plans(trained_world: TrainedWorld, root: Path) -> Plans:
-    """:func:`_clean_plans`, made once per run in ``root`` by whichever pytest-xdist worker asks first
-    (an exclusive lock on ``root.lock``; the others read the saved bytes)."""
-    import fcntl
-
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f"{root.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = root / "done.json"
-        if not done.exists():
-            root.mkdir()
-            _, _, seconds = _clean_plans(trained_world, root)
-            done.write_text(json.dumps({"seconds": seconds}))
-        return (read_plan(root / "clean" / "plans" / DATE), read_plan(root / "clean-b" / "plans" / DATE),
-                float(json.loads(done.read_text())["seconds"]))
+    """:func:`_clean_plans`, made once per run in ``root`` (:func:`tests.conftest.once_per_run`)."""
+    seconds = once_per_run(root, lambda: {"seconds": _clean_plans(trained_world, root)[2]})["seconds"]
+    return (read_plan(root / "clean" / "plans" / DATE), read_plan(root / "clean-b" / "plans" / DATE),
+            float(seconds))
 
 
 @pytest.fixture(scope="module")
