@@ -29,6 +29,7 @@ from tests.conftest import (
 )
 
 DATE = WORLD_DATE  # the day after the small world's last order
+CONFIG_B = WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n"  # other economics
 PLAN_FILES = {"allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json"}
 
 
@@ -95,7 +96,7 @@ def _clean_plans(trained_world: TrainedWorld, root: Path) -> Plans:
     faster run's wall seconds (the first run also fills Numba's cache)."""
     copy = trained_world.copy(root / "world")
     partial = World(copy.root, copy.data, copy.config, copy.tracking_uri, {}, {}, 0.0)
-    partial.config_b.write_text(WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
+    partial.config_b.write_text(CONFIG_B)
     plans, seconds = [], []
     for name, config in (("clean", partial.config), ("clean-b", partial.config_b)):
         (root / name).mkdir()
@@ -126,7 +127,7 @@ def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory)
     copy = trained_world.copy(tmp_path_factory.mktemp("reliability") / "world")
     world = World(copy.root, copy.data, copy.config, copy.tracking_uri, dict(copy.train["metrics"]), plan,
                   seconds, plan_b)
-    world.config_b.write_text(WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n")
+    world.config_b.write_text(CONFIG_B)
     return world
 
 

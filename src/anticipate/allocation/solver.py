@@ -290,7 +290,7 @@ def _first_direction(units: Units, ws: Workspace, direction: np.ndarray, ceiling
     """
     guess = kernels.price_guess(ws.x, units.val, units.cell_ptr, units.cell_w, units.sku_ptr, units.vol,
                                 units.cap, ceiling)
-    if direction.max() > GUESS_TRUST * guess.max():
+    if 0.0 < GUESS_TRUST * guess.max() < direction.max():  # no estimate (all fits at zero): keep Newton's
         return guess
     return direction
 
