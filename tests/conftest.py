@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_process import run_forked
+
 ROOT = Path(__file__).resolve().parents[1]
 # idle OpenMP threads sleep, as the CLI sets them (anticipate.cli._openmp): in-process
 # LightGBM fits here and every subprocess the tests start inherit it (pytest-xdist runs two at once)
@@ -161,11 +163,11 @@ def _no_mlflow_uri_leaks() -> Iterator[None]:
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real ``anticipate`` console script as a subprocess."""
+    """Run ``anticipate ARGS`` in a process of its own (forked from a pre-imported interpreter, see
+    :mod:`tests.cli_process`) with this process's environment minus the MLflow URIs, plus ``env``."""
     full_env = {k: v for k, v in os.environ.items() if k not in MLFLOW_URI_VARIABLES}
     full_env.update(env or {})
-    return subprocess.run([str(VENV_BIN / "anticipate"), *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return run_forked(list(args), cwd, full_env, timeout)
 
 
 # --------------------------------------------------------------------------- the shared trained world

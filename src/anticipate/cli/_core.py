@@ -104,8 +104,13 @@ def _configure_logging(verbosity: int) -> None:
     # its INFO chatter and serialisation advice are noise for a planner unless -v asks for them.
     # Its registration and run-link lines are print()s, not log records: under -q the tracker
     # swallows them (Settings.verbosity -> open_tracker(quiet=True) -> tracking.store.mlflow_chatter)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR" if verbosity <= 0 else logging.getLevelName(level))
-    for noisy in ("mlflow", "alembic", "urllib3", "numba", "distributed", "matplotlib"):
+    # If MLflow is already imported (a program that calls this CLI in-process), its logger gets the
+    # same level directly, so what reaches stderr does not depend on when MLflow was imported.
+    mlflow_level = "ERROR" if verbosity <= 0 else logging.getLevelName(level)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", mlflow_level)
+    with contextlib.suppress(ValueError):  # a level MLflow does not know either: MLflow's own default
+        logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
+    for noisy in ("alembic", "urllib3", "numba", "distributed", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
