@@ -145,3 +145,23 @@ def test_the_cli_makes_openmp_threads_sleep_unless_the_environment_says_otherwis
     assert default.stdout.split() == ["passive"]
     assert given.stdout.split() == ["active"]
 
+
+
+@pytest.mark.parametrize(("verbosity", "level"), [(0, "ERROR"), (-1, "ERROR"), (1, "INFO")])
+def test_mlflow_log_level_does_not_depend_on_when_mlflow_was_imported(monkeypatch: pytest.MonkeyPatch,
+                                                                      verbosity: int, level: str) -> None:
+    import logging
+
+    import mlflow  # noqa: F401  imported before the command configures logging
+
+    from anticipate.cli._core import _configure_logging
+
+    monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "")  # records what to put back after the test
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL")
+    saved = logging.getLogger("mlflow").level
+    logging.getLogger("mlflow").setLevel(logging.DEBUG)
+    try:
+        _configure_logging(verbosity)
+        assert logging.getLevelName(logging.getLogger("mlflow").level) == level
+    finally:
+        logging.getLogger("mlflow").setLevel(saved)
