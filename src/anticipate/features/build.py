@@ -120,9 +120,11 @@ def attach_labels(
     labels = build_labels(
         orders, cutoff, horizon_days=spec.horizon, item_level=spec.item_level, products=products
     )
-    frame = features.merge(labels, on=["customer_id", "item"], how="left")
-    frame["y"] = frame["y"].fillna(0).astype(np.int8)
-    frame["units"] = frame["units"].fillna(0.0)
+    # the labels are looked up by the keys alone: merging the whole table would copy every feature
+    found = features[["customer_id", "item"]].merge(labels, on=["customer_id", "item"], how="left")
+    frame = features.copy(deep=False)  # new columns, the feature block shared (never written)
+    frame["y"] = found["y"].fillna(0).astype(np.int8).to_numpy()
+    frame["units"] = found["units"].fillna(0.0).to_numpy()
     frame["cutoff"] = pd.Timestamp(cutoff)
     return frame
 
