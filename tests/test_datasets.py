@@ -7,7 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from anticipate.datasets.completejourney import convert, metered_skus, to_orders, to_products
+from anticipate.datasets.completejourney import (
+    convert,
+    horizon_collected,
+    metered_skus,
+    to_orders,
+    to_products,
+)
 from anticipate.errors import DataError
 
 
@@ -50,6 +56,13 @@ def test_gasoline_metered_in_thousandths_of_a_gallon_counts_whole_gallons() -> N
     orders = to_orders(lines, metered_skus(_products()))
     assert orders["quantity"].tolist() == [2, 1, 3, 11, 1]
     assert orders["unit_price"].tolist()[3:] == pytest.approx([24.81 / 11, 0.70])
+
+
+def test_a_horizon_past_the_stores_last_day_is_not_collected() -> None:
+    # the log ends 2017-12-31 in US Eastern time (05:00 UTC the next day), not at UTC midnight
+    assert horizon_collected(pd.Timestamp("2017-12-25"), 7)
+    assert not horizon_collected(pd.Timestamp("2017-12-26"), 7)
+    assert horizon_collected(pd.Timestamp("2017-12-26"), 6)
 
 
 def test_products_take_category_then_department_for_sold_skus_only() -> None:

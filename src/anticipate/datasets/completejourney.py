@@ -12,6 +12,13 @@ that directory; :func:`to_orders` and :func:`to_products` are pure conversions:
   (quantities up to 89,638 on one line, at about $0.0023 per "unit": 97% of the log's units);
   its lines are converted to whole gallons (``round(quantity / 1000)``, at least 1), so the
   quantity model and every units figure count units, not millilitres of fuel.
+- ``transaction_timestamp`` is naive UTC (as the data contract wants ``order_ts``): the package's
+  own ``week`` turns at 05:00 UTC in winter and 04:00 UTC in summer, Monday midnight in US Eastern
+  time. The log is calendar 2017 in the stores' time, so it was collected until
+  :data:`COLLECTED_UNTIL`: its last lines (2018-01-01 00:00-04:01 UTC, 723 units) are the evening
+  of 2017-12-31, and the stores' 2018-01-01 is not in it. The tools' "last full cutoff" (midnight
+  after the last line's UTC date, minus the horizon) is a day late here: a 7-day horizon from
+  2017-12-26 holds only 6 of its 7 days. :func:`horizon_collected` says whether a horizon is.
 - a product's category is its ``product_category`` (``department`` where that is
   missing), so ``model.item_level: category`` works on the real log.
 
@@ -35,6 +42,8 @@ TRANSACTION_COLUMNS = ("household_id", "basket_id", "product_id", "quantity", "s
 PRODUCT_COLUMNS = ("product_id", "department", "product_category", "product_type")
 METERED_TYPE_PREFIX = "GASOLINE"  # product_type of the lines metered in 1/1000 gallon
 METERED_PER_UNIT = 1000
+#: End of the log's collection, naive UTC: 2018-01-01 00:00 in US Eastern time (EST, UTC-5).
+COLLECTED_UNTIL = pd.Timestamp("2018-01-01 05:00")
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,11 @@ def to_orders(transactions: pd.DataFrame, metered: set[int] | frozenset[int] = f
         "quantity": quantity.to_numpy(),
         "unit_price": (lines["sales_value"] / quantity).astype("float64").to_numpy(),
     })
+
+
+def horizon_collected(cutoff: pd.Timestamp, horizon_days: int) -> bool:
+    """Whether ``[cutoff, cutoff + horizon_days)`` (naive UTC; days) lies inside the log's collection."""
+    return pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days) <= COLLECTED_UNTIL
 
 
 def to_products(products: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
