@@ -240,7 +240,13 @@ def read_parquet_checked(
                 c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
             ]
             if text:
-                return pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
+                table = pq.read_table(path, columns=columns, read_dictionary=text)
+                # a column at a time, each Arrow column freed once converted: no second copy of the file;
+                # then Arrow's allocator hands the freed buffers back (NumPy's allocations never reuse them)
+                frame = table.to_pandas(split_blocks=True, self_destruct=True)
+                del table
+                pa.default_memory_pool().release_unused()
+                return frame
         return pd.read_parquet(path, columns=columns, engine="pyarrow")
     except (OSError, pa.ArrowException, ValueError) as exc:
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
