@@ -111,7 +111,7 @@ def _family_rows(n_w: int, n_s: int, *, lp_seeds: tuple[int, ...]) -> dict:
             summary["highs_seconds"] = [r["highs_seconds"] for r in lp_rows]
         out[family] = summary
     seconds = statistics.median(f["total_seconds_median"] for f in out.values())
-    return {"seconds": seconds, "families": out}
+    return {"seconds": seconds, "seeds": list(SEEDS), "families": out}
 
 
 def small_20x1000(workdir: Path) -> dict:
