@@ -100,7 +100,8 @@ def _print_table(results: dict) -> None:
             continue
         notes = ", ".join(f"{k}={v}" for k, v in row.items()
                           if k not in {"seconds", "peak_rss_mb", "seconds_runs", "families"})
-        print(f"{name:48} {row['seconds']:10.3f} {row['peak_rss_mb']:9.0f}  {notes}")
+        peak = row.get("peak_rss_mb", float("nan"))  # rows recorded outside the harness may have none
+        print(f"{name:48} {row['seconds']:10.3f} {peak:9.0f}  {notes}")
         if "families" in row:
             _print_families(row["families"])
 
