@@ -281,6 +281,23 @@ def test_heap_pops_in_key_then_id_order(entries: list[tuple[int, int]]) -> None:
         assert out == sorted((float(k), i) for k, i in entries)
 
 
+def test_unit_values_read_rows_and_skus_in_place_as_the_gathered_columns() -> None:
+    """``rows``/``sku`` index the per-row and per-SKU columns: the same values as gathering them first."""
+    rng = np.random.default_rng(3)
+    n_rows, n_sku = 60, 7
+    mu, move = rng.gamma(2.0, 3.0, n_rows), rng.uniform(0.0, 0.6, n_rows)
+    var = mu * rng.uniform(1.0, 3.0, n_rows)
+    gain, h, kmax = rng.uniform(2.0, 6.0, n_sku), rng.uniform(0.2, 1.0, n_sku), rng.integers(0, 9, n_sku)
+    rows, sku = rng.permutation(n_rows)[:45], rng.integers(0, n_sku, 45)
+    for jit in (True, False):
+        cost = move[rows] + h[sku]
+        gathered = kernels.unit_values(mu[rows], var[rows], gain[sku], cost, kmax[sku], jit=jit)
+        in_place = kernels.unit_values(mu, var, gain, move, kmax, rows=rows, sku=sku, sku_cost=h, jit=jit)
+        assert gathered[0][-1] > 45  # some cells hold several units
+        for a, b in zip(gathered, in_place, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_unit_values_match_scipy_tails_even_for_large_mu() -> None:
     """The pmf recurrences (in logs where P(D = 0) underflows) agree with scipy's tails."""
     mu = np.array([0.5, 3.0, 40.0, 900.0, 2500.0, 2500.0, 5.0, 7.0])

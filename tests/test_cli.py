@@ -165,3 +165,18 @@ def test_mlflow_log_level_does_not_depend_on_when_mlflow_was_imported(monkeypatc
         assert logging.getLevelName(logging.getLogger("mlflow").level) == level
     finally:
         logging.getLogger("mlflow").setLevel(saved)
+
+
+def test_the_cli_turns_numpy_huge_page_advice_off_unless_the_environment_says_otherwise() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = "import anticipate.cli, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    default = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                             check=True)
+    given = subprocess.run([sys.executable, "-c", script], env=env | {"NUMPY_MADVISE_HUGEPAGE": "1"},
+                           capture_output=True, text=True, check=True)
+    assert default.stdout.split() == ["False"]
+    assert given.stdout.split() == ["True"]

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The OpenMP wait policy `anticipate solve` and `allocate` run with (anticipate.cli._openmp sets it when
 # imported, before Numba loads OpenMP): idle kernel threads sleep between parallel regions instead of
 # spinning, which on a shared 2-core machine inflated the solve's CPU seconds by ~30%.
-import anticipate.cli._openmp  # noqa: F401  isort: skip
+# And NumPy's arrays fault in 4 KB pages, as there (anticipate.cli._hugepages).
+from anticipate.cli import _hugepages, _openmp  # noqa: F401  isort: skip
 from families import FAMILIES, instance
 
 SEEDS = tuple(int(s) for s in os.environ.get("BENCH_FAMILY_SEEDS", "1,2,3").split(","))  # "1": a quick look
@@ -110,7 +111,7 @@ def _family_rows(n_w: int, n_s: int, *, lp_seeds: tuple[int, ...]) -> dict:
             summary["highs_seconds"] = [r["highs_seconds"] for r in lp_rows]
         out[family] = summary
     seconds = statistics.median(f["total_seconds_median"] for f in out.values())
-    return {"seconds": seconds, "families": out}
+    return {"seconds": seconds, "seeds": list(SEEDS), "families": out}
 
 
 def small_20x1000(workdir: Path) -> dict:

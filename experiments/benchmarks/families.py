@@ -119,6 +119,7 @@ def frames(family: str, n_w: int, n_s: int, seed: int) -> tuple[pd.DataFrame, pd
                           "mu": c["mu"], "var": c["var"], "move_cost": _move_cost(rng, c, props)})
     skus = pd.DataFrame({"sku": sids, "unit_volume": c["vol"], "supply": _supply(rng, c, n_s, props),
                          "g": rng.uniform(2.0, 6.0, n_s), "h": rng.uniform(0.2, 1.0, n_s)})
+    c.clear()  # the frames hold their own copies: the 10 M-entry draws are not kept through the solve below
     share = _capacity_share(rng, n_w, props)
     unlimited = pd.DataFrame({"warehouse_id": wids, "capacity": np.full(n_w, 1e15)})
     need = _unconstrained_need(Instance(unlimited, skus, cells))

@@ -108,22 +108,28 @@ _max_units = njit(cache=True, nogil=True)(_max_units_py)
 
 
 def _unit_values_body(
-    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, out: np.ndarray
+    rows: np.ndarray, sku: np.ndarray, mu: np.ndarray, var: np.ndarray, cost: np.ndarray,
+    gain: np.ndarray, sku_cost: np.ndarray, kmax: np.ndarray, out: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cell_ptr, val) in one pass: ``out`` is a first buffer, grown (doubled) when a cell may not fit.
 
+    Cell ``c`` is row ``r = rows[c]`` of the per-row ``mu``, ``var``, ``cost`` and of SKU
+    ``k = sku[c]`` of the per-SKU ``gain``, ``sku_cost``, ``kmax``: its unit cost is
+    ``cost[r] + sku_cost[k]`` (read in place, so no per-cell copy of any column is made).
     ``val`` is a view of the (last) buffer: :func:`_compact_body` copies it out.
     """
-    cell_ptr = np.zeros(mu.shape[0] + 1, dtype=np.int64)
+    cell_ptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     inv = 1.0 / np.arange(1.0, 4097.0)
     pos = 0
-    for c in range(mu.shape[0]):
-        room = _max_units(mu[c], var[c], gain[c], cost[c], kmax[c])
+    for c in range(rows.shape[0]):
+        r, k = rows[c], sku[c]
+        unit_cost = cost[r] + sku_cost[k]
+        room = _max_units(mu[r], var[r], gain[k], unit_cost, kmax[k])
         if pos + room > out.shape[0]:
             grown = np.empty(max(2 * out.shape[0], pos + room))
             grown[:pos] = out[:pos]
             out = grown
-        pos += _cell_values(mu[c], var[c], gain[c], cost[c], room, out, pos, inv)
+        pos += _cell_values(mu[r], var[r], gain[k], unit_cost, room, out, pos, inv)
         cell_ptr[c + 1] = pos
     return cell_ptr, out[:pos]
 
@@ -153,25 +159,34 @@ CHUNK_CELLS = 200_000  # larger instances compute their unit values in parallel 
 
 
 def unit_values(
-    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, *, jit: bool = True
+    mu: np.ndarray, var: np.ndarray, gain: np.ndarray, cost: np.ndarray, kmax: np.ndarray, *,
+    rows: np.ndarray | None = None, sku: np.ndarray | None = None, sku_cost: np.ndarray | None = None,
+    jit: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cell_ptr, val, pre): every cell's positive marginal values, at most ``kmax`` per cell.
 
+    Without ``rows``/``sku`` every argument has one entry per cell (``cost`` in currency
+    per unit). With them, cell ``c`` reads ``mu``, ``var``, ``cost`` at row ``rows[c]`` and
+    ``gain``, ``kmax`` and ``sku_cost`` (added to ``cost``) at ``sku[c]``, in place.
     ``pre`` are the per-cell prefix sums of ``val``. Compiled, large inputs are cut into
     one contiguous chunk of cells per Numba thread, run at once (the kernels release
     the GIL) and copied side by side into the result: the values do not depend on the cut.
     """
     fn = _unit_values_jit if jit else _unit_values_body
     compact = _compact_jit if jit else _compact_body
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, gain, cost)]
+    n = len(mu) if rows is None else len(rows)
+    rows = np.arange(n) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    sku = np.arange(n) if sku is None else np.ascontiguousarray(sku, dtype=np.int64)
+    sku_cost = np.zeros(len(gain)) if sku_cost is None else sku_cost
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (mu, var, cost, gain, sku_cost)]
     kmax = np.ascontiguousarray(kmax, dtype=np.int64)
 
     def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         first = np.empty(int(min(4 * (hi - lo) + 16, 2**31)))
-        return fn(*(a[lo:hi] for a in arrays), kmax[lo:hi], first)
+        return fn(rows[lo:hi], sku[lo:hi], *arrays, kmax, first)
 
-    n_chunks = max(1, min(numba.get_num_threads(), len(kmax) // CHUNK_CELLS)) if jit else 1
-    cuts = np.linspace(0, len(kmax), n_chunks + 1).astype(int)
+    n_chunks = max(1, min(numba.get_num_threads(), n // CHUNK_CELLS)) if jit else 1
+    cuts = np.linspace(0, n, n_chunks + 1).astype(int)
     with ThreadPoolExecutor(n_chunks) as pool:
         parts = list(pool.map(run, cuts[:-1], cuts[1:]))
         offsets = np.cumsum([0] + [len(src) for _, src in parts]).astype(np.int64)

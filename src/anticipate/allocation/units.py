@@ -79,12 +79,13 @@ def tail_probabilities(mu: np.ndarray, var: np.ndarray, k: np.ndarray) -> np.nda
 
 
 def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
-    """Position of each value in ``ids``: a validated instance's category codes, else an Arrow hash lookup."""
+    """Position of each value in ``ids`` (an integer array): a validated instance's category codes as they
+    are (int16/int32, no copy), else an Arrow hash lookup."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.equals(pd.Index(ids)):
-        return values.cat.codes.to_numpy().astype(np.int64)
+        return values.cat.codes.to_numpy()
     found = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(ids.astype(str)))
     if found.null_count:
         raise ValueError("cells name an id missing from its table; build instances with validate_instance")
@@ -95,15 +96,15 @@ def build_units(inst: Instance, *, jit: bool = True) -> Units:
     """Group the cells by SKU and compute each cell's positive marginal values (at most its SKU's supply)."""
     cells, skus = inst.cells, inst.skus
     s_code = _codes(cells["sku"], skus["sku"])
-    w_code = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])
     order, sku_ptr = kernels.group(s_code, len(skus), jit=jit)
-    s = s_code[order]
+    s = np.repeat(np.arange(len(skus), dtype=np.int64), np.diff(sku_ptr))  # the SKU of each grouped cell
     g, h = skus["g"].to_numpy(float), skus["h"].to_numpy(float)
     supply = skus["supply"].to_numpy(np.int64)
-    cost = cells["move_cost"].to_numpy(float)[order] + h[s]
-    mu, var = cells["mu"].to_numpy(float)[order], cells["var"].to_numpy(float)[order]
-    cell_ptr, val, pre = kernels.unit_values(mu, var, (g + h)[s], cost, supply[s], jit=jit)
-    cell_w = w_code[order]
+    cell_ptr, val, pre = kernels.unit_values(
+        cells["mu"].to_numpy(float), cells["var"].to_numpy(float), g + h, cells["move_cost"].to_numpy(float),
+        supply, rows=order, sku=s, sku_cost=h, jit=jit,
+    )
+    cell_w = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])[order].astype(np.int64)
     wh_cells, wh_ptr = kernels.group(cell_w, len(inst.warehouses), jit=jit)
     return Units(
         val=val,

@@ -118,10 +118,28 @@ def _table_ids(frame: pd.DataFrame, key: str, source: str) -> tuple[np.ndarray, 
 
 
 def _cell_positions(column: pd.Series, table_ids: np.ndarray) -> np.ndarray:
-    """Each cell's row in the table of sorted ``table_ids`` (-1 where unknown or missing)."""
-    codes, ids = id_codes(column)
-    where = np.append(pd.Index(table_ids).get_indexer(ids).astype(np.int64), -1)
+    """Each cell's row in the table of sorted ``table_ids`` (-1 where unknown or missing), int32.
+
+    The small maps (categories or distinct values -> text -> table row) are composed first,
+    so the ten-million-row column is indexed once.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, values = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        codes, values = pd.factorize(column, use_na_sentinel=True)
+    text = pd.Index(values).astype(str)  # 1 and "1" are the same id
+    where = np.append(pd.Index(table_ids).get_indexer(text), -1).astype(np.int32)  # codes of -1 stay -1
     return where[codes]
+
+
+def _is_sorted(w: np.ndarray, s: np.ndarray) -> bool:
+    """Whether the (warehouse, SKU) pairs rise strictly, row after row."""
+    if len(w) < 2:
+        return True
+    w_up = w[1:] > w[:-1]
+    if w_up.all():
+        return True
+    return bool((w_up | ((w[1:] == w[:-1]) & (s[1:] > s[:-1]))).all())
 
 
 def _cell_order(
@@ -138,9 +156,9 @@ def _cell_order(
         key = (wc + 1) * (len(sids) + 1) + (sc + 1)
         _duplicate(cells, ["warehouse_id", "sku"], _first(pd.Series(key).duplicated().to_numpy()), source)
         return None
-    key = w * n_s + s
-    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+    if _is_sorted(w, s):
         return None
+    key = w.astype(np.int64) * n_s + s
     order = np.argsort(key, kind="stable")
     ordered = key[order]
     repeated = order[1:][ordered[1:] == ordered[:-1]]

@@ -220,6 +220,23 @@ class DataSet:
     digest: str
 
 
+def _read_with_dictionaries(path: Path, columns: list[str] | None, text: list[str]) -> pd.DataFrame:
+    """Read ``path`` with the ``text`` columns as categoricals, in the system allocator's memory.
+
+    Large files (an allocation instance's 10 M cells) read through Arrow's default mimalloc
+    pool spent 1.8-6.0 s of system time in page faults of its huge-page segments on this
+    2-core VM, 0.5-1.1 s through the system allocator (wall 1.9-4.4 s -> 1.2-1.9 s). The
+    frame is converted a column at a time, each Arrow column freed once converted.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    pool = pa.system_memory_pool()
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=text))
+    table = ds.dataset(str(path), format=fmt).to_table(columns=columns, memory_pool=pool)
+    return table.to_pandas(split_blocks=True, self_destruct=True, memory_pool=pool)
+
+
 def read_parquet_checked(
     path: Path, *, columns: list[str] | None = None, dictionary: list[str] | None = None
 ) -> pd.DataFrame:
@@ -239,8 +256,7 @@ def read_parquet_checked(
             text = [
                 c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
             ]
-            if text:
-                return pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
+            return _read_with_dictionaries(path, columns, text)  # (dictionary columns read as such)
         return pd.read_parquet(path, columns=columns, engine="pyarrow")
     except (OSError, pa.ArrowException, ValueError) as exc:
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
