@@ -49,7 +49,9 @@ def _quiet_highs() -> object:
 POLISH_NODES = 100  # branch-and-bound nodes of the integer polish: a work limit, the same on any machine
 
 
-def _highs(inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None) -> object:
+def _highs(
+    inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None, rel_gap: float = 1e-7
+) -> object:
     import highspy
 
     n = len(units.val)
@@ -58,7 +60,7 @@ def _highs(inst: Instance, units: Units, *, integer: bool, max_nodes: int | None
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     if integer:
-        h.setOptionValue("mip_rel_gap", 1e-7)
+        h.setOptionValue("mip_rel_gap", float(rel_gap))
         if max_nodes is not None:
             h.setOptionValue("mip_max_nodes", int(max_nodes))
     lp = highspy.HighsLp()
@@ -97,18 +99,19 @@ def lp_bound(inst: Instance, units: Units) -> float:
 
 
 def mip_polish(
-    inst: Instance, units: Units, *, max_nodes: int = POLISH_NODES
+    inst: Instance, units: Units, *, max_nodes: int = POLISH_NODES, rel_gap: float = 1e-7
 ) -> tuple[np.ndarray, float, float] | None:
     """Solve the integer model: (counts per cell, objective, HiGHS dual bound), or None without a solution.
 
-    Bounded by ``max_nodes`` branch-and-bound nodes, never by seconds (single thread,
-    fixed seed): the same plan on a fast or a slow, idle or loaded machine.
+    Stops when HiGHS's relative gap (dual bound - objective) / objective is at most
+    ``rel_gap``, or after ``max_nodes`` branch-and-bound nodes; never by seconds (single
+    thread, fixed seed): the same plan on a fast or a slow, idle or loaded machine.
     """
     import highspy
 
     if len(units.val) == 0:
         return None
-    h = _highs(inst, units, integer=True, max_nodes=max_nodes)
+    h = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)

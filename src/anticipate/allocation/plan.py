@@ -52,8 +52,9 @@ def solve(
     bound`` is at most ``gap_tolerance`` or ``max_iter`` best responses. ``lp_bound``
     adds the HiGHS LP bound; ``polish_units > 0`` lets HiGHS solve the integer model
     exactly when it has at most that many unit increments and the gap is still above
-    ``gap_tolerance`` (small networks, where the integrality gap dominates); the best
-    plan and the tightest bound are kept.
+    ``gap_tolerance`` (small networks, where the integrality gap dominates), until its own
+    gap is within ``gap_tolerance`` or its node limit; the best plan and the tightest bound
+    are kept.
     """
     tol = gap_tolerance
     started = time.perf_counter()
@@ -70,7 +71,8 @@ def solve(
     if 0 < len(units.val) <= polish_units and bound > 0 and 1 - objective / bound > tol:
         from anticipate.allocation.highs import mip_polish
 
-        polished = mip_polish(inst, units)
+        # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
+        polished = mip_polish(inst, units, rel_gap=tol)
         if polished is not None and polished[1] >= objective:
             counts, objective, method = polished[0], polished[1], "lagrangian+highs-mip"
             bound = min(bound, max(polished[2], objective))
