@@ -131,20 +131,26 @@ def test_quiet_option_silences_mlflow_registration_lines(registered: dict[str, s
     assert "Created version" not in printed and "registered model" not in printed.lower()
 
 
-def test_the_cli_makes_openmp_threads_sleep_unless_the_environment_says_otherwise() -> None:
+# what `import anticipate.cli` sets unless the environment already has it: (variable, printed
+# expression, printed by default, a value given, printed when given)
+ENV_DEFAULTS = [
+    ("OMP_WAIT_POLICY", "os.environ['OMP_WAIT_POLICY']", "passive", "active", "active"),
+    ("NUMPY_MADVISE_HUGEPAGE", "numpy._core.multiarray._get_madvise_hugepage()", "False", "1", "True"),
+]
+
+
+@pytest.mark.parametrize(("variable", "expression", "default", "value", "given"), ENV_DEFAULTS)
+def test_the_cli_sets_its_environment_defaults_unless_the_environment_says_otherwise(
+        variable: str, expression: str, default: str, value: str, given: str) -> None:
     import os
     import subprocess
     import sys
 
-    script = "import os, anticipate.cli; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    default = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                             check=True)
-    given = subprocess.run([sys.executable, "-c", script], env=env | {"OMP_WAIT_POLICY": "active"},
-                           capture_output=True, text=True, check=True)
-    assert default.stdout.split() == ["passive"]
-    assert given.stdout.split() == ["active"]
-
+    script = f"import os, anticipate.cli, numpy; print({expression})"
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    printed = [subprocess.run([sys.executable, "-c", script], env=e, capture_output=True, text=True,
+                              check=True).stdout.split() for e in (env, env | {variable: value})]
+    assert printed == [[default], [given]]
 
 
 @pytest.mark.parametrize(("verbosity", "level"), [(0, "ERROR"), (-1, "ERROR"), (1, "INFO")])
@@ -165,18 +171,3 @@ def test_mlflow_log_level_does_not_depend_on_when_mlflow_was_imported(monkeypatc
         assert logging.getLevelName(logging.getLogger("mlflow").level) == level
     finally:
         logging.getLogger("mlflow").setLevel(saved)
-
-
-def test_the_cli_turns_numpy_huge_page_advice_off_unless_the_environment_says_otherwise() -> None:
-    import os
-    import subprocess
-    import sys
-
-    script = "import anticipate.cli, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    default = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                             check=True)
-    given = subprocess.run([sys.executable, "-c", script], env=env | {"NUMPY_MADVISE_HUGEPAGE": "1"},
-                           capture_output=True, text=True, check=True)
-    assert default.stdout.split() == ["False"]
-    assert given.stdout.split() == ["True"]
