@@ -149,17 +149,23 @@ def _plan(
 
 
 def gap_warning(gap: float, tolerance: float) -> str | None:
-    """The warning a plan carries when its certified relative gap (objective vs the Lagrangian bound)
+    """The warning a plan carries when its certified relative gap (objective vs its tightest bound)
     is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it."""
     if gap <= tolerance:
         return None
     return (f"the plan is feasible but not certified within allocate.gap_tolerance: gap {gap:.2e} > "
-            f"{tolerance:.0e} (the solver stopped at its best-response limit); its value may be up to "
-            f"{gap:.2%} below the best plan")
+            f"{tolerance:.0e} (the solver stopped at its work limits: best responses, and on small networks "
+            f"the polish's nodes); its value may be up to {gap:.2%} below the best plan")
 
 
-def plan_summary(plan: Plan, digests: dict[str, str]) -> dict[str, object]:
-    """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes."""
+def plan_summary(plan: Plan, digests: dict[str, str], gap_tolerance: float) -> dict[str, object]:
+    """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes,
+    with a ``warning`` (:func:`gap_warning`) when the gap is above ``gap_tolerance``: in the file itself."""
+    uncertified = gap_warning(plan.gap, gap_tolerance)
+    return _summary_fields(plan, digests) | ({"warning": uncertified} if uncertified else {})
+
+
+def _summary_fields(plan: Plan, digests: dict[str, str]) -> dict[str, object]:
     cap = plan.capacity_used
     return {
         "objective": round(plan.objective, 6),

@@ -154,13 +154,13 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
 def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance: float) -> dict[str, Any]:
     """``summary.json``: the plan's summary, its inputs' digests and forecast, and a ``warning`` when the
     plan is not certified within ``gap_tolerance`` (published in the file itself, not only on stderr)."""
-    from anticipate.allocation import gap_warning, plan_summary
+    from anticipate.allocation import plan_summary
 
     digests = {
         f"{name}.parquet": file_digest(ds.path / f"{name}.parquet")
         for name in ("orders", "products", "regions", "warehouses", "supply")
     }
-    summary = plan_summary(plan, digests)
+    summary = plan_summary(plan, digests, gap_tolerance)
     summary.update(
         {
             "model_uri": uri,
@@ -172,9 +172,6 @@ def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance
     # the solver's runtime goes to the MLflow run and --json (metric runtime_seconds), not into
     # summary.json, so that re-running a night with the same inputs gives the same bytes
     summary.pop("runtime_seconds", None)
-    uncertified = gap_warning(plan.gap, gap_tolerance)
-    if uncertified:
-        summary["warning"] = uncertified
     return summary
 
 

@@ -14,7 +14,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
     The solver stops at ``allocate.gap_tolerance``; a standalone instance needs no data
     directory or tracking.
     """
-    from anticipate.allocation import gap_warning, plan_summary, read_instance, solve
+    from anticipate.allocation import plan_summary, read_instance, solve
 
     inst = read_instance(instance_dir)
     plan = solve(inst, lp_bound=lp_bound, gap_tolerance=settings.cfg.allocate.gap_tolerance)
@@ -23,10 +23,8 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
         for p in sorted(Path(instance_dir).iterdir())
         if p.stem in {"warehouses", "skus", "cells"}
     }
-    summary = plan_summary(plan, digests)
-    uncertified = gap_warning(plan.gap, settings.cfg.allocate.gap_tolerance)
-    if uncertified:  # in the published summary.json itself, not only on stderr
-        summary["warning"] = uncertified
+    summary = plan_summary(plan, digests, settings.cfg.allocate.gap_tolerance)
+    uncertified = summary.get("warning")
     with staging_dir(out) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(plan.units, stage / "plan.csv")
