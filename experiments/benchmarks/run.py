@@ -9,7 +9,7 @@ fresh subprocess so its peak RSS (``peak_rss_mb``) is its own; the table reports
 the median seconds over ``--repeat`` runs and the largest peak RSS. A module may
 set ``REPEAT`` (at most that many repetitions: its cases repeat over seeds inside)
 and ``TIMEOUTS`` (seconds per case, beyond ``--timeout``). A row with a
-``families`` dict (:mod:`bench_families`) also prints one line per family.
+``families`` or ``lp_check`` dict (:mod:`bench_families`) also prints one line per family.
 
 Usage::
 
@@ -92,6 +92,16 @@ def _print_families(families: dict) -> None:
               f" | load {fmt(f['load_1min'], '.1f')}")
 
 
+def _print_lp_check(rows: dict) -> None:
+    """One line per family of the HiGHS LP check: objective / LP, bound / LP, HiGHS seconds."""
+    for family, r in rows.items():
+        if "objective_over_lp" not in r:
+            print(f"    {family:14} HiGHS unfinished after {r['highs_unfinished_after_seconds']:.0f} s")
+            continue
+        print(f"    {family:14} obj/LP {r['objective_over_lp']:.7f} | bound/LP {r['bound_over_lp']:.7f}"
+              f" | gap {r['gap']:.1e} | HiGHS {r['highs_seconds']:.0f} s | load {r['load_1min']:.1f}")
+
+
 def _print_table(results: dict) -> None:
     print(f"{'case':48} {'seconds':>10} {'peak MB':>9}  notes")
     for name, row in results.items():
@@ -99,11 +109,13 @@ def _print_table(results: dict) -> None:
             print(f"{name:48} {'ERROR':>10} {'':>9}  {row['error']}")
             continue
         notes = ", ".join(f"{k}={v}" for k, v in row.items()
-                          if k not in {"seconds", "peak_rss_mb", "seconds_runs", "families"})
+                          if k not in {"seconds", "peak_rss_mb", "seconds_runs", "families", "lp_check"})
         peak = row.get("peak_rss_mb", float("nan"))  # rows measured by their own children carry none
         print(f"{name:48} {row['seconds']:10.3f} {peak:9.0f}  {notes}")
         if "families" in row:
             _print_families(row["families"])
+        if "lp_check" in row:
+            _print_lp_check(row["lp_check"])
 
 
 def main() -> None:
