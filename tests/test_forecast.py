@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.backtest.realised import horizon_lines
+from anticipate.config import ForecastConfig
 from anticipate.demand.forecast import (
     candidate_demand,
     forecast_from_scores,
@@ -16,7 +17,13 @@ from anticipate.demand.forecast import (
     split_to_skus,
     to_warehouses,
 )
-from anticipate.demand.new_demand import new_demand, new_demand_from_table, year_ago_ratio, year_ago_table
+from anticipate.demand.new_demand import (
+    configured_sku_windows,
+    new_demand,
+    new_demand_from_table,
+    year_ago_ratio,
+    year_ago_table,
+)
 
 
 def test_pair_moments_match_simulation() -> None:
@@ -127,6 +134,11 @@ def test_new_demand_splits_each_regions_level_by_the_skus_shares_over_all_region
     own = new_demand(orders, cutoff, sku_windows=0, **kw).set_index(["region", "sku"])
     assert own["mu"].to_dict() == {("q", "a"): 2.0, ("r", "a"): 2.0}
     assert new_demand_from_table(pd.DataFrame(), 4, 12).empty
+
+
+def test_the_configs_new_demand_split_takes_the_sku_shares_over_the_same_windows() -> None:
+    assert configured_sku_windows(ForecastConfig(new_demand_windows=6)) == 6
+    assert configured_sku_windows(ForecastConfig(new_demand_windows=6, new_demand_split="cell")) == 0
 
 
 def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year() -> None:

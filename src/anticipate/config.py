@@ -98,9 +98,9 @@ class ForecastConfig(_Section):
     year_ago_index: bool = Field(
         True, description="scale new demand by what the same horizon 52 weeks earlier did to it"
     )
-    new_demand_sku_windows: int = Field(
-        12, ge=0, description="past horizons whose non-candidate units, over all regions, split a region's "
-        "new demand over SKUs (0: each region x SKU cell's own mean)"
+    new_demand_split: Literal["region_x_sku", "cell"] = Field(
+        "region_x_sku", description="new demand per region x SKU: the region's total times the SKU's share "
+        "over all regions (region_x_sku), or each cell's own mean (cell)"
     )
 
 

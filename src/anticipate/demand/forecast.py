@@ -9,8 +9,8 @@ Two independent parts, in units:
   category SKU shares.
 * **new demand** (:mod:`anticipate.demand.new_demand`): the units of pairs that were
   not candidates, from the last horizons: a region's level split over SKUs by their
-  shares over all regions (``forecast.new_demand_sku_windows``), scaled by the
-  year-ago index (``forecast.year_ago_index``).
+  shares over all regions (``forecast.new_demand_split``), scaled by the year-ago
+  index (``forecast.year_ago_index``).
 
 Demand is placed at the warehouse nearest to the customer's region at the cutoff
 (a new customer: the line's ship-to region). ``var >= mu >= 0`` always, and the
@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from anticipate.config import ForecastConfig
-from anticipate.demand.new_demand import new_demand, with_index, year_ago_ratio, year_ago_table
+from anticipate.demand.new_demand import (
+    configured_sku_windows,
+    new_demand,
+    with_index,
+    year_ago_ratio,
+    year_ago_table,
+)
 from anticipate.features.build import item_column
 from anticipate.features.spec import FeatureSpec
 
@@ -232,5 +238,5 @@ def forecast_for_spec(
         dispersion=settings.dispersion,
         sku_share_days=settings.sku_share_days,
         year_ago_index=settings.year_ago_index,
-        new_demand_sku_windows=settings.new_demand_sku_windows,
+        new_demand_sku_windows=configured_sku_windows(settings),
     )

@@ -1,14 +1,18 @@
 """New demand: the units no candidate pair explains, per region x SKU over the horizon.
 
 Units bought in past horizons by pairs that were *not* candidates at that window's
-cutoff (new customers, new items for a customer). Two rules (``forecast.new_demand_sku_windows``):
+cutoff (new customers, new items for a customer), over the last ``W =
+forecast.new_demand_windows`` horizons. Two rules (``forecast.new_demand_split``):
 
-* ``S > 0`` (the default, 12): a region's mean per horizon over the last
-  ``forecast.new_demand_windows`` windows, split over SKUs by each SKU's share of all
-  regions' non-candidate units in the last ``S`` windows (region x SKU independence); variance
-  = mean (Poisson). A cell holds a fraction of a unit a week, so its own few counts are
+* ``region_x_sku`` (the default): the independence fit of that region x SKU table, a
+  region's mean total per horizon times each SKU's share of all regions' units; variance =
+  mean (Poisson). A cell holds a fraction of a unit a week, so its own few counts are
   mostly noise; a region's total and a SKU's share over all regions are measured on many.
-* ``S = 0``: each cell's own mean over the last windows; variance = max(mean, spread).
+  Each SKU's total over regions is its own mean, as with ``cell``.
+* ``cell``: each cell's own mean over the windows; variance = max(mean, spread).
+
+The functions take the SKU shares' windows ``S`` apart (``sku_windows``; the config
+uses ``S = W``, and ``S = 0`` is ``cell``).
 
 The *year-ago index* (``forecast.year_ago_index``) multiplies both moments by the
 non-candidate units of the same horizon 52 weeks earlier over their mean in the windows
@@ -20,7 +24,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anticipate.config import ForecastConfig
 from anticipate.features.build import item_column
+
+
+def configured_sku_windows(forecast: ForecastConfig) -> int:
+    """Horizons whose SKU shares split new demand: ``new_demand_windows`` (``region_x_sku``), 0 (``cell``)."""
+    return forecast.new_demand_windows if forecast.new_demand_split == "region_x_sku" else 0
 
 
 def non_candidate_units(

@@ -259,6 +259,7 @@ def forecast_dask(
 
     from anticipate.demand.forecast import recent_units, shares_from_units, to_warehouses
     from anticipate.demand.new_demand import (
+        configured_sku_windows,
         new_demand_from_table,
         non_candidate_table,
         with_index,
@@ -268,7 +269,8 @@ def forecast_dask(
 
     spec, fc = spec_of(wrapper), cfg.forecast
     level, horizon, lookback = spec.item_level, spec.horizon, spec.lookback_days
-    new_windows = max(fc.new_demand_windows, fc.new_demand_sku_windows)
+    sku_windows = configured_sku_windows(fc)
+    new_windows = max(fc.new_demand_windows, sku_windows)
     with dask_client(cfg.compute) as client:
         parts, _ = orders_on_cluster(client, cfg.compute, ds)
         shares = None
@@ -289,7 +291,7 @@ def forecast_dask(
         cand, new, *ya = client.gather(client.compute(
             [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, []),
              *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
-    new = new_demand_from_table(new, fc.new_demand_windows, fc.new_demand_sku_windows)
+    new = new_demand_from_table(new, fc.new_demand_windows, sku_windows)
     if ya:
         new = with_index(new, year_ago_ratio(ya[0], fc.new_demand_windows))
     return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)
