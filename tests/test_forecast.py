@@ -9,13 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.backtest.realised import horizon_lines
+from anticipate.config import ForecastConfig
 from anticipate.demand.forecast import (
     candidate_demand,
     forecast_from_scores,
-    new_demand,
     pair_moments,
     split_to_skus,
     to_warehouses,
+)
+from anticipate.demand.new_demand import (
+    configured_sku_windows,
+    new_demand,
+    new_demand_from_table,
     year_ago_ratio,
     year_ago_table,
 )
@@ -108,6 +113,32 @@ def test_new_demand_counts_only_pairs_that_were_not_candidates() -> None:
         products=None,
     ).set_index("sku")
     assert out.loc["s", "mu"] == 2.0 and out.loc["t", "mu"] == 3.0
+
+
+def test_new_demand_splits_each_regions_level_by_the_skus_shares_over_all_regions() -> None:
+    orders = _log(
+        [
+            ("n1", "2025-01-02", "b", 6, "q"),  # the older window: only the SKU shares see it
+            ("n2", "2025-01-09", "a", 2, "r"),  # the last window: each region's level
+            ("n3", "2025-01-10", "a", 2, "q"),
+        ]
+    )
+    kw = {"horizon_days": 7, "lookback_days": 30, "windows": 1, "item_level": "sku", "products": None}
+    cutoff = pd.Timestamp("2025-01-15")
+    split = new_demand(orders, cutoff, sku_windows=2, **kw).set_index(["region", "sku"])
+    # level 2 units in r and in q; SKU shares over both windows: a 4/10, b 6/10
+    assert split["mu"].to_dict() == pytest.approx(
+        {("q", "a"): 0.8, ("q", "b"): 1.2, ("r", "a"): 0.8, ("r", "b"): 1.2}
+    )
+    assert (split["var"] == split["mu"]).all()
+    own = new_demand(orders, cutoff, sku_windows=0, **kw).set_index(["region", "sku"])
+    assert own["mu"].to_dict() == {("q", "a"): 2.0, ("r", "a"): 2.0}
+    assert new_demand_from_table(pd.DataFrame(), 4, 12).empty
+
+
+def test_the_configs_new_demand_split_takes_the_sku_shares_over_the_same_windows() -> None:
+    assert configured_sku_windows(ForecastConfig(new_demand_windows=6)) == 6
+    assert configured_sku_windows(ForecastConfig(new_demand_windows=6, new_demand_split="cell")) == 0
 
 
 def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year() -> None:

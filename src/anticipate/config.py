@@ -98,6 +98,10 @@ class ForecastConfig(_Section):
     year_ago_index: bool = Field(
         True, description="scale new demand by what the same horizon 52 weeks earlier did to it"
     )
+    new_demand_split: Literal["region_x_sku", "cell"] = Field(
+        "region_x_sku", description="new demand per region x SKU: the region's total times the SKU's share "
+        "over all regions (region_x_sku), or each cell's own mean (cell)"
+    )
 
 
 class AllocateConfig(_Section):

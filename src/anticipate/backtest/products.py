@@ -58,7 +58,7 @@ def product_cells(
 ) -> pd.DataFrame:
     """The :class:`ProductForecasts` cells from the forecast's parts (``region, sku, mu, var`` each),
     the naive demand (``warehouse_id, sku, mu, var``) and the orders (actual units after ``cutoff``)."""
-    from anticipate.demand.forecast import non_candidate_units
+    from anticipate.demand.new_demand import non_candidate_units
 
     end = cutoff + pd.Timedelta(days=horizon_days)
     horizon = orders[(orders["order_ts"] >= cutoff) & (orders["order_ts"] < end)]
@@ -86,6 +86,7 @@ def product_forecasts(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, cfg: Any)
     """
     from anticipate.backtest.reference import naive_reference
     from anticipate.demand.forecast import forecast_parts
+    from anticipate.demand.new_demand import configured_sku_windows
     from anticipate.models.scoring import features_for, score_frame, spec_of
 
     spec = spec_of(wrapper)
@@ -94,7 +95,8 @@ def product_forecasts(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, cfg: Any)
                            lookback_days=spec.lookback_days, item_level=spec.item_level, products=ds.products,
                            new_demand_windows=cfg.forecast.new_demand_windows,
                            sku_share_days=cfg.forecast.sku_share_days,
-                           year_ago_index=cfg.forecast.year_ago_index)
+                           year_ago_index=cfg.forecast.year_ago_index,
+                           new_demand_sku_windows=configured_sku_windows(cfg.forecast))
     naive = naive_reference(ds.orders, cutoff, horizon_days=spec.horizon, windows=cfg.backtest.naive_windows,
                             region_map=one_warehouse(ds.orders))
     cells = product_cells(parts, naive, ds.orders, cutoff, horizon_days=spec.horizon,

@@ -7,12 +7,10 @@ Two independent parts, in units:
   its units have mean ``p m`` and variance ``p (Var[Q] + m^2) - (p m)^2``. Pairs are
   independent; a category-level pair is split into SKUs by recent region x
   category SKU shares.
-* **new demand**: units bought in past horizons by pairs that were *not* candidates
-  at that window's cutoff (new customers, new items), averaged over the last
-  ``forecast.new_demand_windows`` windows; variance = max(mean, spread across windows).
-  With ``forecast.year_ago_index`` both are multiplied by the *year-ago index*: the
-  non-candidate units of the same horizon 52 weeks earlier over their mean in the
-  windows before it (what the season did to new demand then; 1 without such history).
+* **new demand** (:mod:`anticipate.demand.new_demand`): the units of pairs that were
+  not candidates, from the last horizons: a region's level split over SKUs by their
+  shares over all regions (``forecast.new_demand_split``), scaled by the year-ago
+  index (``forecast.year_ago_index``).
 
 Demand is placed at the warehouse nearest to the customer's region at the cutoff
 (a new customer: the line's ship-to region). ``var >= mu >= 0`` always, and the
@@ -25,6 +23,13 @@ import numpy as np
 import pandas as pd
 
 from anticipate.config import ForecastConfig
+from anticipate.demand.new_demand import (
+    configured_sku_windows,
+    new_demand,
+    with_index,
+    year_ago_ratio,
+    year_ago_table,
+)
 from anticipate.features.build import item_column
 from anticipate.features.spec import FeatureSpec
 
@@ -116,133 +121,6 @@ def candidate_demand(scored: pd.DataFrame, *, item_level: str, shares: pd.DataFr
     return pairs.groupby(["region", "sku"], as_index=False)[["mu", "var"]].sum()
 
 
-def non_candidate_units(
-    orders: pd.DataFrame,
-    t: pd.Timestamp,
-    *,
-    horizon_days: int,
-    lookback_days: int,
-    item_level: str,
-    products: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Units per (region, sku) in ``[t, t + H)`` bought by pairs that were not candidates at ``t``."""
-    hist = orders[(orders["order_ts"] < t) & (orders["order_ts"] >= t - pd.Timedelta(days=lookback_days))]
-    known = pd.MultiIndex.from_arrays(
-        [hist["customer_id"].astype(str), item_column(hist, item_level, products)]
-    )
-    horizon = orders[(orders["order_ts"] >= t) & (orders["order_ts"] < t + pd.Timedelta(days=horizon_days))]
-    key = pd.MultiIndex.from_arrays(
-        [horizon["customer_id"].astype(str), item_column(horizon, item_level, products)]
-    )
-    new = horizon[~key.isin(known)]
-    return new.groupby([new["region"].astype(str), new["sku"].astype(str)])["quantity"].sum()
-
-
-def new_demand(
-    orders: pd.DataFrame,
-    cutoff: pd.Timestamp,
-    *,
-    horizon_days: int,
-    lookback_days: int,
-    windows: int,
-    item_level: str,
-    products: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """``region, sku, mu, var`` of demand no candidate pair explains, from the last ``windows`` horizons."""
-    table = non_candidate_table(
-        orders,
-        cutoff,
-        horizon_days=horizon_days,
-        lookback_days=lookback_days,
-        windows=windows,
-        item_level=item_level,
-        products=products,
-    )
-    return new_demand_from_table(table, windows)
-
-
-def non_candidate_table(
-    orders: pd.DataFrame,
-    cutoff: pd.Timestamp,
-    *,
-    horizon_days: int,
-    lookback_days: int,
-    windows: int,
-    item_level: str,
-    products: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Non-candidate units per (region, sku) (rows) in each of the last ``windows`` horizons (columns 0..).
-
-    Candidates are per customer, so tables of customer-disjoint orders add up.
-    """
-    starts = [cutoff - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
-    per_window = [
-        non_candidate_units(
-            orders,
-            t,
-            horizon_days=horizon_days,
-            lookback_days=lookback_days,
-            item_level=item_level,
-            products=products,
-        )
-        for t in starts
-    ]
-    return pd.concat(per_window, axis=1, keys=list(range(windows))).fillna(0.0)
-
-
-def new_demand_from_table(table: pd.DataFrame, windows: int) -> pd.DataFrame:
-    """``region, sku, mu, var`` from a :func:`non_candidate_table`: mean and variance over windows."""
-    if table.empty:
-        return pd.DataFrame(
-            {"region": pd.Series(dtype=str), "sku": pd.Series(dtype=str), "mu": [], "var": []}
-        )
-    mu = table.mean(axis=1)
-    var = np.maximum(table.var(axis=1, ddof=1).fillna(0.0), mu) if windows > 1 else mu
-    out = pd.DataFrame({"mu": mu, "var": var}).reset_index()
-    out.columns = ["region", "sku", "mu", "var"]
-    return out
-
-
-#: Days back to the same horizon last year (52 weeks: the weekday kept).
-YEAR_AGO_DAYS = 364
-
-
-def year_ago_table(
-    orders: pd.DataFrame,
-    cutoff: pd.Timestamp,
-    *,
-    horizon_days: int,
-    lookback_days: int,
-    windows: int,
-    item_level: str,
-    products: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """The :func:`non_candidate_table` of ``windows + 1`` horizons ending 52 weeks before ``cutoff``'s.
-
-    Column ``windows`` is the year-ago horizon ``[cutoff - 364, cutoff - 364 + H)``, columns
-    ``0..windows-1`` the horizons before it; all before ``cutoff`` (tables of
-    customer-disjoint orders add up).
-    """
-    end = pd.Timestamp(cutoff) - pd.Timedelta(days=YEAR_AGO_DAYS - horizon_days)
-    return non_candidate_table(orders, end, horizon_days=horizon_days, lookback_days=lookback_days,
-                               windows=windows + 1, item_level=item_level, products=products)
-
-
-def year_ago_ratio(table: pd.DataFrame, windows: int) -> float:
-    """Non-candidate units of the year-ago horizon over their mean in the ``windows`` horizons before it.
-
-    ``table`` is a :func:`year_ago_table`; 1.0 when either holds no units (no history a year back).
-    """
-    totals = table.reindex(columns=range(windows + 1), fill_value=0.0).sum(axis=0).to_numpy(float)
-    base, now = totals[:windows].mean(), totals[windows]
-    return float(now / base) if base > 0 and now > 0 else 1.0
-
-
-def with_index(new: pd.DataFrame, index: float) -> pd.DataFrame:
-    """New demand ``region, sku, mu, var`` with both moments multiplied by ``index`` (``var >= mu`` kept)."""
-    return new.assign(mu=new["mu"] * index, var=new["var"] * index)
-
-
 def to_warehouses(
     parts: list[pd.DataFrame], region_map: pd.DataFrame, *, dispersion: float = 1.0
 ) -> pd.DataFrame:
@@ -270,11 +148,13 @@ def forecast_parts(
     new_demand_windows: int = 4,
     sku_share_days: int = 90,
     year_ago_index: bool = False,
+    new_demand_sku_windows: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """The two independent parts, ``{"candidates": ..., "new": ...}``, each ``region, sku, mu, var``.
 
     Units over ``[cutoff, cutoff + H)``; :func:`to_warehouses` sums them per warehouse.
-    ``year_ago_index``: the new demand scaled by :func:`year_ago_ratio`.
+    ``year_ago_index``: the new demand scaled by :func:`year_ago_ratio`;
+    ``new_demand_sku_windows``: its SKU split (:func:`~anticipate.demand.new_demand.new_demand`).
     """
     shares = (
         sku_shares(orders, cutoff, window_days=sku_share_days, products=products)
@@ -289,6 +169,7 @@ def forecast_parts(
         windows=new_demand_windows,
         item_level=item_level,
         products=products,
+        sku_windows=new_demand_sku_windows,
     )
     if year_ago_index:
         table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
@@ -311,10 +192,11 @@ def forecast_from_scores(
     dispersion: float = 1.0,
     sku_share_days: int = 90,
     year_ago_index: bool = False,
+    new_demand_sku_windows: int = 0,
 ) -> pd.DataFrame:
     """The forecast table ``warehouse_id, sku, mu, var`` (units over ``[cutoff, cutoff + H)``).
 
-    ``year_ago_index``: scale the new demand by :func:`year_ago_ratio`.
+    The parts of :func:`forecast_parts` (same keywords) summed per warehouse by :func:`to_warehouses`.
     """
     parts = forecast_parts(
         scored,
@@ -327,6 +209,7 @@ def forecast_from_scores(
         new_demand_windows=new_demand_windows,
         sku_share_days=sku_share_days,
         year_ago_index=year_ago_index,
+        new_demand_sku_windows=new_demand_sku_windows,
     )
     return to_warehouses(list(parts.values()), region_map, dispersion=dispersion)
 
@@ -355,4 +238,5 @@ def forecast_for_spec(
         dispersion=settings.dispersion,
         sku_share_days=settings.sku_share_days,
         year_ago_index=settings.year_ago_index,
+        new_demand_sku_windows=configured_sku_windows(settings),
     )

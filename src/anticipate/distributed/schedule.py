@@ -257,12 +257,11 @@ def forecast_dask(
     """
     import dask
 
-    from anticipate.demand.forecast import (
+    from anticipate.demand.forecast import recent_units, shares_from_units, to_warehouses
+    from anticipate.demand.new_demand import (
+        configured_sku_windows,
         new_demand_from_table,
         non_candidate_table,
-        recent_units,
-        shares_from_units,
-        to_warehouses,
         with_index,
         year_ago_ratio,
         year_ago_table,
@@ -270,6 +269,8 @@ def forecast_dask(
 
     spec, fc = spec_of(wrapper), cfg.forecast
     level, horizon, lookback = spec.item_level, spec.horizon, spec.lookback_days
+    sku_windows = configured_sku_windows(fc)
+    new_windows = max(fc.new_demand_windows, sku_windows)
     with dask_client(cfg.compute) as client:
         parts, _ = orders_on_cluster(client, cfg.compute, ds)
         shares = None
@@ -282,7 +283,7 @@ def forecast_dask(
         w = dask.delayed(wrapper)
         cands = [dask.delayed(_part_candidates)(w, f, level, shares) for f in feats]
         news = [dask.delayed(non_candidate_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
-                                                  windows=fc.new_demand_windows, item_level=level,
+                                                  windows=new_windows, item_level=level,
                                                   products=ds.products) for p in parts]
         yas = [dask.delayed(year_ago_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
                                             windows=fc.new_demand_windows, item_level=level,
@@ -290,8 +291,7 @@ def forecast_dask(
         cand, new, *ya = client.gather(client.compute(
             [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, []),
              *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
-    new = new_demand_from_table(new.reindex(columns=range(fc.new_demand_windows), fill_value=0.0),
-                                fc.new_demand_windows)
+    new = new_demand_from_table(new, fc.new_demand_windows, sku_windows)
     if ya:
         new = with_index(new, year_ago_ratio(ya[0], fc.new_demand_windows))
     return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)

@@ -1,0 +1,194 @@
+"""New demand: the units no candidate pair explains, per region x SKU over the horizon.
+
+Units bought in past horizons by pairs that were *not* candidates at that window's
+cutoff (new customers, new items for a customer), over the last ``W =
+forecast.new_demand_windows`` horizons. Two rules (``forecast.new_demand_split``):
+
+* ``region_x_sku`` (the default): the independence fit of that region x SKU table, a
+  region's mean total per horizon times each SKU's share of all regions' units; variance =
+  mean (Poisson). A cell holds a fraction of a unit a week, so its own few counts are
+  mostly noise; a region's total and a SKU's share over all regions are measured on many.
+  Each SKU's total over regions is its own mean, as with ``cell``.
+* ``cell``: each cell's own mean over the windows; variance = max(mean, spread).
+
+The functions take the SKU shares' windows ``S`` apart (``sku_windows``; the config
+uses ``S = W``, and ``S = 0`` is ``cell``).
+
+The *year-ago index* (``forecast.year_ago_index``) multiplies both moments by the
+non-candidate units of the same horizon 52 weeks earlier over their mean in the windows
+before it (what the season did to new demand then; 1 without such history).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from anticipate.config import ForecastConfig
+from anticipate.features.build import item_column
+
+
+def configured_sku_windows(forecast: ForecastConfig) -> int:
+    """Horizons whose SKU shares split new demand: ``new_demand_windows`` (``region_x_sku``), 0 (``cell``)."""
+    return forecast.new_demand_windows if forecast.new_demand_split == "region_x_sku" else 0
+
+
+def non_candidate_units(
+    orders: pd.DataFrame,
+    t: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Units per (region, sku) in ``[t, t + H)`` bought by pairs that were not candidates at ``t``."""
+    hist = orders[(orders["order_ts"] < t) & (orders["order_ts"] >= t - pd.Timedelta(days=lookback_days))]
+    known = pd.MultiIndex.from_arrays(
+        [hist["customer_id"].astype(str), item_column(hist, item_level, products)]
+    )
+    horizon = orders[(orders["order_ts"] >= t) & (orders["order_ts"] < t + pd.Timedelta(days=horizon_days))]
+    key = pd.MultiIndex.from_arrays(
+        [horizon["customer_id"].astype(str), item_column(horizon, item_level, products)]
+    )
+    new = horizon[~key.isin(known)]
+    return new.groupby([new["region"].astype(str), new["sku"].astype(str)])["quantity"].sum()
+
+
+def new_demand(
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    windows: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+    sku_windows: int = 0,
+) -> pd.DataFrame:
+    """``region, sku, mu, var`` of demand no candidate pair explains (:func:`new_demand_from_table`)."""
+    table = non_candidate_table(
+        orders,
+        cutoff,
+        horizon_days=horizon_days,
+        lookback_days=lookback_days,
+        windows=max(windows, sku_windows),
+        item_level=item_level,
+        products=products,
+    )
+    return new_demand_from_table(table, windows, sku_windows)
+
+
+def non_candidate_table(
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    windows: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Non-candidate units per (region, sku) (rows) in each of the last ``windows`` horizons (columns 0..).
+
+    Candidates are per customer, so tables of customer-disjoint orders add up.
+    """
+    starts = [cutoff - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
+    per_window = [
+        non_candidate_units(
+            orders,
+            t,
+            horizon_days=horizon_days,
+            lookback_days=lookback_days,
+            item_level=item_level,
+            products=products,
+        )
+        for t in starts
+    ]
+    return pd.concat(per_window, axis=1, keys=list(range(windows))).fillna(0.0)
+
+
+def new_demand_from_table(table: pd.DataFrame, windows: int, sku_windows: int = 0) -> pd.DataFrame:
+    """``region, sku, mu, var`` (units per horizon) from a :func:`non_candidate_table`.
+
+    ``table``'s columns are ``0 .. max(windows, sku_windows) - 1``, the last the most recent
+    horizon; a missing column counts 0 units.
+    ``sku_windows = 0``: each cell's mean over the last ``windows`` columns, variance the
+    larger of that mean and the spread across them. ``sku_windows > 0``: a region's mean
+    total over the last ``windows`` columns times each SKU's share of the last
+    ``sku_windows`` columns summed over regions; variance = mean.
+    """
+    if table.empty:
+        return pd.DataFrame(
+            {"region": pd.Series(dtype=str), "sku": pd.Series(dtype=str), "mu": [], "var": []}
+        )
+    n = max(windows, sku_windows)
+    table = table.reindex(columns=range(n), fill_value=0.0)
+    recent = table.iloc[:, n - windows:]
+    if sku_windows > 0:
+        return _region_times_sku(recent.sum(axis=1), table.iloc[:, n - sku_windows:].sum(axis=1), windows)
+    mu = recent.mean(axis=1)
+    var = np.maximum(recent.var(axis=1, ddof=1).fillna(0.0), mu) if windows > 1 else mu
+    out = pd.DataFrame({"mu": mu, "var": var}).reset_index()
+    out.columns = ["region", "sku", "mu", "var"]
+    return out
+
+
+def _region_times_sku(recent: pd.Series, longer: pd.Series, windows: int) -> pd.DataFrame:
+    """``region, sku, mu, var``: ``mu = recent units of the region / windows x the SKU's share of ``longer``.
+
+    Both series are indexed by (region, sku); cells with ``mu = 0`` are left out; ``var = mu``.
+    """
+    level = recent.groupby(level=0).sum() / windows
+    sku = longer.groupby(level=1).sum()
+    level, sku = level[level > 0], sku[sku > 0]
+    if level.empty or sku.empty:
+        return new_demand_from_table(pd.DataFrame(), windows)
+    share = sku.to_numpy(float) / float(sku.sum())
+    mu = np.outer(level.to_numpy(float), share).ravel()
+    return pd.DataFrame({
+        "region": np.repeat(level.index.astype(str).to_numpy(), len(sku)),
+        "sku": np.tile(sku.index.astype(str).to_numpy(), len(level)),
+        "mu": mu,
+        "var": mu,
+    })
+
+
+#: Days back to the same horizon last year (52 weeks: the weekday kept).
+YEAR_AGO_DAYS = 364
+
+
+def year_ago_table(
+    orders: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    horizon_days: int,
+    lookback_days: int,
+    windows: int,
+    item_level: str,
+    products: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The :func:`non_candidate_table` of ``windows + 1`` horizons ending 52 weeks before ``cutoff``'s.
+
+    Column ``windows`` is the year-ago horizon ``[cutoff - 364, cutoff - 364 + H)``, columns
+    ``0..windows-1`` the horizons before it; all before ``cutoff`` (tables of
+    customer-disjoint orders add up).
+    """
+    end = pd.Timestamp(cutoff) - pd.Timedelta(days=YEAR_AGO_DAYS - horizon_days)
+    return non_candidate_table(orders, end, horizon_days=horizon_days, lookback_days=lookback_days,
+                               windows=windows + 1, item_level=item_level, products=products)
+
+
+def year_ago_ratio(table: pd.DataFrame, windows: int) -> float:
+    """Non-candidate units of the year-ago horizon over their mean in the ``windows`` horizons before it.
+
+    ``table`` is a :func:`year_ago_table`; 1.0 when either holds no units (no history a year back).
+    """
+    totals = table.reindex(columns=range(windows + 1), fill_value=0.0).sum(axis=0).to_numpy(float)
+    base, now = totals[:windows].mean(), totals[windows]
+    return float(now / base) if base > 0 and now > 0 else 1.0
+
+
+def with_index(new: pd.DataFrame, index: float) -> pd.DataFrame:
+    """New demand ``region, sku, mu, var`` with both moments multiplied by ``index`` (``var >= mu`` kept)."""
+    return new.assign(mu=new["mu"] * index, var=new["var"] * index)
