@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._runs import runs, segment_runs
 
 
 @st.composite
@@ -148,11 +149,25 @@ def test_most_recent_takes_the_most_units_at_the_youngest_age_then_the_smallest_
 @given(lines())
 def test_runs_number_consecutive_equal_pairs(data: tuple[np.ndarray, ...]) -> None:
     group, order = data[0], data[2]
-    run, starts = kernels.runs(group, order)
-    slow_run, slow_starts = kernels.runs(group, order, jit=False)
+    run, starts = runs(group, order)
+    slow_run, slow_starts = runs(group, order, jit=False)
     np.testing.assert_array_equal(run, slow_run)
     np.testing.assert_array_equal(starts, slow_starts)
     change = np.ones(len(group), dtype=bool)
     change[1:] = (group[1:] != group[:-1]) | (order[1:] != order[:-1])
     np.testing.assert_array_equal(starts, np.flatnonzero(change))
     np.testing.assert_array_equal(run, np.cumsum(change) - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_segment_runs_split_each_group_into_runs_of_equal_keys(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, key = data[0], data[1], data[2]
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    starts, owner = segment_runs(indptr, perm, key)
+    slow_starts, slow_owner = segment_runs(indptr, perm, key, jit=False)
+    np.testing.assert_array_equal(starts, slow_starts)
+    np.testing.assert_array_equal(owner, slow_owner)
+    _, whole_starts = runs(group[perm], key[perm])  # the same runs over the gathered rows
+    np.testing.assert_array_equal(starts, whole_starts)
+    np.testing.assert_array_equal(owner, group[perm][whole_starts])

@@ -236,6 +236,8 @@ def _collapse_events_body(
     ev_indptr : int64 (G + 1,)  group ``g`` owns events ``[ev_indptr[g], ev_indptr[g + 1])``
     ev_age, ev_units, ev_spend : float64 (E,)
     ev_row : int64 (E,)  the first source row of each event
+
+    The event arrays are views of buffers sized for every row (E <= N).
     """
     n_groups = indptr.shape[0] - 1
     n = perm.shape[0]
@@ -286,7 +288,8 @@ def _collapse_events_body(
                 ev_row[start:w] = ev_row[by_age]
                 break
         ev_indptr[g + 1] = w
-    return ev_indptr, ev_age[:w].copy(), ev_units[:w].copy(), ev_spend[:w].copy(), ev_row[:w].copy()
+    # views of the first ``w`` entries: the untouched tail pages were never faulted in, a copy would be
+    return ev_indptr, ev_age[:w], ev_units[:w], ev_spend[:w], ev_row[:w]
 
 
 _collapse_events_jit = njit(cache=True, nogil=True)(_collapse_events_body)
@@ -369,32 +372,3 @@ def most_recent(
         np.ascontiguousarray(codes, dtype=np.int64),
     )
     return _most_recent_jit(*args) if jit else _most_recent_body(*args)
-
-
-def _runs_body(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of consecutive rows with equal ``(first, second)`` codes.
-
-    Returns
-    -------
-    run : int64 (N,)  the run number of each row
-    starts : int64 (R,)  the first row of each run
-    """
-    n = first.shape[0]
-    run = np.empty(n, dtype=np.int64)
-    starts = np.empty(n, dtype=np.int64)
-    r = -1
-    for i in range(n):
-        if i == 0 or first[i] != first[i - 1] or second[i] != second[i - 1]:
-            r += 1
-            starts[r] = i
-        run[i] = r
-    return run, starts[: r + 1].copy()
-
-
-_runs_jit = njit(cache=True, nogil=True)(_runs_body)
-
-
-def runs(first: np.ndarray, second: np.ndarray, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Run the runs kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (np.ascontiguousarray(first, dtype=np.int64), np.ascontiguousarray(second, dtype=np.int64))
-    return _runs_jit(*args) if jit else _runs_body(*args)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._runs import runs, segment_runs
 from anticipate.features.history import Grouped, Lines
 from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
 
@@ -79,11 +80,13 @@ def _events(
     ev_indptr, age, units, spend, first = kernels.collapse_events(
         indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
     )
-    run, at = kernels.runs(group, lines.order)
+    run, at = runs(group, lines.order)
     if len(at) == len(age):
         ev_run = run[grouped.rows[first]]
-        units = np.add.reduceat(lines.units, at)[ev_run]
-        spend = np.add.reduceat(lines.spend, at)[ev_run]
+        del run, first
+        # written over the Kahan sums (mode "clip": the indices are valid, and "raise" buffers a copy)
+        np.take(np.add.reduceat(lines.units, at), ev_run, out=units, mode="clip")
+        np.take(np.add.reduceat(lines.spend, at), ev_run, out=spend, mode="clip")
     return ev_indptr, age, units, spend
 
 
@@ -110,16 +113,18 @@ def pair_stats(lines: Lines, grouped: Grouped, lookback_days: float) -> dict[str
     lookback window); one value per pair.
     """
     by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
-    cust = np.repeat(np.arange(len(lines.customers), dtype=np.int64), np.diff(grouped.indptr))
-    item = grouped.item[by_item]
-    _, starts = kernels.runs(cust, item)
+    starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
+    item = grouped.item[by_item[starts]]
     pair_indptr = np.append(starts, len(by_item))
-    pair = lines.cust * len(lines.items) + lines.item
+    del starts
+    pair = lines.cust * len(lines.items)
+    pair += lines.item  # in place: one array of N codes, not two
     ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
-    del pair
+    del pair, by_item, pair_indptr
     windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
     stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
-    table = {"cust_code": cust[starts], "item_code": item[starts]}
+    del ev_indptr, age, units, spend
+    table = {"cust_code": cust, "item_code": item}
     table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
     table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
