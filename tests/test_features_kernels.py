@@ -171,3 +171,25 @@ def test_segment_runs_split_each_group_into_runs_of_equal_keys(data: tuple[np.nd
     _, whole_starts = runs(group[perm], key[perm])  # the same runs over the gathered rows
     np.testing.assert_array_equal(starts, whole_starts)
     np.testing.assert_array_equal(owner, group[perm][whole_starts])
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines())
+def test_kernels_take_int32_codes_as_they_are_and_agree_with_int64(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, order, age, units, spend = data
+    g32, o32 = group.astype(np.int32), order.astype(np.int32)
+    assert kernels.codes_array(g32) is g32  # no copy to int64
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    for got, want in zip(kernels.group_by_codes(g32, n_groups), (perm, indptr), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kernels.sort_segments(indptr, perm, o32),
+                                  kernels.sort_segments(indptr, perm, order))
+    for got, want in zip(kernels.collapse_events(indptr, perm, o32, age, units, spend),
+                         kernels.collapse_events(indptr, perm, order, age, units, spend), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kernels.most_recent(indptr, perm, age, units, o32),
+                                  kernels.most_recent(indptr, perm, age, units, order))
+    for got, want in zip(runs(g32, o32), runs(group, order), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(segment_runs(indptr, perm, o32), segment_runs(indptr, perm, order), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -42,6 +42,15 @@ BGNBD_T = 10
 N_FIXED = len(SEQ_FIXED)
 
 
+def codes_array(values: np.ndarray) -> np.ndarray:
+    """Integer codes for a kernel: int32 or int64 as they are (the kernels compile for both), else int64.
+
+    The history's codes are int32 (half the memory of ten million int64s); a cast would copy them.
+    """
+    values = np.ascontiguousarray(values)
+    return values if values.dtype in (np.int32, np.int64) else values.astype(np.int64)
+
+
 def window_count(w: int) -> int:
     """Column of :func:`sequence_stats` with the event count inside window ``w`` (its position)."""
     return N_FIXED + 2 * w
@@ -170,7 +179,7 @@ _group_by_codes_jit = njit(cache=True, nogil=True)(_group_by_codes_body)
 
 def group_by_codes(codes: np.ndarray, n_groups: int, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Run the counting-sort kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (np.ascontiguousarray(codes, dtype=np.int64), int(n_groups))
+    args = (codes_array(codes), int(n_groups))
     return _group_by_codes_jit(*args) if jit else _group_by_codes_body(*args)
 
 
@@ -209,7 +218,7 @@ def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit:
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
-        np.ascontiguousarray(key, dtype=np.int64),
+        codes_array(key),
     )
     return _sort_segments_jit(*args) if jit else _sort_segments_body(*args)
 
@@ -309,7 +318,7 @@ def collapse_events(
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
-        np.ascontiguousarray(order, dtype=np.int64),
+        codes_array(order),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(spend, dtype=np.float64),
@@ -369,6 +378,6 @@ def most_recent(
         np.ascontiguousarray(perm, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
-        np.ascontiguousarray(codes, dtype=np.int64),
+        codes_array(codes),
     )
     return _most_recent_jit(*args) if jit else _most_recent_body(*args)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from anticipate.features._kernels import codes_array
+
 
 def _runs_body(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Runs of consecutive rows with equal ``(first, second)`` codes.
@@ -36,7 +38,7 @@ _runs_jit = njit(cache=True, nogil=True)(_runs_body)
 
 def runs(first: np.ndarray, second: np.ndarray, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Run the runs kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (np.ascontiguousarray(first, dtype=np.int64), np.ascontiguousarray(second, dtype=np.int64))
+    args = (codes_array(first), codes_array(second))
     return _runs_jit(*args) if jit else _runs_body(*args)
 
 
@@ -79,6 +81,6 @@ def segment_runs(
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
-        np.ascontiguousarray(key, dtype=np.int64),
+        codes_array(key),
     )
     return _segment_runs_jit(*args) if jit else _segment_runs_body(*args)

@@ -105,26 +105,46 @@ def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Cust
     return Customers(stats, region, stats[:, kernels.window_count(len(CUSTOMER_WINDOWS))])
 
 
-def pair_stats(lines: Lines, grouped: Grouped, lookback_days: float) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class PairEvents:
+    """Every (customer, item) pair of the history, in (customer, item) code order, and its events.
+
+    ``cust``/``item``: the pair's codes; its events (one per order, oldest first) are
+    ``[indptr[p], indptr[p + 1])`` of ``age`` (days), ``units`` and ``spend``. What
+    :func:`pair_stats` needs, without the :class:`Grouped` lines (freed before it runs).
+    """
+
+    cust: np.ndarray
+    item: np.ndarray
+    indptr: np.ndarray
+    age: np.ndarray
+    units: np.ndarray
+    spend: np.ndarray
+
+
+def pair_events(lines: Lines, grouped: Grouped) -> PairEvents:
+    """The pairs of the history and their events (see :class:`PairEvents`)."""
+    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
+    starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
+    item = grouped.item[by_item[starts]].astype(np.int64)  # one per pair: the table's codes stay int64
+    pair_indptr = np.append(starts, len(by_item))
+    del starts
+    pair = lines.cust.astype(np.int64)  # int32 codes: the key needs int64
+    pair *= len(lines.items)
+    pair += lines.item  # in place: one array of N codes, not three
+    return PairEvents(cust, item, *_events(lines, grouped, by_item, pair_indptr, pair))
+
+
+def pair_stats(events: PairEvents, lookback_days: float) -> dict[str, np.ndarray]:
     """Customer x item statistics of every pair of the history, in (customer, item) code order.
 
     Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
     ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
     lookback window); one value per pair.
     """
-    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
-    starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
-    item = grouped.item[by_item[starts]]
-    pair_indptr = np.append(starts, len(by_item))
-    del starts
-    pair = lines.cust * len(lines.items)
-    pair += lines.item  # in place: one array of N codes, not two
-    ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
-    del pair, by_item, pair_indptr
     windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
-    stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
-    del ev_indptr, age, units, spend
-    table = {"cust_code": cust, "item_code": item}
+    stats = kernels.sequence_stats(events.indptr, events.age, events.units, events.spend, windows)
+    table = {"cust_code": events.cust, "item_code": events.item}
     table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
     table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
