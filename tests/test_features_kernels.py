@@ -157,6 +157,14 @@ def test_runs_number_consecutive_equal_pairs(data: tuple[np.ndarray, ...]) -> No
     change[1:] = (group[1:] != group[:-1]) | (order[1:] != order[:-1])
     np.testing.assert_array_equal(starts, np.flatnonzero(change))
     np.testing.assert_array_equal(run, np.cumsum(change) - 1)
+    split = group * (int(order.max(initial=0)) + 1) + order  # both codes in one key: the same runs
+    for got, want in zip(runs(group, order, order), runs(split, split), strict=True):
+        np.testing.assert_array_equal(got, want)
+    third = (np.arange(len(group)) // 3).astype(np.int64)
+    _, starts3 = runs(group, order, third, jit=False)
+    change[1:] |= third[1:] != third[:-1]
+    np.testing.assert_array_equal(runs(group, order, third)[1], starts3)
+    np.testing.assert_array_equal(starts3, np.flatnonzero(change))
 
 
 @settings(max_examples=150, deadline=None)

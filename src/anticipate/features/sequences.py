@@ -66,12 +66,13 @@ class Customers:
 
 
 def _events(
-    lines: Lines, grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, group: np.ndarray
+    lines: Lines, grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, group: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One event per (group, order), oldest first within a group: ``indptr, age, units, spend``.
 
     ``perm``/``indptr`` list each group's positions in ``grouped`` (source order
-    within); ``group`` is each source line's group code. The sums are bit-identical
+    within); ``group`` holds each source line's group key (one code array, or two: customer
+    and item). The sums are bit-identical
     to pandas' grouped sums over (group, order): those add with ``np.add.reduceat``
     when every (group, order) is one contiguous run of source lines (pandas 3's
     sorted-ids path), else with Kahan compensation (its Cython path, which the
@@ -80,9 +81,10 @@ def _events(
     ev_indptr, age, units, spend, first = kernels.collapse_events(
         indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
     )
-    run, at = runs(group, lines.order)
+    run, at = runs(*group, lines.order)
     if len(at) == len(age):
-        ev_run = run[grouped.rows[first]]
+        np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
+        ev_run = run[first]
         del run, first
         # written over the Kahan sums (mode "clip": the indices are valid, and "raise" buffers a copy)
         np.take(np.add.reduceat(lines.units, at), ev_run, out=units, mode="clip")
@@ -98,7 +100,7 @@ def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Cust
     only, so the same lines in any row order give the same region.
     """
     everything = grouped.positions
-    ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, lines.cust)
+    ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, (lines.cust,))
     windows = np.array([*CUSTOMER_WINDOWS, lookback_days], dtype=np.float64)
     stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
     region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
@@ -129,9 +131,7 @@ def pair_events(lines: Lines, grouped: Grouped) -> PairEvents:
     item = grouped.item[by_item[starts]].astype(np.int64)  # one per pair: the table's codes stay int64
     pair_indptr = np.append(starts, len(by_item))
     del starts
-    pair = lines.cust.astype(np.int64)  # int32 codes: the key needs int64
-    pair *= len(lines.items)
-    pair += lines.item  # in place: one array of N codes, not three
+    pair = (lines.cust, lines.item)  # the runs kernel compares both: no combined key of N int64s
     return PairEvents(cust, item, *_events(lines, grouped, by_item, pair_indptr, pair))
 
 
