@@ -42,6 +42,7 @@ from anticipate.features.sequences import (
     customer_table,
     pair_events,
     pair_stats,
+    pair_sums,
 )
 from anticipate.features.spec import KEYS, FeatureSpec
 
@@ -148,8 +149,9 @@ def prepare(
         return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, _empty_partials(lines))
     grouped = group_by_customer(lines)
     cust = customer_table(lines, grouped, spec.lookback_days)
-    events = pair_events(lines, grouped)
-    del grouped  # the lines by customer (7 arrays of N) go before the pair statistics' table arrives
+    events = pair_events(grouped)
+    del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
+    pair_sums(lines, events)
     pairs = pair_stats(events, spec.lookback_days)
     del events
     gaps = item_gap_sums(

@@ -65,31 +65,41 @@ class Customers:
         return self.stats[:, CUSTOMER_COLUMNS[name]]
 
 
-def _events(
-    lines: Lines, grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, group: tuple[np.ndarray, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One event per (group, order), oldest first within a group: ``indptr, age, units, spend``.
+def _collapse(
+    grouped: Grouped, perm: np.ndarray, indptr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One event per (group, order), oldest first within a group: ``indptr, age, units, spend, rows``.
 
-    ``perm``/``indptr`` list each group's positions in ``grouped`` (source order
-    within); ``group`` holds each source line's group key (one code array, or two: customer
-    and item). The sums are bit-identical
-    to pandas' grouped sums over (group, order): those add with ``np.add.reduceat``
-    when every (group, order) is one contiguous run of source lines (pandas 3's
-    sorted-ids path), else with Kahan compensation (its Cython path, which the
-    kernel reproduces).
+    ``perm``/``indptr`` list each group's positions in ``grouped`` (source order within);
+    ``rows`` is each event's first source line. The units and spend are Kahan sums (pandas'
+    Cython path, which the kernel reproduces); :func:`_run_sums` replaces them where pandas
+    would add otherwise.
     """
     ev_indptr, age, units, spend, first = kernels.collapse_events(
         indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
     )
+    np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
+    return ev_indptr, age, units, spend, first
+
+
+def _run_sums(
+    lines: Lines, group: tuple[np.ndarray, ...], rows: np.ndarray, units: np.ndarray, spend: np.ndarray
+) -> None:
+    """Overwrite the events' ``units`` and ``spend`` with ``np.add.reduceat`` sums where pandas uses them.
+
+    ``group`` holds each source line's group key (one code array, or two: customer and
+    item), ``rows`` each event's first source line. The sums are then bit-identical to
+    pandas' grouped sums over (group, order): those add with ``np.add.reduceat`` when
+    every (group, order) is one contiguous run of source lines (pandas 3's sorted-ids
+    path), else with Kahan compensation (left as :func:`_collapse` made them).
+    """
     run, at = runs(*group, lines.order)
-    if len(at) == len(age):
-        np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
-        ev_run = run[first]
-        del run, first
+    if len(at) == len(units):
+        ev_run = run[rows]
+        del run
         # written over the Kahan sums (mode "clip": the indices are valid, and "raise" buffers a copy)
         np.take(np.add.reduceat(lines.units, at), ev_run, out=units, mode="clip")
         np.take(np.add.reduceat(lines.spend, at), ev_run, out=spend, mode="clip")
-    return ev_indptr, age, units, spend
 
 
 def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
@@ -100,10 +110,13 @@ def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Cust
     only, so the same lines in any row order give the same region.
     """
     everything = grouped.positions
-    ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, (lines.cust,))
+    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
+    ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr)
+    del everything
+    _run_sums(lines, (lines.cust,), rows, units, spend)
+    del rows
     windows = np.array([*CUSTOMER_WINDOWS, lookback_days], dtype=np.float64)
     stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
-    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
     return Customers(stats, region, stats[:, kernels.window_count(len(CUSTOMER_WINDOWS))])
 
 
@@ -112,8 +125,9 @@ class PairEvents:
     """Every (customer, item) pair of the history, in (customer, item) code order, and its events.
 
     ``cust``/``item``: the pair's codes; its events (one per order, oldest first) are
-    ``[indptr[p], indptr[p + 1])`` of ``age`` (days), ``units`` and ``spend``. What
-    :func:`pair_stats` needs, without the :class:`Grouped` lines (freed before it runs).
+    ``[indptr[p], indptr[p + 1])`` of ``age`` (days), ``units``, ``spend`` and ``rows``
+    (first source line). Needs no :class:`Grouped` lines: the caller frees them, then
+    :func:`pair_sums` and :func:`pair_stats` run.
     """
 
     cust: np.ndarray
@@ -122,17 +136,23 @@ class PairEvents:
     age: np.ndarray
     units: np.ndarray
     spend: np.ndarray
+    rows: np.ndarray
 
 
-def pair_events(lines: Lines, grouped: Grouped) -> PairEvents:
-    """The pairs of the history and their events (see :class:`PairEvents`)."""
+def pair_events(grouped: Grouped) -> PairEvents:
+    """The pairs of the history and their events (:class:`PairEvents`; Kahan sums until :func:`pair_sums`)."""
     by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
     starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
     item = grouped.item[by_item[starts]].astype(np.int64)  # one per pair: the table's codes stay int64
     pair_indptr = np.append(starts, len(by_item))
     del starts
-    pair = (lines.cust, lines.item)  # the runs kernel compares both: no combined key of N int64s
-    return PairEvents(cust, item, *_events(lines, grouped, by_item, pair_indptr, pair))
+    return PairEvents(cust, item, *_collapse(grouped, by_item, pair_indptr))
+
+
+def pair_sums(lines: Lines, events: PairEvents) -> None:
+    """Give the pairs' events pandas' sums (:func:`_run_sums`), in place."""
+    # the runs kernel compares customer and item codes: no combined key of N int64s
+    _run_sums(lines, (lines.cust, lines.item), events.rows, events.units, events.spend)
 
 
 def pair_stats(events: PairEvents, lookback_days: float) -> dict[str, np.ndarray]:
