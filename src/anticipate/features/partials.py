@@ -120,10 +120,15 @@ def _item_units(lines: Lines, horizon: int) -> np.ndarray:
 def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (region code, item code) pairs with a line in 28 days and their units in 7 and 28 days."""
     n_items = len(lines.items)
-    key = lines.region.astype(np.int64) * n_items + lines.item
+    recent = lines.age <= 28.0  # the key of these lines only (not of every line; same sums, same order)
+    key = lines.region[recent].astype(np.int64)
+    key *= n_items
+    key += lines.item[recent]
     n = len(lines.regions) * n_items
-    u7, u28 = _windowed(key, n, lines, 7.0), _windowed(key, n, lines, 28.0)
-    seen = np.unique(key[lines.age <= 28.0])
+    units, week = lines.units[recent], lines.age[recent] <= 7.0
+    u7 = np.bincount(key[week], weights=units[week], minlength=n)
+    u28 = np.bincount(key, weights=units, minlength=n)
+    seen = np.unique(key)
     return seen // n_items, seen % n_items, np.column_stack([u7[seen], u28[seen]])
 
 
