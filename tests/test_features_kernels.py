@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
 
 
@@ -201,3 +202,23 @@ def test_kernels_take_int32_codes_as_they_are_and_agree_with_int64(data: tuple[n
         np.testing.assert_array_equal(got, want)
     for got, want in zip(segment_runs(indptr, perm, o32), segment_runs(indptr, perm, order), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_oldest_in_place_gives_every_line_its_orders_oldest_age(data: tuple[np.ndarray, ...]) -> None:
+    group, _, order, age = data[0], data[1], data[2], data[3]
+    n = int(order.max(initial=-1)) + 1
+    owner = np.full(n, -1)
+    owner[order] = group
+    shared = not (owner[order] == group).all()
+    fast, slow = age.copy(), age.copy()
+    assert oldest_in_place(order.astype(np.int32), group, fast, n) is (not shared)
+    assert oldest_in_place(order, group, slow, n, jit=False) is (not shared)
+    np.testing.assert_array_equal(fast, slow)
+    if shared:
+        np.testing.assert_array_equal(fast, age)  # untouched
+        return
+    oldest = np.full(n, -np.inf)
+    np.maximum.at(oldest, order, age)
+    np.testing.assert_array_equal(fast, oldest[order])

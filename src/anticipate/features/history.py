@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._orders import oldest_in_place
 
 DAY = np.timedelta64(1, "D")
 #: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
@@ -161,18 +162,17 @@ def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
 
 
 def _order_age(cust: np.ndarray, order: np.ndarray, age: np.ndarray) -> np.ndarray:
-    """Each line's age replaced by its (customer, order)'s oldest line age (days): the window rule."""
+    """Each line's age replaced by its (customer, order)'s oldest line age (days): the window rule.
+
+    Written over ``age`` (float64, which it consumes) and returned.
+    """
     if len(age) == 0:
         return age
     n = int(order.max()) + 1
-    owner = np.full(n, -1, dtype=CODE)
-    owner[order] = cust
-    if not (owner[order] == cust).all():  # an order id shared by customers: number (customer, order)
+    if not oldest_in_place(order, cust, age, n):  # an order id shared by customers: number (customer, order)
         order = pd.factorize(cust.astype(np.int64) * n + order, sort=False)[0].astype(CODE)
-        n = int(order.max()) + 1
-    oldest = np.full(n, -np.inf)
-    np.maximum.at(oldest, order, age)
-    return oldest[order]
+        oldest_in_place(order, cust, age, int(order.max()) + 1)
+    return age
 
 
 def _age_in_place(ts: np.ndarray, cutoff: pd.Timestamp) -> np.ndarray:
