@@ -136,6 +136,8 @@ def test_quiet_option_silences_mlflow_registration_lines(registered: dict[str, s
 ENV_DEFAULTS = [
     ("OMP_WAIT_POLICY", "os.environ['OMP_WAIT_POLICY']", "passive", "active", "active"),
     ("NUMPY_MADVISE_HUGEPAGE", "numpy._core.multiarray._get_madvise_hugepage()", "False", "1", "True"),
+    ("ARROW_DEFAULT_MEMORY_POOL", "__import__('pyarrow').default_memory_pool().backend_name", "system",
+     "jemalloc", "jemalloc"),
 ]
 
 

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._orders import oldest_in_place
+from anticipate.features._runs import runs, segment_runs
 
 
 @st.composite
@@ -148,11 +150,75 @@ def test_most_recent_takes_the_most_units_at_the_youngest_age_then_the_smallest_
 @given(lines())
 def test_runs_number_consecutive_equal_pairs(data: tuple[np.ndarray, ...]) -> None:
     group, order = data[0], data[2]
-    run, starts = kernels.runs(group, order)
-    slow_run, slow_starts = kernels.runs(group, order, jit=False)
+    run, starts = runs(group, order)
+    slow_run, slow_starts = runs(group, order, jit=False)
     np.testing.assert_array_equal(run, slow_run)
     np.testing.assert_array_equal(starts, slow_starts)
     change = np.ones(len(group), dtype=bool)
     change[1:] = (group[1:] != group[:-1]) | (order[1:] != order[:-1])
     np.testing.assert_array_equal(starts, np.flatnonzero(change))
     np.testing.assert_array_equal(run, np.cumsum(change) - 1)
+    split = group * (int(order.max(initial=0)) + 1) + order  # both codes in one key: the same runs
+    for got, want in zip(runs(group, order, order), runs(split, split), strict=True):
+        np.testing.assert_array_equal(got, want)
+    third = (np.arange(len(group)) // 3).astype(np.int64)
+    _, starts3 = runs(group, order, third, jit=False)
+    change[1:] |= third[1:] != third[:-1]
+    np.testing.assert_array_equal(runs(group, order, third)[1], starts3)
+    np.testing.assert_array_equal(starts3, np.flatnonzero(change))
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_segment_runs_split_each_group_into_runs_of_equal_keys(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, key = data[0], data[1], data[2]
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    starts, owner = segment_runs(indptr, perm, key)
+    slow_starts, slow_owner = segment_runs(indptr, perm, key, jit=False)
+    np.testing.assert_array_equal(starts, slow_starts)
+    np.testing.assert_array_equal(owner, slow_owner)
+    _, whole_starts = runs(group[perm], key[perm])  # the same runs over the gathered rows
+    np.testing.assert_array_equal(starts, whole_starts)
+    np.testing.assert_array_equal(owner, group[perm][whole_starts])
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines())
+def test_kernels_take_int32_codes_as_they_are_and_agree_with_int64(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, order, age, units, spend = data
+    g32, o32 = group.astype(np.int32), order.astype(np.int32)
+    assert kernels.codes_array(g32) is g32  # no copy to int64
+    perm, indptr = kernels.group_by_codes(group, n_groups)
+    for got, want in zip(kernels.group_by_codes(g32, n_groups), (perm, indptr), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kernels.sort_segments(indptr, perm, o32),
+                                  kernels.sort_segments(indptr, perm, order))
+    for got, want in zip(kernels.collapse_events(indptr, perm, o32, age, units, spend),
+                         kernels.collapse_events(indptr, perm, order, age, units, spend), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kernels.most_recent(indptr, perm, age, units, o32),
+                                  kernels.most_recent(indptr, perm, age, units, order))
+    for got, want in zip(runs(g32, o32), runs(group, order), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(segment_runs(indptr, perm, o32), segment_runs(indptr, perm, order), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_oldest_in_place_gives_every_line_its_orders_oldest_age(data: tuple[np.ndarray, ...]) -> None:
+    group, _, order, age = data[0], data[1], data[2], data[3]
+    n = int(order.max(initial=-1)) + 1
+    owner = np.full(n, -1)
+    owner[order] = group
+    shared = not (owner[order] == group).all()
+    fast, slow = age.copy(), age.copy()
+    assert oldest_in_place(order.astype(np.int32), group, fast, n) is (not shared)
+    assert oldest_in_place(order, group, slow, n, jit=False) is (not shared)
+    np.testing.assert_array_equal(fast, slow)
+    if shared:
+        np.testing.assert_array_equal(fast, age)  # untouched
+        return
+    oldest = np.full(n, -np.inf)
+    np.maximum.at(oldest, order, age)
+    np.testing.assert_array_equal(fast, oldest[order])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from anticipate.cli import _openmp  # noqa: F401  isort: skip  (before anything loads OpenMP)
 from anticipate.cli import _hugepages  # noqa: F401  isort: skip  (before anything imports NumPy)
+from anticipate.cli import _arrowpool  # noqa: F401  isort: skip  (before anything imports pyarrow)
 from anticipate.cli._core import main
 
 # Register the command modules on the group (each adds its commands to ``main``).

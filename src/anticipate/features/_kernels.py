@@ -42,6 +42,15 @@ BGNBD_T = 10
 N_FIXED = len(SEQ_FIXED)
 
 
+def codes_array(values: np.ndarray) -> np.ndarray:
+    """Integer codes for a kernel: int32 or int64 as they are (the kernels compile for both), else int64.
+
+    The history's codes are int32 (half the memory of ten million int64s); a cast would copy them.
+    """
+    values = np.ascontiguousarray(values)
+    return values if values.dtype in (np.int32, np.int64) else values.astype(np.int64)
+
+
 def window_count(w: int) -> int:
     """Column of :func:`sequence_stats` with the event count inside window ``w`` (its position)."""
     return N_FIXED + 2 * w
@@ -170,7 +179,7 @@ _group_by_codes_jit = njit(cache=True, nogil=True)(_group_by_codes_body)
 
 def group_by_codes(codes: np.ndarray, n_groups: int, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Run the counting-sort kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (np.ascontiguousarray(codes, dtype=np.int64), int(n_groups))
+    args = (codes_array(codes), int(n_groups))
     return _group_by_codes_jit(*args) if jit else _group_by_codes_body(*args)
 
 
@@ -209,7 +218,7 @@ def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit:
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
-        np.ascontiguousarray(key, dtype=np.int64),
+        codes_array(key),
     )
     return _sort_segments_jit(*args) if jit else _sort_segments_body(*args)
 
@@ -236,6 +245,8 @@ def _collapse_events_body(
     ev_indptr : int64 (G + 1,)  group ``g`` owns events ``[ev_indptr[g], ev_indptr[g + 1])``
     ev_age, ev_units, ev_spend : float64 (E,)
     ev_row : int64 (E,)  the first source row of each event
+
+    The event arrays are views of buffers sized for every row (E <= N).
     """
     n_groups = indptr.shape[0] - 1
     n = perm.shape[0]
@@ -286,7 +297,8 @@ def _collapse_events_body(
                 ev_row[start:w] = ev_row[by_age]
                 break
         ev_indptr[g + 1] = w
-    return ev_indptr, ev_age[:w].copy(), ev_units[:w].copy(), ev_spend[:w].copy(), ev_row[:w].copy()
+    # views of the first ``w`` entries: the untouched tail pages were never faulted in, a copy would be
+    return ev_indptr, ev_age[:w], ev_units[:w], ev_spend[:w], ev_row[:w]
 
 
 _collapse_events_jit = njit(cache=True, nogil=True)(_collapse_events_body)
@@ -306,7 +318,7 @@ def collapse_events(
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
-        np.ascontiguousarray(order, dtype=np.int64),
+        codes_array(order),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(spend, dtype=np.float64),
@@ -366,35 +378,6 @@ def most_recent(
         np.ascontiguousarray(perm, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
-        np.ascontiguousarray(codes, dtype=np.int64),
+        codes_array(codes),
     )
     return _most_recent_jit(*args) if jit else _most_recent_body(*args)
-
-
-def _runs_body(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of consecutive rows with equal ``(first, second)`` codes.
-
-    Returns
-    -------
-    run : int64 (N,)  the run number of each row
-    starts : int64 (R,)  the first row of each run
-    """
-    n = first.shape[0]
-    run = np.empty(n, dtype=np.int64)
-    starts = np.empty(n, dtype=np.int64)
-    r = -1
-    for i in range(n):
-        if i == 0 or first[i] != first[i - 1] or second[i] != second[i - 1]:
-            r += 1
-            starts[r] = i
-        run[i] = r
-    return run, starts[: r + 1].copy()
-
-
-_runs_jit = njit(cache=True, nogil=True)(_runs_body)
-
-
-def runs(first: np.ndarray, second: np.ndarray, *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Run the runs kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (np.ascontiguousarray(first, dtype=np.int64), np.ascontiguousarray(second, dtype=np.int64))
-    return _runs_jit(*args) if jit else _runs_body(*args)

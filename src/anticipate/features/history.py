@@ -22,8 +22,12 @@ import numpy as np
 import pandas as pd
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._orders import oldest_in_place
 
 DAY = np.timedelta64(1, "D")
+#: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
+#: that multiplies two codes casts to int64 first (a customer x item key overflows int32).
+CODE = np.int32
 
 
 def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | None) -> pd.Series:
@@ -42,7 +46,7 @@ def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | 
 class Lines:
     """History lines before the cutoff as integer codes and float days."""
 
-    cust: np.ndarray  # customer code (numbered in sorted order of the ids)
+    cust: np.ndarray  # customer code (numbered in sorted order of the ids), int32 like every code
     item: np.ndarray  # item code (sorted order)
     order: np.ndarray  # order code (first appearance)
     region: np.ndarray  # ship-to region code (sorted order)
@@ -71,15 +75,23 @@ def _before(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
 
 
 def _arrow(values: pd.Series) -> object | None:
-    """The one-chunk pyarrow array behind a pyarrow-backed string Series without nulls, else None."""
+    """The pyarrow (chunked) array behind a pyarrow-backed string Series without nulls, else None.
+
+    The chunks are kept as read (one per Parquet page run): combining them would copy every
+    string (~140 MB of fresh pages per column of the 10 M-line world).
+    """
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         return None
     import pyarrow as pa
 
     arr = pa.array(values.array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
     return None if arr.null_count else arr
+
+
+def _chunk_indices(encoded: object) -> list[np.ndarray]:
+    """The int32 dictionary indices of a (chunked) dictionary array, chunk by chunk (zero copy)."""
+    chunks = getattr(encoded, "chunks", [encoded])
+    return [chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks]
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -93,15 +105,19 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     arr = _arrow(values)
     if arr is None or len(values) == 0:
         codes, uniques = pd.factorize(values, sort=True)
-        return codes.astype(np.int64), pd.Index(uniques)
+        return codes.astype(CODE), pd.Index(uniques)
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(arr)
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
-    return codes, pd.Index(pd.array(encoded.dictionary.take(order), dtype=values.dtype))
+    encoded = pc.dictionary_encode(arr)  # chunks share one dictionary (Arrow's hash kernel state)
+    dictionary = encoded.chunk(0).dictionary if hasattr(encoded, "chunks") else encoded.dictionary
+    order = pc.array_sort_indices(dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=CODE)
+    rank[order] = np.arange(len(order), dtype=CODE)
+    codes, at = np.empty(len(values), dtype=CODE), 0
+    for indices in _chunk_indices(encoded):
+        np.take(rank, indices, out=codes[at : at + len(indices)], mode="clip")  # "raise" buffers a copy
+        at += len(indices)
+    return codes, pd.Index(pd.array(dictionary.take(order), dtype=values.dtype))
 
 
 def _runs_if_sorted(values: pd.Series) -> np.ndarray | None:
@@ -121,7 +137,7 @@ def _runs_if_sorted(values: pd.Series) -> np.ndarray | None:
     if pc.any(pc.less(tail, head)).as_py():
         return None
     change = pc.not_equal(tail, head).to_numpy(zero_copy_only=False)
-    codes = np.zeros(len(arr), dtype=np.int64)
+    codes = np.zeros(len(arr), dtype=CODE)
     np.cumsum(change, out=codes[1:])
     return codes
 
@@ -135,29 +151,38 @@ def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
     valid = (oid != "").to_numpy() & (hist["order_id"].notna().to_numpy() if "order_id" in hist else False)
     if valid.all():
         runs = _runs_if_sorted(oid)
-        return runs if runs is not None else pd.factorize(oid, sort=False)[0].astype(np.int64)
+        return runs if runs is not None else pd.factorize(oid, sort=False)[0].astype(CODE)
     joint = np.empty(len(hist), dtype=np.int64)
     id_codes, ids = pd.factorize(oid[valid], sort=False)
     joint[valid] = id_codes
     rest = ~valid
     own = hist["customer_id"].astype(str)[rest] + "@" + ts[rest].astype("int64").astype(str)
     joint[rest] = len(ids) + pd.factorize(own, sort=False)[0]
-    return pd.factorize(joint, sort=False)[0].astype(np.int64)
+    return pd.factorize(joint, sort=False)[0].astype(CODE)
 
 
 def _order_age(cust: np.ndarray, order: np.ndarray, age: np.ndarray) -> np.ndarray:
-    """Each line's age replaced by its (customer, order)'s oldest line age (days): the window rule."""
+    """Each line's age replaced by its (customer, order)'s oldest line age (days): the window rule.
+
+    Written over ``age`` (float64, which it consumes) and returned.
+    """
     if len(age) == 0:
         return age
     n = int(order.max()) + 1
-    owner = np.full(n, -1, dtype=np.int64)
-    owner[order] = cust
-    if not (owner[order] == cust).all():  # an order id shared by customers: number (customer, order)
-        order = pd.factorize(cust * n + order, sort=False)[0].astype(np.int64)
-        n = int(order.max()) + 1
-    oldest = np.full(n, -np.inf)
-    np.maximum.at(oldest, order, age)
-    return oldest[order]
+    if not oldest_in_place(order, cust, age, n):  # an order id shared by customers: number (customer, order)
+        order = pd.factorize(cust.astype(np.int64) * n + order, sort=False)[0].astype(CODE)
+        oldest_in_place(order, cust, age, int(order.max()) + 1)
+    return age
+
+
+def _age_in_place(ts: np.ndarray, cutoff: pd.Timestamp) -> np.ndarray:
+    """Days from each ``datetime64[ns]`` of ``ts`` to ``cutoff``, written over ``ts`` (which it consumes).
+
+    Bit-identical to ``(cutoff - ts) / np.timedelta64(1, "D")`` (nanoseconds over a day's, in float64).
+    """
+    ns = ts.view(np.int64)
+    np.subtract(np.datetime64(pd.Timestamp(cutoff).to_datetime64(), "ns").view(np.int64), ns, out=ns)
+    return np.divide(ns, float(DAY / np.timedelta64(1, "ns")), out=ns.view(np.float64))
 
 
 def history(
@@ -178,8 +203,8 @@ def history(
             done[k].result() for k in ("cust", "item", "region")
         )
         order_codes = done["order"].result()
-    age = (np.datetime64(pd.Timestamp(cutoff).to_datetime64(), "ns") - ts) / DAY
-    age = _order_age(cust_codes, order_codes, age.astype(np.float64, copy=False))
+    age = _age_in_place(ts, cutoff)  # ts's buffer, now days
+    age = _order_age(cust_codes, order_codes, age)
     qty = hist["quantity"].to_numpy(dtype=np.float64)
     price = hist["unit_price"].to_numpy(dtype=np.float64) if "unit_price" in hist else np.zeros(len(hist))
     return Lines(

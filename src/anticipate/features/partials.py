@@ -40,7 +40,9 @@ from anticipate.features.sequences import (
     LOOKBACK_ORDERS,
     Customers,
     customer_table,
+    pair_events,
     pair_stats,
+    pair_sums,
 )
 from anticipate.features.spec import KEYS, FeatureSpec
 
@@ -109,7 +111,7 @@ def _item_units(lines: Lines, horizon: int) -> np.ndarray:
     n = len(lines.items)
     u7, u28, u365 = (_windowed(lines.item, n, lines, w) for w in (7.0, 28.0, 365.0))
     recent = lines.age <= 28.0
-    buyer_pairs = np.unique(lines.item[recent] * len(lines.customers) + lines.cust[recent])
+    buyer_pairs = np.unique(lines.item[recent].astype(np.int64) * len(lines.customers) + lines.cust[recent])
     n_buyers = np.bincount(buyer_pairs // len(lines.customers), minlength=n)
     ya = year_ago_units(lines.item, n, lines, horizon)
     return np.column_stack([u7, u28, u365, n_buyers.astype(np.float64), ya])
@@ -118,10 +120,15 @@ def _item_units(lines: Lines, horizon: int) -> np.ndarray:
 def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (region code, item code) pairs with a line in 28 days and their units in 7 and 28 days."""
     n_items = len(lines.items)
-    key = lines.region * n_items + lines.item
+    recent = lines.age <= 28.0  # the key of these lines only (not of every line; same sums, same order)
+    key = lines.region[recent].astype(np.int64)
+    key *= n_items
+    key += lines.item[recent]
     n = len(lines.regions) * n_items
-    u7, u28 = _windowed(key, n, lines, 7.0), _windowed(key, n, lines, 28.0)
-    seen = np.unique(key[lines.age <= 28.0])
+    units, week = lines.units[recent], lines.age[recent] <= 7.0
+    u7 = np.bincount(key[week], weights=units[week], minlength=n)
+    u28 = np.bincount(key, weights=units, minlength=n)
+    seen = np.unique(key)
     return seen // n_items, seen % n_items, np.column_stack([u7[seen], u28[seen]])
 
 
@@ -147,8 +154,11 @@ def prepare(
         return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, _empty_partials(lines))
     grouped = group_by_customer(lines)
     cust = customer_table(lines, grouped, spec.lookback_days)
-    pairs = pair_stats(lines, grouped, spec.lookback_days)
-    del grouped
+    events = pair_events(grouped)
+    del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
+    pair_sums(lines, events)
+    pairs = pair_stats(events, spec.lookback_days)
+    del events
     gaps = item_gap_sums(
         pairs["item_code"], pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_gap_std_days"],
         len(lines.items),

@@ -64,7 +64,8 @@ def pair_year_ago_units(
     """
     in_h, _ = year_ago_masks(lines.age, horizon)
     n_items = max(len(lines.items), 1)
-    keys, inverse = np.unique(lines.cust[in_h] * n_items + lines.item[in_h], return_inverse=True)
+    key = lines.cust[in_h].astype(np.int64) * n_items + lines.item[in_h]  # int32 codes: an int64 key
+    keys, inverse = np.unique(key, return_inverse=True)
     wanted = np.asarray(cust_code, dtype=np.int64) * n_items + np.asarray(item_code, dtype=np.int64)
     if len(keys) == 0:
         return np.zeros(len(wanted))

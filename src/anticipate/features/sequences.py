@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._runs import runs, segment_runs
 from anticipate.features.history import Grouped, Lines
 from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
 
@@ -64,27 +65,41 @@ class Customers:
         return self.stats[:, CUSTOMER_COLUMNS[name]]
 
 
-def _events(
-    lines: Lines, grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, group: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One event per (group, order), oldest first within a group: ``indptr, age, units, spend``.
+def _collapse(
+    grouped: Grouped, perm: np.ndarray, indptr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One event per (group, order), oldest first within a group: ``indptr, age, units, spend, rows``.
 
-    ``perm``/``indptr`` list each group's positions in ``grouped`` (source order
-    within); ``group`` is each source line's group code. The sums are bit-identical
-    to pandas' grouped sums over (group, order): those add with ``np.add.reduceat``
-    when every (group, order) is one contiguous run of source lines (pandas 3's
-    sorted-ids path), else with Kahan compensation (its Cython path, which the
-    kernel reproduces).
+    ``perm``/``indptr`` list each group's positions in ``grouped`` (source order within);
+    ``rows`` is each event's first source line. The units and spend are Kahan sums (pandas'
+    Cython path, which the kernel reproduces); :func:`_run_sums` replaces them where pandas
+    would add otherwise.
     """
     ev_indptr, age, units, spend, first = kernels.collapse_events(
         indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
     )
-    run, at = kernels.runs(group, lines.order)
-    if len(at) == len(age):
-        ev_run = run[grouped.rows[first]]
-        units = np.add.reduceat(lines.units, at)[ev_run]
-        spend = np.add.reduceat(lines.spend, at)[ev_run]
-    return ev_indptr, age, units, spend
+    np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
+    return ev_indptr, age, units, spend, first
+
+
+def _run_sums(
+    lines: Lines, group: tuple[np.ndarray, ...], rows: np.ndarray, units: np.ndarray, spend: np.ndarray
+) -> None:
+    """Overwrite the events' ``units`` and ``spend`` with ``np.add.reduceat`` sums where pandas uses them.
+
+    ``group`` holds each source line's group key (one code array, or two: customer and
+    item), ``rows`` each event's first source line. The sums are then bit-identical to
+    pandas' grouped sums over (group, order): those add with ``np.add.reduceat`` when
+    every (group, order) is one contiguous run of source lines (pandas 3's sorted-ids
+    path), else with Kahan compensation (left as :func:`_collapse` made them).
+    """
+    run, at = runs(*group, lines.order)
+    if len(at) == len(units):
+        ev_run = run[rows]
+        del run
+        # written over the Kahan sums (mode "clip": the indices are valid, and "raise" buffers a copy)
+        np.take(np.add.reduceat(lines.units, at), ev_run, out=units, mode="clip")
+        np.take(np.add.reduceat(lines.spend, at), ev_run, out=spend, mode="clip")
 
 
 def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
@@ -95,31 +110,61 @@ def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Cust
     only, so the same lines in any row order give the same region.
     """
     everything = grouped.positions
-    ev_indptr, age, units, spend = _events(lines, grouped, everything, grouped.indptr, lines.cust)
+    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
+    ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr)
+    del everything
+    _run_sums(lines, (lines.cust,), rows, units, spend)
+    del rows
     windows = np.array([*CUSTOMER_WINDOWS, lookback_days], dtype=np.float64)
     stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
-    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
     return Customers(stats, region, stats[:, kernels.window_count(len(CUSTOMER_WINDOWS))])
 
 
-def pair_stats(lines: Lines, grouped: Grouped, lookback_days: float) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class PairEvents:
+    """Every (customer, item) pair of the history, in (customer, item) code order, and its events.
+
+    ``cust``/``item``: the pair's codes; its events (one per order, oldest first) are
+    ``[indptr[p], indptr[p + 1])`` of ``age`` (days), ``units``, ``spend`` and ``rows``
+    (first source line). Needs no :class:`Grouped` lines: the caller frees them, then
+    :func:`pair_sums` and :func:`pair_stats` run.
+    """
+
+    cust: np.ndarray
+    item: np.ndarray
+    indptr: np.ndarray
+    age: np.ndarray
+    units: np.ndarray
+    spend: np.ndarray
+    rows: np.ndarray
+
+
+def pair_events(grouped: Grouped) -> PairEvents:
+    """The pairs of the history and their events (:class:`PairEvents`; Kahan sums until :func:`pair_sums`)."""
+    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
+    starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
+    item = grouped.item[by_item[starts]].astype(np.int64)  # one per pair: the table's codes stay int64
+    pair_indptr = np.append(starts, len(by_item))
+    del starts
+    return PairEvents(cust, item, *_collapse(grouped, by_item, pair_indptr))
+
+
+def pair_sums(lines: Lines, events: PairEvents) -> None:
+    """Give the pairs' events pandas' sums (:func:`_run_sums`), in place."""
+    # the runs kernel compares customer and item codes: no combined key of N int64s
+    _run_sums(lines, (lines.cust, lines.item), events.rows, events.units, events.spend)
+
+
+def pair_stats(events: PairEvents, lookback_days: float) -> dict[str, np.ndarray]:
     """Customer x item statistics of every pair of the history, in (customer, item) code order.
 
     Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
     ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
     lookback window); one value per pair.
     """
-    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
-    cust = np.repeat(np.arange(len(lines.customers), dtype=np.int64), np.diff(grouped.indptr))
-    item = grouped.item[by_item]
-    _, starts = kernels.runs(cust, item)
-    pair_indptr = np.append(starts, len(by_item))
-    pair = lines.cust * len(lines.items) + lines.item
-    ev_indptr, age, units, spend = _events(lines, grouped, by_item, pair_indptr, pair)
-    del pair
     windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
-    stats = kernels.sequence_stats(ev_indptr, age, units, spend, windows)
-    table = {"cust_code": cust[starts], "item_code": item[starts]}
+    stats = kernels.sequence_stats(events.indptr, events.age, events.units, events.spend, windows)
+    table = {"cust_code": events.cust, "item_code": events.item}
     table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
     table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
