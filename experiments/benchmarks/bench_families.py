@@ -143,11 +143,11 @@ def _lp_row(family: str, n_w: int, n_s: int, seed: int) -> dict:
 
 
 def medium_lp_100x10000(workdir: Path) -> dict:
-    """Seed 1 of every family at 100 x 10,000 against HiGHS's exact LP bound (not a timing case:
-    ``seconds`` is the median HiGHS time, an unfinished LP counted as ``HIGHS_SECONDS``).
+    """Seed 1 of every family at 100 x 10,000 against HiGHS's exact LP bound (not a timing case).
 
     Each row is also appended to ``workdir/lp_check_100x10000.jsonl`` as it comes (the case
-    runs for hours; an interrupted run keeps what finished).
+    runs for hours; an interrupted run keeps what finished, and :func:`lp_summary` of the
+    logged rows is the same result).
     """
     log = Path(workdir) / "lp_check_100x10000.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +156,12 @@ def medium_lp_100x10000(workdir: Path) -> dict:
         rows[family] = _lp_row(family, 100, 10_000, 1)
         with log.open("a") as out:
             out.write(json.dumps(rows[family]) + "\n")
+    return lp_summary(rows)
+
+
+def lp_summary(rows: dict[str, dict]) -> dict:
+    """The LP check's result from its rows per family: ``seconds`` is the median HiGHS time (an
+    unfinished LP counted as ``HIGHS_SECONDS``), the smallest objective / LP and bound / LP."""
     finished = [r for r in rows.values() if "objective_over_lp" in r]
     return {
         "seconds": statistics.median(r.get("highs_seconds", HIGHS_SECONDS) for r in rows.values()),
