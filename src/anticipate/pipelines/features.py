@@ -14,15 +14,17 @@ from anticipate.storage.files import write_table
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
     from anticipate.features.build import build_features
+    from anticipate.features.history import ID_COLUMNS
     from anticipate.features.spec import FeatureSpec
 
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
-    ds = load_data(settings, cluster=True)
+    local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
+    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else ())
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
-    if cfg.compute.engine == "dask":
+    if not local:
         from anticipate.distributed.schedule import features_dask
 
         table = features_dask(cfg.compute, ds, cutoff_ts, spec)

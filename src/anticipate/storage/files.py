@@ -268,12 +268,18 @@ def read_parquet_checked(
 
 
 def load_dataset(
-    data_dir: str | Path, *, tables: tuple[str, ...] = TABLE_NAMES, order_columns: list[str] | None = None
+    data_dir: str | Path,
+    *,
+    tables: tuple[str, ...] = TABLE_NAMES,
+    order_columns: list[str] | None = None,
+    order_dictionary: tuple[str, ...] = (),
 ) -> DataSet:
     """Load the canonical tables of ``data_dir`` (as written by ``ingest`` or ``sample``).
 
     ``order_columns`` loads only those columns of the orders (the Dask path, whose
     workers read the orders themselves, needs ``order_ts`` only, for cutoff checks).
+    ``order_dictionary`` names text columns of the orders to load as categoricals (a
+    caller that reads them as codes: one string per distinct id instead of one per line).
 
     Raises
     ------
@@ -296,8 +302,8 @@ def load_dataset(
     for name in TABLE_NAMES:
         path = data_dir / f"{name}.parquet"
         wanted = name in tables and path.is_file()
-        columns = order_columns if name == "orders" else None
-        loaded[name] = read_parquet_checked(path, columns=columns) if wanted else None
+        columns, dictionary = (order_columns, list(order_dictionary)) if name == "orders" else (None, None)
+        loaded[name] = read_parquet_checked(path, columns=columns, dictionary=dictionary) if wanted else None
     return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
 
 
