@@ -15,6 +15,7 @@ from anticipate.features.build import (
     build_training_set,
     training_cutoffs,
 )
+from anticipate.features.history import ID_COLUMNS
 from anticipate.features.reference import build_features_reference
 from anticipate.features.spec import ALL_FAMILIES, FEATURE_DOCS, feature_columns
 from tests.strategies import cutoffs, order_logs
@@ -235,6 +236,34 @@ def test_training_set_labels_stay_before_until() -> None:
         orders, pd.Timestamp("2025-01-13"), horizon_days=2, lookback_days=30, windows=2
     )
     assert sorted(frame["cutoff"].unique()) == [pd.Timestamp("2025-01-09"), pd.Timestamp("2025-01-11")]
+
+
+def _as_categories(orders: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """``orders`` with its id columns as categoricals whose categories are shuffled and hold unused ids."""
+    rng = np.random.default_rng(seed)
+    out = orders.copy()
+    for column in ID_COLUMNS:
+        cats = np.array([*orders[column].astype(str).unique(), "zz-unused", "0-unused"], dtype=object)
+        out[column] = orders[column].astype(str).astype(pd.CategoricalDtype(rng.permutation(cats)))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(order_logs(), cutoffs, st.integers(0, 2**32 - 1))
+def test_id_columns_read_as_categories_give_the_same_table(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, seed: int
+) -> None:
+    fast = build_features(orders, cutoff, lookback_days=60)
+    again = build_features(_as_categories(orders, seed), cutoff, lookback_days=60)
+    pd.testing.assert_frame_equal(fast, again, check_exact=True)
+
+
+def test_category_level_reads_categorical_skus() -> None:
+    products = pd.DataFrame({"sku": ["s1", "s2"], "category": ["c1", "c1"]})
+    cutoff, orders = pd.Timestamp("2025-01-10"), _hand_log()
+    kw = {"lookback_days": 30, "item_level": "category", "products": products}
+    fast, again = (build_features(o, cutoff, **kw) for o in (orders, _as_categories(orders, 7)))
+    pd.testing.assert_frame_equal(fast, again, check_exact=True)
 
 
 def test_minimal_log_has_one_item_and_region() -> None:

@@ -152,6 +152,25 @@ def test_truncated_parquet_is_a_data_error(tmp_path: Path) -> None:
         read_parquet_checked(path)
 
 
+def test_dictionary_read_gives_categoricals_of_the_same_values(tmp_path: Path) -> None:
+    path = tmp_path / "orders.parquet"
+    frame = pd.DataFrame(
+        {"c": ["b", "a", None, "b", "c"] * 3, "n": range(15), "t": list("xyzzy") * 3}, dtype=object
+    ).astype({"n": "int64"})
+    write_parquet(frame, path)
+    read = read_parquet_checked(path, dictionary=["c", "n", "missing"])
+    assert list(read.columns) == ["c", "n", "t"] and isinstance(read["c"].dtype, pd.CategoricalDtype)
+    assert list(read["c"].cat.categories) == ["b", "a", "c"]  # first appearance
+    assert read["c"].isna().sum() == 3 and read["n"].dtype == "int64"
+    assert not isinstance(read["t"].dtype, pd.CategoricalDtype)
+    plain = read_parquet_checked(path)
+    pd.testing.assert_series_equal(read["c"].astype(plain["c"].dtype), plain["c"])
+    assert list(read_parquet_checked(path, columns=["t", "c"], dictionary=["c"]).columns) == ["t", "c"]
+    empty = tmp_path / "empty.parquet"
+    write_parquet(frame.iloc[:0].astype({"c": "str"}), empty)
+    assert len(read_parquet_checked(empty, dictionary=["c"])["c"].cat.categories) == 0
+
+
 def test_load_dataset_missing_directory_says_how_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="anticipate sample"):
         load_dataset(tmp_path / "nope")

@@ -28,12 +28,16 @@ DAY = np.timedelta64(1, "D")
 #: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
 #: that multiplies two codes casts to int64 first (a customer x item key overflows int32).
 CODE = np.int32
+#: Order columns the engine reads only as codes: a caller may load them as categoricals (one
+#: string per distinct id instead of one per line), and the codes come from the categories.
+ID_COLUMNS = ("customer_id", "sku", "region")
 
 
 def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | None) -> pd.Series:
     """The item of each order line: its ``sku``, or its product ``category`` (``ALL`` if unknown)."""
     if item_level == "sku":
-        return orders["sku"].astype(str)
+        sku = orders["sku"]
+        return sku if isinstance(sku.dtype, pd.CategoricalDtype) else sku.astype(str)
     if products is None or "category" not in products:
         return pd.Series("ALL", index=orders.index, dtype=str)
     category = products.set_index("sku")["category"]
@@ -94,13 +98,41 @@ def _chunk_indices(encoded: object) -> list[np.ndarray]:
     return [chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks]
 
 
+def _category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """:func:`_sorted_codes` of a categorical ``values`` of strings without nulls, else None.
+
+    The codes are the categoricals' own, renumbered in sorted order of the categories
+    that occur (a category no line uses gets no code): no string is hashed or copied.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype) or len(values) == 0:
+        return None
+    cats = values.cat.categories
+    if not (isinstance(cats.dtype, pd.StringDtype) or cats.dtype == object):
+        return None
+    codes = values.cat.codes.to_numpy()
+    seen = np.bincount(codes + 1, minlength=len(cats) + 1)  # slot 0 counts the nulls (code -1)
+    if seen[0]:
+        return None
+    used = np.flatnonzero(seen[1:])
+    kept = cats.take(used).astype(str)
+    order = np.argsort(kept.to_numpy(dtype=object), kind="stable")  # distinct strings: a total order
+    rank = np.zeros(len(cats), dtype=CODE)
+    rank[used[order]] = np.arange(len(used), dtype=CODE)
+    out = np.empty(len(codes), dtype=CODE)
+    np.take(rank, codes, out=out, mode="clip")  # "raise" buffers a copy
+    return out, pd.Index(kept.take(order))
+
+
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes of ``values`` as strings, numbered in sorted order of the strings.
 
-    Equals ``pd.factorize(values.astype(str), sort=True)``; pyarrow-backed strings are
-    dictionary-encoded by pyarrow directly (the GIL is released, and only the small
-    dictionary gets sorted).
+    Equals ``pd.factorize(values.astype(str), sort=True)``; categoricals read their codes
+    (:func:`_category_codes`), pyarrow-backed strings are dictionary-encoded by pyarrow
+    directly (the GIL is released, and only the small dictionary gets sorted).
     """
+    from_categories = _category_codes(values)
+    if from_categories is not None:
+        return from_categories
     values = values.astype(str)
     arr = _arrow(values)
     if arr is None or len(values) == 0:
@@ -156,7 +188,7 @@ def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
     id_codes, ids = pd.factorize(oid[valid], sort=False)
     joint[valid] = id_codes
     rest = ~valid
-    own = hist["customer_id"].astype(str)[rest] + "@" + ts[rest].astype("int64").astype(str)
+    own = hist["customer_id"][rest].astype(str) + "@" + ts[rest].astype("int64").astype(str)
     joint[rest] = len(ids) + pd.factorize(own, sort=False)[0]
     return pd.factorize(joint, sort=False)[0].astype(CODE)
 

@@ -147,7 +147,15 @@ def prepare(
     (customer, item) pairs with a line in ``[cutoff - spec.lookback_days, cutoff)``;
     the renewal gap sums pool every pair of the history, candidate or not.
     """
-    lines = history(orders, pd.Timestamp(cutoff), spec.item_level, products)
+    return prepare_history(history(orders, pd.Timestamp(cutoff), spec.item_level, products), spec)
+
+
+def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
+    """:func:`prepare` of the lines :func:`~anticipate.features.history.history` cut at the cutoff.
+
+    The orders frame is no longer needed here: a caller that holds nothing else of it may
+    free it first.
+    """
     if lines.empty:
         cust = Customers(np.zeros((0, 0)), np.zeros(0, dtype=np.int64), np.zeros(0))
         pairs = {"cust_code": np.zeros(0, dtype=np.int64), "item_code": np.zeros(0, dtype=np.int64)}

@@ -18,20 +18,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("anticipate")
 
 
-def load_data(settings: Settings, *, cluster: bool = False) -> DataSet:
+def load_data(settings: Settings, *, cluster: bool = False, dictionary: tuple[str, ...] = ()) -> DataSet:
     """Load the canonical data directory named by ``--data`` / ``data.dir``.
 
     With ``cluster=True`` (a command whose Dask path reads the orders on the workers),
     ``compute.engine: dask`` and a customer layout in the directory (written by
     ``ingest``, :mod:`anticipate.storage.layout`), only the ``order_ts`` column of the orders is
-    loaded here, for the cutoff checks.
+    loaded here, for the cutoff checks. ``dictionary`` names order columns to load as
+    categoricals (:func:`~anticipate.storage.files.load_dataset`), in the local path only.
     """
     if cluster and settings.cfg.compute.engine == "dask":
         from anticipate.storage.layout import read_layout
 
         if read_layout(settings.data_dir) is not None:
             return load_dataset(settings.data_dir, order_columns=["order_ts"])
-    return load_dataset(settings.data_dir)
+    return load_dataset(settings.data_dir, order_dictionary=dictionary)
 
 
 def resolve_cutoff(

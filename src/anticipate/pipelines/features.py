@@ -13,21 +13,28 @@ from anticipate.storage.files import write_table
 
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
-    from anticipate.features.build import build_features
+    from anticipate.features.build import table_of
+    from anticipate.features.history import ID_COLUMNS, history
+    from anticipate.features.partials import prepare_history
     from anticipate.features.spec import FeatureSpec
 
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
-    ds = load_data(settings, cluster=True)
+    local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
+    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else ())
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
-    if cfg.compute.engine == "dask":
+    if not local:
         from anticipate.distributed.schedule import features_dask
 
         table = features_dask(cfg.compute, ds, cutoff_ts, spec)
     else:
-        table = build_features(ds.orders, cutoff_ts, spec, products=ds.products)
+        lines = history(ds.orders, cutoff_ts, spec.item_level, ds.products)
+        del ds  # the orders frame (10M lines: ~0.5 GB) goes before the pairs are built,
+        prepared = prepare_history(lines, spec)
+        del lines  # and the lines (~0.4 GB) before the table is
+        table = table_of(prepared, cutoff_ts, spec)
     if table.empty:
         raise DataError(
             f"no candidate pairs at cutoff {dates.fmt(cutoff_ts)}: no order line in the "

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from anticipate.errors import DataError, LockHeld
+from anticipate.storage.dictionary import read_with_dictionaries
 
 TABLE_NAMES = ("orders", "products", "regions", "warehouses", "supply")
 
@@ -220,23 +221,6 @@ class DataSet:
     digest: str
 
 
-def _read_with_dictionaries(path: Path, columns: list[str] | None, text: list[str]) -> pd.DataFrame:
-    """Read ``path`` with the ``text`` columns as categoricals, in the system allocator's memory.
-
-    Large files (an allocation instance's 10 M cells) read through Arrow's default mimalloc
-    pool spent 1.8-6.0 s of system time in page faults of its huge-page segments on this
-    2-core VM, 0.5-1.1 s through the system allocator (wall 1.9-4.4 s -> 1.2-1.9 s). The
-    frame is converted a column at a time, each Arrow column freed once converted.
-    """
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    pool = pa.system_memory_pool()
-    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=text))
-    table = ds.dataset(str(path), format=fmt).to_table(columns=columns, memory_pool=pool)
-    return table.to_pandas(split_blocks=True, self_destruct=True, memory_pool=pool)
-
-
 def read_parquet_checked(
     path: Path, *, columns: list[str] | None = None, dictionary: list[str] | None = None
 ) -> pd.DataFrame:
@@ -256,7 +240,7 @@ def read_parquet_checked(
             text = [
                 c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
             ]
-            return _read_with_dictionaries(path, columns, text)  # (dictionary columns read as such)
+            return read_with_dictionaries(path, columns, text)  # (dictionary columns read as such)
         return pd.read_parquet(path, columns=columns, engine="pyarrow")
     except (OSError, pa.ArrowException, ValueError) as exc:
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
@@ -268,12 +252,18 @@ def read_parquet_checked(
 
 
 def load_dataset(
-    data_dir: str | Path, *, tables: tuple[str, ...] = TABLE_NAMES, order_columns: list[str] | None = None
+    data_dir: str | Path,
+    *,
+    tables: tuple[str, ...] = TABLE_NAMES,
+    order_columns: list[str] | None = None,
+    order_dictionary: tuple[str, ...] = (),
 ) -> DataSet:
     """Load the canonical tables of ``data_dir`` (as written by ``ingest`` or ``sample``).
 
     ``order_columns`` loads only those columns of the orders (the Dask path, whose
     workers read the orders themselves, needs ``order_ts`` only, for cutoff checks).
+    ``order_dictionary`` names text columns of the orders to load as categoricals (a
+    caller that reads them as codes: one string per distinct id instead of one per line).
 
     Raises
     ------
@@ -296,8 +286,8 @@ def load_dataset(
     for name in TABLE_NAMES:
         path = data_dir / f"{name}.parquet"
         wanted = name in tables and path.is_file()
-        columns = order_columns if name == "orders" else None
-        loaded[name] = read_parquet_checked(path, columns=columns) if wanted else None
+        columns, dictionary = (order_columns, list(order_dictionary)) if name == "orders" else (None, None)
+        loaded[name] = read_parquet_checked(path, columns=columns, dictionary=dictionary) if wanted else None
     return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
 
 
