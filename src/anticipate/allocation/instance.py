@@ -41,7 +41,7 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
             from anticipate.storage.files import read_parquet_checked
 
             ids = [c for c in ("warehouse_id", "sku") if c in COLUMNS[name]]  # categoricals: no 10 M strings
-            return read_parquet_checked(path, dictionary=ids), str(path)
+            return read_parquet_checked(path, dictionary=ids, stored_dictionaries=True), str(path)
     raise DataError(
         f"{directory} has no {name}.parquet or {name}.csv; an instance directory holds warehouses, "
         "skus and cells (see 'anticipate solve --help')"

@@ -222,12 +222,18 @@ class DataSet:
 
 
 def read_parquet_checked(
-    path: Path, *, columns: list[str] | None = None, dictionary: list[str] | None = None
+    path: Path,
+    *,
+    columns: list[str] | None = None,
+    dictionary: list[str] | None = None,
+    stored_dictionaries: bool = False,
 ) -> pd.DataFrame:
     """Read a Parquet file, turning unreadable or truncated files into a DataError.
 
     ``dictionary`` names text columns to read as pandas categoricals (one string per
-    distinct value instead of one per row; other columns named there read as usual).
+    distinct value instead of one per row; other columns named there read as usual);
+    ``stored_dictionaries`` takes them from the file's own dictionary pages, for columns
+    with few distinct values (see :func:`~anticipate.storage.dictionary.read_with_dictionaries`).
     """
     import pyarrow as pa
 
@@ -240,7 +246,7 @@ def read_parquet_checked(
             text = [
                 c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
             ]
-            return read_with_dictionaries(path, columns, text)  # (dictionary columns read as such)
+            return read_with_dictionaries(path, columns, text, stored=stored_dictionaries)
         return pd.read_parquet(path, columns=columns, engine="pyarrow")
     except (OSError, pa.ArrowException, ValueError) as exc:
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
