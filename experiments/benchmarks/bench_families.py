@@ -139,6 +139,9 @@ def _lp_row(family: str, n_w: int, n_s: int, seed: int) -> dict:
                               timeout=HIGHS_SECONDS, check=True)
     except subprocess.TimeoutExpired:
         return {"family": family, "seed": seed, "highs_unfinished_after_seconds": HIGHS_SECONDS}
+    except subprocess.CalledProcessError as exc:  # one family's failure is its row, not the case's end
+        last = (exc.stderr or "").strip().splitlines()[-1:] or ["failed"]
+        return {"family": family, "seed": seed, "error": last[0]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -161,10 +164,13 @@ def medium_lp_100x10000(workdir: Path) -> dict:
 
 def lp_summary(rows: dict[str, dict]) -> dict:
     """The LP check's result from its rows per family: ``seconds`` is the median HiGHS time (an
-    unfinished LP counted as ``HIGHS_SECONDS``), the smallest objective / LP and bound / LP."""
+    unfinished LP counted as ``HIGHS_SECONDS``, a failed family left out and named), the smallest
+    objective / LP and bound / LP."""
     finished = [r for r in rows.values() if "objective_over_lp" in r]
     return {
-        "seconds": statistics.median(r.get("highs_seconds", HIGHS_SECONDS) for r in rows.values()),
+        "seconds": statistics.median([r.get("highs_seconds", HIGHS_SECONDS) for r in rows.values()
+                                      if "error" not in r] or [0.0]),
+        "families_failed": sorted(f for f, r in rows.items() if "error" in r),
         "lp_check": rows, "families_finished": len(finished),
         "min_objective_over_lp": min((r["objective_over_lp"] for r in finished), default=None),
         "min_bound_over_lp": min((r["bound_over_lp"] for r in finished), default=None),

@@ -95,6 +95,9 @@ def _print_families(families: dict) -> None:
 def _print_lp_check(rows: dict) -> None:
     """One line per family of the HiGHS LP check: objective / LP, bound / LP, HiGHS seconds."""
     for family, r in rows.items():
+        if "error" in r:
+            print(f"    {family:14} ERROR {r['error']}")
+            continue
         if "objective_over_lp" not in r:
             print(f"    {family:14} HiGHS unfinished after {r['highs_unfinished_after_seconds']:.0f} s")
             continue
