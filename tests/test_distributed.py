@@ -206,7 +206,7 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     val = build_features_dask(client, parts, cutoffs[-1], spec, products=ds.products, labelled=True)
     pd.testing.assert_frame_equal(compact_features(val), local.val.reset_index(drop=True))
     sample, n = downsample_dask(train, 5000, seed=0)
-    assert n == len(local.frame) - len(local.val) and 4000 < len(sample) < 6000
+    assert n == len(local.train) and 4000 < len(sample) < 6000
     features = feature_names(val)
     model = train_dask(client, train, sample, val, features, NextPurchaseModel.from_config(cfg.model),
                        listen_port=12710)

@@ -231,10 +231,10 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
         model = train_dask(client, train, sample, val, features, model, listen_port=listen_port)
         size = cluster_size(client)
     seconds = {"features": featurised - started, "fit": time.perf_counter() - featurised}
-    meta = model_meta(cfg, until, pd.DataFrame({"cutoff": cutoffs}))
+    meta = model_meta(cfg, until, cutoffs)
     meta |= {**size, "rounds": model.fit_summary()["rounds"], "train_pairs_full": n_train,
              "dask_orders": source, "dask_partitions": n_parts, "dask_seconds": seconds}
-    return Fitted(model, features, sample, val, val, meta)
+    return Fitted(model, features, sample, val, meta)
 
 
 # --------------------------------------------------------------------------- forecast

@@ -7,7 +7,7 @@ columns, the frames it saw and its meta (the :class:`FeatureSpec` and windows).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,22 +111,24 @@ def feature_names(frame: pd.DataFrame) -> list[str]:
 
 @dataclass
 class Fitted:
-    """A model fitted on rolling-origin windows, with the frames it saw."""
+    """A model fitted on rolling-origin windows, with the frames it saw (training rows kept, validation)."""
 
     model: Any
     features: list[str]
     train: pd.DataFrame
     val: pd.DataFrame
-    frame: pd.DataFrame
     meta: dict[str, Any]
 
 
-def model_meta(cfg: Config, until: pd.Timestamp, frame: pd.DataFrame) -> dict[str, Any]:
-    """What a model was trained with: its :class:`FeatureSpec` (see ``to_meta``), ``until`` and windows."""
+def model_meta(cfg: Config, until: pd.Timestamp, cutoffs: Iterable[pd.Timestamp]) -> dict[str, Any]:
+    """What a model was trained with: its :class:`FeatureSpec` (see ``to_meta``), ``until`` and windows.
+
+    ``cutoffs``: the windows' cutoffs (repeats allowed, any order).
+    """
     return {
         **FeatureSpec.from_config(cfg).to_meta(),
         "until": dates.fmt(until),
-        "train_cutoffs": [dates.fmt(c) for c in sorted(frame["cutoff"].unique())],
+        "train_cutoffs": [dates.fmt(c) for c in sorted(set(pd.to_datetime(list(cutoffs))))],
     }
 
 
@@ -186,5 +188,5 @@ def fit_on_windows(cfg: Config, ds: DataSet, until: pd.Timestamp) -> Fitted:
         units_val=val["units"].to_numpy(),
         groups_val=val["customer_id"],
     )
-    frame = pd.concat([train, val], ignore_index=True)
-    return Fitted(model, features, train, val, frame, model_meta(cfg, until, frame))
+    cutoffs = [*train["cutoff"].unique(), *val["cutoff"].unique()]
+    return Fitted(model, features, train, val, model_meta(cfg, until, cutoffs))
