@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
+from anticipate.features._sums import window_sums
 
 
 @st.composite
@@ -222,3 +223,18 @@ def test_oldest_in_place_gives_every_line_its_orders_oldest_age(data: tuple[np.n
     oldest = np.full(n, -np.inf)
     np.maximum.at(oldest, order, age)
     np.testing.assert_array_equal(fast, oldest[order])
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_window_sums_equal_bincount_of_each_window_and_plain(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, _, age, _, spend = data
+    group32 = group.astype(np.int32)  # the history's codes
+    lo = np.array([-np.inf, -np.inf, 2.0, 4.5])
+    hi = np.array([3.0, 9.5, 4.5, 9.0])
+    fast = window_sums(group32, age, spend, lo, hi, n_groups)
+    np.testing.assert_array_equal(fast, window_sums(group, age, spend, lo, hi, n_groups, jit=False))
+    for k in range(len(lo)):
+        inside = (age > lo[k]) & (age <= hi[k])
+        want = np.bincount(group[inside], weights=spend[inside], minlength=n_groups)
+        np.testing.assert_array_equal(fast[:, k], want)  # the same additions in the same order: equal bits

@@ -127,7 +127,7 @@ class PairEvents:
     ``cust``/``item``: the pair's codes; its events (one per order, oldest first) are
     ``[indptr[p], indptr[p + 1])`` of ``age`` (days), ``units``, ``spend`` and ``rows``
     (first source line). Needs no :class:`Grouped` lines: the caller frees them, then
-    :func:`pair_sums` and :func:`pair_stats` run.
+    :func:`pair_sums`, :func:`pair_stats` and :func:`pair_table` run.
     """
 
     cust: np.ndarray
@@ -155,17 +155,32 @@ def pair_sums(lines: Lines, events: PairEvents) -> None:
     _run_sums(lines, (lines.cust, lines.item), events.rows, events.units, events.spend)
 
 
-def pair_stats(events: PairEvents, lookback_days: float) -> dict[str, np.ndarray]:
-    """Customer x item statistics of every pair of the history, in (customer, item) code order.
+def pair_stats(events: PairEvents, lookback_days: float) -> np.ndarray:
+    """The sequence statistics of every pair of the history, in (customer, item) code order.
+
+    One row per pair: the :func:`~anticipate.features._kernels.sequence_stats` columns over
+    the pair's events, windows :data:`~anticipate.features.spec.PAIR_WINDOWS` then the
+    lookback; :data:`PAIR_COLUMNS` names them. :func:`pair_table` reads the candidates' rows.
+    """
+    windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
+    return kernels.sequence_stats(events.indptr, events.age, events.units, events.spend, windows)
+
+
+def pair_table(
+    cust: np.ndarray, item: np.ndarray, stats: np.ndarray, keep: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The customer x item columns of the pairs ``keep`` (positions, ascending) of :func:`pair_stats`.
+
+    ``cust``, ``item``: the codes of every pair (:attr:`PairEvents.cust`, :attr:`PairEvents.item`).
 
     Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
     ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
-    lookback window); one value per pair.
+    lookback window); one value per kept pair. The kept rows are gathered once (whole
+    rows, in order), and the columns are views of them.
     """
-    windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
-    stats = kernels.sequence_stats(events.indptr, events.age, events.units, events.spend, windows)
-    table = {"cust_code": events.cust, "item_code": events.item}
-    table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
-    table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
+    rows = np.take(stats, keep, axis=0)
+    table = {"cust_code": np.take(cust, keep), "item_code": np.take(item, keep)}
+    table.update({name: rows[:, col] for name, col in PAIR_COLUMNS.items()})
+    table[LOOKBACK_ORDERS] = rows[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
     return table
