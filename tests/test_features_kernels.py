@@ -51,6 +51,7 @@ def test_sequence_stats_hand_example() -> None:
     assert abs(rog - 1.0 / 4.5) < 1e-12
     assert (x, t_x, big_t) == (2.0, 9.0, 10.0)
     assert (n7, u7) == (2.0, 5.0)
+    assert out.shape == (1, 13) and out[:, kernels.RECENCY].flags.c_contiguous  # column-major: whole columns
 
 
 @st.composite

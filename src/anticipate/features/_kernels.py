@@ -75,43 +75,44 @@ def _sequence_stats_body(
 
     Returns
     -------
-    float64 (G, N_FIXED + 2K): the :data:`SEQ_FIXED` columns (indices ``RECENCY`` ...
-    ``BGNBD_T``), then for each window the event count and the units inside it
-    (``age <= window``; :func:`window_count`, :func:`window_units`). NaN where undefined.
+    float64 (N_FIXED + 2K, G): one row per statistic (:func:`sequence_stats` transposes it):
+    the :data:`SEQ_FIXED` ones (indices ``RECENCY`` ... ``BGNBD_T``), then for each window
+    the event count and the units inside it (``age <= window``; :func:`window_count`,
+    :func:`window_units`). NaN where undefined.
     """
     n_groups = indptr.shape[0] - 1
     k = windows.shape[0]
-    out = np.full((n_groups, N_FIXED + 2 * k), np.nan)
-    for g in prange(n_groups):  # groups are independent: rows of out are disjoint
+    out = np.full((N_FIXED + 2 * k, n_groups), np.nan)
+    for g in prange(n_groups):  # groups are independent: columns of out are disjoint
         lo, hi = indptr[g], indptr[g + 1]
         n = hi - lo
         if n == 0:
             continue
         first, last = age[lo], age[hi - 1]
-        out[g, RECENCY] = last
-        out[g, TENURE] = first
-        out[g, N_EVENTS] = n
+        out[RECENCY, g] = last
+        out[TENURE, g] = first
+        out[N_EVENTS, g] = n
         spend365 = 0.0
         for i in range(lo, hi):
             if age[i] <= 365.0:
                 spend365 += spend[i]
-        out[g, SPEND_365] = spend365
+        out[SPEND_365, g] = spend365
         if n >= 2:
             total = first - last
             mean = total / (n - 1)
-            out[g, GAP_MEAN] = mean
+            out[GAP_MEAN, g] = mean
             if n >= 3:
                 ss = 0.0
                 for i in range(lo + 1, hi):
                     d = (age[i - 1] - age[i]) - mean
                     ss += d * d
-                out[g, GAP_STD] = math.sqrt(ss / (n - 2))
-            out[g, GAP_LAST] = age[hi - 2] - age[hi - 1]
+                out[GAP_STD, g] = math.sqrt(ss / (n - 2))
+            out[GAP_LAST, g] = age[hi - 2] - age[hi - 1]
             if mean > 0.0:
-                out[g, RECENCY_OVER_GAP] = last / mean
-        out[g, BGNBD_X] = n - 1
-        out[g, BGNBD_T_X] = first - last
-        out[g, BGNBD_T] = first
+                out[RECENCY_OVER_GAP, g] = last / mean
+        out[BGNBD_X, g] = n - 1
+        out[BGNBD_T_X, g] = first - last
+        out[BGNBD_T, g] = first
         for w in range(k):
             count = 0.0
             total_units = 0.0
@@ -119,8 +120,8 @@ def _sequence_stats_body(
                 if age[i] <= windows[w]:
                     count += 1.0
                     total_units += units[i]
-            out[g, N_FIXED + 2 * w] = count
-            out[g, N_FIXED + 2 * w + 1] = total_units
+            out[N_FIXED + 2 * w, g] = count
+            out[N_FIXED + 2 * w + 1, g] = total_units
     return out
 
 
@@ -136,7 +137,11 @@ def sequence_stats(
     *,
     jit: bool = True,
 ) -> np.ndarray:
-    """Run the sequence kernel (``jit=False`` runs the plain-Python twin)."""
+    """Run the sequence kernel (``jit=False`` runs the plain-Python twin): float64 (G, N_FIXED + 2K).
+
+    The array is column-major (a transposed view of the kernel's output), so each statistic's
+    column is contiguous: the callers read and gather whole columns.
+    """
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
@@ -144,7 +149,7 @@ def sequence_stats(
         np.ascontiguousarray(spend, dtype=np.float64),
         np.ascontiguousarray(windows, dtype=np.float64),
     )
-    return _sequence_stats_jit(*args) if jit else _sequence_stats_body(*args)
+    return (_sequence_stats_jit(*args) if jit else _sequence_stats_body(*args)).T
 
 
 def _group_by_codes_body(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

@@ -348,12 +348,21 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     }
     columns = spec.columns
     block = np.empty((len(columns), len(c_idx)))
-    for row, name in enumerate(columns):
-        if name in constants:
-            block[row].fill(constants[name])
-        else:
-            src, idx = sources[name]
-            block[row] = src if idx is None else np.take(src, idx)
+
+    def fill(rows: range) -> None:
+        for row in rows:
+            name = columns[row]
+            if name in constants:
+                block[row].fill(constants[name])
+            else:
+                src, idx = sources[name]
+                block[row] = src if idx is None else np.take(src, idx)
+
+    half = len(columns) // 2
+    with ThreadPoolExecutor(max_workers=1) as side:  # the copies and gathers release the GIL
+        later = side.submit(fill, range(half, len(columns)))
+        fill(range(half))
+        later.result()
     out = pd.DataFrame(block.T, columns=columns, copy=False)
     region_idx = prepared.cust.region[c_idx]
     keys = ((prepared.customers, c_idx), (prepared.items, pairs["item_code"]), (prepared.regions, region_idx))

@@ -175,10 +175,13 @@ def pair_table(
 
     Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
     ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
-    lookback window); one value per kept pair. The kept rows are gathered once (whole
-    rows, in order), and the columns are views of them.
+    lookback window); one value per kept pair. ``stats`` is column-major (as
+    :func:`pair_stats` returns it): each column is gathered whole, into one block.
     """
-    rows = np.take(stats, keep, axis=0)
+    rows = np.empty((stats.shape[1], len(keep)))
+    for col in range(stats.shape[1]):
+        np.take(stats[:, col], keep, out=rows[col], mode="clip")  # "raise" buffers a copy
+    rows = rows.T
     table = {"cust_code": np.take(cust, keep), "item_code": np.take(item, keep)}
     table.update({name: rows[:, col] for name, col in PAIR_COLUMNS.items()})
     table[LOOKBACK_ORDERS] = rows[:, kernels.window_count(len(PAIR_WINDOWS))]
