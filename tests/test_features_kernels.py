@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._collapse import collapse_events
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
 from anticipate.features._sums import window_sums
@@ -95,10 +96,15 @@ def test_sort_segments_orders_each_group_by_key_stably(data: tuple[np.ndarray, .
 def test_collapse_events_equals_pandas_groupby_and_plain(data: tuple[np.ndarray, ...]) -> None:
     group, n_groups, order, age, units, spend = data
     perm, indptr = kernels.group_by_codes(group, n_groups)
-    fast = kernels.collapse_events(indptr, perm, order, age, units, spend)
-    slow = kernels.collapse_events(indptr, perm, order, age, units, spend, jit=False)
+    fast = collapse_events(indptr, perm, order, age, units, spend)
+    slow = collapse_events(indptr, perm, order, age, units, spend, jit=False)
     for f, s in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(f, s)
+    for parts in (1, 3, 7):  # runs of groups collapsed side by side: the same arrays, any number of runs
+        for how in (True, False):
+            got = collapse_events(indptr, perm, order, age, units, spend, jit=how, parts=parts)
+            for f, g in zip(fast, got, strict=True):
+                np.testing.assert_array_equal(f, g)
     # pandas: one event per (group, order), oldest first, ties by order code
     frame = pd.DataFrame(
         {"g": group, "o": order, "age": age, "u": units, "s": spend, "row": np.arange(len(age))}
@@ -117,7 +123,7 @@ def test_collapse_events_sums_spend_with_kahan_compensation() -> None:
     # 0.1 + 0.2 + 0.3 added naively is 0.6000000000000001; compensated it is 0.6
     spend = np.array([0.1, 0.2, 0.3])
     one = np.zeros(3, dtype=np.int64)
-    _, _, _, total, _ = kernels.collapse_events(
+    _, _, _, total, _ = collapse_events(
         np.array([0, 3]), np.arange(3), one, np.ones(3), np.ones(3), spend
     )
     assert total[0] == 0.6
@@ -195,8 +201,8 @@ def test_kernels_take_int32_codes_as_they_are_and_agree_with_int64(data: tuple[n
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(kernels.sort_segments(indptr, perm, o32),
                                   kernels.sort_segments(indptr, perm, order))
-    for got, want in zip(kernels.collapse_events(indptr, perm, o32, age, units, spend),
-                         kernels.collapse_events(indptr, perm, order, age, units, spend), strict=True):
+    for got, want in zip(collapse_events(indptr, perm, o32, age, units, spend),
+                         collapse_events(indptr, perm, order, age, units, spend), strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(kernels.most_recent(indptr, perm, age, units, o32),
                                   kernels.most_recent(indptr, perm, age, units, order))

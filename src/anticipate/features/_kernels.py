@@ -202,7 +202,7 @@ def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -
     int64 (N,): ``perm`` with every segment sorted by key.
     """
     out = perm.copy()
-    for g in range(indptr.shape[0] - 1):
+    for g in prange(indptr.shape[0] - 1):  # segments are independent: each writes its own slice of out
         lo, hi = indptr[g], indptr[g + 1]
         ordered = True
         for j in range(lo + 1, hi):
@@ -215,7 +215,7 @@ def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -
     return out
 
 
-_sort_segments_jit = njit(cache=True, nogil=True)(_sort_segments_body)
+_sort_segments_jit = njit(cache=True, nogil=True, parallel=True)(_sort_segments_body)
 
 
 def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit: bool = True) -> np.ndarray:
@@ -226,109 +226,6 @@ def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit:
         codes_array(key),
     )
     return _sort_segments_jit(*args) if jit else _sort_segments_body(*args)
-
-
-def _collapse_events_body(
-    indptr: np.ndarray,
-    perm: np.ndarray,
-    order: np.ndarray,
-    age: np.ndarray,
-    units: np.ndarray,
-    spend: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One event per (group, order): its oldest age, summed units and summed spend.
-
-    Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]`` in source order. Each
-    order code of a group becomes one event with the largest ``age`` of its rows
-    (days) and the units and spend summed in source order with Kahan compensation
-    (as pandas' Cython grouped sum does, bit for bit). A group's events come oldest
-    first, ties broken by order code. Groups already in order (a time-sorted log)
-    skip both sorts.
-
-    Returns
-    -------
-    ev_indptr : int64 (G + 1,)  group ``g`` owns events ``[ev_indptr[g], ev_indptr[g + 1])``
-    ev_age, ev_units, ev_spend : float64 (E,)
-    ev_row : int64 (E,)  the first source row of each event
-
-    The event arrays are views of buffers sized for every row (E <= N).
-    """
-    n_groups = indptr.shape[0] - 1
-    n = perm.shape[0]
-    ev_indptr = np.zeros(n_groups + 1, dtype=np.int64)
-    ev_age = np.empty(n)
-    ev_units = np.empty(n)
-    ev_spend = np.empty(n)
-    ev_row = np.empty(n, dtype=np.int64)
-    w = 0
-    for g in range(n_groups):
-        lo, hi = indptr[g], indptr[g + 1]
-        seg = perm[lo:hi]
-        for j in range(1, hi - lo):
-            if order[seg[j]] < order[seg[j - 1]]:
-                seg = seg[np.argsort(order[seg], kind="mergesort")]
-                break
-        start = w
-        j = 0
-        while j < hi - lo:
-            code = order[seg[j]]
-            ev_row[w] = seg[j]
-            oldest = -np.inf
-            su, cu, ss, cs = 0.0, 0.0, 0.0, 0.0
-            while j < hi - lo and order[seg[j]] == code:
-                row = seg[j]
-                oldest = max(oldest, age[row])
-                y = units[row] - cu
-                t = su + y
-                cu = t - su - y
-                if cu != cu:
-                    cu = 0.0
-                su = t
-                y = spend[row] - cs
-                t = ss + y
-                cs = t - ss - y
-                if cs != cs:
-                    cs = 0.0
-                ss = t
-                j += 1
-            ev_age[w], ev_units[w], ev_spend[w] = oldest, su, ss
-            w += 1
-        for e in range(start + 1, w):
-            if ev_age[e] > ev_age[e - 1]:
-                by_age = np.argsort(-ev_age[start:w], kind="mergesort") + start
-                ev_age[start:w] = ev_age[by_age]
-                ev_units[start:w] = ev_units[by_age]
-                ev_spend[start:w] = ev_spend[by_age]
-                ev_row[start:w] = ev_row[by_age]
-                break
-        ev_indptr[g + 1] = w
-    # views of the first ``w`` entries: the untouched tail pages were never faulted in, a copy would be
-    return ev_indptr, ev_age[:w], ev_units[:w], ev_spend[:w], ev_row[:w]
-
-
-_collapse_events_jit = njit(cache=True, nogil=True)(_collapse_events_body)
-
-
-def collapse_events(
-    indptr: np.ndarray,
-    perm: np.ndarray,
-    order: np.ndarray,
-    age: np.ndarray,
-    units: np.ndarray,
-    spend: np.ndarray,
-    *,
-    jit: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the event-collapse kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (
-        np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(perm, dtype=np.int64),
-        codes_array(order),
-        np.ascontiguousarray(age, dtype=np.float64),
-        np.ascontiguousarray(units, dtype=np.float64),
-        np.ascontiguousarray(spend, dtype=np.float64),
-    )
-    return _collapse_events_jit(*args) if jit else _collapse_events_body(*args)
 
 
 def _most_recent_body(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._collapse import collapse_events
 from anticipate.features._runs import runs, segment_runs
 from anticipate.features.history import Grouped, Lines
 from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
@@ -75,7 +76,7 @@ def _collapse(
     Cython path, which the kernel reproduces); :func:`_run_sums` replaces them where pandas
     would add otherwise.
     """
-    ev_indptr, age, units, spend, first = kernels.collapse_events(
+    ev_indptr, age, units, spend, first = collapse_events(
         indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
     )
     np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
