@@ -31,6 +31,9 @@ CODE = np.int32
 #: Order columns the engine reads only as codes: a caller may load them as categoricals (one
 #: string per distinct id instead of one per line), and the codes come from the categories.
 ID_COLUMNS = ("customer_id", "sku", "region")
+#: The :data:`ID_COLUMNS` with few distinct values (thousands, not a line's worth): a Parquet writer keeps
+#: them dictionary-encoded, and reading those dictionaries is cheaper than encoding the strings again.
+FEW_IDS = ("sku", "region")
 
 
 def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | None) -> pd.Series:

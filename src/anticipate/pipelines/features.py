@@ -14,14 +14,14 @@ from anticipate.storage.files import write_table
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
     from anticipate.features.build import table_of
-    from anticipate.features.history import ID_COLUMNS, history
+    from anticipate.features.history import FEW_IDS, ID_COLUMNS, history
     from anticipate.features.partials import prepare_history
     from anticipate.features.spec import FeatureSpec
 
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
-    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else ())
+    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )

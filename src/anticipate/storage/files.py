@@ -226,14 +226,15 @@ def read_parquet_checked(
     *,
     columns: list[str] | None = None,
     dictionary: list[str] | None = None,
-    stored_dictionaries: bool = False,
+    stored_dictionaries: bool | tuple[str, ...] = False,
 ) -> pd.DataFrame:
     """Read a Parquet file, turning unreadable or truncated files into a DataError.
 
     ``dictionary`` names text columns to read as pandas categoricals (one string per
     distinct value instead of one per row; other columns named there read as usual);
-    ``stored_dictionaries`` takes them from the file's own dictionary pages, for columns
-    with few distinct values (see :func:`~anticipate.storage.dictionary.read_with_dictionaries`).
+    ``stored_dictionaries`` takes them (``True``) or those it names from the file's own dictionary
+    pages, for columns with few distinct values (see
+    :func:`~anticipate.storage.dictionary.read_with_dictionaries`).
     """
     import pyarrow as pa
 
@@ -263,13 +264,15 @@ def load_dataset(
     tables: tuple[str, ...] = TABLE_NAMES,
     order_columns: list[str] | None = None,
     order_dictionary: tuple[str, ...] = (),
+    order_stored: tuple[str, ...] = (),
 ) -> DataSet:
     """Load the canonical tables of ``data_dir`` (as written by ``ingest`` or ``sample``).
 
     ``order_columns`` loads only those columns of the orders (the Dask path, whose
     workers read the orders themselves, needs ``order_ts`` only, for cutoff checks).
     ``order_dictionary`` names text columns of the orders to load as categoricals (a
-    caller that reads them as codes: one string per distinct id instead of one per line).
+    caller that reads them as codes: one string per distinct id instead of one per line);
+    those of them in ``order_stored`` are read from the file's dictionary pages (few distinct values).
 
     Raises
     ------
@@ -293,7 +296,12 @@ def load_dataset(
         path = data_dir / f"{name}.parquet"
         wanted = name in tables and path.is_file()
         columns, dictionary = (order_columns, list(order_dictionary)) if name == "orders" else (None, None)
-        loaded[name] = read_parquet_checked(path, columns=columns, dictionary=dictionary) if wanted else None
+        stored = order_stored if name == "orders" else False
+        loaded[name] = None
+        if wanted:
+            loaded[name] = read_parquet_checked(
+                path, columns=columns, dictionary=dictionary, stored_dictionaries=stored
+            )
     return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
 
 
