@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -223,3 +224,11 @@ def test_a_stricter_umask_is_respected_too(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["0o600", "0o700"]
+
+
+def test_a_small_dictionary_limit_keeps_every_value(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"x": rng.normal(size=5000), "n": rng.integers(0, 5, 5000).astype(float)})
+    frame.loc[::7, "x"] = np.nan
+    path = write_parquet(frame, tmp_path / "t.parquet", dictionary_bytes=1024)  # "x" overflows it at once
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame, check_exact=True)

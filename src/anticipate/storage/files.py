@@ -84,10 +84,15 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_parquet(df: pd.DataFrame, target: str | Path) -> Path:
-    """Write ``df`` to Parquet atomically, without the index; deterministic bytes."""
+def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+    """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
+
+    ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
+    and the rest is stored plain (Arrow's default, 1 MiB, when None).
+    """
+    limit = {} if dictionary_bytes is None else {"dictionary_pagesize_limit": int(dictionary_bytes)}
     with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **limit)
     return Path(target)
 
 
@@ -110,13 +115,16 @@ def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
-def write_table(df: pd.DataFrame, target: str | Path) -> Path:
-    """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically."""
+def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+    """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically.
+
+    ``dictionary_bytes``: see :func:`write_parquet` (Parquet only).
+    """
     suffix = Path(target).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, target)
     if suffix in {".parquet", ".pq"}:
-        return write_parquet(df, target)
+        return write_parquet(df, target, dictionary_bytes=dictionary_bytes)
     raise DataError(f"output file {target} must end in .parquet or .csv")
 
 
