@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events
+from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
 from anticipate.features._sums import window_sums
+from anticipate.features.renewal import item_gap_sums as reference_gap_sums
 
 
 @st.composite
@@ -245,3 +247,30 @@ def test_window_sums_equal_bincount_of_each_window_and_plain(data: tuple[np.ndar
         inside = (age > lo[k]) & (age <= hi[k])
         want = np.bincount(group[inside], weights=spend[inside], minlength=n_groups)
         np.testing.assert_array_equal(fast[:, k], want)  # the same additions in the same order: equal bits
+
+
+@settings(max_examples=150, deadline=None)
+@given(grouped(), st.integers(0, 2**32 - 1))
+def test_sequence_stats_of_some_groups_are_their_rows_of_all(data: tuple[np.ndarray, ...], seed: int) -> None:
+    indptr, age, units, spend = data
+    windows = np.array([7.0, 30.0])
+    every = kernels.sequence_stats(indptr, age, units, spend, windows)
+    some = np.flatnonzero(np.random.default_rng(seed).random(len(indptr) - 1) < 0.5)
+    for jit in (True, False):
+        got = kernels.sequence_stats(indptr, age, units, spend, windows, groups=some, jit=jit)
+        np.testing.assert_array_equal(got, every[some])
+
+
+@settings(max_examples=150, deadline=None)
+@given(grouped(), st.integers(0, 2**32 - 1))
+def test_item_gap_sums_kernel_equals_the_sums_over_the_statistics(
+    data: tuple[np.ndarray, ...], seed: int
+) -> None:
+    indptr, age, units, spend = data
+    n_items = 3
+    item = np.random.default_rng(seed).integers(0, n_items, len(indptr) - 1).astype(np.int32)
+    stats = kernels.sequence_stats(indptr, age, units, spend, np.array([7.0]))
+    n, mean, std = (stats[:, c] for c in (kernels.N_EVENTS, kernels.GAP_MEAN, kernels.GAP_STD))
+    want = reference_gap_sums(item, n, mean, std, n_items)
+    np.testing.assert_array_equal(item_gap_sums(indptr, age, item, n_items), want)  # the same bits
+    np.testing.assert_array_equal(item_gap_sums(indptr, age, item, n_items, jit=False), want)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 #: Output columns of :func:`sequence_stats`, before the per-window pairs.
 SEQ_FIXED = (
@@ -61,8 +62,33 @@ def window_units(w: int) -> int:
     return N_FIXED + 2 * w + 1
 
 
+@register_jitable
+def gap_moments(age: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
+    """Mean and sample std (days) of the gaps between the events ``age[lo:hi]`` (oldest first).
+
+    The mean needs two events and the std three (NaN otherwise). Shared by the Numba kernels
+    (``register_jitable``: compiled into them, plain Python when a twin calls it).
+    """
+    n = hi - lo
+    mean, std = np.nan, np.nan
+    if n >= 2:
+        mean = (age[lo] - age[hi - 1]) / (n - 1)
+        if n >= 3:
+            ss = 0.0
+            for i in range(lo + 1, hi):
+                d = (age[i - 1] - age[i]) - mean
+                ss += d * d
+            std = math.sqrt(ss / (n - 2))
+    return mean, std
+
+
 def _sequence_stats_body(
-    indptr: np.ndarray, age: np.ndarray, units: np.ndarray, spend: np.ndarray, windows: np.ndarray
+    indptr: np.ndarray,
+    age: np.ndarray,
+    units: np.ndarray,
+    spend: np.ndarray,
+    windows: np.ndarray,
+    groups: np.ndarray,
 ) -> np.ndarray:
     """Per group: recency, tenure, count, spend (365 d), gaps, BG/NBD summary, windowed counts/units.
 
@@ -72,19 +98,20 @@ def _sequence_stats_body(
     age : float64 (N,)  days before the cutoff, oldest first within a group
     units, spend : float64 (N,)  units and currency per event
     windows : float64 (K,)  window lengths in days
+    groups : int64 (R,)  the groups to describe, one output column each
 
     Returns
     -------
-    float64 (N_FIXED + 2K, G): one row per statistic (:func:`sequence_stats` transposes it):
+    float64 (N_FIXED + 2K, R): one row per statistic (:func:`sequence_stats` transposes it):
     the :data:`SEQ_FIXED` ones (indices ``RECENCY`` ... ``BGNBD_T``), then for each window
     the event count and the units inside it (``age <= window``; :func:`window_count`,
     :func:`window_units`). NaN where undefined.
     """
-    n_groups = indptr.shape[0] - 1
+    n_out = groups.shape[0]
     k = windows.shape[0]
-    out = np.full((N_FIXED + 2 * k, n_groups), np.nan)
-    for g in prange(n_groups):  # groups are independent: columns of out are disjoint
-        lo, hi = indptr[g], indptr[g + 1]
+    out = np.full((N_FIXED + 2 * k, n_out), np.nan)
+    for g in prange(n_out):  # groups are independent: columns of out are disjoint
+        lo, hi = indptr[groups[g]], indptr[groups[g] + 1]
         n = hi - lo
         if n == 0:
             continue
@@ -98,15 +125,9 @@ def _sequence_stats_body(
                 spend365 += spend[i]
         out[SPEND_365, g] = spend365
         if n >= 2:
-            total = first - last
-            mean = total / (n - 1)
+            mean, std = gap_moments(age, lo, hi)
             out[GAP_MEAN, g] = mean
-            if n >= 3:
-                ss = 0.0
-                for i in range(lo + 1, hi):
-                    d = (age[i - 1] - age[i]) - mean
-                    ss += d * d
-                out[GAP_STD, g] = math.sqrt(ss / (n - 2))
+            out[GAP_STD, g] = std
             out[GAP_LAST, g] = age[hi - 2] - age[hi - 1]
             if mean > 0.0:
                 out[RECENCY_OVER_GAP, g] = last / mean
@@ -135,19 +156,23 @@ def sequence_stats(
     spend: np.ndarray,
     windows: np.ndarray,
     *,
+    groups: np.ndarray | None = None,
     jit: bool = True,
 ) -> np.ndarray:
-    """Run the sequence kernel (``jit=False`` runs the plain-Python twin): float64 (G, N_FIXED + 2K).
+    """Run the sequence kernel (``jit=False`` runs the plain-Python twin): float64 (R, N_FIXED + 2K).
 
-    The array is column-major (a transposed view of the kernel's output), so each statistic's
-    column is contiguous: the callers read and gather whole columns.
+    One row per group of ``groups`` (int positions; all G groups when None). The array is
+    column-major (a transposed view of the kernel's output), so each statistic's column is
+    contiguous: the callers read and gather whole columns.
     """
+    every = np.arange(len(indptr) - 1, dtype=np.int64) if groups is None else groups
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(spend, dtype=np.float64),
         np.ascontiguousarray(windows, dtype=np.float64),
+        np.ascontiguousarray(every, dtype=np.int64),
     )
     return (_sequence_stats_jit(*args) if jit else _sequence_stats_body(*args)).T
 

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from anticipate.features._gaps import item_gap_sums
 from anticipate.features._sums import window_sums
 from anticipate.features.history import Lines, group_by_customer, history
-from anticipate.features.renewal import GAP_SUMS, item_gap_sums, pooled_gaps, renewal_columns
+from anticipate.features.renewal import GAP_SUMS, pooled_gaps, renewal_columns
 from anticipate.features.season import (
     YEAR_AGO,
     days_to_christmas,
@@ -41,8 +42,8 @@ from anticipate.features.season import (
 from anticipate.features.sequences import (
     CUSTOMER_COLUMNS,
     LOOKBACK_ORDERS,
-    PAIR_COLUMNS,
     Customers,
+    candidate_pairs,
     customer_table,
     pair_events,
     pair_stats,
@@ -158,20 +159,6 @@ def _line_sums(lines: Lines, horizon: int) -> tuple[np.ndarray, np.ndarray, tupl
     return region_ya, _item_units(lines, horizon), _ri_units(lines)
 
 
-def _candidates(
-    stats: np.ndarray, cust: np.ndarray, item: np.ndarray, lookback_days: int, n_items: int
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The candidate pairs' columns and the item gap sums, which pool every pair of the history.
-
-    ``stats``: :func:`~anticipate.features.sequences.pair_stats` of the pairs ``cust``, ``item``.
-    """
-    names = ("ci_orders_total", "ci_gap_mean_days", "ci_gap_std_days")
-    n, mean, std = (stats[:, PAIR_COLUMNS[name]] for name in names)
-    gaps = item_gap_sums(item, n, mean, std, n_items)
-    keep = np.flatnonzero(stats[:, PAIR_COLUMNS["ci_days_since_last"]] <= lookback_days)
-    return pair_table(cust, item, stats, keep), gaps
-
-
 def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
     """:func:`prepare` of the lines :func:`~anticipate.features.history.history` cut at the cutoff.
 
@@ -194,10 +181,10 @@ def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
         events = pair_events(grouped)
         del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
         pair_sums(lines, events)
-        stats, cust_code, item_code = pair_stats(events, spec.lookback_days), events.cust, events.item
-        del events  # the events go before the candidates' rows are gathered
-        pairs, gaps = _candidates(stats, cust_code, item_code, spec.lookback_days, len(lines.items))
-        del stats
+        gaps = item_gap_sums(events.indptr, events.age, events.item, len(lines.items))  # every pair
+        keep = candidate_pairs(events, spec.lookback_days)
+        pairs = pair_table(events, keep, pair_stats(events, spec.lookback_days, keep))
+        del events, keep
         region_ya, item_units, ri = sums_job.result()
     partials = Partials(lines.items, item_units, gaps, lines.regions, *ri, region_ya)
     pairs["sea_ci_units_ya"] = pair_year_ago_units(lines, pairs["cust_code"], pairs["item_code"], horizon)

@@ -156,35 +156,35 @@ def pair_sums(lines: Lines, events: PairEvents) -> None:
     _run_sums(lines, (lines.cust, lines.item), events.rows, events.units, events.spend)
 
 
-def pair_stats(events: PairEvents, lookback_days: float) -> np.ndarray:
-    """The sequence statistics of every pair of the history, in (customer, item) code order.
+def candidate_pairs(events: PairEvents, lookback_days: float) -> np.ndarray:
+    """Positions (ascending) of the pairs with an order in the lookback: their last event's age <= L days.
+
+    That age is the pair's ``ci_days_since_last`` (:data:`PAIR_COLUMNS`).
+    """
+    return np.flatnonzero(events.age[events.indptr[1:] - 1] <= lookback_days)
+
+
+def pair_stats(events: PairEvents, lookback_days: float, pairs: np.ndarray) -> np.ndarray:
+    """The sequence statistics of the pairs at positions ``pairs`` (in (customer, item) code order).
 
     One row per pair: the :func:`~anticipate.features._kernels.sequence_stats` columns over
     the pair's events, windows :data:`~anticipate.features.spec.PAIR_WINDOWS` then the
-    lookback; :data:`PAIR_COLUMNS` names them. :func:`pair_table` reads the candidates' rows.
+    lookback; :data:`PAIR_COLUMNS` names them. Column-major (each statistic contiguous).
     """
     windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
-    return kernels.sequence_stats(events.indptr, events.age, events.units, events.spend, windows)
+    args = (events.indptr, events.age, events.units, events.spend, windows)
+    return kernels.sequence_stats(*args, groups=pairs)
 
 
-def pair_table(
-    cust: np.ndarray, item: np.ndarray, stats: np.ndarray, keep: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The customer x item columns of the pairs ``keep`` (positions, ascending) of :func:`pair_stats`.
-
-    ``cust``, ``item``: the codes of every pair (:attr:`PairEvents.cust`, :attr:`PairEvents.item`).
+def pair_table(events: PairEvents, pairs: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
+    """The customer x item columns of the pairs at positions ``pairs``, ``stats`` their :func:`pair_stats`.
 
     Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
     ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
-    lookback window); one value per kept pair. ``stats`` is column-major (as
-    :func:`pair_stats` returns it): each column is gathered whole, into one block.
+    lookback window); one value per pair, the statistics views of ``stats``' columns.
     """
-    rows = np.empty((stats.shape[1], len(keep)))
-    for col in range(stats.shape[1]):
-        np.take(stats[:, col], keep, out=rows[col], mode="clip")  # "raise" buffers a copy
-    rows = rows.T
-    table = {"cust_code": np.take(cust, keep), "item_code": np.take(item, keep)}
-    table.update({name: rows[:, col] for name, col in PAIR_COLUMNS.items()})
-    table[LOOKBACK_ORDERS] = rows[:, kernels.window_count(len(PAIR_WINDOWS))]
+    table = {"cust_code": np.take(events.cust, pairs), "item_code": np.take(events.item, pairs)}
+    table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
+    table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]
     return table
