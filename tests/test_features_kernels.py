@@ -12,7 +12,7 @@ from anticipate.features._collapse import collapse_events
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
-from anticipate.features._sums import window_sums
+from anticipate.features._sums import recode, used_codes, window_sums
 from anticipate.features.renewal import item_gap_sums as reference_gap_sums
 
 
@@ -274,3 +274,21 @@ def test_item_gap_sums_kernel_equals_the_sums_over_the_statistics(
     want = reference_gap_sums(item, n, mean, std, n_items)
     np.testing.assert_array_equal(item_gap_sums(indptr, age, item, n_items), want)  # the same bits
     np.testing.assert_array_equal(item_gap_sums(indptr, age, item, n_items, jit=False), want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([np.int8, np.int16, np.int32, np.int64]))
+def test_used_codes_and_recode_of_any_integer_codes(seed: int, dtype: type) -> None:
+    rng = np.random.default_rng(seed)
+    n_codes = int(rng.integers(1, 40))
+    codes = rng.integers(-1, n_codes, int(rng.integers(0, 80))).astype(dtype)
+    for jit in (True, False):
+        used, null = used_codes(codes, n_codes, jit=jit)
+        np.testing.assert_array_equal(used, np.isin(np.arange(n_codes), codes))
+        assert null == bool((codes < 0).any())
+    valid = codes[codes >= 0]
+    rank = rng.permutation(n_codes).astype(np.int32)
+    for jit in (True, False):
+        got = recode(valid, rank, jit=jit)
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, rank[valid.astype(np.int64)])

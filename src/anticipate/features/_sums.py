@@ -1,4 +1,4 @@
-"""Numba kernel for per-group sums of units in age windows, with its plain-Python twin.
+"""Numba kernels for per-group sums of units in age windows and for the codes in use, with their twins.
 
 One pass over the lines fills every window at once, where ``np.bincount`` needs a mask,
 a gathered copy of the codes and one of the units per window (~120 MB of temporaries
@@ -64,3 +64,56 @@ def window_sums(
         int(n_groups),
     )
     return _window_sums_jit(*args) if jit else _window_sums_body(*args)
+
+
+def _used_codes_body(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, bool]:
+    """Which of the codes ``0..n_codes - 1`` occur in ``codes``, and whether a null (-1) does.
+
+    Parameters
+    ----------
+    codes : int (N,)  categorical codes, -1 for a null
+    n_codes : int
+
+    Returns
+    -------
+    used : bool (n_codes,)
+    null : bool
+    """
+    used = np.zeros(n_codes, dtype=np.bool_)
+    null = False
+    for i in range(codes.shape[0]):
+        if codes[i] < 0:
+            null = True
+        else:
+            used[codes[i]] = True
+    return used, null
+
+
+_used_codes_jit = njit(cache=True, nogil=True)(_used_codes_body)
+
+
+def used_codes(codes: np.ndarray, n_codes: int, *, jit: bool = True) -> tuple[np.ndarray, bool]:
+    """Run the used-codes kernel (``jit=False`` runs the plain-Python twin).
+
+    One pass over ``codes`` of any integer dtype as they are (no int64 copy).
+    """
+    args = (np.ascontiguousarray(codes), int(n_codes))
+    return _used_codes_jit(*args) if jit else _used_codes_body(*args)
+
+
+def _recode_body(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """``rank[codes]`` as int32, for codes of any integer dtype (all valid: ``0..len(rank) - 1``)."""
+    out = np.empty(codes.shape[0], dtype=np.int32)
+    for i in range(codes.shape[0]):
+        out[i] = rank[codes[i]]
+    return out
+
+
+_recode_jit = njit(cache=True, nogil=True)(_recode_body)
+
+
+def recode(codes: np.ndarray, rank: np.ndarray, *, jit: bool = True) -> np.ndarray:
+    """Run the recode kernel (``jit=False`` runs the plain-Python twin); ``np.take`` would copy the
+    codes to int64 first."""
+    args = (np.ascontiguousarray(codes), np.ascontiguousarray(rank, dtype=np.int32))
+    return _recode_jit(*args) if jit else _recode_body(*args)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
+from anticipate.features._sums import recode, used_codes
 
 DAY = np.timedelta64(1, "D")
 #: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
@@ -112,18 +113,16 @@ def _category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     cats = values.cat.categories
     if not (isinstance(cats.dtype, pd.StringDtype) or cats.dtype == object):
         return None
-    codes = values.cat.codes.to_numpy()
-    seen = np.bincount(codes + 1, minlength=len(cats) + 1)  # slot 0 counts the nulls (code -1)
-    if seen[0]:
+    codes = values.array.codes  # the categorical's own (int8 to int32), not a copy
+    seen, null = used_codes(codes, len(cats))  # one pass: no int64 copy of the codes
+    if null:
         return None
-    used = np.flatnonzero(seen[1:])
+    used = np.flatnonzero(seen)
     kept = cats.take(used).astype(str)
     order = np.argsort(kept.to_numpy(dtype=object), kind="stable")  # distinct strings: a total order
     rank = np.zeros(len(cats), dtype=CODE)
     rank[used[order]] = np.arange(len(used), dtype=CODE)
-    out = np.empty(len(codes), dtype=CODE)
-    np.take(rank, codes, out=out, mode="clip")  # "raise" buffers a copy
-    return out, pd.Index(kept.take(order))
+    return recode(codes, rank), pd.Index(kept.take(order))
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
