@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,7 @@ from anticipate.features._collapse import collapse_events
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
-from anticipate.features._sums import recode, used_codes, window_sums
+from anticipate.features._sums import recode, take_into, used_codes, window_sums
 from anticipate.features.renewal import item_gap_sums as reference_gap_sums
 
 
@@ -292,3 +293,14 @@ def test_used_codes_and_recode_of_any_integer_codes(seed: int, dtype: type) -> N
         got = recode(valid, rank, jit=jit)
         assert got.dtype == np.int32
         np.testing.assert_array_equal(got, rank[valid.astype(np.int64)])
+
+
+def test_take_into_gathers_with_int32_indices_and_refuses_a_wrong_out() -> None:
+    values = np.array([0.5, -1.0, np.nan, 7.0])
+    idx = np.array([3, 3, 0, 2, 1], dtype=np.int32)
+    for jit in (True, False):
+        out = np.zeros(5)
+        take_into(values, idx, out, jit=jit)
+        np.testing.assert_array_equal(out, values[idx.astype(np.int64)])
+    with pytest.raises(ValueError, match="contiguous float64"):
+        take_into(values, idx, np.zeros(10)[::2])

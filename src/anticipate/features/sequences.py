@@ -14,6 +14,7 @@ import numpy as np
 from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events
 from anticipate.features._runs import runs, segment_runs
+from anticipate.features._sums import take_into
 from anticipate.features.history import Grouped, Lines
 from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
 
@@ -96,11 +97,10 @@ def _run_sums(
     """
     run, at = runs(*group, lines.order)
     if len(at) == len(units):
-        ev_run = run[rows]
+        ev_run = run[rows]  # int32: np.take would copy it to int64 for each gather
         del run
-        # written over the Kahan sums (mode "clip": the indices are valid, and "raise" buffers a copy)
-        np.take(np.add.reduceat(lines.units, at), ev_run, out=units, mode="clip")
-        np.take(np.add.reduceat(lines.spend, at), ev_run, out=spend, mode="clip")
+        take_into(np.add.reduceat(lines.units, at), ev_run, units)  # written over the Kahan sums
+        take_into(np.add.reduceat(lines.spend, at), ev_run, spend)
 
 
 def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
