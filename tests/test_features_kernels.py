@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
-from anticipate.features._collapse import collapse_events
+from anticipate.features._collapse import collapse_events, event_buffers
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
@@ -89,9 +89,15 @@ def test_group_by_codes_is_a_stable_sort_and_equals_plain(data: tuple[np.ndarray
 def test_sort_segments_orders_each_group_by_key_stably(data: tuple[np.ndarray, ...]) -> None:
     group, n_groups, order = data[0], data[1], data[2]
     perm, indptr = kernels.group_by_codes(group, n_groups)
+    kept = perm.copy()
     fast = kernels.sort_segments(indptr, perm, order)
+    np.testing.assert_array_equal(perm, kept)  # a copy is sorted
     np.testing.assert_array_equal(fast, np.lexsort((np.arange(len(group)), order, group)))
     np.testing.assert_array_equal(fast, kernels.sort_segments(indptr, perm, order, jit=False))
+    for jit in (True, False):
+        mine = perm.copy()
+        assert kernels.sort_segments(indptr, mine, order, jit=jit, in_place=True) is mine
+        np.testing.assert_array_equal(mine, fast)
 
 
 @settings(max_examples=150, deadline=None)
@@ -108,6 +114,14 @@ def test_collapse_events_equals_pandas_groupby_and_plain(data: tuple[np.ndarray,
             got = collapse_events(indptr, perm, order, age, units, spend, jit=how, parts=parts)
             for f, g in zip(fast, got, strict=True):
                 np.testing.assert_array_equal(f, g)
+    buffers = event_buffers(len(perm) + 2)  # written from their start, returned as views
+    got = collapse_events(indptr, perm, order, age, units, spend, out=buffers)
+    for f, g in zip(fast, got, strict=True):
+        np.testing.assert_array_equal(f, g)
+    assert all(np.shares_memory(g, b) for g, b in zip(got[1:], buffers, strict=True) if len(g))
+    wrong = (np.zeros(len(perm), dtype=np.int64), *event_buffers(len(perm))[1:])  # ages must be float64
+    with pytest.raises(ValueError, match="contiguous float64 x 3 and int64 buffers"):
+        collapse_events(indptr, perm, order, age, units, spend, out=wrong)
     # pandas: one event per (group, order), oldest first, ties by order code
     frame = pd.DataFrame(
         {"g": group, "o": order, "age": age, "u": units, "s": spend, "row": np.arange(len(age))}

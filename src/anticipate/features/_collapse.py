@@ -24,6 +24,10 @@ def _collapse_events_body(
     units: np.ndarray,
     spend: np.ndarray,
     parts: int,
+    ev_age: np.ndarray,
+    ev_units: np.ndarray,
+    ev_spend: np.ndarray,
+    ev_row: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One event per (group, order): its oldest age, summed units and summed spend.
 
@@ -32,7 +36,9 @@ def _collapse_events_body(
     (days) and the units and spend summed in source order with Kahan compensation
     (as pandas' Cython grouped sum does, bit for bit). A group's events come oldest
     first, ties broken by order code. Groups already in order (a time-sorted log)
-    skip both sorts. ``parts`` (>= 1): runs of groups collapsed in parallel.
+    skip both sorts. ``parts`` (>= 1): runs of groups collapsed in parallel. ``ev_age``,
+    ``ev_units``, ``ev_spend`` (float64) and ``ev_row`` (int64), at least N long each, are
+    written (from their start) and returned as views.
 
     Returns
     -------
@@ -40,15 +46,11 @@ def _collapse_events_body(
     ev_age, ev_units, ev_spend : float64 (E,)
     ev_row : int64 (E,)  the first source row of each event
 
-    The event arrays are views of buffers sized for every row (E <= N).
+    The event arrays are views of the buffers (E <= N).
     """
     n_groups = indptr.shape[0] - 1
     n = perm.shape[0]
     ev_indptr = np.zeros(n_groups + 1, dtype=np.int64)
-    ev_age = np.empty(n)
-    ev_units = np.empty(n)
-    ev_spend = np.empty(n)
-    ev_row = np.empty(n, dtype=np.int64)
     bounds = np.empty(parts + 1, dtype=np.int64)  # run c holds groups [bounds[c], bounds[c + 1])
     for c in range(parts):
         bounds[c] = min(np.searchsorted(indptr, c * n // parts), n_groups)
@@ -127,12 +129,21 @@ def collapse_events(
     *,
     jit: bool = True,
     parts: int | None = None,
+    out: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the event-collapse kernel (``jit=False`` runs the plain-Python twin).
 
     ``parts``: runs of groups collapsed in parallel (default: Numba's threads); the arrays
-    do not depend on it.
+    do not depend on it. ``out``: the age, units, spend (float64) and row (int64) buffers
+    to write the events into (see :func:`event_buffers`; fresh ones when None), so a caller
+    that collapses twice may reuse the pages the first time faulted in.
     """
+    n = len(perm)
+    buffers = event_buffers(n) if out is None else out
+    kinds = (np.float64, np.float64, np.float64, np.int64)
+    fit = [b.dtype == k and b.flags.c_contiguous and len(b) >= n for b, k in zip(buffers, kinds, strict=True)]
+    if not all(fit):
+        raise ValueError("collapse_events needs contiguous float64 x 3 and int64 buffers of at least N rows")
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
@@ -141,5 +152,11 @@ def collapse_events(
         np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(spend, dtype=np.float64),
         max(1, numba.get_num_threads() if parts is None else int(parts)),
+        *buffers,
     )
     return _collapse_events_jit(*args) if jit else _collapse_events_body(*args)
+
+
+def event_buffers(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Empty age, units, spend (float64) and row (int64) buffers of ``n`` rows for :func:`collapse_events`."""
+    return np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)

@@ -214,20 +214,19 @@ def group_by_codes(codes: np.ndarray, n_groups: int, *, jit: bool = True) -> tup
 
 
 def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Within each segment of ``perm``, order the rows by ``key[row]`` (stable: ties keep their order).
+    """Within each segment of ``perm``, order its rows by ``key[row]`` in place (stable: ties keep order).
 
     Parameters
     ----------
     indptr : int64 (G + 1,)  segment boundaries in ``perm``
-    perm : int64 (N,)  row numbers
+    perm : int64 (N,)  row numbers, overwritten
     key : int64 (rows,)  sort key per row
 
     Returns
     -------
-    int64 (N,): ``perm`` with every segment sorted by key.
+    int64 (N,): ``perm`` itself, every segment sorted by key.
     """
-    out = perm.copy()
-    for g in prange(indptr.shape[0] - 1):  # segments are independent: each writes its own slice of out
+    for g in prange(indptr.shape[0] - 1):  # segments are independent: each writes its own slice
         lo, hi = indptr[g], indptr[g + 1]
         ordered = True
         for j in range(lo + 1, hi):
@@ -236,18 +235,25 @@ def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -
                 break
         if not ordered:
             seg = perm[lo:hi]
-            out[lo:hi] = seg[np.argsort(key[seg], kind="mergesort")]
-    return out
+            perm[lo:hi] = seg[np.argsort(key[seg], kind="mergesort")]  # (the right side is a new array)
+    return perm
 
 
 _sort_segments_jit = njit(cache=True, nogil=True, parallel=True)(_sort_segments_body)
 
 
-def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit: bool = True) -> np.ndarray:
-    """Run the segment-sort kernel (``jit=False`` runs the plain-Python twin)."""
+def sort_segments(
+    indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit: bool = True, in_place: bool = False
+) -> np.ndarray:
+    """Run the segment-sort kernel (``jit=False`` runs the plain-Python twin) on a copy of ``perm``.
+
+    ``in_place=True`` sorts ``perm`` itself (contiguous int64) instead: no second array of N.
+    """
+    if in_place and (perm.dtype != np.int64 or not perm.flags.c_contiguous):
+        raise ValueError("sort_segments in place needs a contiguous int64 perm")
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(perm, dtype=np.int64),
+        perm if in_place else np.array(perm, dtype=np.int64),
         codes_array(key),
     )
     return _sort_segments_jit(*args) if jit else _sort_segments_body(*args)

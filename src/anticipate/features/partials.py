@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from anticipate.features._collapse import event_buffers
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._sums import window_sums
 from anticipate.features.history import Lines, group_by_customer, history
@@ -177,8 +178,10 @@ def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
     with ThreadPoolExecutor(max_workers=1) as side:
         sums_job = side.submit(_line_sums, lines, horizon)
         grouped = group_by_customer(lines)
-        cust = customer_table(lines, grouped, spec.lookback_days)
-        events = pair_events(grouped)
+        buffers = event_buffers(len(lines.age))  # the customers' events, then the pairs': pages faulted once
+        cust = customer_table(lines, grouped, spec.lookback_days, buffers)
+        events = pair_events(grouped, buffers)
+        del buffers
         del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
         pair_sums(lines, events)
         gaps = item_gap_sums(events.indptr, events.age, events.item, len(lines.items))  # every pair

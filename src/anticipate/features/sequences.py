@@ -68,17 +68,17 @@ class Customers:
 
 
 def _collapse(
-    grouped: Grouped, perm: np.ndarray, indptr: np.ndarray
+    grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, out: tuple[np.ndarray, ...] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One event per (group, order), oldest first within a group: ``indptr, age, units, spend, rows``.
 
     ``perm``/``indptr`` list each group's positions in ``grouped`` (source order within);
     ``rows`` is each event's first source line. The units and spend are Kahan sums (pandas'
     Cython path, which the kernel reproduces); :func:`_run_sums` replaces them where pandas
-    would add otherwise.
+    would add otherwise. ``out``: the buffers to write into, or None.
     """
     ev_indptr, age, units, spend, first = collapse_events(
-        indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
+        indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend, out=out
     )
     np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
     return ev_indptr, age, units, spend, first
@@ -103,16 +103,20 @@ def _run_sums(
         take_into(np.add.reduceat(lines.spend, at), ev_run, spend)
 
 
-def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
+def customer_table(
+    lines: Lines, grouped: Grouped, lookback_days: float, buffers: tuple[np.ndarray, ...] | None = None
+) -> Customers:
     """Customer statistics, region at the cutoff and lookback orders.
 
     The region is that of the customer's lines at their last instant (the last order's
     time) with the most units, ties to the region id first in sort order: content
-    only, so the same lines in any row order give the same region.
+    only, so the same lines in any row order give the same region. ``buffers``:
+    :func:`~anticipate.features._collapse.event_buffers` of the lines for the customers'
+    events (fresh ones when None), free again when this returns.
     """
     everything = grouped.positions
     region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
-    ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr)
+    ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr, buffers)
     del everything
     _run_sums(lines, (lines.cust,), rows, units, spend)
     del rows
@@ -140,14 +144,18 @@ class PairEvents:
     rows: np.ndarray
 
 
-def pair_events(grouped: Grouped) -> PairEvents:
-    """The pairs of the history and their events (:class:`PairEvents`; Kahan sums until :func:`pair_sums`)."""
-    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
+def pair_events(grouped: Grouped, buffers: tuple[np.ndarray, ...] | None = None) -> PairEvents:
+    """The pairs of the history and their events (:class:`PairEvents`; Kahan sums until :func:`pair_sums`).
+
+    ``buffers``: :func:`~anticipate.features._collapse.event_buffers` of the lines to write the
+    events into (fresh ones when None).
+    """
+    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item, in_place=True)
     starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
     item = grouped.item[by_item[starts]].astype(np.int64)  # one per pair: the table's codes stay int64
     pair_indptr = np.append(starts, len(by_item))
     del starts
-    return PairEvents(cust, item, *_collapse(grouped, by_item, pair_indptr))
+    return PairEvents(cust, item, *_collapse(grouped, by_item, pair_indptr, buffers))
 
 
 def pair_sums(lines: Lines, events: PairEvents) -> None:
