@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._collapse import collapse_events, event_buffers
+from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
+from anticipate.features._sums import recode, take_into, used_codes, window_sums
+from anticipate.features.renewal import item_gap_sums as reference_gap_sums
 
 
 @st.composite
@@ -50,6 +55,7 @@ def test_sequence_stats_hand_example() -> None:
     assert abs(rog - 1.0 / 4.5) < 1e-12
     assert (x, t_x, big_t) == (2.0, 9.0, 10.0)
     assert (n7, u7) == (2.0, 5.0)
+    assert out.shape == (1, 13) and out[:, kernels.RECENCY].flags.c_contiguous  # column-major: whole columns
 
 
 @st.composite
@@ -83,9 +89,15 @@ def test_group_by_codes_is_a_stable_sort_and_equals_plain(data: tuple[np.ndarray
 def test_sort_segments_orders_each_group_by_key_stably(data: tuple[np.ndarray, ...]) -> None:
     group, n_groups, order = data[0], data[1], data[2]
     perm, indptr = kernels.group_by_codes(group, n_groups)
+    kept = perm.copy()
     fast = kernels.sort_segments(indptr, perm, order)
+    np.testing.assert_array_equal(perm, kept)  # a copy is sorted
     np.testing.assert_array_equal(fast, np.lexsort((np.arange(len(group)), order, group)))
     np.testing.assert_array_equal(fast, kernels.sort_segments(indptr, perm, order, jit=False))
+    for jit in (True, False):
+        mine = perm.copy()
+        assert kernels.sort_segments(indptr, mine, order, jit=jit, in_place=True) is mine
+        np.testing.assert_array_equal(mine, fast)
 
 
 @settings(max_examples=150, deadline=None)
@@ -93,10 +105,23 @@ def test_sort_segments_orders_each_group_by_key_stably(data: tuple[np.ndarray, .
 def test_collapse_events_equals_pandas_groupby_and_plain(data: tuple[np.ndarray, ...]) -> None:
     group, n_groups, order, age, units, spend = data
     perm, indptr = kernels.group_by_codes(group, n_groups)
-    fast = kernels.collapse_events(indptr, perm, order, age, units, spend)
-    slow = kernels.collapse_events(indptr, perm, order, age, units, spend, jit=False)
+    fast = collapse_events(indptr, perm, order, age, units, spend)
+    slow = collapse_events(indptr, perm, order, age, units, spend, jit=False)
     for f, s in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(f, s)
+    for parts in (1, 3, 7):  # runs of groups collapsed side by side: the same arrays, any number of runs
+        for how in (True, False):
+            got = collapse_events(indptr, perm, order, age, units, spend, jit=how, parts=parts)
+            for f, g in zip(fast, got, strict=True):
+                np.testing.assert_array_equal(f, g)
+    buffers = event_buffers(len(perm) + 2)  # written from their start, returned as views
+    got = collapse_events(indptr, perm, order, age, units, spend, out=buffers)
+    for f, g in zip(fast, got, strict=True):
+        np.testing.assert_array_equal(f, g)
+    assert all(np.shares_memory(g, b) for g, b in zip(got[1:], buffers, strict=True) if len(g))
+    wrong = (np.zeros(len(perm), dtype=np.int64), *event_buffers(len(perm))[1:])  # ages must be float64
+    with pytest.raises(ValueError, match="contiguous float64 x 3 and int64 buffers"):
+        collapse_events(indptr, perm, order, age, units, spend, out=wrong)
     # pandas: one event per (group, order), oldest first, ties by order code
     frame = pd.DataFrame(
         {"g": group, "o": order, "age": age, "u": units, "s": spend, "row": np.arange(len(age))}
@@ -115,7 +140,7 @@ def test_collapse_events_sums_spend_with_kahan_compensation() -> None:
     # 0.1 + 0.2 + 0.3 added naively is 0.6000000000000001; compensated it is 0.6
     spend = np.array([0.1, 0.2, 0.3])
     one = np.zeros(3, dtype=np.int64)
-    _, _, _, total, _ = kernels.collapse_events(
+    _, _, _, total, _ = collapse_events(
         np.array([0, 3]), np.arange(3), one, np.ones(3), np.ones(3), spend
     )
     assert total[0] == 0.6
@@ -193,8 +218,8 @@ def test_kernels_take_int32_codes_as_they_are_and_agree_with_int64(data: tuple[n
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(kernels.sort_segments(indptr, perm, o32),
                                   kernels.sort_segments(indptr, perm, order))
-    for got, want in zip(kernels.collapse_events(indptr, perm, o32, age, units, spend),
-                         kernels.collapse_events(indptr, perm, order, age, units, spend), strict=True):
+    for got, want in zip(collapse_events(indptr, perm, o32, age, units, spend),
+                         collapse_events(indptr, perm, order, age, units, spend), strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(kernels.most_recent(indptr, perm, age, units, o32),
                                   kernels.most_recent(indptr, perm, age, units, order))
@@ -222,3 +247,74 @@ def test_oldest_in_place_gives_every_line_its_orders_oldest_age(data: tuple[np.n
     oldest = np.full(n, -np.inf)
     np.maximum.at(oldest, order, age)
     np.testing.assert_array_equal(fast, oldest[order])
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines())
+def test_window_sums_equal_bincount_of_each_window_and_plain(data: tuple[np.ndarray, ...]) -> None:
+    group, n_groups, _, age, _, spend = data
+    group32 = group.astype(np.int32)  # the history's codes
+    lo = np.array([-np.inf, -np.inf, 2.0, 4.5])
+    hi = np.array([3.0, 9.5, 4.5, 9.0])
+    fast = window_sums(group32, age, spend, lo, hi, n_groups)
+    np.testing.assert_array_equal(fast, window_sums(group, age, spend, lo, hi, n_groups, jit=False))
+    for k in range(len(lo)):
+        inside = (age > lo[k]) & (age <= hi[k])
+        want = np.bincount(group[inside], weights=spend[inside], minlength=n_groups)
+        np.testing.assert_array_equal(fast[:, k], want)  # the same additions in the same order: equal bits
+
+
+@settings(max_examples=150, deadline=None)
+@given(grouped(), st.integers(0, 2**32 - 1))
+def test_sequence_stats_of_some_groups_are_their_rows_of_all(data: tuple[np.ndarray, ...], seed: int) -> None:
+    indptr, age, units, spend = data
+    windows = np.array([7.0, 30.0])
+    every = kernels.sequence_stats(indptr, age, units, spend, windows)
+    some = np.flatnonzero(np.random.default_rng(seed).random(len(indptr) - 1) < 0.5)
+    for jit in (True, False):
+        got = kernels.sequence_stats(indptr, age, units, spend, windows, groups=some, jit=jit)
+        np.testing.assert_array_equal(got, every[some])
+
+
+@settings(max_examples=150, deadline=None)
+@given(grouped(), st.integers(0, 2**32 - 1))
+def test_item_gap_sums_kernel_equals_the_sums_over_the_statistics(
+    data: tuple[np.ndarray, ...], seed: int
+) -> None:
+    indptr, age, units, spend = data
+    n_items = 3
+    item = np.random.default_rng(seed).integers(0, n_items, len(indptr) - 1).astype(np.int32)
+    stats = kernels.sequence_stats(indptr, age, units, spend, np.array([7.0]))
+    n, mean, std = (stats[:, c] for c in (kernels.N_EVENTS, kernels.GAP_MEAN, kernels.GAP_STD))
+    want = reference_gap_sums(item, n, mean, std, n_items)
+    np.testing.assert_array_equal(item_gap_sums(indptr, age, item, n_items), want)  # the same bits
+    np.testing.assert_array_equal(item_gap_sums(indptr, age, item, n_items, jit=False), want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([np.int8, np.int16, np.int32, np.int64]))
+def test_used_codes_and_recode_of_any_integer_codes(seed: int, dtype: type) -> None:
+    rng = np.random.default_rng(seed)
+    n_codes = int(rng.integers(1, 40))
+    codes = rng.integers(-1, n_codes, int(rng.integers(0, 80))).astype(dtype)
+    for jit in (True, False):
+        used, null = used_codes(codes, n_codes, jit=jit)
+        np.testing.assert_array_equal(used, np.isin(np.arange(n_codes), codes))
+        assert null == bool((codes < 0).any())
+    valid = codes[codes >= 0]
+    rank = rng.permutation(n_codes).astype(np.int32)
+    for jit in (True, False):
+        got = recode(valid, rank, jit=jit)
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, rank[valid.astype(np.int64)])
+
+
+def test_take_into_gathers_with_int32_indices_and_refuses_a_wrong_out() -> None:
+    values = np.array([0.5, -1.0, np.nan, 7.0])
+    idx = np.array([3, 3, 0, 2, 1], dtype=np.int32)
+    for jit in (True, False):
+        out = np.zeros(5)
+        take_into(values, idx, out, jit=jit)
+        np.testing.assert_array_equal(out, values[idx.astype(np.int64)])
+    with pytest.raises(ValueError, match="contiguous float64"):
+        take_into(values, idx, np.zeros(10)[::2])

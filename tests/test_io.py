@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -171,6 +172,21 @@ def test_dictionary_read_gives_categoricals_of_the_same_values(tmp_path: Path) -
     assert len(read_parquet_checked(empty, dictionary=["c"])["c"].cat.categories) == 0
 
 
+def test_dictionary_read_takes_the_named_columns_from_the_files_dictionaries(tmp_path: Path) -> None:
+    path = tmp_path / "orders.parquet"
+    frame = pd.DataFrame({"c": list("babca") * 3, "n": range(15), "t": list("xyzzy") * 3})
+    write_parquet(frame, path)
+    plain = read_parquet_checked(path)
+    for stored in (("t",), ("c", "t"), True):
+        read = read_parquet_checked(
+            path, columns=["t", "n", "c"], dictionary=["c", "t"], stored_dictionaries=stored
+        )
+        assert list(read.columns) == ["t", "n", "c"]
+        for name in ("c", "t"):  # categoricals either way, of the same values
+            assert isinstance(read[name].dtype, pd.CategoricalDtype)
+            pd.testing.assert_series_equal(read[name].astype(plain[name].dtype), plain[name])
+
+
 def test_load_dataset_missing_directory_says_how_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="anticipate sample"):
         load_dataset(tmp_path / "nope")
@@ -208,3 +224,11 @@ def test_a_stricter_umask_is_respected_too(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["0o600", "0o700"]
+
+
+def test_a_small_dictionary_limit_keeps_every_value(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"x": rng.normal(size=5000), "n": rng.integers(0, 5, 5000).astype(float)})
+    frame.loc[::7, "x"] = np.nan
+    path = write_parquet(frame, tmp_path / "t.parquet", dictionary_bytes=1024)  # "x" overflows it at once
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame, check_exact=True)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 #: Output columns of :func:`sequence_stats`, before the per-window pairs.
 SEQ_FIXED = (
@@ -61,8 +62,33 @@ def window_units(w: int) -> int:
     return N_FIXED + 2 * w + 1
 
 
+@register_jitable
+def gap_moments(age: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
+    """Mean and sample std (days) of the gaps between the events ``age[lo:hi]`` (oldest first).
+
+    The mean needs two events and the std three (NaN otherwise). Shared by the Numba kernels
+    (``register_jitable``: compiled into them, plain Python when a twin calls it).
+    """
+    n = hi - lo
+    mean, std = np.nan, np.nan
+    if n >= 2:
+        mean = (age[lo] - age[hi - 1]) / (n - 1)
+        if n >= 3:
+            ss = 0.0
+            for i in range(lo + 1, hi):
+                d = (age[i - 1] - age[i]) - mean
+                ss += d * d
+            std = math.sqrt(ss / (n - 2))
+    return mean, std
+
+
 def _sequence_stats_body(
-    indptr: np.ndarray, age: np.ndarray, units: np.ndarray, spend: np.ndarray, windows: np.ndarray
+    indptr: np.ndarray,
+    age: np.ndarray,
+    units: np.ndarray,
+    spend: np.ndarray,
+    windows: np.ndarray,
+    groups: np.ndarray,
 ) -> np.ndarray:
     """Per group: recency, tenure, count, spend (365 d), gaps, BG/NBD summary, windowed counts/units.
 
@@ -72,46 +98,42 @@ def _sequence_stats_body(
     age : float64 (N,)  days before the cutoff, oldest first within a group
     units, spend : float64 (N,)  units and currency per event
     windows : float64 (K,)  window lengths in days
+    groups : int64 (R,)  the groups to describe, one output column each
 
     Returns
     -------
-    float64 (G, N_FIXED + 2K): the :data:`SEQ_FIXED` columns (indices ``RECENCY`` ...
-    ``BGNBD_T``), then for each window the event count and the units inside it
-    (``age <= window``; :func:`window_count`, :func:`window_units`). NaN where undefined.
+    float64 (N_FIXED + 2K, R): one row per statistic (:func:`sequence_stats` transposes it):
+    the :data:`SEQ_FIXED` ones (indices ``RECENCY`` ... ``BGNBD_T``), then for each window
+    the event count and the units inside it (``age <= window``; :func:`window_count`,
+    :func:`window_units`). NaN where undefined.
     """
-    n_groups = indptr.shape[0] - 1
+    n_out = groups.shape[0]
     k = windows.shape[0]
-    out = np.full((n_groups, N_FIXED + 2 * k), np.nan)
-    for g in prange(n_groups):  # groups are independent: rows of out are disjoint
-        lo, hi = indptr[g], indptr[g + 1]
+    out = np.full((N_FIXED + 2 * k, n_out), np.nan)
+    for g in prange(n_out):  # groups are independent: columns of out are disjoint
+        lo, hi = indptr[groups[g]], indptr[groups[g] + 1]
         n = hi - lo
         if n == 0:
             continue
         first, last = age[lo], age[hi - 1]
-        out[g, RECENCY] = last
-        out[g, TENURE] = first
-        out[g, N_EVENTS] = n
+        out[RECENCY, g] = last
+        out[TENURE, g] = first
+        out[N_EVENTS, g] = n
         spend365 = 0.0
         for i in range(lo, hi):
             if age[i] <= 365.0:
                 spend365 += spend[i]
-        out[g, SPEND_365] = spend365
+        out[SPEND_365, g] = spend365
         if n >= 2:
-            total = first - last
-            mean = total / (n - 1)
-            out[g, GAP_MEAN] = mean
-            if n >= 3:
-                ss = 0.0
-                for i in range(lo + 1, hi):
-                    d = (age[i - 1] - age[i]) - mean
-                    ss += d * d
-                out[g, GAP_STD] = math.sqrt(ss / (n - 2))
-            out[g, GAP_LAST] = age[hi - 2] - age[hi - 1]
+            mean, std = gap_moments(age, lo, hi)
+            out[GAP_MEAN, g] = mean
+            out[GAP_STD, g] = std
+            out[GAP_LAST, g] = age[hi - 2] - age[hi - 1]
             if mean > 0.0:
-                out[g, RECENCY_OVER_GAP] = last / mean
-        out[g, BGNBD_X] = n - 1
-        out[g, BGNBD_T_X] = first - last
-        out[g, BGNBD_T] = first
+                out[RECENCY_OVER_GAP, g] = last / mean
+        out[BGNBD_X, g] = n - 1
+        out[BGNBD_T_X, g] = first - last
+        out[BGNBD_T, g] = first
         for w in range(k):
             count = 0.0
             total_units = 0.0
@@ -119,8 +141,8 @@ def _sequence_stats_body(
                 if age[i] <= windows[w]:
                     count += 1.0
                     total_units += units[i]
-            out[g, N_FIXED + 2 * w] = count
-            out[g, N_FIXED + 2 * w + 1] = total_units
+            out[N_FIXED + 2 * w, g] = count
+            out[N_FIXED + 2 * w + 1, g] = total_units
     return out
 
 
@@ -134,17 +156,25 @@ def sequence_stats(
     spend: np.ndarray,
     windows: np.ndarray,
     *,
+    groups: np.ndarray | None = None,
     jit: bool = True,
 ) -> np.ndarray:
-    """Run the sequence kernel (``jit=False`` runs the plain-Python twin)."""
+    """Run the sequence kernel (``jit=False`` runs the plain-Python twin): float64 (R, N_FIXED + 2K).
+
+    One row per group of ``groups`` (int positions; all G groups when None). The array is
+    column-major (a transposed view of the kernel's output), so each statistic's column is
+    contiguous: the callers read and gather whole columns.
+    """
+    every = np.arange(len(indptr) - 1, dtype=np.int64) if groups is None else groups
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(spend, dtype=np.float64),
         np.ascontiguousarray(windows, dtype=np.float64),
+        np.ascontiguousarray(every, dtype=np.int64),
     )
-    return _sequence_stats_jit(*args) if jit else _sequence_stats_body(*args)
+    return (_sequence_stats_jit(*args) if jit else _sequence_stats_body(*args)).T
 
 
 def _group_by_codes_body(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,20 +214,19 @@ def group_by_codes(codes: np.ndarray, n_groups: int, *, jit: bool = True) -> tup
 
 
 def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Within each segment of ``perm``, order the rows by ``key[row]`` (stable: ties keep their order).
+    """Within each segment of ``perm``, order its rows by ``key[row]`` in place (stable: ties keep order).
 
     Parameters
     ----------
     indptr : int64 (G + 1,)  segment boundaries in ``perm``
-    perm : int64 (N,)  row numbers
+    perm : int64 (N,)  row numbers, overwritten
     key : int64 (rows,)  sort key per row
 
     Returns
     -------
-    int64 (N,): ``perm`` with every segment sorted by key.
+    int64 (N,): ``perm`` itself, every segment sorted by key.
     """
-    out = perm.copy()
-    for g in range(indptr.shape[0] - 1):
+    for g in prange(indptr.shape[0] - 1):  # segments are independent: each writes its own slice
         lo, hi = indptr[g], indptr[g + 1]
         ordered = True
         for j in range(lo + 1, hi):
@@ -206,124 +235,28 @@ def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -
                 break
         if not ordered:
             seg = perm[lo:hi]
-            out[lo:hi] = seg[np.argsort(key[seg], kind="mergesort")]
-    return out
+            perm[lo:hi] = seg[np.argsort(key[seg], kind="mergesort")]  # (the right side is a new array)
+    return perm
 
 
-_sort_segments_jit = njit(cache=True, nogil=True)(_sort_segments_body)
+_sort_segments_jit = njit(cache=True, nogil=True, parallel=True)(_sort_segments_body)
 
 
-def sort_segments(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit: bool = True) -> np.ndarray:
-    """Run the segment-sort kernel (``jit=False`` runs the plain-Python twin)."""
+def sort_segments(
+    indptr: np.ndarray, perm: np.ndarray, key: np.ndarray, *, jit: bool = True, in_place: bool = False
+) -> np.ndarray:
+    """Run the segment-sort kernel (``jit=False`` runs the plain-Python twin) on a copy of ``perm``.
+
+    ``in_place=True`` sorts ``perm`` itself (contiguous int64) instead: no second array of N.
+    """
+    if in_place and (perm.dtype != np.int64 or not perm.flags.c_contiguous):
+        raise ValueError("sort_segments in place needs a contiguous int64 perm")
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(perm, dtype=np.int64),
+        perm if in_place else np.array(perm, dtype=np.int64),
         codes_array(key),
     )
     return _sort_segments_jit(*args) if jit else _sort_segments_body(*args)
-
-
-def _collapse_events_body(
-    indptr: np.ndarray,
-    perm: np.ndarray,
-    order: np.ndarray,
-    age: np.ndarray,
-    units: np.ndarray,
-    spend: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One event per (group, order): its oldest age, summed units and summed spend.
-
-    Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]`` in source order. Each
-    order code of a group becomes one event with the largest ``age`` of its rows
-    (days) and the units and spend summed in source order with Kahan compensation
-    (as pandas' Cython grouped sum does, bit for bit). A group's events come oldest
-    first, ties broken by order code. Groups already in order (a time-sorted log)
-    skip both sorts.
-
-    Returns
-    -------
-    ev_indptr : int64 (G + 1,)  group ``g`` owns events ``[ev_indptr[g], ev_indptr[g + 1])``
-    ev_age, ev_units, ev_spend : float64 (E,)
-    ev_row : int64 (E,)  the first source row of each event
-
-    The event arrays are views of buffers sized for every row (E <= N).
-    """
-    n_groups = indptr.shape[0] - 1
-    n = perm.shape[0]
-    ev_indptr = np.zeros(n_groups + 1, dtype=np.int64)
-    ev_age = np.empty(n)
-    ev_units = np.empty(n)
-    ev_spend = np.empty(n)
-    ev_row = np.empty(n, dtype=np.int64)
-    w = 0
-    for g in range(n_groups):
-        lo, hi = indptr[g], indptr[g + 1]
-        seg = perm[lo:hi]
-        for j in range(1, hi - lo):
-            if order[seg[j]] < order[seg[j - 1]]:
-                seg = seg[np.argsort(order[seg], kind="mergesort")]
-                break
-        start = w
-        j = 0
-        while j < hi - lo:
-            code = order[seg[j]]
-            ev_row[w] = seg[j]
-            oldest = -np.inf
-            su, cu, ss, cs = 0.0, 0.0, 0.0, 0.0
-            while j < hi - lo and order[seg[j]] == code:
-                row = seg[j]
-                oldest = max(oldest, age[row])
-                y = units[row] - cu
-                t = su + y
-                cu = t - su - y
-                if cu != cu:
-                    cu = 0.0
-                su = t
-                y = spend[row] - cs
-                t = ss + y
-                cs = t - ss - y
-                if cs != cs:
-                    cs = 0.0
-                ss = t
-                j += 1
-            ev_age[w], ev_units[w], ev_spend[w] = oldest, su, ss
-            w += 1
-        for e in range(start + 1, w):
-            if ev_age[e] > ev_age[e - 1]:
-                by_age = np.argsort(-ev_age[start:w], kind="mergesort") + start
-                ev_age[start:w] = ev_age[by_age]
-                ev_units[start:w] = ev_units[by_age]
-                ev_spend[start:w] = ev_spend[by_age]
-                ev_row[start:w] = ev_row[by_age]
-                break
-        ev_indptr[g + 1] = w
-    # views of the first ``w`` entries: the untouched tail pages were never faulted in, a copy would be
-    return ev_indptr, ev_age[:w], ev_units[:w], ev_spend[:w], ev_row[:w]
-
-
-_collapse_events_jit = njit(cache=True, nogil=True)(_collapse_events_body)
-
-
-def collapse_events(
-    indptr: np.ndarray,
-    perm: np.ndarray,
-    order: np.ndarray,
-    age: np.ndarray,
-    units: np.ndarray,
-    spend: np.ndarray,
-    *,
-    jit: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the event-collapse kernel (``jit=False`` runs the plain-Python twin)."""
-    args = (
-        np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(perm, dtype=np.int64),
-        codes_array(order),
-        np.ascontiguousarray(age, dtype=np.float64),
-        np.ascontiguousarray(units, dtype=np.float64),
-        np.ascontiguousarray(spend, dtype=np.float64),
-    )
-    return _collapse_events_jit(*args) if jit else _collapse_events_body(*args)
 
 
 def _most_recent_body(

@@ -23,6 +23,7 @@ import pandas as pd
 
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
+from anticipate.features._sums import recode, used_codes
 
 DAY = np.timedelta64(1, "D")
 #: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
@@ -31,6 +32,9 @@ CODE = np.int32
 #: Order columns the engine reads only as codes: a caller may load them as categoricals (one
 #: string per distinct id instead of one per line), and the codes come from the categories.
 ID_COLUMNS = ("customer_id", "sku", "region")
+#: The :data:`ID_COLUMNS` with few distinct values (thousands, not a line's worth): a Parquet writer keeps
+#: them dictionary-encoded, and reading those dictionaries is cheaper than encoding the strings again.
+FEW_IDS = ("sku", "region")
 
 
 def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | None) -> pd.Series:
@@ -109,18 +113,16 @@ def _category_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     cats = values.cat.categories
     if not (isinstance(cats.dtype, pd.StringDtype) or cats.dtype == object):
         return None
-    codes = values.cat.codes.to_numpy()
-    seen = np.bincount(codes + 1, minlength=len(cats) + 1)  # slot 0 counts the nulls (code -1)
-    if seen[0]:
+    codes = values.array.codes  # the categorical's own (int8 to int32), not a copy
+    seen, null = used_codes(codes, len(cats))  # one pass: no int64 copy of the codes
+    if null:
         return None
-    used = np.flatnonzero(seen[1:])
+    used = np.flatnonzero(seen)
     kept = cats.take(used).astype(str)
     order = np.argsort(kept.to_numpy(dtype=object), kind="stable")  # distinct strings: a total order
     rank = np.zeros(len(cats), dtype=CODE)
     rank[used[order]] = np.arange(len(used), dtype=CODE)
-    out = np.empty(len(codes), dtype=CODE)
-    np.take(rank, codes, out=out, mode="clip")  # "raise" buffers a copy
-    return out, pd.Index(kept.take(order))
+    return recode(codes, rank), pd.Index(kept.take(order))
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -280,4 +282,7 @@ def group_by_customer(lines: Lines) -> Grouped:
     """The lines gathered by customer code (a stable counting sort), see :class:`Grouped`."""
     rows, indptr = kernels.group_by_codes(lines.cust, len(lines.customers))
     columns = (lines.item, lines.order, lines.age, lines.units, lines.spend, lines.region)
-    return Grouped(rows, indptr, *(np.take(c, rows) for c in columns))
+    with ThreadPoolExecutor(max_workers=1) as side:  # np.take releases the GIL: half the gathers each
+        later = side.submit(lambda: [np.take(c, rows) for c in columns[3:]])
+        first = [np.take(c, rows) for c in columns[:3]]
+        return Grouped(rows, indptr, *first, *later.result())

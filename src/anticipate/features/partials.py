@@ -20,13 +20,17 @@ the same three functions over many partitions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from anticipate.features._collapse import event_buffers
+from anticipate.features._gaps import item_gap_sums
+from anticipate.features._sums import window_sums
 from anticipate.features.history import Lines, group_by_customer, history
-from anticipate.features.renewal import GAP_SUMS, item_gap_sums, pooled_gaps, renewal_columns
+from anticipate.features.renewal import GAP_SUMS, pooled_gaps, renewal_columns
 from anticipate.features.season import (
     YEAR_AGO,
     days_to_christmas,
@@ -34,15 +38,18 @@ from anticipate.features.season import (
     season_horizon,
     season_sources,
     year_ago_units,
+    year_ago_windows,
 )
 from anticipate.features.sequences import (
     CUSTOMER_COLUMNS,
     LOOKBACK_ORDERS,
     Customers,
+    candidate_pairs,
     customer_table,
     pair_events,
     pair_stats,
     pair_sums,
+    pair_table,
 )
 from anticipate.features.spec import KEYS, FeatureSpec
 
@@ -97,24 +104,21 @@ class Prepared:
         return len(self.pairs["cust_code"])
 
 
-def _windowed(group: np.ndarray, n_groups: int, lines: Lines, window: float) -> np.ndarray:
-    """Units per group code of the lines at most ``window`` days old."""
-    inside = lines.age <= window
-    return np.bincount(group[inside], weights=lines.units[inside], minlength=n_groups)
-
-
 def _item_units(lines: Lines, horizon: int) -> np.ndarray:
     """Per item code: units in 7, 28 and 365 days, distinct buyers in 28 days, year-ago sums.
 
     The columns of :data:`ITEM_UNITS`; ``horizon``: the year-ago horizon's length (days).
+    The windowed units are one pass of :func:`~anticipate.features._sums.window_sums`.
     """
     n = len(lines.items)
-    u7, u28, u365 = (_windowed(lines.item, n, lines, w) for w in (7.0, 28.0, 365.0))
+    ya_lo, ya_hi = year_ago_windows(horizon)
+    lo = np.concatenate([np.full(3, -np.inf), ya_lo])
+    hi = np.concatenate([[7.0, 28.0, 365.0], ya_hi])
+    sums = window_sums(lines.item, lines.age, lines.units, lo, hi, n)
     recent = lines.age <= 28.0
     buyer_pairs = np.unique(lines.item[recent].astype(np.int64) * len(lines.customers) + lines.cust[recent])
     n_buyers = np.bincount(buyer_pairs // len(lines.customers), minlength=n)
-    ya = year_ago_units(lines.item, n, lines, horizon)
-    return np.column_stack([u7, u28, u365, n_buyers.astype(np.float64), ya])
+    return np.column_stack([sums[:, :3], n_buyers.astype(np.float64), sums[:, 3:]])
 
 
 def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -150,34 +154,43 @@ def prepare(
     return prepare_history(history(orders, pd.Timestamp(cutoff), spec.item_level, products), spec)
 
 
+def _line_sums(lines: Lines, horizon: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """The partials read from the lines alone: per-region year-ago sums, item units, region x item units."""
+    region_ya = year_ago_units(lines.region, len(lines.regions), lines, horizon)
+    return region_ya, _item_units(lines, horizon), _ri_units(lines)
+
+
 def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
     """:func:`prepare` of the lines :func:`~anticipate.features.history.history` cut at the cutoff.
 
     The orders frame is no longer needed here: a caller that holds nothing else of it may
-    free it first.
+    free it first. The sums over the lines alone (item, region and region x item units) run
+    in a second thread meanwhile (NumPy's loops and the kernels release the GIL); they
+    read what nothing here writes, so the numbers do not depend on the threads. (The
+    customer table and the pairs in two threads would save more time, but their
+    temporaries together raised the peak by ~0.5 GB at 10 M lines.)
     """
     if lines.empty:
         cust = Customers(np.zeros((0, 0)), np.zeros(0, dtype=np.int64), np.zeros(0))
         pairs = {"cust_code": np.zeros(0, dtype=np.int64), "item_code": np.zeros(0, dtype=np.int64)}
         return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, _empty_partials(lines))
-    grouped = group_by_customer(lines)
-    cust = customer_table(lines, grouped, spec.lookback_days)
-    events = pair_events(grouped)
-    del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
-    pair_sums(lines, events)
-    pairs = pair_stats(events, spec.lookback_days)
-    del events
-    gaps = item_gap_sums(
-        pairs["item_code"], pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_gap_std_days"],
-        len(lines.items),
-    )
     horizon = season_horizon(spec.horizon_days)
-    region_ya = year_ago_units(lines.region, len(lines.regions), lines, horizon)
-    item_units = _item_units(lines, horizon)
-    partials = Partials(lines.items, item_units, gaps, lines.regions, *_ri_units(lines), region_ya)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        sums_job = side.submit(_line_sums, lines, horizon)
+        grouped = group_by_customer(lines)
+        buffers = event_buffers(len(lines.age))  # the customers' events, then the pairs': pages faulted once
+        cust = customer_table(lines, grouped, spec.lookback_days, buffers)
+        events = pair_events(grouped, buffers)
+        del buffers
+        del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
+        pair_sums(lines, events)
+        gaps = item_gap_sums(events.indptr, events.age, events.item, len(lines.items))  # every pair
+        keep = candidate_pairs(events, spec.lookback_days)
+        pairs = pair_table(events, keep, pair_stats(events, spec.lookback_days, keep))
+        del events, keep
+        region_ya, item_units, ri = sums_job.result()
+    partials = Partials(lines.items, item_units, gaps, lines.regions, *ri, region_ya)
     pairs["sea_ci_units_ya"] = pair_year_ago_units(lines, pairs["cust_code"], pairs["item_code"], horizon)
-    keep = pairs["ci_days_since_last"] <= spec.lookback_days
-    pairs = {name: values[keep] for name, values in pairs.items()}
     return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, partials)
 
 
@@ -325,12 +338,21 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     }
     columns = spec.columns
     block = np.empty((len(columns), len(c_idx)))
-    for row, name in enumerate(columns):
-        if name in constants:
-            block[row].fill(constants[name])
-        else:
-            src, idx = sources[name]
-            block[row] = src if idx is None else np.take(src, idx)
+
+    def fill(rows: range) -> None:
+        for row in rows:
+            name = columns[row]
+            if name in constants:
+                block[row].fill(constants[name])
+            else:
+                src, idx = sources[name]
+                block[row] = src if idx is None else np.take(src, idx)
+
+    half = len(columns) // 2
+    with ThreadPoolExecutor(max_workers=1) as side:  # the copies and gathers release the GIL
+        later = side.submit(fill, range(half, len(columns)))
+        fill(range(half))
+        later.result()
     out = pd.DataFrame(block.T, columns=columns, copy=False)
     region_idx = prepared.cust.region[c_idx]
     keys = ((prepared.customers, c_idx), (prepared.items, pairs["item_code"]), (prepared.regions, region_idx))

@@ -10,6 +10,8 @@ and scipy over arrays; every input is from order lines before the cutoff.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 RENEWAL_WINDOW_DAYS = 7.0
@@ -83,6 +85,14 @@ def log_survival_tail(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (k - 1.0) * np.log(x) - x - gammaln(k) + np.log(j)
 
 
+def _quiet_gammaincc(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``gammaincc(shape, x)`` with NumPy's floating-point warnings off, as in the caller's block."""
+    from scipy.special import gammaincc
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return gammaincc(shape, x)
+
+
 def renewal_hazard(
     age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
 ) -> np.ndarray:
@@ -99,7 +109,9 @@ def renewal_hazard(
     shape = 1.0 / np.maximum(np.asarray(cv2, dtype=np.float64), MIN_GAP_CV2)
     with np.errstate(divide="ignore", invalid="ignore"):
         x0, x1 = age * shape / mean_gap, (age + window) * shape / mean_gap
-        s0, s1 = gammaincc(shape, x0), gammaincc(shape, x1)
+        with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's ufunc loops release the GIL
+            later = side.submit(_quiet_gammaincc, shape, x1)  # (NumPy's errstate is per thread)
+            s0, s1 = gammaincc(shape, x0), later.result()
         hazard = np.where(s0 > 0, (s0 - s1) / s0, np.nan)
     tail = np.flatnonzero(np.nan_to_num(x0) >= tail_start(shape))
     if len(tail):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anticipate.features._sums import window_sums
 from anticipate.features.history import Lines
 
 #: Days back to the same point last year.
@@ -43,15 +44,15 @@ def year_ago_masks(age: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarra
     return in_h, in_base
 
 
+def year_ago_windows(horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The year-ago horizon and base as ``lo < age <= hi`` bounds (days), for :func:`window_sums`."""
+    lo = np.array([YEAR_DAYS - horizon, YEAR_DAYS])
+    return lo, np.array([YEAR_DAYS, YEAR_DAYS + BASE_DAYS])
+
+
 def year_ago_units(group: np.ndarray, n_groups: int, lines: Lines, horizon: int) -> np.ndarray:
     """Per group code: units in the year-ago horizon and base (``(n_groups, 2)``, :data:`YEAR_AGO`)."""
-    in_h, in_base = year_ago_masks(lines.age, horizon)
-    return np.column_stack(
-        [
-            np.bincount(group[mask], weights=lines.units[mask], minlength=n_groups)
-            for mask in (in_h, in_base)
-        ]
-    )
+    return window_sums(group, lines.age, lines.units, *year_ago_windows(horizon), n_groups)
 
 
 def pair_year_ago_units(

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from anticipate.features import _kernels as kernels
+from anticipate.features._collapse import collapse_events
 from anticipate.features._runs import runs, segment_runs
+from anticipate.features._sums import take_into
 from anticipate.features.history import Grouped, Lines
 from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
 
@@ -66,17 +68,17 @@ class Customers:
 
 
 def _collapse(
-    grouped: Grouped, perm: np.ndarray, indptr: np.ndarray
+    grouped: Grouped, perm: np.ndarray, indptr: np.ndarray, out: tuple[np.ndarray, ...] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One event per (group, order), oldest first within a group: ``indptr, age, units, spend, rows``.
 
     ``perm``/``indptr`` list each group's positions in ``grouped`` (source order within);
     ``rows`` is each event's first source line. The units and spend are Kahan sums (pandas'
     Cython path, which the kernel reproduces); :func:`_run_sums` replaces them where pandas
-    would add otherwise.
+    would add otherwise. ``out``: the buffers to write into, or None.
     """
-    ev_indptr, age, units, spend, first = kernels.collapse_events(
-        indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend
+    ev_indptr, age, units, spend, first = collapse_events(
+        indptr, perm, grouped.order, grouped.age, grouped.units, grouped.spend, out=out
     )
     np.take(grouped.rows, first, out=first, mode="clip")  # each event's source row, in place
     return ev_indptr, age, units, spend, first
@@ -95,23 +97,26 @@ def _run_sums(
     """
     run, at = runs(*group, lines.order)
     if len(at) == len(units):
-        ev_run = run[rows]
+        ev_run = run[rows]  # int32: np.take would copy it to int64 for each gather
         del run
-        # written over the Kahan sums (mode "clip": the indices are valid, and "raise" buffers a copy)
-        np.take(np.add.reduceat(lines.units, at), ev_run, out=units, mode="clip")
-        np.take(np.add.reduceat(lines.spend, at), ev_run, out=spend, mode="clip")
+        take_into(np.add.reduceat(lines.units, at), ev_run, units)  # written over the Kahan sums
+        take_into(np.add.reduceat(lines.spend, at), ev_run, spend)
 
 
-def customer_table(lines: Lines, grouped: Grouped, lookback_days: float) -> Customers:
+def customer_table(
+    lines: Lines, grouped: Grouped, lookback_days: float, buffers: tuple[np.ndarray, ...] | None = None
+) -> Customers:
     """Customer statistics, region at the cutoff and lookback orders.
 
     The region is that of the customer's lines at their last instant (the last order's
     time) with the most units, ties to the region id first in sort order: content
-    only, so the same lines in any row order give the same region.
+    only, so the same lines in any row order give the same region. ``buffers``:
+    :func:`~anticipate.features._collapse.event_buffers` of the lines for the customers'
+    events (fresh ones when None), free again when this returns.
     """
     everything = grouped.positions
     region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
-    ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr)
+    ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr, buffers)
     del everything
     _run_sums(lines, (lines.cust,), rows, units, spend)
     del rows
@@ -127,7 +132,7 @@ class PairEvents:
     ``cust``/``item``: the pair's codes; its events (one per order, oldest first) are
     ``[indptr[p], indptr[p + 1])`` of ``age`` (days), ``units``, ``spend`` and ``rows``
     (first source line). Needs no :class:`Grouped` lines: the caller frees them, then
-    :func:`pair_sums` and :func:`pair_stats` run.
+    :func:`pair_sums`, :func:`pair_stats` and :func:`pair_table` run.
     """
 
     cust: np.ndarray
@@ -139,14 +144,18 @@ class PairEvents:
     rows: np.ndarray
 
 
-def pair_events(grouped: Grouped) -> PairEvents:
-    """The pairs of the history and their events (:class:`PairEvents`; Kahan sums until :func:`pair_sums`)."""
-    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item)
+def pair_events(grouped: Grouped, buffers: tuple[np.ndarray, ...] | None = None) -> PairEvents:
+    """The pairs of the history and their events (:class:`PairEvents`; Kahan sums until :func:`pair_sums`).
+
+    ``buffers``: :func:`~anticipate.features._collapse.event_buffers` of the lines to write the
+    events into (fresh ones when None).
+    """
+    by_item = kernels.sort_segments(grouped.indptr, grouped.positions, grouped.item, in_place=True)
     starts, cust = segment_runs(grouped.indptr, by_item, grouped.item)
     item = grouped.item[by_item[starts]].astype(np.int64)  # one per pair: the table's codes stay int64
     pair_indptr = np.append(starts, len(by_item))
     del starts
-    return PairEvents(cust, item, *_collapse(grouped, by_item, pair_indptr))
+    return PairEvents(cust, item, *_collapse(grouped, by_item, pair_indptr, buffers))
 
 
 def pair_sums(lines: Lines, events: PairEvents) -> None:
@@ -155,16 +164,34 @@ def pair_sums(lines: Lines, events: PairEvents) -> None:
     _run_sums(lines, (lines.cust, lines.item), events.rows, events.units, events.spend)
 
 
-def pair_stats(events: PairEvents, lookback_days: float) -> dict[str, np.ndarray]:
-    """Customer x item statistics of every pair of the history, in (customer, item) code order.
+def candidate_pairs(events: PairEvents, lookback_days: float) -> np.ndarray:
+    """Positions (ascending) of the pairs with an order in the lookback: their last event's age <= L days.
+
+    That age is the pair's ``ci_days_since_last`` (:data:`PAIR_COLUMNS`).
+    """
+    return np.flatnonzero(events.age[events.indptr[1:] - 1] <= lookback_days)
+
+
+def pair_stats(events: PairEvents, lookback_days: float, pairs: np.ndarray) -> np.ndarray:
+    """The sequence statistics of the pairs at positions ``pairs`` (in (customer, item) code order).
+
+    One row per pair: the :func:`~anticipate.features._kernels.sequence_stats` columns over
+    the pair's events, windows :data:`~anticipate.features.spec.PAIR_WINDOWS` then the
+    lookback; :data:`PAIR_COLUMNS` names them. Column-major (each statistic contiguous).
+    """
+    windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
+    args = (events.indptr, events.age, events.units, events.spend, windows)
+    return kernels.sequence_stats(*args, groups=pairs)
+
+
+def pair_table(events: PairEvents, pairs: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
+    """The customer x item columns of the pairs at positions ``pairs``, ``stats`` their :func:`pair_stats`.
 
     Keys: ``cust_code``, ``item_code``, the :data:`PAIR_COLUMNS` features,
     ``ci_repeat_ratio`` and :data:`LOOKBACK_ORDERS` (the pair's orders placed in the
-    lookback window); one value per pair.
+    lookback window); one value per pair, the statistics views of ``stats``' columns.
     """
-    windows = np.array([*PAIR_WINDOWS, lookback_days], dtype=np.float64)
-    stats = kernels.sequence_stats(events.indptr, events.age, events.units, events.spend, windows)
-    table = {"cust_code": events.cust, "item_code": events.item}
+    table = {"cust_code": np.take(events.cust, pairs), "item_code": np.take(events.item, pairs)}
     table.update({name: stats[:, col] for name, col in PAIR_COLUMNS.items()})
     table[LOOKBACK_ORDERS] = stats[:, kernels.window_count(len(PAIR_WINDOWS))]
     table["ci_repeat_ratio"] = (table["ci_orders_total"] - 1.0) / table["ci_orders_total"]

@@ -18,21 +18,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("anticipate")
 
 
-def load_data(settings: Settings, *, cluster: bool = False, dictionary: tuple[str, ...] = ()) -> DataSet:
+def load_data(
+    settings: Settings,
+    *,
+    cluster: bool = False,
+    dictionary: tuple[str, ...] = (),
+    stored: tuple[str, ...] = (),
+) -> DataSet:
     """Load the canonical data directory named by ``--data`` / ``data.dir``.
 
     With ``cluster=True`` (a command whose Dask path reads the orders on the workers),
     ``compute.engine: dask`` and a customer layout in the directory (written by
     ``ingest``, :mod:`anticipate.storage.layout`), only the ``order_ts`` column of the orders is
     loaded here, for the cutoff checks. ``dictionary`` names order columns to load as
-    categoricals (:func:`~anticipate.storage.files.load_dataset`), in the local path only.
+    categoricals (:func:`~anticipate.storage.files.load_dataset`), in the local path only; those
+    also in ``stored`` (few distinct values) from the file's own dictionary pages.
     """
     if cluster and settings.cfg.compute.engine == "dask":
         from anticipate.storage.layout import read_layout
 
         if read_layout(settings.data_dir) is not None:
             return load_dataset(settings.data_dir, order_columns=["order_ts"])
-    return load_dataset(settings.data_dir, order_dictionary=dictionary)
+    return load_dataset(settings.data_dir, order_dictionary=dictionary, order_stored=stored)
 
 
 def resolve_cutoff(

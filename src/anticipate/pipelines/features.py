@@ -10,18 +10,24 @@ from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, resolve_cutoff
 from anticipate.storage.files import write_table
 
+#: Dictionary pages of the feature table's Parquet stop at 256 KiB (Arrow's default: 1 MiB): a float
+#: column of many distinct values stops hashing sooner, and plain pages compress better than its
+#: large dictionary's indices, while counts and keys keep theirs. 10 M-line world (1.8 M x 49): write
+#: 2.1 -> 1.75 s CPU, 118 -> 109 MB; 128 KiB 114 MB, 512 KiB 111 MB. The values are the same.
+FEATURE_DICTIONARY_BYTES = 256 * 1024
+
 
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
     from anticipate.features.build import table_of
-    from anticipate.features.history import ID_COLUMNS, history
+    from anticipate.features.history import FEW_IDS, ID_COLUMNS, history
     from anticipate.features.partials import prepare_history
     from anticipate.features.spec import FeatureSpec
 
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
-    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else ())
+    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
@@ -41,7 +47,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
             f"{spec.lookback_days} days before it; pick a later --cutoff or raise "
             "time.lookback_days"
         )
-    write_table(table, out)
+    write_table(table, out, dictionary_bytes=FEATURE_DICTIONARY_BYTES)
     counts = {
         "pairs": len(table),
         "customers": int(table["customer_id"].nunique()),

@@ -84,10 +84,15 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_parquet(df: pd.DataFrame, target: str | Path) -> Path:
-    """Write ``df`` to Parquet atomically, without the index; deterministic bytes."""
+def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+    """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
+
+    ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
+    and the rest is stored plain (Arrow's default, 1 MiB, when None).
+    """
+    limit = {} if dictionary_bytes is None else {"dictionary_pagesize_limit": int(dictionary_bytes)}
     with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **limit)
     return Path(target)
 
 
@@ -110,13 +115,16 @@ def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
-def write_table(df: pd.DataFrame, target: str | Path) -> Path:
-    """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically."""
+def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+    """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically.
+
+    ``dictionary_bytes``: see :func:`write_parquet` (Parquet only).
+    """
     suffix = Path(target).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, target)
     if suffix in {".parquet", ".pq"}:
-        return write_parquet(df, target)
+        return write_parquet(df, target, dictionary_bytes=dictionary_bytes)
     raise DataError(f"output file {target} must end in .parquet or .csv")
 
 
@@ -226,14 +234,15 @@ def read_parquet_checked(
     *,
     columns: list[str] | None = None,
     dictionary: list[str] | None = None,
-    stored_dictionaries: bool = False,
+    stored_dictionaries: bool | tuple[str, ...] = False,
 ) -> pd.DataFrame:
     """Read a Parquet file, turning unreadable or truncated files into a DataError.
 
     ``dictionary`` names text columns to read as pandas categoricals (one string per
     distinct value instead of one per row; other columns named there read as usual);
-    ``stored_dictionaries`` takes them from the file's own dictionary pages, for columns
-    with few distinct values (see :func:`~anticipate.storage.dictionary.read_with_dictionaries`).
+    ``stored_dictionaries`` takes them (``True``) or those it names from the file's own dictionary
+    pages, for columns with few distinct values (see
+    :func:`~anticipate.storage.dictionary.read_with_dictionaries`).
     """
     import pyarrow as pa
 
@@ -263,13 +272,15 @@ def load_dataset(
     tables: tuple[str, ...] = TABLE_NAMES,
     order_columns: list[str] | None = None,
     order_dictionary: tuple[str, ...] = (),
+    order_stored: tuple[str, ...] = (),
 ) -> DataSet:
     """Load the canonical tables of ``data_dir`` (as written by ``ingest`` or ``sample``).
 
     ``order_columns`` loads only those columns of the orders (the Dask path, whose
     workers read the orders themselves, needs ``order_ts`` only, for cutoff checks).
     ``order_dictionary`` names text columns of the orders to load as categoricals (a
-    caller that reads them as codes: one string per distinct id instead of one per line).
+    caller that reads them as codes: one string per distinct id instead of one per line);
+    those of them in ``order_stored`` are read from the file's dictionary pages (few distinct values).
 
     Raises
     ------
@@ -293,7 +304,12 @@ def load_dataset(
         path = data_dir / f"{name}.parquet"
         wanted = name in tables and path.is_file()
         columns, dictionary = (order_columns, list(order_dictionary)) if name == "orders" else (None, None)
-        loaded[name] = read_parquet_checked(path, columns=columns, dictionary=dictionary) if wanted else None
+        stored = order_stored if name == "orders" else False
+        loaded[name] = None
+        if wanted:
+            loaded[name] = read_parquet_checked(
+                path, columns=columns, dictionary=dictionary, stored_dictionaries=stored
+            )
     return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
 
 
