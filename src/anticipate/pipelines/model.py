@@ -39,7 +39,7 @@ def run_train(
     validation metrics and the model URI (registered unless ``register=False``,
     as experiment children do; ``parent_run_id`` nests the run).
     """
-    from anticipate.features.history import ID_COLUMNS
+    from anticipate.features.history import FEW_IDS, ID_COLUMNS
     from anticipate.metrics import classification_metrics
 
     cfg = settings.cfg
@@ -47,7 +47,7 @@ def run_train(
         bar.step("loading data")
         # ids as categoricals (one string per distinct id) on the local path, as `features` loads them
         local = cfg.compute.engine != "dask"
-        ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else ())
+        ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
         until_ts, windows = resolve_until(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
