@@ -21,6 +21,7 @@ from anticipate.demand.new_demand import (
     configured_sku_windows,
     new_demand,
     new_demand_from_table,
+    non_candidate_table,
     year_ago_ratio,
     year_ago_table,
 )
@@ -113,6 +114,48 @@ def test_new_demand_counts_only_pairs_that_were_not_candidates() -> None:
         products=None,
     ).set_index("sku")
     assert out.loc["s", "mu"] == 2.0 and out.loc["t", "mu"] == 3.0
+
+
+def _non_candidate_reference(orders: pd.DataFrame, t: pd.Timestamp, item: pd.Series) -> dict:
+    """Plain-Python non-candidate units at ``t`` (horizon 7, lookback 30 days): a set of the known pairs."""
+    rows = list(zip(orders["customer_id"], item, orders["order_ts"], orders["region"], orders["sku"],
+                    orders["quantity"], strict=True))
+    known = {(c, i) for c, i, ts, *_ in rows if t - pd.Timedelta(days=30) <= ts < t}
+    out: dict = {}
+    for c, i, ts, region, sku, q in rows:
+        if t <= ts < t + pd.Timedelta(days=7) and (c, i) not in known:
+            out[(region, sku)] = out.get((region, sku), 0) + q
+    return out
+
+
+@pytest.mark.parametrize("item_level", ["sku", "category"])
+def test_non_candidate_table_equals_a_set_of_the_known_pairs_per_window(item_level: str) -> None:
+    rng = np.random.default_rng(17)
+    n = 600  # half of the lines at midnight: on the window edges too
+    days = rng.integers(0, 120, n)
+    orders = pd.DataFrame({
+        "customer_id": rng.choice([f"c{k}" for k in range(25)], n),
+        "order_ts": pd.Timestamp("2025-01-01")
+        + pd.to_timedelta(days * 86400 + rng.integers(0, 86400, n) * (rng.random(n) < 0.5), "s"),
+        "sku": rng.choice([f"s{k}" for k in range(8)], n),
+        "quantity": rng.integers(1, 5, n),
+        "region": rng.choice(["r1", "r2", "r3"], n),
+    })
+    edge = pd.DataFrame({  # a candidate through a line exactly 30 days before the last window
+        "customer_id": "e", "order_ts": pd.to_datetime(["2025-03-24", "2025-04-24"]), "sku": "s0",
+        "quantity": [1, 2], "region": "r1",
+    })
+    orders = pd.concat([orders, edge], ignore_index=True)
+    products = pd.DataFrame({"sku": [f"s{k}" for k in range(8)], "category": list("AABBCCDD")})
+    item = orders["sku"] if item_level == "sku" else orders["sku"].map(products.set_index("sku")["category"])
+    cutoff = pd.Timestamp("2025-04-30")
+    table = non_candidate_table(orders, cutoff, horizon_days=7, lookback_days=30, windows=4,
+                                item_level=item_level, products=products)
+    for k in range(4):
+        t = cutoff - pd.Timedelta(days=7 * (4 - k))
+        got = {key: v for key, v in table[k].items() if v != 0}
+        assert got == _non_candidate_reference(orders, t, item)
+    assert table.to_numpy().sum() > 0
 
 
 def test_new_demand_splits_each_regions_level_by_the_skus_shares_over_all_regions() -> None:

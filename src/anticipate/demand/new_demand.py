@@ -21,6 +21,8 @@ before it (what the season did to new demand then; 1 without such history).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -41,18 +43,58 @@ def non_candidate_units(
     lookback_days: int,
     item_level: str,
     products: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Units per (region, sku) in ``[t, t + H)`` bought by pairs that were not candidates at ``t``."""
-    hist = orders[(orders["order_ts"] < t) & (orders["order_ts"] >= t - pd.Timedelta(days=lookback_days))]
-    known = pd.MultiIndex.from_arrays(
-        [hist["customer_id"].astype(str), item_column(hist, item_level, products)]
-    )
-    horizon = orders[(orders["order_ts"] >= t) & (orders["order_ts"] < t + pd.Timedelta(days=horizon_days))]
-    key = pd.MultiIndex.from_arrays(
-        [horizon["customer_id"].astype(str), item_column(horizon, item_level, products)]
-    )
-    new = horizon[~key.isin(known)]
-    return new.groupby([new["region"].astype(str), new["sku"].astype(str)])["quantity"].sum()
+) -> pd.Series:
+    """Units per (region, sku) in ``[t, t + H)`` bought by pairs that were not candidates at ``t``.
+
+    A pair is a candidate at ``t`` when it has a line in ``[t - lookback, t)``.
+    """
+    lines = _Pairs.of(orders, [t], horizon_days=horizon_days, lookback_days=lookback_days,
+                      item_level=item_level, products=products)
+    return lines.new_units(t)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The order lines some windows read, each with a dense code of its (customer, item) pair.
+
+    Coded once for all windows: a window's candidates are then a boolean array over the
+    codes (no per-window hash of string keys, no copy of the lines per window).
+    """
+
+    orders: pd.DataFrame
+    rows: np.ndarray  # positions in ``orders`` of the lines read, ascending
+    ts: np.ndarray  # their order_ts, datetime64[ns]
+    pair: np.ndarray  # their pair codes, 0 .. n_pairs - 1
+    n_pairs: int
+    horizon: np.timedelta64
+    lookback: np.timedelta64
+
+    @classmethod
+    def of(cls, orders: pd.DataFrame, starts: list[pd.Timestamp], *, horizon_days: int, lookback_days: int,
+           item_level: str, products: pd.DataFrame | None) -> _Pairs:
+        """The lines in ``[min(starts) - lookback, max(starts) + H)``, coded by pair."""
+        horizon, lookback = np.timedelta64(horizon_days, "D"), np.timedelta64(lookback_days, "D")
+        ts = orders["order_ts"].to_numpy().astype("datetime64[ns]", copy=False)
+        first, last = (_ns(t) for t in (min(starts), max(starts)))
+        rows = np.flatnonzero((ts >= first - lookback) & (ts < last + horizon))
+        customer = pd.factorize(orders["customer_id"].take(rows).astype(str), use_na_sentinel=False)[0]
+        item, items = pd.factorize(item_column(orders[["sku"]].take(rows), item_level, products),
+                                   use_na_sentinel=False)
+        pair, pairs = pd.factorize(customer.astype(np.int64) * max(len(items), 1) + item)
+        return cls(orders, rows, ts[rows], pair, len(pairs), horizon, lookback)
+
+    def new_units(self, t: pd.Timestamp) -> pd.Series:
+        """:func:`non_candidate_units` at ``t`` (one of the ``starts`` the lines were cut for)."""
+        t64 = _ns(t)
+        known = np.zeros(self.n_pairs, dtype=bool)
+        known[self.pair[(self.ts < t64) & (self.ts >= t64 - self.lookback)]] = True
+        in_horizon = (self.ts >= t64) & (self.ts < t64 + self.horizon)
+        new = self.orders.take(self.rows[in_horizon & ~known[self.pair]])
+        return new.groupby([new["region"].astype(str), new["sku"].astype(str)])["quantity"].sum()
+
+
+def _ns(t: pd.Timestamp) -> np.datetime64:
+    return np.datetime64(pd.Timestamp(t).to_datetime64(), "ns")
 
 
 def new_demand(
@@ -94,17 +136,9 @@ def non_candidate_table(
     Candidates are per customer, so tables of customer-disjoint orders add up.
     """
     starts = [cutoff - pd.Timedelta(days=horizon_days * k) for k in range(windows, 0, -1)]
-    per_window = [
-        non_candidate_units(
-            orders,
-            t,
-            horizon_days=horizon_days,
-            lookback_days=lookback_days,
-            item_level=item_level,
-            products=products,
-        )
-        for t in starts
-    ]
+    lines = _Pairs.of(orders, starts, horizon_days=horizon_days, lookback_days=lookback_days,
+                      item_level=item_level, products=products)
+    per_window = [lines.new_units(t) for t in starts]
     return pd.concat(per_window, axis=1, keys=list(range(windows))).fillna(0.0)
 
 
