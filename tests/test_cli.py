@@ -155,6 +155,34 @@ def test_the_cli_sets_its_environment_defaults_unless_the_environment_says_other
     assert printed == [[default], [given]]
 
 
+ARENA_SCRIPT = """
+import ctypes, threading
+import anticipate.cli
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def allocate():
+    libc.free(libc.malloc(64))
+threads = [threading.Thread(target=allocate) for _ in range(3)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc.malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's malloc arenas")
+def test_the_cli_keeps_one_malloc_arena_unless_the_environment_says_otherwise() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    runs = [subprocess.run([sys.executable, "-c", ARENA_SCRIPT], env=e, capture_output=True, text=True,
+                           check=True) for e in (env, env | {"MALLOC_ARENA_MAX": "8"})]
+    arenas = [run.stderr.count("Arena ") for run in runs]
+    assert arenas[0] == 1 and arenas[1] > 1
+
+
 @pytest.mark.parametrize(("verbosity", "level"), [(0, "ERROR"), (-1, "ERROR"), (1, "INFO")])
 def test_mlflow_log_level_does_not_depend_on_when_mlflow_was_imported(monkeypatch: pytest.MonkeyPatch,
                                                                       verbosity: int, level: str) -> None:
