@@ -319,7 +319,8 @@ def test_lapse_ratio_grows_with_days_since_the_last_order_of_the_pair() -> None:
 
 
 def test_pooled_item_gaps_weight_pairs_by_their_gaps() -> None:
-    from anticipate.features.renewal import item_gap_sums, pooled_gaps
+    from anticipate.features.reference import item_gap_sums
+    from anticipate.features.renewal import pooled_gaps
 
     item = np.array([0, 0, 1, 1])
     n = np.array([3.0, 5.0, 1.0, 2.0])

@@ -14,7 +14,7 @@ from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._runs import runs, segment_runs
 from anticipate.features._sums import recode, take_into, used_codes, window_sums
-from anticipate.features.renewal import item_gap_sums as reference_gap_sums
+from anticipate.features.reference import item_gap_sums as reference_gap_sums
 
 
 @st.composite

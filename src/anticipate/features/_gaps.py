@@ -1,6 +1,6 @@
 """Numba kernel for the renewal family's per-item gap sums, with its plain-Python twin.
 
-It adds, per item, what :func:`anticipate.features.renewal.item_gap_sums` adds (the
+It adds, per item, what :func:`anticipate.features.reference.item_gap_sums` adds (the
 reference, over the pairs' sequence statistics), straight from the pairs' events: no
 statistics of the pairs that are not candidates are kept (at 10 M lines 3.8 M pairs x
 19 statistics, 580 MB, of which 1.8 M are candidates). Each item's sums add its pairs'

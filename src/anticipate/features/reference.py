@@ -290,3 +290,26 @@ def _days_to_christmas(cutoff: pd.Timestamp) -> float:
         if xmas >= cutoff:
             return (xmas - cutoff).total_seconds() / 86400.0
     raise AssertionError("unreachable")
+
+
+def item_gap_sums(
+    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Per item, additive sums over its pairs (``renewal.GAP_SUMS``): float64 (n_items, 4).
+
+    The formulation over the pairs' sequence statistics (mean and std of the gaps), the
+    reference :func:`anticipate.features._gaps.item_gap_sums` (from the events) is tested against.
+
+    ``gap_n = sum (n-1)`` and ``gap_span = sum (n-1) mean`` over pairs with ``n >= 2``
+    orders; ``gap_w = sum (n-2)`` and ``gap_wcv2 = sum (n-2) (std / mean)^2`` over pairs
+    with ``n >= 3`` and a positive mean gap. Sums add across customer partitions.
+    """
+    gaps = np.where(n >= 2, n - 1.0, 0.0)
+    span = np.where(n >= 2, np.nan_to_num(gap_mean) * gaps, 0.0)
+    ok = (n >= 3) & (np.nan_to_num(gap_mean) > 0)
+    w = np.where(ok, n - 2.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv2 = np.where(ok, (gap_std / np.where(ok, gap_mean, 1.0)) ** 2, 0.0)
+    return np.column_stack(
+        [np.bincount(item, weights=v, minlength=n_items) for v in (gaps, span, w, w * cv2)]
+    ).reshape(n_items, 4)

@@ -22,28 +22,10 @@ _TAIL_BLOCK = 16_384  # rows per block of the tail quadrature (a 16,384 x 24 flo
 GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
 
 
-def item_gap_sums(
-    item: np.ndarray, n: np.ndarray, gap_mean: np.ndarray, gap_std: np.ndarray, n_items: int
-) -> np.ndarray:
-    """Per item, additive sums over its pairs (:data:`GAP_SUMS`): (n_items, 4).
-
-    ``gap_n = sum (n-1)`` and ``gap_span = sum (n-1) mean`` over pairs with ``n >= 2``
-    orders; ``gap_w = sum (n-2)`` and ``gap_wcv2 = sum (n-2) (std / mean)^2`` over pairs
-    with ``n >= 3`` and a positive mean gap. Sums add across customer partitions.
-    """
-    gaps = np.where(n >= 2, n - 1.0, 0.0)
-    span = np.where(n >= 2, np.nan_to_num(gap_mean) * gaps, 0.0)
-    ok = (n >= 3) & (np.nan_to_num(gap_mean) > 0)
-    w = np.where(ok, n - 2.0, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cv2 = np.where(ok, (gap_std / np.where(ok, gap_mean, 1.0)) ** 2, 0.0)
-    return np.column_stack(
-        [np.bincount(item, weights=v, minlength=n_items) for v in (gaps, span, w, w * cv2)]
-    ).reshape(n_items, 4)
-
-
 def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """From :func:`item_gap_sums`: per item the pooled mean gap (days) and CV^2; the all-item CV^2.
+    """From the per-item gap sums (:func:`~anticipate.features._gaps.item_gap_sums`): the pooled gaps.
+
+    Per item the pooled mean gap (days) and CV^2; the all-item CV^2.
 
     The CV^2 is the mean of the pairs' squared CVs weighted by ``n - 2`` (not the CV of
     the pooled gaps); ``item_gap_cv`` is its root. NaN where no pair qualifies; the
