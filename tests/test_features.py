@@ -293,6 +293,18 @@ def test_renewal_hazard_is_memoryless_at_cv_one_and_rises_with_age_when_regular(
     assert np.isnan(renewal_hazard(np.array([3.0]), np.array([np.nan]), np.array([0.1])))[0]
 
 
+def test_renewal_hazard_of_a_zero_mean_gap_is_missing_without_a_warning() -> None:
+    """Repeat orders at one instant (mean gap 0 days): NaN, and no RuntimeWarning on stderr."""
+    import warnings
+
+    from anticipate.features.renewal import renewal_hazard
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hazard = renewal_hazard(np.array([0.0, 5.0, 400.0]), np.array([0.0, 0.0, 0.0]), np.full(3, 0.2))
+    assert np.isnan(hazard).all()
+
+
 @pytest.mark.parametrize("cv2", [0.01, 0.05, 0.3, 1.0, 2.5])
 def test_renewal_hazard_of_lapsed_pairs_is_continuous_and_bounded_by_its_limit(cv2: float) -> None:
     from anticipate.features.renewal import renewal_hazard

@@ -207,7 +207,7 @@ def _hazard_reference(age: pd.Series, mean: pd.Series, shape: np.ndarray) -> np.
 
     out = np.full(len(age), np.nan)
     for i, (a, m, k) in enumerate(zip(age.to_numpy(), mean.to_numpy(), shape, strict=True)):
-        if np.isnan(m):
+        if np.isnan(m) or m == 0.0:  # no gap, or a zero mean gap: NaN, as renewal_hazard
             continue
         x0, x1 = a * k / m, (a + 7.0) * k / m
         if x0 >= k + 3.0 * np.sqrt(k) + 5.0:

@@ -95,12 +95,12 @@ def renewal_hazard(
             later = side.submit(_quiet_gammaincc, shape, x1)  # (NumPy's errstate is per thread)
             s0, s1 = gammaincc(shape, x0), later.result()
         hazard = np.where(s0 > 0, (s0 - s1) / s0, np.nan)
-    tail = np.flatnonzero(np.nan_to_num(x0) >= tail_start(shape))
+        limit = -np.expm1(-window * shape / mean_gap)  # 1 where the mean gap is 0
+    tail = np.flatnonzero(np.isfinite(x0) & (x0 >= tail_start(shape)))  # x0 = inf: a zero mean gap
     if len(tail):
         k = shape[tail]
         log_ratio = log_survival_tail(k, x1[tail]) - log_survival_tail(k, x0[tail])
         hazard[tail] = -np.expm1(log_ratio)
-    limit = -np.expm1(-window * shape / mean_gap)
     hazard = np.where(shape >= 1.0, np.minimum(hazard, limit), hazard)  # rounding past the limit
     return np.where(np.isnan(mean_gap), np.nan, hazard)
 
