@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anticipate.backtest.realised import horizon_lines
+from anticipate.backtest.realised import customer_regions, horizon_lines
 from anticipate.config import ForecastConfig
 from anticipate.demand.forecast import (
     candidate_demand,
@@ -221,3 +221,24 @@ def test_horizon_lines_use_the_customers_region_at_the_cutoff() -> None:
     region_map = pd.DataFrame({"region": ["home", "away"], "warehouse_id": ["W_home", "W_away"]})
     lines = horizon_lines(orders, pd.Timestamp("2025-01-05"), 7, region_map)
     assert lines.set_index("customer_id")["warehouse_id"].to_dict() == {"c": "W_home", "n": "W_away"}
+
+
+def test_the_replays_region_at_the_cutoff_is_the_features_rule_in_any_row_order() -> None:
+    """Lines at the customer's last instant: most units decide, then the region first in sort order."""
+    from anticipate.features.build import build_features
+
+    orders = _log(
+        [
+            ("a", "2025-01-01", "s", 5, "r3"),  # older: never decides
+            ("a", "2025-01-03", "s", 1, "r2"),
+            ("a", "2025-01-03", "t", 3, "r1"),  # a's last instant: r1 has the most units
+            ("b", "2025-01-02", "s", 2, "r2"),
+            ("b", "2025-01-02", "t", 2, "r1"),  # b's tie: r1 first in sort order
+            ("b", "2025-01-06", "s", 9, "r3"),  # after the cutoff
+        ]
+    )
+    cutoff = pd.Timestamp("2025-01-05")
+    for order in (orders, orders.iloc[::-1]):
+        assert customer_regions(order, cutoff).to_dict() == {"a": "r1", "b": "r1"}
+    feats = build_features(orders, cutoff, horizon_days=7, lookback_days=30)
+    assert feats.groupby("customer_id")["region"].first().astype(str).to_dict() == {"a": "r1", "b": "r1"}

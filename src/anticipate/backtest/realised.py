@@ -1,7 +1,8 @@
 """What was really ordered after a cutoff: the horizon's lines with their serving warehouse.
 
 A line is served by the warehouse nearest its customer's region *at the cutoff* (the
-region of their last line before it; a new customer: the line's own ship-to region),
+region of most units among their lines at their last instant before it, as the features
+place them; a new customer: the line's own ship-to region),
 or by the centre (warehouse NA) when no warehouse is within ``network.max_service_km``.
 """
 
@@ -10,12 +11,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anticipate.features.history import regions_at_last_instant
+
 
 def customer_regions(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series:
-    """Each customer's region at ``cutoff``: the ship-to region of their most recent line before it."""
-    hist = orders[orders["order_ts"] < cutoff]
-    last = hist.sort_values("order_ts", kind="stable").groupby("customer_id", sort=True)["region"].last()
-    return last.astype(str)
+    """Each customer's region at ``cutoff`` (index: customer id as text), the features' rule.
+
+    Among the customer's lines at their last instant before ``cutoff``, the region with the
+    most units, ties to the region first in sort order
+    (:func:`~anticipate.features.history.regions_at_last_instant`): the region the forecast
+    placed the customer's demand in, and the same for any row order of the lines.
+    """
+    hist = orders.loc[orders["order_ts"] < cutoff, ["customer_id", "order_ts", "region", "quantity"]]
+    regions = regions_at_last_instant(hist.assign(region=hist["region"].astype(str)))
+    regions.index = regions.index.astype(str)
+    return regions
 
 
 def horizon_lines(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from anticipate.features.history import item_column
+from anticipate.features.history import item_column, regions_at_last_instant
 from anticipate.features.spec import ALL_FAMILIES, CUSTOMER_WINDOWS, KEYS, PAIR_WINDOWS, feature_columns
 
 
@@ -125,16 +125,8 @@ def _customers_reference(hist: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
     )
     cust["cust_bgnbd_x"] = cust["cust_orders_total"] - 1
     cust["cust_bgnbd_t_x"] = cust["cust_tenure_days"] - cust["cust_recency_days"]
-    cust["region"] = _region_at_cutoff(hist)
+    cust["region"] = regions_at_last_instant(hist)
     return cust
-
-
-def _region_at_cutoff(hist: pd.DataFrame) -> pd.Series:
-    """Per customer: among the lines at their last order time, the region of most units, ties by region id."""
-    last = hist[hist["order_ts"] == hist.groupby("customer_id")["order_ts"].transform("max")]
-    units = last.groupby(["customer_id", "region"])["quantity"].sum().astype(float).reset_index()
-    units = units.sort_values(["customer_id", "quantity", "region"], ascending=[True, False, True])
-    return units.groupby("customer_id")["region"].first()
 
 
 def _pair_columns(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
