@@ -203,7 +203,8 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
     scored = pd.DataFrame(columns=["customer_id", "item", "region", "p_buy", "units_given_buy"])
     plain, seasonal = (
         forecast_from_scores(scored, orders, cutoff, horizon_days=7, lookback_days=30, item_level="sku",
-                             products=None, region_map=region_map, new_demand_windows=2, year_ago_index=on)
+                             products=None, region_map=region_map, new_demand_windows=2, year_ago_index=on,
+                             dispersion=1.0, sku_share_days=90, new_demand_sku_windows=0)
         for on in (False, True)
     )
     assert plain["mu"].tolist() == [2.0] and seasonal["mu"].tolist() == [6.0]

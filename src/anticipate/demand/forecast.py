@@ -145,14 +145,17 @@ def forecast_parts(
     lookback_days: int,
     item_level: str,
     products: pd.DataFrame | None,
-    new_demand_windows: int = 4,
-    sku_share_days: int = 90,
-    year_ago_index: bool = False,
-    new_demand_sku_windows: int = 0,
+    new_demand_windows: int,
+    sku_share_days: int,
+    year_ago_index: bool,
+    new_demand_sku_windows: int,
 ) -> dict[str, pd.DataFrame]:
     """The two independent parts, ``{"candidates": ..., "new": ...}``, each ``region, sku, mu, var``.
 
     Units over ``[cutoff, cutoff + H)``; :func:`to_warehouses` sums them per warehouse.
+    The forecast settings have no defaults here: the ``forecast`` config section owns them
+    (:func:`forecast_for_spec` passes them). ``new_demand_windows``: horizons of new demand
+    averaged; ``sku_share_days``: days of a category's SKU shares;
     ``year_ago_index``: the new demand scaled by :func:`year_ago_ratio`;
     ``new_demand_sku_windows``: its SKU split (:func:`~anticipate.demand.new_demand.new_demand`).
     """
@@ -188,11 +191,11 @@ def forecast_from_scores(
     item_level: str,
     products: pd.DataFrame | None,
     region_map: pd.DataFrame,
-    new_demand_windows: int = 4,
-    dispersion: float = 1.0,
-    sku_share_days: int = 90,
-    year_ago_index: bool = False,
-    new_demand_sku_windows: int = 0,
+    new_demand_windows: int,
+    dispersion: float,
+    sku_share_days: int,
+    year_ago_index: bool,
+    new_demand_sku_windows: int,
 ) -> pd.DataFrame:
     """The forecast table ``warehouse_id, sku, mu, var`` (units over ``[cutoff, cutoff + H)``).
 
