@@ -114,6 +114,31 @@ def test_gates_refuse_each_kind_of_wrong_plan(tmp_path: Path) -> None:
     gates.check_ratio(290.0, None, 3.0, target)  # not measurable (e.g. the Dask path): no verdict
 
 
+def test_the_gates_read_the_recent_lines_when_only_order_times_are_loaded(tmp_path: Path) -> None:
+    """The Dask path loads only ``order_ts``: the gates read their window from the file; gate 1 fires."""
+    from anticipate.pipelines.plan import gate_lines
+    from anticipate.storage.files import DataSet, write_parquet
+
+    orders = pd.DataFrame({
+        "order_ts": pd.date_range("2024-07-01", "2024-08-27 12:00", freq="12h"),
+        "customer_id": "c", "sku": "S1", "quantity": 2,
+    }).assign(region=lambda f: ["R1" if ts.month == 7 else "R_far" for ts in f["order_ts"]])
+    write_parquet(orders, tmp_path / "orders.parquet")
+    date = pd.Timestamp(DATA_END)
+    ds = DataSet(tmp_path, orders[["order_ts"]], None, None, None, None, "digest")
+    lines = gate_lines(ds, date, 7, 2)  # the 14 days before 2024-08-28
+    expected = orders.loc[orders["order_ts"] >= "2024-08-14", list(gates.RECENT_COLUMNS)]
+    pd.testing.assert_frame_equal(lines.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_dtype=False)
+    window = gates.recent_window(ds.orders["order_ts"], date, horizon_days=7, windows=2)
+    region_map = pd.DataFrame({"region": ["R1", "R_far"], "warehouse_id": ["W1", None]})
+    recent = gates.recent_demand(lines, region_map, window, horizon_days=7)
+    assert recent is not None and recent.units == 28.0 and recent.mapped_units == 0.0
+    with pytest.raises(gates.PlanRefused, match="R_far"):  # every recent order is beyond the network
+        gates.check_mapping(recent, tmp_path / "plans" / DATA_END, tmp_path)
+    assert gate_lines(DataSet(tmp_path, orders, None, None, None, None, "d"), date, 7, 2) is None
+
+
 # --------------------------------------------------------------------------- a plan a planner reads
 @pytest.mark.slow
 def test_the_sample_plan_passes_the_gates_and_reads_well(world: Path) -> None:

@@ -60,24 +60,44 @@ class RecentDemand:
     far_regions: list[str]
 
 
-def recent_demand(
-    orders: pd.DataFrame, region_map: pd.DataFrame, end: pd.Timestamp, *, horizon_days: int, windows: int
-) -> RecentDemand | None:
-    """Realised units per horizon over the ``windows`` horizons before ``end`` (clipped to the data).
+#: Order columns the recent-demand gates read.
+RECENT_COLUMNS = ["order_ts", "quantity", "region"]
 
-    ``orders``: ``order_ts, quantity, region``; ``region_map``: ``region, warehouse_id``
-    (NA = the centre serves it). None when the orders lack those columns (the Dask
-    path loads only ``order_ts``) or cover less than one horizon before ``end``.
+
+def recent_window(
+    order_ts: pd.Series, date: pd.Timestamp, *, horizon_days: int, windows: int
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """``[start, end)``: the ``windows`` horizons (days) before ``date``, clipped to the orders' dates.
+
+    ``order_ts``: every order line's time. None when less than one horizon of orders lies before ``date``.
     """
-    if not {"order_ts", "quantity", "region"} <= set(orders.columns) or orders.empty:
+    if order_ts.empty:
         return None
-    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.data_start(orders["order_ts"]))
+    end = min(date, dates.data_end(order_ts))
+    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.data_start(order_ts))
+    return (start, end) if (end - start).days >= horizon_days else None
+
+
+def recent_demand(
+    orders: pd.DataFrame,
+    region_map: pd.DataFrame,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+    *,
+    horizon_days: int,
+) -> RecentDemand | None:
+    """Realised units per horizon (``horizon_days``) of the order lines in ``window`` (:func:`recent_window`).
+
+    ``orders``: ``order_ts, quantity, region`` of at least the window's lines (the Dask path
+    reads just those, :data:`RECENT_COLUMNS`); ``region_map``: ``region, warehouse_id``
+    (NA = the centre serves it). None when ``window`` is.
+    """
+    if window is None:
+        return None
+    start, end = window
     days = (end - start).days
-    if days < horizon_days:
-        return None
-    window = orders[(orders["order_ts"] >= start) & (orders["order_ts"] < end)]
-    region = window["region"].astype(str)
-    qty = window["quantity"].to_numpy(float)
+    lines = orders[(orders["order_ts"] >= start) & (orders["order_ts"] < end)]
+    region = lines["region"].astype(str)
+    qty = lines["quantity"].to_numpy(float)
     served = region_map.loc[region_map["warehouse_id"].notna(), "region"].astype(str)
     known = region.isin(region_map["region"].astype(str))
     mapped = region.isin(served).to_numpy()
@@ -182,7 +202,8 @@ def check_ratio(forecast_units: float, recent: RecentDemand | None, max_ratio: f
 
 
 def check_plan(
-    ds: Any, fc: Any, plan: Any, date: pd.Timestamp, cfg: Any, target: Path
+    ds: Any, fc: Any, plan: Any, date: pd.Timestamp, cfg: Any, target: Path,
+    recent_lines: pd.DataFrame | None = None,
 ) -> RecentDemand | None:
     """Run the four gates on a solved plan before it is published; raise PlanRefused on the first failure.
 
@@ -190,12 +211,15 @@ def check_plan(
     forecast output (``table`` of ``warehouse_id, sku, mu, var`` in units over
     ``horizon_days``, ``region_map``, ``cutoff``); ``plan``: the solved plan
     (``units``); ``cfg``: the Config (``forecast.new_demand_windows``,
-    ``allocate.max_forecast_ratio``); ``target``: the plan directory (for the message).
+    ``allocate.max_forecast_ratio``); ``target``: the plan directory (for the message);
+    ``recent_lines``: the lines of the :func:`recent_window` (:data:`RECENT_COLUMNS`) when
+    ``ds.orders`` holds only ``order_ts`` (the Dask path), else None.
     Returns the recent demand the forecast was compared with (None when not measurable).
     """
-    end = min(date, dates.data_end(ds.orders["order_ts"]))
-    recent = recent_demand(ds.orders, fc.region_map, end, horizon_days=int(fc.horizon_days),
+    window = recent_window(ds.orders["order_ts"], date, horizon_days=int(fc.horizon_days),
                            windows=cfg.forecast.new_demand_windows)
+    lines = ds.orders if recent_lines is None else recent_lines
+    recent = recent_demand(lines, fc.region_map, window, horizon_days=int(fc.horizon_days))
     check_mapping(recent, target, Path(ds.path))
     check_forecast_rows(fc.table, target, fc.cutoff)
     check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)

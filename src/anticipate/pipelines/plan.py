@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from anticipate import dates
-from anticipate.demand.gates import check_plan
+from anticipate.demand.gates import RECENT_COLUMNS, check_plan, recent_window
 from anticipate.demand.inputs import (
     ForecastOutput,
     build_instance,
@@ -32,6 +32,7 @@ from anticipate.storage.files import (
     DataSet,
     exclusive_lock,
     file_digest,
+    read_parquet_checked,
     staging_dir,
     write_csv,
     write_json,
@@ -111,7 +112,8 @@ def run_allocate(
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         bar.step("allocating")
         plan = _solve(build_instance(ds, fc.table, settings), settings, lp_bound)
-        check_plan(ds, fc, plan, date_ts, settings.cfg, target)  # exit 2 before publishing a wrong plan
+        recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
+        check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # exit 2 before publishing
         bar.step("recording")
         summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance)
         warnings += [summary["warning"]] if "warning" in summary else []
@@ -143,6 +145,23 @@ def run_allocate(
         extra={"summary": summary},
         text=_allocate_text(target, summary, counts),
     )
+
+
+def gate_lines(ds: DataSet, date: pd.Timestamp, horizon_days: int, windows: int) -> pd.DataFrame | None:
+    """The recent lines the gates read, from ``orders.parquet``, when ``ds.orders`` holds only ``order_ts``.
+
+    On the Dask path the workers read the orders and the client loads just their times; the
+    gates' window (a few horizons) is read here so that no gate goes unchecked. None when
+    ``ds.orders`` already has the columns or less than one horizon of orders precedes ``date``.
+    """
+    if set(RECENT_COLUMNS) <= set(ds.orders.columns):
+        return None
+    window = recent_window(ds.orders["order_ts"], date, horizon_days=horizon_days, windows=windows)
+    if window is None:  # too little history: the gates that read it give no verdict either way
+        return None
+    start, end = window
+    return read_parquet_checked(Path(ds.path) / "orders.parquet", columns=RECENT_COLUMNS,
+                                filters=[("order_ts", ">=", start), ("order_ts", "<", end)])
 
 
 def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:

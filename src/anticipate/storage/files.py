@@ -235,8 +235,11 @@ def read_parquet_checked(
     columns: list[str] | None = None,
     dictionary: list[str] | None = None,
     stored_dictionaries: bool | tuple[str, ...] = False,
+    filters: list[tuple[str, str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Read a Parquet file, turning unreadable or truncated files into a DataError.
+
+    ``filters``: pyarrow row filters (``[(column, op, value), ...]``, all must hold; without ``dictionary``).
 
     ``dictionary`` names text columns to read as pandas categoricals (one string per
     distinct value instead of one per row; other columns named there read as usual);
@@ -256,7 +259,7 @@ def read_parquet_checked(
                 c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
             ]
             return read_with_dictionaries(path, columns, text, stored=stored_dictionaries)
-        return pd.read_parquet(path, columns=columns, engine="pyarrow")
+        return pd.read_parquet(path, columns=columns, engine="pyarrow", filters=filters)
     except (OSError, pa.ArrowException, ValueError) as exc:
         msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise DataError(
