@@ -56,7 +56,9 @@ def train_cmd(settings_factory: Any, until: str | None, scheduler: str | None) -
     """Train the next-purchase model (LightGBM) and register it in MLflow.
 
     Builds rolling-origin windows every horizon (model.train_windows of them) before
-    --until; the last window validates (early stopping, calibration). The model is
+    --until; the last window validates (early stopping, calibration).
+    model.year_ago_windows (default 0) adds that many training windows around the
+    same season 52 weeks (364 days) earlier. The model is
     registered as anticipate-next-purchase; promote it to use it in allocate.
 
     \b
