@@ -38,6 +38,15 @@ def test_every_command_has_help_with_examples() -> None:
         assert f"anticipate {name}" in text, f"'{name}' examples do not show 'anticipate {name}'"
 
 
+def test_every_group_has_help_with_examples() -> None:
+    groups = {name: cmd for name, cmd in main.commands.items() if isinstance(cmd, click.Group)}
+    assert set(groups) == {"runs", "experiment"}
+    for name, group in groups.items():
+        text = group.help or ""
+        assert "Examples:" in text, f"'{name}' group help has no Examples: block"
+        assert f"anticipate {name} " in text, f"'{name}' examples do not show 'anticipate {name}'"
+
+
 def test_every_command_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in _leaf_commands(main):

@@ -12,7 +12,13 @@ from anticipate.cli._core import command_body, global_options, main
 
 @main.group("runs")
 def runs_group() -> None:
-    """Read MLflow runs back: list recent runs, compare runs side by side."""
+    """Read MLflow runs back: list recent runs, compare runs side by side.
+
+    \b
+    Examples:
+      anticipate runs list --command allocate
+      anticipate runs compare RUN_A RUN_B --out compare.png
+    """
 
 
 @runs_group.command("list")
@@ -65,7 +71,13 @@ def runs_compare_cmd(settings_factory: Any, run_ids: tuple[str, ...], out: Path 
 
 @main.group("experiment")
 def experiment_group() -> None:
-    """Sweeps over config keys as MLflow parent and child runs."""
+    """Sweeps over config keys as MLflow parent and child runs.
+
+    \b
+    Examples:
+      anticipate experiment run experiments/feature_ablation.yaml
+      anticipate experiment run experiments/horizon_sweep.yaml --json
+    """
 
 
 @experiment_group.command("run")

@@ -56,7 +56,9 @@ def train_cmd(settings_factory: Any, until: str | None, scheduler: str | None) -
     """Train the next-purchase model (LightGBM) and register it in MLflow.
 
     Builds rolling-origin windows every horizon (model.train_windows of them) before
-    --until; the last window validates (early stopping, calibration). The model is
+    --until; the last window validates (early stopping, calibration).
+    model.year_ago_windows (default 0) adds that many training windows around the
+    same season 52 weeks (364 days) earlier. The model is
     registered as anticipate-next-purchase; promote it to use it in allocate.
 
     \b
@@ -82,9 +84,19 @@ def evaluate_cmd(settings_factory: Any, model: str | None, cutoff: str | None, i
     """Evaluate a model at a cutoff against baselines and, on synthetic data, the truth.
 
     Prints a metrics table (auc, ap, logloss, brier, ece, precision and lift at 10%)
-    for the model, the recency/frequency baseline, BG/NBD and the oracle; logs plots
+    for the model, the baselines and, on synthetic data, the oracle; logs plots
     (calibration, ROC, PR, lift, gain importance) to MLflow. The cutoff must be
     out-of-sample: on or after the date the model was trained until (exit 2 otherwise).
+
+    \b
+    Baselines:
+      baseline_rf           logistic regression on the customer's and the pair's
+                            recency and frequency, fitted on the previous window
+      baseline_bgnbd        BG/NBD per customer, fitted at the cutoff
+      baseline_pair_rate    the pair's orders per day in the last 365 days (or
+                            its tenure) as a Poisson P(order in H days); no fit
+      baseline_pair_logreg  logistic regression on the pair's recency, frequency
+                            and mean gap (days), fitted on the previous window
 
     \b
     Examples:

@@ -56,11 +56,12 @@ def allocate_cmd(settings_factory: Any, date: str | None, model: str | None, lp_
     Writes plan.parquet, plan.csv, summary.json (objective, bound, gap, capacity used)
     and allocation.png. plan.csv lists each cell's units beside the SKU's category and
     the expected demand (units over the horizon). A plan that fails a sanity gate (no
-    demand maps to a warehouse, an empty forecast, 0 units despite demand, supply and
-    capacity, or a forecast total beyond allocate.max_forecast_ratio of recent orders)
-    is not published and the previous plans/DATE/ stays. A second run for the same
-    date exits 75 while the first holds the lock. Exit 2: bad input, stale data or a
-    refused plan; exit 3: no model / tracking server down.
+    demand maps to a warehouse, an empty forecast, 0 units although a warehouse has
+    capacity and a cell of a SKU with central supply expects >= 1 unit, or a forecast
+    total beyond allocate.max_forecast_ratio of recent orders) is not published and
+    the previous plans/DATE/ stays. A second run for the same date exits 75 while the
+    first holds the lock. Exit 2: bad input, stale data or a refused plan; exit 3: no
+    model / tracking server down.
 
     \b
     Examples:

@@ -71,7 +71,12 @@ def compute_forecast(
 
 
 def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, allow: bool) -> list[str]:
-    """Refuse (exit 2) a plan on data whose last order is more than ``max_days`` before ``date``."""
+    """Refuse (exit 2) a plan whose ``date`` is more than ``max_days`` days after the data's end.
+
+    The end is the midnight after the last order's day (:func:`anticipate.dates.data_end`):
+    with the last order on 12-29 the end is 12-30, so with ``max_days = 2`` the date 01-01
+    is accepted and 01-02 refused. ``allow`` turns the refusal into a returned warning.
+    """
     end = dates.data_end(orders["order_ts"])
     if date < end:
         return []

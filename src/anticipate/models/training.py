@@ -1,8 +1,10 @@
 """Fitting the next-purchase model on rolling-origin windows (the local path; Dask schedules the same steps).
 
 Windows have cutoffs ``until - k*H`` for ``k = windows..1``; the last validates
-(early stopping, calibration). A :class:`Fitted` carries the model, its feature
-columns, the frames it saw and its meta (the :class:`FeatureSpec` and windows).
+(early stopping, calibration). ``model.year_ago_windows`` adds training windows around
+the same season 364 days earlier (:func:`anticipate.features.build.training_cutoffs`).
+A :class:`Fitted` carries the model, its feature columns, the frames it saw and its meta
+(the :class:`FeatureSpec` and windows).
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def run_train(
     """Train the next-purchase model on rolling-origin windows and register it in MLflow.
 
     Windows have cutoffs ``until - k*H`` for ``k = windows..1``; the last is the
-    validation window (early stopping, calibration). Returns the run id, the
+    validation window (early stopping, calibration); ``model.year_ago_windows`` adds
+    training windows around the same season 364 days earlier. Returns the run id, the
     validation metrics and the model URI (registered unless ``register=False``,
     as experiment children do; ``parent_run_id`` nests the run).
     """
