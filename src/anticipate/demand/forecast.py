@@ -48,8 +48,9 @@ def sku_shares(
 ) -> pd.DataFrame:
     """``region, item (category), sku, share``: each SKU's share of its category's units per region.
 
-    Uses lines in ``[cutoff - window_days, cutoff)``; a region without history for a
-    category gets the category's shares over all regions.
+    Uses lines in ``[cutoff - window_days, cutoff)`` (days). Besides one row set per
+    region, rows with ``region = "*"`` hold the category's shares over all regions, which
+    :func:`split_to_skus` applies to a region without history for that category.
     """
     return shares_from_units(recent_units(orders, cutoff, window_days=window_days, products=products))
 
