@@ -213,16 +213,6 @@ def group_by_codes(codes: np.ndarray, n_groups: int, *, jit: bool = True) -> tup
     return _group_by_codes_jit(*args) if jit else _group_by_codes_body(*args)
 
 
-def warm() -> None:
-    """Load Numba's machinery and one kernel from its cache, so a caller may do it beside I/O.
-
-    A process's first call of any cached kernel costs ~0.45-0.75 s of one core (most of it
-    holding the GIL), each later kernel's first call 5-25 ms. The call is one the feature build
-    always makes (int32 line codes), so it compiles nothing new.
-    """
-    group_by_codes(np.zeros(1, dtype=np.int32), 1)
-
-
 def _sort_segments_body(indptr: np.ndarray, perm: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Within each segment of ``perm``, order its rows by ``key[row]`` in place (stable: ties keep order).
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from anticipate import dates
 from anticipate.errors import DataError
@@ -20,42 +18,25 @@ from anticipate.storage.files import write_table
 FEATURE_DICTIONARY_BYTES = 256 * 1024
 
 
-def _engine() -> tuple[Callable[..., Any], ...]:
-    """The local feature engine's steps (:func:`run_features`), its Numba kernels loaded.
-
-    Run in a thread while the orders are read: the imports and Numba's first kernel load are
-    ~1 s of mostly one core holding the GIL, the Parquet read mostly Arrow's threads without it.
-    """
-    from anticipate.features import _kernels
-    from anticipate.features.build import table_of
-    from anticipate.features.history import history
-    from anticipate.features.partials import prepare_history
-
-    _kernels.warm()
-    return history, prepare_history, table_of
-
-
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
-    from anticipate.features.history import FEW_IDS, ID_COLUMNS
+    from anticipate.features.build import table_of
+    from anticipate.features.history import FEW_IDS, ID_COLUMNS, history
+    from anticipate.features.partials import prepare_history
     from anticipate.features.spec import FeatureSpec
 
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
-    with ThreadPoolExecutor(max_workers=1) as side:
-        engine = side.submit(_engine) if local else None
-        ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
-        cutoff_ts = resolve_cutoff(
-            cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
-        )
-        steps = engine.result() if engine is not None else None
-    if steps is None:
+    ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
+    cutoff_ts = resolve_cutoff(
+        cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
+    )
+    if not local:
         from anticipate.distributed.schedule import features_dask
 
         table = features_dask(cfg.compute, ds, cutoff_ts, spec)
     else:
-        history, prepare_history, table_of = steps
         lines = history(ds.orders, cutoff_ts, spec.item_level, ds.products)
         del ds  # the orders frame (10M lines: ~0.5 GB) goes before the pairs are built,
         prepared = prepare_history(lines, spec)
