@@ -12,7 +12,7 @@ from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events, event_buffers
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
-from anticipate.features._runs import runs, segment_runs
+from anticipate.features._runs import run_sums, runs, segment_runs
 from anticipate.features._sums import recode, take_into, used_codes, window_sums
 from anticipate.features.reference import item_gap_sums as reference_gap_sums
 
@@ -191,6 +191,52 @@ def test_runs_number_consecutive_equal_pairs(data: tuple[np.ndarray, ...]) -> No
     change[1:] |= third[1:] != third[:-1]
     np.testing.assert_array_equal(runs(group, order, third)[1], starts3)
     np.testing.assert_array_equal(starts3, np.flatnonzero(change))
+
+
+def _runs_of_lengths(rng: np.random.Generator, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Lines in runs of the given lengths: customer and order codes (each run its own pair), units
+    and spend of mixed magnitudes and signs (where the order of the additions shows in the bits)."""
+    n = int(lengths.sum())
+    run_of = np.repeat(np.arange(len(lengths)), lengths)
+    cust = (run_of // 3).astype(np.int32)  # three runs (orders) per customer
+    order = run_of.astype(np.int64)
+    units = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 12, n)
+    spend = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 12, n)
+    units[rng.random(n) < 0.05] = -0.0
+    return cust, order, units, spend
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_run_sums_equal_reduceat_over_the_runs_bit_for_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = rng.choice([1, 2, 3, 7, 8, 9, 16, 127, 128, 129, 300, 1100, 2049], size=60)
+    cust, order, units, spend = _runs_of_lengths(rng, lengths)
+    run, starts = runs(cust, order)
+    rows = rng.permutation(starts)  # the events in any order, each at its run's first line
+    want_units = np.add.reduceat(units, starts)[run[rows]]
+    want_spend = np.add.reduceat(spend, starts)[run[rows]]
+    for jit in (True, False):
+        out = (np.full(len(rows), np.nan), np.full(len(rows), np.nan))
+        assert run_sums((cust, order), rows, units, spend, out, jit=jit)
+        np.testing.assert_array_equal(out[0].view(np.int64), want_units.view(np.int64))
+        np.testing.assert_array_equal(out[1].view(np.int64), want_spend.view(np.int64))
+    item = np.zeros(len(cust), dtype=np.int32)  # a third key that splits nothing: the same sums
+    out = (np.zeros(len(rows)), np.zeros(len(rows)))
+    assert run_sums((cust, item, order), rows, units, spend, out)
+    np.testing.assert_array_equal(out[0].view(np.int64), want_units.view(np.int64))
+
+
+def test_run_sums_leave_the_events_alone_when_an_order_is_split_in_two_runs() -> None:
+    cust = np.array([0, 0, 0, 1], dtype=np.int32)
+    order = np.array([5, 6, 5, 7], dtype=np.int64)  # customer 0's order 5 comes back after order 6
+    rows = np.array([0, 1, 3])  # three events, four runs
+    units, spend = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 30.0, 40.0])
+    for jit in (True, False):
+        out = (np.full(3, -1.0), np.full(3, -1.0))
+        assert not run_sums((cust, order), rows, units, spend, out, jit=jit)
+        np.testing.assert_array_equal(out[0], [-1.0, -1.0, -1.0])
+    with pytest.raises(ValueError, match="contiguous float64"):
+        run_sums((cust, order), rows, units, spend, (np.zeros(3), np.zeros(6)[::2]))
 
 
 @settings(max_examples=150, deadline=None)

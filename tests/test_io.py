@@ -232,3 +232,25 @@ def test_a_small_dictionary_limit_keeps_every_value(tmp_path: Path) -> None:
     frame.loc[::7, "x"] = np.nan
     path = write_parquet(frame, tmp_path / "t.parquet", dictionary_bytes=1024)  # "x" overflows it at once
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_text_column_encoded_in_two_halves_equals_one_pass(seed: int) -> None:
+    import pyarrow as pa
+
+    from anticipate.storage.dictionary import _categorical
+
+    rng = np.random.default_rng(seed)
+    words = np.array([f"c{i:03d}" for i in range(300)], dtype=object)
+    values = words[rng.integers(0, 300, 5000) ** 2 // 300]  # skewed: many ids appear only late
+    cuts = np.sort(rng.choice(np.arange(1, 5000), size=6, replace=False))
+    column = pa.chunked_array([pa.array(part, pa.large_string()) for part in np.split(values, cuts)])
+    pool = pa.system_memory_pool()
+    whole, halves = _categorical(column, pool, split_rows=10**9), _categorical(column, pool, split_rows=1)
+    assert list(halves.categories) == list(pd.unique(values))  # first appearance, over both halves
+    assert halves.codes.dtype == whole.codes.dtype
+    np.testing.assert_array_equal(halves.codes, whole.codes)
+    assert halves.categories.equals(whole.categories) and halves.categories.dtype == whole.categories.dtype
+    text = pa.large_string()
+    with_null = pa.chunked_array([pa.array(["a", None], text), pa.array(["b"], text)])
+    assert list(_categorical(with_null, pool, split_rows=1).codes) == [0, -1, 1]  # nulls: one pass

@@ -13,8 +13,7 @@ import numpy as np
 
 from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events
-from anticipate.features._runs import runs, segment_runs
-from anticipate.features._sums import take_into
+from anticipate.features._runs import run_sums, segment_runs
 from anticipate.features.history import Grouped, Lines
 from anticipate.features.spec import CUSTOMER_WINDOWS, PAIR_WINDOWS
 
@@ -93,14 +92,10 @@ def _run_sums(
     item), ``rows`` each event's first source line. The sums are then bit-identical to
     pandas' grouped sums over (group, order): those add with ``np.add.reduceat`` when
     every (group, order) is one contiguous run of source lines (pandas 3's sorted-ids
-    path), else with Kahan compensation (left as :func:`_collapse` made them).
+    path), else with Kahan compensation (left as :func:`_collapse` made them). The run
+    sums kernel adds each event's run in place: no run number per line and no sums per run.
     """
-    run, at = runs(*group, lines.order)
-    if len(at) == len(units):
-        ev_run = run[rows]  # int32: np.take would copy it to int64 for each gather
-        del run
-        take_into(np.add.reduceat(lines.units, at), ev_run, units)  # written over the Kahan sums
-        take_into(np.add.reduceat(lines.spend, at), ev_run, spend)
+    run_sums((*group, lines.order), rows, lines.units, lines.spend, (units, spend))
 
 
 def customer_table(

@@ -3,31 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+#: Rows past which a text column without nulls is encoded as two halves in two threads.
+SPLIT_ROWS = 2_000_000
 
-def _categorical(column: object, pool: object) -> pd.Categorical:
-    """A (chunked) Arrow text column as a pandas categorical, its categories in order of first appearance.
 
-    One hash table for all chunks (``dictionary_encode`` of the chunked column), so there is
-    no per-chunk dictionary to unify; the codes are gathered into one int32 array.
+def _encode(column: object, pool: object, split_rows: int) -> tuple[object, np.ndarray]:
+    """The first-appearance dictionary of a chunked text column and each row's code (int32, -1: null).
+
+    A column of ``split_rows`` rows or more without nulls, in two or more chunks, is encoded
+    as two halves in two threads (Arrow hashes without the GIL; 10 M order lines' customer ids:
+    0.93 s of one core). The second half's new strings follow the first's dictionary in their
+    order of first appearance, so the dictionary and codes are those of one pass.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(column, memory_pool=pool)
-    if encoded.num_chunks == 0:
+    chunks = column.chunks
+    if len(column) < split_rows or column.null_count or len(chunks) < 2:
+        encoded = pc.dictionary_encode(column, memory_pool=pool)
+        codes = np.empty(len(encoded), dtype=np.int32)
+        at = 0
+        for chunk in encoded.chunks:
+            indices = chunk.indices if not chunk.null_count else pc.fill_null(chunk.indices, -1)
+            codes[at : at + len(chunk)] = indices.to_numpy(zero_copy_only=False)
+            at += len(chunk)
+        return encoded.chunk(0).dictionary, codes
+    cut = max(1, int(np.searchsorted(np.cumsum([len(c) for c in chunks]), len(column) // 2)))
+    halves = [pa.chunked_array(chunks[:cut], column.type), pa.chunked_array(chunks[cut:], column.type)]
+    with ThreadPoolExecutor(max_workers=1) as side:
+        later = side.submit(_encode, halves[1], pool, len(column) + 1)
+        (first, codes_a), (second, codes_b) = _encode(halves[0], pool, len(column) + 1), later.result()
+    seen = pc.index_in(second, value_set=first, memory_pool=pool)
+    new = seen.is_null().to_numpy(zero_copy_only=False)
+    remap = np.empty(len(second), dtype=np.int32)
+    remap[~new] = seen.drop_null().to_numpy()
+    remap[new] = len(first) + np.arange(int(new.sum()), dtype=np.int32)
+    dictionary = pa.concat_arrays([first, second.filter(pa.array(new))])
+    return dictionary, np.concatenate([codes_a, remap[codes_b]])
+
+
+def _categorical(column: object, pool: object, split_rows: int = SPLIT_ROWS) -> pd.Categorical:
+    """A (chunked) Arrow text column as a pandas categorical, its categories in order of first appearance.
+
+    One dictionary for all chunks (:func:`_encode`), so there is none per chunk to unify; the
+    codes are gathered into one int32 array.
+    """
+    import pyarrow as pa
+
+    if len(column) == 0:
         return pd.Categorical.from_codes(np.zeros(0, dtype=np.int32), pd.Index([], dtype=str))
-    dictionary = encoded.chunk(0).dictionary
-    codes = np.empty(len(encoded), dtype=np.int32)
-    at = 0
-    for chunk in encoded.chunks:
-        indices = chunk.indices if not chunk.null_count else pc.fill_null(chunk.indices, -1)
-        codes[at : at + len(chunk)] = indices.to_numpy(zero_copy_only=False)
-        at += len(chunk)
+    dictionary, codes = _encode(column, pool, split_rows)
     categories = pd.Index(dictionary.cast(pa.large_string()).to_pandas(types_mapper=None))
     return pd.Categorical.from_codes(codes, categories.astype(str), validate=False)
 

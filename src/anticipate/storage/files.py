@@ -16,6 +16,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -303,17 +304,20 @@ def load_dataset(
             "'anticipate ingest' writes",
         )
     loaded: dict[str, pd.DataFrame | None] = {}
-    for name in TABLE_NAMES:
-        path = data_dir / f"{name}.parquet"
-        wanted = name in tables and path.is_file()
-        columns, dictionary = (order_columns, list(order_dictionary)) if name == "orders" else (None, None)
-        stored = order_stored if name == "orders" else False
-        loaded[name] = None
-        if wanted:
-            loaded[name] = read_parquet_checked(
-                path, columns=columns, dictionary=dictionary, stored_dictionaries=stored
-            )
-    return DataSet(path=data_dir, digest=data_dir_digest(data_dir), **loaded)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(max_workers=1) as side:  # hashlib hashes without the GIL: beside the reads
+        digest = side.submit(data_dir_digest, data_dir)  # (10 M order lines: 0.12 s of one core)
+        for name in TABLE_NAMES:
+            path = data_dir / f"{name}.parquet"
+            wanted = name in tables and path.is_file()
+            orders = name == "orders"
+            columns, dictionary = (order_columns, list(order_dictionary)) if orders else (None, None)
+            stored = order_stored if orders else False
+            loaded[name] = None
+            if wanted:
+                loaded[name] = read_parquet_checked(
+                    path, columns=columns, dictionary=dictionary, stored_dictionaries=stored
+                )
+        return DataSet(path=data_dir, digest=digest.result(), **loaded)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- the lock
