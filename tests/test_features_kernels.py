@@ -12,8 +12,8 @@ from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events, event_buffers
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._orders import oldest_in_place
-from anticipate.features._runs import run_sums, runs, segment_runs
-from anticipate.features._sums import recode, take_into, used_codes, window_sums
+from anticipate.features._runs import run_sums, segment_runs
+from anticipate.features._sums import recode, used_codes, window_sums
 from anticipate.features.reference import item_gap_sums as reference_gap_sums
 
 
@@ -171,26 +171,13 @@ def test_most_recent_takes_the_most_units_at_the_youngest_age_then_the_smallest_
         assert fast[g] == min(c for c, t in totals.items() if t == top)
 
 
-@settings(max_examples=150, deadline=None)
-@given(lines())
-def test_runs_number_consecutive_equal_pairs(data: tuple[np.ndarray, ...]) -> None:
-    group, order = data[0], data[2]
-    run, starts = runs(group, order)
-    slow_run, slow_starts = runs(group, order, jit=False)
-    np.testing.assert_array_equal(run, slow_run)
-    np.testing.assert_array_equal(starts, slow_starts)
-    change = np.ones(len(group), dtype=bool)
-    change[1:] = (group[1:] != group[:-1]) | (order[1:] != order[:-1])
-    np.testing.assert_array_equal(starts, np.flatnonzero(change))
-    np.testing.assert_array_equal(run, np.cumsum(change) - 1)
-    split = group * (int(order.max(initial=0)) + 1) + order  # both codes in one key: the same runs
-    for got, want in zip(runs(group, order, order), runs(split, split), strict=True):
-        np.testing.assert_array_equal(got, want)
-    third = (np.arange(len(group)) // 3).astype(np.int64)
-    _, starts3 = runs(group, order, third, jit=False)
-    change[1:] |= third[1:] != third[:-1]
-    np.testing.assert_array_equal(runs(group, order, third)[1], starts3)
-    np.testing.assert_array_equal(starts3, np.flatnonzero(change))
+def _runs(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain NumPy: each row's run number and the runs' first rows (runs of equal ``keys``)."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[:1] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    return np.cumsum(change) - 1, np.flatnonzero(change)
 
 
 def _runs_of_lengths(rng: np.random.Generator, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -211,7 +198,7 @@ def test_run_sums_equal_reduceat_over_the_runs_bit_for_bit(seed: int) -> None:
     rng = np.random.default_rng(seed)
     lengths = rng.choice([1, 2, 3, 7, 8, 9, 16, 127, 128, 129, 300, 1100, 2049], size=60)
     cust, order, units, spend = _runs_of_lengths(rng, lengths)
-    run, starts = runs(cust, order)
+    run, starts = _runs(cust, order)
     rows = rng.permutation(starts)  # the events in any order, each at its run's first line
     want_units = np.add.reduceat(units, starts)[run[rows]]
     want_spend = np.add.reduceat(spend, starts)[run[rows]]
@@ -248,7 +235,7 @@ def test_segment_runs_split_each_group_into_runs_of_equal_keys(data: tuple[np.nd
     slow_starts, slow_owner = segment_runs(indptr, perm, key, jit=False)
     np.testing.assert_array_equal(starts, slow_starts)
     np.testing.assert_array_equal(owner, slow_owner)
-    _, whole_starts = runs(group[perm], key[perm])  # the same runs over the gathered rows
+    _, whole_starts = _runs(group[perm], key[perm])  # the same runs over the gathered rows
     np.testing.assert_array_equal(starts, whole_starts)
     np.testing.assert_array_equal(owner, group[perm][whole_starts])
 
@@ -269,8 +256,6 @@ def test_kernels_take_int32_codes_as_they_are_and_agree_with_int64(data: tuple[n
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(kernels.most_recent(indptr, perm, age, units, o32),
                                   kernels.most_recent(indptr, perm, age, units, order))
-    for got, want in zip(runs(g32, o32), runs(group, order), strict=True):
-        np.testing.assert_array_equal(got, want)
     for got, want in zip(segment_runs(indptr, perm, o32), segment_runs(indptr, perm, order), strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -355,12 +340,3 @@ def test_used_codes_and_recode_of_any_integer_codes(seed: int, dtype: type) -> N
         np.testing.assert_array_equal(got, rank[valid.astype(np.int64)])
 
 
-def test_take_into_gathers_with_int32_indices_and_refuses_a_wrong_out() -> None:
-    values = np.array([0.5, -1.0, np.nan, 7.0])
-    idx = np.array([3, 3, 0, 2, 1], dtype=np.int32)
-    for jit in (True, False):
-        out = np.zeros(5)
-        take_into(values, idx, out, jit=jit)
-        np.testing.assert_array_equal(out, values[idx.astype(np.int64)])
-    with pytest.raises(ValueError, match="contiguous float64"):
-        take_into(values, idx, np.zeros(10)[::2])

@@ -16,40 +16,6 @@ from numba.extending import register_jitable
 from anticipate.features._kernels import codes_array
 
 
-def _runs_body(first: np.ndarray, second: np.ndarray, third: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of consecutive rows with equal ``(first, second, third)`` codes.
-
-    Returns
-    -------
-    run : int32 (N,)  the run number of each row (half the memory of int64; N < 2**31)
-    starts : int64 (R,)  the first row of each run
-    """
-    n = first.shape[0]
-    run = np.empty(n, dtype=np.int32)
-    starts = np.empty(n, dtype=np.int64)
-    r = -1
-    for i in range(n):
-        if i == 0 or first[i] != first[i - 1] or second[i] != second[i - 1] or third[i] != third[i - 1]:
-            r += 1
-            starts[r] = i
-        run[i] = r
-    return run, starts[: r + 1]
-
-
-_runs_jit = njit(cache=True, nogil=True)(_runs_body)
-
-
-def runs(
-    first: np.ndarray, second: np.ndarray, third: np.ndarray | None = None, *, jit: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run the runs kernel over two or three code arrays (``jit=False`` runs the plain-Python twin).
-
-    Three keys spare a caller the combined key of two (an int64 array of N).
-    """
-    args = (codes_array(first), codes_array(second), codes_array(second if third is None else third))
-    return _runs_jit(*args) if jit else _runs_body(*args)
-
-
 def _segment_runs_body(
     indptr: np.ndarray, perm: np.ndarray, key: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

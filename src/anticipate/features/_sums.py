@@ -117,23 +117,3 @@ def recode(codes: np.ndarray, rank: np.ndarray, *, jit: bool = True) -> np.ndarr
     codes to int64 first."""
     args = (np.ascontiguousarray(codes), np.ascontiguousarray(rank, dtype=np.int32))
     return _recode_jit(*args) if jit else _recode_body(*args)
-
-
-def _take_into_body(values: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = values[idx[i]]`` for every ``i`` (indices of any integer dtype, all valid)."""
-    for i in range(idx.shape[0]):
-        out[i] = values[idx[i]]
-
-
-_take_into_jit = njit(cache=True, nogil=True)(_take_into_body)
-
-
-def take_into(values: np.ndarray, idx: np.ndarray, out: np.ndarray, *, jit: bool = True) -> None:
-    """Run the gather kernel into ``out`` (contiguous float64; ``jit=False`` runs the plain-Python twin).
-
-    ``np.take`` with int32 indices first copies them to int64 (80 MB per 10 M).
-    """
-    if out.dtype != np.float64 or not out.flags.c_contiguous:
-        raise ValueError("take_into writes into out: it must be a contiguous float64 array")
-    args = (np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(idx), out)
-    (_take_into_jit if jit else _take_into_body)(*args)

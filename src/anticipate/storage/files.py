@@ -241,7 +241,6 @@ def read_parquet_checked(
     """Read a Parquet file, turning unreadable or truncated files into a DataError.
 
     ``filters``: pyarrow row filters (``[(column, op, value), ...]``, all must hold; without ``dictionary``).
-
     ``dictionary`` names text columns to read as pandas categoricals (one string per
     distinct value instead of one per row; other columns named there read as usual);
     ``stored_dictionaries`` takes them (``True``) or those it names from the file's own dictionary
@@ -311,12 +310,9 @@ def load_dataset(
             wanted = name in tables and path.is_file()
             orders = name == "orders"
             columns, dictionary = (order_columns, list(order_dictionary)) if orders else (None, None)
-            stored = order_stored if orders else False
-            loaded[name] = None
-            if wanted:
-                loaded[name] = read_parquet_checked(
-                    path, columns=columns, dictionary=dictionary, stored_dictionaries=stored
-                )
+            loaded[name] = read_parquet_checked(
+                path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored
+            ) if wanted else None
         return DataSet(path=data_dir, digest=digest.result(), **loaded)  # type: ignore[arg-type]
 
 
