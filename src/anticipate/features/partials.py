@@ -270,7 +270,7 @@ def _ri_at(prepared: Prepared, totals: Partials, keys: np.ndarray) -> np.ndarray
     region = prepared.regions.get_indexer(totals.regions)[totals.ri_region]
     item = prepared.items.get_indexer(totals.items)[totals.ri_item]
     mine = (region >= 0) & (item >= 0)
-    known = region[mine].astype(np.int64) * n_items + item[mine]  # distinct: the totals' pairs are
+    known = region[mine].astype(np.int64) * n_items + item[mine]  # distinct: one per region x item
     order = np.argsort(known, kind="stable")
     known, values = known[order], totals.ri_units[mine][order]
     out = np.zeros((len(keys), len(RI_UNITS)))
@@ -291,7 +291,8 @@ def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, tuple[np.nd
         pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
         mean[at][item_idx], cv2[at][item_idx], overall,
     )
-    ri = _ri_at(prepared, totals, prepared.cust.region[pairs["cust_code"]] * len(prepared.items) + item_idx)
+    ri_keys = prepared.cust.region[pairs["cust_code"]].astype(np.int64) * len(prepared.items) + item_idx
+    ri = _ri_at(prepared, totals, ri_keys)  # int64: regions x items may pass 2**31
     u7, u28 = units[:, U7], units[:, U28]
     return {
         "item_units_7d": (u7, item_idx),
