@@ -23,7 +23,7 @@ def customer_regions(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series:
     placed the customer's demand in, and the same for any row order of the lines.
     """
     hist = orders.loc[orders["order_ts"] < cutoff, ["customer_id", "order_ts", "region", "quantity"]]
-    regions = regions_at_last_instant(hist.assign(region=hist["region"].astype(str)))
+    regions = regions_at_last_instant(hist)
     regions.index = regions.index.astype(str)
     return regions
 

@@ -54,13 +54,15 @@ def regions_at_last_instant(lines: pd.DataFrame) -> pd.Series:
     """Each customer's region (index ``customer_id``) from their lines at their last instant.
 
     ``lines``: order lines with ``customer_id``, ``order_ts``, ``region``, ``quantity``
-    (units), typically those before a cutoff. Among a customer's lines at their latest
-    ``order_ts``, the region with the most units, ties to the region first in sort order:
-    content only, so the same lines in any row order give the same region. The pandas form
+    (units), typically those before a cutoff; ``region`` as text or categorical. Among a
+    customer's lines at their latest ``order_ts``, the region with the most units, ties to the
+    region first in text sort order: content only, so the same lines in any row order give
+    the same region; returned as text. The pandas form
     of the rule the feature engine's kernel applies (``cust`` table's ``region``).
     """
     last = lines[lines["order_ts"] == lines.groupby("customer_id")["order_ts"].transform("max")]
     units = last.groupby(["customer_id", "region"])["quantity"].sum().astype(float).reset_index()
+    units["region"] = units["region"].astype(str)  # a categorical would sort by its categories' order
     units = units.sort_values(["customer_id", "quantity", "region"], ascending=[True, False, True])
     return units.groupby("customer_id")["region"].first()
 
