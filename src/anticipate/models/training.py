@@ -54,12 +54,6 @@ def resolve_until(
     return until, usable
 
 
-def split_windows(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(training windows, validation window): the rows before the last cutoff, and at it."""
-    last = frame["cutoff"].max()
-    return frame[frame["cutoff"] < last], frame[frame["cutoff"] == last]
-
-
 def check_labels(frame: pd.DataFrame, what: str) -> None:
     """Raise DataError when ``frame`` (named ``what`` in the message) has no rows or a single class."""
     if frame.empty:
