@@ -51,6 +51,11 @@ def _first(bad: np.ndarray) -> int | None:
     return int(hits[0]) + 1 if len(hits) else None
 
 
+def _plain(value: object) -> object:
+    """A NumPy scalar as the Python number or text it holds for messages: ``2.0``, not ``np.float64(2.0)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _check_numbers(frame: pd.DataFrame, source: str, rules: dict[str, str]) -> None:
     """Each rule's column numeric, finite and in range (DataError at the first bad row)."""
     for column, rule in rules.items():
@@ -67,7 +72,7 @@ def _check_numbers(frame: pd.DataFrame, source: str, rules: dict[str, str]) -> N
         row = _first(bad)
         if row is not None:
             raise DataError(
-                f"value {frame[column].iloc[row - 1]!r} breaks the rule '{column} {rule}, finite'; "
+                f"value {_plain(frame[column].iloc[row - 1])!r} breaks the rule '{column} {rule}, finite'; "
                 "fix that row",
                 file=source, row=row, column=column,
             )
@@ -77,7 +82,7 @@ def _duplicate(frame: pd.DataFrame, keys: list[str], row: int | None, source: st
     """Raise the duplicate-id DataError for 1-based ``row`` (nothing when None)."""
     if row is None:
         return
-    value = tuple(frame[k].iloc[row - 1] for k in keys)
+    value = tuple(_plain(frame[k].iloc[row - 1]) for k in keys)
     raise DataError(
         f"duplicate id {value if len(value) > 1 else value[0]!r}; ids must be unique: remove or "
         "merge the repeated row",
@@ -177,10 +182,13 @@ def _check_references(cells: pd.DataFrame, w: np.ndarray, s: np.ndarray, source:
     for column, where, table in (("warehouse_id", w, "warehouses"), ("sku", s, "skus")):
         row = _first(where < 0)
         if row is not None:
-            raise DataError(
-                f"{cells[column].iloc[row - 1]!r} is not in the {table} table; add it there or drop the cell",
-                file=source, row=row, column=column,
+            value = _plain(cells[column].iloc[row - 1])
+            message = (
+                f"the cell has no {column}; give it one of the {table} table or drop the cell"
+                if pd.isna(value)
+                else f"{value!r} is not in the {table} table; add it there or drop the cell"
             )
+            raise DataError(message, file=source, row=row, column=column)
 
 
 def validate_instance(
