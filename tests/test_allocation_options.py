@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 from anticipate.allocation import (
     GAP_TOLERANCE,
     gap_warning,
@@ -12,6 +15,7 @@ from anticipate.allocation import (
     is_small_network,
     solve,
     solve_configured,
+    validate_instance,
 )
 from anticipate.config import AllocateConfig, Config
 from anticipate.pipelines import Settings
@@ -68,6 +72,36 @@ def test_a_plan_not_certified_within_the_tolerance_is_published_with_a_warning(t
     assert summary["warning"] == result.warnings[0] == gap_warning(summary["gap"], 1e-6)
     assert "not certified within allocate.gap_tolerance" in summary["warning"]
     assert gap_warning(1e-6, 1e-6) is None and gap_warning(0.0, 1e-4) is None
+
+
+W = pd.DataFrame({"warehouse_id": ["A", "B"], "capacity": [10.0, 5.0]})
+S = pd.DataFrame({"sku": ["x", "y"], "unit_volume": [1.0, 2.0], "supply": [4, 3], "g": [3.0, 3.0],
+                  "h": [0.5, 0.5]})
+C = pd.DataFrame({"warehouse_id": ["A", "B", "A"], "sku": ["x", "x", "y"], "mu": [2.0, 1.0, 3.0],
+                  "var": [2.0, 2.0, 4.0], "move_cost": [0.1, 0.2, 0.1]})
+EMPTY = {  # an instance whose optimum is 0 units, and the reason its summary gives
+    "no capacity": ((W.assign(capacity=0.0), S, C), "every warehouse's capacity is 0"),
+    "no supply": ((W, S.assign(supply=0), C), "every SKU's central supply is 0"),
+    "no unit worth moving": ((W, S.assign(g=0.05), C), "no cell's first unit is worth moving"),
+    "nothing fits": ((W, S.assign(unit_volume=11.0), C), "no unit worth moving fits"),
+}
+
+
+@pytest.mark.parametrize("case", list(EMPTY))
+def test_an_empty_plan_is_published_with_the_reason_in_its_summary(case: str, tmp_path: Path) -> None:
+    tables, reason = EMPTY[case]
+    for name, frame in zip(("warehouses", "skus", "cells"), tables, strict=True):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    settings = Settings(cfg=Config(), data_dir=tmp_path, tracking_uri="unused")
+    result = run_solve(settings, instance_dir=tmp_path, out=tmp_path / "plan")
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["units"] == 0 and summary["warning"] == result.warnings[0]
+    assert summary["warning"].startswith(f"the plan is empty (0 units): {reason}")
+
+
+def test_a_plan_with_units_has_no_empty_warning() -> None:
+    plan = solve(validate_instance(W, S, C))
+    assert plan.units["units"].sum() > 0 and "empty" not in plan.extra
 
 
 def test_the_integer_polish_is_bounded_by_nodes_and_the_same_beside_a_cpu_hog() -> None:

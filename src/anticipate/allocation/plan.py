@@ -80,6 +80,8 @@ def solve(
     gap = 0.0 if bound <= 0 else max(0.0, 1.0 - objective / bound)
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
     plan.extra["method"] = method
+    if not len(plan.units):
+        plan.extra["empty"] = empty_plan_warning(units)
     return plan
 
 
@@ -148,6 +150,28 @@ def _plan(
     )
 
 
+def empty_plan_warning(units: Units) -> str:
+    """Why a plan holds no unit, read off the instance's unit increments (a warning for the plan's summary).
+
+    In order: no capacity anywhere; no central supply; no cell whose first unit is worth moving
+    (``m_1 = (g + h) P(D >= 1) - (c + h) <= 0`` everywhere, docs/allocation.md); no worthwhile
+    unit whose volume fits the capacity of its warehouse.
+    """
+    if not len(units.cap) or units.cap.max() <= 0:
+        why = "every warehouse's capacity is 0"
+    elif not len(units.supply) or units.supply.max() <= 0:
+        why = "every SKU's central supply is 0"
+    elif not len(units.val):
+        why = ("no cell's first unit is worth moving: (g + h) P(demand >= 1) <= move_cost + h in every cell "
+               "with supply; check the SKUs' g (value of a local sale) against h and the move costs")
+    elif not np.any(units.vol[units.cell_s] <= units.cap[units.cell_w]):
+        why = ("no unit worth moving fits: each such SKU's unit_volume exceeds its warehouses' capacity; "
+               "check that unit_volume and capacity use the same volume unit")
+    else:
+        why = "the solver placed no unit although some would fit and are worth moving"
+    return f"the plan is empty (0 units): {why}"
+
+
 def gap_warning(gap: float, tolerance: float) -> str | None:
     """The warning a plan carries when its certified relative gap (objective vs its tightest bound)
     is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it."""
@@ -160,9 +184,10 @@ def gap_warning(gap: float, tolerance: float) -> str | None:
 
 def plan_summary(plan: Plan, digests: dict[str, str], gap_tolerance: float) -> dict[str, object]:
     """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes,
-    with a ``warning`` (:func:`gap_warning`) when the gap is above ``gap_tolerance``: in the file itself."""
-    uncertified = gap_warning(plan.gap, gap_tolerance)
-    return _summary_fields(plan, digests) | ({"warning": uncertified} if uncertified else {})
+    with a ``warning`` in the file itself when the plan is empty (:func:`empty_plan_warning`) or its
+    gap is above ``gap_tolerance`` (:func:`gap_warning`)."""
+    warning = " ".join(w for w in (plan.extra.get("empty"), gap_warning(plan.gap, gap_tolerance)) if w)
+    return _summary_fields(plan, digests) | ({"warning": warning} if warning else {})
 
 
 def _summary_fields(plan: Plan, digests: dict[str, str]) -> dict[str, object]:

@@ -24,7 +24,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
         if p.stem in {"warehouses", "skus", "cells"}
     }
     summary = plan_summary(plan, digests, settings.cfg.allocate.gap_tolerance)
-    uncertified = summary.get("warning")
+    warning = summary.get("warning")
     with staging_dir(out) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(plan.units, stage / "plan.csv")
@@ -48,7 +48,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
             "units": units,
         },
         outputs={"plan_dir": str(out)},
-        warnings=[uncertified] if uncertified else [],
+        warnings=[warning] if warning else [],
         text=(
             f"plan {out}: {units:,} units in {len(plan.units):,} cells; objective {plan.objective:,.2f}"
             f", bound {plan.bound:,.2f}, gap {plan.gap:.2e} ({plan.runtime_seconds:.2f} s)"
