@@ -77,6 +77,8 @@ def test_interrupted_experiment_resumes_and_runs_only_the_rest(bench_world: Path
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     out = json.loads(resumed.stdout)
     assert out["counts"] == {"children": 3, "resumed": done_before}
+    assert sorted(out["metrics"]) == ["base.auc", "base.val.auc", "best.auc", "best.val.auc"]
+    assert out["metrics"]["best.val.auc"] >= out["metrics"]["base.val.auc"]  # chosen on validation
     assert _finished_children(bench_world) == 3  # only the missing children ran
     again = json.loads(
         run_cli("--json", "--data", "data", "experiment", "run", str(spec), cwd=bench_world).stdout
@@ -276,6 +278,31 @@ def test_a_tie_on_the_sweeps_metric_keeps_the_base() -> None:
     lower = {k: {"run_id": k, "metrics": {"logloss": v}, "overrides": {}}
              for k, v in (("base", 0.4), ("c", 0.3))}
     assert experiment._best(lower, "logloss", "base") == "c"
+
+
+def test_the_best_child_is_chosen_on_validation_and_reported_with_its_test_score(tmp_path: Path) -> None:
+    """The test winner (child1) is not the validation winner (child2): the sweep picks child2 and reports
+    child2's test auc, which the choice never saw; ``select_on: test`` picks child1 with a warning."""
+    from anticipate.pipelines import experiment
+
+    results = {k: {"run_id": k, "metrics": {"val.auc": v, "auc": t}, "overrides": {"x": k}}
+               for k, v, t in (("base", 0.70, 0.71), ("child1", 0.72, 0.80), ("child2", 0.75, 0.74))}
+    spec = experiment.ExperimentSpec(name="s", metric="auc", grid={"time.horizon_days": [3]})
+    assert experiment.selection_metric(spec) == "val.auc" and experiment.reported_metric(spec) == "auc"
+    best = experiment._best(results, experiment.selection_metric(spec), "base")
+    assert best == "child2"
+    out = experiment._experiment_result(spec, "p", results, best, "base", 0, None)
+    assert out.metrics == {"best.val.auc": 0.75, "best.auc": 0.74, "base.val.auc": 0.70, "base.auc": 0.71}
+    assert out.warnings == [] and "chosen on val.auc" in out.text
+    on_test = spec.model_copy(update={"select_on": "test"})
+    assert experiment.selection_metric(on_test) == "auc"
+    assert experiment._best(results, experiment.selection_metric(on_test), "base") == "child1"
+    out = experiment._experiment_result(on_test, "p", results, "child1", "base", 0, None)
+    assert out.metrics == {"best.auc": 0.80, "base.auc": 0.71}
+    assert "selection score" in out.warnings[0]
+    legacy = spec.model_copy(update={"metric": "val.logloss"})
+    assert experiment.selection_metric(legacy) == "val.logloss"
+    assert experiment.reported_metric(legacy) == "logloss"
 
 
 def test_runs_list_shows_the_duration_from_the_commands_start(tmp_path: Path) -> None:

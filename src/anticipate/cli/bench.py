@@ -88,7 +88,10 @@ def experiment_run_cmd(settings_factory: Any, spec: Path) -> Any:
     """Run (or resume) a sweep described in YAML: a grid or a seeded random search.
 
     Children already FINISHED with the same params are skipped, so an interrupted
-    sweep resumes where it stopped. Ends with the best child compared to the base.
+    sweep resumes where it stopped. Ends with the best child compared to the base: chosen
+    on the file's metric over each child's validation window (val.auc for metric: auc) and
+    reported with its test score at the evaluation cutoff (select_on: test chooses on the
+    test score, with a warning that it is then a selection score).
 
     \b
     Examples:

@@ -5,7 +5,7 @@ either a ``grid`` (every combination) or a seeded ``random`` search::
 
     name: horizon-sweep
     base: configs/default.yaml      # optional, relative to the working directory
-    metric: auc                     # read from each child's evaluate run
+    metric: auc                     # the measure: chosen on val.auc, reported with the test auc
     grid:
       time.horizon_days: [3, 7, 14]
 
@@ -13,6 +13,12 @@ Each child trains (unregistered) and evaluates with its overrides; the base conf
 itself is always the first child, ``base``. Re-running the same file resumes: the
 parent run is reopened and children already FINISHED with the same params are
 skipped. The run ends with the best child and its comparison against the base.
+
+The best child is chosen on the metric of its validation window (``val.NAME``: the last
+training window, before the cutoff it is evaluated at), and its test score (``NAME`` at the
+evaluation cutoff) is reported beside it: a score used to pick the winner is no longer a
+test score. ``select_on: test`` picks on the test metric instead, and the result then
+carries a warning that its best test score is a selection score.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -52,6 +58,7 @@ class ExperimentSpec(BaseModel):
     description: str = ""
     base: str | None = None
     metric: str = "auc"
+    select_on: Literal["validation", "test"] = "validation"
     grid: dict[str, list[Any]] | None = None
     random: RandomSpace | None = None
 
@@ -85,6 +92,27 @@ def _check_metric(metric: str, path: Path) -> None:
             f"experiment file {path}: key 'metric': {metric!r} is not a model metric with a direction; "
             f"use one of {', '.join(sorted(HIGHER_IS_BETTER))} (optionally as val.NAME)"
         )
+
+
+def selection_metric(spec: ExperimentSpec) -> str:
+    """The metric the best child is chosen on: ``val.NAME`` unless ``select_on: test`` (``NAME``)."""
+    name = spec.metric.removeprefix("val.")
+    return name if spec.select_on == "test" and not spec.metric.startswith("val.") else f"val.{name}"
+
+
+def reported_metric(spec: ExperimentSpec) -> str:
+    """The metric reported as the children's test score: ``NAME`` at each child's evaluation cutoff."""
+    return spec.metric.removeprefix("val.")
+
+
+def selection_warning(spec: ExperimentSpec) -> str | None:
+    """The warning of a sweep that picks its winner on the test metric (``select_on: test``)."""
+    if selection_metric(spec) != reported_metric(spec):
+        return None
+    name = reported_metric(spec)
+    return (f"the best child was chosen on the test metric {name} (select_on: test), so its {name} is a "
+            f"selection score, optimistic for new data; choose on val.{name} (select_on: validation, the "
+            f"default) for an honest test score")
 
 
 def expand(spec: ExperimentSpec) -> list[dict[str, Any]]:
@@ -167,11 +195,14 @@ def run_experiment(settings: Settings, *, spec_path: Path, steps: Steps) -> Resu
                 continue
             results[key] = _run_child(settings, spec, overrides, key, tracker, parent.run_id, steps)
         base_key = child_key({})
-        best_key = _best(results, spec.metric, base_key)
-        parent.log_metrics({f"best.{spec.metric}": results[best_key]["metrics"][spec.metric]})
+        chosen_on = selection_metric(spec)
+        best_key = _best(results, chosen_on, base_key)
+        best_metrics = results[best_key]["metrics"]
+        shown = dict.fromkeys((chosen_on, reported_metric(spec)))
+        parent.log_metrics({f"best.{m}": best_metrics[m] for m in shown if m in best_metrics})
     compare = None
     if best_key != base_key:
-        compare = _compare(reader, results[base_key]["run_id"], results[best_key]["run_id"], spec.metric)
+        compare = _compare(reader, results[base_key]["run_id"], results[best_key]["run_id"], chosen_on)
     return _experiment_result(spec, parent.run_id, results, best_key, base_key, skipped, compare)
 
 
@@ -264,27 +295,33 @@ def _experiment_result(
 ) -> Result:
     from anticipate.tracking.compare import comparison_text
 
-    metric = spec.metric
+    chosen_on, tested = selection_metric(spec), reported_metric(spec)
     lines = [
         f"experiment {spec.name}: {len(results)} children ({skipped} resumed), parent run {parent_id}",
+        f"chosen on {chosen_on}"
+        + ("" if chosen_on == tested else f" (validation window); {tested}: the test score at the cutoff"),
         "",
     ]
+    nan = float("nan")
     for key, r in results.items():
         label = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "base"
         mark = "  <- best" if key == best else ""
-        lines.append(f"  {label:50} {metric}={r['metrics'].get(metric, float('nan')):.4f}{mark}")
+        scores = "  ".join(f"{m}={r['metrics'].get(m, nan):.4f}" for m in dict.fromkeys((chosen_on, tested)))
+        lines.append(f"  {label:50} {scores}{mark}")
     lines.append("")
     lines.append(comparison_text(compare) if compare else "the base config is the best child")
     best_r = results[best]
+    warning = selection_warning(spec)
     return Result(
         command="experiment run",
         run_id=parent_id,
         metrics={
-            f"best.{metric}": best_r["metrics"][metric],
-            f"base.{metric}": results[base]["metrics"].get(metric, float("nan")),
+            f"{who}.{m}": r["metrics"].get(m, nan)
+            for who, r in (("best", best_r), ("base", results[base]))
+            for m in dict.fromkeys((chosen_on, tested))
         },
         counts={"children": len(results), "resumed": skipped},
         outputs={"best_run_id": best_r["run_id"]},
         text="\n".join(lines),
-        warnings=compare.warnings if compare else [],
+        warnings=([warning] if warning else []) + (compare.warnings if compare else []),
     )
