@@ -83,9 +83,11 @@ def test_forecast_far_from_recent_orders_is_not_published(world: Path) -> None:
     assert _plan_bytes(world) == before
 
 
-def _recent(units: float, mapped: float) -> gates.RecentDemand:
+def _recent(units: float, mapped: float, unknown: float = 0.0) -> gates.RecentDemand:
     ts = pd.Timestamp("2024-08-28")
-    return gates.RecentDemand(ts - pd.Timedelta(days=28), ts, 28, 7, units, mapped, [], ["R9"])
+    unknown_regions = ["ALL"] if unknown else []
+    return gates.RecentDemand(ts - pd.Timedelta(days=28), ts, 28, 7, units, mapped, unknown, unknown_regions,
+                              ["R9"])
 
 
 def test_gates_refuse_each_kind_of_wrong_plan(tmp_path: Path) -> None:
@@ -112,6 +114,31 @@ def test_gates_refuse_each_kind_of_wrong_plan(tmp_path: Path) -> None:
         gates.check_ratio(10.0, _recent(100.0, 100.0), 3.0, target)
     gates.check_ratio(290.0, _recent(100.0, 100.0), 3.0, target)
     gates.check_ratio(290.0, None, 3.0, target)  # not measurable (e.g. the Dask path): no verdict
+
+
+def test_gates_refuse_demand_left_out_of_the_plan_and_a_history_too_short_to_check(tmp_path: Path) -> None:
+    """Orders whose region or SKU was defaulted to 'ALL' (a nightly file without the column) lose their
+    demand from the plan: refused past 5% of the units; a replaced history of one night cannot be checked."""
+    target = tmp_path / "plans" / "2024-08-28"
+    gates.check_mapping(_recent(100.0, 95.0, unknown=5.0), target, tmp_path)  # 5%: allowed
+    left_out = r"39% of the units .* not in regions\.parquet \('ALL'.*without a region column"
+    with pytest.raises(gates.PlanRefused, match=left_out):
+        gates.check_mapping(_recent(100.0, 61.0, unknown=39.0), target, tmp_path)
+    products = pd.DataFrame({"sku": ["S1", "S2"]})
+    forecast = pd.DataFrame({"warehouse_id": ["W1", "W1", "W2"], "sku": ["S1", "ALL", "S2"],
+                             "mu": [50.0, 40.0, 10.0], "var": [50.0, 40.0, 10.0]})
+    with pytest.raises(gates.PlanRefused, match=r"40% of the forecast's 100 units .* \('ALL'.*without a sku"):
+        gates.check_forecast_skus(forecast, products, target)
+    gates.check_forecast_skus(forecast.assign(sku=["S1", "S1", "S2"]), products, target)
+    one_night = pd.Series(pd.date_range("2024-08-27 08:00", periods=5, freq="2h"))
+    window = gates.recent_window(one_night, pd.Timestamp("2024-08-28"), horizon_days=7, windows=4)
+    assert window is None
+    too_short = r"only 2024-08-27 to 2024-08-27 before 2024-08-28: less than one horizon \(7 days\).*--append"
+    with pytest.raises(gates.PlanRefused, match=too_short):
+        gates.check_history(window, one_night, pd.Timestamp("2024-08-28"), 7, target)
+    week = pd.Series(pd.date_range("2024-08-20", periods=8, freq="D"))
+    window = gates.recent_window(week, pd.Timestamp("2024-08-28"), horizon_days=7, windows=4)
+    gates.check_history(window, week, pd.Timestamp("2024-08-28"), 7, target)
 
 
 def test_the_gates_read_the_recent_lines_when_only_order_times_are_loaded(tmp_path: Path) -> None:

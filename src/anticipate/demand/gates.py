@@ -6,9 +6,15 @@ warehouses would be stocked (or emptied) on it at dawn. ``allocate`` runs
 :class:`PlanRefused` (exit 2) naming the cause and the fix, and ``plans/DATE/`` keeps
 whatever it held. The gates, in order:
 
+0. less than one horizon of orders lies before the date, so the recent demand the
+   other gates compare with cannot be measured (e.g. an ingest that replaced the
+   history with one night's file instead of appending it);
 1. recent orders exist but none comes from a region a warehouse serves (orders
-   without a usable ``region``, or every region beyond ``network.max_service_km``);
-2. the forecast has no warehouse x SKU row;
+   without a usable ``region``, or every region beyond ``network.max_service_km``), or
+   more than :data:`MAX_LOST_SHARE` of their units come from regions missing from the
+   regions table (their demand would leave the forecast);
+2. the forecast has no warehouse x SKU row, or more than :data:`MAX_LOST_SHARE` of its
+   units are for SKUs missing from the products table (the plan cannot stock them);
 3. the plan has 0 units although a SKU with supply expects at least one unit in a
    warehouse and the warehouses have capacity;
 4. the forecast total is more than ``allocate.max_forecast_ratio`` times (or less
@@ -30,6 +36,13 @@ from anticipate.schema import ORDERS
 
 #: The region ingest gives order lines when the orders file has no region column.
 ORDERS_REGION_DEFAULT = str(next(c.default for c in ORDERS if c.name == "region"))
+#: The SKU ingest gives order lines when the orders file has no sku column.
+ORDERS_SKU_DEFAULT = str(next(c.default for c in ORDERS if c.name == "sku"))
+
+#: The largest share of units (recent orders from regions missing from the regions table, or
+#: forecast units of SKUs missing from the products table) a plan may leave out before it is
+#: refused: such demand silently leaves the plan.
+MAX_LOST_SHARE = 0.05
 
 #: A forecast cell must expect at least this many units (over the horizon) before a plan
 #: with 0 units counts as suspicious: below it, stocking nothing can be the optimum.
@@ -45,9 +58,10 @@ class RecentDemand:
     """Units ordered in the ``days`` days before ``end``, per horizon of ``horizon_days``.
 
     ``units``: all lines; ``mapped_units``: lines whose region a warehouse serves
-    (what the forecast covers). ``unknown_regions``: the lines' region values missing
-    from the regions table; ``far_regions``: known regions served from the centre
-    (beyond ``network.max_service_km``); both most frequent first.
+    (what the forecast covers); ``unknown_units``: lines whose region is missing from the
+    regions table. ``unknown_regions``: those region values; ``far_regions``: known
+    regions served from the centre (beyond ``network.max_service_km``); both most
+    frequent first.
     """
 
     start: pd.Timestamp
@@ -56,6 +70,7 @@ class RecentDemand:
     horizon_days: int
     units: float
     mapped_units: float
+    unknown_units: float
     unknown_regions: list[str]
     far_regions: list[str]
 
@@ -109,6 +124,7 @@ def recent_demand(
         horizon_days=horizon_days,
         units=float(qty.sum()) * per_horizon,
         mapped_units=float(qty[mapped].sum()) * per_horizon,
+        unknown_units=float(qty[~known.to_numpy()].sum()) * per_horizon,
         unknown_regions=region[~known].value_counts().index.tolist(),
         far_regions=region[known & ~mapped].value_counts().index.tolist(),
     )
@@ -123,16 +139,35 @@ def _examples(values: list[str], n: int = 3) -> str:
     return shown + (f" and {len(values) - n} more" if len(values) > n else "")
 
 
-def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> None:
-    """Gate 1: recent orders exist but none maps to a warehouse -> PlanRefused."""
-    if recent is None or recent.units <= 0 or recent.mapped_units > 0:
+def check_history(
+    window: tuple[pd.Timestamp, pd.Timestamp] | None, order_ts: pd.Series, date: pd.Timestamp,
+    horizon_days: int, target: Path,
+) -> None:
+    """Gate 0: less than one horizon of orders before ``date`` (``window`` None) -> PlanRefused."""
+    if window is not None:
         return
-    span = f"{dates.fmt(recent.start)} to {dates.fmt(recent.end - pd.Timedelta(days=1))}"
+    held = ("the orders hold no line" if order_ts.empty else
+            f"the orders hold only {dates.fmt(dates.data_start(order_ts))} to "
+            f"{dates.fmt(dates.data_end(order_ts) - pd.Timedelta(days=1))}")
+    cause = (f"{held} before {dates.fmt(date)}: less than one horizon ({horizon_days} days), so the plan "
+             f"cannot be checked against recent demand")
+    fix = ("ingest the full order history (a nightly file goes in with ingest --append; without it, "
+           "ingest replaces the orders), then run allocate again")
+    raise _refused(target, cause, fix)
+
+
+def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> None:
+    """Gate 1: recent orders exist but none maps to a warehouse, or more than :data:`MAX_LOST_SHARE` of
+    their units come from regions missing from the regions table -> PlanRefused."""
+    if recent is None or recent.units <= 0:
+        return
+    if recent.mapped_units > 0:
+        _check_unknown_regions(recent, target, data_dir)
+        return
+    span = _span(recent)
     orders = data_dir / "orders.parquet"
     if recent.unknown_regions:
-        default = ""
-        if ORDERS_REGION_DEFAULT in recent.unknown_regions:
-            default = f" ({ORDERS_REGION_DEFAULT!r}: what ingest fills in for orders without a region column)"
+        default = _default_note(recent.unknown_regions, ORDERS_REGION_DEFAULT, "region")
         cause = (f"no order in {orders} from {span} comes from a region a warehouse serves: its column "
                  f"'region' holds {_examples(recent.unknown_regions)}{default}, none of them in "
                  f"regions.parquet, so no demand maps to any warehouse")
@@ -142,6 +177,48 @@ def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> 
         cause = (f"every order from {span} comes from a region farther than network.max_service_km from "
                  f"every warehouse ({_examples(recent.far_regions)}), so no demand maps to any warehouse")
         fix = "raise network.max_service_km in your config, or check the regions' and warehouses' lat/lon"
+    raise _refused(target, cause, fix)
+
+
+def _span(recent: RecentDemand) -> str:
+    return f"{dates.fmt(recent.start)} to {dates.fmt(recent.end - pd.Timedelta(days=1))}"
+
+
+def _check_unknown_regions(recent: RecentDemand, target: Path, data_dir: Path) -> None:
+    """Gate 1b: more than :data:`MAX_LOST_SHARE` of the recent units from regions missing from the table."""
+    if recent.unknown_units <= MAX_LOST_SHARE * recent.units:
+        return
+    share = recent.unknown_units / recent.units
+    note = _default_note(recent.unknown_regions, ORDERS_REGION_DEFAULT, "region")
+    cause = (f"{share:.0%} of the units ordered in {data_dir / 'orders.parquet'} from {_span(recent)} come "
+             f"from regions not in regions.parquet ({_examples(recent.unknown_regions)}{note}), so their "
+             f"demand would be left out of the forecast and the plan (allowed: {MAX_LOST_SHARE:.0%})")
+    fix = ("re-ingest those orders with a 'region' column whose values are the regions table's 'region' "
+           "ids, or add the missing regions to the regions table, then run allocate again")
+    raise _refused(target, cause, fix)
+
+
+def _default_note(values: list[str], default: str, column: str) -> str:
+    """`` ('ALL': what ingest fills in ...)`` when ``default`` is among ``values``, else empty."""
+    if default not in values:
+        return ""
+    return f" ({default!r}: what ingest fills in for orders without a {column} column)"
+
+
+def check_forecast_skus(forecast: pd.DataFrame, products: pd.DataFrame, target: Path) -> None:
+    """Gate 2b: more than :data:`MAX_LOST_SHARE` of the forecast's units for SKUs missing from products."""
+    total = float(forecast["mu"].sum())
+    sku = forecast["sku"].astype(str)
+    unknown = ~sku.isin(products["sku"].astype(str)).to_numpy()
+    lost = float(forecast["mu"].to_numpy(float)[unknown].sum())
+    if total <= 0 or lost <= MAX_LOST_SHARE * total:
+        return
+    skus = sku[unknown].value_counts().index.tolist()
+    cause = (f"{lost / total:.0%} of the forecast's {total:,.0f} units are for SKUs not in products.parquet "
+             f"({_examples(skus)}{_default_note(skus, ORDERS_SKU_DEFAULT, 'sku')}), which the plan cannot "
+             f"stock (allowed: {MAX_LOST_SHARE:.0%})")
+    fix = ("re-ingest the orders with a 'sku' column whose values are the products table's 'sku' ids, or "
+           "add those SKUs to products, then run allocate again")
     raise _refused(target, cause, fix)
 
 
@@ -205,7 +282,7 @@ def check_plan(
     ds: Any, fc: Any, plan: Any, date: pd.Timestamp, cfg: Any, target: Path,
     recent_lines: pd.DataFrame | None = None,
 ) -> RecentDemand | None:
-    """Run the four gates on a solved plan before it is published; raise PlanRefused on the first failure.
+    """Run the gates on a solved plan before it is published; raise PlanRefused on the first failure.
 
     ``ds``: the DataSet (orders, products, warehouses, supply, path); ``fc``: the
     forecast output (``table`` of ``warehouse_id, sku, mu, var`` in units over
@@ -216,12 +293,15 @@ def check_plan(
     ``ds.orders`` holds only ``order_ts`` (the Dask path), else None.
     Returns the recent demand the forecast was compared with (None when not measurable).
     """
-    window = recent_window(ds.orders["order_ts"], date, horizon_days=int(fc.horizon_days),
+    horizon = int(fc.horizon_days)
+    window = recent_window(ds.orders["order_ts"], date, horizon_days=horizon,
                            windows=cfg.forecast.new_demand_windows)
+    check_history(window, ds.orders["order_ts"], date, horizon, target)
     lines = ds.orders if recent_lines is None else recent_lines
-    recent = recent_demand(lines, fc.region_map, window, horizon_days=int(fc.horizon_days))
+    recent = recent_demand(lines, fc.region_map, window, horizon_days=horizon)
     check_mapping(recent, target, Path(ds.path))
     check_forecast_rows(fc.table, target, fc.cutoff)
+    check_forecast_skus(fc.table, ds.products, target)
     check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
     return recent

@@ -62,9 +62,12 @@ def region_warning(report: Any, *, has_regions: bool) -> str | None:
         cause = (f"the region column {report.columns.get('region')!r} holds no usable value (only empty, "
                  "'ALL', 'unknown' or similar)")
     where = "" if has_regions else " and a regions table (--regions) with their lat/lon"
+    from anticipate.demand.gates import MAX_LOST_SHARE
+
     return (f"orders: no usable region: {cause}. Demand is served by the warehouse nearest each "
-            f"region, so allocate would plan 0 units. Give the orders a region column (or --map "
-            f"orders.region=<column>){where}")
+            f"region, so these lines' demand reaches no warehouse: allocate refuses to plan while they "
+            f"are more than {MAX_LOST_SHARE:.0%} of the recent units. Give the orders a region column (or "
+            f"--map orders.region=<column>){where}")
 
 
 def text(staged: Any, totals: dict[str, int], out: Path) -> str:
