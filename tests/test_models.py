@@ -216,3 +216,25 @@ def test_calibration_folds_hash_each_customer_once_with_the_per_row_rule() -> No
     np.testing.assert_array_equal(folds, per_row)
     assert set(folds) == {0, 1}  # both folds occur: the check would catch a constant
 
+
+
+def test_a_config_that_differs_from_the_models_spec_is_a_warning_naming_the_key() -> None:
+    """forecast/allocate/predict use the model's horizon, lookback, item level and families: a changed
+    config key does nothing until a retrain, so each difference is said, and none when they agree."""
+    from types import SimpleNamespace
+
+    from anticipate.config import Config
+    from anticipate.features.spec import FeatureSpec
+    from anticipate.models.scoring import spec_warnings
+
+    cfg = Config()
+    trained = FeatureSpec.from_config(cfg)
+    wrapper = SimpleNamespace(meta={"feature_spec": trained.to_dict()})
+    assert spec_warnings(wrapper, cfg) == []
+    reordered = cfg.model_copy(update={"features": cfg.features.model_copy(
+        update={"families": list(reversed(cfg.features.families))})})
+    assert spec_warnings(wrapper, reordered) == []  # the same families in another order
+    changed = cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon_days": 14})})
+    (warning,) = spec_warnings(wrapper, changed)
+    assert warning.startswith(f"time.horizon_days is 14 in the config but the model was trained with "
+                              f"{trained.horizon_days}, which is used; retrain")

@@ -22,6 +22,27 @@ def spec_of(wrapper: Any) -> FeatureSpec:
     return FeatureSpec.from_meta(wrapper.meta)
 
 
+#: The configuration keys a trained model fixes for every later command, by feature spec field.
+SPEC_KEYS = {"horizon_days": "time.horizon_days", "lookback_days": "time.lookback_days",
+             "item_level": "model.item_level", "families": "features.families"}
+
+
+def spec_warnings(wrapper: Any, cfg: Any) -> list[str]:
+    """One warning per key of :data:`SPEC_KEYS` where the config (``cfg``) differs from what the loaded
+    model was trained with: the model's value is used (its features must be rebuilt as trained), so a
+    changed horizon or lookback in the config does nothing until the model is retrained."""
+    model, config = spec_of(wrapper), FeatureSpec.from_config(cfg)
+    out = []
+    for field, key in SPEC_KEYS.items():
+        used, asked = getattr(model, field), getattr(config, field)
+        if field == "families":
+            used, asked = sorted(used), sorted(asked)
+        if used != asked:
+            out.append(f"{key} is {asked} in the config but the model was trained with {used}, which is "
+                       f"used; retrain (anticipate train, then promote) to use {asked}")
+    return out
+
+
 def score_frame(wrapper: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """Score a features frame with a loaded model: keys plus p_buy, units_given_buy, expected_units.
 
