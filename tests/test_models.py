@@ -238,3 +238,24 @@ def test_a_config_that_differs_from_the_models_spec_is_a_warning_naming_the_key(
     (warning,) = spec_warnings(wrapper, changed)
     assert warning.startswith(f"time.horizon_days is 14 in the config but the model was trained with "
                               f"{trained.horizon_days}, which is used; retrain")
+
+
+def test_baselines_on_a_single_class_window_are_a_data_error_saying_what_to_change(tmp_path) -> None:
+    """A tiny log: in the window the baselines are fitted on nobody buys again, so evaluate must stop
+    with a DataError (exit 2) naming the window and the fix, not a scikit-learn ValueError (exit 1)."""
+    from anticipate.errors import DataError
+    from anticipate.features.spec import FeatureSpec
+    from anticipate.models.evaluation import baseline_predictions
+    from anticipate.storage.files import DataSet
+
+    orders = pd.DataFrame({
+        "customer_id": ["C1", "C1", "C2", "C1", "C3"], "sku": ["S1", "S1", "S2", "S1", "S3"],
+        "order_ts": pd.to_datetime(["2025-01-01 10:00", "2025-01-20 10:00", "2025-01-05 10:00",
+                                    "2025-02-10 10:00", "2025-02-11 10:00"]),
+        "quantity": [1.0, 1.0, 1.0, 2.0, 1.0], "price": 1.0, "region": "R1", "order_id": None,
+    })
+    ds = DataSet(tmp_path, orders, None, None, None, None, "digest")
+    spec = FeatureSpec(lookback_days=60, horizon_days=7)
+    said = r"fitted on \(features at 2025-02-03, labels to 2025-02-10\) did not buy .*later --cutoff"
+    with pytest.raises(DataError, match=said):
+        baseline_predictions(ds, pd.DataFrame(), pd.Timestamp("2025-02-10"), spec, seed=0)

@@ -30,6 +30,7 @@ def baseline_predictions(
     ``[cutoff - H, cutoff)``), so they see no label at or after ``cutoff``; BG/NBD is
     fitted on the customers' (x, t_x, T) at the cutoff; the pair rate fits nothing.
     """
+    from anticipate import dates
     from anticipate.features.build import build_training_frame
     from anticipate.models.baselines import (
         BGNBDBaseline,
@@ -37,9 +38,13 @@ def baseline_predictions(
         PairRateBaseline,
         RecencyFrequencyBaseline,
     )
+    from anticipate.models.training import check_labels
 
     h = spec.horizon
-    prev = build_training_frame(ds.orders, cutoff - pd.Timedelta(days=h), spec, products=ds.products)
+    start = cutoff - pd.Timedelta(days=h)
+    prev = build_training_frame(ds.orders, start, spec, products=ds.products)
+    check_labels(prev, f"window the baselines are fitted on (features at {dates.fmt(start)}, labels to "
+                 f"{dates.fmt(cutoff)})", fix="evaluate at a later --cutoff, with more orders before it")
     y_prev = prev["y"].to_numpy()
     on_previous_window = {"baseline_rf": RecencyFrequencyBaseline(random_state=seed),
                           "baseline_pair_logreg": PairLogisticBaseline(random_state=seed)}

@@ -54,8 +54,11 @@ def resolve_until(
     return until, usable
 
 
-def check_labels(frame: pd.DataFrame, what: str) -> None:
-    """Raise DataError when ``frame`` (named ``what`` in the message) has no rows or a single class."""
+def check_labels(
+    frame: pd.DataFrame, what: str, fix: str = "use more training windows or a different horizon"
+) -> None:
+    """Raise DataError when ``frame`` (named ``what`` in the message) has no rows or a single class;
+    ``fix`` ends the single-class message (what the user can change)."""
     if frame.empty:
         raise DataError(
             f"no candidate pairs in the {what}: no customer ordered in the lookback window; "
@@ -65,7 +68,7 @@ def check_labels(frame: pd.DataFrame, what: str) -> None:
         kind = "bought" if int(frame["y"].iloc[0]) == 1 else "did not buy"
         raise DataError(
             f"every candidate pair in the {what} {kind} in the horizon (a single-class label set); "
-            "a model cannot learn from it: use more training windows or a different horizon"
+            f"a model cannot learn from it: {fix}"
         )
 
 
