@@ -327,3 +327,16 @@ def test_train_on_a_short_history_names_no_empty_range() -> None:
     with pytest.raises(UsageError, match=r"ingest more history \(2 windows need 61 days\)"):
         dates.check_until(dates.data_end(SHORT), SHORT, 30, 2)
     assert dates.check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
+
+
+def test_the_last_ingests_warnings_travel_with_the_plan(tmp_path: Path) -> None:
+    """A plan on a defaulted unit_volume rests on that default: allocate repeats the ingest's warnings
+    (stderr, --json and summary.json's input_warnings); no report or an unreadable one: none."""
+    from anticipate.pipelines.plan import _ingest_warnings
+
+    assert _ingest_warnings(tmp_path) == []
+    (tmp_path / "ingest_report.json").write_text("{not json")
+    assert _ingest_warnings(tmp_path) == []
+    said = "products: no column found for unit_volume, so every row gets the same value (unit_volume = 1.0)"
+    (tmp_path / "ingest_report.json").write_text(json.dumps({"warnings": [said], "rows_in": 3}))
+    assert _ingest_warnings(tmp_path) == [f"the last ingest of {tmp_path} warned: {said}"]

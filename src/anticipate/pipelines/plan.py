@@ -109,7 +109,7 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings += spec_warnings(wrapper, settings.cfg)
+        warnings += spec_warnings(wrapper, settings.cfg) + _ingest_warnings(ds.path)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         bar.step("allocating")
@@ -118,6 +118,8 @@ def run_allocate(
         check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # exit 2 before publishing
         bar.step("recording")
         summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance)
+        if warnings:  # what the plan rests on, in the published file itself
+            summary["input_warnings"] = list(warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
@@ -194,6 +196,19 @@ def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance
     # summary.json, so that re-running a night with the same inputs gives the same bytes
     summary.pop("runtime_seconds", None)
     return summary
+
+
+def _ingest_warnings(data_dir: Path) -> list[str]:
+    """The last ingest's warnings (``ingest_report.json``), which a plan on this data rests on: a
+    defaulted ``unit_volume`` or ``quantity``, orders without a region, ...; none without a report."""
+    import json
+
+    try:
+        doc = json.loads((Path(data_dir) / "ingest_report.json").read_text())
+    except (OSError, ValueError):
+        return []
+    found = doc.get("warnings", []) if isinstance(doc, dict) else []
+    return [f"the last ingest of {data_dir} warned: {w}" for w in found if isinstance(w, str)]
 
 
 def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
