@@ -259,3 +259,15 @@ def test_baselines_on_a_single_class_window_are_a_data_error_saying_what_to_chan
     said = r"fitted on \(features at 2025-02-03, labels to 2025-02-10\) did not buy .*later --cutoff"
     with pytest.raises(DataError, match=said):
         baseline_predictions(ds, pd.DataFrame(), pd.Timestamp("2025-02-10"), spec, seed=0)
+
+
+def test_a_model_trained_long_before_the_date_it_scores_at_is_a_warning() -> None:
+    from types import SimpleNamespace
+
+    from anticipate.models.scoring import OLD_MODEL_DAYS, age_warnings
+
+    wrapper = SimpleNamespace(meta={"until": "2025-01-01"})
+    assert age_warnings(wrapper, pd.Timestamp("2025-01-01") + pd.Timedelta(days=OLD_MODEL_DAYS)) == []
+    (warning,) = age_warnings(wrapper, pd.Timestamp("2026-01-01"))
+    assert warning.startswith("the model was trained on orders up to 2025-01-01, 365 days before 2026-01-01")
+    assert age_warnings(SimpleNamespace(meta={}), pd.Timestamp("2026-01-01")) == []  # no until: no verdict

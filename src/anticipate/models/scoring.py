@@ -27,6 +27,25 @@ SPEC_KEYS = {"horizon_days": "time.horizon_days", "lookback_days": "time.lookbac
              "item_level": "model.item_level", "families": "features.families"}
 
 
+#: A model trained on orders that end more than this many days before the date it scores at is
+#: reported as old: its customers, items and season have moved on since.
+OLD_MODEL_DAYS = 90
+
+
+def age_warnings(wrapper: Any, date: pd.Timestamp) -> list[str]:
+    """A warning when the loaded model's training data (meta ``until``) ends more than
+    :data:`OLD_MODEL_DAYS` days before ``date`` (the cutoff it scores at); none without ``until``."""
+    until = wrapper.meta.get("until")
+    if until is None:
+        return []
+    age = (pd.Timestamp(date) - pd.Timestamp(until)).days
+    if age <= OLD_MODEL_DAYS:
+        return []
+    return [f"the model was trained on orders up to {until}, {age} days before {dates.fmt(date)} (more "
+            f"than {OLD_MODEL_DAYS}): customers, items and seasons have moved since; retrain it (anticipate "
+            f"train, evaluate, promote)"]
+
+
 def spec_warnings(wrapper: Any, cfg: Any) -> list[str]:
     """One warning per key of :data:`SPEC_KEYS` where the config (``cfg``) differs from what the loaded
     model was trained with: the model's value is used (its features must be rebuilt as trained), so a

@@ -24,7 +24,7 @@ from anticipate.demand.inputs import (
 )
 from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
-from anticipate.models.scoring import spec_of, spec_warnings
+from anticipate.models.scoring import age_warnings, spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
@@ -75,7 +75,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         outputs={"forecast": str(out), "model_uri": uri},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=spec_warnings(wrapper, settings.cfg),
+        warnings=spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, cutoff_ts),
     )
 
 
@@ -109,7 +109,8 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings += spec_warnings(wrapper, settings.cfg) + _ingest_warnings(ds.path)
+        warnings += spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, date_ts)
+        warnings += _ingest_warnings(ds.path)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         bar.step("allocating")
