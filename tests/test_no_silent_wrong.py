@@ -329,6 +329,20 @@ def test_train_on_a_short_history_names_no_empty_range() -> None:
     assert dates.check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
 
 
+def test_the_until_range_in_a_message_is_every_date_train_accepts() -> None:
+    """train accepts any --until with 2 windows (fewer than configured, with a warning): the range it
+    names starts there, not where all 12 fit (2024-01-20 trained although the message said 2024-03-26)."""
+    from anticipate.models.training import resolve_until
+
+    orders = pd.DataFrame({"order_ts": pd.date_range("2024-01-01", "2025-12-30", freq="D")})
+    assert resolve_until("2024-01-20", orders, horizon_days=7, windows=12) == (pd.Timestamp("2024-01-20"), 2)
+    with pytest.raises(UsageError) as err:
+        resolve_until("2026-03-01", orders, horizon_days=7, windows=12)
+    said = "between 2024-01-16 and 2025-12-31 (or 'latest'); from 2024-03-26 on it trains on all 12 of model"
+    assert said in str(err.value)
+    assert resolve_until("2024-01-16", orders, horizon_days=7, windows=12)[1] == 2
+
+
 def test_the_last_ingests_warnings_travel_with_the_plan(tmp_path: Path) -> None:
     """A plan on a defaulted unit_volume rests on that default: allocate repeats the ingest's warnings
     (stderr, --json and summary.json's input_warnings); no report or an unreadable one: none."""

@@ -98,20 +98,30 @@ def until_range(
     return (first, last) if first <= last else None
 
 
-def check_until(until: pd.Timestamp, order_ts: pd.Series, horizon_days: int, windows: int) -> pd.Timestamp:
+def check_until(
+    until: pd.Timestamp, order_ts: pd.Series, horizon_days: int, windows: int, *,
+    configured: int | None = None,
+) -> pd.Timestamp:
     """Return ``until`` when ``windows`` training windows of ``horizon_days`` fit before it, else exit 2.
 
     The message names a non-empty range of valid ``--until`` dates or, when the data is
-    too short for any, how many windows fit and what would make a range exist.
+    too short for any, how many windows fit and what would make a range exist. ``configured``:
+    the windows ``model.train_windows`` asks for when ``windows`` is the least a training
+    accepts; the message then says from when all of them fit.
     """
     valid = until_range(order_ts, horizon_days, windows)
     if valid is not None and valid[0] <= until <= valid[1]:
         return until
     need = f"{windows} training windows of {horizon_days} days"
     if valid is not None:
+        more = configured is not None and configured > windows
+        full = until_range(order_ts, horizon_days, configured) if more else None
+        note = (f"; from {fmt(full[0])} on it trains on all {configured} of model.train_windows, before "
+                f"that on as many as fit" if full is not None else "")
+        lower = ", or lower model.train_windows" if configured is None and windows > 2 else ""
         raise UsageError(
             f"--until {fmt(until)} leaves no room for {need} inside the data; pass --until between "
-            f"{fmt(valid[0])} and {fmt(valid[1])} (or 'latest'), or lower model.train_windows"
+            f"{fmt(valid[0])} and {fmt(valid[1])} (or 'latest'){lower}{note}"
         )
     span = (data_end(order_ts) - data_start(order_ts)).days - 1  # days of cutoffs after the first one
     fits = span // horizon_days

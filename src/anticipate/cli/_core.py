@@ -115,12 +115,13 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def emit(result: Any, *, as_json: bool) -> None:
-    """Print a Result: one JSON object with ``--json``, else its text; warnings to stderr."""
+    """Print a Result: one JSON object with ``--json``, else its text; warnings to stderr either way
+    (with ``--json`` also in the object), each once."""
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=True))
         return
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
     if result.text:
         click.echo(result.text)
 

@@ -50,7 +50,7 @@ def resolve_until(
     else:
         until = dates.parse_date(value, name="--until")
     usable = min(windows, windows_that_fit(until, ts, horizon_days))
-    dates.check_until(until, ts, horizon_days, max(usable, 2))
+    dates.check_until(until, ts, horizon_days, 2, configured=windows)  # any date with 2 windows trains
     return until, usable
 
 

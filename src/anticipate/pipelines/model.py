@@ -19,7 +19,7 @@ from anticipate.models.honesty import train_hint
 from anticipate.models.scoring import age_warnings, features_for, score_frame, spec_of, spec_warnings
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, load_registered, log, open_tracker, resolve_cutoff
+from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
 from anticipate.storage.files import DataSet, write_table
 
@@ -94,8 +94,7 @@ def _short_history_warnings(configured: int, usable: int, until: pd.Timestamp) -
     message = (f"the history before {dates.fmt(until)} holds {usable} of the {configured} training windows "
                f"of model.train_windows: training on {usable} "
                f"(set model.train_windows: {usable} to silence this)")
-    log.warning(message)
-    return [message]
+    return [message]  # printed once, with the result (it was also logged at the start: twice)
 
 
 def _with_windows(cfg: Config, windows: int) -> Config:
