@@ -67,6 +67,23 @@ def test_help_runs(name: str) -> None:
     assert "--json" in result.output
 
 
+def test_a_limit_below_one_is_a_usage_error_naming_the_option(tmp_path: Path) -> None:
+    """``runs list --limit -1`` blamed the (absent) --filter; it never reaches the store now."""
+    result = CliRunner().invoke(main, ["--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "runs", "list",
+                                       "--limit", "-1"])
+    assert result.exit_code == 2 and "--limit" in result.output and "filter" not in result.output
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_reading_runs_from_a_store_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    """A mistyped sqlite URI created the directories and an empty store, then said 'no runs match'."""
+    uri = f"sqlite:///{tmp_path / 'typo' / 'dir' / 'x.db'}"
+    for args in (["runs", "list"], ["runs", "compare", "aaa", "bbb"]):
+        result = CliRunner().invoke(main, ["--tracking-uri", uri, *args])
+        assert result.exit_code == 2 and "does not exist" in result.output, result.output
+    assert not (tmp_path / "typo").exists()
+
+
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("tim:\n  horizon_days: 7\n")

@@ -27,7 +27,8 @@ def runs_group() -> None:
 @click.option("--since", default=None, help="Only runs started on or after this date (YYYY-MM-DD).")
 @click.option("--filter", "filter_string", default=None,
               help="An MLflow search filter, e.g. \"metrics.auc > 0.8\".")
-@click.option("--limit", type=int, default=20, show_default=True, help="How many runs at most.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs at most.")
 @click.option("--all-experiments", is_flag=True,
               help="Search every experiment, not only tracking.experiment.")
 @global_options

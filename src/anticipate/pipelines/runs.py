@@ -59,7 +59,9 @@ def run_runs_list(
 ) -> Result:
     """The recent runs, newest first: command, cutoff, status, duration (s), headline metrics."""
     from anticipate.tracking import RunReader
+    from anticipate.tracking.store import require_store
 
+    require_store(settings.tracking_uri)
     reader = RunReader(open_tracker(settings))
     runs = reader.search(
         build_filter(command, since, filter_string), all_experiments=all_experiments, max_results=limit
@@ -114,6 +116,9 @@ def run_runs_compare(
         raise UsageError(
             "runs compare needs at least two run ids, e.g. 'anticipate runs compare RUN_A RUN_B'"
         )
+    from anticipate.tracking.store import require_store
+
+    require_store(settings.tracking_uri)
     reader = RunReader(open_tracker(settings))
     runs = [reader.get(r) for r in run_ids]
     if len({r.run_id for r in runs}) < len(runs):

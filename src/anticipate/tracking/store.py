@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from anticipate.errors import ServiceUnavailable
+from anticipate.errors import ServiceUnavailable, UsageError
 
 #: Defaults for MLflow's environment, set (only where unset) when a tracker opens:
 #: fail over a dead server in ~1 minute, not 10; log synchronously so a run that ends
@@ -32,6 +32,21 @@ MLFLOW_ENV_DEFAULTS = {
 def is_remote(uri: str) -> bool:
     """Whether ``uri`` names a tracking server (http/https) rather than a local store."""
     return uri.startswith(("http://", "https://"))
+
+
+def require_store(uri: str) -> None:
+    """UsageError when ``uri`` is a ``sqlite:`` store in a directory that does not exist, for commands
+    that only read runs or models: opening it would create the directories and an empty store and
+    then report "no runs" for what is really a mistyped path (a new store file in an existing
+    directory is fine: a fresh project's first ``runs list``)."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not path.exists() and not path.parent.is_dir():
+        raise UsageError(
+            f"no MLflow store at {path}: its directory {path.parent} does not exist (tracking URI {uri}); "
+            "check --tracking-uri (or MLFLOW_TRACKING_URI, tracking.uri)"
+        )
 
 
 def local_artifact_root(uri: str, artifact_location: str) -> str | None:
