@@ -271,3 +271,16 @@ def test_a_model_trained_long_before_the_date_it_scores_at_is_a_warning() -> Non
     (warning,) = age_warnings(wrapper, pd.Timestamp("2026-01-01"))
     assert warning.startswith("the model was trained on orders up to 2025-01-01, 365 days before 2026-01-01")
     assert age_warnings(SimpleNamespace(meta={}), pd.Timestamp("2026-01-01")) == []  # no until: no verdict
+
+
+def test_promoting_a_model_trained_on_older_data_than_the_alias_held_is_a_warning() -> None:
+    from anticipate.pipelines.model import promotion_warnings
+
+    serving = {"version": "4", "cutoff": "2025-12-24", "val_auc": 0.95}
+    junk = {"version": "5", "cutoff": "2024-01-20", "val_auc": 0.597}
+    (warning,) = promotion_warnings(junk, serving, "production")
+    assert warning.startswith("@production now points at version 5, trained until 2024-01-20, before version")
+    assert "anticipate promote 4 --alias production" in warning
+    assert promotion_warnings(serving, junk, "production") == []  # newer data: fine
+    assert promotion_warnings(junk, None, "production") == []  # the alias pointed nowhere
+    assert promotion_warnings({**junk, "cutoff": None}, serving, "production") == []  # no verdict

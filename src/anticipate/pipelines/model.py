@@ -204,12 +204,35 @@ def run_promote(settings: Settings, *, run_or_version: str, alias: str) -> Resul
     """Point a registry alias (``production``) at a model version, a run's version or ``latest``."""
     tracker = open_tracker(settings)
     name = settings.cfg.model.registered_name
+    before = tracker.registry.alias_version(name, alias)
     version = tracker.set_alias(name, alias, run_or_version)
     uri = f"models:/{name}@{alias}"
+    new = tracker.registry.version_facts(name, version)
+    old = tracker.registry.version_facts(name, before) if before not in (None, version) else None
     return Result(
         command="promote",
         counts={"model_version": int(version)},
         outputs={"model_uri": uri},
-        text=f"{uri} -> version {version}",
+        text=f"{uri} -> {_described(new)}" + (f" (was {_described(old)})" if old else ""),
+        warnings=promotion_warnings(new, old, alias),
     )
+
+
+def _described(facts: dict[str, Any]) -> str:
+    auc = facts.get("val_auc")
+    return (f"version {facts['version']} (trained until {facts.get('cutoff') or '?'}, val.auc "
+            f"{'?' if auc is None else f'{auc:.4f}'})")
+
+
+def promotion_warnings(new: dict[str, Any], old: dict[str, Any] | None, alias: str) -> list[str]:
+    """A warning when the promoted version was trained on older data than the one ``alias`` pointed at
+    (``promote latest`` after a short experimental ``train --until``): an older model now serves.
+
+    ``new``/``old``: :meth:`~anticipate.tracking.registry.Registry.version_facts` of each version.
+    """
+    if old is None or not new.get("cutoff") or not old.get("cutoff") or new["cutoff"] >= old["cutoff"]:
+        return []
+    return [f"@{alias} now points at version {new['version']}, trained until {new['cutoff']}, before version "
+            f"{old['version']} (until {old['cutoff']}) it pointed at: an older model now serves; if that was "
+            f"not meant, run 'anticipate promote {old['version']} --alias {alias}'"]
 

@@ -193,6 +193,32 @@ class Registry:
                 ) from None
         return version
 
+    def version_facts(self, name: str, version: str) -> dict[str, Any]:
+        """What a promotion should show of a version: ``version``, its training cutoff (``cutoff``: the
+        train run's ``--until``) and ``val_auc`` (None where the run is gone or logged none)."""
+        with service_errors(self.uri, "reading a model version"):
+            run_id = self.client.get_model_version(name, version).run_id
+            try:
+                run = self.client.get_run(run_id) if run_id else None
+            except MlflowException as exc:
+                if not is_not_found(exc):
+                    raise
+                run = None
+        data = run.data if run is not None else None
+        return {"version": str(version),
+                "cutoff": data.tags.get(tags.TAG_CUTOFF) if data else None,
+                "val_auc": data.metrics.get("val.auc") if data else None}
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version ``alias`` of ``name`` points at, or None when it points nowhere yet."""
+        with service_errors(self.uri, "reading a model alias"):
+            try:
+                return str(self.client.get_model_version_by_alias(name, alias).version)
+            except MlflowException as exc:
+                if not (is_not_found(exc) or _user_error(exc)):  # an unknown alias is a 400 locally
+                    raise
+                return None
+
     def load_model(self, uri: str) -> Any:
         """Load a pyfunc model and return the wrapped Python object; ModelNotFound (exit 3) if it fails."""
         import mlflow.pyfunc
