@@ -105,12 +105,11 @@ def run_allocate(
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)
         require_reference_tables(ds, "allocate")
-        warnings = check_staleness(
+        stale = check_staleness(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings += spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, date_ts)
-        warnings += _ingest_warnings(ds.path)
+        warnings = stale + _rests_on(settings, ds, wrapper, date_ts)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         bar.step("allocating")
@@ -118,9 +117,7 @@ def run_allocate(
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # exit 2 before publishing
         bar.step("recording")
-        summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance)
-        if warnings:  # what the plan rests on, in the published file itself
-            summary["input_warnings"] = list(warnings)
+        summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance, warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
@@ -175,9 +172,12 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
     return solve_configured(instance, settings.cfg.allocate, lp_bound=lp_bound)
 
 
-def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance: float) -> dict[str, Any]:
-    """``summary.json``: the plan's summary, its inputs' digests and forecast, and a ``warning`` when the
-    plan is not certified within ``gap_tolerance`` (published in the file itself, not only on stderr)."""
+def _summary(
+    plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance: float, rests_on: list[str]
+) -> dict[str, Any]:
+    """``summary.json``: the plan's summary, its inputs' digests and forecast, a ``warning`` when the plan
+    is not certified within ``gap_tolerance`` or empty, and ``input_warnings`` (``rests_on``: staleness,
+    model, ingest) when there are any: published in the file itself, not only on stderr."""
     from anticipate.allocation import plan_summary
 
     digests = {
@@ -196,7 +196,15 @@ def _summary(plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance
     # the solver's runtime goes to the MLflow run and --json (metric runtime_seconds), not into
     # summary.json, so that re-running a night with the same inputs gives the same bytes
     summary.pop("runtime_seconds", None)
+    if rests_on:
+        summary["input_warnings"] = list(rests_on)
     return summary
+
+
+def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp) -> list[str]:
+    """The warnings about what a plan at ``date`` rests on: the model against the config and the date,
+    and the last ingest's warnings."""
+    return spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, date) + _ingest_warnings(ds.path)
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:
