@@ -1,4 +1,5 @@
-"""Ingest reads dates the way the file means them, or refuses: day/month order checked on every row."""
+"""Ingest reads dates the way the file means them, or refuses: the day/month order is checked on
+every row, and a stray far-future tail cannot move the end of the data."""
 
 from __future__ import annotations
 
@@ -125,3 +126,44 @@ def test_iso_dates_and_equal_day_and_month_are_not_ambiguous(tmp_path: Path) -> 
     src = _file(tmp_path, "f.csv", ["05/05/2025", "07/07/2025", "2025-03-01"])
     code, output, _ = _run("--orders", str(src), "--out", str(tmp_path / "shop"))
     assert code == 0, output
+
+
+def _two_years(tmp_path: Path, extra: str = "") -> Path:
+    """Two orders a day from 2024-01-01 to 2025-12-30 (ISO), then ``extra`` lines."""
+    days = pd.date_range("2024-01-01", "2025-12-30", freq="D")
+    body = "".join(f"h{i}{k},c{i % 9},{d:%Y-%m-%d} 1{k}:00:00,s1,1,2.50,r1\n"
+                   for i, d in enumerate(days) for k in range(2))
+    path = tmp_path / "history.csv"
+    path.write_text(HEADER + body + extra)
+    return path
+
+
+TYPO = "z1,c1,2026-12-30 10:00:00,s1,1,12.50,r1\n"
+
+
+def test_a_year_typo_after_two_years_is_quarantined_and_said(tmp_path: Path) -> None:
+    code, output, out = _run("--orders", str(_two_years(tmp_path, TYPO)), "--out", str(tmp_path / "shop"))
+    assert code == 0 and out["counts"]["rows_rejected"] == 1, output
+    assert any("1 line(s) dated 2026-12-30 come 365 days after the rest of the data, which ends 2025-12-30"
+               in w for w in out["warnings"])
+    report = json.loads((tmp_path / "shop" / "ingest_report.json").read_text())["tables"]["orders"]
+    assert report["last_day"] == "2025-12-30" and "stray future tail" in report["notes"][0]
+    rejects = pd.read_parquet(tmp_path / "shop" / "rejects.parquet")
+    assert rejects[["row", "reason"]].values.tolist() == [[1461, "after the data's own max + 1 day"]]
+
+
+def test_a_year_typo_appended_is_checked_against_the_existing_orders(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    assert _run("--orders", str(_two_years(tmp_path)), "--out", str(out))[0] == 0
+    alone = tmp_path / "typo.csv"
+    alone.write_text(HEADER + TYPO)
+    code, output, _ = _run("--orders", str(alone), "--append", "--out", str(out))
+    assert code == 2 and "after the data's own max + 1 day" in output
+    assert pd.read_parquet(out / "orders.parquet")["order_ts"].max() < pd.Timestamp("2025-12-31")
+    night = tmp_path / "night.csv"
+    night.write_text(HEADER + "".join(f"n{i},c{i},2025-12-31 0{i % 10}:00:00,s1,1,2.5,r1\n"
+                                      for i in range(150)) + TYPO)
+    code, output, result = _run("--orders", str(night), "--append", "--out", str(out))
+    assert code == 0 and result["counts"]["orders_rows_accepted"] == 150, output
+    orders = pd.read_parquet(out / "orders.parquet")
+    assert len(orders) == 1460 + 150 and orders["order_ts"].max() == pd.Timestamp("2025-12-31 09:00")

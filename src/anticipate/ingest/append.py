@@ -57,6 +57,15 @@ def _seen_existing(existing: Path, batch_rows: int) -> tuple[dedup.SeenLines, in
     return seen, start
 
 
+def existing_day_counts(existing: Path, batch_rows: int, n_days: int) -> np.ndarray:
+    """Lines per day since 1970-01-01 (int64, ``n_days`` long) of an existing ``orders.parquet``."""
+    counts = np.zeros(n_days, dtype=np.int64)
+    for batch in pq.ParquetFile(existing).iter_batches(batch_size=batch_rows, columns=["order_ts"]):
+        ns = batch.column(0).cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        counts += np.bincount(ns // 86_400_000_000_000, minlength=n_days)[:n_days]
+    return counts
+
+
 def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_rows: int,
                   source_column: str) -> Appended:
     """Rewrite ``staged`` (this file's accepted orders) as ``existing`` + its new lines.

@@ -4,9 +4,10 @@ Accepted rows are appended to ``<table>.parquet`` and rejects to the shared
 ``rejects.parquet`` chunk by chunk, so memory stays bounded whatever the file's
 size (a chunk, the seen-lines table of :mod:`anticipate.ingest.dedup`, a
 rows-per-day histogram and the row numbers of rejected orders). The rule "not
-after the data's own max + 1 day" needs the whole file: after the pass, the rare
-tail it cuts is removed by rewriting the staged ``orders.parquet`` (a second,
-Parquet-speed pass only when there is such a tail).
+after the data's own max + 1 day" needs the whole file (with ``--append``, plus the
+existing orders' rows per day): after the pass, the rare tail it cuts is removed by
+rewriting the staged ``orders.parquet`` (a second, Parquet-speed pass only when there
+is such a tail).
 """
 
 from __future__ import annotations
@@ -267,9 +268,7 @@ class _TableRun:
         if self.dates is not None:
             self.dates.check(self.file, self.sources["order_ts"], self.opts.out)
         if self.table == "orders":
-            end = tail.body_end_day(self.day_counts)
-            if end is not None:
-                self._cut_tail(end)
+            self._tail()
             days = np.flatnonzero(self.day_counts)
             if len(days):
                 report.first_day = str(np.datetime64(int(days[0]), "D"))
@@ -279,6 +278,25 @@ class _TableRun:
         share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
         if share > self.opts.max_reject_share:
             raise share_error(report, self.opts)
+
+    def _tail(self) -> None:
+        """Cut (or warn about) a far-future tail of the orders; with ``--append``, of the existing
+        and the new orders together (only new lines are cut)."""
+        counts = self.day_counts
+        if self.opts.append_to:
+            from anticipate.ingest.append import existing_day_counts
+
+            counts = counts + existing_day_counts(Path(self.opts.append_to), self.opts.chunk_rows, _N_DAYS)
+        found = tail.find_tail(counts)
+        if found is None:
+            return
+        kept = int(counts[found.body_end + 2:].sum() - self.day_counts[found.body_end + 2:].sum())
+        if found.cut and kept < found.lines:
+            self._cut_tail(found.body_end)
+        note = found.describe()
+        if found.cut and kept:
+            note += f" ({kept:,} of these lines were already in the data directory and are kept)"
+        self.report.notes.append(note)
 
     def _append(self) -> None:
         """Put the existing orders before this file's lines and reject repeats of existing lines."""
