@@ -47,8 +47,9 @@ def _ingest_epilog() -> str:
 
     return "\b\n" + orders_schema_help().replace("\n", "\n") + (
         "\n\n\bUpdating: the tables not given are kept from the data directory at --out; "
-        "--append adds the orders\nto the existing ones (repeats of existing lines are dropped and "
-        "counted as rejected).")
+        "--append adds the orders\nto the existing ones (repeats of existing lines, or of their "
+        "order_id + sku, are dropped and\ncounted as rejected; kept lines dated over a day before the "
+        "existing end are warned about).")
 
 
 def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
@@ -79,7 +80,8 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=_FILE, required=True,
               help="Canonical data directory to write or update (tables not given are kept).")
 @click.option("--append", is_flag=True, default=False,
-              help="Add the orders to the existing ones (repeated lines dropped) instead of replacing them.")
+              help="Add the orders to the existing ones (repeated lines and order_id + sku dropped) instead "
+                   "of replacing them.")
 @click.option("--map", "maps", multiple=True, metavar="TABLE.COLUMN=SOURCE",
               help="Read canonical COLUMN of TABLE from the source column SOURCE (repeatable), e.g. "
                    "--map orders.customer_id=CustomerID.")

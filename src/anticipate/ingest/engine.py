@@ -62,7 +62,7 @@ class TableReport:
     ``usable_region_rows`` accepted lines whose region can be mapped to a
     warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
     ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
-    ``rows_rejected``).
+    ``rows_rejected``; ``duplicates_existing_by_key`` of them on order_id + sku only).
     """
 
     table: str
@@ -89,6 +89,7 @@ class TableReport:
     usable_region_rows: int | None = None
     existing_rows: int | None = None
     duplicates_existing: int = 0
+    duplicates_existing_by_key: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (reasons sorted by count)."""
@@ -300,13 +301,15 @@ class _TableRun:
 
     def _append(self) -> None:
         """Put the existing orders before this file's lines and reject repeats of existing lines."""
-        from anticipate.ingest.append import append_orders
+        from anticipate.ingest.append import append_orders, overlap_warning
 
         excluded = np.sort(np.concatenate([np.zeros(0, np.int64), *self.rejected_rows]))
         done = append_orders(self.target, Path(self.opts.append_to), excluded,
                              batch_rows=self.opts.chunk_rows, source_column=self.sources["customer_id"])
         n = done.rejects.num_rows
         self.report.existing_rows, self.report.duplicates_existing = done.existing, n
+        self.report.duplicates_existing_by_key = done.by_key
+        self.report.notes.extend(filter(None, [overlap_warning(done, self.report.rows_in)]))
         if n:
             from anticipate.ingest.append import EXISTING
 
