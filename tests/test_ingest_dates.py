@@ -146,8 +146,10 @@ def test_a_year_typo_after_two_years_is_quarantined_and_said(tmp_path: Path) -> 
     assert code == 0 and out["counts"]["rows_rejected"] == 1, output
     assert any("1 line(s) dated 2026-12-30 come 365 days after the rest of the data, which ends 2025-12-30"
                in w for w in out["warnings"])
-    report = json.loads((tmp_path / "shop" / "ingest_report.json").read_text())["tables"]["orders"]
+    doc = json.loads((tmp_path / "shop" / "ingest_report.json").read_text())
+    report = doc["tables"]["orders"]
     assert report["last_day"] == "2025-12-30" and "stray future tail" in report["notes"][0]
+    assert any("stray future tail" in w for w in doc["warnings"])  # what allocate passes on
     rejects = pd.read_parquet(tmp_path / "shop" / "rejects.parquet")
     assert rejects[["row", "reason"]].values.tolist() == [[1461, "after the data's own max + 1 day"]]
 

@@ -236,8 +236,9 @@ def test_an_overlap_without_order_ids_is_kept_with_a_loud_warning(tmp_path: Path
     warning = next(w for w in doc["warnings"] if "within the existing orders" in w)
     assert "40 of the 40 new lines (100.0%) are dated 2025-03-02 08:00:00 to 2025-03-03 17:19:00" in warning
     assert "(which end 2025-03-03 17:19:26)" in warning and "counted twice" in warning
-    report = json.loads((out / "ingest_report.json").read_text())["tables"]["orders"]
-    assert any("counted twice" in note for note in report["notes"])
+    doc_on_disk = json.loads((out / "ingest_report.json").read_text())
+    assert any("counted twice" in note for note in doc_on_disk["tables"]["orders"]["notes"])
+    assert any("counted twice" in w for w in doc_on_disk["warnings"])
     one_late = HEADER + "z1,c1,2025-03-03 09:30:00,s1,1,2.5,r1\n"  # a late line within the last day
     code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "b.csv", one_late)), "--append",
                              "--out", str(out))

@@ -179,7 +179,8 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     doc["append"] = bool(append_to)
     if layout is not None:
         doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
-    warnings = column_warnings(reports)
+    warnings = [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
+    warnings += column_warnings(reports)
     if "orders" in reports:
         note = region_warning(reports["orders"], has_regions=refs.regions is not None)
         warnings.extend([note] if note else [])
@@ -280,8 +281,7 @@ def _result(staged: _Staged, out: Path, seconds: float) -> Result:
             warnings.append(f"{table}: {dropped:,} of {report.rows_in:,} rows "
                             f"({dropped / report.rows_in:.2%}) rejected ({top}); see "
                             f"{outputs['rejects']} ({ROW_NUMBERING})")
-        warnings.extend(f"{table}: {note}" for note in report.notes)
-    warnings.extend(staged.warnings)
+    warnings.extend(staged.warnings)  # the tables' notes first
     dropped = totals["rows_rejected"] - sum(r.duplicates_existing for r in reports.values())
     share = dropped / totals["rows_in"] if totals["rows_in"] else 0.0  # as max_reject_share counts
     from anticipate.ingest.report import text
