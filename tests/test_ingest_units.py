@@ -263,3 +263,23 @@ def test_future_tail_is_cut_only_when_small_and_far() -> None:
     near = counts.copy()
     near[19_720] = 1  # 3 weeks later: plausible
     assert tail.body_end_day(near) is None
+
+
+def test_a_one_year_typo_after_two_years_is_cut_but_a_full_day_after_a_closure_is_kept() -> None:
+    counts = np.zeros(40_000, dtype=np.int64)
+    counts[19_000:19_730] = 100  # two years, an order every day
+    typo = counts.copy()
+    typo[20_094] = 1  # one line a year after the last day: the gap (365) is shorter than the span
+    assert tail.body_end_day(typo) == 19_729
+    found = tail.find_tail(typo)
+    assert (found.gap, found.lines, found.cut) == (365, 1, True)
+    assert "1 line(s) dated 2025-01-06 come 365 days after" in found.describe()
+    reopened = counts.copy()
+    reopened[19_770] = 100  # a usual day's lines after a 41-day closure: kept, with a warning
+    assert tail.body_end_day(reopened) is None
+    found = tail.find_tail(reopened)
+    assert found is not None and not found.cut and "hold as many lines as a usual day" in found.describe()
+    weekly = np.zeros(40_000, dtype=np.int64)
+    weekly[19_000:19_730:7] = 100  # a weekly log: a line 8 weeks later is not far for it
+    weekly[19_722 + 56] = 1
+    assert tail.find_tail(weekly) is None

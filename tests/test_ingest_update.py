@@ -193,3 +193,53 @@ def test_new_reference_tables_are_checked_against_the_kept_orders_and_rejects_ca
     assert report["rejects_carried"] == 1  # the kept orders' reject is still listed
     assert pd.read_parquet(out / "rejects.parquet")["reason"].tolist() == [
         "non-positive quantity (returns are not orders)"]
+
+
+def _lines(day: int, *, minutes: bool = False, ids: bool = True) -> str:
+    """20 distinct order lines of 2025-03-DAY with seconds (``minutes``: the same lines exported
+    to the minute; ``ids``: with the order_id column)."""
+    out = []
+    for i in range(20):
+        ts = f"2025-03-{day:02d} {8 + i % 10:02d}:{i:02d}" + ("" if minutes else f":{7 + i:02d}")
+        line = f"c{i},{ts},s{1 + i % 2},1,2.5,r{1 + i % 2}\n"
+        out.append(f"o{day}-{i},{line}" if ids else line)
+    return "".join(out)
+
+
+NO_ID_HEADER = HEADER.split(",", 1)[1]
+
+
+def test_an_overlapping_export_in_another_layout_is_not_counted_twice(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    history = HEADER + _lines(1) + _lines(2) + _lines(3)
+    assert _run("ingest", "--orders", str(_write(tmp_path / "h.csv", history)), "--out", str(out))[0] == 0
+    again = HEADER + _lines(2, minutes=True) + _lines(3, minutes=True) + _lines(4)  # nights 2-3 again
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "a.csv", again)), "--append",
+                             "--out", str(out))
+    assert code == 0, output
+    assert doc["counts"]["orders_duplicates_existing"] == 40 and doc["counts"]["orders_rows_accepted"] == 20
+    assert len(pd.read_parquet(out / "orders.parquet")) == 80
+    rejects = pd.read_parquet(out / "rejects.parquet")
+    assert rejects["value"].iloc[0] == "same order_id and sku as existing line 21"
+    report = json.loads((out / "ingest_report.json").read_text())["tables"]["orders"]
+    assert report["duplicates_existing_by_key"] == 40 and "warnings" not in doc
+
+
+def test_an_overlap_without_order_ids_is_kept_with_a_loud_warning(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    history = HEADER + _lines(1) + _lines(2) + _lines(3)
+    assert _run("ingest", "--orders", str(_write(tmp_path / "h.csv", history)), "--out", str(out))[0] == 0
+    again = NO_ID_HEADER + _lines(2, minutes=True, ids=False) + _lines(3, minutes=True, ids=False)
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "a.csv", again)), "--append",
+                             "--out", str(out))
+    assert code == 0 and doc["counts"]["orders_rows_accepted"] == 40, output
+    warning = next(w for w in doc["warnings"] if "within the existing orders" in w)
+    assert "40 of the 40 new lines (100.0%) are dated 2025-03-02 08:00:00 to 2025-03-03 17:19:00" in warning
+    assert "(which end 2025-03-03 17:19:26)" in warning and "counted twice" in warning
+    doc_on_disk = json.loads((out / "ingest_report.json").read_text())
+    assert any("counted twice" in note for note in doc_on_disk["tables"]["orders"]["notes"])
+    assert any("counted twice" in w for w in doc_on_disk["warnings"])
+    one_late = HEADER + "z1,c1,2025-03-03 09:30:00,s1,1,2.5,r1\n"  # a late line within the last day
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "b.csv", one_late)), "--append",
+                             "--out", str(out))
+    assert code == 0 and "warnings" not in doc, output

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
@@ -39,6 +39,19 @@ class IngestConfig(_Section):
     max_reject_share: float = Field(0.01, ge=0.0, le=1.0)
     on_error: Literal["quarantine", "fail"] = "quarantine"
     chunk_rows: int = Field(1_000_000, ge=1)
+    date_format: str | None = Field(
+        None,
+        description="strftime format of the orders' text timestamps that are not ISO 8601, e.g. "
+        "'%d/%m/%Y %H:%M'; null: detected, and a file whose day/month order its data does not "
+        "settle is refused",
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _a_format(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(f"{value!r} is not a strftime format; write e.g. '%d/%m/%Y %H:%M'")
+        return value or None
 
 
 class TimeConfig(_Section):

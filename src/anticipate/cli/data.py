@@ -47,8 +47,9 @@ def _ingest_epilog() -> str:
 
     return "\b\n" + orders_schema_help().replace("\n", "\n") + (
         "\n\n\bUpdating: the tables not given are kept from the data directory at --out; "
-        "--append adds the orders\nto the existing ones (repeats of existing lines are dropped and "
-        "counted as rejected).")
+        "--append adds the orders\nto the existing ones (repeats of existing lines, or of their "
+        "order_id + sku, are dropped and\ncounted as rejected; kept lines dated over a day before the "
+        "existing end are warned about).")
 
 
 def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
@@ -79,7 +80,8 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=_FILE, required=True,
               help="Canonical data directory to write or update (tables not given are kept).")
 @click.option("--append", is_flag=True, default=False,
-              help="Add the orders to the existing ones (repeated lines dropped) instead of replacing them.")
+              help="Add the orders to the existing ones (repeated lines and order_id + sku dropped) instead "
+                   "of replacing them.")
 @click.option("--map", "maps", multiple=True, metavar="TABLE.COLUMN=SOURCE",
               help="Read canonical COLUMN of TABLE from the source column SOURCE (repeatable), e.g. "
                    "--map orders.customer_id=CustomerID.")
@@ -90,11 +92,16 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
               help="Print the detected mapping, date format and rejects; write nothing.")
 @click.option("--on-error", type=click.Choice(["quarantine", "fail"]), default=None,
               help="quarantine bad rows (default) or stop at the first one.")
+@click.option("--date-format", default=None, metavar="FORMAT",
+              help="strftime format of the orders' non-ISO timestamps, e.g. '%d/%m/%Y %H:%M' (default: "
+                   "ingest.date_format, else detected; a file whose dates parse both day-first and "
+                   "month-first exits 2 asking for this option).")
 @global_options
 @command_body("ingest")
 def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None, regions: Path | None,
                warehouses: Path | None, supply: Path | None, out: Path, append: bool, maps: tuple[str, ...],
-               max_reject_share: float | None, dry_run: bool, on_error: str | None) -> Any:
+               max_reject_share: float | None, dry_run: bool, on_error: str | None,
+               date_format: str | None) -> Any:
     """Validate source files and write (or update) the canonical data directory; nothing is lost.
 
     Every input row is either accepted or written to rejects.parquet with its file,
@@ -108,6 +115,7 @@ def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None
       anticipate ingest --orders Online_Retail.csv --max-reject-share 0.05 --dry-run --out data/uci
       anticipate ingest --orders export.csv --map orders.customer_id=Kunde --out data/shop
       anticipate ingest --orders log.csv.gz --out data/log --on-error fail
+      anticipate ingest --orders export_ddmm.csv --date-format '%d/%m/%Y %H:%M' --out data/shop
     """
     from anticipate.pipelines.ingest import run_ingest
 
@@ -116,6 +124,8 @@ def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None
         overrides["ingest.on_error"] = on_error
     if max_reject_share is not None:
         overrides["ingest.max_reject_share"] = max_reject_share
+    if date_format is not None:
+        overrides["ingest.date_format"] = date_format
     sources = {"orders": orders, "products": products, "regions": regions,
                "warehouses": warehouses, "supply": supply}
     return run_ingest(settings_factory(overrides or None),

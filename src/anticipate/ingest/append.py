@@ -1,13 +1,17 @@
 """``ingest --append``: new order lines after the existing canonical orders, repeats dropped.
 
-The order line key is the whole canonical line (``order_id, customer_id, order_ts,
-sku, quantity, unit_price, region``): the line-level duplicate rule of
-:mod:`anticipate.ingest.dedup` (an exact repeat of an earlier line), applied to
-canonical values because the existing lines are only kept in canonical form. A new
-line equal to an existing one (e.g. a nightly export that overlaps the previous
-night's) is rejected with reason :data:`EXISTING` and is not counted against
-``ingest.max_reject_share``. Memory: the seen-lines table of the existing lines
-(24-48 bytes per distinct line) and one batch at a time.
+A new line repeats an existing one when it equals it in all seven canonical columns
+(``order_id, customer_id, order_ts, sku, quantity, unit_price, region``: the
+line-level duplicate rule of :mod:`anticipate.ingest.dedup`, applied to canonical
+values because the existing lines are only kept in canonical form) or, when both have
+an ``order_id``, when it has the ``order_id`` and ``sku`` of an existing line (the same
+order exported again in another layout, e.g. timestamps to the minute). Such a line is
+rejected with reason :data:`EXISTING` and is not counted against
+``ingest.max_reject_share``. New lines kept although they are dated more than a day
+before the existing orders' last one are counted (:func:`overlap_warning`): without
+order ids an overlapping export in another layout cannot be told from new orders.
+Memory: two seen-lines tables of the existing lines (lines and order_id + sku keys,
+24-48 bytes per distinct entry each) and one batch at a time.
 """
 
 from __future__ import annotations
@@ -28,15 +32,24 @@ from anticipate.ingest.validate import SCHEMAS, _const
 #: The reject reason of a new line that repeats a line already in the data directory.
 EXISTING = "duplicate of an existing line (already ingested)"
 FIX = "nothing to do: the line is already in the data directory (a re-sent or overlapping export)"
+#: Kept new lines dated more than this before the existing orders' last one are warned about.
+OVERLAP_WARN = np.timedelta64(1, "D")
 
 
 @dataclass(frozen=True)
 class Appended:
     """What appending did: ``existing`` lines kept first, the ``rejects`` (row, column, value,
-    reason) of new lines that repeat an existing one; the file then holds existing + the rest."""
+    reason) of new lines that repeat an existing one (``by_key`` of them on order_id + sku only),
+    the existing orders' last ``end`` and the kept new lines dated at or before it (``overlap``
+    lines from ``overlap_first`` to ``overlap_last``); the file then holds existing + the rest."""
 
     existing: int
     rejects: pa.Table
+    by_key: int = 0
+    end: np.datetime64 | None = None
+    overlap: int = 0
+    overlap_first: np.datetime64 | None = None
+    overlap_last: np.datetime64 | None = None
 
 
 def _canonical_batches(path: Path, batch_rows: int) -> Iterator[pa.Table]:
@@ -46,15 +59,62 @@ def _canonical_batches(path: Path, batch_rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches([batch]).select(schema.names).cast(schema)
 
 
-def _seen_existing(existing: Path, batch_rows: int) -> tuple[dedup.SeenLines, int]:
-    """The seen-lines table of every line of ``existing`` (rows 1..n) and n."""
-    seen = dedup.SeenLines(max(1, pq.ParquetFile(existing).metadata.num_rows))
-    start = 0
-    for batch in _canonical_batches(existing, batch_rows):
-        hashes = dedup.row_hashes(batch)
-        seen.first_rows(hashes, np.arange(start + 1, start + batch.num_rows + 1, dtype=np.int64))
-        start += batch.num_rows
-    return seen, start
+def _keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The order_id + sku hashes of ``table``'s lines and which lines have an order_id."""
+    return (dedup.row_hashes(table.select(["order_id", "sku"])),
+            pc.is_valid(table["order_id"]).to_numpy(zero_copy_only=False))
+
+
+def _ts(table: pa.Table) -> np.ndarray:
+    return table["order_ts"].to_numpy().astype("datetime64[ns]")
+
+
+class _Seen:
+    """The existing lines: their line and order_id + sku seen-tables (rows 1..n) and last timestamp."""
+
+    def __init__(self, existing: Path, batch_rows: int) -> None:
+        size = max(1, pq.ParquetFile(existing).metadata.num_rows)
+        self.lines, self.keys = dedup.SeenLines(size), dedup.SeenLines(size)
+        self.n, self.end = 0, None
+        for batch in _canonical_batches(existing, batch_rows):
+            rows = np.arange(self.n + 1, self.n + batch.num_rows + 1, dtype=np.int64)
+            self.lines.first_rows(dedup.row_hashes(batch), rows)
+            keys, with_id = _keys(batch)
+            self.keys.first_rows(keys[with_id], rows[with_id])
+            ts = _ts(batch)
+            if len(ts):
+                self.end = ts.max() if self.end is None else max(self.end, ts.max())
+            self.n += batch.num_rows
+
+    def repeats(self, table: pa.Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which new lines (1-based source ``rows``) repeat an existing line, which of them by key
+        only, and the existing row each repeats."""
+        first = self.lines.first_rows(dedup.row_hashes(table), rows + self.n)
+        repeat = (first > 0) & (first <= self.n)
+        keys, with_id = _keys(table)
+        ask = with_id & ~repeat
+        by_key = np.zeros(len(rows), dtype=bool)
+        key_first = self.keys.first_rows(keys[ask], rows[ask] + self.n)
+        by_key[np.flatnonzero(ask)[(key_first > 0) & (key_first <= self.n)]] = True
+        first[np.flatnonzero(ask)] = np.where(key_first <= self.n, key_first, first[ask])
+        return repeat | by_key, by_key, first
+
+
+def _rejects(rows: np.ndarray, first: np.ndarray, by_key: np.ndarray, column: str) -> pa.Table:
+    first_of = pa.array(first.astype(np.int64)).cast(pa.string())
+    prefix = pa.array(np.where(by_key, "same order_id and sku as existing line ", "same as existing line "))
+    return pa.table({"row": pa.array(rows), "column": _const(column, len(rows), pa.string()),
+                     "value": pc.binary_join_element_wise(prefix, first_of, ""),
+                     "reason": _const(EXISTING, len(rows), pa.string())})
+
+
+def existing_day_counts(existing: Path, batch_rows: int, n_days: int) -> np.ndarray:
+    """Lines per day since 1970-01-01 (int64, ``n_days`` long) of an existing ``orders.parquet``."""
+    counts = np.zeros(n_days, dtype=np.int64)
+    for batch in pq.ParquetFile(existing).iter_batches(batch_size=batch_rows, columns=["order_ts"]):
+        ns = batch.column(0).cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        counts += np.bincount(ns // 86_400_000_000_000, minlength=n_days)[:n_days]
+    return counts
 
 
 def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_rows: int,
@@ -78,31 +138,49 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
     Returns
     -------
     Appended
-        The existing line count and the rejects of the repeated lines.
+        The existing line count, the rejects of the repeated lines and the overlap of the kept ones.
     """
-    seen, n_existing = _seen_existing(existing, batch_rows)
-    schema = SCHEMAS["orders"]
+    seen = _Seen(existing, batch_rows)
     tmp = staged.with_name(f".{staged.name}.append")
-    rejects, position = [], 0
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    rejects, position, by_key, overlap = [], 0, 0, []
+    with pq.ParquetWriter(tmp, SCHEMAS["orders"], compression="zstd") as writer:
         for batch in _canonical_batches(existing, batch_rows):
             writer.write_table(batch)
         for batch in pq.ParquetFile(staged).iter_batches(batch_size=batch_rows):
             table = pa.Table.from_batches([batch])
             rows = read.kept_rows(excluded, np.arange(position, position + table.num_rows, dtype=np.int64))
-            first = seen.first_rows(dedup.row_hashes(table), rows + n_existing)
-            repeat = (first > 0) & (first <= n_existing)
+            repeat, key_only, first = seen.repeats(table, rows)
             if repeat.any():
                 idx = np.flatnonzero(repeat)
-                first_of = pa.array(first[idx].astype(np.int64)).cast(pa.string())
-                rejects.append(pa.table({
-                    "row": pa.array(rows[idx]), "column": _const(source_column, len(idx), pa.string()),
-                    "value": pc.binary_join_element_wise("same as existing line ", first_of, ""),
-                    "reason": _const(EXISTING, len(idx), pa.string())}))
+                rejects.append(_rejects(rows[idx], first[idx], key_only[idx], source_column))
+                by_key += int(key_only.sum())
                 table = table.filter(pa.array(~repeat))
+            ts = _ts(table)
+            overlap.append(ts[ts <= seen.end] if seen.end is not None else ts[:0])
             writer.write_table(table)
             position += batch.num_rows
     os.replace(tmp, staged)
     empty = pa.table({"row": pa.array([], pa.int64()), "column": pa.array([], pa.string()),
                       "value": pa.array([], pa.string()), "reason": pa.array([], pa.string())})
-    return Appended(n_existing, pa.concat_tables(rejects) if rejects else empty)
+    over = np.concatenate([np.zeros(0, "datetime64[ns]"), *overlap])
+    return Appended(seen.n, pa.concat_tables(rejects) if rejects else empty, by_key, seen.end, len(over),
+                    over.min() if len(over) else None, over.max() if len(over) else None)
+
+
+def _instant(t: np.datetime64) -> str:
+    return str(t.astype("datetime64[s]")).replace("T", " ")
+
+
+def overlap_warning(done: Appended, new_lines: int) -> str | None:
+    """The warning for kept new lines dated more than a day before the existing orders end
+    (``new_lines``: the file's lines, for the share), or None."""
+    if not done.overlap or done.end is None or done.overlap_first >= done.end - OVERLAP_WARN:
+        return None
+    share = done.overlap / max(new_lines, 1)
+    return (f"{done.overlap:,} of the {new_lines:,} new lines ({share:.1%}) are dated "
+            f"{_instant(done.overlap_first)} to {_instant(done.overlap_last)}, within the existing orders "
+            f"(which end {_instant(done.end)}), yet repeat no existing line (neither all seven columns nor, "
+            "where both have one, order_id + sku). If this export overlaps orders already ingested (a "
+            "different layout: timestamps rounded, no order_id column), those orders are now counted "
+            "twice: rebuild the orders from the full history (ingest --orders history.csv) or send "
+            "nightly exports that start after the last ingested order")

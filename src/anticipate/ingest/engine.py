@@ -4,9 +4,10 @@ Accepted rows are appended to ``<table>.parquet`` and rejects to the shared
 ``rejects.parquet`` chunk by chunk, so memory stays bounded whatever the file's
 size (a chunk, the seen-lines table of :mod:`anticipate.ingest.dedup`, a
 rows-per-day histogram and the row numbers of rejected orders). The rule "not
-after the data's own max + 1 day" needs the whole file: after the pass, the rare
-tail it cuts is removed by rewriting the staged ``orders.parquet`` (a second,
-Parquet-speed pass only when there is such a tail).
+after the data's own max + 1 day" needs the whole file (with ``--append``, plus the
+existing orders' rows per day): after the pass, the rare tail it cuts is removed by
+rewriting the staged ``orders.parquet`` (a second, Parquet-speed pass only when there
+is such a tail).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import pyarrow.parquet as pq
 
 from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
-from anticipate.ingest import columns, dedup, parse, read, tail, validate
+from anticipate.ingest import columns, dateorder, dedup, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
+from anticipate.ingest.writer import BackgroundWriter
 from anticipate.schema import KEYS
 
 _DAY_NS = 86_400 * 10**9
@@ -36,8 +38,10 @@ _N_DAYS = (parse.TS_MAX - parse.TS_MIN).days + 1
 @dataclass(frozen=True)
 class Options:
     """How to ingest one table: rows per chunk, ``on_error`` (quarantine|fail), the largest
-    accepted rejected share, the config column mapping, the output directory (for messages)
-    and, for orders with ``--append``, the existing ``orders.parquet`` to append to."""
+    accepted rejected share, the config column mapping, the output directory (for messages),
+    for orders with ``--append`` the existing ``orders.parquet`` to append to, and the stated
+    orders date format (``--date-format``; None: detected and checked,
+    :mod:`~anticipate.ingest.dateorder`)."""
 
     chunk_rows: int = 1_000_000
     on_error: str = "quarantine"
@@ -45,6 +49,7 @@ class Options:
     mapping: dict[str, str] = field(default_factory=dict)
     out: str = ""
     append_to: str = ""
+    date_format: str | None = None
 
 
 @dataclass
@@ -53,10 +58,11 @@ class TableReport:
 
     ``columns`` canonical -> source name; ``mapped`` source -> canonical; ``defaulted``
     canonical -> the value every row got (None: null); ``ignored`` source columns not
-    used. Orders: ``usable_region_rows`` accepted lines whose region can be mapped to a
+    used. ``date_format_source``: ``stated`` (``--date-format``) or ``detected``. Orders:
+    ``usable_region_rows`` accepted lines whose region can be mapped to a
     warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
     ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
-    ``rows_rejected``).
+    ``rows_rejected``; ``duplicates_existing_by_key`` of them on order_id + sku only).
     """
 
     table: str
@@ -67,6 +73,7 @@ class TableReport:
     compression: str | None = None
     bom: bool = False
     date_format: str | None = None
+    date_format_source: str | None = None
     rows_in: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
@@ -82,6 +89,7 @@ class TableReport:
     usable_region_rows: int | None = None
     existing_rows: int | None = None
     duplicates_existing: int = 0
+    duplicates_existing_by_key: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (reasons sorted by count)."""
@@ -155,6 +163,7 @@ class _TableRun:
         self.rejected_rows: list[np.ndarray] = []
         self.day_counts = np.zeros(_N_DAYS, dtype=np.int64)
         self.ctx = refs
+        self.dates: dateorder.DateOrder | None = None
 
     def keys(self) -> pa.Array | None:
         if self.table not in KEYS:
@@ -173,7 +182,7 @@ class _TableRun:
         if self.table == "orders":
             self.report.usable_region_rows = 0
         self.ctx = replace(self.refs, decimal_comma=source.delimiter not in (None, ","))
-        writer = _BackgroundWriter(self.target, SCHEMAS[self.table])
+        writer = BackgroundWriter(self.target, SCHEMAS[self.table])
         try:
             for i, raw in enumerate(read.iter_chunks(source, self.opts.chunk_rows)):
                 if i == 0:
@@ -188,15 +197,22 @@ class _TableRun:
     def _guess_format(self, raw: read.RawChunk) -> None:
         if self.table != "orders":
             return
+        if self.opts.date_format:
+            self.report.date_format, self.report.date_format_source = self.opts.date_format, "stated"
+            self.ctx = replace(self.ctx, date_format=self.opts.date_format)
+            return
         arr = raw.columns[self.found["order_ts"]][:1000]
         if not (pa.types.is_binary(arr.type) or pa.types.is_string(arr.type)):
             return
         sample = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in arr.to_pylist()]
         fmt = parse.guess_date_format([v for v in sample if v is not None])
-        self.report.date_format = fmt
+        self.report.date_format, self.report.date_format_source = fmt, "detected" if fmt else None
         self.ctx = replace(self.ctx, date_format=fmt)
+        other = dateorder.twin(fmt)
+        if fmt is not None and other is not None:
+            self.dates = dateorder.DateOrder(fmt, other)
 
-    def _chunk(self, raw: read.RawChunk, writer: _BackgroundWriter) -> None:
+    def _chunk(self, raw: read.RawChunk, writer: BackgroundWriter) -> None:
         names = [f"f{i}" for i in range(len(raw.columns))]
         hashes = dedup.row_hashes(pa.Table.from_arrays(raw.columns, names=names))
         if self.report.rows_in == 0 and len(raw.rows) and self.path.stat().st_size:
@@ -206,6 +222,8 @@ class _TableRun:
         if self.table in KEYS and self.key_chunks:
             self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
+        if self.dates is not None:
+            self.dates.observe(raw.columns[self.found["order_ts"]], raw.rows)
         rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
         self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
         self._reject(rejects)
@@ -248,10 +266,10 @@ class _TableRun:
         if report.rows_in == 0:
             raise DataError("the file has column names but no data rows; add rows or leave this file out",
                             file=self.file)
+        if self.dates is not None:
+            self.dates.check(self.file, self.sources["order_ts"], self.opts.out)
         if self.table == "orders":
-            end = tail.body_end_day(self.day_counts)
-            if end is not None:
-                self._cut_tail(end)
+            self._tail()
             days = np.flatnonzero(self.day_counts)
             if len(days):
                 report.first_day = str(np.datetime64(int(days[0]), "D"))
@@ -262,15 +280,36 @@ class _TableRun:
         if share > self.opts.max_reject_share:
             raise share_error(report, self.opts)
 
+    def _tail(self) -> None:
+        """Cut (or warn about) a far-future tail of the orders; with ``--append``, of the existing
+        and the new orders together (only new lines are cut)."""
+        counts = self.day_counts
+        if self.opts.append_to:
+            from anticipate.ingest.append import existing_day_counts
+
+            counts = counts + existing_day_counts(Path(self.opts.append_to), self.opts.chunk_rows, _N_DAYS)
+        found = tail.find_tail(counts)
+        if found is None:
+            return
+        kept = int(counts[found.body_end + 2:].sum() - self.day_counts[found.body_end + 2:].sum())
+        if found.cut and kept < found.lines:
+            self._cut_tail(found.body_end)
+        note = found.describe()
+        if found.cut and kept:
+            note += f" ({kept:,} of these lines were already in the data directory and are kept)"
+        self.report.notes.append(note)
+
     def _append(self) -> None:
         """Put the existing orders before this file's lines and reject repeats of existing lines."""
-        from anticipate.ingest.append import append_orders
+        from anticipate.ingest.append import append_orders, overlap_warning
 
         excluded = np.sort(np.concatenate([np.zeros(0, np.int64), *self.rejected_rows]))
         done = append_orders(self.target, Path(self.opts.append_to), excluded,
                              batch_rows=self.opts.chunk_rows, source_column=self.sources["customer_id"])
         n = done.rejects.num_rows
         self.report.existing_rows, self.report.duplicates_existing = done.existing, n
+        self.report.duplicates_existing_by_key = done.by_key
+        self.report.notes.extend(filter(None, [overlap_warning(done, self.report.rows_in)]))
         if n:
             from anticipate.ingest.append import EXISTING
 
@@ -305,45 +344,6 @@ class _TableRun:
             self.report.rows_accepted -= rejects.num_rows
             self.day_counts[end_day + 2:] = 0
             self._reject(rejects)
-
-
-class _BackgroundWriter:
-    """A Parquet writer that compresses and writes on its own thread, one table behind."""
-
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        import queue
-        import threading
-
-        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="ingest-writer", daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        while True:
-            table = self._queue.get()
-            if table is None:
-                return
-            if self._error is None:
-                try:
-                    self._writer.write_table(table)
-                except BaseException as exc:  # re-raised on the caller's thread
-                    self._error = exc
-
-    def write_table(self, table: pa.Table) -> None:
-        """Queue ``table`` (blocks while the previous one is still being written)."""
-        if self._error is not None:
-            raise self._error
-        self._queue.put(table)
-
-    def close(self) -> None:
-        """Wait for the queued tables, close the file and re-raise any write error."""
-        self._queue.put(None)
-        self._thread.join()
-        self._writer.close()
-        if self._error is not None:
-            raise self._error
 
 
 #: Region values that name no place: lines carrying them cannot be mapped to a warehouse.

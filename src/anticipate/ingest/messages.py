@@ -21,13 +21,27 @@ def _where(first: dict[str, Any]) -> str:
     return f"row {first['row']}{column}, value {first['value']!r}"
 
 
+def _date_hint(report: Any, reason: str) -> str:
+    """For an unparseable date: the date format the file was read with and the option to change it."""
+    from anticipate.ingest.dateorder import twin
+
+    if reason != "unparseable date" or not report.date_format:
+        return ""
+    how = ("as stated" if report.date_format_source == "stated"
+           else "detected from its first 1,000 rows")
+    other = twin(report.date_format)
+    example = f"--date-format '{other}'" if other else "--date-format FORMAT"
+    return (f" The file's dates were read as {report.date_format} ({how}); if they are written another way, "
+            f"pass e.g. {example}.")
+
+
 def fail_error(report: Any, out: str) -> DataError:
     """The ``--on-error fail`` error for the first rejected row of ``report``."""
     first = report.first_reject or {}
     reason = first.get("reason", "")
     fix = validate.FIXES.get(reason, "fix the row")
     return DataError(
-        f"value {first.get('value')!r} is rejected: {reason}. Fix: {fix}. "
+        f"value {first.get('value')!r} is rejected: {reason}. Fix: {fix}.{_date_hint(report, reason)} "
         f"(Rows are numbered from 1 at the first data row after the header.) --on-error fail stops at the "
         f"first bad row, so nothing was written to {out}; with --on-error quarantine (the default) bad "
         "rows go to rejects.parquet and the run fails only above ingest.max_reject_share",
@@ -45,7 +59,9 @@ def share_error(report: Any, opts: Any) -> DataError:
         f"{report.rows_rejected - report.duplicates_existing:,} of {report.rows_in:,} {report.table} rows "
         f"({share:.1%}) were rejected, "
         f"more than ingest.max_reject_share = {opts.max_reject_share:g} (most common: {top}). First: "
-        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}. Rows are numbered from 1 "
+        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}."
+        f"{_date_hint(report, reason)} "
+        "Rows are numbered from 1 "
         f"at the first data row after the header. Fix the file or its column mapping (--map "
         f"{report.table}.COLUMN=SOURCE or ingest.columns.{report.table}), or accept more with "
         f"--max-reject-share (e.g. --max-reject-share {_suggest(share)}; 'anticipate ingest --dry-run' "

@@ -231,6 +231,13 @@ def _text_timestamps(text: pa.Array, date_format: str | None) -> pa.Array:
     return pa.array(micros, type=pa.timestamp("us"), from_pandas=True)
 
 
+def text_instants(text: pa.Array, date_format: str | None) -> np.ndarray:
+    """Text timestamps read as :func:`parse_timestamp` reads them (ISO 8601, then ``date_format``,
+    then ISO 8601 with an offset), as naive UTC datetime64[us]; NaT where unparseable."""
+    micros = _text_timestamps(pc.cast(text, pa.string()), date_format)
+    return micros.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+
+
 def _pandas_timestamps(series: pd.Series, date_format: str | None) -> np.ndarray:
     """``series`` (text) in ``date_format`` then ISO 8601, as naive UTC datetime64[us] (NaT if bad).
 
@@ -257,7 +264,8 @@ def guess_date_format(values: list[str]) -> str | None:
     """The single date format that parses the most of ``values`` (a sample of one file).
 
     Candidates are pandas' guesses for each value, month-first and day-first; ties go
-    to the first candidate seen, month-first before day-first. None when nothing parses.
+    to the first candidate seen, month-first before day-first (whether the whole file
+    settles the order is :mod:`anticipate.ingest.dateorder`'s check). None when nothing parses.
     """
     import warnings
 

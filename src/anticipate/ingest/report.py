@@ -82,7 +82,9 @@ def text(staged: Any, totals: dict[str, int], out: Path) -> str:
     if orders is not None and orders.existing_rows is not None:
         lines.append(f"orders appended: {orders.existing_rows:,} existing + {orders.rows_accepted:,} new = "
                      f"{orders.existing_rows + orders.rows_accepted:,} lines; {orders.duplicates_existing:,} "
-                     "duplicates of existing lines dropped (counted as rejected)")
+                     "duplicates of existing lines dropped (counted as rejected"
+                     + (f"; {orders.duplicates_existing_by_key:,} of them by order_id + sku"
+                        if orders.duplicates_existing_by_key else "") + ")")
     if staged.kept:
         lines.append("kept from the previous data directory: "
                      + ", ".join(f"{t} ({n:,} rows)" for t, n in staged.kept.items()))

@@ -339,7 +339,7 @@ FIXES: dict[str, str] = {
     "value too long": f"identifiers may have at most {parse.MAX_TEXT_CHARS} characters: check the column "
                       "mapping and the quoting",
     "unparseable date": "write timestamps as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (ISO 8601), "
-                        "one format per file",
+                        "one format per file, or state the file's format with --date-format",
     "out of range": "timestamps must lie in [1970-01-01, 2262-04-11): correct the year",
     "not an integer": "write a whole number",
     "not a number": "write a plain number such as 12.5 (no currency sign or thousands separator)",

@@ -58,8 +58,8 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     Parameters
     ----------
     settings
-        Uses ``settings.cfg.ingest`` (column mapping, ``on_error``, ``max_reject_share``,
-        ``chunk_rows``), ``settings.cfg.compute`` (the customer layout) and ``settings.progress``.
+        Uses ``settings.cfg.ingest`` (mapping, ``on_error``, ``max_reject_share``, ``chunk_rows``,
+        ``date_format``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
     sources
         Any of ``orders, products, regions, warehouses, supply`` (at least one). The
         tables not given are kept from the data directory already at ``out``.
@@ -120,7 +120,8 @@ def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run:
     return Options(chunk_rows=cfg.chunk_rows, on_error="quarantine" if dry_run else cfg.on_error,
                    max_reject_share=1.0 if dry_run else cfg.max_reject_share,
                    mapping=dict(cfg.columns.get(table, {})), out=str(out),
-                   append_to=append_to if table == "orders" else "")
+                   append_to=append_to if table == "orders" else "",
+                   date_format=cfg.date_format if table == "orders" else None)
 
 
 def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path, previous: Path | None,
@@ -178,7 +179,8 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     doc["append"] = bool(append_to)
     if layout is not None:
         doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
-    warnings = column_warnings(reports)
+    warnings = [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
+    warnings += column_warnings(reports)
     if "orders" in reports:
         note = region_warning(reports["orders"], has_regions=refs.regions is not None)
         warnings.extend([note] if note else [])
@@ -242,9 +244,11 @@ def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
             "on_error": cfg.on_error,
             "max_reject_share": cfg.max_reject_share,
             "timestamps": f"naive UTC, accepted in [{parse.TS_MIN.date()}, {parse.TS_MAX.date()})",
-            "future_tail": f"a tail after a gap longer than {tail.TAIL_GAP_DAYS} days and the span "
-                           f"before it, holding <= {tail.TAIL_MAX_SHARE:.0%} of rows (or one row), is "
-                           "after the data's own max + 1 day",
+            "future_tail": f"a tail after a gap longer than {tail.TAIL_GAP_DAYS} days and than the span "
+                           f"before it or {tail.TAIL_GAP_FACTOR} x the longest gap before it, holding "
+                           f"<= {tail.TAIL_MAX_SHARE:.0%} of rows (or one row), is after the data's own "
+                           "max + 1 day when its gap exceeds the span before it or it holds fewer lines "
+                           "than the median day (else kept with a warning); on --append, of all orders",
         },
         "rejects": "rejects.parquet",
         "rejects_note": "rejects.parquet holds this run's rejects after rejects_carried rows carried over "
@@ -277,8 +281,7 @@ def _result(staged: _Staged, out: Path, seconds: float) -> Result:
             warnings.append(f"{table}: {dropped:,} of {report.rows_in:,} rows "
                             f"({dropped / report.rows_in:.2%}) rejected ({top}); see "
                             f"{outputs['rejects']} ({ROW_NUMBERING})")
-        warnings.extend(f"{table}: {note}" for note in report.notes)
-    warnings.extend(staged.warnings)
+    warnings.extend(staged.warnings)  # the tables' notes first
     dropped = totals["rows_rejected"] - sum(r.duplicates_existing for r in reports.values())
     share = dropped / totals["rows_in"] if totals["rows_in"] else 0.0  # as max_reject_share counts
     from anticipate.ingest.report import text
