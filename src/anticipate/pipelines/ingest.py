@@ -1,7 +1,7 @@
 """``anticipate ingest``: validate source files into a canonical data directory, nothing lost.
 
 The directory is built in a staging sibling and published with renames
-(:func:`anticipate.storage.files.staging_dir`), so ``--out`` is at every moment absent, the
+(:func:`anticipate.storage.publish.staging_dir`), so ``--out`` is at every moment absent, the
 previous complete directory or the new complete one, even if the process is
 killed mid-write. It holds ``<table>.parquet`` for each given table and, from the
 previous directory at ``--out``, every table not given (hard-linked into the stage,
@@ -31,10 +31,20 @@ from typing import Any
 from anticipate.errors import UsageError
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import stages
-from anticipate.storage.files import staging_dir, write_json
+from anticipate.storage.files import TABLE_NAMES, write_json
 from anticipate.storage.layout import LAYOUT_DIR
+from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
 
 log = logging.getLogger("anticipate.ingest")
+
+#: What ingest writes into a data directory; a directory that is not a data directory is refused
+#: when it holds anything else, and a data directory's other entries are carried over.
+INGEST_OUTPUT = DirOutput(
+    "ingest",
+    frozenset({*(f"{t}.parquet" for t in TABLE_NAMES), "rejects.parquet", "ingest_report.json", LAYOUT_DIR}),
+    fix="it is not a data directory, so pass a new or empty directory, or a data directory (which "
+        "ingest updates)",
+)
 
 ROW_NUMBERING = "row = 1-based data row of the source file: the first row after the header is row 1"
 
@@ -101,7 +111,7 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
         with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
             staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True)
             return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
-    with staging_dir(target) as stage:
+    with staging_dir(target, _owned(previous)) as stage:
         staged = _stage(settings, sources, stage, out, previous, append)
         write_json(staged.doc, stage / "ingest_report.json")
     if settings.verbosity >= 0:
@@ -111,6 +121,11 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
             for line in column_lines(table, report):
                 print(line, file=sys.stderr)
     return _result(staged, out, time.perf_counter() - started)
+
+
+def _owned(previous: Path | None) -> DirOutput:
+    """What this ingest may replace: its own entries and those of the data directory it updates."""
+    return INGEST_OUTPUT.with_names(set(os.listdir(previous)) if previous is not None else set())
 
 
 def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run: bool) -> Any:
@@ -220,10 +235,8 @@ def _check_request(sources: dict[str, Path], out: Path, append: bool = False) ->
         if src == target or target in src.parents:
             raise UsageError(f"--out {out} contains the {table} input {path}; write the data directory "
                              "somewhere else (it is republished as a whole)")
-    if target.is_dir() and any(target.iterdir()) and not is_data_dir(target):
-        raise UsageError(f"--out {out} is a non-empty directory that is not a data directory (no "
-                         "orders.parquet or ingest_report.json); ingest republishes --out as a whole, so "
-                         "pass a new or a data directory")
+    if not is_data_dir(target):  # a data directory is updated, its other entries carried over
+        check_publishable(out, INGEST_OUTPUT)
 
 
 def _totals(reports: dict[str, Any]) -> dict[str, int]:

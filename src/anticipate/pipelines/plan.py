@@ -33,12 +33,20 @@ from anticipate.storage.files import (
     exclusive_lock,
     file_digest,
     read_parquet_checked,
-    staging_dir,
     write_csv,
     write_json,
     write_parquet,
 )
+from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
 from anticipate.tracking import tags
+
+#: What ``plans/DATE/`` holds; an existing one holding anything else is refused.
+PLAN_OUTPUT = DirOutput(
+    "allocate",
+    frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png"}),
+    label="the plan directory",
+    fix="move that entry out of it, or set allocate.plans_dir to another directory",
+)
 
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
@@ -101,6 +109,7 @@ def run_allocate(
     with exclusive_lock(
         plans_dir / f".{dates.fmt(date_ts)}.lock", command=f"anticipate allocate --date {date}"
     ), stages(5, enabled=settings.progress, description="allocate") as bar:
+        check_publishable(target, PLAN_OUTPUT)  # before the night's work, not at its end
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)
         require_reference_tables(ds, "allocate")
@@ -206,7 +215,7 @@ def _publish(
 
     from anticipate.plots.plan import allocation_map
 
-    with staging_dir(target) as stage:
+    with staging_dir(target, PLAN_OUTPUT) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(planner_table(plan.units, fc.table, ds.products), stage / "plan.csv")
         write_parquet(fc.table, stage / "forecast.parquet")

@@ -1,8 +1,9 @@
-"""Reading and writing at the edges: canonical tables, digests, atomic publish, locks.
+"""Reading and writing at the edges: canonical tables, digests, atomic files, locks.
 
 Nothing here validates content (see :mod:`anticipate.ingest`). Every write goes to
 a temporary sibling first and is renamed into place, so a reader never sees a
-half-written file; a directory is published with a rename of the whole directory.
+half-written file; a directory is published with a rename of the whole directory
+(:mod:`anticipate.storage.publish`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -134,61 +134,6 @@ def write_json(obj: Any, target: str | Path) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     return Path(target)
-
-
-@contextlib.contextmanager
-def staging_dir(target: str | Path) -> Iterator[Path]:
-    """Yield an empty staging directory; on success publish it as ``target`` atomically.
-
-    The directory has the mode of an ordinary new directory under the process umask
-    (0755 under umask 022), not mkdtemp's private 0700.
-
-    Publishing renames any previous ``target`` aside, renames the staging directory
-    into place and then deletes the old one, so ``target`` is at every moment
-    absent, the previous complete directory, or the new complete one. A crash
-    between the two renames leaves the old copy at ``.<name>.old-*``, which
-    :func:`recover_dir` puts back.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    recover_dir(target)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
-    try:
-        usual_mode(stage, directory=True)
-        yield stage
-        for child in stage.rglob("*"):
-            if child.is_file():
-                with open(child, "rb+") as fh:
-                    os.fsync(fh.fileno())
-        publish_dir(stage, target)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def publish_dir(stage: Path, target: Path) -> None:
-    """Replace ``target`` by ``stage`` with renames only (see :func:`staging_dir`)."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.replace(target, old)
-    os.replace(stage, target)
-    fsync_dir(target.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_dir(target: Path) -> None:
-    """Undo a publish interrupted between its two renames; drop stale staging dirs."""
-    parent = target.parent
-    if not parent.is_dir():
-        return
-    olds = sorted(parent.glob(f".{target.name}.old-*"))
-    if olds and not target.exists():
-        os.replace(olds[-1], target)
-        olds = olds[:-1]
-    for leftover in [*olds, *parent.glob(f".{target.name}.stage-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- digests
