@@ -193,3 +193,20 @@ def test_new_reference_tables_are_checked_against_the_kept_orders_and_rejects_ca
     assert report["rejects_carried"] == 1  # the kept orders' reject is still listed
     assert pd.read_parquet(out / "rejects.parquet")["reason"].tolist() == [
         "non-positive quantity (returns are not orders)"]
+
+
+def test_an_update_carries_over_every_entry_that_is_not_ingests_own(tmp_path: Path) -> None:
+    """A synthetic world's latent/ (the truth baselines read it) and a user's notes survive an update."""
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    latent = _write(out / "latent" / "world.json", '{"format": 2}')
+    _write(out / "README.txt", "where this data came from")
+    os.symlink("README.txt", out / "NOTES")
+    code, _, output = _run("ingest", "--supply", str(_write(tmp_path / "s.csv", "sku,units\ns1,7\n")),
+                             "--out", str(out))
+    assert code == 0, output
+    assert latent.read_text() == '{"format": 2}' and (out / "README.txt").read_text().startswith("where")
+    assert os.readlink(out / "NOTES") == "README.txt"
+    assert pd.read_parquet(out / "supply.parquet")["units"].tolist() == [7]
+    assert json.loads((out / "ingest_report.json").read_text())["carried_over"] == ["NOTES", "README.txt",
+                                                                                    "latent"]

@@ -4,8 +4,9 @@ The directory is built in a staging sibling and published with renames
 (:func:`anticipate.storage.publish.staging_dir`), so ``--out`` is at every moment absent, the
 previous complete directory or the new complete one, even if the process is
 killed mid-write. It holds ``<table>.parquet`` for each given table and, from the
-previous directory at ``--out``, every table not given (hard-linked into the stage,
-:mod:`anticipate.ingest.update`); with ``--append`` the orders are the previous
+previous directory at ``--out``, every table not given and every entry that is not
+ingest's own, such as ``latent/`` (hard-linked into the stage, listed in the report's
+``carried_over``, :mod:`anticipate.ingest.update`); with ``--append`` the orders are the previous
 ones followed by the new lines (:mod:`anticipate.ingest.append`). Also
 ``rejects.parquet`` (always; ``table, file, row, column, value, reason``; the kept
 tables' rejects are carried over) and ``ingest_report.json`` (counts and reasons
@@ -142,10 +143,11 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
            append: bool, *, dry_run: bool = False) -> _Staged:
     """Ingest ``sources`` into ``stage`` beside the tables kept from ``previous``."""
     from anticipate.ingest import TABLE_ORDER, Context, RejectSink, ingest_table
-    from anticipate.ingest.update import keep_tables, previous_rejects, reference_keys
+    from anticipate.ingest.update import carry_over, keep_tables, previous_rejects, reference_keys
 
     tables = [t for t in TABLE_ORDER if t in sources]
     kept = {} if dry_run else keep_tables(previous, stage, set(sources))
+    others = [] if dry_run else carry_over(previous, stage)
     existing = previous / "orders.parquet" if previous is not None and append else None
     append_to = str(existing) if existing is not None and existing.is_file() else ""
     carried = previous_rejects(previous, set(kept) | ({"orders"} if append_to else set()))
@@ -171,6 +173,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to,
                            None if dry_run else stage)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
+    staged.doc["carried_over"] = others
     return staged
 
 
