@@ -106,3 +106,42 @@ def test_allocate_refuses_a_plan_directory_holding_a_foreign_file(tmp_path: Path
                                        "--data", str(tmp_path / "none")])
     assert result.exit_code == 2 and "the plan directory" in result.output and "notes.txt" in result.output
     assert (night / "notes.txt").read_text() == "precious"
+
+
+# --------------------------------------------------------------------------- bad output paths: exit 2, named
+def test_a_file_output_onto_a_directory_or_an_unwritable_place_is_a_user_error(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from anticipate.storage.files import write_parquet
+
+    (tmp_path / "adir.parquet").mkdir()
+    (tmp_path / "afile").write_text("keep")
+    frame = pd.DataFrame({"a": [1]})
+    cases = {tmp_path / "adir.parquet": "it is a directory, not a file",
+             tmp_path / "afile" / "x.parquet": "a file is in the way where a directory must be",
+             tmp_path / "afile" / "sub" / "x.parquet": "a part of the path is a file, not a directory",
+             Path("/proc/x.parquet"): "its directory does not accept new files"}
+    for path, why in cases.items():
+        with pytest.raises(OutputError, match=f"cannot write {path}: {why}"):
+            write_parquet(frame, path)
+    assert (tmp_path / "afile").read_text() == "keep" and not any((tmp_path / "adir.parquet").iterdir())
+
+
+def test_solve_and_allocate_name_a_bad_output_path_with_exit_2(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = _instance(tmp_path)
+    (tmp_path / "afile").write_text("keep")
+    blocked = str(tmp_path / "afile" / "p")
+    result = CliRunner().invoke(main, ["solve", "--instance", str(inst), "--out", blocked])
+    assert result.exit_code == 2 and "a file is in the way where a directory must be" in result.output
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"allocate:\n  plans_dir: {tmp_path / 'afile' / 'plans'}\n")
+    result = CliRunner().invoke(main, ["allocate", "--config", str(cfg), "--date", "2025-01-02"])
+    assert result.exit_code == 2 and "a part of the path is a file, not a directory" in result.output
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", ".."):
+        result = CliRunner().invoke(main, ["solve", "--instance", str(inst), "--out", out])
+        assert result.exit_code == 2 and "is the current directory or contains it" in result.output, out
+    assert (tmp_path / "afile").read_text() == "keep" and here.is_dir() and not any(here.iterdir())

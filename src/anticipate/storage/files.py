@@ -9,6 +9,7 @@ half-written file; a directory is published with a rename of the whole directory
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from anticipate.errors import DataError, LockHeld
+from anticipate.errors import DataError, LockHeld, OutputError
 from anticipate.storage.dictionary import read_with_dictionaries
 
 TABLE_NAMES = ("orders", "products", "regions", "warehouses", "supply")
@@ -60,17 +61,53 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+_WHY = {
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+    errno.EEXIST: "a file is in the way where a directory must be",
+    errno.EISDIR: "it is a directory, not a file",
+    errno.EACCES: "it is not writable (permission denied)",
+    errno.EPERM: "it is not writable (operation not permitted)",
+    errno.EROFS: "it is on a read-only file system",
+    errno.EBUSY: "it is in use (a mount point, or the current directory)",
+    errno.ENOENT: "its directory does not accept new files",
+}
+
+
+def output_error(path: str | Path, exc: OSError, *, at: bool = True) -> OutputError:
+    """The user error (exit 2) for an output ``path`` the operating system refused, naming it and why.
+
+    ``at``: also name the path the OS named when it differs (not for our own temporary names).
+    """
+    why = _WHY.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    where = f" (at {exc.filename})" if at and exc.filename and str(exc.filename) != str(path) else ""
+    return OutputError(f"cannot write {path}: {why}{where}; pass an output path you can write to")
+
+
+def make_parent(path: Path) -> None:
+    """Create the directories above ``path``; an :class:`OutputError` naming it if the OS refuses."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
     The published file has the mode of an ordinary new file under the process umask
     (0644 under umask 022), not mkstemp's private 0600. On any exception the temporary file is removed
-    and ``target`` is untouched.
+    and ``target`` is untouched. A ``target`` that is a directory, or whose directory cannot
+    be created or written, is an :class:`~anticipate.errors.OutputError` (exit 2) naming it.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a directory, not a file; pass a file path")
+    make_parent(target)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise output_error(target, exc, at=False) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -78,7 +115,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         usual_mode(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise output_error(target, exc, at=False) from None
         fsync_dir(target.parent)
     finally:
         if tmp.exists():
@@ -320,10 +360,13 @@ def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
     import fcntl
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     me = LockInfo(socket.gethostname(), os.getpid(), time.time(), command)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise output_error(path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

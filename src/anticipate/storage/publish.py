@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anticipate.errors import OutputError
-from anticipate.storage.files import fsync_dir, usual_mode
+from anticipate.storage.files import fsync_dir, make_parent, output_error, usual_mode
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,17 @@ def check_publishable(target: str | Path, output: DirOutput) -> None:
     Raises
     ------
     OutputError
-        ``target`` is a file, or a directory holding an entry ``output`` does not write.
+        ``target`` is a file, the working directory (or above it), or a directory holding an
+        entry ``output`` does not write.
     """
     target = Path(target)
     what = f"{output.label} {target}"
+    absolute = Path(os.path.abspath(target))
+    with contextlib.suppress(OSError):  # a working directory deleted meanwhile contains nothing
+        cwd = Path.cwd()
+        if absolute == cwd or absolute in cwd.parents:
+            raise OutputError(f"{what} is the current directory or contains it, which {output.command} "
+                              f"cannot replace: {output.advice()}")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{what} is a file, not a directory; {output.command} publishes a directory "
                           f"there and would delete it: {output.advice()}")
@@ -95,11 +102,15 @@ def staging_dir(target: str | Path, output: DirOutput) -> Iterator[Path]:
     between the two renames leaves the old copy at ``.<name>.old-*``, which
     :func:`recover_dir` puts back.
     """
-    target = Path(target)
-    check_publishable(target, output)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    shown = Path(target)
+    check_publishable(shown, output)
+    target = Path(os.path.abspath(shown))
+    make_parent(shown)
     recover_dir(target)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
+    except OSError as exc:
+        raise output_error(shown, exc, at=False) from None
     try:
         usual_mode(stage, directory=True)
         yield stage
@@ -110,8 +121,11 @@ def staging_dir(target: str | Path, output: DirOutput) -> Iterator[Path]:
             if child.is_file():
                 with open(child, "rb+") as fh:
                     os.fsync(fh.fileno())
-        check_publishable(target, output)
-        publish_dir(stage, target)
+        check_publishable(shown, output)
+        try:
+            publish_dir(stage, target)
+        except OSError as exc:
+            raise output_error(shown, exc, at=False) from None
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
@@ -123,7 +137,12 @@ def publish_dir(stage: Path, target: Path) -> None:
     if target.exists():
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         os.replace(target, old)
-    os.replace(stage, target)
+    try:
+        os.replace(stage, target)
+    except OSError:
+        if old is not None:  # put the previous directory back before reporting
+            os.replace(old, target)
+        raise
     fsync_dir(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
