@@ -17,12 +17,12 @@ from anticipate.errors import DataError, LockHeld
 from anticipate.storage.files import (
     atomic_path,
     data_dir_digest,
-    exclusive_lock,
     load_dataset,
     read_parquet_checked,
     write_parquet,
     write_table,
 )
+from anticipate.storage.lock import exclusive_lock
 from anticipate.storage.publish import DirOutput, recover_dir, staging_dir
 
 #: a directory output of the tests: it may hold these names
@@ -95,7 +95,7 @@ def test_lock_taken_over_from_a_dead_holder(tmp_path: Path) -> None:
 _HOLD = """
 import sys, time
 from anticipate.errors import LockHeld
-from anticipate.storage.files import exclusive_lock
+from anticipate.storage.lock import exclusive_lock
 try:
     with exclusive_lock(sys.argv[1], command="holder"):
         start = time.time()

@@ -145,3 +145,11 @@ def test_solve_and_allocate_name_a_bad_output_path_with_exit_2(tmp_path: Path,
         result = CliRunner().invoke(main, ["solve", "--instance", str(inst), "--out", out])
         assert result.exit_code == 2 and "is the current directory or contains it" in result.output, out
     assert (tmp_path / "afile").read_text() == "keep" and here.is_dir() and not any(here.iterdir())
+
+
+def test_a_publish_claiming_a_lock_it_does_not_hold_is_a_bug(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"locked=True\) without holding"), staging_dir(
+        tmp_path / "out", OUT, locked=True
+    ):
+        pass
+    assert not (tmp_path / "out").exists()

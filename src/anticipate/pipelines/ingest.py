@@ -34,7 +34,7 @@ from anticipate.pipelines import Result, Settings
 from anticipate.progress import stages
 from anticipate.storage.files import TABLE_NAMES, write_json
 from anticipate.storage.layout import LAYOUT_DIR
-from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, staging_dir
 
 log = logging.getLogger("anticipate.ingest")
 
@@ -96,6 +96,8 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     UsageError
         No table, an unknown table, ``--append`` without orders, or an ``out`` that must not
         be replaced.
+    LockHeld
+        Another run is ingesting into (or publishing) ``out``: ``.<name>.lock`` beside it.
     DataError
         Any input problem (see :mod:`anticipate.ingest`); ``out`` is then untouched.
     """
@@ -105,16 +107,14 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     out = Path(out)
     target = Path(os.path.abspath(out))
     _check_request(sources, out, append)
-    previous = target if is_data_dir(target) else None
     if dry_run:
         from anticipate.ingest.report import dry_run_result
 
+        previous = target if is_data_dir(target) else None
         with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
             staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True)
             return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
-    with staging_dir(target, _owned(previous)) as stage:
-        staged = _stage(settings, sources, stage, out, previous, append)
-        write_json(staged.doc, stage / "ingest_report.json")
+    staged = _publish(settings, sources, out, append)
     if settings.verbosity >= 0:
         from anticipate.ingest.report import column_lines
 
@@ -122,6 +122,23 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
             for line in column_lines(table, report):
                 print(line, file=sys.stderr)
     return _result(staged, out, time.perf_counter() - started)
+
+
+def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bool) -> _Staged:
+    """Stage the new data directory beside what is kept from the previous one and publish it.
+
+    The directory's lock is held from before the previous directory is read: two runs
+    building on the same previous orders would lose one of the two appends.
+    """
+    from anticipate.ingest.update import is_data_dir
+
+    target = Path(os.path.abspath(out))
+    with dir_lock(target, command=f"anticipate ingest --out {out}{' --append' if append else ''}"):
+        previous = target if is_data_dir(target) else None
+        with staging_dir(target, _owned(previous), locked=True) as stage:
+            staged = _stage(settings, sources, stage, out, previous, append)
+            write_json(staged.doc, stage / "ingest_report.json")
+    return staged
 
 
 def _owned(previous: Path | None) -> DirOutput:

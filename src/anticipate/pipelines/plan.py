@@ -30,14 +30,13 @@ from anticipate.pipelines._common import load_data, load_registered, open_tracke
 from anticipate.progress import stages
 from anticipate.storage.files import (
     DataSet,
-    exclusive_lock,
     file_digest,
     read_parquet_checked,
     write_csv,
     write_json,
     write_parquet,
 )
-from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, staging_dir
 from anticipate.tracking import tags
 
 #: What ``plans/DATE/`` holds; an existing one holding anything else is refused.
@@ -106,9 +105,9 @@ def run_allocate(
     date_ts = check_date(date)
     plans_dir = Path(settings.cfg.allocate.plans_dir)
     target = plans_dir / dates.fmt(date_ts)
-    with exclusive_lock(
-        plans_dir / f".{dates.fmt(date_ts)}.lock", command=f"anticipate allocate --date {date}"
-    ), stages(5, enabled=settings.progress, description="allocate") as bar:
+    with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
+        5, enabled=settings.progress, description="allocate"
+    ) as bar:
         check_publishable(target, PLAN_OUTPUT)  # before the night's work, not at its end
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)
@@ -215,7 +214,7 @@ def _publish(
 
     from anticipate.plots.plan import allocation_map
 
-    with staging_dir(target, PLAN_OUTPUT) as stage:
+    with staging_dir(target, PLAN_OUTPUT, locked=True) as stage:  # run_allocate holds it
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(planner_table(plan.units, fc.table, ds.products), stage / "plan.csv")
         write_parquet(fc.table, stage / "forecast.parquet")

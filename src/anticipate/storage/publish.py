@@ -21,6 +21,7 @@ from pathlib import Path
 
 from anticipate.errors import OutputError
 from anticipate.storage.files import fsync_dir, make_parent, output_error, usual_mode
+from anticipate.storage.lock import LockInfo, exclusive_lock, held_here
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,27 @@ def check_publishable(target: str | Path, output: DirOutput) -> None:
             f"{output.command} replaces the directory as a whole and would delete it: {output.advice()}")
 
 
+def lock_path(target: str | Path) -> Path:
+    """The lock file of the directory ``target``: ``.<name>.lock`` beside it (``plans/.DATE.lock``)."""
+    target = Path(os.path.abspath(target))
+    return target.parent / f".{target.name}.lock"
+
+
 @contextlib.contextmanager
-def staging_dir(target: str | Path, output: DirOutput) -> Iterator[Path]:
+def dir_lock(target: str | Path, *, command: str) -> Iterator[LockInfo]:
+    """Hold the lock of the directory ``target`` (:func:`lock_path`) for the block.
+
+    Every publish of ``target`` holds it (:func:`staging_dir`); a command that reads the previous
+    directory before it publishes (``ingest`` updating a data directory, ``allocate``'s night)
+    holds it from before that read. A second run meanwhile gets :class:`~anticipate.errors.LockHeld`
+    (exit 75) naming the holder.
+    """
+    with exclusive_lock(lock_path(target), command=command) as me:
+        yield me
+
+
+@contextlib.contextmanager
+def staging_dir(target: str | Path, output: DirOutput, *, locked: bool = False) -> Iterator[Path]:
     """Yield an empty staging directory; on success publish it as ``target`` atomically.
 
     ``target`` must be publishable for ``output`` (:func:`check_publishable`), checked on
@@ -100,11 +120,24 @@ def staging_dir(target: str | Path, output: DirOutput) -> Iterator[Path]:
     into place and then deletes the old one, so ``target`` is at every moment
     absent, the previous complete directory, or the new complete one. A crash
     between the two renames leaves the old copy at ``.<name>.old-*``, which
-    :func:`recover_dir` puts back.
+    :func:`recover_dir` puts back. The whole publish holds the directory's lock
+    (:func:`dir_lock`; ``locked``: the caller holds it already, which is checked), so the
+    clean-up never touches the stage of a live run and a second run meanwhile exits 75.
     """
     shown = Path(target)
     check_publishable(shown, output)
     target = Path(os.path.abspath(shown))
+    if locked:
+        if not held_here(lock_path(target)):
+            raise RuntimeError(f"staging_dir(locked=True) without holding {lock_path(target)}")
+        yield from _stage_and_publish(shown, target, output)
+        return
+    with dir_lock(target, command=f"anticipate {output.command} (publishing {shown})"):
+        yield from _stage_and_publish(shown, target, output)
+
+
+def _stage_and_publish(shown: Path, target: Path, output: DirOutput) -> Iterator[Path]:
+    """The body of :func:`staging_dir`, under the lock."""
     make_parent(shown)
     recover_dir(target)
     try:
@@ -149,7 +182,11 @@ def publish_dir(stage: Path, target: Path) -> None:
 
 
 def recover_dir(target: Path) -> None:
-    """Undo a publish interrupted between its two renames; drop stale staging dirs."""
+    """Undo a publish interrupted between its two renames; drop stale staging dirs.
+
+    Call it only while holding the directory's lock (:func:`staging_dir` does): a staging
+    directory is then a dead run's, never one a live run is writing.
+    """
     parent = target.parent
     if not parent.is_dir():
         return
