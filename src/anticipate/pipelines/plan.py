@@ -8,6 +8,8 @@ previous complete plan or the new complete plan. Same inputs, same bytes.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +105,8 @@ def run_allocate(
 ) -> Result:
     """The nightly plan: lock, forecast at the date, allocate, publish ``plans/DATE/`` atomically."""
     date_ts = check_date(date)
-    plans_dir = Path(settings.cfg.allocate.plans_dir)
-    target = plans_dir / dates.fmt(date_ts)
-    with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
-        5, enabled=settings.progress, description="allocate"
-    ) as bar:
-        check_publishable(target, PLAN_OUTPUT)  # before the night's work, not at its end
+    target = Path(settings.cfg.allocate.plans_dir) / dates.fmt(date_ts)
+    with _night(target, date, progress=settings.progress) as bar:
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)
         require_reference_tables(ds, "allocate")
@@ -153,6 +151,17 @@ def run_allocate(
         extra={"summary": summary},
         text=_allocate_text(target, summary, counts),
     )
+
+
+@contextlib.contextmanager
+def _night(target: Path, date: str, *, progress: bool) -> Iterator[Any]:
+    """The night's lock (``plans/.DATE.lock``) and progress stages, once ``target`` may be replaced:
+    a plan directory holding anything else is refused before the night's work, not at its end."""
+    with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
+        5, enabled=progress, description="allocate"
+    ) as bar:
+        check_publishable(target, PLAN_OUTPUT)
+        yield bar
 
 
 def gate_lines(ds: DataSet, date: pd.Timestamp, horizon_days: int, windows: int) -> pd.DataFrame | None:
