@@ -243,3 +243,62 @@ def test_an_overlap_without_order_ids_is_kept_with_a_loud_warning(tmp_path: Path
     code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "b.csv", one_late)), "--append",
                              "--out", str(out))
     assert code == 0 and "warnings" not in doc, output
+
+
+def test_an_update_carries_over_every_entry_that_is_not_ingests_own(tmp_path: Path) -> None:
+    """A synthetic world's latent/ (the truth baselines read it) and a user's notes survive an update."""
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    latent = _write(out / "latent" / "world.json", '{"format": 2}')
+    _write(out / "README.txt", "where this data came from")
+    os.symlink("README.txt", out / "NOTES")
+    code, _, output = _run("ingest", "--supply", str(_write(tmp_path / "s.csv", "sku,units\ns1,7\n")),
+                             "--out", str(out))
+    assert code == 0, output
+    assert latent.read_text() == '{"format": 2}' and (out / "README.txt").read_text().startswith("where")
+    assert os.readlink(out / "NOTES") == "README.txt"
+    assert pd.read_parquet(out / "supply.parquet")["units"].tolist() == [7]
+    assert json.loads((out / "ingest_report.json").read_text())["carried_over"] == ["NOTES", "README.txt",
+                                                                                    "latent"]
+
+
+# a live ingest into DIR/shop as the lock's file format has it: flock on DIR/.shop.lock, holder record,
+# its stage being written
+_HOLD_INGEST = """
+import fcntl, json, os, socket, sys, time
+from pathlib import Path
+root = Path(sys.argv[1]).parent
+fd = os.open(root / ".shop.lock", os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
+                         "command": "anticipate ingest --out shop --append"}).encode())
+(root / ".shop.stage-live").mkdir()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_second_ingest_into_the_same_directory_exits_75_and_leaves_the_live_stage(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_INGEST, str(out)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        nightly = _write(tmp_path / "n1.csv", HEADER + _night(1))
+        code, doc, output = _run("ingest", "--orders", str(nightly), "--append", "--out", str(out))
+        assert code == 75 and doc["exit_code"] == 75, output
+        assert f"another run holds the lock {tmp_path / '.shop.lock'}: 'anticipate ingest --out shop " \
+               f"--append' (pid {holder.pid}" in output
+        assert (tmp_path / ".shop.stage-live").is_dir()  # the live run's stage is not swept away
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    code, _, output = _run("ingest", "--orders", str(nightly), "--append", "--out", str(out))
+    assert code == 0, output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".shop")) == []  # dead stage gone

@@ -17,14 +17,16 @@ from anticipate.errors import DataError, LockHeld
 from anticipate.storage.files import (
     atomic_path,
     data_dir_digest,
-    exclusive_lock,
     load_dataset,
     read_parquet_checked,
-    recover_dir,
-    staging_dir,
     write_parquet,
     write_table,
 )
+from anticipate.storage.lock import exclusive_lock
+from anticipate.storage.publish import DirOutput, recover_dir, staging_dir
+
+#: a directory output of the tests: it may hold these names
+OUT = DirOutput("test", frozenset({"a.txt", "b.txt", "plan.csv", "plan.parquet", "sub"}))
 
 
 def test_atomic_path_leaves_target_untouched_on_error(tmp_path: Path) -> None:
@@ -39,9 +41,9 @@ def test_atomic_path_leaves_target_untouched_on_error(tmp_path: Path) -> None:
 
 def test_staging_dir_replaces_whole_directory(tmp_path: Path) -> None:
     target = tmp_path / "plans" / "2025-01-01"
-    with staging_dir(target) as stage:
+    with staging_dir(target, OUT) as stage:
         (stage / "a.txt").write_text("1")
-    with staging_dir(target) as stage:
+    with staging_dir(target, OUT) as stage:
         (stage / "b.txt").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in target.parent.iterdir()) == ["2025-01-01"]
@@ -49,9 +51,9 @@ def test_staging_dir_replaces_whole_directory(tmp_path: Path) -> None:
 
 def test_staging_dir_failure_keeps_previous(tmp_path: Path) -> None:
     target = tmp_path / "out"
-    with staging_dir(target) as stage:
+    with staging_dir(target, OUT) as stage:
         (stage / "a.txt").write_text("1")
-    with pytest.raises(ValueError), staging_dir(target) as stage:
+    with pytest.raises(ValueError), staging_dir(target, OUT) as stage:
         (stage / "b.txt").write_text("2")
         raise ValueError
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
@@ -93,7 +95,7 @@ def test_lock_taken_over_from_a_dead_holder(tmp_path: Path) -> None:
 _HOLD = """
 import sys, time
 from anticipate.errors import LockHeld
-from anticipate.storage.files import exclusive_lock
+from anticipate.storage.lock import exclusive_lock
 try:
     with exclusive_lock(sys.argv[1], command="holder"):
         start = time.time()
@@ -205,7 +207,7 @@ def test_outputs_respect_the_umask_not_mkstemp_private_modes(tmp_path: Path, uma
     frame = pd.DataFrame({"a": [1, 2]})
     plain = [write_parquet(frame, tmp_path / "f.parquet"), write_table(frame, tmp_path / "f.csv"),
              write_json({"a": 1}, tmp_path / "r.json")]
-    with staging_dir(tmp_path / "plans" / "2025-01-01") as stage:
+    with staging_dir(tmp_path / "plans" / "2025-01-01", OUT) as stage:
         write_parquet(frame, stage / "plan.parquet")
         (stage / "sub").mkdir()
     published = tmp_path / "plans" / "2025-01-01"
@@ -216,9 +218,10 @@ def test_outputs_respect_the_umask_not_mkstemp_private_modes(tmp_path: Path, uma
 
 
 def test_a_stricter_umask_is_respected_too(tmp_path: Path) -> None:
-    code = ("import os, sys; os.umask(0o077); from anticipate.storage.files import write_json, staging_dir; "
+    code = ("import os, sys; os.umask(0o077); from anticipate.storage.files import write_json; "
+            "from anticipate.storage.publish import DirOutput, staging_dir; "
             "write_json({}, sys.argv[1] + '/a.json'); "
-            "exec('with staging_dir(sys.argv[1] + \"/d\") as s: pass'); "
+            "exec('with staging_dir(sys.argv[1] + \"/d\", DirOutput(\"t\", frozenset())) as s: pass'); "
             "print(oct(os.stat(sys.argv[1] + '/a.json').st_mode & 0o777), "
             "oct(os.stat(sys.argv[1] + '/d').st_mode & 0o777))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,

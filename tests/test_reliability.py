@@ -181,7 +181,7 @@ def _write_lock(path: Path, pid: int) -> None:
 
 
 def test_a_lock_held_by_a_live_run_exits_75_naming_it(world_data: tuple[Path, Path], tmp_path: Path) -> None:
-    from anticipate.storage.files import exclusive_lock
+    from anticipate.storage.lock import exclusive_lock
 
     lock = tmp_path / "plans" / f".{DATE}.lock"
     with exclusive_lock(lock, command=f"anticipate allocate --date {DATE}"):  # this pytest process holds it

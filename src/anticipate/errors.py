@@ -61,6 +61,10 @@ class DataError(AnticipateError):
         super().__init__(prefix + message)
 
 
+class OutputError(UsageError):
+    """An output path that cannot be written or must not be replaced (exit 2); the message names it."""
+
+
 class CutoffError(UsageError):
     """A cutoff date outside the valid range for a command (exit 2)."""
 

@@ -3,9 +3,10 @@
 ``ingest`` stages a complete new directory and publishes it with renames. Into the
 stage go the tables it reads and, from the previous directory at ``--out`` (if it
 is one), every other canonical table (hard-linked, copied across file systems), the
-rejects of those tables and, while the orders are kept, their customer layout. So
-``ingest --orders new.csv --out data/shop`` replaces the orders and keeps products,
-regions, warehouses and supply; the publish stays atomic.
+rejects of those tables, while the orders are kept their customer layout, and every
+entry that is not ingest's own (a synthetic world's ``latent/``, a user's notes),
+unchanged. So ``ingest --orders new.csv --out data/shop`` replaces the orders and keeps
+products, regions, warehouses, supply and anything else there; the publish stays atomic.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import pyarrow.parquet as pq
 from anticipate.storage.files import TABLE_NAMES
 from anticipate.storage.layout import LAYOUT_DIR
 
+#: The entries every ingest writes anew (the tables it is given are rewritten too, the others kept).
+REWRITTEN = ("rejects.parquet", "ingest_report.json")
+
 
 def is_data_dir(path: Path) -> bool:
     """Whether ``path`` is a data directory written by ``ingest`` or ``sample``."""
@@ -31,7 +35,11 @@ def is_data_dir(path: Path) -> bool:
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link ``src`` as ``dst`` (same file system), else copy it; directories recursively."""
+    """Hard-link ``src`` as ``dst`` (same file system), else copy it; directories recursively,
+    symbolic links as links."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+        return
     if src.is_dir():
         dst.mkdir()
         for child in sorted(src.iterdir()):
@@ -63,6 +71,26 @@ def keep_tables(previous: Path | None, stage: Path, given: set[str]) -> dict[str
     if "orders" in kept and layout.is_dir():
         link_or_copy(layout, stage / LAYOUT_DIR)
     return kept
+
+
+def carry_over(previous: Path | None, stage: Path) -> list[str]:
+    """Link every entry of ``previous`` that is not ingest's own into ``stage``, unchanged.
+
+    Ingest's own are the canonical tables, the customer layout (see :func:`keep_tables`) and
+    :data:`REWRITTEN`; anything else (``latent/``, a README) goes over as it is.
+
+    Returns
+    -------
+    list
+        the names carried over, sorted.
+    """
+    if previous is None:
+        return []
+    own = {*(f"{t}.parquet" for t in TABLE_NAMES), LAYOUT_DIR, *REWRITTEN}
+    carried = sorted(name for name in os.listdir(previous) if name not in own)
+    for name in carried:
+        link_or_copy(previous / name, stage / name)
+    return carried
 
 
 def previous_rejects(previous: Path | None, tables: set[str]) -> pa.Table | None:

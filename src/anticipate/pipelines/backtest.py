@@ -25,7 +25,12 @@ from anticipate.models.scoring import spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, log, open_tracker
 from anticipate.progress import track
-from anticipate.storage.files import staging_dir, write_json, write_parquet
+from anticipate.storage.files import write_json, write_parquet
+from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+
+FIGURES = ("value_captured.png", "interval_reliability.png", "fill_rate_by_warehouse.png")
+#: What ``backtest --out`` holds; an existing --out holding anything else is refused.
+BACKTEST_OUTPUT = DirOutput("backtest", frozenset({"backtest.parquet", "summary.json", *FIGURES}))
 
 
 def _write_outputs(
@@ -36,14 +41,12 @@ def _write_outputs(
 
     from anticipate.plots.plan import fill_rate_by_warehouse, interval_reliability, value_captured_per_cutoff
 
-    figures = {
-        "value_captured.png": value_captured_per_cutoff(
-            table[table["plan"].isin(["model", "naive", "truth", "oracle"])]
-        ),
-        "interval_reliability.png": interval_reliability(report.reliability(cells)),
-        "fill_rate_by_warehouse.png": fill_rate_by_warehouse(report.fill_by_warehouse(by_wh)),
-    }
-    with staging_dir(out) as stage:
+    figures = dict(zip(FIGURES, (
+        value_captured_per_cutoff(table[table["plan"].isin(["model", "naive", "truth", "oracle"])]),
+        interval_reliability(report.reliability(cells)),
+        fill_rate_by_warehouse(report.fill_by_warehouse(by_wh)),
+    ), strict=True))
+    with staging_dir(out, BACKTEST_OUTPUT) as stage:
         write_parquet(table, stage / "backtest.parquet")
         write_json(summary, stage / "summary.json")
         for name, fig in figures.items():
@@ -88,6 +91,9 @@ def run_backtest(
     from anticipate.pipelines._common import load_registered
 
     cut_list, warnings = parse_cutoffs(cutoffs, start, end, every)
+    first, last = dates.fmt(cut_list[0]), dates.fmt(cut_list[-1])
+    out = Path(out) if out else Path(settings.cfg.backtest.out_dir) / f"{first}_{last}"
+    check_publishable(out, BACKTEST_OUTPUT)  # before hours of work, not at the end
     ds = load_data(settings)
     require_reference_tables(ds, "backtest")
     wrapper, uri = load_registered(settings, model, default_alias=None) if model else (None, "")
@@ -98,8 +104,6 @@ def run_backtest(
     for w in warnings:
         log.warning(w)
     ctx = build_context(settings.cfg, ds, wrapper)
-    first, last = dates.fmt(cut_list[0]), dates.fmt(cut_list[-1])
-    out = Path(out) if out else Path(settings.cfg.backtest.out_dir) / f"{first}_{last}"
     tracker = open_tracker(settings)
     with tracker.run(
         "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path)

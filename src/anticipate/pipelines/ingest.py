@@ -1,11 +1,12 @@
 """``anticipate ingest``: validate source files into a canonical data directory, nothing lost.
 
 The directory is built in a staging sibling and published with renames
-(:func:`anticipate.storage.files.staging_dir`), so ``--out`` is at every moment absent, the
+(:func:`anticipate.storage.publish.staging_dir`), so ``--out`` is at every moment absent, the
 previous complete directory or the new complete one, even if the process is
 killed mid-write. It holds ``<table>.parquet`` for each given table and, from the
-previous directory at ``--out``, every table not given (hard-linked into the stage,
-:mod:`anticipate.ingest.update`); with ``--append`` the orders are the previous
+previous directory at ``--out``, every table not given and every entry that is not
+ingest's own, such as ``latent/`` (hard-linked into the stage, listed in the report's
+``carried_over``, :mod:`anticipate.ingest.update`); with ``--append`` the orders are the previous
 ones followed by the new lines (:mod:`anticipate.ingest.append`). Also
 ``rejects.parquet`` (always; ``table, file, row, column, value, reason``; the kept
 tables' rejects are carried over) and ``ingest_report.json`` (counts and reasons
@@ -31,10 +32,20 @@ from typing import Any
 from anticipate.errors import UsageError
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import stages
-from anticipate.storage.files import staging_dir, write_json
+from anticipate.storage.files import TABLE_NAMES, write_json
 from anticipate.storage.layout import LAYOUT_DIR
+from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, staging_dir
 
 log = logging.getLogger("anticipate.ingest")
+
+#: What ingest writes into a data directory; a directory that is not a data directory is refused
+#: when it holds anything else, and a data directory's other entries are carried over.
+INGEST_OUTPUT = DirOutput(
+    "ingest",
+    frozenset({*(f"{t}.parquet" for t in TABLE_NAMES), "rejects.parquet", "ingest_report.json", LAYOUT_DIR}),
+    fix="it is not a data directory, so pass a new or empty directory, or a data directory (which "
+        "ingest updates)",
+)
 
 ROW_NUMBERING = "row = 1-based data row of the source file: the first row after the header is row 1"
 
@@ -85,6 +96,8 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     UsageError
         No table, an unknown table, ``--append`` without orders, or an ``out`` that must not
         be replaced.
+    LockHeld
+        Another run is ingesting into (or publishing) ``out``: ``.<name>.lock`` beside it.
     DataError
         Any input problem (see :mod:`anticipate.ingest`); ``out`` is then untouched.
     """
@@ -94,16 +107,14 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     out = Path(out)
     target = Path(os.path.abspath(out))
     _check_request(sources, out, append)
-    previous = target if is_data_dir(target) else None
     if dry_run:
         from anticipate.ingest.report import dry_run_result
 
+        previous = target if is_data_dir(target) else None
         with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
             staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True)
             return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
-    with staging_dir(target) as stage:
-        staged = _stage(settings, sources, stage, out, previous, append)
-        write_json(staged.doc, stage / "ingest_report.json")
+    staged = _publish(settings, sources, out, append)
     if settings.verbosity >= 0:
         from anticipate.ingest.report import column_lines
 
@@ -111,6 +122,28 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
             for line in column_lines(table, report):
                 print(line, file=sys.stderr)
     return _result(staged, out, time.perf_counter() - started)
+
+
+def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bool) -> _Staged:
+    """Stage the new data directory beside what is kept from the previous one and publish it.
+
+    The directory's lock is held from before the previous directory is read: two runs
+    building on the same previous orders would lose one of the two appends.
+    """
+    from anticipate.ingest.update import is_data_dir
+
+    target = Path(os.path.abspath(out))
+    with dir_lock(target, command=f"anticipate ingest --out {out}{' --append' if append else ''}"):
+        previous = target if is_data_dir(target) else None
+        with staging_dir(target, _owned(previous), locked=True) as stage:
+            staged = _stage(settings, sources, stage, out, previous, append)
+            write_json(staged.doc, stage / "ingest_report.json")
+    return staged
+
+
+def _owned(previous: Path | None) -> DirOutput:
+    """What this ingest may replace: its own entries and those of the data directory it updates."""
+    return INGEST_OUTPUT.with_names(set(os.listdir(previous)) if previous is not None else set())
 
 
 def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run: bool) -> Any:
@@ -128,10 +161,11 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
            append: bool, *, dry_run: bool = False) -> _Staged:
     """Ingest ``sources`` into ``stage`` beside the tables kept from ``previous``."""
     from anticipate.ingest import TABLE_ORDER, Context, RejectSink, ingest_table
-    from anticipate.ingest.update import keep_tables, previous_rejects, reference_keys
+    from anticipate.ingest.update import carry_over, keep_tables, previous_rejects, reference_keys
 
     tables = [t for t in TABLE_ORDER if t in sources]
     kept = {} if dry_run else keep_tables(previous, stage, set(sources))
+    others = [] if dry_run else carry_over(previous, stage)
     existing = previous / "orders.parquet" if previous is not None and append else None
     append_to = str(existing) if existing is not None and existing.is_file() else ""
     carried = previous_rejects(previous, set(kept) | ({"orders"} if append_to else set()))
@@ -157,6 +191,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to,
                            None if dry_run else stage)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
+    staged.doc["carried_over"] = others
     return staged
 
 
@@ -222,10 +257,8 @@ def _check_request(sources: dict[str, Path], out: Path, append: bool = False) ->
         if src == target or target in src.parents:
             raise UsageError(f"--out {out} contains the {table} input {path}; write the data directory "
                              "somewhere else (it is republished as a whole)")
-    if target.is_dir() and any(target.iterdir()) and not is_data_dir(target):
-        raise UsageError(f"--out {out} is a non-empty directory that is not a data directory (no "
-                         "orders.parquet or ingest_report.json); ingest republishes --out as a whole, so "
-                         "pass a new or a data directory")
+    if not is_data_dir(target):  # a data directory is updated, its other entries carried over
+        check_publishable(out, INGEST_OUTPUT)
 
 
 def _totals(reports: dict[str, Any]) -> dict[str, int]:

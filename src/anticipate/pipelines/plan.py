@@ -8,6 +8,8 @@ previous complete plan or the new complete plan. Same inputs, same bytes.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +32,22 @@ from anticipate.pipelines._common import load_data, load_registered, open_tracke
 from anticipate.progress import stages
 from anticipate.storage.files import (
     DataSet,
-    exclusive_lock,
     file_digest,
     read_parquet_checked,
-    staging_dir,
     write_csv,
     write_json,
     write_parquet,
 )
+from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, staging_dir
 from anticipate.tracking import tags
+
+#: What ``plans/DATE/`` holds; an existing one holding anything else is refused.
+PLAN_OUTPUT = DirOutput(
+    "allocate",
+    frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png"}),
+    label="the plan directory",
+    fix="move that entry out of it, or set allocate.plans_dir to another directory",
+)
 
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
@@ -97,11 +106,8 @@ def run_allocate(
 ) -> Result:
     """The nightly plan: lock, forecast at the date, allocate, publish ``plans/DATE/`` atomically."""
     date_ts = check_date(date)
-    plans_dir = Path(settings.cfg.allocate.plans_dir)
-    target = plans_dir / dates.fmt(date_ts)
-    with exclusive_lock(
-        plans_dir / f".{dates.fmt(date_ts)}.lock", command=f"anticipate allocate --date {date}"
-    ), stages(5, enabled=settings.progress, description="allocate") as bar:
+    target = Path(settings.cfg.allocate.plans_dir) / dates.fmt(date_ts)
+    with _night(target, date, progress=settings.progress) as bar:
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)
         require_reference_tables(ds, "allocate")
@@ -147,6 +153,17 @@ def run_allocate(
         extra={"summary": summary},
         text=_allocate_text(target, summary, counts),
     )
+
+
+@contextlib.contextmanager
+def _night(target: Path, date: str, *, progress: bool) -> Iterator[Any]:
+    """The night's lock (``plans/.DATE.lock``) and progress stages, once ``target`` may be replaced:
+    a plan directory holding anything else is refused before the night's work, not at its end."""
+    with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
+        5, enabled=progress, description="allocate"
+    ) as bar:
+        check_publishable(target, PLAN_OUTPUT)
+        yield bar
 
 
 def gate_lines(ds: DataSet, date: pd.Timestamp, horizon_days: int, windows: int) -> pd.DataFrame | None:
@@ -232,7 +249,7 @@ def _publish(
 
     from anticipate.plots.plan import allocation_map
 
-    with staging_dir(target) as stage:
+    with staging_dir(target, PLAN_OUTPUT, locked=True) as stage:  # run_allocate holds it
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(planner_table(plan.units, fc.table, ds.products), stage / "plan.csv")
         write_parquet(fc.table, stage / "forecast.parquet")

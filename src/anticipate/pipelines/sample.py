@@ -6,7 +6,15 @@ from pathlib import Path
 
 from anticipate import dates
 from anticipate.pipelines import Result, Settings
-from anticipate.storage.files import staging_dir, write_parquet
+from anticipate.sample.store import LATENT_DIR
+from anticipate.storage.files import TABLE_NAMES, write_parquet
+from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+
+#: What ``sample --out`` holds; an existing --out holding anything else is refused.
+SAMPLE_OUTPUT = DirOutput(
+    "sample",
+    frozenset({*(f"{t}.parquet" for t in TABLE_NAMES), LATENT_DIR, "truth.parquet", "truth_demand.parquet"}),
+)
 
 
 def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None) -> Result:
@@ -21,7 +29,8 @@ def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None
     Raises
     ------
     UsageError
-        ``truth_cutoff`` is not a date or lies outside the generated days.
+        ``truth_cutoff`` is not a date or lies outside the generated days; ``out`` holds
+        something a sample does not write (:class:`~anticipate.errors.OutputError`).
     """
     from anticipate.sample import (
         cutoff_day,
@@ -31,12 +40,13 @@ def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None
         write_world,
     )
 
+    check_publishable(out, SAMPLE_OUTPUT)
     cfg = settings.cfg
     cutoff = dates.parse_date(truth_cutoff, name="--truth-cutoff") if truth_cutoff else None
     tables, latent = generate_world(cfg.sample)
     if cutoff is not None:
         cutoff_day(latent, cutoff)  # fail before writing anything
-    with staging_dir(out) as stage:
+    with staging_dir(out, SAMPLE_OUTPUT) as stage:
         write_world(tables, latent, stage)
         if cutoff is not None:
             truth = true_probabilities(latent, tables["orders"], cutoff, horizon_days=cfg.time.horizon_days,

@@ -5,17 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from anticipate.pipelines import Result, Settings
-from anticipate.storage.files import file_digest, staging_dir, write_csv, write_json, write_parquet
+from anticipate.storage.files import file_digest, write_csv, write_json, write_parquet
+from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+
+#: What ``solve --out`` holds; an existing --out holding anything else is refused.
+SOLVE_OUTPUT = DirOutput("solve", frozenset({"plan.parquet", "plan.csv", "summary.json"}))
 
 
 def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bool = False) -> Result:
     """Read ``warehouses``, ``skus``, ``cells`` from ``instance_dir``; publish plan files in ``out``.
 
     The solver stops at ``allocate.gap_tolerance``; a standalone instance needs no data
-    directory or tracking.
+    directory or tracking. An existing ``out`` holding anything but a previous plan is refused
+    (:class:`~anticipate.errors.OutputError`, exit 2) before the instance is read.
     """
     from anticipate.allocation import plan_summary, read_instance, solve
 
+    check_publishable(out, SOLVE_OUTPUT)
     inst = read_instance(instance_dir)
     plan = solve(inst, lp_bound=lp_bound, gap_tolerance=settings.cfg.allocate.gap_tolerance)
     digests = {
@@ -25,7 +31,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
     }
     summary = plan_summary(plan, digests, settings.cfg.allocate.gap_tolerance)
     warning = summary.get("warning")
-    with staging_dir(out) as stage:
+    with staging_dir(out, SOLVE_OUTPUT) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(plan.units, stage / "plan.csv")
         write_json(summary, stage / "summary.json")

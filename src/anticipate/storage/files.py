@@ -1,20 +1,20 @@
-"""Reading and writing at the edges: canonical tables, digests, atomic publish, locks.
+"""Reading and writing at the edges: canonical tables, digests, atomic files.
 
 Nothing here validates content (see :mod:`anticipate.ingest`). Every write goes to
 a temporary sibling first and is renamed into place, so a reader never sees a
-half-written file; a directory is published with a rename of the whole directory.
+half-written file; a directory is published with a rename of the whole directory
+(:mod:`anticipate.storage.publish`); a run that must be alone holds a lock
+(:mod:`anticipate.storage.lock`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
-import shutil
-import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from anticipate.errors import DataError, LockHeld
+from anticipate.errors import DataError, OutputError
 from anticipate.storage.dictionary import read_with_dictionaries
 
 TABLE_NAMES = ("orders", "products", "regions", "warehouses", "supply")
@@ -60,17 +60,53 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+_WHY = {
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+    errno.EEXIST: "a file is in the way where a directory must be",
+    errno.EISDIR: "it is a directory, not a file",
+    errno.EACCES: "it is not writable (permission denied)",
+    errno.EPERM: "it is not writable (operation not permitted)",
+    errno.EROFS: "it is on a read-only file system",
+    errno.EBUSY: "it is in use (a mount point, or the current directory)",
+    errno.ENOENT: "its directory does not accept new files",
+}
+
+
+def output_error(path: str | Path, exc: OSError, *, at: bool = True) -> OutputError:
+    """The user error (exit 2) for an output ``path`` the operating system refused, naming it and why.
+
+    ``at``: also name the path the OS named when it differs (not for our own temporary names).
+    """
+    why = _WHY.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    where = f" (at {exc.filename})" if at and exc.filename and str(exc.filename) != str(path) else ""
+    return OutputError(f"cannot write {path}: {why}{where}; pass an output path you can write to")
+
+
+def make_parent(path: Path) -> None:
+    """Create the directories above ``path``; an :class:`OutputError` naming it if the OS refuses."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
     The published file has the mode of an ordinary new file under the process umask
     (0644 under umask 022), not mkstemp's private 0600. On any exception the temporary file is removed
-    and ``target`` is untouched.
+    and ``target`` is untouched. A ``target`` that is a directory, or whose directory cannot
+    be created or written, is an :class:`~anticipate.errors.OutputError` (exit 2) naming it.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a directory, not a file; pass a file path")
+    make_parent(target)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise output_error(target, exc, at=False) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -78,7 +114,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         usual_mode(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise output_error(target, exc, at=False) from None
         fsync_dir(target.parent)
     finally:
         if tmp.exists():
@@ -134,61 +173,6 @@ def write_json(obj: Any, target: str | Path) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     return Path(target)
-
-
-@contextlib.contextmanager
-def staging_dir(target: str | Path) -> Iterator[Path]:
-    """Yield an empty staging directory; on success publish it as ``target`` atomically.
-
-    The directory has the mode of an ordinary new directory under the process umask
-    (0755 under umask 022), not mkdtemp's private 0700.
-
-    Publishing renames any previous ``target`` aside, renames the staging directory
-    into place and then deletes the old one, so ``target`` is at every moment
-    absent, the previous complete directory, or the new complete one. A crash
-    between the two renames leaves the old copy at ``.<name>.old-*``, which
-    :func:`recover_dir` puts back.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    recover_dir(target)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
-    try:
-        usual_mode(stage, directory=True)
-        yield stage
-        for child in stage.rglob("*"):
-            if child.is_file():
-                with open(child, "rb+") as fh:
-                    os.fsync(fh.fileno())
-        publish_dir(stage, target)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def publish_dir(stage: Path, target: Path) -> None:
-    """Replace ``target`` by ``stage`` with renames only (see :func:`staging_dir`)."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.replace(target, old)
-    os.replace(stage, target)
-    fsync_dir(target.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_dir(target: Path) -> None:
-    """Undo a publish interrupted between its two renames; drop stale staging dirs."""
-    parent = target.parent
-    if not parent.is_dir():
-        return
-    olds = sorted(parent.glob(f".{target.name}.old-*"))
-    if olds and not target.exists():
-        os.replace(olds[-1], target)
-        olds = olds[:-1]
-    for leftover in [*olds, *parent.glob(f".{target.name}.stage-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- digests
@@ -314,86 +298,3 @@ def load_dataset(
                 path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored
             ) if wanted else None
         return DataSet(path=data_dir, digest=digest.result(), **loaded)  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- the lock
-@dataclass(frozen=True)
-class LockInfo:
-    """Who holds a lock: host, pid, start time (epoch seconds) and the command."""
-
-    host: str
-    pid: int
-    started: float
-    command: str
-
-
-def _read_lock(fd: int) -> LockInfo | None:
-    """The holder's record in the open lock file, or None while it is empty or unreadable."""
-    try:
-        raw = json.loads(os.pread(fd, 65536, 0).decode("utf-8"))
-        return LockInfo(str(raw["host"]), int(raw["pid"]), float(raw["started"]), str(raw["command"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _held_message(path: Path, fd: int) -> str:
-    holder = None
-    for _ in range(10):  # the holder writes its record right after it takes the lock
-        holder = _read_lock(fd)
-        if holder is not None:
-            break
-        time.sleep(0.05)
-    if holder is None:
-        return f"another run holds the lock {path} (its record is not written yet); wait for it to finish"
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.started))
-    return (
-        f"another run holds the lock {path}: '{holder.command}' (pid {holder.pid} on {holder.host}, "
-        f"started {started}); wait for it to finish"
-    )
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
-    """Hold an exclusive lock on ``path`` for the duration of the block.
-
-    The lock is an advisory ``flock`` on the file, which the kernel releases when its
-    holder exits in any way (SIGKILL included), so a lock left by a killed run never
-    blocks the next one and no process can take over a lock that is still held.
-    While held, the file records host, pid, start time and command, which a refused
-    run names in its :class:`LockHeld` message. The holder deletes the file before
-    it lets go; a run that locked a file deleted meanwhile starts again.
-    """
-    import fcntl
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    me = LockInfo(socket.gethostname(), os.getpid(), time.time(), command)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            message = _held_message(path, fd)
-            os.close(fd)
-            raise LockHeld(message) from None
-        if _same_file(fd, path):
-            break
-        os.close(fd)  # we locked a file its holder had just deleted: take the new one
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me.__dict__).encode("utf-8"), 0)
-        os.fsync(fd)
-        yield me
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        os.close(fd)
