@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -257,3 +258,25 @@ def test_text_column_encoded_in_two_halves_equals_one_pass(seed: int) -> None:
     text = pa.large_string()
     with_null = pa.chunked_array([pa.array(["a", None], text), pa.array(["b"], text)])
     assert list(_categorical(with_null, pool, split_rows=1).codes) == [0, -1, 1]  # nulls: one pass
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda f: f.drop(columns="region"), "the orders table has no column 'region' (string)"),
+    (lambda f: f.assign(order_ts=f["order_ts"].astype(str)), "column 'order_ts' of the orders table is"),
+    (lambda f: f.drop(columns="unit_price"), None),  # optional without a default: may be absent
+])
+def test_a_hand_made_table_without_its_canonical_columns_is_a_data_error(tmp_path: Path, change: object,
+                                                                          said: str | None) -> None:
+    """A KeyError or TypeError (exit 1) deep in a command became a DataError naming file and column."""
+    from anticipate.storage.files import load_dataset
+
+    orders = pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["a", "b"], "sku": ["s", "t"],
+                           "order_ts": pd.to_datetime(["2025-01-01", "2025-01-02"]), "quantity": [1, 2],
+                           "unit_price": [1.0, 2.0], "region": ["R1", "R1"]})
+    change(orders).to_parquet(tmp_path / "orders.parquet")
+    if said is None:
+        assert len(load_dataset(tmp_path).orders) == 2
+        return
+    with pytest.raises(DataError, match=re.escape(said)) as err:
+        load_dataset(tmp_path)
+    assert err.value.file == str(tmp_path / "orders.parquet")

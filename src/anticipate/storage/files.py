@@ -253,6 +253,53 @@ def read_parquet_checked(
         ) from None
 
 
+def _kind_fits(kind: str, arrow_type: Any) -> bool:
+    """Whether a Parquet column of ``arrow_type`` holds a canonical column of ``kind`` (anticipate.schema)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_null(arrow_type):
+        return True  # a column of nulls only
+    return {
+        "string": pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type),
+        "timestamp": pa.types.is_timestamp(arrow_type),
+        "int64": pa.types.is_integer(arrow_type),
+        "float64": pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type),
+    }[kind]
+
+
+def check_table_schema(path: Path, table: str) -> None:
+    """DataError naming the file and column when a canonical table (hand-made or from an older tool) lacks
+    a column every reader relies on (required, or defaulted by ingest) or stores one as another kind.
+
+    Optional columns without a default (``order_id``, ``unit_price``, ``value_local``, ...) may be absent.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from anticipate.schema import TABLES
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read Parquet ({str(exc).splitlines()[0][:300]}); the file is truncated or "
+                        "corrupt: re-run 'anticipate ingest' or 'anticipate sample' to rewrite it",
+                        file=str(path)) from None
+    fix = ("write the data directory with 'anticipate ingest' (or 'anticipate sample'), which gives every "
+           "table its canonical columns")
+    for col in TABLES[table]:
+        if col.name not in schema.names:
+            if col.required or col.default is not None:
+                raise DataError(f"the {table} table has no column '{col.name}' ({col.kind}); {fix}",
+                                file=str(path), column=col.name)
+            continue
+        stored = schema.field(col.name).type
+        if not _kind_fits(col.kind, stored):
+            raise DataError(f"column '{col.name}' of the {table} table is stored as {stored}, not "
+                            f"{col.kind}; {fix}", file=str(path), column=col.name)
+
+
 def load_dataset(
     data_dir: str | Path,
     *,
@@ -294,6 +341,8 @@ def load_dataset(
             wanted = name in tables and path.is_file()
             orders = name == "orders"
             columns, dictionary = (order_columns, list(order_dictionary)) if orders else (None, None)
+            if wanted:
+                check_table_schema(path, name)
             loaded[name] = read_parquet_checked(
                 path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored
             ) if wanted else None
