@@ -285,3 +285,19 @@ def test_load_latent_is_none_for_real_data_and_refuses_other_formats(tmp_path: P
     (tmp_path / "latent" / "world.json").write_text(json.dumps({"start": "2024-01-01", "days": 10}))
     with pytest.raises(DataError, match="anticipate sample --out"):
         load_latent(tmp_path)
+
+
+def test_a_world_that_does_not_describe_the_orders_is_refused_not_read() -> None:
+    """An update carries latent/ over; orders of another shop (or past the world's days) must not get
+    the world's true probabilities as if they were its own."""
+    from anticipate.sample import latent_of
+
+    orders = load_dataset(SAMPLE).orders
+    assert latent_of(SAMPLE, orders) is not None
+    stranger = orders.astype({"customer_id": str})
+    stranger.loc[stranger.index[0], "customer_id"] = "not-a-world-customer"
+    with pytest.raises(DataError, match="1 of the orders' customers are not in it"):
+        latent_of(SAMPLE, stranger)
+    later = orders.assign(order_ts=orders["order_ts"] + pd.Timedelta(days=365))
+    with pytest.raises(DataError, match=r"order lines are dated outside its days 2024-01-01 to 2025-12-30"):
+        latent_of(SAMPLE, later)

@@ -106,7 +106,7 @@ def model_forecasts(
 
 def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> dict[str, pd.DataFrame]:
     """The naive demand and, on synthetic data (a ``latent/`` state), the truth demand at ``cutoff``."""
-    from anticipate.sample import load_latent
+    from anticipate.sample import latent_of
 
     demands = {
         "naive": naive_reference(
@@ -117,7 +117,7 @@ def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> 
             region_map=ctx.region_map,
         )
     }
-    latent = load_latent(ctx.ds.path)
+    latent = latent_of(ctx.ds.path, ctx.ds.orders)
     if latent is not None:
         demands["truth"] = truth_demand(
             latent,

@@ -60,9 +60,9 @@ def oracle_predictions(
     ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, spec: FeatureSpec
 ) -> np.ndarray | None:
     """The generator's true P(buy) per pair, or None when the data is not synthetic."""
-    from anticipate.sample import load_latent, true_probabilities
+    from anticipate.sample import latent_of, true_probabilities
 
-    latent = load_latent(ds.path)
+    latent = latent_of(ds.path, ds.orders)
     if latent is None:
         return None
     truth = true_probabilities(

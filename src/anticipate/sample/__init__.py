@@ -50,7 +50,7 @@ under ``latent/`` so the truth can be recomputed at any cutoff inside the world.
 """
 
 from .simulate import generate_world
-from .store import LATENT_DIR, load_latent, write_world
+from .store import LATENT_DIR, latent_of, load_latent, write_world
 from .truth import cutoff_day, true_probabilities, true_region_demand
 from .world import AWAY_SHARE, MU_K, Latent
 
@@ -61,6 +61,7 @@ __all__ = [
     "Latent",
     "cutoff_day",
     "generate_world",
+    "latent_of",
     "load_latent",
     "true_probabilities",
     "true_region_demand",

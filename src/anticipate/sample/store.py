@@ -75,3 +75,35 @@ def load_latent(data_dir: str | Path) -> Latent | None:
         away_share=float(world["away_share"]),
         **frames,
     )
+
+
+def latent_of(data_dir: str | Path, orders: pd.DataFrame) -> Latent | None:
+    """:func:`load_latent`, checked against the directory's orders: the world must describe them.
+
+    An ingest that updates a synthetic data directory carries its ``latent/`` over; when the
+    orders are then another shop's (or extend past the world's days), the true probabilities
+    and truth plans read from it would be silently wrong.
+
+    Raises
+    ------
+    DataError
+        Orders from customers the world does not know, or dated outside its days.
+    """
+    latent = load_latent(data_dir)
+    if latent is None or orders.empty:
+        return latent
+    lat = Path(data_dir) / LATENT_DIR
+    known = set(latent.customers["customer_id"].astype(str))
+    strangers = sorted(set(orders["customer_id"].astype(str).unique()) - known)
+    end = latent.start + pd.Timedelta(days=latent.days)
+    outside = int(((orders["order_ts"] < latent.start) | (orders["order_ts"] >= end)).sum())
+    if not strangers and not outside:
+        return latent
+    found = (f"{len(strangers):,} of the orders' customers are not in it (e.g. {strangers[0]!r})" if strangers
+             else f"{outside:,} order lines are dated outside its days {latent.start.date()} to "
+             f"{(end - pd.Timedelta(days=1)).date()}")
+    raise DataError(
+        f"{lat} holds a synthetic world that does not describe the orders of {data_dir}: {found}, so the "
+        f"true probabilities and truth plans read from it would be wrong; delete {lat} if these orders are "
+        "not that world's, or regenerate the world with 'anticipate sample'"
+    )
