@@ -171,13 +171,16 @@ def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> 
         cause = (f"no order in {orders} from {span} comes from a region a warehouse serves: its column "
                  f"'region' holds {_examples(recent.unknown_regions)}{default}, none of them in "
                  f"regions.parquet, so no demand maps to any warehouse")
-        fix = ("re-ingest the orders with a 'region' column whose values are the regions table's 'region' "
-               "ids (the ship-to region of each line), then run allocate again")
+        fix = f"{REGION_FIX} (the ship-to region of each line), then run allocate again"
     else:
         cause = (f"every order from {span} comes from a region farther than network.max_service_km from "
                  f"every warehouse ({_examples(recent.far_regions)}), so no demand maps to any warehouse")
         fix = "raise network.max_service_km in your config, or check the regions' and warehouses' lat/lon"
     raise _refused(target, cause, fix)
+
+
+#: How to give order lines a region a warehouse can serve (the fix of gate 1's refusals).
+REGION_FIX = "re-ingest the orders with a 'region' column whose values are the regions table's 'region' ids"
 
 
 def _span(recent: RecentDemand) -> str:
@@ -193,9 +196,7 @@ def _check_unknown_regions(recent: RecentDemand, target: Path, data_dir: Path) -
     cause = (f"{share:.0%} of the units ordered in {data_dir / 'orders.parquet'} from {_span(recent)} come "
              f"from regions not in regions.parquet ({_examples(recent.unknown_regions)}{note}), so their "
              f"demand would be left out of the forecast and the plan (allowed: {MAX_LOST_SHARE:.0%})")
-    fix = ("re-ingest those orders with a 'region' column whose values are the regions table's 'region' "
-           "ids, or add the missing regions to the regions table, then run allocate again")
-    raise _refused(target, cause, fix)
+    raise _refused(target, cause, f"{REGION_FIX}, or add the missing regions to it, then run allocate again")
 
 
 def _default_note(values: list[str], default: str, column: str) -> str:
