@@ -265,7 +265,7 @@ def test_future_tail_is_cut_only_when_small_and_far() -> None:
     assert tail.body_end_day(near) is None
 
 
-def test_a_one_year_typo_after_two_years_is_cut_but_a_full_day_after_a_closure_is_kept() -> None:
+def test_a_one_year_typo_after_two_years_is_cut_but_orders_after_a_closure_go_in() -> None:
     counts = np.zeros(40_000, dtype=np.int64)
     counts[19_000:19_730] = 100  # two years, an order every day
     typo = counts.copy()
@@ -275,9 +275,11 @@ def test_a_one_year_typo_after_two_years_is_cut_but_a_full_day_after_a_closure_i
     assert (found.gap, found.lines, found.cut) == (365, 1, True)
     assert "1 line(s) dated 2025-01-06 come 365 days after" in found.describe()
     reopened = counts.copy()
-    reopened[19_770] = 100  # a usual day's lines after a 41-day closure: kept, with a warning
-    assert tail.body_end_day(reopened) is None
-    found = tail.find_tail(reopened)
+    reopened[19_775] = 60  # a quiet first day after a 46-day closure (or export outage): real orders
+    assert tail.find_tail(reopened) is None
+    late = counts.copy()
+    late[19_729 + 200] = 100  # a usual day's lines 200 days later: kept, with a warning
+    found = tail.find_tail(late)
     assert found is not None and not found.cut and "hold as many lines as a usual day" in found.describe()
     weekly = np.zeros(40_000, dtype=np.int64)
     weekly[19_000:19_730:7] = 100  # a weekly log: a line 8 weeks later is not far for it

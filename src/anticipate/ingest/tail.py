@@ -16,9 +16,10 @@ import numpy as np
 TAIL_GAP_DAYS = 30
 #: ... holds at most this share of the rows (or a single row) ...
 TAIL_MAX_SHARE = 0.01
-#: ... and its gap is longer than the span of the days before it or than this many times the
-#: longest gap between the body's active days.
-TAIL_GAP_FACTOR = 10
+#: ... and its gap is longer than the span of the days before it or at least this many days: a
+#: year typed wrong moves a recent date by about a year, while a shop closed for weeks (or an
+#: export down for a month) reopens after a shorter gap, and its orders must go in.
+TAIL_TYPO_DAYS = 180
 
 
 def _day(day: int) -> str:
@@ -55,8 +56,8 @@ def find_tail(day_counts: np.ndarray) -> Tail | None:
 
     Days are scanned in order. A gap between consecutive order days starts a candidate tail
     when it is longer than ``TAIL_GAP_DAYS``, at most ``TAIL_MAX_SHARE`` of the rows (or one
-    row) come after it, and it is longer than the span of the days before it or than
-    ``TAIL_GAP_FACTOR`` times the longest gap between those days. The first candidate that is
+    row) come after it, and it is longer than the span of the days before it or at least
+    ``TAIL_TYPO_DAYS``. The first candidate that is
     cut is returned: cut when its gap is longer than the span before it, or when it holds fewer
     lines than the body's median active day; else the first candidate, not cut (a warning).
 
@@ -73,9 +74,8 @@ def find_tail(day_counts: np.ndarray) -> Tail | None:
     after = total - np.cumsum(counts)  # rows after each day
     gaps = np.diff(days)
     span = days[:-1] - days[0]
-    longest = np.concatenate([[0], np.maximum.accumulate(gaps)[:-1]])  # longest gap before each gap
     small_tail = after[:-1] <= max(1.0, TAIL_MAX_SHARE * total)
-    far = (gaps > TAIL_GAP_DAYS) & ((gaps > span) | (gaps > TAIL_GAP_FACTOR * longest))
+    far = (gaps > TAIL_GAP_DAYS) & ((gaps > span) | (gaps >= TAIL_TYPO_DAYS))
     hits = np.flatnonzero(small_tail & far)
     found = []
     for i in hits:

@@ -278,7 +278,7 @@ def _report_doc(reports: dict[str, Any], cfg: Any) -> dict[str, Any]:
             "max_reject_share": cfg.max_reject_share,
             "timestamps": f"naive UTC, accepted in [{parse.TS_MIN.date()}, {parse.TS_MAX.date()})",
             "future_tail": f"a tail after a gap longer than {tail.TAIL_GAP_DAYS} days and than the span "
-                           f"before it or {tail.TAIL_GAP_FACTOR} x the longest gap before it, holding "
+                           f"before it or at least {tail.TAIL_TYPO_DAYS} days, holding "
                            f"<= {tail.TAIL_MAX_SHARE:.0%} of rows (or one row), is after the data's own "
                            "max + 1 day when its gap exceeds the span before it or it holds fewer lines "
                            "than the median day (else kept with a warning); on --append, of all orders",
