@@ -288,16 +288,18 @@ def test_load_latent_is_none_for_real_data_and_refuses_other_formats(tmp_path: P
 
 
 def test_a_world_that_does_not_describe_the_orders_is_refused_not_read() -> None:
-    """An update carries latent/ over; orders of another shop (or past the world's days) must not get
-    the world's true probabilities as if they were its own."""
+    """An update carries latent/ over; another shop's orders must not get the world's true
+    probabilities as if they were its own, while nights appended after its days still do."""
     from anticipate.sample import latent_of
 
-    orders = load_dataset(SAMPLE).orders
+    orders = load_dataset(SAMPLE).orders.astype({"customer_id": str})
     assert latent_of(SAMPLE, orders) is not None
-    stranger = orders.astype({"customer_id": str})
-    stranger.loc[stranger.index[0], "customer_id"] = "not-a-world-customer"
-    with pytest.raises(DataError, match="1 of the orders' customers are not in it"):
-        latent_of(SAMPLE, stranger)
-    later = orders.assign(order_ts=orders["order_ts"] + pd.Timedelta(days=365))
-    with pytest.raises(DataError, match=r"order lines are dated outside its days 2024-01-01 to 2025-12-30"):
-        latent_of(SAMPLE, later)
+    night = orders.tail(200).assign(order_ts=lambda f: f["order_ts"] + pd.Timedelta(days=7))
+    appended = pd.concat([orders, night])
+    assert latent_of(SAMPLE, appended) is not None  # a continuation, past the world's days
+    other = orders.assign(customer_id="shop-b-" + orders["customer_id"])
+    with pytest.raises(DataError, match=r"come from customers it does not know or are dated before it began"):
+        latent_of(SAMPLE, other)
+    older = orders.assign(order_ts=orders["order_ts"] - pd.Timedelta(days=365))
+    with pytest.raises(DataError, match=r"\(2024-01-01\)"):
+        latent_of(SAMPLE, older)
