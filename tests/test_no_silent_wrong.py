@@ -121,15 +121,20 @@ def test_gates_refuse_demand_left_out_of_the_plan_and_a_history_too_short_to_che
     demand from the plan: refused past 5% of the units; a replaced history of one night cannot be checked."""
     target = tmp_path / "plans" / "2024-08-28"
     gates.check_mapping(_recent(100.0, 95.0, unknown=5.0), target, tmp_path)  # 5%: allowed
-    left_out = r"39% of the units .* not in regions\.parquet \('ALL'.*without a region column"
+    left_out = r"39% of the units .* not in regions\.parquet, 'ALL' \('ALL': .*without a region column"
     with pytest.raises(gates.PlanRefused, match=left_out):
         gates.check_mapping(_recent(100.0, 61.0, unknown=39.0), target, tmp_path)
     products = pd.DataFrame({"sku": ["S1", "S2"]})
     forecast = pd.DataFrame({"warehouse_id": ["W1", "W1", "W2"], "sku": ["S1", "ALL", "S2"],
                              "mu": [50.0, 40.0, 10.0], "var": [50.0, 40.0, 10.0]})
-    with pytest.raises(gates.PlanRefused, match=r"40% of the forecast's 100 units .* \('ALL'.*without a sku"):
+    with pytest.raises(gates.PlanRefused, match=r"40% of the forecast's 100 units .*, 'ALL' \('ALL'.*a sku"):
         gates.check_forecast_skus(forecast, products, target)
     gates.check_forecast_skus(forecast.assign(sku=["S1", "S1", "S2"]), products, target)
+    few = forecast.assign(mu=[50.0, 2.0, 48.0])  # 2% of the units: published, but said
+    (region_left, sku_left) = gates.left_out_warnings(_recent(100.0, 95.0, unknown=5.0), few, products)
+    assert region_left.startswith("5.0% of the units ordered from 2024-07-31 to 2024-08-27 come from regions")
+    assert sku_left.startswith("2.0% of the forecast's units are for SKUs not in products.parquet, 'ALL'")
+    assert gates.left_out_warnings(_recent(100.0, 100.0), few.assign(sku=["S1", "S1", "S2"]), products) == []
     one_night = pd.Series(pd.date_range("2024-08-27 08:00", periods=5, freq="2h"))
     window = gates.recent_window(one_night, pd.Timestamp("2024-08-28"), horizon_days=7, windows=4)
     assert window is None

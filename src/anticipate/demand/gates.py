@@ -194,7 +194,7 @@ def _check_unknown_regions(recent: RecentDemand, target: Path, data_dir: Path) -
     share = recent.unknown_units / recent.units
     note = _default_note(recent.unknown_regions, ORDERS_REGION_DEFAULT, "region")
     cause = (f"{share:.0%} of the units ordered in {data_dir / 'orders.parquet'} from {_span(recent)} come "
-             f"from regions not in regions.parquet ({_examples(recent.unknown_regions)}{note}), so their "
+             f"from regions not in regions.parquet, {_examples(recent.unknown_regions)}{note}, so their "
              f"demand would be left out of the forecast and the plan (allowed: {MAX_LOST_SHARE:.0%})")
     raise _refused(target, cause, f"{REGION_FIX}, or add the missing regions to it, then run allocate again")
 
@@ -215,8 +215,8 @@ def check_forecast_skus(forecast: pd.DataFrame, products: pd.DataFrame, target: 
     if total <= 0 or lost <= MAX_LOST_SHARE * total:
         return
     skus = sku[unknown].value_counts().index.tolist()
-    cause = (f"{lost / total:.0%} of the forecast's {total:,.0f} units are for SKUs not in products.parquet "
-             f"({_examples(skus)}{_default_note(skus, ORDERS_SKU_DEFAULT, 'sku')}), which the plan cannot "
+    cause = (f"{lost / total:.0%} of the forecast's {total:,.0f} units are for SKUs not in products.parquet, "
+             f"{_examples(skus)}{_default_note(skus, ORDERS_SKU_DEFAULT, 'sku')}, which the plan cannot "
              f"stock (allowed: {MAX_LOST_SHARE:.0%})")
     fix = ("re-ingest the orders with a 'sku' column whose values are the products table's 'sku' ids, or "
            "add those SKUs to products, then run allocate again")
@@ -282,7 +282,7 @@ def check_ratio(forecast_units: float, recent: RecentDemand | None, max_ratio: f
 def check_plan(
     ds: Any, fc: Any, plan: Any, date: pd.Timestamp, cfg: Any, target: Path,
     recent_lines: pd.DataFrame | None = None,
-) -> RecentDemand | None:
+) -> list[str]:
     """Run the gates on a solved plan before it is published; raise PlanRefused on the first failure.
 
     ``ds``: the DataSet (orders, products, warehouses, supply, path); ``fc``: the
@@ -292,7 +292,7 @@ def check_plan(
     ``allocate.max_forecast_ratio``); ``target``: the plan directory (for the message);
     ``recent_lines``: the lines of the :func:`recent_window` (:data:`RECENT_COLUMNS`) when
     ``ds.orders`` holds only ``order_ts`` (the Dask path), else None.
-    Returns the recent demand the forecast was compared with (None when not measurable).
+    Returns the warnings of a plan that passed (:func:`left_out_warnings`).
     """
     horizon = int(fc.horizon_days)
     window = recent_window(ds.orders["order_ts"], date, horizon_days=horizon,
@@ -305,4 +305,26 @@ def check_plan(
     check_forecast_skus(fc.table, ds.products, target)
     check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
-    return recent
+    return left_out_warnings(recent, fc.table, ds.products)
+
+
+def left_out_warnings(
+    recent: RecentDemand | None, forecast: pd.DataFrame, products: pd.DataFrame
+) -> list[str]:
+    """A warning for demand a published plan leaves out below the refusal's :data:`MAX_LOST_SHARE`:
+    recent units from regions missing from the regions table, forecast units of SKUs missing from
+    products (none when nothing is left out)."""
+    out = []
+    if recent is not None and recent.units > 0 and recent.unknown_units > 0:
+        share = recent.unknown_units / recent.units
+        out.append(f"{share:.1%} of the units ordered from {_span(recent)} come from regions not in "
+                   f"regions.parquet, {_examples(recent.unknown_regions)}: their demand is left out of the "
+                   f"plan ({REGION_FIX}, or add them to it)")
+    total = float(forecast["mu"].sum())
+    unknown = ~forecast["sku"].astype(str).isin(products["sku"].astype(str)).to_numpy()
+    lost = float(forecast["mu"].to_numpy(float)[unknown].sum())
+    if total > 0 and lost > 0:
+        skus = forecast["sku"].astype(str)[unknown].value_counts().index.tolist()
+        out.append(f"{lost / total:.1%} of the forecast's units are for SKUs not in products.parquet, "
+                   f"{_examples(skus)}: the plan cannot stock them (add them to products)")
+    return out

@@ -121,7 +121,7 @@ def run_allocate(
         bar.step("allocating")
         plan = _solve(build_instance(ds, fc.table, settings), settings, lp_bound)
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
-        check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # exit 2 before publishing
+        warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
         summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance, warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
