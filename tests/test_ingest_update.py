@@ -302,3 +302,27 @@ def test_a_second_ingest_into_the_same_directory_exits_75_and_leaves_the_live_st
     code, _, output = _run("ingest", "--orders", str(nightly), "--append", "--out", str(out))
     assert code == 0, output
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".shop")) == []  # dead stage gone
+
+
+def test_a_night_ingested_without_append_and_an_earlier_tables_warning_are_both_said(tmp_path: Path) -> None:
+    """Replacing 100 order lines by one night's 20 is said (the history is gone); a products table whose
+    unit_volume was defaulted keeps its warning through later orders-only ingests."""
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    products = _write(tmp_path / "p.csv", "sku,category\ns1,a\ns2,b\n")  # no unit_volume: defaulted
+    code, doc, output = _run("ingest", "--products", str(products), "--out", str(out))
+    assert code == 0 and any("unit_volume" in w for w in doc["warnings"]), output
+    history = _write(tmp_path / "h.csv", HEADER + "".join(_night(d) for d in range(1, 6)))
+    code, doc, output = _run("ingest", "--orders", str(history), "--out", str(out))
+    defaulted = "products: no column found for unit_volume"
+    assert code == 0 and any(w.startswith(defaulted) for w in doc["warnings"])
+    assert not any("were replaced" in w for w in doc["warnings"])  # no orders before: nothing replaced
+    night = _write(tmp_path / "n.csv", HEADER + _night(6))
+    code, doc, output = _run("ingest", "--orders", str(night), "--out", str(out))
+    assert code == 0, output
+    (replaced,) = [w for w in doc["warnings"] if "were replaced" in w]
+    assert replaced.startswith(f"orders: the 100 order lines of {out} were replaced by these 20 (-80%)")
+    assert any(w.startswith(defaulted) for w in doc["warnings"])
+    more = _write(tmp_path / "m.csv", HEADER + _night(7))
+    code, doc, output = _run("ingest", "--orders", str(more), "--append", "--out", str(out))
+    assert code == 0 and not any("were replaced" in w for w in doc["warnings"])

@@ -117,6 +117,33 @@ def previous_reports(previous: Path | None) -> dict[str, Any]:
     return tables
 
 
+def kept_warnings(previous: Path | None, kept: set[str]) -> list[str]:
+    """The previous ingest's warnings about the tables kept this time (``products: no column found
+    for unit_volume ...``), so an update of another table does not drop what a plan still rests on."""
+    path = None if previous is None else previous / "ingest_report.json"
+    if path is None or not path.is_file():
+        return []
+    try:
+        found = json.loads(path.read_text()).get("warnings", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [w for w in found if isinstance(w, str) and w.split(":", 1)[0] in kept]
+
+
+def replaced_orders_warning(previous: Path | None, accepted: int) -> str | None:
+    """A warning when an ingest without ``--append`` replaced the previous orders with fewer than half
+    as many lines (a nightly file that should have been appended), else None."""
+    path = None if previous is None else previous / "orders.parquet"
+    if path is None or not path.is_file():
+        return None
+    before = pq.ParquetFile(path).metadata.num_rows
+    if accepted * 2 >= before:
+        return None
+    return (f"orders: the {before:,} order lines of {previous} were replaced by these {accepted:,} "
+            f"({accepted / before - 1:.0%}); a nightly file goes in with 'ingest --append', or the history "
+            f"before it is gone from every model and plan")
+
+
 def reference_keys(directory: Path | None, tables: set[str]) -> dict[str, pa.Array]:
     """The SKUs / regions of the products / regions tables of ``directory`` among ``tables``, to
     check new rows against (``skus`` and ``regions`` of :class:`~anticipate.ingest.Context`)."""

@@ -206,7 +206,12 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
                   previous: Path | None, refs: Any, append_to: str, stage: Path | None) -> _Staged:
     """The report document and the warnings of a staged ingest."""
     from anticipate.ingest.report import column_warnings, region_warning
-    from anticipate.ingest.update import orphan_warnings, previous_reports
+    from anticipate.ingest.update import (
+        kept_warnings,
+        orphan_warnings,
+        previous_reports,
+        replaced_orders_warning,
+    )
 
     doc = _report_doc(reports, settings.cfg.ingest)
     before = previous_reports(previous)
@@ -215,7 +220,10 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     if layout is not None:
         doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
     warnings = [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
-    warnings += column_warnings(reports)
+    warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
+    if "orders" in reports and not append_to:
+        replaced = replaced_orders_warning(previous, reports["orders"].rows_accepted)
+        warnings.extend([replaced] if replaced else [])
     if "orders" in reports:
         note = region_warning(reports["orders"], has_regions=refs.regions is not None)
         warnings.extend([note] if note else [])
