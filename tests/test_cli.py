@@ -82,6 +82,8 @@ def test_reading_runs_from_a_store_in_a_missing_directory_is_a_usage_error(tmp_p
         result = CliRunner().invoke(main, ["--tracking-uri", uri, *args])
         assert result.exit_code == 2 and "does not exist" in result.output, result.output
     assert not (tmp_path / "typo").exists()
+    fresh = CliRunner().invoke(main, ["--tracking-uri", f"sqlite:///{tmp_path / 'mm.db'}", "runs", "list"])
+    assert fresh.exit_code == 0 and f"there was no MLflow store at {tmp_path / 'mm.db'}" in fresh.output
 
 
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:

@@ -162,9 +162,10 @@ def _train_text(
     run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any],
     hint: str,
 ) -> str:
+    fitted = len(meta["train_cutoffs"]) - 1  # model.train_windows counts the validation window too
     lines = [
-        f"trained on {n_train:,} pairs ({len(meta['train_cutoffs']) - 1} windows), "
-        f"validated on {n_val:,} pairs at {meta['train_cutoffs'][-1]}",
+        f"trained on {n_train:,} pairs ({fitted} window{'' if fitted == 1 else 's'} before the validation "
+        f"window), validated on {n_val:,} pairs at {meta['train_cutoffs'][-1]}",
         f"run {run_id}; registered {uri}",
     ]
     shown = ("val.auc", "val.ap", "val.logloss", "val.ece", "val.lift_at_10pct", "best_iteration")

@@ -59,16 +59,18 @@ def run_runs_list(
 ) -> Result:
     """The recent runs, newest first: command, cutoff, status, duration (s), headline metrics."""
     from anticipate.tracking import RunReader
-    from anticipate.tracking.store import require_store
+    from anticipate.tracking.store import new_store_warning, require_store
 
     require_store(settings.tracking_uri)
+    created = new_store_warning(settings.tracking_uri)
     reader = RunReader(open_tracker(settings))
     runs = reader.search(
         build_filter(command, since, filter_string), all_experiments=all_experiments, max_results=limit
     )
     rows = [_list_row(r) for r in runs]
     return Result(
-        command="runs list", counts={"runs": len(rows)}, text=_list_text(rows), extra={"runs": rows}
+        command="runs list", counts={"runs": len(rows)}, text=_list_text(rows), extra={"runs": rows},
+        warnings=[created] if created else [],
     )
 
 

@@ -34,6 +34,18 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+def new_store_warning(uri: str) -> str | None:
+    """Before a command that only reads runs opens ``uri``: a warning when it is a ``sqlite:`` file that
+    does not exist yet (opening creates it empty: a mistyped file name reads as "no runs"), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.exists():
+        return None
+    return (f"there was no MLflow store at {path}, so an empty one was created there; if your runs are "
+            "elsewhere, check --tracking-uri (or MLFLOW_TRACKING_URI, tracking.uri)")
+
+
 def require_store(uri: str) -> None:
     """UsageError when ``uri`` is a ``sqlite:`` store in a directory that does not exist, for commands
     that only read runs or models: opening it would create the directories and an empty store and
