@@ -82,8 +82,12 @@ def test_reading_runs_from_a_store_in_a_missing_directory_is_a_usage_error(tmp_p
         result = CliRunner().invoke(main, ["--tracking-uri", uri, *args])
         assert result.exit_code == 2 and "does not exist" in result.output, result.output
     assert not (tmp_path / "typo").exists()
-    fresh = CliRunner().invoke(main, ["--tracking-uri", f"sqlite:///{tmp_path / 'mm.db'}", "runs", "list"])
-    assert fresh.exit_code == 0 and f"there was no MLflow store at {tmp_path / 'mm.db'}" in fresh.output
+    from anticipate.tracking.store import new_store_warning
+
+    (tmp_path / "mm.db").touch()  # a store that exists: nothing to say
+    assert new_store_warning(f"sqlite:///{tmp_path / 'mm.db'}") is None
+    said = new_store_warning(f"sqlite:///{tmp_path / 'm.db'}")  # a mistyped name: runs list says so
+    assert said is not None and said.startswith(f"there was no MLflow store at {tmp_path / 'm.db'}")
 
 
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
