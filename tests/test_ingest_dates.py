@@ -88,20 +88,19 @@ def _day_first_late(n_early: int = 1200) -> list[str]:
     return sorted(early, key=lambda d: d[:2]) + [f"{d}/01/2024" for d in range(13, 21)] * 50
 
 
-def test_a_day_first_file_detected_month_first_names_both_formats(tmp_path: Path) -> None:
+def test_a_day_first_file_whose_first_rows_also_read_month_first_is_read_day_first(tmp_path: Path) -> None:
+    """The first 1,000 rows (days up to 12) fit month-first too; the whole file settles it: 400 dates
+    parse only day-first and none only month-first, so every date is read day-first, with a note
+    (it was refused, asking for --date-format, before the whole file was read first)."""
     src = _file(tmp_path, "dmy.csv", _day_first_late())
-    code, output, _ = _run("--orders", str(src), "--out", str(tmp_path / "shop"))
-    assert code == 2 and "dmy.csv" in output and "column 'order_ts'" in output
-    assert "detected from the first 1,000 rows is %m/%d/%Y %H:%M (month-first)" in output
-    assert "400 of the 1,600 dates do not fit it (first row 1201, '13/01/2024 08:15')" in output
-    assert "%d/%m/%Y %H:%M (day-first) parses every date" in output
-    assert "--date-format '%d/%m/%Y %H:%M'" in output and "--max-reject-share" not in output
-    code, output, _ = _run("--orders", str(src), "--out", str(tmp_path / "shop"), "--on-error", "fail")
-    assert code == 2 and "read as %m/%d/%Y %H:%M (detected from its first 1,000 rows)" in output
-    assert "--date-format '%d/%m/%Y %H:%M'" in output
-    code, output, out = _run("--orders", str(src), "--out", str(tmp_path / "shop"), "--date-format",
-                             "%d/%m/%Y %H:%M")
+    code, output, out = _run("--orders", str(src), "--out", str(tmp_path / "shop"), "--on-error", "fail")
     assert code == 0 and out["counts"]["rows_accepted"] == 1600, output
+    assert "400 dates parse only as %d/%m/%Y %H:%M (first row 1201, '13/01/2024 08:15')" in output
+    assert "every date is read day-first (%d/%m/%Y %H:%M)" in output
+    ts = pd.read_parquet(tmp_path / "shop" / "orders.parquet")["order_ts"]
+    assert (ts.dt.month == 1).all() and ts.dt.day.max() == 20  # all in January: 12/01 is 12 January
+    report = json.loads((tmp_path / "shop" / "ingest_report.json").read_text())
+    assert report["tables"]["orders"]["date_format"] == "%d/%m/%Y %H:%M"
 
 
 @pytest.mark.parametrize("day_first", [False, True])

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from anticipate.errors import DataError
-from anticipate.ingest import parse
+from anticipate.ingest import parse, read
 
 
 def twin(fmt: str | None) -> str | None:
@@ -74,14 +74,23 @@ class DateOrder:
                 value = uniques[int(hits[0])].as_py()
                 self.examples[kind] = (int(rows[pc.index(text, value).as_py()]), value)
 
-    def check(self, file: str, column: str, out: str) -> None:
-        """Raise the DataError of a file whose day/month order the data does not settle.
+    def settled(self, file: str, column: str, out: str) -> tuple[str, str | None]:
+        """The format the file's dates are read with and a note when it is not the first rows' guess;
+        the DataError of a file whose day/month order the data does not settle.
 
-        Accepted: no value parses in ``other`` only and either some value parses in ``fmt``
-        only or no value reads differently in the two orders (days equal to months).
+        ``fmt``: no value parses in ``other`` only and either some value parses in ``fmt`` only or
+        no value reads differently in the two orders (days equal to months). ``other``: some value
+        parses in ``other`` only and none in ``fmt`` only (a day-first export whose first rows all
+        have a day up to 12). Anything else is refused.
         """
         if self.only_other == 0 and (self.only_fmt > 0 or self.differ == 0):
-            return
+            return self.fmt, None
+        if self.only_other and not self.only_fmt:
+            row, value = self.examples["only_other"]
+            return self.other, (
+                f"the first 1,000 rows read as {self.fmt} ({order_name(self.fmt)}) too, but "
+                f"{self.only_other:,} dates parse only as {self.other} (first row {row}, {value!r}) and none "
+                f"only as {self.fmt}: every date is read {order_name(self.other)} ({self.other})")
         stated = (f"Pass --date-format '{self.fmt}' to read the file {order_name(self.fmt)} or --date-format "
                   f"'{self.other}' to read it {order_name(self.other)} (or set ingest.date_format in the "
                   f"config); nothing was written to {out}")
@@ -93,14 +102,6 @@ class DateOrder:
                 f"{order_name(self.other)} ({self.other}; first row {r2}, {v2!r}). Export the file with "
                 f"one date format, or {stated[0].lower()}{stated[1:]}; the rows that do not fit the stated "
                 "format are then rejected as 'unparseable date'", file=file, column=column)
-        if self.only_other:
-            row, value = self.examples["only_other"]
-            raise DataError(
-                f"the date format detected from the first 1,000 rows is {self.fmt} ({order_name(self.fmt)}), "
-                f"but {self.only_other:,} of the {self.values:,} dates do not fit it (first row {row}, "
-                f"{value!r}) while {self.other} ({order_name(self.other)}) parses every date of the file. "
-                f"Pass --date-format '{self.other}' (or set ingest.date_format in the config); nothing was "
-                f"written to {out}", file=file, column=column)
         row, value = self.examples["differ"]
         read_a, read_b = (str(pd.Timestamp(parse.text_instants(pa.array([value]), f)[0]))
                           for f in (self.fmt, self.other))
@@ -109,3 +110,18 @@ class DateOrder:
             f"{order_name(self.fmt)} ({self.fmt}) and {order_name(self.other)} ({self.other}), and no day "
             f"above 12 tells them apart (row {row}, {value!r}, is {read_a} {order_name(self.fmt)} but "
             f"{read_b} {order_name(self.other)}). {stated}", file=file, column=column)
+
+
+def settle(source: read.Source, column: int, chunk_rows: int, fmt: str, *, file: str, name: str,
+           out: str) -> tuple[str, str | None]:
+    """Read every value of the date column ``column`` of ``source`` once and settle its day/month
+    order (:meth:`DateOrder.settled`), before the file is ingested with it.
+
+    ``fmt``: the format guessed from the first rows (it must have a :func:`twin`); returns the format
+    to read every row with and a note for the report when it is the twin. A second read of the file,
+    for non-ISO day/month dates only.
+    """
+    order = DateOrder(fmt, str(twin(fmt)))
+    for raw in read.iter_chunks(source, chunk_rows):
+        order.observe(raw.columns[column], raw.rows)
+    return order.settled(file, name, out)

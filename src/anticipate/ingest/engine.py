@@ -163,7 +163,6 @@ class _TableRun:
         self.rejected_rows: list[np.ndarray] = []
         self.day_counts = np.zeros(_N_DAYS, dtype=np.int64)
         self.ctx = refs
-        self.dates: dateorder.DateOrder | None = None
 
     def keys(self) -> pa.Array | None:
         if self.table not in KEYS:
@@ -171,7 +170,7 @@ class _TableRun:
         return pa.concat_arrays(self.key_chunks) if self.key_chunks else pa.array([], pa.string())
 
     def run(self) -> TableReport:
-        source = read.inspect(self.path)
+        source = self.source = read.inspect(self.path)
         found = columns.resolve(self.table, source.header, self.opts.mapping, file=self.file)
         self.found = found
         self.sources = {name: source.header[i] for name, i in found.items()}
@@ -207,10 +206,12 @@ class _TableRun:
         sample = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in arr.to_pylist()]
         fmt = parse.guess_date_format([v for v in sample if v is not None])
         self.report.date_format, self.report.date_format_source = fmt, "detected" if fmt else None
+        if fmt is not None and dateorder.twin(fmt) is not None:  # the whole file settles day/month
+            fmt, note = dateorder.settle(self.source, self.found["order_ts"], self.opts.chunk_rows, fmt,
+                                         file=self.file, name=self.sources["order_ts"], out=self.opts.out)
+            self.report.date_format = fmt
+            self.report.notes.extend([note] if note else [])
         self.ctx = replace(self.ctx, date_format=fmt)
-        other = dateorder.twin(fmt)
-        if fmt is not None and other is not None:
-            self.dates = dateorder.DateOrder(fmt, other)
 
     def _chunk(self, raw: read.RawChunk, writer: BackgroundWriter) -> None:
         names = [f"f{i}" for i in range(len(raw.columns))]
@@ -222,8 +223,6 @@ class _TableRun:
         if self.table in KEYS and self.key_chunks:
             self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
-        if self.dates is not None:
-            self.dates.observe(raw.columns[self.found["order_ts"]], raw.rows)
         rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
         self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
         self._reject(rejects)
@@ -266,8 +265,6 @@ class _TableRun:
         if report.rows_in == 0:
             raise DataError("the file has column names but no data rows; add rows or leave this file out",
                             file=self.file)
-        if self.dates is not None:
-            self.dates.check(self.file, self.sources["order_ts"], self.opts.out)
         if self.table == "orders":
             self._tail()
             days = np.flatnonzero(self.day_counts)
