@@ -206,15 +206,19 @@ def _default_note(values: list[str], default: str, column: str) -> str:
     return f" ({default!r}: what ingest fills in for orders without a {column} column)"
 
 
-def check_forecast_skus(forecast: pd.DataFrame, products: pd.DataFrame, target: Path) -> None:
-    """Gate 2b: more than :data:`MAX_LOST_SHARE` of the forecast's units for SKUs missing from products."""
-    total = float(forecast["mu"].sum())
+def _unknown_skus(forecast: pd.DataFrame, products: pd.DataFrame) -> tuple[float, float, list[str]]:
+    """The forecast's units in all, those of SKUs missing from ``products``, and those SKUs (most first)."""
     sku = forecast["sku"].astype(str)
     unknown = ~sku.isin(products["sku"].astype(str)).to_numpy()
     lost = float(forecast["mu"].to_numpy(float)[unknown].sum())
+    return float(forecast["mu"].sum()), lost, sku[unknown].value_counts().index.tolist()
+
+
+def check_forecast_skus(forecast: pd.DataFrame, products: pd.DataFrame, target: Path) -> None:
+    """Gate 2b: more than :data:`MAX_LOST_SHARE` of the forecast's units for SKUs missing from products."""
+    total, lost, skus = _unknown_skus(forecast, products)
     if total <= 0 or lost <= MAX_LOST_SHARE * total:
         return
-    skus = sku[unknown].value_counts().index.tolist()
     cause = (f"{lost / total:.0%} of the forecast's {total:,.0f} units are for SKUs not in products.parquet, "
              f"{_examples(skus)}{_default_note(skus, ORDERS_SKU_DEFAULT, 'sku')}, which the plan cannot "
              f"stock (allowed: {MAX_LOST_SHARE:.0%})")
@@ -320,11 +324,8 @@ def left_out_warnings(
         out.append(f"{share:.1%} of the units ordered from {_span(recent)} come from regions not in "
                    f"regions.parquet, {_examples(recent.unknown_regions)}: their demand is left out of the "
                    f"plan ({REGION_FIX}, or add them to it)")
-    total = float(forecast["mu"].sum())
-    unknown = ~forecast["sku"].astype(str).isin(products["sku"].astype(str)).to_numpy()
-    lost = float(forecast["mu"].to_numpy(float)[unknown].sum())
+    total, lost, skus = _unknown_skus(forecast, products)
     if total > 0 and lost > 0:
-        skus = forecast["sku"].astype(str)[unknown].value_counts().index.tolist()
         out.append(f"{lost / total:.1%} of the forecast's units are for SKUs not in products.parquet, "
                    f"{_examples(skus)}: the plan cannot stock them (add them to products)")
     return out

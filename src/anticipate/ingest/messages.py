@@ -27,8 +27,7 @@ def _date_hint(report: Any, reason: str) -> str:
 
     if reason != "unparseable date" or not report.date_format:
         return ""
-    how = ("as stated" if report.date_format_source == "stated"
-           else "detected from its first 1,000 rows")
+    how = "as stated" if report.date_format_source == "stated" else "detected"
     other = twin(report.date_format)
     example = f"--date-format '{other}'" if other else "--date-format FORMAT"
     return (f" The file's dates were read as {report.date_format} ({how}); if they are written another way, "

@@ -62,6 +62,12 @@ def spec_warnings(wrapper: Any, cfg: Any) -> list[str]:
     return out
 
 
+def model_warnings(wrapper: Any, cfg: Any, date: pd.Timestamp) -> list[str]:
+    """What a command scoring with a loaded model at ``date`` warns about: the config against the model's
+    spec (:func:`spec_warnings`) and the model's age (:func:`age_warnings`)."""
+    return spec_warnings(wrapper, cfg) + age_warnings(wrapper, date)
+
+
 def score_frame(wrapper: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """Score a features frame with a loaded model: keys plus p_buy, units_given_buy, expected_units.
 

@@ -16,7 +16,7 @@ from anticipate import dates
 from anticipate.config import Config
 from anticipate.errors import UsageError
 from anticipate.models.honesty import train_hint
-from anticipate.models.scoring import age_warnings, features_for, score_frame, spec_of, spec_warnings
+from anticipate.models.scoring import features_for, model_warnings, score_frame, spec_of
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
@@ -94,7 +94,7 @@ def _short_history_warnings(configured: int, usable: int, until: pd.Timestamp) -
     message = (f"the history before {dates.fmt(until)} holds {usable} of the {configured} training windows "
                f"of model.train_windows: training on {usable} "
                f"(set model.train_windows: {usable} to silence this)")
-    return [message]  # printed once, with the result (it was also logged at the start: twice)
+    return [message]  # printed with the result, once
 
 
 def _with_windows(cfg: Config, windows: int) -> Config:
@@ -196,7 +196,7 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
         counts={"pairs": len(table), "customers": int(table["customer_id"].nunique())},
         outputs={"predictions": str(out), "model_uri": uri},
         text=f"scored {len(table):,} pairs at {dates.fmt(cutoff_ts)} with {uri} -> {out}",
-        warnings=spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, cutoff_ts),
+        warnings=model_warnings(wrapper, settings.cfg, cutoff_ts),
     )
 
 

@@ -26,7 +26,7 @@ from anticipate.demand.inputs import (
 )
 from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
-from anticipate.models.scoring import age_warnings, spec_of, spec_warnings
+from anticipate.models.scoring import model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
@@ -84,7 +84,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         outputs={"forecast": str(out), "model_uri": uri},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, cutoff_ts),
+        warnings=model_warnings(wrapper, settings.cfg, cutoff_ts),
     )
 
 
@@ -176,7 +176,7 @@ def gate_lines(ds: DataSet, date: pd.Timestamp, horizon_days: int, windows: int)
     if set(RECENT_COLUMNS) <= set(ds.orders.columns):
         return None
     window = recent_window(ds.orders["order_ts"], date, horizon_days=horizon_days, windows=windows)
-    if window is None:  # too little history: the gates that read it give no verdict either way
+    if window is None:  # too little history: gate 0 refuses the plan before these lines are read
         return None
     start, end = window
     return read_parquet_checked(Path(ds.path) / "orders.parquet", columns=RECENT_COLUMNS,
@@ -221,7 +221,7 @@ def _summary(
 def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp) -> list[str]:
     """The warnings about what a plan at ``date`` rests on: the model against the config and the date,
     and the last ingest's warnings."""
-    return spec_warnings(wrapper, settings.cfg) + age_warnings(wrapper, date) + _ingest_warnings(ds.path)
+    return model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:

@@ -214,6 +214,13 @@ class DataSet:
     digest: str
 
 
+def _unreadable(path: Path, exc: BaseException) -> DataError:
+    """The DataError of a Parquet file that cannot be read (its first line of error, and the fix)."""
+    msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return DataError(f"cannot read Parquet ({msg}); the file is truncated or corrupt: re-run 'anticipate "
+                     "ingest' or 'anticipate sample' to rewrite it", file=str(path))
+
+
 def read_parquet_checked(
     path: Path,
     *,
@@ -245,12 +252,7 @@ def read_parquet_checked(
             return read_with_dictionaries(path, columns, text, stored=stored_dictionaries)
         return pd.read_parquet(path, columns=columns, engine="pyarrow", filters=filters)
     except (OSError, pa.ArrowException, ValueError) as exc:
-        msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise DataError(
-            f"cannot read Parquet ({msg}); the file is truncated or corrupt: "
-            "re-run 'anticipate ingest' or 'anticipate sample' to rewrite it",
-            file=str(path),
-        ) from None
+        raise _unreadable(path, exc) from None
 
 
 def _kind_fits(kind: str, arrow_type: Any) -> bool:
@@ -283,9 +285,7 @@ def check_table_schema(path: Path, table: str) -> None:
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"cannot read Parquet ({str(exc).splitlines()[0][:300]}); the file is truncated or "
-                        "corrupt: re-run 'anticipate ingest' or 'anticipate sample' to rewrite it",
-                        file=str(path)) from None
+        raise _unreadable(path, exc) from None
     fix = ("write the data directory with 'anticipate ingest' (or 'anticipate sample'), which gives every "
            "table its canonical columns")
     for col in TABLES[table]:

@@ -34,13 +34,16 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI, or None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def new_store_warning(uri: str) -> str | None:
     """Before a command that only reads runs opens ``uri``: a warning when it is a ``sqlite:`` file that
     does not exist yet (opening creates it empty: a mistyped file name reads as "no runs"), else None."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = Path(uri.removeprefix("sqlite:///"))
-    if path.exists():
+    path = _sqlite_file(uri)
+    if path is None or path.exists():
         return None
     return (f"there was no MLflow store at {path}, so an empty one was created there; if your runs are "
             "elsewhere, check --tracking-uri (or MLFLOW_TRACKING_URI, tracking.uri)")
@@ -51,10 +54,8 @@ def require_store(uri: str) -> None:
     that only read runs or models: opening it would create the directories and an empty store and
     then report "no runs" for what is really a mistyped path (a new store file in an existing
     directory is fine: a fresh project's first ``runs list``)."""
-    if not uri.startswith("sqlite:///"):
-        return
-    path = Path(uri.removeprefix("sqlite:///"))
-    if not path.exists() and not path.parent.is_dir():
+    path = _sqlite_file(uri)
+    if path is not None and not path.exists() and not path.parent.is_dir():
         raise UsageError(
             f"no MLflow store at {path}: its directory {path.parent} does not exist (tracking URI {uri}); "
             "check --tracking-uri (or MLFLOW_TRACKING_URI, tracking.uri)"
