@@ -45,10 +45,11 @@ def big_world_is_current(target: Path) -> bool:
 
 def write_big_world(target: Path, tables: dict[str, pd.DataFrame], latent: object) -> Path:
     """Publish an already generated BIG world at ``target`` atomically."""
+    from anticipate.pipelines.sample import SAMPLE_OUTPUT
     from anticipate.sample import write_world
-    from anticipate.storage.files import staging_dir
+    from anticipate.storage.publish import staging_dir
 
-    with staging_dir(target) as stage:
+    with staging_dir(target, SAMPLE_OUTPUT.with_names({FINGERPRINT})) as stage:
         write_world(tables, latent, stage)  # type: ignore[arg-type]
         (stage / FINGERPRINT).write_text(json.dumps({"fingerprint": fingerprint()}) + "\n")
     return target

@@ -91,15 +91,16 @@ def ensure_mid_world(workdir: Path) -> Path:
     """``workdir/world1m``: the MID world's tables, generated when absent or stale, then reused."""
     from _worlds import fingerprint
 
+    from anticipate.pipelines.sample import SAMPLE_OUTPUT
     from anticipate.sample import generate_world, write_world
-    from anticipate.storage.files import staging_dir
+    from anticipate.storage.publish import staging_dir
 
     target = Path(workdir) / MID_DIR
     marker = target / FINGERPRINT
     if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fingerprint(MID):
         return target
     tables, latent = generate_world(MID)
-    with staging_dir(target) as stage:
+    with staging_dir(target, SAMPLE_OUTPUT.with_names({FINGERPRINT})) as stage:
         write_world(tables, latent, stage)
         (stage / FINGERPRINT).write_text(json.dumps({"fingerprint": fingerprint(MID)}) + "\n")
     return target
