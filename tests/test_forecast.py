@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,7 @@ from anticipate.demand.new_demand import (
     new_demand,
     new_demand_from_table,
     non_candidate_table,
+    year_ago_history_days,
     year_ago_ratio,
     year_ago_table,
 )
@@ -188,6 +191,7 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
     cutoff = pd.Timestamp("2025-12-01")  # its horizon 52 weeks back: [2024-12-02, 2024-12-09)
     orders = _log(
         [
+            ("u0", "2024-10-25", "t", 1, "r"),  # the history starts over half a lookback before them
             ("u1", "2024-11-20", "s", 2, "r"),  # the two horizons before it: 2 units each
             ("u2", "2024-11-26", "s", 2, "r"),
             ("u3", "2024-12-03", "s", 6, "r"),  # the year-ago horizon: 3x
@@ -197,8 +201,12 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
         ]
     )
     kw = {"horizon_days": 7, "lookback_days": 30, "windows": 2, "item_level": "sku", "products": None}
-    assert year_ago_ratio(year_ago_table(orders, cutoff, **kw), 2) == 3.0
-    assert year_ago_ratio(year_ago_table(orders[orders["order_ts"] > "2025-01-01"], cutoff, **kw), 2) == 1.0
+    history = year_ago_history_days(orders["order_ts"].min(), cutoff, horizon_days=7, windows=2)
+    assert history == 24  # 2024-10-25 to 2024-11-18, the first of the year-ago table's horizons
+    ratio = partial(year_ago_ratio, windows=2, lookback_days=30)
+    assert ratio(year_ago_table(orders, cutoff, **kw), history_days=history) == 3.0
+    recent = orders[orders["order_ts"] > "2025-01-01"]
+    assert ratio(year_ago_table(recent, cutoff, **kw), history_days=0) == 1.0
     region_map = pd.DataFrame({"region": ["r"], "warehouse_id": ["w"]})
     scored = pd.DataFrame(columns=["customer_id", "item", "region", "p_buy", "units_given_buy"])
     plain, seasonal = (
@@ -209,6 +217,22 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
     )
     assert plain["mu"].tolist() == [2.0] and seasonal["mu"].tolist() == [6.0]
     assert (seasonal["var"] >= seasonal["mu"]).all()
+
+
+def test_year_ago_index_needs_half_a_lookback_of_history_before_its_windows() -> None:
+    """Near the history's start every buyer is new: a year-ago horizon of the first weeks against windows
+    before the first order gave the sample's first January 28x its new demand (12,485 units, 1,475 sold)."""
+    cutoff = pd.Timestamp("2025-01-06")  # year-ago horizon [2024-01-08, 2024-01-15), history from 2024-01-01
+    orders = _log([("a", "2024-01-02", "s", 1, "r"), ("b", "2024-01-09", "s", 30, "r"),
+                   ("n1", "2024-12-24", "s", 2, "r"), ("n2", "2024-12-31", "s", 2, "r")])
+    table = year_ago_table(orders, cutoff, horizon_days=7, lookback_days=30, windows=2, item_level="sku",
+                           products=None)
+    assert table.sum(axis=0).tolist() == [0.0, 1.0, 30.0]  # a raw index of 60
+    history = year_ago_history_days(orders["order_ts"].min(), cutoff, horizon_days=7, windows=2)
+    assert history == -8  # the table starts 2023-12-25, 8 days before the first order
+    assert year_ago_ratio(table, 2, history_days=history, lookback_days=30) == 1.0
+    assert year_ago_ratio(table, 2, history_days=15, lookback_days=30) == 60.0  # half a lookback: used
+    assert year_ago_ratio(table, 2, history_days=14, lookback_days=30) == 1.0
 
 
 def test_horizon_lines_use_the_customers_region_at_the_cutoff() -> None:

@@ -27,6 +27,7 @@ from anticipate.demand.new_demand import (
     configured_sku_windows,
     new_demand,
     with_index,
+    year_ago_history_days,
     year_ago_ratio,
     year_ago_table,
 )
@@ -178,7 +179,10 @@ def forecast_parts(
     if year_ago_index:
         table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
                                windows=new_demand_windows, item_level=item_level, products=products)
-        new = with_index(new, year_ago_ratio(table, new_demand_windows))
+        history = year_ago_history_days(orders["order_ts"].min(), cutoff, horizon_days=horizon_days,
+                                        windows=new_demand_windows) if len(orders) else 0
+        new = with_index(new, year_ago_ratio(table, new_demand_windows, history_days=history,
+                                             lookback_days=lookback_days))
     return {"candidates": candidate_demand(scored, item_level=item_level, shares=shares), "new": new}
 
 

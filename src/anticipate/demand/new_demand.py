@@ -16,7 +16,11 @@ uses ``S = W``, and ``S = 0`` is ``cell``).
 
 The *year-ago index* (``forecast.year_ago_index``) multiplies both moments by the
 non-candidate units of the same horizon 52 weeks earlier over their mean in the windows
-before it (what the season did to new demand then; 1 without such history).
+before it (what the season did to new demand then). It is 1 unless the history holds at
+least half a lookback before the first of those windows (:func:`year_ago_ratio`): a
+customer is "new" when the lookback before a window holds no line of the pair, so near the
+history's start every buyer is new and the index compares a full year-ago horizon with
+windows of almost nothing (28x in the sample's first January).
 """
 
 from __future__ import annotations
@@ -213,11 +217,27 @@ def year_ago_table(
                                windows=windows + 1, item_level=item_level, products=products)
 
 
-def year_ago_ratio(table: pd.DataFrame, windows: int) -> float:
+#: Share of ``time.lookback_days`` the history must hold before the year-ago windows.
+YEAR_AGO_HISTORY_SHARE = 0.5
+
+
+def year_ago_history_days(first_order: pd.Timestamp, cutoff: pd.Timestamp, *, horizon_days: int,
+                          windows: int) -> int:
+    """Days of orders (from the first line's day) before the first horizon of :func:`year_ago_table`."""
+    start = pd.Timestamp(cutoff) - pd.Timedelta(days=YEAR_AGO_DAYS + windows * horizon_days)
+    return int((start - pd.Timestamp(first_order).normalize()).days)
+
+
+def year_ago_ratio(table: pd.DataFrame, windows: int, *, history_days: int, lookback_days: int) -> float:
     """Non-candidate units of the year-ago horizon over their mean in the ``windows`` horizons before it.
 
-    ``table`` is a :func:`year_ago_table`; 1.0 when either holds no units (no history a year back).
+    ``table`` is a :func:`year_ago_table`; ``history_days`` (:func:`year_ago_history_days`) the
+    days of orders before its first horizon. 1.0 when either holds no units (no history a year
+    back) or when ``history_days`` is under :data:`YEAR_AGO_HISTORY_SHARE` of ``lookback_days``
+    (those windows would count returning customers as new).
     """
+    if history_days < YEAR_AGO_HISTORY_SHARE * lookback_days:
+        return 1.0
     totals = table.reindex(columns=range(windows + 1), fill_value=0.0).sum(axis=0).to_numpy(float)
     base, now = totals[:windows].mean(), totals[windows]
     return float(now / base) if base > 0 and now > 0 else 1.0

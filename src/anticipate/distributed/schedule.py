@@ -238,6 +238,11 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
 
 
 # --------------------------------------------------------------------------- forecast
+def _first_order(part: pd.DataFrame) -> pd.Timestamp:
+    """The first ``order_ts`` of a partition (``Timestamp.max`` when it holds none)."""
+    return pd.Timestamp(part["order_ts"].min()) if len(part) else pd.Timestamp.max
+
+
 def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares: Any) -> pd.DataFrame:
     """One partition's scored candidates reduced to ``region, sku, mu, var``."""
     from anticipate.demand.forecast import candidate_demand
@@ -263,6 +268,7 @@ def forecast_dask(
         new_demand_from_table,
         non_candidate_table,
         with_index,
+        year_ago_history_days,
         year_ago_ratio,
         year_ago_table,
     )
@@ -288,10 +294,13 @@ def forecast_dask(
         yas = [dask.delayed(year_ago_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
                                             windows=fc.new_demand_windows, item_level=level,
                                             products=ds.products) for p in parts] if fc.year_ago_index else []
+        firsts = [dask.delayed(_first_order)(p) for p in parts] if yas else []
         cand, new, *ya = client.gather(client.compute(
             [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, []),
-             *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
+             *([tree_reduce(sum_tables, yas, []), dask.delayed(min)(firsts)] if yas else [])]))
     new = new_demand_from_table(new, fc.new_demand_windows, sku_windows)
     if ya:
-        new = with_index(new, year_ago_ratio(ya[0], fc.new_demand_windows))
+        history = year_ago_history_days(ya[1], cutoff, horizon_days=horizon, windows=fc.new_demand_windows)
+        new = with_index(new, year_ago_ratio(ya[0], fc.new_demand_windows, history_days=history,
+                                             lookback_days=lookback))
     return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)
