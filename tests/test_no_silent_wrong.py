@@ -359,3 +359,42 @@ def test_the_last_ingests_warnings_travel_with_the_plan(tmp_path: Path) -> None:
     said = "products: no column found for unit_volume, so every row gets the same value (unit_volume = 1.0)"
     (tmp_path / "ingest_report.json").write_text(json.dumps({"warnings": [said], "rows_in": 3}))
     assert _ingest_warnings(tmp_path) == [f"the last ingest of {tmp_path} warned: {said}"]
+
+
+# --------------------------------------------------------------------------- dates and a network typed wrong
+def test_a_date_early_in_the_data_is_refused_as_too_early_not_as_a_short_history(tmp_path: Path) -> None:
+    """allocate --date 2024-01-03 on orders from 2024-01-01 blamed a missing --append (whole data quoted)."""
+    orders = pd.Series(pd.date_range("2024-01-01", "2025-12-30", freq="D"))
+    date = pd.Timestamp("2024-01-03")
+    window = gates.recent_window(orders, date, horizon_days=7, windows=4)
+    early = (r"begin on 2024-01-01, 2 days before 2024-01-03: less than one horizon \(7 days\).*"
+             r"plan a date from 2024-01-08 on \(the orders run 2024-01-01 to 2025-12-30\)")
+    with pytest.raises(gates.PlanRefused, match=early) as refused:
+        gates.check_history(window, orders, date, 7, tmp_path / "plans" / "2024-01-03")
+    assert "--append" not in str(refused.value)
+
+
+def test_a_date_months_before_the_data_end_is_planned_with_a_warning() -> None:
+    """A crontab's year typed wrong or a forgotten manual re-run planned a past night in silence."""
+    from anticipate.demand.inputs import check_staleness
+
+    orders = pd.DataFrame({"order_ts": pd.date_range("2025-01-01", "2025-12-30 12:00", freq="D")})
+    assert check_staleness(orders, pd.Timestamp("2025-12-31"), max_days=2, allow=False) == []
+    assert check_staleness(orders, pd.Timestamp("2025-12-29"), max_days=2, allow=False) == []  # a re-run
+    (past,) = check_staleness(orders, pd.Timestamp("2025-06-03"), max_days=2, allow=False)
+    assert past.startswith("--date 2025-06-03 is 211 days before the order data's end (2025-12-30;")
+    assert past.endswith("for tonight's plan pass --date 2025-12-31")
+
+
+def test_a_warehouse_that_serves_no_region_is_a_warning_with_the_demand_sent_to_the_centre() -> None:
+    """W5's lat and lon swapped: it served no region, its capacity stayed empty and 3% of the demand
+    went to the centre, exit 0 and no word."""
+    region_map = pd.DataFrame({"region": ["R1", "R2", "R9"], "warehouse_id": pd.array(["W1", "W1", None],
+                                                                                        dtype="string")})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W5", "W6"], "capacity": [10.0, 49.9, 0.0]})
+    (idle,) = gates.idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 97.0), 500.0)
+    assert idle.startswith("warehouse 'W5' with capacity is the nearest warehouse of no region within "
+                           "network.max_service_km (500 km)")
+    assert "3.0% of the units ordered from 2024-07-31 to 2024-08-27 go to the centre" in idle
+    serving = region_map.assign(warehouse_id=pd.array(["W1", "W5", None], dtype="string"))
+    assert gates.idle_warehouse_warnings(serving, warehouses, None, 500.0) == []  # W6 has no capacity

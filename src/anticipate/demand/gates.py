@@ -143,9 +143,21 @@ def check_history(
     window: tuple[pd.Timestamp, pd.Timestamp] | None, order_ts: pd.Series, date: pd.Timestamp,
     horizon_days: int, target: Path,
 ) -> None:
-    """Gate 0: less than one horizon of orders before ``date`` (``window`` None) -> PlanRefused."""
+    """Gate 0: less than one horizon of orders before ``date`` (``window`` None) -> PlanRefused.
+
+    The message tells a date too early in the data (pick a later one) from a history too
+    short before it (ingest the whole history).
+    """
     if window is not None:
         return
+    if not order_ts.empty and date < dates.data_end(order_ts):
+        first, last = dates.data_start(order_ts), dates.data_end(order_ts) - pd.Timedelta(days=1)
+        cause = (f"the orders begin on {dates.fmt(first)}, {max((date - first).days, 0)} days before "
+                 f"{dates.fmt(date)}: less than one horizon ({horizon_days} days), so the plan cannot be "
+                 f"checked against recent demand")
+        fix = (f"plan a date from {dates.fmt(first + pd.Timedelta(days=horizon_days))} on (the orders run "
+               f"{dates.fmt(first)} to {dates.fmt(last)})")
+        raise _refused(target, cause, fix)
     held = ("the orders hold no line" if order_ts.empty else
             f"the orders hold only {dates.fmt(dates.data_start(order_ts))} to "
             f"{dates.fmt(dates.data_end(order_ts) - pd.Timedelta(days=1))}")
@@ -309,7 +321,8 @@ def check_plan(
     check_forecast_skus(fc.table, ds.products, target)
     check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
-    return left_out_warnings(recent, fc.table, ds.products)
+    return [*left_out_warnings(recent, fc.table, ds.products),
+            *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km)]
 
 
 def left_out_warnings(
@@ -329,3 +342,28 @@ def left_out_warnings(
         out.append(f"{lost / total:.1%} of the forecast's units are for SKUs not in products.parquet, "
                    f"{_examples(skus)}: the plan cannot stock them (add them to products)")
     return out
+
+
+def idle_warehouse_warnings(
+    region_map: pd.DataFrame, warehouses: pd.DataFrame, recent: RecentDemand | None, max_service_km: float
+) -> list[str]:
+    """A warning when a warehouse with capacity is the nearest warehouse of no region within
+    ``max_service_km`` (km): it is stocked with nothing, typically coordinates typed wrong (lat
+    and lon swapped), and the regions it should serve are sent to the centre; the warning says
+    which share of the recent units (``recent``) the centre serves. None when every one serves.
+    """
+    serving = set(region_map["warehouse_id"].dropna().astype(str))
+    has_room = warehouses["capacity"].to_numpy(float) > 0
+    idle = sorted(set(warehouses.loc[has_room, "warehouse_id"].astype(str)) - serving)
+    if not idle:
+        return []
+    centre = ""
+    if recent is not None and recent.units > 0:
+        far = recent.units - recent.mapped_units - recent.unknown_units
+        centre = f"; {far / recent.units:.1%} of the units ordered from {_span(recent)} go to the centre"
+    one = len(idle) == 1
+    return [f"{'warehouse' if one else 'warehouses'} {_examples(idle)} with capacity "
+            f"{'is' if one else 'are'} the nearest warehouse of no region within network.max_service_km "
+            f"({max_service_km:,.0f} km), so the plan stocks nothing there{centre}: check "
+            f"{'its' if one else 'their'} lat and lon in warehouses.parquet (swapped or mistyped "
+            f"coordinates)"]

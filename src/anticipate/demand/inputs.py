@@ -76,10 +76,19 @@ def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, 
     The end is the midnight after the last order's day (:func:`anticipate.dates.data_end`):
     with the last order on 12-29 the end is 12-30, so with ``max_days = 2`` the date 01-01
     is accepted and 01-02 refused. ``allow`` turns the refusal into a returned warning.
+    A ``date`` more than ``max_days`` days *before* the end is a returned warning: a past
+    night re-planned, or a date typed wrong in a crontab, planned with today's supply,
+    capacity and products.
     """
     end = dates.data_end(orders["order_ts"])
     if date < end:
-        return []
+        early = (end - date).days
+        if early <= max_days:
+            return []
+        return [f"--date {dates.fmt(date)} is {early} days before the order data's end "
+                f"({dates.fmt(end - pd.Timedelta(days=1))}; allocate.max_staleness_days = {max_days}): the "
+                f"plan forecasts from {dates.fmt(date)} but stocks today's supply and capacity; for "
+                f"tonight's plan pass --date {dates.fmt(end)}"]
     stale = (date - end).days
     if stale <= max_days:
         return []
