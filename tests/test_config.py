@@ -99,3 +99,31 @@ def test_malformed_yaml_is_one_paragraph_naming_file_line_and_fix(
     message = str(err.value)
     assert f"{path}, {where}" in message and fix in message and "\n" not in message
     assert not message.endswith("python object tags are refused")
+
+
+@pytest.mark.parametrize(("key", "text"), [("time.horizon_days", "true"), ("time.horizon_days", "yes"),
+                                           ("model.train_windows", "on"), ("economics.value_local", "false"),
+                                           ("network.centre_lat", "true")])
+def test_a_boolean_is_no_number(tmp_path: Path, key: str, text: str) -> None:
+    """audit20 #12: ``horizon_days: true`` (or yes) was taken as 1 (pydantic's lax bool -> int)."""
+    section, name = key.split(".")
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {name}: {text}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"key '{key}': a number is required, not true/false" in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_booleans_stay_booleans_and_every_shipped_config_still_loads(tmp_path: Path) -> None:
+    from anticipate.pipelines.experiment import _validate_children, expand, load_spec
+
+    path = tmp_path / "c.yaml"
+    path.write_text("forecast:\n  year_ago_index: no\ntime:\n  horizon_days: 14\n"
+                    "economics:\n  value_local: 3\n")
+    cfg = load_config(path)
+    assert (cfg.forecast.year_ago_index, cfg.time.horizon_days, cfg.economics.value_local) == (False, 14, 3.0)
+    assert load_config(ROOT / "configs" / "default.yaml") == Config()
+    for spec_path in sorted((ROOT / "experiments").glob("*.yaml")):  # every grid point validates
+        spec = load_spec(spec_path)
+        _validate_children(spec, expand(spec), spec_path)

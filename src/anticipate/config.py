@@ -9,10 +9,10 @@ A user file overrides the defaults key by key (deep merge).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
@@ -22,8 +22,24 @@ MAX_YAML_BYTES = 1_000_000
 MAX_YAML_NODES = 100_000
 
 
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a number (``int``, ``float``, or one of them or None)."""
+    return annotation in (int, float) or any(a in (int, float) for a in get_args(annotation))
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse true/false (YAML also reads yes/no/on/off so) where a number belongs: pydantic would
+        take them as 1/0, so ``horizon_days: yes`` would plan a 1-day horizon without a word."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _numeric(field.annotation):
+            raise ValueError("a number is required, not true/false (YAML reads yes/no/on/off/true/false as "
+                             "booleans); write the number")
+        return value
 
 
 class DataConfig(_Section):
@@ -296,7 +312,8 @@ def validate_config(raw: dict[str, Any], *, source: str = "config") -> Config:
                 allowed = _allowed_keys(parent)
                 problems.append(f"unknown key '{key}' (allowed here: {', '.join(allowed)})")
             else:
-                problems.append(f"key '{key}': {err['msg']} (got {err.get('input')!r})")
+                message = err["msg"].removeprefix("Value error, ")
+                problems.append(f"key '{key}': {message} (got {err.get('input')!r})")
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
 
 
