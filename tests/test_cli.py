@@ -233,3 +233,24 @@ def test_mlflow_log_level_does_not_depend_on_when_mlflow_was_imported(monkeypatc
         assert logging.getLevelName(logging.getLogger("mlflow").level) == level
     finally:
         logging.getLogger("mlflow").setLevel(saved)
+
+
+# ------------------------------------------------------------------- tracking URIs and model references
+def test_a_bare_path_as_tracking_uri_is_a_usage_error_naming_its_source_and_fix(
+        workdir: Path, empty_store: Path) -> None:
+    """audit20 #7: a bare path (MLflow's retired file store) was exit 1 "unexpected failure ... a bug"."""
+    import shutil
+
+    shutil.copy(empty_store, workdir / "mlflow.db")  # an SQLite file named by its path, not its URI
+    (workdir / "c.yaml").write_text(f"tracking:\n  uri: file:{workdir / 'mlruns'}\n")
+    cases = [(["--tracking-uri", str(workdir / "mlflow.db")], {}, "the option --tracking-uri",
+              f"set it to exactly sqlite:///{workdir / 'mlflow.db'}"),
+             ([], {"MLFLOW_TRACKING_URI": "./mlruns"}, "the environment variable MLFLOW_TRACKING_URI",
+              "sqlite:////abs/path/mlflow.db (an absolute path: four slashes) or sqlite:///mlflow.db"),
+             (["--config", "c.yaml"], {}, "the config key tracking.uri", "sqlite:////abs/path/mlflow.db")]
+    for options, env, source, fix in cases:
+        for command in (["runs", "list"], ["promote", "latest"]):
+            result = CliRunner().invoke(main, [*options, *command], env=env)
+            assert result.exit_code == 2, result.output
+            assert f"(from {source}) is a plain path" in result.output and fix in result.output, result.output
+    assert not (workdir / "mlruns").exists()

@@ -84,7 +84,8 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
 
     cfg = load_config(opts.get("config"), overrides=overrides)
     data_dir = Path(opts["data"]) if opts.get("data") else Path(cfg.data.dir)
-    tracking_uri = opts.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.uri
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    tracking_uri = opts.get("tracking_uri") or env_uri or cfg.tracking.uri
     verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
     return Settings(
         cfg=cfg,
@@ -92,6 +93,8 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
         tracking_uri=tracking_uri,
         verbosity=verbosity,
         progress=verbosity >= 0,
+        tracking_source="the option --tracking-uri" if opts.get("tracking_uri") else
+        "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri",
     )
 
 

@@ -18,7 +18,8 @@ from anticipate.config import Config
 class Settings:
     """What every command receives: the validated config and the global options.
 
-    ``data_dir`` and ``tracking_uri`` are already resolved (option > env > config).
+    ``data_dir`` and ``tracking_uri`` are already resolved (option > env > config);
+    ``tracking_source`` says which of the three gave the URI, for messages ("" when unknown).
     ``verbosity`` is -1 (quiet), 0 (normal) or 1+ (verbose); ``progress`` is whether
     progress bars may be drawn on stderr; ``started_at`` is when the command began
     (seconds since epoch), the start time of the run it records.
@@ -29,6 +30,7 @@ class Settings:
     tracking_uri: str
     verbosity: int = 0
     progress: bool = True
+    tracking_source: str = ""
     started_at: float = field(default_factory=time.time, compare=False)
 
 

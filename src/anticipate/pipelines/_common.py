@@ -63,9 +63,12 @@ def open_tracker(settings: Settings) -> Tracker:
 
     Its first run starts when the command did (``settings.started_at``), as pipelines
     open their run after the work; ``-q`` (verbosity -1) silences MLflow's own lines.
+    A bare path as the URI is refused first, naming where it came from.
     """
     from anticipate.tracking import Tracker
+    from anticipate.tracking.store import check_uri_form
 
+    check_uri_form(settings.tracking_uri, settings.tracking_source)
     return Tracker.from_config(
         settings.cfg,
         settings.tracking_uri,

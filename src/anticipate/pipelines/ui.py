@@ -97,7 +97,9 @@ def run_ui(
     UI is the answer and its URL is returned at once.
     """
     from anticipate.tracking import is_remote
+    from anticipate.tracking.store import check_uri_form
 
+    check_uri_form(settings.tracking_uri, settings.tracking_source)  # `mlflow ui` would die on it
     if is_remote(settings.tracking_uri):
         return Result(
             command="ui",

@@ -36,6 +36,7 @@ from anticipate.tracking.errors import retry_on_store_race, service_errors
 from anticipate.tracking.registry import Registry
 from anticipate.tracking.store import (
     check_reachable,
+    check_uri_form,
     configure_mlflow,
     git_commit,
     local_artifact_root,
@@ -125,7 +126,8 @@ class Tracker:
     Parameters
     ----------
     uri
-        ``sqlite:///mlflow.db`` (default), a ``file:`` path or an ``http(s)://`` server.
+        ``sqlite:///mlflow.db`` (default) or an ``http(s)://`` server; a bare path or ``file:`` URI (MLflow's
+        retired file store) is a UsageError.
     experiment
         Experiment name; created on first use (with ``artifact_location`` for local stores).
     artifact_location
@@ -145,6 +147,7 @@ class Tracker:
         self.artifact_location = artifact_location
         self.quiet = quiet
         self._pending_start_ms = started_ms
+        check_uri_form(uri)
         check_reachable(uri)
         configure_mlflow(uri)
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)

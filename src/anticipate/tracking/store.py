@@ -39,6 +39,56 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: Where a tracking URI came from when the caller does not say (``Settings.tracking_source``).
+ANY_SOURCE = "--tracking-uri, MLFLOW_TRACKING_URI or the config key tracking.uri"
+_ABS_FIX = "sqlite:////abs/path/mlflow.db"
+
+
+def _file_store_path(uri: str) -> Path | None:
+    """The directory or file a URI names when MLflow would read it as its file store: a bare path or a
+    ``file:`` URI (a Windows drive letter parses as a one-letter scheme), else None."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if uri.startswith("databricks"):  # MLflow's own name of a Databricks workspace, not a path
+        return None
+    return Path(uri) if len(parsed.scheme) <= 1 else None
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def check_uri_form(uri: str, source: str = "") -> None:
+    """UsageError (exit 2) when ``uri`` is a bare path or ``file:`` URI: MLflow reads those as its retired
+    file store and refuses it with an error that is no fault of anticipate (unless the user opted in with
+    ``MLFLOW_ALLOW_FILE_STORE``). ``source`` is where the URI came from (``Settings.tracking_source``)."""
+    path = _file_store_path(uri)
+    if path is None or os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
+        return
+    where = source or ANY_SOURCE
+    if _is_sqlite_file(path):
+        fix = f"{path} is an SQLite database: set it to exactly sqlite:///{path.resolve()}"
+    elif path.is_dir():
+        fix = (f"{path} is a directory (an MLflow file store?): move its runs into an SQLite store with "
+               f"'mlflow migrate-filestore', then set it to {_ABS_FIX}")
+    else:
+        fix = (f"set it to {_ABS_FIX} (an absolute path: four slashes) or sqlite:///mlflow.db (relative to "
+               "the current directory)")
+    raise UsageError(
+        f"the tracking URI {uri!r} (from {where}) is a plain path, not a store URI: MLflow would read it "
+        f"as its retired file store and refuse it; {fix}"
+    )
+
+
 def new_store_warning(uri: str) -> str | None:
     """Before a command that only reads runs opens ``uri``: a warning when it is a ``sqlite:`` file that
     does not exist yet (opening creates it empty: a mistyped file name reads as "no runs"), else None."""
