@@ -249,8 +249,40 @@ def test_a_bare_path_as_tracking_uri_is_a_usage_error_naming_its_source_and_fix(
               "sqlite:////abs/path/mlflow.db (an absolute path: four slashes) or sqlite:///mlflow.db"),
              (["--config", "c.yaml"], {}, "the config key tracking.uri", "sqlite:////abs/path/mlflow.db")]
     for options, env, source, fix in cases:
-        for command in (["runs", "list"], ["promote", "latest"]):
+        for command in (["runs", "list"], ["promote", "latest"], ["allocate", "--date", "2024-08-28"]):
             result = CliRunner().invoke(main, [*options, *command], env=env)
             assert result.exit_code == 2, result.output
             assert f"(from {source}) is a plain path" in result.output and fix in result.output, result.output
-    assert not (workdir / "mlruns").exists()
+    assert sorted(p.name for p in workdir.iterdir()) == ["c.yaml", "mlflow.db"]  # no plans/, no mlruns/
+
+
+MODEL_COMMANDS = [["allocate", "--date", "2024-08-28"], ["forecast", "--out", "f.parquet"],
+                  ["predict", "--out", "p.parquet"], ["evaluate"],
+                  ["backtest", "--model", "@production", "--cutoffs", "2024-08-14"], ["promote", "latest"]]
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS, ids=lambda c: c[0])
+def test_a_model_command_away_from_its_store_creates_nothing_and_says_where_it_looked(
+        trained_world, tmp_path: Path, command: list[str]) -> None:
+    """audit20 #8: run from another directory, the default sqlite:///mlflow.db was created empty (and
+    plans/), then exit 3 "Registered Model ... not found; run promote"."""
+    done = run_cli("--data", str(trained_world.data), "--config", str(trained_world.config), *command,
+                   cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert ("no MLflow store at mlflow.db (tracking URI sqlite:///mlflow.db, from the config key "
+            f"tracking.uri; current directory {tmp_path})") in said, said
+    assert "--tracking-uri sqlite:////abs/path/mlflow.db" in said
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_default_alias_is_exit_3_naming_the_store(trained_world, tmp_path: Path) -> None:
+    """audit20 #8: the exit-3 "not found" message did not name the tracking URI the README promises."""
+    store = stand_in_model_store(tmp_path / "store", registered_name="anticipate-next-purchase")
+    done = run_cli("--data", str(trained_world.data), "--config", str(trained_world.config), "--tracking-uri",
+                   store["uri"], "forecast", "--out", "f.parquet", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    said = " ".join(done.stderr.split())
+    assert ("model 'anticipate-next-purchase' has no alias '@production' in the tracking store "
+            f"{store['uri']} (its aliases: none); point it at a version with 'anticipate promote VERSION "
+            "--alias production'") in said, said

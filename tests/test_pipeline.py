@@ -134,7 +134,10 @@ def test_runs_list_and_compare_mark_the_better_run(world: Path, world_copy: Trai
     assert (world / "cmp.png").stat().st_size > 10_000
 
 
-def test_bad_cutoff_and_missing_model_exit_codes(world: Path) -> None:
+def test_bad_cutoff_and_missing_model_exit_codes(world: Path, empty_store: Path) -> None:
+    import shutil
+
+    shutil.copy(empty_store, world / "empty.db")  # a store without the model (a missing one is exit 2)
     done = run_cli("--data", "data", "features", "--cutoff", "2030-01-01", "--out", "f.parquet", cwd=world)
     assert done.returncode == 2 and "valid range" in done.stderr and "2030-01-01" in done.stderr, done.stderr
     assert not (world / "f.parquet").exists()

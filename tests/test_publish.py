@@ -96,14 +96,22 @@ def test_backtest_refuses_a_data_directory_as_out_before_any_work(tmp_path: Path
     assert sorted(p.name for p in data.iterdir()) == before and (victim / "notes.txt").is_file()
 
 
-def test_allocate_refuses_a_plan_directory_holding_a_foreign_file(tmp_path: Path) -> None:
+def _store(tmp_path: Path, empty_store: Path) -> str:
+    """An existing (empty) store in ``tmp_path``: allocate refuses a missing one before it looks at plans/."""
+    import shutil
+
+    return f"sqlite:///{shutil.copy(empty_store, tmp_path / 'mlflow.db')}"
+
+
+def test_allocate_refuses_a_plan_directory_holding_a_foreign_file(tmp_path: Path, empty_store: Path) -> None:
     night = tmp_path / "plans" / "2025-01-02"
     night.mkdir(parents=True)
     (night / "notes.txt").write_text("precious")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"allocate:\n  plans_dir: {tmp_path / 'plans'}\n")
     result = CliRunner().invoke(main, ["allocate", "--config", str(cfg), "--date", "2025-01-02",
-                                       "--data", str(tmp_path / "none")])
+                                       "--data", str(tmp_path / "none"),
+                                       "--tracking-uri", _store(tmp_path, empty_store)])
     assert result.exit_code == 2 and "the plan directory" in result.output and "notes.txt" in result.output
     assert (night / "notes.txt").read_text() == "precious"
 
@@ -127,7 +135,7 @@ def test_a_file_output_onto_a_directory_or_an_unwritable_place_is_a_user_error(t
     assert (tmp_path / "afile").read_text() == "keep" and not any((tmp_path / "adir.parquet").iterdir())
 
 
-def test_solve_and_allocate_name_a_bad_output_path_with_exit_2(tmp_path: Path,
+def test_solve_and_allocate_name_a_bad_output_path_with_exit_2(tmp_path: Path, empty_store: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     inst = _instance(tmp_path)
     (tmp_path / "afile").write_text("keep")
@@ -136,7 +144,8 @@ def test_solve_and_allocate_name_a_bad_output_path_with_exit_2(tmp_path: Path,
     assert result.exit_code == 2 and "a file is in the way where a directory must be" in result.output
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"allocate:\n  plans_dir: {tmp_path / 'afile' / 'plans'}\n")
-    result = CliRunner().invoke(main, ["allocate", "--config", str(cfg), "--date", "2025-01-02"])
+    result = CliRunner().invoke(main, ["allocate", "--config", str(cfg), "--date", "2025-01-02",
+                                       "--tracking-uri", _store(tmp_path, empty_store)])
     assert result.exit_code == 2 and "a part of the path is a file, not a directory" in result.output
     here = tmp_path / "here"
     here.mkdir()

@@ -180,8 +180,11 @@ def _write_lock(path: Path, pid: int) -> None:
                                 "command": f"anticipate allocate --date {DATE}"}))
 
 
-def test_a_lock_held_by_a_live_run_exits_75_naming_it(world_data: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_lock_held_by_a_live_run_exits_75_naming_it(world_data: tuple[Path, Path], tmp_path: Path,
+                                                     empty_store: Path) -> None:
     from anticipate.storage.lock import exclusive_lock
+
+    shutil.copy(empty_store, tmp_path / "mlflow.db")  # a store to open: a missing one is refused first
 
     lock = tmp_path / "plans" / f".{DATE}.lock"
     with exclusive_lock(lock, command=f"anticipate allocate --date {DATE}"):  # this pytest process holds it

@@ -120,9 +120,10 @@ def _bad_data_dir(world_data: tuple[Path, Path], tmp_path: Path, damage: str) ->
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupted", "empty"])
 def test_broken_orders_parquet_exits_2_naming_the_file(
-    world_data: tuple[Path, Path], tmp_path: Path, damage: str
+    world_data: tuple[Path, Path], tmp_path: Path, damage: str, empty_store: Path
 ) -> None:
     data = _bad_data_dir(world_data, tmp_path, damage)
+    shutil.copy(empty_store, tmp_path / "mlflow.db")  # a store to open: a missing one is refused first
     proc = run_cli("--data", str(data), "-q", "allocate", "--date", DATE, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "orders.parquet" in proc.stderr

@@ -77,12 +77,26 @@ def open_tracker(settings: Settings) -> Tracker:
     )
 
 
+def require_model_store(settings: Settings, model: str | None) -> None:
+    """Before a command that loads ``--model`` writes or creates anything: UsageError (exit 2) for a bare
+    path as the tracking URI and for a ``sqlite:`` store that does not exist when the model is to come
+    from the store (opening it would create an empty one)."""
+    from anticipate.tracking.registry import is_registry_reference
+    from anticipate.tracking.store import check_uri_form, require_existing_store
+
+    check_uri_form(settings.tracking_uri, settings.tracking_source)
+    if is_registry_reference(model):
+        require_existing_store(settings.tracking_uri, settings.tracking_source)
+
+
 def load_registered(settings: Settings, model: str | None, *, default_alias: str | None) -> tuple[Any, str]:
     """Load ``--model`` (a version, ``@alias``, URI or local path) -> (NextPurchasePyfunc, uri).
 
     ``None`` resolves to ``default_alias`` of the registered model (or its latest
-    version when that is None too).
+    version when that is None too). The store and a local path are checked first
+    (:func:`require_model_store`).
     """
+    require_model_store(settings, model)
     tracker = open_tracker(settings)
     uri = tracker.resolve_model_uri(
         model, name=settings.cfg.model.registered_name, default_alias=default_alias

@@ -19,7 +19,13 @@ from anticipate.models.honesty import train_hint
 from anticipate.models.scoring import features_for, model_warnings, score_frame, spec_of
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
+from anticipate.pipelines._common import (
+    load_data,
+    load_registered,
+    open_tracker,
+    require_model_store,
+    resolve_cutoff,
+)
 from anticipate.progress import stages
 from anticipate.storage.files import DataSet, write_table
 
@@ -203,6 +209,7 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
 # --------------------------------------------------------------------------- promote
 def run_promote(settings: Settings, *, run_or_version: str, alias: str) -> Result:
     """Point a registry alias (``production``) at a model version, a run's version or ``latest``."""
+    require_model_store(settings, None)  # a store that does not exist holds no version to promote
     tracker = open_tracker(settings)
     name = settings.cfg.model.registered_name
     before = tracker.registry.alias_version(name, alias)

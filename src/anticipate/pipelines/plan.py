@@ -107,6 +107,8 @@ def run_allocate(
     """The nightly plan: lock, forecast at the date, allocate, publish ``plans/DATE/`` atomically."""
     date_ts = check_date(date)
     target = Path(settings.cfg.allocate.plans_dir) / dates.fmt(date_ts)
+    from anticipate.pipelines._common import require_model_store
+    require_model_store(settings, model)  # before the lock creates plans/: a wrong store creates nothing
     with _night(target, date, progress=settings.progress) as bar:
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)

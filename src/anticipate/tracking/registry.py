@@ -50,6 +50,14 @@ def model_requirements() -> list[str]:
     return pinned
 
 
+def is_registry_reference(model: str | None) -> bool:
+    """Whether ``--model`` names something in the tracking store (nothing given: the default alias; a
+    version, ``@alias``, ``latest``, a ``models:/`` or ``runs:/`` URI) rather than a local copy or a URI of
+    another artifact store."""
+    return (model is None or model.isdigit() or model == "latest"
+            or model.startswith(("@", "models:/", "runs:/")))
+
+
 def _user_error(exc: MlflowException) -> bool:
     """Whether MLflow refused a request for a reason the user can fix (HTTP 4xx)."""
     status = http_status(exc)
@@ -103,6 +111,7 @@ class Registry:
         """
         if model is None:
             if default_alias is not None:
+                self.require_alias(name, default_alias, given=False)
                 return f"models:/{name}@{default_alias}"
             return f"models:/{name}/{self.latest_version(name)}"
         if model.isdigit():
@@ -219,6 +228,37 @@ class Registry:
                     raise
                 return None
 
+    def aliases(self, name: str) -> dict[str, str] | None:
+        """Every alias of the registered model ``name`` -> its version, or None when ``name`` is not
+        registered in this store."""
+        with service_errors(self.uri, "reading the model's aliases"):
+            try:
+                found = self.client.get_registered_model(name)
+            except MlflowException as exc:
+                if not (is_not_found(exc) or _user_error(exc)):
+                    raise
+                return None
+        return {str(k): str(v) for k, v in (found.aliases or {}).items()}
+
+    def require_alias(self, name: str, alias: str, *, given: bool) -> None:
+        """Refuse an alias of ``name`` that points nowhere, naming the store and the aliases that exist:
+        UsageError (exit 2) when the user ``given`` it (a typo), ModelNotFound (exit 3) for a command's
+        default alias (nobody promoted a model yet)."""
+        if self.alias_version(name, alias) is not None:
+            return
+        known = self.aliases(name)
+        error = UsageError if given else ModelNotFound
+        if known is None:
+            raise error(f"no model named '{name}' is registered in the tracking store {self.uri}; check "
+                        "--tracking-uri, or run 'anticipate train' and 'anticipate promote'")
+        listed = ", ".join(f"@{a} (version {v})" for a, v in sorted(known.items())) or "none"
+        raise error(
+            f"model '{name}' has no alias '@{alias}' in the tracking store {self.uri} "
+            f"(its aliases: {listed}); "
+            f"{'pass one of them with --model, or ' if given and known else ''}point it at a version with "
+            f"'anticipate promote VERSION --alias {alias}'"
+        )
+
     def load_model(self, uri: str) -> Any:
         """Load a pyfunc model and return the wrapped Python object; ModelNotFound (exit 3) if it fails."""
         import mlflow.pyfunc
@@ -234,6 +274,7 @@ class Registry:
                 hint = ("run 'anticipate promote VERSION --alias production' to set the alias" if "@" in uri
                         else "check the URI with 'anticipate runs list', or run 'anticipate train'")
                 raise ModelNotFound(
-                    f"cannot load model {uri}: {str(exc).splitlines()[0][:300]}; {hint}"
+                    f"cannot load model {uri} (tracking store {self.uri}): {str(exc).splitlines()[0][:300]}; "
+                    f"{hint}"
                 ) from None
         return loaded.unwrap_python_model()

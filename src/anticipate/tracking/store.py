@@ -89,6 +89,21 @@ def check_uri_form(uri: str, source: str = "") -> None:
     )
 
 
+def require_existing_store(uri: str, source: str = "") -> None:
+    """UsageError (exit 2) when ``uri`` is a ``sqlite:`` file that does not exist, for a command that needs
+    a model already in the store: opening it would create an empty store (and report "model not found",
+    exit 3, for what is really a command run from another directory or a mistyped URI)."""
+    path = _sqlite_file(uri)
+    if path is None or path.exists():
+        return
+    where = source or ANY_SOURCE
+    raise UsageError(
+        f"no MLflow store at {path} (tracking URI {uri}, from {where}; current directory {Path.cwd()}), so "
+        f"there is no model to load and nothing was created; run the command from the project directory "
+        f"that holds the store, or pass --tracking-uri {_ABS_FIX}"
+    )
+
+
 def new_store_warning(uri: str) -> str | None:
     """Before a command that only reads runs opens ``uri``: a warning when it is a ``sqlite:`` file that
     does not exist yet (opening creates it empty: a mistyped file name reads as "no runs"), else None."""
