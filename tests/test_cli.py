@@ -286,3 +286,44 @@ def test_a_missing_default_alias_is_exit_3_naming_the_store(trained_world, tmp_p
     assert ("model 'anticipate-next-purchase' has no alias '@production' in the tracking store "
             f"{store['uri']} (its aliases: none); point it at a version with 'anticipate promote VERSION "
             "--alias production'") in said, said
+
+
+def test_a_model_reference_that_names_nothing_is_a_usage_error_naming_it(trained_world,
+                                                                          tmp_path: Path) -> None:
+    """audit20 #9: '@prod' was told to set --alias production; a mistyped path and 'backtest --model @nope'
+    were exit 3 (service unavailable)."""
+    common = ["--data", str(trained_world.data), "--config", str(trained_world.config), "--tracking-uri",
+              trained_world.tracking_uri]
+    aliases = "(its aliases: @production (version 1)); pass one of them with --model"
+    cases = [(["forecast", "--model", "models:/anticipate-next-purchase@prod", "--out", "f.parquet"],
+              f"has no alias '@prod' in the tracking store {trained_world.tracking_uri} {aliases}"),
+             (["backtest", "--model", "@nope", "--cutoffs", "2024-08-14"],
+              f"no alias '@nope' in the tracking store {trained_world.tracking_uri} {aliases}"),
+             (["allocate", "--date", "2024-08-28", "--model", str(tmp_path / "nonexist")],
+              f"--model {tmp_path / 'nonexist'}: {tmp_path / 'nonexist'} does not exist; pass a local "
+              "model copy")]
+    for command, message in cases:
+        done = run_cli(*common, *command, cwd=tmp_path)
+        said = " ".join(done.stderr.split())
+        assert done.returncode == 2 and message in said, said
+        assert "--alias production" not in said
+    assert not (tmp_path / "plans").exists()  # the path is checked before the night's lock
+
+
+def test_the_unreachable_server_hint_fits_the_command_and_the_model_given(tmp_path: Path) -> None:
+    """audit20 #9: 'allocate --model PATH' was recommended under 'runs list' and when --model PATH was
+    given."""
+    from tests.conftest import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    copy = tmp_path / "model-copy"
+    copy.mkdir()
+    (copy / "MLmodel").write_text("flavors: {}\n")
+    listed = CliRunner().invoke(main, ["--tracking-uri", uri, "runs", "list"])
+    given = CliRunner().invoke(main, ["--tracking-uri", uri, "allocate", "--date", "2024-08-28", "--model",
+                                      str(copy)])
+    for result in (listed, given):
+        assert result.exit_code == 3 and f"{uri} is unreachable" in result.output, result.output
+        assert "runs without the server" not in result.output
+    assert (f"--model {copy} is a local copy, but the run is still recorded in the tracking store: pass a "
+            "local one too (--tracking-uri sqlite:///local.db)") in " ".join(given.output.split())

@@ -58,12 +58,13 @@ def resolve_cutoff(
     return dates.check_cutoff(cutoff, ts, horizon_days, purpose, command=command)
 
 
-def open_tracker(settings: Settings) -> Tracker:
+def open_tracker(settings: Settings, *, offline_hint: str = "") -> Tracker:
     """The MLflow tracker for the resolved URI (imports MLflow lazily).
 
     Its first run starts when the command did (``settings.started_at``), as pipelines
     open their run after the work; ``-q`` (verbosity -1) silences MLflow's own lines.
-    A bare path as the URI is refused first, naming where it came from.
+    A bare path as the URI is refused first, naming where it came from. ``offline_hint``:
+    how the command can run without an unreachable server.
     """
     from anticipate.tracking import Tracker
     from anticipate.tracking.store import check_uri_form
@@ -74,17 +75,19 @@ def open_tracker(settings: Settings) -> Tracker:
         settings.tracking_uri,
         started_ms=int(settings.started_at * 1000),
         quiet=settings.verbosity < 0,
+        offline_hint=offline_hint,
     )
 
 
 def require_model_store(settings: Settings, model: str | None) -> None:
     """Before a command that loads ``--model`` writes or creates anything: UsageError (exit 2) for a bare
-    path as the tracking URI and for a ``sqlite:`` store that does not exist when the model is to come
-    from the store (opening it would create an empty one)."""
-    from anticipate.tracking.registry import is_registry_reference
+    path as the tracking URI, for a local model path that is no model, and for a ``sqlite:`` store that
+    does not exist when the model is to come from the store (opening it would create an empty one)."""
+    from anticipate.tracking.registry import check_local_model, is_registry_reference
     from anticipate.tracking.store import check_uri_form, require_existing_store
 
     check_uri_form(settings.tracking_uri, settings.tracking_source)
+    check_local_model(model)
     if is_registry_reference(model):
         require_existing_store(settings.tracking_uri, settings.tracking_source)
 
@@ -96,8 +99,16 @@ def load_registered(settings: Settings, model: str | None, *, default_alias: str
     version when that is None too). The store and a local path are checked first
     (:func:`require_model_store`).
     """
+    from anticipate.tracking.registry import local_model_path
+
     require_model_store(settings, model)
-    tracker = open_tracker(settings)
+    if local_model_path(model) is not None:
+        hint = (f"--model {model} is a local copy, but the run is still recorded in the tracking store: "
+                "pass a local one too (--tracking-uri sqlite:///local.db)")
+    else:
+        hint = ("a local copy of the model runs without the server: --model PATH with a local "
+                "--tracking-uri sqlite:///local.db (see the README's runbook)")
+    tracker = open_tracker(settings, offline_hint=hint)
     uri = tracker.resolve_model_uri(
         model, name=settings.cfg.model.registered_name, default_alias=default_alias
     )

@@ -9,7 +9,9 @@ a user error (exit 2); a model that cannot be loaded is exit 3.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import mlflow
 import pandas as pd
@@ -56,6 +58,32 @@ def is_registry_reference(model: str | None) -> bool:
     another artifact store."""
     return (model is None or model.isdigit() or model == "latest"
             or model.startswith(("@", "models:/", "runs:/")))
+
+
+def local_model_path(model: str | None) -> Path | None:
+    """The directory ``--model`` names when it is a local path (or a ``file:`` URI), else None."""
+    if is_registry_reference(model):
+        return None
+    assert model is not None
+    parsed = urlparse(model)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(model) if len(parsed.scheme) <= 1 else None  # a drive letter parses as a scheme
+
+
+def check_local_model(model: str | None) -> None:
+    """UsageError (exit 2) when ``--model`` is a local path that is not an MLflow model directory: a typo
+    in a path is the user's to fix, not an outage (exit 3)."""
+    path = local_model_path(model)
+    if path is None or (path / "MLmodel").is_file():
+        return
+    what = ("does not exist" if not path.exists()
+            else "is not an MLflow model directory (it has no MLmodel file)")
+    raise UsageError(
+        f"--model {model}: {path} {what}; pass a local model copy (the directory holding MLmodel that "
+        "mlflow.artifacts.download_artifacts wrote), or a registry version, @ALIAS, 'latest', models:/ or "
+        "runs:/ URI"
+    )
 
 
 def _user_error(exc: MlflowException) -> bool:
@@ -117,7 +145,12 @@ class Registry:
         if model.isdigit():
             return f"models:/{name}/{model}"
         if model.startswith("@"):
+            self.require_alias(name, model[1:], given=True)
             return f"models:/{name}{model}"
+        if model.startswith("models:/") and "@" in model:
+            named, _, alias = model[len("models:/"):].partition("@")
+            self.require_alias(named, alias, given=True)
+            return model
         if model == "latest":
             return f"models:/{name}/{self.latest_version(name)}"
         if model.startswith("runs:/"):
@@ -271,7 +304,8 @@ class Registry:
             except (MlflowException, OSError) as exc:
                 if is_connection_failure(exc):
                     raise
-                hint = ("run 'anticipate promote VERSION --alias production' to set the alias" if "@" in uri
+                alias = uri.rpartition("@")[2] if uri.startswith("models:/") and "@" in uri else None
+                hint = (f"run 'anticipate promote VERSION --alias {alias}' to set the alias" if alias
                         else "check the URI with 'anticipate runs list', or run 'anticipate train'")
                 raise ModelNotFound(
                     f"cannot load model {uri} (tracking store {self.uri}): {str(exc).splitlines()[0][:300]}; "

@@ -138,17 +138,19 @@ class Tracker:
         opened. None: every run starts when opened.
     quiet
         Swallow MLflow's own printed lines (registration, run links): the CLI's ``-q``.
+    offline_hint
+        How the command can run without the server, said when the server is unreachable ("": nothing).
     """
 
     def __init__(self, uri: str, *, experiment: str = "anticipate", artifact_location: str = "./mlartifacts",
-                 started_ms: int | None = None, quiet: bool = False) -> None:
+                 started_ms: int | None = None, quiet: bool = False, offline_hint: str = "") -> None:
         self.uri = uri
         self.experiment = experiment
         self.artifact_location = artifact_location
         self.quiet = quiet
         self._pending_start_ms = started_ms
         check_uri_form(uri)
-        check_reachable(uri)
+        check_reachable(uri, offline_hint=offline_hint)
         configure_mlflow(uri)
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         self.registry = Registry(self.client, uri, quiet=quiet)
@@ -156,11 +158,11 @@ class Tracker:
             self.experiment_id = retry_on_store_race(self._ensure_experiment)
 
     @classmethod
-    def from_config(cls, cfg: Config, uri: str, *, started_ms: int | None = None, quiet: bool = False
-                    ) -> Tracker:
+    def from_config(cls, cfg: Config, uri: str, *, started_ms: int | None = None, quiet: bool = False,
+                    offline_hint: str = "") -> Tracker:
         """A tracker for the resolved ``uri`` and the config's experiment and artifact location."""
         return cls(uri, experiment=cfg.tracking.experiment, artifact_location=cfg.tracking.artifact_location,
-                   started_ms=started_ms, quiet=quiet)
+                   started_ms=started_ms, quiet=quiet, offline_hint=offline_hint)
 
     def _ensure_experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment)

@@ -175,10 +175,11 @@ def git_commit(cwd: str | Path | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
-def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
+def check_reachable(uri: str, *, timeout: float = 5.0, offline_hint: str = "") -> None:
     """Fail fast with ServiceUnavailable when a tracking server does not answer ``/health``.
 
-    ``timeout`` is in seconds; local stores are not checked.
+    ``timeout`` is in seconds; local stores are not checked. ``offline_hint`` ends the message: how the
+    command at hand can run without the server (a command that only reads runs has none).
     """
     if not is_remote(uri):
         return
@@ -190,8 +191,7 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
         raise ServiceUnavailable(
             f"the MLflow tracking server at {uri} is unreachable ({type(exc).__name__}); start it, fix "
             "--tracking-uri / MLFLOW_TRACKING_URI, or use the local store "
-            "(--tracking-uri sqlite:///mlflow.db). "
-            "'anticipate allocate --model PATH' runs without the server from a local model copy"
+            "(--tracking-uri sqlite:///mlflow.db)" + (f"; {offline_hint}" if offline_hint else "")
         ) from None
     if response.status_code >= 500:
         raise ServiceUnavailable(f"the MLflow tracking server at {uri} answered HTTP {response.status_code}")
