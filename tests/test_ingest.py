@@ -358,3 +358,44 @@ def test_wide_parquet_is_read_in_byte_bounded_chunks_with_exact_rows(
         (250, "non-positive quantity (returns are not orders)", "0")]
     assert out["counts"]["rows_accepted"] == n - 2
     assert pq.ParquetFile(tmp_path / "out" / "orders.parquet").num_row_groups >= 10  # one per chunk
+
+
+def _tables(tmp_path: Path, *args: str) -> tuple[int, str, dict]:
+    result = CliRunner().invoke(main, ["--json", "ingest", *args, "--out", str(tmp_path / "out")])
+    lines = [ln for ln in result.stdout.strip().splitlines() if ln.startswith("{")]
+    return result.exit_code, result.output, json.loads(lines[-1]) if lines else {}
+
+
+@pytest.mark.parametrize(("body", "capacity", "mark"), [
+    ("warehouse_id\tlat\tlon\tcapacity\nW1\t40.71\t-74.00\t1,500\nW2\t41.88\t-87.63\t12,250\n",
+     [1500.0, 12250.0], "."),
+    ("warehouse_id;lat;lon;capacity\nW1;52,52;13,40;1.500\nW2;48,13;11,58;2.250,5\n", [1500.0, 2250.5], ","),
+])
+def test_thousands_separators_follow_the_decimal_mark_the_file_settles(
+    tmp_path: Path, body: str, capacity: list, mark: str
+) -> None:
+    code, output, _ = _tables(tmp_path, "--warehouses", str(_csv(tmp_path, body, "wh.csv")))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "warehouses.parquet")["capacity"].tolist() == capacity
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert (report["tables"]["warehouses"]["decimal"], report["tables"]["warehouses"]["decimal_source"]) == (
+        mark, "detected")
+    assert any("row 1" in w and "--decimal" in w and "lat" in w for w in report["warnings"])
+
+
+def test_a_number_no_mark_settles_exits_2_until_the_mark_is_stated(tmp_path: Path) -> None:
+    supply = str(_csv(tmp_path, "sku;units\nS1;2.000\nS2;1.500\nS3;7\n", "supply.csv"))
+    code, output, _ = _tables(tmp_path, "--supply", supply)
+    assert code == 2 and "supply.csv" in output and "row 1" in output and "'units'" in output
+    assert "'2.000' could be 2 (decimal) or 2000" in output and "--decimal ','" in output
+    assert not (tmp_path / "out").exists()
+    code, output, _ = _tables(tmp_path, "--supply", supply, "--decimal", ",")
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "supply.parquet")["units"].tolist() == [2000, 1500, 7]
+
+
+def test_a_file_using_both_marks_refuses_its_ambiguous_numbers(tmp_path: Path) -> None:
+    body = "customer_id;order_ts;quantity;unit_price\nc1;2025-01-01;1;3,20\nc2;2025-01-02;1;4.75\n" \
+           "c3;2025-01-03;1;1.500\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    assert code == 2 and "row 3" in output and "both marks" in output and "'4.75'" in output

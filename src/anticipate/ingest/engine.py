@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
-from anticipate.ingest import columns, dateorder, dedup, parse, read, tail, validate
+from anticipate.ingest import columns, dateorder, decimalmark, dedup, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 from anticipate.ingest.writer import BackgroundWriter
@@ -41,7 +41,8 @@ class Options:
     accepted rejected share, the config column mapping, the output directory (for messages),
     for orders with ``--append`` the existing ``orders.parquet`` to append to, and the stated
     orders date format (``--date-format``; None: detected and checked,
-    :mod:`~anticipate.ingest.dateorder`)."""
+    :mod:`~anticipate.ingest.dateorder`) and the decimal mark (``--decimal``; None: settled from the
+    data, :mod:`~anticipate.ingest.decimalmark`)."""
 
     chunk_rows: int = 1_000_000
     on_error: str = "quarantine"
@@ -50,6 +51,7 @@ class Options:
     out: str = ""
     append_to: str = ""
     date_format: str | None = None
+    decimal: str | None = None
 
 
 @dataclass
@@ -58,7 +60,8 @@ class TableReport:
 
     ``columns`` canonical -> source name; ``mapped`` source -> canonical; ``defaulted``
     canonical -> the value every row got (None: null); ``ignored`` source columns not
-    used. ``date_format_source``: ``stated`` (``--date-format``) or ``detected``. Orders:
+    used. ``date_format_source``: ``stated`` (``--date-format``) or ``detected``; ``decimal`` the
+    decimal mark and ``decimal_source`` ``stated``, ``detected`` or ``default``. Orders:
     ``usable_region_rows`` accepted lines whose region can be mapped to a
     warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
     ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
@@ -74,6 +77,8 @@ class TableReport:
     bom: bool = False
     date_format: str | None = None
     date_format_source: str | None = None
+    decimal: str | None = None
+    decimal_source: str | None = None
     rows_in: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
@@ -180,7 +185,8 @@ class _TableRun:
             self.table, source.header, found)
         if self.table == "orders":
             self.report.usable_region_rows = 0
-        self.ctx = replace(self.refs, decimal_comma=source.delimiter not in (None, ","))
+        self.marks = decimalmark.for_file(self.opts.decimal, source.delimiter, file=self.file,
+                                          out=self.opts.out)
         writer = BackgroundWriter(self.target, SCHEMAS[self.table])
         try:
             for i, raw in enumerate(read.iter_chunks(source, self.opts.chunk_rows)):
@@ -222,6 +228,8 @@ class _TableRun:
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
         if self.table in KEYS and self.key_chunks:
             self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
+        self.ctx = replace(self.ctx, decimal=self.marks.observe(self.table, chunk.columns, self.sources,
+                                                                raw.rows))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
         rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
         self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
@@ -262,6 +270,8 @@ class _TableRun:
 
     def _finish(self) -> None:
         report = self.report
+        report.decimal, report.decimal_source = self.marks.mark, self.marks.source
+        report.notes.extend(filter(None, [self.marks.note()]))
         if report.rows_in == 0:
             raise DataError("the file has column names but no data rows; add rows or leave this file out",
                             file=self.file)

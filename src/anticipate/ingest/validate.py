@@ -85,14 +85,15 @@ class Context:
     ``skus`` / ``regions``: keys accepted from the products / regions files (None
     when not given); ``seen_keys``: keys accepted from earlier chunks of this
     reference table; ``date_format``: the file's date format (None: ISO 8601);
-    ``decimal_comma``: accept ``12,5`` as 12.5.
+    ``decimal``: the file's decimal mark, for numbers such as ``1,500`` that read differently under
+    ``.`` and ``,`` (:mod:`anticipate.ingest.decimalmark`).
     """
 
     skus: pa.Array | None = None
     regions: pa.Array | None = None
     seen_keys: pa.Array | None = None
     date_format: str | None = None
-    decimal_comma: bool = False
+    decimal: str = "."
 
 
 @dataclass(frozen=True)
@@ -172,11 +173,12 @@ def _id(chunk: Chunk, flags: _Flags, name: str, *, required: bool = True, defaul
 
 
 def _number(chunk: Chunk, ctx: Context, flags: _Flags, name: str, *, optional: bool = False,
-            default: float | None = None) -> pa.Array:
-    """A float column; with ``optional`` an empty value is null (or ``default``), not a reject."""
+            default: float | None = None, decimal: str | None = None) -> pa.Array:
+    """A float column; with ``optional`` an empty value is null (or ``default``), not a reject;
+    ``decimal`` overrides the file's decimal mark (``ctx.decimal``)."""
     if name not in chunk.columns:
         return _const(default, _n(chunk), pa.float64())
-    parsed = parse.parse_float(chunk.columns[name], decimal_comma=ctx.decimal_comma)
+    parsed = parse.parse_float(chunk.columns[name], decimal=decimal or ctx.decimal)
     codes = parsed.codes
     if optional:
         codes = np.where(codes == parse.MISSING, 0, codes).astype(np.int8)
@@ -200,7 +202,7 @@ def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
     if "sku" in cols:
         _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
     if "quantity" in cols:
-        qty = parse.parse_int(cols["quantity"])
+        qty = parse.parse_int(cols["quantity"], decimal=ctx.decimal)
         flags.parsed("quantity", qty)
         flags.flag(_mask(pc.less(qty.values, 1)), "non-positive quantity (returns are not orders)",
                    "quantity")
@@ -239,7 +241,7 @@ def _products(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
 
 def _lat_lon(chunk: Chunk, ctx: Context, flags: _Flags, out: dict[str, pa.Array]) -> None:
     for name, limit, label in (("lat", 90.0, "latitude"), ("lon", 180.0, "longitude")):
-        out[name] = _number(chunk, ctx, flags, name)
+        out[name] = _number(chunk, ctx, flags, name, decimal=parse.EITHER)  # 52.520 is no 52520
         flags.flag(_mask(pc.greater(pc.abs(out[name]), limit)), f"{label} out of range", name)
 
 
@@ -260,7 +262,7 @@ def _warehouses(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array
 def _supply(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
     out = {"sku": _id(chunk, flags, "sku")}
     _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
-    units = parse.parse_int(chunk.columns["units"])
+    units = parse.parse_int(chunk.columns["units"], decimal=ctx.decimal)
     flags.parsed("units", units)
     flags.flag(_mask(pc.less(units.values, 0)), "negative units", "units")
     out["units"] = units.values
@@ -342,7 +344,7 @@ FIXES: dict[str, str] = {
                         "one format per file, or state the file's format with --date-format",
     "out of range": "timestamps must lie in [1970-01-01, 2262-04-11): correct the year",
     "not an integer": "write a whole number",
-    "not a number": "write a plain number such as 12.5 (no currency sign or thousands separator)",
+    "not a number": "write a plain number such as 12.5 or 1,250.5 (no currency sign or unit)",
     "not finite (NaN or inf)": "write a finite number",
     "non-positive quantity (returns are not orders)": "drop return and cancellation lines (quantity <= 0) "
                                                       "before ingest, or let them be quarantined",

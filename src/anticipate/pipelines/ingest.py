@@ -70,7 +70,7 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     ----------
     settings
         Uses ``settings.cfg.ingest`` (mapping, ``on_error``, ``max_reject_share``, ``chunk_rows``,
-        ``date_format``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
+        ``date_format``, ``decimal``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
     sources
         Any of ``orders, products, regions, warehouses, supply`` (at least one). The
         tables not given are kept from the data directory already at ``out``.
@@ -154,7 +154,7 @@ def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run:
                    max_reject_share=1.0 if dry_run else cfg.max_reject_share,
                    mapping=dict(cfg.columns.get(table, {})), out=str(out),
                    append_to=append_to if table == "orders" else "",
-                   date_format=cfg.date_format if table == "orders" else None)
+                   date_format=cfg.date_format if table == "orders" else None, decimal=cfg.decimal)
 
 
 def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path, previous: Path | None,
