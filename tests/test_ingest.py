@@ -291,7 +291,7 @@ def test_a_million_columns_and_a_100mb_line_exit_2_quickly(tmp_path: Path) -> No
 
 
 def test_reference_tables_are_validated_and_checked_against(tmp_path: Path) -> None:
-    products = _csv(tmp_path, "sku,category\ns1,a\ns2,b\ns2,c\n", "products.csv")
+    products = _csv(tmp_path, "sku,category\ns1,a\ns2,b\ns2 ,b\n", "products.csv")
     warehouses = _csv(tmp_path, "warehouse_id,lat,lon,capacity\nw1,50,5,1e308\nw2,95,5,10\n", "wh.csv")
     supply = _csv(tmp_path, "sku,units\ns1,10\nzz,5\n", "supply.csv")
     body = HEADER + "".join(GOOD) + "o4,c4,2025-01-04 10:00:00,s9,1,2.50,r1\n"
@@ -304,6 +304,10 @@ def test_reference_tables_are_validated_and_checked_against(tmp_path: Path) -> N
                        ("supply", 2, "unknown sku"), ("orders", 4, "unknown sku")}
     assert out["counts"]["warehouses_rows_accepted"] == 1 and "effectively unlimited" in output
     assert out["counts"]["rows_in"] == out["counts"]["rows_accepted"] + out["counts"]["rows_rejected"] == 11
+    warnings = json.loads((tmp_path / "out" / "ingest_report.json").read_text())["warnings"]
+    assert [w.split(" (")[0] for w in warnings if "rejected (" in w] == [
+        "products: 1 of 3 rows", "warehouses: 1 of 2 rows", "supply: 1 of 2 rows"]  # a plan repeats them
+    assert any(w.startswith("products: 1 row(s) repeat the sku") and "rows 2 and 3" in w for w in warnings)
 
 
 def test_out_is_replaced_whole_or_left_alone(tmp_path: Path) -> None:
@@ -399,3 +403,28 @@ def test_a_file_using_both_marks_refuses_its_ambiguous_numbers(tmp_path: Path) -
            "c3;2025-01-03;1;1.500\n"
     code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
     assert code == 2 and "row 3" in output and "both marks" in output and "'4.75'" in output
+
+
+def test_supply_lots_of_one_sku_are_summed_with_a_warning(tmp_path: Path) -> None:
+    supply = _csv(tmp_path, "sku,units\nS5,14\nS8,6\nS9,1\nS5,40\nS8,25\n", "supply.csv")
+    code, output, out = _tables(tmp_path, "--supply", str(supply))
+    assert code == 0, output
+    got = pd.read_parquet(tmp_path / "out" / "supply.parquet")
+    assert got.to_dict("list") == {"sku": ["S5", "S8", "S9"], "units": [54, 31, 1]}
+    assert out["counts"]["supply_rows_accepted"] == 5
+    warnings = json.loads((tmp_path / "out" / "ingest_report.json").read_text())["warnings"]
+    assert len(warnings) == 1 and "2 sku(s)" in warnings[0] and "'S5' on rows 1, 4" in warnings[0]
+    assert "(14 + 40 = 54)" in warnings[0] and warnings[0].startswith("supply: ")
+
+
+@pytest.mark.parametrize(("table", "body", "said"), [
+    ("products", "sku,unit_volume\ns1,1\ns2,0.5\ns1,2\n", "sku 's1' appears on rows 1 and 3"),
+    ("warehouses", "warehouse_id,lat,lon,capacity\nW1,50,5,10\nW1,50,5,99\n",
+     "warehouse_id 'W1' appears on rows 1 and 2 with different values (capacity 10.0 vs 99.0)"),
+])
+def test_a_key_repeated_with_different_values_exits_2_naming_both_rows(
+    tmp_path: Path, table: str, body: str, said: str
+) -> None:
+    code, output, _ = _tables(tmp_path, f"--{table}", str(_csv(tmp_path, body, f"{table}.csv")))
+    assert code == 2 and said in output and "keep one row per" in output and f"{table}.csv" in output
+    assert not (tmp_path / "out").exists()

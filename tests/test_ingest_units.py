@@ -248,14 +248,13 @@ def test_amount_stands_in_for_price_and_missing_columns_get_defaults() -> None:
     assert accepted["unit_price"] == 2.5 and accepted["sku"] == "ALL" and accepted["order_id"] is None
 
 
-def test_reference_rules_keys_ranges_and_defaults() -> None:
+def test_reference_rules_ranges_and_defaults_leave_repeated_keys_to_refkeys() -> None:
     products = validate.validate_chunk("products", _chunk({"sku": ["a", "b", "a", "c"],
-                                                           "unit_volume": ["", "0", "2", "-1"]}),
-                                       Context(seen_keys=pa.array(["c"])))
-    assert products.accepted.to_pylist() == [{"sku": "a", "category": "ALL", "unit_volume": 1.0,
-                                              "value_local": None, "cost_unsold": None}]
-    assert products.rejects["reason"].to_pylist() == ["non-positive unit_volume", "duplicate key",
-                                                      "non-positive unit_volume"]
+                                                           "unit_volume": ["", "0", "2", "-1"]}), Context())
+    assert products.accepted.to_pylist() == [
+        {"sku": "a", "category": "ALL", "unit_volume": v, "value_local": None, "cost_unsold": None}
+        for v in (1.0, 2.0)]  # the repeated key is settled after the file (ingest.refkeys)
+    assert products.rejects["reason"].to_pylist() == ["non-positive unit_volume", "non-positive unit_volume"]
     regions = validate.validate_chunk("regions", _chunk(
         {"region": ["r1", "r2", "r3"], "lat": ["91", "0", "0"], "lon": ["0", "-181", "180"]}), Context())
     assert regions.rejects["reason"].to_pylist() == ["latitude out of range", "longitude out of range"]

@@ -165,6 +165,7 @@ class _TableRun:
         self.sink, self.opts, self.refs = sink, opts, refs
         self.seen = dedup.SeenLines()
         self.key_chunks: list[pa.Array] = []
+        self.key_rows: list[np.ndarray] = []
         self.rejected_rows: list[np.ndarray] = []
         self.day_counts = np.zeros(_N_DAYS, dtype=np.int64)
         self.ctx = refs
@@ -223,15 +224,14 @@ class _TableRun:
         names = [f"f{i}" for i in range(len(raw.columns))]
         hashes = dedup.row_hashes(pa.Table.from_arrays(raw.columns, names=names))
         if self.report.rows_in == 0 and len(raw.rows) and self.path.stat().st_size:
-            self.seen.reserve(_expected_lines(self.path, raw, self.report.format, self.report.compression))
+            self.seen.reserve(dedup.expected_lines(self.path, raw, self.report.format,
+                                                   self.report.compression))
         first = self.seen.first_rows(hashes, raw.rows)
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
-        if self.table in KEYS and self.key_chunks:
-            self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
         self.ctx = replace(self.ctx, decimal=self.marks.observe(self.table, chunk.columns, self.sources,
                                                                 raw.rows))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
-        rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
+        rejects = validate.with_bad_lines(checked.rejects, raw.bad_lines)
         self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
         self._reject(rejects)
         accepted = checked.accepted
@@ -239,6 +239,7 @@ class _TableRun:
         self.report.rows_accepted += accepted.num_rows
         if self.table in KEYS:
             self.key_chunks.append(accepted[KEYS[self.table]].combine_chunks())
+            self.key_rows.append(raw.rows[~np.isin(raw.rows, checked.rejects["row"].to_numpy())])
         if self.table == "orders":
             days = accepted["order_ts"].combine_chunks().cast(pa.int64()).to_numpy(False) // _DAY_NS
             self.day_counts += np.bincount(days, minlength=_N_DAYS)[:_N_DAYS]
@@ -283,9 +284,26 @@ class _TableRun:
                 report.last_day = str(np.datetime64(int(days[-1]), "D"))
             if self.opts.append_to:
                 self._append()
+        if self.table in KEYS:
+            self._repeated_keys()
         share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
         if share > self.opts.max_reject_share:
             raise share_error(report, self.opts)
+
+    def _repeated_keys(self) -> None:
+        """Sum, keep once or refuse the rows of a reference table that repeat a key (:mod:`refkeys`)."""
+        from anticipate.ingest.refkeys import resolve
+
+        keys = self.keys()
+        rows = np.concatenate([np.zeros(0, np.int64), *self.key_rows])
+        done = resolve(self.table, self.target, keys, rows, file=self.file, out=self.opts.out,
+                       source=self.sources[KEYS[self.table]])
+        if done is None:
+            return
+        self.key_chunks = [done.keys]
+        self.report.notes.extend(filter(None, [done.note]))
+        self.report.rows_accepted -= done.rejects.num_rows
+        self._reject(done.rejects)
 
     def _tail(self) -> None:
         """Cut (or warn about) a far-future tail of the orders; with ``--append``, of the existing
@@ -362,31 +380,6 @@ def usable_regions(region: pa.ChunkedArray | pa.Array) -> int:
     upper = pc.utf8_upper(pc.utf8_trim_whitespace(region))
     return int(pc.sum(pc.invert(pc.fill_null(pc.is_in(upper, value_set=pa.array(NO_REGION)), True)))
                .as_py() or 0)
-
-
-def _expected_lines(path: Path, first: read.RawChunk, kind: str, compression: str | None) -> int:
-    """Lines in the whole file: Parquet says so; plain CSV is extrapolated from the first
-    chunk's bytes per line (+10%); gzip sizes say little, so those tables grow as they go."""
-    n = len(first.rows)
-    if kind == "parquet":
-        return pq.read_metadata(path).num_rows
-    if compression is not None:
-        return n
-    nbytes = sum(pc.sum(pc.binary_length(col)).as_py() or 0 for col in first.columns)
-    nbytes += n * len(first.columns)  # delimiters and the newline
-    return int(path.stat().st_size / max(nbytes, 1) * n * 1.1) + 1
-
-
-def _with_bad_lines(rejects: pa.Table, bad_lines: list[read.BadLine]) -> pa.Table:
-    if not bad_lines:
-        return rejects
-    extra = pa.table({
-        "row": pa.array([b.row for b in bad_lines], pa.int64()),
-        "column": pa.array([""] * len(bad_lines), pa.string()),
-        "value": pa.array([b.text for b in bad_lines], pa.string()),
-        "reason": pa.array([validate.BAD_FIELDS] * len(bad_lines), pa.string()),
-    })
-    return pa.concat_tables([rejects, extra]).sort_by("row")
 
 
 def _digest(path: Path) -> str:

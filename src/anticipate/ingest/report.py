@@ -51,6 +51,17 @@ def column_warnings(reports: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def reject_warning(table: str, report: Any, rejects: str, numbering: str) -> str | None:
+    """``table: N of M rows (x%) rejected (reasons); see rejects`` (None when none was), without the
+    orders' duplicates of existing lines (not counted against the reject share)."""
+    dropped = report.rows_rejected - report.duplicates_existing
+    if not dropped:
+        return None
+    top = ", ".join(f"{reason} x {count:,}" for reason, count in report.reasons.most_common(3))
+    return (f"{table}: {dropped:,} of {report.rows_in:,} rows ({dropped / report.rows_in:.2%}) rejected "
+            f"({top}); see {rejects} ({numbering})")
+
+
 def region_warning(report: Any, *, has_regions: bool) -> str | None:
     """The warning for orders with no usable region (None when some lines have one)."""
     if report.usable_region_rows or not report.rows_accepted:

@@ -3,8 +3,8 @@ rejects).
 
 Pure: a :class:`Chunk` and a :class:`Context` in, a :class:`Checked` out; no I/O,
 no state. Each rejected row gets exactly one reject record: the first rule it
-breaks, checking columns in canonical order and then the whole-row rules
-(exact duplicate line, duplicate key). The rules, with the reason each writes:
+breaks, checking columns in canonical order and then the whole-row rule
+(exact duplicate line). The rules, with the reason each writes:
 
 orders
     customer_id not empty (``missing value``); order_ts parseable (``unparseable
@@ -19,7 +19,7 @@ orders
     (``duplicate``, the first is kept). Without a sku or region column every line
     gets ``ALL``; without quantity, 1; without price or amount, a null price.
 products / regions / warehouses / supply
-    unique key (``duplicate key``; the first accepted row is kept); lat in [-90, 90]
+    a repeated key is settled after the file (:mod:`anticipate.ingest.refkeys`); lat in [-90, 90]
     and lon in [-180, 180] (``latitude out of range``, ``longitude out of range``);
     capacity finite >= 0 (``negative capacity``); unit_volume finite > 0, default 1.0
     (``non-positive unit_volume``); value_local, cost_unsold finite >= 0 when given
@@ -30,6 +30,7 @@ products / regions / warehouses / supply
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +38,6 @@ import pyarrow.compute as pc
 
 from anticipate.ingest import parse
 from anticipate.ingest.parse import Parsed
-from anticipate.schema import KEYS
 
 #: Longest value kept in rejects.parquet, characters.
 MAX_VALUE_CHARS = 200
@@ -83,15 +83,13 @@ class Context:
     """What the rules need beyond the chunk.
 
     ``skus`` / ``regions``: keys accepted from the products / regions files (None
-    when not given); ``seen_keys``: keys accepted from earlier chunks of this
-    reference table; ``date_format``: the file's date format (None: ISO 8601);
+    when not given); ``date_format``: the file's date format (None: ISO 8601);
     ``decimal``: the file's decimal mark, for numbers such as ``1,500`` that read differently under
     ``.`` and ``,`` (:mod:`anticipate.ingest.decimalmark`).
     """
 
     skus: pa.Array | None = None
     regions: pa.Array | None = None
-    seen_keys: pa.Array | None = None
     date_format: str | None = None
     decimal: str = "."
 
@@ -136,8 +134,6 @@ def validate_chunk(table: str, chunk: Chunk, ctx: Context) -> Checked:
     flags = _Flags(chunk)
     values = _RULES[table](chunk, ctx, flags)
     flags.flag(chunk.duplicate_of > 0, DUPLICATE, None)
-    if table in KEYS:
-        _unique_key(values[KEYS[table]], ctx.seen_keys, flags, KEYS[table])
     schema = SCHEMAS[table]
     if flags.ok.all():
         accepted = pa.table([values[f.name].cast(f.type) for f in schema], schema=schema)
@@ -273,17 +269,17 @@ _RULES = {"orders": _orders, "products": _products, "regions": _regions, "wareho
           "supply": _supply}
 
 
-def _unique_key(keys: pa.Array, seen: pa.Array | None, flags: _Flags, column: str) -> None:
-    """Flag later rows whose key repeats an accepted one (earlier chunk or earlier in this one)."""
-    if seen is not None and len(seen):
-        flags.flag(_mask(pc.is_in(keys, value_set=seen)), "duplicate key", column)
-    ok = np.flatnonzero(flags.ok)
-    if len(ok) < 2:
-        return
-    candidates = keys.take(pa.array(ok)).to_pandas()
-    repeated = np.zeros(len(flags.reason), dtype=bool)
-    repeated[ok[candidates.duplicated(keep="first").to_numpy()]] = True
-    flags.flag(repeated, "duplicate key", column)
+def with_bad_lines(rejects: pa.Table, bad_lines: list[Any]) -> pa.Table:
+    """``rejects`` with a ``wrong number of fields`` record per malformed line (``read.BadLine``)."""
+    if not bad_lines:
+        return rejects
+    extra = pa.table({
+        "row": pa.array([b.row for b in bad_lines], pa.int64()),
+        "column": pa.array([""] * len(bad_lines), pa.string()),
+        "value": pa.array([b.text for b in bad_lines], pa.string()),
+        "reason": pa.array([BAD_FIELDS] * len(bad_lines), pa.string()),
+    })
+    return pa.concat_tables([rejects, extra]).sort_by("row")
 
 
 def _rejects(flags: _Flags) -> pa.Table:
