@@ -428,3 +428,30 @@ def test_a_key_repeated_with_different_values_exits_2_naming_both_rows(
     code, output, _ = _tables(tmp_path, f"--{table}", str(_csv(tmp_path, body, f"{table}.csv")))
     assert code == 2 and said in output and "keep one row per" in output and f"{table}.csv" in output
     assert not (tmp_path / "out").exists()
+
+
+def test_whole_number_float_ids_get_one_text_in_csv_and_parquet(tmp_path: Path) -> None:
+    head = "InvoiceNo,CustomerID,InvoiceDate,StockCode,Quantity,UnitPrice,Country\n"
+    lines = "1,17850.0,2025-01-01,85123.0,1,1.0,UK\n2,12345.0,2025-01-02,85123.0,1,1.0,UK\n"
+    first = _csv(tmp_path, head + lines)
+    code, output, _ = _ingest(tmp_path, first)
+    assert code == 0, output
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert any(w.startswith("orders: customer_id: every value of column 'CustomerID'") and "'17850'" in w
+               for w in report["warnings"])
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, head + "4,17850,2025-01-04,85123,1,1.0,UK\n", "n.csv"),
+                              "--append")
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["customer_id"].tolist() == ["17850", "12345", "17850"] and set(orders["sku"]) == {"85123"}
+    frame = pd.DataFrame({"customer_id": [17850.0, None, 123456789012.0], "order_ts": ["2025-01-01"] * 3})
+    frame.to_parquet(tmp_path / "o.parquet")
+    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.5")
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["customer_id"].tolist() == [
+        "17850", "123456789012"]
+    body = HEADER + "o1,17850.0,2025-01-01,1.0,1,1,r1\no2,C7,2025-01-02,1.5,1,1,r1\n"  # not all whole floats
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["customer_id"].tolist() == ["17850.0", "C7"] and orders["sku"].tolist() == ["1.0", "1.5"]

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
-from anticipate.ingest import columns, dateorder, decimalmark, dedup, parse, read, tail, validate
+from anticipate.ingest import columns, dateorder, decimalmark, dedup, ids, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 from anticipate.ingest.writer import BackgroundWriter
@@ -228,6 +228,10 @@ class _TableRun:
                                                    self.report.compression))
         first = self.seen.first_rows(hashes, raw.rows)
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
+        if self.report.rows_in == 0:  # '17850.0' ids: one text in every format (ingest.ids)
+            float_ids, notes = ids.integral_columns(self.table, chunk.columns, self.sources)
+            self.ctx = replace(self.ctx, float_ids=float_ids)
+            self.report.notes.extend(notes)
         self.ctx = replace(self.ctx, decimal=self.marks.observe(self.table, chunk.columns, self.sources,
                                                                 raw.rows))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)

@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anticipate.ingest import parse
+from anticipate.ingest import ids, parse
 from anticipate.ingest.parse import Parsed
 
 #: Longest value kept in rejects.parquet, characters.
@@ -85,13 +85,15 @@ class Context:
     ``skus`` / ``regions``: keys accepted from the products / regions files (None
     when not given); ``date_format``: the file's date format (None: ISO 8601);
     ``decimal``: the file's decimal mark, for numbers such as ``1,500`` that read differently under
-    ``.`` and ``,`` (:mod:`anticipate.ingest.decimalmark`).
+    ``.`` and ``,`` (:mod:`anticipate.ingest.decimalmark`); ``float_ids``: id columns written as
+    whole-number floats (``17850.0``), stored without ``.0`` (:mod:`anticipate.ingest.ids`).
     """
 
     skus: pa.Array | None = None
     regions: pa.Array | None = None
     date_format: str | None = None
     decimal: str = "."
+    float_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -157,15 +159,17 @@ def _mask(arr: pa.Array) -> np.ndarray:
     return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
 
 
-def _id(chunk: Chunk, flags: _Flags, name: str, *, required: bool = True, default: str | None = None
-        ) -> pa.Array:
+def _id(chunk: Chunk, ctx: Context, flags: _Flags, name: str, *, required: bool = True,
+        default: str | None = None) -> pa.Array:
     if name not in chunk.columns:
         return _const(default, _n(chunk), pa.string())
-    parsed = parse.parse_id(chunk.columns[name], required=required)
+    raw = chunk.columns[name]
+    parsed = parse.parse_id(ids.float_text(raw) if pa.types.is_floating(raw.type) else raw, required=required)
     flags.parsed(name, parsed)
+    values = ids.canonical(parsed.values) if name in ctx.float_ids else parsed.values
     if default is not None and not required:
-        return pc.fill_null(parsed.values, default)
-    return parsed.values
+        return pc.fill_null(values, default)
+    return values
 
 
 def _number(chunk: Chunk, ctx: Context, flags: _Flags, name: str, *, optional: bool = False,
@@ -189,12 +193,12 @@ def _known(values: pa.Array, allowed: pa.Array | None, flags: _Flags, reason: st
 
 def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
     n, cols = _n(chunk), chunk.columns
-    out = {"order_id": _id(chunk, flags, "order_id", required=False)}
-    out["customer_id"] = _id(chunk, flags, "customer_id")
+    out = {"order_id": _id(chunk, ctx, flags, "order_id", required=False)}
+    out["customer_id"] = _id(chunk, ctx, flags, "customer_id")
     ts = parse.parse_timestamp(cols["order_ts"], date_format=ctx.date_format)
     flags.parsed("order_ts", ts)
     out["order_ts"] = ts.values
-    out["sku"] = _id(chunk, flags, "sku", default="ALL")
+    out["sku"] = _id(chunk, ctx, flags, "sku", default="ALL")
     if "sku" in cols:
         _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
     if "quantity" in cols:
@@ -206,7 +210,7 @@ def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
     else:
         out["quantity"] = _const(1, n, pa.int64())
     out["unit_price"] = _price(chunk, ctx, flags, out["quantity"])
-    out["region"] = _id(chunk, flags, "region", default="ALL")
+    out["region"] = _id(chunk, ctx, flags, "region", default="ALL")
     if "region" in cols:
         _known(out["region"], ctx.regions, flags, "unknown region", "region")
     return out
@@ -225,8 +229,8 @@ def _price(chunk: Chunk, ctx: Context, flags: _Flags, quantity: pa.Array) -> pa.
 
 
 def _products(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"sku": _id(chunk, flags, "sku"),
-           "category": _id(chunk, flags, "category", required=False, default="ALL")}
+    out = {"sku": _id(chunk, ctx, flags, "sku"),
+           "category": _id(chunk, ctx, flags, "category", required=False, default="ALL")}
     out["unit_volume"] = _number(chunk, ctx, flags, "unit_volume", optional=True, default=1.0)
     flags.flag(_mask(pc.less_equal(out["unit_volume"], 0)), "non-positive unit_volume", "unit_volume")
     for name in ("value_local", "cost_unsold"):
@@ -242,13 +246,13 @@ def _lat_lon(chunk: Chunk, ctx: Context, flags: _Flags, out: dict[str, pa.Array]
 
 
 def _regions(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"region": _id(chunk, flags, "region")}
+    out = {"region": _id(chunk, ctx, flags, "region")}
     _lat_lon(chunk, ctx, flags, out)
     return out
 
 
 def _warehouses(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"warehouse_id": _id(chunk, flags, "warehouse_id")}
+    out = {"warehouse_id": _id(chunk, ctx, flags, "warehouse_id")}
     _lat_lon(chunk, ctx, flags, out)
     out["capacity"] = _number(chunk, ctx, flags, "capacity")
     flags.flag(_mask(pc.less(out["capacity"], 0)), "negative capacity", "capacity")
@@ -256,7 +260,7 @@ def _warehouses(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array
 
 
 def _supply(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"sku": _id(chunk, flags, "sku")}
+    out = {"sku": _id(chunk, ctx, flags, "sku")}
     _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
     units = parse.parse_int(chunk.columns["units"], decimal=ctx.decimal)
     flags.parsed("units", units)
