@@ -455,3 +455,12 @@ def test_whole_number_float_ids_get_one_text_in_csv_and_parquet(tmp_path: Path) 
     assert code == 0, output
     orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
     assert orders["customer_id"].tolist() == ["17850.0", "C7"] and orders["sku"].tolist() == ["1.0", "1.5"]
+
+
+def test_three_decimals_in_a_comma_file_read_as_decimals_without_a_warning(tmp_path: Path) -> None:
+    products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,0.864\ns2,a,1.502\n", "products.csv")
+    code, output, _ = _tables(tmp_path, "--products", str(products))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "products.parquet")["unit_volume"].tolist() == [0.864, 1.502]
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert report["tables"]["products"]["decimal"] == "." and not report["warnings"]

@@ -137,8 +137,9 @@ class Marks:
         return "stated" if self.stated else "detected" if len(self.evidence) == 1 else "default"
 
     def note(self) -> str | None:
-        """For the report: how ambiguous values were read when the data (not the user) settled it."""
-        if not self.ambiguous or self.first is None or self.source != "detected":
+        """For the report: how ambiguous values were read when the data (not the user, nor the
+        delimiter's default it agrees with) settled it."""
+        if not self.ambiguous or self.first is None or self.source != "detected" or self.mark == self.default:
             return None
         column, row, value = self.first
         mark = str(self.mark)
