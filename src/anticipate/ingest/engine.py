@@ -27,6 +27,7 @@ from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
 from anticipate.ingest import columns, dateorder, decimalmark, dedup, ids, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
+from anticipate.ingest.report import value_ranges
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 from anticipate.ingest.writer import BackgroundWriter
 from anticipate.schema import KEYS
@@ -95,6 +96,7 @@ class TableReport:
     existing_rows: int | None = None
     duplicates_existing: int = 0
     duplicates_existing_by_key: int = 0
+    ranges: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (reasons sorted by count)."""
@@ -290,6 +292,8 @@ class _TableRun:
                 self._append()
         if self.table in KEYS:
             self._repeated_keys()
+        if self.table == "products":  # g and h from the file, warned about (report.economics_warnings)
+            report.ranges = value_ranges(self.target)
         share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
         if share > self.opts.max_reject_share:
             raise share_error(report, self.opts)
