@@ -291,7 +291,7 @@ def test_a_million_columns_and_a_100mb_line_exit_2_quickly(tmp_path: Path) -> No
 
 
 def test_reference_tables_are_validated_and_checked_against(tmp_path: Path) -> None:
-    products = _csv(tmp_path, "sku,category\ns1,a\ns2,b\ns2,c\n", "products.csv")
+    products = _csv(tmp_path, "sku,category\ns1,a\ns2,b\ns2 ,b\n", "products.csv")
     warehouses = _csv(tmp_path, "warehouse_id,lat,lon,capacity\nw1,50,5,1e308\nw2,95,5,10\n", "wh.csv")
     supply = _csv(tmp_path, "sku,units\ns1,10\nzz,5\n", "supply.csv")
     body = HEADER + "".join(GOOD) + "o4,c4,2025-01-04 10:00:00,s9,1,2.50,r1\n"
@@ -304,6 +304,10 @@ def test_reference_tables_are_validated_and_checked_against(tmp_path: Path) -> N
                        ("supply", 2, "unknown sku"), ("orders", 4, "unknown sku")}
     assert out["counts"]["warehouses_rows_accepted"] == 1 and "effectively unlimited" in output
     assert out["counts"]["rows_in"] == out["counts"]["rows_accepted"] + out["counts"]["rows_rejected"] == 11
+    warnings = json.loads((tmp_path / "out" / "ingest_report.json").read_text())["warnings"]
+    assert [w.split(" (")[0] for w in warnings if "rejected (" in w] == [
+        "products: 1 of 3 rows", "warehouses: 1 of 2 rows", "supply: 1 of 2 rows"]  # a plan repeats them
+    assert any(w.startswith("products: 1 row(s) repeat the sku") and "rows 2 and 3" in w for w in warnings)
 
 
 def test_out_is_replaced_whole_or_left_alone(tmp_path: Path) -> None:
@@ -358,3 +362,105 @@ def test_wide_parquet_is_read_in_byte_bounded_chunks_with_exact_rows(
         (250, "non-positive quantity (returns are not orders)", "0")]
     assert out["counts"]["rows_accepted"] == n - 2
     assert pq.ParquetFile(tmp_path / "out" / "orders.parquet").num_row_groups >= 10  # one per chunk
+
+
+def _tables(tmp_path: Path, *args: str) -> tuple[int, str, dict]:
+    result = CliRunner().invoke(main, ["--json", "ingest", *args, "--out", str(tmp_path / "out")])
+    lines = [ln for ln in result.stdout.strip().splitlines() if ln.startswith("{")]
+    return result.exit_code, result.output, json.loads(lines[-1]) if lines else {}
+
+
+@pytest.mark.parametrize(("body", "capacity", "mark"), [
+    ("warehouse_id\tlat\tlon\tcapacity\nW1\t40.71\t-74.00\t1,500\nW2\t41.88\t-87.63\t12,250\n",
+     [1500.0, 12250.0], "."),
+    ("warehouse_id;lat;lon;capacity\nW1;52,52;13,40;1.500\nW2;48,13;11,58;2.250,5\n", [1500.0, 2250.5], ","),
+])
+def test_thousands_separators_follow_the_decimal_mark_the_file_settles(
+    tmp_path: Path, body: str, capacity: list, mark: str
+) -> None:
+    code, output, _ = _tables(tmp_path, "--warehouses", str(_csv(tmp_path, body, "wh.csv")))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "warehouses.parquet")["capacity"].tolist() == capacity
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert (report["tables"]["warehouses"]["decimal"], report["tables"]["warehouses"]["decimal_source"]) == (
+        mark, "detected")
+    assert any("row 1" in w and "--decimal" in w and "lat" in w for w in report["warnings"])
+
+
+def test_a_number_no_mark_settles_exits_2_until_the_mark_is_stated(tmp_path: Path) -> None:
+    supply = str(_csv(tmp_path, "sku;units\nS1;2.000\nS2;1.500\nS3;7\n", "supply.csv"))
+    code, output, _ = _tables(tmp_path, "--supply", supply)
+    assert code == 2 and "supply.csv" in output and "row 1" in output and "'units'" in output
+    assert "'2.000' could be 2 (decimal) or 2000" in output and "--decimal ','" in output
+    assert not (tmp_path / "out").exists()
+    code, output, _ = _tables(tmp_path, "--supply", supply, "--decimal", ",")
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "supply.parquet")["units"].tolist() == [2000, 1500, 7]
+
+
+def test_a_file_using_both_marks_refuses_its_ambiguous_numbers(tmp_path: Path) -> None:
+    body = "customer_id;order_ts;quantity;unit_price\nc1;2025-01-01;1;3,20\nc2;2025-01-02;1;4.75\n" \
+           "c3;2025-01-03;1;1.500\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    assert code == 2 and "row 3" in output and "both marks" in output and "'4.75'" in output
+
+
+def test_supply_lots_of_one_sku_are_summed_with_a_warning(tmp_path: Path) -> None:
+    supply = _csv(tmp_path, "sku,units\nS5,14\nS8,6\nS9,1\nS5,40\nS8,25\n", "supply.csv")
+    code, output, out = _tables(tmp_path, "--supply", str(supply))
+    assert code == 0, output
+    got = pd.read_parquet(tmp_path / "out" / "supply.parquet")
+    assert got.to_dict("list") == {"sku": ["S5", "S8", "S9"], "units": [54, 31, 1]}
+    assert out["counts"]["supply_rows_accepted"] == 5
+    warnings = json.loads((tmp_path / "out" / "ingest_report.json").read_text())["warnings"]
+    assert len(warnings) == 1 and "2 sku(s)" in warnings[0] and "'S5' on rows 1, 4" in warnings[0]
+    assert "(14 + 40 = 54)" in warnings[0] and warnings[0].startswith("supply: ")
+
+
+@pytest.mark.parametrize(("table", "body", "said"), [
+    ("products", "sku,unit_volume\ns1,1\ns2,0.5\ns1,2\n", "sku 's1' appears on rows 1 and 3"),
+    ("warehouses", "warehouse_id,lat,lon,capacity\nW1,50,5,10\nW1,50,5,99\n",
+     "warehouse_id 'W1' appears on rows 1 and 2 with different values (capacity 10.0 vs 99.0)"),
+])
+def test_a_key_repeated_with_different_values_exits_2_naming_both_rows(
+    tmp_path: Path, table: str, body: str, said: str
+) -> None:
+    code, output, _ = _tables(tmp_path, f"--{table}", str(_csv(tmp_path, body, f"{table}.csv")))
+    assert code == 2 and said in output and "keep one row per" in output and f"{table}.csv" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_whole_number_float_ids_get_one_text_in_csv_and_parquet(tmp_path: Path) -> None:
+    head = "InvoiceNo,CustomerID,InvoiceDate,StockCode,Quantity,UnitPrice,Country\n"
+    lines = "1,17850.0,2025-01-01,85123.0,1,1.0,UK\n2,12345.0,2025-01-02,85123.0,1,1.0,UK\n"
+    first = _csv(tmp_path, head + lines)
+    code, output, _ = _ingest(tmp_path, first)
+    assert code == 0, output
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert any(w.startswith("orders: customer_id: every value of column 'CustomerID'") and "'17850'" in w
+               for w in report["warnings"])
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, head + "4,17850,2025-01-04,85123,1,1.0,UK\n", "n.csv"),
+                              "--append")
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["customer_id"].tolist() == ["17850", "12345", "17850"] and set(orders["sku"]) == {"85123"}
+    frame = pd.DataFrame({"customer_id": [17850.0, None, 123456789012.0], "order_ts": ["2025-01-01"] * 3})
+    frame.to_parquet(tmp_path / "o.parquet")
+    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.5")
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["customer_id"].tolist() == [
+        "17850", "123456789012"]
+    body = HEADER + "o1,17850.0,2025-01-01,1.0,1,1,r1\no2,C7,2025-01-02,1.5,1,1,r1\n"  # not all whole floats
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["customer_id"].tolist() == ["17850.0", "C7"] and orders["sku"].tolist() == ["1.0", "1.5"]
+
+
+def test_three_decimals_in_a_comma_file_read_as_decimals_without_a_warning(tmp_path: Path) -> None:
+    products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,0.864\ns2,a,1.502\n", "products.csv")
+    code, output, _ = _tables(tmp_path, "--products", str(products))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "products.parquet")["unit_volume"].tolist() == [0.864, 1.502]
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert report["tables"]["products"]["decimal"] == "." and not report["warnings"]

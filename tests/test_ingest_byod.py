@@ -143,3 +143,27 @@ def test_the_orders_schema_is_in_ingest_help() -> None:
                   "ship_region", "'Volume (l)'", "--map TABLE.COLUMN=SOURCE", "--max-reject-share",
                   "--dry-run", "--append"):
         assert words in stdout, words
+
+
+@pytest.mark.parametrize("name", ["value", "unit_value", "Value"])
+def test_a_products_value_column_is_no_local_value_and_says_so(tmp_path: Path, name: str) -> None:
+    products = _write(tmp_path / "p.csv", f"sku,{name}\ns1,20\ns2,25\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("ingest", "--products", str(products), "--out", str(out))
+    assert code == 0, stdout + stderr
+    assert pd.read_parquet(out / "products.parquet")["value_local"].isna().all()
+    warnings = json.loads((out / "ingest_report.json").read_text())["warnings"]
+    assert [w for w in warnings if f"column {name!r} is not read" in w and "economics.value_local (4)" in w
+            and f"--map products.value_local={name}" in w]
+
+
+def test_local_value_and_unsold_cost_from_the_file_are_warned_with_their_range(tmp_path: Path) -> None:
+    products = _write(tmp_path / "p.csv", "sku,local_value,holding_cost\ns1,20,0.25\ns2,25.5,\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("ingest", "--products", str(products), "--out", str(out))
+    assert code == 0, stdout + stderr
+    warnings = json.loads((out / "ingest_report.json").read_text())["warnings"]
+    assert any(w.startswith("products: value_local (g,") and "column 'local_value': 20 to 25.5 per unit" in w
+               and "economics.value_local = 4 " in w for w in warnings)
+    assert any(w.startswith("products: cost_unsold (h,") and "'holding_cost': 0.25 to 0.25" in w
+               and "economics.cost_unsold = 0.5 " in w for w in warnings)

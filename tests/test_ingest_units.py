@@ -135,10 +135,24 @@ def test_parse_int_reasons() -> None:
 
 
 def test_parse_float_reasons_and_decimal_comma() -> None:
-    got = parse.parse_float(_bin(["1.5", "nan", "inf", "-inf", "1e400", "abc", "", "3,5", " 2 "]))
+    got = parse.parse_float(_bin(["1.5", "nan", "inf", "-inf", "1e400", "abc", "", "3,5", " 2 ", "$3,20"]))
     assert got.codes.tolist() == [0, parse.NOT_FINITE, parse.NOT_FINITE, parse.NOT_FINITE, parse.NOT_FINITE,
-                                  parse.BAD_NUMBER, parse.MISSING, parse.BAD_NUMBER, 0]
-    assert parse.parse_float(_bin(["3,5", "2"]), decimal_comma=True).values.to_pylist() == [3.5, 2.0]
+                                  parse.BAD_NUMBER, parse.MISSING, 0, 0, parse.BAD_NUMBER]
+    assert got.values.to_pylist()[7:9] == [3.5, 2.0]  # a decimal comma reads one way only
+
+
+@pytest.mark.parametrize(("decimal", "expected"), [
+    (".", [1500.0, 1.5, 2000.0, 2.0, 3.2, 1234.5, 1234.5, 1234567.0, 1234567.0, -12250.0, 0.5]),
+    (",", [1.5, 1500.0, 2.0, 2000.0, 3.2, 1234.5, 1234.5, 1234567.0, 1234567.0, -12.25, 0.5]),
+    (parse.EITHER, [1.5, 1.5, 2.0, 2.0, 3.2, 1234.5, 1234.5, 1234567.0, 1234567.0, -12.25, 0.5]),
+])
+def test_thousands_separators_read_with_the_stated_decimal_mark(decimal: str, expected: list) -> None:
+    text = ["1,500", "1.500", "2,000", "2.000", "3,20", "1.234,50", "1,234.50", "1,234,567", "1.234.567",
+            "-12,250", "0,500"]
+    got = parse.parse_float(_bin(text), decimal=decimal)
+    assert got.values.to_pylist() == expected and not got.codes.any()
+    ints = parse.parse_int(_bin(["2.000", "1,500"]), decimal=decimal).values.to_pylist()
+    assert ints == {".": [2, 1500], ",": [2000, None], parse.EITHER: [2, None]}[decimal]
 
 
 def test_parse_timestamp_formats_ranges_and_zones() -> None:
@@ -234,14 +248,13 @@ def test_amount_stands_in_for_price_and_missing_columns_get_defaults() -> None:
     assert accepted["unit_price"] == 2.5 and accepted["sku"] == "ALL" and accepted["order_id"] is None
 
 
-def test_reference_rules_keys_ranges_and_defaults() -> None:
+def test_reference_rules_ranges_and_defaults_leave_repeated_keys_to_refkeys() -> None:
     products = validate.validate_chunk("products", _chunk({"sku": ["a", "b", "a", "c"],
-                                                           "unit_volume": ["", "0", "2", "-1"]}),
-                                       Context(seen_keys=pa.array(["c"])))
-    assert products.accepted.to_pylist() == [{"sku": "a", "category": "ALL", "unit_volume": 1.0,
-                                              "value_local": None, "cost_unsold": None}]
-    assert products.rejects["reason"].to_pylist() == ["non-positive unit_volume", "duplicate key",
-                                                      "non-positive unit_volume"]
+                                                           "unit_volume": ["", "0", "2", "-1"]}), Context())
+    assert products.accepted.to_pylist() == [
+        {"sku": "a", "category": "ALL", "unit_volume": v, "value_local": None, "cost_unsold": None}
+        for v in (1.0, 2.0)]  # the repeated key is settled after the file (ingest.refkeys)
+    assert products.rejects["reason"].to_pylist() == ["non-positive unit_volume", "non-positive unit_volume"]
     regions = validate.validate_chunk("regions", _chunk(
         {"region": ["r1", "r2", "r3"], "lat": ["91", "0", "0"], "lon": ["0", "-181", "180"]}), Context())
     assert regions.rejects["reason"].to_pylist() == ["latitude out of range", "longitude out of range"]

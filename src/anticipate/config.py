@@ -61,6 +61,12 @@ class IngestConfig(_Section):
         "'%d/%m/%Y %H:%M'; null: detected, and a file whose day/month order its data does not "
         "settle is refused",
     )
+    decimal: Literal[".", ","] | None = Field(
+        None,
+        description="the decimal mark of numbers in the source files ('.' or ','), for values such as "
+        "'1,500' that read as a decimal under one mark and thousands-grouped under the other; null: "
+        "settled from each file's data, and a file that does not settle it is refused",
+    )
 
     @field_validator("date_format")
     @classmethod

@@ -108,7 +108,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "category": ("category", "product_category", "cat", "family", "department", "product_group"),
         "unit_volume": ("unit_volume", "volume", "vol", "unit_vol", "volume_per_unit", "item_volume",
                         "cubic_volume"),
-        "value_local": ("value_local", "local_value", "unit_value", "value"),
+        "value_local": ("value_local", "local_value"),  # not 'value', 'unit_value': usually a list price
         "cost_unsold": ("cost_unsold", "unsold_cost", "holding_cost"),
     },
     "regions": {

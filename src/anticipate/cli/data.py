@@ -96,12 +96,16 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
               help="strftime format of the orders' non-ISO timestamps, e.g. '%d/%m/%Y %H:%M' (default: "
                    "ingest.date_format, else detected; a file whose dates parse both day-first and "
                    "month-first exits 2 asking for this option).")
+@click.option("--decimal", type=click.Choice([".", ","]), default=None,
+              help="The decimal mark of the files' numbers, for values such as 1,500 (default: "
+                   "ingest.decimal, else settled from each file's data; a file that does not settle "
+                   "it exits 2 asking for this option).")
 @global_options
 @command_body("ingest")
 def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None, regions: Path | None,
                warehouses: Path | None, supply: Path | None, out: Path, append: bool, maps: tuple[str, ...],
                max_reject_share: float | None, dry_run: bool, on_error: str | None,
-               date_format: str | None) -> Any:
+               date_format: str | None, decimal: str | None) -> Any:
     """Validate source files and write (or update) the canonical data directory; nothing is lost.
 
     Every input row is either accepted or written to rejects.parquet with its file,
@@ -126,6 +130,8 @@ def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None
         overrides["ingest.max_reject_share"] = max_reject_share
     if date_format is not None:
         overrides["ingest.date_format"] = date_format
+    if decimal is not None:
+        overrides["ingest.decimal"] = decimal
     sources = {"orders": orders, "products": products, "regions": regions,
                "warehouses": warehouses, "supply": supply}
     return run_ingest(settings_factory(overrides or None),

@@ -11,9 +11,13 @@ is about n^2 / 2^65 = 3e-6.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from anticipate.ingest import _kernels
 
@@ -121,3 +125,17 @@ def _slots(count: int) -> int:
     """The power-of-two slot count that holds ``count`` lines under the load limit."""
     need = max(16, int(count / _MAX_LOAD) + 1)
     return 1 << (need - 1).bit_length()
+
+
+def expected_lines(path: Path, first: Any, kind: str, compression: str | None) -> int:
+    """Lines in the whole file (``first``: its first ``read.RawChunk``): Parquet says so; plain CSV
+    is extrapolated from the first chunk's bytes per line (+10%); gzip sizes say little, so those
+    tables grow as they go."""
+    n = len(first.rows)
+    if kind == "parquet":
+        return pq.read_metadata(path).num_rows
+    if compression is not None:
+        return n
+    nbytes = sum(pc.sum(pc.binary_length(col)).as_py() or 0 for col in first.columns)
+    nbytes += n * len(first.columns)  # delimiters and the newline
+    return int(path.stat().st_size / max(nbytes, 1) * n * 1.1) + 1

@@ -25,8 +25,9 @@ import pyarrow.parquet as pq
 
 from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
-from anticipate.ingest import columns, dateorder, dedup, parse, read, tail, validate
+from anticipate.ingest import columns, dateorder, decimalmark, dedup, ids, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
+from anticipate.ingest.report import value_ranges
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 from anticipate.ingest.writer import BackgroundWriter
 from anticipate.schema import KEYS
@@ -41,7 +42,8 @@ class Options:
     accepted rejected share, the config column mapping, the output directory (for messages),
     for orders with ``--append`` the existing ``orders.parquet`` to append to, and the stated
     orders date format (``--date-format``; None: detected and checked,
-    :mod:`~anticipate.ingest.dateorder`)."""
+    :mod:`~anticipate.ingest.dateorder`) and the decimal mark (``--decimal``; None: settled from the
+    data, :mod:`~anticipate.ingest.decimalmark`)."""
 
     chunk_rows: int = 1_000_000
     on_error: str = "quarantine"
@@ -50,6 +52,7 @@ class Options:
     out: str = ""
     append_to: str = ""
     date_format: str | None = None
+    decimal: str | None = None
 
 
 @dataclass
@@ -58,7 +61,8 @@ class TableReport:
 
     ``columns`` canonical -> source name; ``mapped`` source -> canonical; ``defaulted``
     canonical -> the value every row got (None: null); ``ignored`` source columns not
-    used. ``date_format_source``: ``stated`` (``--date-format``) or ``detected``. Orders:
+    used. ``date_format_source``: ``stated`` (``--date-format``) or ``detected``; ``decimal`` the
+    decimal mark and ``decimal_source`` ``stated``, ``detected`` or ``default``. Orders:
     ``usable_region_rows`` accepted lines whose region can be mapped to a
     warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
     ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
@@ -74,6 +78,8 @@ class TableReport:
     bom: bool = False
     date_format: str | None = None
     date_format_source: str | None = None
+    decimal: str | None = None
+    decimal_source: str | None = None
     rows_in: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
@@ -90,6 +96,7 @@ class TableReport:
     existing_rows: int | None = None
     duplicates_existing: int = 0
     duplicates_existing_by_key: int = 0
+    ranges: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (reasons sorted by count)."""
@@ -160,6 +167,7 @@ class _TableRun:
         self.sink, self.opts, self.refs = sink, opts, refs
         self.seen = dedup.SeenLines()
         self.key_chunks: list[pa.Array] = []
+        self.key_rows: list[np.ndarray] = []
         self.rejected_rows: list[np.ndarray] = []
         self.day_counts = np.zeros(_N_DAYS, dtype=np.int64)
         self.ctx = refs
@@ -180,7 +188,8 @@ class _TableRun:
             self.table, source.header, found)
         if self.table == "orders":
             self.report.usable_region_rows = 0
-        self.ctx = replace(self.refs, decimal_comma=source.delimiter not in (None, ","))
+        self.marks = decimalmark.for_file(self.opts.decimal, source.delimiter, file=self.file,
+                                          out=self.opts.out)
         writer = BackgroundWriter(self.target, SCHEMAS[self.table])
         try:
             for i, raw in enumerate(read.iter_chunks(source, self.opts.chunk_rows)):
@@ -217,13 +226,18 @@ class _TableRun:
         names = [f"f{i}" for i in range(len(raw.columns))]
         hashes = dedup.row_hashes(pa.Table.from_arrays(raw.columns, names=names))
         if self.report.rows_in == 0 and len(raw.rows) and self.path.stat().st_size:
-            self.seen.reserve(_expected_lines(self.path, raw, self.report.format, self.report.compression))
+            self.seen.reserve(dedup.expected_lines(self.path, raw, self.report.format,
+                                                   self.report.compression))
         first = self.seen.first_rows(hashes, raw.rows)
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
-        if self.table in KEYS and self.key_chunks:
-            self.ctx = replace(self.ctx, seen_keys=pa.concat_arrays(self.key_chunks))
+        if self.report.rows_in == 0:  # '17850.0' ids: one text in every format (ingest.ids)
+            float_ids, notes = ids.integral_columns(self.table, chunk.columns, self.sources)
+            self.ctx = replace(self.ctx, float_ids=float_ids)
+            self.report.notes.extend(notes)
+        self.ctx = replace(self.ctx, decimal=self.marks.observe(self.table, chunk.columns, self.sources,
+                                                                raw.rows))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
-        rejects = _with_bad_lines(checked.rejects, raw.bad_lines)
+        rejects = validate.with_bad_lines(checked.rejects, raw.bad_lines)
         self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
         self._reject(rejects)
         accepted = checked.accepted
@@ -231,6 +245,7 @@ class _TableRun:
         self.report.rows_accepted += accepted.num_rows
         if self.table in KEYS:
             self.key_chunks.append(accepted[KEYS[self.table]].combine_chunks())
+            self.key_rows.append(raw.rows[~np.isin(raw.rows, checked.rejects["row"].to_numpy())])
         if self.table == "orders":
             days = accepted["order_ts"].combine_chunks().cast(pa.int64()).to_numpy(False) // _DAY_NS
             self.day_counts += np.bincount(days, minlength=_N_DAYS)[:_N_DAYS]
@@ -262,6 +277,8 @@ class _TableRun:
 
     def _finish(self) -> None:
         report = self.report
+        report.decimal, report.decimal_source = self.marks.mark, self.marks.source
+        report.notes.extend(filter(None, [self.marks.note()]))
         if report.rows_in == 0:
             raise DataError("the file has column names but no data rows; add rows or leave this file out",
                             file=self.file)
@@ -273,9 +290,28 @@ class _TableRun:
                 report.last_day = str(np.datetime64(int(days[-1]), "D"))
             if self.opts.append_to:
                 self._append()
+        if self.table in KEYS:
+            self._repeated_keys()
+        if self.table == "products":  # g and h from the file, warned about (report.economics_warnings)
+            report.ranges = value_ranges(self.target)
         share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
         if share > self.opts.max_reject_share:
             raise share_error(report, self.opts)
+
+    def _repeated_keys(self) -> None:
+        """Sum, keep once or refuse the rows of a reference table that repeat a key (:mod:`refkeys`)."""
+        from anticipate.ingest.refkeys import resolve
+
+        keys = self.keys()
+        rows = np.concatenate([np.zeros(0, np.int64), *self.key_rows])
+        done = resolve(self.table, self.target, keys, rows, file=self.file, out=self.opts.out,
+                       source=self.sources[KEYS[self.table]])
+        if done is None:
+            return
+        self.key_chunks = [done.keys]
+        self.report.notes.extend(filter(None, [done.note]))
+        self.report.rows_accepted -= done.rejects.num_rows
+        self._reject(done.rejects)
 
     def _tail(self) -> None:
         """Cut (or warn about) a far-future tail of the orders; with ``--append``, of the existing
@@ -352,31 +388,6 @@ def usable_regions(region: pa.ChunkedArray | pa.Array) -> int:
     upper = pc.utf8_upper(pc.utf8_trim_whitespace(region))
     return int(pc.sum(pc.invert(pc.fill_null(pc.is_in(upper, value_set=pa.array(NO_REGION)), True)))
                .as_py() or 0)
-
-
-def _expected_lines(path: Path, first: read.RawChunk, kind: str, compression: str | None) -> int:
-    """Lines in the whole file: Parquet says so; plain CSV is extrapolated from the first
-    chunk's bytes per line (+10%); gzip sizes say little, so those tables grow as they go."""
-    n = len(first.rows)
-    if kind == "parquet":
-        return pq.read_metadata(path).num_rows
-    if compression is not None:
-        return n
-    nbytes = sum(pc.sum(pc.binary_length(col)).as_py() or 0 for col in first.columns)
-    nbytes += n * len(first.columns)  # delimiters and the newline
-    return int(path.stat().st_size / max(nbytes, 1) * n * 1.1) + 1
-
-
-def _with_bad_lines(rejects: pa.Table, bad_lines: list[read.BadLine]) -> pa.Table:
-    if not bad_lines:
-        return rejects
-    extra = pa.table({
-        "row": pa.array([b.row for b in bad_lines], pa.int64()),
-        "column": pa.array([""] * len(bad_lines), pa.string()),
-        "value": pa.array([b.text for b in bad_lines], pa.string()),
-        "reason": pa.array([validate.BAD_FIELDS] * len(bad_lines), pa.string()),
-    })
-    return pa.concat_tables([rejects, extra]).sort_by("row")
 
 
 def _digest(path: Path) -> str:

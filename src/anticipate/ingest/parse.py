@@ -42,6 +42,18 @@ _INT_RE = r"^[+-]?[0-9]{1,18}$"
 _FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(nan|inf|infinity)$"
 _ISO_FORMAT = "ISO8601"
 
+#: Numbers whose reading depends on the decimal mark: one group of three digits after a single
+#: ``.`` or ``,`` (``1.500``, ``-12,250``): a decimal, or a thousands separator.
+AMBIGUOUS_DOT = r"^[+-]?[1-9][0-9]{0,2}\.[0-9]{3}$"
+AMBIGUOUS_COMMA = r"^[+-]?[1-9][0-9]{0,2},[0-9]{3}$"
+#: Grouped by ``,`` (``1,500``, ``1,234,567.5``) or by ``.`` (``1.500``, ``1.234,50``).
+_COMMA_GROUPED = r"^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?$"
+_DOT_GROUPED = r"^[+-]?[1-9][0-9]{0,2}(\.[0-9]{3})+(,[0-9]*)?$"
+_DECIMAL_COMMA = r"^[+-]?[0-9]+,[0-9]+$"
+#: ``decimal`` of a column whose range excludes the grouped reading (lat, lon): an ambiguous value
+#: is read as a decimal, whichever its mark.
+EITHER = "either"
+
 
 @dataclass(frozen=True)
 class Parsed:
@@ -108,23 +120,25 @@ def parse_id(arr: pa.Array, *, required: bool = True) -> Parsed:
     return Parsed(values, codes)
 
 
-def parse_float(arr: pa.Array, *, decimal_comma: bool = False) -> Parsed:
+def parse_float(arr: pa.Array, *, decimal: str = ".") -> Parsed:
     """Numbers as float64; empty -> MISSING, non-numbers -> BAD_NUMBER, NaN/inf -> NOT_FINITE.
 
-    ``decimal_comma`` also accepts ``12,5`` (files whose delimiter is not a comma).
+    Text is read by :func:`plain_numbers` with the file's decimal mark ``decimal`` (``.``,
+    ``,`` or :data:`EITHER`).
     """
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
         values, codes = pc.cast(arr, pa.float64()), _codes(len(arr))
         codes[~_mask(pc.is_valid(values))] = MISSING
     else:
-        values, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, decimal_comma)
+        values, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, decimal)
     bad = (codes == OK) & ~_mask(pc.is_finite(values))
     codes[bad] = NOT_FINITE
     return Parsed(values, codes)
 
 
-def parse_int(arr: pa.Array) -> Parsed:
-    """Whole numbers as int64; ``3.0`` is 3, ``2.5`` or text is BAD_INT, empty is MISSING."""
+def parse_int(arr: pa.Array, *, decimal: str = ".") -> Parsed:
+    """Whole numbers as int64; ``3.0`` is 3, ``2.5`` or text is BAD_INT, empty is MISSING; ``1,500``
+    is 1500 and ``2.000`` is 2000 or 2 as :func:`plain_numbers` reads it with ``decimal``."""
     if pa.types.is_integer(arr.type):
         values, codes = pc.cast(arr, pa.int64()), _codes(len(arr))
         codes[~_mask(pc.is_valid(values))] = MISSING
@@ -137,7 +151,7 @@ def parse_int(arr: pa.Array) -> Parsed:
         fast = _fast_cast(text.values, pa.int64(), hex_check=True)
         if fast is not None:
             return Parsed(fast, text.codes)
-        floats, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, False, parsed=text)
+        floats, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, decimal, parsed=text)
         codes[codes == BAD_NUMBER] = BAD_INT
     whole = _mask(pc.and_(pc.is_finite(floats), pc.equal(pc.floor(floats), floats)))
     whole &= np.abs(np.nan_to_num(floats.to_numpy(zero_copy_only=False))) < 2**53
@@ -162,17 +176,39 @@ def _fast_cast(text: pa.Array, to: pa.DataType, *, hex_check: bool = False) -> p
         return None
 
 
+def plain_numbers(values: pa.Array, decimal: str) -> pa.Array:
+    """Trimmed number text rewritten with ``.`` as decimal mark and no thousands separator.
+
+    A value with one reading is read so whatever ``decimal`` is: ``3,20`` is 3.20, ``1,234,567``
+    and ``1.234.567`` are 1234567, ``1,234.50`` and ``1.234,50`` are 1234.50. A value with two
+    (:data:`AMBIGUOUS_DOT`, :data:`AMBIGUOUS_COMMA`) is read with the decimal mark ``decimal``:
+    ``1,500`` is 1500 under ``.`` and 1.5 under ``,``; ``1.500`` the reverse; under
+    :data:`EITHER` both are 1.5. The caller settles ``decimal``
+    (:mod:`anticipate.ingest.decimalmark`).
+    """
+    if not pc.any(pc.match_substring_regex(values, "[,.]")).as_py():
+        return values
+    comma_grouped = _mask(pc.match_substring_regex(values, _COMMA_GROUPED))
+    dot_grouped = _mask(pc.match_substring_regex(values, _DOT_GROUPED))
+    if decimal != ".":
+        comma_grouped &= ~_mask(pc.match_substring_regex(values, AMBIGUOUS_COMMA))
+    if decimal != ",":
+        dot_grouped &= ~_mask(pc.match_substring_regex(values, AMBIGUOUS_DOT))
+    swap = dot_grouped | (_mask(pc.match_substring_regex(values, _DECIMAL_COMMA)) & ~comma_grouped)
+    swapped = pc.replace_substring(pc.replace_substring(values, ".", ""), ",", ".")
+    out = pc.if_else(pa.array(swap), swapped, values)
+    return pc.if_else(pa.array(comma_grouped), pc.replace_substring(values, ",", ""), out)
+
+
 def _text_to_number(
-    arr: pa.Array, to: pa.DataType, pattern: str, decimal_comma: bool, parsed: Parsed | None = None
+    arr: pa.Array, to: pa.DataType, pattern: str, decimal: str, parsed: Parsed | None = None
 ) -> tuple[pa.Array, np.ndarray]:
     text = parsed if parsed is not None else to_text(arr, trim=False)
     codes = text.codes.copy()
-    fast = _fast_cast(text.values, to)
+    fast = None if decimal == "," else _fast_cast(text.values, to)  # Arrow reads '1.500' as 1.5
     if fast is not None:
         return fast, codes
-    values = pc.ascii_trim_whitespace(text.values)
-    if decimal_comma:
-        values = pc.replace_substring_regex(values, r"^([+-]?[0-9]+),([0-9]+)$", r"\1.\2")
+    values = plain_numbers(pc.ascii_trim_whitespace(text.values), decimal)
     empty = _mask(pc.equal(pc.binary_length(values), 0))
     codes[(codes == OK) & empty] = MISSING
     good = _mask(pc.match_substring_regex(values, pattern, ignore_case=True))

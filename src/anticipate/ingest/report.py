@@ -51,6 +51,59 @@ def column_warnings(reports: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def reject_warning(table: str, report: Any, rejects: str, numbering: str) -> str | None:
+    """``table: N of M rows (x%) rejected (reasons); see rejects`` (None when none was), without the
+    orders' duplicates of existing lines (not counted against the reject share)."""
+    dropped = report.rows_rejected - report.duplicates_existing
+    if not dropped:
+        return None
+    top = ", ".join(f"{reason} x {count:,}" for reason, count in report.reasons.most_common(3))
+    return (f"{table}: {dropped:,} of {report.rows_in:,} rows ({dropped / report.rows_in:.2%}) rejected "
+            f"({top}); see {rejects} ({numbering})")
+
+
+#: Products columns the model reads as money per unit (g, h), and their economics.* default.
+ECONOMICS = {"value_local": "g, currency gained per unit sold locally instead of from the centre",
+             "cost_unsold": "h, currency lost per pre-positioned unit left unsold"}
+#: Products column names often meaning a price, which are not read as value_local.
+PRICE_NAMES = ("value", "unitvalue", "price", "listprice", "unitprice")
+
+
+def value_ranges(products: Path) -> dict[str, list[float]]:
+    """The [min, max] of value_local and cost_unsold in the staged ``products`` (columns all null
+    are left out)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(products, columns=list(ECONOMICS))
+    found = {name: pc.min_max(table[name]).as_py() for name in ECONOMICS}
+    return {name: [mm["min"], mm["max"]] for name, mm in found.items() if mm["min"] is not None}
+
+
+def economics_warnings(report: Any, economics: Any) -> list[str]:
+    """A warning per products money column read from the file (its source and range against
+    ``economics.*``, which it replaces for those products), and per ignored column named like a
+    price that is therefore not read as value_local."""
+    from anticipate.ingest.columns import normalise
+
+    warnings = []
+    for name, (low, high) in getattr(report, "ranges", {}).items():
+        source, default = report.columns.get(name, name), getattr(economics, name)
+        warnings.append(
+            f"products: {name} ({ECONOMICS[name]}) is read from column {source!r}: {low:g} to {high:g} per "
+            f"unit, against economics.{name} = {default:g} (used only where it is empty). It weighs every "
+            f"unit of the plan's objective: if {source!r} is something else (a list price, say), rename or "
+            f"drop the column so economics.{name} applies")
+    for column in report.ignored:
+        if normalise(column, units=False) in PRICE_NAMES:
+            warnings.append(
+                f"products: column {column!r} is not read (a {column!r} is usually a price, not the local "
+                f"value g): the plan uses economics.value_local ({economics.value_local:g}) where "
+                f"value_local is empty. If {column!r} is the gain per unit sold locally, map it: --map "
+                f"products.value_local={column}")
+    return warnings
+
+
 def region_warning(report: Any, *, has_regions: bool) -> str | None:
     """The warning for orders with no usable region (None when some lines have one)."""
     if report.usable_region_rows or not report.rows_accepted:

@@ -3,8 +3,8 @@ rejects).
 
 Pure: a :class:`Chunk` and a :class:`Context` in, a :class:`Checked` out; no I/O,
 no state. Each rejected row gets exactly one reject record: the first rule it
-breaks, checking columns in canonical order and then the whole-row rules
-(exact duplicate line, duplicate key). The rules, with the reason each writes:
+breaks, checking columns in canonical order and then the whole-row rule
+(exact duplicate line). The rules, with the reason each writes:
 
 orders
     customer_id not empty (``missing value``); order_ts parseable (``unparseable
@@ -19,7 +19,7 @@ orders
     (``duplicate``, the first is kept). Without a sku or region column every line
     gets ``ALL``; without quantity, 1; without price or amount, a null price.
 products / regions / warehouses / supply
-    unique key (``duplicate key``; the first accepted row is kept); lat in [-90, 90]
+    a repeated key is settled after the file (:mod:`anticipate.ingest.refkeys`); lat in [-90, 90]
     and lon in [-180, 180] (``latitude out of range``, ``longitude out of range``);
     capacity finite >= 0 (``negative capacity``); unit_volume finite > 0, default 1.0
     (``non-positive unit_volume``); value_local, cost_unsold finite >= 0 when given
@@ -30,14 +30,14 @@ products / regions / warehouses / supply
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anticipate.ingest import parse
+from anticipate.ingest import ids, parse
 from anticipate.ingest.parse import Parsed
-from anticipate.schema import KEYS
 
 #: Longest value kept in rejects.parquet, characters.
 MAX_VALUE_CHARS = 200
@@ -83,16 +83,17 @@ class Context:
     """What the rules need beyond the chunk.
 
     ``skus`` / ``regions``: keys accepted from the products / regions files (None
-    when not given); ``seen_keys``: keys accepted from earlier chunks of this
-    reference table; ``date_format``: the file's date format (None: ISO 8601);
-    ``decimal_comma``: accept ``12,5`` as 12.5.
+    when not given); ``date_format``: the file's date format (None: ISO 8601);
+    ``decimal``: the file's decimal mark, for numbers such as ``1,500`` that read differently under
+    ``.`` and ``,`` (:mod:`anticipate.ingest.decimalmark`); ``float_ids``: id columns written as
+    whole-number floats (``17850.0``), stored without ``.0`` (:mod:`anticipate.ingest.ids`).
     """
 
     skus: pa.Array | None = None
     regions: pa.Array | None = None
-    seen_keys: pa.Array | None = None
     date_format: str | None = None
-    decimal_comma: bool = False
+    decimal: str = "."
+    float_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,6 @@ def validate_chunk(table: str, chunk: Chunk, ctx: Context) -> Checked:
     flags = _Flags(chunk)
     values = _RULES[table](chunk, ctx, flags)
     flags.flag(chunk.duplicate_of > 0, DUPLICATE, None)
-    if table in KEYS:
-        _unique_key(values[KEYS[table]], ctx.seen_keys, flags, KEYS[table])
     schema = SCHEMAS[table]
     if flags.ok.all():
         accepted = pa.table([values[f.name].cast(f.type) for f in schema], schema=schema)
@@ -160,23 +159,26 @@ def _mask(arr: pa.Array) -> np.ndarray:
     return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
 
 
-def _id(chunk: Chunk, flags: _Flags, name: str, *, required: bool = True, default: str | None = None
-        ) -> pa.Array:
+def _id(chunk: Chunk, ctx: Context, flags: _Flags, name: str, *, required: bool = True,
+        default: str | None = None) -> pa.Array:
     if name not in chunk.columns:
         return _const(default, _n(chunk), pa.string())
-    parsed = parse.parse_id(chunk.columns[name], required=required)
+    raw = chunk.columns[name]
+    parsed = parse.parse_id(ids.float_text(raw) if pa.types.is_floating(raw.type) else raw, required=required)
     flags.parsed(name, parsed)
+    values = ids.canonical(parsed.values) if name in ctx.float_ids else parsed.values
     if default is not None and not required:
-        return pc.fill_null(parsed.values, default)
-    return parsed.values
+        return pc.fill_null(values, default)
+    return values
 
 
 def _number(chunk: Chunk, ctx: Context, flags: _Flags, name: str, *, optional: bool = False,
-            default: float | None = None) -> pa.Array:
-    """A float column; with ``optional`` an empty value is null (or ``default``), not a reject."""
+            default: float | None = None, decimal: str | None = None) -> pa.Array:
+    """A float column; with ``optional`` an empty value is null (or ``default``), not a reject;
+    ``decimal`` overrides the file's decimal mark (``ctx.decimal``)."""
     if name not in chunk.columns:
         return _const(default, _n(chunk), pa.float64())
-    parsed = parse.parse_float(chunk.columns[name], decimal_comma=ctx.decimal_comma)
+    parsed = parse.parse_float(chunk.columns[name], decimal=decimal or ctx.decimal)
     codes = parsed.codes
     if optional:
         codes = np.where(codes == parse.MISSING, 0, codes).astype(np.int8)
@@ -191,16 +193,16 @@ def _known(values: pa.Array, allowed: pa.Array | None, flags: _Flags, reason: st
 
 def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
     n, cols = _n(chunk), chunk.columns
-    out = {"order_id": _id(chunk, flags, "order_id", required=False)}
-    out["customer_id"] = _id(chunk, flags, "customer_id")
+    out = {"order_id": _id(chunk, ctx, flags, "order_id", required=False)}
+    out["customer_id"] = _id(chunk, ctx, flags, "customer_id")
     ts = parse.parse_timestamp(cols["order_ts"], date_format=ctx.date_format)
     flags.parsed("order_ts", ts)
     out["order_ts"] = ts.values
-    out["sku"] = _id(chunk, flags, "sku", default="ALL")
+    out["sku"] = _id(chunk, ctx, flags, "sku", default="ALL")
     if "sku" in cols:
         _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
     if "quantity" in cols:
-        qty = parse.parse_int(cols["quantity"])
+        qty = parse.parse_int(cols["quantity"], decimal=ctx.decimal)
         flags.parsed("quantity", qty)
         flags.flag(_mask(pc.less(qty.values, 1)), "non-positive quantity (returns are not orders)",
                    "quantity")
@@ -208,7 +210,7 @@ def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
     else:
         out["quantity"] = _const(1, n, pa.int64())
     out["unit_price"] = _price(chunk, ctx, flags, out["quantity"])
-    out["region"] = _id(chunk, flags, "region", default="ALL")
+    out["region"] = _id(chunk, ctx, flags, "region", default="ALL")
     if "region" in cols:
         _known(out["region"], ctx.regions, flags, "unknown region", "region")
     return out
@@ -227,8 +229,8 @@ def _price(chunk: Chunk, ctx: Context, flags: _Flags, quantity: pa.Array) -> pa.
 
 
 def _products(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"sku": _id(chunk, flags, "sku"),
-           "category": _id(chunk, flags, "category", required=False, default="ALL")}
+    out = {"sku": _id(chunk, ctx, flags, "sku"),
+           "category": _id(chunk, ctx, flags, "category", required=False, default="ALL")}
     out["unit_volume"] = _number(chunk, ctx, flags, "unit_volume", optional=True, default=1.0)
     flags.flag(_mask(pc.less_equal(out["unit_volume"], 0)), "non-positive unit_volume", "unit_volume")
     for name in ("value_local", "cost_unsold"):
@@ -239,18 +241,18 @@ def _products(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
 
 def _lat_lon(chunk: Chunk, ctx: Context, flags: _Flags, out: dict[str, pa.Array]) -> None:
     for name, limit, label in (("lat", 90.0, "latitude"), ("lon", 180.0, "longitude")):
-        out[name] = _number(chunk, ctx, flags, name)
+        out[name] = _number(chunk, ctx, flags, name, decimal=parse.EITHER)  # 52.520 is no 52520
         flags.flag(_mask(pc.greater(pc.abs(out[name]), limit)), f"{label} out of range", name)
 
 
 def _regions(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"region": _id(chunk, flags, "region")}
+    out = {"region": _id(chunk, ctx, flags, "region")}
     _lat_lon(chunk, ctx, flags, out)
     return out
 
 
 def _warehouses(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"warehouse_id": _id(chunk, flags, "warehouse_id")}
+    out = {"warehouse_id": _id(chunk, ctx, flags, "warehouse_id")}
     _lat_lon(chunk, ctx, flags, out)
     out["capacity"] = _number(chunk, ctx, flags, "capacity")
     flags.flag(_mask(pc.less(out["capacity"], 0)), "negative capacity", "capacity")
@@ -258,9 +260,9 @@ def _warehouses(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array
 
 
 def _supply(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
-    out = {"sku": _id(chunk, flags, "sku")}
+    out = {"sku": _id(chunk, ctx, flags, "sku")}
     _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
-    units = parse.parse_int(chunk.columns["units"])
+    units = parse.parse_int(chunk.columns["units"], decimal=ctx.decimal)
     flags.parsed("units", units)
     flags.flag(_mask(pc.less(units.values, 0)), "negative units", "units")
     out["units"] = units.values
@@ -271,17 +273,17 @@ _RULES = {"orders": _orders, "products": _products, "regions": _regions, "wareho
           "supply": _supply}
 
 
-def _unique_key(keys: pa.Array, seen: pa.Array | None, flags: _Flags, column: str) -> None:
-    """Flag later rows whose key repeats an accepted one (earlier chunk or earlier in this one)."""
-    if seen is not None and len(seen):
-        flags.flag(_mask(pc.is_in(keys, value_set=seen)), "duplicate key", column)
-    ok = np.flatnonzero(flags.ok)
-    if len(ok) < 2:
-        return
-    candidates = keys.take(pa.array(ok)).to_pandas()
-    repeated = np.zeros(len(flags.reason), dtype=bool)
-    repeated[ok[candidates.duplicated(keep="first").to_numpy()]] = True
-    flags.flag(repeated, "duplicate key", column)
+def with_bad_lines(rejects: pa.Table, bad_lines: list[Any]) -> pa.Table:
+    """``rejects`` with a ``wrong number of fields`` record per malformed line (``read.BadLine``)."""
+    if not bad_lines:
+        return rejects
+    extra = pa.table({
+        "row": pa.array([b.row for b in bad_lines], pa.int64()),
+        "column": pa.array([""] * len(bad_lines), pa.string()),
+        "value": pa.array([b.text for b in bad_lines], pa.string()),
+        "reason": pa.array([BAD_FIELDS] * len(bad_lines), pa.string()),
+    })
+    return pa.concat_tables([rejects, extra]).sort_by("row")
 
 
 def _rejects(flags: _Flags) -> pa.Table:
@@ -342,7 +344,7 @@ FIXES: dict[str, str] = {
                         "one format per file, or state the file's format with --date-format",
     "out of range": "timestamps must lie in [1970-01-01, 2262-04-11): correct the year",
     "not an integer": "write a whole number",
-    "not a number": "write a plain number such as 12.5 (no currency sign or thousands separator)",
+    "not a number": "write a plain number such as 12.5 or 1,250.5 (no currency sign or unit)",
     "not finite (NaN or inf)": "write a finite number",
     "non-positive quantity (returns are not orders)": "drop return and cancellation lines (quantity <= 0) "
                                                       "before ingest, or let them be quarantined",

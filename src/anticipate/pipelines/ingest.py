@@ -70,7 +70,7 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     ----------
     settings
         Uses ``settings.cfg.ingest`` (mapping, ``on_error``, ``max_reject_share``, ``chunk_rows``,
-        ``date_format``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
+        ``date_format``, ``decimal``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
     sources
         Any of ``orders, products, regions, warehouses, supply`` (at least one). The
         tables not given are kept from the data directory already at ``out``.
@@ -154,7 +154,7 @@ def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run:
                    max_reject_share=1.0 if dry_run else cfg.max_reject_share,
                    mapping=dict(cfg.columns.get(table, {})), out=str(out),
                    append_to=append_to if table == "orders" else "",
-                   date_format=cfg.date_format if table == "orders" else None)
+                   date_format=cfg.date_format if table == "orders" else None, decimal=cfg.decimal)
 
 
 def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path, previous: Path | None,
@@ -189,7 +189,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
         sink.close()
     layout = None if dry_run else _layout_for(settings, stage, sources, kept)
     staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to,
-                           None if dry_run else stage)
+                           None if dry_run else stage, out)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
     staged.doc["carried_over"] = others
     return staged
@@ -203,9 +203,9 @@ def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept:
 
 
 def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, int], layout: Any,
-                  previous: Path | None, refs: Any, append_to: str, stage: Path | None) -> _Staged:
+                  previous: Path | None, refs: Any, append_to: str, stage: Path | None, out: Path) -> _Staged:
     """The report document and the warnings of a staged ingest."""
-    from anticipate.ingest.report import column_warnings, region_warning
+    from anticipate.ingest.report import column_warnings, economics_warnings, region_warning, reject_warning
     from anticipate.ingest.update import (
         kept_warnings,
         orphan_warnings,
@@ -219,7 +219,12 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     doc["append"] = bool(append_to)
     if layout is not None:
         doc["orders_layout"] = {"dir": LAYOUT_DIR, "partitions": layout.partitions, "rows": layout.rows}
-    warnings = [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
+    rejects = str(Path(out) / "rejects.parquet")  # a plan rests on what its reference tables lost
+    warnings = [w for t, r in reports.items() if t != "orders" and (w := reject_warning(t, r, rejects,
+                                                                                           ROW_NUMBERING))]
+    warnings += [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
+    if "products" in reports:
+        warnings += economics_warnings(reports["products"], settings.cfg.economics)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
     if "orders" in reports and not append_to:
         replaced = replaced_orders_warning(previous, reports["orders"].rows_accepted)
@@ -314,14 +319,11 @@ def _result(staged: _Staged, out: Path, seconds: float) -> Result:
     if layout is not None:
         outputs["orders_partitioned"] = str(out / LAYOUT_DIR)
         counts["orders_partitions"] = layout.partitions
-    warnings = []
-    for table, report in reports.items():
-        dropped = report.rows_rejected - report.duplicates_existing
-        if dropped:
-            top = ", ".join(f"{reason} x {count:,}" for reason, count in report.reasons.most_common(3))
-            warnings.append(f"{table}: {dropped:,} of {report.rows_in:,} rows "
-                            f"({dropped / report.rows_in:.2%}) rejected ({top}); see "
-                            f"{outputs['rejects']} ({ROW_NUMBERING})")
+    from anticipate.ingest.report import reject_warning
+
+    orders = reports.get("orders")  # the reference tables' rejects are in staged.warnings already
+    first = orders and reject_warning("orders", orders, outputs["rejects"], ROW_NUMBERING)
+    warnings = [first] if first else []
     warnings.extend(staged.warnings)  # the tables' notes first
     dropped = totals["rows_rejected"] - sum(r.duplicates_existing for r in reports.values())
     share = dropped / totals["rows_in"] if totals["rows_in"] else 0.0  # as max_reject_share counts
