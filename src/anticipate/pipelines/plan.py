@@ -28,7 +28,13 @@ from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
 from anticipate.models.scoring import model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
+from anticipate.pipelines._common import (
+    load_data,
+    load_registered,
+    open_tracker,
+    require_model_store,
+    resolve_cutoff,
+)
 from anticipate.progress import stages
 from anticipate.storage.files import (
     DataSet,
@@ -107,7 +113,6 @@ def run_allocate(
     """The nightly plan: lock, forecast at the date, allocate, publish ``plans/DATE/`` atomically."""
     date_ts = check_date(date)
     target = Path(settings.cfg.allocate.plans_dir) / dates.fmt(date_ts)
-    from anticipate.pipelines._common import require_model_store
     require_model_store(settings, model)  # before the lock creates plans/: a wrong store creates nothing
     with _night(target, date, progress=settings.progress) as bar:
         bar.step("loading data and model")
