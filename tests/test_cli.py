@@ -139,7 +139,8 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_promote_of_a_missing_version_is_a_user_error(registered: dict[str, str]) -> None:
     done = run_cli("--tracking-uri", registered["uri"], "promote", "99", cwd=Path(registered["root"]))
     assert done.returncode == 2, done.stderr
-    assert "has no version 99 (registered versions: 1)" in done.stderr and "Traceback" not in done.stderr
+    assert "has no version 99 in the tracking store" in done.stderr
+    assert "(registered versions: 1)" in done.stderr and "Traceback" not in done.stderr
     by_run = run_cli("--json", "--tracking-uri", registered["uri"], "promote", registered["run_id"][:8],
                      cwd=Path(registered["root"]))
     assert by_run.returncode == 0, by_run.stderr
@@ -290,8 +291,8 @@ def test_a_missing_default_alias_is_exit_3_naming_the_store(trained_world, tmp_p
 
 def test_a_model_reference_that_names_nothing_is_a_usage_error_naming_it(trained_world,
                                                                           tmp_path: Path) -> None:
-    """audit20 #9: '@prod' was told to set --alias production; a mistyped path and 'backtest --model @nope'
-    were exit 3 (service unavailable)."""
+    """audit20 #9: '@prod' was told to set --alias production; a mistyped path, a version that does not
+    exist and 'backtest --model @nope' were exit 3 (service unavailable, model not found)."""
     common = ["--data", str(trained_world.data), "--config", str(trained_world.config), "--tracking-uri",
               trained_world.tracking_uri]
     aliases = "(its aliases: @production (version 1)); pass one of them with --model"
@@ -299,6 +300,9 @@ def test_a_model_reference_that_names_nothing_is_a_usage_error_naming_it(trained
               f"has no alias '@prod' in the tracking store {trained_world.tracking_uri} {aliases}"),
              (["backtest", "--model", "@nope", "--cutoffs", "2024-08-14"],
               f"no alias '@nope' in the tracking store {trained_world.tracking_uri} {aliases}"),
+             (["forecast", "--model", "99", "--out", "f.parquet"],
+              f"has no version 99 in the tracking store {trained_world.tracking_uri} (registered "
+              "versions: 1); pass one of them with --model, or an @alias"),
              (["allocate", "--date", "2024-08-28", "--model", str(tmp_path / "nonexist")],
               f"--model {tmp_path / 'nonexist'}: {tmp_path / 'nonexist'} does not exist; pass a local "
               "model copy")]

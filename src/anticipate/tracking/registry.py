@@ -143,6 +143,8 @@ class Registry:
                 return f"models:/{name}@{default_alias}"
             return f"models:/{name}/{self.latest_version(name)}"
         if model.isdigit():
+            if not self._has_version(name, model):
+                raise self._no_version(name, model, "pass one of them with --model, or an @alias")
             return f"models:/{name}/{model}"
         if model.startswith("@"):
             self.require_alias(name, model[1:], given=True)
@@ -189,12 +191,8 @@ class Registry:
         if ref.isdigit() and self._has_version(name, ref):
             return ref
         if ref.isdigit() and len(ref) < MIN_NUMERIC_RUN_PREFIX:
-            known = self.versions(name)
-            listed = ", ".join(map(str, known[-10:])) if known else "none yet: run 'anticipate train'"
-            raise UsageError(
-                f"model '{name}' has no version {ref} (registered versions: {listed}); pass one of them, "
-                "'latest' or a train run id (see 'anticipate runs list --command train')"
-            )
+            raise self._no_version(name, ref, "pass one of them, 'latest' or a train run id (see "
+                                              "'anticipate runs list --command train')")
         if not tags.is_run_id_prefix(ref):
             raise UsageError(
                 f"{ref!r} is not a version number, 'latest' or a run id; e.g. 'anticipate promote 3' or "
@@ -208,6 +206,13 @@ class Registry:
                 "(see 'anticipate runs list --command train')"
             )
         return str(made[-1])
+
+    def _no_version(self, name: str, ref: str, fix: str) -> UsageError:
+        """The exit-2 error for a version number ``ref`` that ``name`` does not have, listing its versions."""
+        known = self.versions(name)
+        listed = ", ".join(map(str, known[-10:])) if known else "none yet: run 'anticipate train'"
+        return UsageError(f"model '{name}' has no version {ref} in the tracking store {self.uri} "
+                          f"(registered versions: {listed}); {fix}")
 
     def _has_version(self, name: str, version: str) -> bool:
         with service_errors(self.uri, "looking up the model registry"):
