@@ -457,6 +457,32 @@ def test_whole_number_float_ids_get_one_text_in_csv_and_parquet(tmp_path: Path) 
     assert orders["customer_id"].tolist() == ["17850.0", "C7"] and orders["sku"].tolist() == ["1.0", "1.5"]
 
 
+def test_append_onto_ids_stored_with_dot_zero_before_rewrites_them(tmp_path: Path) -> None:
+    """Data ingested before whole-number float ids lost their '.0' held '17850.0': an --append of '17850'
+    made one customer two, and a re-sent export without order ids was counted twice."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from anticipate.ingest.validate import SCHEMAS
+
+    head = "CustomerID,InvoiceDate,StockCode,Quantity,UnitPrice,Country\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, head + "C1,2025-01-01,85123,1,1.0,UK\n"))
+    assert code == 0, output
+    legacy = pa.table({"order_id": [None, None], "customer_id": ["17850.0", "12345.0"],
+                       "order_ts": pd.to_datetime(["2025-01-01", "2025-01-02"]), "sku": ["85123", "85123"],
+                       "quantity": [1, 1], "unit_price": [1.0, 1.0], "region": ["UK", "UK"]},
+                      schema=SCHEMAS["orders"])
+    pq.write_table(legacy, tmp_path / "out" / "orders.parquet")
+    resent = head + "17850,2025-01-01,85123,1,1.0,UK\n17850,2025-01-04,85123,1,1.0,UK\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, resent, "n.csv"), "--append")
+    assert code == 0, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["customer_id"].tolist() == ["17850", "12345", "17850"]  # the re-sent line dropped
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    assert any("customer_id: every existing value was a whole number written as a float" in w
+               for w in report["warnings"])
+
+
 def test_three_decimals_in_a_comma_file_read_as_decimals_without_a_warning(tmp_path: Path) -> None:
     products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,0.864\ns2,a,1.502\n", "products.csv")
     code, output, _ = _tables(tmp_path, "--products", str(products))

@@ -10,6 +10,9 @@ rejected with reason :data:`EXISTING` and is not counted against
 ``ingest.max_reject_share``. New lines kept although they are dated more than a day
 before the existing orders' last one are counted (:func:`overlap_warning`): without
 order ids an overlapping export in another layout cannot be told from new orders.
+Existing id columns whose every value is ``<digits>.0`` (ingested before such ids were stored
+without ``.0``, :mod:`anticipate.ingest.ids`) are rewritten so on the way, or the same customer
+would be two (:func:`legacy_float_ids`).
 Memory: two seen-lines tables of the existing lines (lines and order_id + sku keys,
 24-48 bytes per distinct entry each) and one batch at a time.
 """
@@ -26,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from anticipate.ingest import dedup, read
+from anticipate.ingest import dedup, ids, read
 from anticipate.ingest.validate import SCHEMAS, _const
 
 #: The reject reason of a new line that repeats a line already in the data directory.
@@ -41,7 +44,8 @@ class Appended:
     """What appending did: ``existing`` lines kept first, the ``rejects`` (row, column, value,
     reason) of new lines that repeat an existing one (``by_key`` of them on order_id + sku only),
     the existing orders' last ``end`` and the kept new lines dated at or before it (``overlap``
-    lines from ``overlap_first`` to ``overlap_last``); the file then holds existing + the rest."""
+    lines from ``overlap_first`` to ``overlap_last``) and the existing id columns rewritten without
+    ``.0`` (``float_ids``); the file then holds existing + the rest."""
 
     existing: int
     rejects: pa.Table
@@ -50,13 +54,40 @@ class Appended:
     overlap: int = 0
     overlap_first: np.datetime64 | None = None
     overlap_last: np.datetime64 | None = None
+    float_ids: frozenset[str] = frozenset()
 
 
-def _canonical_batches(path: Path, batch_rows: int) -> Iterator[pa.Table]:
-    """The lines of an existing ``orders.parquet`` in the canonical column order and types."""
+def _canonical_batches(path: Path, batch_rows: int, float_ids: frozenset[str] = frozenset()
+                       ) -> Iterator[pa.Table]:
+    """The lines of an existing ``orders.parquet`` in the canonical column order and types, the
+    ``float_ids`` columns (:func:`legacy_float_ids`) without their ``.0``."""
     schema = SCHEMAS["orders"]
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=schema.names):
-        yield pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+        table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+        for name in float_ids:
+            fixed = ids.canonical(table[name].combine_chunks())
+            table = table.set_column(table.schema.get_field_index(name), name, fixed)
+        yield table
+
+
+def legacy_float_ids(path: Path, batch_rows: int) -> frozenset[str]:
+    """The id columns of an existing ``orders.parquet`` whose every non-empty value is ``<digits>.0``.
+
+    The first batch decides which columns to read whole (usually none)."""
+    pf = pq.ParquetFile(path)
+    names = [n for n in ids.ID_COLUMNS["orders"] if n in pf.schema_arrow.names]
+    found = set(names)
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=names):
+        for name in list(found):
+            column = batch.column(name)
+            column = column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
+            text = pc.drop_null(column.cast(pa.string()))
+            text = text.filter(pc.greater(pc.utf8_length(text), 0))
+            if not len(text) or not pc.all(pc.match_substring_regex(text, ids.INTEGRAL)).as_py():
+                found.discard(name)
+        if not found:
+            break
+    return frozenset(found)
 
 
 def _keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +103,11 @@ def _ts(table: pa.Table) -> np.ndarray:
 class _Seen:
     """The existing lines: their line and order_id + sku seen-tables (rows 1..n) and last timestamp."""
 
-    def __init__(self, existing: Path, batch_rows: int) -> None:
+    def __init__(self, existing: Path, batch_rows: int, float_ids: frozenset[str]) -> None:
         size = max(1, pq.ParquetFile(existing).metadata.num_rows)
         self.lines, self.keys = dedup.SeenLines(size), dedup.SeenLines(size)
         self.n, self.end = 0, None
-        for batch in _canonical_batches(existing, batch_rows):
+        for batch in _canonical_batches(existing, batch_rows, float_ids):
             rows = np.arange(self.n + 1, self.n + batch.num_rows + 1, dtype=np.int64)
             self.lines.first_rows(dedup.row_hashes(batch), rows)
             keys, with_id = _keys(batch)
@@ -140,11 +171,12 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
     Appended
         The existing line count, the rejects of the repeated lines and the overlap of the kept ones.
     """
-    seen = _Seen(existing, batch_rows)
+    float_ids = legacy_float_ids(existing, batch_rows)
+    seen = _Seen(existing, batch_rows, float_ids)
     tmp = staged.with_name(f".{staged.name}.append")
     rejects, position, by_key, overlap = [], 0, 0, []
     with pq.ParquetWriter(tmp, SCHEMAS["orders"], compression="zstd") as writer:
-        for batch in _canonical_batches(existing, batch_rows):
+        for batch in _canonical_batches(existing, batch_rows, float_ids):
             writer.write_table(batch)
         for batch in pq.ParquetFile(staged).iter_batches(batch_size=batch_rows):
             table = pa.Table.from_batches([batch])
@@ -164,7 +196,7 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
                       "value": pa.array([], pa.string()), "reason": pa.array([], pa.string())})
     over = np.concatenate([np.zeros(0, "datetime64[ns]"), *overlap])
     return Appended(seen.n, pa.concat_tables(rejects) if rejects else empty, by_key, seen.end, len(over),
-                    over.min() if len(over) else None, over.max() if len(over) else None)
+                    over.min() if len(over) else None, over.max() if len(over) else None, float_ids)
 
 
 def _instant(t: np.datetime64) -> str:
@@ -184,3 +216,13 @@ def overlap_warning(done: Appended, new_lines: int) -> str | None:
             "different layout: timestamps rounded, no order_id column), those orders are now counted "
             "twice: rebuild the orders from the full history (ingest --orders history.csv) or send "
             "nightly exports that start after the last ingested order")
+
+
+def append_notes(done: Appended, new_lines: int) -> list[str]:
+    """The report's notes of an append: the overlap (:func:`overlap_warning`) and existing ids rewritten."""
+    notes = [note] if (note := overlap_warning(done, new_lines)) else []
+    for name in sorted(done.float_ids):
+        notes.append(f"{name}: every existing value was a whole number written as a float ('17850.0', "
+                     f"ingested before such ids were stored without '.0'); the existing orders now store "
+                     f"them without '.0' too, so the new lines' ids match them")
+    return notes

@@ -334,7 +334,7 @@ class _TableRun:
 
     def _append(self) -> None:
         """Put the existing orders before this file's lines and reject repeats of existing lines."""
-        from anticipate.ingest.append import append_orders, overlap_warning
+        from anticipate.ingest.append import append_notes, append_orders
 
         excluded = np.sort(np.concatenate([np.zeros(0, np.int64), *self.rejected_rows]))
         done = append_orders(self.target, Path(self.opts.append_to), excluded,
@@ -342,7 +342,7 @@ class _TableRun:
         n = done.rejects.num_rows
         self.report.existing_rows, self.report.duplicates_existing = done.existing, n
         self.report.duplicates_existing_by_key = done.by_key
-        self.report.notes.extend(filter(None, [overlap_warning(done, self.report.rows_in)]))
+        self.report.notes.extend(append_notes(done, self.report.rows_in))
         if n:
             from anticipate.ingest.append import EXISTING
 
