@@ -483,6 +483,30 @@ def test_append_onto_ids_stored_with_dot_zero_before_rewrites_them(tmp_path: Pat
                for w in report["warnings"])
 
 
+@pytest.mark.parametrize("sep", ["\t", ";", "|"])
+def test_three_decimals_settled_by_the_file_are_not_worth_a_warning(tmp_path: Path, sep: str) -> None:
+    """'1.502' beside '0.864' can only be a decimal; the note repeated in every nightly plan (verify20 R2)."""
+    body = sep.join(["sku", "category", "unit_volume"]) + "\n" + "\n".join(
+        sep.join(row) for row in [("s1", "a", "0.864"), ("s2", "a", "1.502")]) + "\n"
+    code, output, _ = _tables(tmp_path, "--products", str(_csv(tmp_path, body, "products.csv")))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "products.parquet")["unit_volume"].tolist() == [0.864, 1.502]
+    assert not json.loads((tmp_path / "out" / "ingest_report.json").read_text())["warnings"]
+
+
+def test_grouped_numbers_read_on_the_comma_files_default_are_said(tmp_path: Path) -> None:
+    """Quoted '1,250' in a comma CSV is 1250 by the file's default '.'; it went in without a word, although a
+    European export would have meant 1.25 (verify20 R3)."""
+    body = 'sku,category,unit_volume\nS1,C1,"1,250"\nS2,C1,"2,500"\nS3,C1,3\n'
+    code, output, _ = _tables(tmp_path, "--products", str(_csv(tmp_path, body, "products.csv")))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "products.parquet")["unit_volume"].tolist() == [1250, 2500, 3]
+    (warning,) = [w for w in json.loads((tmp_path / "out" / "ingest_report.json").read_text())["warnings"]
+                  if "thousands-grouped" in w]
+    assert "2 number(s) such as '1,250' (unit_volume, row 1) were read as thousands-grouped (1250)" in warning
+    assert "the default of a comma-delimited file" in warning and "--decimal ','" in warning
+
+
 def test_three_decimals_in_a_comma_file_read_as_decimals_without_a_warning(tmp_path: Path) -> None:
     products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,0.864\ns2,a,1.502\n", "products.csv")
     code, output, _ = _tables(tmp_path, "--products", str(products))

@@ -68,6 +68,7 @@ class Marks:
     ambiguous: int = 0
     first: Example | None = None
     read_with: str | None = None
+    by_separator: dict[str, tuple[int, Example]] = field(default_factory=dict)
 
     def observe(self, table: str, columns: dict[str, pa.Array], sources: dict[str, str],
                 rows: np.ndarray) -> str:
@@ -106,9 +107,17 @@ class Marks:
         if not len(hits):
             return 0
         counts = pc.value_counts(text)
-        n = int(pc.sum(pc.filter(counts.field("counts"),
-                                 pc.is_in(counts.field("values"), value_set=uniques.take(pa.array(hits)))))
-                .as_py() or 0)
+        n = 0
+        for separator, mask in ((".", dot), (",", comma)):
+            picked = np.flatnonzero(mask)
+            if not len(picked):
+                continue
+            k = int(pc.sum(pc.filter(counts.field("counts"), pc.is_in(
+                counts.field("values"), value_set=uniques.take(pa.array(picked))))).as_py() or 0)
+            seen, example = self.by_separator.get(separator, (0, None))
+            self.by_separator[separator] = (seen + k, example or _example(uniques, int(picked[0]), text,
+                                                                          source, rows))
+            n += k
         self.ambiguous += n
         if self.first is None:
             self.first = _example(uniques, int(hits[0]), text, source, rows)
@@ -137,17 +146,24 @@ class Marks:
         return "stated" if self.stated else "detected" if len(self.evidence) == 1 else "default"
 
     def note(self) -> str | None:
-        """For the report: how ambiguous values were read when the data (not the user, nor the
-        delimiter's default it agrees with) settled it."""
-        if not self.ambiguous or self.first is None or self.source != "detected" or self.mark == self.default:
+        """For the report: ambiguous values read as thousands-grouped (``1,250`` as 1250 in a file whose
+        mark is ``.``) when the mark was not stated; values read as decimals with the mark the file's own
+        numbers or its delimiter settle are not worth a word (``1.502`` beside ``0.864``)."""
+        if self.stated or self.mark is None:
             return None
-        column, row, value = self.first
         mark = str(self.mark)
-        shown, (ev_col, ev_row, ev_value) = _reading(value, mark), self.evidence[mark]
-        return (f"{self.ambiguous:,} number(s) such as {value!r} ({column}, row {row}) could be a decimal "
-                f"or thousands-grouped and were read as {shown}: the file's decimal mark is {mark!r} "
-                f"({ev_col} {ev_value!r}, row {ev_row}). If that is wrong, state it with --decimal "
-                f"(or ingest.decimal in the config)")
+        other = "," if mark == "." else "."
+        if other not in self.by_separator:
+            return None
+        count, (column, row, value) = self.by_separator[other]
+        if mark in self.evidence:
+            ev_col, ev_value, ev_row = self.evidence[mark][0], self.evidence[mark][2], self.evidence[mark][1]
+            why = f"as {ev_col} {ev_value!r} (row {ev_row}) shows"
+        else:
+            why = "the default of a comma-delimited file; no number in it shows another"
+        return (f"{count:,} number(s) such as {value!r} ({column}, row {row}) were read as thousands-grouped "
+                f"({_reading(value, mark)}): the file's decimal mark is {mark!r} ({why}). If {other!r} is "
+                f"the decimal mark here, state it with --decimal {other!r} (or ingest.decimal in the config)")
 
     def _refusal(self) -> DataError:
         column, row, value = self.first or ("", 0, "")
