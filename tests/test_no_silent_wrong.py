@@ -382,7 +382,8 @@ def test_a_date_months_before_the_data_end_is_planned_with_a_warning() -> None:
     assert check_staleness(orders, pd.Timestamp("2025-12-31"), max_days=2, allow=False) == []
     assert check_staleness(orders, pd.Timestamp("2025-12-29"), max_days=2, allow=False) == []  # a re-run
     (past,) = check_staleness(orders, pd.Timestamp("2025-06-03"), max_days=2, allow=False)
-    assert past.startswith("--date 2025-06-03 is 211 days before the order data's end (2025-12-30;")
+    assert past.startswith("--date 2025-06-03 is 211 days before 2025-12-31, the night after the last order "
+                           "(2025-12-30;")
     assert past.endswith("for tonight's plan pass --date 2025-12-31")
 
 

@@ -85,9 +85,9 @@ def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, 
         early = (end - date).days
         if early <= max_days:
             return []
-        return [f"--date {dates.fmt(date)} is {early} days before the order data's end "
-                f"({dates.fmt(end - pd.Timedelta(days=1))}; allocate.max_staleness_days = {max_days}): the "
-                f"plan forecasts from {dates.fmt(date)} but stocks today's supply and capacity; for "
+        return [f"--date {dates.fmt(date)} is {early} days before {dates.fmt(end)}, the night after the last "
+                f"order ({dates.fmt(end - pd.Timedelta(days=1))}; allocate.max_staleness_days = {max_days}): "
+                f"the plan forecasts from {dates.fmt(date)} but stocks today's supply and capacity; for "
                 f"tonight's plan pass --date {dates.fmt(end)}"]
     stale = (date - end).days
     if stale <= max_days:
