@@ -167,3 +167,7 @@ def test_local_value_and_unsold_cost_from_the_file_are_warned_with_their_range(t
                and "economics.value_local = 4 " in w for w in warnings)
     assert any(w.startswith("products: cost_unsold (h,") and "'holding_cost': 0.25 to 0.25" in w
                and "economics.cost_unsold = 0.5 " in w for w in warnings)
+    named = _write(tmp_path / "q.csv", "sku,category,unit_volume,Value_Local,cost_unsold\ns1,c,1,20,0.25\n")
+    code, stdout, stderr = _invoke("ingest", "--products", str(named), "--out", str(out))
+    assert code == 0, stdout + stderr
+    assert not json.loads((out / "ingest_report.json").read_text())["warnings"]  # its names say what it is

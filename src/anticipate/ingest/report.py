@@ -81,14 +81,18 @@ def value_ranges(products: Path) -> dict[str, list[float]]:
 
 
 def economics_warnings(report: Any, economics: Any) -> list[str]:
-    """A warning per products money column read from the file (its source and range against
-    ``economics.*``, which it replaces for those products), and per ignored column named like a
-    price that is therefore not read as value_local."""
+    """A warning per products money column read from the file under another name (an alias such as
+    ``holding_cost``, or a --map: its source and range against ``economics.*``, which it replaces for
+    those products; a column named ``value_local`` or ``cost_unsold`` says what it is and is not warned
+    about, or every nightly plan would repeat it), and per ignored column named like a price that is
+    therefore not read as value_local."""
     from anticipate.ingest.columns import normalise
 
     warnings = []
     for name, (low, high) in getattr(report, "ranges", {}).items():
         source, default = report.columns.get(name, name), getattr(economics, name)
+        if normalise(source, units=False) == normalise(name):
+            continue
         warnings.append(
             f"products: {name} ({ECONOMICS[name]}) is read from column {source!r}: {low:g} to {high:g} per "
             f"unit, against economics.{name} = {default:g} (used only where it is empty). It weighs every "
