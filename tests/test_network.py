@@ -28,6 +28,19 @@ def test_nearest_with_exact_tie_goes_to_smaller_id_and_far_regions_to_centre() -
     assert out.loc["east", "km"] == pytest.approx(haversine_km(0, 1.2, 0, 1.0))
 
 
+def test_a_warehouse_closed_with_capacity_0_leaves_its_regions_to_the_next_nearest() -> None:
+    """Its regions were mapped to it and sent to the centre: the neighbours' stock never served them."""
+    warehouses = pd.DataFrame(
+        {"warehouse_id": ["W1", "W2"], "lat": [0.0, 0.0], "lon": [0.0, 2.0], "capacity": [0.0, 5.0]}
+    )
+    regions = pd.DataFrame({"region": ["near_w1", "near_w2"], "lat": [0.0, 0.0], "lon": [0.1, 1.9]})
+    out = nearest_warehouse(regions, warehouses, max_service_km=1500).set_index("region")
+    assert out["warehouse_id"].tolist() == ["W2", "W2"]
+    assert out.loc["near_w1", "km"] == pytest.approx(haversine_km(0, 0.1, 0, 2.0))
+    none_open = nearest_warehouse(regions, warehouses.assign(capacity=0.0), max_service_km=1500)
+    assert none_open["warehouse_id"].tolist() == ["W1", "W2"]  # nothing to stock anyway: the plain map
+
+
 def test_move_cost_is_per_km_from_the_centre() -> None:
     warehouses = pd.DataFrame(
         {"warehouse_id": ["A", "B"], "lat": [10.0, 20.0], "lon": [0.0, 0.0], "capacity": [1.0, 3.0]}

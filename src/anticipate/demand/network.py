@@ -1,9 +1,10 @@
 """The distribution network: great-circle distances, region -> nearest warehouse, move costs.
 
 Distances are kilometres on a sphere of radius 6371.0088 km. Each region is served by
-its nearest warehouse (ties: the smaller warehouse_id) unless every warehouse is
-farther than ``network.max_service_km``: then the central centre serves it and it
-adds no local demand.
+its nearest warehouse with capacity (ties: the smaller warehouse_id) unless every such
+warehouse is farther than ``network.max_service_km``: then the central centre serves it
+and it adds no local demand. A warehouse with capacity 0 (closed for the night) serves no
+region, so its regions go to the next nearest; when no warehouse has capacity, all count.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def nearest_warehouse(
 ) -> pd.DataFrame:
     """``region, warehouse_id, km`` for every region; warehouse_id is NA when served from the centre.
 
-    Uses scikit-learn's BallTree with the haversine metric; exact ties on distance
+    Only warehouses with capacity > 0 serve (all of them when none has any). Uses
+    scikit-learn's BallTree with the haversine metric; exact ties on distance
     go to the smaller warehouse_id.
     """
     from sklearn.neighbors import BallTree
@@ -39,6 +41,8 @@ def nearest_warehouse(
         raise DataError(
             "the warehouses table is empty; add at least one warehouse (warehouse_id, lat, lon, capacity)"
         )
+    if "capacity" in warehouses and (warehouses["capacity"].to_numpy(float) > 0).any():
+        warehouses = warehouses[warehouses["capacity"].to_numpy(float) > 0]  # closed ones serve no region
     wh = warehouses.sort_values("warehouse_id", kind="stable").reset_index(drop=True)
     tree = BallTree(np.radians(wh[["lat", "lon"]].to_numpy(float)), metric="haversine")
     k = min(len(wh), 3)
