@@ -318,3 +318,29 @@ def test_runs_list_shows_the_duration_from_the_commands_start(tmp_path: Path) ->
         pass  # the 55 s of work happened before the run was opened
     listed = run_runs_list(settings)
     assert listed.extra["runs"][0]["duration_s"] >= 55.0
+
+
+def test_children_build_on_the_commands_config_and_a_changed_base_or_data_starts_anew(tmp_path: Path) -> None:
+    """audit21 #1/#2: without `base:` the children trained on the packaged defaults, not on --config
+    (12 windows instead of 2), and a sweep re-run after its base config changed resumed the old scores."""
+    from anticipate.config import load_config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.experiment import ExperimentSpec, child_config, spec_digest
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "orders.parquet").write_bytes(b"one")
+    settings = Settings(cfg=load_config(None, {"model.train_windows": 2, "model.threads": 1}), data_dir=data,
+                        tracking_uri="sqlite:///unused.db")
+    spec = ExperimentSpec(name="h", grid={"time.horizon_days": [14]})
+    child = child_config(settings, spec, {"time.horizon_days": 14})
+    assert (child.model.train_windows, child.model.threads, child.time.horizon_days) == (2, 1, 14)
+    (tmp_path / "base.yaml").write_text("model: {train_windows: 3}\n")
+    named = spec.model_copy(update={"base": str(tmp_path / "base.yaml")})
+    assert child_config(settings, named, {}).model.train_windows == 3  # a base the spec names wins
+    first = spec_digest(settings, spec)
+    assert spec_digest(settings, spec) == first
+    changed = Settings(cfg=load_config(None, {"model.train_windows": 4}), data_dir=data, tracking_uri="x")
+    assert spec_digest(changed, spec) != first
+    (data / "orders.parquet").write_bytes(b"two")  # re-ingested
+    assert spec_digest(settings, spec) != first

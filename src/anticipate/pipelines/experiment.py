@@ -1,7 +1,8 @@
 """``experiment run``: a sweep over config keys as an MLflow parent run with child runs.
 
-An experiment file (YAML) names a base config, the metric that picks the winner and
-either a ``grid`` (every combination) or a seeded ``random`` search::
+An experiment file (YAML) names a base config (default: the config the command runs with,
+``--config``), the metric that picks the winner and either a ``grid`` (every combination)
+or a seeded ``random`` search::
 
     name: horizon-sweep
     base: configs/default.yaml      # optional, relative to the working directory
@@ -10,9 +11,10 @@ either a ``grid`` (every combination) or a seeded ``random`` search::
       time.horizon_days: [3, 7, 14]
 
 Each child trains (unregistered) and evaluates with its overrides; the base config
-itself is always the first child, ``base``. Re-running the same file resumes: the
-parent run is reopened and children already FINISHED with the same params are
-skipped. The run ends with the best child and its comparison against the base.
+itself is always the first child, ``base``. Re-running the same file on the same base
+config and data resumes: the parent run is reopened and children already FINISHED with the
+same params are skipped; a changed base config or data directory starts a new parent. The
+run ends with the best child and its comparison against the base.
 
 The best child is chosen on the metric of its validation window (``val.NAME``: the last
 training window, before the cutoff it is evaluated at), and its test score (``NAME`` at the
@@ -34,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from anticipate.config import load_config, read_yaml
+from anticipate.config import Config, load_config, read_yaml, set_dotted, validate_config
 from anticipate.errors import ConfigError
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import track
@@ -143,12 +145,35 @@ def child_key(overrides: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _validate_children(spec: ExperimentSpec, children: list[dict[str, Any]], source: Path) -> None:
+def child_config(settings: Settings, spec: ExperimentSpec, overrides: dict[str, Any]) -> Config:
+    """A child's config: the spec's ``base`` file when it names one, else the config the command
+    runs with (``--config``), with the child's dotted ``overrides`` on top."""
+    if spec.base is not None:
+        return load_config(spec.base, overrides=overrides)
+    raw = settings.cfg.model_dump(mode="json")
+    for dotted, value in overrides.items():
+        raw = set_dotted(raw, dotted, value)
+    return validate_config(raw, source="the command's config with the experiment's overrides")
+
+
+def _validate_children(settings: Settings, spec: ExperimentSpec, children: list[dict[str, Any]],
+                       source: Path) -> None:
     for overrides in children:
         try:
-            load_config(spec.base, overrides=overrides)
+            child_config(settings, spec, overrides)
         except ConfigError as exc:
             raise ConfigError(f"experiment file {source}: {exc}") from None
+
+
+def spec_digest(settings: Settings, spec: ExperimentSpec) -> str:
+    """What a resumed sweep must share with the first: the spec, the base config it resolves to and
+    the data directory's tables (their digests), so a changed base or re-ingested data starts anew."""
+    from anticipate.storage.files import data_dir_digest
+
+    h = hashlib.sha256(spec.model_dump_json().encode())
+    h.update(child_config(settings, spec, {}).model_dump_json().encode())
+    h.update(data_dir_digest(settings.data_dir).encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -170,8 +195,8 @@ def run_experiment(settings: Settings, *, spec_path: Path, steps: Steps) -> Resu
 
     spec = load_spec(spec_path)
     children = [{}, *[c for c in expand(spec) if c]]
-    _validate_children(spec, children, spec_path)
-    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    _validate_children(settings, spec, children, spec_path)
+    digest = spec_digest(settings, spec)
     tracker = open_tracker(settings)
     reader = RunReader(tracker)
     parent_id = _find_parent(reader, spec.name, digest)
@@ -243,7 +268,7 @@ def _run_child(
     import time
     from dataclasses import replace
 
-    cfg = load_config(spec.base, overrides=overrides)
+    cfg = child_config(settings, spec, overrides)
     label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"
     with tracker.run(
         "experiment-child",
