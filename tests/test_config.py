@@ -116,6 +116,7 @@ def test_a_boolean_is_no_number(tmp_path: Path, key: str, text: str) -> None:
 
 
 def test_booleans_stay_booleans_and_every_shipped_config_still_loads(tmp_path: Path) -> None:
+    from anticipate.pipelines import Settings
     from anticipate.pipelines.experiment import _validate_children, expand, load_spec
 
     path = tmp_path / "c.yaml"
@@ -124,6 +125,28 @@ def test_booleans_stay_booleans_and_every_shipped_config_still_loads(tmp_path: P
     cfg = load_config(path)
     assert (cfg.forecast.year_ago_index, cfg.time.horizon_days, cfg.economics.value_local) == (False, 14, 3.0)
     assert load_config(ROOT / "configs" / "default.yaml") == Config()
+    settings = Settings(cfg=Config(), data_dir=ROOT / "data" / "sample", tracking_uri="sqlite:///unused.db")
     for spec_path in sorted((ROOT / "experiments").glob("*.yaml")):  # every grid point validates
         spec = load_spec(spec_path)
-        _validate_children(spec, expand(spec), spec_path)
+        _validate_children(settings, spec, expand(spec), spec_path)
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1", "tcp://host:abc", "tcp://host:8786/", "tcp://:8786",
+                                     "tcp://host:99999", "127.0.0.1:8786"])
+def test_a_scheduler_address_without_host_and_port_is_refused_naming_the_key(address: str) -> None:
+    """audit21: these exited 1 ('a bug') or waited 10 s for exit 3; the option sets the key, so say so."""
+    refused = r"set by the command: key 'compute\.scheduler': must be 'local-cluster'"
+    with pytest.raises(ConfigError, match=refused):
+        load_config(None, {"compute.scheduler": address})
+    assert load_config(None, {"compute.scheduler": "tcp://10.0.0.5:8786"}).compute.scheduler.endswith(":8786")
+
+
+@pytest.mark.parametrize(("limit", "ok"), [("lots", False), ("100MB", False), ("512MiB", True),
+                                           ("2 GiB", True), ("6GB", True)])
+def test_a_worker_memory_limit_must_be_a_size_a_worker_can_run_in(limit: str, ok: bool) -> None:
+    """'lots' exited 1 and '100MB' ended in a CommClosedError after Dask killed the workers (audit21)."""
+    if ok:
+        assert load_config(None, {"compute.memory_limit": limit}).compute.memory_limit == limit
+    else:
+        with pytest.raises(ConfigError, match=r"key 'compute\.memory_limit'"):
+            load_config(None, {"compute.memory_limit": limit})
