@@ -93,8 +93,13 @@ def test_interrupted_experiment_resumes_and_runs_only_the_rest(bench_world: Path
         ("name: x\ngrid:\n  time.horizon_days: []\n", "grid is empty"),
         ("name: x\nmetric: auc\n", "exactly one of 'grid' or 'random'"),
         ("name: x\ngrid: {time.horizon_days: [3]}\nseed: 3\n", "seed"),
-        ("name: x\nmetric: best_iteration\ngrid: {time.horizon_days: [3]}\n", "not a model metric"),
-        ("name: x\nmetric: baseline_rf.auc\ngrid: {time.horizon_days: [3]}\n", "not a model metric"),
+        ("name: x\nmetric: best_iteration\ngrid: {time.horizon_days: [3]}\n", "not record 'best_iteration'"),
+        ("name: x\nmetric: baseline_rf.auc\ngrid: {time.horizon_days: [3]}\n", "do not record"),
+        # audit21: 'wape' passed and failed after every child trained; these two exited 1
+        ("name: x\nmetric: wape\ngrid: {time.horizon_days: [3]}\n", "do not record 'wape'"),
+        ("name: x\nrandom: {trials: 2, space: {model.classifier.learning_rate: {low: 0.3, high: 0.1}}}\n",
+         "low (0.3) must be at most high (0.1)"),
+        ("name: x\nrandom: {trials: 2, space: {}}\n", "'random.space' is empty"),
     ],
 )
 def test_bad_experiment_files_exit_2_naming_the_key(bench_world: Path, body: str, match: str) -> None:

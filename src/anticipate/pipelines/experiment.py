@@ -75,6 +75,9 @@ def load_spec(path: Path) -> ExperimentSpec:
         raise ConfigError(f"experiment file {path}: {problems}") from None
     if (spec.grid is None) == (spec.random is None):
         raise ConfigError(f"experiment file {path}: give exactly one of 'grid' or 'random'")
+    if spec.random is not None and not spec.random.space:
+        raise ConfigError(f"experiment file {path}: key 'random.space' is empty; name at least one key, "
+                          "e.g. space: {model.classifier.learning_rate: {low: 0.02, high: 0.2, log: true}}")
     if spec.grid is not None and (not spec.grid or any(len(v) == 0 for v in spec.grid.values())):
         raise ConfigError(
             f"experiment file {path}: the grid is empty; list at least one value per key, "
@@ -84,15 +87,18 @@ def load_spec(path: Path) -> ExperimentSpec:
     return spec
 
 
-def _check_metric(metric: str, path: Path) -> None:
-    """The sweep's metric must be the model's own and have a direction, or no best can be named."""
-    from anticipate.metrics import HIGHER_IS_BETTER
-    from anticipate.tracking.compare import direction, is_model_metric
+#: The metrics a child's train (``val.NAME``) and evaluate (``NAME``) both record: what a sweep can pick on.
+SWEEP_METRICS = ("auc", "ap", "logloss", "brier", "ece", "precision_at_10pct", "lift_at_10pct")
 
-    if not is_model_metric(metric) or direction(metric) is None:
+
+def _check_metric(metric: str, path: Path) -> None:
+    """The sweep's metric must be one its children record (:data:`SWEEP_METRICS`), or no best can be
+    named; checked before any child trains (``wape`` passed the check and failed after the sweep)."""
+    if metric.removeprefix("val.") not in SWEEP_METRICS:
         raise ConfigError(
-            f"experiment file {path}: key 'metric': {metric!r} is not a model metric with a direction; "
-            f"use one of {', '.join(sorted(HIGHER_IS_BETTER))} (optionally as val.NAME)"
+            f"experiment file {path}: key 'metric': the children do not record {metric!r} (they train and "
+            f"evaluate the next-purchase model); use one of {', '.join(SWEEP_METRICS)} (optionally as "
+            f"val.NAME)"
         )
 
 
@@ -132,6 +138,9 @@ def _draw(rng: np.random.Generator, key: str, space: Any) -> Any:
         return space[int(rng.integers(len(space)))]
     if isinstance(space, dict) and {"low", "high"} <= set(space):
         low, high = float(space["low"]), float(space["high"])
+        if low > high or (space.get("log") and low <= 0):
+            raise ConfigError(f"random space for '{key}': low ({low:g}) must be at most high ({high:g}) and "
+                              f"above 0 with log: true")
         if space.get("log"):
             value = float(np.exp(rng.uniform(np.log(low), np.log(high))))
         else:
