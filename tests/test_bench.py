@@ -349,3 +349,19 @@ def test_children_build_on_the_commands_config_and_a_changed_base_or_data_starts
     assert spec_digest(changed, spec) != first
     (data / "orders.parquet").write_bytes(b"two")  # re-ingested
     assert spec_digest(settings, spec) != first
+
+
+def test_compare_warns_when_the_runs_predict_different_things() -> None:
+    """audit21 #4: a SKU-level and a category-level evaluate at one cutoff (25,037 vs 17,312 pairs) got a
+    winner and no word."""
+    from anticipate.tracking.compare import data_warnings
+    from anticipate.tracking.reader import RunRecord
+
+    def run(level: str, horizon: str = "7") -> RunRecord:
+        return RunRecord("r" + level, "0", level, "FINISHED", 0, 1, {"anticipate.command": "evaluate"},
+                         {"model.item_level": level, "time.horizon_days": horizon}, {"auc": 0.8})
+
+    (warning,) = data_warnings([run("sku"), run("category")])
+    assert warning.startswith("the runs predict different things (model.item_level: category, sku)")
+    assert data_warnings([run("sku"), run("sku")]) == []
+    assert "time.horizon_days: 14, 7" in data_warnings([run("sku"), run("sku", "14")])[0]

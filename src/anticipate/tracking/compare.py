@@ -102,8 +102,14 @@ def compare_metrics(runs: list[Any]) -> tuple[dict[str, dict[str, Any]], list[st
     return table, [m for m in union if m not in shared]
 
 
+#: The config keys (run params) that define what a model predicts: runs that differ in one score
+#: different pairs (items, horizons), so their metrics cannot rank them.
+TASK_PARAMS = ("model.item_level", "time.horizon_days")
+
+
 def data_warnings(runs: list[Any]) -> list[str]:
-    """Warnings when the runs used different data digests, cutoffs or commands."""
+    """Warnings when the runs used different data digests, cutoffs, prediction tasks
+    (:data:`TASK_PARAMS`) or commands."""
     warnings = []
     for tag in LIKE_FOR_LIKE_TAGS:
         values = {r.tags.get(tag) for r in runs}
@@ -112,6 +118,13 @@ def data_warnings(runs: list[Any]) -> list[str]:
             warnings.append(
                 f"the runs used different {what} ({tag}: "
                 f"{', '.join(sorted(str(v)[:12] for v in values))}); their metrics are not like for like"
+            )
+    for key in TASK_PARAMS:
+        values = {r.params.get(key) for r in runs if key in r.params}
+        if len(values) > 1:
+            warnings.append(
+                f"the runs predict different things ({key}: {', '.join(sorted(map(str, values)))}): "
+                "their metrics are scored on different pairs and labels and are not like for like"
             )
     commands = {r.command for r in runs}
     if len(commands) > 1:
