@@ -399,3 +399,16 @@ def test_a_warehouse_that_serves_no_region_is_a_warning_with_the_demand_sent_to_
     assert "3.0% of the units ordered from 2024-07-31 to 2024-08-27 go to the centre" in idle
     serving = region_map.assign(warehouse_id=pd.array(["W1", "W5", None], dtype="string"))
     assert gates.idle_warehouse_warnings(serving, warehouses, None, 500.0) == []  # W6 has no capacity
+
+
+def test_a_model_with_no_skill_on_its_validation_window_is_a_train_warning() -> None:
+    """audit21 #5: a 5-customer sample gave val.auc 0.50 on 12 pairs; trained, registered and promoted
+    without a word."""
+    y = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    (said,) = [w for w in [honesty.no_skill_warning(y, 0.50)] if w]
+    assert said.startswith("the model shows no skill on its validation window: val.auc 0.500 is within two")
+    assert "with 2 buyers among 12 pairs" in said
+    assert honesty.no_skill_warning(y, 0.95) is None  # two buyers, but ranked near the top
+    assert "val.auc 0.800 is within two standard errors (0.203)" in str(honesty.no_skill_warning(y, 0.80))
+    many = [1] * 200 + [0] * 20_000  # the sample's scale: 0.60 is already far from chance there
+    assert honesty.no_skill_warning(many, 0.60) is None and honesty.no_skill_warning(many, 0.52) is not None

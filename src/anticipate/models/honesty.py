@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from anticipate import dates
@@ -118,3 +119,24 @@ def train_hint(meta: dict[str, Any], last_full: pd.Timestamp) -> str:
     return ("next: anticipate promote latest --alias production   (this model saw every labelled window, so "
             "no cutoff is left to evaluate it on; judge the recipe with a model trained with the default "
             "--until)")
+
+
+def no_skill_warning(y_val: Any, auc: float) -> str | None:
+    """A warning when the validation AUC is within two standard errors of chance (0.5): the model
+    shows no evidence of ranking buyers above the rest (a tiny history, a horizon with few buyers).
+
+    ``y_val``: the validation window's 0/1 labels; the standard error is Hanley & McNeil's (1982)
+    for ``auc`` with that many buyers and non-buyers.
+    """
+    y = np.asarray(y_val)
+    pos, neg = int((y == 1).sum()), int((y == 0).sum())
+    if not pos or not neg or not np.isfinite(auc):
+        return None
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (auc * (1 - auc) + (pos - 1) * (q1 - auc**2) + (neg - 1) * (q2 - auc**2)) / (pos * neg)
+    se = float(np.sqrt(variance))
+    if auc - 0.5 >= 2 * se:
+        return None
+    return (f"the model shows no skill on its validation window: val.auc {auc:.3f} is within two standard "
+            f"errors ({se:.3f}) of chance with {pos:,} buyers among {pos + neg:,} pairs; do not promote it "
+            "before more history (or a longer time.horizon_days) gives it buyers to learn from")

@@ -15,7 +15,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.config import Config
 from anticipate.errors import UsageError
-from anticipate.models.honesty import train_hint
+from anticipate.models.honesty import no_skill_warning, train_hint
 from anticipate.models.scoring import features_for, model_warnings, score_frame, spec_of
 from anticipate.models.training import Fitted, fit_on_windows, resolve_until
 from anticipate.pipelines import Result, Settings
@@ -71,6 +71,7 @@ def run_train(
         y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
         metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
         metrics["best_iteration"] = float(fitted.model.fit_summary()["best_iteration"])
+        warnings += [w for w in [no_skill_warning(y_val, metrics["val.auc"])] if w]
         bar.step("logging to MLflow")
         run_id, version, model_uri = _log_training(
             settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
