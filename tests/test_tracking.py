@@ -242,3 +242,15 @@ def test_a_logged_model_pins_its_requirements_lightgbm_included(logged_model: di
     assert f"lightgbm=={version('lightgbm')}" in lines
     assert f"scikit-learn=={version('scikit-learn')}" in lines
     assert all("==" in line for line in lines)
+
+
+def test_a_logged_model_lives_beside_its_runs_artifacts_not_in_the_cwds_mlruns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """audit21 #3: MLflow 3 filed every model under the Default experiment's ./mlruns of the directory the
+    store was made in; a backup of mlflow.db + mlartifacts lost them all."""
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    stand_in_model_store(tmp_path, registered_name=None)
+    assert not (elsewhere / "mlruns").exists()
+    assert list((tmp_path / "mlartifacts").rglob("MLmodel"))

@@ -111,6 +111,10 @@ class Registry:
 
         signature = infer_signature(input_example, output_example)
         with service_errors(self.uri, "logging the model"), mlflow_chatter(self.quiet):
+            # MLflow 3 files the logged model under the *active* experiment, the Default one (0,
+            # artifacts in ./mlruns of the directory the store was made in) unless told: the run's own
+            # keeps it beside the run's artifacts, where a backup of the store finds it
+            mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
             info = Model.log(artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
                              python_model=python_model, signature=signature, input_example=input_example,
                              pip_requirements=model_requirements(), flavor_name=_FLAVOR_NAME)
