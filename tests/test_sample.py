@@ -303,3 +303,11 @@ def test_a_world_that_does_not_describe_the_orders_is_refused_not_read() -> None
     older = orders.assign(order_ts=orders["order_ts"] - pd.Timedelta(days=365))
     with pytest.raises(DataError, match=r"\(2024-01-01\)"):
         latent_of(SAMPLE, older)
+
+
+def test_a_world_with_no_order_line_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """audit21: 'sample --customers 1 --days 30' wrote its tables, then exited 1 ('NaTType does not support
+    strftime'); train and allocate on it exited 1 too."""
+    with pytest.raises(UsageError, match=r"the world of 1 customer\(s\) over 30 days holds no order line"):
+        run_sample(_settings(customers=1, days=30), out=tmp_path / "w")
+    assert not (tmp_path / "w").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from anticipate import dates
+from anticipate.errors import UsageError
 from anticipate.pipelines import Result, Settings
 from anticipate.sample.store import LATENT_DIR
 from anticipate.storage.files import TABLE_NAMES, write_parquet
@@ -44,6 +45,10 @@ def run_sample(settings: Settings, *, out: Path, truth_cutoff: str | None = None
     cfg = settings.cfg
     cutoff = dates.parse_date(truth_cutoff, name="--truth-cutoff") if truth_cutoff else None
     tables, latent = generate_world(cfg.sample)
+    if tables["orders"].empty:  # nothing to ingest or train on: refuse before writing anything
+        raise UsageError(f"the world of {cfg.sample.customers:,} customer(s) over {cfg.sample.days:,} days "
+                         "holds no order line; give more customers (--customers, sample.customers) or days "
+                         "(--days, sample.days)")
     if cutoff is not None:
         cutoff_day(latent, cutoff)  # fail before writing anything
     with staging_dir(out, SAMPLE_OUTPUT) as stage:
