@@ -175,51 +175,6 @@ class ComputeConfig(_Section):
         10.0, gt=0, description="how long to try a tcp:// scheduler before exit 3 (unreachable), seconds"
     )
 
-    @field_validator("scheduler")
-    @classmethod
-    def _scheduler_address(cls, value: str) -> str:
-        """'local-cluster' or tcp://HOST:PORT with a port in 1-65535 and nothing after it."""
-        from urllib.parse import urlsplit
-
-        if value == "local-cluster":
-            return value
-        try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError:
-            port = None
-        if parts.scheme != "tcp" or not parts.hostname or not port or parts.path or parts.query:
-            raise ValueError("must be 'local-cluster' or tcp://HOST:PORT (the address 'dask scheduler' "
-                             "prints, e.g. tcp://10.0.0.5:8786)")
-        return value
-
-    @field_validator("memory_limit")
-    @classmethod
-    def _memory_limit(cls, value: str) -> str:
-        """A size per worker such as '6GB' or '512MiB', at least :data:`MIN_WORKER_BYTES`."""
-        size = _bytes(value)
-        if size is None:
-            raise ValueError("must be a size such as '6GB' or '1500MiB'")
-        if size < MIN_WORKER_BYTES:
-            raise ValueError(f"is below {MIN_WORKER_BYTES // 2**20} MiB per worker: Dask pauses and kills "
-                             "workers that small before the first partition fits; give 1GB or more")
-        return value
-
-
-#: The smallest ``compute.memory_limit`` per Dask worker, bytes.
-MIN_WORKER_BYTES = 512 * 2**20
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "k": 10**3, "m": 10**6,
-          "g": 10**9, "t": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def _bytes(text: str) -> int | None:
-    """``'6GB'`` -> 6e9, ``'512MiB'`` -> 2**29 (Dask's units); None when it is no size."""
-    import re
-
-    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
-    if not found or found.group(2).lower() not in _UNITS:
-        return None
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
 class SampleConfig(_Section):

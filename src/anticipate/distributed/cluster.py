@@ -18,6 +18,38 @@ from anticipate.errors import ServiceUnavailable, UsageError
 from anticipate.storage.layout import partition_of, read_layout, read_part
 
 TREE_FAN_IN = 8  # partial results added per task of a tree reduction
+#: The smallest ``compute.memory_limit`` per worker, bytes: Dask pauses and kills smaller workers
+#: before the first partition fits.
+MIN_WORKER_BYTES = 512 * 2**20
+
+
+def check_compute(compute: ComputeConfig) -> None:
+    """UsageError (exit 2) naming the key for a ``compute.scheduler`` that is neither 'local-cluster'
+    nor tcp://HOST:PORT with a port in 1-65535, and a ``compute.memory_limit`` that is no size (Dask's
+    ``parse_bytes``) or under :data:`MIN_WORKER_BYTES` (before any cluster starts)."""
+    from urllib.parse import urlsplit
+
+    from dask.utils import parse_bytes
+
+    fix = "fix --scheduler or compute.scheduler in the config"
+    if compute.scheduler != "local-cluster":
+        try:
+            parts = urlsplit(compute.scheduler)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if parts is None or parts.scheme != "tcp" or not parts.hostname or not port or parts.path:
+            raise UsageError(f"compute.scheduler is {compute.scheduler!r}: it must be 'local-cluster' or "
+                             "tcp://HOST:PORT (the address 'dask scheduler' prints, e.g. "
+                             f"tcp://10.0.0.5:8786); {fix}")
+    try:
+        size = parse_bytes(compute.memory_limit)
+    except (ValueError, TypeError):
+        size = None
+    if size is None or size < MIN_WORKER_BYTES:
+        what = "is no size" if size is None else f"is under {MIN_WORKER_BYTES // 2**20} MiB per worker"
+        raise UsageError(f"compute.memory_limit {compute.memory_limit!r} {what}: give a size such as '6GB' "
+                         "or '1500MiB' per worker (1GB or more; Dask pauses and kills smaller workers)")
 
 
 @contextlib.contextmanager
@@ -31,6 +63,7 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
     """
     from distributed import Client, LocalCluster
 
+    check_compute(compute)
     if compute.scheduler == "local-cluster":
         with (
             LocalCluster(
@@ -45,11 +78,6 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
             client.run(_stdout_to_stderr)  # local workers inherit our stdout, which --json keeps clean
             yield client
         return
-    if not compute.scheduler.startswith("tcp://"):
-        raise UsageError(
-            f"compute.scheduler is {compute.scheduler!r}: it must be 'local-cluster' or tcp://HOST:PORT "
-            "(the address a 'dask scheduler' prints); fix --scheduler or compute.scheduler in the config"
-        )
     try:
         client = Client(compute.scheduler, timeout=f"{compute.connect_seconds}s")
     except (OSError, TimeoutError) as exc:

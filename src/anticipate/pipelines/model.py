@@ -47,7 +47,6 @@ def run_train(
     as experiment children do; ``parent_run_id`` nests the run).
     """
     from anticipate.features.history import FEW_IDS, ID_COLUMNS
-    from anticipate.metrics import classification_metrics
 
     cfg = settings.cfg
     with stages(3, enabled=settings.progress, description="train") as bar:
@@ -68,10 +67,8 @@ def run_train(
             fitted = fit_on_windows_dask(cfg, ds, until_ts)
         else:
             fitted = fit_on_windows(cfg, ds, until_ts)
-        y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
-        metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
-        metrics["best_iteration"] = float(fitted.model.fit_summary()["best_iteration"])
-        warnings += [w for w in [no_skill_warning(y_val, metrics["val.auc"])] if w]
+        metrics, skill = _validation_metrics(fitted)
+        warnings += skill
         bar.step("logging to MLflow")
         run_id, version, model_uri = _log_training(
             settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
@@ -92,6 +89,17 @@ def run_train(
         warnings=warnings,
         text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta, hint),
     )
+
+
+def _validation_metrics(fitted: Fitted) -> tuple[dict[str, float], list[str]]:
+    """The model's ``val.*`` metrics on its validation window and ``best_iteration``, and a warning when
+    the window shows no skill (:func:`~anticipate.models.honesty.no_skill_warning`)."""
+    from anticipate.metrics import classification_metrics
+
+    y_val, p_val = fitted.val["y"].to_numpy(), fitted.model.predict_proba(fitted.val[fitted.features])
+    metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
+    metrics["best_iteration"] = float(fitted.model.fit_summary()["best_iteration"])
+    return metrics, [w for w in [no_skill_warning(y_val, metrics["val.auc"])] if w]
 
 
 def _short_history_warnings(configured: int, usable: int, until: pd.Timestamp) -> list[str]:
