@@ -143,6 +143,14 @@ def downsample_dask(train: Any, rows: int, seed: int) -> tuple[pd.DataFrame, int
     return compact_features(sample), n
 
 # --------------------------------------------------------------------------- training
+#: What a Dask-trained model carries: LightGBM's data-parallel fit depends on which rows land on
+#: which worker, and Dask places the partitions anew on every run.
+NOT_REPRODUCIBLE = ("trained on Dask: LightGBM's distributed fit depends on which worker holds which "
+                    "partition, so the same data and seed give a slightly different model each run "
+                    "(val.auc within ~0.003 in our runs); train with compute.engine: local for a model "
+                    "that reproduces bit for bit")
+
+
 def _machines(client: Any, listen_port: int | None) -> dict[str, Any]:
     """LightGBM network params: explicit ``machines`` (host:port per worker) when a base port is given."""
     if listen_port is None:

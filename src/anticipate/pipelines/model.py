@@ -62,9 +62,10 @@ def run_train(
         settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
         bar.step("building features and fitting LightGBM")
         if cfg.compute.engine == "dask":
-            from anticipate.distributed.schedule import fit_on_windows_dask
+            from anticipate.distributed.schedule import NOT_REPRODUCIBLE, fit_on_windows_dask
 
             fitted = fit_on_windows_dask(cfg, ds, until_ts)
+            warnings.append(NOT_REPRODUCIBLE)
         else:
             fitted = fit_on_windows(cfg, ds, until_ts)
         metrics, skill = _validation_metrics(fitted)
