@@ -334,6 +334,22 @@ def test_train_on_a_short_history_names_no_empty_range() -> None:
     assert dates.check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
 
 
+def test_a_default_until_too_late_for_two_windows_blames_no_until_the_user_passed() -> None:
+    """audit21 #10: 'train' with no --until on 60 days at a 20-day horizon said '--until 2024-02-10 leaves no
+    room', and the dates it offered put evaluate's default cutoff inside the training data unsaid."""
+    from anticipate.models.training import resolve_until
+
+    orders = pd.DataFrame({"order_ts": pd.date_range("2024-01-01", "2024-02-29", freq="D")})
+    with pytest.raises(UsageError) as err:
+        resolve_until(None, orders, horizon_days=20, windows=12)
+    said = str(err.value)
+    assert said.startswith("the history is too short to train 2 windows of 20 days before the default "
+                           "--until 2024-02-10 (the last full cutoff")
+    assert "--until latest (or a date from 2024-02-11 to 2024-03-01)" in said
+    assert "inside the training data" in said
+    assert resolve_until("latest", orders, horizon_days=20, windows=12) == (pd.Timestamp("2024-03-01"), 2)
+
+
 def test_the_until_range_in_a_message_is_every_date_train_accepts() -> None:
     """train accepts any --until with 2 windows (fewer than configured, with a warning): the range it
     names starts there, not where all 12 fit (2024-01-20 trained although the message said 2024-03-26)."""

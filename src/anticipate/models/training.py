@@ -18,7 +18,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.config import Config
-from anticipate.errors import DataError
+from anticipate.errors import DataError, UsageError
 from anticipate.features.spec import FeatureSpec
 from anticipate.storage.files import DataSet
 
@@ -50,8 +50,24 @@ def resolve_until(
     else:
         until = dates.parse_date(value, name="--until")
     usable = min(windows, windows_that_fit(until, ts, horizon_days))
+    valid = dates.until_range(ts, horizon_days, 2)
+    if value is None and valid is not None and not valid[0] <= until <= valid[1]:
+        raise _default_until_error(until, valid, horizon_days)
     dates.check_until(until, ts, horizon_days, 2, configured=windows)  # any date with 2 windows trains
     return until, usable
+
+
+def _default_until_error(until: pd.Timestamp, valid: tuple[pd.Timestamp, pd.Timestamp],
+                         horizon_days: int) -> UsageError:
+    """The history fits 2 windows, but not before the default ``--until`` (the last full cutoff, which
+    keeps the last horizon out of training for evaluate): no ``--until`` was given to blame."""
+    return UsageError(
+        f"the history is too short to train 2 windows of {horizon_days} days before the default --until "
+        f"{dates.fmt(until)} (the last full cutoff, which keeps the last horizon out of training so that "
+        f"'evaluate' scores out of time); lower time.horizon_days, or train with --until latest (or a date "
+        f"from {dates.fmt(valid[0])} to {dates.fmt(valid[1])}) knowing that evaluate's default cutoff is "
+        "then inside the training data"
+    )
 
 
 def check_labels(
