@@ -171,3 +171,18 @@ def test_local_value_and_unsold_cost_from_the_file_are_warned_with_their_range(t
     code, stdout, stderr = _invoke("ingest", "--products", str(named), "--out", str(out))
     assert code == 0, stdout + stderr
     assert not json.loads((out / "ingest_report.json").read_text())["warnings"]  # its names say what it is
+
+
+def test_products_with_an_empty_category_beside_filled_ones_are_a_warning(tmp_path: Path) -> None:
+    """audit21 #13: half the products without a category became one category 'ALL' in silence (a missing
+    column warned, a column half empty did not)."""
+    products = _write(tmp_path / "p.csv", "sku,category,unit_volume\ns1,dairy,1\ns2,,1\ns3,bakery,1\ns4,,1\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("ingest", "--products", str(products), "--out", str(out))
+    assert code == 0, stdout + stderr
+    warnings = json.loads((out / "ingest_report.json").read_text())["warnings"]
+    assert any(w.startswith("products: 2 of 4 products (50.0%) have an empty 'category': they share the "
+                            "category 'ALL'") for w in warnings), warnings
+    full = _write(tmp_path / "q.csv", "sku,category,unit_volume\ns1,dairy,1\n")
+    code, stdout, stderr = _invoke("ingest", "--products", str(full), "--out", str(out))
+    assert code == 0 and not json.loads((out / "ingest_report.json").read_text())["warnings"]

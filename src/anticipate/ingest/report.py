@@ -190,3 +190,21 @@ def dry_run_result(staged: Any, stage: Path, out: Path, limit: float) -> Any:
                         "--max-reject-share")
     return Result(command="ingest", counts=counts, text="\n".join(lines), warnings=warnings,
                   extra={"dry_run": True, "report": staged.doc})
+
+
+def blank_category_warnings(report: Any, stage: Path | None) -> list[str]:
+    """A warning when some (not all) products of a file with a category column have it empty: they
+    share the category ``ALL``, which the category features and ``model.item_level: category`` treat
+    as one real category. ``stage``: the staged data directory (None: a dry run, nothing to read)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if stage is None or "category" not in report.columns or not (stage / "products.parquet").is_file():
+        return []
+    category = pq.read_table(stage / "products.parquet", columns=["category"])["category"]
+    blank = int(pc.sum(pc.equal(category, "ALL")).as_py() or 0)
+    if not blank or blank == len(category):
+        return []
+    return [f"products: {blank:,} of {len(category):,} products ({blank / len(category):.1%}) have an empty "
+            f"{report.columns['category']!r}: they share the category 'ALL', which the category features "
+            "and model.item_level: category treat as one category; fill their categories in"]

@@ -205,7 +205,13 @@ def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept:
 def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, int], layout: Any,
                   previous: Path | None, refs: Any, append_to: str, stage: Path | None, out: Path) -> _Staged:
     """The report document and the warnings of a staged ingest."""
-    from anticipate.ingest.report import column_warnings, economics_warnings, region_warning, reject_warning
+    from anticipate.ingest.report import (
+        blank_category_warnings,
+        column_warnings,
+        economics_warnings,
+        region_warning,
+        reject_warning,
+    )
     from anticipate.ingest.update import (
         kept_warnings,
         orphan_warnings,
@@ -225,6 +231,7 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     warnings += [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
     if "products" in reports:
         warnings += economics_warnings(reports["products"], settings.cfg.economics)
+        warnings += blank_category_warnings(reports["products"], stage)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
     if "orders" in reports and not append_to:
         replaced = replaced_orders_warning(previous, reports["orders"].rows_accepted)
