@@ -514,3 +514,29 @@ def test_three_decimals_in_a_comma_file_read_as_decimals_without_a_warning(tmp_p
     assert pd.read_parquet(tmp_path / "out" / "products.parquet")["unit_volume"].tolist() == [0.864, 1.502]
     report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
     assert report["tables"]["products"]["decimal"] == "." and not report["warnings"]
+
+
+def test_legacy_float_ids_read_a_column_whole_only_when_its_first_lines_all_end_in_dot_zero(
+        tmp_path: Path) -> None:
+    """The check runs on every --append: a probe of the first lines, then the candidates whole; a text id
+    after the probe keeps its column as it is, an empty file has none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from anticipate.ingest.append import PROBE_ROWS, legacy_float_ids
+    from anticipate.ingest.validate import SCHEMAS
+
+    def orders(customers: list[str]) -> Path:
+        n = len(customers)
+        table = pa.table({"order_id": [None] * n, "customer_id": customers,
+                          "order_ts": pd.to_datetime(["2025-01-01"] * n), "sku": ["S1"] * n,
+                          "quantity": [1] * n, "unit_price": [1.0] * n, "region": ["R"] * n},
+                         schema=SCHEMAS["orders"])
+        pq.write_table(table, tmp_path / "orders.parquet")
+        return tmp_path / "orders.parquet"
+
+    floats = ["17850.0"] * (2 * PROBE_ROWS)
+    assert legacy_float_ids(orders([*floats, "12.0"]), PROBE_ROWS) == {"customer_id"}
+    assert legacy_float_ids(orders([*floats, "C7"]), PROBE_ROWS) == frozenset()
+    assert legacy_float_ids(orders(["C7", *floats]), PROBE_ROWS) == frozenset()
+    assert legacy_float_ids(orders([]), PROBE_ROWS) == frozenset()

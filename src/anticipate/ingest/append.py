@@ -70,24 +70,30 @@ def _canonical_batches(path: Path, batch_rows: int, float_ids: frozenset[str] = 
         yield table
 
 
+#: Existing lines whose ids decide which columns :func:`legacy_float_ids` reads whole.
+PROBE_ROWS = 10_000
+
+
 def legacy_float_ids(path: Path, batch_rows: int) -> frozenset[str]:
     """The id columns of an existing ``orders.parquet`` whose every non-empty value is ``<digits>.0``.
 
-    The first batch decides which columns to read whole (usually none)."""
+    The first :data:`PROBE_ROWS` lines decide which columns are read whole (usually none: a nightly
+    append then reads 10,000 lines more, not the whole history)."""
     pf = pq.ParquetFile(path)
-    names = [n for n in ids.ID_COLUMNS["orders"] if n in pf.schema_arrow.names]
-    found = set(names)
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=names):
-        for name in list(found):
-            column = batch.column(name)
-            column = column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
-            text = pc.drop_null(column.cast(pa.string()))
-            text = text.filter(pc.greater(pc.utf8_length(text), 0))
-            if not len(text) or not pc.all(pc.match_substring_regex(text, ids.INTEGRAL)).as_py():
-                found.discard(name)
+    found = [n for n in ids.ID_COLUMNS["orders"] if n in pf.schema_arrow.names and pf.metadata.num_rows]
+    for probe in (True, False):
         if not found:
             break
+        for batch in pf.iter_batches(batch_size=PROBE_ROWS if probe else batch_rows, columns=found):
+            found = [n for n in found if ids.all_whole_floats(ids.non_empty(_text(batch.column(n))))]
+            if probe or not found:
+                break
     return frozenset(found)
+
+
+def _text(column: pa.Array) -> pa.Array:
+    """An id column as plain strings (dictionary columns decoded)."""
+    return (column.dictionary_decode() if pa.types.is_dictionary(column.type) else column).cast(pa.string())
 
 
 def _keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:

@@ -48,9 +48,8 @@ def integral_columns(table: str, columns: dict[str, pa.Array], sources: dict[str
             continue
         if not (pa.types.is_binary(arr.type) or pa.types.is_string(arr.type)):
             continue
-        text = pc.drop_null(parse.to_text(arr).values)
-        text = text.filter(pc.greater(pc.binary_length(text), 0))
-        if len(text) and pc.all(pc.match_substring_regex(text, INTEGRAL)).as_py():
+        text = non_empty(parse.to_text(arr).values)
+        if all_whole_floats(text):
             found.add(name)
             example = text[0].as_py()
             notes.append(f"{name}: every value of column {sources[name]!r} is a whole number written as a "
@@ -58,6 +57,17 @@ def integral_columns(table: str, columns: dict[str, pa.Array], sources: dict[str
                          f"'.0' ({example[:-2]!r}), as the same id from a Parquet float or an integer "
                          "column is")
     return frozenset(found), notes
+
+
+def non_empty(text: pa.Array) -> pa.Array:
+    """The values of a text column that are neither null nor empty."""
+    text = pc.drop_null(text)
+    return text.filter(pc.greater(pc.binary_length(text), 0))
+
+
+def all_whole_floats(values: pa.Array) -> bool:
+    """Whether ``values`` (:func:`non_empty`) hold one at least and every one is ``<digits>.0``."""
+    return bool(len(values)) and bool(pc.all(pc.match_substring_regex(values, INTEGRAL)).as_py())
 
 
 def float_text(arr: pa.Array) -> pa.Array:
