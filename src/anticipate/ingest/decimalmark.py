@@ -58,14 +58,14 @@ def _match(values: pa.Array, patterns: tuple[str, ...] | str) -> np.ndarray:
 class Marks:
     """The decimal mark of one file: ``stated`` (or None), ``default`` (``.`` or None), the first
     value that showed each mark as decimal (``evidence``), and the ambiguous values read so far
-    (``ambiguous``, ``first``, the mark they were read with ``read_with``)."""
+    (``first``, per separator their count and first example ``by_separator``, the mark they were
+    read with ``read_with``)."""
 
     stated: str | None
     default: str | None
     file: str
     out: str
     evidence: dict[str, Example] = field(default_factory=dict)
-    ambiguous: int = 0
     first: Example | None = None
     read_with: str | None = None
     by_separator: dict[str, tuple[int, Example]] = field(default_factory=dict)
@@ -118,7 +118,6 @@ class Marks:
             self.by_separator[separator] = (seen + k, example or _example(uniques, int(picked[0]), text,
                                                                           source, rows))
             n += k
-        self.ambiguous += n
         if self.first is None:
             self.first = _example(uniques, int(hits[0]), text, source, rows)
         return n
@@ -157,7 +156,7 @@ class Marks:
             return None
         count, (column, row, value) = self.by_separator[other]
         if mark in self.evidence:
-            ev_col, ev_value, ev_row = self.evidence[mark][0], self.evidence[mark][2], self.evidence[mark][1]
+            ev_col, ev_row, ev_value = self.evidence[mark]
             why = f"as {ev_col} {ev_value!r} (row {ev_row}) shows"
         else:
             why = "the default of a comma-delimited file; no number in it shows another"
