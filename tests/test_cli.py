@@ -300,6 +300,8 @@ def test_a_model_reference_that_names_nothing_is_a_usage_error_naming_it(trained
               f"has no alias '@prod' in the tracking store {trained_world.tracking_uri} {aliases}"),
              (["backtest", "--model", "@nope", "--cutoffs", "2024-08-14"],
               f"no alias '@nope' in the tracking store {trained_world.tracking_uri} {aliases}"),
+             (["allocate", "--date", "2024-08-28", "--model", "@nope"],
+              f"no alias '@nope' in the tracking store {trained_world.tracking_uri} {aliases}"),
              (["forecast", "--model", "99", "--out", "f.parquet"],
               f"has no version 99 in the tracking store {trained_world.tracking_uri} (registered "
               "versions: 1); pass one of them with --model, or an @alias"),
@@ -311,23 +313,26 @@ def test_a_model_reference_that_names_nothing_is_a_usage_error_naming_it(trained
         said = " ".join(done.stderr.split())
         assert done.returncode == 2 and message in said, said
         assert "--alias production" not in said
-    assert not (tmp_path / "plans").exists()  # the path is checked before the night's lock
+    assert not (tmp_path / "plans").exists()  # the model is resolved before the night's lock
 
 
-def test_the_unreachable_server_hint_fits_the_command_and_the_model_given(tmp_path: Path) -> None:
+def test_the_unreachable_server_hint_fits_the_command_and_the_model_given(tmp_path: Path,
+                                                                          monkeypatch) -> None:
     """audit20 #9: 'allocate --model PATH' was recommended under 'runs list' and when --model PATH was
-    given."""
+    given. An unreachable server left an empty plans/ behind (the lock came before the model)."""
     from tests.conftest import free_port
 
+    monkeypatch.chdir(tmp_path)
     uri = f"http://127.0.0.1:{free_port()}"
     copy = tmp_path / "model-copy"
     copy.mkdir()
     (copy / "MLmodel").write_text("flavors: {}\n")
     listed = CliRunner().invoke(main, ["--tracking-uri", uri, "runs", "list"])
-    given = CliRunner().invoke(main, ["--tracking-uri", uri, "allocate", "--date", "2024-08-28", "--model",
-                                      str(copy)])
+    given = CliRunner().invoke(main, ["--tracking-uri", uri, "--data", str(ROOT / "data" / "sample"),
+                                      "allocate", "--date", "2025-12-31", "--model", str(copy)])
     for result in (listed, given):
         assert result.exit_code == 3 and f"{uri} is unreachable" in result.output, result.output
         assert "runs without the server" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-copy"]  # no plans/
     assert (f"--model {copy} is a local copy, but the run is still recorded in the tracking store: pass a "
             "local one too (--tracking-uri sqlite:///local.db)") in " ".join(given.output.split())

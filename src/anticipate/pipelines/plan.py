@@ -165,12 +165,23 @@ def run_allocate(
 @contextlib.contextmanager
 def _night(target: Path, date: str, *, progress: bool) -> Iterator[Any]:
     """The night's lock (``plans/.DATE.lock``) and progress stages, once ``target`` may be replaced:
-    a plan directory holding anything else is refused before the night's work, not at its end."""
-    with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
-        5, enabled=progress, description="allocate"
-    ) as bar:
-        check_publishable(target, PLAN_OUTPUT)
-        yield bar
+    a plan directory holding anything else is refused before the night's work, not at its end.
+
+    A night that fails leaves no ``plans/`` it created for its lock (a wrong alias or an unreachable
+    server would leave an empty one, which looks like a night that published nothing)."""
+    plans = target.parent
+    made = not plans.exists()
+    try:
+        with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
+            5, enabled=progress, description="allocate"
+        ) as bar:
+            check_publishable(target, PLAN_OUTPUT)
+            yield bar
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):  # not empty: another night's lock or plan is in it
+                plans.rmdir()
+        raise
 
 
 def gate_lines(ds: DataSet, date: pd.Timestamp, horizon_days: int, windows: int) -> pd.DataFrame | None:

@@ -82,6 +82,9 @@ def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # a failed run removed the directory it had made for its lock
+            make_parent(path)
+            continue
         except OSError as exc:
             raise output_error(path, exc) from None
         try:
