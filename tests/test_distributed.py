@@ -262,6 +262,10 @@ def test_train_and_allocate_with_scheduler_local_cluster(tmp_path, trained_world
     done = run_cli(*base, "allocate", "--date", WORLD_DATE, "--allow-stale", "--scheduler", "local-cluster",
                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    # audit21 #14: the cluster's INFO lines (33 of them) and LightGBM's Python log lines reached stderr
+    for said in (trained.stderr, done.stderr):
+        assert "INFO distributed" not in said and "will be ignored" not in said, said[-3000:]
+        assert "Finding random open ports" not in said, said[-3000:]
     plan = pd.read_parquet(tmp_path / "plans" / WORLD_DATE / "plan.parquet")
     summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
     assert len(plan) > 0 and summary["bound"] >= summary["objective"] > 0

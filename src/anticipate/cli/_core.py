@@ -30,7 +30,9 @@ def _merge_globals(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     merged = {}
     for key in _GLOBAL_KEYS:
         value = local.get(key)
-        if value in (None, False, 0):
+        if key == "config":  # layered: the group's files, then the command's
+            value = (*(group.get(key) or ()), *(value or ()))
+        elif value in (None, False, 0):
             value = group.get(key, value)
         merged[key] = value
     return merged
@@ -50,8 +52,9 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--config",
             "config",
             type=click.Path(path_type=Path),
-            default=None,
-            help="YAML config; unknown keys are errors (default: configs/default.yaml).",
+            multiple=True,
+            help="YAML config; unknown keys are errors (default: configs/default.yaml). Repeat it to lay "
+            "files over each other: a later file wins key by key.",
         ),
         click.option(
             "--tracking-uri",
@@ -82,7 +85,7 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
 
-    cfg = load_config(opts.get("config"), overrides=overrides)
+    cfg = load_config(opts.get("config") or None, overrides=overrides)
     data_dir = Path(opts["data"]) if opts.get("data") else Path(cfg.data.dir)
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
     tracking_uri = opts.get("tracking_uri") or env_uri or cfg.tracking.uri
@@ -113,8 +116,13 @@ def _configure_logging(verbosity: int) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", mlflow_level)
     with contextlib.suppress(ValueError):  # a level MLflow does not know either: MLflow's own default
         logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
+    # distributed sets its logger's level from Dask's config when first imported (INFO: 33 lines
+    # for a local cluster), in this process and in every worker it spawns: the variable reaches both.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error" if verbosity < 0 else "warning")
     for noisy in ("alembic", "urllib3", "numba", "distributed", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # LightGBM's warnings are about parameters we set ("n_jobs will be ignored" on Dask): -v shows them
+    logging.getLogger("lightgbm").setLevel(logging.ERROR if verbosity <= 0 else level)
 
 
 def emit(result: Any, *, as_json: bool) -> None:

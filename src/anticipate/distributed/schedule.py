@@ -12,6 +12,7 @@ the result is an ordinary model.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -162,6 +163,19 @@ def _machines(client: Any, listen_port: int | None) -> dict[str, Any]:
     return {"machines": machines}
 
 
+def _lightgbm_to_logging(level: int) -> None:
+    """Send LightGBM's messages (its Python warnings and the native library's lines, such as the
+    lines that reach its callback) to the ``lightgbm`` logger at ``level``, not to print() and
+    warnings.warn: ``-q`` and the default then keep them off stderr. The network set-up's
+    ``[Info]`` lines on the workers still print: the native library logs them from the task's
+    thread, where no callback is registered, before it reads ``verbose``."""
+    import lightgbm
+
+    logger = logging.getLogger("lightgbm")
+    logger.setLevel(level)
+    lightgbm.register_logger(logger)
+
+
 def _boosters_on_cluster(
     client: Any, params: dict[str, dict[str, Any] | None], train: Any, features: list[str],
     listen_port: int | None,
@@ -169,6 +183,9 @@ def _boosters_on_cluster(
     """``lightgbm.dask`` fits of the classifier (and regressor on the buyers) with ``params``; local twins."""
     import lightgbm.dask as lgbd
 
+    level = logging.getLogger("lightgbm").getEffectiveLevel()
+    _lightgbm_to_logging(level)
+    client.run(_lightgbm_to_logging, level)
     cls_kw = params["classifier"] | _machines(client, listen_port)
     classifier = lgbd.DaskLGBMClassifier(client=client, **cls_kw).fit(train[features], train["y"]).to_local()
     if params["regressor"] is None:
@@ -292,7 +309,7 @@ def forecast_dask(
             units = [dask.delayed(recent_units)(p, cutoff, window_days=fc.sku_share_days,
                                                 products=ds.products) for p in parts]
             by_sku = tree_reduce(sum_tables, units, ["region", "item", "sku"])
-            shares = dask.delayed(shares_from_units)(by_sku)
+            shares = dask.delayed(shares_from_units)(by_sku, ds.products)
         feats = features_delayed(parts, cutoff, spec, products=ds.products)
         w = dask.delayed(wrapper)
         cands = [dask.delayed(_part_candidates)(w, f, level, shares) for f in feats]
