@@ -163,3 +163,22 @@ def test_a_config_error_in_keys_a_command_sets_says_so() -> None:
     said = r"with time\.horizon_days set by the command: key 'time\.horizon_days'"
     with pytest.raises(ConfigError, match=said):
         load_config(None, {"time.horizon_days": -1})
+
+
+def test_repeated_config_files_are_laid_over_each_other_in_order(tmp_path: Path) -> None:
+    """audit21 #12: '--config a.yaml --config b.yaml' dropped a.yaml in silence (Click keeps the last)."""
+    from click.testing import CliRunner
+
+    from anticipate.cli import main
+
+    (tmp_path / "a.yaml").write_text("time:\n  horizon_days: 14\ndata:\n  dir: from_a\n")
+    (tmp_path / "b.yaml").write_text("time:\n  horizon_days: 21\nmodel:\n  train_windows: 3\n")
+    cfg = load_config([tmp_path / "a.yaml", tmp_path / "b.yaml"])
+    assert (cfg.time.horizon_days, cfg.model.train_windows, cfg.data.dir) == (21, 3, "from_a")
+    (tmp_path / "bad.yaml").write_text("model:\n  train_windos: 3\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: .*model\.train_windos"):
+        load_config([tmp_path / "a.yaml", tmp_path / "bad.yaml"])
+    # the CLI: a file before the command name and one after it are both read, the group's first
+    done = CliRunner().invoke(main, ["--config", str(tmp_path / "a.yaml"), "features", "--config",
+                                     str(tmp_path / "b.yaml"), "--out", str(tmp_path / "f.parquet")])
+    assert done.exit_code == 2 and "from_a" in done.output, done.output  # a.yaml's data.dir, not the default

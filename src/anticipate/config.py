@@ -8,6 +8,7 @@ A user file overrides the defaults key by key (deep merge).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -336,7 +337,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | Path | Sequence[str | Path] | None = None, overrides: dict[str, Any] | None = None
+) -> Config:
     """Load the model defaults, overlay ``path`` (if any) and dotted ``overrides``.
 
     The defaults are the pydantic field defaults; ``configs/default.yaml`` writes
@@ -346,22 +349,30 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     Parameters
     ----------
     path
-        A user YAML file (``--config``); keys it does not name keep their defaults.
+        A user YAML file (``--config``), or several (``--config a.yaml --config b.yaml``) laid over
+        each other in order, key by key; keys none of them names keep their defaults. Each file is
+        checked alone first, so an unknown or ill-typed key names the file it is in.
     overrides
         ``{"time.horizon_days": 14}`` style overrides applied last.
     """
+    paths = [path] if isinstance(path, str | Path) else list(path or [])
+    if not paths and DEFAULT_CONFIG_PATH.is_file():
+        paths = [DEFAULT_CONFIG_PATH]
+    layers = [(str(one), read_yaml(Path(one))) for one in paths]
     raw: dict[str, Any] = {}
-    source = "defaults"
-    if path is None and DEFAULT_CONFIG_PATH.is_file():
-        path = DEFAULT_CONFIG_PATH
-    if path is not None:
-        raw = read_yaml(Path(path))
-        source = str(path)
+    for _, layer in layers:
+        raw = deep_merge(raw, layer)
+    source = ", then ".join(name for name, _ in layers) or "defaults"
     for dotted, value in (overrides or {}).items():
         raw = set_dotted(raw, dotted, value)
     if overrides:  # an option (--scheduler, --decimal ...) or a grid key sets these keys
         source = f"{source} with {', '.join(overrides)} set by the command"
-    return validate_config(raw, source=source)
+    try:
+        return validate_config(raw, source=source)
+    except ConfigError:
+        for name, layer in layers[: len(layers) if len(layers) > 1 else 0]:
+            validate_config(layer, source=name)  # the file a bad key is in, when one alone is bad
+        raise
 
 
 def config_as_flat_params(cfg: Config) -> dict[str, str]:
