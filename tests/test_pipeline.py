@@ -195,7 +195,14 @@ def test_train_against_a_real_mlflow_server_and_load_the_model_back(world: Path,
 def test_backtest_past_the_data_names_the_last_valid_cutoff(world: Path) -> None:
     done = run_cli("--data", "data", "backtest", "--cutoffs", "2030-01-05", cwd=world)
     assert done.returncode == 2
-    assert f"{WORLD_LAST_CUTOFF} (the last valid cutoff)" in done.stderr, done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"{WORLD_LAST_CUTOFF} (the last valid cutoff) with a 7-day horizon (from the config key " \
+        "time.horizon_days)" in said, said
+    # audit21 #15: with --model the horizon is the model's, which the message did not say
+    done = run_cli("--data", "data", "backtest", "--model", "@production", "--cutoffs", "2030-01-05",
+                   cwd=world)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "7-day horizon (from the model models:/" in said, said
 
 
 def test_stale_data_refuses_a_nightly_plan(world: Path) -> None:

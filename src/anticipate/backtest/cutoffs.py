@@ -40,11 +40,12 @@ def parse_cutoffs(
     return unique, warnings
 
 
-def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int) -> list[str]:
+def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int,
+                  *, horizon_from: str = "time.horizon_days") -> list[str]:
     """Exit 2 naming the last valid cutoff when a horizon runs past the data; warn on overlaps.
 
-    Reads ``ds.orders['order_ts']``; ``horizon_days`` in days.
-    Returns the warnings (horizons that overlap).
+    Reads ``ds.orders['order_ts']``; ``horizon_days`` in days, which ``horizon_from`` names (the config
+    key, or the model that fixes it). Returns the warnings (horizons that overlap).
     """
     first, last = dates.valid_range(ds.orders["order_ts"], horizon_days, "labelled")
     bad = [c for c in cutoffs if not first <= c <= last]
@@ -52,7 +53,7 @@ def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int) -
         raise CutoffError(
             f"cutoff {dates.fmt(bad[0])} has a horizon outside the data: the valid cutoffs run "
             f"from {dates.fmt(first)} to {dates.fmt(last)} (the last valid cutoff) with a "
-            f"{horizon_days}-day horizon"
+            f"{horizon_days}-day horizon (from {horizon_from})"
         )
     gaps = np.diff([c.value for c in cutoffs]) / 86_400e9
     if (gaps < horizon_days).any():

@@ -100,7 +100,8 @@ def run_backtest(
     if wrapper is not None:
         check_backtest_model(wrapper.meta, cut_list, uri=uri)
     horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
-    warnings += check_cutoffs(cut_list, ds, horizon)
+    source = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
+    warnings += check_cutoffs(cut_list, ds, horizon, horizon_from=source)
     for w in warnings:
         log.warning(w)
     ctx = build_context(settings.cfg, ds, wrapper)
