@@ -16,6 +16,7 @@ from anticipate.demand.forecast import (
     candidate_demand,
     forecast_from_scores,
     pair_moments,
+    shares_from_units,
     split_to_skus,
     to_warehouses,
 )
@@ -82,6 +83,18 @@ def test_category_split_preserves_total_mu() -> None:
     out = split_to_skus(pairs, shares)
     assert out["mu"].sum() == pytest.approx(3.0)
     assert out[(out["region"] == "q")]["mu"].tolist() == [0.5, 0.5]  # q has no history: global shares
+
+
+def test_a_category_unsold_in_the_share_window_spreads_its_demand_over_its_skus() -> None:
+    """audit21: a category with candidates but no units in forecast.sku_share_days lost its demand."""
+    units = pd.DataFrame({"region": ["r"], "item": ["c1"], "sku": ["a"], "units": [4.0]})
+    products = pd.DataFrame({"sku": ["a", "b", "x", "y", "z"], "category": ["c1", "c1", "c2", "c2", None]})
+    shares = shares_from_units(units, products)
+    pairs = pd.DataFrame({"region": ["r", "r"], "item": ["c1", "c2"], "mu": [2.0, 3.0], "var": [2.0, 4.0]})
+    out = split_to_skus(pairs, shares).set_index("sku")
+    assert out["mu"].to_dict() == {"a": 2.0, "x": 1.5, "y": 1.5}  # c1 by its sales, c2 evenly (was lost)
+    assert out.loc["x", "var"] == pytest.approx(1.0)  # s^2 var
+    assert shares[shares["item"] == "ALL"]["sku"].tolist() == ["z"]  # no category: 'ALL', as item_column
 
 
 def _log(rows: list[tuple[str, str, str, int, str]]) -> pd.DataFrame:

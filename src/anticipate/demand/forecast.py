@@ -53,7 +53,8 @@ def sku_shares(
     region, rows with ``region = "*"`` hold the category's shares over all regions, which
     :func:`split_to_skus` applies to a region without history for that category.
     """
-    return shares_from_units(recent_units(orders, cutoff, window_days=window_days, products=products))
+    units = recent_units(orders, cutoff, window_days=window_days, products=products)
+    return shares_from_units(units, products)
 
 
 def recent_units(
@@ -77,14 +78,24 @@ def recent_units(
     return frame.groupby(["region", "item", "sku"], as_index=False)["units"].sum()
 
 
-def shares_from_units(by_region: pd.DataFrame) -> pd.DataFrame:
-    """The shares of :func:`sku_shares` from its unit sums (:func:`recent_units`)."""
+def shares_from_units(by_region: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The shares of :func:`sku_shares` from its unit sums (:func:`recent_units`).
+
+    A category of ``products`` with no units in the window (its customers' candidate demand still
+    comes from older lines) gets equal shares over its SKUs in the ``"*"`` rows, so its demand is
+    spread, not dropped."""
     by_region = by_region.copy()
     by_region["share"] = by_region["units"] / by_region.groupby(["region", "item"])["units"].transform("sum")
     overall = by_region.groupby(["item", "sku"], as_index=False)["units"].sum()
     overall["share"] = overall["units"] / overall.groupby("item")["units"].transform("sum")
     overall["region"] = "*"
-    return pd.concat([by_region, overall], ignore_index=True)[["region", "item", "sku", "share"]]
+    parts = [by_region, overall]
+    if products is not None and "category" in products:
+        catalogue = pd.DataFrame({"item": products["category"].fillna("ALL").astype(str).to_numpy(),
+                                  "sku": products["sku"].astype(str).to_numpy()})
+        unsold = catalogue[~catalogue["item"].isin(overall["item"])]
+        parts.append(unsold.assign(share=1.0 / unsold.groupby("item")["sku"].transform("size"), region="*"))
+    return pd.concat(parts, ignore_index=True)[["region", "item", "sku", "share"]]
 
 
 def split_to_skus(pairs: pd.DataFrame, shares: pd.DataFrame) -> pd.DataFrame:
