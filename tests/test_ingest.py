@@ -254,6 +254,33 @@ def test_parquet_in_and_broken_parquet(tmp_path: Path) -> None:
     assert code == 2 and "broken.parquet" in output and "truncated or corrupt" in output
 
 
+@pytest.mark.parametrize(("name", "content", "said"), [
+    ("orders.json", b'{"customer_id": "c1", "order_ts": "2025-01-01"}\n', "this is JSON, not CSV"),
+    ("orders.json.gz", gzip.compress(b'[\n {"customer_id": "c1"}\n]\n'), "this is JSON, not CSV"),
+    ("orders.csv.bz2", b"BZh91AY&SY\x93\x01", "this is bzip2-compressed: decompress it (bunzip2)"),
+    ("orders.csv.zst", b"\x28\xb5\x2f\xfd\x04\x00", "this is zstd-compressed"),
+    ("orders.xls", b"\xd0\xcf\x11\xe0\xa1\xb1", "this is an old Excel workbook (.xls)"),
+    ("orders.feather", b"ARROW1\x00\x00", "this is an Arrow IPC (Feather) file"),
+])
+def test_a_file_in_another_format_is_named_as_such(tmp_path: Path, name: str, content: bytes,
+                                                   said: str) -> None:
+    """A JSON-lines or bzip2 export was read as CSV and failed on a 'missing customer_id column'
+    whose 'columns found' were the file's raw first bytes."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, output, _ = _ingest(tmp_path, path)
+    output = " ".join(output.split())
+    assert code == 2 and f"file {path}: {said}" in output, output
+    assert "ingest reads CSV (UTF-8, optionally gzip) and Parquet" in output and "customer_id" not in output
+
+
+def test_sql_server_bracketed_names_are_still_csv(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "[order_id],[customer_id],[order_ts],[sku],[quantity],[unit_price],[region]\n"
+                + "".join(GOOD))
+    code, output, out = _ingest(tmp_path, path)
+    assert code == 0 and out["counts"]["rows_accepted"] == 3, output  # names unbracketed, not refused
+
+
 def test_truncated_gzip_exits_2(tmp_path: Path) -> None:
     data = gzip.compress((HEADER + _many_good(3000)).encode())
     path = tmp_path / "cut.csv.gz"

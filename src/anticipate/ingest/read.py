@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from anticipate.errors import DataError
+from anticipate.ingest.formats import foreign_format
 
 HEAD_BYTES = 1 << 20
 MAX_RECORD_BYTES = 4 << 20
@@ -120,11 +121,12 @@ def inspect(path: Path) -> Source:
         magic = fh.read(4)
     if magic == b"PAR1":
         return _inspect_parquet(path)
-    if magic[:2] == b"PK":
-        raise DataError("this looks like a zip or Excel file; export the sheet as CSV (UTF-8)",
-                        file=str(path))
     compression = "gzip" if magic[:2] == b"\x1f\x8b" else None
-    return _inspect_csv(path, compression, _head(path, compression))
+    head = _head(path, compression)
+    foreign = foreign_format(head)
+    if foreign:
+        raise DataError(f"{foreign}; ingest reads CSV (UTF-8, optionally gzip) and Parquet", file=str(path))
+    return _inspect_csv(path, compression, head)
 
 
 def _head(path: Path, compression: str | None) -> bytes:
