@@ -274,6 +274,23 @@ def test_a_file_in_another_format_is_named_as_such(tmp_path: Path, name: str, co
     assert "ingest reads CSV (UTF-8, optionally gzip) and Parquet" in output and "customer_id" not in output
 
 
+def test_a_directory_of_part_files_says_how_to_combine_them(tmp_path: Path) -> None:
+    """A Spark/Hive export is a directory of parts; the message said only 'pass the file inside it'."""
+    parts = tmp_path / "export"
+    parts.mkdir()
+    for k in range(4):
+        _csv(parts, HEADER + GOOD[k % 3], name=f"part-{k}.csv")
+    (parts / "_SUCCESS").write_text("")
+    code, output, _ = _ingest(tmp_path, parts)
+    output = " ".join(output.split())
+    assert code == 2 and (f"file {parts}: this is a directory of 4 part files (part-0.csv, part-1.csv, "
+                          "part-2.csv, ...), and ingest reads one file") in output, output
+    assert f"ds.dataset('{parts}')" in output and "add each other one with --append" in output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "pass the CSV or Parquet file inside it" in " ".join(_ingest(tmp_path, empty)[1].split())
+
+
 def test_sql_server_bracketed_names_are_still_csv(tmp_path: Path) -> None:
     path = _csv(tmp_path, "[order_id],[customer_id],[order_ts],[sku],[quantity],[unit_price],[region]\n"
                 + "".join(GOOD))

@@ -92,8 +92,7 @@ def check_file(path: Path) -> None:
         raise DataError(f"the file does not exist; check the path (working directory: {Path.cwd()})",
                         file=shown)
     if path.is_dir():
-        raise DataError("this is a directory, not a file; pass the CSV or Parquet file inside it",
-                        file=shown)
+        raise DataError(_directory_message(path), file=shown)
     if not path.is_file():
         raise DataError("this is not a regular file; pass a CSV or Parquet file", file=shown)
     try:
@@ -104,6 +103,20 @@ def check_file(path: Path) -> None:
     if path.stat().st_size == 0:
         raise DataError("the file is empty (0 bytes); it needs a header row naming the columns "
                         "and at least one data row", file=shown)
+
+
+def _directory_message(path: Path) -> str:
+    """What to do with a directory: one file is read; a directory of parts (a Spark or Hive export)
+    is combined first, or ingested part by part with --append."""
+    parts = sorted(p.name for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+                   and p.name.endswith((".parquet", ".csv", ".csv.gz", ".gz")))
+    if not parts:
+        return "this is a directory, not a file; pass the CSV or Parquet file inside it"
+    return (f"this is a directory of {len(parts):,} part files ({', '.join(parts[:3])}"
+            f"{', ...' if len(parts) > 3 else ''}), and ingest reads one file: combine them into one "
+            "(for Parquet parts: python -c \"import pyarrow.dataset as ds, pyarrow.parquet as pq; "
+            f"pq.write_table(ds.dataset('{path}').to_table(), 'orders.parquet')\"), or ingest the first "
+            "and add each other one with --append")
 
 
 def inspect(path: Path) -> Source:
