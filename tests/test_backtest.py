@@ -345,3 +345,37 @@ def test_planner_refuses_reference_tables_the_allocator_cannot_plan_on_before_an
     with pytest.raises(DataError, match="unit_volume") as err:
         planner.check()
     assert err.value.row == 2  # the second product
+
+
+def test_a_backtest_says_what_train_would_say_and_what_the_model_fixes(world_copy, tmp_path) -> None:
+    """audit22 #5, #6, #12: at a cutoff with 2 weeks of history the backtest trained on 2 of the
+    configured windows and averaged the naive over 2 weeks divided by 4, without a word; at one with
+    less it blamed an empty lookback; with --model of another horizon it said nothing."""
+    import json
+
+    from tests.conftest import run_cli
+
+    early = run_cli(*world_copy.args("backtest", "--cutoffs", "2024-01-14", "--out", "bt0"), cwd=tmp_path)
+    said = " ".join(early.stderr.split())
+    assert early.returncode == 2, said
+    assert "cutoff 2024-01-14 leaves no room for 2 training windows of 7 days before it" in said
+    assert "the first cutoff it can train at is 2024-01-16" in said
+    done = run_cli(*world_copy.args("backtest", "--cutoffs", "2024-01-20", "--out", "bt"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
+    assert summary["warnings"][0] == (
+        "the history before 2024-01-20 holds 2 of the 4 training windows of model.train_windows: training "
+        "on 2 (set model.train_windows: 2 to silence this)")
+    assert summary["warnings"][1].startswith("backtest cutoff 2024-01-20: the model shows no skill on its "
+                                             "validation window: val.auc 0.5")
+    assert summary["warnings"][2] == (
+        "backtest cutoff 2024-01-20: the history before it holds 2 horizon(s) of 7 days, so the naive plan "
+        "averages 2, not backtest.naive_windows' 4")
+    assert (summary["horizon_days"], summary["model"]) == (7, "trained at each cutoff")
+    (tmp_path / "h14.yaml").write_text("time: {horizon_days: 14}\nmodel: {train_windows: 4}\n")
+    given = run_cli(*world_copy.args("backtest", "--model", "@production", "--cutoffs", "2024-08-21", "--out",
+                                     "bm", config=tmp_path / "h14.yaml"), cwd=tmp_path)
+    assert given.returncode == 0, given.stderr[-2000:]
+    summary = json.loads((tmp_path / "bm" / "summary.json").read_text())
+    assert summary["horizon_days"] == 7 and summary["model"].endswith("@production")
+    assert any("horizon" in w and "14" in w for w in summary["warnings"]), summary.get("warnings")

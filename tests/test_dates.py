@@ -39,3 +39,19 @@ def test_check_cutoff_names_the_valid_range() -> None:
         check_cutoff(pd.Timestamp("2025-03-26"), TS, 7, "labelled", command="evaluate")
     assert check_cutoff(pd.Timestamp("2025-04-01"), TS, 7, "production", command="allocate") == pd.Timestamp(
         "2025-04-01")
+
+
+def test_a_labelled_horizon_without_a_single_order_is_named() -> None:
+    """audit22 #12: a week with no orders (a closure, an export gap) failed on 'a single class' and
+    'evaluate at another cutoff', not saying the week was empty."""
+    from anticipate import dates
+    from anticipate.errors import CutoffError
+
+    days = pd.date_range("2025-11-01", "2025-12-31", freq="D")
+    ts = pd.Series(days[(days < "2025-12-08") | (days >= "2025-12-15")] + pd.Timedelta(hours=10))
+    dates.check_horizons_hold_orders([pd.Timestamp("2025-12-01"), pd.Timestamp("2025-12-14")], ts, 7)
+    said = r"no order from 2025-12-08 to 2025-12-14, the 7-day horizon of cutoff 2025-12-08: a closure"
+    with pytest.raises(CutoffError, match=said):
+        dates.check_horizons_hold_orders([pd.Timestamp("2025-12-01"), pd.Timestamp("2025-12-08")], ts, 7)
+    with pytest.raises(CutoffError, match="from 2025-12-10 to 2025-12-11"):
+        dates.check_horizons_hold_orders([pd.Timestamp("2025-12-10")], ts, 2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from anticipate.errors import CutoffError, UsageError
@@ -82,6 +83,24 @@ def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, p
         f"({first.date()} to {last.date()} with a {horizon_days}-day horizon; {why}); "
         f"pass --cutoff within that range"
     )
+
+
+def check_horizons_hold_orders(cutoffs: list[pd.Timestamp], order_ts: pd.Series,
+                               horizon_days: int) -> None:
+    """Exit 2 naming the first labelled horizon ``[cutoff, cutoff + horizon_days)`` without a single order.
+
+    Inside the data's span such a horizon is a closure or a gap in the export: every pair's label is
+    0, and the scores would fail on "a single class" without saying why.
+    """
+    ts = np.sort(pd.to_datetime(order_ts).to_numpy())
+    for cutoff in cutoffs:
+        end = cutoff + pd.Timedelta(days=horizon_days)
+        if np.searchsorted(ts, end.to_datetime64()) == np.searchsorted(ts, cutoff.to_datetime64()):
+            raise CutoffError(
+                f"the data holds no order from {fmt(cutoff)} to {fmt(end - pd.Timedelta(days=1))}, the "
+                f"{horizon_days}-day horizon of cutoff {fmt(cutoff)}: a closure or a gap in the export, "
+                "where nothing can be scored; leave that cutoff out, or ingest the missing orders"
+            )
 
 
 def until_range(

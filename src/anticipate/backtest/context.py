@@ -8,12 +8,13 @@ on synthetic data, the truth demand, and hands them to :func:`~anticipate.backte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.backtest.realised import horizon_lines
 from anticipate.backtest.reference import Planner, naive_reference, truth_demand
 from anticipate.backtest.replay import Economics
@@ -58,21 +59,51 @@ def build_context(cfg: Any, ds: DataSet, wrapper: Any | None) -> Context:
     return Context(ds, cfg, region_map, econ, saved, planner, wrapper)
 
 
-def model_at(ctx: Context, cutoff: pd.Timestamp) -> Any:
-    """The given model, or one trained in memory on the windows before ``cutoff``."""
+def model_at(ctx: Context, cutoff: pd.Timestamp) -> tuple[Any, list[str]]:
+    """The given model, or one trained in memory on the windows before ``cutoff`` as ``train --until
+    CUTOFF`` trains it (as many of ``model.train_windows`` as fit), with the warnings ``train`` would
+    print: fewer windows than configured, no skill on the validation window."""
     if ctx.wrapper is not None:
-        return ctx.wrapper
-    from anticipate.models.training import fit_on_windows
+        return ctx.wrapper, []
+    from anticipate.metrics import classification_metrics
+    from anticipate.models.honesty import no_skill_warning
+    from anticipate.models.training import (
+        fit_on_windows,
+        short_history_warnings,
+        windows_that_fit,
+        with_windows,
+    )
     from anticipate.tracking import NextPurchasePyfunc
 
-    fitted = fit_on_windows(ctx.cfg, ctx.ds, cutoff)
-    return NextPurchasePyfunc(fitted.model, fitted.meta)
+    configured = ctx.cfg.model.train_windows
+    usable = min(configured, windows_that_fit(cutoff, ctx.ds.orders["order_ts"], ctx.cfg.time.horizon_days))
+    fitted = fit_on_windows(with_windows(ctx.cfg, usable), ctx.ds, cutoff)
+    y_val = fitted.val["y"].to_numpy()
+    auc = classification_metrics(y_val, fitted.model.predict_proba(fitted.val[fitted.features]))["auc"]
+    skill = no_skill_warning(y_val, auc)
+    warnings = short_history_warnings(configured, usable, cutoff)
+    warnings += [f"backtest cutoff {dates.fmt(cutoff)}: {skill}"] if skill else []
+    return NextPurchasePyfunc(fitted.model, fitted.meta), warnings
+
+
+def naive_windows(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> tuple[int, list[str]]:
+    """The horizons the naive plan averages at ``cutoff``: ``backtest.naive_windows``, or as many whole
+    horizons as the history holds before it (at least 1), with a warning then: dividing two weeks of
+    orders by four would halve the naive's demand."""
+    configured = ctx.cfg.backtest.naive_windows
+    held = max(1, int((cutoff - dates.data_start(ctx.ds.orders["order_ts"])).days // horizon_days))
+    if held >= configured:
+        return configured, []
+    return held, [f"backtest cutoff {dates.fmt(cutoff)}: the history before it holds {held} horizon(s) of "
+                  f"{horizon_days} days, so the naive plan averages {held}, not backtest.naive_windows' "
+                  f"{configured}"]
 
 
 def model_forecasts(
     ctx: Context, cutoff: pd.Timestamp
-) -> tuple[dict[str, pd.DataFrame], dict[str, float], int]:
-    """The model's warehouse x SKU forecast at ``cutoff``, its pair metrics (model and truth), and H (days).
+) -> tuple[dict[str, pd.DataFrame], dict[str, float], int, list[str]]:
+    """The model's warehouse x SKU forecast at ``cutoff``, its pair metrics (model and truth), H (days)
+    and the model's warnings (:func:`model_at`).
 
     On synthetic data the forecasts also hold ``truth_pairs``: the same forecast with the
     model's P(buy) replaced by the generator's true probabilities (quantities, new
@@ -84,7 +115,7 @@ def model_forecasts(
     from anticipate.models.scoring import features_for, score_frame, spec_of
 
     cfg, ds = ctx.cfg, ctx.ds
-    wrapper = model_at(ctx, cutoff)
+    wrapper, warnings = model_at(ctx, cutoff)
     spec = spec_of(wrapper)
     frame = features_for(wrapper, ds, cutoff, with_labels=True)
     scored = score_frame(wrapper, frame)
@@ -101,11 +132,14 @@ def model_forecasts(
     forecasts = {"model": forecast(scored)}
     if "oracle" in predictions:
         forecasts["truth_pairs"] = forecast(scored.assign(p_buy=predictions["oracle"]))
-    return forecasts, pair_metrics, spec.horizon
+    return forecasts, pair_metrics, spec.horizon, warnings
 
 
-def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> dict[str, pd.DataFrame]:
-    """The naive demand and, on synthetic data (a ``latent/`` state), the truth demand at ``cutoff``."""
+def reference_demands(
+    ctx: Context, cutoff: pd.Timestamp, horizon_days: int, windows: int
+) -> dict[str, pd.DataFrame]:
+    """The naive demand over ``windows`` horizons and, on synthetic data (a ``latent/`` state), the truth
+    demand at ``cutoff``."""
     from anticipate.sample import latent_of
 
     demands = {
@@ -113,7 +147,7 @@ def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> 
             ctx.ds.orders,
             cutoff,
             horizon_days=horizon_days,
-            windows=ctx.cfg.backtest.naive_windows,
+            windows=windows,
             region_map=ctx.region_map,
         )
     }
@@ -131,9 +165,11 @@ def reference_demands(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> 
 
 def run_cutoff(ctx: Context, cutoff: pd.Timestamp) -> CutoffOutcome:
     """Backtest one cutoff: the model's and the reference plans replayed against the real orders."""
-    forecasts, pair_metrics, h = model_forecasts(ctx, cutoff)
+    forecasts, pair_metrics, h, warnings = model_forecasts(ctx, cutoff)
     lines = horizon_lines(ctx.ds.orders, cutoff, h, ctx.region_map)
-    demands = {**forecasts, **reference_demands(ctx, cutoff, h)}
-    return evaluate_cutoff(
+    windows, naive_note = naive_windows(ctx, cutoff, h)
+    demands = {**forecasts, **reference_demands(ctx, cutoff, h, windows)}
+    outcome = evaluate_cutoff(
         cutoff, lines, demands, ctx.planner, ctx.econ, km_saved=ctx.km_saved, pair_metrics=pair_metrics
     )
+    return replace(outcome, warnings=(*warnings, *naive_note))

@@ -55,7 +55,24 @@ def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int,
             f"from {dates.fmt(first)} to {dates.fmt(last)} (the last valid cutoff) with a "
             f"{horizon_days}-day horizon (from {horizon_from})"
         )
+    dates.check_horizons_hold_orders(cutoffs, ds.orders["order_ts"], horizon_days)
     gaps = np.diff([c.value for c in cutoffs]) / 86_400e9
     if (gaps < horizon_days).any():
         return [f"some cutoffs are less than {horizon_days} days apart: their horizons overlap"]
     return []
+
+
+def check_trainable(cutoffs: list[pd.Timestamp], order_ts: pd.Series, horizon_days: int) -> None:
+    """Exit 2 when the first cutoff leaves no room for the 2 training windows of ``horizon_days`` days a
+    model needs before it (the backtest trains one at each cutoff, as ``train --until CUTOFF``), naming
+    the first cutoff that can be backtested; ``train`` says the same of its ``--until``."""
+    valid = dates.until_range(order_ts, horizon_days, 2)
+    if valid is not None and cutoffs[0] >= valid[0]:
+        return
+    need = f"2 training windows of {horizon_days} days"
+    where = (f"the first cutoff it can train at is {dates.fmt(valid[0])}" if valid is not None
+             else f"the orders are too short for {need} before any cutoff")
+    raise CutoffError(
+        f"cutoff {dates.fmt(cutoffs[0])} leaves no room for {need} before it (the backtest trains a model at "
+        f"each cutoff on the history before it); {where}; or pass --model to backtest a trained model"
+    )

@@ -38,13 +38,15 @@ class CutoffOutcome:
     fill rate, units, km saved and the forecast metrics); ``metrics``: the cutoff's
     metrics by name; ``cells``: the model's ``warehouse_id, sku, mu, var, units, cutoff``;
     ``by_warehouse``: the model plan's ``warehouse_id, demand_units, local_units,
-    fill_rate_local, cutoff``.
+    fill_rate_local, cutoff``; ``warnings``: what makes the cutoff's figures doubtful (its model
+    trained on fewer windows than configured or without skill, a naive on less history).
     """
 
     rows: list[dict[str, Any]]
     metrics: dict[str, float]
     cells: pd.DataFrame
     by_warehouse: pd.DataFrame
+    warnings: tuple[str, ...] = ()
 
 
 def forecast_cells(forecast: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:

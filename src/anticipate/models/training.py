@@ -70,6 +70,23 @@ def _default_until_error(until: pd.Timestamp, valid: tuple[pd.Timestamp, pd.Time
     )
 
 
+def short_history_warnings(configured: int, usable: int, until: pd.Timestamp) -> list[str]:
+    """One line when the history holds fewer windows than ``model.train_windows`` asks for."""
+    if usable >= configured:
+        return []
+    message = (f"the history before {dates.fmt(until)} holds {usable} of the {configured} training windows "
+               f"of model.train_windows: training on {usable} "
+               f"(set model.train_windows: {usable} to silence this)")
+    return [message]  # printed with the result, once
+
+
+def with_windows(cfg: Config, windows: int) -> Config:
+    """``cfg`` with ``model.train_windows`` set to ``windows`` (unchanged when equal)."""
+    if windows == cfg.model.train_windows:
+        return cfg
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"train_windows": windows})})
+
+
 def check_labels(
     frame: pd.DataFrame, what: str, fix: str = "use more training windows or a different horizon"
 ) -> None:

@@ -55,7 +55,10 @@ def resolve_cutoff(
         cutoff = dates.last_full_cutoff(ts, horizon_days) if purpose == "labelled" else dates.data_end(ts)
     else:
         cutoff = dates.parse_date(value, name="--cutoff")
-    return dates.check_cutoff(cutoff, ts, horizon_days, purpose, command=command)
+    dates.check_cutoff(cutoff, ts, horizon_days, purpose, command=command)
+    if purpose == "labelled":
+        dates.check_horizons_hold_orders([cutoff], ts, horizon_days)
+    return cutoff
 
 
 def open_tracker(settings: Settings, *, offline_hint: str = "") -> Tracker:

@@ -17,11 +17,11 @@ import pandas as pd
 from anticipate import dates
 from anticipate.backtest import report
 from anticipate.backtest.context import Context, build_context, run_cutoff
-from anticipate.backtest.cutoffs import check_cutoffs, parse_cutoffs
+from anticipate.backtest.cutoffs import check_cutoffs, check_trainable, parse_cutoffs
 from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
-from anticipate.models.scoring import spec_of
+from anticipate.models.scoring import spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, log, open_tracker
 from anticipate.progress import track
@@ -77,6 +77,27 @@ def _run_cutoffs(
     return outcomes
 
 
+def _model_and_checks(
+    settings: Settings, ds: Any, model: str | None, cut_list: list[pd.Timestamp]
+) -> tuple[Any | None, str, int, list[str]]:
+    """``--model`` loaded (or None: a model trained at each cutoff), its URI, the horizon (days) and the
+    warnings; exit 2 for cutoffs the model saw, horizons outside the data or without orders, and a first
+    cutoff with no room for 2 training windows."""
+    from anticipate.pipelines._common import load_registered
+
+    wrapper, uri = load_registered(settings, model, default_alias=None) if model else (None, "")
+    if wrapper is not None:
+        check_backtest_model(wrapper.meta, cut_list, uri=uri)
+    horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
+    source = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
+    warnings = check_cutoffs(cut_list, ds, horizon, horizon_from=source)
+    if wrapper is None:
+        check_trainable(cut_list, ds.orders["order_ts"], horizon)
+    else:  # the model fixes horizon, item level and features: say where the config differs
+        warnings += spec_warnings(wrapper, settings.cfg)
+    return wrapper, uri, horizon, warnings
+
+
 def run_backtest(
     settings: Settings,
     *,
@@ -88,20 +109,14 @@ def run_backtest(
     out: Path | None,
 ) -> Result:
     """Backtest every cutoff; write the table and figures; log a parent run with a child per cutoff."""
-    from anticipate.pipelines._common import load_registered
-
     cut_list, warnings = parse_cutoffs(cutoffs, start, end, every)
     first, last = dates.fmt(cut_list[0]), dates.fmt(cut_list[-1])
     out = Path(out) if out else Path(settings.cfg.backtest.out_dir) / f"{first}_{last}"
     check_publishable(out, BACKTEST_OUTPUT)  # before hours of work, not at the end
     ds = load_data(settings)
     require_reference_tables(ds, "backtest")
-    wrapper, uri = load_registered(settings, model, default_alias=None) if model else (None, "")
-    if wrapper is not None:
-        check_backtest_model(wrapper.meta, cut_list, uri=uri)
-    horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
-    source = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
-    warnings += check_cutoffs(cut_list, ds, horizon, horizon_from=source)
+    wrapper, uri, horizon, checked = _model_and_checks(settings, ds, model, cut_list)
+    warnings += checked
     for w in warnings:
         log.warning(w)
     ctx = build_context(settings.cfg, ds, wrapper)
@@ -110,10 +125,14 @@ def run_backtest(
         "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path)
     ) as parent:
         outcomes = _run_cutoffs(ctx, cut_list, tracker, parent.run_id, progress=settings.progress)
+        warnings += [w for o in outcomes for w in o.warnings]
         by_cutoff = {dates.fmt(c): o.metrics for c, o in zip(cut_list, outcomes, strict=True)}
         overall = report.overall(list(by_cutoff.values()))
         finite = {c: {k: report.finite(v) for k, v in m.items()} for c, m in by_cutoff.items()}
-        summary = {"cutoffs": list(by_cutoff), "overall": overall, "per_cutoff": finite}
+        level = spec_of(wrapper).item_level if wrapper else settings.cfg.model.item_level
+        summary = {"cutoffs": list(by_cutoff), "horizon_days": horizon, "item_level": level,
+                   "model": uri or "trained at each cutoff", "overall": overall, "per_cutoff": finite,
+                   **({"warnings": warnings} if warnings else {})}
         outputs = _write_outputs(
             out,
             pd.DataFrame([row for o in outcomes for row in o.rows]),

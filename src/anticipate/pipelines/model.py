@@ -13,11 +13,16 @@ from typing import Any
 import pandas as pd
 
 from anticipate import dates
-from anticipate.config import Config
 from anticipate.errors import UsageError
 from anticipate.models.honesty import no_skill_warning, train_hint
 from anticipate.models.scoring import features_for, model_warnings, score_frame, spec_of
-from anticipate.models.training import Fitted, fit_on_windows, resolve_until
+from anticipate.models.training import (
+    Fitted,
+    fit_on_windows,
+    resolve_until,
+    short_history_warnings,
+    with_windows,
+)
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
     load_data,
@@ -57,8 +62,8 @@ def run_train(
         until_ts, windows = resolve_until(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
-        warnings = _short_history_warnings(cfg.model.train_windows, windows, until_ts)
-        cfg = _with_windows(cfg, windows)
+        warnings = short_history_warnings(cfg.model.train_windows, windows, until_ts)
+        cfg = with_windows(cfg, windows)
         settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
         bar.step("building features and fitting LightGBM")
         if cfg.compute.engine == "dask":
@@ -101,23 +106,6 @@ def _validation_metrics(fitted: Fitted) -> tuple[dict[str, float], list[str]]:
     metrics = {f"val.{k}": v for k, v in classification_metrics(y_val, p_val).items()}
     metrics["best_iteration"] = float(fitted.model.fit_summary()["best_iteration"])
     return metrics, [w for w in [no_skill_warning(y_val, metrics["val.auc"])] if w]
-
-
-def _short_history_warnings(configured: int, usable: int, until: pd.Timestamp) -> list[str]:
-    """One line when the history holds fewer windows than ``model.train_windows`` asks for."""
-    if usable >= configured:
-        return []
-    message = (f"the history before {dates.fmt(until)} holds {usable} of the {configured} training windows "
-               f"of model.train_windows: training on {usable} "
-               f"(set model.train_windows: {usable} to silence this)")
-    return [message]  # printed with the result, once
-
-
-def _with_windows(cfg: Config, windows: int) -> Config:
-    """``cfg`` with ``model.train_windows`` set to ``windows`` (unchanged when equal)."""
-    if windows == cfg.model.train_windows:
-        return cfg
-    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"train_windows": windows})})
 
 
 def _log_training(
