@@ -254,3 +254,35 @@ def test_a_logged_model_lives_beside_its_runs_artifacts_not_in_the_cwds_mlruns(
     stand_in_model_store(tmp_path, registered_name=None)
     assert not (elsewhere / "mlruns").exists()
     assert list((tmp_path / "mlartifacts").rglob("MLmodel"))
+
+
+def test_a_copied_store_says_it_files_into_the_original_and_names_missing_model_files(
+        trained_world, tmp_path: Path) -> None:
+    """audit22 #7: a copied mlflow.db + mlartifacts kept writing its runs into the original's
+    mlartifacts in silence, and with that directory gone 'allocate' said 'No such artifact: ''; run
+    promote' although the alias existed."""
+    import shutil
+
+    from tests.conftest import run_cli
+
+    original = trained_world.copy(tmp_path / "original")  # a private original (its own paths)
+    shutil.copytree(original.root, tmp_path / "copy")  # then copied as a user would, paths unchanged
+    copy = tmp_path / "copy"
+    args = ("--data", str(copy / "data"), "--config", str(copy / "small.yaml"), "--tracking-uri",
+            "sqlite:///mlflow.db", "forecast", "--out", "f.parquet")
+    done = run_cli(*args, cwd=copy)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 0, said
+    home = (original.root / "mlartifacts").resolve()
+    assert (f"the tracking store sqlite:///mlflow.db files its artifacts and models under {home}, outside "
+            f"the store's directory {copy.resolve()}") in said
+    shutil.move(original.root / "mlartifacts", tmp_path / "elsewhere")
+    done = run_cli(*args, cwd=copy)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 3 and "(which no longer exists)" in said, said
+    assert (f"cannot load model models:/anticipate-next-purchase@production (tracking store sqlite:///mlflow.db):"
+            f" its files are missing at {home}/") in said
+    assert "promote VERSION" not in said
+    done = run_cli("--data", str(original.root / "data"), "--config", str(original.root / "small.yaml"),
+                   "--tracking-uri", "sqlite:///mlflow.db", "runs", "list", cwd=original.root)
+    assert "outside the store's directory" not in done.stderr  # a store at home says nothing

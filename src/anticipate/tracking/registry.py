@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from anticipate.errors import ModelNotFound, UsageError
 from anticipate.tracking import tags
+from anticipate.tracking.artifacts import missing_model_files
 from anticipate.tracking.errors import http_status, is_connection_failure, is_not_found, service_errors
 from anticipate.tracking.reader import RUN_ID_LENGTH, resolve_run_id
 from anticipate.tracking.store import mlflow_chatter
@@ -313,6 +314,13 @@ class Registry:
             except (MlflowException, OSError) as exc:
                 if is_connection_failure(exc):
                     raise
+                gone = missing_model_files(self.client, uri)
+                if gone is not None:
+                    raise ModelNotFound(
+                        f"cannot load model {uri} (tracking store {self.uri}): its files are missing at "
+                        f"{gone}; the store's artifact directory was moved or deleted, or the store was "
+                        "copied without it: put it back at that path, or train and promote a model again"
+                    ) from None
                 alias = uri.rpartition("@")[2] if uri.startswith("models:/") and "@" in uri else None
                 hint = (f"run 'anticipate promote VERSION --alias {alias}' to set the alias" if alias
                         else "check the URI with 'anticipate runs list', or run 'anticipate train'")

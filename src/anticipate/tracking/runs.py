@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from mlflow.exceptions import MlflowException
 
 from anticipate.config import Config, config_as_flat_params
 from anticipate.tracking import tags
+from anticipate.tracking.artifacts import foreign_artifact_root
 from anticipate.tracking.errors import retry_on_store_race, service_errors
 from anticipate.tracking.registry import Registry
 from anticipate.tracking.store import (
@@ -44,6 +46,9 @@ from anticipate.tracking.store import (
 )
 
 PARAM_VALUE_LIMIT = 6000  # characters MLflow keeps of a param value
+
+log = logging.getLogger("anticipate.tracking")
+_SAID: set[str] = set()  # the store warnings this process has given
 
 
 def now_ms() -> int:
@@ -167,6 +172,10 @@ class Tracker:
     def _ensure_experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment)
         if found is not None:
+            moved = foreign_artifact_root(self.uri, found.artifact_location, self.artifact_location)
+            if moved and moved not in _SAID:
+                _SAID.add(moved)  # once per process, however many trackers a command opens
+                log.warning(moved)
             return found.experiment_id
         location = local_artifact_root(self.uri, self.artifact_location)
         try:
