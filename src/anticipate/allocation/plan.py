@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ from anticipate.allocation.instance import CAPACITY_CAP, Instance
 from anticipate.allocation.solver import lagrangian_solve
 from anticipate.allocation.units import Units, build_units
 from anticipate.allocation.validation import id_text
+
+if TYPE_CHECKING:
+    from anticipate.allocation.highs import Polish
 
 GAP_TOLERANCE = 1e-4  # relative gap 1 - objective / bound at which the solver stops (allocate.gap_tolerance)
 
@@ -73,9 +76,8 @@ def solve(
 
         # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
         polished = mip_polish(inst, units, rel_gap=tol)
-        if polished is not None and polished[1] >= objective:
-            counts, objective, method = polished[0], polished[1], "lagrangian+highs-mip"
-            bound = min(bound, max(polished[2], objective))
+        if polished is not None:
+            counts, objective, bound, method = _with_polish(polished, counts, objective, bound)
     runtime = time.perf_counter() - started
     gap = 0.0 if bound <= 0 else max(0.0, 1.0 - objective / bound)
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
@@ -83,6 +85,25 @@ def solve(
     if not len(plan.units):
         plan.extra["empty"] = empty_plan_warning(units)
     return plan
+
+
+def _with_polish(
+    polished: Polish, counts: np.ndarray, objective: float, bound: float
+) -> tuple[np.ndarray, float, float, str]:
+    """(counts, objective, bound, method) once HiGHS's checked plan and its dual bound are weighed.
+
+    Its plan (exactly feasible, value recomputed: :func:`~anticipate.allocation.highs.mip_polish`)
+    replaces the Lagrangian one when at least as good; its dual bound holds for every integer
+    plan, so it tightens ``bound`` unless it is below the kept plan's value (a bound contradicted
+    by a feasible plan is not used).
+    """
+    method = "lagrangian"
+    if polished.objective >= objective:
+        counts, objective = polished.counts, polished.objective
+        method = "lagrangian+highs-mip" + ("-repaired" if polished.repaired else "")
+    if polished.dual_bound >= objective:
+        bound = min(bound, max(polished.dual_bound, objective))
+    return counts, objective, bound, method
 
 
 class SolveOptions(Protocol):
