@@ -122,3 +122,23 @@ def test_the_backtests_oracle_plan_fits_in_any_volume_unit() -> None:
     oracle = planner(demand.assign(mu=np.round(demand["mu"])), known=True)
     assert oracle["units"].sum() > 0
     assert _share_used(inst, oracle).max() <= 1 + 1e-9
+
+
+def test_a_proven_optimal_polish_is_kept_despite_rounding_in_the_last_digits() -> None:
+    # audit22 #8: HiGHS's plan worth 184.95230372831523 against the Lagrangian 184.95230372831526, its
+    # dual bound equal to its value: the polish was thrown away and the plan kept a 5.5% gap
+    from anticipate.allocation.highs import Polish
+    from anticipate.allocation.plan import _with_polish
+
+    lagrangian, polish = np.array([1, 0]), np.array([0, 1])
+    value = 184.95230372831526
+    rounded = Polish(polish, value - 3e-14, value - 3e-14, False)
+    counts, objective, bound, method = _with_polish(rounded, lagrangian, value, value / (1 - 5.53e-2))
+    assert method == "lagrangian+highs-mip" and (counts == polish).all()
+    assert objective == value - 3e-14 and bound == objective  # certified: gap 0
+    worse = Polish(polish, value * (1 - 1e-6), value * (1 + 1e-5), False)  # a worse plan, a valid bound
+    counts, objective, bound, method = _with_polish(worse, lagrangian, value, value * 1.05)
+    assert method == "lagrangian" and (counts == lagrangian).all() and objective == value
+    assert bound == value * (1 + 1e-5)
+    wrong = Polish(polish, value * 0.9, value * 0.95, True)  # a dual bound below a feasible plan: not used
+    assert _with_polish(wrong, lagrangian, value, value * 1.05)[2] == value * 1.05

@@ -87,21 +87,24 @@ def solve(
     return plan
 
 
+SAME_VALUE = 1e-9  # relative: objectives this close are one value (the same units summed in another order)
+
+
 def _with_polish(
     polished: Polish, counts: np.ndarray, objective: float, bound: float
 ) -> tuple[np.ndarray, float, float, str]:
     """(counts, objective, bound, method) once HiGHS's checked plan and its dual bound are weighed.
 
     Its plan (exactly feasible, value recomputed: :func:`~anticipate.allocation.highs.mip_polish`)
-    replaces the Lagrangian one when at least as good; its dual bound holds for every integer
-    plan, so it tightens ``bound`` unless it is below the kept plan's value (a bound contradicted
-    by a feasible plan is not used).
+    replaces the Lagrangian one when at least as good up to :data:`SAME_VALUE`; its dual bound
+    holds for every integer plan, so it tightens ``bound`` unless it is below the kept plan's
+    value by more than that (a bound contradicted by a feasible plan is not used).
     """
     method = "lagrangian"
-    if polished.objective >= objective:
+    if polished.objective >= objective - SAME_VALUE * abs(objective):
         counts, objective = polished.counts, polished.objective
         method = "lagrangian+highs-mip" + ("-repaired" if polished.repaired else "")
-    if polished.dual_bound >= objective:
+    if polished.dual_bound >= objective - SAME_VALUE * abs(objective):
         bound = min(bound, max(polished.dual_bound, objective))
     return counts, objective, bound, method
 
