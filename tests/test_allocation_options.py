@@ -13,6 +13,7 @@ from anticipate.allocation import (
     gap_warning,
     generate_instance,
     is_small_network,
+    plan_summary,
     solve,
     solve_configured,
     validate_instance,
@@ -97,6 +98,25 @@ def test_an_empty_plan_is_published_with_the_reason_in_its_summary(case: str, tm
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert summary["units"] == 0 and summary["warning"] == result.warnings[0]
     assert summary["warning"].startswith(f"the plan is empty (0 units): {reason}")
+
+
+@pytest.mark.parametrize("volume", [11.0, 1e9])
+def test_an_empty_plan_whose_optimum_is_0_is_certified(volume: float) -> None:
+    # audit22 #10: nothing fits (a unit of 11 or 1e9 in capacities of 10 and 5): the optimum is 0, yet
+    # the bound priced a fraction of a unit (2.87, or 1e-7) and the plan reported gap 1.00, "may be up
+    # to 100% below the best plan"
+    plan = solve(validate_instance(W, S.assign(unit_volume=volume), C))
+    assert plan.units.empty and plan.gap == 0.0 and plan.bound <= 1e-4
+    warning = plan_summary(plan, {}, GAP_TOLERANCE)["warning"]
+    assert warning.startswith("the plan is empty (0 units): no unit worth moving fits")
+    assert "not certified" not in warning and "100" not in warning
+
+
+def test_a_bound_below_the_tolerance_in_currency_certifies_any_plan() -> None:
+    from anticipate.allocation.plan import certified_gap
+
+    assert certified_gap(0.0, 4.4e-7, 1e-4) == 0.0  # nothing worth more than 1e-4 is at stake
+    assert certified_gap(0.0, 2.87, 1e-4) == 1.0 and certified_gap(9.0, 10.0, 1e-4) == pytest.approx(0.1)
 
 
 def test_a_plan_with_units_has_no_empty_warning() -> None:

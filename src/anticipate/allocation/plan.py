@@ -71,7 +71,7 @@ def solve(
 
         lp = highs_lp_bound(inst, units)
         bound = min(bound, max(lp, objective))
-    if 0 < len(units.val) <= polish_units and bound > 0 and 1 - objective / bound > tol:
+    if 0 < len(units.val) <= polish_units and certified_gap(objective, bound, tol) > tol:
         from anticipate.allocation.highs import mip_polish
 
         # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
@@ -79,12 +79,22 @@ def solve(
         if polished is not None:
             counts, objective, bound, method = _with_polish(polished, counts, objective, bound)
     runtime = time.perf_counter() - started
-    gap = 0.0 if bound <= 0 else max(0.0, 1.0 - objective / bound)
+    gap = certified_gap(objective, bound, tol)
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
     plan.extra["method"] = method
     if not len(plan.units):
         plan.extra["empty"] = empty_plan_warning(units)
     return plan
+
+
+def certified_gap(objective: float, bound: float, tol: float) -> float:
+    """``1 - objective / bound``; 0 when the bound itself is at most ``tol`` (currency).
+
+    A plan can then lose at most ``tol`` of value, whatever its ratio: an empty plan whose
+    bound is 1e-7 (nothing fits or is worth moving) is optimal, not "up to 100% below"."""
+    if bound <= tol:
+        return 0.0
+    return max(0.0, 1.0 - objective / bound)
 
 
 SAME_VALUE = 1e-9  # relative: objectives this close are one value (the same units summed in another order)
@@ -185,10 +195,10 @@ def empty_plan_warning(units: Units) -> str:
         why = "every warehouse's capacity is 0"
     elif not len(units.supply) or units.supply.max() <= 0:
         why = "every SKU's central supply is 0"
-    elif not len(units.val):
+    elif not len(units.val) and not units.unfit:
         why = ("no cell's first unit is worth moving: (g + h) P(demand >= 1) <= move_cost + h in every cell "
                "with supply; check the SKUs' g (value of a local sale) against h and the move costs")
-    elif not np.any(units.vol[units.cell_s] <= units.cap[units.cell_w]):
+    elif not len(units.val):
         why = ("no unit worth moving fits: each such SKU's unit_volume exceeds its warehouses' capacity; "
                "check that unit_volume and capacity use the same volume unit")
     else:
