@@ -65,14 +65,31 @@ def test_a_plan_not_certified_within_the_tolerance_is_published_with_a_warning(t
     inst = generate_instance(6, 120, seed=5)  # its gap stays ~1.6e-4 after the 300 best responses
     for name in ("warehouses", "skus", "cells"):
         getattr(inst, name).to_parquet(tmp_path / f"{name}.parquet")
+    no_polish = AllocateConfig(gap_tolerance=1e-6, lp_bound_max_cells=0)  # 720 cells: not "small" here
+    settings = Settings(cfg=Config(allocate=no_polish), data_dir=tmp_path, tracking_uri="unused")
+    result = run_solve(settings, instance_dir=tmp_path, out=tmp_path / "plan")
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["gap"] > 1e-6
+    assert summary["warning"] == result.warnings[0] == gap_warning(summary["gap"], 1e-6, "off")
+    assert "not certified within allocate.gap_tolerance" in summary["warning"]
+    # it says what did not run and how to ask for it, not "the polish's nodes"
+    assert "the HiGHS integer polish, which certifies small networks, did not run" in summary["warning"]
+    assert "allocate.lp_bound_max_cells" in summary["warning"]
+    assert "branch-and-bound nodes" in gap_warning(1e-3, 1e-6, "ran")
+    assert gap_warning(1e-6, 1e-6) is None and gap_warning(0.0, 1e-4) is None
+
+
+def test_anticipate_solve_polishes_small_networks_as_allocate_does(tmp_path: Path) -> None:
+    # audit22 #9: solve never polished, so a plan HiGHS proves optimal carried a gap warning
+    inst = generate_instance(6, 120, seed=5)
+    for name in ("warehouses", "skus", "cells"):
+        getattr(inst, name).to_parquet(tmp_path / f"{name}.parquet")
     settings = Settings(cfg=Config(allocate=AllocateConfig(gap_tolerance=1e-6)), data_dir=tmp_path,
                         tracking_uri="unused")
     result = run_solve(settings, instance_dir=tmp_path, out=tmp_path / "plan")
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
-    assert summary["gap"] > 1e-6
-    assert summary["warning"] == result.warnings[0] == gap_warning(summary["gap"], 1e-6)
-    assert "not certified within allocate.gap_tolerance" in summary["warning"]
-    assert gap_warning(1e-6, 1e-6) is None and gap_warning(0.0, 1e-4) is None
+    assert summary["method"] == "lagrangian+highs-mip" and summary["lp_bound"] is not None
+    assert summary["gap"] <= 1e-6 and "warning" not in summary and not result.warnings
 
 
 W = pd.DataFrame({"warehouse_id": ["A", "B"], "capacity": [10.0, 5.0]})

@@ -71,7 +71,8 @@ def solve(
 
         lp = highs_lp_bound(inst, units)
         bound = min(bound, max(lp, objective))
-    if 0 < len(units.val) <= polish_units and certified_gap(objective, bound, tol) > tol:
+    polish = "ran" if 0 < len(units.val) <= polish_units else "off"
+    if polish == "ran" and certified_gap(objective, bound, tol) > tol:
         from anticipate.allocation.highs import mip_polish
 
         # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
@@ -81,7 +82,7 @@ def solve(
     runtime = time.perf_counter() - started
     gap = certified_gap(objective, bound, tol)
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
-    plan.extra["method"] = method
+    plan.extra.update(method=method, polish=polish)
     if not len(plan.units):
         plan.extra["empty"] = empty_plan_warning(units)
     return plan
@@ -206,21 +207,31 @@ def empty_plan_warning(units: Units) -> str:
     return f"the plan is empty (0 units): {why}"
 
 
-def gap_warning(gap: float, tolerance: float) -> str | None:
+STOPPED = {  # why an uncertified plan stopped, by ``Plan.extra["polish"]``
+    "ran": "at its work limits: its best responses, then the HiGHS integer polish's branch-and-bound nodes",
+    "off": ("at its limit of best responses; the HiGHS integer polish, which certifies small networks, did "
+            "not run: it runs on networks of at most allocate.lp_bound_max_cells cells and "
+            "allocate.polish_max_units unit increments (raise them in your config to ask for it)"),
+}
+
+
+def gap_warning(gap: float, tolerance: float, polish: str | None = None) -> str | None:
     """The warning a plan carries when its certified relative gap (objective vs its tightest bound)
-    is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it."""
+    is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it.
+    ``polish``: whether the HiGHS polish could run (``Plan.extra["polish"]``: ``ran``/``off``)."""
     if gap <= tolerance:
         return None
     return (f"the plan is feasible but not certified within allocate.gap_tolerance: gap {gap:.2e} > "
-            f"{tolerance:.0e} (the solver stopped at its work limits: best responses, and on small networks "
-            f"the polish's nodes); its value may be up to {gap:.2%} below the best plan")
+            f"{tolerance:.0e} (the solver stopped {STOPPED.get(polish or '', 'at its work limits')}); "
+            f"its value may be up to {gap:.2%} below the best plan")
 
 
 def plan_summary(plan: Plan, digests: dict[str, str], gap_tolerance: float) -> dict[str, object]:
     """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes,
     with a ``warning`` in the file itself when the plan is empty (:func:`empty_plan_warning`) or its
     gap is above ``gap_tolerance`` (:func:`gap_warning`)."""
-    warning = " ".join(w for w in (plan.extra.get("empty"), gap_warning(plan.gap, gap_tolerance)) if w)
+    gap = gap_warning(plan.gap, gap_tolerance, plan.extra.get("polish"))
+    warning = " ".join(w for w in (plan.extra.get("empty"), gap) if w)
     return _summary_fields(plan, digests) | ({"warning": warning} if warning else {})
 
 
