@@ -20,8 +20,9 @@ volumes 1e6 times smaller its integer plans overfilled warehouses by up to 16% a
 unit in a warehouse of capacity 0. Each warehouse row is therefore divided by its capacity
 (coefficients ``unit_volume / capacity``, right-hand side 1): the tolerance is then 1e-6
 of a capacity in every unit, and the model is the same numbers whatever the volume unit.
-A unit larger than its warehouse (every unit of a capacity-0 warehouse) is fixed at 0, and
-a warehouse whose every unit of the model fits at once has no row (it cannot bind).
+A unit larger than its warehouse (every unit of a capacity-0 warehouse) is fixed at 0
+(:func:`~anticipate.allocation.units.build_units` already leaves such units out), and a
+warehouse whose every unit of the model fits at once has no row (it cannot bind).
 Whatever HiGHS returns is still checked exactly (:func:`exact_plan`).
 """
 

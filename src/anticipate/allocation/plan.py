@@ -71,8 +71,8 @@ def solve(
 
         lp = highs_lp_bound(inst, units)
         bound = min(bound, max(lp, objective))
-    polish = "ran" if 0 < len(units.val) <= polish_units else "off"
-    if polish == "ran" and certified_gap(objective, bound, tol) > tol:
+    polish = "on" if 0 < len(units.val) <= polish_units else "off"  # the polish may run when needed
+    if polish == "on" and certified_gap(objective, bound, tol) > tol:
         from anticipate.allocation.highs import mip_polish
 
         # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
@@ -208,7 +208,7 @@ def empty_plan_warning(units: Units) -> str:
 
 
 STOPPED = {  # why an uncertified plan stopped, by ``Plan.extra["polish"]``
-    "ran": "at its work limits: its best responses, then the HiGHS integer polish's branch-and-bound nodes",
+    "on": "at its work limits: its best responses, then the HiGHS integer polish's branch-and-bound nodes",
     "off": ("at its limit of best responses; the HiGHS integer polish, which certifies small networks, did "
             "not run: it runs on networks of at most allocate.lp_bound_max_cells cells and "
             "allocate.polish_max_units unit increments (raise them in your config to ask for it)"),
@@ -218,7 +218,7 @@ STOPPED = {  # why an uncertified plan stopped, by ``Plan.extra["polish"]``
 def gap_warning(gap: float, tolerance: float, polish: str | None = None) -> str | None:
     """The warning a plan carries when its certified relative gap (objective vs its tightest bound)
     is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it.
-    ``polish``: whether the HiGHS polish could run (``Plan.extra["polish"]``: ``ran``/``off``)."""
+    ``polish``: whether the HiGHS polish could run (``Plan.extra["polish"]``: ``on``/``off``)."""
     if gap <= tolerance:
         return None
     return (f"the plan is feasible but not certified within allocate.gap_tolerance: gap {gap:.2e} > "
