@@ -13,6 +13,7 @@ from anticipate.allocation import (
     gap_warning,
     generate_instance,
     is_small_network,
+    plan_summary,
     solve,
     solve_configured,
     validate_instance,
@@ -64,14 +65,31 @@ def test_a_plan_not_certified_within_the_tolerance_is_published_with_a_warning(t
     inst = generate_instance(6, 120, seed=5)  # its gap stays ~1.6e-4 after the 300 best responses
     for name in ("warehouses", "skus", "cells"):
         getattr(inst, name).to_parquet(tmp_path / f"{name}.parquet")
+    no_polish = AllocateConfig(gap_tolerance=1e-6, lp_bound_max_cells=0)  # 720 cells: not "small" here
+    settings = Settings(cfg=Config(allocate=no_polish), data_dir=tmp_path, tracking_uri="unused")
+    result = run_solve(settings, instance_dir=tmp_path, out=tmp_path / "plan")
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["gap"] > 1e-6
+    assert summary["warning"] == result.warnings[0] == gap_warning(summary["gap"], 1e-6, "off")
+    assert "not certified within allocate.gap_tolerance" in summary["warning"]
+    # it says what did not run and how to ask for it, not "the polish's nodes"
+    assert "the HiGHS integer polish, which certifies small networks, did not run" in summary["warning"]
+    assert "allocate.lp_bound_max_cells" in summary["warning"]
+    assert "branch-and-bound nodes" in gap_warning(1e-3, 1e-6, "on")
+    assert gap_warning(1e-6, 1e-6) is None and gap_warning(0.0, 1e-4) is None
+
+
+def test_anticipate_solve_polishes_small_networks_as_allocate_does(tmp_path: Path) -> None:
+    # audit22 #9: solve never polished, so a plan HiGHS proves optimal carried a gap warning
+    inst = generate_instance(6, 120, seed=5)
+    for name in ("warehouses", "skus", "cells"):
+        getattr(inst, name).to_parquet(tmp_path / f"{name}.parquet")
     settings = Settings(cfg=Config(allocate=AllocateConfig(gap_tolerance=1e-6)), data_dir=tmp_path,
                         tracking_uri="unused")
     result = run_solve(settings, instance_dir=tmp_path, out=tmp_path / "plan")
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
-    assert summary["gap"] > 1e-6
-    assert summary["warning"] == result.warnings[0] == gap_warning(summary["gap"], 1e-6)
-    assert "not certified within allocate.gap_tolerance" in summary["warning"]
-    assert gap_warning(1e-6, 1e-6) is None and gap_warning(0.0, 1e-4) is None
+    assert summary["method"] == "lagrangian+highs-mip" and summary["lp_bound"] is not None
+    assert summary["gap"] <= 1e-6 and "warning" not in summary and not result.warnings
 
 
 W = pd.DataFrame({"warehouse_id": ["A", "B"], "capacity": [10.0, 5.0]})
@@ -97,6 +115,25 @@ def test_an_empty_plan_is_published_with_the_reason_in_its_summary(case: str, tm
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert summary["units"] == 0 and summary["warning"] == result.warnings[0]
     assert summary["warning"].startswith(f"the plan is empty (0 units): {reason}")
+
+
+@pytest.mark.parametrize("volume", [11.0, 1e9])
+def test_an_empty_plan_whose_optimum_is_0_is_certified(volume: float) -> None:
+    # audit22 #10: nothing fits (a unit of 11 or 1e9 in capacities of 10 and 5): the optimum is 0, yet
+    # the bound priced a fraction of a unit (2.87, or 1e-7) and the plan reported gap 1.00, "may be up
+    # to 100% below the best plan"
+    plan = solve(validate_instance(W, S.assign(unit_volume=volume), C))
+    assert plan.units.empty and plan.gap == 0.0 and plan.bound <= 1e-4
+    warning = plan_summary(plan, {}, GAP_TOLERANCE)["warning"]
+    assert warning.startswith("the plan is empty (0 units): no unit worth moving fits")
+    assert "not certified" not in warning and "100" not in warning
+
+
+def test_a_bound_below_the_tolerance_in_currency_certifies_any_plan() -> None:
+    from anticipate.allocation.plan import certified_gap
+
+    assert certified_gap(0.0, 4.4e-7, 1e-4) == 0.0  # nothing worth more than 1e-4 is at stake
+    assert certified_gap(0.0, 2.87, 1e-4) == 1.0 and certified_gap(9.0, 10.0, 1e-4) == pytest.approx(0.1)
 
 
 def test_a_plan_with_units_has_no_empty_warning() -> None:

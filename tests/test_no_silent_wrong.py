@@ -116,6 +116,25 @@ def test_gates_refuse_each_kind_of_wrong_plan(tmp_path: Path) -> None:
     gates.check_ratio(290.0, None, 3.0, target)  # not measurable (e.g. the Dask path): no verdict
 
 
+def test_an_empty_plan_from_products_value_local_names_that_column(tmp_path: Path) -> None:
+    """audit22 #11: every product's value_local 0 advised checking economics.value_local > cost_unsold
+    (the defaults, 4 > 0.5, already fine); the per-product column that overrides them is the cause."""
+    from anticipate.config import EconomicsConfig
+
+    target = tmp_path / "plans" / "2024-08-28"
+    forecast = pd.DataFrame({"warehouse_id": ["W1"], "sku": ["S1"], "mu": [5.0], "var": [5.0]})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1"], "capacity": [15.0]})
+    supply, no_units = pd.DataFrame({"sku": ["S1"], "units": [9]}), pd.DataFrame({"units": []})
+    zero = pd.DataFrame({"sku": ["S1"], "unit_volume": [1.0], "value_local": [0.0]})
+    named = (r"products\.value_local, which overrides economics\.value_local \(4\) per product, is at most "
+             r"cost_unsold .*'S1': value_local 0, cost_unsold 0\.5")
+    with pytest.raises(gates.PlanRefused, match=named):
+        gates.check_units(forecast, no_units, zero, warehouses, supply, target, EconomicsConfig())
+    unset = zero.assign(value_local=float("nan"))  # the defaults apply: the economics keys, as before
+    with pytest.raises(gates.PlanRefused, match=r"economics\.value_local exceeds economics\.cost_unsold"):
+        gates.check_units(forecast, no_units, unset, warehouses, supply, target, EconomicsConfig())
+
+
 def test_gates_refuse_demand_left_out_of_the_plan_and_a_history_too_short_to_check(tmp_path: Path) -> None:
     """Orders whose region or SKU was defaulted to 'ALL' (a nightly file without the column) lose their
     demand from the plan: refused past 5% of the units; a replaced history of one night cannot be checked."""

@@ -13,17 +13,33 @@ and two nonzeros per column; that is the unit-increment LP itself, so there is n
 smaller equivalent to pass. HiGHS's default (dual simplex) is kept: measured on a
 loaded 2-core machine, 20 x 1,000 took 1.1 s (IPM 1.8 s, PDLP 7.0 s, primal simplex
 7.0 s) and 50 x 4,000 took 73 s (IPM 96 s).
+
+**Units.** HiGHS's feasibility tolerances are absolute (~1e-6 on a row), so a warehouse row
+in the caller's volume unit meant 1e-6 m3 in one unit and a whole carton in another: with
+volumes 1e6 times smaller its integer plans overfilled warehouses by up to 16% and put a
+unit in a warehouse of capacity 0. Each warehouse row is therefore divided by its capacity
+(coefficients ``unit_volume / capacity``, right-hand side 1): the tolerance is then 1e-6
+of a capacity in every unit, and the model is the same numbers whatever the volume unit.
+A unit larger than its warehouse (every unit of a capacity-0 warehouse) is fixed at 0
+(:func:`~anticipate.allocation.units.build_units` already leaves such units out), and a
+warehouse whose every unit of the model fits at once has no row (it cannot bind).
+Whatever HiGHS returns is still checked exactly (:func:`exact_plan`).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NamedTuple
 
 import numpy as np
 
+from anticipate.allocation import kernels
 from anticipate.allocation.instance import Instance
 from anticipate.allocation.units import Units
+
+#: Relative slack a plan's volume may have over a capacity (floating sums of volumes in another order).
+CAPACITY_SLACK = 1e-9
 
 
 def _quiet_highs() -> object:
@@ -49,6 +65,19 @@ def _quiet_highs() -> object:
 POLISH_NODES = 100  # branch-and-bound nodes of the integer polish: a work limit, the same on any machine
 
 
+def _rows(units: Units, w: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model in capacity-relative units: (warehouse-row coefficients, warehouse-row upper bounds,
+    column upper bounds); see the module's **Units**."""
+    import highspy
+
+    cap = units.cap
+    fits = vol <= cap[w] * kernels.ROOM  # a unit larger than its warehouse can never be placed there
+    load = np.bincount(w, weights=vol * fits, minlength=len(cap))
+    scale = np.where(cap > 0, cap, 1.0)
+    upper = np.where(load > cap * kernels.ROOM, 1.0, highspy.kHighsInf)
+    return vol / scale[w], upper, fits.astype(float)
+
+
 def _highs(
     inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None, rel_gap: float = 1e-7
 ) -> object:
@@ -63,22 +92,21 @@ def _highs(
         h.setOptionValue("mip_rel_gap", float(rel_gap))
         if max_nodes is not None:
             h.setOptionValue("mip_max_nodes", int(max_nodes))
+    w, s, vol, _ = units.columns()
+    coef, wh_upper, col_upper = _rows(units, w, vol)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, n_w + n_s
     lp.sense_ = highspy.ObjSense.kMaximize
     lp.col_cost_ = units.val.astype(float)
     lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = np.ones(n)
+    lp.col_upper_ = col_upper
     lp.row_lower_ = np.full(n_w + n_s, -highspy.kHighsInf)
-    lp.row_upper_ = np.concatenate(
-        [inst.warehouses["capacity"].to_numpy(float), inst.skus["supply"].to_numpy(float)]
-    )
-    w, s, vol, _ = units.columns()
-    rows = np.empty(2 * n, dtype=np.int32)  # column-wise: volume in the warehouse row, 1 in the SKU row
+    lp.row_upper_ = np.concatenate([wh_upper, units.supply.astype(float)])
+    rows = np.empty(2 * n, dtype=np.int32)  # column-wise: volume share in the warehouse row, 1 in the SKU row
     rows[0::2] = w
     rows[1::2] = n_w + s
     values = np.empty(2 * n)
-    values[0::2] = vol
+    values[0::2] = coef
     values[1::2] = 1.0
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
@@ -98,14 +126,27 @@ def lp_bound(inst: Instance, units: Units) -> float:
     return float(_highs(inst, units, integer=False).getInfo().objective_function_value)
 
 
+class Polish(NamedTuple):
+    """HiGHS's integer plan after the exact check: counts per row of ``inst.cells``, its objective
+    (recomputed by :func:`~anticipate.allocation.kernels.plan_value`), HiGHS's dual bound plus its
+    pruning tolerance (a bound on every integer plan), and whether the check had to repair HiGHS's
+    plan (it broke a capacity or a supply)."""
+
+    counts: np.ndarray
+    objective: float
+    dual_bound: float
+    repaired: bool
+
+
 def mip_polish(
     inst: Instance, units: Units, *, max_nodes: int = POLISH_NODES, rel_gap: float = 1e-7
-) -> tuple[np.ndarray, float, float] | None:
-    """Solve the integer model: (counts per cell, objective, HiGHS dual bound), or None without a solution.
+) -> Polish | None:
+    """Solve the integer model: its plan checked exactly (:func:`exact_plan`), or None without a solution.
 
     Stops when HiGHS's relative gap (dual bound - objective) / objective is at most
     ``rel_gap``, or after ``max_nodes`` branch-and-bound nodes; never by seconds (single
     thread, fixed seed): the same plan on a fast or a slow, idle or loaded machine.
+    HiGHS's own objective is not used: the plan's value is recomputed from its counts.
     """
     import highspy
 
@@ -114,6 +155,52 @@ def mip_polish(
     h = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
-    y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)
-    counts = np.bincount(units.columns()[3][y], minlength=len(inst.cells))
-    return counts, float(units.val[y].sum()), float(h.getInfo().mip_dual_bound)
+    chosen = np.round(np.asarray(h.getSolution().col_value)) >= 1
+    x, repaired = exact_plan(units, chosen)
+    if x is None:
+        return None
+    objective = kernels.plan_value(x, units.pre, units.cell_ptr)
+    # HiGHS prunes every node that cannot beat its incumbent by its mip_feasibility_tolerance (absolute,
+    # currency here): its dual bound holds up to that much (seen: optimum 3.8e-7 above a "proven" plan)
+    dual = float(h.getInfo().mip_dual_bound) + float(h.getOptionValue("mip_feasibility_tolerance")[1])
+    return Polish(units.counts_by_row(x), objective, dual, repaired)
+
+
+def exact_plan(units: Units, chosen: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """A 0/1 choice of unit increments as counts per grouped cell, made exactly feasible: (counts, repaired).
+
+    A cell keeps as many units as were chosen there, its best ones (values fall within a
+    cell). A SKU over its supply keeps its ``supply`` best units; a warehouse over its
+    capacity (beyond the kernels' ``ROOM``) loses its lowest values per volume. The room and
+    supply left are then filled greedily (:func:`~anticipate.allocation.kernels.repair_fill`,
+    no prices): HiGHS leaves out units worth less than its tolerance (948 units worth 3.8e-7 in
+    all on one instance). ``repaired``: the choice broke a limit. Counts ``None`` if the result
+    still breaks a capacity by more than :data:`CAPACITY_SLACK` (never seen; the caller keeps its plan).
+    """
+    n = len(units.cell_w)
+    x = np.bincount(np.repeat(np.arange(n), np.diff(units.cell_ptr))[chosen], minlength=n).astype(np.int64)
+    taken = int(x.sum())
+    _keep_supply(units, x)
+    repaired = int(x.sum()) < taken or bool((_volume(units, x) > units.cap * kernels.ROOM).any())
+    no_lam, no_nu = np.zeros(len(units.cap)), np.zeros(len(units.supply))
+    kernels.repair_fill(x, units.primal_arrays(), np.empty(n), np.empty(n, dtype=np.int64), no_lam, no_nu,
+                        np.empty(n))
+    fits = (_volume(units, x) <= units.cap * (1 + CAPACITY_SLACK)).all()
+    within = (np.bincount(units.cell_s, weights=x, minlength=len(units.supply)) <= units.supply).all()
+    return (x if fits and within else None), repaired
+
+
+def _volume(units: Units, x: np.ndarray) -> np.ndarray:
+    """Volume used per warehouse by the counts ``x`` per grouped cell."""
+    return np.bincount(units.cell_w, weights=x * units.vol[units.cell_s], minlength=len(units.cap))
+
+
+def _keep_supply(units: Units, x: np.ndarray) -> None:
+    """In place: every SKU over its supply keeps its ``supply`` best units (ties to the earlier unit)."""
+    moved = np.bincount(units.cell_s, weights=x, minlength=len(units.supply))
+    for s in np.flatnonzero(moved > units.supply):
+        cells = np.arange(units.sku_ptr[s], units.sku_ptr[s + 1])
+        owner = np.repeat(cells, x[cells])
+        values = np.concatenate([units.val[units.cell_ptr[c]:units.cell_ptr[c] + x[c]] for c in cells])
+        keep = np.argsort(-values, kind="stable")[: units.supply[s]]
+        x[cells] = np.bincount(owner[keep] - cells[0], minlength=len(cells))

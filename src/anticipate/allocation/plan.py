@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ from anticipate.allocation.instance import CAPACITY_CAP, Instance
 from anticipate.allocation.solver import lagrangian_solve
 from anticipate.allocation.units import Units, build_units
 from anticipate.allocation.validation import id_text
+
+if TYPE_CHECKING:
+    from anticipate.allocation.highs import Polish
 
 GAP_TOLERANCE = 1e-4  # relative gap 1 - objective / bound at which the solver stops (allocate.gap_tolerance)
 
@@ -68,21 +71,53 @@ def solve(
 
         lp = highs_lp_bound(inst, units)
         bound = min(bound, max(lp, objective))
-    if 0 < len(units.val) <= polish_units and bound > 0 and 1 - objective / bound > tol:
+    polish = "on" if 0 < len(units.val) <= polish_units else "off"  # the polish may run when needed
+    if polish == "on" and certified_gap(objective, bound, tol) > tol:
         from anticipate.allocation.highs import mip_polish
 
         # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
         polished = mip_polish(inst, units, rel_gap=tol)
-        if polished is not None and polished[1] >= objective:
-            counts, objective, method = polished[0], polished[1], "lagrangian+highs-mip"
-            bound = min(bound, max(polished[2], objective))
+        if polished is not None:
+            counts, objective, bound, method = _with_polish(polished, counts, objective, bound)
     runtime = time.perf_counter() - started
-    gap = 0.0 if bound <= 0 else max(0.0, 1.0 - objective / bound)
+    gap = certified_gap(objective, bound, tol)
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
-    plan.extra["method"] = method
+    plan.extra.update(method=method, polish=polish)
     if not len(plan.units):
         plan.extra["empty"] = empty_plan_warning(units)
     return plan
+
+
+def certified_gap(objective: float, bound: float, tol: float) -> float:
+    """``1 - objective / bound``; 0 when the bound itself is at most ``tol`` (currency).
+
+    A plan can then lose at most ``tol`` of value, whatever its ratio: an empty plan whose
+    bound is 1e-7 (nothing fits or is worth moving) is optimal, not "up to 100% below"."""
+    if bound <= tol:
+        return 0.0
+    return max(0.0, 1.0 - objective / bound)
+
+
+SAME_VALUE = 1e-9  # relative: objectives this close are one value (the same units summed in another order)
+
+
+def _with_polish(
+    polished: Polish, counts: np.ndarray, objective: float, bound: float
+) -> tuple[np.ndarray, float, float, str]:
+    """(counts, objective, bound, method) once HiGHS's checked plan and its dual bound are weighed.
+
+    Its plan (exactly feasible, value recomputed: :func:`~anticipate.allocation.highs.mip_polish`)
+    replaces the Lagrangian one when at least as good up to :data:`SAME_VALUE`; its dual bound
+    holds for every integer plan, so it tightens ``bound`` unless it is below the kept plan's
+    value by more than that (a bound contradicted by a feasible plan is not used).
+    """
+    method = "lagrangian"
+    if polished.objective >= objective - SAME_VALUE * abs(objective):
+        counts, objective = polished.counts, polished.objective
+        method = "lagrangian+highs-mip" + ("-repaired" if polished.repaired else "")
+    if polished.dual_bound >= objective - SAME_VALUE * abs(objective):
+        bound = min(bound, max(polished.dual_bound, objective))
+    return counts, objective, bound, method
 
 
 class SolveOptions(Protocol):
@@ -161,10 +196,10 @@ def empty_plan_warning(units: Units) -> str:
         why = "every warehouse's capacity is 0"
     elif not len(units.supply) or units.supply.max() <= 0:
         why = "every SKU's central supply is 0"
-    elif not len(units.val):
+    elif not len(units.val) and not units.unfit:
         why = ("no cell's first unit is worth moving: (g + h) P(demand >= 1) <= move_cost + h in every cell "
                "with supply; check the SKUs' g (value of a local sale) against h and the move costs")
-    elif not np.any(units.vol[units.cell_s] <= units.cap[units.cell_w]):
+    elif not len(units.val):
         why = ("no unit worth moving fits: each such SKU's unit_volume exceeds its warehouses' capacity; "
                "check that unit_volume and capacity use the same volume unit")
     else:
@@ -172,21 +207,31 @@ def empty_plan_warning(units: Units) -> str:
     return f"the plan is empty (0 units): {why}"
 
 
-def gap_warning(gap: float, tolerance: float) -> str | None:
+STOPPED = {  # why an uncertified plan stopped, by ``Plan.extra["polish"]``
+    "on": "at its work limits: its best responses, then the HiGHS integer polish's branch-and-bound nodes",
+    "off": ("at its limit of best responses; the HiGHS integer polish, which certifies small networks, did "
+            "not run: it runs on networks of at most allocate.lp_bound_max_cells cells and "
+            "allocate.polish_max_units unit increments (raise them in your config to ask for it)"),
+}
+
+
+def gap_warning(gap: float, tolerance: float, polish: str | None = None) -> str | None:
     """The warning a plan carries when its certified relative gap (objective vs its tightest bound)
-    is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it."""
+    is above ``allocate.gap_tolerance``; ``None`` when the plan is certified within it.
+    ``polish``: whether the HiGHS polish could run (``Plan.extra["polish"]``: ``on``/``off``)."""
     if gap <= tolerance:
         return None
     return (f"the plan is feasible but not certified within allocate.gap_tolerance: gap {gap:.2e} > "
-            f"{tolerance:.0e} (the solver stopped at its work limits: best responses, and on small networks "
-            f"the polish's nodes); its value may be up to {gap:.2%} below the best plan")
+            f"{tolerance:.0e} (the solver stopped {STOPPED.get(polish or '', 'at its work limits')}); "
+            f"its value may be up to {gap:.2%} below the best plan")
 
 
 def plan_summary(plan: Plan, digests: dict[str, str], gap_tolerance: float) -> dict[str, object]:
     """The ``summary.json`` content (objective, bound, gap, capacity used ...), rounded for stable bytes,
     with a ``warning`` in the file itself when the plan is empty (:func:`empty_plan_warning`) or its
     gap is above ``gap_tolerance`` (:func:`gap_warning`)."""
-    warning = " ".join(w for w in (plan.extra.get("empty"), gap_warning(plan.gap, gap_tolerance)) if w)
+    gap = gap_warning(plan.gap, gap_tolerance, plan.extra.get("polish"))
+    warning = " ".join(w for w in (plan.extra.get("empty"), gap) if w)
     return _summary_fields(plan, digests) | ({"warning": warning} if warning else {})
 
 

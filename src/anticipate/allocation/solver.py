@@ -212,7 +212,8 @@ class _Search:
 
     def done(self) -> bool:
         best = self.result
-        return best.bound - best.objective <= self.tol * max(abs(best.bound), 1e-9)
+        # a bound of at most tol (currency) certifies any plan (plan.certified_gap)
+        return best.bound <= self.tol or best.bound - best.objective <= self.tol * max(abs(best.bound), 1e-9)
 
     def finish(self) -> SolveResult:
         """Fill the best plan if it was not; unless done, plans (both fills) from the best bound's response.

@@ -37,6 +37,7 @@ class Units:
     vol: np.ndarray
     supply: np.ndarray
     cap: np.ndarray
+    unfit: int = 0  # positive-value units left out: larger than their warehouse's capacity
 
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One entry per unit: (warehouse, SKU, volume, row of ``inst.cells``), e.g. for an LP."""
@@ -106,6 +107,8 @@ def build_units(inst: Instance, *, jit: bool = True) -> Units:
     )
     cell_w = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])[order].astype(np.int64)
     wh_cells, wh_ptr = kernels.group(cell_w, len(inst.warehouses), jit=jit)
+    vol, cap = skus["unit_volume"].to_numpy(float), inst.warehouses["capacity"].to_numpy(float)
+    cell_ptr, val, pre, unfit = _without_unfit(cell_ptr, val, pre, vol[s] > cap[cell_w] * kernels.ROOM)
     return Units(
         val=val,
         pre=pre,
@@ -116,7 +119,23 @@ def build_units(inst: Instance, *, jit: bool = True) -> Units:
         sku_ptr=sku_ptr,
         wh_cells=wh_cells,
         wh_ptr=wh_ptr,
-        vol=skus["unit_volume"].to_numpy(float),
+        vol=vol,
         supply=supply,
-        cap=inst.warehouses["capacity"].to_numpy(float),
+        cap=cap,
+        unfit=unfit,
     )
+
+
+def _without_unfit(
+    cell_ptr: np.ndarray, val: np.ndarray, pre: np.ndarray, unfit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(cell_ptr, val, pre, units left out) without the units of the ``unfit`` cells (a unit larger
+    than the warehouse's capacity): no plan can hold them, and the bounds then need not price them
+    (a unit of volume 11 in a capacity of 10 gave the LP and Lagrangian bounds 10/11 of its value)."""
+    per_cell = np.diff(cell_ptr)
+    if not (unfit & (per_cell > 0)).any():
+        return cell_ptr, val, pre, 0
+    keep = np.repeat(~unfit, per_cell)
+    kept = np.where(unfit, 0, per_cell)
+    return (np.concatenate([[0], np.cumsum(kept)]).astype(np.int64), val[keep], pre[keep],
+            int(per_cell[unfit].sum()))

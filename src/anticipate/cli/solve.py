@@ -15,14 +15,16 @@ from anticipate.cli._core import command_body, global_options, main
               help="Directory with warehouses, skus and cells (.parquet or .csv).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Directory to publish the plan in.")
-@click.option("--lp-bound", is_flag=True, help="Also compute the exact HiGHS LP bound (small instances).")
+@click.option("--lp-bound", is_flag=True,
+              help="Also compute the exact HiGHS LP bound above allocate.lp_bound_max_cells cells.")
 @global_options
 @command_body("solve")
 def solve_cmd(settings_factory: Any, instance_dir: Path, out: Path, lp_bound: bool) -> Any:
     """Solve an allocation instance: plan.parquet, plan.csv and summary.json (objective, bound, gap).
 
     Instance files: warehouses (warehouse_id, capacity), skus (sku, unit_volume, supply,
-    g, h), cells (warehouse_id, sku, mu, var, move_cost).
+    g, h), cells (warehouse_id, sku, mu, var, move_cost). Solved as allocate solves: up to
+    allocate.lp_bound_max_cells cells, with the HiGHS LP bound and integer polish.
 
     \b
     Examples:

@@ -253,9 +253,12 @@ def check_forecast_rows(forecast: pd.DataFrame, target: Path, cutoff: pd.Timesta
 
 def check_units(
     forecast: pd.DataFrame, plan_units: pd.DataFrame, products: pd.DataFrame, warehouses: pd.DataFrame,
-    supply: pd.DataFrame, target: Path,
+    supply: pd.DataFrame, target: Path, economics: Any = None,
 ) -> None:
-    """Gate 3: 0 units planned while capacity, supply and a cell's demand (>= 1 unit) are positive."""
+    """Gate 3: 0 units planned while capacity, supply and a cell's demand (>= 1 unit) are positive.
+
+    ``economics``: the config section of the default value_local / cost_unsold, to tell whether
+    products' own value_local column is what leaves nothing worth moving."""
     if len(plan_units) and plan_units["units"].sum() > 0:
         return
     stock = supply.groupby(supply["sku"].astype(str))["units"].sum()
@@ -273,9 +276,28 @@ def check_units(
                f"warehouse capacity ({capacity.max():,.6g}): products.unit_volume and warehouses.capacity "
                f"must use the same volume unit; re-ingest them")
     else:
-        fix = ("check products.unit_volume against warehouses.capacity (same volume unit) and that "
-               "economics.value_local exceeds economics.cost_unsold")
+        fix = _value_local_fix(products, skus, economics) or (
+            "check products.unit_volume against warehouses.capacity (same volume unit) and that "
+            "economics.value_local exceeds economics.cost_unsold")
     raise _refused(target, cause, fix)
+
+
+def _value_local_fix(products: pd.DataFrame, skus: list[str], economics: Any) -> str | None:
+    """The fix when products' own value_local column puts every such SKU's value of a local sale at
+    or below its cost_unsold while economics.value_local would not (e.g. a column of zeros), else None."""
+    if economics is None or "value_local" not in products:
+        return None
+    from anticipate.allocation.instance import sku_economics
+
+    gh = sku_economics(products, default_g=economics.value_local, default_h=economics.cost_unsold)
+    gh = gh.reindex(skus)
+    own = products.set_index(products["sku"].astype(str))["value_local"].reindex(skus)
+    if not ((gh["g"] <= gh["h"]) & own.notna() & (gh["h"] < economics.value_local)).all():
+        return None
+    return (f"products.value_local, which overrides economics.value_local ({economics.value_local:g}) per "
+            f"product, is at most cost_unsold for every such SKU ({skus[0]!r}: value_local {own.iloc[0]:g}, "
+            f"cost_unsold {gh['h'].iloc[0]:g}), so no unit is worth moving; correct that column and "
+            "re-ingest products, or leave it empty to use economics.value_local")
 
 
 def check_ratio(forecast_units: float, recent: RecentDemand | None, max_ratio: float, target: Path) -> None:
@@ -319,7 +341,7 @@ def check_plan(
     check_mapping(recent, target, Path(ds.path))
     check_forecast_rows(fc.table, target, fc.cutoff)
     check_forecast_skus(fc.table, ds.products, target)
-    check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)
+    check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target, cfg.economics)
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
     return [*left_out_warnings(recent, fc.table, ds.products),
             *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km)]

@@ -15,15 +15,17 @@ SOLVE_OUTPUT = DirOutput("solve", frozenset({"plan.parquet", "plan.csv", "summar
 def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bool = False) -> Result:
     """Read ``warehouses``, ``skus``, ``cells`` from ``instance_dir``; publish plan files in ``out``.
 
-    The solver stops at ``allocate.gap_tolerance``; a standalone instance needs no data
+    Solved as ``allocate`` solves (:func:`~anticipate.allocation.solve_configured`): it stops at
+    ``allocate.gap_tolerance``, and a network of at most ``allocate.lp_bound_max_cells`` cells
+    gets the HiGHS LP bound and integer polish. A standalone instance needs no data
     directory or tracking. An existing ``out`` holding anything but a previous plan is refused
     (:class:`~anticipate.errors.OutputError`, exit 2) before the instance is read.
     """
-    from anticipate.allocation import plan_summary, read_instance, solve
+    from anticipate.allocation import plan_summary, read_instance, solve_configured
 
     check_publishable(out, SOLVE_OUTPUT)
     inst = read_instance(instance_dir)
-    plan = solve(inst, lp_bound=lp_bound, gap_tolerance=settings.cfg.allocate.gap_tolerance)
+    plan = solve_configured(inst, settings.cfg.allocate, lp_bound=lp_bound)
     digests = {
         p.name: file_digest(p)
         for p in sorted(Path(instance_dir).iterdir())
