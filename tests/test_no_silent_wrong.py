@@ -408,13 +408,30 @@ def test_a_warehouse_that_serves_no_region_is_a_warning_with_the_demand_sent_to_
     went to the centre, exit 0 and no word."""
     region_map = pd.DataFrame({"region": ["R1", "R2", "R9"], "warehouse_id": pd.array(["W1", "W1", None],
                                                                                         dtype="string")})
-    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W5", "W6"], "capacity": [10.0, 49.9, 0.0]})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W5", "W6"], "capacity": [10.0, 49.9, 0.0],
+                               "lat": [51.0, -1.2, 52.0], "lon": [-1.0, 51.3, 0.0]})
     (idle,) = gates.idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 97.0), 500.0)
     assert idle.startswith("warehouse 'W5' with capacity is the nearest warehouse of no region within "
                            "network.max_service_km (500 km)")
-    assert "3.0% of the units ordered from 2024-07-31 to 2024-08-27 go to the centre" in idle
+    assert "3.0% of the units ordered from 2024-07-31 to 2024-08-27 go to the centre: check its lat" in idle
     serving = region_map.assign(warehouse_id=pd.array(["W1", "W5", None], dtype="string"))
     assert gates.idle_warehouse_warnings(serving, warehouses, None, 500.0) == []  # W6 has no capacity
+
+
+def test_the_idle_warehouse_warning_says_it_is_left_out_of_the_implicit_centre() -> None:
+    """audit22 #2: W9 far from every region moved the implicit centre ~2,000 km and cut the plan's value
+    36%, while the warning said only that it 'stocks nothing; 0.0% of the units go to the centre'. It is
+    now left out of the centre; the warning says so and where the centre is, to pin it."""
+    region_map = pd.DataFrame({"region": ["R1"], "warehouse_id": pd.array(["W1"], dtype="string")})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W9"], "capacity": [10.0, 80.0],
+                               "lat": [51.0, -45.0], "lon": [-1.0, 170.0]})
+    (idle,) = gates.idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 100.0), 1500.0,
+                                            centre=(51.2126919, -1.99786))
+    assert ("go to the centre; it is left out of the centre's location (network.centre_lat/lon unset: the "
+            "capacity-weighted centroid of the warehouses that serve a region, now 51.2127, -1.9979; set "
+            "them to pin it): check its lat and lon") in idle
+    (pinned,) = gates.idle_warehouse_warnings(region_map, warehouses, None, 1500.0)
+    assert "centre" not in pinned  # a pinned centre does not move
 
 
 def test_a_model_with_no_skill_on_its_validation_window_is_a_train_warning() -> None:

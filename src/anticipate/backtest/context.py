@@ -48,13 +48,13 @@ def build_context(cfg: Any, ds: DataSet, wrapper: Any | None) -> Context:
     from anticipate.demand.network import centre_location, move_costs, nearest_warehouse, region_km_saved
 
     region_map = nearest_warehouse(ds.regions, ds.warehouses, max_service_km=cfg.network.max_service_km)
-    mc = move_costs(ds.warehouses, cfg.network, cfg.economics.move_cost_per_km)
+    mc = move_costs(ds.warehouses, cfg.network, cfg.economics.move_cost_per_km, region_map)
     planner = Planner.from_config(ds, cfg, mc)
     planner.check()
     econ = Economics.from_tables(
         ds.products, mc, default_g=cfg.economics.value_local, default_h=cfg.economics.cost_unsold
     )
-    saved = region_km_saved(ds.regions, region_map, centre_location(ds.warehouses, cfg.network))
+    saved = region_km_saved(ds.regions, region_map, centre_location(ds.warehouses, cfg.network, region_map))
     return Context(ds, cfg, region_map, econ, saved, planner, wrapper)
 
 

@@ -310,6 +310,8 @@ def check_plan(
     ``ds.orders`` holds only ``order_ts`` (the Dask path), else None.
     Returns the warnings of a plan that passed (:func:`left_out_warnings`).
     """
+    from anticipate.demand.network import implicit_centre
+
     horizon = int(fc.horizon_days)
     window = recent_window(ds.orders["order_ts"], date, horizon_days=horizon,
                            windows=cfg.forecast.new_demand_windows)
@@ -322,7 +324,9 @@ def check_plan(
     check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target)
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
     return [*left_out_warnings(recent, fc.table, ds.products),
-            *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km)]
+            *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km,
+                                     centre=implicit_centre(ds.warehouses, cfg.network, fc.region_map))]
+
 
 
 def left_out_warnings(
@@ -345,25 +349,36 @@ def left_out_warnings(
 
 
 def idle_warehouse_warnings(
-    region_map: pd.DataFrame, warehouses: pd.DataFrame, recent: RecentDemand | None, max_service_km: float
+    region_map: pd.DataFrame, warehouses: pd.DataFrame, recent: RecentDemand | None, max_service_km: float,
+    *, centre: tuple[float, float] | None = None,
 ) -> list[str]:
     """A warning when a warehouse with capacity is the nearest warehouse of no region within
-    ``max_service_km`` (km): it is stocked with nothing, typically coordinates typed wrong (lat
-    and lon swapped), and the regions it should serve are sent to the centre; the warning says
-    which share of the recent units (``recent``) the centre serves. None when every one serves.
+    ``max_service_km`` (km): stocked with nothing, typically lat and lon swapped, its regions sent to
+    the centre (their share of the ``recent`` units is said); given ``centre`` (the implicit centre's
+    lat, lon), that it is left out of the centre. None when every one serves.
     """
     serving = set(region_map["warehouse_id"].dropna().astype(str))
     has_room = warehouses["capacity"].to_numpy(float) > 0
     idle = sorted(set(warehouses.loc[has_room, "warehouse_id"].astype(str)) - serving)
     if not idle:
         return []
-    centre = ""
+    share = ""
     if recent is not None and recent.units > 0:
         far = recent.units - recent.mapped_units - recent.unknown_units
-        centre = f"; {far / recent.units:.1%} of the units ordered from {_span(recent)} go to the centre"
+        share = f"; {far / recent.units:.1%} of the units ordered from {_span(recent)} go to the centre"
     one = len(idle) == 1
     return [f"{'warehouse' if one else 'warehouses'} {_examples(idle)} with capacity "
             f"{'is' if one else 'are'} the nearest warehouse of no region within network.max_service_km "
-            f"({max_service_km:,.0f} km), so the plan stocks nothing there{centre}: check "
-            f"{'its' if one else 'their'} lat and lon in warehouses.parquet (swapped or mistyped "
-            f"coordinates)"]
+            f"({max_service_km:,.0f} km), so the plan stocks nothing there{share}"
+            f"{_centre_note(one, centre)}: check {'its' if one else 'their'} lat and lon in "
+            f"warehouses.parquet (swapped or mistyped coordinates)"]
+
+
+def _centre_note(one: bool, centre: tuple[float, float] | None) -> str:
+    """What leaving idle warehouses out of the implicit centre (lat, lon) means; empty when it is pinned."""
+    if centre is None:
+        return ""
+    return (f"; {'it is' if one else 'they are'} left out of the centre's location (network.centre_lat/lon "
+            f"unset: the capacity-weighted centroid of the warehouses that serve a region, now "
+            f"{centre[0]:.4f}, {centre[1]:.4f}; set them to pin it)")
+

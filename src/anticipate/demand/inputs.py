@@ -101,8 +101,9 @@ def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, 
     raise DataError(message + "; ingest last night's orders first, or pass --allow-stale to plan on old data")
 
 
-def build_instance(ds: DataSet, forecast: pd.DataFrame, settings: Settings) -> Any:
-    """The allocation instance from a forecast (``warehouse_id, sku, mu, var``) and the reference tables.
+def build_instance(ds: DataSet, fc: ForecastOutput, settings: Settings) -> Any:
+    """The allocation instance from a forecast (``fc.table``: ``warehouse_id, sku, mu, var``; its
+    ``region_map`` places the implicit centre) and the reference tables.
 
     Exit 2 (:class:`DataError`) when a warehouse_id has characters not allowed in ids.
     """
@@ -124,8 +125,8 @@ def build_instance(ds: DataSet, forecast: pd.DataFrame, settings: Settings) -> A
         warehouses=ds.warehouses,
         products=ds.products,
         supply=ds.supply,
-        forecast=forecast,
-        move_cost=move_costs(ds.warehouses, settings.cfg.network, econ.move_cost_per_km),
+        forecast=fc.table,
+        move_cost=move_costs(ds.warehouses, settings.cfg.network, econ.move_cost_per_km, fc.region_map),
         default_g=econ.value_local,
         default_h=econ.cost_unsold,
     )

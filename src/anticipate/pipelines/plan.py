@@ -126,11 +126,11 @@ def run_allocate(
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         bar.step("allocating")
-        plan = _solve(build_instance(ds, fc.table, settings), settings, lp_bound)
+        plan = _solve(build_instance(ds, fc, settings), settings, lp_bound)
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
-        summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance, warnings)
+        summary = _summary(plan, ds, uri, fc, settings.cfg, warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
@@ -208,24 +208,27 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
 
 
 def _summary(
-    plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance: float, rests_on: list[str]
+    plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, cfg: Any, rests_on: list[str]
 ) -> dict[str, Any]:
-    """``summary.json``: the plan's summary, its inputs' digests and forecast, a ``warning`` when the plan
-    is not certified within ``gap_tolerance`` or empty, and ``input_warnings`` (``rests_on``: staleness,
-    model, ingest) when there are any: published in the file itself, not only on stderr."""
+    """``summary.json``: the plan's summary, its inputs' digests and forecast, where the centre is, a
+    ``warning`` when the plan is not certified within ``allocate.gap_tolerance`` or empty, and
+    ``input_warnings`` (``rests_on``: staleness, model, ingest) when there are any: published in the
+    file itself, not only on stderr."""
     from anticipate.allocation import plan_summary
+    from anticipate.demand.network import centre_summary
 
     digests = {
         f"{name}.parquet": file_digest(ds.path / f"{name}.parquet")
         for name in ("orders", "products", "regions", "warehouses", "supply")
     }
-    summary = plan_summary(plan, digests, gap_tolerance)
+    summary = plan_summary(plan, digests, cfg.allocate.gap_tolerance)
     summary.update(
         {
             "model_uri": uri,
             "cutoff": dates.fmt(fc.cutoff),
             "horizon_days": fc.horizon_days,
             "forecast_units": round(float(fc.table["mu"].sum()), 6),
+            "centre": centre_summary(ds.warehouses, cfg.network, fc.region_map),
         }
     )
     # the solver's runtime goes to the MLflow run and --json (metric runtime_seconds), not into
