@@ -13,6 +13,7 @@ from anticipate.demand.network import (
     haversine_km,
     move_costs,
     nearest_warehouse,
+    shared_sites,
 )
 
 
@@ -80,3 +81,11 @@ def test_a_warehouse_that_serves_no_region_is_left_out_of_the_implicit_centre() 
     nobody = region_map.assign(warehouse_id=pd.array([None, None], dtype="string"))
     assert centre_location(far, NetworkConfig(), nobody)[0] == pytest.approx((50 + 3 * 52 - 45 * 80) / 84)
 
+
+def test_warehouses_at_one_site_are_found_with_the_one_that_serves_it() -> None:
+    """audit22 #14: every warehouse at W1's location; the exact tie gave W1 every region."""
+    warehouses = pd.DataFrame({"warehouse_id": ["W3", "W1", "W2", "W4"], "lat": [51.0, 51.0, 51.0, 40.0],
+                               "lon": [-1.0, -1.0, -1.0, 3.0], "capacity": [1.0, 1.0, 1.0, 1.0]})
+    assert shared_sites(warehouses, ["W2", "W3", "W4"], {"W1"}) == {"W1": ["W2", "W3"]}
+    assert shared_sites(warehouses, ["W4"], {"W1"}) == {}
+    assert shared_sites(warehouses, ["W2"], set()) == {}

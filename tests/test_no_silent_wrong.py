@@ -434,6 +434,22 @@ def test_the_idle_warehouse_warning_says_it_is_left_out_of_the_implicit_centre()
     assert "centre" not in pinned  # a pinned centre does not move
 
 
+def test_warehouses_sharing_a_site_are_named_as_such_not_as_swapped_coordinates() -> None:
+    """audit22 #14: all warehouses at W1's location; W1 took every region and the warning suggested
+    swapped lat and lon for the other seven."""
+    region_map = pd.DataFrame({"region": ["R1", "R2"],
+                               "warehouse_id": pd.array(["W1", None], dtype="string")})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W2", "W3", "W9"], "capacity": [10.0, 5.0, 5.0, 5.0],
+                               "lat": [51.0, 51.0, 51.0, -45.0], "lon": [-1.0, -1.0, -1.0, 170.0]})
+    site, far = gates.idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 60.0), 1500.0)
+    assert site == ("warehouses 'W2', 'W3' with capacity share the location of 'W1', which serves every "
+                    "region nearest to that site (exact ties go to the smaller warehouse_id), so the plan "
+                    "stocks nothing in them: if they are one site, give 'W1' their capacity in "
+                    "warehouses.parquet; if not, check their lat and lon (a geocoder's default, a copied "
+                    "row)")
+    assert far.startswith("warehouse 'W9' with capacity is the nearest warehouse of no region")
+
+
 def test_a_model_with_no_skill_on_its_validation_window_is_a_train_warning() -> None:
     """audit21 #5: a 5-customer sample gave val.auc 0.50 on 12 pairs; trained, registered and promoted
     without a word."""

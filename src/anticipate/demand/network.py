@@ -127,6 +127,29 @@ def move_costs(
     )
 
 
+#: Warehouses closer than this (km) share a site: every region is equally near them.
+SHARED_SITE_KM = 1e-3
+
+
+def shared_sites(warehouses: pd.DataFrame, idle: list[str], serving: set[str]) -> dict[str, list[str]]:
+    """Serving warehouse -> the ``idle`` ones (ids) within :data:`SHARED_SITE_KM` of it.
+
+    Co-located warehouses tie on every region's distance and the tie goes to the smaller id
+    (:func:`nearest_warehouse`), so the others serve nothing. An idle one goes to the smallest
+    serving id at its site; one at no serving warehouse's site is not in the result.
+    """
+    wh = warehouses.assign(warehouse_id=warehouses["warehouse_id"].astype(str))
+    hosts = wh[wh["warehouse_id"].isin(serving)].sort_values("warehouse_id", kind="stable")
+    out: dict[str, list[str]] = {}
+    for wid, lat, lon in wh.loc[wh["warehouse_id"].isin(idle), ["warehouse_id", "lat", "lon"]].itertuples(
+            index=False):
+        km = haversine_km(lat, lon, hosts["lat"].to_numpy(float), hosts["lon"].to_numpy(float))
+        near = np.flatnonzero(km <= SHARED_SITE_KM)
+        if len(near):
+            out.setdefault(str(hosts["warehouse_id"].iloc[near[0]]), []).append(str(wid))
+    return {host: sorted(guests) for host, guests in sorted(out.items())}
+
+
 def region_km_saved(
     regions: pd.DataFrame, region_map: pd.DataFrame, centre: tuple[float, float]
 ) -> pd.Series:
