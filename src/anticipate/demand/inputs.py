@@ -33,6 +33,7 @@ class ForecastOutput:
     cutoff: pd.Timestamp
     model_uri: str
     horizon_days: int
+    warnings: tuple[str, ...] = ()  # about the forecast itself (the year-ago index out of range)
 
 
 def require_reference_tables(ds: DataSet, command: str) -> None:
@@ -50,7 +51,8 @@ def require_reference_tables(ds: DataSet, command: str) -> None:
 def compute_forecast(
     settings: Settings, ds: DataSet, wrapper: Any, uri: str, cutoff: pd.Timestamp
 ) -> ForecastOutput:
-    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var``."""
+    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var`` (and the
+    forecast's warnings)."""
     from anticipate.demand.forecast import forecast_for_spec
     from anticipate.demand.network import nearest_warehouse
     from anticipate.models.scoring import features_for, score_frame, spec_of
@@ -59,15 +61,16 @@ def compute_forecast(
     region_map = nearest_warehouse(
         ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
     )
+    found: list[str] = []
     if settings.cfg.compute.engine == "dask":
         from anticipate.distributed.schedule import forecast_dask
 
-        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
-        return ForecastOutput(table, region_map, cutoff, uri, spec.horizon)
-    scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
-    table = forecast_for_spec(scored, ds.orders, cutoff, spec, settings.cfg.forecast,
-                              products=ds.products, region_map=region_map)
-    return ForecastOutput(table, region_map, cutoff, uri, spec.horizon)
+        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map, warnings=found)
+    else:
+        scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
+        table = forecast_for_spec(scored, ds.orders, cutoff, spec, settings.cfg.forecast,
+                                  products=ds.products, region_map=region_map, warnings=found)
+    return ForecastOutput(table, region_map, cutoff, uri, spec.horizon, tuple(found))
 
 
 def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, allow: bool) -> list[str]:

@@ -90,7 +90,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         outputs={"forecast": str(out), "model_uri": uri},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=model_warnings(wrapper, settings.cfg, cutoff_ts),
+        warnings=[*model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings],
     )
 
 
@@ -125,6 +125,7 @@ def run_allocate(
         warnings = stale + _rests_on(settings, ds, wrapper, date_ts)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
+        warnings += fc.warnings
         bar.step("allocating")
         plan = _solve(build_instance(ds, fc, settings), settings, lp_bound)
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
