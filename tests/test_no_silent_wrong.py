@@ -277,6 +277,57 @@ def test_train_until_latest_hints_promote_and_evaluate_refuses_it(world: Path) -
     assert "no cutoff in this data is out-of-sample" in done.stderr and "--in-sample" in done.stderr
 
 
+@pytest.mark.slow
+def test_a_partial_last_day_is_a_warning_wherever_a_command_reads_it(world: Path, tmp_path: Path) -> None:
+    """audit22 #4: an export taken in the morning (the sample cut at 2025-12-30 10:00) counted its last day
+    as a full one: backtest bias +16.3% against +4.9%, and no command said a word."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "partial"
+    shutil.copytree(world / "data", data)
+    orders = pq.read_table(data / "orders.parquet")
+    cut = pd.Timestamp("2024-08-27 08:00")  # the last day, 2024-08-27, exported at 08:00
+    kept = orders.filter(pc.less(orders["order_ts"], pa_scalar(cut, orders)))
+    pq.write_table(kept, data / "orders.parquet")
+    said = "the orders' last day, 2024-08-27 (a Tuesday), holds "
+    common = ["--data", str(data), "--config", str(world / "small.yaml"), "--json",
+              "--tracking-uri", f"sqlite:///{world / 'mlflow.db'}"]
+    runs = {
+        "evaluate": ["evaluate", "--model", "1", "--cutoff", LAST_FULL],
+        "forecast": ["forecast", "--cutoff", DATA_END, "--out", str(tmp_path / "fc.parquet")],
+        "allocate": ["allocate", "--date", DATA_END],
+        "earlier": ["evaluate", "--model", "1", "--cutoff", "2024-08-20", "--in-sample"],  # ends a day early
+    }
+    warned = {}
+    for name, args in runs.items():
+        done = run_cli(*common, *args, cwd=tmp_path)  # allocate's plans/ there
+        assert done.returncode == 0, done.stderr[-2000:]
+        warned[name] = [w for w in _one_json(done.stdout).get("warnings", []) if w.startswith(said)]
+    assert all(len(warned[name]) == 1 for name in ("evaluate", "forecast", "allocate")), warned
+    assert "pick a cutoff one day earlier" in warned["evaluate"][0] and warned["earlier"] == []
+    summary = json.loads((tmp_path / "plans" / DATA_END / "summary.json").read_text())
+    assert warned["allocate"][0] in summary["input_warnings"]
+    own = json.loads((world / "plans" / DATA_END / "summary.json").read_text())
+    assert not any(said[:24] in w for w in own.get("input_warnings", []))  # the whole day: quiet
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("model:\n  train_windows: 2\n  classifier: {n_estimators: 5}\n"
+                    "  regressor: {n_estimators: 5}\n")
+    done = run_cli("--data", str(data), "--config", str(tiny), "--tracking-uri", f"sqlite:///{tmp_path}/t.db",
+                   "--json", "train", "--until", "latest", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert any(w.startswith(said) for w in _one_json(done.stdout)["warnings"])
+
+
+def pa_scalar(ts: pd.Timestamp, table: object) -> object:
+    """``ts`` as an Arrow scalar of ``table``'s ``order_ts`` type."""
+    import pyarrow as pa
+
+    return pa.scalar(ts, type=table.schema.field("order_ts").type)  # type: ignore[attr-defined]
+
+
 def test_honesty_rules_on_a_model_meta() -> None:
     meta = {"until": "2024-08-21", "horizon_days": 7, "train_cutoffs": ["2024-07-24", "2024-08-14"]}
     assert honesty.in_sample(meta, pd.Timestamp("2024-08-20"))

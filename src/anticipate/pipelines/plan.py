@@ -90,7 +90,8 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         outputs={"forecast": str(out), "model_uri": uri},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=[*model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings],
+        warnings=[*model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
+                  *_partial(ds, cutoff_ts)],
     )
 
 
@@ -122,7 +123,7 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings = stale + _rests_on(settings, ds, wrapper, date_ts)
+        warnings = stale + _partial(ds, date_ts) + _rests_on(settings, ds, wrapper, date_ts)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         warnings += fc.warnings
@@ -244,6 +245,11 @@ def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp)
     """The warnings about what a plan at ``date`` rests on: the model against the config and the date,
     and the last ingest's warnings."""
     return model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+
+
+def _partial(ds: DataSet, cutoff: pd.Timestamp) -> list[str]:
+    """A warning when the history before ``cutoff`` ends with a partial day (``dates.partial_last_day``)."""
+    return [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=cutoff)] if w]
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:
