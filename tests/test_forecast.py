@@ -25,6 +25,7 @@ from anticipate.demand.new_demand import (
     new_demand,
     new_demand_from_table,
     non_candidate_table,
+    year_ago_factor,
     year_ago_history_days,
     year_ago_ratio,
     year_ago_table,
@@ -207,7 +208,7 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
             ("u0", "2024-10-25", "t", 1, "r"),  # the history starts over half a lookback before them
             ("u1", "2024-11-20", "s", 2, "r"),  # the two horizons before it: 2 units each
             ("u2", "2024-11-26", "s", 2, "r"),
-            ("u3", "2024-12-03", "s", 6, "r"),  # the year-ago horizon: 3x
+            ("u3", "2024-12-03", "s", 3, "r"),  # the year-ago horizon: 1.5x
             ("u4", "2024-12-09", "s", 50, "r"),  # just after it
             ("n1", "2025-11-20", "s", 1, "r"),  # new demand now: mean 2 per horizon
             ("n2", "2025-11-27", "s", 3, "r"),
@@ -217,7 +218,7 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
     history = year_ago_history_days(orders["order_ts"].min(), cutoff, horizon_days=7, windows=2)
     assert history == 24  # 2024-10-25 to 2024-11-18, the first of the year-ago table's horizons
     ratio = partial(year_ago_ratio, windows=2, lookback_days=30)
-    assert ratio(year_ago_table(orders, cutoff, **kw), history_days=history) == 3.0
+    assert ratio(year_ago_table(orders, cutoff, **kw), history_days=history) == 1.5
     recent = orders[orders["order_ts"] > "2025-01-01"]
     assert ratio(year_ago_table(recent, cutoff, **kw), history_days=0) == 1.0
     region_map = pd.DataFrame({"region": ["r"], "warehouse_id": ["w"]})
@@ -228,8 +229,42 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
                              dispersion=1.0, sku_share_days=90, new_demand_sku_windows=0)
         for on in (False, True)
     )
-    assert plain["mu"].tolist() == [2.0] and seasonal["mu"].tolist() == [6.0]
+    assert plain["mu"].tolist() == [2.0] and seasonal["mu"].tolist() == [3.0]
     assert (seasonal["var"] >= seasonal["mu"]).all()
+
+
+def test_year_ago_index_is_bounded_and_a_week_outside_the_range_is_named() -> None:
+    """audit22 #3: six days missing a year ago (2024-12-25..30, a closure or an export gap) gave an index
+    of 0.11 and a backtest bias of -22.1% (+4.9% on the full data), without a word."""
+    cutoff = pd.Timestamp("2025-12-01")  # year-ago horizon [2024-12-02, 2024-12-09)
+    base = [("u0", "2024-10-25", "t", 1, "r"), ("u1", "2024-11-20", "s", 4, "r"),
+            ("u2", "2024-11-26", "s", 4, "r"), ("n1", "2025-11-20", "s", 2, "r"),
+            ("n2", "2025-11-27", "s", 2, "r")]
+    kw = {"horizon_days": 7, "lookback_days": 30, "windows": 2, "item_level": "sku", "products": None}
+    history = year_ago_history_days(pd.Timestamp("2024-10-25"), cutoff, horizon_days=7, windows=2)
+    factor = partial(year_ago_factor, windows=2, history_days=history, lookback_days=30, cutoff=cutoff,
+                     horizon_days=7)
+    found = {}
+    for units in (0, 1, 4, 8, 12):
+        orders = _log([*base, ("u3", "2024-12-03", "s", units, "r")] if units else base)
+        found[units] = factor(year_ago_table(orders, cutoff, **kw))
+    assert {u: f[0] for u, f in found.items()} == {0: 0.5, 1: 0.5, 4: 1.0, 8: 2.0, 12: 2.0}
+    assert found[4][1] is None and found[8][1] is None  # 2.0 is inside the range
+    assert found[1][1] == (
+        "the year-ago index at 2025-12-01 is 0.25, outside 0.5 to 2, so new demand is scaled by 0.5 "
+        "instead: new customers bought 1 units in the year-ago horizon 2024-12-02 to 2024-12-08 against 4 "
+        "per horizon in the 2 before it (2024-11-18 to 2024-12-01); a week so far from the ones before it "
+        "is more often a closure, an export gap or a one-off campaign than the season: check the orders of "
+        "those days (forecast.year_ago_index: false turns the index off)")
+    assert "is 0, outside" in str(found[0][1]) and "is 3, outside" in str(found[12][1])
+    warnings: list[str] = []
+    region_map = pd.DataFrame({"region": ["r"], "warehouse_id": ["w"]})
+    scored = pd.DataFrame(columns=["customer_id", "item", "region", "p_buy", "units_given_buy"])
+    table = forecast_from_scores(scored, _log([*base, ("u3", "2024-12-03", "s", 1, "r")]), cutoff,
+                                 region_map=region_map, new_demand_windows=2, year_ago_index=True,
+                                 dispersion=1.0, sku_share_days=90, new_demand_sku_windows=0,
+                                 warnings=warnings, **{k: v for k, v in kw.items() if k != "windows"})
+    assert table["mu"].tolist() == [1.0] and warnings == [found[1][1]]  # 2 units a horizon, halved
 
 
 def test_year_ago_index_needs_half_a_lookback_of_history_before_its_windows() -> None:

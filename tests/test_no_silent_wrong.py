@@ -15,6 +15,7 @@ import pytest
 
 from anticipate import dates
 from anticipate.demand import gates
+from anticipate.demand.idle import idle_warehouse_warnings
 from anticipate.demand.plan_table import PLAN_CSV_COLUMNS, planner_table
 from anticipate.errors import UsageError
 from anticipate.models import honesty
@@ -296,6 +297,57 @@ def test_train_until_latest_hints_promote_and_evaluate_refuses_it(world: Path) -
     assert "no cutoff in this data is out-of-sample" in done.stderr and "--in-sample" in done.stderr
 
 
+@pytest.mark.slow
+def test_a_partial_last_day_is_a_warning_wherever_a_command_reads_it(world: Path, tmp_path: Path) -> None:
+    """audit22 #4: an export taken in the morning (the sample cut at 2025-12-30 10:00) counted its last day
+    as a full one: backtest bias +16.3% against +4.9%, and no command said a word."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "partial"
+    shutil.copytree(world / "data", data)
+    orders = pq.read_table(data / "orders.parquet")
+    cut = pd.Timestamp("2024-08-27 08:00")  # the last day, 2024-08-27, exported at 08:00
+    kept = orders.filter(pc.less(orders["order_ts"], pa_scalar(cut, orders)))
+    pq.write_table(kept, data / "orders.parquet")
+    said = "the orders' last day, 2024-08-27 (a Tuesday), holds "
+    common = ["--data", str(data), "--config", str(world / "small.yaml"), "--json",
+              "--tracking-uri", f"sqlite:///{world / 'mlflow.db'}"]
+    runs = {
+        "evaluate": ["evaluate", "--model", "1", "--cutoff", LAST_FULL],
+        "forecast": ["forecast", "--cutoff", DATA_END, "--out", str(tmp_path / "fc.parquet")],
+        "allocate": ["allocate", "--date", DATA_END],
+        "earlier": ["evaluate", "--model", "1", "--cutoff", "2024-08-20", "--in-sample"],  # ends a day early
+    }
+    warned = {}
+    for name, args in runs.items():
+        done = run_cli(*common, *args, cwd=tmp_path)  # allocate's plans/ there
+        assert done.returncode == 0, done.stderr[-2000:]
+        warned[name] = [w for w in _one_json(done.stdout).get("warnings", []) if w.startswith(said)]
+    assert all(len(warned[name]) == 1 for name in ("evaluate", "forecast", "allocate")), warned
+    assert "pick a cutoff one day earlier" in warned["evaluate"][0] and warned["earlier"] == []
+    summary = json.loads((tmp_path / "plans" / DATA_END / "summary.json").read_text())
+    assert warned["allocate"][0] in summary["input_warnings"]
+    own = json.loads((world / "plans" / DATA_END / "summary.json").read_text())
+    assert not any(said[:24] in w for w in own.get("input_warnings", []))  # the whole day: quiet
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("model:\n  train_windows: 2\n  classifier: {n_estimators: 5}\n"
+                    "  regressor: {n_estimators: 5}\n")
+    done = run_cli("--data", str(data), "--config", str(tiny), "--tracking-uri", f"sqlite:///{tmp_path}/t.db",
+                   "--json", "train", "--until", "latest", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert any(w.startswith(said) for w in _one_json(done.stdout)["warnings"])
+
+
+def pa_scalar(ts: pd.Timestamp, table: object) -> object:
+    """``ts`` as an Arrow scalar of ``table``'s ``order_ts`` type."""
+    import pyarrow as pa
+
+    return pa.scalar(ts, type=table.schema.field("order_ts").type)  # type: ignore[attr-defined]
+
+
 def test_honesty_rules_on_a_model_meta() -> None:
     meta = {"until": "2024-08-21", "horizon_days": 7, "train_cutoffs": ["2024-07-24", "2024-08-14"]}
     assert honesty.in_sample(meta, pd.Timestamp("2024-08-20"))
@@ -427,13 +479,46 @@ def test_a_warehouse_that_serves_no_region_is_a_warning_with_the_demand_sent_to_
     went to the centre, exit 0 and no word."""
     region_map = pd.DataFrame({"region": ["R1", "R2", "R9"], "warehouse_id": pd.array(["W1", "W1", None],
                                                                                         dtype="string")})
-    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W5", "W6"], "capacity": [10.0, 49.9, 0.0]})
-    (idle,) = gates.idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 97.0), 500.0)
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W5", "W6"], "capacity": [10.0, 49.9, 0.0],
+                               "lat": [51.0, -1.2, 52.0], "lon": [-1.0, 51.3, 0.0]})
+    (idle,) = idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 97.0), 500.0)
     assert idle.startswith("warehouse 'W5' with capacity is the nearest warehouse of no region within "
                            "network.max_service_km (500 km)")
-    assert "3.0% of the units ordered from 2024-07-31 to 2024-08-27 go to the centre" in idle
+    assert "3.0% of the units ordered from 2024-07-31 to 2024-08-27 go to the centre: check its lat" in idle
     serving = region_map.assign(warehouse_id=pd.array(["W1", "W5", None], dtype="string"))
-    assert gates.idle_warehouse_warnings(serving, warehouses, None, 500.0) == []  # W6 has no capacity
+    assert idle_warehouse_warnings(serving, warehouses, None, 500.0) == []  # W6 has no capacity
+
+
+def test_the_idle_warehouse_warning_says_it_is_left_out_of_the_implicit_centre() -> None:
+    """audit22 #2: W9 far from every region moved the implicit centre ~2,000 km and cut the plan's value
+    36%, while the warning said only that it 'stocks nothing; 0.0% of the units go to the centre'. It is
+    now left out of the centre; the warning says so and where the centre is, to pin it."""
+    region_map = pd.DataFrame({"region": ["R1"], "warehouse_id": pd.array(["W1"], dtype="string")})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W9"], "capacity": [10.0, 80.0],
+                               "lat": [51.0, -45.0], "lon": [-1.0, 170.0]})
+    (idle,) = idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 100.0), 1500.0,
+                                            centre=(51.2126919, -1.99786))
+    assert ("go to the centre; it is left out of the centre's location (network.centre_lat/lon unset: the "
+            "capacity-weighted centroid of the warehouses that serve a region, now 51.2127, -1.9979; set "
+            "them to pin it): check its lat and lon") in idle
+    (pinned,) = idle_warehouse_warnings(region_map, warehouses, None, 1500.0)
+    assert "centre" not in pinned  # a pinned centre does not move
+
+
+def test_warehouses_sharing_a_site_are_named_as_such_not_as_swapped_coordinates() -> None:
+    """audit22 #14: all warehouses at W1's location; W1 took every region and the warning suggested
+    swapped lat and lon for the other seven."""
+    region_map = pd.DataFrame({"region": ["R1", "R2"],
+                               "warehouse_id": pd.array(["W1", None], dtype="string")})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1", "W2", "W3", "W9"], "capacity": [10.0, 5.0, 5.0, 5.0],
+                               "lat": [51.0, 51.0, 51.0, -45.0], "lon": [-1.0, -1.0, -1.0, 170.0]})
+    site, far = idle_warehouse_warnings(region_map, warehouses, _recent(100.0, 60.0), 1500.0)
+    assert site == ("warehouses 'W2', 'W3' with capacity share the location of 'W1', which serves every "
+                    "region nearest to that site (exact ties go to the smaller warehouse_id), so the plan "
+                    "stocks nothing in them: if they are one site, give 'W1' their capacity in "
+                    "warehouses.parquet; if not, check their lat and lon (a geocoder's default, a copied "
+                    "row)")
+    assert far.startswith("warehouse 'W9' with capacity is the nearest warehouse of no region")
 
 
 def test_a_model_with_no_skill_on_its_validation_window_is_a_train_warning() -> None:

@@ -51,6 +51,7 @@ def test_train_evaluate_promote_predict_forecast_allocate_backtest(world: Path,
     plan_bytes = (world / "plans" / WORLD_DATE / "plan.parquet").read_bytes()
     summary = json.loads((world / "plans" / WORLD_DATE / "summary.json").read_text())
     assert summary["bound"] >= summary["objective"] and 0 <= summary["gap"] <= 0.02
+    assert summary["centre"]["source"].startswith("capacity-weighted centroid of the warehouses that serve")
     assert first["metrics"]["objective"] == pytest.approx(summary["objective"])
     _json(world, "allocate", "--date", WORLD_DATE, "--allow-stale")
     assert (world / "plans" / WORLD_DATE / "plan.parquet").read_bytes() == plan_bytes  # byte-identical

@@ -123,7 +123,7 @@ class NetworkConfig(_Section):
     max_service_km: float = Field(1500.0, gt=0.0)
     centre_lat: float | None = Field(None, ge=-90.0, le=90.0,
                                      description="central fulfilment centre; default: capacity-weighted "
-                                     "centroid of the warehouses")
+                                     "centroid of the warehouses that serve a region")
     centre_lon: float | None = Field(None, ge=-180.0, le=180.0)
 
 

@@ -51,6 +51,48 @@ def data_end(order_ts: pd.Series) -> pd.Timestamp:
     return pd.Timestamp(order_ts.max()).normalize() + pd.Timedelta(days=1)
 
 
+#: The last day looks partial (an export taken before the day ended) when it holds fewer lines than
+#: this share of the median of the same weekday over the :data:`PARTIAL_WEEKS` weeks before it. The
+#: same weekday, not the days just before: a shop with quiet Sundays would otherwise see every Sunday
+#: export as partial; a median, so one holiday among those weeks moves nothing. The sample's days hold
+#: 121-204 lines in its last four weeks (its last day 153, 87% of its weekday); an export taken at
+#: 10:00 holds 37 (21%).
+PARTIAL_SHARE = 0.5
+PARTIAL_WEEKS = 4
+
+
+def partial_last_day(order_ts: pd.Series, *, until: pd.Timestamp | None = None) -> str | None:
+    """A warning when the data's last day holds fewer lines than usual, else None.
+
+    The data ends at the midnight after the last line's date (:func:`data_end`), so a day
+    exported in the morning counts as a full day: its demand looks a fraction of the usual.
+    "Fewer than usual": under :data:`PARTIAL_SHARE` of the median line count of the same
+    weekday over the :data:`PARTIAL_WEEKS` weeks before it (quiet when that median is 0).
+    ``until``: the end (exclusive) of what a command reads (a horizon, a validation window,
+    the history before a cutoff); None (quiet) when it ends before the last day.
+    """
+    if order_ts.empty:
+        return None
+    end = data_end(order_ts)
+    if until is not None and until < end:
+        return None
+    last = end - pd.Timedelta(days=1)
+    recent = order_ts[order_ts >= last - pd.Timedelta(days=7 * PARTIAL_WEEKS)]
+    per_day = recent.dt.normalize().value_counts()
+    same = [int(per_day.get(last - pd.Timedelta(days=7 * k), 0)) for k in range(1, PARTIAL_WEEKS + 1)]
+    usual, count = float(pd.Series(same).median()), int(per_day.get(last, 0))
+    if usual <= 0 or count >= PARTIAL_SHARE * usual:
+        return None
+    weekday = last.day_name()
+    return (
+        f"the orders' last day, {fmt(last)} (a {weekday}), holds {count:,} lines, {count / usual:.0%} of the "
+        f"median {usual:,.0f} of the {PARTIAL_WEEKS} {weekday}s before it, its last line at "
+        f"{pd.Timestamp(order_ts.max()):%H:%M}: it looks like a partial export, yet it counts as a full "
+        f"day (the data ends at {fmt(end)}); pick a cutoff one day earlier, so that what the command reads "
+        f"ends at {fmt(last)} and leaves that day out, or wait for the full export and ingest it again"
+    )
+
+
 def data_start(order_ts: pd.Series) -> pd.Timestamp:
     """Midnight of the first order's date."""
     return pd.Timestamp(order_ts.min()).normalize()

@@ -49,13 +49,13 @@ def build_context(cfg: Any, ds: DataSet, wrapper: Any | None) -> Context:
     from anticipate.demand.network import centre_location, move_costs, nearest_warehouse, region_km_saved
 
     region_map = nearest_warehouse(ds.regions, ds.warehouses, max_service_km=cfg.network.max_service_km)
-    mc = move_costs(ds.warehouses, cfg.network, cfg.economics.move_cost_per_km)
+    mc = move_costs(ds.warehouses, cfg.network, cfg.economics.move_cost_per_km, region_map)
     planner = Planner.from_config(ds, cfg, mc)
     planner.check()
     econ = Economics.from_tables(
         ds.products, mc, default_g=cfg.economics.value_local, default_h=cfg.economics.cost_unsold
     )
-    saved = region_km_saved(ds.regions, region_map, centre_location(ds.warehouses, cfg.network))
+    saved = region_km_saved(ds.regions, region_map, centre_location(ds.warehouses, cfg.network, region_map))
     return Context(ds, cfg, region_map, econ, saved, planner, wrapper)
 
 
@@ -125,11 +125,11 @@ def model_forecasts(
         predictions["oracle"] = truth_p
     pair_metrics = all_metrics(frame["y"].to_numpy(), predictions)
 
-    def forecast(pairs: pd.DataFrame) -> pd.DataFrame:
+    def forecast(pairs: pd.DataFrame, found: list[str] | None = None) -> pd.DataFrame:
         return forecast_for_spec(pairs, ds.orders, cutoff, spec, cfg.forecast,
-                                 products=ds.products, region_map=ctx.region_map)
+                                 products=ds.products, region_map=ctx.region_map, warnings=found)
 
-    forecasts = {"model": forecast(scored)}
+    forecasts = {"model": forecast(scored, warnings)}  # the year-ago index's warning, once
     if "oracle" in predictions:
         forecasts["truth_pairs"] = forecast(scored.assign(p_buy=predictions["oracle"]))
     return forecasts, pair_metrics, spec.horizon, warnings

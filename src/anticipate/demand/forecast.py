@@ -27,8 +27,8 @@ from anticipate.demand.new_demand import (
     configured_sku_windows,
     new_demand,
     with_index,
+    year_ago_factor,
     year_ago_history_days,
-    year_ago_ratio,
     year_ago_table,
 )
 from anticipate.features.build import item_column
@@ -162,6 +162,7 @@ def forecast_parts(
     sku_share_days: int,
     year_ago_index: bool,
     new_demand_sku_windows: int,
+    warnings: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The two independent parts, ``{"candidates": ..., "new": ...}``, each ``region, sku, mu, var``.
 
@@ -169,7 +170,8 @@ def forecast_parts(
     The forecast settings have no defaults here: the ``forecast`` config section owns them
     (:func:`forecast_for_spec` passes them). ``new_demand_windows``: horizons of new demand
     averaged; ``sku_share_days``: days of a category's SKU shares;
-    ``year_ago_index``: the new demand scaled by :func:`year_ago_ratio`;
+    ``year_ago_index``: the new demand scaled by :func:`year_ago_factor` (bounded; its warning,
+    if any, is appended to ``warnings`` when given);
     ``new_demand_sku_windows``: its SKU split (:func:`~anticipate.demand.new_demand.new_demand`).
     """
     shares = (
@@ -192,8 +194,11 @@ def forecast_parts(
                                windows=new_demand_windows, item_level=item_level, products=products)
         history = year_ago_history_days(orders["order_ts"].min(), cutoff, horizon_days=horizon_days,
                                         windows=new_demand_windows) if len(orders) else 0
-        new = with_index(new, year_ago_ratio(table, new_demand_windows, history_days=history,
-                                             lookback_days=lookback_days))
+        index, warning = year_ago_factor(table, new_demand_windows, history_days=history, cutoff=cutoff,
+                                         lookback_days=lookback_days, horizon_days=horizon_days)
+        new = with_index(new, index)
+        if warning is not None and warnings is not None:
+            warnings.append(warning)
     return {"candidates": candidate_demand(scored, item_level=item_level, shares=shares), "new": new}
 
 
@@ -212,10 +217,12 @@ def forecast_from_scores(
     sku_share_days: int,
     year_ago_index: bool,
     new_demand_sku_windows: int,
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
     """The forecast table ``warehouse_id, sku, mu, var`` (units over ``[cutoff, cutoff + H)``).
 
-    The parts of :func:`forecast_parts` (same keywords) summed per warehouse by :func:`to_warehouses`.
+    The parts of :func:`forecast_parts` (same keywords; its warnings appended to ``warnings``)
+    summed per warehouse by :func:`to_warehouses`.
     """
     parts = forecast_parts(
         scored,
@@ -229,6 +236,7 @@ def forecast_from_scores(
         sku_share_days=sku_share_days,
         year_ago_index=year_ago_index,
         new_demand_sku_windows=new_demand_sku_windows,
+        warnings=warnings,
     )
     return to_warehouses(list(parts.values()), region_map, dispersion=dispersion)
 
@@ -242,8 +250,12 @@ def forecast_for_spec(
     *,
     products: pd.DataFrame | None,
     region_map: pd.DataFrame,
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
-    """:func:`forecast_from_scores` with the model's feature spec and the ``forecast`` config section."""
+    """:func:`forecast_from_scores` with the model's feature spec and the ``forecast`` config section.
+
+    ``warnings``: a list the forecast's warnings are appended to (the year-ago index out of range).
+    """
     return forecast_from_scores(
         scored,
         orders,
@@ -258,4 +270,5 @@ def forecast_for_spec(
         sku_share_days=settings.sku_share_days,
         year_ago_index=settings.year_ago_index,
         new_demand_sku_windows=configured_sku_windows(settings),
+        warnings=warnings,
     )

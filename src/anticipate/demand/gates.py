@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 
 from anticipate import dates
+from anticipate.demand.idle import examples as _examples
+from anticipate.demand.idle import idle_warehouse_warnings
+from anticipate.demand.idle import span as _span
 from anticipate.errors import DataError
 from anticipate.schema import ORDERS
 
@@ -134,11 +137,6 @@ def _refused(target: Path, cause: str, fix: str) -> PlanRefused:
     return PlanRefused(f"the plan was not published ({target} is left as it was): {cause}; {fix}")
 
 
-def _examples(values: list[str], n: int = 3) -> str:
-    shown = ", ".join(repr(v) for v in values[:n])
-    return shown + (f" and {len(values) - n} more" if len(values) > n else "")
-
-
 def check_history(
     window: tuple[pd.Timestamp, pd.Timestamp] | None, order_ts: pd.Series, date: pd.Timestamp,
     horizon_days: int, target: Path,
@@ -193,10 +191,6 @@ def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> 
 
 #: How to give order lines a region a warehouse can serve (the fix of gate 1's refusals).
 REGION_FIX = "re-ingest the orders with a 'region' column whose values are the regions table's 'region' ids"
-
-
-def _span(recent: RecentDemand) -> str:
-    return f"{dates.fmt(recent.start)} to {dates.fmt(recent.end - pd.Timedelta(days=1))}"
 
 
 def _check_unknown_regions(recent: RecentDemand, target: Path, data_dir: Path) -> None:
@@ -332,6 +326,8 @@ def check_plan(
     ``ds.orders`` holds only ``order_ts`` (the Dask path), else None.
     Returns the warnings of a plan that passed (:func:`left_out_warnings`).
     """
+    from anticipate.demand.network import implicit_centre
+
     horizon = int(fc.horizon_days)
     window = recent_window(ds.orders["order_ts"], date, horizon_days=horizon,
                            windows=cfg.forecast.new_demand_windows)
@@ -344,7 +340,8 @@ def check_plan(
     check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target, cfg.economics)
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
     return [*left_out_warnings(recent, fc.table, ds.products),
-            *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km)]
+            *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km,
+                                     centre=implicit_centre(ds.warehouses, cfg.network, fc.region_map))]
 
 
 def left_out_warnings(
@@ -364,28 +361,3 @@ def left_out_warnings(
         out.append(f"{lost / total:.1%} of the forecast's units are for SKUs not in products.parquet, "
                    f"{_examples(skus)}: the plan cannot stock them (add them to products)")
     return out
-
-
-def idle_warehouse_warnings(
-    region_map: pd.DataFrame, warehouses: pd.DataFrame, recent: RecentDemand | None, max_service_km: float
-) -> list[str]:
-    """A warning when a warehouse with capacity is the nearest warehouse of no region within
-    ``max_service_km`` (km): it is stocked with nothing, typically coordinates typed wrong (lat
-    and lon swapped), and the regions it should serve are sent to the centre; the warning says
-    which share of the recent units (``recent``) the centre serves. None when every one serves.
-    """
-    serving = set(region_map["warehouse_id"].dropna().astype(str))
-    has_room = warehouses["capacity"].to_numpy(float) > 0
-    idle = sorted(set(warehouses.loc[has_room, "warehouse_id"].astype(str)) - serving)
-    if not idle:
-        return []
-    centre = ""
-    if recent is not None and recent.units > 0:
-        far = recent.units - recent.mapped_units - recent.unknown_units
-        centre = f"; {far / recent.units:.1%} of the units ordered from {_span(recent)} go to the centre"
-    one = len(idle) == 1
-    return [f"{'warehouse' if one else 'warehouses'} {_examples(idle)} with capacity "
-            f"{'is' if one else 'are'} the nearest warehouse of no region within network.max_service_km "
-            f"({max_service_km:,.0f} km), so the plan stocks nothing there{centre}: check "
-            f"{'its' if one else 'their'} lat and lon in warehouses.parquet (swapped or mistyped "
-            f"coordinates)"]

@@ -33,6 +33,7 @@ class ForecastOutput:
     cutoff: pd.Timestamp
     model_uri: str
     horizon_days: int
+    warnings: tuple[str, ...] = ()  # about the forecast itself (the year-ago index out of range)
 
 
 def require_reference_tables(ds: DataSet, command: str) -> None:
@@ -50,7 +51,8 @@ def require_reference_tables(ds: DataSet, command: str) -> None:
 def compute_forecast(
     settings: Settings, ds: DataSet, wrapper: Any, uri: str, cutoff: pd.Timestamp
 ) -> ForecastOutput:
-    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var``."""
+    """Score the candidates at ``cutoff`` and aggregate them to warehouse x SKU ``mu``, ``var`` (and the
+    forecast's warnings)."""
     from anticipate.demand.forecast import forecast_for_spec
     from anticipate.demand.network import nearest_warehouse
     from anticipate.models.scoring import features_for, score_frame, spec_of
@@ -59,15 +61,16 @@ def compute_forecast(
     region_map = nearest_warehouse(
         ds.regions, ds.warehouses, max_service_km=settings.cfg.network.max_service_km
     )
+    found: list[str] = []
     if settings.cfg.compute.engine == "dask":
         from anticipate.distributed.schedule import forecast_dask
 
-        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map)
-        return ForecastOutput(table, region_map, cutoff, uri, spec.horizon)
-    scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
-    table = forecast_for_spec(scored, ds.orders, cutoff, spec, settings.cfg.forecast,
-                              products=ds.products, region_map=region_map)
-    return ForecastOutput(table, region_map, cutoff, uri, spec.horizon)
+        table = forecast_dask(settings.cfg, wrapper, ds, cutoff, region_map, warnings=found)
+    else:
+        scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
+        table = forecast_for_spec(scored, ds.orders, cutoff, spec, settings.cfg.forecast,
+                                  products=ds.products, region_map=region_map, warnings=found)
+    return ForecastOutput(table, region_map, cutoff, uri, spec.horizon, tuple(found))
 
 
 def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, allow: bool) -> list[str]:
@@ -101,8 +104,9 @@ def check_staleness(orders: pd.DataFrame, date: pd.Timestamp, *, max_days: int, 
     raise DataError(message + "; ingest last night's orders first, or pass --allow-stale to plan on old data")
 
 
-def build_instance(ds: DataSet, forecast: pd.DataFrame, settings: Settings) -> Any:
-    """The allocation instance from a forecast (``warehouse_id, sku, mu, var``) and the reference tables.
+def build_instance(ds: DataSet, fc: ForecastOutput, settings: Settings) -> Any:
+    """The allocation instance from a forecast (``fc.table``: ``warehouse_id, sku, mu, var``; its
+    ``region_map`` places the implicit centre) and the reference tables.
 
     Exit 2 (:class:`DataError`) when a warehouse_id has characters not allowed in ids.
     """
@@ -124,8 +128,8 @@ def build_instance(ds: DataSet, forecast: pd.DataFrame, settings: Settings) -> A
         warehouses=ds.warehouses,
         products=ds.products,
         supply=ds.supply,
-        forecast=forecast,
-        move_cost=move_costs(ds.warehouses, settings.cfg.network, econ.move_cost_per_km),
+        forecast=fc.table,
+        move_cost=move_costs(ds.warehouses, settings.cfg.network, econ.move_cost_per_km, fc.region_map),
         default_g=econ.value_local,
         default_h=econ.cost_unsold,
     )

@@ -5,6 +5,8 @@ its nearest warehouse with capacity (ties: the smaller warehouse_id) unless ever
 warehouse is farther than ``network.max_service_km``: then the central centre serves it
 and it adds no local demand. A warehouse with capacity 0 (closed for the night) serves no
 region, so its regions go to the next nearest; when no warehouse has capacity, all count.
+The centre is ``network.centre_lat/lon`` or the capacity-weighted centroid of the warehouses
+that serve a region (:func:`centre_location`).
 """
 
 from __future__ import annotations
@@ -65,17 +67,56 @@ def nearest_warehouse(
     )
 
 
-def centre_location(warehouses: pd.DataFrame, cfg: NetworkConfig) -> tuple[float, float]:
-    """The central fulfilment centre: config ``network.centre_lat/lon`` or the capacity-weighted centroid."""
+def centre_location(
+    warehouses: pd.DataFrame, cfg: NetworkConfig, region_map: pd.DataFrame
+) -> tuple[float, float]:
+    """The central fulfilment centre: config ``network.centre_lat/lon`` or the implicit centre.
+
+    The implicit centre is the capacity-weighted centroid of the warehouses that serve a
+    region (``region_map``: :func:`nearest_warehouse`'s output) and have capacity: one that
+    serves none (far away, lat and lon swapped) would drag it, and every move cost with it,
+    by thousands of km. With no serving warehouse, the centroid of all with capacity (of all
+    when none has any).
+    """
     if cfg.centre_lat is not None and cfg.centre_lon is not None:
         return float(cfg.centre_lat), float(cfg.centre_lon)
-    w = np.clip(warehouses["capacity"].to_numpy(float), 0, 1e12) + 1e-9
-    return float(np.average(warehouses["lat"], weights=w)), float(np.average(warehouses["lon"], weights=w))
+    cap = np.clip(warehouses["capacity"].to_numpy(float), 0, 1e12)
+    serving = warehouses["warehouse_id"].astype(str).isin(
+        region_map["warehouse_id"].dropna().astype(str)).to_numpy() & (cap > 0)
+    keep = serving if serving.any() else (cap > 0 if (cap > 0).any() else np.ones(len(cap), dtype=bool))
+    w = cap[keep] + 1e-9
+    lat, lon = warehouses["lat"].to_numpy(float)[keep], warehouses["lon"].to_numpy(float)[keep]
+    return float(np.average(lat, weights=w)), float(np.average(lon, weights=w))
 
 
-def move_costs(warehouses: pd.DataFrame, cfg: NetworkConfig, per_km: float) -> pd.DataFrame:
-    """``warehouse_id, km_from_centre, move_cost``: cost of moving one unit centre -> warehouse (currency)."""
-    lat, lon = centre_location(warehouses, cfg)
+def implicit_centre(
+    warehouses: pd.DataFrame, cfg: NetworkConfig, region_map: pd.DataFrame
+) -> tuple[float, float] | None:
+    """The implicit centre (:func:`centre_location`) when ``network.centre_lat/lon`` are unset, else None."""
+    if cfg.centre_lat is not None and cfg.centre_lon is not None:
+        return None
+    return centre_location(warehouses, cfg, region_map)
+
+
+def centre_summary(
+    warehouses: pd.DataFrame, cfg: NetworkConfig, region_map: pd.DataFrame
+) -> dict[str, object]:
+    """``lat``, ``lon`` (degrees, 6 decimals) and ``source`` of the centre (:func:`centre_location`)."""
+    lat, lon = centre_location(warehouses, cfg, region_map)
+    pinned = cfg.centre_lat is not None and cfg.centre_lon is not None
+    source = ("network.centre_lat/lon" if pinned else "capacity-weighted centroid of the warehouses that "
+              "serve a region (network.centre_lat/lon unset)")
+    return {"lat": round(lat, 6), "lon": round(lon, 6), "source": source}
+
+
+def move_costs(
+    warehouses: pd.DataFrame, cfg: NetworkConfig, per_km: float, region_map: pd.DataFrame
+) -> pd.DataFrame:
+    """``warehouse_id, km_from_centre, move_cost``: cost of moving one unit centre -> warehouse (currency).
+
+    ``region_map``: :func:`nearest_warehouse`'s output, which places the implicit centre.
+    """
+    lat, lon = centre_location(warehouses, cfg, region_map)
     km = haversine_km(lat, lon, warehouses["lat"].to_numpy(float), warehouses["lon"].to_numpy(float))
     return pd.DataFrame(
         {
@@ -84,6 +125,29 @@ def move_costs(warehouses: pd.DataFrame, cfg: NetworkConfig, per_km: float) -> p
             "move_cost": per_km * km,
         }
     )
+
+
+#: Warehouses closer than this (km) share a site: every region is equally near them.
+SHARED_SITE_KM = 1e-3
+
+
+def shared_sites(warehouses: pd.DataFrame, idle: list[str], serving: set[str]) -> dict[str, list[str]]:
+    """Serving warehouse -> the ``idle`` ones (ids) within :data:`SHARED_SITE_KM` of it.
+
+    Co-located warehouses tie on every region's distance and the tie goes to the smaller id
+    (:func:`nearest_warehouse`), so the others serve nothing. An idle one goes to the smallest
+    serving id at its site; one at no serving warehouse's site is not in the result.
+    """
+    wh = warehouses.assign(warehouse_id=warehouses["warehouse_id"].astype(str))
+    hosts = wh[wh["warehouse_id"].isin(serving)].sort_values("warehouse_id", kind="stable")
+    out: dict[str, list[str]] = {}
+    for wid, lat, lon in wh.loc[wh["warehouse_id"].isin(idle), ["warehouse_id", "lat", "lon"]].itertuples(
+            index=False):
+        km = haversine_km(lat, lon, hosts["lat"].to_numpy(float), hosts["lon"].to_numpy(float))
+        near = np.flatnonzero(km <= SHARED_SITE_KM)
+        if len(near):
+            out.setdefault(str(hosts["warehouse_id"].iloc[near[0]]), []).append(str(wid))
+    return {host: sorted(guests) for host, guests in sorted(out.items())}
 
 
 def region_km_saved(

@@ -20,7 +20,9 @@ before it (what the season did to new demand then). It is 1 unless the history h
 least half a lookback before the first of those windows (:func:`year_ago_ratio`): a
 customer is "new" when the lookback before a window holds no line of the pair, so near the
 history's start every buyer is new and the index compares a full year-ago horizon with
-windows of almost nothing (28x in the sample's first January).
+windows of almost nothing (28x in the sample's first January). The index is bounded to
+:data:`YEAR_AGO_RANGE` (:func:`year_ago_factor`), with a warning naming the year-ago horizon
+when the raw ratio falls outside it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.config import ForecastConfig
 from anticipate.features.build import item_column
 
@@ -232,15 +235,58 @@ def year_ago_ratio(table: pd.DataFrame, windows: int, *, history_days: int, look
     """Non-candidate units of the year-ago horizon over their mean in the ``windows`` horizons before it.
 
     ``table`` is a :func:`year_ago_table`; ``history_days`` (:func:`year_ago_history_days`) the
-    days of orders before its first horizon. 1.0 when either holds no units (no history a year
-    back) or when ``history_days`` is under :data:`YEAR_AGO_HISTORY_SHARE` of ``lookback_days``
-    (those windows would count returning customers as new).
+    days of orders before its first horizon. 1.0 when the horizons before it hold no units (no
+    history a year back) or when ``history_days`` is under :data:`YEAR_AGO_HISTORY_SHARE` of
+    ``lookback_days`` (those windows would count returning customers as new); unbounded (0 for a
+    year-ago horizon without units): :func:`year_ago_factor` bounds it.
     """
     if history_days < YEAR_AGO_HISTORY_SHARE * lookback_days:
         return 1.0
+    base, now = _year_ago_units(table, windows)
+    return float(now / base) if base > 0 else 1.0
+
+
+def _year_ago_units(table: pd.DataFrame, windows: int) -> tuple[float, float]:
+    """Non-candidate units per horizon in the ``windows`` horizons before the year-ago one, and in it."""
     totals = table.reindex(columns=range(windows + 1), fill_value=0.0).sum(axis=0).to_numpy(float)
-    base, now = totals[:windows].mean(), totals[windows]
-    return float(now / base) if base > 0 and now > 0 else 1.0
+    return float(totals[:windows].mean()), float(totals[windows])
+
+
+#: The range the year-ago index is bounded to. Over the sample's second year (every cutoff from
+#: 2025-07-29, when the history rule first allows it, to 2025-12-31) the raw index stays within
+#: 0.71-1.20: a season rarely halves or doubles one horizon's new customers against the horizons
+#: just before it, while a few missing days a year ago (a closure, an export gap) or a one-off
+#: campaign do: six missing days (2024-12-25..30) gave 0.11 and a backtest bias of -22%. Bounded, a
+#: wrong year-ago horizon can at most halve or double the new demand, and the warning names it.
+YEAR_AGO_RANGE = (0.5, 2.0)
+
+
+def year_ago_factor(
+    table: pd.DataFrame, windows: int, *, history_days: int, lookback_days: int, cutoff: pd.Timestamp,
+    horizon_days: int,
+) -> tuple[float, str | None]:
+    """The index new demand is scaled by: :func:`year_ago_ratio` bounded to :data:`YEAR_AGO_RANGE`.
+
+    The warning (None inside the range) names the year-ago horizon of ``cutoff`` and its units
+    against the ``windows`` horizons (of ``horizon_days``) before it.
+    """
+    raw = year_ago_ratio(table, windows, history_days=history_days, lookback_days=lookback_days)
+    base, now = _year_ago_units(table, windows)
+    low, high = YEAR_AGO_RANGE
+    index = min(max(raw, low), high)
+    if index == raw:
+        return index, None
+    day, h = pd.Timedelta(days=1), pd.Timedelta(days=horizon_days)
+    start = pd.Timestamp(cutoff) - pd.Timedelta(days=YEAR_AGO_DAYS)
+    before = start - windows * h
+    return index, (
+        f"the year-ago index at {dates.fmt(cutoff)} is {raw:.3g}, outside {low:g} to {high:g}, so new "
+        f"demand is scaled by {index:g} instead: new customers bought {now:,.0f} units in the year-ago "
+        f"horizon {dates.fmt(start)} to {dates.fmt(start + h - day)} against {base:,.0f} per horizon in the "
+        f"{windows} before it ({dates.fmt(before)} to {dates.fmt(start - day)}); a week so far from the "
+        f"ones before it is more often a closure, an export gap or a one-off campaign than the season: "
+        f"check the orders of those days (forecast.year_ago_index: false turns the index off)"
+    )
 
 
 def with_index(new: pd.DataFrame, index: float) -> pd.DataFrame:

@@ -276,9 +276,11 @@ def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares:
 
 
 def forecast_dask(
-    cfg: Any, wrapper: Any, ds: Any, cutoff: pd.Timestamp, region_map: pd.DataFrame
+    cfg: Any, wrapper: Any, ds: Any, cutoff: pd.Timestamp, region_map: pd.DataFrame,
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
-    """The forecast table of :func:`anticipate.demand.forecast.forecast_from_scores`, computed per partition.
+    """The forecast table of :func:`anticipate.demand.forecast.forecast_from_scores`, computed per partition
+    (its warnings appended to ``warnings``).
 
     Each partition is featurised, scored and reduced to region x SKU moments on its
     worker, and so is its non-candidate ("new") demand per window; the sums are
@@ -293,8 +295,8 @@ def forecast_dask(
         new_demand_from_table,
         non_candidate_table,
         with_index,
+        year_ago_factor,
         year_ago_history_days,
-        year_ago_ratio,
         year_ago_table,
     )
 
@@ -326,6 +328,9 @@ def forecast_dask(
     new = new_demand_from_table(new, fc.new_demand_windows, sku_windows)
     if ya:
         history = year_ago_history_days(ya[1], cutoff, horizon_days=horizon, windows=fc.new_demand_windows)
-        new = with_index(new, year_ago_ratio(ya[0], fc.new_demand_windows, history_days=history,
-                                             lookback_days=lookback))
+        index, warning = year_ago_factor(ya[0], fc.new_demand_windows, history_days=history,
+                                         lookback_days=lookback, cutoff=cutoff, horizon_days=horizon)
+        new = with_index(new, index)
+        if warning is not None and warnings is not None:
+            warnings.append(warning)
     return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)

@@ -60,6 +60,12 @@ def _predictions(
     return predictions
 
 
+def _partial(ds: DataSet, cutoff: pd.Timestamp, horizon_days: int) -> list[str]:
+    """A warning when the horizon scored at ``cutoff`` holds a partial last day (dates.partial_last_day)."""
+    end = cutoff + pd.Timedelta(days=horizon_days)
+    return [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=end)] if w]
+
+
 def run_evaluate(
     settings: Settings,
     *,
@@ -117,6 +123,6 @@ def run_evaluate(
         counts={"pairs": len(frame), "positives": int(y.sum())},
         outputs={"model_uri": uri},
         extra={"cutoff": dates.fmt(cutoff_ts), "in_sample": seen},
-        warnings=[honesty.IN_SAMPLE_NOTE] if seen else [],
+        warnings=[*([honesty.IN_SAMPLE_NOTE] if seen else []), *_partial(ds, cutoff_ts, spec.horizon)],
         text=text,
     )

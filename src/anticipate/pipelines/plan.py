@@ -90,7 +90,8 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         outputs={"forecast": str(out), "model_uri": uri},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=model_warnings(wrapper, settings.cfg, cutoff_ts),
+        warnings=[*model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
+                  *_partial(ds, cutoff_ts)],
     )
 
 
@@ -122,15 +123,16 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings = stale + _rests_on(settings, ds, wrapper, date_ts)
+        warnings = stale + _partial(ds, date_ts) + _rests_on(settings, ds, wrapper, date_ts)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
+        warnings += fc.warnings
         bar.step("allocating")
-        plan = _solve(build_instance(ds, fc.table, settings), settings, lp_bound)
+        plan = _solve(build_instance(ds, fc, settings), settings, lp_bound)
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
-        summary = _summary(plan, ds, uri, fc, settings.cfg.allocate.gap_tolerance, warnings)
+        summary = _summary(plan, ds, uri, fc, settings.cfg, warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
@@ -208,24 +210,27 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
 
 
 def _summary(
-    plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, gap_tolerance: float, rests_on: list[str]
+    plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, cfg: Any, rests_on: list[str]
 ) -> dict[str, Any]:
-    """``summary.json``: the plan's summary, its inputs' digests and forecast, a ``warning`` when the plan
-    is not certified within ``gap_tolerance`` or empty, and ``input_warnings`` (``rests_on``: staleness,
-    model, ingest) when there are any: published in the file itself, not only on stderr."""
+    """``summary.json``: the plan's summary, its inputs' digests and forecast, where the centre is, a
+    ``warning`` when the plan is not certified within ``allocate.gap_tolerance`` or empty, and
+    ``input_warnings`` (``rests_on``: staleness, model, ingest) when there are any: published in the
+    file itself, not only on stderr."""
     from anticipate.allocation import plan_summary
+    from anticipate.demand.network import centre_summary
 
     digests = {
         f"{name}.parquet": file_digest(ds.path / f"{name}.parquet")
         for name in ("orders", "products", "regions", "warehouses", "supply")
     }
-    summary = plan_summary(plan, digests, gap_tolerance)
+    summary = plan_summary(plan, digests, cfg.allocate.gap_tolerance)
     summary.update(
         {
             "model_uri": uri,
             "cutoff": dates.fmt(fc.cutoff),
             "horizon_days": fc.horizon_days,
             "forecast_units": round(float(fc.table["mu"].sum()), 6),
+            "centre": centre_summary(ds.warehouses, cfg.network, fc.region_map),
         }
     )
     # the solver's runtime goes to the MLflow run and --json (metric runtime_seconds), not into
@@ -240,6 +245,11 @@ def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp)
     """The warnings about what a plan at ``date`` rests on: the model against the config and the date,
     and the last ingest's warnings."""
     return model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+
+
+def _partial(ds: DataSet, cutoff: pd.Timestamp) -> list[str]:
+    """A warning when the history before ``cutoff`` ends with a partial day (``dates.partial_last_day``)."""
+    return [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=cutoff)] if w]
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:
