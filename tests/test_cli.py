@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import click
@@ -336,3 +337,19 @@ def test_the_unreachable_server_hint_fits_the_command_and_the_model_given(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model-copy"]  # no plans/
     assert (f"--model {copy} is a local copy, but the run is still recorded in the tracking store: pass a "
             "local one too (--tracking-uri sqlite:///local.db)") in " ".join(given.output.split())
+
+
+@pytest.mark.parametrize("command", [["features"], ["predict"], ["forecast"]], ids=lambda c: c[0])
+def test_an_out_inside_the_data_directory_is_refused_before_it_replaces_a_table(
+        trained_world, tmp_path: Path, command: list[str]) -> None:
+    """audit23 F4: 'features --out data/shop/orders.parquet' wrote the feature table over the orders (exit 0)
+    and the next command failed on a missing order_ts."""
+    data = tmp_path / "data"
+    shutil.copytree(trained_world.data, data)
+    before = (data / "orders.parquet").read_bytes()
+    done = run_cli("--data", str(data), "--config", str(trained_world.config), "--tracking-uri",
+                   trained_world.tracking_uri, *command, "--out", str(data / "orders.parquet"), cwd=tmp_path)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2, said
+    assert f"--out {data / 'orders.parquet'} is inside the data directory" in said, said
+    assert (data / "orders.parquet").read_bytes() == before

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from anticipate import dates
 from anticipate.dates import Purpose
+from anticipate.errors import UsageError
 from anticipate.storage.files import DataSet, load_dataset
 
 if TYPE_CHECKING:
@@ -116,3 +118,17 @@ def load_registered(settings: Settings, model: str | None, *, default_alias: str
         model, name=settings.cfg.model.registered_name, default_alias=default_alias
     )
     return tracker.load_model(uri), uri
+
+
+def refuse_out_in_data(out: str | Path, settings: Settings, option: str = "--out") -> None:
+    """UsageError (exit 2) when ``out`` lies inside the data directory: ``features --out
+    data/shop/orders.parquet`` replaced the orders with a feature table (audit23 F4); the data
+    directory is ingest's to write."""
+    data = Path(settings.data_dir).resolve()
+    target = Path(out).resolve()
+    if target == data or data in target.parents:
+        raise UsageError(
+            f"{option} {out} is inside the data directory {settings.data_dir}, which only 'anticipate "
+            f"ingest' writes (a file there could replace a table such as orders.parquet); write it "
+            f"elsewhere, e.g. {option} out/{Path(out).name}"
+        )

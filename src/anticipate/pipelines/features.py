@@ -8,7 +8,7 @@ from pathlib import Path
 from anticipate import dates
 from anticipate.errors import DataError
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, resolve_cutoff
+from anticipate.pipelines._common import load_data, refuse_out_in_data, resolve_cutoff
 from anticipate.storage.files import write_table
 
 #: Dictionary pages of the feature table's Parquet stop at 256 KiB (Arrow's default: 1 MiB): a float
@@ -25,6 +25,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     from anticipate.features.partials import prepare_history
     from anticipate.features.spec import FeatureSpec
 
+    refuse_out_in_data(out, settings)
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)

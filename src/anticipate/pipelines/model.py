@@ -28,6 +28,7 @@ from anticipate.pipelines._common import (
     load_data,
     load_registered,
     open_tracker,
+    refuse_out_in_data,
     require_model_store,
     resolve_cutoff,
 )
@@ -184,6 +185,7 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
     """Write per-pair scores ``customer_id, item, p_buy, expected_units`` at a cutoff (Parquet or CSV)."""
     if Path(out).suffix.lower() not in {".parquet", ".csv"}:
         raise UsageError(f"--out {out} must end in .parquet or .csv")
+    refuse_out_in_data(out, settings)
     ds = load_data(settings)
     wrapper, uri = load_registered(settings, model, default_alias=None)
     cutoff_ts = resolve_cutoff(

@@ -32,6 +32,7 @@ from anticipate.pipelines._common import (
     load_data,
     load_registered,
     open_tracker,
+    refuse_out_in_data,
     require_model_store,
     resolve_cutoff,
 )
@@ -58,6 +59,7 @@ PLAN_OUTPUT = DirOutput(
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
     """Write ``forecast.parquet``: warehouse_id, sku, mu, var over the horizon (units)."""
+    refuse_out_in_data(out, settings)
     ds = load_data(settings, cluster=True)
     require_reference_tables(ds, "forecast")
     wrapper, uri = load_registered(settings, model, default_alias="production")
