@@ -253,3 +253,35 @@ def test_demo_fast_trains_every_step_on_the_smaller_config(tmp_path: Path,
     default = load_config(None)
     assert cfg.model.train_windows < default.model.train_windows
     assert cfg.model.classifier.n_estimators < default.model.classifier.n_estimators
+
+
+def test_evaluate_logs_the_task_its_model_was_scored_on_and_warns_of_the_config(world_copy, tmp_path) -> None:
+    """audit23 F1: a model evaluated under a config of another horizon was logged with the config's
+    time.horizon_days, so 'runs compare' ranked two tasks as one, and evaluate said nothing."""
+    from mlflow import MlflowClient
+
+    (tmp_path / "h14.yaml").write_text("time: {horizon_days: 14}\nmodel: {train_windows: 4}\n")
+    done = run_cli(*world_copy.args("--json", "evaluate", config=tmp_path / "h14.yaml"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any(w.startswith("time.horizon_days is 14 in the config but the model was trained with 7")
+               for w in result["warnings"]), result["warnings"]
+    params = MlflowClient(world_copy.tracking_uri).get_run(result["run_id"]).data.params
+    assert (params["time.horizon_days"], params["model.item_level"]) == ("7", "sku")
+
+
+def test_a_model_without_the_customer_family_is_evaluated_against_the_baselines(world_copy,
+                                                                                 tmp_path) -> None:
+    """audit23 F7a: evaluate crashed (exit 1, KeyError 'cust_recency_days') on a model trained without
+    the customer family: the baselines read the model's feature frame."""
+    (tmp_path / "fam.yaml").write_text("features: {families: [customer_item, item]}\n"
+                                       "model: {train_windows: 4, classifier: {n_estimators: 40}}\n")
+    config = tmp_path / "fam.yaml"
+    trained = run_cli(*world_copy.args("--json", "train", config=config), cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    version = json.loads(trained.stdout.strip().splitlines()[-1])["counts"]["model_version"]
+    done = run_cli(*world_copy.args("--json", "evaluate", "--model", str(version), config=config),
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads(done.stdout.strip().splitlines()[-1])["metrics"]
+    assert 0.5 < metrics["baseline_rf.auc"] < 1 and 0.5 < metrics["auc"] < 1, metrics

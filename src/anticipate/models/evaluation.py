@@ -41,6 +41,7 @@ def baseline_predictions(
     from anticipate.models.training import check_labels
 
     h = spec.horizon
+    spec, frame = _with_baseline_families(ds, frame, cutoff, spec)
     start = cutoff - pd.Timedelta(days=h)
     prev = build_training_frame(ds.orders, start, spec, products=ds.products)
     check_labels(prev, f"window the baselines are fitted on (features at {dates.fmt(start)}, labels to "
@@ -54,6 +55,30 @@ def baseline_predictions(
     out.update({name: model.fit(frame).predict_proba(frame) for name, model in on_cutoff.items()})
     return {name: out[name] for name in ("baseline_rf", "baseline_bgnbd", "baseline_pair_rate",
                                          "baseline_pair_logreg")}
+
+
+#: The feature families the baselines read (customer recency/frequency, BG/NBD's x, t_x, T; the pair's).
+BASELINE_FAMILIES = ("customer", "customer_item")
+
+
+def _with_baseline_families(
+    ds: DataSet, frame: pd.DataFrame, cutoff: pd.Timestamp, spec: FeatureSpec
+) -> tuple[FeatureSpec, pd.DataFrame]:
+    """``spec`` and ``frame`` with :data:`BASELINE_FAMILIES` added when the model was trained without
+    them (its frame lacked the columns the baselines read: evaluate crashed on a KeyError). The
+    columns are joined by pair, so ``frame``'s rows and their order stay the model's."""
+    from dataclasses import replace
+
+    from anticipate.features.build import build_training_frame
+
+    missing = [f for f in BASELINE_FAMILIES if f not in spec.families]
+    if not missing:
+        return spec, frame
+    full = replace(spec, families=(*spec.families, *missing))
+    extra = build_training_frame(ds.orders, cutoff, full, products=ds.products)
+    added = [c for c in extra.columns if c not in frame.columns]
+    keys = ["customer_id", "item"]
+    return full, frame.merge(extra[keys + added], on=keys, how="left", validate="one_to_one")
 
 
 def oracle_predictions(

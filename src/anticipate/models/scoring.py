@@ -62,6 +62,17 @@ def spec_warnings(wrapper: Any, cfg: Any) -> list[str]:
     return out
 
 
+def as_trained(cfg: Any, wrapper: Any) -> Any:
+    """``cfg`` with the keys of :data:`SPEC_KEYS` set to the loaded model's values: what a run scored
+    with that model logs as its params, so ``runs compare`` sees the task the model was scored on, not
+    the config's (a category/14-day model evaluated under a sku/7-day config was logged as sku/7)."""
+    spec = spec_of(wrapper)
+    time = cfg.time.model_copy(update={"horizon_days": spec.horizon, "lookback_days": spec.lookback_days})
+    model = cfg.model.model_copy(update={"item_level": spec.item_level})
+    features = cfg.features.model_copy(update={"families": list(spec.families)})
+    return cfg.model_copy(update={"time": time, "model": model, "features": features})
+
+
 def model_warnings(wrapper: Any, cfg: Any, date: pd.Timestamp) -> list[str]:
     """What a command scoring with a loaded model at ``date`` warns about: the config against the model's
     spec (:func:`spec_warnings`) and the model's age (:func:`age_warnings`)."""

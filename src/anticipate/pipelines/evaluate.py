@@ -21,7 +21,7 @@ from anticipate.models.evaluation import (
     metrics_table,
     oracle_predictions,
 )
-from anticipate.models.scoring import features_for, spec_of
+from anticipate.models.scoring import as_trained, features_for, model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
 from anticipate.progress import stages
@@ -60,10 +60,13 @@ def _predictions(
     return predictions
 
 
-def _partial(ds: DataSet, cutoff: pd.Timestamp, horizon_days: int) -> list[str]:
-    """A warning when the horizon scored at ``cutoff`` holds a partial last day (dates.partial_last_day)."""
-    end = cutoff + pd.Timedelta(days=horizon_days)
-    return [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=end)] if w]
+def _warnings(ds: DataSet, wrapper: Any, cfg: Any, cutoff: pd.Timestamp, seen: bool) -> list[str]:
+    """What evaluate warns about: an in-sample score, a partial last day in the horizon scored at
+    ``cutoff`` (dates.partial_last_day), the config against the model (scoring.model_warnings)."""
+    end = cutoff + pd.Timedelta(days=spec_of(wrapper).horizon)
+    partial = dates.partial_last_day(ds.orders["order_ts"], until=end)
+    return [*([honesty.IN_SAMPLE_NOTE] if seen else []), *([partial] if partial else []),
+            *model_warnings(wrapper, cfg, cutoff)]
 
 
 def run_evaluate(
@@ -98,7 +101,7 @@ def run_evaluate(
         tracker = open_tracker(settings)
         with tracker.run(
             "evaluate",
-            cfg=settings.cfg,
+            cfg=as_trained(settings.cfg, wrapper),
             cutoff=dates.fmt(cutoff_ts),
             data_digest=ds.digest,
             data_source=str(ds.path),
@@ -123,6 +126,6 @@ def run_evaluate(
         counts={"pairs": len(frame), "positives": int(y.sum())},
         outputs={"model_uri": uri},
         extra={"cutoff": dates.fmt(cutoff_ts), "in_sample": seen},
-        warnings=[*([honesty.IN_SAMPLE_NOTE] if seen else []), *_partial(ds, cutoff_ts, spec.horizon)],
+        warnings=_warnings(ds, wrapper, settings.cfg, cutoff_ts, seen),
         text=text,
     )
