@@ -365,3 +365,17 @@ def test_compare_warns_when_the_runs_predict_different_things() -> None:
     assert warning.startswith("the runs predict different things (model.item_level: category, sku)")
     assert data_warnings([run("sku"), run("sku")]) == []
     assert "time.horizon_days: 14, 7" in data_warnings([run("sku"), run("sku", "14")])[0]
+
+
+def test_compare_warns_when_a_run_scored_in_sample() -> None:
+    """audit23 F2: an --in-sample evaluate beat an honest one 7-0 in 'runs compare' without a word."""
+    from anticipate.tracking.compare import data_warnings
+    from anticipate.tracking.reader import RunRecord
+
+    def run(run_id: str, in_sample: str) -> RunRecord:
+        tags = {"anticipate.command": "evaluate", "anticipate.in_sample": in_sample}
+        return RunRecord(run_id, "0", "evaluate", "FINISHED", 0, 1, tags, {}, {"auc": 0.9})
+
+    assert data_warnings([run("aaaaaaaa11", "false"), run("bbbbbbbb22", "false")]) == []
+    (warning,) = data_warnings([run("aaaaaaaa11", "false"), run("bbbbbbbb22", "true")])
+    assert warning.startswith("run(s) bbbbbbbb scored a cutoff their model was trained or validated on")

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from anticipate.tracking.tags import LIKE_FOR_LIKE_TAGS
+from anticipate.tracking.tags import LIKE_FOR_LIKE_TAGS, TAG_IN_SAMPLE
 
 #: The prefix of a logged name that still means "this run's model" (validation metrics).
 MODEL_PREFIXES = frozenset({"val"})
@@ -131,6 +131,12 @@ def data_warnings(runs: list[Any]) -> list[str]:
         warnings.append(
             f"the runs come from different commands ({', '.join(sorted(commands))}); "
             "only the metrics they share are compared"
+        )
+    seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
+    if seen:
+        warnings.append(
+            f"run(s) {', '.join(seen)} scored a cutoff their model was trained or validated on "
+            "(evaluate --in-sample): their metrics are not test scores and flatter them against the others"
         )
     return warnings
 
