@@ -182,3 +182,9 @@ def test_repeated_config_files_are_laid_over_each_other_in_order(tmp_path: Path)
     done = CliRunner().invoke(main, ["--config", str(tmp_path / "a.yaml"), "features", "--config",
                                      str(tmp_path / "b.yaml"), "--out", str(tmp_path / "f.parquet")])
     assert done.exit_code == 2 and "from_a" in done.output, done.output  # a.yaml's data.dir, not the default
+
+
+def test_an_empty_feature_family_list_is_refused_naming_the_key() -> None:
+    """audit23 F7b: 'features.families: []' wrote a table of 0 features, then train crashed in LightGBM."""
+    with pytest.raises(ConfigError, match=r"features\.families.*at least 1 item"):
+        validate_config({"features": {"families": []}})

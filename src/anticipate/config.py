@@ -110,7 +110,8 @@ class ModelConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    families: list[Family] = Field(default_factory=lambda: list(DEFAULT_FAMILIES))
+    # at least one: an empty list wrote a table of 0 features and LightGBM then crashed in train
+    families: list[Family] = Field(default_factory=lambda: list(DEFAULT_FAMILIES), min_length=1)
 
 
 class EconomicsConfig(_Section):
