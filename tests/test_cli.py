@@ -303,6 +303,10 @@ def test_a_model_reference_that_names_nothing_is_a_usage_error_naming_it(trained
               f"no alias '@nope' in the tracking store {trained_world.tracking_uri} {aliases}"),
              (["allocate", "--date", "2024-08-28", "--model", "@nope"],
               f"no alias '@nope' in the tracking store {trained_world.tracking_uri} {aliases}"),
+             (["forecast", "--model", "models:/other-name/1", "--out", "f.parquet"],  # audit23 F9: exit 3
+              "model 'other-name' has no version 1 in the tracking store "
+              f"{trained_world.tracking_uri} (registered versions: none yet: run 'anticipate train'; the "
+              "store's registered models: anticipate-next-purchase)"),
              (["forecast", "--model", "99", "--out", "f.parquet"],
               f"has no version 99 in the tracking store {trained_world.tracking_uri} (registered "
               "versions: 1); pass one of them with --model, or an @alias"),

@@ -158,6 +158,11 @@ class Registry:
             named, _, alias = model[len("models:/"):].partition("@")
             self.require_alias(named, alias, given=True)
             return model
+        if model.startswith("models:/") and model.rpartition("/")[2].isdigit():
+            named, _, number = model[len("models:/"):].rpartition("/")
+            if not self._has_version(named, number):  # a mistyped name or version is the user's (exit 2)
+                raise self._no_version(named, number, "pass one of them with --model, or an @alias")
+            return model
         if model == "latest":
             return f"models:/{name}/{self.latest_version(name)}"
         if model.startswith("runs:/"):
@@ -216,6 +221,10 @@ class Registry:
         """The exit-2 error for a version number ``ref`` that ``name`` does not have, listing its versions."""
         known = self.versions(name)
         listed = ", ".join(map(str, known[-10:])) if known else "none yet: run 'anticipate train'"
+        if not known:
+            with service_errors(self.uri, "looking up the model registry"):
+                names = sorted(m.name for m in self.client.search_registered_models())
+            listed += f"; the store's registered models: {', '.join(names) or 'none'}"
         return UsageError(f"model '{name}' has no version {ref} in the tracking store {self.uri} "
                           f"(registered versions: {listed}); {fix}")
 
