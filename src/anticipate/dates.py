@@ -92,6 +92,12 @@ def partial_last_day(order_ts: pd.Series, *, until: pd.Timestamp | None = None) 
     )
 
 
+def partial_day_warnings(order_ts: pd.Series, *, until: pd.Timestamp | None = None) -> list[str]:
+    """:func:`partial_last_day` as the list a command's warnings are added from (empty when quiet)."""
+    said = partial_last_day(order_ts, until=until)
+    return [said] if said else []
+
+
 def data_start(order_ts: pd.Series) -> pd.Timestamp:
     """Midnight of the first order's date."""
     return pd.Timestamp(order_ts.min()).normalize()

@@ -92,7 +92,7 @@ def _model_and_checks(
     source = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
     warnings = check_cutoffs(cut_list, ds, horizon, horizon_from=source)
     end = max(cut_list) + pd.Timedelta(days=horizon)
-    warnings += [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=end)] if w]
+    warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=end)
     if wrapper is None:
         check_trainable(cut_list, ds.orders["order_ts"], horizon)
     else:  # the model fixes horizon, item level and features: say where the config differs

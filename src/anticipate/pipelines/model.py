@@ -64,7 +64,7 @@ def run_train(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
         warnings = short_history_warnings(cfg.model.train_windows, windows, until_ts)
-        warnings += [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=until_ts)] if w]
+        warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=until_ts)
         cfg = with_windows(cfg, windows)
         settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
         bar.step("building features and fitting LightGBM")

@@ -93,7 +93,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
         warnings=[*model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
-                  *_partial(ds, cutoff_ts)],
+                  *dates.partial_day_warnings(ds.orders["order_ts"], until=cutoff_ts)],
     )
 
 
@@ -125,7 +125,8 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings = stale + _partial(ds, date_ts) + _rests_on(settings, ds, wrapper, date_ts)
+        warnings = stale + dates.partial_day_warnings(ds.orders["order_ts"], until=date_ts)
+        warnings += _rests_on(settings, ds, wrapper, date_ts)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         warnings += fc.warnings
@@ -247,11 +248,6 @@ def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp)
     """The warnings about what a plan at ``date`` rests on: the model against the config and the date,
     and the last ingest's warnings."""
     return model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
-
-
-def _partial(ds: DataSet, cutoff: pd.Timestamp) -> list[str]:
-    """A warning when the history before ``cutoff`` ends with a partial day (``dates.partial_last_day``)."""
-    return [w for w in [dates.partial_last_day(ds.orders["order_ts"], until=cutoff)] if w]
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:
