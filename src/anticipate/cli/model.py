@@ -119,6 +119,10 @@ def evaluate_cmd(settings_factory: Any, model: str | None, cutoff: str | None, i
 def predict_cmd(settings_factory: Any, model: str | None, cutoff: str | None, out: Path) -> Any:
     """Score every candidate customer x item pair: p_buy and expected_units over the horizon.
 
+    The file records its cutoff, horizon, item level and model (Parquet: schema metadata; CSV: the
+    sidecar OUT.json). A cutoff before the model's training end is scored with an IN-SAMPLE warning,
+    on stderr and in the file: the model saw those outcomes.
+
     \b
     Examples:
       anticipate predict --out scores.parquet

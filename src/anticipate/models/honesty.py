@@ -86,6 +86,20 @@ def check_evaluate_cutoff(
     )
 
 
+def predict_in_sample_warning(meta: dict[str, Any], cutoff: pd.Timestamp, *, uri: str) -> str | None:
+    """``predict``'s warning when its cutoff is in-sample for the model (:func:`in_sample`), else None.
+
+    Scores there are not refused (scoring history for analysis is legitimate) but they are not
+    forecasts: the model saw the outcomes it is scoring, so they are better than it will ever do.
+    """
+    if not in_sample(meta, cutoff):
+        return None
+    return (f"IN-SAMPLE: cutoff {dates.fmt(cutoff)} lies before the end of the model's training: "
+            f"{_seen(meta, uri)}, so these scores are fitted, not forecast, and look better than the "
+            f"model will do; for out-of-sample scores use --cutoff {dates.fmt(trained_until(meta))} or "
+            f"later, or a model trained with an earlier --until")
+
+
 def check_backtest_model(meta: dict[str, Any], cutoffs: list[pd.Timestamp], *, uri: str) -> None:
     """Exit 2 when a fixed ``backtest --model`` was trained past any of ``cutoffs``, naming them."""
     seen = [c for c in cutoffs if in_sample(meta, c)]

@@ -104,6 +104,29 @@ def load_registered(settings: Settings, model: str | None, *, default_alias: str
     version when that is None too). The store and a local path are checked first
     (:func:`require_model_store`).
     """
+    tracker = _model_tracker(settings, model)
+    uri = tracker.resolve_model_uri(
+        model, name=settings.cfg.model.registered_name, default_alias=default_alias
+    )
+    return tracker.load_model(uri), uri
+
+
+def load_with_source(
+    settings: Settings, model: str | None, *, default_alias: str | None
+) -> tuple[Any, str, dict[str, str | None]]:
+    """:func:`load_registered`, plus where the model comes from: its registry ``version`` and the
+    ``run_id`` that logged it (:meth:`~anticipate.tracking.registry.Registry.model_source`)."""
+    tracker = _model_tracker(settings, model)
+    uri = tracker.resolve_model_uri(
+        model, name=settings.cfg.model.registered_name, default_alias=default_alias
+    )
+    wrapper = tracker.load_model(uri)
+    return wrapper, uri, tracker.registry.model_source(uri)
+
+
+def _model_tracker(settings: Settings, model: str | None) -> Tracker:
+    """The tracker a command loading ``--model`` opens, after :func:`require_model_store`; its offline hint
+    says how to run without the server."""
     from anticipate.tracking.registry import local_model_path
 
     require_model_store(settings, model)
@@ -113,11 +136,7 @@ def load_registered(settings: Settings, model: str | None, *, default_alias: str
     else:
         hint = ("a local copy of the model runs without the server: --model PATH with a local "
                 "--tracking-uri sqlite:///local.db (see the README's runbook)")
-    tracker = open_tracker(settings, offline_hint=hint)
-    uri = tracker.resolve_model_uri(
-        model, name=settings.cfg.model.registered_name, default_alias=default_alias
-    )
-    return tracker.load_model(uri), uri
+    return open_tracker(settings, offline_hint=hint)
 
 
 def refuse_out_in_data(out: str | Path, settings: Settings, option: str = "--out") -> None:

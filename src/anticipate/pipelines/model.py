@@ -6,6 +6,7 @@ Fitting lives in :mod:`anticipate.models.training`, scoring in
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.errors import UsageError
+from anticipate.models import honesty
 from anticipate.models.honesty import no_skill_warning, train_hint
 from anticipate.models.scoring import features_for, model_warnings, score_frame, spec_of
 from anticipate.models.training import (
@@ -26,14 +28,14 @@ from anticipate.models.training import (
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
     load_data,
-    load_registered,
+    load_with_source,
     open_tracker,
     refuse_out_in_data,
     require_model_store,
     resolve_cutoff,
 )
 from anticipate.progress import stages
-from anticipate.storage.files import DataSet, write_table
+from anticipate.storage.files import DataSet, file_digest, write_csv, write_json, write_parquet
 
 
 # --------------------------------------------------------------------------- train
@@ -182,18 +184,27 @@ def _train_text(
 
 # --------------------------------------------------------------------------- predict
 def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
-    """Write per-pair scores ``customer_id, item, p_buy, expected_units`` at a cutoff (Parquet or CSV)."""
+    """Write per-pair scores ``customer_id, item, p_buy, expected_units`` at a cutoff (Parquet or CSV).
+
+    The file says what it holds (:func:`prediction_facts`): in its Parquet schema metadata, or in the
+    sidecar ``<out>.json`` beside a CSV. A cutoff before the model's training end is scored with a
+    loud warning (:func:`~anticipate.models.honesty.predict_in_sample_warning`), there and on stderr.
+    """
     if Path(out).suffix.lower() not in {".parquet", ".csv"}:
         raise UsageError(f"--out {out} must end in .parquet or .csv")
     refuse_out_in_data(out, settings)
     ds = load_data(settings)
-    wrapper, uri = load_registered(settings, model, default_alias=None)
+    wrapper, uri, source = load_with_source(settings, model, default_alias=None)
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec_of(wrapper).horizon, purpose="production", command="predict"
     )
     scored = score_frame(wrapper, features_for(wrapper, ds, cutoff_ts, with_labels=False))
     table = scored[["customer_id", "item", "p_buy", "expected_units"]]
-    write_table(table, out)
+    seen = honesty.predict_in_sample_warning(wrapper.meta, cutoff_ts, uri=uri)
+    warnings = [*([seen] if seen else []), *model_warnings(wrapper, settings.cfg, cutoff_ts)]
+    facts = prediction_facts(wrapper, cutoff_ts, uri, source, warnings)
+    outputs = {"predictions": str(out), "model_uri": uri, **write_predictions(table, out, facts)}
+    mark = " (IN-SAMPLE: see the warning)" if seen else ""
     return Result(
         command="predict",
         metrics={
@@ -201,10 +212,58 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
             "expected_units": float(table["expected_units"].sum()),
         },
         counts={"pairs": len(table), "customers": int(table["customer_id"].nunique())},
-        outputs={"predictions": str(out), "model_uri": uri},
-        text=f"scored {len(table):,} pairs at {dates.fmt(cutoff_ts)} with {uri} -> {out}",
-        warnings=model_warnings(wrapper, settings.cfg, cutoff_ts),
+        outputs=outputs,
+        extra={"cutoff": facts["cutoff"], "in_sample": facts["in_sample"]},
+        text=f"scored {len(table):,} pairs at {dates.fmt(cutoff_ts)}{mark} with {uri} -> {out}",
+        warnings=warnings,
     )
+
+
+def prediction_facts(
+    wrapper: Any, cutoff: pd.Timestamp, uri: str, source: dict[str, str | None], warnings: list[str]
+) -> dict[str, Any]:
+    """What a predictions file holds (docs/data-contract.md#predictions): the cutoff and horizon (days)
+    its scores are for, the item level of its ``item`` column, the model (URI, registry version and
+    train run id, None where unknown; its training end ``trained_until``), whether the cutoff is
+    in-sample for it, and the command's warnings."""
+    spec = spec_of(wrapper)
+    until = honesty.trained_until(wrapper.meta)
+    return {
+        "cutoff": dates.fmt(cutoff),
+        "horizon_days": spec.horizon,
+        "item_level": spec.item_level,
+        "model_uri": uri,
+        "model_version": source.get("version"),
+        "model_run_id": source.get("run_id"),
+        "trained_until": dates.fmt(until) if until is not None else None,
+        "in_sample": honesty.in_sample(wrapper.meta, cutoff),
+        "warnings": list(warnings),
+    }
+
+
+def write_predictions(table: pd.DataFrame, out: Path, facts: dict[str, Any]) -> dict[str, str]:
+    """Write ``table`` to ``out`` atomically with ``facts``; return the extra outputs (the sidecar).
+
+    Parquet: each fact is a key of the schema metadata, its value text (``in_sample`` ``true``/``false``,
+    ``warnings`` a JSON list, an unknown value ""). CSV, which has no place for them: the sidecar
+    ``<out>.json`` (the facts with their JSON types, plus the CSV's ``rows`` and ``sha256`` so that a
+    sidecar separated from its CSV is told apart), written after the CSV, atomically too.
+    """
+    if Path(out).suffix.lower() == ".parquet":
+        write_parquet(table, out, metadata={k: _meta_text(v) for k, v in facts.items()})
+        return {}
+    write_csv(table, out)
+    sidecar = Path(f"{out}.json")
+    write_json({**facts, "file": Path(out).name, "rows": len(table), "sha256": file_digest(out)}, sidecar)
+    return {"metadata": str(sidecar)}
+
+
+def _meta_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return json.dumps(value) if isinstance(value, list) else str(value)
 
 
 # --------------------------------------------------------------------------- promote

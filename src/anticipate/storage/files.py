@@ -124,15 +124,26 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
+                  metadata: dict[str, str] | None = None) -> Path:
     """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
 
     ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
-    and the rest is stored plain (Arrow's default, 1 MiB, when None).
+    and the rest is stored plain (Arrow's default, 1 MiB, when None). ``metadata``: key-value pairs
+    added to the file's schema metadata (``pyarrow.parquet.read_schema(path).metadata``), beside
+    pandas' own ``pandas`` key.
     """
     limit = {} if dictionary_bytes is None else {"dictionary_pagesize_limit": int(dictionary_bytes)}
     with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **limit)
+        if metadata is None:
+            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **limit)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+            pq.write_table(table, tmp, compression="zstd", **limit)
     return Path(target)
 
 

@@ -311,6 +311,37 @@ class Registry:
             f"'anticipate promote VERSION --alias {alias}'"
         )
 
+    def model_source(self, uri: str) -> dict[str, str | None]:
+        """Where the model ``uri`` (as :meth:`resolve_model_uri` returns it) comes from: its registry
+        ``version`` and the ``run_id`` of the run that logged it, each None where unknown (a ``runs:/``
+        URI or a local copy names no version; a version the store no longer finds names neither).
+
+        An alias is read once here: a promotion between loading and this call would name the new version.
+        """
+        path = local_model_path(uri)
+        if uri.startswith("runs:/"):
+            return {"version": None, "run_id": uri.removeprefix("runs:/").partition("/")[0] or None}
+        if path is not None:
+            from mlflow.models import Model
+
+            run_id = Model.load(str(path)).run_id if (path / "MLmodel").is_file() else None
+            return {"version": None, "run_id": run_id or None}
+        if not uri.startswith("models:/"):  # another artifact store's URI
+            return {"version": None, "run_id": None}
+        name, sep, alias = uri.removeprefix("models:/").partition("@")
+        with service_errors(self.uri, "reading the model version"):
+            try:
+                if sep:
+                    found = self.client.get_model_version_by_alias(name, alias)
+                else:
+                    name, _, number = name.rpartition("/")
+                    found = self.client.get_model_version(name, number)
+            except MlflowException as exc:
+                if not (is_not_found(exc) or _user_error(exc)):
+                    raise
+                return {"version": None, "run_id": None}
+        return {"version": str(found.version), "run_id": found.run_id or None}
+
     def load_model(self, uri: str) -> Any:
         """Load a pyfunc model and return the wrapped Python object; ModelNotFound (exit 3) if it fails."""
         import mlflow.pyfunc
