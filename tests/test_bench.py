@@ -200,7 +200,7 @@ def crafted_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                                                            "brier": 0.20}),
     }
     for _ in range(17):  # 17 more run ids: two of them must share their first hex digit
-        _crafted_run(tracker, "solve", {})
+        _crafted_run(tracker, "forecast", {})  # a command that records runs (solve records none)
     return {"uri": uri, "root": str(root), **ids}
 
 
@@ -253,6 +253,31 @@ def test_an_ambiguous_or_unknown_run_prefix_exits_2_naming_the_candidates(crafte
     done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "compare", unknown, crafted_store["a"],
                    cwd=Path(crafted_store["root"]))
     assert done.returncode == 2 and f"no run id starts with '{unknown}'" in done.stderr
+
+
+def test_runs_list_of_a_mistyped_command_exits_2_naming_the_commands(crafted_store: dict[str, str]) -> None:
+    """audit24 F10a: --command evalute listed nothing and exited 0, as if there were no such runs."""
+    from anticipate.tracking import tags
+
+    done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "list", "--command", "evalute",
+                   cwd=Path(crafted_store["root"]))
+    assert done.returncode == 2, done.stderr
+    assert ("--command evalute is not a command that records runs; did you mean evaluate? pass one of: "
+            f"{', '.join(tags.TRACKED_COMMANDS)}") in done.stderr
+    assert "Traceback" not in done.stderr
+    listed = run_cli("--json", "--tracking-uri", crafted_store["uri"], "runs", "list", "--command",
+                     "evaluate", cwd=Path(crafted_store["root"]))
+    assert json.loads(listed.stdout)["counts"]["runs"] == 3  # a, b, e
+
+
+def test_every_command_a_run_records_is_one_runs_list_offers(tmp_path: Path) -> None:
+    """The list --command checks against is the one Tracker.run enforces: a new tracked command that is
+    not in it fails on its first run, not in a user's silent empty list."""
+    from anticipate.tracking import Tracker
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match=r"'solve' is not in tags\.TRACKED_COMMANDS"), tracker.run("solve"):
+        pass
 
 
 def test_the_sweeps_comparison_names_the_child_marked_best(crafted_store: dict[str, str]) -> None:

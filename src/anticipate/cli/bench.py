@@ -23,7 +23,8 @@ def runs_group() -> None:
 
 @runs_group.command("list")
 @click.option("--command", "command_name", default=None,
-              help="Only runs of this command (train, evaluate, ...).")
+              help="Only runs of this command: train, evaluate, forecast, allocate, backtest, "
+                   "backtest-cutoff, experiment or experiment-child.")
 @click.option("--since", default=None, help="Only runs started on or after this date (YYYY-MM-DD).")
 @click.option("--filter", "filter_string", default=None,
               help="An MLflow search filter, e.g. \"metrics.auc > 0.8\".")

@@ -33,10 +33,13 @@ HEADLINE_METRICS = (
 
 
 def build_filter(command: str | None, since: str | None, extra: str | None) -> str:
-    """An MLflow search filter from ``--command``, ``--since`` (YYYY-MM-DD) and ``--filter``."""
+    """An MLflow search filter from ``--command`` (one of ``tags.TRACKED_COMMANDS``, else exit 2),
+    ``--since`` (YYYY-MM-DD) and ``--filter``."""
     from anticipate.dates import parse_date
     from anticipate.tracking import tags
 
+    if command is not None:
+        tags.check_command(command)
     start_ms = None
     if since:
         start = parse_date(since, name="--since").to_pydatetime().replace(tzinfo=dt.UTC)

@@ -207,6 +207,8 @@ class Tracker:
         existing run (an interrupted experiment parent); ``started_ms`` overrides the
         start time (ms since epoch).
         """
+        if command not in tags.TRACKED_COMMANDS:  # runs list --command offers exactly these
+            raise ValueError(f"{command!r} is not in tags.TRACKED_COMMANDS; add it there")
         start = self._start_ms(started_ms)
         if resume_run_id is not None:
             with service_errors(self.uri, f"resuming the '{command}' run"):

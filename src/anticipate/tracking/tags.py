@@ -25,6 +25,11 @@ TAG_CHILD = "anticipate.child_key"  #: a sweep child's stable key (its overrides
 TAG_OVERRIDES = "anticipate.overrides"  #: a sweep child's config overrides (JSON)
 TAG_PARENT = "mlflow.parentRunId"  #: MLflow's own nesting tag
 
+#: Every value of TAG_COMMAND: the commands that record a run (Tracker.run refuses any other), and
+#: the children ``backtest`` and ``experiment run`` nest under their parent run.
+TRACKED_COMMANDS = ("train", "evaluate", "forecast", "allocate", "backtest", "backtest-cutoff", "experiment",
+                    "experiment-child")
+
 #: Tags whose differing values make two runs' metrics not like for like.
 LIKE_FOR_LIKE_TAGS = (TAG_DIGEST, TAG_CUTOFF)
 
@@ -56,6 +61,19 @@ def all_of(*clauses: str | None) -> str:
 def command_is(command: str) -> str:
     """Runs of one anticipate command."""
     return tag_equals(TAG_COMMAND, command)
+
+
+def check_command(command: str, option: str = "--command") -> None:
+    """UsageError (exit 2) when ``command`` records no runs (a typo such as ``evalute`` matched none,
+    silently), naming the closest and every one of :data:`TRACKED_COMMANDS`."""
+    if command in TRACKED_COMMANDS:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(command, TRACKED_COMMANDS, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise UsageError(f"{option} {command} is not a command that records runs; {hint}pass one of: "
+                     f"{', '.join(TRACKED_COMMANDS)}")
 
 
 def started_since(epoch_ms: int) -> str:
