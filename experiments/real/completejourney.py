@@ -20,7 +20,9 @@
 The default cutoffs are the last three weekly ones whose whole horizon the log holds: it was
 collected until 2017-12-31 24:00 store time (``COLLECTED_UNTIL``, 05:00 UTC the next day), so with a
 7-day horizon 2017-12-25 is the last; a cutoff whose horizon runs past it is refused (its actual
-would count the missing days as no demand).
+would count the missing days as no demand), as is one without two training windows before it (the
+first is 2017-01-16) or a malformed date: exit 2, one line naming the range, before anything is
+fetched (:func:`anticipate.datasets.completejourney.parse_cutoffs`).
 
 Usage: ``python experiments/real/completejourney.py [--cutoffs 2017-12-11,2017-12-18,2017-12-25]
 [--config extra.yaml] [--reuse]``; ``--reuse`` keeps the trained models and evaluate metrics
@@ -141,6 +143,18 @@ def table(results: dict) -> str:
 
 
 def main() -> None:
+    """:func:`run_all`, with a user's mistake (a bad --cutoffs, --config or package file) said in one
+    paragraph with exit 2, as the CLI does, not a traceback."""
+    from anticipate.errors import AnticipateError
+
+    try:
+        run_all()
+    except AnticipateError as exc:
+        print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+
+
+def run_all() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cutoffs", default=",".join(CUTOFFS), help="comma-separated YYYY-MM-DD")
     parser.add_argument("--config", type=Path, default=None, help="extra config keys (YAML)")
@@ -149,6 +163,7 @@ def main() -> None:
                         help="keep the models and evaluate metrics of results.json; redo the forecast part")
     opts = parser.parse_args()
     out = opts.out.resolve()
+    cutoffs = check_cutoffs(opts.cutoffs, out / "config.yaml" if opts.reuse else opts.config)
     out.mkdir(parents=True, exist_ok=True)
     if opts.reuse:
         results = json.loads((out / "results.json").read_text())
@@ -160,8 +175,6 @@ def main() -> None:
         ingest, seconds, _ = run(["ingest", "--orders", str(sources["orders"]), "--products",
                                   str(sources["products"]), "--out", str(out / "data")], config)
         results["ingest"] = {"counts": ingest.get("counts"), "seconds": round(seconds, 1)}
-    cutoffs = opts.cutoffs.split(",")
-    check_collected(cutoffs, config)
     for cutoff in cutoffs:
         if not (opts.reuse and cutoff in results["cutoffs"]):
             results["cutoffs"][cutoff] = train_and_evaluate(cutoff, config)
@@ -172,20 +185,16 @@ def main() -> None:
     print(f"\nresults: {out / 'results.json'}")
 
 
-def check_collected(cutoffs: list[str], config: Path) -> None:
-    """Exit when a cutoff's horizon (``time.horizon_days``) runs past the log's collection."""
-    import pandas as pd
-
+def check_cutoffs(text: str, config: Path | None) -> list[str]:
+    """``--cutoffs`` checked before anything is fetched or trained: each a date whose training windows
+    and ``time.horizon_days`` horizon (from ``config``) lie inside the log, else exit 2 naming the range
+    (:func:`anticipate.datasets.completejourney.parse_cutoffs`)."""
+    from anticipate import dates
     from anticipate.config import load_config
-    from anticipate.datasets.completejourney import COLLECTED_UNTIL, horizon_collected
+    from anticipate.datasets.completejourney import parse_cutoffs
 
     horizon = load_config(config).time.horizon_days
-    late = [c for c in cutoffs if not horizon_collected(pd.Timestamp(c), horizon)]
-    if late:
-        last = (COLLECTED_UNTIL - pd.Timedelta(days=horizon)).normalize().date()
-        raise SystemExit(f"cutoffs {late}: the {horizon}-day horizon runs past the end of the log's "
-                         f"collection ({COLLECTED_UNTIL} UTC, 2017-12-31 24:00 store time), so its last "
-                         f"days would count as no demand; the last cutoff with a full horizon is {last}")
+    return [dates.fmt(c) for c in parse_cutoffs(text, horizon)]
 
 
 def train_and_evaluate(cutoff: str, config: Path) -> dict:

