@@ -45,6 +45,17 @@ def parse_date(value: str, *, name: str = "--cutoff") -> pd.Timestamp:
     return ts.normalize()
 
 
+def naive_utc(order_ts: pd.Series) -> pd.Series:
+    """``order_ts`` in the data contract's form, naive UTC: a zone-aware series converted to UTC and its zone
+    dropped (the same instants, as ingest stores a value with an offset), a naive one as it is.
+
+    Not ``tz_localize(None)`` alone, which would keep the local wall time of a non-UTC zone.
+    """
+    if isinstance(order_ts.dtype, pd.DatetimeTZDtype):
+        return order_ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return order_ts
+
+
 def data_end(order_ts: pd.Series) -> pd.Timestamp:
     """The production cutoff: midnight after the last order (``last order date + 1 day``)."""
     return pd.Timestamp(order_ts.max()).normalize() + pd.Timedelta(days=1)

@@ -81,7 +81,7 @@ class _Pairs:
            item_level: str, products: pd.DataFrame | None) -> _Pairs:
         """The lines in ``[min(starts) - lookback, max(starts) + H)``, coded by pair."""
         horizon, lookback = np.timedelta64(horizon_days, "D"), np.timedelta64(lookback_days, "D")
-        ts = orders["order_ts"].to_numpy().astype("datetime64[ns]", copy=False)
+        ts = dates.naive_utc(orders["order_ts"]).to_numpy().astype("datetime64[ns]", copy=False)
         first, last = (_ns(t) for t in (min(starts), max(starts)))
         rows = np.flatnonzero((ts >= first - lookback) & (ts < last + horizon))
         customer = pd.factorize(orders["customer_id"].take(rows).astype(str), use_na_sentinel=False)[0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._sums import recode, used_codes
@@ -253,7 +254,8 @@ def history(
 ) -> Lines:
     """The order lines strictly before ``cutoff`` as codes and days (see :class:`Lines`)."""
     hist = _before(orders, cutoff)
-    ts = hist["order_ts"].to_numpy().astype("datetime64[ns]")
+    # explicit naive UTC: numpy's cast of zone-aware stamps gives the same instants with a UserWarning
+    ts = dates.naive_utc(hist["order_ts"]).to_numpy().astype("datetime64[ns]")  # a copy: consumed below
     jobs = {
         "cust": lambda: _sorted_codes(hist["customer_id"]),
         "item": lambda: _sorted_codes(item_column(hist, item_level, products)),

@@ -311,6 +311,18 @@ def check_table_schema(path: Path, table: str) -> None:
                             f"{col.kind}; {fix}", file=str(path), column=col.name)
 
 
+def _order_ts_naive_utc(orders: pd.DataFrame | None) -> None:
+    """Store a zone-aware ``order_ts`` (a data directory written by another tool) as the contract's naive
+    UTC, in place (:func:`anticipate.dates.naive_utc`: the same instants, as ingest converts an offset);
+    every cutoff is a naive UTC midnight, which pandas refuses to compare with a zone-aware stamp."""
+    from anticipate.dates import naive_utc
+
+    if orders is None or "order_ts" not in orders:
+        return
+    if isinstance(orders["order_ts"].dtype, pd.DatetimeTZDtype):
+        orders["order_ts"] = naive_utc(orders["order_ts"])
+
+
 def load_dataset(
     data_dir: str | Path,
     *,
@@ -357,4 +369,5 @@ def load_dataset(
             loaded[name] = read_parquet_checked(
                 path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored
             ) if wanted else None
+        _order_ts_naive_utc(loaded["orders"])
         return DataSet(path=data_dir, digest=digest.result(), **loaded)  # type: ignore[arg-type]
