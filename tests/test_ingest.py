@@ -256,7 +256,7 @@ def test_parquet_in_and_broken_parquet(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "content", "said"), [
     ("orders.json", b'{"customer_id": "c1", "order_ts": "2025-01-01"}\n', "this is JSON, not CSV"),
-    ("orders.json.gz", gzip.compress(b'[\n {"customer_id": "c1"}\n]\n'), "this is JSON, not CSV"),
+    ("orders.json.gz", gzip.compress(b'[\n {"customer_id": "c1"}\n]\n', mtime=0), "this is JSON, not CSV"),
     ("orders.csv.bz2", b"BZh91AY&SY\x93\x01", "this is bzip2-compressed: decompress it (bunzip2)"),
     ("orders.csv.zst", b"\x28\xb5\x2f\xfd\x04\x00", "this is zstd-compressed"),
     ("orders.xls", b"\xd0\xcf\x11\xe0\xa1\xb1", "this is an old Excel workbook (.xls)"),
