@@ -30,7 +30,8 @@ from tests.conftest import (
 
 DATE = WORLD_DATE  # the day after the small world's last order
 CONFIG_B = WORLD_CONFIG + "economics:\n  cost_unsold: 2.0\n  value_local: 3.0\n"  # other economics
-PLAN_FILES = {"allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json"}
+PLAN_FILES = {"allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json",
+              "instance/cells.parquet", "instance/skus.csv", "instance/warehouses.csv"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ def train_and_promote(root: Path, data: Path, config: Path, tracking_uri: str) -
 
 
 def read_plan(plan_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(plan_dir.iterdir())}
+    """Every file of a plan directory by its path inside it (``instance/cells.parquet``), and its bytes."""
+    files = sorted(p for p in plan_dir.rglob("*") if p.is_file())
+    return {p.relative_to(plan_dir).as_posix(): p.read_bytes() for p in files}
 
 
 @pytest.fixture(scope="module")

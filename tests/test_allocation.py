@@ -18,6 +18,7 @@ from anticipate.allocation import (
     read_instance,
     solve,
     validate_instance,
+    write_instance,
 )
 from anticipate.allocation.highs import lp_bound
 from anticipate.allocation.solver import (
@@ -391,6 +392,29 @@ def test_duplicate_ids_and_unknown_references(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match="not in the skus table"):
         read_instance(d)
+
+
+def test_write_instance_reads_back_number_for_number_and_each_table_once(tmp_path: Path) -> None:
+    """allocate's export (warehouses.csv, skus.csv to edit, cells.parquet) is what solve reads: same
+    numbers to the bit, ids as text ("007" is not 7), a capped capacity; a table in two formats is refused."""
+    inst = generate_instance(3, 40, seed=2)
+    ids = {s: f"{i:03d}" for i, s in enumerate(inst.skus["sku"])}  # numeric-looking SKU codes
+    inst = validate_instance(
+        inst.warehouses.assign(capacity=[1e15, *inst.warehouses["capacity"].iloc[1:]]),
+        inst.skus.assign(sku=inst.skus["sku"].map(ids)),
+        inst.cells.assign(sku=inst.cells["sku"].astype(str).map(ids)),
+    )
+    paths = write_instance(inst, tmp_path / "instance")
+    assert sorted(p.name for p in paths.values()) == ["cells.parquet", "skus.csv", "warehouses.csv"]
+    back = read_instance(tmp_path / "instance")
+    for name in ("warehouses", "skus", "cells"):
+        text = {c: str for c in ("warehouse_id", "sku") if c in getattr(inst, name)}
+        pd.testing.assert_frame_equal(getattr(back, name).astype(text), getattr(inst, name).astype(text))
+    assert solve(back).objective == solve(inst).objective
+
+    inst.warehouses.to_parquet(tmp_path / "instance" / "warehouses.parquet")
+    with pytest.raises(DataError, match=r"both warehouses\.parquet and warehouses\.csv"):
+        read_instance(tmp_path / "instance")
 
 
 def test_highs_polish_proves_small_plans_optimal() -> None:

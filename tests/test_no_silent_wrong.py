@@ -8,6 +8,7 @@ night after the data. Each test names the case of the issue it covers.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,8 @@ from tests.conftest import TrainedWorld, run_cli
 
 DATA_END = "2024-08-28"  # the sample below runs 2024-01-01 to 2024-08-27: the production cutoff
 LAST_FULL = "2024-08-21"  # the last full cutoff (7-day horizon) = the default model's --until
-PLAN_FILES = ("allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json")
+PLAN_FILES = ("allocation.png", "forecast.parquet", "plan.csv", "plan.parquet", "summary.json",
+              "instance/cells.parquet", "instance/skus.csv", "instance/warehouses.csv")
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +211,37 @@ def test_the_sample_plan_passes_the_gates_and_reads_well(world: Path) -> None:
     assert (plan_dir / "allocation.png").stat().st_size > 50_000
 
 
+@pytest.mark.slow
+def test_the_nights_instance_re_solves_to_its_plan_and_a_capacity_what_if_changes_it(
+    world: Path, tmp_path: Path
+) -> None:
+    """The README's what-if: ``solve --instance plans/DATE/instance`` is the night's plan (same units, same
+    objective); the same instance with one capacity edited in warehouses.csv gives another plan."""
+    night = world / "plans" / DATA_END
+    night_summary = json.loads((night / "summary.json").read_text())
+    common = ["-q", "--config", str(world / "small.yaml"), "solve"]
+    done = run_cli(*common, "--instance", str(night / "instance"), "--out", str(tmp_path / "same"), cwd=world)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = json.loads((tmp_path / "same" / "summary.json").read_text())
+    assert again["objective"] == pytest.approx(night_summary["objective"], rel=1e-9, abs=0)
+    assert again["units"] == night_summary["units"] > 0
+    assert pd.read_parquet(tmp_path / "same" / "plan.parquet").equals(pd.read_parquet(night / "plan.parquet"))
+
+    whatif = tmp_path / "what-if"
+    shutil.copytree(night / "instance", whatif)
+    warehouses = pd.read_csv(whatif / "warehouses.csv", dtype={"warehouse_id": str})
+    full = max(night_summary["capacity_used"], key=lambda w: night_summary["capacity_used"][w]["volume_used"])
+    warehouses.loc[warehouses["warehouse_id"] == full, "capacity"] /= 4  # the planner's edit: one cell
+    warehouses.to_csv(whatif / "warehouses.csv", index=False)
+    done = run_cli(*common, "--instance", str(whatif), "--out", str(whatif / "plan"), cwd=world)
+    assert done.returncode == 0, done.stderr[-2000:]
+    changed = json.loads((whatif / "plan" / "summary.json").read_text())
+    assert changed["objective"] < night_summary["objective"]
+    used, was = changed["capacity_used"][full], night_summary["capacity_used"][full]
+    assert used["capacity"] == pytest.approx(was["capacity"] / 4)
+    assert used["volume_used"] <= used["capacity"] + 1e-9 < was["volume_used"]
+
+
 def test_planner_table_keeps_the_plan_rows_and_fills_unknowns() -> None:
     units = pd.DataFrame({"warehouse_id": ["W2", "W1"], "sku": ["S1", "S9"], "units": [3, 1]})
     forecast = pd.DataFrame({"warehouse_id": ["W1", "W2"], "sku": ["S1", "S1"], "mu": [0.5, 2.345]})
@@ -301,7 +334,6 @@ def test_train_until_latest_hints_promote_and_evaluate_refuses_it(world: Path) -
 def test_a_partial_last_day_is_a_warning_wherever_a_command_reads_it(world: Path, tmp_path: Path) -> None:
     """audit22 #4: an export taken in the morning (the sample cut at 2025-12-30 10:00) counted its last day
     as a full one: backtest bias +16.3% against +4.9%, and no command said a word."""
-    import shutil
 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq

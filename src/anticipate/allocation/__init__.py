@@ -7,6 +7,7 @@ from anticipate.allocation.instance import (
     instance_from_frames,
     read_instance,
     validate_instance,
+    write_instance,
 )
 from anticipate.allocation.plan import (
     GAP_TOLERANCE,
@@ -34,4 +35,5 @@ __all__ = [
     "solve",
     "solve_configured",
     "validate_instance",
+    "write_instance",
 ]

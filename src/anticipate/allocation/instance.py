@@ -1,8 +1,13 @@
-"""The allocation instance: reading, building, generating (the tables and their checks: :mod:`.validation`).
+"""The allocation instance: reading, writing, building, generating (the tables and their checks:
+:mod:`.validation`).
 
 ``warehouses`` (warehouse_id, capacity in volume), ``skus`` (sku, unit_volume, supply in
 units, g and h in currency), ``cells`` (warehouse_id, sku, mu, var in units,
 move_cost in currency per unit). Every problem names the file, row and column.
+
+:func:`write_instance` and :func:`read_instance` are the one owner of the directory format: what
+``allocate`` exports into ``plans/DATE/instance/`` is what ``solve --instance`` reads, number for
+number (floats are written as their shortest round-trip text and read back exactly).
 """
 
 from __future__ import annotations
@@ -24,28 +29,41 @@ __all__ = [
     "read_instance",
     "sku_economics",
     "validate_instance",
+    "write_instance",
 ]
+
+#: How :func:`write_instance` stores each table: the two small tables a planner edits as text
+#: (a capacity, a supply), the cells (warehouses x SKUs, up to millions of rows) as Parquet.
+EXPORT_SUFFIX = {"warehouses": ".csv", "skus": ".csv", "cells": ".parquet"}
 
 
 def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
-    for suffix in (".parquet", ".csv"):
-        path = directory / f"{name}{suffix}"
-        if path.is_file():
-            if suffix == ".csv":
-                try:
-                    return pd.read_csv(path), str(path)
-                except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-                    raise DataError(
-                        f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path)
-                    ) from None
-            from anticipate.storage.files import read_parquet_checked
+    found = [directory / f"{name}{suffix}" for suffix in (".parquet", ".csv")]
+    found = [path for path in found if path.is_file()]
+    if len(found) > 1:  # one would be ignored without a word: an edited copy beside the exported file
+        raise DataError(
+            f"{directory} holds both {name}.parquet and {name}.csv; an instance directory holds each "
+            "table once: delete the one you did not mean (e.g. the exported file you replaced by an "
+            "edited copy)"
+        )
+    if not found:
+        raise DataError(
+            f"{directory} has no {name}.parquet or {name}.csv; an instance directory holds warehouses, "
+            "skus and cells (see 'anticipate solve --help')"
+        )
+    path = found[0]
+    ids = {c: str for c in ("warehouse_id", "sku") if c in COLUMNS[name]}
+    if path.suffix == ".csv":
+        try:  # ids as text: "007" stays "007", as in a Parquet table beside it
+            return pd.read_csv(path, dtype=ids), str(path)
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(
+                f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path)
+            ) from None
+    from anticipate.storage.files import read_parquet_checked
 
-            ids = [c for c in ("warehouse_id", "sku") if c in COLUMNS[name]]  # categoricals: no 10 M strings
-            return read_parquet_checked(path, dictionary=ids, stored_dictionaries=True), str(path)
-    raise DataError(
-        f"{directory} has no {name}.parquet or {name}.csv; an instance directory holds warehouses, "
-        "skus and cells (see 'anticipate solve --help')"
-    )
+    # categoricals: no 10 M strings
+    return read_parquet_checked(path, dictionary=list(ids), stored_dictionaries=True), str(path)
 
 
 def read_instance(directory: str | Path) -> Instance:
@@ -57,6 +75,24 @@ def read_instance(directory: str | Path) -> Instance:
     for name in COLUMNS:
         frames[name], sources[name] = _read_table(directory, name)
     return validate_instance(frames["warehouses"], frames["skus"], frames["cells"], sources=sources)
+
+
+def write_instance(inst: Instance, directory: str | Path) -> dict[str, Path]:
+    """Write ``inst`` into ``directory`` (created) as :func:`read_instance` reads it back, file by file
+    atomically: ``warehouses.csv``, ``skus.csv`` and ``cells.parquet`` (:data:`EXPORT_SUFFIX`).
+
+    Returns the path of each table by name.
+    """
+    from anticipate.storage.files import write_csv, write_parquet
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, suffix in EXPORT_SUFFIX.items():
+        frame = getattr(inst, name)[list(COLUMNS[name])]
+        paths[name] = directory / f"{name}{suffix}"
+        (write_csv if suffix == ".csv" else write_parquet)(frame, paths[name])
+    return paths
 
 
 def sku_economics(products: pd.DataFrame, *, default_g: float, default_h: float) -> pd.DataFrame:

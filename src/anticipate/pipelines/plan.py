@@ -3,7 +3,9 @@
 ``allocate --date D`` holds a per-date lock, builds features at D with the
 ``production`` model, forecasts, solves the allocation and publishes ``plans/D/``
 atomically (stage, then rename): the directory is at every moment absent, the
-previous complete plan or the new complete plan. Same inputs, same bytes.
+previous complete plan or the new complete plan. Same inputs, same bytes. The plan
+directory holds the instance it solved (``instance/``, as ``solve --instance`` reads it), so
+a planner can re-solve the night with a changed capacity or supply (a what-if).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from anticipate.tracking import tags
 #: What ``plans/DATE/`` holds; an existing one holding anything else is refused.
 PLAN_OUTPUT = DirOutput(
     "allocate",
-    frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png"}),
+    frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png", "instance"}),
     label="the plan directory",
     fix="move that entry out of it, or set allocate.plans_dir to another directory",
 )
@@ -131,7 +133,8 @@ def run_allocate(
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         warnings += fc.warnings
         bar.step("allocating")
-        plan = _solve(build_instance(ds, fc, settings), settings, lp_bound)
+        instance = build_instance(ds, fc, settings)
+        plan = _solve(instance, settings, lp_bound)
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
@@ -148,7 +151,7 @@ def run_allocate(
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")
-            _publish(target, plan, summary, fc, ds, dates.fmt(date_ts))
+            _publish(target, plan, instance, summary, fc, ds, dates.fmt(date_ts))
             run.log_artifact(target, "plan")
     counts = {
         "cells": len(plan.units),
@@ -160,7 +163,7 @@ def run_allocate(
         run_id=run.run_id,
         metrics={**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds},
         counts=counts,
-        outputs={"plan_dir": str(target)},
+        outputs={"plan_dir": str(target), "instance": str(target / "instance")},
         warnings=warnings,
         extra={"summary": summary},
         text=_allocate_text(target, summary, counts),
@@ -269,14 +272,18 @@ def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
 
 
 def _publish(
-    target: Path, plan: Any, summary: dict[str, Any], fc: ForecastOutput, ds: DataSet, date: str
+    target: Path, plan: Any, instance: Any, summary: dict[str, Any], fc: ForecastOutput, ds: DataSet,
+    date: str,
 ) -> None:
+    """Stage the night's files, the solved instance among them (``instance/``), and publish them at once."""
     import matplotlib.pyplot as plt
 
+    from anticipate.allocation import write_instance
     from anticipate.plots.plan import allocation_map
 
     with staging_dir(target, PLAN_OUTPUT, locked=True) as stage:  # run_allocate holds it
         write_parquet(plan.units, stage / "plan.parquet")
+        write_instance(instance, stage / "instance")
         write_csv(planner_table(plan.units, fc.table, ds.products), stage / "plan.csv")
         write_parquet(fc.table, stage / "forecast.parquet")
         write_json(summary, stage / "summary.json")
