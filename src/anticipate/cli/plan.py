@@ -53,9 +53,11 @@ def allocate_cmd(settings_factory: Any, date: str | None, model: str | None, lp_
                  allow_stale: bool, scheduler: str | None) -> Any:
     """Nightly: forecast, pre-position stock into warehouses, publish plans/DATE/ atomically.
 
-    Writes plan.parquet, plan.csv, summary.json (objective, bound, gap, capacity used)
-    and allocation.png. plan.csv lists each cell's units beside the SKU's category and
-    the expected demand (units over the horizon). A plan that fails a sanity gate (no
+    Writes plan.parquet, plan.csv, summary.json (objective, bound, gap, capacity used),
+    allocation.png and instance/, the instance it solved (warehouses.csv, skus.csv,
+    cells.parquet): edit a copy and 'anticipate solve --instance' it for a what-if.
+    plan.csv lists each cell's units beside the SKU's category and the expected demand
+    (units over the horizon). A plan that fails a sanity gate (no
     demand maps to a warehouse, an empty forecast, 0 units although a warehouse has
     capacity and a cell of a SKU with central supply expects >= 1 unit, or a forecast
     total beyond allocate.max_forecast_ratio of recent orders) is not published and

@@ -23,11 +23,15 @@ def solve_cmd(settings_factory: Any, instance_dir: Path, out: Path, lp_bound: bo
     """Solve an allocation instance: plan.parquet, plan.csv and summary.json (objective, bound, gap).
 
     Instance files: warehouses (warehouse_id, capacity), skus (sku, unit_volume, supply,
-    g, h), cells (warehouse_id, sku, mu, var, move_cost). Solved as allocate solves: up to
-    allocate.lp_bound_max_cells cells, with the HiGHS LP bound and integer polish.
+    g, h), cells (warehouse_id, sku, mu, var, move_cost), each .parquet or .csv (not both).
+    Solved as allocate solves: up to allocate.lp_bound_max_cells cells, with the HiGHS LP
+    bound and integer polish. A night's plans/DATE/instance/ solved with the night's --config
+    gives the night's plan; for a what-if, edit a copy (a capacity in warehouses.csv, a
+    supply in skus.csv) and solve that.
 
     \b
     Examples:
+      cp -r plans/2025-12-31/instance what-if   # then edit what-if/warehouses.csv
       anticipate solve --instance what-if/ --out what-if/plan
       anticipate solve --instance small/ --out small/plan --lp-bound --json
     """
