@@ -198,6 +198,10 @@ def crafted_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                                                            "brier": 0.10}),
         "best": _crafted_run(tracker, "experiment-child", {"auc": 0.81, "logloss": 0.35, "ece": 0.02,
                                                            "brier": 0.20}),
+        # an honest evaluate and an in-sample one that beats it on every metric
+        "honest": _crafted_run(tracker, "evaluate", {"auc": 0.80, "logloss": 0.40}),
+        "flattered": _crafted_run(tracker, "evaluate", {"auc": 0.95, "logloss": 0.20},
+                                  extra_tags={"anticipate.in_sample": "true"}),
     }
     for _ in range(17):  # 17 more run ids: two of them must share their first hex digit
         _crafted_run(tracker, "forecast", {})  # a command that records runs (solve records none)
@@ -404,3 +408,45 @@ def test_compare_warns_when_a_run_scored_in_sample() -> None:
     assert data_warnings([run("aaaaaaaa11", "false"), run("bbbbbbbb22", "false")]) == []
     (warning,) = data_warnings([run("aaaaaaaa11", "false"), run("bbbbbbbb22", "true")])
     assert warning.startswith("run(s) bbbbbbbb scored a cutoff their model was trained or validated on")
+
+
+def test_compare_names_no_winner_when_a_run_scored_in_sample(crafted_store: dict[str, str]) -> None:
+    """The in-sample run is better on both metrics: the table and the warning are shown, no winner is named
+    and the output says why (it crowned the in-sample run after warning about it)."""
+    honest, flattered = crafted_store["honest"], crafted_store["flattered"]
+    out = _compare_json(crafted_store, honest, flattered)
+    assert out["winner"] is None and out["wins"] is None
+    assert out["no_winner"].startswith("no winner named: the runs are not like for like (run(s) "
+                                       f"{flattered[:8]} scored in sample)")
+    assert out["comparison"]["auc"]["values"] == [0.80, 0.95] and out["comparison"]["auc"]["best"] is None
+    assert any("evaluate --in-sample" in w for w in out["warnings"])
+    done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "compare", honest, flattered,
+                   cwd=Path(crafted_store["root"]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "auc" in done.stdout and "0.95(+0.15)" in done.stdout and "*" not in done.stdout
+    assert "no winner named: the runs are not like for like" in done.stdout
+    assert "is better on" not in done.stdout and "wins:" not in done.stdout
+    assert "evaluate --in-sample" in done.stderr
+
+
+def test_compare_names_no_winner_when_the_runs_predict_different_things() -> None:
+    """A category-level run better on every metric than a SKU-level one: no winner, per metric or overall,
+    also when a sweep's metric decides; the same runs on one task name the winner."""
+    from anticipate.tracking.compare import compare_runs, comparison_text, no_winner
+    from anticipate.tracking.reader import RunRecord
+
+    def run(run_id: str, level: str, auc: float) -> RunRecord:
+        params = {"model.item_level": level, "time.horizon_days": "7"}
+        return RunRecord(run_id, "0", run_id, "FINISHED", 0, 1, {"anticipate.command": "evaluate"}, params,
+                         {"auc": auc, "logloss": 1 - auc})
+
+    same = compare_runs([run("aaaaaaaa1", "sku", 0.8), run("bbbbbbbb2", "sku", 0.9)])
+    assert same.verdict == 1 and same.wins == [0, 2] and no_winner(same) is None
+    for decide_by in (None, "auc"):
+        c = compare_runs([run("aaaaaaaa1", "sku", 0.8), run("bbbbbbbb2", "category", 0.9)],
+                         decide_by=decide_by)
+        assert c.verdict is None and c.wins is None and all(row["best"] is None for row in c.table.values())
+        assert "model.item_level differs" in no_winner(c)
+        text = comparison_text(c)
+        assert "no winner named: the runs are not like for like (model.item_level differs:" in text
+        assert "is better on" not in text and "*" not in text

@@ -59,7 +59,10 @@ def runs_list_cmd(settings_factory: Any, command_name: str | None, since: str | 
 def runs_compare_cmd(settings_factory: Any, run_ids: tuple[str, ...], out: Path | None) -> Any:
     """Compare runs: params that differ, metrics side by side with deltas and the winner.
 
-    Warns when the runs used different data or cutoffs, or come from different commands.
+    Warns when the runs used different data or cutoffs, predict different things
+    (model.item_level, time.horizon_days), scored in sample, or come from different
+    commands. Runs that are not like for like get the table but no winner (--json:
+    winner null, no_winner the reason).
 
     \b
     Examples:

@@ -3,10 +3,11 @@
 ``list`` shows each run's duration from its start to its end time. ``compare``
 shows only the params that differ and the model's own metrics side by side (not the
 baselines' or the oracle's), with the delta to the first run and which run is
-better by each metric's direction; ties have no winner. It warns when the runs saw
-different data or cutoffs, and can write one PNG overlaying the runs' calibration
-and lift curves (from their ``curves.json`` artifacts). Run ids may be given as any
-unique prefix, such as the 8 characters ``runs list`` prints.
+better by each metric's direction; ties have no winner. Runs that are not like for like
+(different data, cutoffs, ``model.item_level`` or ``time.horizon_days``, or scored in sample)
+get the table and the warnings but no winner, and the output says why. It can write one PNG
+overlaying the runs' calibration and lift curves (from their ``curves.json`` artifacts). Run
+ids may be given as any unique prefix, such as the 8 characters ``runs list`` prints.
 """
 
 from __future__ import annotations
@@ -112,10 +113,11 @@ def run_runs_compare(
     """Compare two or more runs (ids or unique prefixes): differing params, model metrics, winner.
 
     ``decide_by`` names the metric that decides the winner (a sweep's metric);
-    without it the run better on the most metrics wins, and a tie has no winner.
+    without it the run better on the most metrics wins, and a tie has no winner. Runs that
+    are not like for like have no winner either; ``no_winner`` in the JSON says why.
     """
     from anticipate.tracking import RunReader
-    from anticipate.tracking.compare import compare_runs, comparison_text
+    from anticipate.tracking.compare import compare_runs, comparison_text, no_winner
 
     if len(run_ids) < 2:
         raise UsageError(
@@ -145,6 +147,7 @@ def run_runs_compare(
             "comparison": c.table,
             "wins": c.wins,
             "winner": None if c.verdict is None else runs[c.verdict].run_id,
+            "no_winner": no_winner(c),  # why winner is null (not like for like, a tie); null with a winner
         },
     )
 

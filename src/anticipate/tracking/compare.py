@@ -10,6 +10,13 @@ without a direction is shown but never counted. Values within a relative 1e-9 of
 each other tie: a tie has no winner, per metric and overall. With ``decide_by`` (the
 sweep's metric) the verdict is that metric's winner, so ``runs compare`` and the
 sweep's ``<- best`` cannot disagree.
+
+Runs that are not like for like (:func:`unlike_reasons`: other data, other cutoffs, another
+prediction task, or scored in sample) get no winner at all, neither overall nor per metric:
+the table shows their values and deltas, the warnings say why, and the verdict says that no
+winner is named and for what reason (:func:`no_winner`). A horizon sweep's base and best child
+are such runs: the sweep marks its best child on its metric, the comparison under it names no
+winner.
 """
 
 from __future__ import annotations
@@ -59,10 +66,11 @@ class Comparison:
     runs: list[Any]
     params: dict[str, list[str | None]]
     table: dict[str, dict[str, Any]]
-    wins: list[int]
+    wins: list[int] | None  # None: not like for like, nothing is counted
     verdict: int | None
     decide_by: str | None = None
     warnings: list[str] = field(default_factory=list)
+    unlike: list[str] = field(default_factory=list)  # why the runs are not like for like (no winner)
 
     @property
     def ids(self) -> list[str]:
@@ -107,36 +115,49 @@ def compare_metrics(runs: list[Any]) -> tuple[dict[str, dict[str, Any]], list[st
 TASK_PARAMS = ("model.item_level", "time.horizon_days")
 
 
-def data_warnings(runs: list[Any]) -> list[str]:
-    """Warnings when the runs used different data digests, cutoffs, prediction tasks
-    (:data:`TASK_PARAMS`) or commands."""
-    warnings = []
+def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
+    """Why the runs are not like for like, as (short reason, warning) pairs; empty when they are.
+
+    Different data digests or cutoffs (:data:`LIKE_FOR_LIKE_TAGS`), different prediction tasks
+    (:data:`TASK_PARAMS`), or a run scored in sample (``evaluate --in-sample``).
+    """
+    found = []
     for tag in LIKE_FOR_LIKE_TAGS:
         values = {r.tags.get(tag) for r in runs}
         if len(values) > 1:
             what = "data" if tag.endswith("digest") else "cutoffs"
-            warnings.append(
+            found.append((
+                f"they used different {what}",
                 f"the runs used different {what} ({tag}: "
-                f"{', '.join(sorted(str(v)[:12] for v in values))}); their metrics are not like for like"
-            )
+                f"{', '.join(sorted(str(v)[:12] for v in values))}); their metrics are not like for like",
+            ))
     for key in TASK_PARAMS:
         values = {r.params.get(key) for r in runs if key in r.params}
         if len(values) > 1:
-            warnings.append(
+            found.append((
+                f"{key} differs: they predict different things",
                 f"the runs predict different things ({key}: {', '.join(sorted(map(str, values)))}): "
-                "their metrics are scored on different pairs and labels and are not like for like"
-            )
+                "their metrics are scored on different pairs and labels and are not like for like",
+            ))
+    seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
+    if seen:
+        found.append((
+            f"run(s) {', '.join(seen)} scored in sample",
+            f"run(s) {', '.join(seen)} scored a cutoff their model was trained or validated on "
+            "(evaluate --in-sample): their metrics are not test scores and flatter them against the others",
+        ))
+    return found
+
+
+def data_warnings(runs: list[Any]) -> list[str]:
+    """Warnings when the runs are not like for like (:func:`unlike_reasons`) or come from different
+    commands."""
+    warnings = [warning for _, warning in unlike_reasons(runs)]
     commands = {r.command for r in runs}
     if len(commands) > 1:
         warnings.append(
             f"the runs come from different commands ({', '.join(sorted(commands))}); "
             "only the metrics they share are compared"
-        )
-    seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
-    if seen:
-        warnings.append(
-            f"run(s) {', '.join(seen)} scored a cutoff their model was trained or validated on "
-            "(evaluate --in-sample): their metrics are not test scores and flatter them against the others"
         )
     return warnings
 
@@ -145,9 +166,21 @@ def compare_runs(runs: list[Any], *, decide_by: str | None = None) -> Comparison
     """Compare two or more :class:`~anticipate.tracking.reader.RunRecord`.
 
     The verdict is the run with the most metric wins (None when the top count is
-    shared, 0-0 included) or, with ``decide_by``, the winner on that metric.
+    shared, 0-0 included) or, with ``decide_by``, the winner on that metric. Runs that are not
+    like for like (:func:`unlike_reasons`) have no verdict, no wins and no best run per metric.
     """
     table, left_out = compare_metrics(runs)
+    unlike = [reason for reason, _ in unlike_reasons(runs)]
+    warnings = data_warnings(runs)
+    if left_out:
+        warnings.append(
+            f"{len(left_out)} metrics are not in every run and are left out: "
+            f"{', '.join(left_out[:8])}{' ...' if len(left_out) > 8 else ''}"
+        )
+    if unlike:
+        for row in table.values():
+            row["best"] = None
+        return Comparison(runs, differing_params(runs), table, None, None, decide_by, warnings, unlike)
     wins = [0] * len(runs)
     for row in table.values():
         if row["best"] is not None:
@@ -157,12 +190,6 @@ def compare_runs(runs: list[Any], *, decide_by: str | None = None) -> Comparison
     else:
         top = max(wins)
         verdict = wins.index(top) if top > 0 and wins.count(top) == 1 else None
-    warnings = data_warnings(runs)
-    if left_out:
-        warnings.append(
-            f"{len(left_out)} metrics are not in every run and are left out: "
-            f"{', '.join(left_out[:8])}{' ...' if len(left_out) > 8 else ''}"
-        )
     return Comparison(runs, differing_params(runs), table, wins, verdict, decide_by, warnings)
 
 
@@ -175,8 +202,9 @@ def comparison_text(c: Comparison) -> str:
         "params that differ:" if c.params else "params: identical",
     ]
     lines += [f"  {k:32}" + "".join(f"{str(v)[:13]:>14}" for v in vals) for k, vals in c.params.items()]
+    marks = "no run marked better: not like for like" if c.unlike else "* = better"
     lines += ["", "model metrics (^ higher / v lower is better, = no direction; delta to the first run; "
-              "* = better):",
+              f"{marks}):",
               f"{'':34}" + "".join(f"{i:>14}" for i in ids)]
     for name, row in c.table.items():
         cells = []
@@ -185,8 +213,19 @@ def comparison_text(c: Comparison) -> str:
             cells.append(f"{v:>9.4g}{'' if i == 0 else f'({d:+.3g})':>0}{mark}".rjust(14))
         arrow = {True: "^", False: "v", None: "="}[row["higher_is_better"]]
         lines.append(f"  {name:30}{arrow} " + "".join(cells))
+    if c.wins is None:
+        return "\n".join([*lines, "", f"{no_winner(c)}."])
     lines += ["", f"wins: {', '.join(f'{i}={w}' for i, w in zip(ids, c.wins, strict=True))}; {_verdict(c)}"]
     return "\n".join(lines)
+
+
+def no_winner(c: Comparison) -> str | None:
+    """Why no run is named the winner (None when one is): not like for like, or a tie."""
+    if c.unlike:
+        return (f"no winner named: the runs are not like for like ({'; '.join(c.unlike)}), so their "
+                "metrics cannot rank them; compare runs of one task scored out of sample on the same data "
+                "and cutoff")
+    return None if c.verdict is not None else _verdict(c)
 
 
 def _verdict(c: Comparison) -> str:
