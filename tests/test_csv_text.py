@@ -69,3 +69,11 @@ def test_write_csv_publishes_pandas_bytes_either_way(tmp_path, quoted: bool) -> 
     path = write_csv(df, tmp_path / "t.csv")
     assert path.read_bytes() == df.to_csv(index=False).encode()
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_a_million_float_rows_in_one_chunk_match_pandas() -> None:
+    """Arrow turns ~920k float texts of a NumPy array into a chunked array; the writer crashed on it
+    (AttributeError, exit 1) when a CSV output had that many rows of unrounded floats."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"p": rng.lognormal(0, 3, 1_000_000), "k": np.arange(1_000_000)})
+    assert _fast(df, chunk_rows=1 << 20) == df.to_csv(index=False).encode()

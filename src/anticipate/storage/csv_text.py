@@ -36,7 +36,8 @@ def _text_column(col: pd.Series) -> pa.Array | None:
         if dtype == np.float64:
             text = values.astype(str)
             text[np.isnan(values)] = ""
-            return pa.array(text)
+            arr = pa.array(text)  # Arrow splits a long NumPy text array into chunks (~900k float texts)
+            return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
         if dtype.kind != "O":
             return None
     elif not isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
