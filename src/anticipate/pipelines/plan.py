@@ -133,8 +133,7 @@ def run_allocate(
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         warnings += fc.warnings
         bar.step("allocating")
-        instance = build_instance(ds, fc, settings)
-        plan = _solve(instance, settings, lp_bound)
+        plan = _solve(instance := build_instance(ds, fc, settings), settings, lp_bound)  # instance: published
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
