@@ -260,7 +260,7 @@ def test_an_ambiguous_or_unknown_run_prefix_exits_2_naming_the_candidates(crafte
 
 
 def test_runs_list_of_a_mistyped_command_exits_2_naming_the_commands(crafted_store: dict[str, str]) -> None:
-    """audit24 F10a: --command evalute listed nothing and exited 0, as if there were no such runs."""
+    """audit23 F10a: --command evalute listed nothing and exited 0, as if there were no such runs."""
     from anticipate.tracking import tags
 
     done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "list", "--command", "evalute",
@@ -271,7 +271,7 @@ def test_runs_list_of_a_mistyped_command_exits_2_naming_the_commands(crafted_sto
     assert "Traceback" not in done.stderr
     listed = run_cli("--json", "--tracking-uri", crafted_store["uri"], "runs", "list", "--command",
                      "evaluate", cwd=Path(crafted_store["root"]))
-    assert json.loads(listed.stdout)["counts"]["runs"] == 3  # a, b, e
+    assert json.loads(listed.stdout)["counts"]["runs"] == 5  # a, b, e, honest, flattered
 
 
 def test_every_command_a_run_records_is_one_runs_list_offers(tmp_path: Path) -> None:

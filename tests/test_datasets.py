@@ -91,7 +91,7 @@ def test_a_directory_without_the_package_files_is_refused_by_name(tmp_path: Path
         convert(tmp_path)
 
 
-# --------------------------------------------------------------------------- audit24 F10b: --cutoffs
+# --------------------------------------------------------------------------- audit23 F10b: --cutoffs
 RANGE = "run from 2017-01-16 (two 7-day training windows after its first day, 2017-01-01) to 2017-12-25"
 
 

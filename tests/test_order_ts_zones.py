@@ -1,4 +1,4 @@
-"""audit24 F10c: zone-aware ``order_ts`` (a data directory written by another tool, or orders handed to the
+"""audit23 F10c: zone-aware ``order_ts`` (a data directory written by another tool, or orders handed to the
 library) is the contract's naive UTC, explicitly: the same instants, without numpy's UserWarning "no explicit
 representation of timezones" (one per history build) nor a crash on comparing it with a naive cutoff.
 

@@ -1,4 +1,4 @@
-"""audit24 F8: a predictions file says what it holds (cutoff, horizon, item level, model) and a cutoff
+"""audit23 F8: a predictions file says what it holds (cutoff, horizon, item level, model) and a cutoff
 inside the model's training period is scored with a loud warning, on stderr and in the file.
 
 Reads the session's trained world (model version 1, trained with the default --until, the last full
