@@ -188,3 +188,21 @@ def test_an_empty_feature_family_list_is_refused_naming_the_key() -> None:
     """audit23 F7b: 'features.families: []' wrote a table of 0 features, then train crashed in LightGBM."""
     with pytest.raises(ConfigError, match=r"features\.families.*at least 1 item"):
         validate_config({"features": {"families": []}})
+
+
+def test_the_projects_default_file_stays_under_a_config_overlay(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """audit24 #1: an edited ./configs/default.yaml counted only without --config; a one-key night file
+    laid over it brought back the built-in defaults in silence (plan objective 3300.94 -> 1600.49)."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").write_text("economics:\n  value_local: 8.0\n")
+    (tmp_path / "night.yaml").write_text("time:\n  horizon_days: 14\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(["night.yaml"])
+    assert (cfg.economics.value_local, cfg.time.horizon_days) == (8.0, 14)
+    assert load_config(None).economics.value_local == 8.0
+    # passed explicitly as well: read once, and a later file still wins
+    again = load_config([Path("configs/default.yaml").resolve(), "night.yaml"])
+    assert (again.economics.value_local, again.time.horizon_days) == (8.0, 14)
+    (tmp_path / "over.yaml").write_text("economics:\n  value_local: 3.0\n")
+    assert load_config(["over.yaml"]).economics.value_local == 3.0

@@ -344,8 +344,9 @@ def load_config(
     """Load the model defaults, overlay ``path`` (if any) and dotted ``overrides``.
 
     The defaults are the pydantic field defaults; ``configs/default.yaml`` writes
-    them all out (a test keeps the two equal). With ``path=None`` the file
-    ``configs/default.yaml`` of the working directory is used when it exists.
+    them all out (a test keeps the two equal). The file ``configs/default.yaml`` of the
+    working directory, when it exists, is the first layer, under ``path`` too: a project's
+    edited defaults hold whether or not a ``--config`` is laid over them.
 
     Parameters
     ----------
@@ -356,9 +357,7 @@ def load_config(
     overrides
         ``{"time.horizon_days": 14}`` style overrides applied last.
     """
-    paths = [path] if isinstance(path, str | Path) else list(path or [])
-    if not paths and DEFAULT_CONFIG_PATH.is_file():
-        paths = [DEFAULT_CONFIG_PATH]
+    paths = _with_project_defaults([path] if isinstance(path, str | Path) else list(path or []))
     layers = [(str(one), read_yaml(Path(one))) for one in paths]
     raw: dict[str, Any] = {}
     for _, layer in layers:
@@ -374,6 +373,16 @@ def load_config(
         for name, layer in layers[: len(layers) if len(layers) > 1 else 0]:
             validate_config(layer, source=name)  # the file a bad key is in, when one alone is bad
         raise
+
+
+def _with_project_defaults(paths: list[str | Path]) -> list[str | Path]:
+    """``paths`` under the working directory's ``configs/default.yaml`` when it exists (once, even when
+    it is also passed). Under ``--config`` too: a project that edits its defaults file and lays a
+    one-key night file over it would otherwise lose its edits in silence."""
+    if not DEFAULT_CONFIG_PATH.is_file():
+        return paths
+    own = DEFAULT_CONFIG_PATH.resolve()
+    return [DEFAULT_CONFIG_PATH, *(p for p in paths if Path(p).resolve() != own)]
 
 
 def config_as_flat_params(cfg: Config) -> dict[str, str]:

@@ -53,8 +53,8 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "config",
             type=click.Path(path_type=Path),
             multiple=True,
-            help="YAML config; unknown keys are errors (default: configs/default.yaml). Repeat it to lay "
-            "files over each other: a later file wins key by key.",
+            help="YAML config laid over ./configs/default.yaml (when it exists) key by key; unknown keys "
+            "are errors. Repeat it to lay files over each other: a later file wins key by key.",
         ),
         click.option(
             "--tracking-uri",
