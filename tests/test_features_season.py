@@ -6,12 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from anticipate.features import partials as engine
 from anticipate.features.build import build_features, training_cutoffs, window_cutoffs
 from anticipate.features.reference import build_features_reference
 from anticipate.features.season import days_to_christmas
 from anticipate.features.spec import FeatureSpec, feature_columns
 
 SEASON = ["season"]
+#: The year-ago columns that read the year-ago base, and those that read the year-ago horizon alone.
+LIFTS = ("sea_shop_lift_ya", "sea_region_lift_ya", "sea_item_lift_ya")
+UNITS = ("sea_item_ya_over_recent", "sea_item_units_ya", "sea_ci_units_ya")
 CUTOFF = pd.Timestamp("2025-12-01")
 
 
@@ -83,14 +87,91 @@ def _two_year_log(seed: int, n: int = 1500) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize(("seed", "horizon", "cutoff"), [(1, 7, "2025-11-24"), (2, 14, "2025-06-03 12:00"),
-                                                         (3, 28, "2025-01-20")])
-def test_engine_equals_the_pandas_reference_over_two_years(seed: int, horizon: int, cutoff: str) -> None:
+@pytest.mark.parametrize(
+    ("seed", "horizon", "cutoff", "base_seen", "horizon_seen"),
+    [
+        (1, 7, "2025-11-24", True, True),
+        (2, 14, "2025-06-03 12:00", True, True),
+        # the log starts 2024-01-01: the year-ago base [2023-12-24, 2024-01-21) is not covered
+        (3, 28, "2025-01-20", False, True),
+        # nor the year-ago horizon [2023-12-21, 2023-12-28)
+        (5, 7, "2024-12-20", False, False),
+    ],
+)
+def test_engine_equals_the_pandas_reference_over_two_years(
+    seed: int, horizon: int, cutoff: str, base_seen: bool, horizon_seen: bool
+) -> None:
     orders, t = _two_year_log(seed), pd.Timestamp(cutoff)
     fast = build_features(orders, t, lookback_days=120, horizon_days=horizon)
     slow = build_features_reference(orders, t, lookback_days=120, horizon_days=horizon)
-    assert fast["sea_item_lift_ya"].notna().any() and (fast["sea_ci_units_ya"] > 0).any()
+    assert fast[list(LIFTS)].notna().any().all() == base_seen
+    assert fast[list(LIFTS)].isna().all().all() == (not base_seen)
+    assert (fast["sea_ci_units_ya"] > 0).any() == horizon_seen
+    assert fast[list(UNITS)].isna().all().all() == (not horizon_seen)
+    assert (fast["sea_days_to_christmas"] > 0).all()
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-9)
+
+
+def _covering_log(first: str) -> pd.DataFrame:
+    """A log whose first line is at ``first``, then those of a line in the year-ago base and one in the
+    year-ago horizon of :data:`CUTOFF` (2025-12-01, H = 7: base [2024-11-03, 2024-12-01), horizon
+    [2024-12-01, 2024-12-08)) that come after it, and a recent one."""
+    lines = [
+        _line("a", "c1", first, "s1", 4),
+        _line("b", "c1", "2024-11-20 10:00", "s1", 2),  # base
+        _line("c", "c1", "2024-12-02 10:00", "s1", 3),  # horizon
+        _line("f", "c1", "2025-11-20 10:00", "s1", 1),
+    ]
+    frame = pd.DataFrame(lines)
+    frame = frame[frame["order_ts"] >= pd.Timestamp(first)]
+    frame["quantity"] = frame["quantity"].astype(np.int64)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("first", "base_seen", "horizon_seen"),
+    [
+        ("2024-11-03 00:00", True, True),  # exactly the base's first instant: covered
+        ("2024-11-03 00:01", False, True),  # a minute later: the base is not, its lift would be 2 days short
+        ("2024-11-30 23:59", False, True),
+        ("2024-12-01 00:00", False, True),  # exactly the horizon's first instant
+        ("2024-12-01 00:01", False, False),  # "0 units a year ago" would be a guess: NaN
+    ],
+)
+def test_year_ago_columns_are_nan_unless_the_history_covers_their_window(
+    first: str, base_seen: bool, horizon_seen: bool
+) -> None:
+    orders = _covering_log(first)
+    f = build_features(orders, CUTOFF, lookback_days=60, horizon_days=7, families=SEASON)
+    slow = build_features_reference(orders, CUTOFF, lookback_days=60, horizon_days=7, families=SEASON)
+    pd.testing.assert_frame_equal(f, slow, check_dtype=False, rtol=1e-12)
+    row = f.set_index(["customer_id", "item"]).loc[("c1", "s1")]
+    assert row[list(LIFTS)].notna().all() == base_seen and row[list(LIFTS)].isna().all() == (not base_seen)
+    assert row[list(UNITS)].notna().all() == horizon_seen
+    assert row[list(UNITS)].isna().all() == (not horizon_seen)
+    if horizon_seen:  # the 3 units of 2024-12-02 (and the first line's, when it lies in the horizon)
+        assert row["sea_ci_units_ya"] == (7.0 if first.startswith("2024-12-01") else 3.0)
+    if base_seen:  # 3 units in 7 days over 4 + 2 in the 28 before
+        assert row["sea_item_lift_ya"] == pytest.approx((3 / 7) / (6 / 28))
+    assert row["sea_days_to_christmas"] == 24.0
+
+
+def test_partitions_take_the_whole_history_first_line_for_the_year_ago_windows() -> None:
+    """A partition whose own customers start late still reads the year-ago windows as observed when
+    another partition's history covers them (the partials combine their first lines by max)."""
+    early, late = _covering_log("2024-10-01 10:00"), _covering_log("2025-11-01 10:00")
+    late = late[late["order_ts"] >= pd.Timestamp("2025-11-01")].assign(customer_id="c2", order_id=list("xy"))
+    spec = FeatureSpec(lookback_days=60, horizon_days=7, families=("season",))
+    for orders in (pd.concat([early, late], ignore_index=True), late):
+        whole = build_features(orders, CUTOFF, spec)
+        by_customer = [orders[orders["customer_id"] == c] for c in ("c1", "c2")]
+        parts = [engine.prepare(p, CUTOFF, spec) for p in by_customer if len(p)]
+        totals = engine.combine([p.partials for p in parts])
+        joined = pd.concat([engine.join(p, totals, CUTOFF, spec) for p in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(joined, whole, check_exact=True)
+    both = build_features(pd.concat([early, late], ignore_index=True), CUTOFF, spec).set_index("customer_id")
+    assert both.loc["c2", "sea_ci_units_ya"] == 0.0 and both.loc["c2", "sea_item_units_ya"] == 3.0
+    assert whole[list(UNITS) + list(LIFTS)].isna().all().all()  # c2 alone: a month of history
 
 
 @pytest.mark.parametrize("how", ["delete", "change"])

@@ -34,6 +34,7 @@ from anticipate.features.renewal import GAP_SUMS, pooled_gaps, renewal_columns
 from anticipate.features.season import (
     YEAR_AGO,
     days_to_christmas,
+    observed,
     pair_year_ago_units,
     season_horizon,
     season_sources,
@@ -70,7 +71,10 @@ class Partials:
     labels); ``ri_units`` (m, :data:`RI_UNITS`) is per (``regions[ri_region]``,
     ``items[ri_item]``) pair with a line in the last 28 days (absent pairs sum to 0);
     ``region_ya`` (n_regions, :data:`~anticipate.features.season.YEAR_AGO`) is per
-    region of ``regions``, all items.
+    region of ``regions``, all items. ``oldest`` is the age (days before the cutoff) of the
+    partition's first order line (0 without one): combined by ``max``, the whole history's,
+    which says whether the season family's year-ago windows are observed
+    (:func:`~anticipate.features.season.observed`).
     """
 
     items: pd.Index
@@ -81,6 +85,7 @@ class Partials:
     ri_item: np.ndarray
     ri_units: np.ndarray
     region_ya: np.ndarray
+    oldest: float
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,8 @@ def _ri_units(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _empty_partials(lines: Lines) -> Partials:
     none, units = np.zeros(0, dtype=np.int64), np.zeros((0, len(ITEM_UNITS)))
     gaps, ri = np.zeros((0, len(GAP_SUMS))), np.zeros((0, len(RI_UNITS)))
-    return Partials(lines.items, units, gaps, lines.regions, none, none, ri, np.zeros((0, len(YEAR_AGO))))
+    region_ya = np.zeros((0, len(YEAR_AGO)))
+    return Partials(lines.items, units, gaps, lines.regions, none, none, ri, region_ya, 0.0)
 
 
 def prepare(
@@ -189,7 +195,8 @@ def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
         pairs = pair_table(events, keep, pair_stats(events, spec.lookback_days, keep))
         del events, keep
         region_ya, item_units, ri = sums_job.result()
-    partials = Partials(lines.items, item_units, gaps, lines.regions, *ri, region_ya)
+    oldest = float(lines.age.max())  # the first line's age: the order rule made every line its order's
+    partials = Partials(lines.items, item_units, gaps, lines.regions, *ri, region_ya, oldest)
     pairs["sea_ci_units_ya"] = pair_year_ago_units(lines, pairs["cust_code"], pairs["item_code"], horizon)
     return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, partials)
 
@@ -229,7 +236,8 @@ def combine(parts: Sequence[Partials]) -> Partials:
         [np.bincount(inverse, weights=values[:, j], minlength=len(keys)) for j in range(len(RI_UNITS))]
     )
     ri = ri.reshape(-1, len(RI_UNITS))
-    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya)
+    oldest = max(p.oldest for p in parts)
+    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya, oldest)
 
 
 def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:
@@ -248,14 +256,15 @@ def _season_sources(
     region_ya = np.zeros((len(at), len(YEAR_AGO)))
     region_ya[at >= 0] = totals.region_ya[at[at >= 0]]
     shop = totals.item_units[:, [YA_H, YA_BASE]].sum(axis=0)
-    per = season_sources(units[:, [YA_H, YA_BASE]], units[:, U28], region_ya, shop, horizon)
+    per = season_sources(units[:, [YA_H, YA_BASE]], units[:, U28], region_ya, shop, horizon, totals.oldest)
     every = np.zeros(len(item_idx), dtype=np.int64)
+    pair_ya = pairs["sea_ci_units_ya"] if observed(totals.oldest)[0] else np.full(len(item_idx), np.nan)
     return {
         "sea_shop_lift_ya": (per["sea_shop_lift_ya"], every),
         "sea_region_lift_ya": (per["sea_region_lift_ya"], prepared.cust.region[pairs["cust_code"]]),
         **{name: (per[name], item_idx) for name in ("sea_item_lift_ya", "sea_item_ya_over_recent",
                                                     "sea_item_units_ya")},
-        "sea_ci_units_ya": (pairs["sea_ci_units_ya"], None),
+        "sea_ci_units_ya": (pair_ya, None),
     }
 
 

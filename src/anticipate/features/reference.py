@@ -245,8 +245,13 @@ def _join_item_features(out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timest
 def _join_season_features(
     out: pd.DataFrame, hist: pd.DataFrame, cutoff: pd.Timestamp, h: int
 ) -> pd.DataFrame:
-    """The ``sea_`` columns: year-ago horizon ``[cutoff - 365, cutoff - 365 + h)`` and its 28-day base."""
+    """The ``sea_`` columns: year-ago horizon ``[cutoff - 365, cutoff - 365 + h)`` and its 28-day base.
+
+    A window before the history's first order line (not covered entirely) leaves its columns NaN.
+    """
     ts = hist["order_ts"]
+    first = ts.min() if len(ts) else cutoff
+    seen_h, seen_base = first <= cutoff - pd.Timedelta(days=365), first <= cutoff - pd.Timedelta(days=393)
     in_h = (ts >= cutoff - pd.Timedelta(days=365)) & (ts < cutoff - pd.Timedelta(days=365 - h))
     base = (ts >= cutoff - pd.Timedelta(days=365 + 28)) & (ts < cutoff - pd.Timedelta(days=365))
 
@@ -272,6 +277,10 @@ def _join_season_features(
     pair_h, _ = sums(["customer_id", "item"])
     keys = pd.MultiIndex.from_frame(out[["customer_id", "item"]])
     out["sea_ci_units_ya"] = pair_h.reindex(keys).fillna(0.0).to_numpy()
+    if not seen_base:
+        out[["sea_shop_lift_ya", "sea_region_lift_ya", "sea_item_lift_ya"]] = np.nan
+    if not seen_h:
+        out[["sea_item_ya_over_recent", "sea_item_units_ya", "sea_ci_units_ya"]] = np.nan
     return out
 
 

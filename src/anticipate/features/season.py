@@ -6,9 +6,19 @@ A year ago is 365 days: the *year-ago horizon* of a cutoff ``t`` with horizon ``
 point in time. Lines count at their order's first line (the window rule of
 :mod:`anticipate.features.history`), like every other family. A *lift* is the daily
 units of the year-ago horizon over the daily units of the year-ago base: how much the
-season moved demand at this point of last year (NaN when the base holds no units, e.g.
-a history shorter than a year). All sums here are over disjoint customers, so they add
-across partitions.
+season moved demand at this point of last year (NaN when the base holds no units).
+All sums here are over disjoint customers, so they add across partitions.
+
+A window counts as *observed* only when the history covers it entirely: its first
+instant is at or after the history's first order line (the oldest line before the
+cutoff, of every customer: :attr:`~anticipate.features.partials.Partials.oldest`, the
+largest age, which combines by ``max`` across partitions). A window the history does not
+cover is missing, not "no units last year": the year-ago units (the item's, the pair's)
+and the item's year-ago over recent are NaN unless the year-ago horizon is observed
+(oldest age >= 365 days), and the lifts are NaN unless the year-ago base is observed too
+(oldest age >= 393 days). So a history shorter than a year and 28 days before the cutoff
+gives NaN lifts, and one shorter than a year NaN in every year-ago column; LightGBM reads
+NaN as missing. ``sea_days_to_christmas`` needs no history.
 """
 
 from __future__ import annotations
@@ -25,6 +35,10 @@ YEAR_DAYS = 365.0
 BASE_DAYS = 28.0
 #: Columns of the year-ago sums: units in the year-ago horizon and in the year-ago base.
 YEAR_AGO = ("ya_units_h", "ya_units_base")
+#: Season columns read from the year-ago base too (NaN unless the history covers it, :func:`observed`).
+LIFTS = ("sea_shop_lift_ya", "sea_region_lift_ya", "sea_item_lift_ya")
+#: Season columns read from the year-ago horizon alone (NaN unless the history covers it).
+UNITS = ("sea_item_ya_over_recent", "sea_item_units_ya", "sea_ci_units_ya")
 #: The year-ago horizon's length (days) of a spec without a horizon (a table without labels).
 DEFAULT_HORIZON = 7
 
@@ -42,6 +56,16 @@ def year_ago_masks(age: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarra
     in_h = (age > YEAR_DAYS - horizon) & (age <= YEAR_DAYS)
     in_base = (age > YEAR_DAYS) & (age <= YEAR_DAYS + BASE_DAYS)
     return in_h, in_base
+
+
+def observed(oldest: float) -> tuple[bool, bool]:
+    """Whether the history covers the year-ago horizon and the year-ago base entirely.
+
+    ``oldest``: the age (days before the cutoff) of the history's first order line (0 without
+    one). The horizon ``[t - 365, t - 365 + H)`` is covered when that line is at or before
+    ``t - 365``, the base ``[t - 393, t - 365)`` when it is at or before ``t - 393``.
+    """
+    return bool(oldest >= YEAR_DAYS), bool(oldest >= YEAR_DAYS + BASE_DAYS)
 
 
 def year_ago_windows(horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,20 +115,29 @@ def days_to_christmas(cutoff: pd.Timestamp) -> float:
 
 
 def season_sources(
-    item_ya: np.ndarray, item_u28: np.ndarray, region_ya: np.ndarray, shop_ya: np.ndarray, horizon: int
+    item_ya: np.ndarray,
+    item_u28: np.ndarray,
+    region_ya: np.ndarray,
+    shop_ya: np.ndarray,
+    horizon: int,
+    oldest: float,
 ) -> dict[str, np.ndarray]:
     """The shop, per-region and per-item season columns from the combined sums.
 
     ``item_ya`` (n_items, 2), ``region_ya`` (n_regions, 2) and ``shop_ya`` (2,) are
-    :data:`YEAR_AGO` sums; ``item_u28`` the items' units in the last 28 days. The
-    shop-wide lift is one value (a length-1 array).
+    :data:`YEAR_AGO` sums; ``item_u28`` the items' units in the last 28 days; ``oldest``
+    the age of the history's first line (:func:`observed`: NaN where a window is not
+    covered). The shop-wide lift is one value (a length-1 array).
     """
+    seen_h, seen_base = observed(oldest)
     with np.errstate(divide="ignore", invalid="ignore"):
         vs_recent = np.where(item_u28 > 0, (item_ya[:, 0] / horizon) / (item_u28 / BASE_DAYS), np.nan)
-    return {
+    out = {
         "sea_shop_lift_ya": lift(shop_ya[:1], shop_ya[1:], horizon),
         "sea_region_lift_ya": lift(region_ya[:, 0], region_ya[:, 1], horizon),
         "sea_item_lift_ya": lift(item_ya[:, 0], item_ya[:, 1], horizon),
         "sea_item_ya_over_recent": vs_recent,
         "sea_item_units_ya": item_ya[:, 0],
     }
+    unseen = [*LIFTS] * (not seen_base) + [*UNITS] * (not seen_h)
+    return {name: np.full_like(v, np.nan, dtype=float) if name in unseen else v for name, v in out.items()}

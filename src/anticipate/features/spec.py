@@ -94,16 +94,19 @@ FEATURE_DOCS: dict[str, str] = {
     "sea_shop_lift_ya": (
         "the shop's daily units in the same horizon a year ago, [cutoff - 365, cutoff - 365 + H) with H the "
         "horizon (7 days for a spec without one), over its daily units in the 28 days before that "
-        "(NaN when none)"
+        "(NaN when none, or when the history starts after cutoff - 393: a window not wholly observed)"
     ),
     "sea_region_lift_ya": "the same year-ago lift for all items shipped to the customer's region",
     "sea_item_lift_ya": "the same year-ago lift for the item (units of everyone)",
     "sea_item_ya_over_recent": (
         "the item's daily units in the year-ago horizon over its daily units in the last 28 days "
-        "(NaN when none)"
+        "(NaN when none, or when the history starts after cutoff - 365)"
     ),
-    "sea_item_units_ya": "units of the item sold to anyone in the year-ago horizon",
-    "sea_ci_units_ya": "units of the item the customer bought in the year-ago horizon",
+    "sea_item_units_ya": (
+        "units of the item sold to anyone in the year-ago horizon (NaN, not 0, when the history starts "
+        "after cutoff - 365)"
+    ),
+    "sea_ci_units_ya": "units of the item the customer bought in the year-ago horizon (NaN likewise)",
 }
 
 
