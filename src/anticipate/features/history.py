@@ -25,6 +25,7 @@ from anticipate import dates
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._sums import recode, used_codes
+from anticipate.features.items import item_column
 
 DAY = np.timedelta64(1, "D")
 #: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
@@ -36,19 +37,6 @@ ID_COLUMNS = ("customer_id", "sku", "region")
 #: The :data:`ID_COLUMNS` with few distinct values (thousands, not a line's worth): a Parquet writer keeps
 #: them dictionary-encoded, and reading those dictionaries is cheaper than encoding the strings again.
 FEW_IDS = ("sku", "region")
-
-
-def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | None) -> pd.Series:
-    """The item of each order line: its ``sku``, or its product ``category`` (``ALL`` if unknown)."""
-    if item_level == "sku":
-        sku = orders["sku"]
-        return sku if isinstance(sku.dtype, pd.CategoricalDtype) else sku.astype(str)
-    if products is None or "category" not in products:
-        return pd.Series("ALL", index=orders.index, dtype=str)
-    category = products.set_index("sku")["category"]
-    return pd.Series(
-        category.reindex(orders["sku"].to_numpy()).fillna("ALL").to_numpy(dtype=str), index=orders.index
-    )
 
 
 def regions_at_last_instant(lines: pd.DataFrame) -> pd.Series:

@@ -11,7 +11,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.dates import Purpose
 from anticipate.errors import UsageError
-from anticipate.storage.files import DataSet, load_dataset
+from anticipate.storage.files import DataSet, load_dataset, read_parquet_checked
 
 if TYPE_CHECKING:
     from anticipate.pipelines import Settings
@@ -42,6 +42,21 @@ def load_data(
         if read_layout(settings.data_dir) is not None:
             return load_dataset(settings.data_dir, order_columns=["order_ts"])
     return load_dataset(settings.data_dir, order_dictionary=dictionary, order_stored=stored)
+
+
+def item_warnings(ds: DataSet, item_level: str) -> list[str]:
+    """The one check of every command that builds items at ``item_level`` (the config's, or a loaded
+    model's): at ``category`` level, exit 2 when the data gives no SKU of the orders a category (no
+    products table, or none of their products with one), else a warning when some SKUs have none
+    (:func:`anticipate.features.items.category_warnings`), for the command's printed and recorded
+    warnings. The Dask path's ``ds`` holds the orders' ``order_ts`` only: the SKUs come from the file."""
+    from anticipate.features.items import category_warnings
+
+    if item_level != "category":
+        return []
+    skus = ds.orders["sku"] if "sku" in ds.orders else read_parquet_checked(
+        Path(ds.path) / "orders.parquet", columns=["sku"], dictionary=["sku"])["sku"]
+    return category_warnings(item_level, ds.products, skus, data_dir=ds.path)
 
 
 def resolve_cutoff(

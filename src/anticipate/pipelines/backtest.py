@@ -23,7 +23,7 @@ from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
 from anticipate.models.scoring import spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, log, open_tracker
+from anticipate.pipelines._common import item_warnings, load_data, log, open_tracker
 from anticipate.progress import track
 from anticipate.storage.files import write_json, write_parquet
 from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
@@ -89,8 +89,10 @@ def _model_and_checks(
     if wrapper is not None:
         check_backtest_model(wrapper.meta, cut_list, uri=uri)
     horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
+    level = spec_of(wrapper).item_level if wrapper else settings.cfg.model.item_level
+    items = item_warnings(ds, level)  # or exit 2: no SKU has a category
     source = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
-    warnings = check_cutoffs(cut_list, ds, horizon, horizon_from=source)
+    warnings = items + check_cutoffs(cut_list, ds, horizon, horizon_from=source)
     end = max(cut_list) + pd.Timedelta(days=horizon)
     warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=end)
     if wrapper is None:

@@ -23,7 +23,13 @@ from anticipate.models.evaluation import (
 )
 from anticipate.models.scoring import as_trained, features_for, model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, load_registered, open_tracker, resolve_cutoff
+from anticipate.pipelines._common import (
+    item_warnings,
+    load_data,
+    load_registered,
+    open_tracker,
+    resolve_cutoff,
+)
 from anticipate.progress import stages
 from anticipate.storage.files import DataSet
 from anticipate.tracking import tags
@@ -84,11 +90,12 @@ def run_evaluate(
         bar.step("loading data and model")
         ds = load_data(settings)
         wrapper, uri = load_registered(settings, model, default_alias=None)
-        meta, spec = wrapper.meta, spec_of(wrapper)
+        spec = spec_of(wrapper)
+        items = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
         cutoff_ts = resolve_cutoff(cutoff, ds.orders, horizon_days=spec.horizon, purpose="labelled",
                                    command="evaluate")
         last_full = dates.last_full_cutoff(ds.orders["order_ts"], spec.horizon)
-        seen = honesty.check_evaluate_cutoff(meta, cutoff_ts, last_full, uri=uri, allow=in_sample)
+        seen = honesty.check_evaluate_cutoff(wrapper.meta, cutoff_ts, last_full, uri=uri, allow=in_sample)
         bar.step("building features")
         frame = features_for(wrapper, ds, cutoff_ts, with_labels=True)
         y = frame["y"].to_numpy()
@@ -114,10 +121,6 @@ def run_evaluate(
             for name, fig in _figures(y, predictions, wrapper.model.gain_importance(), metrics).items():
                 run.log_figure(fig, name)
         bar.step("done")
-    text = (
-        f"evaluate {uri} at {dates.fmt(cutoff_ts)} (horizon {spec.horizon} days): "
-        f"{len(frame):,} candidate pairs, {int(y.sum()):,} bought\n\n{table}\nrun {run.run_id}"
-    )
     return Result(
         command="evaluate",
         run_id=run.run_id,
@@ -125,6 +128,7 @@ def run_evaluate(
         counts={"pairs": len(frame), "positives": int(y.sum())},
         outputs={"model_uri": uri},
         extra={"cutoff": dates.fmt(cutoff_ts), "in_sample": seen},
-        warnings=_warnings(ds, wrapper, settings.cfg, cutoff_ts, seen),
-        text=text,
+        warnings=items + _warnings(ds, wrapper, settings.cfg, cutoff_ts, seen),
+        text=f"evaluate {uri} at {dates.fmt(cutoff_ts)} (horizon {spec.horizon} days): {len(frame):,} "
+        f"candidate pairs, {int(y.sum()):,} bought\n\n{table}\nrun {run.run_id}",
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from anticipate import dates
 from anticipate.errors import DataError
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import load_data, refuse_out_in_data, resolve_cutoff
+from anticipate.pipelines._common import item_warnings, load_data, refuse_out_in_data, resolve_cutoff
 from anticipate.storage.files import write_table
 
 #: Dictionary pages of the feature table's Parquet stop at 256 KiB (Arrow's default: 1 MiB): a float
@@ -30,6 +30,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
     ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
+    warnings = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
@@ -60,4 +61,5 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
         outputs={"features": str(out)},
         text=f"{counts['pairs']:,} candidate pairs x {counts['features']} features at "
         f"{dates.fmt(cutoff_ts)} -> {out}",
+        warnings=warnings,
     )

@@ -27,6 +27,7 @@ from anticipate.models.training import (
 )
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
+    item_warnings,
     load_data,
     load_with_source,
     open_tracker,
@@ -59,13 +60,13 @@ def run_train(
     cfg = settings.cfg
     with stages(3, enabled=settings.progress, description="train") as bar:
         bar.step("loading data")
-        # ids as categoricals (one string per distinct id) on the local path, as `features` loads them
-        local = cfg.compute.engine != "dask"
+        local = cfg.compute.engine != "dask"  # ids as categoricals locally, as `features` loads them
         ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
+        items = item_warnings(ds, cfg.model.item_level)  # or exit 2: no SKU has a category
         until_ts, windows = resolve_until(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
-        warnings = short_history_warnings(cfg.model.train_windows, windows, until_ts)
+        warnings = items + short_history_warnings(cfg.model.train_windows, windows, until_ts)
         warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=until_ts)
         cfg = with_windows(cfg, windows)
         settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
@@ -195,13 +196,14 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
     refuse_out_in_data(out, settings)
     ds = load_data(settings)
     wrapper, uri, source = load_with_source(settings, model, default_alias=None)
+    items = item_warnings(ds, spec_of(wrapper).item_level)
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec_of(wrapper).horizon, purpose="production", command="predict"
     )
     scored = score_frame(wrapper, features_for(wrapper, ds, cutoff_ts, with_labels=False))
     table = scored[["customer_id", "item", "p_buy", "expected_units"]]
     seen = honesty.predict_in_sample_warning(wrapper.meta, cutoff_ts, uri=uri)
-    warnings = [*([seen] if seen else []), *model_warnings(wrapper, settings.cfg, cutoff_ts)]
+    warnings = [*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts)]
     facts = prediction_facts(wrapper, cutoff_ts, uri, source, warnings)
     outputs = {"predictions": str(out), "model_uri": uri, **write_predictions(table, out, facts)}
     mark = " (IN-SAMPLE: see the warning)" if seen else ""

@@ -31,6 +31,7 @@ from anticipate.errors import UsageError
 from anticipate.models.scoring import model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
+    item_warnings,
     load_data,
     load_registered,
     open_tracker,
@@ -65,6 +66,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
     ds = load_data(settings, cluster=True)
     require_reference_tables(ds, "forecast")
     wrapper, uri = load_registered(settings, model, default_alias="production")
+    items = item_warnings(ds, spec_of(wrapper).item_level)  # or exit 2: no SKU has a category
     cutoff_ts = resolve_cutoff(
         cutoff,
         ds.orders,
@@ -94,7 +96,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         outputs={"forecast": str(out), "model_uri": uri},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=[*model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
+        warnings=[*items, *model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
                   *dates.partial_day_warnings(ds.orders["order_ts"], until=cutoff_ts)],
     )
 
@@ -247,9 +249,11 @@ def _summary(
 
 
 def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp) -> list[str]:
-    """The warnings about what a plan at ``date`` rests on: the model against the config and the date,
-    and the last ingest's warnings."""
-    return model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+    """The warnings about what a plan at ``date`` rests on: SKUs without a category at the model's
+    category level (or exit 2 when none has one), the model against the config and the date, and the
+    last ingest's warnings."""
+    items = item_warnings(ds, spec_of(wrapper).item_level)
+    return items + model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:

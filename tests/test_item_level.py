@@ -1,0 +1,128 @@
+"""model.item_level: category never makes SKUs without a category one item 'ALL' silently (audit F6).
+
+Without a products table, or when no SKU of the orders has a category, every command that builds
+items refuses (exit 2) naming the key, the file and the fix; when some SKUs have none, it warns with
+their count and share of the order lines, in its printed and recorded warnings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from anticipate.errors import DataError
+from anticipate.features.build import build_features
+from anticipate.features.items import category_warnings
+from tests.conftest import TrainedWorld, run_cli
+
+CATEGORY = "model:\n  item_level: category\n  train_windows: 4\n  classifier: {n_estimators: 20}\n" \
+           "  regressor: {n_estimators: 20}\n"
+#: The shared world's last full cutoff and its data end.
+CUTOFF, DATE = "2024-08-21", "2024-08-28"
+
+
+def _refusal(done: object, data: Path, what: str) -> None:
+    """Exit 2 with one paragraph naming the key, the products file and both fixes."""
+    assert done.returncode == 2, done.stderr[-2000:]
+    message = done.stderr.strip().splitlines()[-1]
+    assert "error: model.item_level is category but" in message and what in message
+    assert "products.parquet" in message and str(data) in message
+    assert "'anticipate ingest --products FILE --out" in message and "set model.item_level: sku" in message
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def world(trained_world: TrainedWorld, tmp_path_factory: pytest.TempPathFactory) -> TrainedWorld:
+    """A copy of the shared world with a category model trained on it (its URI in ``train``), and data
+    directories beside ``data``: ``noproducts`` (no products.parquet), ``some`` (3 SKUs dropped from the
+    products, 2 blanked to 'ALL'), ``blank`` (every category 'ALL')."""
+    w = trained_world.copy(tmp_path_factory.mktemp("item-level") / "world")
+    (w.root / "category.yaml").write_text(CATEGORY)
+    done = run_cli(*w.args("-q", "--json", "train", config=w.root / "category.yaml"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    products = pd.read_parquet(w.data / "products.parquet")
+    for name in ("noproducts", "some", "blank"):
+        (w.root / name).mkdir()
+        for f in w.data.glob("*.parquet"):
+            (w.root / name / f.name).write_bytes(f.read_bytes())
+    (w.root / "noproducts" / "products.parquet").unlink()
+    some = products.iloc[3:].copy()
+    some.loc[some.index[:2], "category"] = "ALL"
+    some.to_parquet(w.root / "some" / "products.parquet", index=False)
+    products.assign(category="ALL").to_parquet(w.root / "blank" / "products.parquet", index=False)
+    return TrainedWorld(w.root, json.loads(done.stdout))
+
+
+def _args(world: TrainedWorld, data: str, *command: str) -> list[str]:
+    return ["--data", str(world.root / data), "--config", str(world.root / "category.yaml"), "--tracking-uri",
+            world.tracking_uri, *command]
+
+
+def test_commands_refuse_category_level_without_a_products_table(world: TrainedWorld, tmp_path: Path) -> None:
+    data, model = world.root / "noproducts", world.train["outputs"]["model_uri"]
+    what = f"the data directory {data} holds no products table (products.parquet)"
+    for command in (["features", "--out", str(tmp_path / "f.parquet")], ["train"],
+                    ["predict", "--model", model, "--out", str(tmp_path / "p.parquet")],
+                    ["evaluate", "--model", model, "--cutoff", CUTOFF]):
+        done = run_cli(*_args(world, "noproducts", *command))
+        _refusal(done, data, what)
+    assert not (tmp_path / "f.parquet").exists() and not (tmp_path / "p.parquet").exists()
+
+
+def test_commands_refuse_when_no_sku_has_a_category(world: TrainedWorld, tmp_path: Path) -> None:
+    data, model = world.root / "blank", world.train["outputs"]["model_uri"]
+    what = f"none of the 60 SKUs of the orders has a category (0 not in {data}/products.parquet, 60 with an"
+    for command in (["features", "--out", str(tmp_path / "f.parquet")],
+                    ["forecast", "--model", model, "--out", str(tmp_path / "fc.parquet")],
+                    ["allocate", "--model", model, "--date", DATE],
+                    ["backtest", "--model", model, "--cutoffs", CUTOFF, "--out", str(tmp_path / "bt")]):
+        done = run_cli(*_args(world, "blank", *command), cwd=tmp_path)
+        _refusal(done, data, what)
+    assert not any((tmp_path / name).exists() for name in ("f.parquet", "fc.parquet", "bt"))
+    assert not list(tmp_path.glob("plans/*/summary.json"))
+
+
+def test_some_skus_without_a_category_are_warned_with_their_share(world: TrainedWorld, tmp_path: Path) \
+        -> None:
+    orders = pd.read_parquet(world.data / "orders.parquet")
+    products = pd.read_parquet(world.data / "products.parquet")
+    assert orders["sku"].nunique() == 60
+    share = orders["sku"].isin(products["sku"].iloc[:5]).mean()  # the first 3 dropped, the next 2 blank
+    expected = (f"model.item_level is category but 5 of the 60 SKUs of the orders ({share:.1%} of the order "
+                f"lines) have no category (3 not in {world.root / 'some'}/products.parquet, 2 with an empty "
+                "category ('ALL')): they all become the one item 'ALL'")
+    model = world.train["outputs"]["model_uri"]
+    for command in (["features", "--out", str(tmp_path / "f.parquet")],
+                    ["predict", "--model", model, "--out", str(tmp_path / "p.parquet")]):
+        done = run_cli(*_args(world, "some", "--json", *command))
+        assert done.returncode == 0, done.stderr[-2000:]
+        [warning] = [w for w in json.loads(done.stdout)["warnings"] if "no category" in w]
+        assert warning.startswith(expected) and warning.endswith("or set model.item_level: sku")
+        assert f"warning: {warning}" in done.stderr
+    assert set(pd.read_parquet(tmp_path / "f.parquet")["item"]) >= {"ALL"}
+
+
+def test_category_warnings_count_skus_and_their_order_lines() -> None:
+    products = pd.DataFrame({"sku": ["a", "b", "c", "e"], "category": ["x", "ALL", None, " "]})
+    skus = pd.Series(["a", "a", "a", "b", "d", "a", "c", "e"]).astype("category")
+    [warning] = category_warnings("category", products, skus, data_dir="shop")
+    assert warning.startswith("model.item_level is category but 4 of the 5 SKUs of the orders (50.0% of "
+                              "the order lines) have no category (1 not in shop/products.parquet, 3 with an "
+                              "empty category ('ALL')): they all become the one item 'ALL'")
+    assert category_warnings("sku", None, skus) == []
+    assert category_warnings("category", products.assign(category="x"), skus.cat.remove_categories("d")
+                             .dropna()) == []
+    with pytest.raises(DataError, match=r"none of the 3 SKUs of the orders has a category \(1 not in"):
+        category_warnings("category", products, pd.Series(["b", "c", "d"]))
+    with pytest.raises(DataError, match=r"holds a products table \(products.parquet\) without a category"):
+        category_warnings("category", products.drop(columns="category"), skus)
+
+
+def test_the_feature_engine_refuses_category_level_without_products() -> None:
+    orders = pd.DataFrame({"order_id": ["o1"], "customer_id": ["c"], "order_ts": [pd.Timestamp("2025-01-01")],
+                           "sku": ["s"], "quantity": [1], "region": ["r"]})
+    with pytest.raises(DataError, match=r"model.item_level is category .* no products table"):
+        build_features(orders, pd.Timestamp("2025-01-02"), lookback_days=30, item_level="category")
