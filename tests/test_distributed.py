@@ -67,6 +67,23 @@ def test_stale_layout_is_a_data_error(tmp_path):
         read_layout(tmp_path)
 
 
+def _free_base_port(workers: int) -> int:
+    """A base port whose ``workers`` ports and the regressor's (+100) are all free to bind now: a fixed
+    12710 failed when a run a minute before left it in TIME_WAIT ("Binding port 12711 failed")."""
+    import socket
+
+    def free(port: int) -> bool:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            return True
+
+    return next(base for base in range(12710, 14000, 7)
+                if all(free(base + k + i) for k in (0, 100) for i in range(workers)))
+
+
 def _dask_settings(out: Path, partitions: int = 4, scheduler: str = "local-cluster") -> Settings:
     compute = {"engine": "dask", "partitions": partitions, "scheduler": scheduler, "memory_limit": "1GB"}
     cfg = Config.model_validate({"compute": compute, "ingest": {"chunk_rows": 20_000}})
@@ -209,7 +226,7 @@ def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     assert n == len(local.train) and 4000 < len(sample) < 6000
     features = feature_names(val)
     model = train_dask(client, train, sample, val, features, NextPurchaseModel.from_config(cfg.model),
-                       listen_port=12710)
+                       listen_port=_free_base_port(2))
     assert type(model.classifier_).__name__ == "LGBMClassifier"  # an ordinary local model
     assert model.classifier_.n_estimators == model.rounds_["classifier"] == model.best_iteration_
     auc_dask = classification_metrics(val["y"].to_numpy(), model.predict_proba(val))["auc"]

@@ -158,9 +158,19 @@ def _machines(client: Any, listen_port: int | None) -> dict[str, Any]:
         return {}
     from urllib.parse import urlparse
 
-    workers = sorted(client.scheduler_info()["workers"])
+    workers = sorted(live_workers(client))
     machines = ",".join(f"{urlparse(w).hostname}:{listen_port + i}" for i, w in enumerate(workers))
     return {"machines": machines}
+
+
+def live_workers(client: Any) -> list[str]:
+    """The addresses of the cluster's workers, asked of the scheduler now.
+
+    Not ``client.scheduler_info()["workers"]``: that returns the client's cached identity, which
+    its periodic refresh (asking for no workers) can overwrite between the fetch and the read; under
+    load the list came back empty and LightGBM got ``machines=''`` (a ValueError in its fit).
+    """
+    return list(client.sync(client.scheduler.identity, n_workers=-1)["workers"])
 
 
 def _lightgbm_to_logging(level: int) -> None:
