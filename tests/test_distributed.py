@@ -197,6 +197,37 @@ def test_unreachable_scheduler_is_service_unavailable():
         pass
 
 
+def test_something_else_listening_at_the_scheduler_address_fails_within_connect_seconds(tmp_path):
+    """audit24 #4: an HTTP server (the dashboard's port typed for the scheduler's) hung Client forever."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import free_port, wait_http
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/")
+        compute = ComputeConfig(engine="dask", scheduler=f"tcp://127.0.0.1:{port}", connect_seconds=2)
+        began = time.monotonic()
+        with pytest.raises(ServiceUnavailable, match=rf"tcp://127.0.0.1:{port} but it is not a Dask sched.*"
+                           r"dashboard"), dask_client(compute):
+            pass
+        assert time.monotonic() - began < 6
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_real_tcp_scheduler_passes_the_handshake_check(client):
+    from anticipate.distributed.cluster import cluster_size
+
+    with dask_client(ComputeConfig(engine="dask", scheduler=client.scheduler.address)) as remote:
+        assert cluster_size(remote) == {"dask_workers": 2, "dask_threads": 2}
+
+
 def test_lightgbm_dask_model_matches_the_local_model_auc(client, tmp_path):
     from anticipate.config import Config, SampleConfig
     from anticipate.distributed.schedule import downsample_dask, train_dask, training_set_dask

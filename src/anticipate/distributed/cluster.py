@@ -78,15 +78,54 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
             client.run(_stdout_to_stderr)  # local workers inherit our stdout, which --json keeps clean
             yield client
         return
+    start = "start it with 'dask scheduler' and workers with 'dask worker <address>', or use --scheduler " \
+        "local-cluster"
     try:
+        _probe_scheduler(compute.scheduler, compute.connect_seconds)
         client = Client(compute.scheduler, timeout=f"{compute.connect_seconds}s")
     except (OSError, TimeoutError) as exc:
-        raise ServiceUnavailable(
-            f"the Dask scheduler at {compute.scheduler} is unreachable ({exc}); start it with "
-            "'dask scheduler' and workers with 'dask worker <address>', or use --scheduler local-cluster"
-        ) from exc
+        where = compute.scheduler
+        raise ServiceUnavailable(f"the Dask scheduler at {where} is unreachable ({exc}); {start}") from exc
     with client:
         yield client
+
+
+def _probe_scheduler(address: str, seconds: float) -> None:
+    """Raise ServiceUnavailable (exit 3) within about ``seconds`` when something other than a Dask scheduler
+    listens at ``address``; nothing when nobody listens (``Client`` retries then).
+
+    Dask bounds the TCP connect by its timeout but not the handshake that follows: against a server that
+    accepts and never answers in Dask's protocol (an HTTP server, e.g. the dashboard on 8787 typed for
+    the scheduler's 8786) ``Client`` waits forever. The same handshake runs here under a deadline first.
+    """
+    import asyncio
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from distributed.comm import connect
+
+    parts = urlsplit(address)
+    began = time.monotonic()
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=seconds).close()
+    except OSError:
+        return  # nobody there (yet): Client retries for its timeout, then says unreachable
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=seconds)
+        comm.abort()
+
+    left = max(seconds - (time.monotonic() - began), 1.0)
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), left))
+    except Exception as exc:  # a timeout, a closed stream or garbage: no Dask scheduler speaks there
+        raise ServiceUnavailable(
+            f"something listens at {address} but it is not a Dask scheduler (no Dask handshake within "
+            f"{seconds:g} s: {type(exc).__name__}); is it the Dask dashboard (port 8787; the scheduler's "
+            "default is 8786) or another service? fix --scheduler or compute.scheduler to the address "
+            "'dask scheduler' prints"
+        ) from None
 
 
 def _stdout_to_stderr() -> None:
