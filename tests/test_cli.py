@@ -258,6 +258,19 @@ def test_a_bare_path_as_tracking_uri_is_a_usage_error_naming_its_source_and_fix(
     assert sorted(p.name for p in workdir.iterdir()) == ["c.yaml", "mlflow.db"]  # no plans/, no mlruns/
 
 
+def test_a_mistyped_tracking_uri_is_a_usage_error_naming_it_and_its_config_key(workdir: Path) -> None:
+    """audit24 #6: 'htp://' was exit 1 (a "bug"), 'http:/host' (one slash) exit 3 "lost the server"."""
+    (workdir / "c.yaml").write_text("tracking:\n  uri: http:/127.0.0.1:5077\n")
+    typo = run_cli("--tracking-uri", "htp://127.0.0.1:5077", "allocate", "--date", "2024-08-28", cwd=workdir)
+    slash = run_cli("--config", "c.yaml", "allocate", "--date", "2024-08-28", cwd=workdir)
+    assert typo.returncode == 2 and slash.returncode == 2, typo.stderr + slash.stderr
+    assert "'htp://127.0.0.1:5077' (from the option --tracking-uri) has the scheme 'htp:'" in typo.stderr
+    assert "sqlite:///mlflow.db" in typo.stderr and "Traceback" not in typo.stderr
+    said = " ".join(slash.stderr.split())
+    assert "'http:/127.0.0.1:5077' (from the config key tracking.uri) names no host" in said, said
+    assert sorted(p.name for p in workdir.iterdir()) == ["c.yaml"]  # no plans/, no store
+
+
 MODEL_COMMANDS = [["allocate", "--date", "2024-08-28"], ["forecast", "--out", "f.parquet"],
                   ["predict", "--out", "p.parquet"], ["evaluate"],
                   ["backtest", "--model", "@production", "--cutoffs", "2024-08-14"], ["promote", "latest"]]

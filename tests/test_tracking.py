@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from anticipate.config import Config
-from anticipate.errors import ServiceUnavailable
+from anticipate.errors import ServiceUnavailable, UsageError
 from anticipate.tracking import TAG_COMMAND, TAG_COMMIT, TAG_CUTOFF, TAG_DIGEST, RunReader, Tracker
 from tests.conftest import stand_in_model_store
 
@@ -59,6 +60,33 @@ def test_real_server_round_trip(mlflow_server, workdir: Path) -> None:
     assert run.data.metrics["auc"] == pytest.approx(0.81)
     assert {a.path for a in client.list_artifacts(run_id)} >= {"config.yaml", "metrics.md"}
     assert not (workdir / "mlartifacts").exists()  # artifacts went to the server
+    # audit24 #6: a path the server does not serve (a proxy prefix) was exit 1 with MLflow's raw HTML 404
+    with pytest.raises(UsageError, match=r"/mlflow \(from the option --tracking-uri\) is wrong: the server "
+                       rf"there answered HTTP 404 .*use the server's root, e\.g\. {mlflow_server.uri} "):
+        Tracker(mlflow_server.uri + "/mlflow", source="the option --tracking-uri")
+
+
+@pytest.mark.parametrize(("uri", "said"), [
+    ("htp://127.0.0.1:5077", "has the scheme 'htp:', which anticipate cannot track to"),
+    ("http:/127.0.0.1:5077", "names no host: it must be http://HOST:PORT (two slashes)"),
+    ("https://:5000", "names no host"),
+    ("http://127.0.0.1:port", "is no URI"),
+    ("databricks", "names a Databricks workspace, which anticipate cannot track to"),
+    ("sqlite://mlflow.db", "is not an SQLite file URI: use sqlite:///mlflow.db (three slashes"),
+])
+def test_a_tracking_uri_of_no_usable_form_is_refused_before_opening(uri: str, said: str) -> None:
+    from anticipate.tracking.store import check_uri_form
+
+    with pytest.raises(UsageError, match=re.escape(f"{uri!r} (from the config key tracking.uri) {said}")):
+        check_uri_form(uri, "the config key tracking.uri")
+
+
+@pytest.mark.parametrize("uri", ["sqlite:///mlflow.db", "sqlite:////abs/mlflow.db", "http://127.0.0.1:5000",
+                                 "https://mlflow.example.org/prefix", "postgresql+psycopg2://u@db:5432/mlflow"])
+def test_usable_tracking_uris_pass_the_form_check(uri: str) -> None:
+    from anticipate.tracking.store import check_uri_form
+
+    check_uri_form(uri, "the option --tracking-uri")
 
 
 def test_unreachable_server_is_exit_3_naming_it() -> None:

@@ -96,6 +96,7 @@ def open_tracker(settings: Settings, *, offline_hint: str = "") -> Tracker:
         started_ms=int(settings.started_at * 1000),
         quiet=settings.verbosity < 0,
         offline_hint=offline_hint,
+        source=settings.tracking_source,
     )
 
 

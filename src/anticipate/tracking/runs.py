@@ -145,17 +145,20 @@ class Tracker:
         Swallow MLflow's own printed lines (registration, run links): the CLI's ``-q``.
     offline_hint
         How the command can run without the server, said when the server is unreachable ("": nothing).
+    source
+        Where ``uri`` came from (``Settings.tracking_source``), named when it is refused ("": any place).
     """
 
     def __init__(self, uri: str, *, experiment: str = "anticipate", artifact_location: str = "./mlartifacts",
-                 started_ms: int | None = None, quiet: bool = False, offline_hint: str = "") -> None:
+                 started_ms: int | None = None, quiet: bool = False, offline_hint: str = "",
+                 source: str = "") -> None:
         self.uri = uri
         self.experiment = experiment
         self.artifact_location = artifact_location
         self.quiet = quiet
         self._pending_start_ms = started_ms
-        check_uri_form(uri)
-        check_reachable(uri, offline_hint=offline_hint)
+        check_uri_form(uri, source)
+        check_reachable(uri, offline_hint=offline_hint, source=source)
         configure_mlflow(uri)
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         self.registry = Registry(self.client, uri, quiet=quiet)
@@ -164,10 +167,10 @@ class Tracker:
 
     @classmethod
     def from_config(cls, cfg: Config, uri: str, *, started_ms: int | None = None, quiet: bool = False,
-                    offline_hint: str = "") -> Tracker:
+                    offline_hint: str = "", source: str = "") -> Tracker:
         """A tracker for the resolved ``uri`` and the config's experiment and artifact location."""
         return cls(uri, experiment=cfg.tracking.experiment, artifact_location=cfg.tracking.artifact_location,
-                   started_ms=started_ms, quiet=quiet, offline_hint=offline_hint)
+                   started_ms=started_ms, quiet=quiet, offline_hint=offline_hint, source=source)
 
     def _ensure_experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment)

@@ -70,11 +70,15 @@ def _is_sqlite_file(path: Path) -> bool:
 def check_uri_form(uri: str, source: str = "") -> None:
     """UsageError (exit 2) when ``uri`` is a bare path or ``file:`` URI: MLflow reads those as its retired
     file store and refuses it with an error that is no fault of anticipate (unless the user opted in with
-    ``MLFLOW_ALLOW_FILE_STORE``). ``source`` is where the URI came from (``Settings.tracking_source``)."""
-    path = _file_store_path(uri)
-    if path is None or os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
-        return
+    ``MLFLOW_ALLOW_FILE_STORE``); and when it is no store URI anticipate can use (:func:`_check_scheme`).
+    ``source`` is where the URI came from (``Settings.tracking_source``)."""
     where = source or ANY_SOURCE
+    path = _file_store_path(uri)
+    if path is None:
+        _check_scheme(uri, where)
+        return
+    if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
+        return
     if _is_sqlite_file(path):
         fix = f"{path} is an SQLite database: set it to exactly sqlite:///{path.resolve()}"
     elif path.is_dir():
@@ -87,6 +91,41 @@ def check_uri_form(uri: str, source: str = "") -> None:
         f"the tracking URI {uri!r} (from {where}) is a plain path, not a store URI: MLflow would read it "
         f"as its retired file store and refuse it; {fix}"
     )
+
+
+#: The URI schemes of a store anticipate can track to, besides ``file:`` (see :func:`check_uri_form`):
+#: MLflow's SQLAlchemy databases and a tracking server.
+DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+ACCEPTED_FORMS = ("sqlite:///mlflow.db (a local store), http://HOST:PORT or https://HOST (an MLflow tracking "
+                  "server's root), postgresql:// or mysql:// (a database MLflow can use)")
+
+
+def _check_scheme(uri: str, where: str) -> None:
+    """UsageError (exit 2) for a tracking URI whose scheme anticipate cannot use (a typo such as ``htp://``,
+    or ``databricks``, whose artifact and registry model anticipate does not drive) or a server URI with
+    no host (``http:/host:5000``, one slash); audit24 #6: these ended as exit 1 (a "bug") or exit 3."""
+    from urllib.parse import urlsplit
+
+    head = f"the tracking URI {uri!r} (from {where})"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{head} is no URI ({exc}); use {ACCEPTED_FORMS}") from None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname or (port is None and ":" in parts.netloc.rsplit("@", 1)[-1].strip("[]")):
+            raise UsageError(f"{head} names no host: it must be {scheme}://HOST:PORT (two slashes), e.g. "
+                             f"{scheme}://127.0.0.1:5000")
+        return
+    if scheme.split("+")[0] in DB_SCHEMES:
+        if scheme == "sqlite" and not uri.startswith("sqlite:///"):
+            raise UsageError(f"{head} is not an SQLite file URI: use sqlite:///mlflow.db (three slashes, "
+                             f"relative to the current directory) or {_ABS_FIX}")
+        return
+    what = ("names a Databricks workspace" if scheme in ("", "databricks") else
+            f"has the scheme {parts.scheme + ':'!r}")
+    raise UsageError(f"{head} {what}, which anticipate cannot track to (a typo?); use {ACCEPTED_FORMS}")
 
 
 def require_existing_store(uri: str, source: str = "") -> None:
@@ -175,14 +214,18 @@ def git_commit(cwd: str | Path | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
-def check_reachable(uri: str, *, timeout: float = 5.0, offline_hint: str = "") -> None:
-    """Fail fast with ServiceUnavailable when a tracking server does not answer ``/health``.
+def check_reachable(uri: str, *, timeout: float = 5.0, offline_hint: str = "", source: str = "") -> None:
+    """Fail fast with ServiceUnavailable when a tracking server does not answer ``/health``, and with
+    UsageError when it answers 404 there (the URI's path is wrong, e.g. a proxy prefix: audit24 #6).
 
     ``timeout`` is in seconds; local stores are not checked. ``offline_hint`` ends the message: how the
-    command at hand can run without the server (a command that only reads runs has none).
+    command at hand can run without the server (a command that only reads runs has none). ``source``:
+    where the URI came from.
     """
     if not is_remote(uri):
         return
+    from urllib.parse import urlsplit
+
     import requests
 
     try:
@@ -193,5 +236,12 @@ def check_reachable(uri: str, *, timeout: float = 5.0, offline_hint: str = "") -
             "--tracking-uri / MLFLOW_TRACKING_URI, or use the local store "
             "(--tracking-uri sqlite:///mlflow.db)" + (f"; {offline_hint}" if offline_hint else "")
         ) from None
+    if response.status_code == 404:
+        root = uri.split("://", 1)[0] + "://" + urlsplit(uri).netloc
+        raise UsageError(
+            f"the tracking URI {uri} (from {source or ANY_SOURCE}) is wrong: the server there answered "
+            f"HTTP 404 for {uri.rstrip('/')}/health, so no MLflow tracking server is at that path; use the "
+            f"server's root, e.g. {root} (or the prefix it was started with, --static-prefix)"
+        )
     if response.status_code >= 500:
         raise ServiceUnavailable(f"the MLflow tracking server at {uri} answered HTTP {response.status_code}")
