@@ -12,6 +12,7 @@ from anticipate.cli import _openmp  # noqa: F401  isort: skip  (before anything 
 from anticipate.cli import _arenas  # noqa: F401  isort: skip  (before any thread allocates)
 from anticipate.cli import _hugepages  # noqa: F401  isort: skip  (before anything imports NumPy)
 from anticipate.cli import _arrowpool  # noqa: F401  isort: skip  (before anything imports pyarrow)
+from anticipate.cli import _numbacache  # noqa: F401  isort: skip  (before anything imports Numba)
 from anticipate.cli._core import main
 
 # Register the command modules on the group (each adds its commands to ``main``).

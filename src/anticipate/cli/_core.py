@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from anticipate import __version__
+from anticipate.cli import _numbacache
 from anticipate.errors import AnticipateError
 
 #: Exit code of an unexpected failure (a bug); user errors carry their own (see anticipate.errors).
@@ -173,6 +174,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
             try:
+                _numbacache.check()
                 with _stdout_to_stderr():
                     result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
             except AnticipateError as exc:
