@@ -64,6 +64,10 @@ def test_real_server_round_trip(mlflow_server, workdir: Path) -> None:
     with pytest.raises(UsageError, match=r"/mlflow \(from the option --tracking-uri\) is wrong: the server "
                        rf"there answered HTTP 404 .*use the server's root, e\.g\. {mlflow_server.uri} "):
         Tracker(mlflow_server.uri + "/mlflow", source="the option --tracking-uri")
+    # ... but a proxy that routes only /api/ to the server is not refused: the API answers there
+    from anticipate.tracking.store import _api_answers
+
+    assert _api_answers(mlflow_server.uri, 5.0) and not _api_answers(mlflow_server.uri + "/mlflow", 5.0)
 
 
 @pytest.mark.parametrize(("uri", "said"), [

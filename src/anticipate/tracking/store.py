@@ -236,7 +236,7 @@ def check_reachable(uri: str, *, timeout: float = 5.0, offline_hint: str = "", s
             "--tracking-uri / MLFLOW_TRACKING_URI, or use the local store "
             "(--tracking-uri sqlite:///mlflow.db)" + (f"; {offline_hint}" if offline_hint else "")
         ) from None
-    if response.status_code == 404:
+    if response.status_code == 404 and not _api_answers(uri, timeout):
         root = uri.split("://", 1)[0] + "://" + urlsplit(uri).netloc
         raise UsageError(
             f"the tracking URI {uri} (from {source or ANY_SOURCE}) is wrong: the server there answered "
@@ -245,3 +245,16 @@ def check_reachable(uri: str, *, timeout: float = 5.0, offline_hint: str = "", s
         )
     if response.status_code >= 500:
         raise ServiceUnavailable(f"the MLflow tracking server at {uri} answered HTTP {response.status_code}")
+
+
+def _api_answers(uri: str, timeout: float) -> bool:
+    """Whether MLflow's REST API answers under ``uri`` although ``/health`` did not: a proxy may route
+    only ``/api/``. An answer is a 200 or MLflow's JSON error (``error_code``), not a web server's 404."""
+    import requests
+
+    try:
+        response = requests.get(uri.rstrip("/") + "/api/2.0/mlflow/experiments/get",
+                                params={"experiment_id": "0"}, timeout=timeout)
+        return response.ok or "error_code" in response.json()
+    except (requests.RequestException, ValueError):
+        return False
