@@ -145,9 +145,11 @@ def test_a_scheduler_address_without_host_and_port_is_refused_naming_the_key(add
 
 
 @pytest.mark.parametrize(("limit", "ok"), [("lots", False), ("100MB", False), ("512MiB", True),
-                                           ("2 GiB", True), ("6GB", True)])
+                                           ("2 GiB", True), ("6GB", True), ("auto", True),
+                                           ("Auto", True)])
 def test_a_worker_memory_limit_must_be_a_size_a_worker_can_run_in(limit: str, ok: bool) -> None:
-    """'lots' exited 1 and '100MB' ended in a CommClosedError after Dask killed the workers (audit21)."""
+    """'lots' exited 1 and '100MB' ended in a CommClosedError after Dask killed the workers (audit21);
+    'auto', which Dask accepts, was refused as no size (audit24 #8)."""
     from anticipate.config import ComputeConfig
     from anticipate.distributed.cluster import check_compute
     from anticipate.errors import UsageError
@@ -155,7 +157,7 @@ def test_a_worker_memory_limit_must_be_a_size_a_worker_can_run_in(limit: str, ok
     if ok:
         check_compute(ComputeConfig(memory_limit=limit))
     else:
-        with pytest.raises(UsageError, match=r"compute\.memory_limit '.*' is"):
+        with pytest.raises(UsageError, match=r"compute\.memory_limit '.*' is.*or 'auto'"):
             check_compute(ComputeConfig(memory_limit=limit))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import os
@@ -77,6 +78,27 @@ def test_lock_refuses_a_live_holder_and_names_it(tmp_path: Path) -> None:
     ), exclusive_lock(lock, command="second"):
         pass
     assert not lock.exists()
+
+
+def test_the_lock_holders_start_is_named_in_utc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exit-75 message printed the start in the local zone without saying so (audit24 #8)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        lock = tmp_path / "allocate.lock"
+        with exclusive_lock(lock, command="night"), pytest.raises(LockHeld) as refused, exclusive_lock(
+            lock, command="second"
+        ):
+            pass
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    shown = re.search(r"started (\S+ \S+ UTC)\)", str(refused.value))
+    assert shown is not None, str(refused.value)
+    stamp = datetime.datetime.strptime(shown.group(1), "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=datetime.UTC)
+    assert abs(stamp.timestamp() - time.time()) < 60
 
 
 def test_lock_taken_over_from_a_dead_holder(tmp_path: Path) -> None:

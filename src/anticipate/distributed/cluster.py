@@ -26,10 +26,8 @@ MIN_WORKER_BYTES = 512 * 2**20
 def check_compute(compute: ComputeConfig) -> None:
     """UsageError (exit 2) naming the key for a ``compute.scheduler`` that is neither 'local-cluster'
     nor tcp://HOST:PORT with a port in 1-65535, and a ``compute.memory_limit`` that is no size (Dask's
-    ``parse_bytes``) or under :data:`MIN_WORKER_BYTES` (before any cluster starts)."""
+    ``parse_bytes``) nor 'auto', or under :data:`MIN_WORKER_BYTES` (before any cluster starts)."""
     from urllib.parse import urlsplit
-
-    from dask.utils import parse_bytes
 
     fix = "fix --scheduler or compute.scheduler in the config"
     if compute.scheduler != "local-cluster":
@@ -42,14 +40,35 @@ def check_compute(compute: ComputeConfig) -> None:
             raise UsageError(f"compute.scheduler is {compute.scheduler!r}: it must be 'local-cluster' or "
                              "tcp://HOST:PORT (the address 'dask scheduler' prints, e.g. "
                              f"tcp://10.0.0.5:8786); {fix}")
-    try:
-        size = parse_bytes(compute.memory_limit)
-    except (ValueError, TypeError):
-        size = None
+    size = _worker_bytes(compute)
     if size is None or size < MIN_WORKER_BYTES:
         what = "is no size" if size is None else f"is under {MIN_WORKER_BYTES // 2**20} MiB per worker"
+        if size is not None and _auto(compute):
+            what = f"gives {size / 2**20:,.0f} MiB per worker here, under {MIN_WORKER_BYTES // 2**20}"
         raise UsageError(f"compute.memory_limit {compute.memory_limit!r} {what}: give a size such as '6GB' "
-                         "or '1500MiB' per worker (1GB or more; Dask pauses and kills smaller workers)")
+                         "or '1500MiB' per worker (1GB or more; Dask pauses and kills smaller workers), or "
+                         "'auto' (Dask shares the machine's memory among the workers by their threads)")
+
+
+def _auto(compute: ComputeConfig) -> bool:
+    return compute.memory_limit.strip().lower() == "auto"
+
+
+def _worker_bytes(compute: ComputeConfig) -> int | None:
+    """The bytes per worker ``compute.memory_limit`` gives: a size (Dask's ``parse_bytes``), or 'auto', which
+    Dask resolves as the machine's (or container's) memory times threads_per_worker / cores, capped at all
+    of it; None when it is neither."""
+    from dask.utils import parse_bytes
+
+    if _auto(compute):
+        from dask.system import CPU_COUNT
+        from distributed.system import MEMORY_LIMIT
+
+        return int(MEMORY_LIMIT * min(1.0, compute.threads_per_worker / max(CPU_COUNT, 1)))
+    try:
+        return int(parse_bytes(compute.memory_limit))
+    except (ValueError, TypeError):
+        return None
 
 
 @contextlib.contextmanager
@@ -69,7 +88,7 @@ def dask_client(compute: ComputeConfig) -> Iterator[Any]:
             LocalCluster(
                 n_workers=compute.n_workers,
                 threads_per_worker=compute.threads_per_worker,
-                memory_limit=compute.memory_limit,
+                memory_limit="auto" if _auto(compute) else compute.memory_limit,
                 processes=True,
                 dashboard_address=None,
             ) as cluster,

@@ -47,7 +47,7 @@ def _held_message(path: Path, fd: int) -> str:
         time.sleep(0.05)
     if holder is None:
         return f"another run holds the lock {path} (its record is not written yet); wait for it to finish"
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.started))
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder.started))  # hosts differ in zone
     return (
         f"another run holds the lock {path}: '{holder.command}' (pid {holder.pid} on {holder.host}, "
         f"started {started}); wait for it to finish"
