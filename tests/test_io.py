@@ -71,6 +71,19 @@ def test_recover_dir_restores_a_publish_cut_between_renames(tmp_path: Path) -> N
     assert not old.exists()
 
 
+def test_recover_dir_restores_the_newest_copy_whatever_the_pids(tmp_path: Path) -> None:
+    """``old-9999`` sorts after ``old-10625`` as text; the older plan was put back (audit24 #7)."""
+    target = tmp_path / "out"
+    for age, (pid, plan) in enumerate([(9999, "older"), (10625, "newest")]):
+        old = tmp_path / f".out.old-{pid}"
+        old.mkdir()
+        (old / "plan.csv").write_text(plan)
+        os.utime(old, ns=(10**18 + age * 10**9, 10**18 + age * 10**9))
+    recover_dir(target)
+    assert (target / "plan.csv").read_text() == "newest"
+    assert not list(tmp_path.glob(".out.old-*"))
+
+
 def test_lock_refuses_a_live_holder_and_names_it(tmp_path: Path) -> None:
     lock = tmp_path / "allocate.lock"
     with exclusive_lock(lock, command="allocate --date 2025-01-01"), pytest.raises(

@@ -83,3 +83,9 @@ class LockHeld(AnticipateError):
     """Another run holds the lock for this output (exit 75)."""
 
     exit_code = 75
+
+
+class DataChanged(AnticipateError):
+    """The data directory was published anew (an ingest) while a command read it (exit 75: re-run)."""
+
+    exit_code = 75

@@ -72,22 +72,28 @@ _WHY = {
 }
 
 
-def output_error(path: str | Path, exc: OSError, *, at: bool = True) -> OutputError:
+#: How to get past an output the OS refused, for a path given on the command line.
+WRITABLE_FIX = "pass an output path you can write to"
+
+
+def output_error(path: str | Path, exc: OSError, *, at: bool = True, fix: str = WRITABLE_FIX) -> OutputError:
     """The user error (exit 2) for an output ``path`` the operating system refused, naming it and why.
 
     ``at``: also name the path the OS named when it differs (not for our own temporary names).
+    ``fix``: how to get past it (an output named by a config key names that key).
     """
     why = _WHY.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     where = f" (at {exc.filename})" if at and exc.filename and str(exc.filename) != str(path) else ""
-    return OutputError(f"cannot write {path}: {why}{where}; pass an output path you can write to")
+    return OutputError(f"cannot write {path}: {why}{where}; {fix}")
 
 
-def make_parent(path: Path) -> None:
-    """Create the directories above ``path``; an :class:`OutputError` naming it if the OS refuses."""
+def make_parent(path: Path, *, fix: str = WRITABLE_FIX) -> None:
+    """Create the directories above ``path``; an :class:`OutputError` naming it (and ``fix``) if the OS
+    refuses."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise output_error(path, exc) from None
+        raise output_error(path, exc, fix=fix) from None
 
 
 @contextlib.contextmanager

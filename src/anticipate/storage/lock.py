@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anticipate.errors import LockHeld
-from anticipate.storage.files import make_parent, output_error
+from anticipate.storage.files import WRITABLE_FIX, make_parent, output_error
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
+def exclusive_lock(path: str | Path, *, command: str, fix: str = WRITABLE_FIX) -> Iterator[LockInfo]:
     """Hold an exclusive lock on ``path`` for the duration of the block.
 
     The lock is an advisory ``flock`` on the file, which the kernel releases when its
@@ -72,21 +72,22 @@ def exclusive_lock(path: str | Path, *, command: str) -> Iterator[LockInfo]:
     blocks the next one and no process can take over a lock that is still held.
     While held, the file records host, pid, start time and command, which a refused
     run names in its :class:`LockHeld` message. The holder deletes the file before
-    it lets go; a run that locked a file deleted meanwhile starts again.
+    it lets go; a run that locked a file deleted meanwhile starts again. A lock file that cannot be
+    created is an :class:`~anticipate.errors.OutputError` (exit 2) naming it and ``fix``.
     """
     import fcntl
 
     path = Path(path)
-    make_parent(path)
+    make_parent(path, fix=fix)
     me = LockInfo(socket.gethostname(), os.getpid(), time.time(), command)
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except FileNotFoundError:  # a failed run removed the directory it had made for its lock
-            make_parent(path)
+            make_parent(path, fix=fix)
             continue
         except OSError as exc:
-            raise output_error(path, exc) from None
+            raise output_error(path, exc, fix=fix) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anticipate.errors import OutputError
-from anticipate.storage.files import fsync_dir, make_parent, output_error, usual_mode
+from anticipate.storage.files import WRITABLE_FIX, fsync_dir, make_parent, output_error, usual_mode
 from anticipate.storage.lock import LockInfo, exclusive_lock, held_here
 
 
@@ -94,15 +94,15 @@ def lock_path(target: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def dir_lock(target: str | Path, *, command: str) -> Iterator[LockInfo]:
+def dir_lock(target: str | Path, *, command: str, fix: str = WRITABLE_FIX) -> Iterator[LockInfo]:
     """Hold the lock of the directory ``target`` (:func:`lock_path`) for the block.
 
     Every publish of ``target`` holds it (:func:`staging_dir`); a command that reads the previous
     directory before it publishes (``ingest`` updating a data directory, ``allocate``'s night)
     holds it from before that read. A second run meanwhile gets :class:`~anticipate.errors.LockHeld`
-    (exit 75) naming the holder.
+    (exit 75) naming the holder; a lock that cannot be written exits 2 naming it and ``fix``.
     """
-    with exclusive_lock(lock_path(target), command=command) as me:
+    with exclusive_lock(lock_path(target), command=command, fix=fix) as me:
         yield me
 
 
@@ -181,17 +181,33 @@ def publish_dir(stage: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _age(path: Path) -> tuple[int, str]:
+    """Sort key of a copy set aside by :func:`publish_dir`: when its files were written (the directory's
+    mtime, which the renames keep), then the name."""
+    try:
+        return path.stat().st_mtime_ns, path.name
+    except OSError:
+        return -1, path.name
+
+
+def leftovers(target: Path) -> list[Path]:
+    """The copies of ``target`` set aside by a publish and still there (``.<name>.old-*``): after a publish
+    holding the lock, those the clean-up could not delete (owned by another user, say)."""
+    return sorted(Path(target).parent.glob(f".{Path(target).name}.old-*"), key=_age)
+
+
 def recover_dir(target: Path) -> None:
     """Undo a publish interrupted between its two renames; drop stale staging dirs.
 
     Call it only while holding the directory's lock (:func:`staging_dir` does): a staging
-    directory is then a dead run's, never one a live run is writing.
+    directory is then a dead run's, never one a live run is writing. With several copies set aside
+    (one that could not be deleted, then a publish cut short) the newest is put back.
     """
     parent = target.parent
     if not parent.is_dir():
         return
-    olds = sorted(parent.glob(f".{target.name}.old-*"))
-    if olds and not target.exists():
+    olds = sorted(parent.glob(f".{target.name}.old-*"), key=_age)
+    if olds and not target.exists():  # the newest: pids wrap and sort as text (old-9999 > old-10625)
         os.replace(olds[-1], target)
         olds = olds[:-1]
     for leftover in [*olds, *parent.glob(f".{target.name}.stage-*")]:
