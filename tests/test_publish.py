@@ -156,6 +156,18 @@ def test_solve_and_allocate_name_a_bad_output_path_with_exit_2(tmp_path: Path, e
     assert (tmp_path / "afile").read_text() == "keep" and here.is_dir() and not any(here.iterdir())
 
 
+def test_a_plans_dir_that_cannot_be_written_names_its_config_key(tmp_path: Path, empty_store: Path) -> None:
+    """allocate has no output option: "pass an output path you can write to" left the planner guessing
+    (audit24 #7)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("allocate:\n  plans_dir: /proc/anticipate-plans\n")  # not writable, even by root
+    result = CliRunner().invoke(main, ["allocate", "--config", str(cfg), "--date", "2025-01-02",
+                                       "--tracking-uri", _store(tmp_path, empty_store)])
+    assert result.exit_code == 2 and "cannot write /proc/anticipate-plans/.2025-01-02.lock" in result.output
+    assert "set allocate.plans_dir in the config (now /proc/anticipate-plans)" in result.output
+    assert "pass an output path" not in result.output
+
+
 def test_a_publish_claiming_a_lock_it_does_not_hold_is_a_bug(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"locked=True\) without holding"), staging_dir(
         tmp_path / "out", OUT, locked=True

@@ -183,6 +183,9 @@ def orders_on_cluster(client: Any, compute: ComputeConfig, ds: Any) -> tuple[lis
     """
     import dask
 
+    from anticipate.storage.files import check_unchanged
+
+    check_unchanged(ds)  # a directory published anew since ds was loaded has other partitions (or none)
     layout = read_layout(ds.path)
     if layout is None:
         return client.scatter(partition_orders(ds.orders, compute.partitions)), "scatter"

@@ -42,13 +42,13 @@ from anticipate.pipelines._common import (
 from anticipate.progress import stages
 from anticipate.storage.files import (
     DataSet,
-    file_digest,
+    check_unchanged,
     read_parquet_checked,
     write_csv,
     write_json,
     write_parquet,
 )
-from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, staging_dir
+from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, leftovers, staging_dir
 from anticipate.tracking import tags
 
 #: What ``plans/DATE/`` holds; an existing one holding anything else is refused.
@@ -152,7 +152,7 @@ def run_allocate(
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")
-            _publish(target, plan, instance, summary, fc, ds, dates.fmt(date_ts))
+            warnings += _publish(target, plan, instance, summary, fc, ds, dates.fmt(date_ts))
             run.log_artifact(target, "plan")
     counts = {
         "cells": len(plan.units),
@@ -181,7 +181,8 @@ def _night(target: Path, date: str, *, progress: bool) -> Iterator[Any]:
     plans = target.parent
     made = not plans.exists()
     try:
-        with dir_lock(target, command=f"anticipate allocate --date {date}"), stages(
+        fix = f"set allocate.plans_dir in the config (now {plans}) to a directory you can write to"
+        with dir_lock(target, command=f"anticipate allocate --date {date}", fix=fix), stages(
             5, enabled=progress, description="allocate"
         ) as bar:
             check_publishable(target, PLAN_OUTPUT)
@@ -206,8 +207,10 @@ def gate_lines(ds: DataSet, date: pd.Timestamp, horizon_days: int, windows: int)
     if window is None:  # too little history: gate 0 refuses the plan before these lines are read
         return None
     start, end = window
-    return read_parquet_checked(Path(ds.path) / "orders.parquet", columns=RECENT_COLUMNS,
-                                filters=[("order_ts", ">=", start), ("order_ts", "<", end)])
+    lines = read_parquet_checked(Path(ds.path) / "orders.parquet", columns=RECENT_COLUMNS,
+                                 filters=[("order_ts", ">=", start), ("order_ts", "<", end)])
+    check_unchanged(ds)  # these lines, and the workers' partitions read before, are of the data loaded
+    return lines
 
 
 def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
@@ -226,11 +229,9 @@ def _summary(
     from anticipate.allocation import plan_summary
     from anticipate.demand.network import centre_summary
 
-    digests = {
-        f"{name}.parquet": file_digest(ds.path / f"{name}.parquet")
-        for name in ("orders", "products", "regions", "warehouses", "supply")
-    }
-    summary = plan_summary(plan, digests, cfg.allocate.gap_tolerance)
+    # the digests of the bytes loaded (DataSet.files), not of the files there now: an ingest may have
+    # published new data since, which this plan was not built from
+    summary = plan_summary(plan, dict(ds.files), cfg.allocate.gap_tolerance)
     summary.update(
         {
             "model_uri": uri,
@@ -277,8 +278,9 @@ def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
 def _publish(
     target: Path, plan: Any, instance: Any, summary: dict[str, Any], fc: ForecastOutput, ds: DataSet,
     date: str,
-) -> None:
-    """Stage the night's files, the solved instance among them (``instance/``), and publish them at once."""
+) -> list[str]:
+    """Stage the night's files, the solved instance among them (``instance/``), and publish them at once;
+    a warning naming each copy of a previous plan left beside it (one that could not be deleted)."""
     import matplotlib.pyplot as plt
 
     from anticipate.allocation import write_instance
@@ -295,6 +297,9 @@ def _publish(
                              horizon_days=fc.horizon_days)
         fig.savefig(stage / "allocation.png", dpi=110, metadata={"Software": None})
         plt.close(fig)
+    return [f"{target} is published, but a previous plan set aside as {old} could not be deleted (owned by "
+            "another user, or not writable): delete it by hand; it takes space and would be put back if "
+            f"{target} went missing" for old in leftovers(target)]
 
 
 def _allocate_text(target: Path, summary: dict[str, Any], counts: dict[str, int]) -> str:

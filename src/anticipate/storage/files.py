@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from anticipate.errors import DataError, OutputError
+from anticipate.errors import DataChanged, DataError, OutputError
+from anticipate.storage import digests
 from anticipate.storage.dictionary import read_with_dictionaries
-
-TABLE_NAMES = ("orders", "products", "regions", "warehouses", "supply")
+from anticipate.storage.digests import TABLE_NAMES, data_dir_digest, file_digest  # noqa: F401 (re-exported)
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -192,34 +191,16 @@ def write_json(obj: Any, target: str | Path) -> Path:
     return Path(target)
 
 
-# --------------------------------------------------------------------------- digests
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def data_dir_digest(data_dir: str | Path) -> str:
-    """A digest of a canonical data directory: the digests of its tables, by name."""
-    data_dir = Path(data_dir)
-    h = hashlib.sha256()
-    for name in TABLE_NAMES:
-        path = data_dir / f"{name}.parquet"
-        if path.is_file():
-            h.update(name.encode())
-            h.update(file_digest(path).encode())
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- the data directory
 @dataclass(frozen=True)
 class DataSet:
     """A canonical data directory loaded into memory.
 
-    ``orders`` always; the reference tables are ``None`` when the directory lacks them.
+    ``orders`` always; the reference tables are ``None`` when the directory lacks them. ``files``: the
+    SHA-256 of each table file present (``"orders.parquet"``: hex), of the very bytes loaded, whatever
+    replaced the files since; ``digest`` combines them (``digests.tables_digest``). ``generation``: which
+    directory ``path`` was when loaded (device, inode; a publish renames a new one into place), for
+    :func:`check_unchanged`.
     """
 
     path: Path
@@ -229,6 +210,28 @@ class DataSet:
     warehouses: pd.DataFrame | None
     supply: pd.DataFrame | None
     digest: str
+    files: dict[str, str] = field(default_factory=dict)
+    generation: tuple[int, int] | None = None
+
+
+def _generation(data_dir: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(data_dir)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_unchanged(ds: DataSet) -> None:
+    """:class:`DataChanged` (exit 75) when ``ds.path`` is no longer the directory ``ds`` was loaded from: an
+    ``ingest`` (or ``sample``) published it anew meanwhile, so what is read from it now (a Dask worker's
+    partitions, the recent order lines) would not be the data already loaded."""
+    if ds.generation is not None and _generation(ds.path) != ds.generation:
+        raise DataChanged(
+            f"the data directory {ds.path} changed while this command ran: it was published anew (an "
+            "'anticipate ingest' or 'sample' into it) after this command had loaded it, so the rest of its "
+            "reads would mix two versions of the data; nothing was published and earlier outputs are as "
+            "they were: re-run the command (schedule the ingest to finish before it)")
 
 
 def _unreadable(path: Path, exc: BaseException) -> DataError:
@@ -245,8 +248,12 @@ def read_parquet_checked(
     dictionary: list[str] | None = None,
     stored_dictionaries: bool | tuple[str, ...] = False,
     filters: list[tuple[str, str, Any]] | None = None,
+    opened: str | None = None,
 ) -> pd.DataFrame:
     """Read a Parquet file, turning unreadable or truncated files into a DataError.
+
+    ``opened``: where to read ``path``'s bytes from, when not ``path`` itself (a pinned descriptor's);
+    messages name ``path``.
 
     ``filters``: pyarrow row filters (``[(column, op, value), ...]``, all must hold; without ``dictionary``).
     ``dictionary`` names text columns to read as pandas categoricals (one string per
@@ -261,13 +268,13 @@ def read_parquet_checked(
         if dictionary:
             import pyarrow.parquet as pq
 
-            schema = pq.read_schema(path)
+            schema = pq.read_schema(opened or path)
             kinds = (pa.types.is_string, pa.types.is_large_string)
             text = [
                 c for c in dictionary if c in schema.names and any(k(schema.field(c).type) for k in kinds)
             ]
-            return read_with_dictionaries(path, columns, text, stored=stored_dictionaries)
-        return pd.read_parquet(path, columns=columns, engine="pyarrow", filters=filters)
+            return read_with_dictionaries(Path(opened or path), columns, text, stored=stored_dictionaries)
+        return pd.read_parquet(opened or path, columns=columns, engine="pyarrow", filters=filters)
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise _unreadable(path, exc) from None
 
@@ -288,7 +295,7 @@ def _kind_fits(kind: str, arrow_type: Any) -> bool:
     }[kind]
 
 
-def check_table_schema(path: Path, table: str) -> None:
+def check_table_schema(path: Path, table: str, *, opened: str | None = None) -> None:
     """DataError naming the file and column when a canonical table (hand-made or from an older tool) lacks
     a column every reader relies on (required, or defaulted by ingest) or stores one as another kind.
 
@@ -300,7 +307,7 @@ def check_table_schema(path: Path, table: str) -> None:
     from anticipate.schema import TABLES
 
     try:
-        schema = pq.read_schema(path)
+        schema = pq.read_schema(opened or path)
     except (OSError, pa.ArrowException) as exc:
         raise _unreadable(path, exc) from None
     fix = ("write the data directory with 'anticipate ingest' (or 'anticipate sample'), which gives every "
@@ -362,18 +369,27 @@ def load_dataset(
             f"{orders_path} is missing; a data directory holds the canonical tables that "
             "'anticipate ingest' writes",
         )
+    generation = _generation(data_dir)
     loaded: dict[str, pd.DataFrame | None] = {}
-    with ThreadPoolExecutor(max_workers=1) as side:  # hashlib hashes without the GIL: beside the reads
-        digest = side.submit(data_dir_digest, data_dir)  # (10 M order lines: 0.12 s of one core)
-        for name in TABLE_NAMES:
-            path = data_dir / f"{name}.parquet"
-            wanted = name in tables and path.is_file()
+    with contextlib.ExitStack() as stack:
+        fds = {name: digests.pinned(data_dir / f"{name}.parquet", stack) for name in TABLE_NAMES}
+        opened = {name: fd for name, fd in fds.items() if fd is not None}
+        side = stack.enter_context(ThreadPoolExecutor(max_workers=1))  # hashlib hashes without the GIL:
+        hashes = {name: side.submit(digests.fd_digest, fd) for name, fd in opened.items()}  # beside the reads
+        for name in TABLE_NAMES:  # (10 M order lines: 0.12 s of one core)
+            path, source = data_dir / f"{name}.parquet", digests.fd_path(opened.get(name))
+            wanted = name in tables and name in opened
             orders = name == "orders"
             columns, dictionary = (order_columns, list(order_dictionary)) if orders else (None, None)
             if wanted:
-                check_table_schema(path, name)
+                check_table_schema(path, name, opened=source)
             loaded[name] = read_parquet_checked(
-                path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored
+                path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored,
+                opened=source,
             ) if wanted else None
-        _order_ts_naive_utc(loaded["orders"])
-        return DataSet(path=data_dir, digest=digest.result(), **loaded)  # type: ignore[arg-type]
+        files = {f"{name}.parquet": h.result() for name, h in hashes.items()}
+    _order_ts_naive_utc(loaded["orders"])
+    ds = DataSet(path=data_dir, digest=digests.tables_digest(files), files=files, generation=generation,
+                 **loaded)  # type: ignore[arg-type]
+    check_unchanged(ds)  # a directory published anew mid-load: its tables may come from two versions
+    return ds

@@ -1,0 +1,96 @@
+"""What a night's plan says it was built from, and a data directory published anew while a command reads it
+(audit24 #2), and what the night says of a plan directory it cannot clean (audit24 #7)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from anticipate.cli import main
+from anticipate.config import ComputeConfig
+from anticipate.errors import DataChanged
+from anticipate.storage.files import file_digest, load_dataset
+from tests.conftest import WORLD_DATE, TrainedWorld
+
+
+def republish(data: Path) -> str:
+    """What ``ingest --append`` does to ``data``: a new directory, with other orders, renamed into place
+    (the old one renamed aside and deleted). Returns the new ``orders.parquet``'s digest."""
+    stage = data.parent / ".data.stage"
+    shutil.copytree(data, stage)
+    orders = pd.read_parquet(stage / "orders.parquet")
+    orders.iloc[: len(orders) // 2].to_parquet(stage / "orders.parquet", index=False)
+    shutil.rmtree(stage / "orders", ignore_errors=True)  # a local ingest drops a Dask layout
+    os.replace(data, data.parent / ".data.old")
+    os.replace(stage, data)
+    shutil.rmtree(data.parent / ".data.old")
+    return file_digest(data / "orders.parquet")
+
+
+def test_summary_names_the_data_loaded_not_the_data_there_at_publish(
+    world_copy: TrainedWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """summary.json hashed the data directory again at publish time: after a re-ingest during the night it
+    named orders the plan was not built from, and disagreed with the MLflow tag anticipate.data_digest."""
+    import anticipate.pipelines.plan as plan_module
+
+    loaded = {f"{t}.parquet": file_digest(world_copy.data / f"{t}.parquet")
+              for t in ("orders", "products", "regions", "warehouses", "supply")}
+    forecast, swapped = plan_module.compute_forecast, []
+
+    def forecast_then_reingest(*args, **kwargs):  # the night is at stage [2/5] when the ingest lands
+        swapped.append(republish(world_copy.data))
+        return forecast(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "compute_forecast", forecast_then_reingest)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, world_copy.args("--json", "-q", "allocate", "--date", WORLD_DATE))
+    assert result.exit_code == 0, result.output[-3000:]
+    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
+    assert swapped and swapped[0] != loaded["orders.parquet"]
+    assert summary["inputs"] == loaded
+
+
+def test_load_dataset_hashes_the_bytes_it_read_and_notices_a_republished_directory(
+    trained_world: TrainedWorld, tmp_path: Path
+) -> None:
+    """On a Dask data directory re-ingested by a local ingest (orders/ removed) the night's workers found no
+    layout and the client's order_ts-only orders were split: "KeyError: 'customer_id' ... This is a bug"."""
+    data = Path(shutil.copytree(trained_world.data, tmp_path / "data"))
+    before = file_digest(data / "orders.parquet")
+    ds = load_dataset(data, order_columns=["order_ts"])
+    assert ds.files["orders.parquet"] == before and len(ds.files) == 5
+    republish(data)
+    with pytest.raises(DataChanged, match=r"changed while this command ran.*re-run the command") as caught:
+        from anticipate.distributed.cluster import orders_on_cluster
+
+        orders_on_cluster(None, ComputeConfig(engine="dask"), ds)  # before any worker reads the new data
+    assert caught.value.exit_code == 75
+
+
+def test_an_old_plan_that_cannot_be_deleted_is_named_in_a_warning(
+    world_copy: TrainedWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The night exited 0 and left plans/.DATE.old-PID behind without a word (audit24 #7)."""
+    import anticipate.storage.publish as publish
+
+    rmtree = shutil.rmtree
+
+    def cannot_delete_old(path, *args, **kwargs):  # an old plan owned by another user
+        if ".old-" not in Path(path).name:
+            rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(publish.shutil, "rmtree", cannot_delete_old)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plans" / WORLD_DATE).mkdir(parents=True)  # the previous plan (empty will do)
+    result = CliRunner().invoke(main, world_copy.args("--json", "-q", "allocate", "--date", WORLD_DATE))
+    assert result.exit_code == 0, result.output[-3000:]
+    [old] = (tmp_path / "plans").glob(f".{WORLD_DATE}.old-*")
+    doc = json.loads(result.stdout)
+    assert any(str(old.name) in w and "delete it by hand" in w for w in doc["warnings"]), doc["warnings"]
