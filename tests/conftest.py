@@ -301,7 +301,8 @@ def umask_022() -> Iterator[None]:
 def runbook_cron_command(verb: str) -> list[str]:
     """The README runbook's cron line for ``verb``, as arguments after ``anticipate``.
 
-    Cron's ``$(date +%F)`` becomes the placeholder ``@DATE@`` (one argument).
+    Cron's ``$(date -u +%F)`` (the UTC date: order times are UTC) becomes the placeholder ``@DATE@`` (one
+    argument); a line without ``-u`` keeps its ``$(date ...)``, which no test date replaces.
     """
     import re
     import shlex
@@ -310,7 +311,7 @@ def runbook_cron_command(verb: str) -> list[str]:
     runbook = readme[readme.index("## Runbook"):]
     runbook = runbook[: runbook.index("\n## ", 5)]
     [line] = [ln for ln in runbook.splitlines() if ln.lstrip()[:1].isdigit() and f"anticipate {verb} " in ln]
-    command = re.sub(r"\$\(date \+\\?%F\)", "@DATE@", line.split("&&", 1)[1].split(">>", 1)[0])
+    command = re.sub(r"\$\(date -u \+\\?%F\)", "@DATE@", line.split("&&", 1)[1].split(">>", 1)[0])
     return shlex.split(command)[1:]
 
 

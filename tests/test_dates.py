@@ -90,3 +90,18 @@ def test_a_last_day_with_far_fewer_lines_than_its_weekday_is_named_as_a_partial_
     assert partial_last_day(_daily(12, per_day=40, tuesdays=20)) is None  # Tuesdays are quiet here
     assert partial_last_day(_daily(3, tuesdays=0)) is None  # a weekday without orders: nothing to compare
     assert partial_last_day(pd.Series(pd.to_datetime([]))) is None
+
+
+def test_a_cutoff_that_has_not_begun_in_utc_is_warned_of_with_the_hours_left() -> None:
+    """cron's `date +%F` in Tokyo at 02:15 gives a date whose 00:00 UTC is 6.75 h away, the day before it
+    still going on; the partial-day check saw nothing (audit24 #3). ``now`` is injected, not the clock."""
+    from anticipate.dates import future_cutoff_warnings
+
+    tokyo_0215 = pd.Timestamp("2025-12-31 02:15", tz="Asia/Tokyo").timestamp()
+    [said] = future_cutoff_warnings(pd.Timestamp("2025-12-31"), now=tokyo_0215)
+    assert said.startswith("--date 2025-12-31 starts in 6.8 h UTC (it is 2025-12-30 17:15 UTC now)")
+    assert "the orders of 2025-12-30 may be incomplete" in said and "`date -u +%F`" in said
+    utc_0215 = pd.Timestamp("2025-12-31 02:15", tz="UTC").timestamp()
+    assert future_cutoff_warnings(pd.Timestamp("2025-12-31"), now=utc_0215) == []
+    midnight = pd.Timestamp("2025-12-31")
+    assert future_cutoff_warnings(midnight, now=midnight.tz_localize("UTC").timestamp()) == []

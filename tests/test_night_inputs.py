@@ -1,5 +1,6 @@
 """What a night's plan says it was built from, and a data directory published anew while a command reads it
-(audit24 #2), and what the night says of a plan directory it cannot clean (audit24 #7)."""
+(audit24 #2); a night planned before its date has begun in UTC (audit24 #3); what the night says of a plan
+directory it cannot clean (audit24 #7)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,24 @@ def test_an_old_plan_that_cannot_be_deleted_is_named_in_a_warning(
     [old] = (tmp_path / "plans").glob(f".{WORLD_DATE}.old-*")
     doc = json.loads(result.stdout)
     assert any(str(old.name) in w and "delete it by hand" in w for w in doc["warnings"]), doc["warnings"]
+
+
+def test_a_night_whose_date_has_not_begun_in_utc_says_so_in_summary_and_warnings(
+    world_copy: TrainedWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`allocate --date $(date +%F)` from cron in Tokyo at 02:15: D 00:00 UTC is 6.75 h away and the last UTC
+    day of orders still going on; the night was quiet about it (audit24 #3). The clock is the command's
+    start (Settings.started_at), injected here."""
+    from anticipate.config import load_config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.plan import run_allocate
+
+    monkeypatch.chdir(tmp_path)
+    tokyo_0215 = pd.Timestamp(f"{WORLD_DATE} 02:15", tz="Asia/Tokyo").timestamp()
+    settings = Settings(cfg=load_config(world_copy.config), data_dir=world_copy.data,
+                        tracking_uri=world_copy.tracking_uri, progress=False, started_at=tokyo_0215)
+    result = run_allocate(settings, date=WORLD_DATE)
+    said = [w for w in result.warnings if "starts in 6.8 h UTC" in w]
+    assert len(said) == 1 and "`date -u +%F`" in said[0], result.warnings
+    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
+    assert said[0] in summary["input_warnings"]

@@ -16,7 +16,7 @@ REFERENCE = ("products", "regions", "warehouses", "supply")
 
 
 def _with_date(args: list[str], date: str) -> list[str]:
-    """The cron command with tonight's date where cron's shell substitutes ``$(date +%F)``."""
+    """The cron command with tonight's date where cron's shell substitutes ``$(date -u +%F)``."""
     return [date if a == "@DATE@" else a for a in args]
 
 
@@ -29,6 +29,7 @@ def _modes(directory: Path) -> dict[str, str]:
 def test_the_runbook_three_nights(trained_world: TrainedWorld, tmp_path: Path, umask_022: None) -> None:
     site = trained_world.copy(tmp_path / "srv")  # the working directory of the cron jobs: mlflow.db here
     ingest, allocate = runbook_cron_command("ingest"), runbook_cron_command("allocate")
+    assert "@DATE@" in allocate  # the UTC date, `date -u` (audit24 #3): a local one may not have begun in UTC
     shop = ingest[ingest.index("--out") + 1]
     assert allocate[allocate.index("--data") + 1] == shop and "--append" in ingest
     sources = [f"--{t}={site.data / f'{t}.parquet'}" for t in REFERENCE]

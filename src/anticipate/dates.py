@@ -109,6 +109,24 @@ def partial_day_warnings(order_ts: pd.Series, *, until: pd.Timestamp | None = No
     return [said] if said else []
 
 
+def future_cutoff_warnings(cutoff: pd.Timestamp, *, now: float, name: str = "--date") -> list[str]:
+    """A warning when ``cutoff`` (a naive UTC midnight) is later than ``now`` (seconds since the epoch, the
+    command's start): the day before it has not ended in UTC, so its orders may be incomplete, and
+    :func:`partial_last_day`, which compares the day with the same weekdays before it, may see nothing
+    amiss hours before its end. A local date in a zone ahead of UTC (``date +%F`` in Tokyo at 02:15, still
+    17:15 UTC the day before) does this; a plan for a future date is a legitimate what-if, so it warns.
+    """
+    at = pd.Timestamp(now, unit="s")  # naive UTC, as order_ts
+    if cutoff <= at:
+        return []
+    hours = (cutoff - at) / pd.Timedelta(hours=1)
+    return [
+        f"{name} {fmt(cutoff)} starts in {hours:.1f} h UTC (it is {at:%Y-%m-%d %H:%M} UTC now): the orders "
+        f"of {fmt(cutoff - pd.Timedelta(days=1))} may be incomplete, as that day has not ended in UTC (order "
+        "times are UTC); a date taken from a local clock ahead of UTC does this: in cron use `date -u +%F`"
+    ]
+
+
 def data_start(order_ts: pd.Series) -> pd.Timestamp:
     """Midnight of the first order's date."""
     return pd.Timestamp(order_ts.min()).normalize()

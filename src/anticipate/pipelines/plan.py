@@ -97,7 +97,8 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
         warnings=[*items, *model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
-                  *dates.partial_day_warnings(ds.orders["order_ts"], until=cutoff_ts)],
+                  *dates.partial_day_warnings(ds.orders["order_ts"], until=cutoff_ts),
+                  *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff")],
     )
 
 
@@ -251,10 +252,11 @@ def _summary(
 
 def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp) -> list[str]:
     """The warnings about what a plan at ``date`` rests on: SKUs without a category at the model's
-    category level (or exit 2 when none has one), the model against the config and the date, and the
-    last ingest's warnings."""
+    category level (or exit 2 when none has one), the model against the config and the date, the
+    last ingest's warnings, and a ``date`` that has not begun in UTC when the night started."""
     items = item_warnings(ds, spec_of(wrapper).item_level)
-    return items + model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+    return (items + model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+            + dates.future_cutoff_warnings(date, now=settings.started_at))
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:
