@@ -168,6 +168,31 @@ def test_a_plans_dir_that_cannot_be_written_names_its_config_key(tmp_path: Path,
     assert "pass an output path" not in result.output
 
 
+def test_a_plan_that_cannot_be_staged_or_renamed_names_the_config_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the lock, the staging step said "pass an output path" too (an old plan owned by another user
+    that cannot be renamed aside, a plans dir made read-only meanwhile): allocate has no output option."""
+    import errno
+    import tempfile
+
+    from anticipate.pipelines.plan import PLAN_OUTPUT
+    from anticipate.storage import publish
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    night = tmp_path / "plans" / "2025-01-02"
+    for module, name in ((publish, "publish_dir"), (tempfile, "mkdtemp")):
+        with monkeypatch.context() as patch:
+            patch.setattr(module, name, refused)
+            with pytest.raises(OutputError) as caught, staging_dir(night, PLAN_OUTPUT) as stage:
+                (stage / "plan.csv").write_text("new")
+        message = str(caught.value)
+        assert f"cannot write {night}: it is not writable" in message, name
+        assert "set allocate.plans_dir in the config" in message and "output path" not in message, name
+
+
 def test_a_publish_claiming_a_lock_it_does_not_hold_is_a_bug(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"locked=True\) without holding"), staging_dir(
         tmp_path / "out", OUT, locked=True

@@ -57,6 +57,7 @@ PLAN_OUTPUT = DirOutput(
     frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png", "instance"}),
     label="the plan directory",
     fix="move that entry out of it, or set allocate.plans_dir to another directory",
+    write_fix="set allocate.plans_dir in the config to a directory you can write to",
 )
 
 

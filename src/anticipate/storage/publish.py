@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from anticipate.errors import OutputError
@@ -31,17 +31,20 @@ class DirOutput:
     ``command`` names the command in messages (``"backtest"``); ``label`` the option or
     setting that names the directory (``"--out"``); ``names`` every file or directory
     name the command writes at the top level; ``fix`` is the advice of the refusal
-    (default: a new or empty directory, or a previous output of the command).
+    (default: a new or empty directory, or a previous output of the command); ``write_fix`` the
+    advice when the operating system refuses a write (default: an output path you can write to;
+    a directory named by a config key names that key).
     """
 
     command: str
     names: frozenset[str]
     label: str = "--out"
     fix: str = ""
+    write_fix: str = WRITABLE_FIX
 
     def with_names(self, extra: set[str] | frozenset[str]) -> DirOutput:
         """The same output, also owning ``extra`` (entries a command carries over itself)."""
-        return DirOutput(self.command, self.names | frozenset(extra), self.label, self.fix)
+        return replace(self, names=self.names | frozenset(extra))
 
     def advice(self) -> str:
         """How to get past a refusal, for the messages."""
@@ -132,18 +135,18 @@ def staging_dir(target: str | Path, output: DirOutput, *, locked: bool = False) 
             raise RuntimeError(f"staging_dir(locked=True) without holding {lock_path(target)}")
         yield from _stage_and_publish(shown, target, output)
         return
-    with dir_lock(target, command=f"anticipate {output.command} (publishing {shown})"):
+    with dir_lock(target, command=f"anticipate {output.command} (publishing {shown})", fix=output.write_fix):
         yield from _stage_and_publish(shown, target, output)
 
 
 def _stage_and_publish(shown: Path, target: Path, output: DirOutput) -> Iterator[Path]:
     """The body of :func:`staging_dir`, under the lock."""
-    make_parent(shown)
+    make_parent(shown, fix=output.write_fix)
     recover_dir(target)
     try:
         stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.stage-", dir=target.parent))
     except OSError as exc:
-        raise output_error(shown, exc, at=False) from None
+        raise output_error(shown, exc, at=False, fix=output.write_fix) from None
     try:
         usual_mode(stage, directory=True)
         yield stage
@@ -158,7 +161,7 @@ def _stage_and_publish(shown: Path, target: Path, output: DirOutput) -> Iterator
         try:
             publish_dir(stage, target)
         except OSError as exc:
-            raise output_error(shown, exc, at=False) from None
+            raise output_error(shown, exc, at=False, fix=output.write_fix) from None
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
