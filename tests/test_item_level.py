@@ -121,6 +121,21 @@ def test_category_warnings_count_skus_and_their_order_lines() -> None:
         category_warnings("category", products.drop(columns="category"), skus)
 
 
+def test_the_items_are_all_exactly_where_the_warning_counts_a_blank_category() -> None:
+    """An empty or whitespace category was an item "" (or "  ") while the warning counted it as blank."""
+    from anticipate.demand.forecast import shares_from_units
+    from anticipate.features.items import item_column
+
+    products = pd.DataFrame({"sku": ["a", "b", "c", "d", "e"], "category": ["x", "", "  ", None, "ALL"]})
+    orders = pd.DataFrame({"sku": ["a", "b", "c", "d", "e", "f"]})
+    assert item_column(orders, "category", products).tolist() == ["x", "ALL", "ALL", "ALL", "ALL", "ALL"]
+    [warning] = category_warnings("category", products, orders["sku"])
+    assert "5 of the 6 SKUs" in warning and "1 not in products.parquet, 4 with an empty category" in warning
+    units = pd.DataFrame({"region": ["r"], "item": ["x"], "sku": ["a"], "units": [1.0]})
+    unsold = shares_from_units(units, products).query("item != 'x'")
+    assert set(unsold["item"]) == {"ALL"} and unsold["share"].tolist() == [0.25] * 4
+
+
 def test_the_feature_engine_refuses_category_level_without_products() -> None:
     orders = pd.DataFrame({"order_id": ["o1"], "customer_id": ["c"], "order_ts": [pd.Timestamp("2025-01-01")],
                            "sku": ["s"], "quantity": [1], "region": ["r"]})

@@ -32,6 +32,7 @@ from anticipate.demand.new_demand import (
     year_ago_table,
 )
 from anticipate.features.build import item_column
+from anticipate.features.items import sku_items
 from anticipate.features.spec import FeatureSpec
 
 
@@ -91,8 +92,8 @@ def shares_from_units(by_region: pd.DataFrame, products: pd.DataFrame | None = N
     overall["region"] = "*"
     parts = [by_region, overall]
     if products is not None and "category" in products:
-        catalogue = pd.DataFrame({"item": products["category"].fillna("ALL").astype(str).to_numpy(),
-                                  "sku": products["sku"].astype(str).to_numpy()})
+        items = sku_items(products)
+        catalogue = pd.DataFrame({"item": items.to_numpy(dtype=str), "sku": items.index.astype(str)})
         unsold = catalogue[~catalogue["item"].isin(overall["item"])]
         parts.append(unsold.assign(share=1.0 / unsold.groupby("item")["sku"].transform("size"), region="*"))
     return pd.concat(parts, ignore_index=True)[["region", "item", "sku", "share"]]

@@ -1,12 +1,13 @@
 """The item of an order line at ``model.item_level``: its SKU, or its product's category.
 
 At ``category`` level the products table names each SKU's category. A SKU missing from it,
-or whose category is empty (ingest stores an empty category as ``ALL``), becomes the one
-item ``ALL``: modelled, forecast and split as if one category. That is never done
-silently. Without a products table (or without its ``category`` column) every SKU would be
-``ALL``: :func:`item_column` refuses (exit 2), and so does :func:`category_warnings` when
-no SKU of the orders has a category; when some have none it returns a warning naming how
-many and their share of the order lines, which the commands print and record.
+or whose category is empty (null, blank text, or ``ALL``: ingest's stand-in for an empty one),
+becomes the one item ``ALL`` (:func:`sku_items`): modelled, forecast and split as if one
+category. That is never done silently. Without a products table (or without its
+``category`` column) every SKU would be ``ALL``: :func:`item_column` refuses (exit 2), and
+so does :func:`category_warnings` when no SKU of the orders has a category; when some have
+none it returns a warning naming how many and their share of the order lines, which the
+commands print and record.
 """
 
 from __future__ import annotations
@@ -49,16 +50,21 @@ def item_column(orders: pd.DataFrame, item_level: str, products: pd.DataFrame | 
         return sku if isinstance(sku.dtype, pd.CategoricalDtype) else sku.astype(str)
     if products is None or "category" not in products:
         raise no_categories(column=products is not None)
-    category = products.set_index("sku")["category"]
-    return pd.Series(
-        category.reindex(orders["sku"].to_numpy()).fillna(ALL).to_numpy(dtype=str), index=orders.index
-    )
+    items = sku_items(products).reindex(orders["sku"].to_numpy()).fillna(ALL)
+    return pd.Series(items.to_numpy(dtype=str), index=orders.index)
 
 
 def _blank(category: pd.Series) -> pd.Series:
     """Which categories are empty: null, blank text or ``ALL`` (ingest's stand-in for an empty one)."""
     text = category.astype("string").str.strip()
     return (text.isna() | (text == "") | (text == ALL)).fillna(True).astype(bool)
+
+
+def sku_items(products: pd.DataFrame) -> pd.Series:
+    """Each SKU's item at ``category`` level, indexed by SKU: its category, or ``ALL`` where
+    :func:`_blank` calls it empty, so the items and :func:`category_warnings` count the same SKUs."""
+    category = products["category"].astype(object)
+    return pd.Series(category.where(~_blank(category), ALL).to_numpy(), index=products["sku"].to_numpy())
 
 
 def category_warnings(
