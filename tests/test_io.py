@@ -315,3 +315,15 @@ def test_a_hand_made_table_without_its_canonical_columns_is_a_data_error(tmp_pat
     with pytest.raises(DataError, match=re.escape(said)) as err:
         load_dataset(tmp_path)
     assert err.value.file == str(tmp_path / "orders.parquet")
+
+
+def test_a_reference_table_repeating_its_key_is_refused_and_the_orders_are_not() -> None:
+    from anticipate.storage.keys import check_unique_key
+
+    supply = pd.DataFrame({"sku": [f"s{i % 7}" for i in range(14)], "units": 1})
+    with pytest.raises(DataError, match=r"7 sku\(s\) are on more than one row \('s0', 's1', 's2', 's3', "
+                       r"'s4', \.\.\.\).*keeps one of identical rows, sums the lots of one SKU") as caught:
+        check_unique_key(Path("d/supply.parquet"), "supply", supply)
+    assert caught.value.file == "d/supply.parquet" and caught.value.column == "sku"
+    check_unique_key(Path("d/orders.parquet"), "orders", supply)  # one order, many lines
+    check_unique_key(Path("d/supply.parquet"), "supply", supply.drop_duplicates("sku"))

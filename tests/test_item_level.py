@@ -105,6 +105,32 @@ def test_some_skus_without_a_category_are_warned_with_their_share(world: Trained
     assert set(pd.read_parquet(tmp_path / "f.parquet")["item"]) >= {"ALL"}
 
 
+def _variant(world: TrainedWorld, name: str, products: pd.DataFrame) -> None:
+    """A data directory ``name`` beside the world's: its tables, with ``products`` instead."""
+    (world.root / name).mkdir()
+    for f in world.data.glob("*.parquet"):
+        (world.root / name / f.name).write_bytes(f.read_bytes())
+    products.to_parquet(world.root / name / "products.parquet", index=False)
+
+
+def test_a_hand_made_products_table_repeating_a_sku_is_refused_at_load(world: TrainedWorld,
+                                                                         tmp_path: Path) -> None:
+    """Ingest keeps one row per SKU (refkeys); a hand-made table repeating one made item_column fail with
+    pandas' 'cannot reindex on an axis with duplicate labels' (exit 1)."""
+    products = pd.read_parquet(world.data / "products.parquet")
+    repeat = products.iloc[[4, 1]].assign(category="other")
+    _variant(world, "repeated", pd.concat([products, repeat], ignore_index=True))
+    data = world.root / "repeated"
+    done = run_cli(*_args(world, "repeated", "features", "--out", str(tmp_path / "f.parquet")))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    message = done.stderr.strip().splitlines()[-1]
+    skus = ", ".join(repr(s) for s in products["sku"].iloc[[4, 1]])
+    assert f"file {data}/products.parquet" in message and "column 'sku'" in message
+    assert f"the products table repeats its key: 2 sku(s) are on more than one row ({skus})" in message
+    assert "keep one row per sku in" in message and "'anticipate ingest --products FILE" in message
+    assert not (tmp_path / "f.parquet").exists()
+
+
 def test_category_warnings_count_skus_and_their_order_lines() -> None:
     products = pd.DataFrame({"sku": ["a", "b", "c", "e"], "category": ["x", "ALL", None, " "]})
     skus = pd.Series(["a", "a", "a", "b", "d", "a", "c", "e"]).astype("category")
