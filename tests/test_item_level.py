@@ -139,8 +139,8 @@ def test_category_warnings_count_skus_and_their_order_lines() -> None:
                               "the order lines) have no category (1 not in shop/products.parquet, 3 with an "
                               "empty category ('ALL')): they all become the one item 'ALL'")
     assert category_warnings("sku", None, skus) == []
-    assert category_warnings("category", products.assign(category="x"), skus.cat.remove_categories("d")
-                             .dropna()) == []
+    known = skus.cat.remove_categories("d").dropna()
+    assert category_warnings("category", products.assign(category=list("xyxy")), known) == []
     with pytest.raises(DataError, match=r"none of the 3 SKUs of the orders has a category \(1 not in"):
         category_warnings("category", products, pd.Series(["b", "c", "d"]))
     with pytest.raises(DataError, match=r"holds a products table \(products.parquet\) without a category"):
@@ -160,6 +160,19 @@ def test_the_items_are_all_exactly_where_the_warning_counts_a_blank_category() -
     units = pd.DataFrame({"region": ["r"], "item": ["x"], "sku": ["a"], "units": [1.0]})
     unsold = shares_from_units(units, products).query("item != 'x'")
     assert set(unsold["item"]) == {"ALL"} and unsold["share"].tolist() == [0.25] * 4
+
+
+def test_one_category_for_every_sku_is_warned_not_refused() -> None:
+    products = pd.DataFrame({"sku": ["a", "b", "c"], "category": ["Shoes", "Shoes", "Shoes"]})
+    skus = pd.Series(["a", "b", "a", "c"]).astype("category")
+    [warning] = category_warnings("category", products, skus, data_dir="shop")
+    assert warning.startswith("model.item_level is category but all 3 SKUs of the orders have the one "
+                              "category 'Shoes' in shop/products.parquet: the model forecasts the whole shop "
+                              "as one item")
+    assert "set model.item_level: sku" in warning
+    assert category_warnings("category", products, pd.Series(["a", "a"])) == []  # one SKU: its own item
+    assert category_warnings("category", products.assign(category=["Shoes", "Hats", "Shoes"]), skus) == []
+    assert category_warnings("sku", products, skus) == []
 
 
 def test_the_feature_engine_refuses_category_level_without_products() -> None:

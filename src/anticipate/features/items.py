@@ -75,8 +75,9 @@ def category_warnings(
     Raises :class:`~anticipate.errors.DataError` (exit 2) without a products table or its
     ``category`` column, or when no SKU of the orders has a category (all would be ``ALL``).
     Returns one warning when some do not: how many SKUs, which share of the order lines, how
-    many are missing from the products table and how many have an empty category. At ``sku``
-    level (or without order lines) nothing is checked.
+    many are missing from the products table and how many have an empty category; when all have
+    one and it is the same (:func:`_one_category`), one warning naming it. At ``sku`` level (or
+    without order lines) nothing is checked.
     """
     if item_level != "category" or len(skus) == 0:
         return []
@@ -90,9 +91,9 @@ def category_warnings(
     known = lines.index.isin(category.index)
     blank = known & _blank(category.reindex(lines.index)).to_numpy()
     missing, none = ~known, ~known | blank
-    if not none.any():
-        return []
     file = f"{data_dir}/{PRODUCTS_FILE}" if data_dir is not None else PRODUCTS_FILE
+    if not none.any():
+        return _one_category(category.reindex(lines.index), file)
     counts = f"{int(missing.sum()):,} not in {file}, {int(blank.sum()):,} with an empty category ('{ALL}')"
     if none.all():
         raise DataError(f"model.item_level is category but none of the {len(lines):,} SKUs of the orders has "
@@ -103,3 +104,15 @@ def category_warnings(
             f"({share:.1%} of the order lines) have no category ({counts}): they all become the one item "
             f"'{ALL}', modelled and forecast as if one category; ingest their products with a category, or "
             "set model.item_level: sku"]
+
+
+def _one_category(category: pd.Series, file: str) -> list[str]:
+    """A warning when the SKUs of the orders (``category``: each one's, none blank) are several but all
+    of one category: legitimate for a one-category shop, but the model then forecasts one item."""
+    names = category.astype(str).unique()
+    if len(category) < 2 or len(names) > 1:
+        return []
+    return [f"model.item_level is category but all {len(category):,} SKUs of the orders have the one "
+            f"category {names[0]!r} in {file}: the model forecasts the whole shop as one item, split over "
+            "the SKUs by their recent shares; set model.item_level: sku to forecast each SKU (for a model "
+            "trained at category level: retrain), or ingest products with finer categories"]
