@@ -59,3 +59,16 @@ def test_predict_csv_gets_a_sidecar_naming_cutoff_horizon_and_model(trained_worl
         "warnings": [], "file": "p.csv", "rows": len(table),
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
     }
+
+
+def test_a_csv_whose_sidecar_cannot_be_written_is_not_published(trained_world: TrainedWorld,
+                                                                 tmp_path: Path) -> None:
+    """audit25 F2: the CSV was written first, so a sidecar that failed (here: a directory in its place)
+    left in-sample scores with no record of what they are, over any good CSV at that path."""
+    out = tmp_path / "z.csv"
+    out.write_text("the previous good scores\n")
+    (tmp_path / "z.csv.json").mkdir()
+    done = run_cli(*trained_world.args("predict", "--cutoff", "2024-08-14", "--out", str(out)))
+    assert done.returncode == 2 and "z.csv.json" in done.stderr, done.stderr[-2000:]
+    assert out.read_text() == "the previous good scores\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.csv", "z.csv.json"]  # no temporary file left

@@ -121,7 +121,8 @@ def predict_cmd(settings_factory: Any, model: str | None, cutoff: str | None, ou
 
     The file records its cutoff, horizon, item level and model (Parquet: schema metadata; CSV: the
     sidecar OUT.json). A cutoff before the model's training end is scored with an IN-SAMPLE warning,
-    on stderr and in the file: the model saw those outcomes.
+    on stderr and in the Parquet metadata or the CSV's sidecar (not in the CSV's rows: keep the two
+    together): the model saw those outcomes.
 
     \b
     Examples:

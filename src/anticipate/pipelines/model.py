@@ -36,7 +36,14 @@ from anticipate.pipelines._common import (
     resolve_cutoff,
 )
 from anticipate.progress import stages
-from anticipate.storage.files import DataSet, file_digest, write_csv, write_json, write_parquet
+from anticipate.storage.files import (
+    DataSet,
+    atomic_path,
+    file_digest,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 
 
 # --------------------------------------------------------------------------- train
@@ -255,9 +262,11 @@ def write_predictions(table: pd.DataFrame, out: Path, facts: dict[str, Any]) -> 
     if Path(out).suffix.lower() == ".parquet":
         write_parquet(table, out, metadata={k: _meta_text(v) for k, v in facts.items()})
         return {}
-    write_csv(table, out)
     sidecar = Path(f"{out}.json")
-    write_json({**facts, "file": Path(out).name, "rows": len(table), "sha256": file_digest(out)}, sidecar)
+    with atomic_path(out) as staged:  # the CSV is published only once its sidecar is (audit25 F2)
+        write_csv(table, staged)
+        write_json({**facts, "file": Path(out).name, "rows": len(table), "sha256": file_digest(staged)},
+                   sidecar)
     return {"metadata": str(sidecar)}
 
 
