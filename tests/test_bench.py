@@ -450,3 +450,19 @@ def test_compare_names_no_winner_when_the_runs_predict_different_things() -> Non
         text = comparison_text(c)
         assert "no winner named: the runs are not like for like (model.item_level differs:" in text
         assert "is better on" not in text and "*" not in text
+
+
+def test_runs_sharing_no_metric_are_no_tie() -> None:
+    """audit25 F4: a train and an evaluate run (no metric in common) were called a tie, 0-0 on nothing."""
+    from anticipate.tracking.compare import compare_runs, no_winner
+    from anticipate.tracking.reader import RunRecord
+
+    def run(run_id: str, command: str, metrics: dict[str, float]) -> RunRecord:
+        return RunRecord(run_id, "0", command, "FINISHED", 0, 1, {"anticipate.command": command}, {}, metrics)
+
+    apart = compare_runs([run("aaaaaaaa11", "train", {"val.auc": 0.9}),
+                          run("bbbbbbbb22", "evaluate", {"auc": 0.8})])
+    assert no_winner(apart).startswith("no winner: the runs share no metric to compare")
+    tied = compare_runs([run("aaaaaaaa11", "evaluate", {"auc": 0.8}),
+                         run("bbbbbbbb22", "evaluate", {"auc": 0.8})])
+    assert no_winner(tied) == "no winner: the runs tie on the count of better metrics"

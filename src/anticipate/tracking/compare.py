@@ -235,6 +235,9 @@ def _verdict(c: Comparison) -> str:
         if c.verdict is None:
             return f"no winner on {c.decide_by}: the runs tie"
         return f"run {c.ids[c.verdict]} is better on {c.decide_by}"
+    if c.verdict is None and not c.table:  # 0-0 on nothing compared is no tie (audit25 F4)
+        return ("no winner: the runs share no metric to compare (e.g. a train and an evaluate run); "
+                "compare runs of one command")
     if c.verdict is None:
         return "no winner: the runs tie on the count of better metrics"
     return f"run {c.ids[c.verdict]} is better on the most metrics"
