@@ -73,6 +73,9 @@ def check_uri_form(uri: str, source: str = "") -> None:
     ``MLFLOW_ALLOW_FILE_STORE``); and when it is no store URI anticipate can use (:func:`_check_scheme`).
     ``source`` is where the URI came from (``Settings.tracking_source``)."""
     where = source or ANY_SOURCE
+    if uri != uri.strip():  # 'sqlite:///mlflow.db ' made a new, empty store named with a space (audit25 F5)
+        raise UsageError(f"the tracking URI {uri!r} (from {where}) begins or ends with white space, which "
+                         f"would name another store; remove it: {uri.strip()!r}")
     path = _file_store_path(uri)
     if path is None:
         _check_scheme(uri, where)
