@@ -46,8 +46,9 @@ def check_compute(compute: ComputeConfig) -> None:
         if size is not None and _auto(compute):
             what = f"gives {size / 2**20:,.0f} MiB per worker here, under {MIN_WORKER_BYTES // 2**20}"
         raise UsageError(f"compute.memory_limit {compute.memory_limit!r} {what}: give a size such as '6GB' "
-                         "or '1500MiB' per worker (1GB or more; Dask pauses and kills smaller workers), or "
-                         "'auto' (Dask shares the machine's memory among the workers by their threads)")
+                         f"or '1500MiB' per worker ({MIN_WORKER_BYTES // 2**20} MiB or more; Dask pauses and "
+                         "kills smaller workers), or 'auto' (Dask shares the machine's memory among the "
+                         "workers by their threads)")
 
 
 def _auto(compute: ComputeConfig) -> bool:
