@@ -118,6 +118,12 @@ def test_a_bad_cutoff_names_the_option_and_the_valid_range(text: str, said: str)
     assert said in str(caught.value) and RANGE in str(caught.value)
 
 
+def test_a_cutoff_given_twice_is_refused() -> None:
+    """audit25 F9: a repeated cutoff was trained and scored twice and one result kept."""
+    with pytest.raises(UsageError, match=r"--cutoffs: 2017-12-11 given more than once; pass each cutoff"):
+        parse_cutoffs("2017-12-11,2017-12-18, 2017-12-11", 7)
+
+
 def test_the_real_data_script_refuses_a_bad_cutoff_before_fetching_anything(tmp_path: Path) -> None:
     """The script gave a traceback after fetching, converting and ingesting the log. pip is cut off from
     every index here: a check that came after the fetch would fail on pip instead, never download."""

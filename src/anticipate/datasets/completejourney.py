@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from anticipate.datasets.cutoffs import parse_cutoffs_within
 from anticipate.errors import DataError, UsageError
 
 TRANSACTIONS = "transactions.parquet"
@@ -139,17 +140,7 @@ def parse_cutoffs(text: str, horizon_days: int, *, name: str = "--cutoffs") -> l
     valid = (f"The Complete Journey's cutoffs run from {dates.fmt(first)} (two {horizon_days}-day training "
              f"windows after its first day, {dates.fmt(FIRST_LINE)}) to {dates.fmt(last)} (the last whose "
              f"{horizon_days}-day horizon it collected: it ends 2017-12-31 24:00 store time)")
-    items = [c.strip() for c in str(text).split(",")]
-    try:
-        cutoffs = [dates.parse_date(c, name=name) for c in items]
-    except UsageError as exc:
-        raise UsageError(f"{exc} (in {text!r}); pass comma-separated dates: {valid}") from None
-    outside = [dates.fmt(c) for c in cutoffs if not first <= c <= last]
-    if outside:
-        raise UsageError(f"{name}: {', '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the "
-                         f"valid range: {valid}; pass cutoffs in that range, e.g. {name} "
-                         f"{dates.fmt(last - pd.Timedelta(days=7))},{dates.fmt(last)}")
-    return cutoffs
+    return parse_cutoffs_within(text, first, last, valid, name=name, step_days=7)
 
 
 def to_products(products: pd.DataFrame, skus: pd.Series) -> pd.DataFrame:
