@@ -466,3 +466,20 @@ def test_runs_sharing_no_metric_are_no_tie() -> None:
     tied = compare_runs([run("aaaaaaaa11", "evaluate", {"auc": 0.8}),
                          run("bbbbbbbb22", "evaluate", {"auc": 0.8})])
     assert no_winner(tied) == "no winner: the runs tie on the count of better metrics"
+
+
+def test_a_spec_base_that_replaces_the_commands_config_says_so(tmp_path: Path) -> None:
+    """audit25 F3: with `base:` in the spec, `--config night.yaml` was dropped without a word."""
+    from anticipate.config import Config, load_config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.experiment import ExperimentSpec, base_warnings
+
+    grid = {"time.horizon_days": [3]}
+    spec = ExperimentSpec.model_validate({"name": "x", "base": "base.yaml", "grid": grid})
+    night = Config.model_validate({"time": {"horizon_days": 3}})
+    (warning,) = base_warnings(Settings(cfg=night, data_dir=tmp_path, tracking_uri="sqlite:///x.db"), spec)
+    assert warning.startswith("the experiment file's base: base.yaml replaces the command's config")
+    plain = Settings(cfg=load_config(None), data_dir=tmp_path, tracking_uri="sqlite:///x.db")
+    assert base_warnings(plain, spec) == []
+    no_base = ExperimentSpec.model_validate({"name": "x", "grid": grid})
+    assert base_warnings(Settings(cfg=night, data_dir=tmp_path, tracking_uri="sqlite:///x.db"), no_base) == []

@@ -214,7 +214,7 @@ def run_experiment(settings: Settings, *, spec_path: Path, steps: Steps) -> Resu
     results: dict[str, dict[str, float]] = {}
     with tracker.run(
         "experiment",
-        cfg=settings.cfg,
+        cfg=child_config(settings, spec, {}),  # the config the children build on, not the command's
         run_name=f"experiment:{spec.name}",
         extra_tags={tags.TAG_EXPERIMENT: spec.name, tags.TAG_SPEC: digest},
         resume_run_id=parent_id,
@@ -237,7 +237,18 @@ def run_experiment(settings: Settings, *, spec_path: Path, steps: Steps) -> Resu
     compare = None
     if best_key != base_key:
         compare = _compare(reader, results[base_key]["run_id"], results[best_key]["run_id"], chosen_on)
-    return _experiment_result(spec, parent.run_id, results, best_key, base_key, skipped, compare)
+    return _experiment_result(spec, parent.run_id, results, best_key, base_key, skipped, compare,
+                              base_warnings(settings, spec))
+
+
+def base_warnings(settings: Settings, spec: ExperimentSpec) -> list[str]:
+    """A warning when the spec's ``base:`` file replaces a command config that differs from the defaults
+    (a ``--config``): its children build on ``base:`` (laid over ./configs/default.yaml), not on it."""
+    if spec.base is None or settings.cfg == load_config(None):
+        return []
+    return [f"the experiment file's base: {spec.base} replaces the command's config (--config): the children "
+            f"build on {spec.base}, laid over ./configs/default.yaml when it exists; put the keys you meant "
+            "in the base file, or drop base: to build on --config"]
 
 
 def _compare(reader: Any, base_run: str, best_run: str, metric: str) -> Any:
@@ -326,6 +337,7 @@ def _experiment_result(
     base: str,
     skipped: int,
     compare: Any,
+    config_warnings: tuple[str, ...] | list[str] = (),
 ) -> Result:
     from anticipate.tracking.compare import comparison_text
 
@@ -357,5 +369,5 @@ def _experiment_result(
         counts={"children": len(results), "resumed": skipped},
         outputs={"best_run_id": best_r["run_id"]},
         text="\n".join(lines),
-        warnings=([warning] if warning else []) + (compare.warnings if compare else []),
+        warnings=[*config_warnings, *([warning] if warning else []), *(compare.warnings if compare else [])],
     )
