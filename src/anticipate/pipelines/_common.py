@@ -120,11 +120,8 @@ def load_registered(settings: Settings, model: str | None, *, default_alias: str
     version when that is None too). The store and a local path are checked first
     (:func:`require_model_store`).
     """
-    tracker = _model_tracker(settings, model)
-    uri = tracker.resolve_model_uri(
-        model, name=settings.cfg.model.registered_name, default_alias=default_alias
-    )
-    return tracker.load_model(uri), uri
+    _, wrapper, uri = _resolve_and_load(settings, model, default_alias)
+    return wrapper, uri
 
 
 def load_with_source(
@@ -132,12 +129,19 @@ def load_with_source(
 ) -> tuple[Any, str, dict[str, str | None]]:
     """:func:`load_registered`, plus where the model comes from: its registry ``version`` and the
     ``run_id`` that logged it (:meth:`~anticipate.tracking.registry.Registry.model_source`)."""
+    tracker, wrapper, uri = _resolve_and_load(settings, model, default_alias)
+    return wrapper, uri, tracker.registry.model_source(uri)
+
+
+def _resolve_and_load(
+    settings: Settings, model: str | None, default_alias: str | None
+) -> tuple[Tracker, Any, str]:
+    """The tracker, the loaded model and the URI ``--model`` resolves to (:func:`load_registered`)."""
     tracker = _model_tracker(settings, model)
     uri = tracker.resolve_model_uri(
         model, name=settings.cfg.model.registered_name, default_alias=default_alias
     )
-    wrapper = tracker.load_model(uri)
-    return wrapper, uri, tracker.registry.model_source(uri)
+    return tracker, tracker.load_model(uri), uri
 
 
 def _model_tracker(settings: Settings, model: str | None) -> Tracker:
