@@ -209,7 +209,7 @@ def recover_dir(target: Path) -> None:
     parent = target.parent
     if not parent.is_dir():
         return
-    olds = sorted(parent.glob(f".{target.name}.old-*"), key=_age)
+    olds = leftovers(target)  # oldest first
     if olds and not target.exists():  # the newest: pids wrap and sort as text (old-9999 > old-10625)
         os.replace(olds[-1], target)
         olds = olds[:-1]
