@@ -9,7 +9,7 @@ commands so ``anticipate --help`` is instant.
 from __future__ import annotations
 
 from anticipate.cli import _openmp  # noqa: F401  isort: skip  (before anything loads OpenMP)
-from anticipate.cli import _arenas  # noqa: F401  isort: skip  (before any thread allocates)
+from anticipate.cli import _malloc  # noqa: F401  isort: skip  (before any thread allocates)
 from anticipate.cli import _hugepages  # noqa: F401  isort: skip  (before anything imports NumPy)
 from anticipate.cli import _arrowpool  # noqa: F401  isort: skip  (before anything imports pyarrow)
 from anticipate.cli import _numbacache  # noqa: F401  isort: skip  (before anything imports Numba)
