@@ -584,3 +584,27 @@ def test_legacy_float_ids_read_a_column_whole_only_when_its_first_lines_all_end_
     assert legacy_float_ids(orders([*floats, "C7"]), PROBE_ROWS) == frozenset()
     assert legacy_float_ids(orders(["C7", *floats]), PROBE_ROWS) == frozenset()
     assert legacy_float_ids(orders([]), PROBE_ROWS) == frozenset()
+
+
+def test_a_warehouse_id_allocate_would_refuse_is_kept_with_a_warning(tmp_path: Path) -> None:
+    """Ingest keeps 'Köln' (a letter, but not ASCII) and says allocate will refuse it (audit26 #3)."""
+    body = "warehouse_id,lat,lon,capacity\nKöln,50.94,6.96,100\nW2,48.13,11.58,200\n"
+    code, output, _ = _tables(tmp_path, "--warehouses", str(_csv(tmp_path, body, "wh.csv")))
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "warehouses.parquet")["warehouse_id"].tolist() == ["Köln", "W2"]
+    report = json.loads((tmp_path / "out" / "ingest_report.json").read_text())
+    [warning] = [w for w in report["warnings"] if "warehouse_id" in w]
+    assert "1 warehouse_id value(s) ('Köln')" in warning and "ASCII letters" in warning
+    assert "allocate refuses" in warning
+
+
+def test_allocate_names_the_ascii_rule_for_a_warehouse_id_it_refuses(tmp_path: Path) -> None:
+    from anticipate.demand.inputs import build_instance
+    from anticipate.errors import DataError
+    from anticipate.storage.files import DataSet
+
+    ds = DataSet(path=tmp_path, orders=pd.DataFrame(), products=None, regions=None, supply=None, digest="",
+                 warehouses=pd.DataFrame({"warehouse_id": ["W1", "Köln"]}))
+    with pytest.raises(DataError, match=r"'Köln' has characters .*only ASCII letters") as err:
+        build_instance(ds, None, None)  # type: ignore[arg-type]
+    assert err.value.file == f"{tmp_path}/warehouses.parquet"

@@ -12,6 +12,12 @@ from typing import Literal
 
 Kind = Literal["string", "timestamp", "int64", "float64"]
 
+#: A warehouse_id the planning commands accept: ASCII letters, digits, ``_``, ``-`` and ``.``
+#: (docs/data-contract.md); ingest keeps any id and warns when a warehouse's is not of this form.
+PLANNING_ID = r"^[A-Za-z0-9_.-]+$"
+#: How that rule reads in messages.
+PLANNING_ID_TEXT = "ASCII letters (A-Z, a-z), digits, '_', '-' and '.'"
+
 
 @dataclass(frozen=True)
 class Column:

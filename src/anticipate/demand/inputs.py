@@ -16,12 +16,13 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.errors import DataError
+from anticipate.schema import PLANNING_ID, PLANNING_ID_TEXT
 from anticipate.storage.files import DataSet
 
 if TYPE_CHECKING:
     from anticipate.pipelines import Settings
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SAFE_ID = re.compile(PLANNING_ID)
 
 
 @dataclass(frozen=True)
@@ -113,16 +114,15 @@ def build_instance(ds: DataSet, fc: ForecastOutput, settings: Settings) -> Any:
     from anticipate.allocation import instance_from_frames
     from anticipate.demand.network import move_costs
 
-    for table, key in (("warehouses", "warehouse_id"), ("products", "sku"), ("supply", "sku")):
-        ids = getattr(ds, table)[key].astype(str)
-        bad = ids[~ids.map(lambda s: bool(_SAFE_ID.match(s)))]
-        if table == "warehouses" and not bad.empty:
-            raise DataError(
-                f"warehouse_id {bad.iloc[0]!r} has characters that are not allowed in ids "
-                "(letters, digits, '_', '-', '.'); rename it",
-                file=f"{ds.path}/warehouses.parquet",
-                column="warehouse_id",
-            )
+    ids = ds.warehouses["warehouse_id"].astype(str)
+    bad = ids[~ids.map(lambda s: bool(_SAFE_ID.match(s)))]
+    if not bad.empty:
+        raise DataError(
+            f"warehouse_id {bad.iloc[0]!r} has characters a plan's ids may not have (only "
+            f"{PLANNING_ID_TEXT}); rename it in the warehouses file and ingest again",
+            file=f"{ds.path}/warehouses.parquet",
+            column="warehouse_id",
+        )
     econ = settings.cfg.economics
     return instance_from_frames(
         warehouses=ds.warehouses,

@@ -208,3 +208,24 @@ def blank_category_warnings(report: Any, stage: Path | None) -> list[str]:
     return [f"products: {blank:,} of {len(category):,} products ({blank / len(category):.1%}) have an empty "
             f"{report.columns['category']!r}: they share the category 'ALL', which the category features "
             "and model.item_level: category treat as one category; fill their categories in"]
+
+
+def planning_id_warnings(stage: Path | None) -> list[str]:
+    """A warning when a staged warehouse_id is not of the form the planning commands accept
+    (:data:`anticipate.schema.PLANNING_ID`): ingest keeps it, but ``allocate`` would refuse to plan.
+    ``stage``: the staged data directory (None: a dry run, nothing to read)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from anticipate.schema import PLANNING_ID, PLANNING_ID_TEXT
+
+    if stage is None or not (stage / "warehouses.parquet").is_file():
+        return []
+    ids = pq.read_table(stage / "warehouses.parquet", columns=["warehouse_id"])["warehouse_id"]
+    bad = pc.filter(ids, pc.invert(pc.match_substring_regex(ids.cast("string"), PLANNING_ID)))
+    if not len(bad):
+        return []
+    shown = ", ".join(repr(v) for v in bad.to_pylist()[:3]) + (", ..." if len(bad) > 3 else "")
+    return [f"warehouses: {len(bad):,} warehouse_id value(s) ({shown}) have characters other than "
+            f"{PLANNING_ID_TEXT}: the other commands take them, but allocate refuses to plan "
+            "with them; rename them in the warehouses file and ingest again"]

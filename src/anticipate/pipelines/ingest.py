@@ -209,6 +209,7 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
         blank_category_warnings,
         column_warnings,
         economics_warnings,
+        planning_id_warnings,
         region_warning,
         reject_warning,
     )
@@ -232,6 +233,8 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     if "products" in reports:
         warnings += economics_warnings(reports["products"], settings.cfg.economics)
         warnings += blank_category_warnings(reports["products"], stage)
+    if "warehouses" in reports:
+        warnings += planning_id_warnings(stage)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
     if "orders" in reports and not append_to:
         replaced = replaced_orders_warning(previous, reports["orders"].rows_accepted)
