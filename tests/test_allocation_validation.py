@@ -136,3 +136,131 @@ def test_unit_codes_of_text_and_categorical_cells_agree() -> None:
     a, b = build_units(inst, jit=False), build_units(as_text, jit=False)
     for field in ("cell_w", "cell_s", "cell_id", "cell_ptr", "val"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+# --------------------------------------------------------------------------- tables a spreadsheet saved
+def _saved(directory: Path, warehouses: str, skus: str | None = None) -> Path:
+    """An instance directory whose warehouses.csv (and skus.csv) is ``warehouses`` as a spreadsheet saved
+    it (bytes as given); the cells as allocate exports them (Parquet)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "warehouses.csv").write_bytes(warehouses.encode())
+    if skus is None:
+        S.to_csv(directory / "skus.csv", index=False)
+    else:
+        (directory / "skus.csv").write_bytes(skus.encode())
+    C.to_parquet(directory / "cells.parquet", index=False)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "said"),
+    [  # the header counts as no row: row 2 is the third line
+        ('warehouse_id,capacity\nB,10\nA,"1,200"\n', 2,
+         "value '1,200' could be 1200 (',' a thousands separator, a spreadsheet's number format) or 1.2 "
+         "(',' a decimal mark), and is not guessed: remove the thousands separator (write 1200), or write "
+         "the decimal as 1.2, and save the file again"),
+        ('warehouse_id,capacity\nB,"1,234,567.5"\nA,5\n', 1,
+         "value '1,234,567.5' is written with a thousands separator (a spreadsheet's number format), which "
+         "is not read: remove it (write 1234567.5) and save the file again"),
+        ("warehouse_id,capacity\nB,10\nA,1 200\n", 2, "is written with a thousands separator"),
+        ('warehouse_id,capacity\nB,"5,5"\nA,5\n', 1,
+         "value '5,5' holds a comma, which a number in a comma-separated file cannot (a decimal comma or a "
+         "thousands separator): write 5.5 and save the file again"),
+        ("warehouse_id;capacity\nB;1.500\nA;5\n", 1,  # ';' and no decimal elsewhere: 1500 or 1.5?
+         "value '1.500' could be 1500 ('.' a thousands separator, a spreadsheet's number format) or 1,5 ('.' "
+         "a decimal mark), and is not guessed"),
+        ("warehouse_id;capacity\nB;2,5\nA;1.500\n", 2, "could be 1500"),  # ',' is the mark: 1.500 grouped
+        ("warehouse_id;capacity\nB;1.234,5\nA;5\n", 1, "thousands separator (a spreadsheet's number format), "
+         "which is not read: remove it (write 1234,5)"),
+    ],
+)
+def test_a_number_with_a_thousands_separator_exits_2_naming_file_row_column_and_value(
+    tmp_path: Path, text: str, row: int, said: str
+) -> None:
+    """A planner's spreadsheet saved "1,200" (quoted) for a capacity: the number rule said "breaks the rule
+    'capacity >=0, finite'", nothing about the separator (audit h27 #1a). Never guessed: 1,200 is 1200 or
+    1.2."""
+    with pytest.raises(DataError) as err:
+        read_instance(_saved(tmp_path, text))
+    where = (err.value.file, err.value.row, err.value.column)
+    assert where == (str(tmp_path / "warehouses.csv"), row, "capacity")
+    assert said in str(err.value)
+
+
+def test_an_unquoted_thousands_separator_names_the_row_not_a_shifted_table(tmp_path: Path) -> None:
+    """pandas took the first field of a row wider than the header as an index: 'B,1,200' became id '1'."""
+    with pytest.raises(DataError) as err:
+        read_instance(_saved(tmp_path, "warehouse_id,capacity\nB,1,200\nA,5\n"))
+    assert err.value.row == 1
+    assert ("the row has 3 fields and the header 2: a value holding ',' (a thousands separator?) must be "
+            "quoted, or written without it") in str(err.value)
+
+
+def test_a_semicolon_file_is_read_with_decimal_commas_and_a_warning(tmp_path: Path) -> None:
+    """A European spreadsheet saves ';' between fields and ',' as the decimal mark: the header was one
+    column 'warehouse_id;capacity' (audit h27 #1c). Read as the comma file it stands for, said once."""
+    plain = read_instance(_saved(tmp_path / "plain", "warehouse_id,capacity\nB,10.5\nA,1.500\n"))
+    skus = S.to_csv(index=False, sep=";", decimal=",")
+    saved = "\ufeffwarehouse_id;capacity\r\nB;10,5\r\nA;1,500\r\n"  # Excel's "CSV UTF-8": a BOM, CRLF
+    euro = read_instance(_saved(tmp_path / "euro", saved, skus))
+    for name in ("warehouses", "skus", "cells"):
+        pd.testing.assert_frame_equal(getattr(euro, name), getattr(plain, name))
+    assert euro.warehouses["capacity"].tolist() == [1.5, 10.5]
+    assert plain.read_warnings == ()
+    assert [w.split(" has ")[0] for w in euro.read_warnings] == [str(tmp_path / "euro" / f"{n}.csv")
+                                                                  for n in ("warehouses", "skus")]
+    assert "read with ';' between fields and a decimal comma as a decimal point" in euro.read_warnings[0]
+    dots = read_instance(_saved(tmp_path / "dots", "warehouse_id;capacity\nB;10.25\nA;1.500\n"))
+    assert dots.warehouses["capacity"].tolist() == [1.5, 10.25]  # its other numbers show '.' as the mark
+
+
+def test_spaces_around_ids_are_removed_with_a_warning_unless_two_ids_become_one(tmp_path: Path) -> None:
+    """'B ' in warehouses.csv no longer matched the cells' 'B' ("'B' is not in the warehouses table", the
+    cell named, not the space); ingest strips ids, so the instance does too, in every table, and says so."""
+    inst = read_instance(_saved(tmp_path / "a", 'warehouse_id,capacity\n"B ",10\n A,5\n'))
+    assert inst.warehouses["warehouse_id"].tolist() == ["A", "B"]
+    assert solve(inst).units.equals(solve(validate_instance(W, S, C)).units)
+    [said] = inst.read_warnings
+    assert said == (f"file {tmp_path / 'a' / 'warehouses.csv'}, column 'warehouse_id': 2 id(s) had spaces "
+                    "around them (the first at row 1: 'B '), removed as ingest removes them (read as 'B'); "
+                    "save the file without them to silence this")
+    cells = _saved(tmp_path / "b", "warehouse_id,capacity\nB,10\nA,5\n")
+    C.assign(sku=C["sku"] + " ").astype({"sku": "category"}).to_parquet(cells / "cells.parquet")
+    inst = read_instance(cells)  # the cells' categories stripped, the ids still match
+    expected = validate_instance(W, S, C).cells["sku"].astype(str).tolist()
+    assert inst.cells["sku"].astype(str).tolist() == expected
+    assert "cells.parquet, column 'sku': 5 id(s)" in inst.read_warnings[0]
+
+    with pytest.raises(DataError) as err:
+        read_instance(_saved(tmp_path / "c", "warehouse_id,capacity\nB,10\nA,5\nB ,3\n"))
+    assert (err.value.row, err.value.column) == (3, "warehouse_id")
+    assert ("ids 'B' (row 1) and 'B ' (row 3) differ only by spaces around them, which are removed (as "
+            "ingest removes them), so they would be one id") in str(err.value)
+    with pytest.raises(DataError, match="the row has no warehouse_id; give it one or delete the row") as err:
+        read_instance(_saved(tmp_path / "d", "warehouse_id,capacity\nB,10\nA,5\n  ,3\n"))
+    assert err.value.row == 3
+    with pytest.raises(DataError, match="the row has no warehouse_id"):  # was a TypeError (exit 1)
+        read_instance(_saved(tmp_path / "e", "warehouse_id,capacity\n,10\nB,10\nA,5\n"))
+
+
+def test_solve_says_what_reading_a_saved_table_warned_and_exits_2_in_one_paragraph(tmp_path: Path) -> None:
+    """The warnings travel from read_instance to stderr and the what-if's summary.json; a refusal is one
+    paragraph naming the file, row, column and value, no traceback."""
+    import json
+
+    from click.testing import CliRunner
+
+    from anticipate.cli import main
+
+    euro = _saved(tmp_path / "euro", "warehouse_id;capacity\nB ;10,5\nA;1,500\n")
+    result = CliRunner().invoke(main, ["solve", "--instance", str(euro), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    said = json.loads((tmp_path / "p" / "summary.json").read_text())["input_warnings"]
+    assert len(said) == 2 and "has ';' between fields" in said[0] and "had spaces around them" in said[1]
+    assert all(f"warning: {w}" in result.output for w in said)
+    comma = _saved(tmp_path / "comma", 'warehouse_id,capacity\nB,10\nA,"1,200"\n')
+    result = CliRunner().invoke(main, ["solve", "--instance", str(comma), "--out", str(tmp_path / "q")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip().count("\n") == 0, result.output
+    assert (f"file {comma / 'warehouses.csv'}, row 2, column 'capacity': value '1,200' could be 1200"
+            in result.output)

@@ -12,12 +12,20 @@ number (floats are written as their shortest round-trip text and read back exact
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from anticipate.allocation.validation import CAPACITY_CAP, COLUMNS, Instance, validate_instance
+from anticipate.allocation.instance_text import read_csv_table, strip_ids
+from anticipate.allocation.validation import (
+    CAPACITY_CAP,
+    COLUMNS,
+    NUMBER_RULES,
+    Instance,
+    validate_instance,
+)
 from anticipate.errors import DataError
 
 __all__ = [
@@ -37,7 +45,8 @@ __all__ = [
 EXPORT_SUFFIX = {"warehouses": ".csv", "skus": ".csv", "cells": ".parquet"}
 
 
-def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
+def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str]]:
+    """One table of ``directory`` (``NAME.parquet`` or ``NAME.csv``), its path, and what reading it warned."""
     found = [directory / f"{name}{suffix}" for suffix in (".parquet", ".csv")]
     found = [path for path in found if path.is_file()]
     if len(found) > 1:  # one would be ignored without a word: an edited copy beside the exported file
@@ -52,29 +61,31 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str]:
             "skus and cells (see 'anticipate solve --help')"
         )
     path = found[0]
-    ids = {c: str for c in ("warehouse_id", "sku") if c in COLUMNS[name]}
-    if path.suffix == ".csv":
-        try:  # ids as text: "007" stays "007", as in a Parquet table beside it
-            return pd.read_csv(path, dtype=ids), str(path)
-        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(
-                f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path)
-            ) from None
+    if path.suffix == ".csv":  # as a spreadsheet may have saved it (instance_text)
+        frame, warnings = read_csv_table(path, tuple(NUMBER_RULES[name]))
+        return frame, str(path), warnings
     from anticipate.storage.files import read_parquet_checked
 
-    # categoricals: no 10 M strings
-    return read_parquet_checked(path, dictionary=list(ids), stored_dictionaries=True), str(path)
+    ids = [c for c in ("warehouse_id", "sku") if c in COLUMNS[name]]  # categoricals: no 10 M strings
+    return read_parquet_checked(path, dictionary=ids, stored_dictionaries=True), str(path), []
 
 
 def read_instance(directory: str | Path) -> Instance:
-    """Read ``warehouses``, ``skus`` and ``cells`` (Parquet or CSV) from ``directory`` and validate."""
+    """Read ``warehouses``, ``skus`` and ``cells`` (Parquet or CSV) from ``directory`` and validate.
+
+    Spaces around ids are removed and a ``;``-separated CSV is read (:mod:`.instance_text`); what
+    that read says is in the instance's ``read_warnings``, for the caller to show.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"instance directory {directory} does not exist or is not a directory")
-    frames, sources = {}, {}
+    frames, sources, warnings = {}, {}, []
     for name in COLUMNS:
-        frames[name], sources[name] = _read_table(directory, name)
-    return validate_instance(frames["warehouses"], frames["skus"], frames["cells"], sources=sources)
+        frame, sources[name], said = _read_table(directory, name)
+        frames[name], stripped = strip_ids(frame, file=sources[name])
+        warnings += said + stripped
+    inst = validate_instance(frames["warehouses"], frames["skus"], frames["cells"], sources=sources)
+    return dataclasses.replace(inst, read_warnings=tuple(warnings))
 
 
 def write_instance(inst: Instance, directory: str | Path) -> dict[str, Path]:

@@ -38,11 +38,16 @@ NUMBER_RULES = {
 
 @dataclass(frozen=True)
 class Instance:
-    """A validated allocation problem (frames sorted by their keys; cells' ids categorical once validated)."""
+    """A validated allocation problem (frames sorted by their keys; cells' ids categorical once validated).
+
+    ``read_warnings``: what reading its files warned of (ids stripped of spaces, a ``;``-separated CSV:
+    :func:`~anticipate.allocation.instance.read_instance`), for the caller to show.
+    """
 
     warehouses: pd.DataFrame
     skus: pd.DataFrame
     cells: pd.DataFrame
+    read_warnings: tuple[str, ...] = ()
 
 
 def _first(bad: np.ndarray) -> int | None:
@@ -114,8 +119,12 @@ def id_text(column: pd.Series, rows: np.ndarray) -> pd.Series:
 
 
 def _table_ids(frame: pd.DataFrame, key: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """(order, sorted ids) of a table's unique text ids (DataError at the first repeated id)."""
+    """(order, sorted ids) of a table's unique text ids (DataError at the first missing or repeated id)."""
     codes, _ = id_codes(frame[key])
+    row = _first(codes < 0)
+    if row is not None:
+        raise DataError(f"the row has no {key}; give it one or delete the row", file=source, row=row,
+                        column=key)
     _duplicate(frame, [key], _first(pd.Series(codes).duplicated().to_numpy()), source)
     text = np.asarray(frame[key].astype(str), dtype=object)
     order = np.argsort(text, kind="stable")

@@ -33,6 +33,9 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
     }
     summary = plan_summary(plan, digests, settings.cfg.allocate.gap_tolerance)
     warning = summary.get("warning")
+    read = list(inst.read_warnings)  # spaces around ids, a ';'-separated CSV: said in the file too
+    if read:
+        summary["input_warnings"] = read
     with staging_dir(out, SOLVE_OUTPUT) as stage:
         write_parquet(plan.units, stage / "plan.parquet")
         write_csv(plan.units, stage / "plan.csv")
@@ -56,7 +59,7 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
             "units": units,
         },
         outputs={"plan_dir": str(out)},
-        warnings=[warning] if warning else [],
+        warnings=[*read, *([warning] if warning else [])],
         text=(
             f"plan {out}: {units:,} units in {len(plan.units):,} cells; objective {plan.objective:,.2f}"
             f", bound {plan.bound:,.2f}, gap {plan.gap:.2e} ({plan.runtime_seconds:.2f} s)"
