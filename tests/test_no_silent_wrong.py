@@ -7,6 +7,7 @@ night after the data. Each test names the case of the issue it covers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -220,8 +221,12 @@ def test_the_nights_instance_re_solves_to_its_plan_and_a_capacity_what_if_change
     night = world / "plans" / DATA_END
     night_summary = json.loads((night / "summary.json").read_text())
     common = ["-q", "--config", str(world / "small.yaml"), "solve"]
+    assert night_summary["instance_digests"] == {  # what allocate published, to tell an edit by
+        name: hashlib.sha256((night / "instance" / name).read_bytes()).hexdigest()
+        for name in ("cells.parquet", "skus.csv", "warehouses.csv")}
     done = run_cli(*common, "--instance", str(night / "instance"), "--out", str(tmp_path / "same"), cwd=world)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "instance edited" not in done.stderr
     again = json.loads((tmp_path / "same" / "summary.json").read_text())
     assert again["objective"] == pytest.approx(night_summary["objective"], rel=1e-9, abs=0)
     assert again["units"] == night_summary["units"] > 0
@@ -235,11 +240,23 @@ def test_the_nights_instance_re_solves_to_its_plan_and_a_capacity_what_if_change
     warehouses.to_csv(whatif / "warehouses.csv", index=False)
     done = run_cli(*common, "--instance", str(whatif), "--out", str(whatif / "plan"), cwd=world)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "instance edited" not in done.stderr  # a copy: no night's summary beside it
     changed = json.loads((whatif / "plan" / "summary.json").read_text())
     assert changed["objective"] < night_summary["objective"]
     used, was = changed["capacity_used"][full], night_summary["capacity_used"][full]
     assert used["capacity"] == pytest.approx(was["capacity"] / 4)
     assert used["volume_used"] <= used["capacity"] + 1e-9 < was["volume_used"]
+
+    # the same edit in a night's own instance/ (here a copy of the whole night): solved, with a warning
+    edited = tmp_path / "night"
+    shutil.copytree(night, edited)
+    shutil.copy(whatif / "warehouses.csv", edited / "instance" / "warehouses.csv")
+    done = run_cli(*common, "--instance", str(edited / "instance"), "--out", str(tmp_path / "p"), cwd=world)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (f"warning: instance edited since the night's plan: warehouses.csv differs from the digests "
+            f"{edited / 'summary.json'} recorded when allocate published") in done.stderr
+    assert "instance edited since the night's plan" in json.loads(
+        (tmp_path / "p" / "summary.json").read_text())["input_warnings"][0]
 
 
 def test_planner_table_keeps_the_plan_rows_and_fills_unknowns() -> None:

@@ -43,6 +43,7 @@ from anticipate.progress import stages
 from anticipate.storage.files import (
     DataSet,
     check_unchanged,
+    file_digest,
     read_parquet_checked,
     write_csv,
     write_json,
@@ -283,7 +284,10 @@ def _publish(
     date: str,
 ) -> list[str]:
     """Stage the night's files, the solved instance among them (``instance/``), and publish them at once;
-    a warning naming each copy of a previous plan left beside it (one that could not be deleted)."""
+    a warning naming each copy of a previous plan left beside it (one that could not be deleted).
+
+    ``summary`` gets ``instance_digests`` (SHA-256 of each ``instance/`` file as published), by which
+    ``solve --instance`` tells an edited instance from the night's."""
     import matplotlib.pyplot as plt
 
     from anticipate.allocation import write_instance
@@ -291,7 +295,8 @@ def _publish(
 
     with staging_dir(target, PLAN_OUTPUT, locked=True) as stage:  # run_allocate holds it
         write_parquet(plan.units, stage / "plan.parquet")
-        write_instance(instance, stage / "instance")
+        paths = write_instance(instance, stage / "instance")
+        summary["instance_digests"] = {p.name: file_digest(p) for p in sorted(paths.values())}
         write_csv(planner_table(plan.units, fc.table, ds.products), stage / "plan.csv")
         write_parquet(fc.table, stage / "forecast.parquet")
         write_json(summary, stage / "summary.json")

@@ -33,7 +33,8 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
     }
     summary = plan_summary(plan, digests, settings.cfg.allocate.gap_tolerance)
     warning = summary.get("warning")
-    read = list(inst.read_warnings)  # spaces around ids, a ';'-separated CSV: said in the file too
+    # spaces around ids, a ';'-separated CSV, an edited night's instance: said in the file too
+    read = [*inst.read_warnings, *edited_since_night(Path(instance_dir), digests)]
     if read:
         summary["input_warnings"] = read
     with staging_dir(out, SOLVE_OUTPUT) as stage:
@@ -65,3 +66,26 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
             f", bound {plan.bound:,.2f}, gap {plan.gap:.2e} ({plan.runtime_seconds:.2f} s)"
         ),
     )
+
+
+def edited_since_night(instance_dir: Path, digests: dict[str, str]) -> list[str]:
+    """A warning when ``instance_dir`` is a night's ``plans/DATE/instance/`` whose files (``digests``, by
+    name) differ from the ``instance_digests`` its ``../summary.json`` recorded when allocate published
+    them: a what-if edited in place, legitimate, but no longer the night's plan. Nothing when there is
+    no such summary (a copied instance, a plan from before the digests were recorded)."""
+    import json
+
+    night = instance_dir.resolve().parent / "summary.json"
+    try:
+        recorded = json.loads(night.read_text()).get("instance_digests")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(recorded, dict):
+        return []
+    edited = sorted(n for n in set(recorded) | set(digests) if recorded.get(n) != digests.get(n))
+    if not edited:
+        return []
+    verb = "differs" if len(edited) == 1 else "differ"
+    return [f"instance edited since the night's plan: {', '.join(edited)} {verb} from the digests "
+            f"{night} recorded when allocate published {instance_dir} (changed, added or removed): this "
+            "plan is a what-if on the edited instance, not the night's plan"]
