@@ -105,3 +105,21 @@ def test_a_cutoff_that_has_not_begun_in_utc_is_warned_of_with_the_hours_left() -
     assert future_cutoff_warnings(pd.Timestamp("2025-12-31"), now=utc_0215) == []
     midnight = pd.Timestamp("2025-12-31")
     assert future_cutoff_warnings(midnight, now=midnight.tz_localize("UTC").timestamp()) == []
+
+
+def test_a_future_cutoff_whose_day_before_has_no_line_says_so_not_may_be_incomplete() -> None:
+    """'may be incomplete' when the log holds no line at all on the day before the cutoff understated it
+    (audit h27 #3): the day is missing, not cut short."""
+    from anticipate.dates import future_cutoff_warnings
+
+    tokyo_0215 = pd.Timestamp("2025-12-31 02:15", tz="Asia/Tokyo").timestamp()
+    cutoff = pd.Timestamp("2025-12-31")
+    up_to_29 = pd.Series(pd.to_datetime(["2025-12-28 10:00:00", "2025-12-29 23:59:59"]))
+    [said] = future_cutoff_warnings(cutoff, now=tokyo_0215, order_ts=up_to_29)
+    assert said == (
+        "--date 2025-12-31 starts in 6.8 h UTC (it is 2025-12-30 17:15 UTC now): the orders hold no order "
+        "line on 2025-12-30, which has not ended in UTC (order times are UTC); a date taken from a local "
+        "clock ahead of UTC does this: in cron use `date -u +%F`")
+    with_30 = pd.concat([up_to_29, pd.Series(pd.to_datetime(["2025-12-30 08:00:00"]))], ignore_index=True)
+    [said] = future_cutoff_warnings(cutoff, now=tokyo_0215, order_ts=with_30)
+    assert "the orders of 2025-12-30 may be incomplete, as that day has not ended in UTC" in said

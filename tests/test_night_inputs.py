@@ -102,17 +102,21 @@ def test_a_night_whose_date_has_not_begun_in_utc_says_so_in_summary_and_warnings
 ) -> None:
     """`allocate --date $(date +%F)` from cron in Tokyo at 02:15: D 00:00 UTC is 6.75 h away and the last UTC
     day of orders still going on; the night was quiet about it (audit24 #3). The clock is the command's
-    start (Settings.started_at), injected here."""
+    start (Settings.started_at), injected here. The export ends the day before that UTC day (the world's
+    last order is on WORLD_DATE - 1), so the day has no line at all: said plainly, not "may be incomplete"
+    (audit h27 #3)."""
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
     from anticipate.pipelines.plan import run_allocate
 
     monkeypatch.chdir(tmp_path)
-    tokyo_0215 = pd.Timestamp(f"{WORLD_DATE} 02:15", tz="Asia/Tokyo").timestamp()
+    date = (pd.Timestamp(WORLD_DATE) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")  # 1 day stale: allowed
+    tokyo_0215 = pd.Timestamp(f"{date} 02:15", tz="Asia/Tokyo").timestamp()
     settings = Settings(cfg=load_config(world_copy.config), data_dir=world_copy.data,
                         tracking_uri=world_copy.tracking_uri, progress=False, started_at=tokyo_0215)
-    result = run_allocate(settings, date=WORLD_DATE)
+    result = run_allocate(settings, date=date)
     said = [w for w in result.warnings if "starts in 6.8 h UTC" in w]
     assert len(said) == 1 and "`date -u +%F`" in said[0], result.warnings
-    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
+    assert f"the orders hold no order line on {WORLD_DATE}, which has not ended in UTC" in said[0]
+    summary = json.loads((tmp_path / "plans" / date / "summary.json").read_text())
     assert said[0] in summary["input_warnings"]

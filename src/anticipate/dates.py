@@ -109,21 +109,30 @@ def partial_day_warnings(order_ts: pd.Series, *, until: pd.Timestamp | None = No
     return [said] if said else []
 
 
-def future_cutoff_warnings(cutoff: pd.Timestamp, *, now: float, name: str = "--date") -> list[str]:
+def future_cutoff_warnings(
+    cutoff: pd.Timestamp, *, now: float, name: str = "--date", order_ts: pd.Series | None = None
+) -> list[str]:
     """A warning when ``cutoff`` (a naive UTC midnight) is later than ``now`` (seconds since the epoch, the
     command's start): the day before it has not ended in UTC, so its orders may be incomplete, and
     :func:`partial_last_day`, which compares the day with the same weekdays before it, may see nothing
     amiss hours before its end. A local date in a zone ahead of UTC (``date +%F`` in Tokyo at 02:15, still
     17:15 UTC the day before) does this; a plan for a future date is a legitimate what-if, so it warns.
+
+    ``order_ts`` (naive UTC, as the orders hold it): when given and it holds no line on that day, the
+    warning says so plainly instead of "may be incomplete" (the day is missing, not cut short).
     """
     at = pd.Timestamp(now, unit="s")  # naive UTC, as order_ts
     if cutoff <= at:
         return []
     hours = (cutoff - at) / pd.Timedelta(hours=1)
+    day = cutoff - pd.Timedelta(days=1)
+    empty = order_ts is not None and not ((order_ts >= day) & (order_ts < cutoff)).any()
+    state = (f"the orders hold no order line on {fmt(day)}, which" if empty
+             else f"the orders of {fmt(day)} may be incomplete, as that day")
     return [
-        f"{name} {fmt(cutoff)} starts in {hours:.1f} h UTC (it is {at:%Y-%m-%d %H:%M} UTC now): the orders "
-        f"of {fmt(cutoff - pd.Timedelta(days=1))} may be incomplete, as that day has not ended in UTC (order "
-        "times are UTC); a date taken from a local clock ahead of UTC does this: in cron use `date -u +%F`"
+        f"{name} {fmt(cutoff)} starts in {hours:.1f} h UTC (it is {at:%Y-%m-%d %H:%M} UTC now): {state} "
+        "has not ended in UTC (order times are UTC); a date taken from a local clock ahead of UTC does this: "
+        "in cron use `date -u +%F`"
     ]
 
 

@@ -100,7 +100,8 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
         warnings=[*items, *model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
                   *dates.partial_day_warnings(ds.orders["order_ts"], until=cutoff_ts),
-                  *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff")],
+                  *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
+                                                order_ts=ds.orders["order_ts"])],
     )
 
 
@@ -258,7 +259,7 @@ def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp)
     last ingest's warnings, and a ``date`` that has not begun in UTC when the night started."""
     items = item_warnings(ds, spec_of(wrapper).item_level)
     return (items + model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
-            + dates.future_cutoff_warnings(date, now=settings.started_at))
+            + dates.future_cutoff_warnings(date, now=settings.started_at, order_ts=ds.orders["order_ts"]))
 
 
 def _ingest_warnings(data_dir: Path) -> list[str]:
