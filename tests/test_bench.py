@@ -274,6 +274,35 @@ def test_runs_list_of_a_mistyped_command_exits_2_naming_the_commands(crafted_sto
     assert json.loads(listed.stdout)["counts"]["runs"] == 5  # a, b, e, honest, flattered
 
 
+def test_runs_list_takes_a_comma_separated_list_of_commands(crafted_store: dict[str, str]) -> None:
+    """--command train,evaluate exited 2 with "did you mean evaluate?" (audit h27 #4): MLflow's filter has
+    no 'or', so each command is searched and the runs merged, newest first, at most --limit."""
+    from anticipate.config import Config
+    from anticipate.errors import UsageError
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.runs import run_runs_list
+    from anticipate.tracking import tags
+
+    settings = Settings(cfg=Config(), data_dir=Path(crafted_store["root"]), tracking_uri=crafted_store["uri"],
+                        progress=False)
+    both = run_runs_list(settings, command="evaluate, experiment-child,evaluate").extra["runs"]
+    assert sorted(r["run_id"] for r in both) == sorted(crafted_store[k] for k in
+                                                       ("a", "b", "e", "honest", "flattered", "base", "best"))
+    assert [r["started"] for r in both] == sorted((r["started"] for r in both), reverse=True)
+    one = run_runs_list(settings, command="evaluate").extra["runs"]
+    newest = run_runs_list(settings, command="forecast,evaluate", limit=3).extra["runs"]
+    assert [r["command"] for r in newest] == ["forecast"] * 3  # the 17 forecasts came after the evaluates
+    assert [r["run_id"] for r in run_runs_list(settings, command="train,evaluate").extra["runs"]] == [
+        r["run_id"] for r in one]  # no train run: the evaluates, in their order
+    done = run_cli("--tracking-uri", crafted_store["uri"], "runs", "list", "--command", "train,evalute",
+                   cwd=Path(crafted_store["root"]))
+    assert done.returncode == 2, done.stderr
+    assert ("--command evalute is not a command that records runs; did you mean evaluate? pass one of: "
+            f"{', '.join(tags.TRACKED_COMMANDS)}") in done.stderr
+    with pytest.raises(UsageError, match="names no command"):
+        run_runs_list(settings, command=" , ")
+
+
 def test_every_command_a_run_records_is_one_runs_list_offers(tmp_path: Path) -> None:
     """The list --command checks against is the one Tracker.run enforces: a new tracked command that is
     not in it fails on its first run, not in a user's silent empty list."""

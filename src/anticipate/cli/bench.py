@@ -24,7 +24,8 @@ def runs_group() -> None:
 @runs_group.command("list")
 @click.option("--command", "command_name", default=None,
               help="Only runs of this command: train, evaluate, forecast, allocate, backtest, "
-                   "backtest-cutoff, experiment or experiment-child.")
+                   "backtest-cutoff, experiment or experiment-child; several separated by commas "
+                   "(train,evaluate).")
 @click.option("--since", default=None, help="Only runs started on or after this date (YYYY-MM-DD).")
 @click.option("--filter", "filter_string", default=None,
               help="An MLflow search filter, e.g. \"metrics.auc > 0.8\".")
@@ -42,6 +43,7 @@ def runs_list_cmd(settings_factory: Any, command_name: str | None, since: str | 
     Examples:
       anticipate runs list
       anticipate runs list --command train --since 2025-11-01
+      anticipate runs list --command train,evaluate
       anticipate runs list --filter "metrics.auc > 0.8" --json
     """
     from anticipate.pipelines.runs import run_runs_list

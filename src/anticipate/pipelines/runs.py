@@ -33,23 +33,26 @@ HEADLINE_METRICS = (
 )
 
 
-def build_filter(command: str | None, since: str | None, extra: str | None) -> str:
-    """An MLflow search filter from ``--command`` (one of ``tags.TRACKED_COMMANDS``, else exit 2),
-    ``--since`` (YYYY-MM-DD) and ``--filter``."""
+def build_filters(command: str | None, since: str | None, extra: str | None) -> list[str]:
+    """The MLflow search filters of ``runs list``, one per command of ``--command`` (one of
+    ``tags.TRACKED_COMMANDS`` or a comma-separated list of them, else exit 2; MLflow's filters have no
+    ``or``), each with ``--since`` (YYYY-MM-DD) and ``--filter``."""
     from anticipate.dates import parse_date
     from anticipate.tracking import tags
 
-    if command is not None:
-        tags.check_command(command)
+    commands: list[str | None] = list(tags.parse_commands(command)) if command is not None else [None]
     start_ms = None
     if since:
         start = parse_date(since, name="--since").to_pydatetime().replace(tzinfo=dt.UTC)
         start_ms = int(start.timestamp() * 1000)
-    return tags.all_of(
-        tags.command_is(command) if command else None,
-        tags.started_since(start_ms) if start_ms is not None else None,
-        extra,
-    )
+    return [
+        tags.all_of(
+            tags.command_is(name) if name else None,
+            tags.started_since(start_ms) if start_ms is not None else None,
+            extra,
+        )
+        for name in commands
+    ]
 
 
 def run_runs_list(
@@ -61,16 +64,21 @@ def run_runs_list(
     limit: int = 20,
     all_experiments: bool = False,
 ) -> Result:
-    """The recent runs, newest first: command, cutoff, status, duration (s), headline metrics."""
+    """The recent runs, newest first: command, cutoff, status, duration (s), headline metrics.
+
+    ``command``: one command or several separated by commas (``train,evaluate``): the newest ``limit``
+    runs of any of them (one search per command, merged by start time).
+    """
     from anticipate.tracking import RunReader
     from anticipate.tracking.store import new_store_warning, require_store
 
+    filters = build_filters(command, since, filter_string)  # a mistyped command: exit 2 before the store
     require_store(settings.tracking_uri)
     created = new_store_warning(settings.tracking_uri)
     reader = RunReader(open_tracker(settings))
-    runs = reader.search(
-        build_filter(command, since, filter_string), all_experiments=all_experiments, max_results=limit
-    )
+    runs = [r for f in filters for r in reader.search(f, all_experiments=all_experiments, max_results=limit)]
+    if len(filters) > 1:  # each search is newest first; merged, the newest of all (stable: ties keep order)
+        runs = sorted(runs, key=lambda r: -r.start_ms)[:limit]
     rows = [_list_row(r) for r in runs]
     return Result(
         command="runs list", counts={"runs": len(rows)}, text=_list_text(rows), extra={"runs": rows},

@@ -76,6 +76,19 @@ def check_command(command: str, option: str = "--command") -> None:
                      f"{', '.join(TRACKED_COMMANDS)}")
 
 
+def parse_commands(text: str, option: str = "--command") -> list[str]:
+    """The commands ``text`` names: one, or a comma-separated list (``train,evaluate``), in the order given
+    and each once, every one checked by :func:`check_command` (UsageError, exit 2, naming the first that
+    records no runs)."""
+    names = list(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
+    if not names:
+        raise UsageError(f"{option} {text!r} names no command; pass one of: {', '.join(TRACKED_COMMANDS)}, "
+                         "or several separated by commas (train,evaluate)")
+    for name in names:
+        check_command(name, option)
+    return names
+
+
 def started_since(epoch_ms: int) -> str:
     """Runs started at or after ``epoch_ms`` (milliseconds since 1970-01-01 UTC)."""
     return f"attributes.start_time >= {int(epoch_ms)}"
