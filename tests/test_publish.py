@@ -163,7 +163,10 @@ def test_a_plans_dir_that_cannot_be_written_names_its_config_key(tmp_path: Path,
     cfg.write_text("allocate:\n  plans_dir: /proc/anticipate-plans\n")  # not writable, even by root
     result = CliRunner().invoke(main, ["allocate", "--config", str(cfg), "--date", "2025-01-02",
                                        "--tracking-uri", _store(tmp_path, empty_store)])
+    from anticipate.pipelines.plan import plans_dir_fix
+
     assert result.exit_code == 2 and "cannot write /proc/anticipate-plans/.2025-01-02.lock" in result.output
+    assert plans_dir_fix(Path("/proc/anticipate-plans")) in result.output.replace("\n", " ")
     assert "set allocate.plans_dir in the config (now /proc/anticipate-plans)" in result.output
     assert "pass an output path" not in result.output
 
@@ -172,11 +175,13 @@ def test_a_plan_that_cannot_be_staged_or_renamed_names_the_config_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past the lock, the staging step said "pass an output path" too (an old plan owned by another user
-    that cannot be renamed aside, a plans dir made read-only meanwhile): allocate has no output option."""
+    that cannot be renamed aside, a plans dir made read-only meanwhile): allocate has no output option.
+    Then it said the key without its value, in words of its own (audit h27 #5): one function owns the
+    advice, the lock's and the staging's, naming the value."""
     import errno
     import tempfile
 
-    from anticipate.pipelines.plan import PLAN_OUTPUT
+    from anticipate.pipelines.plan import plan_output, plans_dir_fix
     from anticipate.storage import publish
 
     def refused(*args: object, **kwargs: object) -> None:
@@ -186,11 +191,12 @@ def test_a_plan_that_cannot_be_staged_or_renamed_names_the_config_key(
     for module, name in ((publish, "publish_dir"), (tempfile, "mkdtemp")):
         with monkeypatch.context() as patch:
             patch.setattr(module, name, refused)
-            with pytest.raises(OutputError) as caught, staging_dir(night, PLAN_OUTPUT) as stage:
+            with pytest.raises(OutputError) as caught, staging_dir(night, plan_output(night.parent)) as stage:
                 (stage / "plan.csv").write_text("new")
         message = str(caught.value)
         assert f"cannot write {night}: it is not writable" in message, name
-        assert "set allocate.plans_dir in the config" in message and "output path" not in message, name
+        assert message.endswith(plans_dir_fix(night.parent)) and "output path" not in message, name
+        assert f"set allocate.plans_dir in the config (now {night.parent})" in message, name
 
 
 def test_a_publish_claiming_a_lock_it_does_not_hold_is_a_bug(tmp_path: Path) -> None:

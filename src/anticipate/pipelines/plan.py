@@ -53,13 +53,23 @@ from anticipate.storage.publish import DirOutput, check_publishable, dir_lock, l
 from anticipate.tracking import tags
 
 #: What ``plans/DATE/`` holds; an existing one holding anything else is refused.
-PLAN_OUTPUT = DirOutput(
-    "allocate",
-    frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png", "instance"}),
-    label="the plan directory",
-    fix="move that entry out of it, or set allocate.plans_dir to another directory",
-    write_fix="set allocate.plans_dir in the config to a directory you can write to",
-)
+PLAN_NAMES = frozenset({"plan.parquet", "plan.csv", "forecast.parquet", "summary.json", "allocation.png",
+                        "instance"})
+
+
+def plans_dir_fix(plans: Path) -> str:
+    """The advice of every refusal to write under ``allocate.plans_dir`` (``plans``): its lock, the staging
+    and the publishing of ``plans/DATE/`` say the same, naming the config key and its value, as allocate
+    has no output option."""
+    return f"set allocate.plans_dir in the config (now {plans}) to a directory you can write to"
+
+
+def plan_output(plans: Path) -> DirOutput:
+    """``plans/DATE/`` as a directory output under ``plans`` (``allocate.plans_dir``): the entries it holds
+    (:data:`PLAN_NAMES`) and the advice of its refusals (:func:`plans_dir_fix` when a write fails)."""
+    return DirOutput("allocate", PLAN_NAMES, label="the plan directory",
+                     fix="move that entry out of it, or set allocate.plans_dir to another directory",
+                     write_fix=plans_dir_fix(plans))
 
 
 def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, out: Path) -> Result:
@@ -185,11 +195,10 @@ def _night(target: Path, date: str, *, progress: bool) -> Iterator[Any]:
     plans = target.parent
     made = not plans.exists()
     try:
-        fix = f"set allocate.plans_dir in the config (now {plans}) to a directory you can write to"
-        with dir_lock(target, command=f"anticipate allocate --date {date}", fix=fix), stages(
+        with dir_lock(target, command=f"anticipate allocate --date {date}", fix=plans_dir_fix(plans)), stages(
             5, enabled=progress, description="allocate"
         ) as bar:
-            check_publishable(target, PLAN_OUTPUT)
+            check_publishable(target, plan_output(plans))
             yield bar
     except BaseException:
         if made:
@@ -294,7 +303,7 @@ def _publish(
     from anticipate.allocation import write_instance
     from anticipate.plots.plan import allocation_map
 
-    with staging_dir(target, PLAN_OUTPUT, locked=True) as stage:  # run_allocate holds it
+    with staging_dir(target, plan_output(target.parent), locked=True) as stage:  # run_allocate holds it
         write_parquet(plan.units, stage / "plan.parquet")
         paths = write_instance(instance, stage / "instance")
         summary["instance_digests"] = {p.name: file_digest(p) for p in sorted(paths.values())}
