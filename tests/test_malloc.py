@@ -58,3 +58,5 @@ def test_settings_the_environment_makes_are_left_alone(monkeypatch):
     assert _malloc.keep_freed_memory() == ["MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_"]
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_max=65536")
     assert _malloc.keep_freed_memory() == []
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=4")
+    assert _malloc.limit_arenas() is False
