@@ -129,11 +129,26 @@ def test_an_empty_plan_whose_optimum_is_0_is_certified(volume: float) -> None:
     assert "not certified" not in warning and "100" not in warning
 
 
-def test_a_bound_below_the_tolerance_in_currency_certifies_any_plan() -> None:
+def test_a_bound_below_the_tolerance_of_one_unit_certifies_any_plan() -> None:
     from anticipate.allocation.plan import certified_gap
 
-    assert certified_gap(0.0, 4.4e-7, 1e-4) == 0.0  # nothing worth more than 1e-4 is at stake
-    assert certified_gap(0.0, 2.87, 1e-4) == 1.0 and certified_gap(9.0, 10.0, 1e-4) == pytest.approx(0.1)
+    assert certified_gap(0.0, 0.0, 1e-4, 0.0) == 0.0  # no units: nothing is at stake
+    assert certified_gap(0.0, 4.4e-7, 1e-4, 0.01) == 0.0  # under 1e-4 of the best unit's 0.01
+    assert certified_gap(0.0, 4.4e-7, 1e-4, 1e-6) == 1.0  # the same bound is most of a 1e-6 unit
+    assert certified_gap(0.0, 2.87, 1e-4, 3.0) == 1.0
+    assert certified_gap(9.0, 10.0, 1e-4, 3.0) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("scale", [1e-7, 1e-10, 1e6])
+def test_the_plan_does_not_depend_on_the_currency_unit(scale: float) -> None:
+    # audit26: a bound under 1e-4 *currency* certified any plan, so an instance priced in a unit
+    # that makes every value ~1e-7 (values in millions) got an empty plan "certified" with gap 0
+    base = solve(validate_instance(W, S, C))
+    scaled = solve(validate_instance(W, S.assign(g=S["g"] * scale, h=S["h"] * scale),
+                                     C.assign(move_cost=C["move_cost"] * scale)))
+    assert scaled.units["units"].sum() == base.units["units"].sum() > 0
+    assert scaled.objective == pytest.approx(base.objective * scale, rel=1e-9)
+    assert scaled.gap == pytest.approx(base.gap, abs=1e-9) and "empty" not in scaled.extra
 
 
 def test_a_plan_with_units_has_no_empty_warning() -> None:

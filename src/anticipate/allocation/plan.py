@@ -72,7 +72,7 @@ def solve(
         lp = highs_lp_bound(inst, units)
         bound = min(bound, max(lp, objective))
     polish = "on" if 0 < len(units.val) <= polish_units else "off"  # the polish may run when needed
-    if polish == "on" and certified_gap(objective, bound, tol) > tol:
+    if polish == "on" and certified_gap(objective, bound, tol, units.top_value()) > tol:
         from anticipate.allocation.highs import mip_polish
 
         # HiGHS stops once its own gap certifies the tolerance (ours, 1 - objective / bound, is no larger)
@@ -80,7 +80,7 @@ def solve(
         if polished is not None:
             counts, objective, bound, method = _with_polish(polished, counts, objective, bound)
     runtime = time.perf_counter() - started
-    gap = certified_gap(objective, bound, tol)
+    gap = certified_gap(objective, bound, tol, units.top_value())
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
     plan.extra.update(method=method, polish=polish)
     if not len(plan.units):
@@ -88,12 +88,17 @@ def solve(
     return plan
 
 
-def certified_gap(objective: float, bound: float, tol: float) -> float:
-    """``1 - objective / bound``; 0 when the bound itself is at most ``tol`` (currency).
+def certified_gap(objective: float, bound: float, tol: float, top_value: float) -> float:
+    """``1 - objective / bound``; 0 when the bound is at most ``tol`` x ``top_value``.
 
-    A plan can then lose at most ``tol`` of value, whatever its ratio: an empty plan whose
-    bound is 1e-7 (nothing fits or is worth moving) is optimal, not "up to 100% below"."""
-    if bound <= tol:
+    ``top_value``: the most valuable unit increment of the instance (currency,
+    :meth:`~anticipate.allocation.units.Units.top_value`; 0 without units). A bound that small
+    leaves less than ``tol`` of one unit's value at stake, so any plan is optimal to the
+    tolerance: an instance where nothing fits has no units and a bound of 0, and its empty plan
+    is optimal, not "up to 100% below". The floor scales with the instance: an instance priced
+    in millions of currency units per unit value (1e-7 per unit) is not certified empty.
+    """
+    if bound <= tol * top_value:
         return 0.0
     return max(0.0, 1.0 - objective / bound)
 

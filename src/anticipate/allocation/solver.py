@@ -174,6 +174,7 @@ class _Search:
 
     def __init__(self, units: Units, tol: float) -> None:
         self.units, self.tol = units, tol
+        self.floor = tol * units.top_value()  # a bound this small certifies any plan (plan.certified_gap)
         self.ws = Workspace(units)
         self.result = SolveResult(np.zeros(len(units.cell_w), dtype=np.int64), 0.0, np.inf,
                                   np.zeros(len(units.cap)), 0)
@@ -212,8 +213,7 @@ class _Search:
 
     def done(self) -> bool:
         best = self.result
-        # a bound of at most tol (currency) certifies any plan (plan.certified_gap)
-        return best.bound <= self.tol or best.bound - best.objective <= self.tol * max(abs(best.bound), 1e-9)
+        return best.bound <= self.floor or best.bound - best.objective <= self.tol * abs(best.bound)
 
     def finish(self) -> SolveResult:
         """Fill the best plan if it was not; unless done, plans (both fills) from the best bound's response.

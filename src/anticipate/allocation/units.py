@@ -39,6 +39,11 @@ class Units:
     cap: np.ndarray
     unfit: int = 0  # positive-value units left out: larger than their warehouse's capacity
 
+    def top_value(self) -> float:
+        """The value of the most valuable unit increment (currency; 0 without units): the instance's
+        scale, against which a bound is "nothing at stake" (:func:`.plan.certified_gap`)."""
+        return float(self.val.max()) if len(self.val) else 0.0
+
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One entry per unit: (warehouse, SKU, volume, row of ``inst.cells``), e.g. for an LP."""
         per_cell = np.diff(self.cell_ptr)
