@@ -10,6 +10,10 @@ feature engine (its partials), the pandas reference and the year-ago training wi
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +27,7 @@ from anticipate.features.build import build_features, window_cutoffs
 from anticipate.features.reference import build_features_reference
 from anticipate.features.spec import FeatureSpec
 from anticipate.sample import generate_world
+from tests.conftest import WORLD_DATE, TrainedWorld, run_cli
 
 CUTOFF = pd.Timestamp("2024-03-01")
 #: The season columns that read the year-ago horizon alone and those that read its base too.
@@ -190,3 +195,37 @@ def test_a_stray_line_brings_back_no_year_ago_training_window_before_the_real_st
     assert plain == [pd.Timestamp(d) for d in ("2024-11-11", "2024-11-18", "2024-11-25")]
     stray = orders.iloc[[0]].assign(order_ts=pd.Timestamp("2023-01-05"))
     assert window_cutoffs(pd.concat([stray, orders]), until, 7, 3, year_ago=4) == plain
+
+
+# --------------------------------------------------------------------------- the commands say so
+@pytest.mark.slow
+def test_commands_that_read_a_history_with_detached_lines_say_so(trained_world: TrainedWorld,
+                                                                  tmp_path: Path) -> None:
+    world = trained_world.copy(tmp_path / "world")
+    orders = pd.read_parquet(world.data / "orders.parquet")
+    shutil.copy(world.data / "orders.parquet", tmp_path / "plain.parquet")
+    _typo(orders).to_parquet(world.data / "orders.parquet", index=False)
+    said = ("1 order line, on 2023-02-03, lies before 331 days without a single order "
+            "(2023-02-04 to 2023-12-31)")
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("model:\n  train_windows: 2\n  classifier: {n_estimators: 5}\n"
+                    "  regressor: {n_estimators: 5}\n")
+    runs = {
+        "forecast": ["forecast", "--cutoff", WORLD_DATE, "--out", str(tmp_path / "fc.parquet")],
+        "allocate": ["allocate", "--date", WORLD_DATE],
+        "features": ["features", "--out", str(tmp_path / "f.parquet")],
+        "evaluate": ["evaluate", "--model", "1", "--cutoff", "2024-08-21", "--in-sample"],
+        "train": ["train", "--until", "latest"],
+    }
+    for name, args in runs.items():
+        config = tiny if name == "train" else world.config
+        done = run_cli(*world.args("--json", *args, config=config), cwd=tmp_path)
+        assert done.returncode == 0, (name, done.stderr[-2000:])
+        warned = [w for w in json.loads(done.stdout).get("warnings", []) if w.startswith(said)]
+        assert len(warned) == 1 and "taken to start at 2024-01-01" in warned[0], (name, done.stdout[-2000:])
+        assert said in done.stderr, name
+    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
+    assert any(w.startswith(said) for w in summary["input_warnings"])
+    shutil.copy(tmp_path / "plain.parquet", world.data / "orders.parquet")
+    quiet = run_cli(*world.args("--json", *runs["features"]), cwd=tmp_path)
+    assert quiet.returncode == 0 and "lies before" not in quiet.stdout + quiet.stderr
