@@ -24,6 +24,15 @@ def _line(order: str, cust: str, ts: str, sku: str, qty: int, region: str = "R1"
             "quantity": qty, "unit_price": 1.0, "region": region}
 
 
+def _steady(start: str, end: str) -> list[dict]:
+    """A line of customer ``c9`` (item ``s9``, region ``R9``) every 20 days from ``start`` to ``end``: a
+    hand-made log's months between its lines of interest would otherwise be four weeks without any order,
+    which detach the lines before them from the history (dates.history_start). Kept out of the year-ago
+    windows of :data:`CUTOFF`, they change no sum the tests read."""
+    return [_line(f"z{d:%y%m%d}", "c9", f"{d:%Y-%m-%d} 12:00", "s9", 1, "R9")
+            for d in pd.date_range(start, end, freq="20D")]
+
+
 def _hand_log() -> pd.DataFrame:
     """Two customers; the year-ago horizon of 2025-12-01 (H = 7) is [2024-12-01, 2024-12-08)."""
     lines = [
@@ -35,6 +44,7 @@ def _hand_log() -> pd.DataFrame:
         _line("f", "c1", "2025-11-20 10:00", "s1", 1),  # recent: makes (c1, s1) a candidate
         _line("g", "c2", "2025-11-25 10:00", "s1", 1, "R2"),
         _line("h", "c2", "2025-11-26 10:00", "s2", 1, "R2"),
+        *_steady("2024-12-20", "2025-11-10"),
     ]
     frame = pd.DataFrame(lines)
     frame["quantity"] = frame["quantity"].astype(np.int64)
@@ -112,15 +122,17 @@ def test_engine_equals_the_pandas_reference_over_two_years(
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, rtol=1e-9)
 
 
-def _covering_log(first: str) -> pd.DataFrame:
+def _covering_log(first: str, *, steady: bool = True) -> pd.DataFrame:
     """A log whose first line is at ``first``, then those of a line in the year-ago base and one in the
     year-ago horizon of :data:`CUTOFF` (2025-12-01, H = 7: base [2024-11-03, 2024-12-01), horizon
-    [2024-12-01, 2024-12-08)) that come after it, and a recent one."""
+    [2024-12-01, 2024-12-08)) that come after it, and a recent one (with :func:`_steady` lines outside
+    those windows between them, unless not ``steady``)."""
     lines = [
         _line("a", "c1", first, "s1", 4),
         _line("b", "c1", "2024-11-20 10:00", "s1", 2),  # base
         _line("c", "c1", "2024-12-02 10:00", "s1", 3),  # horizon
         _line("f", "c1", "2025-11-20 10:00", "s1", 1),
+        *(_steady("2024-10-13", "2024-11-02") + _steady("2024-12-20", "2025-11-10") if steady else []),
     ]
     frame = pd.DataFrame(lines)
     frame = frame[frame["order_ts"] >= pd.Timestamp(first)]
@@ -159,12 +171,12 @@ def test_year_ago_columns_are_nan_unless_the_history_covers_their_window(
 def test_partitions_take_the_whole_history_first_line_for_the_year_ago_windows() -> None:
     """A partition whose own customers start late still reads the year-ago windows as observed when
     another partition's history covers them (the partials combine their first lines by max)."""
-    early, late = _covering_log("2024-10-01 10:00"), _covering_log("2025-11-01 10:00")
+    early, late = _covering_log("2024-10-01 10:00"), _covering_log("2025-11-01 10:00", steady=False)
     late = late[late["order_ts"] >= pd.Timestamp("2025-11-01")].assign(customer_id="c2", order_id=list("xy"))
     spec = FeatureSpec(lookback_days=60, horizon_days=7, families=("season",))
     for orders in (pd.concat([early, late], ignore_index=True), late):
         whole = build_features(orders, CUTOFF, spec)
-        by_customer = [orders[orders["customer_id"] == c] for c in ("c1", "c2")]
+        by_customer = [orders[orders["customer_id"] == c] for c in ("c1", "c2", "c9")]
         parts = [engine.prepare(p, CUTOFF, spec) for p in by_customer if len(p)]
         totals = engine.combine([p.partials for p in parts])
         joined = pd.concat([engine.join(p, totals, CUTOFF, spec) for p in parts], ignore_index=True)
@@ -199,7 +211,7 @@ def test_year_ago_windows_sit_around_the_same_season_52_weeks_back() -> None:
     assert cuts[:4] == [pd.Timestamp(d) for d in ("2024-11-11", "2024-11-18", "2024-11-25", "2024-12-02")]
     assert all(c.dayofweek == until.dayofweek for c in cuts)
     # none before the history: the first instant of the orders drops those at or before it
-    orders = pd.DataFrame({"order_ts": pd.to_datetime(["2024-11-18", "2025-11-20"])})
+    orders = pd.DataFrame({"order_ts": pd.date_range("2024-11-18", "2025-11-20", freq="20D")})
     assert window_cutoffs(orders, until, 7, 3, year_ago=4)[:2] == [pd.Timestamp("2024-11-25"),
                                                                   pd.Timestamp("2024-12-02")]
     # a year-ago window never overlaps the recent ones

@@ -112,6 +112,15 @@ def _log(rows: list[tuple[str, str, str, int, str]]) -> pd.DataFrame:
     )
 
 
+def _steady(start: str, end: str) -> list[tuple[str, str, str, int, str]]:
+    """A line of customer ``z`` (item ``t``) every 20 days from ``start`` to ``end``: a hand-made log's
+    months between its lines of interest would otherwise be 28 days without any order, which detach
+    the lines before them from the history (dates.history_start). ``z`` is a candidate at each line
+    after its first, so these lines are never new demand."""
+    days = pd.date_range(start, end, freq="20D")
+    return [("z", f"{d:%Y-%m-%d}", "t", 1, "r") for d in days]
+
+
 def test_new_demand_counts_only_pairs_that_were_not_candidates() -> None:
     orders = _log(
         [
@@ -212,6 +221,7 @@ def test_year_ago_index_scales_new_demand_by_what_the_same_horizon_did_last_year
             ("u4", "2024-12-09", "s", 50, "r"),  # just after it
             ("n1", "2025-11-20", "s", 1, "r"),  # new demand now: mean 2 per horizon
             ("n2", "2025-11-27", "s", 3, "r"),
+            *_steady("2024-12-20", "2025-11-10"),  # no four weeks without an order in between
         ]
     )
     kw = {"horizon_days": 7, "lookback_days": 30, "windows": 2, "item_level": "sku", "products": None}
@@ -239,7 +249,7 @@ def test_year_ago_index_is_bounded_and_a_week_outside_the_range_is_named() -> No
     cutoff = pd.Timestamp("2025-12-01")  # year-ago horizon [2024-12-02, 2024-12-09)
     base = [("u0", "2024-10-25", "t", 1, "r"), ("u1", "2024-11-20", "s", 4, "r"),
             ("u2", "2024-11-26", "s", 4, "r"), ("n1", "2025-11-20", "s", 2, "r"),
-            ("n2", "2025-11-27", "s", 2, "r")]
+            ("n2", "2025-11-27", "s", 2, "r"), *_steady("2024-12-20", "2025-11-10")]
     kw = {"horizon_days": 7, "lookback_days": 30, "windows": 2, "item_level": "sku", "products": None}
     history = year_ago_history_days(pd.Timestamp("2024-10-25"), cutoff, horizon_days=7, windows=2)
     factor = partial(year_ago_factor, windows=2, history_days=history, lookback_days=30, cutoff=cutoff,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.config import ForecastConfig
 from anticipate.demand.new_demand import (
     configured_sku_windows,
@@ -193,8 +194,9 @@ def forecast_parts(
     if year_ago_index:
         table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
                                windows=new_demand_windows, item_level=item_level, products=products)
-        history = year_ago_history_days(orders["order_ts"].min(), cutoff, horizon_days=horizon_days,
-                                        windows=new_demand_windows) if len(orders) else 0
+        first = dates.history_start(orders["order_ts"], cutoff).first  # detached lines left out
+        history = 0 if first is None else year_ago_history_days(first, cutoff, horizon_days=horizon_days,
+                                                                windows=new_demand_windows)
         index, warning = year_ago_factor(table, new_demand_windows, history_days=history, cutoff=cutoff,
                                          lookback_days=lookback_days, horizon_days=horizon_days)
         new = with_index(new, index)

@@ -20,7 +20,10 @@ before it (what the season did to new demand then). It is 1 unless the history h
 least half a lookback before the first of those windows (:func:`year_ago_ratio`): a
 customer is "new" when the lookback before a window holds no line of the pair, so near the
 history's start every buyer is new and the index compares a full year-ago horizon with
-windows of almost nothing (28x in the sample's first January). The index is bounded to
+windows of almost nothing (28x in the sample's first January). The history starts where
+:func:`anticipate.dates.history_start` says: lines before four weeks without any order (a
+mistyped year) do not count, else one such line a year back passed this rule and the
+windows near the real start cut the sample's new demand by 28%. The index is bounded to
 :data:`YEAR_AGO_RANGE` (:func:`year_ago_factor`), with a warning naming the year-ago horizon
 when the raw ratio falls outside it.
 """
@@ -226,7 +229,11 @@ YEAR_AGO_HISTORY_SHARE = 0.5
 
 def year_ago_history_days(first_order: pd.Timestamp, cutoff: pd.Timestamp, *, horizon_days: int,
                           windows: int) -> int:
-    """Days of orders (from the first line's day) before the first horizon of :func:`year_ago_table`."""
+    """Days of orders (from ``first_order``'s day) before the first horizon of :func:`year_ago_table`.
+
+    ``first_order``: the history's first line, :attr:`anticipate.dates.HistoryStart.first` (not the
+    oldest ``order_ts``: a line before a long gap is detached).
+    """
     start = pd.Timestamp(cutoff) - pd.Timedelta(days=YEAR_AGO_DAYS + windows * horizon_days)
     return int((start - pd.Timestamp(first_order).normalize()).days)
 

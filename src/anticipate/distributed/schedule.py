@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.config import ComputeConfig
 from anticipate.distributed.cluster import (
     as_parts,
@@ -273,11 +274,6 @@ def fit_on_windows_dask(cfg: Any, ds: Any, until: pd.Timestamp, *, listen_port: 
 
 
 # --------------------------------------------------------------------------- forecast
-def _first_order(part: pd.DataFrame) -> pd.Timestamp:
-    """The first ``order_ts`` of a partition (``Timestamp.max`` when it holds none)."""
-    return pd.Timestamp(part["order_ts"].min()) if len(part) else pd.Timestamp.max
-
-
 def _part_candidates(wrapper: Any, feats: pd.DataFrame, item_level: str, shares: Any) -> pd.DataFrame:
     """One partition's scored candidates reduced to ``region, sku, mu, var``."""
     from anticipate.demand.forecast import candidate_demand
@@ -331,13 +327,14 @@ def forecast_dask(
         yas = [dask.delayed(year_ago_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
                                             windows=fc.new_demand_windows, item_level=level,
                                             products=ds.products) for p in parts] if fc.year_ago_index else []
-        firsts = [dask.delayed(_first_order)(p) for p in parts] if yas else []
         cand, new, *ya = client.gather(client.compute(
             [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, []),
-             *([tree_reduce(sum_tables, yas, []), dask.delayed(min)(firsts)] if yas else [])]))
+             *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
     new = new_demand_from_table(new, fc.new_demand_windows, sku_windows)
     if ya:
-        history = year_ago_history_days(ya[1], cutoff, horizon_days=horizon, windows=fc.new_demand_windows)
+        first = dates.history_start(ds.orders["order_ts"], cutoff).first  # the client holds order_ts
+        history = 0 if first is None else year_ago_history_days(first, cutoff, horizon_days=horizon,
+                                                                windows=fc.new_demand_windows)
         index, warning = year_ago_factor(ya[0], fc.new_demand_windows, history_days=history,
                                          lookback_days=lookback, cutoff=cutoff, horizon_days=horizon)
         new = with_index(new, index)

@@ -117,3 +117,38 @@ def recode(codes: np.ndarray, rank: np.ndarray, *, jit: bool = True) -> np.ndarr
     codes to int64 first."""
     args = (np.ascontiguousarray(codes), np.ascontiguousarray(rank, dtype=np.int32))
     return _recode_jit(*args) if jit else _recode_body(*args)
+
+
+def _day_oldest_body(age: np.ndarray) -> np.ndarray:
+    """Per day before the cutoff, ``k = ceil(age)`` (1: the day before it), the largest ``age`` on it.
+
+    Parameters
+    ----------
+    age : float64 (N,)  days before a midnight cutoff, > 0
+
+    Returns
+    -------
+    float64 (K + 1,), ``K`` the largest day: 0 on a day without a line (and at index 0).
+    """
+    top = 0.0
+    for i in range(age.shape[0]):
+        top = max(top, age[i])
+    out = np.zeros(int(np.ceil(top)) + 1)
+    for i in range(age.shape[0]):
+        k = int(np.ceil(age[i]))
+        if age[i] > out[k]:
+            out[k] = age[i]
+    return out
+
+
+_day_oldest_jit = njit(cache=True, nogil=True)(_day_oldest_body)
+
+
+def day_oldest(age: np.ndarray, *, jit: bool = True) -> np.ndarray:
+    """Run the day-oldest kernel (``jit=False`` runs the plain-Python twin): what
+    :func:`anticipate.dates.attached_day` reads, and the first line's age on the day it returns.
+
+    Its days are :func:`anticipate.dates.line_days`'s; one pass, no copy of ``age``.
+    """
+    args = (np.ascontiguousarray(age, dtype=np.float64),)
+    return _day_oldest_jit(*args) if jit else _day_oldest_body(*args)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.features import partials as engine
 from anticipate.features.history import item_column
 from anticipate.features.spec import (
@@ -190,8 +191,15 @@ def training_cutoffs(
 def window_cutoffs(
     orders: pd.DataFrame, until: pd.Timestamp, horizon_days: int, windows: int, *, year_ago: int = 0
 ) -> list[pd.Timestamp]:
-    """The training cutoffs of ``orders``: :func:`training_cutoffs`, no year-ago one before its history."""
-    start = orders["order_ts"].min() if year_ago and len(orders) else None
+    """The training cutoffs of ``orders``: :func:`training_cutoffs`, no year-ago one before its history.
+
+    The history before ``until`` starts where :func:`anticipate.dates.history_start` says: a line
+    before four weeks without any order (a mistyped year) is not its start.
+    """
+    start = None
+    if year_ago:
+        start = dates.history_start(orders["order_ts"], pd.Timestamp(until)).first
+        start = pd.Timestamp(until) if start is None else start  # no history: no year-ago window
     return training_cutoffs(until, horizon_days, windows, year_ago=year_ago, not_before=start)
 
 

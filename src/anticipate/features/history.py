@@ -24,7 +24,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
-from anticipate.features._sums import recode, used_codes
+from anticipate.features._sums import day_oldest, recode, used_codes
 from anticipate.features.items import item_column
 
 DAY = np.timedelta64(1, "D")
@@ -64,12 +64,13 @@ class Lines:
     item: np.ndarray  # item code (sorted order)
     order: np.ndarray  # order code (first appearance)
     region: np.ndarray  # ship-to region code (sorted order)
-    age: np.ndarray  # days before the cutoff (> 0)
+    age: np.ndarray  # days before the cutoff (> 0), each line's order's first (the window rule)
     units: np.ndarray
     spend: np.ndarray
     customers: pd.Index
     items: pd.Index
     regions: pd.Index
+    days: np.ndarray  # per day before the cutoff (1: the day before), its oldest line's own age; 0: none
 
     @property
     def empty(self) -> bool:
@@ -257,6 +258,7 @@ def history(
         )
         order_codes = done["order"].result()
     age = _age_in_place(ts, cutoff)  # ts's buffer, now days
+    days = day_oldest(age)  # each line on its own day (as dates.history_start), before the order rule
     age = _order_age(cust_codes, order_codes, age)
     qty = hist["quantity"].to_numpy(dtype=np.float64)
     price = hist["unit_price"].to_numpy(dtype=np.float64) if "unit_price" in hist else np.zeros(len(hist))
@@ -271,6 +273,7 @@ def history(
         customers,
         item_index,
         regions,
+        days,
     )
 
 

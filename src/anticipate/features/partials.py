@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.features._collapse import event_buffers
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._sums import window_sums
@@ -71,10 +72,10 @@ class Partials:
     labels); ``ri_units`` (m, :data:`RI_UNITS`) is per (``regions[ri_region]``,
     ``items[ri_item]``) pair with a line in the last 28 days (absent pairs sum to 0);
     ``region_ya`` (n_regions, :data:`~anticipate.features.season.YEAR_AGO`) is per
-    region of ``regions``, all items. ``oldest`` is the age (days before the cutoff) of the
-    partition's first order line (0 without one): combined by ``max``, the whole history's,
-    which says whether the season family's year-ago windows are observed
-    (:func:`~anticipate.features.season.observed`).
+    region of ``regions``, all items. ``days`` (:attr:`~anticipate.features.history.Lines.days`) holds
+    per day before the cutoff the age of the partition's oldest line on it (0 on a day without
+    one): combined by ``max``, the whole history's days, which say where the history starts
+    (:attr:`oldest`).
     """
 
     items: pd.Index
@@ -85,7 +86,16 @@ class Partials:
     ri_item: np.ndarray
     ri_units: np.ndarray
     region_ya: np.ndarray
-    oldest: float
+    days: np.ndarray
+
+    @property
+    def oldest(self) -> float:
+        """The age (days before the cutoff) of the history's first line, 0 without one: the first line
+        after the last :data:`~anticipate.dates.DETACHING_GAP_DAYS` days without an order
+        (:func:`anticipate.dates.attached_day`). It says whether the season family's year-ago windows
+        are observed (:func:`~anticipate.features.season.observed`)."""
+        start = dates.attached_day(self.days)
+        return float(self.days[start]) if start else 0.0
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,7 @@ def _empty_partials(lines: Lines) -> Partials:
     none, units = np.zeros(0, dtype=np.int64), np.zeros((0, len(ITEM_UNITS)))
     gaps, ri = np.zeros((0, len(GAP_SUMS))), np.zeros((0, len(RI_UNITS)))
     region_ya = np.zeros((0, len(YEAR_AGO)))
-    return Partials(lines.items, units, gaps, lines.regions, none, none, ri, region_ya, 0.0)
+    return Partials(lines.items, units, gaps, lines.regions, none, none, ri, region_ya, np.zeros(1))
 
 
 def prepare(
@@ -195,8 +205,7 @@ def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
         pairs = pair_table(events, keep, pair_stats(events, spec.lookback_days, keep))
         del events, keep
         region_ya, item_units, ri = sums_job.result()
-    oldest = float(lines.age.max())  # the first line's age: the order rule made every line its order's
-    partials = Partials(lines.items, item_units, gaps, lines.regions, *ri, region_ya, oldest)
+    partials = Partials(lines.items, item_units, gaps, lines.regions, *ri, region_ya, lines.days)
     pairs["sea_ci_units_ya"] = pair_year_ago_units(lines, pairs["cust_code"], pairs["item_code"], horizon)
     return Prepared(lines.customers, lines.items, lines.regions, cust, pairs, partials)
 
@@ -236,8 +245,10 @@ def combine(parts: Sequence[Partials]) -> Partials:
         [np.bincount(inverse, weights=values[:, j], minlength=len(keys)) for j in range(len(RI_UNITS))]
     )
     ri = ri.reshape(-1, len(RI_UNITS))
-    oldest = max(p.oldest for p in parts)
-    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya, oldest)
+    days = np.zeros(max(len(p.days) for p in parts))
+    for p in parts:
+        np.maximum(days[: len(p.days)], p.days, out=days[: len(p.days)])
+    return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya, days)
 
 
 def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:

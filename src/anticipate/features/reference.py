@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from anticipate import dates
 from anticipate.features.history import item_column, regions_at_last_instant
 from anticipate.features.spec import ALL_FAMILIES, CUSTOMER_WINDOWS, KEYS, PAIR_WINDOWS, feature_columns
 
@@ -247,10 +248,12 @@ def _join_season_features(
 ) -> pd.DataFrame:
     """The ``sea_`` columns: year-ago horizon ``[cutoff - 365, cutoff - 365 + h)`` and its 28-day base.
 
-    A window before the history's first order line (not covered entirely) leaves its columns NaN.
+    A window before the history's first order line (not covered entirely) leaves its columns NaN; the
+    history starts after the last long gap (:func:`anticipate.dates.history_start`).
     """
     ts = hist["order_ts"]
-    first = ts.min() if len(ts) else cutoff
+    first = dates.history_start(ts, cutoff).first
+    first = cutoff if first is None else first
     seen_h, seen_base = first <= cutoff - pd.Timedelta(days=365), first <= cutoff - pd.Timedelta(days=393)
     in_h = (ts >= cutoff - pd.Timedelta(days=365)) & (ts < cutoff - pd.Timedelta(days=365 - h))
     base = (ts >= cutoff - pd.Timedelta(days=365 + 28)) & (ts < cutoff - pd.Timedelta(days=365))

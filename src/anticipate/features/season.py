@@ -10,15 +10,18 @@ season moved demand at this point of last year (NaN when the base holds no units
 All sums here are over disjoint customers, so they add across partitions.
 
 A window counts as *observed* only when the history covers it entirely: its first
-instant is at or after the history's first order line (the oldest line before the
-cutoff, of every customer: :attr:`~anticipate.features.partials.Partials.oldest`, the
-largest age, which combines by ``max`` across partitions). A window the history does not
-cover is missing, not "no units last year": the year-ago units (the item's, the pair's)
-and the item's year-ago over recent are NaN unless the year-ago horizon is observed
-(oldest age >= 365 days), and the lifts are NaN unless the year-ago base is observed too
-(oldest age >= 393 days). So a history shorter than a year and 28 days before the cutoff
-gives NaN lifts, and one shorter than a year NaN in every year-ago column; LightGBM reads
-NaN as missing. ``sea_days_to_christmas`` needs no history.
+instant is at or after the history's first order line, of every customer
+(:attr:`~anticipate.features.partials.Partials.oldest`, from the days with a line, which
+combine by ``max`` across partitions). The history starts where
+:func:`anticipate.dates.attached_day` says: lines before
+:data:`~anticipate.dates.DETACHING_GAP_DAYS` days without any order (a mistyped year) are
+detached, else one such line a year back made every window "observed" and its units 0. A
+window the history does not cover is missing, not "no units last year": the year-ago
+units (the item's, the pair's) and the item's year-ago over recent are NaN unless the
+year-ago horizon is observed (oldest age >= 365 days), and the lifts are NaN unless the
+year-ago base is observed too (oldest age >= 393 days). So a history shorter than a year
+and 28 days before the cutoff gives NaN lifts, and one shorter than a year NaN in every
+year-ago column; LightGBM reads NaN as missing. ``sea_days_to_christmas`` needs no history.
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ def observed(oldest: float) -> tuple[bool, bool]:
     """Whether the history covers the year-ago horizon and the year-ago base entirely.
 
     ``oldest``: the age (days before the cutoff) of the history's first order line (0 without
-    one). The horizon ``[t - 365, t - 365 + H)`` is covered when that line is at or before
-    ``t - 365``, the base ``[t - 393, t - 365)`` when it is at or before ``t - 393``.
+    one; a line before a long gap is not its first: :attr:`~anticipate.features.partials.Partials.oldest`).
+    The horizon ``[t - 365, t - 365 + H)`` is covered when that line is at or before ``t - 365``, the
+    base ``[t - 393, t - 365)`` when it is at or before ``t - 393``.
     """
     return bool(oldest >= YEAR_DAYS), bool(oldest >= YEAR_DAYS + BASE_DAYS)
 

@@ -95,6 +95,7 @@ def _model_and_checks(
     warnings = items + check_cutoffs(cut_list, ds, horizon, horizon_from=source)
     end = max(cut_list) + pd.Timedelta(days=horizon)
     warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=end)
+    warnings += dates.detached_warnings(ds.orders["order_ts"], max(cut_list))
     if wrapper is None:
         check_trainable(cut_list, ds.orders["order_ts"], horizon)
     else:  # the model fixes horizon, item level and features: say where the config differs

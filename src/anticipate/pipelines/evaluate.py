@@ -68,10 +68,13 @@ def _predictions(
 
 def _warnings(ds: DataSet, wrapper: Any, cfg: Any, cutoff: pd.Timestamp, seen: bool) -> list[str]:
     """What evaluate warns about: an in-sample score, a partial last day in the horizon scored at
-    ``cutoff`` (dates.partial_day_warnings), the config against the model (scoring.model_warnings)."""
+    ``cutoff`` (dates.partial_day_warnings), lines before a long gap (dates.detached_warnings), the config
+    against the model (scoring.model_warnings)."""
     end = cutoff + pd.Timedelta(days=spec_of(wrapper).horizon)
     partial = dates.partial_day_warnings(ds.orders["order_ts"], until=end)
-    return [*([honesty.IN_SAMPLE_NOTE] if seen else []), *partial, *model_warnings(wrapper, cfg, cutoff)]
+    detached = dates.detached_warnings(ds.orders["order_ts"], cutoff)
+    return [*([honesty.IN_SAMPLE_NOTE] if seen else []), *partial, *detached,
+            *model_warnings(wrapper, cfg, cutoff)]
 
 
 def run_evaluate(

@@ -34,6 +34,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
+    warnings += dates.detached_warnings(ds.orders["order_ts"], cutoff_ts)
     if not local:
         from anticipate.distributed.schedule import features_dask
 

@@ -74,7 +74,7 @@ def run_train(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
         warnings = items + short_history_warnings(cfg.model.train_windows, windows, until_ts)
-        warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=until_ts)
+        warnings += dates.history_warnings(ds.orders["order_ts"], until_ts)
         cfg = with_windows(cfg, windows)
         settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
         bar.step("building features and fitting LightGBM")
@@ -211,6 +211,7 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
     table = scored[["customer_id", "item", "p_buy", "expected_units"]]
     seen = honesty.predict_in_sample_warning(wrapper.meta, cutoff_ts, uri=uri)
     warnings = [*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts),
+                *dates.detached_warnings(ds.orders["order_ts"], cutoff_ts),
                 *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                               order_ts=ds.orders["order_ts"])]
     facts = prediction_facts(wrapper, cutoff_ts, uri, source, warnings)

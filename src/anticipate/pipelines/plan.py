@@ -109,7 +109,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
         warnings=[*items, *model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
-                  *dates.partial_day_warnings(ds.orders["order_ts"], until=cutoff_ts),
+                  *dates.history_warnings(ds.orders["order_ts"], cutoff_ts),
                   *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                                 order_ts=ds.orders["order_ts"])],
     )
@@ -143,7 +143,7 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri = load_registered(settings, model, default_alias="production")
-        warnings = stale + dates.partial_day_warnings(ds.orders["order_ts"], until=date_ts)
+        warnings = stale + dates.history_warnings(ds.orders["order_ts"], date_ts)
         warnings += _rests_on(settings, ds, wrapper, date_ts)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)

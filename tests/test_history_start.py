@@ -1,0 +1,231 @@
+"""Where the order history starts (audit26 [A]): lines before four weeks without any order are detached.
+
+One order line with a mistyped year (2023-02-03 for 2024-02-03, 1 of 11,282) made the history look a year
+longer: the year-ago index of the forecast passed its "half a lookback of history" rule and was computed
+over the history's first weeks, where every buyer is new (index 1.0 -> 0.718, new demand -28%, the
+forecast -4.7%, exit 0 and no word), and the season family read the empty year as "sold nothing" (0)
+instead of "not observed" (NaN). :func:`anticipate.dates.history_start` owns the rule; the forecast, the
+feature engine (its partials), the pandas reference and the year-ago training windows all use it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anticipate import dates
+from anticipate.config import SampleConfig
+from anticipate.demand.forecast import forecast_parts
+from anticipate.features import partials as engine
+from anticipate.features._sums import day_oldest
+from anticipate.features.build import build_features, window_cutoffs
+from anticipate.features.reference import build_features_reference
+from anticipate.features.spec import FeatureSpec
+from anticipate.sample import generate_world
+from tests.conftest import WORLD_DATE, TrainedWorld, run_cli
+
+CUTOFF = pd.Timestamp("2024-03-01")
+#: The season columns that read the year-ago horizon alone and those that read its base too.
+UNITS = ["sea_item_ya_over_recent", "sea_item_units_ya", "sea_ci_units_ya"]
+LIFTS = ["sea_shop_lift_ya", "sea_region_lift_ya", "sea_item_lift_ya"]
+
+
+def _days(*ks: int) -> np.ndarray:
+    """A ``per_day`` array for :func:`dates.attached_day` with a line on each day ``k`` before the cutoff."""
+    out = np.zeros(max(ks, default=0) + 1)
+    out[list(ks)] = 1.0
+    return out
+
+
+def test_the_history_starts_after_the_newest_run_of_28_days_without_a_line() -> None:
+    assert dates.DETACHING_GAP_DAYS == 28
+    assert dates.attached_day(_days()) == 0  # no line
+    assert dates.attached_day(_days(3)) == 3
+    assert dates.attached_day(_days(1, 2, 3)) == 3
+    assert dates.attached_day(_days(2, 30)) == 30  # 27 empty days (3..29) between: one history
+    assert dates.attached_day(_days(2, 31)) == 2  # 28 empty days (3..30): day 31 is detached
+    assert dates.attached_day(_days(1, 5, 40, 41, 100)) == 5  # the gap nearest the cutoff decides
+    assert dates.attached_day(_days(60, 61)) == 61  # days between the cutoff and the last line are no gap
+
+
+def test_history_start_on_timestamps_counts_whole_days_without_an_order() -> None:
+    def start(*stamps: str, cutoff: pd.Timestamp | None = CUTOFF) -> dates.HistoryStart:
+        return dates.history_start(pd.Series(pd.to_datetime(list(stamps))), cutoff)
+
+    # 27 empty days, 2024-01-02 to 2024-01-28: one history
+    assert start("2024-01-01 23:59", "2024-01-29 00:00") == dates.HistoryStart(
+        CUTOFF, pd.Timestamp("2024-01-01 23:59"))
+    # 28 empty days, 2024-01-02 to 2024-01-29, however close the instants
+    found = start("2024-01-01 23:59", "2024-01-01 08:00", "2024-01-30 00:00", "2024-02-10 13:00")
+    assert found == dates.HistoryStart(CUTOFF, pd.Timestamp("2024-01-30"), 2,
+                                       pd.Timestamp("2024-01-01 08:00"), pd.Timestamp("2024-01-01 23:59"))
+    assert start("2024-01-01", "2024-03-01", "2025-01-01").detached == 0  # at the cutoff or after: unread
+    assert start("2024-03-01") == dates.HistoryStart(CUTOFF, None)
+    assert start("2023-01-01", "2024-01-01", cutoff=None).first == pd.Timestamp("2024-01-01")  # all lines
+    utc = pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-30 00:30"]).tz_localize("UTC"))
+    tokyo = dates.history_start(utc.dt.tz_convert("Asia/Tokyo"), CUTOFF)
+    assert tokyo.first == pd.Timestamp("2024-01-30 00:30") and tokyo.detached == 1
+    assert found.warnings() == [
+        "2 order lines, from 2024-01-01 to 2024-01-01, lie before 28 days without a single order (2024-01-02 "
+        "to 2024-01-29), so the history before 2024-03-01 is taken to start at 2024-01-30: the forecast's "
+        "year-ago index, the season features' year-ago windows and the year-ago training windows count from "
+        "there (those lines still count as their customers' orders). A mistyped year, a test order or an old "
+        "file ingested by mistake does this, and so does a closure of 28 days or more: check the order_ts of "
+        "those lines, and correct or remove them"]
+    assert start("2024-01-01", "2024-01-29").warnings() == []
+
+
+def test_the_engines_days_are_the_dates_days() -> None:
+    rng = np.random.default_rng(3)
+    age = np.concatenate([rng.uniform(1e-6, 400.0, 5000), np.arange(1.0, 30.0)])  # and lines at midnight
+    fast, slow = day_oldest(age), day_oldest(age, jit=False)
+    np.testing.assert_array_equal(fast, slow)
+    k = dates.line_days(age)
+    expected = np.zeros(k.max() + 1)
+    np.maximum.at(expected, k, age)
+    np.testing.assert_array_equal(fast, expected)
+    assert dates.line_days(np.array([1.0, 1.5, 2.0, 1e-9])).tolist() == [1, 2, 2, 1]
+    np.testing.assert_array_equal(day_oldest(np.zeros(0)), [0.0])
+
+
+# --------------------------------------------------------------------------- the audit's world
+def _world() -> pd.DataFrame:
+    """The audit's sample (569 customers, 40 SKUs, 11,281 lines, 2024-01-01 to 2025-02-03)."""
+    tables, _ = generate_world(SampleConfig(customers=600, skus=40, categories=6, regions=12, warehouses=4,
+                                            days=400, start="2024-01-01", seed=11))
+    return tables["orders"]
+
+
+def _typo(orders: pd.DataFrame) -> pd.DataFrame:
+    """``orders`` and a copy of its first line of 2024-02-03 dated a year earlier (the audit's typo)."""
+    line = orders[orders["order_ts"] >= "2024-02-03"].iloc[[0]].copy()
+    line["order_ts"] = line["order_ts"] - pd.DateOffset(years=1)
+    line["order_id"] = "TYPO1"
+    return pd.concat([line, orders], ignore_index=True).astype(orders.dtypes.to_dict())
+
+
+def _moved(orders: pd.DataFrame) -> pd.DataFrame:
+    """``orders`` and copies of its first 300 lines 400 days earlier (the audit's old block)."""
+    old = orders.iloc[:300].copy()
+    old["order_ts"] = old["order_ts"] - pd.Timedelta(days=400)
+    old["order_id"] = "OLD" + old["order_id"].astype(str)
+    return pd.concat([old, orders], ignore_index=True).astype(orders.dtypes.to_dict())
+
+
+def _new_demand(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    scored = pd.DataFrame(columns=["customer_id", "item", "region", "p_buy", "units_given_buy"])
+    warnings: list[str] = []
+    parts = forecast_parts(scored, orders, cutoff, horizon_days=7, lookback_days=365, item_level="sku",
+                           products=None, new_demand_windows=4, sku_share_days=90, year_ago_index=True,
+                           new_demand_sku_windows=4, warnings=warnings)
+    assert warnings == []
+    return parts["new"].sort_values(["region", "sku"]).reset_index(drop=True)
+
+
+def test_a_stray_line_a_year_back_leaves_the_forecasts_new_demand_as_it_was() -> None:
+    """The audit: new demand at 2025-02-04 x0.718 (one line) and x0.64 (300 lines 400 days back)."""
+    orders, cutoff = _world(), pd.Timestamp("2025-02-04")
+    base = _new_demand(orders, cutoff)
+    assert base["mu"].sum() == pytest.approx(31.75, abs=0.01)
+    for changed in (_typo(orders), _moved(orders)):
+        pd.testing.assert_frame_equal(_new_demand(changed, cutoff), base, check_exact=True)
+
+
+def test_a_stray_line_a_year_back_leaves_the_season_family_unobserved() -> None:
+    """At 2024-12-10 the history (from 2024-01-01) does not reach the year-ago windows: NaN, and the typo
+    line of 2023-02-03 made them 0 for every pair."""
+    orders, cutoff = _world(), pd.Timestamp("2024-12-10")
+    spec = FeatureSpec(lookback_days=365, horizon_days=7, families=("season",))
+    plain, typo = build_features(orders, cutoff, spec), build_features(_typo(orders), cutoff, spec)
+    assert plain[UNITS + LIFTS].isna().all().all() and typo[UNITS + LIFTS].isna().all().all()
+    pd.testing.assert_frame_equal(typo, plain, check_exact=True)
+    assert build_features(_moved(orders), cutoff, spec)[UNITS].isna().all().all()
+
+
+def _small_log(seed: int = 2, n: int = 1200) -> pd.DataFrame:
+    """Two years of lines of 6 customers (some line every day or two), from 2024-01-01."""
+    rng = np.random.default_rng(seed)
+    order = rng.integers(0, n // 2, n)
+    minute = rng.integers(0, 720 * 24 * 60, n // 2)
+    return pd.DataFrame({
+        "order_id": [f"O{o}" for o in order],
+        "customer_id": [f"C{c}" for c in rng.integers(0, 6, n // 2)[order]],
+        "order_ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(minute[order], unit="min"),
+        "sku": [f"S{s}" for s in rng.integers(0, 4, n)],
+        "quantity": rng.integers(1, 4, n).astype(np.int64),
+        "unit_price": np.ones(n),
+        "region": [f"R{r}" for r in rng.integers(0, 3, n)],
+    })
+
+
+def test_engine_partitions_and_reference_agree_on_where_a_history_with_a_stray_line_starts() -> None:
+    """The partials carry the days with a line (combined by max), so a partition that holds only the
+    stray line, or only the real start, gives the whole history's start; the pandas reference uses
+    :func:`dates.history_start` itself."""
+    log = _small_log()
+    stray = log.iloc[[0]].assign(customer_id="C9", order_id="X", order_ts=pd.Timestamp("2023-03-01 10:00"))
+    orders = pd.concat([stray, log], ignore_index=True)
+    spec = FeatureSpec(lookback_days=120, horizon_days=7)
+    for cutoff in (pd.Timestamp("2024-12-20"), pd.Timestamp("2025-02-10")):
+        whole = build_features(orders, cutoff, spec)
+        pd.testing.assert_frame_equal(whole, build_features_reference(orders, cutoff, lookback_days=120,
+                                                                     horizon_days=7), check_dtype=False,
+                                      rtol=1e-9)
+        parts = [engine.prepare(orders[orders["customer_id"] == c], cutoff, spec)
+                 for c in sorted(orders["customer_id"].unique())]
+        totals = engine.combine([p.partials for p in parts])
+        joined = pd.concat([engine.join(p, totals, cutoff, spec) for p in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(joined.sort_values(["customer_id", "item"], ignore_index=True), whole,
+                                      check_exact=True)
+        assert totals.oldest == pytest.approx((cutoff - log["order_ts"].min()) / pd.Timedelta(days=1))
+    seen = build_features(orders, pd.Timestamp("2025-02-10"), spec)
+    assert seen[UNITS].notna().all().all()  # the real history covers 2024-02-06: observed
+    assert build_features(orders, pd.Timestamp("2024-12-20"), spec)[UNITS].isna().all().all()
+
+
+def test_a_stray_line_brings_back_no_year_ago_training_window_before_the_real_start() -> None:
+    until = pd.Timestamp("2024-12-02")  # year-ago cutoffs 2023-11-20 .. 2023-12-11: before the history
+    orders = _small_log()
+    plain = window_cutoffs(orders, until, 7, 3, year_ago=4)
+    assert plain == [pd.Timestamp(d) for d in ("2024-11-11", "2024-11-18", "2024-11-25")]
+    stray = orders.iloc[[0]].assign(order_ts=pd.Timestamp("2023-01-05"))
+    assert window_cutoffs(pd.concat([stray, orders]), until, 7, 3, year_ago=4) == plain
+
+
+# --------------------------------------------------------------------------- the commands say so
+@pytest.mark.slow
+def test_commands_that_read_a_history_with_detached_lines_say_so(trained_world: TrainedWorld,
+                                                                  tmp_path: Path) -> None:
+    world = trained_world.copy(tmp_path / "world")
+    orders = pd.read_parquet(world.data / "orders.parquet")
+    shutil.copy(world.data / "orders.parquet", tmp_path / "plain.parquet")
+    _typo(orders).to_parquet(world.data / "orders.parquet", index=False)
+    said = ("1 order line, on 2023-02-03, lies before 331 days without a single order "
+            "(2023-02-04 to 2023-12-31)")
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("model:\n  train_windows: 2\n  classifier: {n_estimators: 5}\n"
+                    "  regressor: {n_estimators: 5}\n")
+    runs = {
+        "forecast": ["forecast", "--cutoff", WORLD_DATE, "--out", str(tmp_path / "fc.parquet")],
+        "allocate": ["allocate", "--date", WORLD_DATE],
+        "features": ["features", "--out", str(tmp_path / "f.parquet")],
+        "evaluate": ["evaluate", "--model", "1", "--cutoff", "2024-08-21", "--in-sample"],
+        "train": ["train", "--until", "latest"],
+    }
+    for name, args in runs.items():
+        config = tiny if name == "train" else world.config
+        done = run_cli(*world.args("--json", *args, config=config), cwd=tmp_path)
+        assert done.returncode == 0, (name, done.stderr[-2000:])
+        warned = [w for w in json.loads(done.stdout).get("warnings", []) if w.startswith(said)]
+        assert len(warned) == 1 and "taken to start at 2024-01-01" in warned[0], (name, done.stdout[-2000:])
+        assert said in done.stderr, name
+    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
+    assert any(w.startswith(said) for w in summary["input_warnings"])
+    shutil.copy(tmp_path / "plain.parquet", world.data / "orders.parquet")
+    quiet = run_cli(*world.args("--json", *runs["features"]), cwd=tmp_path)
+    assert quiet.returncode == 0 and "lies before" not in quiet.stdout + quiet.stderr
