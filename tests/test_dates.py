@@ -123,3 +123,21 @@ def test_a_future_cutoff_whose_day_before_has_no_line_says_so_not_may_be_incompl
     with_30 = pd.concat([up_to_29, pd.Series(pd.to_datetime(["2025-12-30 08:00:00"]))], ignore_index=True)
     [said] = future_cutoff_warnings(cutoff, now=tokyo_0215, order_ts=with_30)
     assert "the orders of 2025-12-30 may be incomplete, as that day has not ended in UTC" in said
+
+
+def test_a_cutoff_days_ahead_is_called_a_future_date_not_a_local_clock() -> None:
+    """audit27: 'starts in 100.0 h UTC ... a date taken from a local clock ahead of UTC does this' for a
+    date four days ahead blamed a time zone, which is never more than 14 h ahead of UTC."""
+    from anticipate.dates import future_cutoff_warnings
+
+    now = pd.Timestamp("2025-12-27 20:00", tz="UTC").timestamp()
+    orders = pd.Series(pd.to_datetime(["2025-12-20 10:00:00", "2025-12-27 09:30:00"]))
+    [said] = future_cutoff_warnings(pd.Timestamp("2026-01-01"), now=now, order_ts=orders)
+    assert said == (
+        "--date 2026-01-01 is 4.2 days ahead (it is 2025-12-27 20:00 UTC now), more than any time zone is "
+        "ahead of UTC, so it is a future date, not a local clock's: a what-if plan; the orders end on "
+        "2025-12-27, so the 4 days from 2025-12-28 to 2025-12-31 count as days without any order (recency "
+        "and window counts read them so). For tonight's plan use `date -u +%F`")
+    kiribati = pd.Timestamp("2025-12-31 00:30", tz="Pacific/Kiritimati").timestamp()  # UTC+14
+    [said] = future_cutoff_warnings(pd.Timestamp("2025-12-31"), now=kiribati)
+    assert said.startswith("--date 2025-12-31 starts in 13.5 h UTC") and "local clock" in said

@@ -111,6 +111,27 @@ def partial_day_warnings(order_ts: pd.Series, *, until: pd.Timestamp | None = No
     return [said] if said else []
 
 
+#: The most any time zone is ahead of UTC (UTC+14): a local date is at most this many hours before its
+#: UTC midnight, so a cutoff further ahead is a date in the future, not a local clock's.
+ZONE_AHEAD_HOURS = 14.0
+
+
+def _far_future(cutoff: pd.Timestamp, at: pd.Timestamp, name: str, order_ts: pd.Series | None) -> str:
+    """The :func:`future_cutoff_warnings` text for a cutoff more than :data:`ZONE_AHEAD_HOURS` ahead."""
+    before = None if order_ts is None else order_ts[order_ts < cutoff]
+    last = None if before is None or before.empty else pd.Timestamp(before.max()).normalize()
+    days = (cutoff - at) / pd.Timedelta(days=1)
+    ends = (f"the orders end on {fmt(last)}, so the {(cutoff - last).days - 1:,} days from "
+            f"{fmt(last + pd.Timedelta(days=1))} to {fmt(cutoff - pd.Timedelta(days=1))} count as days "
+            "without any order" if last is not None and (cutoff - last).days > 1
+            else "the days before it up to now are all the orders hold")
+    return (
+        f"{name} {fmt(cutoff)} is {days:.1f} days ahead (it is {at:%Y-%m-%d %H:%M} UTC now), more than "
+        f"any time zone is ahead of UTC, so it is a future date, not a local clock's: a what-if plan; "
+        f"{ends} (recency and window counts read them so). For tonight's plan use `date -u +%F`"
+    )
+
+
 def future_cutoff_warnings(
     cutoff: pd.Timestamp, *, now: float, name: str = "--date", order_ts: pd.Series | None = None
 ) -> list[str]:
@@ -127,6 +148,8 @@ def future_cutoff_warnings(
     if cutoff <= at:
         return []
     hours = (cutoff - at) / pd.Timedelta(hours=1)
+    if hours > ZONE_AHEAD_HOURS:
+        return [_far_future(cutoff, at, name, order_ts)]
     day = cutoff - pd.Timedelta(days=1)
     empty = order_ts is not None and not ((order_ts >= day) & (order_ts < cutoff)).any()
     state = (f"the orders hold no order line on {fmt(day)}, which" if empty
