@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas._libs.parsers import STR_NA_VALUES  # pandas' missing-value words ("NA", "NULL", "nan", ...)
 
 from anticipate.errors import DataError
 
@@ -64,7 +65,7 @@ def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, 
     ``,`` file, a comma.
     """
     sep = separator(path)
-    frame = _read(path, sep)
+    frame = _read(path, sep, numeric)
     texts = {c: _text(frame[c]) for c in numeric
              if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])}
     mark = "." if sep == "," else decimal_mark(list(texts.values()))
@@ -80,17 +81,23 @@ def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, 
     ]
 
 
-def _read(path: Path, sep: str) -> pd.DataFrame:
+def _read(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
     """The CSV as pandas reads it, ids as text (``;``: every column); DataError when it does not parse or
     a row has more fields than the header (pandas would take the first such row's first field as an index
-    and shift its values: ``W1,1,200`` with an unquoted thousands separator)."""
+    and shift its values: ``W1,1,200`` with an unquoted thousands separator).
+
+    An id is missing only when its field is empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a SKU or
+    warehouse may be named so, and ``write_instance`` writes them as such); ``numeric`` columns keep
+    pandas' missing-value words, for the number rules to name.
+    """
     import warnings
 
+    missing = {c: [""] for c in ID_COLUMNS} | {c: list(STR_NA_VALUES) for c in numeric}
     try:  # ids as text: "007" stays "007", as in a Parquet table beside it
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(path, sep=sep, dtype=str if sep == ";" else {c: str for c in ID_COLUMNS},
-                               index_col=False)
+                               keep_default_na=False, na_values=missing, index_col=False)
     except pd.errors.ParserWarning:
         import csv
 

@@ -1,0 +1,77 @@
+"""The night's instance as a planner reopens it: ids named like missing values, files beside the tables,
+rows a spreadsheet adds, encodings and separators it saves with, values that are not numbers.
+
+Each case is read as the night published it (the same plan), read with a warning, or refused (exit 2) in
+one paragraph naming the file, row and column.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from anticipate.allocation import read_instance, validate_instance, write_instance
+from anticipate.cli import main
+from anticipate.errors import DataError
+from anticipate.storage.files import file_digest
+
+#: Ids pandas reads as missing by default; a SKU or a warehouse may be named so.
+MISSING_WORDS = ("NA", "NULL", "None", "nan", "N/A", "n/a", "#N/A", "null", "NaN")
+
+
+def _instance(warehouses: list[str], skus: list[str]) -> object:
+    """A small valid instance with these ids, every warehouse x SKU a cell."""
+    w = pd.DataFrame({"warehouse_id": warehouses, "capacity": [4.0 + i for i in range(len(warehouses))]})
+    s = pd.DataFrame({"sku": skus, "unit_volume": [1.0 + 0.25 * i for i in range(len(skus))],
+                      "supply": [3 + i for i in range(len(skus))], "g": 4.0, "h": 0.5})
+    c = pd.DataFrame([(a, b) for a in warehouses for b in skus], columns=["warehouse_id", "sku"])
+    c = c.assign(mu=[0.5 + 0.1 * i for i in range(len(c))], var=lambda f: f["mu"] * 2, move_cost=0.1)
+    return validate_instance(w, s, c)
+
+
+def _night(root: Path, inst: object) -> Path:
+    """A night's plan folder as allocate publishes it: instance/ and a summary recording its digests."""
+    paths = write_instance(inst, root / "instance")
+    digests = {p.name: file_digest(p) for p in sorted(paths.values())}
+    (root / "summary.json").write_text(json.dumps({"instance_digests": digests}))
+    return root / "instance"
+
+
+def _solve(instance: Path, out: Path) -> object:
+    return CliRunner().invoke(main, ["solve", "--instance", str(instance), "--out", str(out)])
+
+
+def test_ids_named_like_missing_values_round_trip_to_the_same_plan(tmp_path: Path) -> None:
+    """A warehouse named 'NA' and SKUs named 'None', 'nan': allocate published them, and solve refused its
+    own night's instance ("the row has no warehouse_id"), pandas reading them as missing (audit27)."""
+    inst = _instance(["NA", "NULL", "W1"], [*MISSING_WORDS[2:], "S1"])
+    instance = _night(tmp_path / "night", inst)
+    again = read_instance(instance)
+    for name in ("warehouses", "skus", "cells"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(inst, name))
+    assert again.read_warnings == ()
+    result = _solve(instance, tmp_path / "plan")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output  # nor "instance edited since the night's plan"
+    as_parquet = tmp_path / "parquet"  # the same tables, ids never read from CSV text
+    as_parquet.mkdir()
+    for name in ("warehouses", "skus", "cells"):
+        getattr(inst, name).to_parquet(as_parquet / f"{name}.parquet")
+    assert _solve(as_parquet, tmp_path / "expected").exit_code == 0
+    plan = pd.read_parquet(tmp_path / "plan" / "plan.parquet")
+    assert plan.equals(pd.read_parquet(tmp_path / "expected" / "plan.parquet"))
+    assert int(plan["units"].sum()) > 0 and set(plan["warehouse_id"]) == {"NA", "NULL", "W1"}
+
+
+def test_an_empty_id_is_still_refused_naming_file_row_and_column(tmp_path: Path) -> None:
+    instance = _night(tmp_path, _instance(["NA", "W1"], ["S1"]))
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity\nNA,4\n,5\nW1,6\n")
+    with pytest.raises(DataError) as err:
+        read_instance(instance)
+    assert (err.value.file, err.value.row, err.value.column) == (
+        str(instance / "warehouses.csv"), 2, "warehouse_id")
+    assert "the row has no warehouse_id; give it one or delete the row" in str(err.value)
