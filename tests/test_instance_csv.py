@@ -75,3 +75,20 @@ def test_an_empty_id_is_still_refused_naming_file_row_and_column(tmp_path: Path)
     assert (err.value.file, err.value.row, err.value.column) == (
         str(instance / "warehouses.csv"), 2, "warehouse_id")
     assert "the row has no warehouse_id; give it one or delete the row" in str(err.value)
+
+
+def test_solve_reads_only_the_tables_exact_files_not_a_backup_or_a_folder_beside_them(tmp_path: Path) -> None:
+    """solve took every file whose stem was a table's: a ``skus.bak`` beside skus.csv said "instance edited
+    since the night's plan" of an untouched night, and a ``cells.orig/`` folder was an IsADirectoryError
+    (exit 1) (audit27)."""
+    instance = _night(tmp_path / "night", _instance(["W1", "W2"], ["S1", "S2"]))
+    (instance / "skus.bak").write_text("sku,unit_volume,supply,g,h\nS1,1,1,1,1\n")
+    (instance / "cells.orig").mkdir()
+    (instance / "cells.orig" / "cells.parquet").write_bytes((instance / "cells.parquet").read_bytes())
+    (instance / "warehouses.csv.orig").mkdir()
+    result = _solve(instance, tmp_path / "plan")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert sorted(summary["inputs"]) == ["cells.parquet", "skus.csv", "warehouses.csv"]
+    assert "input_warnings" not in summary

@@ -33,6 +33,7 @@ __all__ = [
     "COLUMNS",
     "Instance",
     "generate_instance",
+    "instance_files",
     "instance_from_frames",
     "read_instance",
     "sku_economics",
@@ -45,8 +46,10 @@ __all__ = [
 EXPORT_SUFFIX = {"warehouses": ".csv", "skus": ".csv", "cells": ".parquet"}
 
 
-def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str]]:
-    """One table of ``directory`` (``NAME.parquet`` or ``NAME.csv``), its path, and what reading it warned."""
+def table_file(directory: Path, name: str) -> Path:
+    """The file holding table ``name`` in ``directory``: exactly ``NAME.parquet`` or ``NAME.csv``, a file
+    (a ``skus.bak`` or a ``cells.orig/`` folder beside it is not the table); DataError when neither or
+    both are there."""
     found = [directory / f"{name}{suffix}" for suffix in (".parquet", ".csv")]
     found = [path for path in found if path.is_file()]
     if len(found) > 1:  # one would be ignored without a word: an edited copy beside the exported file
@@ -60,7 +63,18 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str
             f"{directory} has no {name}.parquet or {name}.csv; an instance directory holds warehouses, "
             "skus and cells (see 'anticipate solve --help')"
         )
-    path = found[0]
+    return found[0]
+
+
+def instance_files(directory: str | Path) -> dict[str, Path]:
+    """Each table's file in an instance ``directory``, by table name: the files :func:`read_instance`
+    reads, and only those (other files and folders there are no part of the instance)."""
+    return {name: table_file(Path(directory), name) for name in COLUMNS}
+
+
+def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str]]:
+    """One table of ``directory`` (:func:`table_file`), its path, and what reading it warned."""
+    path = table_file(directory, name)
     if path.suffix == ".csv":  # as a spreadsheet may have saved it (instance_text)
         frame, warnings = read_csv_table(path, tuple(NUMBER_RULES[name]))
         return frame, str(path), warnings

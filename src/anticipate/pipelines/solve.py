@@ -22,15 +22,13 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
     (:class:`~anticipate.errors.OutputError`, exit 2) before the instance is read.
     """
     from anticipate.allocation import plan_summary, read_instance, solve_configured
+    from anticipate.allocation.instance import instance_files
 
     check_publishable(out, SOLVE_OUTPUT)
     inst = read_instance(instance_dir)
     plan = solve_configured(inst, settings.cfg.allocate, lp_bound=lp_bound)
-    digests = {
-        p.name: file_digest(p)
-        for p in sorted(Path(instance_dir).iterdir())
-        if p.stem in {"warehouses", "skus", "cells"}
-    }
+    # the files read, by exact name: a skus.bak or a cells.orig/ folder beside them is no part of it
+    digests = {p.name: file_digest(p) for p in sorted(instance_files(instance_dir).values())}
     summary = plan_summary(plan, digests, settings.cfg.allocate.gap_tolerance)
     warning = summary.get("warning")
     # spaces around ids, a ';'-separated CSV, an edited night's instance: said in the file too
