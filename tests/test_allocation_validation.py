@@ -192,8 +192,9 @@ def test_an_unquoted_thousands_separator_names_the_row_not_a_shifted_table(tmp_p
     with pytest.raises(DataError) as err:
         read_instance(_saved(tmp_path, "warehouse_id,capacity\nB,1,200\nA,5\n"))
     assert err.value.row == 1
-    assert ("the row has 3 fields and the header 2: a value holding ',' (a thousands separator?) must be "
-            "quoted, or written without it") in str(err.value)
+    assert ("data row 1 (line 2 of the file, counting the header) has 3 fields and the header 2: a value "
+            "holds an unquoted comma, most likely a number saved with a thousands separator"
+            ) in str(err.value)
 
 
 def test_a_semicolon_file_is_read_with_decimal_commas_and_a_warning(tmp_path: Path) -> None:

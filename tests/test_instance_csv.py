@@ -92,3 +92,35 @@ def test_solve_reads_only_the_tables_exact_files_not_a_backup_or_a_folder_beside
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert sorted(summary["inputs"]) == ["cells.parquet", "skus.csv", "warehouses.csv"]
     assert "input_warnings" not in summary
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "line"),
+    [("warehouse_id,capacity\nW1,4\nW2,5\nW3,1,200\nW4,7\n", 3, 4),  # pandas: "Error tokenizing data"
+     ("warehouse_id,capacity\nW1,4\n\nW2,5\nW3,1,200\n", 3, 5),  # a blank line: no row, one line
+     ('warehouse_id,capacity\n"W1\nnorth",4\nW2,5\nW3,1,200\n', 3, 5),  # a value over two lines
+     ("warehouse_id,capacity\nW1,1,200\nW2,5\n", 1, 2)],  # pandas: a ParserWarning, the row shifted
+)
+def test_an_unquoted_thousands_separator_after_row_1_is_our_message_naming_row_and_line(
+    tmp_path: Path, text: str, row: int, line: int
+) -> None:
+    """'W3,1,200' in the third data row gave pandas' "Error tokenizing data. C error: Expected 2 fields in
+    line 4, saw 3" (audit27): now the data row and the file line, the cause and the fix, exit 2."""
+    instance = _night(tmp_path, _instance(["W1", "W2"], ["S1"]))
+    (instance / "warehouses.csv").write_text(text)
+    result = _solve(instance, tmp_path / "plan")
+    assert result.exit_code == 2 and result.output.strip().count("\n") == 0, result.output
+    assert (f"file {instance / 'warehouses.csv'}, row {row}: data row {row} (line {line} of the file, "
+            "counting the header) has 3 fields and the header 2: a value holds an unquoted comma, most "
+            "likely a number saved with a thousands separator (1,200 for 1200) or a comma in a text value: "
+            "save the file with no thousands separators in its numbers (or quote that value) and run again"
+            ) in result.output
+    assert "tokenizing" not in result.output
+
+
+def test_rows_wider_than_the_header_by_empty_fields_only_are_read(tmp_path: Path) -> None:
+    """A spreadsheet saves 'W1,4,,' when cells right of the table were once formatted: nothing is lost."""
+    inst = _instance(["W1", "W2", "W3"], ["S1"])
+    instance = _night(tmp_path, inst)
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity\nW1,4,,\nW2,5\nW3,6,\n")
+    pd.testing.assert_frame_equal(read_instance(instance).warehouses, inst.warehouses)

@@ -1,4 +1,5 @@
-"""An instance's tables as a spreadsheet saves them: separator, number text and ids, read or refused.
+"""An instance's tables as a spreadsheet saves them: number text and ids, read or refused (the rows and
+fields themselves: :mod:`.instance_csv`).
 
 A planner opens ``plans/DATE/instance/warehouses.csv`` (or ``skus.csv``) in a spreadsheet, edits a
 capacity and saves. What the save may change, and what :func:`read_csv_table` and :func:`strip_ids`
@@ -24,12 +25,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas._libs.parsers import STR_NA_VALUES  # pandas' missing-value words ("NA", "NULL", "nan", ...)
 
+from anticipate.allocation.instance_csv import ID_COLUMNS, read_rows, separator
 from anticipate.errors import DataError
 
-#: The id columns of the instance's tables (read as text).
-ID_COLUMNS = ("warehouse_id", "sku")
 #: What surrounds an id that is not part of it (ASCII whitespace, as ``ingest`` trims it).
 ID_SPACE = " \t\r\n\x0b\x0c"
 #: A plain number once its decimal mark is ``.``: digits, an optional fraction and exponent.
@@ -48,14 +47,6 @@ _GROUPED = {
 }
 
 
-def separator(path: Path) -> str:
-    """``;`` when the header line holds ``;`` and no ``,`` (a European spreadsheet's save), else ``,``."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    header = head.decode("utf-8-sig", "replace").splitlines()[0] if head.strip() else ""
-    return ";" if ";" in header and "," not in header else ","
-
-
 def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """One table from ``path`` (ids as text, ``numeric`` columns as numbers) and what reading it warned.
 
@@ -65,7 +56,7 @@ def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, 
     ``,`` file, a comma.
     """
     sep = separator(path)
-    frame = _read(path, sep, numeric)
+    frame = read_rows(path, sep, numeric)
     texts = {c: _text(frame[c]) for c in numeric
              if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])}
     mark = "." if sep == "," else decimal_mark(list(texts.values()))
@@ -79,39 +70,6 @@ def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, 
         "between fields and a decimal comma as a decimal point (1,68 is 1.68); save it as comma-separated "
         "CSV to silence this"
     ]
-
-
-def _read(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
-    """The CSV as pandas reads it, ids as text (``;``: every column); DataError when it does not parse or
-    a row has more fields than the header (pandas would take the first such row's first field as an index
-    and shift its values: ``W1,1,200`` with an unquoted thousands separator).
-
-    An id is missing only when its field is empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a SKU or
-    warehouse may be named so, and ``write_instance`` writes them as such); ``numeric`` columns keep
-    pandas' missing-value words, for the number rules to name.
-    """
-    import warnings
-
-    missing = {c: [""] for c in ID_COLUMNS} | {c: list(STR_NA_VALUES) for c in numeric}
-    try:  # ids as text: "007" stays "007", as in a Parquet table beside it
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(path, sep=sep, dtype=str if sep == ";" else {c: str for c in ID_COLUMNS},
-                               keep_default_na=False, na_values=missing, index_col=False)
-    except pd.errors.ParserWarning:
-        import csv
-
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            rows = csv.reader(fh, delimiter=sep)
-            width = len(next(rows))
-            row, n = next(((i, len(r)) for i, r in enumerate(rows, 1) if len(r) > width and any(r[width:])),
-                          (None, 0))
-        what = f"the row has {n} fields" if row else "a row has more fields"
-        raise DataError(f"{what} and the header {width}: a value holding {sep!r} (a "
-                        "thousands separator?) must be quoted, or written without it; fix that row",
-                        file=str(path), row=row) from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path)) from None
 
 
 def _text(values: pd.Series) -> pa.Array:

@@ -1,0 +1,113 @@
+"""An instance table's CSV text as pandas reads it: its field separator and its rows, read or refused.
+
+What a spreadsheet's save does to the rows of ``warehouses.csv`` (or ``skus.csv``, ``cells.csv``), and
+what :func:`read_rows` does about it, read as meant or refused (exit 2) in one paragraph naming the file,
+the row and the line:
+
+- ids are text, and missing only when empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a warehouse may
+  be named so); number columns keep pandas' missing-value words;
+- a row with more fields than the header (``W1,1,200``: a thousands separator in an unquoted number) is
+  refused at that row, never shifted into the next column; extra fields that are all empty (a
+  spreadsheet's trailing ``,,``) are dropped, as nothing is lost.
+
+Rows are 1-based data rows (the header is not counted, nor are blank lines, as pandas skips them), as in
+every instance message; a message about a row's text also names its line in the file (the header is
+line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES  # pandas' missing-value words ("NA", "NULL", "nan", ...)
+
+from anticipate.errors import DataError
+
+#: The id columns of the instance's tables (read as text).
+ID_COLUMNS = ("warehouse_id", "sku")
+
+
+def separator(path: Path) -> str:
+    """``;`` when the header line holds ``;`` and no ``,`` (a European spreadsheet's save), else ``,``."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    header = head.decode("utf-8-sig", "replace").splitlines()[0] if head.strip() else ""
+    return ";" if ";" in header and "," not in header else ","
+
+
+def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV as pandas reads it, ids as text (``;``: every column as text, for the number rules of
+    :mod:`.instance_text`); DataError when it does not parse or a row has more fields than the header
+    (pandas would take the first such row's first field as an index and shift its values, or stop with
+    "Error tokenizing data").
+
+    An id is missing only when its field is empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a SKU or
+    warehouse may be named so, and ``write_instance`` writes them as such); ``numeric`` columns keep
+    pandas' missing-value words, for the number rules to name.
+    """
+    missing = {c: [""] for c in ID_COLUMNS} | {c: list(STR_NA_VALUES) for c in numeric}
+    options = {"sep": sep, "dtype": str if sep == ";" else {c: str for c in ID_COLUMNS},
+               "keep_default_na": False, "na_values": missing, "index_col": False}
+    try:  # ids as text: "007" stays "007", as in a Parquet table beside it
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, **options)
+    except (pd.errors.ParserWarning, pd.errors.ParserError) as exc:
+        wide = _wide_row(path, sep)
+        if wide is not None:
+            raise _wide_row_error(path, sep, *wide) from None
+        if isinstance(exc, pd.errors.ParserError) and "Expected" not in str(exc):
+            raise _unparsed(path, exc) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _unparsed(path, exc) from None
+    try:  # rows wider than the header by empty fields only (a spreadsheet's trailing ",,"): nothing lost
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            return pd.read_csv(path, usecols=range(_header_width(path, sep)), **options)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise _unparsed(path, exc) from None
+
+
+def _unparsed(path: Path, exc: BaseException) -> DataError:
+    return DataError(f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path))
+
+
+def _header_width(path: Path, sep: str) -> int:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return len(next(csv.reader(fh, delimiter=sep), []))
+
+
+def _wide_row(path: Path, sep: str) -> tuple[int, int, int, int] | None:
+    """(data row, file line, its fields, the header's fields) of the first row with a value beyond the
+    header's fields, as the ``csv`` module splits it; None when every such extra field is empty."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh, delimiter=sep)
+        width = len(next(rows, []))
+        row = 0
+        for fields in rows:
+            if not fields:  # a blank line: pandas skips it, and counts no row
+                continue
+            row += 1
+            if len(fields) > width and any(f.strip() for f in fields[width:]):
+                return row, rows.line_num, len(fields), width
+    return None
+
+
+def _wide_row_error(path: Path, sep: str, row: int, line: int, fields: int, width: int) -> DataError:
+    """The refusal of a row with more fields than the header: where, and the likely cause and fix."""
+    where = (f"data row {row} (line {line} of the file, counting the header) has {fields} fields and the "
+             f"header {width}")
+    if sep == ",":
+        fix = ("a value holds an unquoted comma, most likely a number saved with a thousands separator "
+               "(1,200 for 1200) or a comma in a text value: save the file with no thousands separators in "
+               "its numbers (or quote that value) and run again")
+    else:
+        fix = f"a value holds an unquoted {_NAMES[sep]}: quote that value or remove the {_NAMES[sep]} from it"
+    return DataError(f"{where}: {fix}", file=str(path), row=row)
+
+
+#: How a message names each field separator.
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
