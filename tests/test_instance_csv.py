@@ -124,3 +124,30 @@ def test_rows_wider_than_the_header_by_empty_fields_only_are_read(tmp_path: Path
     instance = _night(tmp_path, inst)
     (instance / "warehouses.csv").write_text("warehouse_id,capacity\nW1,4,,\nW2,5\nW3,6,\n")
     pd.testing.assert_frame_equal(read_instance(instance).warehouses, inst.warehouses)
+
+
+def test_empty_rows_at_the_end_are_ignored_with_a_warning_that_counts_them(tmp_path: Path) -> None:
+    """A spreadsheet saved ',' lines below the table: "row 4, column 'capacity': value nan breaks the rule
+    'capacity >=0, finite'" (audit27). Now read, and said once; an empty row inside the table is refused."""
+    inst = _instance(["W1", "W2", "W3"], ["S1"])
+    instance = _night(tmp_path / "a", inst)
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity\nW1,4\nW2,5\nW3,6\n,\n , \n,\n")
+    (instance / "skus.csv").write_text((instance / "skus.csv").read_text() + ",,,,\n")
+    again = read_instance(instance)
+    pd.testing.assert_frame_equal(again.warehouses, inst.warehouses)
+    pd.testing.assert_frame_equal(again.skus, inst.skus)
+    assert again.read_warnings == (
+        f"file {instance / 'warehouses.csv'}: 3 empty row(s) at the end (data rows 4-6, every field blank, "
+        "as a spreadsheet saves rows it once formatted) ignored; delete them to silence this",
+        f"file {instance / 'skus.csv'}: 1 empty row(s) at the end (data row 2, every field blank, as a "
+        "spreadsheet saves rows it once formatted) ignored; delete them to silence this")
+    semi = _night(tmp_path / "b", inst)
+    (semi / "warehouses.csv").write_text("warehouse_id;capacity\nW1;4\nW2;5\nW3;6\n;\n")
+    assert "1 empty row(s) at the end" in read_instance(semi).read_warnings[0]
+
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity\nW1,4\n,\nW2,5\nW3,6\n")
+    with pytest.raises(DataError) as err:
+        read_instance(instance)
+    assert (err.value.row, err.value.column) == (2, None)
+    assert ("data row 2 is empty (every field blank) and rows with values follow it: delete the empty row(s) "
+            "between the table's rows and run again") in str(err.value)

@@ -8,7 +8,9 @@ the row and the line:
   be named so); number columns keep pandas' missing-value words;
 - a row with more fields than the header (``W1,1,200``: a thousands separator in an unquoted number) is
   refused at that row, never shifted into the next column; extra fields that are all empty (a
-  spreadsheet's trailing ``,,``) are dropped, as nothing is lost.
+  spreadsheet's trailing ``,,``) are dropped, as nothing is lost;
+- empty rows at the end of the table (``,,`` lines, every field blank) are dropped with a warning that
+  counts them; an empty row between rows with values is refused.
 
 Rows are 1-based data rows (the header is not counted, nor are blank lines, as pandas skips them), as in
 every instance message; a message about a row's text also names its line in the file (the header is
@@ -21,6 +23,7 @@ import csv
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pandas._libs.parsers import STR_NA_VALUES  # pandas' missing-value words ("NA", "NULL", "nan", ...)
 
@@ -38,7 +41,34 @@ def separator(path: Path) -> str:
     return ";" if ";" in header and "," not in header else ","
 
 
-def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
+def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the CSV (:func:`_parse`) and what reading them warned: the empty rows a spreadsheet
+    leaves at the end of a table (``,,``: every field blank) are dropped, said in one warning that counts
+    them; an empty row between rows with values is refused (dropping it would change the number of every
+    row after it in the messages)."""
+    frame = _parse(path, sep, numeric)
+    blank = frame.isna()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            blank[column] |= frame[column].astype(str).str.strip().eq("")
+    empty = blank.all(axis=1).to_numpy()
+    if not empty.any():
+        return frame, []
+    last = int(np.flatnonzero(~empty)[-1]) + 1 if (~empty).any() else 0  # rows up to the last with values
+    if empty[:last].any():
+        row = int(np.flatnonzero(empty[:last])[0]) + 1
+        raise DataError(
+            f"data row {row} is empty (every field blank) and rows with values follow it: delete the empty "
+            "row(s) between the table's rows and run again", file=str(path), row=row)
+    n = len(frame) - last
+    return frame.iloc[:last], [
+        f"file {path}: {n:,} empty row(s) at the end (data row{'s' if n > 1 else ''} "
+        f"{last + 1}{f'-{len(frame)}' if n > 1 else ''}, every field blank, as a spreadsheet saves rows it "
+        "once formatted) ignored; delete them to silence this"
+    ]
+
+
+def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
     """The CSV as pandas reads it, ids as text (``;``: every column as text, for the number rules of
     :mod:`.instance_text`); DataError when it does not parse or a row has more fields than the header
     (pandas would take the first such row's first field as an index and shift its values, or stop with

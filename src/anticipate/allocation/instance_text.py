@@ -56,7 +56,7 @@ def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, 
     ``,`` file, a comma.
     """
     sep = separator(path)
-    frame = read_rows(path, sep, numeric)
+    frame, said = read_rows(path, sep, numeric)
     texts = {c: _text(frame[c]) for c in numeric
              if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])}
     mark = "." if sep == "," else decimal_mark(list(texts.values()))
@@ -64,11 +64,12 @@ def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, 
         _refuse_separators(text, mark=mark, comma_file=sep == ",", file=str(path), column=column)
         frame[column] = _numbers(text, frame[column])
     if sep == ",":
-        return frame, []
+        return frame, said
     return frame, [
+        *said,
         f"{path} has ';' between fields (as a spreadsheet in a European locale saves CSV): read with ';' "
         "between fields and a decimal comma as a decimal point (1,68 is 1.68); save it as comma-separated "
-        "CSV to silence this"
+        "CSV to silence this",
     ]
 
 
