@@ -151,3 +151,23 @@ def test_empty_rows_at_the_end_are_ignored_with_a_warning_that_counts_them(tmp_p
     assert (err.value.row, err.value.column) == (2, None)
     assert ("data row 2 is empty (every field blank) and rows with values follow it: delete the empty row(s) "
             "between the table's rows and run again") in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_latin_1_file_is_refused_naming_its_line_and_csv_utf_8(tmp_path: Path, encoding: str) -> None:
+    """A spreadsheet's plain "CSV" save is Latin-1 / Windows-1252: "cannot parse CSV ('utf-8' codec can't
+    decode byte 0xe9 in position 1 ...)", or, with a row wider than the header after it, a
+    UnicodeDecodeError traceback (exit 1) (audit27)."""
+    instance = _night(tmp_path, _instance(["W1", "Wé"], ["S1"]))
+    rows = "".join(f"W{i},5\n" for i in range(2000))
+    wide = "W€,1,200\n" if encoding == "cp1252" else ""  # a row wider than the header after it
+    (instance / "warehouses.csv").write_bytes(f"warehouse_id,capacity\n{rows}Wé,4\n{wide}".encode(encoding))
+    result = _solve(instance, tmp_path / "plan")
+    assert result.exit_code == 2 and result.output.strip().count("\n") == 0, result.output
+    assert (f"file {instance / 'warehouses.csv'}: line 2002 of the file (counting the header) is not UTF-8 "
+            "text: byte(s) e9 in 'Wé,4' (as Latin-1 / Windows-1252 reads it), so the file was saved in a "
+            'legacy encoding (a spreadsheet\'s plain "CSV" save): save it as "CSV UTF-8" and run again'
+            ) in result.output
+    (instance / "warehouses.csv").write_bytes("warehouse_id,capacity\nW1,4\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r'the file is UTF-16 text .* save it as "CSV UTF-8"'):
+        read_instance(instance)

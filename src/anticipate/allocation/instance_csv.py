@@ -9,6 +9,7 @@ the row and the line:
 - a row with more fields than the header (``W1,1,200``: a thousands separator in an unquoted number) is
   refused at that row, never shifted into the next column; extra fields that are all empty (a
   spreadsheet's trailing ``,,``) are dropped, as nothing is lost;
+- a file that is not UTF-8 (Latin-1 / Windows-1252, UTF-16) is refused at its first line that is not;
 - empty rows at the end of the table (``,,`` lines, every field blank) are dropped with a warning that
   counts them; an empty row between rows with values is refused.
 
@@ -46,7 +47,10 @@ def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFr
     leaves at the end of a table (``,,``: every field blank) are dropped, said in one warning that counts
     them; an empty row between rows with values is refused (dropping it would change the number of every
     row after it in the messages)."""
-    frame = _parse(path, sep, numeric)
+    try:
+        frame = _parse(path, sep, numeric)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     blank = frame.isna()
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
@@ -102,6 +106,8 @@ def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _unparsed(path: Path, exc: BaseException) -> DataError:
+    if isinstance(exc, UnicodeDecodeError):
+        return _not_utf8(path)
     return DataError(f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path))
 
 
@@ -137,6 +143,27 @@ def _wide_row_error(path: Path, sep: str, row: int, line: int, fields: int, widt
     else:
         fix = f"a value holds an unquoted {_NAMES[sep]}: quote that value or remove the {_NAMES[sep]} from it"
     return DataError(f"{where}: {fix}", file=str(path), row=row)
+
+
+def _not_utf8(path: Path) -> DataError:
+    """The refusal of a file that is not UTF-8 text, naming its first line that is not (a spreadsheet's
+    plain "CSV" save writes Latin-1 / Windows-1252: ``é`` is the one byte ``e9``)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return DataError('the file is UTF-16 text (a spreadsheet\'s "Unicode Text" save), not UTF-8: '
+                             'save it as "CSV UTF-8" (comma-delimited) and run again', file=str(path))
+        fh.seek(0)
+        for line, text in enumerate(fh, 1):  # b"\n" is never part of a UTF-8 character
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad, shown = text[exc.start:exc.end], text.decode("cp1252", "replace").strip()
+                return DataError(
+                    f"line {line} of the file (counting the header) is not UTF-8 text: byte(s) "
+                    f"{bad.hex(' ')} in {shown[:80]!r} (as Latin-1 / Windows-1252 reads it), so the file "
+                    "was saved in a legacy encoding (a spreadsheet's plain \"CSV\" save): save it as "
+                    '"CSV UTF-8" and run again', file=str(path))
+    return DataError('the file is not UTF-8 text: save it as "CSV UTF-8" and run again', file=str(path))
 
 
 #: How a message names each field separator.
