@@ -363,7 +363,7 @@ def _write(tmp: Path, inst) -> Path:
         ("warehouses", "capacity", -1.0, "capacity >=0"),
         ("skus", "supply", -3, "supply >=0"),
         ("skus", "unit_volume", 0.0, "unit_volume >0"),
-        ("cells", "mu", float("nan"), "mu >=0"),
+        ("cells", "mu", float("nan"), r"the field is empty \(or a word such as NA\): mu takes a number >= 0"),
         ("cells", "var", 0.0, "var must be >= mu"),
     ],
 )

@@ -171,3 +171,41 @@ def test_a_latin_1_file_is_refused_naming_its_line_and_csv_utf_8(tmp_path: Path,
     (instance / "warehouses.csv").write_bytes("warehouse_id,capacity\nW1,4\n".encode("utf-16"))
     with pytest.raises(DataError, match=r'the file is UTF-16 text .* save it as "CSV UTF-8"'):
         read_instance(instance)
+
+
+@pytest.mark.parametrize(
+    ("table", "text", "row", "column", "said"),
+    [
+        ("warehouses", "warehouse_id,capacity\nW1,'57.6\nW2,5\n", 1, "capacity",
+         "value \"'57.6\" is not a number: a leading apostrophe (a spreadsheet's mark for a number stored as "
+         "text) is not read; capacity takes a number >= 0, written plainly (digits and one decimal mark): "
+         "write 57.6 and save the file again"),
+        ("skus", "sku,unit_volume,supply,g,h\nS1,1,3,4,(0.5)\n", 1, "h",
+         "value '(0.5)' is not a number: parentheses are an accounting format's negative number (-0.5); h "
+         "takes a number >= 0, written plainly (digits and one decimal mark): fix that row and save the file "
+         "again"),
+        ("skus", "sku,unit_volume,supply,g,h\nS1,1,3,4,50%\n", 1, "h",
+         "value '50%' is not a number: a percent sign is not read (50% is 0.5); h takes a number >= 0, "
+         "written plainly (digits and one decimal mark): write 0.5 and save the file again"),
+        ("skus", "sku;unit_volume;supply;g;h\nS1;1;3;4,00 €;0,5\n", 1, "g",
+         "value '4,00 €' is not a number: a currency sign is not read; g takes a number >= 0, written "
+         "plainly (digits and one decimal mark): write 4,00 and save the file again"),
+        ("warehouses", "warehouse_id,capacity\nW1,4\nW2,lots\n", 2, "capacity",
+         "value 'lots' is not a number; capacity takes a number >= 0, written plainly (digits and one "
+         "decimal mark): fix that row and save the file again"),
+        ("skus", "sku,unit_volume,supply,g,h\nS1,,3,4,1\n", 1, "unit_volume",
+         "the field is empty (or a word such as NA): unit_volume takes a number > 0, written plainly (digits "
+         "and one decimal mark); fill it in and save the file again"),
+    ],
+)
+def test_a_value_that_is_no_number_is_named_with_what_is_wrong_and_what_the_column_takes(
+    tmp_path: Path, table: str, text: str, row: int, column: str, said: str
+) -> None:
+    """"value \"'57.6\" breaks the rule 'capacity >=0, finite'" did not say that the apostrophe, the
+    parentheses or the percent sign was the trouble (audit27)."""
+    instance = _night(tmp_path, _instance(["W1", "W2"], ["S1"]))
+    (instance / f"{table}.csv").write_text(text)
+    with pytest.raises(DataError) as err:
+        read_instance(instance)
+    assert (err.value.file, err.value.row, err.value.column) == (str(instance / f"{table}.csv"), row, column)
+    assert str(err.value).endswith(said)

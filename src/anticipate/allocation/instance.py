@@ -76,7 +76,7 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str
     """One table of ``directory`` (:func:`table_file`), its path, and what reading it warned."""
     path = table_file(directory, name)
     if path.suffix == ".csv":  # as a spreadsheet may have saved it (instance_text)
-        frame, warnings = read_csv_table(path, tuple(NUMBER_RULES[name]))
+        frame, warnings = read_csv_table(path, NUMBER_RULES[name])
         return frame, str(path), warnings
     from anticipate.storage.files import read_parquet_checked
 

@@ -10,6 +10,9 @@ the row and the line:
   refused at that row, never shifted into the next column; extra fields that are all empty (a
   spreadsheet's trailing ``,,``) are dropped, as nothing is lost;
 - a file that is not UTF-8 (Latin-1 / Windows-1252, UTF-16) is refused at its first line that is not;
+- an empty field or a text that is no number in a number column (``'57.6``, ``(0.5)``, ``50%``,
+  ``$4.00``) is refused naming the value, what is wrong with it and what the column takes
+  (:func:`refuse_non_numbers`);
 - empty rows at the end of the table (``,,`` lines, every field blank) are dropped with a warning that
   counts them; an empty row between rows with values is refused.
 
@@ -21,6 +24,7 @@ line 1).
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from pathlib import Path
 
@@ -164,6 +168,65 @@ def _not_utf8(path: Path) -> DataError:
                     "was saved in a legacy encoding (a spreadsheet's plain \"CSV\" save): save it as "
                     '"CSV UTF-8" and run again', file=str(path))
     return DataError('the file is not UTF-8 text: save it as "CSV UTF-8" and run again', file=str(path))
+
+
+def refuse_non_numbers(values: pd.Series, rule: str, *, mark: str, file: str, column: str) -> None:
+    """DataError at the first value of a number column (read: floats, else the text that is no number)
+    that is empty or not a number, saying what is wrong with it and what the column takes.
+
+    ``rule``: the column's rule (``">=0"``, ``">0"``); ``mark``: the file's decimal mark, for the fix.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        bad = values.isna().to_numpy()
+    else:  # only when some value is text: the other values are floats
+        bad = ~values.map(lambda v: isinstance(v, float) and v == v).to_numpy(dtype=bool)
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    value = values.iloc[row]
+    expected = (f"{column} takes a number {_RULE_WORDS.get(rule, rule)}, written plainly (digits and one "
+                "decimal mark)")
+    if not isinstance(value, str):
+        message = f"the field is empty (or a word such as NA): {expected}; fill it in and save the file again"
+    else:
+        why, plain = _not_a_number(value.strip(), mark)
+        negative = plain is not None and plain.startswith("-") and rule in _RULE_WORDS
+        fix = f"write {plain}" if plain is not None and not negative else "fix that row"
+        why = f": {why}" if why else ""
+        message = f"value {value!r} is not a number{why}; {expected}: {fix} and save the file again"
+    raise DataError(message, file=file, row=row + 1, column=column)
+
+
+#: A plain number with the decimal mark ``.`` (after ``,`` is read as ``.`` where it is the mark).
+_PLAIN = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_CURRENCY = "$€£¥"
+#: The number rules as a message says them.
+_RULE_WORDS = {">=0": ">= 0", ">0": "> 0"}
+
+
+def _not_a_number(text: str, mark: str) -> tuple[str | None, str | None]:
+    """Why ``text`` is not read as a number, and the plain number it stands for (None: no guess), written
+    with the decimal ``mark``: ``'57.6`` (a spreadsheet's text mark), ``(0.5)`` (an accounting negative),
+    ``50%``, ``$4.00``."""
+    if text.startswith("'"):
+        why = "a leading apostrophe (a spreadsheet's mark for a number stored as text) is not read"
+        number = text[1:]
+    elif text.startswith("(") and text.endswith(")"):
+        number = f"-{text[1:-1].strip()}"
+        why = f"parentheses are an accounting format's negative number ({number})"
+    elif text.endswith("%"):
+        why, number = "a percent sign is not read", text[:-1].strip()
+    elif any(c in text for c in _CURRENCY):
+        why, number = "a currency sign is not read", text.strip(_CURRENCY + " \u00a0")
+    else:
+        return None, None
+    dotted = number.replace(",", ".") if mark == "," else number
+    if not _PLAIN.match(dotted):
+        return why, None
+    if text.endswith("%"):
+        why += f" ({text} is {float(dotted) / 100!r})"
+        dotted = repr(float(dotted) / 100)
+    return why, dotted.replace(".", ",") if mark == "," else dotted
 
 
 #: How a message names each field separator.

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anticipate.allocation.instance_csv import ID_COLUMNS, read_rows, separator
+from anticipate.allocation.instance_csv import ID_COLUMNS, read_rows, refuse_non_numbers, separator
 from anticipate.errors import DataError
 
 #: What surrounds an id that is not part of it (ASCII whitespace, as ``ingest`` trims it).
@@ -47,22 +47,25 @@ _GROUPED = {
 }
 
 
-def read_csv_table(path: Path, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+def read_csv_table(path: Path, numeric: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
     """One table from ``path`` (ids as text, ``numeric`` columns as numbers) and what reading it warned.
 
-    A ``,`` file is read as pandas reads it (numbers to the bit, as :func:`write_instance` wrote them); a
-    ``;`` file with the decimal mark its numbers show (:func:`decimal_mark`). DataError (exit 2) for
-    text that does not parse, and at the first number written with a thousands separator or, in a
-    ``,`` file, a comma.
+    ``numeric``: each number column's rule (``">=0"``, ``">0"``: ``validation.NUMBER_RULES``), for the
+    messages. A ``,`` file is read as pandas reads it (numbers to the bit, as :func:`write_instance` wrote
+    them); a ``;`` file with the decimal mark its numbers show (:func:`decimal_mark`). DataError (exit 2)
+    for text that does not parse, at the first number written with a thousands separator or, in a ``,``
+    file, a comma, and at the first empty field or text that is no number (``'57.6``, ``(0.5)``, ``50%``).
     """
     sep = separator(path)
-    frame, said = read_rows(path, sep, numeric)
+    frame, said = read_rows(path, sep, tuple(numeric))
     texts = {c: _text(frame[c]) for c in numeric
              if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])}
     mark = "." if sep == "," else decimal_mark(list(texts.values()))
     for column, text in texts.items():
         _refuse_separators(text, mark=mark, comma_file=sep == ",", file=str(path), column=column)
         frame[column] = _numbers(text, frame[column])
+    for column in (c for c in numeric if c in frame.columns):
+        refuse_non_numbers(frame[column], numeric[column], mark=mark or ".", file=str(path), column=column)
     if sep == ",":
         return frame, said
     return frame, [
