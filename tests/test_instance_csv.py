@@ -209,3 +209,26 @@ def test_a_value_that_is_no_number_is_named_with_what_is_wrong_and_what_the_colu
         read_instance(instance)
     assert (err.value.file, err.value.row, err.value.column) == (str(instance / f"{table}.csv"), row, column)
     assert str(err.value).endswith(said)
+
+
+def test_a_tab_separated_save_is_read_as_a_semicolon_one_is_with_a_warning(tmp_path: Path) -> None:
+    """A spreadsheet's tab-delimited text save: "missing column(s) ['warehouse_id', 'capacity']; found
+    ['warehouse_id\\tcapacity']" (audit27). Read with tabs between fields and the decimal mark its numbers
+    show, as a ';' file is, and said."""
+    inst = _instance(["W1", "W2"], ["S1", "S2"])
+    instance = _night(tmp_path / "a", inst)
+    for name in ("warehouses", "skus"):
+        text = (instance / f"{name}.csv").read_text()
+        (instance / f"{name}.csv").write_text(text.replace(",", "\t"))
+    again = read_instance(instance)
+    for name in ("warehouses", "skus", "cells"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(inst, name))
+    assert again.read_warnings == tuple(
+        f"{instance / name} looks tab-separated (tabs between fields, as a spreadsheet's tab-delimited text "
+        "save): read with tabs between fields and a decimal point; save it as CSV UTF-8 (comma-separated) "
+        "to silence this" for name in ("warehouses.csv", "skus.csv"))
+    euro = _night(tmp_path / "b", inst)
+    (euro / "warehouses.csv").write_text("warehouse_id\tcapacity\nW1\t4,25\nW2\t\"1,500\"\n")
+    again = read_instance(euro)
+    assert again.warehouses["capacity"].tolist() == [4.25, 1.5]
+    assert "read with tabs between fields and a decimal comma as a decimal point" in again.read_warnings[0]

@@ -39,11 +39,13 @@ ID_COLUMNS = ("warehouse_id", "sku")
 
 
 def separator(path: Path) -> str:
-    """``;`` when the header line holds ``;`` and no ``,`` (a European spreadsheet's save), else ``,``."""
+    """The field separator the header line shows: ``,`` when it holds one; else ``;`` (a European
+    spreadsheet's CSV save) or a tab (a spreadsheet's tab-delimited text save) when it holds that one;
+    else ``,`` (a one-column header)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     header = head.decode("utf-8-sig", "replace").splitlines()[0] if head.strip() else ""
-    return ";" if ";" in header and "," not in header else ","
+    return next((sep for sep in (",", ";", "\t") if sep in header), ",")
 
 
 def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
@@ -77,7 +79,7 @@ def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFr
 
 
 def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
-    """The CSV as pandas reads it, ids as text (``;``: every column as text, for the number rules of
+    """The CSV as pandas reads it, ids as text (``;`` or tab: every column as text, for the number rules of
     :mod:`.instance_text`); DataError when it does not parse or a row has more fields than the header
     (pandas would take the first such row's first field as an index and shift its values, or stop with
     "Error tokenizing data").
@@ -87,7 +89,7 @@ def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
     pandas' missing-value words, for the number rules to name.
     """
     missing = {c: [""] for c in ID_COLUMNS} | {c: list(STR_NA_VALUES) for c in numeric}
-    options = {"sep": sep, "dtype": str if sep == ";" else {c: str for c in ID_COLUMNS},
+    options = {"sep": sep, "dtype": str if sep != "," else {c: str for c in ID_COLUMNS},
                "keep_default_na": False, "na_values": missing, "index_col": False}
     try:  # ids as text: "007" stays "007", as in a Parquet table beside it
         with warnings.catch_warnings():

@@ -5,10 +5,11 @@ A planner opens ``plans/DATE/instance/warehouses.csv`` (or ``skus.csv``) in a sp
 capacity and saves. What the save may change, and what :func:`read_csv_table` and :func:`strip_ids`
 do about it, each case read correctly with a warning or refused (exit 2) naming file, row and column:
 
-- ``;`` between fields (a spreadsheet in a European locale): a header holding ``;`` and no ``,`` is
-  read with ``;`` between fields and a decimal comma as a decimal point (``1,68`` is 1.68), with a
-  warning; a number whose reading depends on the mark (``1.500``) is read with the mark the file's
-  other numbers show (:func:`decimal_mark`), refused when they show none or both;
+- ``;`` between fields (a spreadsheet in a European locale), or tabs (a tab-delimited text save): a
+  header holding ``;`` (a tab) and no ``,`` is read with it between fields and a decimal comma as a
+  decimal point (``1,68`` is 1.68), with a warning; a number whose reading depends on the mark
+  (``1.500``) is read with the mark the file's other numbers show (:func:`decimal_mark`), refused when
+  they show none or both;
 - a thousands separator (``"1,200"``, ``1.234,5``, ``1 200``): refused, never read (``1,200`` could be
   1200 or 1.2 written with a decimal comma); any comma in a number of a ``,`` file (``"1,68"``) too;
 - spaces around an id (``"W1 "``): removed, as ``ingest`` removes them, with a warning, in every table
@@ -66,14 +67,19 @@ def read_csv_table(path: Path, numeric: dict[str, str]) -> tuple[pd.DataFrame, l
         frame[column] = _numbers(text, frame[column])
     for column in (c for c in numeric if c in frame.columns):
         refuse_non_numbers(frame[column], numeric[column], mark=mark or ".", file=str(path), column=column)
-    if sep == ",":
-        return frame, said
-    return frame, [
-        *said,
-        f"{path} has ';' between fields (as a spreadsheet in a European locale saves CSV): read with ';' "
-        "between fields and a decimal comma as a decimal point (1,68 is 1.68); save it as comma-separated "
-        "CSV to silence this",
-    ]
+    return frame, [*said, _separator_warning(path, sep, mark)] if sep != "," else said
+
+
+def _separator_warning(path: Path, sep: str, mark: str | None) -> str:
+    """What reading a ``;`` or tab-separated file (decimal ``mark``) says: how it was read, how to silence."""
+    if sep == ";":
+        return (f"{path} has ';' between fields (as a spreadsheet in a European locale saves CSV): read with "
+                "';' between fields and a decimal comma as a decimal point (1,68 is 1.68); save it as "
+                "comma-separated CSV to silence this")
+    decimal = "a decimal comma as a decimal point (1,68 is 1.68)" if mark == "," else "a decimal point"
+    return (f"{path} looks tab-separated (tabs between fields, as a spreadsheet's tab-delimited text save): "
+            f"read with tabs between fields and {decimal}; save it as CSV UTF-8 (comma-separated) to "
+            "silence this")
 
 
 def _text(values: pd.Series) -> pa.Array:
