@@ -232,3 +232,16 @@ def test_a_tab_separated_save_is_read_as_a_semicolon_one_is_with_a_warning(tmp_p
     again = read_instance(euro)
     assert again.warehouses["capacity"].tolist() == [4.25, 1.5]
     assert "read with tabs between fields and a decimal comma as a decimal point" in again.read_warnings[0]
+
+
+def test_a_no_break_space_after_an_id_is_removed_like_a_space_with_the_same_warning(tmp_path: Path) -> None:
+    """A spreadsheet saved 'W1\\u00a0': "'W1' is not in the warehouses table" of the cells (audit27)."""
+    inst = _instance(["W1", "W2"], ["S1"])
+    instance = _night(tmp_path, inst)
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity\nW1\u00a0,4\n\u202fW2 ,5\n")
+    again = read_instance(instance)
+    pd.testing.assert_frame_equal(again.warehouses, inst.warehouses)
+    assert again.read_warnings == (
+        f"file {instance / 'warehouses.csv'}, column 'warehouse_id': 2 id(s) had spaces around them (the "
+        "first at row 1: 'W1\\xa0'), removed as ingest removes them (read as 'W1'); save the file without "
+        "them to silence this",)

@@ -12,8 +12,9 @@ do about it, each case read correctly with a warning or refused (exit 2) naming 
   they show none or both;
 - a thousands separator (``"1,200"``, ``1.234,5``, ``1 200``): refused, never read (``1,200`` could be
   1200 or 1.2 written with a decimal comma); any comma in a number of a ``,`` file (``"1,68"``) too;
-- spaces around an id (``"W1 "``): removed, as ``ingest`` removes them, with a warning, in every table
-  (Parquet too), so the ids keep matching; refused when two ids of one column become one.
+- spaces around an id (``"W1 "``, a no-break space too): removed, as ``ingest`` removes them, with a
+  warning, in every table (Parquet too), so the ids keep matching; refused when two ids of one column
+  become one.
 
 Rows are 1-based data rows (the header is not counted), as in every instance message.
 """
@@ -30,8 +31,9 @@ import pyarrow.compute as pc
 from anticipate.allocation.instance_csv import ID_COLUMNS, read_rows, refuse_non_numbers, separator
 from anticipate.errors import DataError
 
-#: What surrounds an id that is not part of it (ASCII whitespace, as ``ingest`` trims it).
-ID_SPACE = " \t\r\n\x0b\x0c"
+#: What surrounds an id that is not part of it: ASCII whitespace (as ``ingest`` trims it) and the no-break
+#: spaces a spreadsheet may save after a value (U+00A0; U+202F and U+2007, narrow and figure).
+ID_SPACE = " \t\r\n\x0b\x0c\u00a0\u202f\u2007"
 #: A plain number once its decimal mark is ``.``: digits, an optional fraction and exponent.
 _PLAIN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 #: A plain number with a decimal comma (``1,68``, ``,5``, ``1,5E-05``).
