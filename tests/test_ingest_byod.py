@@ -136,6 +136,22 @@ def test_dry_run_prints_mapping_format_and_rejects_and_writes_nothing(tmp_path: 
     assert code == 0 and "WOULD FAIL" not in stdout and not out.exists()
 
 
+def test_dry_run_warns_of_warehouse_ids_allocate_refuses_as_the_real_run_does(tmp_path: Path) -> None:
+    """The real run warned that 'Köln' and 'W 2' are ids allocate refuses to plan with; the dry run, which a
+    planner runs first to see what ingest would say, did not (audit27)."""
+    warehouses = _write(tmp_path / "w.csv", "warehouse_id,lat,lon,capacity\nKöln,50.9,6.9,57.6\n"
+                                            "W 2,50.8,-9.9,78.5\nW3,54.6,-5.4,70.2\n")
+    said = ("warning: warehouses: 2 warehouse_id value(s) ('Köln', 'W 2') have characters other than ASCII "
+            "letters (A-Z, a-z), digits, '_', '-' and '.': the other commands take them, but allocate "
+            "refuses to plan with them; rename them in the warehouses file and ingest again")
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("ingest", "--warehouses", str(warehouses), "--dry-run", "--out", str(out))
+    assert code == 0 and not out.exists(), stdout + stderr
+    assert said in stderr
+    code, stdout, stderr = _invoke("ingest", "--warehouses", str(warehouses), "--out", str(out))
+    assert code == 0 and said in stderr, stdout + stderr
+
+
 def test_the_orders_schema_is_in_ingest_help() -> None:
     code, stdout, _ = _invoke("ingest", "--help")
     assert code == 0

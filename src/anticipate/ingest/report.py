@@ -213,7 +213,7 @@ def blank_category_warnings(report: Any, stage: Path | None) -> list[str]:
 def planning_id_warnings(stage: Path | None) -> list[str]:
     """A warning when a staged warehouse_id is not of the form the planning commands accept
     (:data:`anticipate.schema.PLANNING_ID`): ingest keeps it, but ``allocate`` would refuse to plan.
-    ``stage``: the staged data directory (None: a dry run, nothing to read)."""
+    ``stage``: the staged data directory (a dry run's temporary one too; None: nothing to read)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

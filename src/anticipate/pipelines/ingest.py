@@ -188,8 +188,8 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     finally:
         sink.close()
     layout = None if dry_run else _layout_for(settings, stage, sources, kept)
-    staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to,
-                           None if dry_run else stage, out)
+    staged = _finish_stage(settings, reports, kept, layout, previous, refs, append_to, stage, out,
+                           dry_run=dry_run)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
     staged.doc["carried_over"] = others
     return staged
@@ -203,8 +203,10 @@ def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept:
 
 
 def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, int], layout: Any,
-                  previous: Path | None, refs: Any, append_to: str, stage: Path | None, out: Path) -> _Staged:
-    """The report document and the warnings of a staged ingest."""
+                  previous: Path | None, refs: Any, append_to: str, stage: Path, out: Path, *,
+                  dry_run: bool) -> _Staged:
+    """The report document and the warnings of a staged ingest. ``stage`` holds the tables this run read
+    (a dry run's too, in its temporary directory); a dry run keeps nothing from ``previous`` there."""
     from anticipate.ingest.report import (
         blank_category_warnings,
         column_warnings,
@@ -232,8 +234,8 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     warnings += [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
     if "products" in reports:
         warnings += economics_warnings(reports["products"], settings.cfg.economics)
-        warnings += blank_category_warnings(reports["products"], stage)
-    if "warehouses" in reports:
+        warnings += blank_category_warnings(reports["products"], None if dry_run else stage)
+    if "warehouses" in reports:  # a dry run says it too: the staged table is the one a real run publishes
         warnings += planning_id_warnings(stage)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
     if "orders" in reports and not append_to:
@@ -242,7 +244,7 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     if "orders" in reports:
         note = region_warning(reports["orders"], has_regions=refs.regions is not None)
         warnings.extend([note] if note else [])
-    if stage is not None:
+    if not dry_run:
         warnings.extend(orphan_warnings(stage, kept, set(reports)))
     doc["warnings"] = warnings
     return _Staged(reports, kept, layout, doc, warnings)
