@@ -23,7 +23,9 @@ def solve_cmd(settings_factory: Any, instance_dir: Path, out: Path, lp_bound: bo
     """Solve an allocation instance: plan.parquet, plan.csv and summary.json (objective, bound, gap).
 
     Instance files: warehouses (warehouse_id, capacity), skus (sku, unit_volume, supply,
-    g, h), cells (warehouse_id, sku, mu, var, move_cost), each .parquet or .csv (not both).
+    g, h), cells (warehouse_id, sku, mu, var, move_cost), each .parquet or .csv (not both;
+    other files there are ignored). A CSV saved by a spreadsheet is read with a warning (';'
+    or tabs between fields, empty rows at the end) or refused naming file, row and column.
     Solved as allocate solves: up to allocate.lp_bound_max_cells cells, with the HiGHS LP
     bound and integer polish. A night's plans/DATE/instance/ solved with the night's --config
     gives the night's plan; for a what-if, edit a copy (a capacity in warehouses.csv, a
