@@ -202,3 +202,13 @@ def test_products_with_an_empty_category_beside_filled_ones_are_a_warning(tmp_pa
     full = _write(tmp_path / "q.csv", "sku,category,unit_volume\ns1,dairy,1\n")
     code, stdout, stderr = _invoke("ingest", "--products", str(full), "--out", str(out))
     assert code == 0 and not json.loads((out / "ingest_report.json").read_text())["warnings"]
+
+
+def test_a_dry_run_warns_of_an_empty_category_as_the_real_run_does(tmp_path: Path) -> None:
+    """The dry run a planner runs first passed no stage to the blank-category check, so it said nothing
+    of what the real run warns about (found beside audit27's warehouse-id case)."""
+    products = _write(tmp_path / "p.csv", "sku,category,unit_volume\ns1,dairy,1\ns2,,1\ns3,bakery,1\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("ingest", "--products", str(products), "--dry-run", "--out", str(out))
+    assert code == 0 and not out.exists(), stdout + stderr
+    assert "products: 1 of 3 products (33.3%) have an empty 'category'" in stderr

@@ -234,7 +234,7 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     warnings += [f"{table}: {note}" for table, report in reports.items() for note in report.notes]
     if "products" in reports:
         warnings += economics_warnings(reports["products"], settings.cfg.economics)
-        warnings += blank_category_warnings(reports["products"], None if dry_run else stage)
+        warnings += blank_category_warnings(reports["products"], stage)  # a dry run stages it too
     if "warehouses" in reports:  # a dry run says it too: the staged table is the one a real run publishes
         warnings += planning_id_warnings(stage)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
