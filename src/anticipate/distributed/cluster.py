@@ -8,13 +8,15 @@ history is in one partition (:func:`anticipate.storage.layout.partition_of`, the
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from anticipate.config import ComputeConfig
-from anticipate.errors import ServiceUnavailable, UsageError
+from anticipate.errors import DataError, ServiceUnavailable, UsageError
 from anticipate.storage.layout import partition_of, read_layout, read_part
 
 TREE_FAN_IN = 8  # partial results added per task of a tree reduction
@@ -177,7 +179,8 @@ def orders_on_cluster(client: Any, compute: ComputeConfig, ds: Any) -> tuple[lis
 
     When the data directory has a customer layout (``ingest`` with
     ``compute.engine: dask``), each worker reads its partitions' Parquet files itself
-    (the paths must be readable from the workers: shared storage on a real cluster)
+    (by absolute path: the same files must be there on every worker, shared storage on a real
+    cluster; each worker checks its file's footer digest and rows, :func:`read_checked_part`)
     and the client never holds the orders; the layout's partition count wins over
     ``compute.partitions``. Otherwise the client splits ``ds.orders`` and scatters
     the partitions. Returns ``(futures, "layout" | "scatter")``.
@@ -187,11 +190,64 @@ def orders_on_cluster(client: Any, compute: ComputeConfig, ds: Any) -> tuple[lis
     from anticipate.storage.files import check_unchanged
 
     check_unchanged(ds)  # a directory published anew since ds was loaded has other partitions (or none)
-    layout = read_layout(ds.path)
+    # absolute before it leaves this process: a worker opens a relative path in ITS working directory
+    layout = read_layout(Path(os.path.abspath(ds.path)))
     if layout is None:
         return client.scatter(partition_orders(ds.orders, compute.partitions)), "scatter"
-    reads = [dask.delayed(read_part)(str(layout.part_file(k))) for k in range(layout.partitions)]
+    reads = []
+    for k in range(layout.partitions):
+        path = layout.part_file(k)
+        expect = (layout.part_rows[k], part_fingerprint(path))
+        reads.append(dask.delayed(read_checked_part)(str(path), *expect))
     return client.compute(reads), "layout"
+
+
+def part_fingerprint(path: str | Path) -> str:
+    """A digest of a Parquet file's size and footer (its schema, row groups, offsets and column statistics):
+    the same bytes give the same digest, another file almost surely another; reads the footer only."""
+    import hashlib
+
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(size - 8, 0))
+        tail = fh.read(8)
+        footer = int.from_bytes(tail[:4], "little") if len(tail) == 8 and tail[4:] == b"PAR1" else 0
+        fh.seek(max(size - 8 - footer, 0))
+        return hashlib.sha256(size.to_bytes(8, "little") + fh.read(footer + 8)).hexdigest()
+
+
+def read_checked_part(path: str, rows: int, fingerprint: str) -> pd.DataFrame:
+    """On a worker: partition ``path`` after checking it is the file the client loaded (``fingerprint``, see
+    :func:`part_fingerprint`, and ``rows`` order lines); DataError (exit 2) naming the worker when not.
+
+    A worker on another machine, or one whose directory holds another shop's data at that path, would
+    otherwise feed other orders into the features with nothing said (audit28 f07).
+    """
+    try:
+        seen = "another file" if part_fingerprint(path) != fingerprint else None
+    except OSError as exc:
+        seen = f"it cannot open it: {exc.strerror or type(exc).__name__}"
+    frame = read_part(path) if seen is None else None
+    if frame is not None and len(frame) != rows:
+        seen = f"{len(frame):,} order lines where the client's layout has {rows:,}"
+    if seen is not None:
+        raise DataError(
+            f"a Dask worker {_worker_name()} read {path}, which does not match the data the client loaded "
+            f"({seen}): the workers must see the same files at the same absolute path as the client; use a "
+            "shared filesystem mounted at that path on every worker machine (or --scheduler local-cluster)")
+    return frame
+
+
+def _worker_name() -> str:
+    """'on host H (tcp://...)' for the worker running this task, 'on host H' outside one."""
+    import socket
+
+    from distributed import get_worker
+
+    try:
+        return f"on host {socket.gethostname()} ({get_worker().address})"
+    except ValueError:
+        return f"on host {socket.gethostname()}"
 
 
 def as_parts(orders: Any) -> list[Any]:
