@@ -105,3 +105,110 @@ def test_a_worker_that_sees_another_file_at_the_path_fails_naming_itself(two_sho
         missing = client.submit(read_checked_part, str(ours) + ".gone", rows, part_fingerprint(ours))
         with pytest.raises(DataError, match=r"\(it cannot open it: No such file or directory\)"):
             missing.result()
+
+
+# --------------------------------------------------------------------------- lost workers (audit28 f11)
+def _die(_: int) -> None:
+    """A task that kills its own worker process, as the nanny's memory limit or a ``kill -9`` does."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+LOST = (r"the Dask cluster lost worker tcp://127\.0\.0\.1:\d+ while this command ran \({}: .*\); a worker "
+        r"dies when it goes over its memory limit \(compute\.memory_limit '1GB' per worker: .*Raise "
+        r"compute\.memory_limit .*more, smaller partitions .*check the worker's log")
+
+
+def test_a_task_that_kills_its_workers_is_cluster_lost_exit_3():
+    """audit28 f11: exit 1 'unexpected failure: ... This is a bug' when a worker died (KilledWorker here)."""
+    import dask
+    import distributed  # noqa: F401  (its defaults enter dask.config on import; set() must not hide them)
+
+    from anticipate.distributed.lost import ClusterLost
+
+    compute = ComputeConfig(engine="dask", n_workers=2, threads_per_worker=1, memory_limit="1GB")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            pytest.raises(ClusterLost, match=LOST.format("KilledWorker")) as caught, \
+            dask_client(compute) as client:  # the first death is final
+        client.submit(_die, 1).result()
+    assert caught.value.exit_code == 3
+
+
+def test_a_worker_lost_with_the_only_copy_of_its_data_is_cluster_lost():
+    """A killed worker that held scattered partitions (a data directory without the layout):
+    FutureCancelledError on the client, the same exit 3 naming that worker."""
+    import os
+    import signal
+
+    from anticipate.distributed.lost import ClusterLost
+
+    compute = ComputeConfig(engine="dask", n_workers=2, threads_per_worker=1, memory_limit="1GB")
+    with pytest.raises(ClusterLost, match=LOST.format("FutureCancelledError")) as caught, \
+            dask_client(compute) as client:
+        [part] = client.scatter([pd.DataFrame({"x": [1, 2]})])
+        [holder] = client.who_has(part)[part.key]
+        os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+        client.gather(part)
+    assert holder in str(caught.value)
+
+
+KILLER = '''
+import os
+import signal
+
+from distributed import WorkerPlugin
+
+
+class DieOnTask(WorkerPlugin):
+    """Kill this worker process (SIGKILL, as the OOM killer or 'kill -9') as soon as a task starts."""
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def dask_setup(worker):
+    await worker.plugin_add(DieOnTask())
+'''
+
+
+def test_cli_on_a_cluster_whose_worker_dies_exits_3_and_keeps_the_previous_output(two_shops, tmp_path):
+    """audit28 f11 end to end: a real 'dask scheduler' (no retries) and a 'dask worker' that dies on its first
+    task; 'features' exits 3 with the one paragraph (no 'This is a bug') and the earlier output stays."""
+    import json
+    import os
+
+    from tests.conftest import run_cli
+
+    (tmp_path / "killer.py").write_text(KILLER)
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    env = os.environ | {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    scheduler = subprocess.Popen([str(VENV_BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                                  str(port), "--dashboard-address", ":0"], env=env, **quiet)
+    worker = subprocess.Popen([str(VENV_BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads",
+                               "1", "--memory-limit", "1GB", "--dashboard-address", ":0", "--preload",
+                               str(tmp_path / "killer.py")], cwd=tmp_path, **quiet)
+    shop = two_shops / "client" / "shop"
+    out = tmp_path / "f.parquet"
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="60s") as probe:
+            probe.wait_for_workers(1, timeout=60)
+        args = ("--json", "features", "--data", str(shop), "--cutoff", "2025-12-01", "--out", str(out))
+        assert run_cli(*args, cwd=tmp_path).returncode == 0  # the previous output, made locally
+        before = out.read_bytes()
+        done = run_cli(*args, "--scheduler", address, cwd=tmp_path)
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert done.returncode == 3, done.stderr[-2000:]
+    error = json.loads(done.stdout.strip().splitlines()[-1])["error"]
+    assert "This is a bug" not in error and "--memory-limit its 'dask worker' was started with" in error
+    assert error.startswith("the Dask cluster lost worker tcp://127.0.0.1:"), error
+    assert out.read_bytes() == before  # nothing published over it
