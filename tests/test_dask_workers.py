@@ -212,3 +212,49 @@ def test_cli_on_a_cluster_whose_worker_dies_exits_3_and_keeps_the_previous_outpu
     assert "This is a bug" not in error and "--memory-limit its 'dask worker' was started with" in error
     assert error.startswith("the Dask cluster lost worker tcp://127.0.0.1:"), error
     assert out.read_bytes() == before  # nothing published over it
+
+
+# --------------------------------------------------------------------------- worker memory chatter
+HOG = '''
+import sys
+import time
+
+from anticipate.cli._core import _configure_logging
+from anticipate.config import ComputeConfig
+from anticipate.distributed.cluster import dask_client
+
+HELD = []
+
+
+def hog(mib):
+    """Hold ``mib`` MiB of unmanaged memory (not a Dask result) for 2.5 s: over the worker's spill
+    threshold (70 % of 512 MiB), under its pause threshold (80 %)."""
+    HELD.append(b"x" * (mib * 2**20))
+    time.sleep(2.5)
+    HELD.clear()
+    return mib
+
+
+if __name__ == "__main__":
+    _configure_logging(int(sys.argv[1]))
+    compute = ComputeConfig(engine="dask", n_workers=1, threads_per_worker=1, memory_limit="512MiB")
+    with dask_client(compute) as client:
+        base = client.run(lambda: __import__("psutil").Process().memory_info().rss)
+        want = (int(0.75 * 512 * 2**20) - next(iter(base.values()))) // 2**20
+        print("held", client.submit(hog, want).result(), file=sys.stderr)
+'''
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_dask_worker_memory_advice_shows_only_with_v(tmp_path, verbosity):
+    """audit28: 'Unmanaged memory use is high' (distributed.worker.memory) reached stderr without -v,
+    though Dask's own log lines are hidden by default (docs/cli.md)."""
+    import os
+    import sys
+
+    (tmp_path / "hog.py").write_text(HOG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_LOGGING")}
+    done = subprocess.run([sys.executable, "hog.py", str(verbosity)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "held" in done.stderr, done.stderr[-3000:]
+    assert ("Unmanaged memory use is high" in done.stderr) == (verbosity == 1), done.stderr[-3000:]

@@ -117,11 +117,18 @@ def _configure_logging(verbosity: int) -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", mlflow_level)
     with contextlib.suppress(ValueError):  # a level MLflow does not know either: MLflow's own default
         logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
-    # distributed sets its logger's level from Dask's config when first imported (INFO: 33 lines
+    # distributed sets its loggers' levels from Dask's config when first imported (INFO: 33 lines
     # for a local cluster), in this process and in every worker it spawns: the variable reaches both.
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error" if verbosity < 0 else "warning")
+    # A worker's 'Unmanaged memory use is high' WARNING (distributed.worker.memory, repeated every 5
+    # minutes) is advice for Dask tuning, shown with -v; a worker that dies of memory is its own error.
+    # (Dask's logging config maps logger names, dots included, to levels: one variable holds both.)
+    memory_level = "error" if verbosity <= 0 else "warning"
+    if not any(name.startswith("DASK_LOGGING") for name in os.environ):  # the user's own Dask logging wins
+        os.environ["DASK_LOGGING"] = repr({"distributed": "error" if verbosity < 0 else "warning",
+                                           "distributed.worker.memory": memory_level})
     for noisy in ("alembic", "urllib3", "numba", "distributed", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    logging.getLogger("distributed.worker.memory").setLevel(memory_level.upper())
     # LightGBM's warnings are about parameters we set ("n_jobs will be ignored" on Dask): -v shows them
     logging.getLogger("lightgbm").setLevel(logging.ERROR if verbosity <= 0 else level)
 
