@@ -18,6 +18,7 @@ from anticipate.features.build import build_features
 from anticipate.storage.files import load_dataset
 from anticipate.storage.layout import write_customer_layout
 from tests.conftest import VENV_BIN, free_port
+from tests.test_distributed import assert_features_match
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 pytestmark = pytest.mark.dask
@@ -83,7 +84,7 @@ def test_a_relative_data_dir_reaches_tcp_workers_as_the_clients_absolute_path(tw
         remote = build_features_dask(client, parts, cutoff, lookback_days=365, item_level="sku",
                                      products=ds.products)
     assert source == "layout" and len(local) > 1000
-    pd.testing.assert_frame_equal(remote, local)
+    assert_features_match(remote, local)
 
 
 def test_a_worker_that_sees_another_file_at_the_path_fails_naming_itself(two_shops, tcp_cluster):

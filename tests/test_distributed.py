@@ -34,6 +34,17 @@ def sample():
     return load_dataset(SAMPLE)
 
 
+def assert_features_match(remote: pd.DataFrame, local: pd.DataFrame) -> None:
+    """The cluster's features are the local ones: every column bit for bit but the item gap sums' four,
+    whose cross-partition float sums differ in the last bits (README: at most 3.4e-13 relative measured)."""
+    from anticipate.distributed.schedule import GAP_SUM_COLUMNS
+
+    assert list(remote.columns) == list(local.columns)
+    gaps = [c for c in GAP_SUM_COLUMNS if c in local.columns]
+    pd.testing.assert_frame_equal(remote.drop(columns=gaps), local.drop(columns=gaps), check_exact=True)
+    pd.testing.assert_frame_equal(remote[gaps], local[gaps], check_exact=False, rtol=1e-12, atol=0)
+
+
 def test_partitions_keep_each_customer_whole_and_are_stable(sample):
     parts = partition_orders(sample.orders, 5)
     assert sum(len(p) for p in parts) == len(sample.orders)
@@ -146,7 +157,7 @@ def test_dask_features_from_the_layout_equal_local_features(client, ingested):
     kw = dict(lookback_days=365, item_level="sku", products=local_ds.products)
     local = build_features(local_ds.orders, cutoff, **kw)
     assert len(local) > 1000
-    pd.testing.assert_frame_equal(build_features_dask(client, parts, cutoff, **kw), local)
+    assert_features_match(build_features_dask(client, parts, cutoff, **kw), local)
 
 
 @pytest.mark.parametrize("item_level", ["sku", "category"])
@@ -188,7 +199,7 @@ def test_dask_features_equal_local_features(client, sample, spec):
     parts = client.scatter(partition_orders(sample.orders, 4))
     remote = build_features_dask(client, parts, cutoff, spec, products=sample.products)
     assert len(local) > 1000 and list(remote.columns) == list(local.columns)
-    pd.testing.assert_frame_equal(remote, local)
+    assert_features_match(remote, local)
 
 
 def test_unreachable_scheduler_is_service_unavailable():
