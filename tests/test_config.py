@@ -208,3 +208,52 @@ def test_the_projects_default_file_stays_under_a_config_overlay(tmp_path: Path,
     assert (again.economics.value_local, again.time.horizon_days) == (8.0, 14)
     (tmp_path / "over.yaml").write_text("economics:\n  value_local: 3.0\n")
     assert load_config(["over.yaml"]).economics.value_local == 3.0
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("time:\n  horizon_days: 14\nmodel:\n  seed: 3\ntime:\n  lookback_days: 200\n", "'time'", "1 and 5"),
+        ("model:\n  classifier:\n    num_leaves: 8\n  seed: 3\n  classifier:\n    learning_rate: 0.1\n",
+         "'model.classifier'", "2 and 5"),
+        ("model:\n  seed: 3\n  seed: 4\n", "'model.seed'", "2 and 3"),
+    ],
+)
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path, text: str, key: str,
+                                                        lines: str) -> None:
+    """PyYAML keeps the last of two equal keys: a second `time:` section dropped the first in silence."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and key in message and f"lines {lines}" in message
+
+
+@pytest.mark.parametrize(("value", "read_as"), [("014", "12 (octal)"), ("1:10", "70 (base 60)"),
+                                                ("-010", "-8 (octal)")])
+def test_octal_and_base_60_numbers_are_refused(tmp_path: Path, value: str, read_as: str) -> None:
+    """YAML 1.1 reads 014 as 12 and 1:10 as 70; the user meant neither."""
+    path = tmp_path / "n.yaml"
+    path.write_text(f"time:\n  horizon_days: {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and "'time.horizon_days'" in message
+    assert f"reads as {read_as}" in message and f"quote it ('{value}')" in message
+
+
+def test_merge_keys_quoted_numbers_and_hex_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  b: 3\ne: [0, 0x1F, -3, 014.5, '014', \"1:10\"]\n")
+    assert read_yaml(path) == {"a": {"b": 1, "c": 2}, "d": {"b": 3, "c": 2},
+                               "e": [0, 31, -3, 14.5, "014", "1:10"]}
+
+
+def test_experiment_grids_share_the_strict_reader(tmp_path: Path) -> None:
+    from anticipate.pipelines.experiment import load_spec
+
+    path = tmp_path / "grid.yaml"
+    path.write_text("name: x\nname: y\n")
+    with pytest.raises(ConfigError, match=r"key 'name' is written twice \(lines 1 and 2\)"):
+        load_spec(path)

@@ -1,8 +1,9 @@
 """The typed configuration tree, loaded from ``configs/default.yaml`` plus ``--config``.
 
 Every section is a pydantic model with ``extra="forbid"``, so an unknown or
-ill-typed key is an error naming its dotted key path. YAML is read with
-``yaml.safe_load`` only (no Python object tags) and alias expansion is bounded.
+ill-typed key is an error naming its dotted key path. YAML is read by
+:func:`anticipate.config_yaml.read_yaml` (safe tags only, bounded aliases, no repeated keys, no octal or
+base-60 numbers).
 A user file overrides the defaults key by key (deep merge).
 """
 
@@ -12,15 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from anticipate.config_yaml import read_yaml
 from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
 
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
-MAX_YAML_BYTES = 1_000_000
-MAX_YAML_NODES = 100_000
 
 
 def _numeric(annotation: Any) -> bool:
@@ -206,83 +205,6 @@ class Config(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses alias bombs (too many nodes after expansion)."""
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        _count_nodes(node, limit=MAX_YAML_NODES)
-        return super().construct_document(node)
-
-
-def _count_nodes(root: yaml.Node, *, limit: int) -> None:
-    count = 0
-    stack: list[yaml.Node] = [root]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > limit:
-            raise ConfigError(
-                f"the YAML expands to more than {limit:,} nodes (an alias bomb?); "
-                "write the config out without repeated anchors"
-            )
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                stack.append(k)
-                stack.append(v)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping safely: size-capped, no object tags, bounded aliases.
-
-    Raises
-    ------
-    ConfigError
-        The file is missing, too large, not YAML, uses a Python tag or is not a mapping.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist or is not a file; pass an existing YAML file")
-    if path.stat().st_size > MAX_YAML_BYTES:
-        raise ConfigError(
-            f"config file {path} is larger than {MAX_YAML_BYTES:,} bytes; is it the right file?"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-        loaded = yaml.load(text, Loader=_BoundedLoader)
-    except ConfigError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 "
-                          "YAML") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_message(path, exc)) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
-    return loaded
-
-
-def yaml_message(path: Path, exc: yaml.YAMLError) -> str:
-    """One paragraph for a YAML error: the file, line and column, what is wrong and the fix."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = str(getattr(exc, "problem", None) or exc).replace("\n", " ").strip()
-    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context and start is not None and mark is not None and start.line != mark.line:
-        context = f"{context} that starts at line {start.line + 1}"
-    what = f"{context}: {problem}" if context else problem
-    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
-        fix = ("config files hold plain values only (numbers, text, lists, mappings); remove the tag "
-               "(the '!!...' or '!...' word) at that line")
-    else:
-        fix = ("fix the YAML syntax at that line: indent with spaces (not tabs), close every [ and {, "
-               "put a space after each ':', and quote text that contains ': ' or starts with # [ { * & !")
-    return f"config file {path}{where} is not valid YAML ({what}); {fix}"
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
