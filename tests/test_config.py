@@ -257,3 +257,16 @@ def test_experiment_grids_share_the_strict_reader(tmp_path: Path) -> None:
     path.write_text("name: x\nname: y\n")
     with pytest.raises(ConfigError, match=r"key 'name' is written twice \(lines 1 and 2\)"):
         load_spec(path)
+
+
+@pytest.mark.parametrize(("given", "missing"), [("centre_lat", "centre_lon"), ("centre_lon", "centre_lat")])
+def test_one_centre_coordinate_alone_is_refused(tmp_path: Path, given: str, missing: str) -> None:
+    """network.centre_lat without centre_lon was dropped: the centroid was used, summary said 'unset'."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"network:\n  {given}: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert f"network.{given} is set but network.{missing} is missing" in str(err.value)
+    both = load_config(path, overrides={f"network.{missing}": 5}).network
+    assert (both.centre_lat, both.centre_lon) in ((10, 5), (5, 10))

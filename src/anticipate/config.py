@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from anticipate.config_yaml import read_yaml
 from anticipate.errors import ConfigError
@@ -125,6 +133,17 @@ class NetworkConfig(_Section):
                                      description="central fulfilment centre; default: capacity-weighted "
                                      "centroid of the warehouses that serve a region")
     centre_lon: float | None = Field(None, ge=-180.0, le=180.0)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> NetworkConfig:
+        """One coordinate alone was dropped in silence and the centroid used; refuse it."""
+        if (self.centre_lat is None) != (self.centre_lon is None):
+            given, missing = (("centre_lat", "centre_lon") if self.centre_lon is None
+                              else ("centre_lon", "centre_lat"))
+            raise ValueError(f"network.{given} is set but network.{missing} is missing; set both (the "
+                             "central fulfilment centre) or neither (the capacity-weighted centroid of the "
+                             "warehouses)")
+        return self
 
 
 class ForecastConfig(_Section):
@@ -244,7 +263,8 @@ def validate_config(raw: dict[str, Any], *, source: str = "config") -> Config:
                 problems.append(f"unknown key '{key}' (allowed here: {', '.join(allowed)})")
             else:
                 message = err["msg"].removeprefix("Value error, ")
-                problems.append(f"key '{key}': {message} (got {err.get('input')!r})")
+                got = "" if isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+                problems.append(f"key '{key}': {message}{got}")
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
 
 
