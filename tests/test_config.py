@@ -270,3 +270,22 @@ def test_one_centre_coordinate_alone_is_refused(tmp_path: Path, given: str, miss
     assert f"network.{given} is set but network.{missing} is missing" in str(err.value)
     both = load_config(path, overrides={f"network.{missing}": 5}).network
     assert (both.centre_lat, both.centre_lon) in ((10, 5), (5, 10))
+
+
+@pytest.mark.parametrize("value", ["1", "1.5", "0"])
+def test_gap_tolerance_is_a_fraction_between_0_and_1(tmp_path: Path, value: str) -> None:
+    """audit28 f14: allocate.gap_tolerance 1 certified the empty plan at once (0 units, blamed on data)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"allocate:\n  gap_tolerance: {value}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: key 'allocate\.gap_tolerance'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("key", ["value_local", "cost_unsold", "move_cost_per_km"])
+@pytest.mark.parametrize("value", [".inf", ".nan"])
+def test_non_finite_economics_are_refused_naming_the_key(tmp_path: Path, key: str, value: str) -> None:
+    """audit28 f14: value_local .inf was reported as 'file products.parquet, row 1, column g'."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"economics:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=rf"c\.yaml: key 'economics\.{key}': .*finite"):
+        load_config(path)

@@ -122,6 +122,9 @@ class FeaturesConfig(_Section):
 
 
 class EconomicsConfig(_Section):
+    # .inf passed ge=0 and was reported later as a bad value of products.parquet's column 'g'
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
     value_local: float = Field(4.0, ge=0.0, description="g: value of a unit sold locally (currency)")
     cost_unsold: float = Field(0.5, ge=0.0, description="h: cost of a pre-positioned unit left unsold")
     move_cost_per_km: float = Field(0.0005, ge=0.0, description="currency per unit per km")
@@ -163,7 +166,10 @@ class AllocateConfig(_Section):
     plans_dir: str = "plans"
     max_staleness_days: int = Field(2, ge=0)
     lp_bound_max_cells: int = Field(20_000, ge=0, description="compute the HiGHS bound up to this size")
-    gap_tolerance: float = Field(1e-4, gt=0.0, description="the allocator stops at this relative gap")
+    gap_tolerance: float = Field(
+        1e-4, gt=0.0, lt=1.0,  # 1 certified the empty plan at once (a gap of 100%): 0 units, exit 2
+        description="the allocator stops at this relative gap (a fraction, 0 < gap_tolerance < 1)",
+    )
     polish_max_units: int = Field(50_000, ge=0, description="solve small plans exactly with HiGHS MIP")
     max_forecast_ratio: float = Field(
         3.0,
