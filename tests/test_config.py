@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,47 @@ def test_non_finite_economics_are_refused_naming_the_key(tmp_path: Path, key: st
     path.write_text(f"economics:\n  {key}: {value}\n")
     with pytest.raises(ConfigError, match=rf"c\.yaml: key 'economics\.{key}': .*finite"):
         load_config(path)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("sample:\n  seed: -1\n", "sample.seed"),
+    ("model:\n  seed: -3\n", "model.seed"),
+    ("sample:\n  start: '2024-02-30'\n", "sample.start"),
+    ("sample:\n  start: 2024-02-30\n", "sample.start"),  # unquoted: a ValueError inside PyYAML, exit 1
+    ("sample:\n  start: '01/02/2024'\n", "sample.start"),  # was read as 2 January without a word
+    ("sample:\n  start: 2024-1-5\n", "sample.start"),
+    ("tracking:\n  experiment: ''\n", "tracking.experiment"),
+    ("tracking:\n  experiment: '  '\n", "tracking.experiment"),
+    ("model:\n  registered_name: ''\n", "model.registered_name"),  # exit 0, registering nothing
+    ("model:\n  registered_name: 'shop model/v2'\n", "model.registered_name"),  # exit 1 after the fit
+    ("model:\n  registered_name: 'a:b'\n", "model.registered_name"),
+    ("model:\n  registered_name: 'a@b'\n", "model.registered_name"),
+])
+def test_values_that_failed_later_are_refused_at_config_load(tmp_path: Path, text: str, key: str) -> None:
+    """audit28 f15: each of these was an exit 1 'This is a bug' (or a silent misreading) later on."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"c\.yaml: key '{re.escape(key)}'"):
+        load_config(path)
+
+
+def test_iso_dates_load_quoted_or_not_and_names_agree_with_mlflow(tmp_path: Path) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name
+
+    path = tmp_path / "c.yaml"
+    path.write_text("sample:\n  start: 2024-03-01\nmodel:\n  registered_name: shop model v2\n")
+    cfg = load_config(path)
+    assert cfg.sample.start == "2024-03-01" and cfg.model.registered_name == "shop model v2"
+    _validate_model_name(cfg.model.registered_name)  # what we accept, MLflow accepts
+    for refused in ("", "shop model/v2", "a:b"):  # what MLflow refuses, we refuse at config load
+        with pytest.raises(MlflowException):
+            _validate_model_name(refused)
+        with pytest.raises(ConfigError):
+            validate_config({"model": {"registered_name": refused}})
+
+
+def test_a_negative_seed_option_is_refused_naming_the_key() -> None:
+    """audit28 f15: anticipate sample --seed -5 ended in numpy's ValueError, exit 1."""
+    with pytest.raises(ConfigError, match=r"sample\.seed set by the command: key 'sample\.seed'"):
+        load_config(None, overrides={"sample.seed": -5})

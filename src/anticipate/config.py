@@ -9,7 +9,9 @@ A user file overrides the defaults key by key (deep merge).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -107,13 +109,27 @@ class ModelConfig(_Section):
     year_ago_windows: int = Field(
         0, ge=0, le=52, description="extra training windows around the same season last year (52 weeks back)"
     )
-    seed: int = 7
+    seed: int = Field(7, ge=0, description="random seed (numpy and LightGBM seeds are non-negative)")
     threads: int = Field(2, ge=1)
     calibrate: Literal["auto", "always", "never"] = "auto"
     registered_name: str = "anticipate-next-purchase"
     max_train_pairs: int = Field(3_000_000, ge=1000, description="down-sample above this many rows")
     classifier: LightGBMParams = Field(default_factory=LightGBMParams)
     regressor: LightGBMParams = Field(default_factory=LightGBMParams)
+
+    @field_validator("registered_name")
+    @classmethod
+    def _a_registry_name(cls, value: str) -> str:
+        """MLflow's rule for registered model names (mlflow.utils.validation._validate_model_name: not
+        blank, no '/' or ':'), and no '@' (models:/NAME@alias): checked here, not after the whole fit."""
+        if not value.strip():
+            raise ValueError("the registered model name is empty (nothing would be registered); write a "
+                             "name, e.g. anticipate-next-purchase")
+        bad = sorted({c for c in value if c in "/:@"})
+        if bad or value != value.strip():
+            raise ValueError(f"a registered model name cannot contain {' or '.join(map(repr, bad or [' ']))} "
+                             "(nor start or end with a space); write e.g. 'shop-model-v2'")
+        return value
 
 
 class FeaturesConfig(_Section):
@@ -187,7 +203,14 @@ class BacktestConfig(_Section):
 class TrackingConfig(_Section):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str = "./mlartifacts"
-    experiment: str = "anticipate"
+    experiment: str = Field("anticipate", max_length=500, description="MLflow experiment name (not blank)")
+
+    @field_validator("experiment")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the experiment name is empty; write a name, e.g. anticipate")
+        return value
 
 
 class ComputeConfig(_Section):
@@ -210,8 +233,20 @@ class SampleConfig(_Section):
     regions: int = Field(50, ge=1)
     warehouses: int = Field(8, ge=1)
     days: int = Field(730, ge=14)
-    start: str = "2024-01-01"
-    seed: int = 7
+    start: str = Field("2024-01-01", description="first day of the history, YYYY-MM-DD")
+    seed: int = Field(7, ge=0, description="random seed (numpy seeds are non-negative)")
+
+    @field_validator("start")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        """Only YYYY-MM-DD: '01/02/2024' was read as 2 January without a word, and '2024-02-30' was a bug."""
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("a date is written YYYY-MM-DD (e.g. 2024-01-31), a day that exists") from None
+        return value
 
 
 class Config(_Section):

@@ -52,12 +52,18 @@ class StrictLoader(yaml.SafeLoader):
         _refuse_unusual_number(node, self._path(node), value)
         return value
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:  # type: ignore[override]
+        """A date or time stays its text: the config checks it (YYYY-MM-DD), and 2024-02-30 is no
+        longer a ValueError from inside PyYAML."""
+        return str(self.construct_scalar(node))
+
     def _path(self, node: yaml.Node) -> str:
         return getattr(self, "_paths", {}).get(id(node), "")
 
 
 StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
 
 
 def _key_paths(root: yaml.Node, *, limit: int) -> dict[int, str]:
