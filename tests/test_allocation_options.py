@@ -100,8 +100,11 @@ C = pd.DataFrame({"warehouse_id": ["A", "B", "A"], "sku": ["x", "x", "y"], "mu":
 EMPTY = {  # an instance whose optimum is 0 units, and the reason its summary gives
     "no capacity": ((W.assign(capacity=0.0), S, C), "every warehouse's capacity is 0"),
     "no supply": ((W, S.assign(supply=0), C), "every SKU's central supply is 0"),
-    "no unit worth moving": ((W, S.assign(g=0.05), C), "no cell's first unit is worth moving"),
+    "no unit worth moving": ((W, S.assign(g=0.3, h=5.0), C), "no cell's first unit is worth moving"),
     "nothing fits": ((W, S.assign(unit_volume=11.0), C), "no unit worth moving fits"),
+    # audit28 f14: move_cost_per_km 1000 blamed unit_volume / value_local; the move costs are the cause
+    "moves cost more than a sale": ((W, S, C.assign(move_cost=[3.0, 50.0, 3.5])),
+                                    "moving a unit costs at least its value of a local sale g"),
 }
 
 
@@ -115,6 +118,8 @@ def test_an_empty_plan_is_published_with_the_reason_in_its_summary(case: str, tm
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert summary["units"] == 0 and summary["warning"] == result.warnings[0]
     assert summary["warning"].startswith(f"the plan is empty (0 units): {reason}")
+    assert ("economics.move_cost_per_km" in summary["warning"]) == (case.startswith("moves")
+                                                                    or case == "no unit worth moving")
 
 
 @pytest.mark.parametrize("volume", [11.0, 1e9])

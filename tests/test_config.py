@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,128 @@ def test_the_projects_default_file_stays_under_a_config_overlay(tmp_path: Path,
     assert (again.economics.value_local, again.time.horizon_days) == (8.0, 14)
     (tmp_path / "over.yaml").write_text("economics:\n  value_local: 3.0\n")
     assert load_config(["over.yaml"]).economics.value_local == 3.0
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("time:\n  horizon_days: 14\nmodel:\n  seed: 3\ntime:\n  lookback_days: 200\n", "'time'", "1 and 5"),
+        ("model:\n  classifier:\n    num_leaves: 8\n  seed: 3\n  classifier:\n    learning_rate: 0.1\n",
+         "'model.classifier'", "2 and 5"),
+        ("model:\n  seed: 3\n  seed: 4\n", "'model.seed'", "2 and 3"),
+    ],
+)
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path, text: str, key: str,
+                                                        lines: str) -> None:
+    """PyYAML keeps the last of two equal keys: a second `time:` section dropped the first in silence."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and key in message and f"lines {lines}" in message
+
+
+@pytest.mark.parametrize(("value", "read_as"), [("014", "12 (octal)"), ("1:10", "70 (base 60)"),
+                                                ("-010", "-8 (octal)")])
+def test_octal_and_base_60_numbers_are_refused(tmp_path: Path, value: str, read_as: str) -> None:
+    """YAML 1.1 reads 014 as 12 and 1:10 as 70; the user meant neither."""
+    path = tmp_path / "n.yaml"
+    path.write_text(f"time:\n  horizon_days: {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and "'time.horizon_days'" in message
+    assert f"reads as {read_as}" in message and f"quote it ('{value}')" in message
+
+
+def test_merge_keys_quoted_numbers_and_hex_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  b: 3\ne: [0, 0x1F, -3, 014.5, '014', \"1:10\"]\n")
+    assert read_yaml(path) == {"a": {"b": 1, "c": 2}, "d": {"b": 3, "c": 2},
+                               "e": [0, 31, -3, 14.5, "014", "1:10"]}
+
+
+def test_experiment_grids_share_the_strict_reader(tmp_path: Path) -> None:
+    from anticipate.pipelines.experiment import load_spec
+
+    path = tmp_path / "grid.yaml"
+    path.write_text("name: x\nname: y\n")
+    with pytest.raises(ConfigError, match=r"key 'name' is written twice \(lines 1 and 2\)"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(("given", "missing"), [("centre_lat", "centre_lon"), ("centre_lon", "centre_lat")])
+def test_one_centre_coordinate_alone_is_refused(tmp_path: Path, given: str, missing: str) -> None:
+    """network.centre_lat without centre_lon was dropped: the centroid was used, summary said 'unset'."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"network:\n  {given}: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert f"network.{given} is set but network.{missing} is missing" in str(err.value)
+    both = load_config(path, overrides={f"network.{missing}": 5}).network
+    assert (both.centre_lat, both.centre_lon) in ((10, 5), (5, 10))
+
+
+@pytest.mark.parametrize("value", ["1", "1.5", "0"])
+def test_gap_tolerance_is_a_fraction_between_0_and_1(tmp_path: Path, value: str) -> None:
+    """audit28 f14: allocate.gap_tolerance 1 certified the empty plan at once (0 units, blamed on data)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"allocate:\n  gap_tolerance: {value}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: key 'allocate\.gap_tolerance'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("key", ["value_local", "cost_unsold", "move_cost_per_km"])
+@pytest.mark.parametrize("value", [".inf", ".nan"])
+def test_non_finite_economics_are_refused_naming_the_key(tmp_path: Path, key: str, value: str) -> None:
+    """audit28 f14: value_local .inf was reported as 'file products.parquet, row 1, column g'."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"economics:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=rf"c\.yaml: key 'economics\.{key}': .*finite"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("sample:\n  seed: -1\n", "sample.seed"),
+    ("model:\n  seed: -3\n", "model.seed"),
+    ("sample:\n  start: '2024-02-30'\n", "sample.start"),
+    ("sample:\n  start: 2024-02-30\n", "sample.start"),  # unquoted: a ValueError inside PyYAML, exit 1
+    ("sample:\n  start: '01/02/2024'\n", "sample.start"),  # was read as 2 January without a word
+    ("sample:\n  start: 2024-1-5\n", "sample.start"),
+    ("tracking:\n  experiment: ''\n", "tracking.experiment"),
+    ("tracking:\n  experiment: '  '\n", "tracking.experiment"),
+    ("model:\n  registered_name: ''\n", "model.registered_name"),  # exit 0, registering nothing
+    ("model:\n  registered_name: 'shop model/v2'\n", "model.registered_name"),  # exit 1 after the fit
+    ("model:\n  registered_name: 'a:b'\n", "model.registered_name"),
+    ("model:\n  registered_name: 'a@b'\n", "model.registered_name"),
+])
+def test_values_that_failed_later_are_refused_at_config_load(tmp_path: Path, text: str, key: str) -> None:
+    """audit28 f15: each of these was an exit 1 'This is a bug' (or a silent misreading) later on."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"c\.yaml: key '{re.escape(key)}'"):
+        load_config(path)
+
+
+def test_iso_dates_load_quoted_or_not_and_names_agree_with_mlflow(tmp_path: Path) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name
+
+    path = tmp_path / "c.yaml"
+    path.write_text("sample:\n  start: 2024-03-01\nmodel:\n  registered_name: shop model v2\n")
+    cfg = load_config(path)
+    assert cfg.sample.start == "2024-03-01" and cfg.model.registered_name == "shop model v2"
+    _validate_model_name(cfg.model.registered_name)  # what we accept, MLflow accepts
+    for refused in ("", "shop model/v2", "a:b"):  # what MLflow refuses, we refuse at config load
+        with pytest.raises(MlflowException):
+            _validate_model_name(refused)
+        with pytest.raises(ConfigError):
+            validate_config({"model": {"registered_name": refused}})
+
+
+def test_a_negative_seed_option_is_refused_naming_the_key() -> None:
+    """audit28 f15: anticipate sample --seed -5 ended in numpy's ValueError, exit 1."""
+    with pytest.raises(ConfigError, match=r"sample\.seed set by the command: key 'sample\.seed'"):
+        load_config(None, overrides={"sample.seed": -5})

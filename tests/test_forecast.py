@@ -326,3 +326,33 @@ def test_the_replays_region_at_the_cutoff_is_the_features_rule_in_any_row_order(
         assert customer_regions(order, cutoff).to_dict() == {"a": "r1", "b": "r1"}
     feats = build_features(orders, cutoff, horizon_days=7, lookback_days=30)
     assert feats.groupby("customer_id")["region"].first().astype(str).to_dict() == {"a": "r1", "b": "r1"}
+
+
+@pytest.mark.parametrize("configured", [10, 500])
+def test_new_demand_windows_past_the_history_are_capped_with_a_warning(configured: int) -> None:
+    """audit28 f03: windows before the history's start counted 0 units and windows in its first lookback
+    counted every returning buyer as new (+33% new demand with 52 windows on a 393-day shop), no warning.
+
+    History 2025-01-01 to 2025-02-04, lookback 14 days, horizon 7: three horizons (from 2025-01-15) are
+    clear of the first lookback. A daily buyer is new only in the horizon from 2025-01-01 (7 units); a
+    new customer buys 6 units in the last one."""
+    days = pd.date_range("2025-01-01", "2025-02-04", freq="D").strftime("%Y-%m-%d")
+    orders = _log([*(("a", d, "s", 1, "r") for d in days), ("n", "2025-01-30", "s", 6, "r")])
+    cutoff = pd.Timestamp("2025-02-05")
+    region_map = pd.DataFrame({"region": ["r"], "warehouse_id": ["w"]})
+    scored = pd.DataFrame(columns=["customer_id", "item", "region", "p_buy", "units_given_buy"])
+    warnings: list[str] = []
+    out = forecast_from_scores(scored, orders, cutoff, horizon_days=7, lookback_days=14, item_level="sku",
+                               products=None, region_map=region_map, new_demand_windows=configured,
+                               year_ago_index=False, dispersion=1.0, sku_share_days=90,
+                               new_demand_sku_windows=configured, warnings=warnings)
+    assert out["mu"].tolist() == [2.0]  # 6 units over the 3 clean horizons (uncapped: 13 / 10, 13 / 500)
+    assert warnings == [
+        "cutoff 2025-02-05: 3 horizon(s) of 7 days lie after the history's first lookback "
+        "(time.lookback_days 14 from 2025-01-01; in that first lookback every returning buyer counts as "
+        f"new), so new demand averages 3, not forecast.new_demand_windows' {configured}"]
+    quiet: list[str] = []
+    forecast_from_scores(scored, orders, cutoff, horizon_days=7, lookback_days=14, item_level="sku",
+                         products=None, region_map=region_map, new_demand_windows=3, year_ago_index=False,
+                         dispersion=1.0, sku_share_days=90, new_demand_sku_windows=3, warnings=quiet)
+    assert quiet == []

@@ -212,3 +212,23 @@ def test_a_dry_run_warns_of_an_empty_category_as_the_real_run_does(tmp_path: Pat
     code, stdout, stderr = _invoke("ingest", "--products", str(products), "--dry-run", "--out", str(out))
     assert code == 0 and not out.exists(), stdout + stderr
     assert "products: 1 of 3 products (33.3%) have an empty 'category'" in stderr
+
+
+@pytest.mark.parametrize("via", ["map", "config"])
+def test_one_source_column_mapped_to_two_columns_exits_2(tmp_path: Path, via: str) -> None:
+    """--map orders.customer_id=Kunde --map orders.sku=Kunde wrote the customer ids as SKUs, exit 0."""
+    body = "Kunde,Wann,Menge\n" + "".join(f"k{i},2025-03-0{1 + i % 5},2\n" for i in range(10))
+    src = _write(tmp_path / "o.csv", body)
+    out = tmp_path / "out"
+    if via == "map":
+        extra = ["--map", "orders.customer_id=Kunde", "--map", "orders.sku=kunde",
+                 "--map", "orders.order_ts=Wann"]
+    else:
+        cfg = _write(tmp_path / "c.yaml", "ingest:\n  columns:\n    orders: {customer_id: Kunde, sku: Kunde, "
+                     "order_ts: Wann}\n")
+        extra = ["--config", str(cfg)]
+    code, stdout, stderr = _invoke("ingest", "--orders", str(src), *extra, "--out", str(out))
+    assert code == 2, stdout + stderr
+    assert "ingest.columns.orders.customer_id and ingest.columns.orders.sku" in stderr
+    assert "'Kunde'" in stderr and "Traceback" not in stderr
+    assert not (out / "orders.parquet").exists()

@@ -581,3 +581,20 @@ def test_a_model_with_no_skill_on_its_validation_window_is_a_train_warning() -> 
     assert "val.auc 0.800 is within two standard errors (0.203)" in str(honesty.no_skill_warning(y, 0.80))
     many = [1] * 200 + [0] * 20_000  # the sample's scale: 0.60 is already far from chance there
     assert honesty.no_skill_warning(many, 0.60) is None and honesty.no_skill_warning(many, 0.52) is not None
+
+
+def test_an_empty_plan_from_move_costs_names_move_cost_per_km(tmp_path: Path) -> None:
+    """audit28 f14: economics.move_cost_per_km 1000 left every unit worthless, and the refusal told the
+    user to check unit_volume and value_local > cost_unsold (both fine)."""
+    from anticipate.config import EconomicsConfig
+
+    target = tmp_path / "plans" / "2024-08-28"
+    forecast = pd.DataFrame({"warehouse_id": ["W1"], "sku": ["S1"], "mu": [5.0], "var": [5.0]})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1"], "capacity": [15.0]})
+    supply, no_units = pd.DataFrame({"sku": ["S1"], "units": [9]}), pd.DataFrame({"units": []})
+    products = pd.DataFrame({"sku": ["S1"], "unit_volume": [1.0]})
+    economics = EconomicsConfig(move_cost_per_km=1000.0)
+    with pytest.raises(gates.PlanRefused) as err:
+        gates.check_units(forecast, no_units, products, warehouses, supply, target, economics, "move_cost")
+    assert "economics.move_cost_per_km (1000 per unit per km)" in str(err.value)
+    assert "unit_volume" not in str(err.value)

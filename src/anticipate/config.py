@@ -1,26 +1,35 @@
 """The typed configuration tree, loaded from ``configs/default.yaml`` plus ``--config``.
 
 Every section is a pydantic model with ``extra="forbid"``, so an unknown or
-ill-typed key is an error naming its dotted key path. YAML is read with
-``yaml.safe_load`` only (no Python object tags) and alias expansion is bounded.
+ill-typed key is an error naming its dotted key path. YAML is read by
+:func:`anticipate.config_yaml.read_yaml` (safe tags only, bounded aliases, no repeated keys, no octal or
+base-60 numbers).
 A user file overrides the defaults key by key (deep merge).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from anticipate.config_yaml import read_yaml
 from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
 
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
-MAX_YAML_BYTES = 1_000_000
-MAX_YAML_NODES = 100_000
 
 
 def _numeric(annotation: Any) -> bool:
@@ -100,13 +109,27 @@ class ModelConfig(_Section):
     year_ago_windows: int = Field(
         0, ge=0, le=52, description="extra training windows around the same season last year (52 weeks back)"
     )
-    seed: int = 7
+    seed: int = Field(7, ge=0, description="random seed (numpy and LightGBM seeds are non-negative)")
     threads: int = Field(2, ge=1)
     calibrate: Literal["auto", "always", "never"] = "auto"
     registered_name: str = "anticipate-next-purchase"
     max_train_pairs: int = Field(3_000_000, ge=1000, description="down-sample above this many rows")
     classifier: LightGBMParams = Field(default_factory=LightGBMParams)
     regressor: LightGBMParams = Field(default_factory=LightGBMParams)
+
+    @field_validator("registered_name")
+    @classmethod
+    def _a_registry_name(cls, value: str) -> str:
+        """MLflow's rule for registered model names (mlflow.utils.validation._validate_model_name: not
+        blank, no '/' or ':'), and no '@' (models:/NAME@alias): checked here, not after the whole fit."""
+        if not value.strip():
+            raise ValueError("the registered model name is empty (nothing would be registered); write a "
+                             "name, e.g. anticipate-next-purchase")
+        bad = sorted({c for c in value if c in "/:@"})
+        if bad or value != value.strip():
+            raise ValueError(f"a registered model name cannot contain {' or '.join(map(repr, bad or [' ']))} "
+                             "(nor start or end with a space); write e.g. 'shop-model-v2'")
+        return value
 
 
 class FeaturesConfig(_Section):
@@ -115,6 +138,9 @@ class FeaturesConfig(_Section):
 
 
 class EconomicsConfig(_Section):
+    # .inf passed ge=0 and was reported later as a bad value of products.parquet's column 'g'
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
     value_local: float = Field(4.0, ge=0.0, description="g: value of a unit sold locally (currency)")
     cost_unsold: float = Field(0.5, ge=0.0, description="h: cost of a pre-positioned unit left unsold")
     move_cost_per_km: float = Field(0.0005, ge=0.0, description="currency per unit per km")
@@ -126,6 +152,17 @@ class NetworkConfig(_Section):
                                      description="central fulfilment centre; default: capacity-weighted "
                                      "centroid of the warehouses that serve a region")
     centre_lon: float | None = Field(None, ge=-180.0, le=180.0)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> NetworkConfig:
+        """One coordinate alone was dropped in silence and the centroid used; refuse it."""
+        if (self.centre_lat is None) != (self.centre_lon is None):
+            given, missing = (("centre_lat", "centre_lon") if self.centre_lon is None
+                              else ("centre_lon", "centre_lat"))
+            raise ValueError(f"network.{given} is set but network.{missing} is missing; set both (the "
+                             "central fulfilment centre) or neither (the capacity-weighted centroid of the "
+                             "warehouses)")
+        return self
 
 
 class ForecastConfig(_Section):
@@ -145,7 +182,10 @@ class AllocateConfig(_Section):
     plans_dir: str = "plans"
     max_staleness_days: int = Field(2, ge=0)
     lp_bound_max_cells: int = Field(20_000, ge=0, description="compute the HiGHS bound up to this size")
-    gap_tolerance: float = Field(1e-4, gt=0.0, description="the allocator stops at this relative gap")
+    gap_tolerance: float = Field(
+        1e-4, gt=0.0, lt=1.0,  # 1 certified the empty plan at once (a gap of 100%): 0 units, exit 2
+        description="the allocator stops at this relative gap (a fraction, 0 < gap_tolerance < 1)",
+    )
     polish_max_units: int = Field(50_000, ge=0, description="solve small plans exactly with HiGHS MIP")
     max_forecast_ratio: float = Field(
         3.0,
@@ -163,7 +203,14 @@ class BacktestConfig(_Section):
 class TrackingConfig(_Section):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str = "./mlartifacts"
-    experiment: str = "anticipate"
+    experiment: str = Field("anticipate", max_length=500, description="MLflow experiment name (not blank)")
+
+    @field_validator("experiment")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the experiment name is empty; write a name, e.g. anticipate")
+        return value
 
 
 class ComputeConfig(_Section):
@@ -186,8 +233,20 @@ class SampleConfig(_Section):
     regions: int = Field(50, ge=1)
     warehouses: int = Field(8, ge=1)
     days: int = Field(730, ge=14)
-    start: str = "2024-01-01"
-    seed: int = 7
+    start: str = Field("2024-01-01", description="first day of the history, YYYY-MM-DD")
+    seed: int = Field(7, ge=0, description="random seed (numpy seeds are non-negative)")
+
+    @field_validator("start")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        """Only YYYY-MM-DD: '01/02/2024' was read as 2 January without a word, and '2024-02-30' was a bug."""
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("a date is written YYYY-MM-DD (e.g. 2024-01-31), a day that exists") from None
+        return value
 
 
 class Config(_Section):
@@ -206,83 +265,6 @@ class Config(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses alias bombs (too many nodes after expansion)."""
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        _count_nodes(node, limit=MAX_YAML_NODES)
-        return super().construct_document(node)
-
-
-def _count_nodes(root: yaml.Node, *, limit: int) -> None:
-    count = 0
-    stack: list[yaml.Node] = [root]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > limit:
-            raise ConfigError(
-                f"the YAML expands to more than {limit:,} nodes (an alias bomb?); "
-                "write the config out without repeated anchors"
-            )
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                stack.append(k)
-                stack.append(v)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping safely: size-capped, no object tags, bounded aliases.
-
-    Raises
-    ------
-    ConfigError
-        The file is missing, too large, not YAML, uses a Python tag or is not a mapping.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist or is not a file; pass an existing YAML file")
-    if path.stat().st_size > MAX_YAML_BYTES:
-        raise ConfigError(
-            f"config file {path} is larger than {MAX_YAML_BYTES:,} bytes; is it the right file?"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-        loaded = yaml.load(text, Loader=_BoundedLoader)
-    except ConfigError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 "
-                          "YAML") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_message(path, exc)) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
-    return loaded
-
-
-def yaml_message(path: Path, exc: yaml.YAMLError) -> str:
-    """One paragraph for a YAML error: the file, line and column, what is wrong and the fix."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = str(getattr(exc, "problem", None) or exc).replace("\n", " ").strip()
-    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context and start is not None and mark is not None and start.line != mark.line:
-        context = f"{context} that starts at line {start.line + 1}"
-    what = f"{context}: {problem}" if context else problem
-    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
-        fix = ("config files hold plain values only (numbers, text, lists, mappings); remove the tag "
-               "(the '!!...' or '!...' word) at that line")
-    else:
-        fix = ("fix the YAML syntax at that line: indent with spaces (not tabs), close every [ and {, "
-               "put a space after each ':', and quote text that contains ': ' or starts with # [ { * & !")
-    return f"config file {path}{where} is not valid YAML ({what}); {fix}"
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -322,7 +304,8 @@ def validate_config(raw: dict[str, Any], *, source: str = "config") -> Config:
                 problems.append(f"unknown key '{key}' (allowed here: {', '.join(allowed)})")
             else:
                 message = err["msg"].removeprefix("Value error, ")
-                problems.append(f"key '{key}': {message} (got {err.get('input')!r})")
+                got = "" if isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+                problems.append(f"key '{key}': {message}{got}")
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
 
 

@@ -84,7 +84,8 @@ def solve(
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
     plan.extra.update(method=method, polish=polish)
     if not len(plan.units):
-        plan.extra["empty"] = empty_plan_warning(units)
+        plan.extra["empty_cause"] = empty_plan_cause(units, inst)
+        plan.extra["empty"] = empty_plan_warning(units, inst)
     return plan
 
 
@@ -190,26 +191,58 @@ def _plan(
     )
 
 
-def empty_plan_warning(units: Units) -> str:
+def empty_plan_cause(units: Units, inst: Instance) -> str:
+    """Why a plan holds no unit, as a word: ``capacity``, ``supply``, ``move_cost`` (every cell with
+    supply costs at least its SKU's value of a local sale g to move into: no demand makes a unit worth
+    it), ``value`` (no cell's first unit worth moving otherwise), ``volume`` or ``solver``."""
+    if not len(units.cap) or units.cap.max() <= 0:
+        return "capacity"
+    if not len(units.supply) or units.supply.max() <= 0:
+        return "supply"
+    if len(units.val):
+        return "solver"
+    if units.unfit:
+        return "volume"
+    skus = inst.skus.set_index("sku")
+    g, supply = inst.cells["sku"].map(skus["g"]), inst.cells["sku"].map(skus["supply"])
+    stocked, move = supply.to_numpy(float) > 0, inst.cells["move_cost"].to_numpy(float)
+    if stocked.any() and (move[stocked] >= g.to_numpy(float)[stocked]).all():
+        return "move_cost"
+    return "value"
+
+
+def empty_plan_warning(units: Units, inst: Instance) -> str:
     """Why a plan holds no unit, read off the instance's unit increments (a warning for the plan's summary).
 
-    In order: no capacity anywhere; no central supply; no cell whose first unit is worth moving
+    In order (:func:`empty_plan_cause`): no capacity anywhere; no central supply; every move costing
+    at least the value of a local sale; no cell whose first unit is worth moving
     (``m_1 = (g + h) P(D >= 1) - (c + h) <= 0`` everywhere, docs/allocation.md); no worthwhile
     unit whose volume fits the capacity of its warehouse.
     """
-    if not len(units.cap) or units.cap.max() <= 0:
-        why = "every warehouse's capacity is 0"
-    elif not len(units.supply) or units.supply.max() <= 0:
-        why = "every SKU's central supply is 0"
-    elif not len(units.val) and not units.unfit:
-        why = ("no cell's first unit is worth moving: (g + h) P(demand >= 1) <= move_cost + h in every cell "
-               "with supply; check the SKUs' g (value of a local sale) against h and the move costs")
-    elif not len(units.val):
-        why = ("no unit worth moving fits: each such SKU's unit_volume exceeds its warehouses' capacity; "
-               "check that unit_volume and capacity use the same volume unit")
+    cause = empty_plan_cause(units, inst)
+    if cause == "move_cost":
+        cheapest = float(inst.cells["move_cost"].min())
+        why = (f"moving a unit costs at least its value of a local sale g in every cell with supply (the "
+               f"cheapest move costs {cheapest:,.6g}, the largest g is {float(inst.skus['g'].max()):,.6g}), "
+               "so no unit is worth moving whatever its demand; lower the move costs (in anticipate "
+               "allocate: economics.move_cost_per_km, currency per unit per km) or, if g is what is wrong, "
+               "raise it (economics.value_local or products.value_local)")
     else:
-        why = "the solver placed no unit although some would fit and are worth moving"
+        why = EMPTY_WHY[cause]
     return f"the plan is empty (0 units): {why}"
+
+
+EMPTY_WHY = {  # empty_plan_warning's reason, by empty_plan_cause (move_cost is worded with its numbers)
+    "capacity": "every warehouse's capacity is 0",
+    "supply": "every SKU's central supply is 0",
+    "value": ("no cell's first unit is worth moving: (g + h) P(demand >= 1) <= move_cost + h in every cell "
+              "with supply; check the SKUs' g (value of a local sale: economics.value_local or "
+              "products.value_local) against h (economics.cost_unsold) and the move costs "
+              "(economics.move_cost_per_km)"),
+    "volume": ("no unit worth moving fits: each such SKU's unit_volume exceeds its warehouses' capacity; "
+               "check that unit_volume and capacity use the same volume unit"),
+    "solver": "the solver placed no unit although some would fit and are worth moving",
+}
 
 
 STOPPED = {  # why an uncertified plan stopped, by ``Plan.extra["polish"]``

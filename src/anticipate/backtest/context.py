@@ -89,14 +89,14 @@ def model_at(ctx: Context, cutoff: pd.Timestamp) -> tuple[Any, list[str]]:
 def naive_windows(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> tuple[int, list[str]]:
     """The horizons the naive plan averages at ``cutoff``: ``backtest.naive_windows``, or as many whole
     horizons as the history holds before it (at least 1), with a warning then: dividing two weeks of
-    orders by four would halve the naive's demand."""
-    configured = ctx.cfg.backtest.naive_windows
-    held = max(1, int((cutoff - dates.data_start(ctx.ds.orders["order_ts"])).days // horizon_days))
-    if held >= configured:
-        return configured, []
-    return held, [f"backtest cutoff {dates.fmt(cutoff)}: the history before it holds {held} horizon(s) of "
-                  f"{horizon_days} days, so the naive plan averages {held}, not backtest.naive_windows' "
-                  f"{configured}"]
+    orders by four would halve the naive's demand (:func:`~anticipate.demand.new_demand.capped_windows`)."""
+    from anticipate.demand.new_demand import capped_windows
+
+    windows, warning = capped_windows(dates.history_start(ctx.ds.orders["order_ts"], cutoff), cutoff,
+                                      horizon_days=horizon_days, windows=ctx.cfg.backtest.naive_windows,
+                                      key="backtest.naive_windows", what="the naive plan",
+                                      label="backtest cutoff")
+    return windows, [warning] if warning else []
 
 
 def model_forecasts(

@@ -25,6 +25,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.config import ForecastConfig
 from anticipate.demand.new_demand import (
+    capped_windows,
     configured_sku_windows,
     new_demand,
     with_index,
@@ -181,6 +182,14 @@ def forecast_parts(
         if item_level == "category"
         else None
     )
+    start = dates.history_start(orders["order_ts"], cutoff)  # detached lines left out
+    configured = new_demand_windows
+    new_demand_windows, cap = capped_windows(start, cutoff, horizon_days=horizon_days, windows=configured,
+                                             key="forecast.new_demand_windows", what="new demand",
+                                             lookback_days=lookback_days)
+    new_demand_sku_windows = min(new_demand_sku_windows, new_demand_windows)
+    if cap is not None and warnings is not None:
+        warnings.append(cap)
     new = new_demand(
         orders,
         cutoff,
@@ -194,7 +203,7 @@ def forecast_parts(
     if year_ago_index:
         table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
                                windows=new_demand_windows, item_level=item_level, products=products)
-        first = dates.history_start(orders["order_ts"], cutoff).first  # detached lines left out
+        first = start.first
         history = 0 if first is None else year_ago_history_days(first, cutoff, horizon_days=horizon_days,
                                                                 windows=new_demand_windows)
         index, warning = year_ago_factor(table, new_demand_windows, history_days=history, cutoff=cutoff,

@@ -247,12 +247,14 @@ def check_forecast_rows(forecast: pd.DataFrame, target: Path, cutoff: pd.Timesta
 
 def check_units(
     forecast: pd.DataFrame, plan_units: pd.DataFrame, products: pd.DataFrame, warehouses: pd.DataFrame,
-    supply: pd.DataFrame, target: Path, economics: Any = None,
+    supply: pd.DataFrame, target: Path, economics: Any = None, empty_cause: str | None = None,
 ) -> None:
     """Gate 3: 0 units planned while capacity, supply and a cell's demand (>= 1 unit) are positive.
 
     ``economics``: the config section of the default value_local / cost_unsold, to tell whether
-    products' own value_local column is what leaves nothing worth moving."""
+    products' own value_local column is what leaves nothing worth moving; ``empty_cause``: the solver's
+    reason for the empty plan (:func:`~anticipate.allocation.plan.empty_plan_cause`), ``move_cost``
+    when economics.move_cost_per_km alone makes every unit worthless."""
     if len(plan_units) and plan_units["units"].sum() > 0:
         return
     stock = supply.groupby(supply["sku"].astype(str))["units"].sum()
@@ -269,6 +271,12 @@ def check_units(
         fix = (f"every such SKU's unit_volume (smallest {np.nanmin(volume):,.6g}) exceeds the largest "
                f"warehouse capacity ({capacity.max():,.6g}): products.unit_volume and warehouses.capacity "
                f"must use the same volume unit; re-ingest them")
+    elif empty_cause == "move_cost" and economics is not None:
+        fix = (f"economics.move_cost_per_km ({economics.move_cost_per_km:g} per unit per km) makes moving a "
+               "unit from the centre to any warehouse cost at least its value of a local sale "
+               f"(economics.value_local {economics.value_local:g}, or products.value_local), so no unit is "
+               "worth moving whatever its demand; lower economics.move_cost_per_km in your config (currency "
+               "per unit per km, e.g. 0.0005), or raise economics.value_local if that is what is wrong")
     else:
         fix = _value_local_fix(products, skus, economics) or (
             "check products.unit_volume against warehouses.capacity (same volume unit) and that "
@@ -337,7 +345,8 @@ def check_plan(
     check_mapping(recent, target, Path(ds.path))
     check_forecast_rows(fc.table, target, fc.cutoff)
     check_forecast_skus(fc.table, ds.products, target)
-    check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target, cfg.economics)
+    check_units(fc.table, plan.units, ds.products, ds.warehouses, ds.supply, target, cfg.economics,
+                getattr(plan, "extra", {}).get("empty_cause"))
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
     return [*left_out_warnings(recent, fc.table, ds.products),
             *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km,

@@ -40,6 +40,33 @@ from anticipate.config import ForecastConfig
 from anticipate.features.build import item_column
 
 
+def capped_windows(start: dates.HistoryStart, cutoff: pd.Timestamp, *, horizon_days: int, windows: int,
+                   key: str, what: str, label: str = "cutoff", lookback_days: int = 0
+                   ) -> tuple[int, str | None]:
+    """``windows`` past horizons, or as many whole ones as the history holds before ``cutoff`` (at least
+    1) with a warning then. A horizon before the history's start (``start``, :func:`dates.history_start`)
+    counts 0 units; with ``lookback_days`` (new demand) a horizon whose lookback reaches before the
+    start counts every returning buyer as new, so those are left out too while at least one horizon
+    is clear of it (52 windows on a 393-day shop: new demand +33% in silence, 4 of them clear).
+
+    ``key``: the config key of ``windows``; ``what``: what averages them, for the warning
+    (``the naive plan``); ``label``: what the cutoff is (``backtest cutoff``).
+    """
+    first = (start.first if start.first is not None else pd.Timestamp(cutoff)).normalize()
+    days = (pd.Timestamp(cutoff) - first).days
+    held = max(1, days // horizon_days)
+    why = f"the history before it holds {{}} horizon(s) of {horizon_days} days"
+    if lookback_days and (days - lookback_days) // horizon_days >= 1:
+        held = (days - lookback_days) // horizon_days
+        why = (f"{{}} horizon(s) of {horizon_days} days lie after the history's first lookback "
+               f"(time.lookback_days {lookback_days} from {dates.fmt(first)}; in that first lookback every "
+               "returning buyer counts as new)")
+    if held >= windows:
+        return windows, None
+    return held, (f"{label} {dates.fmt(cutoff)}: {why.format(held)}, so {what} averages {held}, not "
+                  f"{key}' {windows}")
+
+
 def configured_sku_windows(forecast: ForecastConfig) -> int:
     """Horizons whose SKU shares split new demand: ``new_demand_windows`` (``region_x_sku``), 0 (``cell``)."""
     return forecast.new_demand_windows if forecast.new_demand_split == "region_x_sku" else 0

@@ -80,6 +80,8 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
     ------
     DataError
         A mapped source column is absent, or a required canonical column has no source.
+    ConfigError
+        Two canonical columns are mapped to the same source column.
     """
     check_mapping(table, mapping)
     names = _Names(header)
@@ -92,6 +94,7 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
                 f"which is not a column of this file (columns found: {_listing(header)}); fix the name",
                 file=file, column=source,
             )
+        _refuse_shared_source(table, found, canonical, index, header)
         found[canonical] = index
     taken = set(found.values())
     for canonical, aliases in ALIASES[table].items():
@@ -105,6 +108,19 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
                 break
     _require(table, header, found, file)
     return found
+
+
+def _refuse_shared_source(table: str, found: dict[str, int], canonical: str, index: int,
+                          header: list[str]) -> None:
+    """ConfigError when ``canonical`` is mapped to a source column another mapped column already reads:
+    both would get the same values (customer ids as SKUs) without a word."""
+    other = next((name for name, i in found.items() if i == index), None)
+    if other is not None:
+        raise ConfigError(
+            f"ingest.columns.{table}.{other} and ingest.columns.{table}.{canonical} (or --map "
+            f"{table}.{other}=... and --map {table}.{canonical}=...) both map to the source column "
+            f"'{header[index]}'; a source column feeds one column only: map each to its own source column"
+        )
 
 
 def account(table: str, header: list[str], found: dict[str, int]

@@ -36,7 +36,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from anticipate.config import Config, load_config, read_yaml, set_dotted, validate_config
+from anticipate.config import Config, load_config, set_dotted, validate_config
+from anticipate.config_yaml import read_yaml
 from anticipate.errors import ConfigError
 from anticipate.pipelines import Result, Settings
 from anticipate.progress import track
