@@ -370,9 +370,9 @@ def test_a_backtest_says_what_train_would_say_and_what_the_model_fixes(world_cop
                                              "validation window: val.auc 0.5")
     assert summary["warnings"][2:4] == [  # new demand (audit28 f03) and the naive plan capped alike
         "cutoff 2024-01-20: the history before it holds 2 horizon(s) of 7 days, so new demand averages 2, "
-        "not forecast.new_demand_windows' 4",
+        "not the 4 of forecast.new_demand_windows",
         "backtest cutoff 2024-01-20: the history before it holds 2 horizon(s) of 7 days, so the naive plan "
-        "averages 2, not backtest.naive_windows' 4"]
+        "averages 2, not the 4 of backtest.naive_windows"]
     assert (summary["horizon_days"], summary["model"]) == (7, "trained at each cutoff")
     (tmp_path / "h14.yaml").write_text("time: {horizon_days: 14}\nmodel: {train_windows: 4}\n")
     given = run_cli(*world_copy.args("backtest", "--model", "@production", "--cutoffs", "2024-08-21", "--out",

@@ -186,6 +186,32 @@ def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level
     pd.testing.assert_frame_equal(remote, local, rtol=1e-9)
 
 
+def test_dask_forecast_caps_new_demand_windows_to_the_history_as_local_does(client, ingested):
+    """forecast.new_demand_windows past the history is capped, with a warning, by one rule
+    (new_demand.new_demand_windows_at): the Dask forecast had kept the configured windows."""
+    from anticipate.demand.inputs import compute_forecast
+    from anticipate.models.training import fit_on_windows
+    from anticipate.pipelines._common import load_data
+    from anticipate.tracking import NextPurchasePyfunc
+
+    data, _ = ingested
+    local_ds = load_dataset(data)
+    model = {"train_windows": 2, "classifier": {"n_estimators": 20}, "regressor": {"n_estimators": 10}}
+    cfg = Config.model_validate({"model": model, "forecast": {"new_demand_windows": 500}})
+    cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() + pd.Timedelta(days=1)
+    fitted = fit_on_windows(cfg, local_ds, cutoff - pd.Timedelta(days=cfg.time.horizon_days))
+    wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
+    local = compute_forecast(Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False), local_ds,
+                             wrapper, "m", cutoff)
+    dask_cfg = cfg.model_copy(update={"compute": _dask_settings(data).cfg.compute})
+    settings = Settings(cfg=dask_cfg, data_dir=data, tracking_uri="", progress=False)
+    remote = compute_forecast(settings, load_data(settings, cluster=True), wrapper, "m", cutoff)
+    capped = [w for w in local.warnings if "forecast.new_demand_windows" in w]
+    assert len(capped) == 1 and "not the 500 of forecast.new_demand_windows" in capped[0]
+    assert capped[0] in remote.warnings
+    pd.testing.assert_frame_equal(remote.table, local.table, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     "spec",
     [

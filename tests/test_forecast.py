@@ -350,7 +350,7 @@ def test_new_demand_windows_past_the_history_are_capped_with_a_warning(configure
     assert warnings == [
         "cutoff 2025-02-05: 3 horizon(s) of 7 days lie after the history's first lookback "
         "(time.lookback_days 14 from 2025-01-01; in that first lookback every returning buyer counts as "
-        f"new), so new demand averages 3, not forecast.new_demand_windows' {configured}"]
+        f"new), so new demand averages 3, not the {configured} of forecast.new_demand_windows"]
     quiet: list[str] = []
     forecast_from_scores(scored, orders, cutoff, horizon_days=7, lookback_days=14, item_level="sku",
                          products=None, region_map=region_map, new_demand_windows=3, year_ago_index=False,

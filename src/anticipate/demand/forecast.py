@@ -25,9 +25,9 @@ import pandas as pd
 from anticipate import dates
 from anticipate.config import ForecastConfig
 from anticipate.demand.new_demand import (
-    capped_windows,
     configured_sku_windows,
     new_demand,
+    new_demand_windows_at,
     with_index,
     year_ago_factor,
     year_ago_history_days,
@@ -183,11 +183,9 @@ def forecast_parts(
         else None
     )
     start = dates.history_start(orders["order_ts"], cutoff)  # detached lines left out
-    configured = new_demand_windows
-    new_demand_windows, cap = capped_windows(start, cutoff, horizon_days=horizon_days, windows=configured,
-                                             key="forecast.new_demand_windows", what="new demand",
-                                             lookback_days=lookback_days)
-    new_demand_sku_windows = min(new_demand_sku_windows, new_demand_windows)
+    new_demand_windows, new_demand_sku_windows, cap = new_demand_windows_at(
+        start, cutoff, horizon_days=horizon_days, lookback_days=lookback_days, windows=new_demand_windows,
+        sku_windows=new_demand_sku_windows)
     if cap is not None and warnings is not None:
         warnings.append(cap)
     new = new_demand(

@@ -64,7 +64,18 @@ def capped_windows(start: dates.HistoryStart, cutoff: pd.Timestamp, *, horizon_d
     if held >= windows:
         return windows, None
     return held, (f"{label} {dates.fmt(cutoff)}: {why.format(held)}, so {what} averages {held}, not "
-                  f"{key}' {windows}")
+                  f"the {windows} of {key}")
+
+
+def new_demand_windows_at(start: dates.HistoryStart, cutoff: pd.Timestamp, *, horizon_days: int,
+                          lookback_days: int, windows: int, sku_windows: int) -> tuple[int, int, str | None]:
+    """``(windows, sku_windows, warning)`` of new demand at ``cutoff``: ``forecast.new_demand_windows``
+    capped to the history (:func:`capped_windows`) and its SKU split's windows no more than that; the one
+    rule the local forecast and the Dask one share."""
+    capped, warning = capped_windows(start, cutoff, horizon_days=horizon_days, windows=windows,
+                                     key="forecast.new_demand_windows", what="new demand",
+                                     lookback_days=lookback_days)
+    return capped, min(sku_windows, capped), warning
 
 
 def configured_sku_windows(forecast: ForecastConfig) -> int:

@@ -305,6 +305,7 @@ def forecast_dask(
     from anticipate.demand.new_demand import (
         configured_sku_windows,
         new_demand_from_table,
+        new_demand_windows_at,
         non_candidate_table,
         with_index,
         year_ago_factor,
@@ -314,8 +315,13 @@ def forecast_dask(
 
     spec, fc = spec_of(wrapper), cfg.forecast
     level, horizon, lookback = spec.item_level, spec.horizon, spec.lookback_days
-    sku_windows = configured_sku_windows(fc)
-    new_windows = max(fc.new_demand_windows, sku_windows)
+    first = dates.history_start(ds.orders["order_ts"], cutoff)  # the client holds order_ts
+    windows, sku_windows, cap = new_demand_windows_at(
+        first, cutoff, horizon_days=horizon, lookback_days=lookback, windows=fc.new_demand_windows,
+        sku_windows=configured_sku_windows(fc))
+    new_windows = max(windows, sku_windows)
+    if cap is not None and warnings is not None:
+        warnings.append(cap)
     with dask_client(cfg.compute) as client:
         parts, _ = orders_on_cluster(client, cfg.compute, ds)
         shares = None
@@ -331,17 +337,16 @@ def forecast_dask(
                                                   windows=new_windows, item_level=level,
                                                   products=ds.products) for p in parts]
         yas = [dask.delayed(year_ago_table)(p, cutoff, horizon_days=horizon, lookback_days=lookback,
-                                            windows=fc.new_demand_windows, item_level=level,
+                                            windows=windows, item_level=level,
                                             products=ds.products) for p in parts] if fc.year_ago_index else []
         cand, new, *ya = client.gather(client.compute(
             [tree_reduce(sum_tables, cands, ["region", "sku"]), tree_reduce(sum_tables, news, []),
              *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
-    new = new_demand_from_table(new, fc.new_demand_windows, sku_windows)
+    new = new_demand_from_table(new, windows, sku_windows)
     if ya:
-        first = dates.history_start(ds.orders["order_ts"], cutoff).first  # the client holds order_ts
-        history = 0 if first is None else year_ago_history_days(first, cutoff, horizon_days=horizon,
-                                                                windows=fc.new_demand_windows)
-        index, warning = year_ago_factor(ya[0], fc.new_demand_windows, history_days=history,
+        history = 0 if first.first is None else year_ago_history_days(
+            first.first, cutoff, horizon_days=horizon, windows=windows)
+        index, warning = year_ago_factor(ya[0], windows, history_days=history,
                                          lookback_days=lookback, cutoff=cutoff, horizon_days=horizon)
         new = with_index(new, index)
         if warning is not None and warnings is not None:
