@@ -215,7 +215,8 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
                 *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                               order_ts=ds.orders["order_ts"])]
     facts = prediction_facts(wrapper, cutoff_ts, uri, source, warnings)
-    outputs = {"predictions": str(out), "model_uri": uri, **write_predictions(table, out, facts)}
+    known = {k: facts[k] for k in ("model_version", "model_run_id") if facts[k]}  # --json: none as "None"
+    outputs = {"predictions": str(out), "model_uri": uri, **known, **write_predictions(table, out, facts)}
     mark = " (IN-SAMPLE: see the warning)" if seen else ""
     return Result(
         command="predict",
