@@ -112,7 +112,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
                  **{k: v for k, v in _source_keys(source).items() if v}},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=[*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts),
+        warnings=[*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts, ds),
                   *fc.warnings,
                   *dates.history_warnings(ds.orders["order_ts"], cutoff_ts),
                   *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
@@ -290,7 +290,7 @@ def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp,
     seen = honesty.in_sample_warning(wrapper.meta, date, uri=uri, what="this plan is", name="plan date",
                                      option="--date")
     items = ([seen] if seen else []) + item_warnings(ds, spec_of(wrapper).item_level)
-    return (items + model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+    return (items + model_warnings(wrapper, settings.cfg, date, ds) + _ingest_warnings(ds.path)
             + dates.future_cutoff_warnings(date, now=settings.started_at, order_ts=ds.orders["order_ts"]))
 
 

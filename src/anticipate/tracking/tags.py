@@ -17,6 +17,7 @@ TAG_COMMAND = "anticipate.command"  #: the anticipate command that made the run 
 TAG_CUTOFF = "anticipate.cutoff"  #: the cutoff date the run worked at (YYYY-MM-DD)
 TAG_COMMIT = "anticipate.git_commit"  #: the git commit of the working directory
 TAG_DIGEST = "anticipate.data_digest"  #: content digest of the input data directory
+TAG_DATA_DIR = "anticipate.data_dir"  #: the absolute data directory a train run fitted its model on
 TAG_MODEL_URI = "anticipate.model_uri"  #: the model a scoring run used
 TAG_MODEL_VERSION = "anticipate.model_version"  #: the registry version that model URI resolved to
 TAG_MODEL_RUN = "anticipate.model_run_id"  #: the train run that logged that model
