@@ -370,3 +370,21 @@ def test_an_out_inside_the_data_directory_is_refused_before_it_replaces_a_table(
     assert done.returncode == 2, said
     assert f"--out {data / 'orders.parquet'} is inside the data directory" in said, said
     assert (data / "orders.parquet").read_bytes() == before
+
+
+def test_mlflow_tracking_uri_over_a_config_files_tracking_uri_is_said_once(tmp_path: Path) -> None:
+    """audit28 F12: MLFLOW_TRACKING_URI silently beat tracking.uri of an explicit --config file, and train
+    registered its model into another store; the (documented) order stands, but one line says so,
+    naming both, on stderr and in --json's warnings."""
+    env_db, cfg_db = tmp_path / "env.db", tmp_path / "cfg.db"
+    (tmp_path / "trk.yaml").write_text(f"tracking:\n  uri: sqlite:///{cfg_db}\n")
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{env_db}"}
+    done = run_cli("--json", "runs", "list", "--config", "trk.yaml", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = [line for line in done.stderr.splitlines() if "the variable wins" in line]
+    assert len(said) == 1 and f"sqlite:///{env_db}" in said[0]
+    assert f"tracking.uri sqlite:///{cfg_db}" in said[0]
+    assert said[0].removeprefix("warning: ") in json.loads(done.stdout)["warnings"]
+    quiet = run_cli("--json", "runs", "list", "--config", "trk.yaml", "--tracking-uri", f"sqlite:///{env_db}",
+                    cwd=tmp_path, env=env)  # the option chooses: nothing to say
+    assert quiet.returncode == 0 and "the variable wins" not in quiet.stderr
