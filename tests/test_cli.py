@@ -388,3 +388,25 @@ def test_mlflow_tracking_uri_over_a_config_files_tracking_uri_is_said_once(tmp_p
     quiet = run_cli("--json", "runs", "list", "--config", "trk.yaml", "--tracking-uri", f"sqlite:///{env_db}",
                     cwd=tmp_path, env=env)  # the option chooses: nothing to say
     assert quiet.returncode == 0 and "the variable wins" not in quiet.stderr
+
+
+def test_a_command_below_the_project_directory_says_its_defaults_are_not_read(tmp_path: Path) -> None:
+    """audit28 F16: run from notebooks/, the project's configs/default.yaml was not read (horizon 7, not
+    the project's 14) and a new mlflow.db appeared there, without a word. The command's first line now
+    names the project directory, the config and the store it used; from the project directory, nothing."""
+    project = tmp_path / "proj"
+    (project / "configs").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    (project / "configs" / "default.yaml").write_text("time:\n  horizon_days: 14\n")
+    done = run_cli("--json", "runs", "list", cwd=project / "notebooks")
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = done.stderr.splitlines()[0]
+    assert first.startswith(f"warning: running in {project / 'notebooks'}, below the project directory "
+                            f"{project}, whose configs/default.yaml is not read here"), first
+    assert "config the built-in defaults" in first
+    assert f"tracking store sqlite:///mlflow.db (= {project / 'notebooks' / 'mlflow.db'})" in first
+    assert first.removeprefix("warning: ") in json.loads(done.stdout)["warnings"]
+    home = run_cli("--json", "runs", "list", cwd=project)
+    assert home.returncode == 0 and "below the project directory" not in home.stderr
+    passed = run_cli("runs", "list", "--config", "../configs/default.yaml", cwd=project / "notebooks")
+    assert passed.returncode == 0 and "below the project directory" not in passed.stderr

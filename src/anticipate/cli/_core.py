@@ -87,7 +87,7 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
 
     ``notes``, when given, receives the warnings about where the settings came from
     (:mod:`anticipate.cli._where`), once each, and they are printed on stderr as they are found."""
-    from anticipate.cli._where import env_beats_config_note
+    from anticipate.cli._where import env_beats_config_note, outside_project_note
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
 
@@ -96,7 +96,11 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
     tracking_uri = opts.get("tracking_uri") or env_uri or cfg.tracking.uri
     verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
-    found = [env_beats_config_note(env_uri, opts.get("tracking_uri"), list(opts.get("config") or ()))]
+    source = ("the option --tracking-uri" if opts.get("tracking_uri") else
+              "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri")
+    configs = list(opts.get("config") or ())
+    found = [outside_project_note(configs, tracking_uri, source),
+             env_beats_config_note(env_uri, opts.get("tracking_uri"), configs)]
     for note in found:
         if note and notes is not None and note not in notes:
             notes.append(note)
@@ -107,8 +111,7 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
         tracking_uri=tracking_uri,
         verbosity=verbosity,
         progress=verbosity >= 0,
-        tracking_source="the option --tracking-uri" if opts.get("tracking_uri") else
-        "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri",
+        tracking_source=source,
     )
 
 
