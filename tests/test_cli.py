@@ -370,3 +370,43 @@ def test_an_out_inside_the_data_directory_is_refused_before_it_replaces_a_table(
     assert done.returncode == 2, said
     assert f"--out {data / 'orders.parquet'} is inside the data directory" in said, said
     assert (data / "orders.parquet").read_bytes() == before
+
+
+def test_mlflow_tracking_uri_over_a_config_files_tracking_uri_is_said_once(tmp_path: Path) -> None:
+    """audit28 F12: MLFLOW_TRACKING_URI silently beat tracking.uri of an explicit --config file, and train
+    registered its model into another store; the (documented) order stands, but one line says so,
+    naming both, on stderr and in --json's warnings."""
+    env_db, cfg_db = tmp_path / "env.db", tmp_path / "cfg.db"
+    (tmp_path / "trk.yaml").write_text(f"tracking:\n  uri: sqlite:///{cfg_db}\n")
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{env_db}"}
+    done = run_cli("--json", "runs", "list", "--config", "trk.yaml", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = [line for line in done.stderr.splitlines() if "the variable wins" in line]
+    assert len(said) == 1 and f"sqlite:///{env_db}" in said[0]
+    assert f"tracking.uri sqlite:///{cfg_db}" in said[0]
+    assert said[0].removeprefix("warning: ") in json.loads(done.stdout)["warnings"]
+    quiet = run_cli("--json", "runs", "list", "--config", "trk.yaml", "--tracking-uri", f"sqlite:///{env_db}",
+                    cwd=tmp_path, env=env)  # the option chooses: nothing to say
+    assert quiet.returncode == 0 and "the variable wins" not in quiet.stderr
+
+
+def test_a_command_below_the_project_directory_says_its_defaults_are_not_read(tmp_path: Path) -> None:
+    """audit28 F16: run from notebooks/, the project's configs/default.yaml was not read (horizon 7, not
+    the project's 14) and a new mlflow.db appeared there, without a word. The command's first line now
+    names the project directory, the config and the store it used; from the project directory, nothing."""
+    project = tmp_path / "proj"
+    (project / "configs").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    (project / "configs" / "default.yaml").write_text("time:\n  horizon_days: 14\n")
+    done = run_cli("--json", "runs", "list", cwd=project / "notebooks")
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = done.stderr.splitlines()[0]
+    assert first.startswith(f"warning: running in {project / 'notebooks'}, below the project directory "
+                            f"{project}, whose configs/default.yaml is not read here"), first
+    assert "config the built-in defaults" in first
+    assert f"tracking store sqlite:///mlflow.db (= {project / 'notebooks' / 'mlflow.db'})" in first
+    assert first.removeprefix("warning: ") in json.loads(done.stdout)["warnings"]
+    home = run_cli("--json", "runs", "list", cwd=project)
+    assert home.returncode == 0 and "below the project directory" not in home.stderr
+    passed = run_cli("runs", "list", "--config", "../configs/default.yaml", cwd=project / "notebooks")
+    assert passed.returncode == 0 and "below the project directory" not in passed.stderr

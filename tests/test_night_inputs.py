@@ -120,3 +120,41 @@ def test_a_night_whose_date_has_not_begun_in_utc_says_so_in_summary_and_warnings
     assert f"the orders hold no order line on {WORLD_DATE}, which has not ended in UTC" in said[0]
     summary = json.loads((tmp_path / "plans" / date / "summary.json").read_text())
     assert said[0] in summary["input_warnings"]
+
+
+def test_a_plan_names_the_model_version_it_was_made_with_and_warns_when_the_model_saw_its_future(
+    world_copy: TrainedWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """audit28: summary.json and the allocate run recorded only models:/NAME@production, which names
+    another model once the alias moves; and a plan dated inside the model's training period (the model
+    has seen the plan's future) was published without a word. forecast too."""
+    from mlflow import MlflowClient
+
+    from anticipate.tracking import tags
+
+    monkeypatch.chdir(tmp_path)
+    run_id = world_copy.train["run_id"]
+    date = "2024-08-15"  # before the model's training end (2024-08-21): the model saw this night's future
+    result = CliRunner().invoke(main, world_copy.args("--json", "-q", "allocate", "--date", date))
+    assert result.exit_code == 0, result.output[-3000:]
+    summary = json.loads((tmp_path / "plans" / date / "summary.json").read_text())
+    assert (summary["model_version"], summary["model_run_id"]) == ("1", run_id)
+    seen = [w for w in summary["input_warnings"] if w.startswith(f"IN-SAMPLE: plan date {date}")]
+    assert len(seen) == 1 and "seen the future" in seen[0] and "--date 2024-08-21 or later" in seen[0]
+    assert seen[0] in json.loads(result.stdout)["warnings"] and f"warning: {seen[0]}" in result.stderr
+    run = MlflowClient(world_copy.tracking_uri).get_run(json.loads(result.stdout)["run_id"])
+    assert run.data.tags[tags.TAG_MODEL_VERSION] == "1" and run.data.tags[tags.TAG_MODEL_RUN] == run_id
+
+    out = tmp_path / "fc.parquet"
+    done = CliRunner().invoke(main, world_copy.args("--json", "-q", "forecast", "--cutoff", date,
+                                                    "--out", str(out)))
+    assert done.exit_code == 0, done.output[-3000:]
+    doc = json.loads(done.stdout)
+    assert (doc["outputs"]["model_version"], doc["outputs"]["model_run_id"]) == ("1", run_id)
+    assert any(w.startswith(f"IN-SAMPLE: cutoff {date}") for w in doc["warnings"]), doc["warnings"]
+    run = MlflowClient(world_copy.tracking_uri).get_run(doc["run_id"])
+    assert run.data.tags[tags.TAG_MODEL_VERSION] == "1"
+
+    later = CliRunner().invoke(main, world_copy.args("--json", "-q", "allocate", "--date", WORLD_DATE))
+    assert later.exit_code == 0, later.output[-3000:]
+    assert not any("IN-SAMPLE" in w for w in json.loads(later.stdout).get("warnings", []))

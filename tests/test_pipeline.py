@@ -255,6 +255,42 @@ def test_demo_fast_trains_every_step_on_the_smaller_config(tmp_path: Path,
     assert cfg.model.classifier.n_estimators < default.model.classifier.n_estimators
 
 
+def test_demo_uses_its_own_store_whatever_mlflow_tracking_uri_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """audit28 F08: with MLFLOW_TRACKING_URI exported to a team store, ``make demo`` registered the
+    sample's model there and moved its ``production`` alias. Every step that tracks must name the demo's
+    own store (./mlflow.db) and the step's environment must not carry the variable; one line says so."""
+    import subprocess
+
+    from anticipate import demo
+
+    team = f"sqlite:///{tmp_path / 'team.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", team)
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the demo reads data/sample from here
+    own = f"sqlite:///{Path('mlflow.db').resolve()}"
+    calls: list[list[str]] = []
+    envs: list[dict[str, str]] = []
+
+    def fake_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        envs.append(dict(kwargs["env"]))  # type: ignore[arg-type]
+        out = '{"counts": {"rows_in": 3, "rows_accepted": 3, "rows_rejected": 0}}'
+        return subprocess.CompletedProcess(cmd, 0, stdout=out if "--json" in cmd else None)
+
+    monkeypatch.setattr(demo.subprocess, "run", fake_run)
+    out = tmp_path / "out"
+    (out / "backtest").mkdir(parents=True)
+    (out / "backtest" / "summary.json").write_text('{"overall": {"value_captured": 0.5}}')
+    demo.main(["--out", str(out), "--fast"])
+    tracked = [c for c in calls if not {"sample", "ingest"} & set(c)]
+    assert len(tracked) == 5
+    assert all(c[c.index("--tracking-uri") + 1] == own for c in tracked)
+    assert not any("MLFLOW_TRACKING_URI" in env for env in envs)
+    printed = capsys.readouterr().out
+    assert f"demo: MLflow store {own}" in printed and f"MLFLOW_TRACKING_URI={team}" in printed
+
+
 def test_evaluate_logs_the_task_its_model_was_scored_on_and_warns_of_the_config(world_copy, tmp_path) -> None:
     """audit23 F1: a model evaluated under a config of another horizon was logged with the config's
     time.horizon_days, so 'runs compare' ranked two tasks as one, and evaluate said nothing."""

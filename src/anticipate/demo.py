@@ -1,5 +1,8 @@
 """``make demo``: the whole pipeline on ``data/sample`` with the embedded MLflow store.
 
+The store is always ``./mlflow.db`` (:func:`demo_store`), passed to every step as ``--tracking-uri``
+with ``MLFLOW_TRACKING_URI`` removed from the steps' environment: a team store exported in the shell
+must not receive the sample's model, nor have its ``production`` alias moved by ``promote`` (audit28 F08).
 Runs the real ``anticipate`` commands one after another, echoing each command line
 so a reader can copy them, and stops at the first failure with its exit code.
 Usage: ``python -m anticipate.demo [--out DIR] [--fast]``; ``--fast`` trains on fewer
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -24,12 +28,31 @@ def _anticipate() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "anticipate"]
 
 
+#: The MLflow store the demo's steps use, relative to the working directory (``make demo``: the repository).
+DEMO_STORE = Path("mlflow.db")
+
+
+def demo_store() -> str:
+    """The demo's own tracking URI: ``sqlite:///`` + the absolute path of :data:`DEMO_STORE`."""
+    return f"sqlite:///{DEMO_STORE.resolve()}"
+
+
+def store_line(uri: str) -> str:
+    """The demo's line naming its store, and the ``MLFLOW_TRACKING_URI`` it ignores when one is set."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    ignored = f"; MLFLOW_TRACKING_URI={env} in the environment is ignored" if env and env != uri else ""
+    return f"demo: MLflow store {uri} (the demo's own{ignored})"
+
+
 def run_step(args: list[str], *, json_out: bool = False) -> dict | None:
-    """Run one ``anticipate`` command, echo it, and exit with its code when it fails."""
+    """Run one ``anticipate`` command, echo it, and exit with its code when it fails.
+
+    ``MLFLOW_TRACKING_URI`` is left out of the command's environment: the demo names its store itself."""
     cmd = [*_anticipate(), *args, *(["--json"] if json_out else [])]
     print(f"\n$ anticipate {shlex.join(args)}", flush=True)
     started = time.monotonic()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE if json_out else None, text=True, check=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE if json_out else None, text=True, check=False, env=env)
     if proc.returncode != 0:
         print(f"demo: step failed with exit code {proc.returncode}", file=sys.stderr)
         sys.exit(proc.returncode)
@@ -55,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    store = demo_store()
+    print(store_line(store), flush=True)
     config: list[str] = []
     if args.fast:
         (out / "fast.yaml").write_text(FAST_CONFIG)
@@ -70,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  ingest: {counts['rows_in']:,} rows in = {counts['rows_accepted']:,} accepted "
           f"+ {counts['rows_rejected']:,} rejected")
     for step in _pipeline_steps(data, out):
-        run_step([*step, *config])
+        run_step([*step, *config, "--tracking-uri", store])
     print(f"\n{headline(out / 'backtest' / 'summary.json')}")
 
 

@@ -81,8 +81,13 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None):
-    """Resolve the config and global options into :class:`anticipate.pipelines.Settings`."""
+def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
+                  notes: list[str] | None = None):
+    """Resolve the config and global options into :class:`anticipate.pipelines.Settings`.
+
+    ``notes``, when given, receives the warnings about where the settings came from
+    (:mod:`anticipate.cli._where`), once each, and they are printed on stderr as they are found."""
+    from anticipate.cli._where import env_beats_config_note, outside_project_note
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
 
@@ -91,14 +96,22 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None)
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
     tracking_uri = opts.get("tracking_uri") or env_uri or cfg.tracking.uri
     verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
+    source = ("the option --tracking-uri" if opts.get("tracking_uri") else
+              "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri")
+    configs = list(opts.get("config") or ())
+    found = [outside_project_note(configs, tracking_uri, source),
+             env_beats_config_note(env_uri, opts.get("tracking_uri"), configs)]
+    for note in found:
+        if note and notes is not None and note not in notes:
+            notes.append(note)
+            click.echo(f"warning: {note}", err=True)
     return Settings(
         cfg=cfg,
         data_dir=data_dir,
         tracking_uri=tracking_uri,
         verbosity=verbosity,
         progress=verbosity >= 0,
-        tracking_source="the option --tracking-uri" if opts.get("tracking_uri") else
-        "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri",
+        tracking_source=source,
     )
 
 
@@ -133,11 +146,16 @@ def _configure_logging(verbosity: int) -> None:
     logging.getLogger("lightgbm").setLevel(logging.ERROR if verbosity <= 0 else level)
 
 
-def emit(result: Any, *, as_json: bool) -> None:
+def emit(result: Any, *, as_json: bool, said: list[str] | None = None) -> None:
     """Print a Result: one JSON object with ``--json``, else its text; warnings to stderr either way
-    (with ``--json`` also in the object), each once."""
+    (with ``--json`` also in the object), each once: ``said`` are those already printed, first in the
+    object's warnings (:func:`make_settings`' notes)."""
+    said = list(said or [])
+    if said:
+        result.warnings = [*(w for w in said if w not in result.warnings), *result.warnings]
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        if warning not in said:
+            click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=True))
         return
@@ -180,10 +198,11 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             opts = _merge_globals(ctx, {k: kwargs.pop(k, None) for k in _GLOBAL_KEYS})
             verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
             _configure_logging(verbosity)
+            notes: list[str] = []  # make_settings' warnings, printed as found, then in --json's
             try:
                 _numbacache.check()
                 with _stdout_to_stderr():
-                    result = func(lambda overrides=None: make_settings(opts, overrides), **kwargs)
+                    result = func(lambda overrides=None: make_settings(opts, overrides, notes), **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
             except KeyboardInterrupt:
@@ -204,7 +223,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
                     verbosity,
                 )
             else:
-                emit(result, as_json=bool(opts.get("as_json")))
+                emit(result, as_json=bool(opts.get("as_json")), said=notes)
 
         return wrapper
 

@@ -92,12 +92,22 @@ def predict_in_sample_warning(meta: dict[str, Any], cutoff: pd.Timestamp, *, uri
     Scores there are not refused (scoring history for analysis is legitimate) but they are not
     forecasts: the model saw the outcomes it is scoring, so they are better than it will ever do.
     """
-    if not in_sample(meta, cutoff):
+    return in_sample_warning(meta, cutoff, uri=uri, what="these scores are", name="cutoff", option="--cutoff")
+
+
+def in_sample_warning(
+    meta: dict[str, Any], date: pd.Timestamp, *, uri: str, what: str, name: str, option: str
+) -> str | None:
+    """The one loud warning of a command that scores or plans at ``date`` (day) with a model trained past
+    it (:func:`in_sample`): the model has seen that date's future. ``what`` names the output ("these
+    scores are", "this plan is"), ``name`` the date ("cutoff", "plan date") and ``option`` the command's
+    option that sets it (``--cutoff``, ``--date``)."""
+    if not in_sample(meta, date):
         return None
-    return (f"IN-SAMPLE: cutoff {dates.fmt(cutoff)} lies before the end of the model's training: "
-            f"{_seen(meta, uri)}, so these scores are fitted, not forecast, and look better than the "
-            f"model will do; for out-of-sample scores use --cutoff {dates.fmt(trained_until(meta))} or "
-            f"later, or a model trained with an earlier --until")
+    return (f"IN-SAMPLE: {name} {dates.fmt(date)} lies before the end of the model's training: "
+            f"{_seen(meta, uri)}, so it has seen the future of that date and {what} fitted, not forecast: "
+            f"better than the model will ever do; use {option} {dates.fmt(trained_until(meta))} or later, "
+            f"or a model trained with --until {dates.fmt(date)} or earlier")
 
 
 def check_backtest_model(meta: dict[str, Any], cutoffs: list[pd.Timestamp], *, uri: str) -> None:

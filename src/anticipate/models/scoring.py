@@ -7,6 +7,7 @@ features are built; ``feature_names`` and ``predict`` do the rest.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -73,10 +74,27 @@ def as_trained(cfg: Any, wrapper: Any) -> Any:
     return cfg.model_copy(update={"time": time, "model": model, "features": features})
 
 
-def model_warnings(wrapper: Any, cfg: Any, date: pd.Timestamp) -> list[str]:
-    """What a command scoring with a loaded model at ``date`` warns about: the config against the model's
-    spec (:func:`spec_warnings`) and the model's age (:func:`age_warnings`)."""
-    return spec_warnings(wrapper, cfg) + age_warnings(wrapper, date)
+def model_warnings(wrapper: Any, cfg: Any, date: pd.Timestamp, ds: DataSet) -> list[str]:
+    """What a command scoring with a loaded model at ``date`` on ``ds`` warns about: data other than the
+    model's training data (:func:`data_warnings`), the config against the model's spec
+    (:func:`spec_warnings`) and the model's age (:func:`age_warnings`)."""
+    return data_warnings(wrapper.meta, ds) + spec_warnings(wrapper, cfg) + age_warnings(wrapper, date)
+
+
+def data_warnings(meta: dict[str, Any], ds: DataSet) -> list[str]:
+    """The one warning that a model scores data other than what it was trained on (audit28 F09: a model
+    trained on one shop planned another's night without a word): when the data directory ``ds`` is not
+    the model's training directory (meta ``data_dir``, absolute) and its content differs too (meta
+    ``data_digest``; a copy of the training data elsewhere is the same data). Nothing for a model
+    trained before these keys were recorded, nor for new data ingested into the training directory."""
+    trained_dir, trained_digest = meta.get("data_dir"), meta.get("data_digest")
+    here = Path(ds.path).resolve()
+    if not trained_dir or Path(trained_dir) == here or trained_digest == ds.digest:
+        return []
+    return [f"the model was trained on the data directory {trained_dir} (digest {str(trained_digest)[:12]}), "
+            f"but this command reads {here} (digest {ds.digest[:12]}), other data: its customers, products "
+            f"and demand may not be those the model learnt; pass --data {trained_dir}, or train a model on "
+            f"this data (anticipate train --data {ds.path}, then promote it)"]
 
 
 def score_frame(wrapper: Any, frame: pd.DataFrame) -> pd.DataFrame:

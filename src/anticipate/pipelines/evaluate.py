@@ -74,7 +74,7 @@ def _warnings(ds: DataSet, wrapper: Any, cfg: Any, cutoff: pd.Timestamp, seen: b
     partial = dates.partial_day_warnings(ds.orders["order_ts"], until=end)
     detached = dates.detached_warnings(ds.orders["order_ts"], cutoff)
     return [*([honesty.IN_SAMPLE_NOTE] if seen else []), *partial, *detached,
-            *model_warnings(wrapper, cfg, cutoff)]
+            *model_warnings(wrapper, cfg, cutoff, ds)]
 
 
 def run_evaluate(

@@ -44,6 +44,7 @@ from anticipate.storage.files import (
     write_json,
     write_parquet,
 )
+from anticipate.tracking import tags
 
 
 # --------------------------------------------------------------------------- train
@@ -103,9 +104,9 @@ def run_train(
         run_id=run_id,
         metrics=metrics,
         counts=counts,
-        outputs={"model_uri": model_uri},
+        outputs={"model_uri": model_uri, "data_dir": str(ds.path)},
         warnings=warnings,
-        text=_train_text(run_id, model_uri, metrics, len(fitted.train), len(fitted.val), fitted.meta, hint),
+        text=_train_text(run_id, model_uri, metrics, fitted, hint, ds.path),
     )
 
 
@@ -135,6 +136,8 @@ def _log_training(
     from anticipate.tracking import NextPurchasePyfunc
 
     cfg = settings.cfg
+    # the model says what it was trained on, for scoring.data_warnings (audit28 F09)
+    fitted.meta.update({"data_dir": str(Path(ds.path).resolve()), "data_digest": ds.digest})
     tracker = open_tracker(settings)
     with tracker.run(
         "train",
@@ -143,6 +146,7 @@ def _log_training(
         data_digest=ds.digest,
         data_source=str(ds.path),
         parent_run_id=parent_run_id,
+        extra_tags={tags.TAG_DATA_DIR: fitted.meta["data_dir"]},
     ) as run:
         run.log_metrics(metrics)
         run.log_params(
@@ -175,13 +179,15 @@ def _log_training(
 
 
 def _train_text(
-    run_id: str, uri: str, metrics: dict[str, float], n_train: int, n_val: int, meta: dict[str, Any],
-    hint: str,
+    run_id: str, uri: str, metrics: dict[str, float], fit: Fitted, hint: str, data_dir: Path
 ) -> str:
+    """``train``'s lines; the first names the data directory (``--data`` or data.dir): the README tour's
+    ``train`` without ``--data`` after ingesting into data/shop trained on data/sample in silence."""
+    n_train, n_val, meta = len(fit.train), len(fit.val), fit.meta
     fitted = len(meta["train_cutoffs"]) - 1  # model.train_windows counts the validation window too
     lines = [
-        f"trained on {n_train:,} pairs ({fitted} window{'' if fitted == 1 else 's'} before the validation "
-        f"window), validated on {n_val:,} pairs at {meta['train_cutoffs'][-1]}",
+        f"trained on {data_dir}: {n_train:,} pairs ({fitted} window{'' if fitted == 1 else 's'} before the "
+        f"validation window), validated on {n_val:,} pairs at {meta['train_cutoffs'][-1]}",
         f"run {run_id}; registered {uri}",
     ]
     shown = ("val.auc", "val.ap", "val.logloss", "val.ece", "val.lift_at_10pct", "best_iteration")
@@ -210,12 +216,13 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
     scored = score_frame(wrapper, features_for(wrapper, ds, cutoff_ts, with_labels=False))
     table = scored[["customer_id", "item", "p_buy", "expected_units"]]
     seen = honesty.predict_in_sample_warning(wrapper.meta, cutoff_ts, uri=uri)
-    warnings = [*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts),
+    warnings = [*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts, ds),
                 *dates.detached_warnings(ds.orders["order_ts"], cutoff_ts),
                 *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                               order_ts=ds.orders["order_ts"])]
     facts = prediction_facts(wrapper, cutoff_ts, uri, source, warnings)
-    outputs = {"predictions": str(out), "model_uri": uri, **write_predictions(table, out, facts)}
+    known = {k: facts[k] for k in ("model_version", "model_run_id") if facts[k]}  # --json: none as "None"
+    outputs = {"predictions": str(out), "model_uri": uri, **known, **write_predictions(table, out, facts)}
     mark = " (IN-SAMPLE: see the warning)" if seen else ""
     return Result(
         command="predict",

@@ -28,12 +28,13 @@ from anticipate.demand.inputs import (
 )
 from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
+from anticipate.models import honesty
 from anticipate.models.scoring import model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
     item_warnings,
     load_data,
-    load_registered,
+    load_with_source,
     open_tracker,
     refuse_out_in_data,
     require_model_store,
@@ -77,7 +78,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
     refuse_out_in_data(out, settings)
     ds = load_data(settings, cluster=True)
     require_reference_tables(ds, "forecast")
-    wrapper, uri = load_registered(settings, model, default_alias="production")
+    wrapper, uri, source = load_with_source(settings, model, default_alias="production")
     items = item_warnings(ds, spec_of(wrapper).item_level)  # or exit 2: no SKU has a category
     cutoff_ts = resolve_cutoff(
         cutoff,
@@ -86,6 +87,8 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         purpose="production",
         command="forecast",
     )
+    seen = honesty.in_sample_warning(wrapper.meta, cutoff_ts, uri=uri, what="this forecast is",
+                                     name="cutoff", option="--cutoff")
     fc = compute_forecast(settings, ds, wrapper, uri, cutoff_ts)
     write_parquet(fc.table, out)
     metrics = {"mu_total": float(fc.table["mu"].sum()), "var_total": float(fc.table["var"].sum())}
@@ -96,7 +99,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         cutoff=dates.fmt(cutoff_ts),
         data_digest=ds.digest,
         data_source=str(ds.path),
-        extra_tags={tags.TAG_MODEL_URI: uri},
+        extra_tags=model_tags(uri, source),
     ) as run:
         run.log_metrics(metrics)
         run.log_artifact(out)
@@ -105,14 +108,24 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         run_id=run.run_id,
         metrics=metrics,
         counts={"cells": len(fc.table), "skus": int(fc.table["sku"].nunique())},
-        outputs={"forecast": str(out), "model_uri": uri},
+        outputs={"forecast": str(out), "model_uri": uri,
+                 **{k: v for k, v in _source_keys(source).items() if v}},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
-        warnings=[*items, *model_warnings(wrapper, settings.cfg, cutoff_ts), *fc.warnings,
+        warnings=[*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts, ds),
+                  *fc.warnings,
                   *dates.history_warnings(ds.orders["order_ts"], cutoff_ts),
                   *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                                 order_ts=ds.orders["order_ts"])],
     )
+
+
+def model_tags(uri: str, source: dict[str, str | None]) -> dict[str, str]:
+    """The MLflow tags naming the model a run scored with: its URI as given (``models:/NAME@production``)
+    and, where known, the registry version and ``train`` run id it resolved to when loaded, so a plan
+    says which model made it even after the alias has moved."""
+    found = {tags.TAG_MODEL_VERSION: source.get("version"), tags.TAG_MODEL_RUN: source.get("run_id")}
+    return {tags.TAG_MODEL_URI: uri, **{k: v for k, v in found.items() if v}}
 
 
 # --------------------------------------------------------------------------- allocate
@@ -142,9 +155,9 @@ def run_allocate(
         stale = check_staleness(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
-        wrapper, uri = load_registered(settings, model, default_alias="production")
+        wrapper, uri, source = load_with_source(settings, model, default_alias="production")
         warnings = stale + dates.history_warnings(ds.orders["order_ts"], date_ts)
-        warnings += _rests_on(settings, ds, wrapper, date_ts)
+        warnings += _rests_on(settings, ds, wrapper, date_ts, uri)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
         warnings += fc.warnings
@@ -153,7 +166,7 @@ def run_allocate(
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
-        summary = _summary(plan, ds, uri, fc, settings.cfg, warnings)
+        summary = _summary(plan, ds, {"model_uri": uri, **_source_keys(source)}, fc, settings.cfg, warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
@@ -162,7 +175,7 @@ def run_allocate(
             cutoff=dates.fmt(date_ts),
             data_digest=ds.digest,
             data_source=str(ds.path),
-            extra_tags={tags.TAG_MODEL_URI: uri},
+            extra_tags=model_tags(uri, source),
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")
@@ -232,10 +245,17 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
     return solve_configured(instance, settings.cfg.allocate, lp_bound=lp_bound)
 
 
+def _source_keys(source: dict[str, str | None]) -> dict[str, str | None]:
+    """``summary.json``'s ``model_version`` and ``model_run_id``: what ``model_uri`` resolved to (None
+    where unknown: a local copy names no version)."""
+    return {"model_version": source.get("version"), "model_run_id": source.get("run_id")}
+
+
 def _summary(
-    plan: Any, ds: DataSet, uri: str, fc: ForecastOutput, cfg: Any, rests_on: list[str]
+    plan: Any, ds: DataSet, model: dict[str, str | None], fc: ForecastOutput, cfg: Any, rests_on: list[str]
 ) -> dict[str, Any]:
-    """``summary.json``: the plan's summary, its inputs' digests and forecast, where the centre is, a
+    """``summary.json``: the plan's summary, its inputs' digests and forecast, the model (``model``: its
+    ``model_uri``, ``model_version``, ``model_run_id``), where the centre is, a
     ``warning`` when the plan is not certified within ``allocate.gap_tolerance`` or empty, and
     ``input_warnings`` (``rests_on``: staleness, model, ingest) when there are any: published in the
     file itself, not only on stderr."""
@@ -247,7 +267,7 @@ def _summary(
     summary = plan_summary(plan, dict(ds.files), cfg.allocate.gap_tolerance)
     summary.update(
         {
-            "model_uri": uri,
+            **model,
             "cutoff": dates.fmt(fc.cutoff),
             "horizon_days": fc.horizon_days,
             "forecast_units": round(float(fc.table["mu"].sum()), 6),
@@ -262,12 +282,15 @@ def _summary(
     return summary
 
 
-def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp) -> list[str]:
-    """The warnings about what a plan at ``date`` rests on: SKUs without a category at the model's
-    category level (or exit 2 when none has one), the model against the config and the date, the
-    last ingest's warnings, and a ``date`` that has not begun in UTC when the night started."""
-    items = item_warnings(ds, spec_of(wrapper).item_level)
-    return (items + model_warnings(wrapper, settings.cfg, date) + _ingest_warnings(ds.path)
+def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp, uri: str) -> list[str]:
+    """The warnings about what a plan at ``date`` rests on: a model trained past ``date`` (it has seen the
+    plan's future), SKUs without a category at the model's category level (or exit 2 when none has
+    one), the model against the config and the date, the last ingest's warnings, and a ``date`` that
+    has not begun in UTC when the night started."""
+    seen = honesty.in_sample_warning(wrapper.meta, date, uri=uri, what="this plan is", name="plan date",
+                                     option="--date")
+    items = ([seen] if seen else []) + item_warnings(ds, spec_of(wrapper).item_level)
+    return (items + model_warnings(wrapper, settings.cfg, date, ds) + _ingest_warnings(ds.path)
             + dates.future_cutoff_warnings(date, now=settings.started_at, order_ts=ds.orders["order_ts"]))
 
 
