@@ -28,9 +28,7 @@ from anticipate.demand.new_demand import (
     configured_sku_windows,
     new_demand,
     new_demand_windows_at,
-    with_index,
-    year_ago_factor,
-    year_ago_history_days,
+    scaled_by_year_ago,
     year_ago_table,
 )
 from anticipate.features.build import item_column
@@ -201,14 +199,8 @@ def forecast_parts(
     if year_ago_index:
         table = year_ago_table(orders, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
                                windows=new_demand_windows, item_level=item_level, products=products)
-        first = start.first
-        history = 0 if first is None else year_ago_history_days(first, cutoff, horizon_days=horizon_days,
-                                                                windows=new_demand_windows)
-        index, warning = year_ago_factor(table, new_demand_windows, history_days=history, cutoff=cutoff,
-                                         lookback_days=lookback_days, horizon_days=horizon_days)
-        new = with_index(new, index)
-        if warning is not None and warnings is not None:
-            warnings.append(warning)
+        new = scaled_by_year_ago(new, table, start, cutoff, horizon_days=horizon_days,
+                                 lookback_days=lookback_days, windows=new_demand_windows, warnings=warnings)
     return {"candidates": candidate_demand(scored, item_level=item_level, shares=shares), "new": new}
 
 

@@ -337,3 +337,18 @@ def year_ago_factor(
 def with_index(new: pd.DataFrame, index: float) -> pd.DataFrame:
     """New demand ``region, sku, mu, var`` with both moments multiplied by ``index`` (``var >= mu`` kept)."""
     return new.assign(mu=new["mu"] * index, var=new["var"] * index)
+
+
+def scaled_by_year_ago(new: pd.DataFrame, table: pd.DataFrame, start: dates.HistoryStart,
+                       cutoff: pd.Timestamp, *, horizon_days: int, lookback_days: int, windows: int,
+                       warnings: list[str] | None = None) -> pd.DataFrame:
+    """``new`` demand times the year-ago index of ``table`` (:func:`year_ago_table`'s, summed over
+    partitions on Dask), 1 without enough history after ``start`` (:func:`year_ago_history_days`); the
+    index's warning, if any, appended to ``warnings``. The one step the local and the Dask forecast share."""
+    history = 0 if start.first is None else year_ago_history_days(start.first, cutoff,
+                                                                  horizon_days=horizon_days, windows=windows)
+    index, warning = year_ago_factor(table, windows, history_days=history, cutoff=cutoff,
+                                     lookback_days=lookback_days, horizon_days=horizon_days)
+    if warning is not None and warnings is not None:
+        warnings.append(warning)
+    return with_index(new, index)

@@ -307,9 +307,7 @@ def forecast_dask(
         new_demand_from_table,
         new_demand_windows_at,
         non_candidate_table,
-        with_index,
-        year_ago_factor,
-        year_ago_history_days,
+        scaled_by_year_ago,
         year_ago_table,
     )
 
@@ -344,11 +342,6 @@ def forecast_dask(
              *([tree_reduce(sum_tables, yas, [])] if yas else [])]))
     new = new_demand_from_table(new, windows, sku_windows)
     if ya:
-        history = 0 if first.first is None else year_ago_history_days(
-            first.first, cutoff, horizon_days=horizon, windows=windows)
-        index, warning = year_ago_factor(ya[0], windows, history_days=history,
-                                         lookback_days=lookback, cutoff=cutoff, horizon_days=horizon)
-        new = with_index(new, index)
-        if warning is not None and warnings is not None:
-            warnings.append(warning)
+        new = scaled_by_year_ago(new, ya[0], first, cutoff, horizon_days=horizon, lookback_days=lookback,
+                                 windows=windows, warnings=warnings)
     return to_warehouses([cand, new], region_map, dispersion=fc.dispersion)
