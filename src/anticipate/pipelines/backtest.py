@@ -27,6 +27,7 @@ from anticipate.pipelines._common import item_warnings, load_data, log, open_tra
 from anticipate.progress import track
 from anticipate.storage.files import write_json, write_parquet
 from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+from anticipate.tracking import tags
 
 FIGURES = ("value_captured.png", "interval_reliability.png", "fill_rate_by_warehouse.png")
 #: What ``backtest --out`` holds; an existing --out holding anything else is refused.
@@ -126,8 +127,10 @@ def run_backtest(
         log.warning(w)
     ctx = build_context(settings.cfg, ds, wrapper)
     tracker = open_tracker(settings)
+    every_cutoff = tags.cutoffs_value([dates.fmt(c) for c in cut_list])  # runs compare reads all, not `first`
     with tracker.run(
-        "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path)
+        "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path),
+        extra_tags={tags.TAG_CUTOFFS: every_cutoff},
     ) as parent:
         outcomes = _run_cutoffs(ctx, cut_list, tracker, parent.run_id, progress=settings.progress)
         warnings += [w for o in outcomes for w in o.warnings]

@@ -12,11 +12,11 @@ sweep's metric) the verdict is that metric's winner, so ``runs compare`` and the
 sweep's ``<- best`` cannot disagree.
 
 Runs that are not like for like (:func:`unlike_reasons`: other data, other cutoffs, another
-prediction task, or scored in sample) get no winner at all, neither overall nor per metric:
-the table shows their values and deltas, the warnings say why, and the verdict says that no
-winner is named and for what reason (:func:`no_winner`). A horizon sweep's base and best child
-are such runs: the sweep marks its best child on its metric, the comparison under it names no
-winner.
+prediction task, or scored in sample) get
+no winner at all, neither overall nor per metric: the table shows their values and deltas, the
+warnings say why, and the verdict says that no winner is named and for what reason
+(:func:`no_winner`). A horizon sweep's base and best child are such runs: the sweep
+marks its best child on its metric, the comparison under it names no winner.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from anticipate.tracking.tags import LIKE_FOR_LIKE_TAGS, TAG_IN_SAMPLE
+from anticipate.tracking.tags import (
+    TAG_CUTOFF,
+    TAG_CUTOFFS,
+    TAG_DIGEST,
+    TAG_IN_SAMPLE,
+)
 
 #: The prefix of a logged name that still means "this run's model" (validation metrics).
 MODEL_PREFIXES = frozenset({"val"})
@@ -110,35 +115,72 @@ def compare_metrics(runs: list[Any]) -> tuple[dict[str, dict[str, Any]], list[st
     return table, [m for m in union if m not in shared]
 
 
-#: The config keys (run params) that define what a model predicts: runs that differ in one score
-#: different pairs (items, horizons), so their metrics cannot rank them.
-TASK_PARAMS = ("model.item_level", "time.horizon_days")
+#: The config keys (run params) that decide which pairs are scored or what their label is: runs that
+#: differ in one are scored on other pairs or labels, so their metrics cannot rank them (every command).
+TASK_PARAMS = (
+    "model.item_level",  # the item of a pair (SKU or category): other pairs, other labels
+    "time.horizon_days",  # the label: a purchase within this many days after the cutoff
+)
+
+
+def cutoff_set(run: Any) -> str | None:
+    """The cutoffs a run's metrics are over: a backtest's every cutoff (``anticipate.cutoffs``), another
+    run's one cutoff (``anticipate.cutoff``, so a one-cutoff backtest matches an evaluate at it)."""
+    return run.tags.get(TAG_CUTOFFS, run.tags.get(TAG_CUTOFF))
+
+
+def _tag_reasons(runs: list[Any]) -> list[tuple[str, str]]:
+    """Other data digests or other cutoffs (a backtest's full list of cutoffs, not only its first)."""
+    found = []
+    for what, tag, values in (("data", TAG_DIGEST, {r.tags.get(TAG_DIGEST) for r in runs}),
+                              ("cutoffs", TAG_CUTOFFS + " or " + TAG_CUTOFF, {cutoff_set(r) for r in runs})):
+        if len(values) > 1:
+            shown = " | ".join(sorted(_short(v, what) for v in values))
+            found.append((
+                f"they used different {what}",
+                f"the runs used different {what} ({tag}: {shown}); their metrics are not like for like",
+            ))
+    old = sorted(r.run_id[:8] for r in runs if r.command == "backtest" and TAG_CUTOFFS not in r.tags)
+    if old and not any(reason.endswith("cutoffs") for reason, _ in found):
+        found.append((
+            f"run(s) {', '.join(old)} recorded only their first cutoff",
+            f"backtest run(s) {', '.join(old)} recorded only their first cutoff ({TAG_CUTOFF}; made before "
+            f"{TAG_CUTOFFS} was recorded), so whether the runs cover the same cutoffs is unknown; re-run "
+            "the backtest to compare it",
+        ))
+    return found
+
+
+def _short(value: str | None, what: str) -> str:
+    return str(value)[:12] if what == "data" else str(value)
+
+
+def _param_reasons(runs: list[Any], keys: list[str], what: str) -> list[tuple[str, str]]:
+    """One reason per key of ``keys`` whose values differ among the runs that record it; ``what`` is a key
+    of :data:`_CONSEQUENCE` (the short reason; its value ends the warning)."""
+    found = []
+    for key in keys:
+        values = {r.params.get(key) for r in runs if key in r.params}
+        if len(values) > 1:
+            found.append((f"{key} differs: {what}",
+                          _CONSEQUENCE[what].format(f"{key}: {', '.join(sorted(map(str, values)))}")))
+    return found
+
+
+_CONSEQUENCE = {
+    "they predict different things": "the runs predict different things ({}): their metrics are scored on "
+    "different pairs and labels and are not like for like",
+}
 
 
 def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     """Why the runs are not like for like, as (short reason, warning) pairs; empty when they are.
 
-    Different data digests or cutoffs (:data:`LIKE_FOR_LIKE_TAGS`), different prediction tasks
-    (:data:`TASK_PARAMS`), or a run scored in sample (``evaluate --in-sample``).
+    Different data digests or cutoffs (a backtest's every cutoff); different
+    prediction tasks (:data:`TASK_PARAMS`); or a run scored in sample (``evaluate --in-sample``).
     """
-    found = []
-    for tag in LIKE_FOR_LIKE_TAGS:
-        values = {r.tags.get(tag) for r in runs}
-        if len(values) > 1:
-            what = "data" if tag.endswith("digest") else "cutoffs"
-            found.append((
-                f"they used different {what}",
-                f"the runs used different {what} ({tag}: "
-                f"{', '.join(sorted(str(v)[:12] for v in values))}); their metrics are not like for like",
-            ))
-    for key in TASK_PARAMS:
-        values = {r.params.get(key) for r in runs if key in r.params}
-        if len(values) > 1:
-            found.append((
-                f"{key} differs: they predict different things",
-                f"the runs predict different things ({key}: {', '.join(sorted(map(str, values)))}): "
-                "their metrics are scored on different pairs and labels and are not like for like",
-            ))
+    found = _tag_reasons(runs)
+    found += _param_reasons(runs, list(TASK_PARAMS), "they predict different things")
     seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
     if seen:
         found.append((
@@ -223,8 +265,8 @@ def no_winner(c: Comparison) -> str | None:
     """Why no run is named the winner (None when one is): not like for like, or a tie."""
     if c.unlike:
         return (f"no winner named: the runs are not like for like ({'; '.join(c.unlike)}), so their "
-                "metrics cannot rank them; compare runs of one task scored out of sample on the same data "
-                "and cutoff")
+                "metrics cannot rank them; compare runs of one task scored out of sample "
+                "on the same data and cutoffs")
     return None if c.verdict is not None else _verdict(c)
 
 

@@ -1,0 +1,55 @@
+"""``runs compare``, ``runs list`` and ``experiment run`` name no winner between runs that are not like for
+like (audit28 f04, f05, f06, f13, f17): other cutoff sets, other lookbacks, other economics, in-sample
+scores, a parent and its own child, and grid keys a child never reads."""
+
+from __future__ import annotations
+
+from anticipate.tracking.reader import RunRecord
+
+DIGEST = "d" * 64
+
+
+def _run(run_id: str, command: str, metrics: dict[str, float], *, params: dict[str, str] | None = None,
+         **tags: str) -> RunRecord:
+    """A run record; a tag given as ``anticipate__cutoffs`` is ``anticipate.cutoffs``, None drops it."""
+    base = {"anticipate.command": command, "anticipate.cutoff": "2025-01-21",
+            "anticipate.data_digest": DIGEST}
+    if command == "backtest":
+        base["anticipate.cutoffs"] = "2025-01-21"
+    merged = {**base, **{k.replace("__", "."): v for k, v in tags.items()}}
+    kept = {k: v for k, v in merged.items() if v is not None}
+    return RunRecord(run_id, "0", command, "FINISHED", 0, 1, kept, params or {}, metrics)
+
+
+def test_backtests_over_other_cutoff_sets_sharing_the_first_get_no_winner() -> None:
+    """audit28 f04: {01-21} against {01-21, 01-28}: 'params: identical' and a winner, as only the first
+    cutoff (anticipate.cutoff) was compared."""
+    from anticipate.tracking.compare import compare_runs, comparison_text
+    from anticipate.tracking.tags import cutoffs_value
+
+    one = _run("a" * 32, "backtest", {"auc": 0.91, "wape": 0.77},
+               anticipate__cutoffs=cutoffs_value(["2025-01-21"]))
+    two = _run("b" * 32, "backtest", {"auc": 0.90, "wape": 0.80},
+               anticipate__cutoffs=cutoffs_value(["2025-01-28", "2025-01-21"]))
+    c = compare_runs([one, two])
+    assert c.verdict is None and c.wins is None and c.unlike == ["they used different cutoffs"]
+    assert "2025-01-21 | 2025-01-21,2025-01-28" in c.warnings[0]
+    said = "no winner named: the runs are not like for like (they used different cutoffs)"
+    assert said in comparison_text(c)
+    same = _run("c" * 32, "backtest", {"auc": 0.89, "wape": 0.81},
+                anticipate__cutoffs=cutoffs_value(["2025-01-21", "2025-01-28", "2025-01-21"]))
+    assert compare_runs([two, same]).verdict == 0  # one set, given in another order: like for like
+    old = _run("e" * 32, "backtest", {"auc": 0.88, "wape": 0.9}, anticipate__cutoffs=None)  # an older run
+    assert compare_runs([one, old]).unlike == [f"run(s) {'e' * 8} recorded only their first cutoff"]
+    evaluate = _run("f" * 32, "evaluate", {"auc": 0.5})  # one cutoff: a one-cutoff backtest's set
+    assert compare_runs([one, evaluate]).unlike == []
+
+
+def test_a_long_cutoff_list_is_recorded_as_its_count_and_digest() -> None:
+    from anticipate.tracking.tags import CUTOFFS_LIST_CHARS, cutoffs_value
+
+    days = [f"2025-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]
+    value = cutoffs_value(days)
+    assert len(",".join(days)) > CUTOFFS_LIST_CHARS
+    assert value.startswith("336 cutoffs 2025-01-01..2025-12-28 sha256:")
+    assert value == cutoffs_value(list(reversed(days))) != cutoffs_value(days[:-1])
