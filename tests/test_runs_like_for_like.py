@@ -53,3 +53,24 @@ def test_a_long_cutoff_list_is_recorded_as_its_count_and_digest() -> None:
     assert len(",".join(days)) > CUTOFFS_LIST_CHARS
     assert value.startswith("336 cutoffs 2025-01-01..2025-12-28 sha256:")
     assert value == cutoffs_value(list(reversed(days))) != cutoffs_value(days[:-1])
+
+
+def test_other_lookbacks_are_other_tasks_and_a_lookback_sweep_says_so() -> None:
+    """audit28 f05: lookback 365 scored 3,095 pairs, 60 scored 904; the 365-day run was named better and a
+    lookback sweep marked it best without a word."""
+    from anticipate.pipelines.experiment import ExperimentSpec, _experiment_result, task_warning
+    from anticipate.tracking.compare import TASK_PARAMS, compare_runs
+
+    assert {"time.lookback_days", "time.horizon_days", "model.item_level"} <= set(TASK_PARAMS)
+    long = _run("a" * 32, "evaluate", {"auc": 0.93}, params={"time.lookback_days": "365"})
+    short = _run("b" * 32, "evaluate", {"auc": 0.80}, params={"time.lookback_days": "60"})
+    c = compare_runs([long, short])
+    assert c.verdict is None and c.unlike == ["time.lookback_days differs: they predict different things"]
+    assert "time.lookback_days: 365, 60" in c.warnings[0]
+    spec = ExperimentSpec(name="lb", grid={"time.lookback_days": [60, 365]})
+    results = {k: {"run_id": k, "metrics": {"val.auc": v, "auc": v}, "overrides": {}}
+               for k, v in (("base", 0.93), ("c", 0.8))}
+    out = _experiment_result(spec, "p", results, "base", "base", 0, None)
+    assert any(w.startswith("the sweep varies time.lookback_days, which decides which pairs are scored")
+               for w in out.warnings)
+    assert task_warning(ExperimentSpec(name="m", grid={"model.train_windows": [2, 3]})) is None

@@ -87,6 +87,19 @@ def load_spec(path: Path) -> ExperimentSpec:
     return spec
 
 
+def task_warning(spec: ExperimentSpec) -> str | None:
+    """The warning of a sweep varying a key of :data:`anticipate.tracking.compare.TASK_PARAMS`."""
+    from anticipate.tracking.compare import TASK_PARAMS
+
+    keys = list(spec.grid or {}) + list(spec.random.space if spec.random else {})
+    varied = [k for k in keys if k in TASK_PARAMS]
+    if not varied:
+        return None
+    return (f"the sweep varies {', '.join(varied)}, which decides which pairs are scored or their label: "
+            "each child is scored on other pairs, so '<- best' ranks scores that are not like for like; "
+            "sweep model settings at one task")
+
+
 #: The metrics a child's train (``val.NAME``) and evaluate (``NAME``) both record: what a sweep can pick on.
 SWEEP_METRICS = ("auc", "ap", "logloss", "brier", "ece", "precision_at_10pct", "lift_at_10pct")
 
@@ -358,6 +371,7 @@ def _experiment_result(
     lines.append(comparison_text(compare) if compare else "the base config is the best child")
     best_r = results[best]
     warning = selection_warning(spec)
+    task = task_warning(spec)
     return Result(
         command="experiment run",
         run_id=parent_id,
@@ -369,5 +383,6 @@ def _experiment_result(
         counts={"children": len(results), "resumed": skipped},
         outputs={"best_run_id": best_r["run_id"]},
         text="\n".join(lines),
-        warnings=[*config_warnings, *([warning] if warning else []), *(compare.warnings if compare else [])],
+        warnings=[*config_warnings, *([warning] if warning else []), *([task] if task else []),
+                  *(compare.warnings if compare else [])],
     )

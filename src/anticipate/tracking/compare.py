@@ -15,7 +15,7 @@ Runs that are not like for like (:func:`unlike_reasons`: other data, other cutof
 prediction task, or scored in sample) get
 no winner at all, neither overall nor per metric: the table shows their values and deltas, the
 warnings say why, and the verdict says that no winner is named and for what reason
-(:func:`no_winner`). A horizon sweep's base and best child are such runs: the sweep
+(:func:`no_winner`). A horizon or lookback sweep's base and best child are such runs: the sweep
 marks its best child on its metric, the comparison under it names no winner.
 """
 
@@ -120,6 +120,7 @@ def compare_metrics(runs: list[Any]) -> tuple[dict[str, dict[str, Any]], list[st
 TASK_PARAMS = (
     "model.item_level",  # the item of a pair (SKU or category): other pairs, other labels
     "time.horizon_days",  # the label: a purchase within this many days after the cutoff
+    "time.lookback_days",  # the pairs: a customer x item with a line this many days before the cutoff
 )
 
 
