@@ -4,6 +4,8 @@ scores, a parent and its own child, and grid keys a child never reads."""
 
 from __future__ import annotations
 
+import pytest
+
 from anticipate.tracking.reader import RunRecord
 
 DIGEST = "d" * 64
@@ -74,3 +76,40 @@ def test_other_lookbacks_are_other_tasks_and_a_lookback_sweep_says_so() -> None:
     assert any(w.startswith("the sweep varies time.lookback_days, which decides which pairs are scored")
                for w in out.warnings)
     assert task_warning(ExperimentSpec(name="m", grid={"model.train_windows": [2, 3]})) is None
+
+
+@pytest.mark.parametrize("key", ["economics.value_local", "economics.cost_unsold",
+                                 "economics.move_cost_per_km", "network.max_service_km"])
+def test_plans_valued_in_other_money_get_no_winner(key: str) -> None:
+    """audit28 f06: allocate runs with value_local 4 and 8 (objectives 179.3 vs 391.7) got a winner."""
+    from anticipate.tracking.compare import compare_runs, no_winner
+
+    for command in ("allocate", "backtest"):
+        four = _run("a" * 32, command, {"objective": 179.3, "gap": 0.001}, params={key: "4.0"})
+        eight = _run("b" * 32, command, {"objective": 391.7, "gap": 0.001}, params={key: "8.0"})
+        c = compare_runs([four, eight])
+        assert c.verdict is None and c.wins is None
+        assert c.unlike == [f"{key} differs: their objectives are in different units"]
+        assert f"({key}: 4.0, 8.0)" in c.warnings[0] and "other money" in c.warnings[0]
+        assert no_winner(c).startswith("no winner named: the runs are not like for like")
+    # an evaluate's metrics do not depend on the economics: still ranked
+    a = _run("a" * 32, "evaluate", {"auc": 0.9}, params={key: "4.0"})
+    b = _run("b" * 32, "evaluate", {"auc": 0.8}, params={key: "8.0"})
+    assert compare_runs([a, b]).verdict == 0
+
+
+def test_allocate_objectives_under_other_forecasts_get_no_winner() -> None:
+    """An allocate objective is an expectation under the run's own forecast: another model or forecast.*
+    setting is another objective; a solver setting is what the comparison is for."""
+    from anticipate.tracking.compare import compare_runs
+
+    def alloc(run_id: str, objective: float, model: str = "models:/m/1", **params: str) -> RunRecord:
+        return _run(run_id * 32, "allocate", {"objective": objective},
+                    params={k.replace("__", "."): v for k, v in params.items()}, anticipate__model_uri=model)
+
+    assert compare_runs([alloc("a", 2.0, forecast__dispersion="1.0"),
+                         alloc("b", 3.0, forecast__dispersion="2.0")]).verdict is None
+    assert compare_runs([alloc("a", 2.0), alloc("b", 3.0, "models:/m/2")]).unlike == [
+        "they allocated with different models"]
+    assert compare_runs([alloc("a", 2.0, allocate__gap_tolerance="0.001"),
+                         alloc("b", 3.0, allocate__gap_tolerance="0.0001")]).verdict == 1

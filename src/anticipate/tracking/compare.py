@@ -12,7 +12,7 @@ sweep's metric) the verdict is that metric's winner, so ``runs compare`` and the
 sweep's ``<- best`` cannot disagree.
 
 Runs that are not like for like (:func:`unlike_reasons`: other data, other cutoffs, another
-prediction task, or scored in sample) get
+prediction task, plans valued in other money, or scored in sample) get
 no winner at all, neither overall nor per metric: the table shows their values and deltas, the
 warnings say why, and the verdict says that no winner is named and for what reason
 (:func:`no_winner`). A horizon or lookback sweep's base and best child are such runs: the sweep
@@ -30,6 +30,7 @@ from anticipate.tracking.tags import (
     TAG_CUTOFFS,
     TAG_DIGEST,
     TAG_IN_SAMPLE,
+    TAG_MODEL_URI,
 )
 
 #: The prefix of a logged name that still means "this run's model" (validation metrics).
@@ -123,6 +124,26 @@ TASK_PARAMS = (
     "time.lookback_days",  # the pairs: a customer x item with a line this many days before the cutoff
 )
 
+#: The commands whose metrics are a plan's money or its local fill: allocate (the objective) and backtest.
+PLAN_COMMANDS = frozenset({"allocate", "backtest"})
+
+#: The config keys that change what an allocate or backtest objective is measured in or the problem it
+#: is the optimum of: runs that differ in one have objectives in other money (audit28 f06: value_local
+#: 4 vs 8, objectives 179.3 vs 391.7), so no winner is named between them.
+PLAN_PARAMS = (
+    "economics.value_local",  # g, currency per unit sold locally: the objective's money
+    "economics.cost_unsold",  # h, currency per pre-positioned unit left unsold: the objective's money
+    "economics.move_cost_per_km",  # the cost of every move in the objective (currency per unit per km)
+    "network.max_service_km",  # which warehouse serves a region: what counts as local, km saved
+    "network.centre_lat",  # the centre the moves, their cost and the km saved are measured from
+    "network.centre_lon",
+)
+
+#: The config prefix of the keys that change an allocate run's forecast: its objective is the expected
+#: value under that forecast, so another forecast is another objective (a backtest scores its plans on
+#: the real orders, so forecast settings are what a backtest compares, and they are not listed for it).
+ALLOCATE_FORECAST_PREFIX = "forecast."
+
 
 def cutoff_set(run: Any) -> str | None:
     """The cutoffs a run's metrics are over: a backtest's every cutoff (``anticipate.cutoffs``), another
@@ -171,6 +192,10 @@ def _param_reasons(runs: list[Any], keys: list[str], what: str) -> list[tuple[st
 _CONSEQUENCE = {
     "they predict different things": "the runs predict different things ({}): their metrics are scored on "
     "different pairs and labels and are not like for like",
+    "their objectives are in different units": "the runs' plans are valued in other money or solve another "
+    "problem ({}): their objectives and value metrics cannot rank them",
+    "their objectives are under different forecasts": "the allocate runs forecast differently ({}): an "
+    "allocate objective is the expected value under the run's own forecast and cannot rank them",
 }
 
 
@@ -178,10 +203,22 @@ def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     """Why the runs are not like for like, as (short reason, warning) pairs; empty when they are.
 
     Different data digests or cutoffs (a backtest's every cutoff); different
-    prediction tasks (:data:`TASK_PARAMS`); or a run scored in sample (``evaluate --in-sample``).
+    prediction tasks (:data:`TASK_PARAMS`); for allocate and backtest runs, different economics or network
+    (:data:`PLAN_PARAMS`), for allocate runs a different forecast (``forecast.*``, the model); or a run
+    scored in sample (``evaluate --in-sample``).
     """
     found = _tag_reasons(runs)
     found += _param_reasons(runs, list(TASK_PARAMS), "they predict different things")
+    plans = [r for r in runs if r.command in PLAN_COMMANDS]
+    found += _param_reasons(plans, list(PLAN_PARAMS), "their objectives are in different units")
+    allocates = [r for r in runs if r.command == "allocate"]
+    forecast_keys = sorted({k for r in allocates for k in r.params if k.startswith(ALLOCATE_FORECAST_PREFIX)})
+    found += _param_reasons(allocates, forecast_keys, "their objectives are under different forecasts")
+    models = {r.tags.get(TAG_MODEL_URI) for r in allocates}
+    if len(models) > 1:
+        named = f"{TAG_MODEL_URI}: {', '.join(sorted(map(str, models)))}"
+        found.append(("they allocated with different models",
+                      _CONSEQUENCE["their objectives are under different forecasts"].format(named)))
     seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
     if seen:
         found.append((
@@ -266,8 +303,8 @@ def no_winner(c: Comparison) -> str | None:
     """Why no run is named the winner (None when one is): not like for like, or a tie."""
     if c.unlike:
         return (f"no winner named: the runs are not like for like ({'; '.join(c.unlike)}), so their "
-                "metrics cannot rank them; compare runs of one task scored out of sample "
-                "on the same data and cutoffs")
+                "metrics cannot rank them; compare runs of one task (and, for plans, one economics and "
+                "network) scored out of sample on the same data and cutoffs")
     return None if c.verdict is not None else _verdict(c)
 
 
