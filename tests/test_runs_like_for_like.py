@@ -4,6 +4,8 @@ scores, a parent and its own child, and grid keys a child never reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from anticipate.tracking.reader import RunRecord
@@ -113,3 +115,25 @@ def test_allocate_objectives_under_other_forecasts_get_no_winner() -> None:
         "they allocated with different models"]
     assert compare_runs([alloc("a", 2.0, allocate__gap_tolerance="0.001"),
                          alloc("b", 3.0, allocate__gap_tolerance="0.0001")]).verdict == 1
+
+
+@pytest.mark.parametrize("key", ["data.dir", "forecast.dispersion", "economics.value_local",
+                                 "network.max_service_km", "model.registered_name"])
+def test_a_grid_over_a_key_the_children_never_read_exits_2_naming_it(tmp_path: Path, key: str) -> None:
+    """audit28 f17: a grid over data.dir ran every child on --data and logged data.dir=w2 beside w1's scores;
+    grids over forecast.* / economics.* gave identical children and 'the base config is the best child'."""
+    from anticipate.errors import ConfigError
+    from anticipate.pipelines.experiment import load_spec
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"name: s\nmetric: auc\ngrid:\n  {key}: [1, 2]\n")
+    with pytest.raises(ConfigError) as err:
+        load_spec(path)
+    assert err.value.exit_code == 2
+    assert f"key 'grid.{key}'" in str(err.value) and "time., features., model." in str(err.value)
+    path.write_text(f"name: s\nrandom:\n  trials: 2\n  space:\n    {key}: [1, 2]\n")
+    with pytest.raises(ConfigError, match=rf"key 'random.space.{key}'"):
+        load_spec(path)
+    for fine in ("time.lookback_days", "features.families", "model.classifier.num_leaves"):
+        path.write_text(f"name: s\ngrid:\n  {fine}: [1]\n")
+        assert list(load_spec(path).grid or {}) == [fine]

@@ -84,7 +84,30 @@ def load_spec(path: Path) -> ExperimentSpec:
             "e.g. grid: {time.horizon_days: [3, 7, 14]}"
         )
     _check_metric(spec.metric, path)
+    _check_keys(spec, path)
     return spec
+
+
+#: The config sections a sweep may vary, the only ones a child's train and evaluate read (a grid over
+#: data.dir logged w2 beside w1's scores, one over forecast.* gave identical children: audit28 f17).
+SWEEP_SECTIONS = ("time", "features", "model")
+#: Keys in those sections that a child does not read either (its model is logged, not registered).
+UNSWEPT_KEYS = ("model.registered_name",)
+
+
+def _check_keys(spec: ExperimentSpec, path: Path) -> None:
+    """ConfigError (exit 2) naming the first grid / random key a child does not read."""
+    keys = list(spec.grid or {}) + list(spec.random.space if spec.random else {})
+    where = "grid" if spec.grid is not None else "random.space"
+    for key in keys:
+        if key.split(".", 1)[0] not in SWEEP_SECTIONS or key in UNSWEPT_KEYS:
+            raise ConfigError(
+                f"experiment file {path}: key '{where}.{key}': a sweep's children train and evaluate on the "
+                f"command's --data with the model settings, and never read {key}, so its children would "
+                f"differ only in name; vary keys under {', '.join(s + '.' for s in SWEEP_SECTIONS)} "
+                f"(not {', '.join(UNSWEPT_KEYS)}), and run one sweep per data directory (--data) or "
+                "compare backtests for economics, network and forecast settings"
+            )
 
 
 def task_warning(spec: ExperimentSpec) -> str | None:
