@@ -117,6 +117,26 @@ def test_allocate_objectives_under_other_forecasts_get_no_winner() -> None:
                          alloc("b", 3.0, allocate__gap_tolerance="0.0001")]).verdict == 1
 
 
+def test_runs_list_marks_an_in_sample_score(tmp_path: Path) -> None:
+    """audit28 f13: an evaluate --in-sample auc was listed unmarked beside test scores (text and --json)."""
+    from anticipate.config import Config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines.runs import IN_SAMPLE_MARK, run_runs_list
+    from anticipate.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, artifact_location=str(tmp_path / "mlartifacts"))
+    for in_sample, auc in (("false", 0.8), ("true", 0.97)):
+        tagged = {"anticipate.in_sample": in_sample}
+        with tracker.run("evaluate", cutoff="2025-01-14", extra_tags=tagged) as run:
+            run.log_metrics({"auc": auc})
+    listed = run_runs_list(Settings(cfg=Config(), data_dir=tmp_path, tracking_uri=uri, progress=False))
+    rows = listed.extra["runs"]
+    assert [(r["metrics"]["auc"], r["in_sample"]) for r in rows] == [(0.97, True), (0.8, False)]
+    flattered, honest = listed.text.splitlines()[1:]
+    assert flattered.endswith(f"auc=0.97  {IN_SAMPLE_MARK}") and IN_SAMPLE_MARK not in honest
+
+
 @pytest.mark.parametrize("key", ["data.dir", "forecast.dispersion", "economics.value_local",
                                  "network.max_service_km", "model.registered_name"])
 def test_a_grid_over_a_key_the_children_never_read_exits_2_naming_it(tmp_path: Path, key: str) -> None:
