@@ -110,6 +110,13 @@ def _check_backtest_outputs(world: Path, back: dict, table: pd.DataFrame) -> Non
     )
     assert sorted(r.data.tags["anticipate.cutoff"] for r in children) == list(CUTOFFS)
     assert all("value_captured" in r.data.metrics for r in children)
+    parent = client.get_run(back["run_id"]).data.tags  # every cutoff, and the children's data digest
+    assert parent["anticipate.cutoffs"] == ",".join(CUTOFFS) and parent["anticipate.cutoff"] == CUTOFFS[0]
+    assert {r.data.tags["anticipate.data_digest"] for r in children} == {parent["anticipate.data_digest"]}
+    child = next(r.info.run_id for r in children if r.data.tags["anticipate.cutoff"] == CUTOFFS[0])
+    compared = _json(world, "runs", "compare", back["run_id"], child)
+    assert compared["winner"] is None and "different data" not in compared["no_winner"]
+    assert f"run {child[:8]} is a child of run {back['run_id'][:8]}" in compared["no_winner"]
 
 
 @pytest.mark.slow

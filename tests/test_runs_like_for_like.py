@@ -117,6 +117,25 @@ def test_allocate_objectives_under_other_forecasts_get_no_winner() -> None:
                          alloc("b", 3.0, allocate__gap_tolerance="0.0001")]).verdict == 1
 
 
+def test_a_backtest_compared_with_its_own_child_says_so_not_other_data() -> None:
+    """audit28: a backtest-cutoff child recorded no data digest, so comparing it with its parent said 'they
+    used different data'; children now carry the digest, and older ones take their parent's."""
+    from anticipate.tracking.compare import compare_runs
+
+    parent = _run("a" * 32, "backtest", {"auc": 0.9}, anticipate__cutoffs="2025-01-21,2025-01-28")
+    old_child = _run("b" * 32, "backtest-cutoff", {"auc": 0.95}, anticipate__data_digest=None,
+                     mlflow__parentRunId="a" * 32)
+    c = compare_runs([parent, old_child])
+    assert c.verdict is None
+    assert c.unlike[0] == f"run {'b' * 8} is a child of run {'a' * 8} (backtest-cutoff of one backtest)"
+    assert "they used different data" not in c.unlike
+    assert "they used different cutoffs" in c.unlike  # all its cutoffs against one: true, and said
+    sibling = _run("c" * 32, "backtest-cutoff", {"auc": 0.93}, anticipate__cutoff="2025-01-28",
+                   mlflow__parentRunId="a" * 32)
+    assert compare_runs([old_child, sibling]).unlike == ["they used different data",
+                                                         "they used different cutoffs"]
+
+
 def test_runs_list_marks_an_in_sample_score(tmp_path: Path) -> None:
     """audit28 f13: an evaluate --in-sample auc was listed unmarked beside test scores (text and --json)."""
     from anticipate.config import Config

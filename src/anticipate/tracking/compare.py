@@ -12,7 +12,7 @@ sweep's metric) the verdict is that metric's winner, so ``runs compare`` and the
 sweep's ``<- best`` cannot disagree.
 
 Runs that are not like for like (:func:`unlike_reasons`: other data, other cutoffs, another
-prediction task, plans valued in other money, or scored in sample) get
+prediction task, plans valued in other money, a parent and its child, or scored in sample) get
 no winner at all, neither overall nor per metric: the table shows their values and deltas, the
 warnings say why, and the verdict says that no winner is named and for what reason
 (:func:`no_winner`). A horizon or lookback sweep's base and best child are such runs: the sweep
@@ -31,6 +31,7 @@ from anticipate.tracking.tags import (
     TAG_DIGEST,
     TAG_IN_SAMPLE,
     TAG_MODEL_URI,
+    TAG_PARENT,
 )
 
 #: The prefix of a logged name that still means "this run's model" (validation metrics).
@@ -151,10 +152,34 @@ def cutoff_set(run: Any) -> str | None:
     return run.tags.get(TAG_CUTOFFS, run.tags.get(TAG_CUTOFF))
 
 
+def _data_digest(run: Any, by_id: dict[str, Any]) -> str | None:
+    """The run's data digest, or, for a child that did not record one, its parent's when compared too."""
+    own = run.tags.get(TAG_DIGEST)
+    parent = by_id.get(run.tags.get(TAG_PARENT, ""))
+    return own if own is not None or parent is None else parent.tags.get(TAG_DIGEST)
+
+
+def _family_reasons(runs: list[Any]) -> list[tuple[str, str]]:
+    """A run compared with its own parent (a backtest and one of its cutoffs, a sweep and a variant)."""
+    by_id = {r.run_id: r for r in runs}
+    found = []
+    for run in runs:
+        parent = by_id.get(run.tags.get(TAG_PARENT, ""))
+        if parent is not None:
+            child, whole = run.run_id[:8], parent.run_id[:8]
+            found.append((
+                f"run {child} is a child of run {whole} ({run.command} of one {parent.command})",
+                f"run {child} is a child of run {whole}: one {run.command} of that {parent.command}, whose "
+                "metrics are over all its children; compare children with children, parents with parents",
+            ))
+    return found
+
+
 def _tag_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     """Other data digests or other cutoffs (a backtest's full list of cutoffs, not only its first)."""
+    by_id = {r.run_id: r for r in runs}
     found = []
-    for what, tag, values in (("data", TAG_DIGEST, {r.tags.get(TAG_DIGEST) for r in runs}),
+    for what, tag, values in (("data", TAG_DIGEST, {_data_digest(r, by_id) for r in runs}),
                               ("cutoffs", TAG_CUTOFFS + " or " + TAG_CUTOFF, {cutoff_set(r) for r in runs})):
         if len(values) > 1:
             shown = " | ".join(sorted(_short(v, what) for v in values))
@@ -202,12 +227,12 @@ _CONSEQUENCE = {
 def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     """Why the runs are not like for like, as (short reason, warning) pairs; empty when they are.
 
-    Different data digests or cutoffs (a backtest's every cutoff); different
+    A run and its own parent; different data digests or cutoffs (a backtest's every cutoff); different
     prediction tasks (:data:`TASK_PARAMS`); for allocate and backtest runs, different economics or network
     (:data:`PLAN_PARAMS`), for allocate runs a different forecast (``forecast.*``, the model); or a run
     scored in sample (``evaluate --in-sample``).
     """
-    found = _tag_reasons(runs)
+    found = _family_reasons(runs) + _tag_reasons(runs)
     found += _param_reasons(runs, list(TASK_PARAMS), "they predict different things")
     plans = [r for r in runs if r.command in PLAN_COMMANDS]
     found += _param_reasons(plans, list(PLAN_PARAMS), "their objectives are in different units")
