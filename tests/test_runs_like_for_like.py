@@ -62,8 +62,8 @@ def test_a_long_cutoff_list_is_recorded_as_its_count_and_digest() -> None:
 def test_other_lookbacks_are_other_tasks_and_a_lookback_sweep_says_so() -> None:
     """audit28 f05: lookback 365 scored 3,095 pairs, 60 scored 904; the 365-day run was named better and a
     lookback sweep marked it best without a word."""
-    from anticipate.pipelines.experiment import ExperimentSpec, _experiment_result, task_warning
-    from anticipate.tracking.compare import TASK_PARAMS, compare_runs
+    from anticipate.pipelines.experiment import ExperimentSpec, _experiment_result
+    from anticipate.tracking.compare import TASK_PARAMS, compare_runs, sweep_task_warning
 
     assert {"time.lookback_days", "time.horizon_days", "model.item_level"} <= set(TASK_PARAMS)
     long = _run("a" * 32, "evaluate", {"auc": 0.93}, params={"time.lookback_days": "365"})
@@ -77,7 +77,7 @@ def test_other_lookbacks_are_other_tasks_and_a_lookback_sweep_says_so() -> None:
     out = _experiment_result(spec, "p", results, "base", "base", 0, None)
     assert any(w.startswith("the sweep varies time.lookback_days, which decides which pairs are scored")
                for w in out.warnings)
-    assert task_warning(ExperimentSpec(name="m", grid={"model.train_windows": [2, 3]})) is None
+    assert sweep_task_warning(["model.train_windows", "features.families"]) is None
 
 
 @pytest.mark.parametrize("key", ["economics.value_local", "economics.cost_unsold",

@@ -97,9 +97,8 @@ UNSWEPT_KEYS = ("model.registered_name",)
 
 def _check_keys(spec: ExperimentSpec, path: Path) -> None:
     """ConfigError (exit 2) naming the first grid / random key a child does not read."""
-    keys = list(spec.grid or {}) + list(spec.random.space if spec.random else {})
     where = "grid" if spec.grid is not None else "random.space"
-    for key in keys:
+    for key in list(spec.grid or {}) + list(spec.random.space if spec.random else {}):
         if key.split(".", 1)[0] not in SWEEP_SECTIONS or key in UNSWEPT_KEYS:
             raise ConfigError(
                 f"experiment file {path}: key '{where}.{key}': a sweep's children train and evaluate on the "
@@ -108,19 +107,6 @@ def _check_keys(spec: ExperimentSpec, path: Path) -> None:
                 f"(not {', '.join(UNSWEPT_KEYS)}), and run one sweep per data directory (--data) or "
                 "compare backtests for economics, network and forecast settings"
             )
-
-
-def task_warning(spec: ExperimentSpec) -> str | None:
-    """The warning of a sweep varying a key of :data:`anticipate.tracking.compare.TASK_PARAMS`."""
-    from anticipate.tracking.compare import TASK_PARAMS
-
-    keys = list(spec.grid or {}) + list(spec.random.space if spec.random else {})
-    varied = [k for k in keys if k in TASK_PARAMS]
-    if not varied:
-        return None
-    return (f"the sweep varies {', '.join(varied)}, which decides which pairs are scored or their label: "
-            "each child is scored on other pairs, so '<- best' ranks scores that are not like for like; "
-            "sweep model settings at one task")
 
 
 #: The metrics a child's train (``val.NAME``) and evaluate (``NAME``) both record: what a sweep can pick on.
@@ -375,7 +361,7 @@ def _experiment_result(
     compare: Any,
     config_warnings: tuple[str, ...] | list[str] = (),
 ) -> Result:
-    from anticipate.tracking.compare import comparison_text
+    from anticipate.tracking.compare import comparison_text, sweep_task_warning
 
     chosen_on, tested = selection_metric(spec), reported_metric(spec)
     lines = [
@@ -394,7 +380,7 @@ def _experiment_result(
     lines.append(comparison_text(compare) if compare else "the base config is the best child")
     best_r = results[best]
     warning = selection_warning(spec)
-    task = task_warning(spec)
+    task = sweep_task_warning(list(spec.grid or {}) + list(spec.random.space if spec.random else {}))
     return Result(
         command="experiment run",
         run_id=parent_id,
@@ -406,6 +392,6 @@ def _experiment_result(
         counts={"children": len(results), "resumed": skipped},
         outputs={"best_run_id": best_r["run_id"]},
         text="\n".join(lines),
-        warnings=[*config_warnings, *([warning] if warning else []), *([task] if task else []),
+        warnings=[*config_warnings, *(w for w in (warning, task) if w),
                   *(compare.warnings if compare else [])],
     )

@@ -254,6 +254,16 @@ def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     return found
 
 
+def sweep_task_warning(keys: list[str]) -> str | None:
+    """The warning of a sweep whose grid (or random space) ``keys`` vary a :data:`TASK_PARAMS` key."""
+    varied = [k for k in keys if k in TASK_PARAMS]
+    if not varied:
+        return None
+    return (f"the sweep varies {', '.join(varied)}, which decides which pairs are scored or their label: "
+            "each child is scored on other pairs, so '<- best' ranks scores that are not like for like; "
+            "sweep model settings at one task")
+
+
 def data_warnings(runs: list[Any]) -> list[str]:
     """Warnings when the runs are not like for like (:func:`unlike_reasons`) or come from different
     commands."""
