@@ -350,7 +350,7 @@ def test_the_best_child_is_chosen_on_validation_and_reported_with_its_test_score
 
     results = {k: {"run_id": k, "metrics": {"val.auc": v, "auc": t}, "overrides": {"x": k}}
                for k, v, t in (("base", 0.70, 0.71), ("child1", 0.72, 0.80), ("child2", 0.75, 0.74))}
-    spec = experiment.ExperimentSpec(name="s", metric="auc", grid={"time.horizon_days": [3]})
+    spec = experiment.ExperimentSpec(name="s", metric="auc", grid={"model.train_windows": [3]})
     assert experiment.selection_metric(spec) == "val.auc" and experiment.reported_metric(spec) == "auc"
     best = experiment._best(results, experiment.selection_metric(spec), "base")
     assert best == "child2"

@@ -110,23 +110,31 @@ def _check_backtest_outputs(world: Path, back: dict, table: pd.DataFrame) -> Non
     )
     assert sorted(r.data.tags["anticipate.cutoff"] for r in children) == list(CUTOFFS)
     assert all("value_captured" in r.data.metrics for r in children)
+    parent = client.get_run(back["run_id"]).data.tags  # every cutoff, and the children's data digest
+    assert parent["anticipate.cutoffs"] == ",".join(CUTOFFS) and parent["anticipate.cutoff"] == CUTOFFS[0]
+    assert {r.data.tags["anticipate.data_digest"] for r in children} == {parent["anticipate.data_digest"]}
+    child = next(r.info.run_id for r in children if r.data.tags["anticipate.cutoff"] == CUTOFFS[0])
+    compared = _json(world, "runs", "compare", back["run_id"], child)
+    assert compared["winner"] is None and "different data" not in compared["no_winner"]
+    assert f"run {child[:8]} is a child of run {back['run_id'][:8]}" in compared["no_winner"]
 
 
 @pytest.mark.slow
 def test_runs_list_and_compare_mark_the_better_run(world: Path, world_copy: TrainedWorld) -> None:
     base = world_copy.train  # the world's own training run
     changed = world / "changed.yaml"
-    changed.write_text(WORLD_CONFIG + "\ntime:\n  lookback_days: 120\n")
+    changed.write_text(WORLD_CONFIG + "\nfeatures:\n  families: [customer, customer_item, item, calendar]\n")
     done = run_cli("--json", "--data", "data", "--config", str(changed), "train", cwd=world)
     assert done.returncode == 0, done.stderr[-1000:]
     other = json.loads(done.stdout)
     listed = _json(world, "runs", "list", "--command", "train")
     assert listed["runs"][0]["run_id"] == other["run_id"]  # newest first
     compared = _json(world, "runs", "compare", base["run_id"], other["run_id"], "--out", "cmp.png")
-    assert set(compared["params"]) == {"time.lookback_days"} | {
-        k for k in compared["params"] if k in {"train_pairs", "val_pairs", "train_cutoffs", "calibration"}
+    assert set(compared["params"]) == {"features.families"} | {  # a model setting: one task, ranked
+        k for k in compared["params"]
+        if k in {"train_pairs", "val_pairs", "train_cutoffs", "calibration", "n_features"}
     }
-    assert "time.lookback_days" in compared["params"]
+    assert compared["winner"] is not None or compared["no_winner"].startswith("no winner: the runs tie")
     auc = compared["comparison"]["val.auc"]
     values = auc["values"]
     assert auc["best"] == (0 if values[0] > values[1] else 1)

@@ -39,6 +39,9 @@ def runs_list_cmd(settings_factory: Any, command_name: str | None, since: str | 
                   filter_string: str | None, limit: int, all_experiments: bool) -> Any:
     """List recent runs, newest first: command, cutoff, status, duration, headline metrics.
 
+    A run scored by evaluate --in-sample is marked "[in-sample: not a test score]"
+    ("in_sample": true in --json).
+
     \b
     Examples:
       anticipate runs list
@@ -61,10 +64,12 @@ def runs_list_cmd(settings_factory: Any, command_name: str | None, since: str | 
 def runs_compare_cmd(settings_factory: Any, run_ids: tuple[str, ...], out: Path | None) -> Any:
     """Compare runs: params that differ, metrics side by side with deltas and the winner.
 
-    Warns when the runs used different data or cutoffs, predict different things
-    (model.item_level, time.horizon_days), scored in sample, or come from different
-    commands. Runs that are not like for like get the table but no winner (--json:
-    winner null, no_winner the reason).
+    Warns when the runs used different data or cutoffs (a backtest's every cutoff),
+    predict different things (model.item_level, time.horizon_days, time.lookback_days),
+    value their plans in other money (allocate, backtest: economics.*, network.*; allocate
+    also forecast.* and the model), are a run and its own child, scored in sample, or
+    come from different commands. Runs that are not like for like get the table but no
+    winner (--json: winner null, no_winner the reason).
 
     \b
     Examples:
@@ -98,7 +103,9 @@ def experiment_run_cmd(settings_factory: Any, spec: Path) -> Any:
     sweep resumes where it stopped. Ends with the best child compared to the base: chosen
     on the file's metric over each child's validation window (val.auc for metric: auc) and
     reported with its test score at the evaluation cutoff (select_on: test chooses on the
-    test score, with a warning that it is then a selection score).
+    test score, with a warning that it is then a selection score). A grid may vary only
+    time.*, features.* and model.* keys: every child runs on --data, so any other key
+    (data.dir, forecast.*, economics.*, ...) exits 2.
 
     \b
     Examples:

@@ -27,6 +27,7 @@ from anticipate.pipelines._common import item_warnings, load_data, log, open_tra
 from anticipate.progress import track
 from anticipate.storage.files import write_json, write_parquet
 from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
+from anticipate.tracking import tags
 
 FIGURES = ("value_captured.png", "interval_reliability.png", "fill_rate_by_warehouse.png")
 #: What ``backtest --out`` holds; an existing --out holding anything else is refused.
@@ -60,9 +61,10 @@ def _write_outputs(
 
 
 def _run_cutoffs(
-    ctx: Context, cut_list: list[pd.Timestamp], tracker: Any, parent_id: str, *, progress: bool
+    ctx: Context, cut_list: list[pd.Timestamp], tracker: Any, parent_id: str, *, progress: bool, digest: str
 ) -> list[CutoffOutcome]:
-    """Backtest each cutoff in turn, logging its metrics to a child run of ``parent_id``."""
+    """Backtest each cutoff in turn, logging its metrics to a child run of ``parent_id`` tagged with the
+    data's ``digest`` (without it a child compared with its parent was said to use other data)."""
     outcomes = []
     for cutoff in track(cut_list, total=len(cut_list), enabled=progress, description="backtest"):
         outcome = run_cutoff(ctx, cutoff)
@@ -71,6 +73,7 @@ def _run_cutoffs(
             cutoff=dates.fmt(cutoff),
             parent_run_id=parent_id,
             run_name=f"backtest {dates.fmt(cutoff)}",
+            extra_tags={tags.TAG_DIGEST: digest},
         ) as child:
             child.log_metrics(outcome.metrics)
         outcomes.append(outcome)
@@ -126,10 +129,13 @@ def run_backtest(
         log.warning(w)
     ctx = build_context(settings.cfg, ds, wrapper)
     tracker = open_tracker(settings)
+    every_cutoff = tags.cutoffs_value([dates.fmt(c) for c in cut_list])  # runs compare reads all, not `first`
     with tracker.run(
-        "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path)
+        "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path),
+        extra_tags={tags.TAG_CUTOFFS: every_cutoff},
     ) as parent:
-        outcomes = _run_cutoffs(ctx, cut_list, tracker, parent.run_id, progress=settings.progress)
+        outcomes = _run_cutoffs(ctx, cut_list, tracker, parent.run_id, progress=settings.progress,
+                                digest=ds.digest)
         warnings += [w for o in outcomes for w in o.warnings]
         by_cutoff = {dates.fmt(c): o.metrics for c, o in zip(cut_list, outcomes, strict=True)}
         overall = report.overall(list(by_cutoff.values()))

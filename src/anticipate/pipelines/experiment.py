@@ -85,7 +85,29 @@ def load_spec(path: Path) -> ExperimentSpec:
             "e.g. grid: {time.horizon_days: [3, 7, 14]}"
         )
     _check_metric(spec.metric, path)
+    _check_keys(spec, path)
     return spec
+
+
+#: The config sections a sweep may vary, the only ones a child's train and evaluate read (a grid over
+#: data.dir logged w2 beside w1's scores, one over forecast.* gave identical children: audit28 f17).
+SWEEP_SECTIONS = ("time", "features", "model")
+#: Keys in those sections that a child does not read either (its model is logged, not registered).
+UNSWEPT_KEYS = ("model.registered_name",)
+
+
+def _check_keys(spec: ExperimentSpec, path: Path) -> None:
+    """ConfigError (exit 2) naming the first grid / random key a child does not read."""
+    where = "grid" if spec.grid is not None else "random.space"
+    for key in list(spec.grid or {}) + list(spec.random.space if spec.random else {}):
+        if key.split(".", 1)[0] not in SWEEP_SECTIONS or key in UNSWEPT_KEYS:
+            raise ConfigError(
+                f"experiment file {path}: key '{where}.{key}': a sweep's children train and evaluate on the "
+                f"command's --data with the model settings, and never read {key}, so its children would "
+                f"differ only in name; vary keys under {', '.join(s + '.' for s in SWEEP_SECTIONS)} "
+                f"(not {', '.join(UNSWEPT_KEYS)}), and run one sweep per data directory (--data) or "
+                "compare backtests for economics, network and forecast settings"
+            )
 
 
 #: The metrics a child's train (``val.NAME``) and evaluate (``NAME``) both record: what a sweep can pick on.
@@ -340,7 +362,7 @@ def _experiment_result(
     compare: Any,
     config_warnings: tuple[str, ...] | list[str] = (),
 ) -> Result:
-    from anticipate.tracking.compare import comparison_text
+    from anticipate.tracking.compare import comparison_text, sweep_task_warning
 
     chosen_on, tested = selection_metric(spec), reported_metric(spec)
     lines = [
@@ -359,6 +381,7 @@ def _experiment_result(
     lines.append(comparison_text(compare) if compare else "the base config is the best child")
     best_r = results[best]
     warning = selection_warning(spec)
+    task = sweep_task_warning(list(spec.grid or {}) + list(spec.random.space if spec.random else {}))
     return Result(
         command="experiment run",
         run_id=parent_id,
@@ -370,5 +393,6 @@ def _experiment_result(
         counts={"children": len(results), "resumed": skipped},
         outputs={"best_run_id": best_r["run_id"]},
         text="\n".join(lines),
-        warnings=[*config_warnings, *([warning] if warning else []), *(compare.warnings if compare else [])],
+        warnings=[*config_warnings, *(w for w in (warning, task) if w),
+                  *(compare.warnings if compare else [])],
     )

@@ -4,8 +4,9 @@
 shows only the params that differ and the model's own metrics side by side (not the
 baselines' or the oracle's), with the delta to the first run and which run is
 better by each metric's direction; ties have no winner. Runs that are not like for like
-(different data, cutoffs, ``model.item_level`` or ``time.horizon_days``, or scored in sample)
-get the table and the warnings but no winner, and the output says why. It can write one PNG
+(:func:`anticipate.tracking.compare.unlike_reasons`: different data, cutoffs, prediction task,
+economics, a parent and its child, or scored in sample) get the table and the warnings but no
+winner, and the output says why. It can write one PNG
 overlaying the runs' calibration and lift curves (from their ``curves.json`` artifacts). Run
 ids may be given as any unique prefix, such as the 8 characters ``runs list`` prints.
 """
@@ -31,6 +32,9 @@ HEADLINE_METRICS = (
     "wape",
     "coverage_80",
 )
+
+#: What ``runs list`` prints after the metrics of a run scored in sample (``evaluate --in-sample``).
+IN_SAMPLE_MARK = "[in-sample: not a test score]"
 
 
 def build_filters(command: str | None, since: str | None, extra: str | None) -> list[str]:
@@ -64,7 +68,8 @@ def run_runs_list(
     limit: int = 20,
     all_experiments: bool = False,
 ) -> Result:
-    """The recent runs, newest first: command, cutoff, status, duration (s), headline metrics.
+    """The recent runs, newest first: command, cutoff, status, duration (s), headline metrics, and
+    :data:`IN_SAMPLE_MARK` (``in_sample`` in the JSON) on a run scored in sample.
 
     ``command``: one command or several separated by commas (``train,evaluate``): the newest ``limit``
     runs of any of them (one search per command, merged by start time).
@@ -87,7 +92,9 @@ def run_runs_list(
 
 
 def _list_row(run: Any) -> dict[str, Any]:
-    from anticipate.tracking.tags import TAG_CUTOFF
+    """One run of ``runs list``; ``in_sample``: scored by ``evaluate --in-sample`` at a cutoff its model
+    saw, so its metrics are not test scores (they were listed unmarked beside test scores: audit28 f13)."""
+    from anticipate.tracking.tags import TAG_CUTOFF, TAG_IN_SAMPLE
 
     return {
         "run_id": run.run_id,
@@ -97,6 +104,7 @@ def _list_row(run: Any) -> dict[str, Any]:
         "started": dt.datetime.fromtimestamp(run.start_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "duration_s": None if run.duration_s is None else round(run.duration_s, 1),
         "metrics": {k: run.metrics[k] for k in HEADLINE_METRICS if k in run.metrics},
+        "in_sample": run.tags.get(TAG_IN_SAMPLE) == "true",
     }
 
 
@@ -107,6 +115,7 @@ def _list_text(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         secs = "" if r["duration_s"] is None else f"{r['duration_s']:.1f}"
         metrics = "  ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
+        metrics += f"  {IN_SAMPLE_MARK}" if r["in_sample"] else ""
         lines.append(
             f"{r['run_id']:32}  {r['command']:10} {r['cutoff']:10} {r['status']:8} {r['started']:16} "
             f"{secs:>7}  {metrics}"

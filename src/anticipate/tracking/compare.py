@@ -12,11 +12,11 @@ sweep's metric) the verdict is that metric's winner, so ``runs compare`` and the
 sweep's ``<- best`` cannot disagree.
 
 Runs that are not like for like (:func:`unlike_reasons`: other data, other cutoffs, another
-prediction task, or scored in sample) get no winner at all, neither overall nor per metric:
-the table shows their values and deltas, the warnings say why, and the verdict says that no
-winner is named and for what reason (:func:`no_winner`). A horizon sweep's base and best child
-are such runs: the sweep marks its best child on its metric, the comparison under it names no
-winner.
+prediction task, plans valued in other money, a parent and its child, or scored in sample) get
+no winner at all, neither overall nor per metric: the table shows their values and deltas, the
+warnings say why, and the verdict says that no winner is named and for what reason
+(:func:`no_winner`). A horizon or lookback sweep's base and best child are such runs: the sweep
+marks its best child on its metric, the comparison under it names no winner.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from anticipate.tracking.tags import LIKE_FOR_LIKE_TAGS, TAG_IN_SAMPLE
+from anticipate.tracking.tags import (
+    TAG_CUTOFF,
+    TAG_CUTOFFS,
+    TAG_DIGEST,
+    TAG_IN_SAMPLE,
+    TAG_MODEL_URI,
+    TAG_PARENT,
+)
 
 #: The prefix of a logged name that still means "this run's model" (validation metrics).
 MODEL_PREFIXES = frozenset({"val"})
@@ -110,35 +117,133 @@ def compare_metrics(runs: list[Any]) -> tuple[dict[str, dict[str, Any]], list[st
     return table, [m for m in union if m not in shared]
 
 
-#: The config keys (run params) that define what a model predicts: runs that differ in one score
-#: different pairs (items, horizons), so their metrics cannot rank them.
-TASK_PARAMS = ("model.item_level", "time.horizon_days")
+#: The config keys (run params) that decide which pairs are scored or what their label is: runs that
+#: differ in one are scored on other pairs or labels, so their metrics cannot rank them (every command).
+TASK_PARAMS = (
+    "model.item_level",  # the item of a pair (SKU or category): other pairs, other labels
+    "time.horizon_days",  # the label: a purchase within this many days after the cutoff
+    "time.lookback_days",  # the pairs: a customer x item with a line this many days before the cutoff
+)
+
+#: The commands whose metrics are a plan's money or its local fill: allocate (the objective) and backtest.
+PLAN_COMMANDS = frozenset({"allocate", "backtest"})
+
+#: The config keys that change what an allocate or backtest objective is measured in or the problem it
+#: is the optimum of: runs that differ in one have objectives in other money (audit28 f06: value_local
+#: 4 vs 8, objectives 179.3 vs 391.7), so no winner is named between them.
+PLAN_PARAMS = (
+    "economics.value_local",  # g, currency per unit sold locally: the objective's money
+    "economics.cost_unsold",  # h, currency per pre-positioned unit left unsold: the objective's money
+    "economics.move_cost_per_km",  # the cost of every move in the objective (currency per unit per km)
+    "network.max_service_km",  # which warehouse serves a region: what counts as local, km saved
+    "network.centre_lat",  # the centre the moves, their cost and the km saved are measured from
+    "network.centre_lon",
+)
+
+#: The config prefix of the keys that change an allocate run's forecast: its objective is the expected
+#: value under that forecast, so another forecast is another objective (a backtest scores its plans on
+#: the real orders, so forecast settings are what a backtest compares, and they are not listed for it).
+ALLOCATE_FORECAST_PREFIX = "forecast."
+
+
+def cutoff_set(run: Any) -> str | None:
+    """The cutoffs a run's metrics are over: a backtest's every cutoff (``anticipate.cutoffs``), another
+    run's one cutoff (``anticipate.cutoff``, so a one-cutoff backtest matches an evaluate at it)."""
+    return run.tags.get(TAG_CUTOFFS, run.tags.get(TAG_CUTOFF))
+
+
+def _data_digest(run: Any, by_id: dict[str, Any]) -> str | None:
+    """The run's data digest, or, for a child that did not record one, its parent's when compared too."""
+    own = run.tags.get(TAG_DIGEST)
+    parent = by_id.get(run.tags.get(TAG_PARENT, ""))
+    return own if own is not None or parent is None else parent.tags.get(TAG_DIGEST)
+
+
+def _family_reasons(runs: list[Any]) -> list[tuple[str, str]]:
+    """A run compared with its own parent (a backtest and one of its cutoffs, a sweep and a variant)."""
+    by_id = {r.run_id: r for r in runs}
+    found = []
+    for run in runs:
+        parent = by_id.get(run.tags.get(TAG_PARENT, ""))
+        if parent is not None:
+            child, whole = run.run_id[:8], parent.run_id[:8]
+            found.append((
+                f"run {child} is a child of run {whole} ({run.command} of one {parent.command})",
+                f"run {child} is a child of run {whole}: one {run.command} of that {parent.command}, whose "
+                "metrics are over all its children; compare children with children, parents with parents",
+            ))
+    return found
+
+
+def _tag_reasons(runs: list[Any]) -> list[tuple[str, str]]:
+    """Other data digests or other cutoffs (a backtest's full list of cutoffs, not only its first)."""
+    by_id = {r.run_id: r for r in runs}
+    found = []
+    for what, tag, values in (("data", TAG_DIGEST, {_data_digest(r, by_id) for r in runs}),
+                              ("cutoffs", TAG_CUTOFFS + " or " + TAG_CUTOFF, {cutoff_set(r) for r in runs})):
+        if len(values) > 1:
+            shown = " | ".join(sorted(_short(v, what) for v in values))
+            found.append((
+                f"they used different {what}",
+                f"the runs used different {what} ({tag}: {shown}); their metrics are not like for like",
+            ))
+    old = sorted(r.run_id[:8] for r in runs if r.command == "backtest" and TAG_CUTOFFS not in r.tags)
+    if old and not any(reason.endswith("cutoffs") for reason, _ in found):
+        found.append((
+            f"run(s) {', '.join(old)} recorded only their first cutoff",
+            f"backtest run(s) {', '.join(old)} recorded only their first cutoff ({TAG_CUTOFF}; made before "
+            f"{TAG_CUTOFFS} was recorded), so whether the runs cover the same cutoffs is unknown; re-run "
+            "the backtest to compare it",
+        ))
+    return found
+
+
+def _short(value: str | None, what: str) -> str:
+    return str(value)[:12] if what == "data" else str(value)
+
+
+def _param_reasons(runs: list[Any], keys: list[str], what: str) -> list[tuple[str, str]]:
+    """One reason per key of ``keys`` whose values differ among the runs that record it; ``what`` is a key
+    of :data:`_CONSEQUENCE` (the short reason; its value ends the warning)."""
+    found = []
+    for key in keys:
+        values = {r.params.get(key) for r in runs if key in r.params}
+        if len(values) > 1:
+            found.append((f"{key} differs: {what}",
+                          _CONSEQUENCE[what].format(f"{key}: {', '.join(sorted(map(str, values)))}")))
+    return found
+
+
+_CONSEQUENCE = {
+    "they predict different things": "the runs predict different things ({}): their metrics are scored on "
+    "different pairs and labels and are not like for like",
+    "their objectives are in different units": "the runs' plans are valued in other money or solve another "
+    "problem ({}): their objectives and value metrics cannot rank them",
+    "their objectives are under different forecasts": "the allocate runs forecast differently ({}): an "
+    "allocate objective is the expected value under the run's own forecast and cannot rank them",
+}
 
 
 def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     """Why the runs are not like for like, as (short reason, warning) pairs; empty when they are.
 
-    Different data digests or cutoffs (:data:`LIKE_FOR_LIKE_TAGS`), different prediction tasks
-    (:data:`TASK_PARAMS`), or a run scored in sample (``evaluate --in-sample``).
+    A run and its own parent; different data digests or cutoffs (a backtest's every cutoff); different
+    prediction tasks (:data:`TASK_PARAMS`); for allocate and backtest runs, different economics or network
+    (:data:`PLAN_PARAMS`), for allocate runs a different forecast (``forecast.*``, the model); or a run
+    scored in sample (``evaluate --in-sample``).
     """
-    found = []
-    for tag in LIKE_FOR_LIKE_TAGS:
-        values = {r.tags.get(tag) for r in runs}
-        if len(values) > 1:
-            what = "data" if tag.endswith("digest") else "cutoffs"
-            found.append((
-                f"they used different {what}",
-                f"the runs used different {what} ({tag}: "
-                f"{', '.join(sorted(str(v)[:12] for v in values))}); their metrics are not like for like",
-            ))
-    for key in TASK_PARAMS:
-        values = {r.params.get(key) for r in runs if key in r.params}
-        if len(values) > 1:
-            found.append((
-                f"{key} differs: they predict different things",
-                f"the runs predict different things ({key}: {', '.join(sorted(map(str, values)))}): "
-                "their metrics are scored on different pairs and labels and are not like for like",
-            ))
+    found = _family_reasons(runs) + _tag_reasons(runs)
+    found += _param_reasons(runs, list(TASK_PARAMS), "they predict different things")
+    plans = [r for r in runs if r.command in PLAN_COMMANDS]
+    found += _param_reasons(plans, list(PLAN_PARAMS), "their objectives are in different units")
+    allocates = [r for r in runs if r.command == "allocate"]
+    forecast_keys = sorted({k for r in allocates for k in r.params if k.startswith(ALLOCATE_FORECAST_PREFIX)})
+    found += _param_reasons(allocates, forecast_keys, "their objectives are under different forecasts")
+    models = {r.tags.get(TAG_MODEL_URI) for r in allocates}
+    if len(models) > 1:
+        named = f"{TAG_MODEL_URI}: {', '.join(sorted(map(str, models)))}"
+        found.append(("they allocated with different models",
+                      _CONSEQUENCE["their objectives are under different forecasts"].format(named)))
     seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
     if seen:
         found.append((
@@ -147,6 +252,16 @@ def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
             "(evaluate --in-sample): their metrics are not test scores and flatter them against the others",
         ))
     return found
+
+
+def sweep_task_warning(keys: list[str]) -> str | None:
+    """The warning of a sweep whose grid (or random space) ``keys`` vary a :data:`TASK_PARAMS` key."""
+    varied = [k for k in keys if k in TASK_PARAMS]
+    if not varied:
+        return None
+    return (f"the sweep varies {', '.join(varied)}, which decides which pairs are scored or their label: "
+            "each child is scored on other pairs, so '<- best' ranks scores that are not like for like; "
+            "sweep model settings at one task")
 
 
 def data_warnings(runs: list[Any]) -> list[str]:
@@ -223,8 +338,8 @@ def no_winner(c: Comparison) -> str | None:
     """Why no run is named the winner (None when one is): not like for like, or a tie."""
     if c.unlike:
         return (f"no winner named: the runs are not like for like ({'; '.join(c.unlike)}), so their "
-                "metrics cannot rank them; compare runs of one task scored out of sample on the same data "
-                "and cutoff")
+                "metrics cannot rank them; compare runs of one task (and, for plans, one economics and "
+                "network) scored out of sample on the same data and cutoffs")
     return None if c.verdict is not None else _verdict(c)
 
 

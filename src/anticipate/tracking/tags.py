@@ -14,7 +14,8 @@ from anticipate.errors import UsageError
 
 # --------------------------------------------------------------------------- tag names
 TAG_COMMAND = "anticipate.command"  #: the anticipate command that made the run (train, evaluate, ...)
-TAG_CUTOFF = "anticipate.cutoff"  #: the cutoff date the run worked at (YYYY-MM-DD)
+TAG_CUTOFF = "anticipate.cutoff"  #: the cutoff date the run worked at (YYYY-MM-DD); a backtest's first
+TAG_CUTOFFS = "anticipate.cutoffs"  #: a backtest's every cutoff (:func:`cutoffs_value`)
 TAG_COMMIT = "anticipate.git_commit"  #: the git commit of the working directory
 TAG_DIGEST = "anticipate.data_digest"  #: content digest of the input data directory
 TAG_DATA_DIR = "anticipate.data_dir"  #: the absolute data directory a train run fitted its model on
@@ -33,8 +34,26 @@ TAG_PARENT = "mlflow.parentRunId"  #: MLflow's own nesting tag
 TRACKED_COMMANDS = ("train", "evaluate", "forecast", "allocate", "backtest", "backtest-cutoff", "experiment",
                     "experiment-child")
 
-#: Tags whose differing values make two runs' metrics not like for like.
-LIKE_FOR_LIKE_TAGS = (TAG_DIGEST, TAG_CUTOFF)
+#: The longest TAG_CUTOFFS value written as the list itself; a longer list is written as a digest.
+CUTOFFS_LIST_CHARS = 2000
+
+
+
+def cutoffs_value(cutoffs: list[str]) -> str:
+    """The TAG_CUTOFFS value of a backtest over ``cutoffs`` (YYYY-MM-DD): the sorted dates joined by
+    commas (one cutoff: that date, as an evaluate's TAG_CUTOFF), or, past :data:`CUTOFFS_LIST_CHARS`,
+    their count, first and last date and a SHA-256 digest of the list. One set of cutoffs gives one
+    value whatever the order it was given in, so ``runs compare`` tells apart backtests whose first
+    cutoff is the same (audit28 f04: {01-21} against {01-21, 01-28} were ranked as like for like)."""
+    import hashlib
+
+    ordered = sorted(set(cutoffs))
+    listed = ",".join(ordered)
+    if len(listed) <= CUTOFFS_LIST_CHARS:
+        return listed
+    digest = hashlib.sha256(listed.encode()).hexdigest()[:16]
+    return f"{len(ordered)} cutoffs {ordered[0]}..{ordered[-1]} sha256:{digest}"
+
 
 _RUN_ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")
 
