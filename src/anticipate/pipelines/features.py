@@ -20,21 +20,25 @@ FEATURE_DICTIONARY_BYTES = 256 * 1024
 
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
-    from anticipate.features.build import table_of
-    from anticipate.features.history import FEW_IDS, ID_COLUMNS, history
-    from anticipate.features.partials import prepare_history
-    from anticipate.features.spec import FeatureSpec
+    from anticipate.features import warm
+    from anticipate.features.spec import FEW_IDS, ID_COLUMNS, FeatureSpec
 
     refuse_out_in_data(out, settings)
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
+    engine = warm.start()  # the engine's imports and Numba's set-up, beside the loading
     ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
     warnings = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
     warnings += dates.detached_warnings(ds.orders["order_ts"], cutoff_ts)
+    engine.result()
+    from anticipate.features.build import table_of
+    from anticipate.features.history import history
+    from anticipate.features.partials import prepare_history
+
     if not local:
         from anticipate.distributed.schedule import features_dask
 
