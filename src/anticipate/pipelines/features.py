@@ -7,6 +7,7 @@ from pathlib import Path
 
 from anticipate import dates
 from anticipate.errors import DataError
+from anticipate.features.spec import KEYS
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import item_warnings, load_data, refuse_out_in_data, resolve_cutoff
 from anticipate.storage.files import write_table
@@ -16,6 +17,19 @@ from anticipate.storage.files import write_table
 #: large dictionary's indices, while counts and keys keep theirs. 10 M-line world (1.8 M x 49): write
 #: 2.1 -> 1.75 s CPU, 118 -> 109 MB; 128 KiB 114 MB, 512 KiB 111 MB. The values are the same.
 FEATURE_DICTIONARY_BYTES = 256 * 1024
+#: Feature columns of continuous values (days, currency, ratios of them) stored without a dictionary:
+#: per customer or per pair, nearly every value is distinct (10 M-line world: 90,000-1,050,000 distinct
+#: values in a row group of 1,048,576), so the writer hashed them into a dictionary only to overflow it.
+#: The counts, units and per-item and per-region values keep theirs (1-20,000 distinct). A column not
+#: named here (a new feature) keeps its dictionary. Only the keys get min/max statistics: no reader
+#: filters a feature table by a feature's range. 10 M lines: write 1.46 -> 1.22 s CPU, 108.7 -> 103.7
+#: MB; 1 M lines 0.18 -> 0.13 s, 11.3 -> 9.9 MB. The values read back are the same.
+FEATURE_PLAIN_COLUMNS = (
+    "customer_id", "cust_recency_days", "cust_tenure_days", "cust_spend_365d", "cust_gap_mean_days",
+    "cust_gap_std_days", "cust_gap_last_days", "cust_recency_over_gap", "cust_bgnbd_t_x",
+    "cust_orders_per_day", "ci_days_since_last", "ci_gap_mean_days", "ci_gap_std_days", "ci_gap_last_days",
+    "ci_recency_over_gap", "ci_orders_per_day", "ci_renewal_hazard_7d", "ci_lapse_ratio",
+)
 
 
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
@@ -57,7 +71,8 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
         )
     with ThreadPoolExecutor(max_workers=1) as side:  # the counts hash beside the writer (both drop the GIL)
         distinct = side.submit(lambda: [int(table[k].nunique()) for k in ("customer_id", "item")])
-        write_table(table, out, dictionary_bytes=FEATURE_DICTIONARY_BYTES)
+        write_table(table, out, dictionary_bytes=FEATURE_DICTIONARY_BYTES, plain=FEATURE_PLAIN_COLUMNS,
+                    statistics=KEYS)
         customers, items = distinct.result()
     counts = {"pairs": len(table), "customers": customers, "items": items, "features": table.shape[1] - 3}
     return Result(

@@ -14,7 +14,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,26 +130,42 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _parquet_options(df: pd.DataFrame, dictionary_bytes: int | None, plain: Collection[str],
+                     statistics: Collection[str] | None) -> dict[str, Any]:
+    """Arrow's Parquet writer options of :func:`write_parquet`'s arguments (none: Arrow's defaults)."""
+    opts: dict[str, Any] = {}
+    if dictionary_bytes is not None:
+        opts["dictionary_pagesize_limit"] = int(dictionary_bytes)
+    if plain:
+        opts["use_dictionary"] = [str(c) for c in df.columns if c not in set(plain)]
+    if statistics is not None:
+        opts["write_statistics"] = [str(c) for c in df.columns if c in set(statistics)]
+    return opts
+
+
 def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
-                  metadata: dict[str, str] | None = None) -> Path:
+                  metadata: dict[str, str] | None = None, plain: Collection[str] = (),
+                  statistics: Collection[str] | None = None) -> Path:
     """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
 
     ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
     and the rest is stored plain (Arrow's default, 1 MiB, when None). ``metadata``: key-value pairs
     added to the file's schema metadata (``pyarrow.parquet.read_schema(path).metadata``), beside
-    pandas' own ``pandas`` key.
+    pandas' own ``pandas`` key. ``plain``: columns stored without a dictionary (values mostly
+    distinct: the writer would hash them into a dictionary that overflows). ``statistics``: the
+    only columns given min/max statistics (all when None). Neither changes the values read back.
     """
-    limit = {} if dictionary_bytes is None else {"dictionary_pagesize_limit": int(dictionary_bytes)}
+    opts = _parquet_options(df, dictionary_bytes, plain, statistics)
     with atomic_path(target) as tmp:
         if metadata is None:
-            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **limit)
+            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **opts)
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(df, preserve_index=False)
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-            pq.write_table(table, tmp, compression="zstd", **limit)
+            pq.write_table(table, tmp, compression="zstd", **opts)
     return Path(target)
 
 
@@ -172,16 +188,18 @@ def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
-def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
+                plain: Collection[str] = (), statistics: Collection[str] | None = None) -> Path:
     """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically.
 
-    ``dictionary_bytes``: see :func:`write_parquet` (Parquet only).
+    ``dictionary_bytes``, ``plain``, ``statistics``: see :func:`write_parquet` (Parquet only).
     """
     suffix = Path(target).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, target)
     if suffix in {".parquet", ".pq"}:
-        return write_parquet(df, target, dictionary_bytes=dictionary_bytes)
+        return write_parquet(df, target, dictionary_bytes=dictionary_bytes, plain=plain,
+                             statistics=statistics)
     raise DataError(f"output file {target} must end in .parquet or .csv")
 
 
