@@ -20,6 +20,8 @@ _TAIL_BLOCK = 16_384  # rows per block of the tail quadrature (a 16,384 x 24 flo
 
 
 GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
+#: The feature columns :func:`renewal_columns` returns.
+RENEWAL_COLUMNS = ("item_gap_mean_days", "item_gap_cv", "ci_renewal_hazard_7d", "ci_lapse_ratio")
 
 
 def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
