@@ -2,21 +2,26 @@
 
 :func:`join` reads the item, region x item, season and renewal columns of a partition's
 candidates from the totals (:func:`~anticipate.features.partials.combine`) and writes every
-float column once into one block. The renewal hazard (SciPy's incomplete gamma and NumPy's
-loops over every candidate, which release the GIL: ~0.6 s of CPU at 1.8 M candidates) runs in
-a second thread while the other columns are read and laid out.
+float column once into one block; :func:`join_blocks` gives the same table as consecutive row
+blocks, each made when asked for, so a writer can encode one while the next is made (the
+``features`` command). The renewal hazard (SciPy's incomplete gamma and NumPy's loops, which
+release the GIL: ~0.6 s of CPU at 1.8 M candidates) runs in a second thread while a block's
+other columns are laid out; blocks are cut where it gives its whole-table values bit for bit
+(:func:`~anticipate.features.renewal.renewal_cuts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 
 from anticipate.features.partials import BUYERS28, RI_UNITS, U7, U28, U365, YA_BASE, YA_H, Partials, Prepared
-from anticipate.features.renewal import RENEWAL_COLUMNS, pooled_gaps, renewal_columns
+from anticipate.features.renewal import RENEWAL_COLUMNS, pooled_gaps, renewal_columns, renewal_cuts
 from anticipate.features.season import YEAR_AGO, days_to_christmas, observed, season_horizon, season_sources
 from anticipate.features.sequences import CUSTOMER_COLUMNS, LOOKBACK_ORDERS
 from anticipate.features.spec import KEYS, FeatureSpec
@@ -75,15 +80,20 @@ def _ri_at(prepared: Prepared, totals: Partials, keys: np.ndarray) -> np.ndarray
     return out
 
 
-def _renewal_sources(prepared: Prepared, totals: Partials) -> dict[str, Source]:
-    """The renewal columns (:data:`~anticipate.features.renewal.RENEWAL_COLUMNS`) of the candidates."""
+def _renewal_inputs(prepared: Prepared, totals: Partials) -> tuple[tuple[np.ndarray, ...], float]:
+    """The per-candidate arguments of :func:`~anticipate.features.renewal.renewal_columns`, and the all-item
+    CV^2."""
     pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
     at = totals.items.get_indexer(prepared.items)  # partition item code -> totals row
     mean, cv2, overall = pooled_gaps(totals.item_gaps)
-    renewal = renewal_columns(
-        pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
-        mean[at][item_idx], cv2[at][item_idx], overall,
-    )
+    arrays = (pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
+              mean[at][item_idx], cv2[at][item_idx])
+    return arrays, overall
+
+
+def _renewal_sources(arrays: tuple[np.ndarray, ...], overall: float, rows: slice) -> dict[str, Source]:
+    """The renewal columns (:data:`~anticipate.features.renewal.RENEWAL_COLUMNS`) of candidates ``rows``."""
+    renewal = renewal_columns(*(a[rows] for a in arrays), overall)
     return {name: (values, None) for name, values in renewal.items()}
 
 
@@ -144,15 +154,62 @@ def _sources(prepared: Prepared, totals: Partials, spec: FeatureSpec) -> dict[st
 
 
 def _fill(block: np.ndarray, rows: Iterable[int], columns: list[str], sources: dict[str, Source],
-          constants: dict[str, float]) -> None:
-    """Write ``block[row]`` for each of ``rows``: the constant, or the column's source at the candidates."""
+          constants: dict[str, float], part: slice) -> None:
+    """Write ``block[row]`` for each of ``rows``: the constant, or the column's source at the candidates
+    ``part`` (a source without index holds one value per candidate of ``part`` when ``part`` is ``[:]``)."""
     for row in rows:
         name = columns[row]
         if name in constants:
             block[row].fill(constants[name])
         else:
             src, idx = sources[name]
-            block[row] = src if idx is None else np.take(src, idx)
+            block[row] = src[part] if idx is None else np.take(src, idx[part])
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What every row block of a partition's table reads: the columns' sources (the renewal ones as
+    the arguments of their computation), the constants and the keys' labels and codes."""
+
+    columns: list[str]
+    sources: dict[str, Source]
+    constants: dict[str, float]
+    renewal: tuple[tuple[np.ndarray, ...], float]
+    keys: tuple[tuple[pd.Index, np.ndarray], ...]
+
+    @property
+    def rows(self) -> int:
+        """The number of candidates."""
+        return len(self.keys[0][1])
+
+
+def _layout(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec) -> _Layout:
+    """The :class:`_Layout` of ``prepared``'s candidates, their item-level columns read from ``totals``."""
+    cutoff = pd.Timestamp(cutoff)
+    c_idx = prepared.pairs["cust_code"]
+    constants = {"cal_week": float(cutoff.isocalendar()[1]),
+                 "sea_days_to_christmas": days_to_christmas(cutoff)}
+    keys = ((prepared.customers, c_idx), (prepared.items, prepared.pairs["item_code"]),
+            (prepared.regions, prepared.cust.region[c_idx]))
+    return _Layout(spec.columns, _sources(prepared, totals, spec), constants,
+                   _renewal_inputs(prepared, totals), keys)
+
+
+def _frame(layout: _Layout, rows: slice) -> pd.DataFrame:
+    """The table's candidates ``rows`` (a step-1 slice): keys, then columns; the renewal ones made beside."""
+    lo, hi, _ = rows.indices(layout.rows)
+    columns = layout.columns
+    block = np.empty((len(columns), hi - lo))
+    later = [row for row, name in enumerate(columns) if name in RENEWAL_COLUMNS]
+    with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's and NumPy's loops release the GIL
+        renewal = side.submit(_renewal_sources, *layout.renewal, slice(lo, hi))
+        first = (row for row in range(len(columns)) if row not in later)
+        _fill(block, first, columns, layout.sources, layout.constants, slice(lo, hi))
+        _fill(block, later, columns, renewal.result(), layout.constants, slice(None))
+    out = pd.DataFrame(block.T, columns=columns, copy=False)
+    for pos, (name, (labels, idx)) in enumerate(zip(KEYS, layout.keys, strict=True)):
+        out.insert(pos, name, labels.take(idx[lo:hi]).astype(str).array)
+    return out
 
 
 def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec) -> pd.DataFrame:
@@ -161,29 +218,28 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     One row per candidate, in (customer, item) order. Every float column is written
     once into one block (a per-customer, per-pair, per-item or per-(region, item)
     array taken at the candidates' codes); no frame is joined, concatenated or sorted.
-    The renewal columns are computed in a second thread meanwhile and laid out last.
     """
     if len(prepared.customers) == 0:
         return empty_table(spec)
-    cutoff = pd.Timestamp(cutoff)
-    pairs = prepared.pairs
-    c_idx = pairs["cust_code"]
-    constants = {
-        "cal_week": float(cutoff.isocalendar()[1]),
-        "sea_days_to_christmas": days_to_christmas(cutoff),
-    }
-    columns = spec.columns
-    block = np.empty((len(columns), len(c_idx)))
-    later = [row for row, name in enumerate(columns) if name in RENEWAL_COLUMNS]
-    with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's and NumPy's loops release the GIL
-        renewal = side.submit(_renewal_sources, prepared, totals)
-        sources = _sources(prepared, totals, spec)
-        _fill(block, (row for row in range(len(columns)) if row not in later), columns, sources, constants)
-        sources.update(renewal.result())
-    _fill(block, later, columns, sources, constants)
-    out = pd.DataFrame(block.T, columns=columns, copy=False)
-    region_idx = prepared.cust.region[c_idx]
-    keys = ((prepared.customers, c_idx), (prepared.items, pairs["item_code"]), (prepared.regions, region_idx))
-    for pos, (name, (labels, idx)) in enumerate(zip(KEYS, keys, strict=True)):
-        out.insert(pos, name, labels.take(idx).astype(str).array)
-    return out
+    return _frame(_layout(prepared, totals, cutoff, spec), slice(None))
+
+
+def join_blocks(
+    prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec, block_rows: int
+) -> Iterator[pd.DataFrame]:
+    """:func:`join`'s table as consecutive frames of about ``block_rows`` rows, in order.
+
+    Each frame is made when the next one is asked for; the columns every block reads are
+    computed before the first. The cuts are :func:`~anticipate.features.renewal.renewal_cuts`
+    (a frame is at least ``block_rows`` long but the last, and one frame when the candidates are
+    too few to cut), so the frames put together are :func:`join`'s table bit for bit. No
+    candidate: one frame of no rows (:func:`join`'s).
+    """
+    if len(prepared.customers) == 0:
+        yield empty_table(spec)
+        return
+    layout = _layout(prepared, totals, cutoff, spec)
+    arrays, overall = layout.renewal
+    cuts = renewal_cuts(*arrays, overall, block_rows)
+    for lo, hi in pairwise(cuts):
+        yield _frame(layout, slice(int(lo), int(hi)))

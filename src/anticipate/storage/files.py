@@ -14,7 +14,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,16 +130,18 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _parquet_options(df: pd.DataFrame, dictionary_bytes: int | None, plain: Collection[str],
-                     statistics: Collection[str] | None) -> dict[str, Any]:
-    """Arrow's Parquet writer options of :func:`write_parquet`'s arguments (none: Arrow's defaults)."""
+def parquet_options(columns: Iterable[Any], dictionary_bytes: int | None, plain: Collection[str],
+                    statistics: Collection[str] | None) -> dict[str, Any]:
+    """Arrow's Parquet writer options of :func:`write_parquet`'s arguments for a table of ``columns``
+    (none: Arrow's defaults)."""
+    columns = [str(c) for c in columns]
     opts: dict[str, Any] = {}
     if dictionary_bytes is not None:
         opts["dictionary_pagesize_limit"] = int(dictionary_bytes)
     if plain:
-        opts["use_dictionary"] = [str(c) for c in df.columns if c not in set(plain)]
+        opts["use_dictionary"] = [c for c in columns if c not in set(plain)]
     if statistics is not None:
-        opts["write_statistics"] = [str(c) for c in df.columns if c in set(statistics)]
+        opts["write_statistics"] = [c for c in columns if c in set(statistics)]
     return opts
 
 
@@ -155,7 +157,7 @@ def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int
     distinct: the writer would hash them into a dictionary that overflows). ``statistics``: the
     only columns given min/max statistics (all when None). Neither changes the values read back.
     """
-    opts = _parquet_options(df, dictionary_bytes, plain, statistics)
+    opts = parquet_options(df.columns, dictionary_bytes, plain, statistics)
     with atomic_path(target) as tmp:
         if metadata is None:
             df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **opts)
