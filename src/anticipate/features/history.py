@@ -26,12 +26,17 @@ from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place
 from anticipate.features._sums import day_oldest, recode, used_codes
 from anticipate.features.items import item_column
-from anticipate.features.spec import FEW_IDS, ID_COLUMNS  # noqa: F401 (re-exported: defined beside the keys)
 
 DAY = np.timedelta64(1, "D")
 #: dtype of the line codes (customer, item, order, region): half the memory of int64; any arithmetic
 #: that multiplies two codes casts to int64 first (a customer x item key overflows int32).
 CODE = np.int32
+#: Order columns the engine reads only as codes: a caller may load them as categoricals (one
+#: string per distinct id instead of one per line), and the codes come from the categories.
+ID_COLUMNS = ("customer_id", "sku", "region")
+#: The :data:`ID_COLUMNS` with few distinct values (thousands, not a line's worth): a Parquet writer keeps
+#: them dictionary-encoded, and reading those dictionaries is cheaper than encoding the strings again.
+FEW_IDS = ("sku", "region")
 
 
 def regions_at_last_instant(lines: pd.DataFrame) -> pd.Series:

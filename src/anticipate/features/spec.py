@@ -26,14 +26,6 @@ CUSTOMER_WINDOWS: tuple[int, ...] = (7, 30, 90, 365)
 PAIR_WINDOWS: tuple[int, ...] = (90, 365)
 #: The key columns of a feature table, before the features.
 KEYS = ("customer_id", "item", "region")
-#: Order columns the engine reads only as codes: a caller may load them as categoricals (one
-#: string per distinct id instead of one per line), and the codes come from the categories.
-#: (Here, not in :mod:`~anticipate.features.history`, so a caller can name them to the loader
-#: without importing the engine and Numba: :mod:`anticipate.features.warm` does that meanwhile.)
-ID_COLUMNS = ("customer_id", "sku", "region")
-#: The :data:`ID_COLUMNS` with few distinct values (thousands, not a line's worth): a Parquet writer keeps
-#: them dictionary-encoded, and reading those dictionaries is cheaper than encoding the strings again.
-FEW_IDS = ("sku", "region")
 
 FAMILY_PREFIX: dict[str, str] = {
     "customer": "cust_",

@@ -48,20 +48,18 @@ FEATURE_FIRST_BLOCK_ROWS = 1 << 16
 
 def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result:
     """Build the feature table at ``cutoff`` (default: the production cutoff) and write it to ``out``."""
-    from anticipate.features import warm
-    from anticipate.features.spec import FEW_IDS, ID_COLUMNS, FeatureSpec
+    from anticipate.features.history import FEW_IDS, ID_COLUMNS
+    from anticipate.features.spec import FeatureSpec
 
     refuse_out_in_data(out, settings)
     cfg = settings.cfg
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
-    engine = warm.start()  # the engine's imports and Numba's set-up, beside the loading
     ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
     warnings = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )
-    engine.result()
     if not local:
         from anticipate.distributed.schedule import features_dask
 
