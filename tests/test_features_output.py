@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from anticipate.features.spec import KEYS
-from anticipate.pipelines.features import FEATURE_PLAIN_COLUMNS
+from anticipate.pipelines.features import FEATURE_COMPRESSION, FEATURE_PLAIN_COLUMNS
 from anticipate.storage.files import write_parquet
 from tests.conftest import TrainedWorld, run_cli
 
@@ -42,6 +42,7 @@ def test_the_feature_table_stores_continuous_columns_plain_and_only_the_keys_sta
         for chunk in parts:
             assert chunk.has_dictionary_page == (name not in FEATURE_PLAIN_COLUMNS), name
             assert chunk.is_stats_set == (name in KEYS), name
+            assert chunk.compression == FEATURE_COMPRESSION.upper(), name
     # the same values as Arrow's default layout of the same table
     table = pd.read_parquet(out)
     default = tmp_path / "default.parquet"
@@ -51,8 +52,9 @@ def test_the_feature_table_stores_continuous_columns_plain_and_only_the_keys_sta
 
 def test_write_parquet_layout_options_leave_the_values_alone(tmp_path: Path) -> None:
     frame = pd.DataFrame({"k": ["a", "b", "a"], "x": [0.5, float("nan"), 2.25], "n": [1.0, 1.0, 2.0]})
-    write_parquet(frame, tmp_path / "t.parquet", plain=("x",), statistics=("k",))
+    write_parquet(frame, tmp_path / "t.parquet", plain=("x",), statistics=("k",), compression="snappy")
     chunks = _chunks(tmp_path / "t.parquet")
     assert [chunks[c][0].has_dictionary_page for c in ("k", "x", "n")] == [True, False, True]
     assert [chunks[c][0].is_stats_set for c in ("k", "x", "n")] == [True, False, False]
+    assert {chunks[c][0].compression for c in ("k", "x", "n")} == {"SNAPPY"}
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)

@@ -38,6 +38,11 @@ FEATURE_PLAIN_COLUMNS = (
     "cust_orders_per_day", "ci_days_since_last", "ci_gap_mean_days", "ci_gap_std_days", "ci_gap_last_days",
     "ci_recency_over_gap", "ci_orders_per_day", "ci_renewal_hazard_7d", "ci_lapse_ratio",
 )
+#: Parquet codec of the feature table. Arrow's writer encodes in one thread, last in the command: Snappy
+#: costs it ~0.2 s less than zstd at 10 M lines (1.20 -> 0.99 s of CPU) for an 18 % larger file (104.5
+#: -> 123.3 MB; 1 M lines 10.0 -> 11.9 MB). Snappy is pandas' and Arrow's own default codec, read by
+#: every Parquet reader; the values read back are the same.
+FEATURE_COMPRESSION = "snappy"
 #: Rows per row block (and row group) of the feature table's Parquet: Arrow's writer encodes one block
 #: in its thread while the next is made (:func:`_write_prepared`). Smaller blocks overlap more and cost
 #: the writer more (10 M-line table: 1.22 s CPU in 2 row groups, +0.09 s in 4, +0.2 s in 7).
@@ -107,7 +112,7 @@ def _write_whole(table: pd.DataFrame, out: Path) -> dict[str, int]:
     with ThreadPoolExecutor(max_workers=1) as side:  # the counts hash beside the writer (both drop the GIL)
         distinct = side.submit(lambda: [int(table[k].nunique()) for k in ("customer_id", "item")])
         write_table(table, out, dictionary_bytes=FEATURE_DICTIONARY_BYTES, plain=FEATURE_PLAIN_COLUMNS,
-                    statistics=KEYS)
+                    statistics=KEYS, compression=FEATURE_COMPRESSION)
         customers, items = distinct.result()
     return {"pairs": len(table), "customers": customers, "items": items, "features": table.shape[1] - 3}
 
@@ -127,7 +132,7 @@ def _write_prepared(prepared: Prepared, cutoff: pd.Timestamp, spec: FeatureSpec,
         return _write_whole(join(prepared, totals, cutoff, spec), out)
     blocks = join_blocks(prepared, totals, cutoff, spec, FEATURE_BLOCK_ROWS, FEATURE_FIRST_BLOCK_ROWS)
     write_parquet_frames(blocks, out, dictionary_bytes=FEATURE_DICTIONARY_BYTES, plain=FEATURE_PLAIN_COLUMNS,
-                         statistics=KEYS)
+                         statistics=KEYS, compression=FEATURE_COMPRESSION)
     cust, item = prepared.pairs["cust_code"], prepared.pairs["item_code"]
     return {"pairs": len(cust), "customers": int(np.count_nonzero(np.bincount(cust))),
             "items": int(np.count_nonzero(np.bincount(item))), "features": len(spec.columns)}

@@ -147,7 +147,7 @@ def parquet_options(columns: Iterable[Any], dictionary_bytes: int | None, plain:
 
 def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
                   metadata: dict[str, str] | None = None, plain: Collection[str] = (),
-                  statistics: Collection[str] | None = None) -> Path:
+                  statistics: Collection[str] | None = None, compression: str = "zstd") -> Path:
     """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
 
     ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
@@ -155,19 +155,20 @@ def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int
     added to the file's schema metadata (``pyarrow.parquet.read_schema(path).metadata``), beside
     pandas' own ``pandas`` key. ``plain``: columns stored without a dictionary (values mostly
     distinct: the writer would hash them into a dictionary that overflows). ``statistics``: the
-    only columns given min/max statistics (all when None). Neither changes the values read back.
+    only columns given min/max statistics (all when None). ``compression``: Parquet's codec. None of
+    them changes the values read back.
     """
     opts = parquet_options(df.columns, dictionary_bytes, plain, statistics)
     with atomic_path(target) as tmp:
         if metadata is None:
-            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **opts)
+            df.to_parquet(tmp, index=False, engine="pyarrow", compression=compression, **opts)
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(df, preserve_index=False)
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-            pq.write_table(table, tmp, compression="zstd", **opts)
+            pq.write_table(table, tmp, compression=compression, **opts)
     return Path(target)
 
 
@@ -191,17 +192,19 @@ def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
 
 
 def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
-                plain: Collection[str] = (), statistics: Collection[str] | None = None) -> Path:
+                plain: Collection[str] = (), statistics: Collection[str] | None = None,
+                compression: str = "zstd") -> Path:
     """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically.
 
-    ``dictionary_bytes``, ``plain``, ``statistics``: see :func:`write_parquet` (Parquet only).
+    ``dictionary_bytes``, ``plain``, ``statistics``, ``compression``: see :func:`write_parquet`
+    (Parquet only).
     """
     suffix = Path(target).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, target)
     if suffix in {".parquet", ".pq"}:
         return write_parquet(df, target, dictionary_bytes=dictionary_bytes, plain=plain,
-                             statistics=statistics)
+                             statistics=statistics, compression=compression)
     raise DataError(f"output file {target} must end in .parquet or .csv")
 
 

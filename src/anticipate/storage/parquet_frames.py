@@ -18,6 +18,7 @@ def write_parquet_frames(
     dictionary_bytes: int | None = None,
     plain: Collection[str] = (),
     statistics: Collection[str] | None = None,
+    compression: str = "zstd",
 ) -> Path:
     """Write consecutive frames (same columns and dtypes, at least one) to one Parquet file atomically.
 
@@ -26,8 +27,8 @@ def write_parquet_frames(
     group(s). Arrow's Parquet writer encodes a row group's columns one after another in one
     thread (10 M-line feature table: ~1.2 s of one core); here that thread encodes a frame, the
     GIL released, while the caller's iterator makes the next one. ``dictionary_bytes``, ``plain``,
-    ``statistics``: see :func:`~anticipate.storage.files.write_parquet` (taken from the first
-    frame's columns). A frame whose schema differs from the first's raises ``ValueError``; on
+    ``statistics``, ``compression``: see :func:`~anticipate.storage.files.write_parquet` (taken
+    from the first frame's columns). A frame whose schema differs from the first's raises ``ValueError``; on
     any exception nothing is published.
     """
     import pyarrow as pa
@@ -38,7 +39,7 @@ def write_parquet_frames(
         first = next(iter(tables))
         opts = parquet_options(first.schema.names, dictionary_bytes, plain, statistics)
         # the executor closes first: a frame still being written is finished before the writer closes
-        with pq.ParquetWriter(tmp, first.schema, compression="zstd", **opts) as writer, \
+        with pq.ParquetWriter(tmp, first.schema, compression=compression, **opts) as writer, \
                 ThreadPoolExecutor(max_workers=1) as side:
             pending = side.submit(writer.write_table, first)
             for table in tables:  # made and converted while the writer encodes the one before
