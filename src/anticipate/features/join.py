@@ -58,12 +58,12 @@ def _season_sources(
     }
 
 
-def _ri_table(prepared: Prepared, totals: Partials) -> tuple[np.ndarray, np.ndarray]:
-    """The totals' region x item units (:data:`RI_UNITS`) as sorted ``region * n_items + item`` keys of the
-    partition's codes (int64: regions x items may pass 2**31) and their rows of units.
+def _ri_at(prepared: Prepared, totals: Partials, keys: np.ndarray) -> np.ndarray:
+    """The totals' region x item units (:data:`RI_UNITS`) at the partition's ``region * n_items + item``
+    ``keys`` (0 where the pair has none), one row per key.
 
-    Looked up (:func:`_ri_lookup`) among these sorted keys: no dense grid of every region x item
-    (200 x 20,000: 64 MB and its trend's temporaries, ~30,000 page faults at 1 M lines for 1.8 M rows).
+    Looked up among the totals' sorted keys: no dense grid of every region x item (200 x
+    20,000: 64 MB and its trend's temporaries, ~30,000 page faults at 1 M lines for 1.8 M rows).
     """
     n_items = len(prepared.items)
     region = prepared.regions.get_indexer(totals.regions)[totals.ri_region]
@@ -71,11 +71,7 @@ def _ri_table(prepared: Prepared, totals: Partials) -> tuple[np.ndarray, np.ndar
     mine = (region >= 0) & (item >= 0)
     known = region[mine].astype(np.int64) * n_items + item[mine]  # distinct: one per region x item
     order = np.argsort(known, kind="stable")
-    return known[order], totals.ri_units[mine][order]
-
-
-def _ri_lookup(known: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The rows of ``values`` at ``keys`` among the sorted ``known`` (0 where a key has none), one per key."""
+    known, values = known[order], totals.ri_units[mine][order]
     out = np.zeros((len(keys), len(RI_UNITS)))
     if len(known):
         at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
@@ -84,53 +80,29 @@ def _ri_lookup(known: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.nd
     return out
 
 
-@dataclass(frozen=True)
-class _BlockInputs:
-    """What the columns computed per row block read (:func:`_block_sources`): the per-candidate arguments
-    of :func:`~anticipate.features.renewal.renewal_columns` and the all-item CV^2; the region x item
-    units' sorted keys and rows (:func:`_ri_table`), the candidates' region and item codes and the items."""
-
-    renewal: tuple[np.ndarray, ...]
-    overall_cv2: float
-    ri_known: np.ndarray
-    ri_values: np.ndarray
-    region: np.ndarray
-    item: np.ndarray
-    n_items: int
-
-
-def _block_inputs(prepared: Prepared, totals: Partials) -> _BlockInputs:
-    """The :class:`_BlockInputs` of ``prepared``'s candidates, the item-level sums read from ``totals``."""
+def _renewal_inputs(prepared: Prepared, totals: Partials) -> tuple[tuple[np.ndarray, ...], float]:
+    """The per-candidate arguments of :func:`~anticipate.features.renewal.renewal_columns`, and the all-item
+    CV^2."""
     pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
     at = totals.items.get_indexer(prepared.items)  # partition item code -> totals row
     mean, cv2, overall = pooled_gaps(totals.item_gaps)
-    renewal = (pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
-               mean[at][item_idx], cv2[at][item_idx])
-    return _BlockInputs(renewal, overall, *_ri_table(prepared, totals),
-                        prepared.cust.region[pairs["cust_code"]], item_idx, len(prepared.items))
+    arrays = (pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
+              mean[at][item_idx], cv2[at][item_idx])
+    return arrays, overall
 
 
-#: The columns :func:`_block_sources` computes for each row block (beside the others' layout).
-BLOCK_COLUMNS = (*RENEWAL_COLUMNS, "ri_units_7d", "ri_units_28d", "ri_trend_7d_28d")
-
-
-def _block_sources(inputs: _BlockInputs, rows: slice) -> dict[str, Source]:
-    """:data:`BLOCK_COLUMNS` of the candidates ``rows``: the renewal columns and the region x item units."""
-    renewal = renewal_columns(*(a[rows] for a in inputs.renewal), inputs.overall_cv2)
-    keys = inputs.region[rows].astype(np.int64) * inputs.n_items + inputs.item[rows]
-    ri = _ri_lookup(inputs.ri_known, inputs.ri_values, keys)
-    return {
-        **{name: (values, None) for name, values in renewal.items()},
-        "ri_units_7d": (ri[:, 0], None),
-        "ri_units_28d": (ri[:, 1], None),
-        "ri_trend_7d_28d": (_trend(ri[:, 0], ri[:, 1]), None),
-    }
+def _renewal_sources(arrays: tuple[np.ndarray, ...], overall: float, rows: slice) -> dict[str, Source]:
+    """The renewal columns (:data:`~anticipate.features.renewal.RENEWAL_COLUMNS`) of candidates ``rows``."""
+    renewal = renewal_columns(*(a[rows] for a in arrays), overall)
+    return {name: (values, None) for name, values in renewal.items()}
 
 
 def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, Source]:
-    """The item columns of the candidates, read from ``totals``."""
-    item_idx = prepared.pairs["item_code"]
+    """The item and region x item columns of the candidates, read from ``totals``."""
+    pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
     units = totals.item_units[totals.items.get_indexer(prepared.items)]
+    ri_keys = prepared.cust.region[pairs["cust_code"]].astype(np.int64) * len(prepared.items) + item_idx
+    ri = _ri_at(prepared, totals, ri_keys)  # int64: regions x items may pass 2**31
     u7, u28 = units[:, U7], units[:, U28]
     return {
         "item_units_7d": (u7, item_idx),
@@ -138,6 +110,9 @@ def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, Source]:
         "item_units_365d": (units[:, U365], item_idx),
         "item_trend_7d_28d": (_trend(u7, u28), item_idx),
         "item_buyers_28d": (units[:, BUYERS28], item_idx),
+        "ri_units_7d": (ri[:, 0], None),
+        "ri_units_28d": (ri[:, 1], None),
+        "ri_trend_7d_28d": (_trend(ri[:, 0], ri[:, 1]), None),
     }
 
 
@@ -159,7 +134,7 @@ def empty_table(spec: FeatureSpec) -> pd.DataFrame:
 
 
 def _sources(prepared: Prepared, totals: Partials, spec: FeatureSpec) -> dict[str, Source]:
-    """Every column's :data:`Source` but the :data:`BLOCK_COLUMNS` and the constants."""
+    """Every column's :data:`Source` but the renewal ones and the constants."""
     pairs = prepared.pairs
     c_idx = pairs["cust_code"]
     sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
@@ -193,13 +168,13 @@ def _fill(block: np.ndarray, rows: Iterable[int], columns: list[str], sources: d
 
 @dataclass(frozen=True)
 class _Layout:
-    """What every row block of a partition's table reads: the columns' sources (the
-    :data:`BLOCK_COLUMNS` as what their computation reads), the constants and the keys' labels and codes."""
+    """What every row block of a partition's table reads: the columns' sources (the renewal ones as
+    the arguments of their computation), the constants and the keys' labels and codes."""
 
     columns: list[str]
     sources: dict[str, Source]
     constants: dict[str, float]
-    inputs: _BlockInputs
+    renewal: tuple[tuple[np.ndarray, ...], float]
     keys: tuple[tuple[pd.Index, np.ndarray], ...]
 
     @property
@@ -217,20 +192,20 @@ def _layout(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Fe
     keys = ((prepared.customers, c_idx), (prepared.items, prepared.pairs["item_code"]),
             (prepared.regions, prepared.cust.region[c_idx]))
     return _Layout(spec.columns, _sources(prepared, totals, spec), constants,
-                   _block_inputs(prepared, totals), keys)
+                   _renewal_inputs(prepared, totals), keys)
 
 
 def _frame(layout: _Layout, rows: slice) -> pd.DataFrame:
-    """The table's candidates ``rows`` (a step-1 slice): keys, then columns; :data:`BLOCK_COLUMNS` beside."""
+    """The table's candidates ``rows`` (a step-1 slice): keys, then columns; the renewal ones made beside."""
     lo, hi, _ = rows.indices(layout.rows)
     columns = layout.columns
     block = np.empty((len(columns), hi - lo))
-    later = [row for row, name in enumerate(columns) if name in BLOCK_COLUMNS]
+    later = [row for row, name in enumerate(columns) if name in RENEWAL_COLUMNS]
     with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's and NumPy's loops release the GIL
-        computed = side.submit(_block_sources, layout.inputs, slice(lo, hi))
+        renewal = side.submit(_renewal_sources, *layout.renewal, slice(lo, hi))
         first = (row for row in range(len(columns)) if row not in later)
         _fill(block, first, columns, layout.sources, layout.constants, slice(lo, hi))
-        _fill(block, later, columns, computed.result(), layout.constants, slice(None))
+        _fill(block, later, columns, renewal.result(), layout.constants, slice(None))
     out = pd.DataFrame(block.T, columns=columns, copy=False)
     for pos, (name, (labels, idx)) in enumerate(zip(KEYS, layout.keys, strict=True)):
         out.insert(pos, name, labels.take(idx[lo:hi]).astype(str).array)
@@ -250,26 +225,21 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
 
 
 def join_blocks(
-    prepared: Prepared,
-    totals: Partials,
-    cutoff: pd.Timestamp,
-    spec: FeatureSpec,
-    block_rows: int,
-    first_rows: int | None = None,
+    prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec, block_rows: int
 ) -> Iterator[pd.DataFrame]:
-    """:func:`join`'s table as consecutive frames of about ``block_rows`` rows (the first of about
-    ``first_rows``, default ``block_rows``: a small one reaches a writer sooner), in order.
+    """:func:`join`'s table as consecutive frames of about ``block_rows`` rows, in order.
 
     Each frame is made when the next one is asked for; the columns every block reads are
     computed before the first. The cuts are :func:`~anticipate.features.renewal.renewal_cuts`
-    (a frame is at least its rows long but the last, and one frame when the candidates are too
-    few to cut), so the frames put together are :func:`join`'s table bit for bit. No candidate:
-    one frame of no rows (:func:`join`'s).
+    (a frame is at least ``block_rows`` long but the last, and one frame when the candidates are
+    too few to cut), so the frames put together are :func:`join`'s table bit for bit. No
+    candidate: one frame of no rows (:func:`join`'s).
     """
     if len(prepared.customers) == 0:
         yield empty_table(spec)
         return
     layout = _layout(prepared, totals, cutoff, spec)
-    cuts = renewal_cuts(*layout.inputs.renewal, layout.inputs.overall_cv2, block_rows, first=first_rows)
+    arrays, overall = layout.renewal
+    cuts = renewal_cuts(*arrays, overall, block_rows)
     for lo, hi in pairwise(cuts):
         yield _frame(layout, slice(int(lo), int(hi)))

@@ -160,8 +160,6 @@ def renewal_cuts(
     item_cv2: np.ndarray,
     overall_cv2: float,
     rows: int,
-    *,
-    first: int | None = None,
 ) -> np.ndarray:
     """Positions ``0 = c_0 < c_1 < ... = len(n)`` cutting the pairs into blocks of about ``rows`` (>= 1)
     over which :func:`renewal_columns` (of the same arguments, sliced) gives its values over all pairs,
@@ -170,15 +168,13 @@ def renewal_cuts(
     Every other step is elementwise, but :func:`log_survival_tail` takes the long-overdue pairs
     (:func:`_tail_rows`) in chunks of ``_TAIL_BLOCK`` through one matrix product (BLAS) each, which
     may round a row by where it sits in its chunk; so a block starts only where a chunk does: each
-    at the first chunk start at least ``rows`` pairs after the block before (``first`` pairs after
-    the first block's start, when given; none: one block). A block is thus at least that long but
-    the last, and longer by at most the pairs one chunk spans.
+    at the first chunk start at least ``rows`` pairs after the block before (none: one block). A
+    block is thus at least ``rows`` long but the last, and longer by at most the pairs one chunk spans.
     """
     shape, x0 = _scaled_age(age, _shrunk_gap(n, pair_mean, item_mean),
                             np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
     starts = _tail_rows(shape, x0)[_TAIL_BLOCK::_TAIL_BLOCK]  # the first pair of every chunk but the first
-    cuts, step = [0], max(int(rows if first is None else first), 1)
-    while (at := int(np.searchsorted(starts, cuts[-1] + step))) < len(starts):
+    cuts = [0]
+    while (at := int(np.searchsorted(starts, cuts[-1] + max(int(rows), 1)))) < len(starts):
         cuts.append(int(starts[at]))
-        step = max(int(rows), 1)
     return np.array([*cuts, len(n)], dtype=np.int64)
