@@ -10,9 +10,9 @@ partition, :func:`prepare` computes
   recent buyers, the renewal gap sums) that add up across partitions because the
   customers are disjoint.
 
-:func:`combine` adds partials; :func:`join` reads the item, region x item and
-renewal features of a partition's candidates from the combined totals and lays out
-the table. The local :func:`anticipate.features.build.build_features` is the
+:func:`combine` adds partials; :func:`anticipate.features.join.join` reads the item,
+region x item and renewal features of a partition's candidates from the combined totals
+and lays out the table. The local :func:`anticipate.features.build.build_features` is the
 one-partition case (``join(p, combine([p.partials]))``); the Dask path schedules
 the same three functions over many partitions.
 """
@@ -244,10 +244,3 @@ def combine(parts: Sequence[Partials]) -> Partials:
     for p in parts:
         np.maximum(days[: len(p.days)], p.days, out=days[: len(p.days)])
     return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya, days)
-
-
-def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec) -> pd.DataFrame:
-    """The partition's feature table (:func:`anticipate.features.join.join`)."""
-    from anticipate.features.join import join as join_table
-
-    return join_table(prepared, totals, cutoff, spec)

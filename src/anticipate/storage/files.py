@@ -14,7 +14,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from anticipate.storage import digests
 from anticipate.storage.dictionary import read_with_dictionaries
 from anticipate.storage.digests import TABLE_NAMES, data_dir_digest, file_digest  # noqa: F401 (re-exported)
 from anticipate.storage.keys import check_unique_key
+from anticipate.storage.parquet_layout import parquet_options
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -130,33 +131,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def parquet_options(columns: Iterable[Any], dictionary_bytes: int | None, plain: Collection[str],
-                    statistics: Collection[str] | None) -> dict[str, Any]:
-    """Arrow's Parquet writer options of :func:`write_parquet`'s arguments for a table of ``columns``
-    (none: Arrow's defaults)."""
-    columns = [str(c) for c in columns]
-    opts: dict[str, Any] = {}
-    if dictionary_bytes is not None:
-        opts["dictionary_pagesize_limit"] = int(dictionary_bytes)
-    if plain:
-        opts["use_dictionary"] = [c for c in columns if c not in set(plain)]
-    if statistics is not None:
-        opts["write_statistics"] = [c for c in columns if c in set(statistics)]
-    return opts
-
-
 def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
                   metadata: dict[str, str] | None = None, plain: Collection[str] = (),
                   statistics: Collection[str] | None = None, compression: str = "zstd") -> Path:
     """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
 
-    ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
-    and the rest is stored plain (Arrow's default, 1 MiB, when None). ``metadata``: key-value pairs
-    added to the file's schema metadata (``pyarrow.parquet.read_schema(path).metadata``), beside
-    pandas' own ``pandas`` key. ``plain``: columns stored without a dictionary (values mostly
-    distinct: the writer would hash them into a dictionary that overflows). ``statistics``: the
-    only columns given min/max statistics (all when None). ``compression``: Parquet's codec. None of
-    them changes the values read back.
+    ``metadata``: key-value pairs added to the file's schema metadata (``pyarrow.parquet.read_schema(path)
+    .metadata``), beside pandas' own ``pandas`` key. ``dictionary_bytes`` (Arrow's default, 1 MiB, when
+    None), ``plain``, ``statistics``: :func:`~anticipate.storage.parquet_layout.parquet_options`'s.
     """
     opts = parquet_options(df.columns, dictionary_bytes, plain, statistics)
     with atomic_path(target) as tmp:
@@ -191,20 +173,16 @@ def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
-def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
-                plain: Collection[str] = (), statistics: Collection[str] | None = None,
-                compression: str = "zstd") -> Path:
+def write_table(df: pd.DataFrame, target: str | Path, **parquet: Any) -> Path:
     """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically.
 
-    ``dictionary_bytes``, ``plain``, ``statistics``, ``compression``: see :func:`write_parquet`
-    (Parquet only).
+    ``parquet``: keyword arguments of :func:`write_parquet` (Parquet only).
     """
     suffix = Path(target).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, target)
     if suffix in {".parquet", ".pq"}:
-        return write_parquet(df, target, dictionary_bytes=dictionary_bytes, plain=plain,
-                             statistics=statistics, compression=compression)
+        return write_parquet(df, target, **parquet)
     raise DataError(f"output file {target} must end in .parquet or .csv")
 
 

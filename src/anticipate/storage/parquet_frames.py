@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from anticipate.storage.files import atomic_path, parquet_options
+from anticipate.storage.files import atomic_path
+from anticipate.storage.parquet_layout import parquet_options
 
 
 def write_parquet_frames(
