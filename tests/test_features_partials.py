@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from anticipate.features import partials as engine
 from anticipate.features.build import build_features
+from anticipate.features.join import join
 from anticipate.features.spec import ALL_FAMILIES, FeatureSpec, feature_columns, resolve_spec
 from tests.strategies import cutoffs, order_logs
 
@@ -27,7 +28,7 @@ def _by_customer(orders: pd.DataFrame, n: int, seed: int) -> list[pd.DataFrame]:
 def _partitioned(orders: pd.DataFrame, cutoff: pd.Timestamp, n: int, seed: int) -> pd.DataFrame:
     prepared = [engine.prepare(p, cutoff, SPEC) for p in _by_customer(orders, n, seed)]
     totals = engine.combine([engine.partials_of(p) for p in prepared])
-    frames = [engine.join(p, totals, cutoff, SPEC) for p in prepared]
+    frames = [join(p, totals, cutoff, SPEC) for p in prepared]
     frames = [f for f in frames if len(f)] or frames[:1]
     both = pd.concat(frames, ignore_index=True)
     return both.sort_values(["customer_id", "item"], kind="stable").reset_index(drop=True)
@@ -75,7 +76,7 @@ def test_one_partial_combines_to_itself_and_an_empty_history_to_the_empty_table(
     assert prepared.n_candidates == 2
     first = pd.Timestamp("2025-01-01")
     empty = engine.prepare(orders, first, SPEC)  # no line before the cutoff
-    table = engine.join(empty, engine.combine([empty.partials, prepared.partials]), first, SPEC)
+    table = join(empty, engine.combine([empty.partials, prepared.partials]), first, SPEC)
     assert table.empty and list(table.columns) == ["customer_id", "item", "region", *feature_columns()]
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from anticipate.features import partials as engine
 from anticipate.features.build import build_features, training_cutoffs, window_cutoffs
+from anticipate.features.join import join
 from anticipate.features.reference import build_features_reference
 from anticipate.features.season import days_to_christmas
 from anticipate.features.spec import FeatureSpec, feature_columns
@@ -179,7 +180,7 @@ def test_partitions_take_the_whole_history_first_line_for_the_year_ago_windows()
         by_customer = [orders[orders["customer_id"] == c] for c in ("c1", "c2", "c9")]
         parts = [engine.prepare(p, CUTOFF, spec) for p in by_customer if len(p)]
         totals = engine.combine([p.partials for p in parts])
-        joined = pd.concat([engine.join(p, totals, CUTOFF, spec) for p in parts], ignore_index=True)
+        joined = pd.concat([join(p, totals, CUTOFF, spec) for p in parts], ignore_index=True)
         pd.testing.assert_frame_equal(joined, whole, check_exact=True)
     both = build_features(pd.concat([early, late], ignore_index=True), CUTOFF, spec).set_index("customer_id")
     assert both.loc["c2", "sea_ci_units_ya"] == 0.0 and both.loc["c2", "sea_item_units_ya"] == 3.0

@@ -24,6 +24,7 @@ from anticipate.demand.forecast import forecast_parts
 from anticipate.features import partials as engine
 from anticipate.features._sums import day_oldest
 from anticipate.features.build import build_features, window_cutoffs
+from anticipate.features.join import join
 from anticipate.features.reference import build_features_reference
 from anticipate.features.spec import FeatureSpec
 from anticipate.sample import generate_world
@@ -179,7 +180,7 @@ def test_engine_partitions_and_reference_agree_on_where_a_history_with_a_stray_l
         parts = [engine.prepare(orders[orders["customer_id"] == c], cutoff, spec)
                  for c in sorted(orders["customer_id"].unique())]
         totals = engine.combine([p.partials for p in parts])
-        joined = pd.concat([engine.join(p, totals, cutoff, spec) for p in parts], ignore_index=True)
+        joined = pd.concat([join(p, totals, cutoff, spec) for p in parts], ignore_index=True)
         pd.testing.assert_frame_equal(joined.sort_values(["customer_id", "item"], ignore_index=True), whole,
                                       check_exact=True)
         assert totals.oldest == pytest.approx((cutoff - log["order_ts"].min()) / pd.Timedelta(days=1))

@@ -2,7 +2,7 @@
 
 Features: each customer partition runs :func:`anticipate.features.partials.prepare`,
 the partials are tree-reduced with :func:`~anticipate.features.partials.combine`
-and every partition is finished with :func:`~anticipate.features.partials.join`;
+and every partition is finished with :func:`~anticipate.features.join.join`;
 the local table is the one-partition case of the same functions. Training fits
 ``lightgbm.dask`` with the rounds that early stopping chose on a local down-sample
 (``lightgbm.dask`` has no early stopping, LightGBM issue #4493) and hands the
@@ -32,6 +32,7 @@ from anticipate.distributed.cluster import (
 )
 from anticipate.features import partials as engine
 from anticipate.features.build import attach_labels, window_cutoffs
+from anticipate.features.join import join
 from anticipate.features.spec import FeatureSpec, resolve_spec
 from anticipate.models.scoring import score_frame, spec_of
 from anticipate.models.training import Fitted, check_labels, compact_features, feature_names, model_meta
@@ -63,7 +64,7 @@ def features_delayed(
     parts = as_parts(orders)
     prepared = [dask.delayed(engine.prepare)(p, cutoff, spec, products) for p in parts]
     totals = tree_reduce(engine.combine, [dask.delayed(engine.partials_of)(p) for p in prepared])
-    feats = [dask.delayed(engine.join)(p, totals, cutoff, spec) for p in prepared]
+    feats = [dask.delayed(join)(p, totals, cutoff, spec) for p in prepared]
     if not labelled:
         return feats
     label = dask.delayed(attach_labels)

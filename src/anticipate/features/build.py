@@ -24,6 +24,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.features import partials as engine
 from anticipate.features.history import item_column
+from anticipate.features.join import join
 from anticipate.features.spec import (
     ALL_FAMILIES,
     CUSTOMER_WINDOWS,
@@ -90,7 +91,7 @@ def table_of(prepared: engine.Prepared, cutoff: pd.Timestamp, spec: FeatureSpec)
     cut the lines, and the lines once :func:`~anticipate.features.partials.prepare_history`
     read them: ~0.5 GB and ~0.4 GB at 10 M lines that the later steps would carry).
     """
-    return engine.join(prepared, engine.combine([prepared.partials]), pd.Timestamp(cutoff), spec)
+    return join(prepared, engine.combine([prepared.partials]), pd.Timestamp(cutoff), spec)
 
 
 def build_labels(

@@ -10,16 +10,16 @@ partition, :func:`prepare` computes
   recent buyers, the renewal gap sums) that add up across partitions because the
   customers are disjoint.
 
-:func:`combine` adds partials; :func:`join` reads the item, region x item and
-renewal features of a partition's candidates from the combined totals and lays out
-the table. The local :func:`anticipate.features.build.build_features` is the
+:func:`combine` adds partials; :func:`anticipate.features.join.join` reads the item,
+region x item and renewal features of a partition's candidates from the combined totals
+and lays out the table. The local :func:`anticipate.features.build.build_features` is the
 one-partition case (``join(p, combine([p.partials]))``); the Dask path schedules
 the same three functions over many partitions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,20 +31,15 @@ from anticipate.features._collapse import event_buffers
 from anticipate.features._gaps import item_gap_sums
 from anticipate.features._sums import window_sums
 from anticipate.features.history import Lines, group_by_customer, history
-from anticipate.features.renewal import GAP_SUMS, pooled_gaps, renewal_columns
+from anticipate.features.renewal import GAP_SUMS
 from anticipate.features.season import (
     YEAR_AGO,
-    days_to_christmas,
-    observed,
     pair_year_ago_units,
     season_horizon,
-    season_sources,
     year_ago_units,
     year_ago_windows,
 )
 from anticipate.features.sequences import (
-    CUSTOMER_COLUMNS,
-    LOOKBACK_ORDERS,
     Customers,
     candidate_pairs,
     customer_table,
@@ -53,7 +48,7 @@ from anticipate.features.sequences import (
     pair_sums,
     pair_table,
 )
-from anticipate.features.spec import KEYS, FeatureSpec
+from anticipate.features.spec import FeatureSpec
 
 #: Columns of :attr:`Partials.item_units`: units in 7/28/365 days, distinct buyers in 28 days and the
 #: year-ago sums of the season family (:data:`~anticipate.features.season.YEAR_AGO`).
@@ -249,150 +244,3 @@ def combine(parts: Sequence[Partials]) -> Partials:
     for p in parts:
         np.maximum(days[: len(p.days)], p.days, out=days[: len(p.days)])
     return Partials(items, units, gaps, regions, keys // len(items), keys % len(items), ri, region_ya, days)
-
-
-def _trend(u7: np.ndarray, u28: np.ndarray) -> np.ndarray:
-    """Daily units in 7 days over daily units in 28 days; NaN when none in 28."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(u28 > 0, (u7 / 7.0) / (u28 / 28.0), np.nan)
-
-
-def _season_sources(
-    prepared: Prepared, totals: Partials, units: np.ndarray, horizon: int
-) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """The season columns of the candidates, from ``units`` (the totals' item rows at the
-    partition's item codes) and the totals' shop-wide and regional year-ago sums."""
-    pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
-    at = totals.regions.get_indexer(prepared.regions)
-    region_ya = np.zeros((len(at), len(YEAR_AGO)))
-    region_ya[at >= 0] = totals.region_ya[at[at >= 0]]
-    shop = totals.item_units[:, [YA_H, YA_BASE]].sum(axis=0)
-    per = season_sources(units[:, [YA_H, YA_BASE]], units[:, U28], region_ya, shop, horizon, totals.oldest)
-    every = np.zeros(len(item_idx), dtype=np.int64)
-    pair_ya = pairs["sea_ci_units_ya"] if observed(totals.oldest)[0] else np.full(len(item_idx), np.nan)
-    return {
-        "sea_shop_lift_ya": (per["sea_shop_lift_ya"], every),
-        "sea_region_lift_ya": (per["sea_region_lift_ya"], prepared.cust.region[pairs["cust_code"]]),
-        **{name: (per[name], item_idx) for name in ("sea_item_lift_ya", "sea_item_ya_over_recent",
-                                                    "sea_item_units_ya")},
-        "sea_ci_units_ya": (pair_ya, None),
-    }
-
-
-def _ri_at(prepared: Prepared, totals: Partials, keys: np.ndarray) -> np.ndarray:
-    """The totals' region x item units (:data:`RI_UNITS`) at the partition's ``region * n_items + item``
-    ``keys`` (0 where the pair has none), one row per key.
-
-    Looked up among the totals' sorted keys: no dense grid of every region x item (200 x
-    20,000: 64 MB and its trend's temporaries, ~30,000 page faults at 1 M lines for 1.8 M rows).
-    """
-    n_items = len(prepared.items)
-    region = prepared.regions.get_indexer(totals.regions)[totals.ri_region]
-    item = prepared.items.get_indexer(totals.items)[totals.ri_item]
-    mine = (region >= 0) & (item >= 0)
-    known = region[mine].astype(np.int64) * n_items + item[mine]  # distinct: one per region x item
-    order = np.argsort(known, kind="stable")
-    known, values = known[order], totals.ri_units[mine][order]
-    out = np.zeros((len(keys), len(RI_UNITS)))
-    if len(known):
-        at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-        found = known[at] == keys
-        out[found] = values[at[found]]
-    return out
-
-
-def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """The item, region x item and renewal columns of the candidates, read from ``totals``."""
-    pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
-    at = totals.items.get_indexer(prepared.items)  # partition item code -> totals row
-    units = totals.item_units[at]
-    mean, cv2, overall = pooled_gaps(totals.item_gaps)
-    renewal = renewal_columns(
-        pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
-        mean[at][item_idx], cv2[at][item_idx], overall,
-    )
-    ri_keys = prepared.cust.region[pairs["cust_code"]].astype(np.int64) * len(prepared.items) + item_idx
-    ri = _ri_at(prepared, totals, ri_keys)  # int64: regions x items may pass 2**31
-    u7, u28 = units[:, U7], units[:, U28]
-    return {
-        "item_units_7d": (u7, item_idx),
-        "item_units_28d": (u28, item_idx),
-        "item_units_365d": (units[:, U365], item_idx),
-        "item_trend_7d_28d": (_trend(u7, u28), item_idx),
-        "item_buyers_28d": (units[:, BUYERS28], item_idx),
-        **{name: (values, None) for name, values in renewal.items()},
-        "ri_units_7d": (ri[:, 0], None),
-        "ri_units_28d": (ri[:, 1], None),
-        "ri_trend_7d_28d": (_trend(ri[:, 0], ri[:, 1]), None),
-    }
-
-
-def _ratios(column: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
-    """Ratio features trees cannot form themselves, from the candidates' ``column(name)``."""
-    days = np.maximum(column("cust_tenure_days"), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "ci_share_of_orders": column("pair_" + LOOKBACK_ORDERS) / column("cust_" + LOOKBACK_ORDERS),
-            "cust_orders_per_day": column("cust_orders_total") / days,
-            "ci_share_all": column("ci_orders_total") / column("cust_orders_total"),
-            "ci_orders_per_day": column("ci_orders_total") / days,
-        }
-
-
-def empty_table(spec: FeatureSpec) -> pd.DataFrame:
-    """The feature table with no rows: string keys and float features."""
-    return pd.DataFrame({c: pd.Series(dtype=str if c in KEYS else float) for c in [*KEYS, *spec.columns]})
-
-
-def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec) -> pd.DataFrame:
-    """The partition's feature table: ``customer_id, item, region`` + the columns of ``spec``.
-
-    One row per candidate, in (customer, item) order. Every float column is written
-    once into one block (a per-customer, per-pair, per-item or per-(region, item)
-    array taken at the candidates' codes); no frame is joined, concatenated or sorted.
-    """
-    if len(prepared.customers) == 0:
-        return empty_table(spec)
-    cutoff = pd.Timestamp(cutoff)
-    pairs = prepared.pairs
-    c_idx = pairs["cust_code"]
-    sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
-    sources.update({name: (v, None) for name, v in pairs.items() if name.startswith("ci_")})
-    sources.update(_item_sources(prepared, totals))
-    item_rows = totals.item_units[totals.items.get_indexer(prepared.items)]
-    sources.update(_season_sources(prepared, totals, item_rows, season_horizon(spec.horizon_days)))
-    sources["cust_" + LOOKBACK_ORDERS] = (prepared.cust.lookback_orders, c_idx)
-    sources["pair_" + LOOKBACK_ORDERS] = (pairs[LOOKBACK_ORDERS], None)
-
-    def column(name: str) -> np.ndarray:
-        src, idx = sources[name]
-        return src if idx is None else src[idx]
-
-    sources.update({name: (v, None) for name, v in _ratios(column).items()})
-    constants = {
-        "cal_week": float(cutoff.isocalendar()[1]),
-        "sea_days_to_christmas": days_to_christmas(cutoff),
-    }
-    columns = spec.columns
-    block = np.empty((len(columns), len(c_idx)))
-
-    def fill(rows: range) -> None:
-        for row in rows:
-            name = columns[row]
-            if name in constants:
-                block[row].fill(constants[name])
-            else:
-                src, idx = sources[name]
-                block[row] = src if idx is None else np.take(src, idx)
-
-    half = len(columns) // 2
-    with ThreadPoolExecutor(max_workers=1) as side:  # the copies and gathers release the GIL
-        later = side.submit(fill, range(half, len(columns)))
-        fill(range(half))
-        later.result()
-    out = pd.DataFrame(block.T, columns=columns, copy=False)
-    region_idx = prepared.cust.region[c_idx]
-    keys = ((prepared.customers, c_idx), (prepared.items, pairs["item_code"]), (prepared.regions, region_idx))
-    for pos, (name, (labels, idx)) in enumerate(zip(KEYS, keys, strict=True)):
-        out.insert(pos, name, labels.take(idx).astype(str).array)
-    return out

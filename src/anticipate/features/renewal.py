@@ -20,6 +20,8 @@ _TAIL_BLOCK = 16_384  # rows per block of the tail quadrature (a 16,384 x 24 flo
 
 
 GAP_SUMS = ("gap_n", "gap_span", "gap_w", "gap_wcv2")
+#: The feature columns :func:`renewal_columns` returns.
+RENEWAL_COLUMNS = ("item_gap_mean_days", "item_gap_cv", "ci_renewal_hazard_7d", "ci_lapse_ratio")
 
 
 def pooled_gaps(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -75,6 +77,18 @@ def _quiet_gammaincc(shape: np.ndarray, x: np.ndarray) -> np.ndarray:
         return gammaincc(shape, x)
 
 
+def _scaled_age(age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Gamma shape ``1 / cv2`` (cv2 at least :data:`MIN_GAP_CV2`) and the age in scale units."""
+    shape = 1.0 / np.maximum(np.asarray(cv2, dtype=np.float64), MIN_GAP_CV2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return shape, age * shape / mean_gap
+
+
+def _tail_rows(shape: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    """Positions of the ages past :func:`tail_start` (the log-survival tail); x0 = inf: a zero mean gap."""
+    return np.flatnonzero(np.isfinite(x0) & (x0 >= tail_start(shape)))
+
+
 def renewal_hazard(
     age: np.ndarray, mean_gap: np.ndarray, cv2: np.ndarray, window: float = RENEWAL_WINDOW_DAYS
 ) -> np.ndarray:
@@ -88,15 +102,15 @@ def renewal_hazard(
     from scipy.special import gammaincc
 
     age, mean_gap = np.asarray(age, dtype=np.float64), np.asarray(mean_gap, dtype=np.float64)
-    shape = 1.0 / np.maximum(np.asarray(cv2, dtype=np.float64), MIN_GAP_CV2)
+    shape, x0 = _scaled_age(age, mean_gap, cv2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x0, x1 = age * shape / mean_gap, (age + window) * shape / mean_gap
+        x1 = (age + window) * shape / mean_gap
         with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's ufunc loops release the GIL
             later = side.submit(_quiet_gammaincc, shape, x1)  # (NumPy's errstate is per thread)
             s0, s1 = gammaincc(shape, x0), later.result()
         hazard = np.where(s0 > 0, (s0 - s1) / s0, np.nan)
         limit = -np.expm1(-window * shape / mean_gap)  # 1 where the mean gap is 0
-    tail = np.flatnonzero(np.isfinite(x0) & (x0 >= tail_start(shape)))  # x0 = inf: a zero mean gap
+    tail = _tail_rows(shape, x0)
     if len(tail):
         k = shape[tail]
         log_ratio = log_survival_tail(k, x1[tail]) - log_survival_tail(k, x0[tail])
@@ -119,9 +133,7 @@ def renewal_columns(
     by one gap. ``ci_lapse_ratio`` is the days since the pair's last order over that
     shrunk mean gap: the hazard is bounded as a pair lapses, the ratio keeps growing.
     """
-    prior = np.where(np.isnan(item_mean), pair_mean, item_mean)
-    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
-    shrunk = np.where(np.isnan(prior), np.nan, shrunk)
+    shrunk = _shrunk_gap(n, pair_mean, item_mean)
     hazard = renewal_hazard(age, shrunk, np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
     with np.errstate(divide="ignore", invalid="ignore"):
         lapse = np.where(shrunk > 0, age / shrunk, np.nan)
@@ -131,3 +143,38 @@ def renewal_columns(
         "ci_renewal_hazard_7d": hazard,
         "ci_lapse_ratio": lapse,
     }
+
+
+def _shrunk_gap(n: np.ndarray, pair_mean: np.ndarray, item_mean: np.ndarray) -> np.ndarray:
+    """The pair's mean gap (days) shrunk towards the item's by one gap (NaN without either)."""
+    prior = np.where(np.isnan(item_mean), pair_mean, item_mean)
+    shrunk = (np.nan_to_num(pair_mean) * (n - 1.0) + prior) / n
+    return np.where(np.isnan(prior), np.nan, shrunk)
+
+
+def renewal_cuts(
+    n: np.ndarray,
+    pair_mean: np.ndarray,
+    age: np.ndarray,
+    item_mean: np.ndarray,
+    item_cv2: np.ndarray,
+    overall_cv2: float,
+    rows: int,
+) -> np.ndarray:
+    """Positions ``0 = c_0 < c_1 < ... = len(n)`` cutting the pairs into blocks of about ``rows`` (>= 1)
+    over which :func:`renewal_columns` (of the same arguments, sliced) gives its values over all pairs,
+    bit for bit.
+
+    Every other step is elementwise, but :func:`log_survival_tail` takes the long-overdue pairs
+    (:func:`_tail_rows`) in chunks of ``_TAIL_BLOCK`` through one matrix product (BLAS) each, which
+    may round a row by where it sits in its chunk; so a block starts only where a chunk does: each
+    at the first chunk start at least ``rows`` pairs after the block before (none: one block). A
+    block is thus at least ``rows`` long but the last, and longer by at most the pairs one chunk spans.
+    """
+    shape, x0 = _scaled_age(age, _shrunk_gap(n, pair_mean, item_mean),
+                            np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
+    starts = _tail_rows(shape, x0)[_TAIL_BLOCK::_TAIL_BLOCK]  # the first pair of every chunk but the first
+    cuts = [0]
+    while (at := int(np.searchsorted(starts, cuts[-1] + max(int(rows), 1)))) < len(starts):
+        cuts.append(int(starts[at]))
+    return np.array([*cuts, len(n)], dtype=np.int64)

@@ -14,7 +14,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from anticipate.storage import digests
 from anticipate.storage.dictionary import read_with_dictionaries
 from anticipate.storage.digests import TABLE_NAMES, data_dir_digest, file_digest  # noqa: F401 (re-exported)
 from anticipate.storage.keys import check_unique_key
+from anticipate.storage.parquet_layout import parquet_options
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -131,25 +132,25 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 def write_parquet(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None,
-                  metadata: dict[str, str] | None = None) -> Path:
+                  metadata: dict[str, str] | None = None, plain: Collection[str] = (),
+                  statistics: Collection[str] | None = None, compression: str = "zstd") -> Path:
     """Write ``df`` to Parquet atomically, without the index; deterministic bytes.
 
-    ``dictionary_bytes``: the size (bytes) past which a column chunk's dictionary stops growing
-    and the rest is stored plain (Arrow's default, 1 MiB, when None). ``metadata``: key-value pairs
-    added to the file's schema metadata (``pyarrow.parquet.read_schema(path).metadata``), beside
-    pandas' own ``pandas`` key.
+    ``metadata``: key-value pairs added to the file's schema metadata (``pyarrow.parquet.read_schema(path)
+    .metadata``), beside pandas' own ``pandas`` key. ``dictionary_bytes`` (Arrow's default, 1 MiB, when
+    None), ``plain``, ``statistics``: :func:`~anticipate.storage.parquet_layout.parquet_options`'s.
     """
-    limit = {} if dictionary_bytes is None else {"dictionary_pagesize_limit": int(dictionary_bytes)}
+    opts = parquet_options(df.columns, dictionary_bytes, plain, statistics)
     with atomic_path(target) as tmp:
         if metadata is None:
-            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd", **limit)
+            df.to_parquet(tmp, index=False, engine="pyarrow", compression=compression, **opts)
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(df, preserve_index=False)
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-            pq.write_table(table, tmp, compression="zstd", **limit)
+            pq.write_table(table, tmp, compression=compression, **opts)
     return Path(target)
 
 
@@ -172,16 +173,16 @@ def write_csv(df: pd.DataFrame, target: str | Path) -> Path:
     return Path(target)
 
 
-def write_table(df: pd.DataFrame, target: str | Path, *, dictionary_bytes: int | None = None) -> Path:
+def write_table(df: pd.DataFrame, target: str | Path, **parquet: Any) -> Path:
     """Write Parquet or CSV by the target's suffix (``.parquet`` / ``.csv``), atomically.
 
-    ``dictionary_bytes``: see :func:`write_parquet` (Parquet only).
+    ``parquet``: keyword arguments of :func:`write_parquet` (Parquet only).
     """
     suffix = Path(target).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, target)
     if suffix in {".parquet", ".pq"}:
-        return write_parquet(df, target, dictionary_bytes=dictionary_bytes)
+        return write_parquet(df, target, **parquet)
     raise DataError(f"output file {target} must end in .parquet or .csv")
 
 
