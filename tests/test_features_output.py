@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from anticipate.features.spec import KEYS
 from anticipate.pipelines.features import FEATURE_COMPRESSION, FEATURE_PLAIN_COLUMNS
@@ -58,3 +59,15 @@ def test_write_parquet_layout_options_leave_the_values_alone(tmp_path: Path) -> 
     assert [chunks[c][0].is_stats_set for c in ("k", "x", "n")] == [True, False, False]
     assert {chunks[c][0].compression for c in ("k", "x", "n")} == {"SNAPPY"}
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
+
+
+def test_frames_written_from_an_empty_iterator_refuse_and_publish_nothing(tmp_path: Path) -> None:
+    """write_parquet_frames with no frame raised StopIteration inside the atomic write (a confusing error
+    from a context manager); it says what is wrong and leaves no file."""
+
+    from anticipate.storage.parquet_frames import write_parquet_frames
+
+    target = tmp_path / "f.parquet"
+    with pytest.raises(ValueError, match="no frame to write"):
+        write_parquet_frames(iter([]), target)
+    assert not target.exists() and not list(tmp_path.iterdir())

@@ -36,8 +36,10 @@ def write_parquet_frames(
     import pyarrow.parquet as pq
 
     tables = (pa.Table.from_pandas(frame, preserve_index=False) for frame in frames)
+    first = next(tables, None)
+    if first is None:  # a file of no frame would have no schema: never publish it
+        raise ValueError(f"no frame to write to {target}")
     with atomic_path(target) as tmp:
-        first = next(iter(tables))
         opts = parquet_options(first.schema.names, dictionary_bytes, plain, statistics)
         # the executor closes first: a frame still being written is finished before the writer closes
         with pq.ParquetWriter(tmp, first.schema, compression=compression, **opts) as writer, \
