@@ -244,6 +244,27 @@ def test_octal_and_base_60_numbers_are_refused(tmp_path: Path, value: str, read_
     assert f"reads as {read_as}" in message and f"quote it ('{value}')" in message
 
 
+@pytest.mark.parametrize(("text", "key"), [
+    ("time: {lookback_days: 90, lookback_days: 365}\n", "'time.lookback_days'"),
+    ("name: x\ngrid: {model.seed: [1, 2], model.seed: [3]}\n", "'grid.model.seed'"),
+])
+def test_a_key_written_twice_in_one_flow_mapping_is_refused(tmp_path: Path, text: str, key: str) -> None:
+    """audit29 A1: the one-line spelling kept the last value in silence (a sweep ran 1 child, not 3)."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        read_yaml(path)
+    assert key in str(err.value) and "written twice (both on line " in str(err.value)
+
+
+def test_a_merge_of_a_mapping_that_merges_itself_is_refused(tmp_path: Path) -> None:
+    """PyYAML 6.0 gives top.x = 1 here (the inner merged value over mid's own override x: 2)."""
+    path = tmp_path / "chain.yaml"
+    path.write_text("base: &b {x: 1, z: 0}\nmid: &m\n  <<: *b\n  x: 2\ntop:\n  <<: *m\n  y: 3\n")
+    with pytest.raises(ConfigError, match=r"key 'top' merges \(<<\) the mapping at line 2"):
+        read_yaml(path)
+
+
 def test_merge_keys_quoted_numbers_and_hex_still_load(tmp_path: Path) -> None:
     path = tmp_path / "ok.yaml"
     path.write_text("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  b: 3\ne: [0, 0x1F, -3, 014.5, '014', \"1:10\"]\n")

@@ -35,12 +35,10 @@ class StrictLoader(yaml.SafeLoader):
 
     def construct_document(self, node: yaml.Node) -> Any:
         self._paths = _key_paths(node, limit=MAX_YAML_NODES)
+        for mapping, path in _mappings(node, self._paths):
+            _refuse_repeated_keys(mapping, path)
+            _refuse_nested_merge(mapping, path)
         return super().construct_document(node)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            _refuse_repeated_keys(node, self._path(node))
-        return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         value = super().construct_yaml_int(node)
@@ -91,20 +89,62 @@ def _key_paths(root: yaml.Node, *, limit: int) -> dict[int, str]:
     return paths
 
 
+def _mappings(root: yaml.Node, paths: dict[int, str]) -> list[tuple[yaml.MappingNode, str]]:
+    """Every mapping node under ``root`` once, with its dotted key path, as the parser wrote it: read
+    before construction, which flattens merge keys (``<<``) into the mappings in place."""
+    found: dict[int, yaml.MappingNode] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in found:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            found[id(node)] = node
+            stack.extend(child for pair in node.value for child in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return [(node, paths.get(key, "")) for key, node in found.items()]
+
+
 def _refuse_repeated_keys(node: yaml.MappingNode, path: str) -> None:
-    """ConfigError when a mapping writes one key twice (YAML keeps the last and drops the first)."""
-    first_line: dict[tuple[str, str], int] = {}
+    """ConfigError when a mapping writes one key twice (YAML keeps the last and drops the first), on two
+    lines or in one flow mapping (``{a: 1, a: 2}``)."""
+    first: dict[tuple[str, str], tuple[int, int]] = {}
     for key, _ in node.value:
         if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
             continue
-        line = key.start_mark.line + 1
-        seen = first_line.setdefault((key.tag, key.value), line)
-        if seen != line:
+        mark = (key.start_mark.line + 1, key.start_mark.column + 1)
+        seen = first.setdefault((key.tag, key.value), mark)
+        if seen != mark:
             dotted = f"{path}.{key.value}" if path else str(key.value)
+            where = f"lines {seen[0]} and {mark[0]}" if seen[0] != mark[0] else f"both on line {mark[0]}"
             raise ConfigError(
-                f"key '{dotted}' is written twice (lines {seen} and {line}); YAML would keep only the "
+                f"key '{dotted}' is written twice ({where}); YAML would keep only the "
                 f"second and drop everything under the first without a word: write '{key.value}' once, "
                 "with all its keys under it"
+            )
+
+
+def _merge_sources(node: yaml.MappingNode) -> list[yaml.Node]:
+    """The mappings a ``<<`` key of ``node`` merges in (one, or each of a list)."""
+    sources: list[yaml.Node] = []
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag == _MERGE_TAG:
+            sources.extend(value.value if isinstance(value, yaml.SequenceNode) else [value])
+    return sources
+
+
+def _refuse_nested_merge(node: yaml.MappingNode, path: str) -> None:
+    """ConfigError when a ``<<`` merges a mapping that itself holds a ``<<``: PyYAML 6.0 keeps the inner
+    mapping's merged value over that mapping's own override (``mid: {<<: *b, x: 2}`` merged into ``top``
+    gives ``top.x`` from ``b``), a silently wrong value."""
+    for source in _merge_sources(node):
+        if isinstance(source, yaml.MappingNode) and _merge_sources(source):
+            line = source.start_mark.line + 1
+            raise ConfigError(
+                f"key '{path or '(top)'}' merges (<<) the mapping at line {line}, which merges another "
+                "mapping itself; YAML readers resolve such chains differently (PyYAML keeps the inner "
+                "merged value over its override), so write the keys of that mapping out instead of its '<<'"
             )
 
 
