@@ -294,6 +294,21 @@ def test_one_centre_coordinate_alone_is_refused(tmp_path: Path, given: str, miss
     assert (both.centre_lat, both.centre_lon) in ((10, 5), (5, 10))
 
 
+def test_a_rule_two_layered_files_fill_together_is_not_blamed_on_one(tmp_path: Path) -> None:
+    """audit29 B4: centre_lat in one file, centre_lon and a bad seed in the next: the message blamed the
+    first file for a missing centre_lon and never named model.seed."""
+    lat, rest = tmp_path / "lat.yaml", tmp_path / "lon_badseed.yaml"
+    lat.write_text("network:\n  centre_lat: 10\n")
+    rest.write_text("network:\n  centre_lon: 5\nmodel:\n  seed: -1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config([lat, rest])
+    assert str(err.value).startswith(f"{rest}: key 'model.seed'")
+    assert "centre_lon is missing" not in str(err.value)
+    rest.write_text("network:\n  centre_lon: 5\n")
+    network = load_config([lat, rest]).network
+    assert (network.centre_lat, network.centre_lon) == (10, 5)
+
+
 @pytest.mark.parametrize("value", ["1", "1.5", "0"])
 def test_gap_tolerance_is_a_fraction_between_0_and_1(tmp_path: Path, value: str) -> None:
     """audit28 f14: allocate.gap_tolerance 1 certified the empty plan at once (0 units, blamed on data)."""

@@ -295,18 +295,35 @@ def validate_config(raw: dict[str, Any], *, source: str = "config") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                parent = err["loc"][:-1]
-                allowed = _allowed_keys(parent)
-                problems.append(f"unknown key '{key}' (allowed here: {', '.join(allowed)})")
-            else:
-                message = err["msg"].removeprefix("Value error, ")
-                got = "" if isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
-                problems.append(f"key '{key}': {message}{got}")
-        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+        raise ConfigError(f"{source}: " + "; ".join(_problems(exc))) from None
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """One phrase per key pydantic refused: ``key 'time.horizon_days': ... (got 0)``."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(err["loc"][:-1])
+            problems.append(f"unknown key '{key}' (allowed here: {', '.join(allowed)})")
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            got = "" if isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+            problems.append(f"key '{key}': {message}{got}")
+    return problems
+
+
+def _refuse_in_the_file(layers: list[tuple[str, dict[str, Any]]], together: list[str]) -> None:
+    """ConfigError naming the file a problem of the laid-over config is in, when that file has the same
+    problem alone. A rule over two keys that two files fill between them (``network.centre_lat`` in
+    one, ``centre_lon`` in the other) fails in each file alone but not together: not reported."""
+    for name, layer in layers if len(layers) > 1 else []:
+        try:
+            Config.model_validate(layer)
+        except ValidationError as exc:
+            own = [problem for problem in _problems(exc) if problem in together]
+            if own:
+                raise ConfigError(f"{name}: " + "; ".join(own)) from None
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -335,8 +352,8 @@ def load_config(
     ----------
     path
         A user YAML file (``--config``), or several (``--config a.yaml --config b.yaml``) laid over
-        each other in order, key by key; keys none of them names keep their defaults. Each file is
-        checked alone first, so an unknown or ill-typed key names the file it is in.
+        each other in order, key by key; keys none of them names keep their defaults. A problem of the
+        whole that one file has alone (an unknown or ill-typed key) names that file.
     overrides
         ``{"time.horizon_days": 14}`` style overrides applied last.
     """
@@ -351,11 +368,11 @@ def load_config(
     if overrides:  # an option (--scheduler, --decimal ...) or a grid key sets these keys
         source = f"{source} with {', '.join(overrides)} set by the command"
     try:
-        return validate_config(raw, source=source)
-    except ConfigError:
-        for name, layer in layers[: len(layers) if len(layers) > 1 else 0]:
-            validate_config(layer, source=name)  # the file a bad key is in, when one alone is bad
-        raise
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        together = _problems(exc)
+    _refuse_in_the_file(layers, together)
+    raise ConfigError(f"{source}: " + "; ".join(together))
 
 
 def _with_project_defaults(paths: list[str | Path]) -> list[str | Path]:
