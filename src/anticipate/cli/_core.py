@@ -112,6 +112,7 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
         verbosity=verbosity,
         progress=verbosity >= 0,
         tracking_source=source,
+        said=notes if notes is not None else [],
     )
 
 
