@@ -17,6 +17,7 @@ import click
 
 from anticipate import __version__
 from anticipate.cli import _numbacache
+from anticipate.cli._signals import EXIT_TERMINATED, Terminated, die_by_sigterm, sigterm_raises
 from anticipate.errors import AnticipateError
 
 #: Exit code of an unexpected failure (a bug); user errors carry their own (see anticipate.errors).
@@ -202,12 +203,15 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             notes: list[str] = []  # make_settings' warnings, printed as found, then in --json's
             try:
                 _numbacache.check()
-                with _stdout_to_stderr():
+                with sigterm_raises(), _stdout_to_stderr():
                     result = func(lambda overrides=None: make_settings(opts, overrides, notes), **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
             except KeyboardInterrupt:
                 _fail(name, "interrupted; no output was published", 130, opts, verbosity)
+            except Terminated:  # said like any failure, then the process ends by the signal as before
+                _fail(name, "terminated by SIGTERM before it finished; no output was published",
+                      EXIT_TERMINATED, opts, verbosity, die=die_by_sigterm)
             except click.exceptions.Exit:
                 raise
             except click.ClickException:
@@ -231,7 +235,9 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return decorate
 
 
-def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int) -> None:
+def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int,
+          die: Callable[[], None] | None = None) -> None:
+    """Say ``message`` on stderr (and as the ``--json`` error object), then exit ``code`` (or ``die()``)."""
     click.echo(f"anticipate {name}: error: {message}", err=True)
     if opts.get("as_json"):
         click.echo(
@@ -239,6 +245,8 @@ def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: i
                 {"command": name, "status": "error", "exit_code": code, "error": message}, sort_keys=True
             )
         )
+    if die is not None:
+        die()
     sys.exit(code)
 
 
