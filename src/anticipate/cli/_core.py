@@ -83,12 +83,13 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
-                  notes: list[str] | None = None):
+                  notes: list[str] | None = None, command: str = ""):
     """Resolve the config and global options into :class:`anticipate.pipelines.Settings`.
 
     ``notes``, when given, receives the warnings about where the settings came from
-    (:mod:`anticipate.cli._where`), once each, and they are printed on stderr as they are found."""
-    from anticipate.cli._where import env_beats_config_note, outside_project_note
+    (:mod:`anticipate.cli._where`; ``command`` is the command's name), once each, and they are printed
+    on stderr as they are found."""
+    from anticipate.cli._where import STORE_CREATORS, env_beats_config_note, outside_project_note
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
 
@@ -100,7 +101,10 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
     source = ("the option --tracking-uri" if opts.get("tracking_uri") else
               "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri")
     configs = list(opts.get("config") or ())
-    found = [outside_project_note(configs, tracking_uri, source),
+    by_options = {"data.dir"} if opts.get("data") else set()
+    by_options |= {"tracking.uri"} if tracking_uri != cfg.tracking.uri else set()
+    found = [outside_project_note(configs, cfg, tracking_uri, source, overrides=overrides, ignore=by_options,
+                                  creates_store=command in STORE_CREATORS),
              env_beats_config_note(env_uri, opts.get("tracking_uri"), configs)]
     for note in found:
         if note and notes is not None and note not in notes:
@@ -204,7 +208,8 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             try:
                 _numbacache.check()
                 with sigterm_raises(), _stdout_to_stderr():
-                    result = func(lambda overrides=None: make_settings(opts, overrides, notes), **kwargs)
+                    result = func(lambda overrides=None: make_settings(opts, overrides, notes, name),
+                                  **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
             except KeyboardInterrupt:
