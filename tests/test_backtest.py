@@ -381,3 +381,7 @@ def test_a_backtest_says_what_train_would_say_and_what_the_model_fixes(world_cop
     summary = json.loads((tmp_path / "bm" / "summary.json").read_text())
     assert summary["horizon_days"] == 7 and summary["model"].endswith("@production")
     assert any("horizon" in w and "14" in w for w in summary["warnings"]), summary.get("warnings")
+    # audit28: said before the cutoffs' work (a log record) and again at the end: once now
+    spec = "time.horizon_days is 14 in the config but the model was trained with 7"
+    assert " ".join(given.stderr.split()).count(spec) == 1, given.stderr[-3000:]
+    assert sum(spec in w for w in summary["warnings"]) == 1

@@ -390,6 +390,59 @@ def test_mlflow_tracking_uri_over_a_config_files_tracking_uri_is_said_once(tmp_p
     assert quiet.returncode == 0 and "the variable wins" not in quiet.stderr
 
 
+def test_mlflow_tracking_uri_over_the_projects_edited_tracking_uri_is_said_too(tmp_path: Path) -> None:
+    """audit28 F12, the other file: a tracking.uri the project wrote into ./configs/default.yaml lost to
+    MLFLOW_TRACKING_URI without a word (only an explicit --config was checked). The shipped file writes
+    every default out, so its unedited sqlite:///mlflow.db stays silent: the variable is the documented
+    way to point a project at a server."""
+    env_db, own_db = tmp_path / "env.db", tmp_path / "own.db"
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").write_text(f"tracking:\n  uri: sqlite:///{own_db}\n")
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{env_db}"}
+    done = run_cli("--json", "runs", "list", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = [line for line in done.stderr.splitlines() if "the variable wins" in line]
+    assert len(said) == 1, done.stderr
+    assert f"not tracking.uri sqlite:///{own_db} of configs/default.yaml (the project's defaults" in said[0]
+    assert said[0].removeprefix("warning: ") in json.loads(done.stdout)["warnings"]
+    (tmp_path / "configs" / "default.yaml").write_text("tracking:\n  uri: sqlite:///mlflow.db\n")
+    shipped = run_cli("runs", "list", cwd=tmp_path, env=env)
+    assert shipped.returncode == 0 and "the variable wins" not in shipped.stderr, shipped.stderr
+
+
+def test_below_the_project_directory_nothing_is_said_where_it_changes_nothing(tmp_path: Path) -> None:
+    """audit28 F16 follow-up: the note fired in any sub-folder of the project. It now fires only when the
+    project's configs/default.yaml would change the config used, or a command that records runs is about
+    to create a new store here; a project whose defaults are the built-in ones, a --config that sets the
+    same keys, a store that is here or named by --tracking-uri, and a sample are silent."""
+    project, note = tmp_path / "proj", "below the project directory"
+    (project / "configs").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    (project / "configs" / "default.yaml").write_text((ROOT / "configs" / "default.yaml").read_text())
+    here = project / "notebooks"
+    for args in (["runs", "list"], ["sample", "--out", "w", "--days", "30", "--customers", "20"]):
+        done = run_cli("-q", *args, cwd=here)
+        assert done.returncode == 0 and note not in done.stderr, (args, done.stderr)
+    # train records runs: from here it would create notebooks/mlflow.db, a new store beside the project's
+    fresh = run_cli("--data", "nodata", "--tracking-uri", "sqlite:///mlflow.db", "train", cwd=here)
+    assert fresh.returncode == 2 and note not in fresh.stderr, fresh.stderr  # the option chose it
+    (here / "mlflow.db").unlink(missing_ok=True)  # runs list above created an empty one
+    created = run_cli("--data", "nodata", "train", cwd=here)
+    first = " ".join(created.stderr.split())
+    assert created.returncode == 2 and note in first, created.stderr
+    assert (f"tracking store sqlite:///mlflow.db (= {here / 'mlflow.db'}, which does not exist: a new, empty "
+            "store is created there)") in first
+    (here / "mlflow.db").touch()  # a store of its own here: the user's choice
+    kept = run_cli("--data", "nodata", "train", cwd=here)
+    assert kept.returncode == 2 and note not in kept.stderr, kept.stderr
+    (project / "configs" / "default.yaml").write_text("time:\n  horizon_days: 14\n")
+    (here / "h14.yaml").write_text("time:\n  horizon_days: 14\n")
+    same = run_cli("--config", "h14.yaml", "runs", "list", cwd=here)
+    assert same.returncode == 0 and note not in same.stderr, same.stderr
+    other = run_cli("runs", "list", cwd=here)
+    assert "(it sets time.horizon_days 14 (here 7)): config the built-in defaults" in other.stderr
+
+
 def test_a_command_below_the_project_directory_says_its_defaults_are_not_read(tmp_path: Path) -> None:
     """audit28 F16: run from notebooks/, the project's configs/default.yaml was not read (horizon 7, not
     the project's 14) and a new mlflow.db appeared there, without a word. The command's first line now

@@ -370,3 +370,38 @@ def test_a_negative_seed_option_is_refused_naming_the_key() -> None:
     """audit28 f15: anticipate sample --seed -5 ended in numpy's ValueError, exit 1."""
     with pytest.raises(ConfigError, match=r"sample\.seed set by the command: key 'sample\.seed'"):
         load_config(None, overrides={"sample.seed": -5})
+
+
+def test_a_seed_past_a_32_bit_int_is_refused_at_load_where_it_reaches_lightgbm(tmp_path: Path) -> None:
+    """audit28: model.seed had no upper bound; LightGBM takes a 32-bit int, so 2**32 + 5 trained the
+    model of seed 5 (and bigger ones failed deep in training, exit 1). sample.seed goes to NumPy's
+    PCG64, which takes any non-negative int: it keeps working; an experiment's random.seed may not be
+    negative (numpy's default_rng raised, exit 1)."""
+    from anticipate.pipelines.experiment import load_spec
+
+    assert load_config(None, overrides={"model.seed": 2**31 - 1}).model.seed == 2**31 - 1
+    for seed in (2**31, 2**32 + 5, 2**64):
+        with pytest.raises(ConfigError, match=r"key 'model\.seed'.* 2147483647"):
+            load_config(None, overrides={"model.seed": seed})
+    assert load_config(None, overrides={"sample.seed": 2**70}).sample.seed == 2**70
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text("name: s\nrandom:\n  trials: 2\n  seed: -1\n  space: {model.seed: [1, 2]}\n")
+    with pytest.raises(ConfigError, match=r"key 'random\.seed'"):
+        load_spec(spec)
+
+
+def test_more_sample_warehouses_than_regions_is_refused_naming_both_keys_and_the_maximum(
+    tmp_path: Path,
+) -> None:
+    """audit28: a warehouse stands in one of the most populous regions, so sample.warehouses above
+    sample.regions was cut to sample.regions in silence; now exit 2 before anything is written."""
+    from tests.conftest import run_cli
+
+    assert load_config(None, overrides={"sample.regions": 5, "sample.warehouses": 5}).sample.warehouses == 5
+    (tmp_path / "r5.yaml").write_text("sample:\n  regions: 5\n")  # the default 8 warehouses
+    done = run_cli("--config", "r5.yaml", "--json", "sample", "--out", "w", cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "sample.warehouses is 8 but sample.regions is 5" in said
+    assert "set sample.warehouses to at most 5, or raise sample.regions" in said
+    assert '"exit_code": 2' in done.stdout and not (tmp_path / "w").exists()

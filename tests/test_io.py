@@ -230,6 +230,27 @@ def test_load_dataset_missing_directory_says_how_to_create_it(tmp_path: Path) ->
         load_dataset(tmp_path / "nope")
 
 
+def test_a_missing_relative_data_directory_names_the_working_directory_and_the_path_looked_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """audit28: 'data directory data/shop does not exist' from a notebook folder did not say that a
+    relative --data (or data.dir) is read from the working directory, nor where it looked."""
+    (tmp_path / "notebooks" / "empty").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    here = tmp_path.resolve() / "notebooks"
+    with pytest.raises(DataError) as err:
+        load_dataset(Path("data/shop"))
+    assert str(err.value).startswith(f"data directory data/shop (relative to the working directory: "
+                                     f"{here / 'data' / 'shop'}) does not exist")
+    with pytest.raises(DataError) as err:
+        load_dataset(Path("empty"))
+    assert str(err.value).startswith(f"empty/orders.parquet (relative to the working directory: "
+                                     f"{here / 'empty' / 'orders.parquet'}) is missing")
+    with pytest.raises(DataError) as err:  # an absolute path is said as given
+        load_dataset(tmp_path / "nope")
+    assert str(err.value).startswith(f"data directory {tmp_path / 'nope'} does not exist;")
+
+
 def test_data_dir_digest_changes_with_content(tmp_path: Path) -> None:
     write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "orders.parquet")
     first = data_dir_digest(tmp_path)

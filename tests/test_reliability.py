@@ -21,6 +21,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -150,6 +151,35 @@ def test_ingest_killed_mid_run_leaves_the_data_dir_complete_or_untouched(
     assert _ingest_state(out) == new
     assert_no_leftovers(tmp_path, "data")
     assert killed >= 4, f"only {killed} of {n} ingest runs were actually killed"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGTERM, -signal.SIGTERM, 143),
+                                                   (signal.SIGINT, 130, 130)])
+def test_a_signal_mid_allocate_prints_the_json_error_and_keeps_the_previous_plan(
+    world: World, tmp_path: Path, sig: int, code: int, said: int
+) -> None:
+    """audit28: SIGTERM (a service manager's stop, a cron timeout) during ``allocate --json`` ended the
+    process with nothing on stdout: a job parsing it got no JSON. Now it prints the error object it
+    prints for any failure (exit_code 143) and still ends by the signal; the previous plan stays."""
+    plans = tmp_path / "plans"
+    for name, data in world.plan.items():  # last night's good plan, which a killed run must not touch
+        (plans / DATE / name).parent.mkdir(parents=True, exist_ok=True)
+        (plans / DATE / name).write_bytes(data)
+    proc = popen(world.args("--json", "allocate", "--date", DATE, config=world.config_b), tmp_path)
+    deadline = time.monotonic() + 120
+    while not (plans / f".{DATE}.lock").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)  # the night's lock: the run has begun its work
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    reply = json.loads(out)
+    assert {k: reply[k] for k in ("command", "status", "exit_code")} == {
+        "command": "allocate", "status": "error", "exit_code": said}, reply
+    assert "no output was published" in reply["error"] and reply["error"] in err
+    assert read_plan(plans / DATE) == world.plan
+    assert_no_leftovers(plans, DATE)
 
 
 # --------------------------------------------------------------------------- 2. concurrency

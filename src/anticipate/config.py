@@ -30,6 +30,8 @@ from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
 
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
+#: The largest seed a 32-bit consumer takes (LightGBM's ``seed``, NumPy's legacy RandomState is 2**32 - 1).
+SEED_MAX = 2**31 - 1
 
 
 def _numeric(annotation: Any) -> bool:
@@ -109,7 +111,8 @@ class ModelConfig(_Section):
     year_ago_windows: int = Field(
         0, ge=0, le=52, description="extra training windows around the same season last year (52 weeks back)"
     )
-    seed: int = Field(7, ge=0, description="random seed (numpy and LightGBM seeds are non-negative)")
+    # LightGBM takes a 32-bit int: 2**32 + 5 trained the model of seed 5, and 2**31 that of -2**31
+    seed: int = Field(7, ge=0, le=SEED_MAX, description="random seed, 0 to 2**31 - 1 (LightGBM's int)")
     threads: int = Field(2, ge=1)
     calibrate: Literal["auto", "always", "never"] = "auto"
     registered_name: str = "anticipate-next-purchase"
@@ -234,7 +237,17 @@ class SampleConfig(_Section):
     warehouses: int = Field(8, ge=1)
     days: int = Field(730, ge=14)
     start: str = Field("2024-01-01", description="first day of the history, YYYY-MM-DD")
-    seed: int = Field(7, ge=0, description="random seed (numpy seeds are non-negative)")
+    seed: int = Field(7, ge=0, description="random seed (numpy's PCG64 takes any non-negative int)")
+
+    @model_validator(mode="after")
+    def _a_warehouse_per_region(self) -> SampleConfig:
+        """A warehouse stands in one of the most populous regions: more than there are regions was cut
+        to that many in silence (audit28)."""
+        if self.warehouses > self.regions:
+            raise ValueError(f"sample.warehouses is {self.warehouses} but sample.regions is {self.regions}, "
+                             f"and each warehouse stands in a region of its own: set sample.warehouses to at "
+                             f"most {self.regions}, or raise sample.regions")
+        return self
 
     @field_validator("start")
     @classmethod

@@ -17,6 +17,7 @@ import click
 
 from anticipate import __version__
 from anticipate.cli import _numbacache
+from anticipate.cli._signals import EXIT_TERMINATED, Terminated, die_by_sigterm, sigterm_raises
 from anticipate.errors import AnticipateError
 
 #: Exit code of an unexpected failure (a bug); user errors carry their own (see anticipate.errors).
@@ -82,12 +83,13 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
-                  notes: list[str] | None = None):
+                  notes: list[str] | None = None, command: str = ""):
     """Resolve the config and global options into :class:`anticipate.pipelines.Settings`.
 
     ``notes``, when given, receives the warnings about where the settings came from
-    (:mod:`anticipate.cli._where`), once each, and they are printed on stderr as they are found."""
-    from anticipate.cli._where import env_beats_config_note, outside_project_note
+    (:mod:`anticipate.cli._where`; ``command`` is the command's name), once each, and they are printed
+    on stderr as they are found."""
+    from anticipate.cli._where import STORE_CREATORS, env_beats_config_note, outside_project_note
     from anticipate.config import load_config
     from anticipate.pipelines import Settings
 
@@ -99,7 +101,10 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
     source = ("the option --tracking-uri" if opts.get("tracking_uri") else
               "the environment variable MLFLOW_TRACKING_URI" if env_uri else "the config key tracking.uri")
     configs = list(opts.get("config") or ())
-    found = [outside_project_note(configs, tracking_uri, source),
+    by_options = {"data.dir"} if opts.get("data") else set()
+    by_options |= {"tracking.uri"} if tracking_uri != cfg.tracking.uri else set()
+    found = [outside_project_note(configs, cfg, tracking_uri, source, overrides=overrides, ignore=by_options,
+                                  creates_store=command in STORE_CREATORS),
              env_beats_config_note(env_uri, opts.get("tracking_uri"), configs)]
     for note in found:
         if note and notes is not None and note not in notes:
@@ -112,6 +117,7 @@ def make_settings(opts: dict[str, Any], overrides: dict[str, Any] | None = None,
         verbosity=verbosity,
         progress=verbosity >= 0,
         tracking_source=source,
+        said=notes if notes is not None else [],
     )
 
 
@@ -201,12 +207,16 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             notes: list[str] = []  # make_settings' warnings, printed as found, then in --json's
             try:
                 _numbacache.check()
-                with _stdout_to_stderr():
-                    result = func(lambda overrides=None: make_settings(opts, overrides, notes), **kwargs)
+                with sigterm_raises(), _stdout_to_stderr():
+                    result = func(lambda overrides=None: make_settings(opts, overrides, notes, name),
+                                  **kwargs)
             except AnticipateError as exc:
                 _fail(name, str(exc), exc.exit_code, opts, verbosity)
             except KeyboardInterrupt:
                 _fail(name, "interrupted; no output was published", 130, opts, verbosity)
+            except Terminated:  # said like any failure, then the process ends by the signal as before
+                _fail(name, "terminated by SIGTERM before it finished; no output was published",
+                      EXIT_TERMINATED, opts, verbosity, die=die_by_sigterm)
             except click.exceptions.Exit:
                 raise
             except click.ClickException:
@@ -230,7 +240,9 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return decorate
 
 
-def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int) -> None:
+def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int,
+          die: Callable[[], None] | None = None) -> None:
+    """Say ``message`` on stderr (and as the ``--json`` error object), then exit ``code`` (or ``die()``)."""
     click.echo(f"anticipate {name}: error: {message}", err=True)
     if opts.get("as_json"):
         click.echo(
@@ -238,6 +250,8 @@ def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: i
                 {"command": name, "status": "error", "exit_code": code, "error": message}, sort_keys=True
             )
         )
+    if die is not None:
+        die()
     sys.exit(code)
 
 

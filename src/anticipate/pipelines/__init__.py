@@ -6,6 +6,7 @@ its :class:`Result`. Pipelines never print to stdout; progress goes to stderr.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,9 @@ class Settings:
     ``tracking_source`` says which of the three gave the URI, for messages ("" when unknown).
     ``verbosity`` is -1 (quiet), 0 (normal) or 1+ (verbose); ``progress`` is whether
     progress bars may be drawn on stderr; ``started_at`` is when the command began
-    (seconds since epoch), the start time of the run it records.
+    (seconds since epoch), the start time of the run it records. ``said`` holds the warnings already
+    printed on stderr (:meth:`warn_now`, the CLI's notes on where the settings came from): the CLI
+    prints a Result's warnings that are not in it, so each reaches stderr once.
     """
 
     cfg: Config
@@ -32,6 +35,15 @@ class Settings:
     progress: bool = True
     tracking_source: str = ""
     started_at: float = field(default_factory=time.time, compare=False)
+    said: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def warn_now(self, message: str) -> None:
+        """Print ``message`` as a warning on stderr now, before hours of work, once: the command still
+        returns it in its Result's warnings (for --json and summary.json), and the CLI does not repeat it."""
+        if message not in self.said:
+            self.said.append(message)
+            sys.stderr.write(f"warning: {message}\n")
+            sys.stderr.flush()
 
 
 @dataclass

@@ -23,7 +23,7 @@ from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
 from anticipate.models.scoring import spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import item_warnings, load_data, log, open_tracker
+from anticipate.pipelines._common import item_warnings, load_data, open_tracker
 from anticipate.progress import track
 from anticipate.storage.files import write_json, write_parquet
 from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
@@ -125,8 +125,8 @@ def run_backtest(
     require_reference_tables(ds, "backtest")
     wrapper, uri, horizon, checked = _model_and_checks(settings, ds, model, cut_list)
     warnings += checked
-    for w in warnings:
-        log.warning(w)
+    for w in warnings:  # said before the cutoffs' hours of work, and not again at the end
+        settings.warn_now(w)
     ctx = build_context(settings.cfg, ds, wrapper)
     tracker = open_tracker(settings)
     every_cutoff = tags.cutoffs_value([dates.fmt(c) for c in cut_list])  # runs compare reads all, not `first`

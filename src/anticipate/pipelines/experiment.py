@@ -49,7 +49,7 @@ class RandomSpace(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     trials: int = Field(ge=1, le=1000)
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy's default_rng: -1 was a ValueError, exit 1
     space: dict[str, Any]
 
 

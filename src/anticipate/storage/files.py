@@ -360,18 +360,16 @@ def load_dataset(
         The directory or its ``orders.parquet`` is missing, a file cannot be read, or a reference
         table repeats its key (:func:`~anticipate.storage.keys.check_unique_key`).
     """
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir)  # a relative one is read from the working directory: say which one it was
+    here = "" if data_dir.is_absolute() else " (relative to the working directory: {})"
     if not data_dir.is_dir():
-        raise DataError(
-            f"data directory {data_dir} does not exist; create it with 'anticipate sample --out "
-            f"{data_dir}' or 'anticipate ingest --orders FILE --out {data_dir}', or pass --data DIR"
-        )
+        raise DataError(f"data directory {data_dir}{here.format(data_dir.resolve())} does not exist; create "
+                        f"it with 'anticipate sample --out {data_dir}' or 'anticipate ingest --orders FILE "
+                        f"--out {data_dir}', or pass --data DIR")
     orders_path = data_dir / "orders.parquet"
     if not orders_path.is_file():
-        raise DataError(
-            f"{orders_path} is missing; a data directory holds the canonical tables that "
-            "'anticipate ingest' writes",
-        )
+        raise DataError(f"{orders_path}{here.format(orders_path.resolve())} is missing; a data directory "
+                        "holds the canonical tables that 'anticipate ingest' writes")
     generation = _generation(data_dir)
     loaded: dict[str, pd.DataFrame | None] = {}
     with contextlib.ExitStack() as stack:
