@@ -213,6 +213,7 @@ def test_a_semicolon_file_is_read_with_decimal_commas_and_a_warning(tmp_path: Pa
     assert "read with ';' between fields and a decimal comma as a decimal point" in euro.read_warnings[0]
     dots = read_instance(_saved(tmp_path / "dots", "warehouse_id;capacity\nB;10.25\nA;1.500\n"))
     assert dots.warehouses["capacity"].tolist() == [1.5, 10.25]  # its other numbers show '.' as the mark
+    assert "read with ';' between fields and a decimal point;" in dots.read_warnings[0]  # audit29 C1
 
 
 def test_spaces_around_ids_are_removed_with_a_warning_unless_two_ids_become_one(tmp_path: Path) -> None:

@@ -74,11 +74,10 @@ def read_csv_table(path: Path, numeric: dict[str, str]) -> tuple[pd.DataFrame, l
 
 def _separator_warning(path: Path, sep: str, mark: str | None) -> str:
     """What reading a ``;`` or tab-separated file (decimal ``mark``) says: how it was read, how to silence."""
+    decimal = "a decimal comma as a decimal point (1,68 is 1.68)" if mark == "," else "a decimal point"
     if sep == ";":
         return (f"{path} has ';' between fields (as a spreadsheet in a European locale saves CSV): read with "
-                "';' between fields and a decimal comma as a decimal point (1,68 is 1.68); save it as "
-                "comma-separated CSV to silence this")
-    decimal = "a decimal comma as a decimal point (1,68 is 1.68)" if mark == "," else "a decimal point"
+                f"';' between fields and {decimal}; save it as comma-separated CSV to silence this")
     return (f"{path} looks tab-separated (tabs between fields, as a spreadsheet's tab-delimited text save): "
             f"read with tabs between fields and {decimal}; save it as CSV UTF-8 (comma-separated) to "
             "silence this")
