@@ -359,7 +359,10 @@ def test_iso_dates_load_quoted_or_not_and_names_agree_with_mlflow(tmp_path: Path
     cfg = load_config(path)
     assert cfg.sample.start == "2024-03-01" and cfg.model.registered_name == "shop model v2"
     _validate_model_name(cfg.model.registered_name)  # what we accept, MLflow accepts
-    for refused in ("", "shop model/v2", "a:b"):  # what MLflow refuses, we refuse at config load
+    for accepted in ("a..b", "x.", ".x"):
+        _validate_model_name(accepted)
+        assert validate_config({"model": {"registered_name": accepted}}).model.registered_name == accepted
+    for refused in ("", "shop model/v2", "a:b", ".", "..x", "..."):  # MLflow refuses: we refuse at load
         with pytest.raises(MlflowException):
             _validate_model_name(refused)
         with pytest.raises(ConfigError):

@@ -124,7 +124,8 @@ class ModelConfig(_Section):
     @classmethod
     def _a_registry_name(cls, value: str) -> str:
         """MLflow's rule for registered model names (mlflow.utils.validation._validate_model_name: not
-        blank, no '/' or ':'), and no '@' (models:/NAME@alias): checked here, not after the whole fit."""
+        blank, no '/' or ':', not '.' nor starting '..'), and no '@' (models:/NAME@alias): checked here,
+        not after the whole fit."""
         if not value.strip():
             raise ValueError("the registered model name is empty (nothing would be registered); write a "
                              "name, e.g. anticipate-next-purchase")
@@ -132,6 +133,9 @@ class ModelConfig(_Section):
         if bad or value != value.strip():
             raise ValueError(f"a registered model name cannot contain {' or '.join(map(repr, bad or [' ']))} "
                              "(nor start or end with a space); write e.g. 'shop-model-v2'")
+        if value == "." or value.startswith(".."):  # MLflow's path rule: the name may become a directory
+            raise ValueError("a registered model name cannot be '.' nor start with '..' (MLflow may store it "
+                             "as a directory name); write e.g. 'shop-model-v2'")
         return value
 
 
