@@ -158,3 +158,24 @@ def test_a_plan_names_the_model_version_it_was_made_with_and_warns_when_the_mode
     later = CliRunner().invoke(main, world_copy.args("--json", "-q", "allocate", "--date", WORLD_DATE))
     assert later.exit_code == 0, later.output[-3000:]
     assert not any("IN-SAMPLE" in w for w in json.loads(later.stdout).get("warnings", []))
+
+
+def test_the_notes_on_where_settings_came_from_reach_summary_json_and_the_json_error(
+    world_copy: TrainedWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """audit29 C3: MLFLOW_TRACKING_URI beating --config's tracking.uri was said on stderr only: the night's
+    summary.json and a failing command's --json error object (where it may be the cause) lacked it."""
+    night = tmp_path / "night.yaml"
+    night.write_text(world_copy.config.read_text() + f"tracking:\n  uri: sqlite:///{tmp_path / 'other.db'}\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", world_copy.tracking_uri)
+    monkeypatch.chdir(tmp_path)
+    args = ["--json", "-q", "--data", str(world_copy.data), "--config", str(night)]
+    done = CliRunner().invoke(main, [*args, "allocate", "--date", WORLD_DATE])
+    assert done.exit_code == 0, done.output[-3000:]
+    summary = json.loads((tmp_path / "plans" / WORLD_DATE / "summary.json").read_text())
+    [note] = [w for w in summary["input_warnings"] if "the variable wins" in w]
+    assert world_copy.tracking_uri in note
+    failed = CliRunner().invoke(main, [*args, "evaluate", "--model", "99"])
+    assert failed.exit_code != 0
+    error = json.loads(failed.stdout.strip().splitlines()[-1])
+    assert error["status"] == "error" and note in error["warnings"]

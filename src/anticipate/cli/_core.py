@@ -211,12 +211,12 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
                     result = func(lambda overrides=None: make_settings(opts, overrides, notes, name),
                                   **kwargs)
             except AnticipateError as exc:
-                _fail(name, str(exc), exc.exit_code, opts, verbosity)
+                _fail(name, str(exc), exc.exit_code, opts, notes)
             except KeyboardInterrupt:
-                _fail(name, "interrupted; no output was published", 130, opts, verbosity)
+                _fail(name, "interrupted; no output was published", 130, opts, notes)
             except Terminated:  # said like any failure, then the process ends by the signal as before
                 _fail(name, "terminated by SIGTERM before it finished; no output was published",
-                      EXIT_TERMINATED, opts, verbosity, die=die_by_sigterm)
+                      EXIT_TERMINATED, opts, notes, die=die_by_sigterm)
             except click.exceptions.Exit:
                 raise
             except click.ClickException:
@@ -230,7 +230,7 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
                     "re-run with -v for the traceback and report it",
                     EXIT_FAILURE,
                     opts,
-                    verbosity,
+                    notes,
                 )
             else:
                 emit(result, as_json=bool(opts.get("as_json")), said=notes)
@@ -240,16 +240,14 @@ def command_body(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return decorate
 
 
-def _fail(name: str, message: str, code: int, opts: dict[str, Any], verbosity: int,
+def _fail(name: str, message: str, code: int, opts: dict[str, Any], said: list[str],
           die: Callable[[], None] | None = None) -> None:
-    """Say ``message`` on stderr (and as the ``--json`` error object), then exit ``code`` (or ``die()``)."""
+    """Say ``message`` on stderr (and as the ``--json`` error object, with the warnings already ``said``:
+    a store the environment chose may be why it failed), then exit ``code`` (or ``die()``)."""
     click.echo(f"anticipate {name}: error: {message}", err=True)
     if opts.get("as_json"):
-        click.echo(
-            json.dumps(
-                {"command": name, "status": "error", "exit_code": code, "error": message}, sort_keys=True
-            )
-        )
+        error = {"command": name, "status": "error", "exit_code": code, "error": message}
+        click.echo(json.dumps({**error, **({"warnings": list(said)} if said else {})}, sort_keys=True))
     if die is not None:
         die()
     sys.exit(code)

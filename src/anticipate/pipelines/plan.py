@@ -156,7 +156,8 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri, source = load_with_source(settings, model, default_alias="production")
-        warnings = stale + dates.history_warnings(ds.orders["order_ts"], date_ts)
+        # the CLI's notes on where the settings came from (a store other than the config's...) first
+        warnings = [*settings.said, *stale, *dates.history_warnings(ds.orders["order_ts"], date_ts)]
         warnings += _rests_on(settings, ds, wrapper, date_ts, uri)
         bar.step("forecasting")
         fc = compute_forecast(settings, ds, wrapper, uri, date_ts)
