@@ -48,9 +48,9 @@ def test_runs_scored_with_a_model_log_its_task_not_the_configs(world_copy: Train
         assert _task(world_copy, done["run_id"]) == AS_TRAINED, done["command"]
         params = MlflowClient(world_copy.tracking_uri).get_run(done["run_id"]).data.params
         assert params["features.families"] != "['customer', 'item']", done["command"]
-    recorded = MlflowClient(world_copy.tracking_uri).get_run(backtest["run_id"])
-    assert recorded.data.tags[tags.TAG_MODEL_VERSION] == "1" and recorded.data.tags[tags.TAG_MODEL_RUN] == run_id
-    assert recorded.data.tags[tags.TAG_MODEL_URI].endswith("@production")
+    recorded = MlflowClient(world_copy.tracking_uri).get_run(backtest["run_id"]).data.tags
+    assert recorded[tags.TAG_MODEL_VERSION] == "1" and recorded[tags.TAG_MODEL_RUN] == run_id
+    assert recorded[tags.TAG_MODEL_URI].endswith("@production")
     summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
     assert (summary["model_version"], summary["model_run_id"]) == ("1", run_id)
     assert summary["horizon_days"] == 7 and summary["model"].endswith("@production")

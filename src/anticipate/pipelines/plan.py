@@ -158,16 +158,15 @@ def run_allocate(
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
-        model_keys = {"model_uri": uri, **tags.source_keys(source)}
-        summary = _summary(plan, ds, model_keys, fc, settings.cfg, warnings)
+        summary = _summary(plan, ds, {"model_uri": uri, **tags.source_keys(source)}, fc, settings.cfg,
+                           warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
             "allocate",
             cfg=as_trained(settings.cfg, wrapper),  # the model's horizon, lookback, item level, families
             cutoff=dates.fmt(date_ts),
-            data_digest=ds.digest,
-            data_source=str(ds.path),
+            data_digest=ds.digest, data_source=str(ds.path),
             extra_tags=tags.model_tags(uri, source),
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
