@@ -67,3 +67,17 @@ def test_evaluate_names_the_model_version_and_train_run_it_scored(world_copy: Tr
     run = MlflowClient(world_copy.tracking_uri).get_run(done["run_id"])
     assert run.data.tags[tags.TAG_MODEL_VERSION] == "1" and run.data.tags[tags.TAG_MODEL_RUN] == run_id
     assert run.data.tags[tags.TAG_MODEL_URI] == "models:/anticipate-next-purchase@production"
+
+
+def test_an_unregistered_models_uri_names_the_run_that_logged_it(tmp_path: Path) -> None:
+    """A sweep child's evaluate scores its train's logged, unregistered model (``models:/m-ID``, MLflow 3):
+    its run named neither version nor train run (the URI was read as a registered name); the run is
+    known (the logged model's source run), the version is not (there is none)."""
+    from anticipate.tracking import Tracker
+    from tests.conftest import stand_in_model_store
+
+    logged = stand_in_model_store(tmp_path, registered_name=None)
+    assert logged["model_uri"].startswith("models:/m-")
+    registry = Tracker(logged["uri"], artifact_location=str(tmp_path / "mlartifacts"), quiet=True).registry
+    assert registry.model_source(logged["model_uri"]) == {"version": None, "run_id": logged["run_id"]}
+    assert registry.model_source("models:/m-0123456789abcdef") == {"version": None, "run_id": None}
