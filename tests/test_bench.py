@@ -52,7 +52,7 @@ def _finished_children(root: Path) -> int:
 def test_interrupted_experiment_resumes_and_runs_only_the_rest(bench_world: Path) -> None:
     spec = bench_world / "sweep.yaml"
     spec.write_text(
-        "name: lookback\nbase: small.yaml\nmetric: auc\ngrid:\n  time.lookback_days: [120, 200]\n"
+        "name: leaves\nbase: small.yaml\nmetric: auc\ngrid:\n  model.classifier.num_leaves: [7, 15]\n"
     )
     assert run_cli("runs", "list", cwd=bench_world).returncode == 0  # create the store before polling it
     cmd = [str(VENV_BIN / "anticipate"), "--data", "data", "experiment", "run", str(spec)]

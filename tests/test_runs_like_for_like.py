@@ -61,9 +61,9 @@ def test_a_long_cutoff_list_is_recorded_as_its_count_and_digest() -> None:
 
 def test_other_lookbacks_are_other_tasks_and_a_lookback_sweep_says_so() -> None:
     """audit28 f05: lookback 365 scored 3,095 pairs, 60 scored 904; the 365-day run was named better and a
-    lookback sweep marked it best without a word."""
-    from anticipate.pipelines.experiment import ExperimentSpec, _experiment_result
-    from anticipate.tracking.compare import TASK_PARAMS, compare_runs, sweep_task_warning
+    lookback sweep marked it best (later with a warning): it now names no best child, and says why."""
+    from anticipate.pipelines.experiment import ExperimentSpec, _experiment_result, no_best_reason
+    from anticipate.tracking.compare import TASK_PARAMS, compare_runs, sweep_no_best_reason
 
     assert {"time.lookback_days", "time.horizon_days", "model.item_level"} <= set(TASK_PARAMS)
     long = _run("a" * 32, "evaluate", {"auc": 0.93}, params={"time.lookback_days": "365"})
@@ -72,12 +72,16 @@ def test_other_lookbacks_are_other_tasks_and_a_lookback_sweep_says_so() -> None:
     assert c.verdict is None and c.unlike == ["time.lookback_days differs: they predict different things"]
     assert "time.lookback_days: 365, 60" in c.warnings[0]
     spec = ExperimentSpec(name="lb", grid={"time.lookback_days": [60, 365]})
-    results = {k: {"run_id": k, "metrics": {"val.auc": v, "auc": v}, "overrides": {}}
-               for k, v in (("base", 0.93), ("c", 0.8))}
-    out = _experiment_result(spec, "p", results, "base", "base", 0, None)
-    assert any(w.startswith("the sweep varies time.lookback_days, which decides which pairs are scored")
-               for w in out.warnings)
-    assert sweep_task_warning(["model.train_windows", "features.families"]) is None
+    why = no_best_reason(spec)
+    assert why is not None and why.startswith("no best child: the sweep varies time.lookback_days, which "
+                                              "decides which pairs are scored or their label")
+    results = {k: {"run_id": k, "metrics": {"val.auc": v, "auc": v}, "overrides": {"time.lookback_days": d}}
+               for k, v, d in (("base", 0.93, 365), ("c", 0.8, 60))}
+    out = _experiment_result(spec, "p", results, None, "base", 0, None)
+    assert "<- best" not in out.text and out.text.endswith(why)
+    assert out.to_json()["best_run_id"] is None and out.to_json()["no_best_reason"] == why
+    assert "best_run_id" not in out.outputs and sorted(out.metrics) == ["base.auc", "base.val.auc"]
+    assert sweep_no_best_reason(["model.train_windows", "features.families"], "val.auc") is None
 
 
 @pytest.mark.parametrize("key", ["economics.value_local", "economics.cost_unsold",

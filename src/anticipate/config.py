@@ -133,9 +133,9 @@ class ModelConfig(_Section):
         if bad or value != value.strip():
             raise ValueError(f"a registered model name cannot contain {' or '.join(map(repr, bad or [' ']))} "
                              "(nor start or end with a space); write e.g. 'shop-model-v2'")
-        if value == "." or value.startswith(".."):  # MLflow's path rule: the name may become a directory
-            raise ValueError("a registered model name cannot be '.' nor start with '..' (MLflow may store it "
-                             "as a directory name); write e.g. 'shop-model-v2'")
+        if value == "." or value.startswith(".."):  # MLflow's path rule: refused at registration, after a fit
+            raise ValueError(f"a registered model name cannot be '.' or start with '..' ({value!r}: MLflow "
+                             "reads names as paths); write e.g. 'shop-model-v2'")
         return value
 
 

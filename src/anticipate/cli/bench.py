@@ -105,7 +105,9 @@ def experiment_run_cmd(settings_factory: Any, spec: Path) -> Any:
     reported with its test score at the evaluation cutoff (select_on: test chooses on the
     test score, with a warning that it is then a selection score). A grid may vary only
     time.*, features.* and model.* keys: every child runs on --data, so any other key
-    (data.dir, forecast.*, economics.*, ...) exits 2.
+    (data.dir, forecast.*, economics.*, ...) exits 2. A sweep over time.horizon_days,
+    time.lookback_days or model.item_level scores each child on other pairs: it shows
+    every child's scores and names no best child, saying why.
 
     \b
     Examples:

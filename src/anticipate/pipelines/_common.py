@@ -78,18 +78,21 @@ def resolve_cutoff(
     return cutoff
 
 
-def open_tracker(settings: Settings, *, offline_hint: str = "") -> Tracker:
+def open_tracker(settings: Settings, *, offline_hint: str = "", writes: bool = True) -> Tracker:
     """The MLflow tracker for the resolved URI (imports MLflow lazily).
 
     Its first run starts when the command did (``settings.started_at``), as pipelines
     open their run after the work; ``-q`` (verbosity -1) silences MLflow's own lines.
-    A bare path as the URI is refused first, naming where it came from. ``offline_hint``:
-    how the command can run without an unreachable server.
+    A bare path as the URI is refused first, naming where it came from, and, for a command that
+    ``writes`` runs, a ``sqlite:`` store it cannot write (exit 2, not MLflow's ~100 s of retries and
+    exit 1). ``offline_hint``: how the command can run without an unreachable server.
     """
     from anticipate.tracking import Tracker
-    from anticipate.tracking.store import check_uri_form
+    from anticipate.tracking.store import check_uri_form, require_writable_store
 
     check_uri_form(settings.tracking_uri, settings.tracking_source)
+    if writes:
+        require_writable_store(settings.tracking_uri, settings.tracking_source)
     return Tracker.from_config(
         settings.cfg,
         settings.tracking_uri,
@@ -98,6 +101,18 @@ def open_tracker(settings: Settings, *, offline_hint: str = "") -> Tracker:
         offline_hint=offline_hint,
         source=settings.tracking_source,
     )
+
+
+def require_tracking_store(settings: Settings) -> None:
+    """Before a command's work, what can be known of its tracking store without creating it: a URI of no
+    usable form or an ``sqlite:`` store it cannot write (UsageError, exit 2), a server that does not
+    answer (ServiceUnavailable, exit 3), each naming the URI and the fix (``train`` checked them only
+    after its fit)."""
+    from anticipate.tracking.store import check_reachable, check_uri_form, require_writable_store
+
+    check_uri_form(settings.tracking_uri, settings.tracking_source)
+    require_writable_store(settings.tracking_uri, settings.tracking_source)
+    check_reachable(settings.tracking_uri, source=settings.tracking_source)
 
 
 def require_model_store(settings: Settings, model: str | None) -> None:

@@ -21,7 +21,7 @@ from anticipate.backtest.cutoffs import check_cutoffs, check_trainable, parse_cu
 from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
-from anticipate.models.scoring import spec_of, spec_warnings
+from anticipate.models.scoring import as_trained, spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import item_warnings, load_data, open_tracker
 from anticipate.progress import track
@@ -82,20 +82,22 @@ def _run_cutoffs(
 
 def _model_and_checks(
     settings: Settings, ds: Any, model: str | None, cut_list: list[pd.Timestamp]
-) -> tuple[Any | None, str, int, list[str]]:
-    """``--model`` loaded (or None: a model trained at each cutoff), its URI, the horizon (days) and the
-    warnings; exit 2 for cutoffs the model saw, horizons outside the data or without orders, and a first
-    cutoff with no room for 2 training windows."""
-    from anticipate.pipelines._common import load_registered
+) -> tuple[Any | None, dict[str, str], int, list[str]]:
+    """``--model`` loaded (or None: a model trained at each cutoff), the run tags naming it (its URI,
+    registry version and train run id; none without --model), the horizon (days) and the warnings; exit 2
+    for cutoffs the model saw, horizons outside the data or without orders, and a first cutoff with no
+    room for 2 training windows."""
+    from anticipate.pipelines._common import load_with_source
 
-    wrapper, uri = load_registered(settings, model, default_alias=None) if model else (None, "")
+    wrapper, uri, source = (load_with_source(settings, model, default_alias=None) if model
+                            else (None, "", {}))
     if wrapper is not None:
         check_backtest_model(wrapper.meta, cut_list, uri=uri)
     horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
     level = spec_of(wrapper).item_level if wrapper else settings.cfg.model.item_level
     items = item_warnings(ds, level)  # or exit 2: no SKU has a category
-    source = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
-    warnings = items + check_cutoffs(cut_list, ds, horizon, horizon_from=source)
+    origin = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
+    warnings = items + check_cutoffs(cut_list, ds, horizon, horizon_from=origin)
     end = max(cut_list) + pd.Timedelta(days=horizon)
     warnings += dates.partial_day_warnings(ds.orders["order_ts"], until=end)
     warnings += dates.detached_warnings(ds.orders["order_ts"], max(cut_list))
@@ -103,7 +105,16 @@ def _model_and_checks(
         check_trainable(cut_list, ds.orders["order_ts"], horizon)
     else:  # the model fixes horizon, item level and features: say where the config differs
         warnings += spec_warnings(wrapper, settings.cfg)
-    return wrapper, uri, horizon, warnings
+    return wrapper, tags.model_tags(uri, source) if wrapper else {}, horizon, warnings
+
+
+def _model_keys(model_tags: dict[str, str]) -> dict[str, str | None]:
+    """``summary.json``'s ``model`` (the ``--model`` URI, or "trained at each cutoff") and, with --model,
+    ``model_version`` and ``model_run_id`` it resolved to (None where unknown), as a plan's summary."""
+    if not model_tags:
+        return {"model": "trained at each cutoff"}
+    return {"model": model_tags[tags.TAG_MODEL_URI], "model_version": model_tags.get(tags.TAG_MODEL_VERSION),
+            "model_run_id": model_tags.get(tags.TAG_MODEL_RUN)}
 
 
 def run_backtest(
@@ -123,16 +134,18 @@ def run_backtest(
     check_publishable(out, BACKTEST_OUTPUT)  # before hours of work, not at the end
     ds = load_data(settings)
     require_reference_tables(ds, "backtest")
-    wrapper, uri, horizon, checked = _model_and_checks(settings, ds, model, cut_list)
+    wrapper, model_tags, horizon, checked = _model_and_checks(settings, ds, model, cut_list)
     warnings += checked
     for w in warnings:  # said before the cutoffs' hours of work, and not again at the end
         settings.warn_now(w)
     ctx = build_context(settings.cfg, ds, wrapper)
     tracker = open_tracker(settings)
     every_cutoff = tags.cutoffs_value([dates.fmt(c) for c in cut_list])  # runs compare reads all, not `first`
+    # with --model, the task the model fixes (its horizon, lookback, item level), not the config's
+    cfg = as_trained(settings.cfg, wrapper) if wrapper else settings.cfg
     with tracker.run(
-        "backtest", cfg=settings.cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path),
-        extra_tags={tags.TAG_CUTOFFS: every_cutoff},
+        "backtest", cfg=cfg, cutoff=first, data_digest=ds.digest, data_source=str(ds.path),
+        extra_tags={tags.TAG_CUTOFFS: every_cutoff, **model_tags},
     ) as parent:
         outcomes = _run_cutoffs(ctx, cut_list, tracker, parent.run_id, progress=settings.progress,
                                 digest=ds.digest)
@@ -140,9 +153,8 @@ def run_backtest(
         by_cutoff = {dates.fmt(c): o.metrics for c, o in zip(cut_list, outcomes, strict=True)}
         overall = report.overall(list(by_cutoff.values()))
         finite = {c: {k: report.finite(v) for k, v in m.items()} for c, m in by_cutoff.items()}
-        level = spec_of(wrapper).item_level if wrapper else settings.cfg.model.item_level
-        summary = {"cutoffs": list(by_cutoff), "horizon_days": horizon, "item_level": level,
-                   "model": uri or "trained at each cutoff", "overall": overall, "per_cutoff": finite,
+        summary = {"cutoffs": list(by_cutoff), "horizon_days": horizon, "item_level": cfg.model.item_level,
+                   **_model_keys(model_tags), "overall": overall, "per_cutoff": finite,
                    **({"warnings": warnings} if warnings else {})}
         outputs = _write_outputs(
             out,

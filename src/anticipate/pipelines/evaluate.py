@@ -26,7 +26,7 @@ from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
     item_warnings,
     load_data,
-    load_registered,
+    load_with_source,
     open_tracker,
     resolve_cutoff,
 )
@@ -92,7 +92,7 @@ def run_evaluate(
     with stages(5, enabled=settings.progress, description="evaluate") as bar:
         bar.step("loading data and model")
         ds = load_data(settings)
-        wrapper, uri = load_registered(settings, model, default_alias=None)
+        wrapper, uri, source = load_with_source(settings, model, default_alias=None)
         spec = spec_of(wrapper)
         items = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
         cutoff_ts = resolve_cutoff(cutoff, ds.orders, horizon_days=spec.horizon, purpose="labelled",
@@ -114,7 +114,7 @@ def run_evaluate(
             cutoff=dates.fmt(cutoff_ts),
             data_digest=ds.digest,
             data_source=str(ds.path),
-            extra_tags={tags.TAG_MODEL_URI: uri, tags.TAG_IN_SAMPLE: str(seen).lower()},
+            extra_tags={**tags.model_tags(uri, source), tags.TAG_IN_SAMPLE: str(seen).lower()},
             parent_run_id=parent_run_id,
         ) as run:
             run.log_metrics(metrics)
@@ -129,7 +129,7 @@ def run_evaluate(
         run_id=run.run_id,
         metrics=metrics,
         counts={"pairs": len(frame), "positives": int(y.sum())},
-        outputs={"model_uri": uri},
+        outputs={"model_uri": uri, **{k: v for k, v in tags.source_keys(source).items() if v}},
         extra={"cutoff": dates.fmt(cutoff_ts), "in_sample": seen},
         warnings=items + _warnings(ds, wrapper, settings.cfg, cutoff_ts, seen),
         text=f"evaluate {uri} at {dates.fmt(cutoff_ts)} (horizon {spec.horizon} days): {len(frame):,} "

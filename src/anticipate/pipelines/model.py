@@ -33,6 +33,7 @@ from anticipate.pipelines._common import (
     open_tracker,
     refuse_out_in_data,
     require_model_store,
+    require_tracking_store,
     resolve_cutoff,
 )
 from anticipate.progress import stages
@@ -66,6 +67,7 @@ def run_train(
     from anticipate.features.history import FEW_IDS, ID_COLUMNS
 
     cfg = settings.cfg
+    require_tracking_store(settings)  # before hours of loading and fitting (audit28: after, and exit 1)
     with stages(3, enabled=settings.progress, description="train") as bar:
         bar.step("loading data")
         local = cfg.compute.engine != "dask"  # ids as categoricals locally, as `features` loads them
@@ -78,19 +80,14 @@ def run_train(
         warnings += dates.history_warnings(ds.orders["order_ts"], until_ts)
         cfg = with_windows(cfg, windows)
         settings = replace(settings, cfg=cfg)  # MLflow logs the windows trained on
+        tracker = open_tracker(settings)  # a store it cannot open or write fails here, not after the fit
         bar.step("building features and fitting LightGBM")
-        if cfg.compute.engine == "dask":
-            from anticipate.distributed.schedule import NOT_REPRODUCIBLE, fit_on_windows_dask
-
-            fitted = fit_on_windows_dask(cfg, ds, until_ts)
-            warnings.append(NOT_REPRODUCIBLE)
-        else:
-            fitted = fit_on_windows(cfg, ds, until_ts)
+        fitted, engine = _fit(cfg, ds, until_ts)
         metrics, skill = _validation_metrics(fitted)
-        warnings += skill
+        warnings += engine + skill
         bar.step("logging to MLflow")
         run_id, version, model_uri = _log_training(
-            settings, ds, until_ts, fitted, metrics, parent_run_id=parent_run_id, register=register
+            settings, tracker, (ds, until_ts), fitted, metrics, parent_run_id=parent_run_id, register=register
         )
     hint = train_hint(fitted.meta, dates.last_full_cutoff(ds.orders["order_ts"], cfg.time.horizon_days))
     counts = {
@@ -110,6 +107,16 @@ def run_train(
     )
 
 
+def _fit(cfg: Any, ds: DataSet, until: pd.Timestamp) -> tuple[Fitted, list[str]]:
+    """The model fitted on the windows before ``until``, locally or on Dask (``compute.engine``), and the
+    engine's warning (a Dask fit is not reproducible bit for bit)."""
+    if cfg.compute.engine == "dask":
+        from anticipate.distributed.schedule import NOT_REPRODUCIBLE, fit_on_windows_dask
+
+        return fit_on_windows_dask(cfg, ds, until), [NOT_REPRODUCIBLE]
+    return fit_on_windows(cfg, ds, until), []
+
+
 def _validation_metrics(fitted: Fitted) -> tuple[dict[str, float], list[str]]:
     """The model's ``val.*`` metrics on its validation window and ``best_iteration``, and a warning when
     the window shows no skill (:func:`~anticipate.models.honesty.no_skill_warning`)."""
@@ -123,22 +130,22 @@ def _validation_metrics(fitted: Fitted) -> tuple[dict[str, float], list[str]]:
 
 def _log_training(
     settings: Settings,
-    ds: DataSet,
-    until: pd.Timestamp,
+    tracker: Any,
+    trained_on: tuple[DataSet, pd.Timestamp],
     fitted: Fitted,
     metrics: dict[str, float],
     *,
     parent_run_id: str | None,
     register: bool,
 ) -> tuple[str, str | None, str]:
-    """One ``train`` run: metrics, params, features, importance and the model (registered if asked)."""
+    """One ``train`` run on ``tracker`` (opened before the fit): metrics, params, features, importance and
+    the model (registered if asked); ``trained_on``: the data set and the training end (``--until``)."""
     from anticipate.plots.model import gain_importance
     from anticipate.tracking import NextPurchasePyfunc
 
-    cfg = settings.cfg
+    cfg, (ds, until) = settings.cfg, trained_on
     # the model says what it was trained on, for scoring.data_warnings (audit28 F09)
     fitted.meta.update({"data_dir": str(Path(ds.path).resolve()), "data_digest": ds.digest})
-    tracker = open_tracker(settings)
     with tracker.run(
         "train",
         cfg=cfg,

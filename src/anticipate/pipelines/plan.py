@@ -29,7 +29,7 @@ from anticipate.demand.inputs import (
 from anticipate.demand.plan_table import planner_table
 from anticipate.errors import UsageError
 from anticipate.models import honesty
-from anticipate.models.scoring import model_warnings, spec_of
+from anticipate.models.scoring import as_trained, model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
     item_warnings,
@@ -95,11 +95,11 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
     tracker = open_tracker(settings)
     with tracker.run(
         "forecast",
-        cfg=settings.cfg,
+        cfg=as_trained(settings.cfg, wrapper),  # the task the model fixes, not the config's (runs compare)
         cutoff=dates.fmt(cutoff_ts),
         data_digest=ds.digest,
         data_source=str(ds.path),
-        extra_tags=model_tags(uri, source),
+        extra_tags=tags.model_tags(uri, source),
     ) as run:
         run.log_metrics(metrics)
         run.log_artifact(out)
@@ -109,7 +109,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         metrics=metrics,
         counts={"cells": len(fc.table), "skus": int(fc.table["sku"].nunique())},
         outputs={"forecast": str(out), "model_uri": uri,
-                 **{k: v for k, v in _source_keys(source).items() if v}},
+                 **{k: v for k, v in tags.source_keys(source).items() if v}},
         text=f"forecast at {dates.fmt(cutoff_ts)}: {len(fc.table):,} warehouse x SKU cells, "
         f"{metrics['mu_total']:,.0f} units expected -> {out}",
         warnings=[*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts, ds),
@@ -118,14 +118,6 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
                   *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                                 order_ts=ds.orders["order_ts"])],
     )
-
-
-def model_tags(uri: str, source: dict[str, str | None]) -> dict[str, str]:
-    """The MLflow tags naming the model a run scored with: its URI as given (``models:/NAME@production``)
-    and, where known, the registry version and ``train`` run id it resolved to when loaded, so a plan
-    says which model made it even after the alias has moved."""
-    found = {tags.TAG_MODEL_VERSION: source.get("version"), tags.TAG_MODEL_RUN: source.get("run_id")}
-    return {tags.TAG_MODEL_URI: uri, **{k: v for k, v in found.items() if v}}
 
 
 # --------------------------------------------------------------------------- allocate
@@ -167,16 +159,16 @@ def run_allocate(
         recent = gate_lines(ds, date_ts, int(fc.horizon_days), settings.cfg.forecast.new_demand_windows)
         warnings += check_plan(ds, fc, plan, date_ts, settings.cfg, target, recent)  # or exit 2, unpublished
         bar.step("recording")
-        summary = _summary(plan, ds, {"model_uri": uri, **_source_keys(source)}, fc, settings.cfg, warnings)
+        summary = _summary(plan, ds, {"model_uri": uri, **tags.source_keys(source)}, fc, settings.cfg,
+                           warnings)
         warnings += [summary["warning"]] if "warning" in summary else []
         tracker = open_tracker(settings)
         with tracker.run(
             "allocate",
-            cfg=settings.cfg,
+            cfg=as_trained(settings.cfg, wrapper),  # the model's horizon, lookback, item level, families
             cutoff=dates.fmt(date_ts),
-            data_digest=ds.digest,
-            data_source=str(ds.path),
-            extra_tags=model_tags(uri, source),
+            data_digest=ds.digest, data_source=str(ds.path),
+            extra_tags=tags.model_tags(uri, source),
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")
@@ -244,12 +236,6 @@ def _solve(instance: Any, settings: Settings, lp_bound: bool) -> Any:
     from anticipate.allocation import solve_configured
 
     return solve_configured(instance, settings.cfg.allocate, lp_bound=lp_bound)
-
-
-def _source_keys(source: dict[str, str | None]) -> dict[str, str | None]:
-    """``summary.json``'s ``model_version`` and ``model_run_id``: what ``model_uri`` resolved to (None
-    where unknown: a local copy names no version)."""
-    return {"model_version": source.get("version"), "model_run_id": source.get("run_id")}
 
 
 def _summary(

@@ -80,7 +80,7 @@ def run_runs_list(
     filters = build_filters(command, since, filter_string)  # a mistyped command: exit 2 before the store
     require_store(settings.tracking_uri)
     created = new_store_warning(settings.tracking_uri)
-    reader = RunReader(open_tracker(settings))
+    reader = RunReader(open_tracker(settings, writes=False))
     runs = [r for f in filters for r in reader.search(f, all_experiments=all_experiments, max_results=limit)]
     if len(filters) > 1:  # each search is newest first; merged, the newest of all (stable: ties keep order)
         runs = sorted(runs, key=lambda r: -r.start_ms)[:limit]
@@ -143,7 +143,7 @@ def run_runs_compare(
     from anticipate.tracking.store import require_store
 
     require_store(settings.tracking_uri)
-    reader = RunReader(open_tracker(settings))
+    reader = RunReader(open_tracker(settings, writes=False))
     runs = [reader.get(r) for r in run_ids]
     if len({r.run_id for r in runs}) < len(runs):
         raise UsageError(f"runs compare got the same run twice ({', '.join(run_ids)}); name different runs")

@@ -15,8 +15,8 @@ Runs that are not like for like (:func:`unlike_reasons`: other data, other cutof
 prediction task, plans valued in other money, a parent and its child, or scored in sample) get
 no winner at all, neither overall nor per metric: the table shows their values and deltas, the
 warnings say why, and the verdict says that no winner is named and for what reason
-(:func:`no_winner`). A horizon or lookback sweep's base and best child are such runs: the sweep
-marks its best child on its metric, the comparison under it names no winner.
+(:func:`no_winner`). A horizon or lookback sweep's children are such runs: the sweep names no best
+child either (:func:`sweep_no_best_reason`).
 """
 
 from __future__ import annotations
@@ -254,14 +254,16 @@ def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     return found
 
 
-def sweep_task_warning(keys: list[str]) -> str | None:
-    """The warning of a sweep whose grid (or random space) ``keys`` vary a :data:`TASK_PARAMS` key."""
+def sweep_no_best_reason(keys: list[str], metric: str) -> str | None:
+    """Why a sweep whose grid (or random space) ``keys`` vary a :data:`TASK_PARAMS` key names no best child
+    on ``metric``: each child is scored on other pairs or labels; None when no such key is varied."""
     varied = [k for k in keys if k in TASK_PARAMS]
     if not varied:
         return None
-    return (f"the sweep varies {', '.join(varied)}, which decides which pairs are scored or their label: "
-            "each child is scored on other pairs, so '<- best' ranks scores that are not like for like; "
-            "sweep model settings at one task")
+    return (f"no best child: the sweep varies {', '.join(varied)}, which decides which pairs are scored or "
+            f"their label, so each child's {metric} is over other pairs and cannot rank it against the "
+            "others (runs compare names no winner between them either); sweep model.* or features.* keys "
+            "at one task to pick settings, and compare tasks by what their plans capture (backtest)")
 
 
 def data_warnings(runs: list[Any]) -> list[str]:

@@ -314,7 +314,8 @@ class Registry:
     def model_source(self, uri: str) -> dict[str, str | None]:
         """Where the model ``uri`` (as :meth:`resolve_model_uri` returns it) comes from: its registry
         ``version`` and the ``run_id`` of the run that logged it, each None where unknown (a ``runs:/``
-        URI or a local copy names no version; a version the store no longer finds names neither).
+        URI, a logged model's ``models:/m-ID`` or a local copy names no version; a version the store no
+        longer finds names neither).
 
         An alias is read once here: a promotion between loading and this call would name the new version.
         """
@@ -331,6 +332,9 @@ class Registry:
         name, sep, alias = uri.removeprefix("models:/").partition("@")
         with service_errors(self.uri, "reading the model version"):
             try:
+                if not sep and "/" not in name:  # a logged, unregistered model (a sweep child's)
+                    logged = self.client.get_logged_model(name)
+                    return {"version": None, "run_id": logged.source_run_id or None}
                 if sep:
                     found = self.client.get_model_version_by_alias(name, alias)
                 else:

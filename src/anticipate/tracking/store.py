@@ -146,6 +146,58 @@ def require_existing_store(uri: str, source: str = "") -> None:
     )
 
 
+def require_writable_store(uri: str, source: str = "") -> None:
+    """UsageError (exit 2) when ``uri`` is a ``sqlite:`` store this process cannot write: its file (or the
+    nearest existing directory above it, where MLflow would create it) is no writable SQLite database or
+    directory. Checked before a command's work: MLflow retries opening such a store for ~100 s and then
+    fails with an SQLAlchemy error (exit 1), after a whole ``train`` fit. Other stores pass (a server is
+    checked when the tracker opens, :func:`check_reachable`)."""
+    path = _sqlite_file(uri)
+    if path is None:
+        return
+    problem = _write_problem(path.absolute())
+    if problem is None:
+        return
+    raise UsageError(
+        f"cannot write the MLflow store of the tracking URI {uri} (from {source or ANY_SOURCE}): {problem}; "
+        f"nothing was run. Pass a store you can write, e.g. --tracking-uri sqlite:///mlflow.db (in the "
+        f"current directory {Path.cwd()}) or {_ABS_FIX}, or fix that path's permissions"
+    )
+
+
+def _write_problem(path: Path) -> str | None:
+    """Why the SQLite store ``path`` (absolute) cannot be written, or None: a directory in its place, a file
+    that is no SQLite database or is read-only, or a directory above it in which no file can be made."""
+    import sqlite3
+    import tempfile
+
+    if path.is_dir():
+        return f"{path} is a directory, not an SQLite database file"
+    above = next(p for p in path.parents if p.exists())
+    if not above.is_dir():
+        return f"{above} is a file, so no store can be created under it at {path}"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".anticipate-write-check-", dir=above)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"no file can be created in {above} ({exc.strerror})"
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=5)
+        try:
+            con.execute("BEGIN IMMEDIATE")  # the write lock, released at once: nothing is written
+            con.rollback()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None  # another process is writing to it: writable, and MLflow waits for its turn
+        return f"{path} cannot be written as an SQLite database ({exc})"
+    return None
+
+
 def new_store_warning(uri: str) -> str | None:
     """Before a command that only reads runs opens ``uri``: a warning when it is a ``sqlite:`` file that
     does not exist yet (opening creates it empty: a mistyped file name reads as "no runs"), else None."""

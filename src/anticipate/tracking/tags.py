@@ -55,6 +55,22 @@ def cutoffs_value(cutoffs: list[str]) -> str:
     return f"{len(ordered)} cutoffs {ordered[0]}..{ordered[-1]} sha256:{digest}"
 
 
+def model_tags(uri: str, source: dict[str, str | None]) -> dict[str, str]:
+    """The tags naming the model a run scored with: its URI as given (TAG_MODEL_URI, e.g.
+    ``models:/NAME@production``) and, where known (``source``: ``version`` and ``run_id``, None where
+    unknown), the registry version (TAG_MODEL_VERSION) and ``train`` run id (TAG_MODEL_RUN) it resolved to
+    when loaded, so a run says which model it scored with after the alias has moved (evaluate, forecast,
+    allocate, backtest --model)."""
+    found = {TAG_MODEL_VERSION: source.get("version"), TAG_MODEL_RUN: source.get("run_id")}
+    return {TAG_MODEL_URI: uri, **{k: v for k, v in found.items() if v}}
+
+
+def source_keys(source: dict[str, str | None]) -> dict[str, str | None]:
+    """A scoring command's ``model_version`` and ``model_run_id`` (its summary.json / --json outputs): what
+    its ``model_uri`` resolved to (None where unknown: a local copy names no version)."""
+    return {"model_version": source.get("version"), "model_run_id": source.get("run_id")}
+
+
 _RUN_ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")
 
 
