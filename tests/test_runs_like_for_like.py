@@ -121,6 +121,27 @@ def test_allocate_objectives_under_other_forecasts_get_no_winner() -> None:
                          alloc("b", 3.0, allocate__gap_tolerance="0.0001")]).verdict == 1
 
 
+def test_allocate_models_are_told_apart_by_the_model_behind_the_uri() -> None:
+    """audit29 B1: @production moved to a retrained model between two nights gave 'the runs tie' with
+    per-metric stars; version 1 spelled '1' and '@production' gave 'different models'. The train run the
+    URI resolved to (anticipate.model_run_id) decides; the URI only for runs recorded without it."""
+    from anticipate.tracking.compare import compare_runs
+
+    def alloc(run_id: str, uri: str, version: str | None, train: str | None) -> RunRecord:
+        return _run(run_id * 32, "allocate", {"objective": 179.3}, anticipate__model_uri=uri,
+                    anticipate__model_version=version, anticipate__model_run_id=train)
+
+    moved = compare_runs([alloc("a", "models:/m@production", "1", "t1" * 16),
+                          alloc("b", "models:/m@production", "2", "t2" * 16)])
+    assert moved.unlike == ["they allocated with different models"] and moved.verdict is None
+    assert "models:/m@production (version 1, train run t1t1t1t1)" in moved.warnings[0]
+    same = compare_runs([alloc("a", "models:/m/1", "1", "t1" * 16),
+                         alloc("b", "models:/m@production", "1", "t1" * 16)])
+    assert same.unlike == [] and same.warnings == []
+    old = compare_runs([alloc("a", "models:/m/1", None, None), alloc("b", "models:/m/1", None, None)])
+    assert old.unlike == []
+
+
 def test_a_backtest_compared_with_its_own_child_says_so_not_other_data() -> None:
     """audit28: a backtest-cutoff child recorded no data digest, so comparing it with its parent said 'they
     used different data'; children now carry the digest, and older ones take their parent's."""

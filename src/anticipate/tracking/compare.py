@@ -30,7 +30,9 @@ from anticipate.tracking.tags import (
     TAG_CUTOFFS,
     TAG_DIGEST,
     TAG_IN_SAMPLE,
+    TAG_MODEL_RUN,
     TAG_MODEL_URI,
+    TAG_MODEL_VERSION,
     TAG_PARENT,
 )
 
@@ -224,6 +226,20 @@ _CONSEQUENCE = {
 }
 
 
+def _model_of(run: Any) -> str | None:
+    """The model a scoring run used: the train run that logged it (TAG_MODEL_RUN), which ``models:/name/1``
+    and ``models:/name@production`` share when the alias points at version 1 and an alias moved since
+    does not; the URI as given for runs recorded before that tag."""
+    return run.tags.get(TAG_MODEL_RUN) or run.tags.get(TAG_MODEL_URI)
+
+
+def _model_label(run: Any) -> str:
+    version = run.tags.get(TAG_MODEL_VERSION)
+    train = run.tags.get(TAG_MODEL_RUN)
+    said = [f"version {version}" if version else "", f"train run {train[:8]}" if train else ""]
+    return f"{run.tags.get(TAG_MODEL_URI)} ({', '.join(w for w in said if w) or 'not resolved'})"
+
+
 def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     """Why the runs are not like for like, as (short reason, warning) pairs; empty when they are.
 
@@ -239,9 +255,9 @@ def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
     allocates = [r for r in runs if r.command == "allocate"]
     forecast_keys = sorted({k for r in allocates for k in r.params if k.startswith(ALLOCATE_FORECAST_PREFIX)})
     found += _param_reasons(allocates, forecast_keys, "their objectives are under different forecasts")
-    models = {r.tags.get(TAG_MODEL_URI) for r in allocates}
+    models = {_model_of(r) for r in allocates}
     if len(models) > 1:
-        named = f"{TAG_MODEL_URI}: {', '.join(sorted(map(str, models)))}"
+        named = f"models {', '.join(sorted(_model_label(r) for r in allocates))}"
         found.append(("they allocated with different models",
                       _CONSEQUENCE["their objectives are under different forecasts"].format(named)))
     seen = sorted(str(r.run_id)[:8] for r in runs if r.tags.get(TAG_IN_SAMPLE) == "true")
