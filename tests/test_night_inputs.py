@@ -144,6 +144,7 @@ def test_a_plan_names_the_model_version_it_was_made_with_and_warns_when_the_mode
     assert seen[0] in json.loads(result.stdout)["warnings"] and f"warning: {seen[0]}" in result.stderr
     run = MlflowClient(world_copy.tracking_uri).get_run(json.loads(result.stdout)["run_id"])
     assert run.data.tags[tags.TAG_MODEL_VERSION] == "1" and run.data.tags[tags.TAG_MODEL_RUN] == run_id
+    assert run.data.tags[tags.TAG_IN_SAMPLE] == "true"  # audit29 B2: runs list showed in_sample False
 
     out = tmp_path / "fc.parquet"
     done = CliRunner().invoke(main, world_copy.args("--json", "-q", "forecast", "--cutoff", date,
@@ -153,11 +154,17 @@ def test_a_plan_names_the_model_version_it_was_made_with_and_warns_when_the_mode
     assert (doc["outputs"]["model_version"], doc["outputs"]["model_run_id"]) == ("1", run_id)
     assert any(w.startswith(f"IN-SAMPLE: cutoff {date}") for w in doc["warnings"]), doc["warnings"]
     run = MlflowClient(world_copy.tracking_uri).get_run(doc["run_id"])
-    assert run.data.tags[tags.TAG_MODEL_VERSION] == "1"
+    assert run.data.tags[tags.TAG_MODEL_VERSION] == "1" and run.data.tags[tags.TAG_IN_SAMPLE] == "true"
 
     later = CliRunner().invoke(main, world_copy.args("--json", "-q", "allocate", "--date", WORLD_DATE))
     assert later.exit_code == 0, later.output[-3000:]
     assert not any("IN-SAMPLE" in w for w in json.loads(later.stdout).get("warnings", []))
+    later_run = MlflowClient(world_copy.tracking_uri).get_run(json.loads(later.stdout)["run_id"])
+    assert later_run.data.tags[tags.TAG_IN_SAMPLE] == "false"
+    listed = CliRunner().invoke(main, world_copy.args("--json", "runs", "list", "--command", "allocate"))
+    marks = {r["run_id"]: r["in_sample"] for r in json.loads(listed.stdout)["runs"]}
+    assert marks[later_run.info.run_id] is False
+    assert marks[json.loads(result.stdout)["run_id"]] is True
 
 
 def test_the_notes_on_where_settings_came_from_reach_summary_json_and_the_json_error(

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from anticipate.config_yaml import read_yaml
+from anticipate.config_yaml import deep_merge, read_yaml, set_dotted
 from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
 
@@ -282,29 +282,6 @@ class Config(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Return ``base`` updated by ``override`` recursively; neither input is changed."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """Return a copy of ``tree`` with ``a.b.c`` set to ``value``."""
-    parts = dotted.split(".")
-    override: dict[str, Any] = {}
-    node = override
-    for part in parts[:-1]:
-        node[part] = {}
-        node = node[part]
-    node[parts[-1]] = value
-    return deep_merge(tree, override)
 
 
 def validate_config(raw: dict[str, Any], *, source: str = "config") -> Config:

@@ -4,6 +4,7 @@ PyYAML's ``SafeLoader`` follows YAML 1.1, which (1) keeps the last of two equal 
 second ``time:`` section silently replaces the first, and (2) reads ``014`` as octal 12 and ``1:10`` as
 sexagesimal 70. :class:`StrictLoader` refuses both, naming the dotted key path and the line numbers, so
 every YAML the project reads (``--config`` files, experiment grids) goes through :func:`read_yaml`.
+Layers of config mappings are laid over each other by :func:`deep_merge` and :func:`set_dotted`.
 """
 
 from __future__ import annotations
@@ -196,6 +197,29 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
     return loaded
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated by ``override`` recursively; neither input is changed."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """Return a copy of ``tree`` with ``a.b.c`` set to ``value``."""
+    parts = dotted.split(".")
+    override: dict[str, Any] = {}
+    node = override
+    for part in parts[:-1]:
+        node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+    return deep_merge(tree, override)
 
 
 def yaml_message(path: Path, exc: yaml.YAMLError) -> str:

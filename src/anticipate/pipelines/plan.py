@@ -99,7 +99,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         cutoff=dates.fmt(cutoff_ts),
         data_digest=ds.digest,
         data_source=str(ds.path),
-        extra_tags=tags.model_tags(uri, source),
+        extra_tags=_scoring_tags(uri, source, seen is not None),
     ) as run:
         run.log_metrics(metrics)
         run.log_artifact(out)
@@ -148,7 +148,6 @@ def run_allocate(
             ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
         )
         wrapper, uri, source = load_with_source(settings, model, default_alias="production")
-        # the CLI's notes on where the settings came from (a store other than the config's...) first
         warnings = [*settings.said, *stale, *dates.history_warnings(ds.orders["order_ts"], date_ts)]
         warnings += _rests_on(settings, ds, wrapper, date_ts, uri)
         bar.step("forecasting")
@@ -168,7 +167,7 @@ def run_allocate(
             cfg=as_trained(settings.cfg, wrapper),  # the model's horizon, lookback, item level, families
             cutoff=dates.fmt(date_ts),
             data_digest=ds.digest, data_source=str(ds.path),
-            extra_tags=tags.model_tags(uri, source),
+            extra_tags=_scoring_tags(uri, source, honesty.in_sample(wrapper.meta, date_ts)),
         ) as run:
             run.log_metrics({**_summary_metrics(summary), "runtime_seconds": plan.runtime_seconds})
             bar.step("publishing plan")
@@ -189,6 +188,12 @@ def run_allocate(
         extra={"summary": summary},
         text=_allocate_text(target, summary, counts),
     )
+
+
+def _scoring_tags(uri: str, source: dict[str, str | None], in_sample: bool) -> dict[str, str]:
+    """A forecast's or plan's run tags: the model it used, and whether that model was trained past the
+    run's date (IN-SAMPLE), which ``runs list`` and ``runs compare`` read as they read evaluate's."""
+    return {**tags.model_tags(uri, source), tags.TAG_IN_SAMPLE: str(in_sample).lower()}
 
 
 @contextlib.contextmanager
