@@ -52,3 +52,23 @@ def test_scoring_other_data_warns_naming_both_directories(
     assert data_warnings(meta, load_dataset(world_copy.data)) == []
     assert data_warnings({}, load_dataset(other)) == []  # a model from before the keys were recorded
     assert len(data_warnings({**meta, "data_digest": "0" * 64}, load_dataset(other))) == 1
+
+
+def test_backtest_with_a_fixed_model_on_other_data_warns_too(world_copy: TrainedWorld,
+                                                            tmp_path: Path) -> None:
+    """audit29 B3: evaluate, predict, forecast and allocate warned; backtest --model said not a word."""
+    from tests.conftest import WORLD_LAST_CUTOFF
+
+    other = tmp_path / "other"
+    shutil.copytree(world_copy.data, other)
+    orders = pd.read_parquet(other / "orders.parquet")
+    orders[orders["customer_id"].astype(str).str[-1] != "1"].to_parquet(other / "orders.parquet", index=False)
+    shutil.rmtree(other / "orders", ignore_errors=True)
+    args = world_copy.args("--json", "-q", "backtest", "--model", "1", "--cutoffs", WORLD_LAST_CUTOFF,
+                           "--out", str(tmp_path / "bt"))
+    args[args.index("--data") + 1] = str(other)
+    done = run_cli(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = [w for w in json.loads(done.stdout)["warnings"] if w.startswith("the model was trained on")]
+    assert len(said) == 1 and f"but this command reads {other.resolve()}" in said[0], said
+    assert said[0] in json.loads((tmp_path / "bt" / "summary.json").read_text())["warnings"]

@@ -21,7 +21,7 @@ from anticipate.backtest.cutoffs import check_cutoffs, check_trainable, parse_cu
 from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
-from anticipate.models.scoring import as_trained, spec_of, spec_warnings
+from anticipate.models.scoring import as_trained, data_warnings, spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import item_warnings, load_data, open_tracker
 from anticipate.progress import track
@@ -103,8 +103,8 @@ def _model_and_checks(
     warnings += dates.detached_warnings(ds.orders["order_ts"], max(cut_list))
     if wrapper is None:
         check_trainable(cut_list, ds.orders["order_ts"], horizon)
-    else:  # the model fixes horizon, item level and features: say where the config differs
-        warnings += spec_warnings(wrapper, settings.cfg)
+    else:  # the model fixes horizon, item level and features: say where the config differs, and other data
+        warnings += data_warnings(wrapper.meta, ds) + spec_warnings(wrapper, settings.cfg)
     return wrapper, tags.model_tags(uri, source) if wrapper else {}, horizon, warnings
 
 
