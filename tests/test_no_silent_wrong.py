@@ -436,7 +436,7 @@ def test_allocate_json_without_date_prints_its_error_object(tmp_path: Path) -> N
     assert result["status"] == "error" and result["exit_code"] == 2 and "--date" in result["error"]
 
 
-SHORT = pd.Series(pd.to_datetime(["2025-11-01 10:00", "2025-12-30 12:00"]))  # 60 days of orders
+SHORT = pd.Series(pd.date_range("2025-11-01 10:00", "2025-12-30 10:00", freq="D"))  # 60 days of orders
 
 
 def test_train_on_a_short_history_names_no_empty_range() -> None:

@@ -264,6 +264,45 @@ def history_start(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> Hi
     return HistoryStart(cutoff, first, len(old), pd.Timestamp(old.min()), pd.Timestamp(old.max()))
 
 
+def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
+    """Midnight of the first day of the history the whole data holds: the day of
+    ``history_start(order_ts).first`` (lines before the last run of :data:`DETACHING_GAP_DAYS` days
+    without an order are detached), :func:`data_start` when no line is. Every valid cutoff, ``--until``
+    and plan date comes after it (:func:`first_cutoff`). Counted on calendar days of naive UTC, the days
+    :func:`history_start` counts back from :func:`data_end` (a sort-free pass: ~0.1 s on 10M lines)."""
+    ts = naive_utc(order_ts).to_numpy().astype("datetime64[D]")
+    if len(ts) == 0:
+        return data_start(order_ts)
+    day = ts.astype(np.int64)
+    last = int(day.max())
+    start = attached_day(np.bincount(last + 1 - day))  # 1 = the last order's day
+    return pd.Timestamp(np.datetime64(last + 1 - start, "D"))
+
+
+def first_cutoff(order_ts: pd.Series) -> pd.Timestamp:
+    """The first valid cutoff of any command: the day after :func:`history_first_day`. A cutoff among
+    detached lines would read a history of those lines alone (a forecast of nothing, exit 0)."""
+    return history_first_day(order_ts) + pd.Timedelta(days=1)
+
+
+def detached_note(order_ts: pd.Series) -> str:
+    """Why the valid range starts later than the first order line, for a refusal's message ("" when no
+    line is detached): how many lines, their dates, the gap after them and what to do."""
+    first = history_first_day(order_ts)
+    ts = naive_utc(order_ts)
+    old = ts[ts < first]
+    if old.empty:
+        return ""
+    last = pd.Timestamp(old.max()).normalize()
+    lines = (f"{len(old):,} order lines, from {fmt(old.min())} to {fmt(last)}, lie" if len(old) > 1
+             else f"1 order line, on {fmt(last)}, lies")
+    return (f"the history starts on {fmt(first)}: {lines} before {(first - last).days - 1} days without a "
+            f"single order, detached from it, so a cutoff among them would read those lines alone (a "
+            f"mistyped year, a test order, an old file ingested by mistake, or a closure of "
+            f"{DETACHING_GAP_DAYS} days or more): check the order_ts of those lines, and correct or remove "
+            f"them")
+
+
 def detached_warnings(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> list[str]:
     """:meth:`HistoryStart.warnings` of :func:`history_start`: the lines before a long gap, for the
     command's printed and recorded warnings (empty when there are none)."""
@@ -285,8 +324,9 @@ def last_full_cutoff(order_ts: pd.Series, horizon_days: int) -> pd.Timestamp:
 def valid_range(
     order_ts: pd.Series, horizon_days: int, purpose: Purpose
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production."""
-    first = data_start(order_ts) + pd.Timedelta(days=1)
+    """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production. The first is
+    :func:`first_cutoff`: the day after the history's first day, not after a detached line's."""
+    first = first_cutoff(order_ts)
     last = last_full_cutoff(order_ts, horizon_days) if purpose == "labelled" else data_end(order_ts)
     return first, last
 
@@ -299,6 +339,8 @@ def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, p
         return cutoff
     why = ("its whole horizon must lie inside the data" if purpose == "labelled"
            else "it may be at most the day after the last order")
+    note = detached_note(order_ts) if cutoff < first else ""
+    why += f"; {note}" if note else ""
     raise CutoffError(
         f"cutoff {cutoff.date()} is outside the valid range for '{command}' "
         f"({first.date()} to {last.date()} with a {horizon_days}-day horizon; {why}); "
@@ -331,9 +373,10 @@ def until_range(
 
     ``until`` needs ``windows`` horizons of ``horizon_days`` days (the rolling-origin
     training windows) between the first cutoff (the day after the first order) and
-    itself, and may be at most the production cutoff (the day after the last order).
+    itself, and may be at most the production cutoff (the day after the last order). The first cutoff
+    is :func:`first_cutoff` (after the history's first day, not a detached line's).
     """
-    first = data_start(order_ts) + pd.Timedelta(days=1) + pd.Timedelta(days=horizon_days * windows)
+    first = first_cutoff(order_ts) + pd.Timedelta(days=horizon_days * windows)
     last = data_end(order_ts)
     return (first, last) if first <= last else None
 
@@ -359,13 +402,16 @@ def check_until(
         note = (f"; from {fmt(full[0])} on it trains on all {configured} of model.train_windows, before "
                 f"that on as many as fit" if full is not None else "")
         lower = ", or lower model.train_windows" if configured is None and windows > 2 else ""
+        detached = detached_note(order_ts) if until < valid[0] else ""
         raise UsageError(
             f"--until {fmt(until)} leaves no room for {need} inside the data; pass --until between "
-            f"{fmt(valid[0])} and {fmt(valid[1])} (or 'latest'){lower}{note}"
+            f"{fmt(valid[0])} and {fmt(valid[1])} (or 'latest'){lower}{note}" + (f"; {detached}" if detached
+                                                                                 else "")
         )
-    span = (data_end(order_ts) - data_start(order_ts)).days - 1  # days of cutoffs after the first one
+    start = history_first_day(order_ts)
+    span = (data_end(order_ts) - start).days - 1  # days of cutoffs after the first one
     fits = span // horizon_days
-    first, last = fmt(data_start(order_ts)), fmt(data_end(order_ts) - pd.Timedelta(days=1))
+    first, last = fmt(start), fmt(data_end(order_ts) - pd.Timedelta(days=1))
     fix = (f"set model.train_windows to {fits} or less (at least 2), or ingest more history"
            if fits >= 2 else
            f"ingest more history (2 windows need {2 * horizon_days + 1} days) or lower time.horizon_days")

@@ -27,9 +27,9 @@ NON_FEATURES = ("customer_id", "item", "region", "cutoff", "y", "units")
 
 
 def windows_that_fit(until: pd.Timestamp, order_ts: pd.Series, horizon_days: int) -> int:
-    """How many rolling-origin windows of ``horizon_days`` fit between the first cutoff and ``until``."""
-    first_cutoff = dates.data_start(order_ts) + pd.Timedelta(days=1)
-    return max(int((until - first_cutoff).days // horizon_days), 0)
+    """How many rolling-origin windows of ``horizon_days`` fit between the first cutoff
+    (:func:`anticipate.dates.first_cutoff`: after the history's first day) and ``until``."""
+    return max(int((until - dates.first_cutoff(order_ts)).days // horizon_days), 0)
 
 
 def resolve_until(
