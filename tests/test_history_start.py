@@ -251,7 +251,7 @@ def test_a_cutoff_among_detached_lines_is_refused_naming_them() -> None:
     that line alone (1 cell, 0 units, exit 0, no word of the typo: nothing before 2023-06-01 is detached
     from 2023-06-01), evaluate and backtest blamed "a closure or a gap in the export", and train --until
     2023-12-01 counted 42 windows in the empty year and failed on "a single-class label set"."""
-    from anticipate.models.training import windows_that_fit
+    from anticipate.models.training import check_until, windows_that_fit
 
     orders = _typo(_world())
     ts = orders["order_ts"]
@@ -268,7 +268,7 @@ def test_a_cutoff_among_detached_lines_is_refused_naming_them() -> None:
     assert dates.until_range(ts, 7, 2)[0] == pd.Timestamp("2024-01-16")
     assert windows_that_fit(pd.Timestamp("2024-01-20"), ts, 7) == 2
     with pytest.raises(dates.UsageError) as until:
-        dates.check_until(pd.Timestamp("2023-12-01"), ts, 7, 2)
+        check_until(pd.Timestamp("2023-12-01"), ts, 7, 2)
     assert "pass --until between 2024-01-16 and" in str(until.value) and said in str(until.value)
     plain = _world()["order_ts"]
     assert dates.valid_range(plain, 7, "production")[0] == pd.Timestamp("2024-01-02")  # as before
