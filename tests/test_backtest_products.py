@@ -73,3 +73,28 @@ def test_excluded_products_leave_every_total() -> None:
     m = product_metrics(_forecasts(), exclude_skus=["s2"])
     assert m["units"] == 2.0 and m["new_mu"] == 0.0
     assert m["model.bias"] == pytest.approx(-0.25) and m["naive.bias"] == pytest.approx(-0.875)
+
+
+def test_a_short_history_caps_new_demand_and_the_naive_as_the_plan_backtest_does(trained_world) -> None:
+    """audit (h31 [1]): at a cutoff 19 days into the history the per-product backtest divided the naive's
+    two weeks of units by the 4 of backtest.naive_windows (half the demand) and dropped the warning that
+    forecast.new_demand_windows was capped, which the plan backtest gives at the same cutoff."""
+    from anticipate.backtest.products import product_forecasts
+    from anticipate.config import load_config
+    from anticipate.storage.files import load_dataset
+    from anticipate.tracking.runs import Tracker
+
+    cfg = load_config(trained_world.config)
+    wrapper = Tracker.from_config(cfg, trained_world.tracking_uri, quiet=True).load_model(
+        trained_world.train["outputs"]["model_uri"])
+    ds = load_dataset(trained_world.data)
+    cutoff = pd.Timestamp("2024-01-20")  # the history starts 2024-01-01: 2 whole weeks before it
+    fc = product_forecasts(wrapper, ds, cutoff, cfg)
+    assert fc.warnings == (
+        "cutoff 2024-01-20: the history before it holds 2 horizon(s) of 7 days, so new demand averages 2, "
+        "not the 4 of forecast.new_demand_windows",
+        "backtest cutoff 2024-01-20: the history before it holds 2 horizon(s) of 7 days, so the naive "
+        "forecast averages 2, not the 4 of backtest.naive_windows")
+    ts = ds.orders["order_ts"]
+    two_weeks = ds.orders.loc[(ts >= cutoff - pd.Timedelta(days=14)) & (ts < cutoff), "quantity"].sum()
+    assert fc.cells["naive"].sum() == pytest.approx(two_weeks / 2)

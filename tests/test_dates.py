@@ -15,7 +15,7 @@ from anticipate.dates import (
 )
 from anticipate.errors import CutoffError, UsageError
 
-TS = pd.Series(pd.to_datetime(["2025-01-01 10:00", "2025-03-31 23:59"]))
+TS = pd.Series(pd.date_range("2025-01-01 10:00", "2025-03-31 10:00", freq="D"))  # a line every day
 
 
 @pytest.mark.parametrize("bad", ["2025-13-01", "yesterday", "2025/01/01", "../etc", "2025-01-01/x", ""])

@@ -230,3 +230,63 @@ def test_commands_that_read_a_history_with_detached_lines_say_so(trained_world: 
     shutil.copy(tmp_path / "plain.parquet", world.data / "orders.parquet")
     quiet = run_cli(*world.args("--json", *runs["features"]), cwd=tmp_path)
     assert quiet.returncode == 0 and "lies before" not in quiet.stdout + quiet.stderr
+
+
+# --------------------------------------------------------------------------- cutoffs among detached lines
+def test_the_history_first_day_is_history_starts_over_every_line() -> None:
+    """:func:`dates.history_first_day` (a sort-free pass over calendar days) agrees with history_start."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        days = np.sort(rng.choice(200, rng.integers(1, 12), replace=False))
+        seconds = days * 86400 + rng.integers(0, 86400, len(days))
+        ts = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"))
+        assert dates.history_first_day(ts) == dates.history_start(ts).first.normalize(), days
+    utc = pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-30 00:30"]).tz_localize("UTC"))
+    assert dates.history_first_day(utc.dt.tz_convert("Asia/Tokyo")) == pd.Timestamp("2024-01-30")
+
+
+def test_a_cutoff_among_detached_lines_is_refused_naming_them() -> None:
+    """audit (h31 [2]): the valid range began the day after the first line, detached or not: ``forecast
+    --cutoff 2023-06-01`` on a log with one line typed 2023-02-03 (history from 2024-01-01) forecast from
+    that line alone (1 cell, 0 units, exit 0, no word of the typo: nothing before 2023-06-01 is detached
+    from 2023-06-01), evaluate and backtest blamed "a closure or a gap in the export", and train --until
+    2023-12-01 counted 42 windows in the empty year and failed on "a single-class label set"."""
+    from anticipate.models.training import check_until, windows_that_fit
+
+    orders = _typo(_world())
+    ts = orders["order_ts"]
+    assert dates.data_start(ts) == pd.Timestamp("2023-02-03")
+    assert dates.valid_range(ts, 7, "production")[0] == pd.Timestamp("2024-01-02")
+    said = ("the history starts on 2024-01-01: 1 order line, on 2023-02-03, lies before 331 days without a "
+            "single order, detached from it, so a cutoff among them would read those lines alone")
+    for purpose, command in (("production", "forecast"), ("labelled", "evaluate")):
+        with pytest.raises(dates.CutoffError) as err:
+            dates.check_cutoff(pd.Timestamp("2023-06-01"), ts, 7, purpose, command=command)
+        assert f"outside the valid range for '{command}' (2024-01-02 to " in str(err.value)
+        assert said in str(err.value)
+    assert dates.check_cutoff(pd.Timestamp("2024-01-02"), ts, 7, "production", command="forecast")
+    assert dates.until_range(ts, 7, 2)[0] == pd.Timestamp("2024-01-16")
+    assert windows_that_fit(pd.Timestamp("2024-01-20"), ts, 7) == 2
+    with pytest.raises(dates.UsageError) as until:
+        check_until(pd.Timestamp("2023-12-01"), ts, 7, 2)
+    assert "pass --until between 2024-01-16 and" in str(until.value) and said in str(until.value)
+    plain = _world()["order_ts"]
+    assert dates.valid_range(plain, 7, "production")[0] == pd.Timestamp("2024-01-02")  # as before
+
+
+def test_a_plan_date_among_detached_lines_is_refused_by_the_history_gate(tmp_path: Path) -> None:
+    """allocate --date 2023-06-01 planned on the one typo'd line (an empty plan, exit 0): its recent window
+    reached back to that line; now it starts at the history's first day, and the gate names it."""
+    from anticipate.demand.gates import PlanRefused, check_history, recent_window
+
+    ts = _typo(_world())["order_ts"]
+    date = pd.Timestamp("2023-06-01")
+    window = recent_window(ts, date, horizon_days=7, windows=4)
+    assert window is None
+    with pytest.raises(PlanRefused) as err:
+        check_history(window, ts, date, 7, tmp_path / "plans" / "2023-06-01")
+    assert "the orders begin on 2024-01-01, after 2023-06-01" in str(err.value)
+    said = str(err.value)
+    assert "plan a date from 2024-01-08 on" in said and "1 order line, on 2023-02-03" in said
+    assert recent_window(ts, pd.Timestamp("2024-01-15"), horizon_days=7, windows=4) == (
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-15"))

@@ -245,3 +245,51 @@ def test_a_no_break_space_after_an_id_is_removed_like_a_space_with_the_same_warn
         f"file {instance / 'warehouses.csv'}, column 'warehouse_id': 2 id(s) had spaces around them (the "
         "first at row 1: 'W1\\xa0'), removed as ingest removes them (read as 'W1'); save the file without "
         "them to silence this",)
+
+
+#: pandas.read_csv's default na_values as its documentation lists them (pandas 2.1 to 3.x).
+PANDAS_DEFAULT_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                     "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_number_column_reads_exactly_our_missing_words_as_missing(tmp_path: Path, sep: str) -> None:
+    """instance_csv took its words from pandas' private ``pandas._libs.parsers.STR_NA_VALUES`` (audit): now
+    our own constant; each of its words is "empty (or a word such as NA)", any other word is no number."""
+    from anticipate.allocation.instance_csv import MISSING_NUMBER_WORDS
+
+    assert frozenset(PANDAS_DEFAULT_NA) == MISSING_NUMBER_WORDS
+    for k, word in enumerate([*PANDAS_DEFAULT_NA[1:], "none", "missing", "-"]):
+        instance = _night(tmp_path / str(k), _instance(["W1", "W2"], ["S1"]))
+        (instance / "warehouses.csv").write_text(f"warehouse_id{sep}capacity\nW1{sep}4\nW2{sep}{word}\n")
+        with pytest.raises(DataError) as err:
+            read_instance(instance)
+        assert (err.value.row, err.value.column) == (2, "capacity"), word
+        said = "the field is empty (or a word such as NA)" if word in PANDAS_DEFAULT_NA else (
+            f"value {word!r} is not a number")
+        assert said in str(err.value), (word, str(err.value))
+
+
+def test_our_missing_words_are_what_pandas_reads_as_missing_by_default() -> None:
+    """The words cover pandas' own default for a number column: each reads as NaN with read_csv's defaults,
+    and a word outside them does not (so a file pandas would read as missing is never "not a number")."""
+    import io
+
+    words = [w for w in PANDAS_DEFAULT_NA if w]  # "" is an empty field: a line "x," below
+    text = "x,y\n" + "".join(f"{w},1\n" for w in [*words, "none", "missing"]) + ",1\n"
+    read = pd.read_csv(io.StringIO(text), dtype={"x": object})["x"]
+    assert read.isna().tolist() == [True] * len(words) + [False, False, True]
+    try:  # pandas' private set, where it still is: ours must not fall behind it
+        from pandas._libs.parsers import STR_NA_VALUES
+    except ImportError:  # moved: the read above still pins the behaviour
+        return
+    assert frozenset(STR_NA_VALUES) == frozenset(PANDAS_DEFAULT_NA)
+
+
+def test_no_module_imports_a_private_pandas_module() -> None:
+    """``pandas._libs`` and ``pandas.core`` are pandas' internals: a release may move them (audit)."""
+    import re
+
+    src = Path(__file__).resolve().parents[1] / "src" / "anticipate"
+    private = re.compile(r"^\s*(from|import)\s+pandas\.(_libs|core|_)", re.MULTILINE)
+    assert [str(p.relative_to(src)) for p in sorted(src.rglob("*.py")) if private.search(p.read_text())] == []

@@ -21,6 +21,7 @@ from anticipate.demand.idle import idle_warehouse_warnings
 from anticipate.demand.plan_table import PLAN_CSV_COLUMNS, planner_table
 from anticipate.errors import UsageError
 from anticipate.models import honesty
+from anticipate.models.training import check_until
 from anticipate.tracking.tags import TAG_IN_SAMPLE
 from tests.conftest import TrainedWorld, run_cli
 
@@ -436,22 +437,22 @@ def test_allocate_json_without_date_prints_its_error_object(tmp_path: Path) -> N
     assert result["status"] == "error" and result["exit_code"] == 2 and "--date" in result["error"]
 
 
-SHORT = pd.Series(pd.to_datetime(["2025-11-01 10:00", "2025-12-30 12:00"]))  # 60 days of orders
+SHORT = pd.Series(pd.date_range("2025-11-01 10:00", "2025-12-30 10:00", freq="D"))  # 60 days of orders
 
 
 def test_train_on_a_short_history_names_no_empty_range() -> None:
     """Issue 14.7: 'pass --until between 2026-02-23 and 2025-12-31' was an empty range."""
     with pytest.raises(UsageError) as err:
-        dates.check_until(dates.data_end(SHORT), SHORT, 7, 12)
+        check_until(dates.data_end(SHORT), SHORT, 7, 12)
     message = str(err.value)
     assert "no --until date is valid" in message and "between" not in message
     assert "2025-11-01 to 2025-12-30 (60 days)" in message and "85 days" in message
     assert "set model.train_windows to 8 or less" in message
     with pytest.raises(UsageError, match="between 2025-11-30 and 2025-12-31"):  # 4 windows fit: a real range
-        dates.check_until(pd.Timestamp("2025-11-15"), SHORT, 7, 4)
+        check_until(pd.Timestamp("2025-11-15"), SHORT, 7, 4)
     with pytest.raises(UsageError, match=r"ingest more history \(2 windows need 61 days\)"):
-        dates.check_until(dates.data_end(SHORT), SHORT, 30, 2)
-    assert dates.check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
+        check_until(dates.data_end(SHORT), SHORT, 30, 2)
+    assert check_until(pd.Timestamp("2025-12-01"), SHORT, 7, 4) == pd.Timestamp("2025-12-01")
 
 
 def test_a_default_until_too_late_for_two_windows_blames_no_until_the_user_passed() -> None:

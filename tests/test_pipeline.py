@@ -221,10 +221,11 @@ def test_stale_data_refuses_a_nightly_plan(world: Path) -> None:
 
 
 def test_a_single_class_label_set_exits_2_saying_why(tmp_path: Path) -> None:
-    """Four customers who each ordered once: every training label is 0, nothing to learn from."""
+    """Five customers who each ordered once: every training label is 0, nothing to learn from. (Less than
+    28 days apart: a line before four weeks without an order would be detached from the history.)"""
     (tmp_path / "log.csv").write_text(
-        "customer,date,quantity,amount\nc1,2024-01-03,1,10\nc2,2024-02-10,2,20\n"
-        "c3,2024-03-15,1,5\nc4,2024-05-20,1,7\n"
+        "customer,date,quantity,amount\nc1,2024-01-03,1,10\nc2,2024-01-25,2,20\n"
+        "c3,2024-02-15,1,5\nc4,2024-03-10,1,7\nc5,2024-04-01,1,3\n"
     )
     assert run_cli("ingest", "--orders", "log.csv", "--out", "d", cwd=tmp_path).returncode == 0
     done = run_cli("--data", "d", "train", cwd=tmp_path)

@@ -13,7 +13,7 @@ from anticipate.errors import UsageError
 from anticipate.models.training import resolve_until, windows_that_fit
 from tests.conftest import run_cli
 
-SIXTY_DAYS = pd.DataFrame({"order_ts": pd.to_datetime(["2025-11-01 10:00", "2025-12-30 12:00"])})
+SIXTY_DAYS = pd.DataFrame({"order_ts": pd.date_range("2025-11-01 10:00", "2025-12-30 10:00", freq="D")})
 
 
 def test_windows_that_fit_count_whole_horizons_after_the_first_cutoff() -> None:

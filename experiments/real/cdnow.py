@@ -11,7 +11,8 @@
 4. backtests the demand forecast alone at each cutoff (no geography, so no plan): the horizon's CDs
    against the naive mean of the 4 horizons before (:mod:`anticipate.backtest.products`),
 5. writes ``out/real-cdnow/results.json`` (metrics of the model and every baseline, the forecast
-   backtest, wall seconds and peak RSS of each step) and prints the README's tables.
+   backtest and its warnings, ``forecast_warnings``, also printed: a window capped to the history, the
+   year-ago index bounded; wall seconds and peak RSS of each step) and prints the README's tables.
 
 The one config key set for the data: ``time.horizon_days`` is 28 (its customers buy a few times a
 year: 4% of the candidates buy within 7 days, 12-13% within 28; 28 days keep the weekday, and the
@@ -104,7 +105,7 @@ def check_cutoffs(text: str, extra: Path | None) -> list[str]:
     return [dates.fmt(c) for c in parse_cutoffs(text, int(horizon))]
 
 
-def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> dict:
+def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> tuple[dict, list[str]]:
     """The forecast-only backtest of the horizon's units at ``cutoff`` with the model ``model_uri``."""
     import pandas as pd
 
@@ -117,7 +118,9 @@ def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> 
     cfg = load_config(config)
     wrapper = Tracker.from_config(cfg, cfg.tracking.uri, quiet=True).load_model(model_uri)
     fc = product_forecasts(wrapper, load_dataset(data), pd.Timestamp(cutoff), cfg)
-    return {"all_products": product_metrics(fc, dispersion=cfg.forecast.dispersion)}
+    for warning in fc.warnings:  # a capped window or a bounded index: said, and kept in results.json
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    return {"all_products": product_metrics(fc, dispersion=cfg.forecast.dispersion)}, list(fc.warnings)
 
 
 def table(results: dict) -> str:
@@ -167,7 +170,8 @@ def run_all() -> None:
     results["ingest"] = {"counts": ingest.get("counts"), "seconds": round(seconds, 1)}
     for cutoff in cutoffs:
         entry = results["cutoffs"][cutoff] = train_and_evaluate(cutoff, config)
-        entry["forecast"] = forecast_backtest(config, out / "data", cutoff, entry["model_uri"])
+        entry["forecast"], entry["forecast_warnings"] = forecast_backtest(config, out / "data", cutoff,
+                                                                          entry["model_uri"])
         (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
     print("\n" + table(results))
     print(f"\nresults: {out / 'results.json'}")

@@ -14,8 +14,9 @@
    (:mod:`anticipate.backtest.products`); once over all products and once without the
    categories that hold the gasoline SKUs (``COUPON/MISC ITEMS``, ``FUEL``),
 5. writes ``out/real/results.json``: per cutoff, the evaluate metrics of the model and of every
-   baseline, the forecast backtest, the train wall time and the peak memory of each step (max
-   RSS of the child, GB), and prints the README's table.
+   baseline, the forecast backtest and its warnings (``forecast_warnings``, also printed: a window
+   capped to the history, the year-ago index bounded), the train wall time and the peak memory of each
+   step (max RSS of the child, GB), and prints the README's table.
 
 The default cutoffs are the last three weekly ones whose whole horizon the log holds: it was
 collected until 2017-12-31 24:00 store time (``COLLECTED_UNTIL``, 05:00 UTC the next day), so with a
@@ -103,7 +104,7 @@ def run(args: list[str], config: Path) -> tuple[dict, float, float]:
     return json.loads(stdout), seconds, usage.ru_maxrss / 1024**2
 
 
-def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> dict:
+def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> tuple[dict, list[str]]:
     """The forecast-only backtest at ``cutoff`` with the model ``model_uri``: all products and units-only."""
     import pandas as pd
 
@@ -119,8 +120,10 @@ def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> 
     fc = product_forecasts(wrapper, ds, pd.Timestamp(cutoff), cfg)
     fuel = ds.products.loc[ds.products["category"].isin(NO_FUEL), "sku"].astype(str)
     dispersion = cfg.forecast.dispersion
+    for warning in fc.warnings:  # a capped window or a bounded index: said, and kept in results.json
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     return {"all_products": product_metrics(fc, dispersion=dispersion),
-            "no_fuel": product_metrics(fc, dispersion=dispersion, exclude_skus=fuel)}
+            "no_fuel": product_metrics(fc, dispersion=dispersion, exclude_skus=fuel)}, list(fc.warnings)
 
 
 def table(results: dict) -> str:
@@ -179,7 +182,8 @@ def run_all() -> None:
         if not (opts.reuse and cutoff in results["cutoffs"]):
             results["cutoffs"][cutoff] = train_and_evaluate(cutoff, config)
         entry = results["cutoffs"][cutoff]
-        entry["forecast"] = forecast_backtest(config, out / "data", cutoff, entry["model_uri"])
+        entry["forecast"], entry["forecast_warnings"] = forecast_backtest(config, out / "data", cutoff,
+                                                                          entry["model_uri"])
         (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
     print("\n" + table(results))
     print(f"\nresults: {out / 'results.json'}")

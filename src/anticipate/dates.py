@@ -223,11 +223,8 @@ class HistoryStart:
         if not self.detached or self.cutoff is None or self.first is None or self.detached_last is None:
             return []
         first, last = self.first.normalize(), self.detached_last.normalize()
-        gap = (first - last).days - 1
-        lines = (f"{self.detached:,} order lines, from {fmt(self.detached_first)} to {fmt(last)}, lie"
-                 if self.detached > 1 else f"1 order line, on {fmt(last)}, lies")
         return [
-            f"{lines} before {gap} days without a single "
+            f"{_lines_before(self)} days without a single "
             f"order ({fmt(last + pd.Timedelta(days=1))} to {fmt(first - pd.Timedelta(days=1))}), so the "
             f"history before {fmt(self.cutoff)} is taken to start at {fmt(first)}: the forecast's year-ago "
             f"index, the season features' year-ago windows and the year-ago training windows count from "
@@ -235,6 +232,16 @@ class HistoryStart:
             f"an old file ingested by mistake does this, and so does a closure of {DETACHING_GAP_DAYS} days "
             f"or more: check the order_ts of those lines, and correct or remove them"
         ]
+
+
+def _lines_before(start: HistoryStart) -> str:
+    """``1 order line, on D, lies before N`` (or ``K order lines, from D1 to D2, lie before N``): the
+    detached lines of ``start`` and the days of the gap after them (N, the caller says "days ...")."""
+    assert start.first is not None and start.detached_last is not None
+    last = start.detached_last.normalize()
+    lines = (f"{start.detached:,} order lines, from {fmt(start.detached_first)} to {fmt(last)}, lie"
+             if start.detached > 1 else f"1 order line, on {fmt(last)}, lies")
+    return f"{lines} before {(start.first.normalize() - last).days - 1}"
 
 
 def history_start(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> HistoryStart:
@@ -264,6 +271,33 @@ def history_start(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> Hi
     return HistoryStart(cutoff, first, len(old), pd.Timestamp(old.min()), pd.Timestamp(old.max()))
 
 
+def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
+    """Midnight of the first day of the history over every line: the day of ``history_start(order_ts).first``
+    (:func:`data_start` when no line is detached), in one sort-free pass over calendar days (0.1 s / 10M)."""
+    day = naive_utc(order_ts).to_numpy().astype("datetime64[D]").astype(np.int64)
+    if len(day) == 0:
+        return data_start(order_ts)
+    last = int(day.max())
+    return pd.Timestamp(np.datetime64(last + 1 - attached_day(np.bincount(last + 1 - day)), "D"))
+
+
+def first_cutoff(order_ts: pd.Series) -> pd.Timestamp:
+    """The first valid cutoff, ``--until`` window or plan date: the day after :func:`history_first_day` (a
+    cutoff among detached lines would read those lines alone: a forecast of nothing, exit 0)."""
+    return history_first_day(order_ts) + pd.Timedelta(days=1)
+
+
+def detached_note(order_ts: pd.Series) -> str:
+    """Why the valid range starts after the first order line, for a refusal ("" when no line is detached)."""
+    start = history_start(order_ts)
+    if not start.detached or start.first is None:
+        return ""
+    return (f"the history starts on {fmt(start.first)}: {_lines_before(start)} days without a single order, "
+            f"detached from it, so a cutoff among them would read those lines alone (a mistyped year, a test "
+            f"order, an old file ingested by mistake, or a closure of {DETACHING_GAP_DAYS} days or more): "
+            f"check the order_ts of those lines, and correct or remove them")
+
+
 def detached_warnings(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> list[str]:
     """:meth:`HistoryStart.warnings` of :func:`history_start`: the lines before a long gap, for the
     command's printed and recorded warnings (empty when there are none)."""
@@ -285,8 +319,9 @@ def last_full_cutoff(order_ts: pd.Series, horizon_days: int) -> pd.Timestamp:
 def valid_range(
     order_ts: pd.Series, horizon_days: int, purpose: Purpose
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production."""
-    first = data_start(order_ts) + pd.Timedelta(days=1)
+    """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production. The first is
+    :func:`first_cutoff`: the day after the history's first day, not after a detached line's."""
+    first = first_cutoff(order_ts)
     last = last_full_cutoff(order_ts, horizon_days) if purpose == "labelled" else data_end(order_ts)
     return first, last
 
@@ -299,6 +334,8 @@ def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, p
         return cutoff
     why = ("its whole horizon must lie inside the data" if purpose == "labelled"
            else "it may be at most the day after the last order")
+    note = detached_note(order_ts) if cutoff < first else ""
+    why += f"; {note}" if note else ""
     raise CutoffError(
         f"cutoff {cutoff.date()} is outside the valid range for '{command}' "
         f"({first.date()} to {last.date()} with a {horizon_days}-day horizon; {why}); "
@@ -331,48 +368,12 @@ def until_range(
 
     ``until`` needs ``windows`` horizons of ``horizon_days`` days (the rolling-origin
     training windows) between the first cutoff (the day after the first order) and
-    itself, and may be at most the production cutoff (the day after the last order).
+    itself, and may be at most the production cutoff (the day after the last order). The first cutoff
+    is :func:`first_cutoff` (after the history's first day, not a detached line's).
     """
-    first = data_start(order_ts) + pd.Timedelta(days=1) + pd.Timedelta(days=horizon_days * windows)
+    first = first_cutoff(order_ts) + pd.Timedelta(days=horizon_days * windows)
     last = data_end(order_ts)
     return (first, last) if first <= last else None
-
-
-def check_until(
-    until: pd.Timestamp, order_ts: pd.Series, horizon_days: int, windows: int, *,
-    configured: int | None = None,
-) -> pd.Timestamp:
-    """Return ``until`` when ``windows`` training windows of ``horizon_days`` fit before it, else exit 2.
-
-    The message names a non-empty range of valid ``--until`` dates or, when the data is
-    too short for any, how many windows fit and what would make a range exist. ``configured``:
-    the windows ``model.train_windows`` asks for when ``windows`` is the least a training
-    accepts; the message then says from when all of them fit.
-    """
-    valid = until_range(order_ts, horizon_days, windows)
-    if valid is not None and valid[0] <= until <= valid[1]:
-        return until
-    need = f"{windows} training windows of {horizon_days} days"
-    if valid is not None:
-        more = configured is not None and configured > windows
-        full = until_range(order_ts, horizon_days, configured) if more else None
-        note = (f"; from {fmt(full[0])} on it trains on all {configured} of model.train_windows, before "
-                f"that on as many as fit" if full is not None else "")
-        lower = ", or lower model.train_windows" if configured is None and windows > 2 else ""
-        raise UsageError(
-            f"--until {fmt(until)} leaves no room for {need} inside the data; pass --until between "
-            f"{fmt(valid[0])} and {fmt(valid[1])} (or 'latest'){lower}{note}"
-        )
-    span = (data_end(order_ts) - data_start(order_ts)).days - 1  # days of cutoffs after the first one
-    fits = span // horizon_days
-    first, last = fmt(data_start(order_ts)), fmt(data_end(order_ts) - pd.Timedelta(days=1))
-    fix = (f"set model.train_windows to {fits} or less (at least 2), or ingest more history"
-           if fits >= 2 else
-           f"ingest more history (2 windows need {2 * horizon_days + 1} days) or lower time.horizon_days")
-    raise UsageError(
-        f"no --until date is valid: the orders run from {first} to {last} ({span + 1} days), too short "
-        f"for {need} ({horizon_days * windows + 1} days); {fix}"
-    )
 
 
 def fmt(ts: pd.Timestamp) -> str:

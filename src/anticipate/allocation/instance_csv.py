@@ -5,7 +5,7 @@ what :func:`read_rows` does about it, read as meant or refused (exit 2) in one p
 the row and the line:
 
 - ids are text, and missing only when empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a warehouse may
-  be named so); number columns keep pandas' missing-value words;
+  be named so); number columns read the words of :data:`MISSING_NUMBER_WORDS` as missing;
 - a row with more fields than the header (``W1,1,200``: a thousands separator in an unquoted number) is
   refused at that row, never shifted into the next column; extra fields that are all empty (a
   spreadsheet's trailing ``,,``) are dropped, as nothing is lost;
@@ -30,12 +30,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas._libs.parsers import STR_NA_VALUES  # pandas' missing-value words ("NA", "NULL", "nan", ...)
 
 from anticipate.errors import DataError
 
 #: The id columns of the instance's tables (read as text).
 ID_COLUMNS = ("warehouse_id", "sku")
+
+#: The words read as a missing value in a number column of an instance CSV (``capacity``, ``g``, ``mu``,
+#: ...), which the number rules then name as "the field is empty (or a word such as NA)" rather than
+#: "value 'NA' is not a number". They are the 19 that ``pandas.read_csv`` reads as missing by default
+#: (its ``na_values``, as its documentation lists them from pandas 2.1 to 3.x), written out here because
+#: pandas keeps that set in a private module (``pandas._libs.parsers``) that may move in any release.
+#: Any other word (``none``, ``missing``, ``-``) is a value that is not a number. Ids never use them
+#: (``NA`` may name a warehouse): an id is missing only when its field is empty.
+MISSING_NUMBER_WORDS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
 
 
 def separator(path: Path) -> str:
@@ -85,10 +96,10 @@ def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
     "Error tokenizing data").
 
     An id is missing only when its field is empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a SKU or
-    warehouse may be named so, and ``write_instance`` writes them as such); ``numeric`` columns keep
-    pandas' missing-value words, for the number rules to name.
+    warehouse may be named so, and ``write_instance`` writes them as such); ``numeric`` columns read
+    :data:`MISSING_NUMBER_WORDS` as missing, for the number rules to name.
     """
-    missing = {c: [""] for c in ID_COLUMNS} | {c: list(STR_NA_VALUES) for c in numeric}
+    missing = {c: [""] for c in ID_COLUMNS} | {c: sorted(MISSING_NUMBER_WORDS) for c in numeric}
     options = {"sep": sep, "dtype": str if sep != "," else {c: str for c in ID_COLUMNS},
                "keep_default_na": False, "na_values": missing, "index_col": False}
     try:  # ids as text: "007" stays "007", as in a Parquet table beside it

@@ -16,7 +16,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.backtest.realised import horizon_lines
-from anticipate.backtest.reference import Planner, naive_reference, truth_demand
+from anticipate.backtest.reference import Planner, naive_reference, naive_windows_at, truth_demand
 from anticipate.backtest.replay import Economics
 from anticipate.backtest.step import CutoffOutcome, evaluate_cutoff
 from anticipate.storage.files import DataSet
@@ -87,15 +87,10 @@ def model_at(ctx: Context, cutoff: pd.Timestamp) -> tuple[Any, list[str]]:
 
 
 def naive_windows(ctx: Context, cutoff: pd.Timestamp, horizon_days: int) -> tuple[int, list[str]]:
-    """The horizons the naive plan averages at ``cutoff``: ``backtest.naive_windows``, or as many whole
-    horizons as the history holds before it (at least 1), with a warning then: dividing two weeks of
-    orders by four would halve the naive's demand (:func:`~anticipate.demand.new_demand.capped_windows`)."""
-    from anticipate.demand.new_demand import capped_windows
-
-    windows, warning = capped_windows(dates.history_start(ctx.ds.orders["order_ts"], cutoff), cutoff,
-                                      horizon_days=horizon_days, windows=ctx.cfg.backtest.naive_windows,
-                                      key="backtest.naive_windows", what="the naive plan",
-                                      label="backtest cutoff")
+    """The horizons the naive plan averages at ``cutoff`` and the warning when the history holds fewer
+    than ``backtest.naive_windows`` (:func:`~anticipate.backtest.reference.naive_windows_at`)."""
+    windows, warning = naive_windows_at(ctx.ds.orders["order_ts"], cutoff, horizon_days=horizon_days,
+                                        windows=ctx.cfg.backtest.naive_windows)
     return windows, [warning] if warning else []
 
 

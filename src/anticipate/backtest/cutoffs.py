@@ -50,10 +50,12 @@ def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int,
     first, last = dates.valid_range(ds.orders["order_ts"], horizon_days, "labelled")
     bad = [c for c in cutoffs if not first <= c <= last]
     if bad:
+        note = dates.detached_note(ds.orders["order_ts"]) if bad[0] < first else ""
+        where = "lies before the history's first day" if note else "has a horizon outside the data"
         raise CutoffError(
-            f"cutoff {dates.fmt(bad[0])} has a horizon outside the data: the valid cutoffs run "
+            f"cutoff {dates.fmt(bad[0])} {where}: the valid cutoffs run "
             f"from {dates.fmt(first)} to {dates.fmt(last)} (the last valid cutoff) with a "
-            f"{horizon_days}-day horizon (from {horizon_from})"
+            f"{horizon_days}-day horizon (from {horizon_from})" + (f"; {note}" if note else "")
         )
     dates.check_horizons_hold_orders(cutoffs, ds.orders["order_ts"], horizon_days)
     gaps = np.diff([c.value for c in cutoffs]) / 86_400e9

@@ -7,12 +7,17 @@ from allocation. At a cutoff ``t`` with horizon ``H`` (the model's), per SKU:
   served by one warehouse, so a cell is a product: the candidate pairs' expected units
   plus the new-demand part (pairs that are not candidates at ``t``);
 * **naive**: the mean units per horizon over the last ``backtest.naive_windows`` horizons
-  before ``t`` (:func:`~anticipate.backtest.reference.naive_reference`);
+  before ``t`` (:func:`~anticipate.backtest.reference.naive_reference`), as many as the history holds
+  (:func:`~anticipate.backtest.reference.naive_windows_at`, as the plan backtest caps them);
 * **actual**: the units of every line in ``[t, t + H)``, split into the lines of candidate
   pairs and of the others (what each forecast part stands for).
 
 Bias and WAPE are those of :func:`anticipate.metrics.forecast_metrics` over the union of
 products forecast or ordered. No plan is allocated, so no reference tables are needed.
+
+The warnings are those the plan backtest gives at the same cutoff for the same two forecasts: new
+demand or the naive capped to a short history, the year-ago index out of its range
+(:attr:`ProductForecasts.warnings`; a caller prints them and writes them with its results).
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ ONE_WAREHOUSE = "ALL"
 @dataclass(frozen=True)
 class ProductForecasts:
     """Per SKU (units over the horizon): ``cells`` = ``sku, model, candidates, new, naive, var,
-    naive_var, units, units_new`` over every SKU forecast or ordered (0 where absent)."""
+    naive_var, units, units_new`` over every SKU forecast or ordered (0 where absent); ``warnings``:
+    what may make a number wrong (a window capped to the history, the year-ago index bounded)."""
 
     cutoff: pd.Timestamp
     horizon_days: int
     cells: pd.DataFrame
+    warnings: tuple[str, ...] = ()
 
 
 def one_warehouse(orders: pd.DataFrame) -> pd.DataFrame:
@@ -82,26 +89,31 @@ def product_cells(
 def product_forecasts(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, cfg: Any) -> ProductForecasts:
     """Score the candidates at ``cutoff`` with ``wrapper`` and build the per-product cells.
 
-    ``cfg``: the validated config (its ``forecast`` and ``backtest.naive_windows``).
+    ``cfg``: the validated config (its ``forecast`` and ``backtest.naive_windows``). New demand and the
+    naive are capped to the history as in the plan backtest, with the same warnings.
     """
-    from anticipate.backtest.reference import naive_reference
+    from anticipate.backtest.reference import naive_reference, naive_windows_at
     from anticipate.demand.forecast import forecast_parts
     from anticipate.demand.new_demand import configured_sku_windows
     from anticipate.models.scoring import features_for, score_frame, spec_of
 
     spec = spec_of(wrapper)
     scored = score_frame(wrapper, features_for(wrapper, ds, cutoff, with_labels=False))
+    warnings: list[str] = []
     parts = forecast_parts(scored, ds.orders, cutoff, horizon_days=spec.horizon,
                            lookback_days=spec.lookback_days, item_level=spec.item_level, products=ds.products,
                            new_demand_windows=cfg.forecast.new_demand_windows,
                            sku_share_days=cfg.forecast.sku_share_days,
                            year_ago_index=cfg.forecast.year_ago_index,
-                           new_demand_sku_windows=configured_sku_windows(cfg.forecast))
-    naive = naive_reference(ds.orders, cutoff, horizon_days=spec.horizon, windows=cfg.backtest.naive_windows,
+                           new_demand_sku_windows=configured_sku_windows(cfg.forecast), warnings=warnings)
+    windows, capped = naive_windows_at(ds.orders["order_ts"], cutoff, horizon_days=spec.horizon,
+                                       windows=cfg.backtest.naive_windows, what="the naive forecast")
+    warnings += [capped] if capped else []
+    naive = naive_reference(ds.orders, cutoff, horizon_days=spec.horizon, windows=windows,
                             region_map=one_warehouse(ds.orders))
     cells = product_cells(parts, naive, ds.orders, cutoff, horizon_days=spec.horizon,
                           lookback_days=spec.lookback_days, item_level=spec.item_level, products=ds.products)
-    return ProductForecasts(cutoff, spec.horizon, cells)
+    return ProductForecasts(cutoff, spec.horizon, cells, tuple(warnings))
 
 
 def product_metrics(

@@ -120,6 +120,22 @@ def naive_reference(
     return naive_demand(history, cutoff, horizon_days=horizon_days, windows=windows)
 
 
+def naive_windows_at(
+    order_ts: pd.Series, cutoff: pd.Timestamp, *, horizon_days: int, windows: int,
+    what: str = "the naive plan",
+) -> tuple[int, str | None]:
+    """The horizons the naive demand averages at ``cutoff``: ``windows`` (``backtest.naive_windows``), or
+    as many whole horizons (of ``horizon_days``) as the history before it holds (at least 1), with a
+    warning then (``what``: what averages them): dividing two weeks of orders by four would halve the
+    naive's demand (:func:`~anticipate.demand.new_demand.capped_windows`). The one rule the plan backtest
+    and the per-product backtest share."""
+    from anticipate import dates
+    from anticipate.demand.new_demand import capped_windows
+
+    return capped_windows(dates.history_start(order_ts, cutoff), cutoff, horizon_days=horizon_days,
+                          windows=windows, key="backtest.naive_windows", what=what, label="backtest cutoff")
+
+
 def truth_demand(
     latent: Any, cutoff: pd.Timestamp, *, horizon_days: int, region_map: pd.DataFrame, n_regions: int
 ) -> pd.DataFrame:

@@ -134,7 +134,8 @@ def cutoff_range(horizon_days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     training windows of ``horizon_days`` before it to the last whose horizon the log holds."""
     from anticipate import dates
 
-    valid = dates.until_range(pd.Series([FIRST_DAY, LAST_DAY]), horizon_days, 2)
+    every_day = pd.Series(pd.date_range(FIRST_DAY, LAST_DAY, freq="D"))  # the log has orders every day
+    valid = dates.until_range(every_day, horizon_days, 2)
     last = COLLECTED_UNTIL - pd.Timedelta(days=horizon_days)
     if valid is None or valid[0] > last:
         raise UsageError(f"time.horizon_days {horizon_days} is too long for CDNOW's 18 months: no cutoff has "

@@ -120,7 +120,8 @@ def cutoff_range(horizon_days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     last whose horizon the log collected (:func:`horizon_collected`)."""
     from anticipate import dates
 
-    lines = pd.Series([FIRST_LINE, LAST_LINE])
+    days = pd.date_range(FIRST_LINE.normalize(), LAST_LINE.normalize(), freq="D")[1:-1]
+    lines = pd.Series([FIRST_LINE, *days, LAST_LINE])  # the log has orders every day
     valid = dates.until_range(lines, horizon_days, 2)
     last = min((COLLECTED_UNTIL - pd.Timedelta(days=horizon_days)).normalize(),
                dates.last_full_cutoff(lines, horizon_days))

@@ -85,14 +85,15 @@ RECENT_COLUMNS = ["order_ts", "quantity", "region"]
 def recent_window(
     order_ts: pd.Series, date: pd.Timestamp, *, horizon_days: int, windows: int
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """``[start, end)``: the ``windows`` horizons (days) before ``date``, clipped to the orders' dates.
+    """``[start, end)``: the ``windows`` horizons (days) before ``date``, clipped to the orders' dates (from
+    the history's first day, :func:`anticipate.dates.history_first_day`: not from a detached line's).
 
     ``order_ts``: every order line's time. None when less than one horizon of orders lies before ``date``.
     """
     if order_ts.empty:
         return None
     end = min(date, dates.data_end(order_ts))
-    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.data_start(order_ts))
+    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.history_first_day(order_ts))
     return (start, end) if (end - start).days >= horizon_days else None
 
 
@@ -149,12 +150,14 @@ def check_history(
     if window is not None:
         return
     if not order_ts.empty and date < dates.data_end(order_ts):
-        first, last = dates.data_start(order_ts), dates.data_end(order_ts) - pd.Timedelta(days=1)
-        cause = (f"the orders begin on {dates.fmt(first)}, {max((date - first).days, 0)} days before "
-                 f"{dates.fmt(date)}: less than one horizon ({horizon_days} days), so the plan cannot be "
-                 f"checked against recent demand")
+        first, last = dates.history_first_day(order_ts), dates.data_end(order_ts) - pd.Timedelta(days=1)
+        when = (f"{(date - first).days} days before {dates.fmt(date)}" if date >= first
+                else f"after {dates.fmt(date)}")
+        cause = (f"the orders begin on {dates.fmt(first)}, {when}: less than one horizon ({horizon_days} "
+                 f"days), so the plan cannot be checked against recent demand")
+        note = dates.detached_note(order_ts)
         fix = (f"plan a date from {dates.fmt(first + pd.Timedelta(days=horizon_days))} on (the orders run "
-               f"{dates.fmt(first)} to {dates.fmt(last)})")
+               f"{dates.fmt(first)} to {dates.fmt(last)})" + (f"; {note}" if note else ""))
         raise _refused(target, cause, fix)
     held = ("the orders hold no line" if order_ts.empty else
             f"the orders hold only {dates.fmt(dates.data_start(order_ts))} to "

@@ -27,9 +27,9 @@ NON_FEATURES = ("customer_id", "item", "region", "cutoff", "y", "units")
 
 
 def windows_that_fit(until: pd.Timestamp, order_ts: pd.Series, horizon_days: int) -> int:
-    """How many rolling-origin windows of ``horizon_days`` fit between the first cutoff and ``until``."""
-    first_cutoff = dates.data_start(order_ts) + pd.Timedelta(days=1)
-    return max(int((until - first_cutoff).days // horizon_days), 0)
+    """How many rolling-origin windows of ``horizon_days`` fit between the first cutoff
+    (:func:`anticipate.dates.first_cutoff`: after the history's first day) and ``until``."""
+    return max(int((until - dates.first_cutoff(order_ts)).days // horizon_days), 0)
 
 
 def resolve_until(
@@ -53,8 +53,48 @@ def resolve_until(
     valid = dates.until_range(ts, horizon_days, 2)
     if value is None and valid is not None and not valid[0] <= until <= valid[1]:
         raise _default_until_error(until, valid, horizon_days)
-    dates.check_until(until, ts, horizon_days, 2, configured=windows)  # any date with 2 windows trains
+    check_until(until, ts, horizon_days, 2, configured=windows)  # any date with 2 windows trains
     return until, usable
+
+
+def check_until(
+    until: pd.Timestamp, order_ts: pd.Series, horizon_days: int, windows: int, *,
+    configured: int | None = None,
+) -> pd.Timestamp:
+    """Return ``until`` when ``windows`` training windows of ``horizon_days`` fit before it, else exit 2.
+
+    The message names a non-empty range of valid ``--until`` dates or, when the data is
+    too short for any, how many windows fit and what would make a range exist. ``configured``:
+    the windows ``model.train_windows`` asks for when ``windows`` is the least a training
+    accepts; the message then says from when all of them fit.
+    """
+    valid = dates.until_range(order_ts, horizon_days, windows)
+    if valid is not None and valid[0] <= until <= valid[1]:
+        return until
+    need = f"{windows} training windows of {horizon_days} days"
+    if valid is not None:
+        more = configured is not None and configured > windows
+        full = dates.until_range(order_ts, horizon_days, configured) if more else None
+        note = (f"; from {dates.fmt(full[0])} on it trains on all {configured} of model.train_windows, "
+                f"before that on as many as fit" if full is not None else "")
+        lower = ", or lower model.train_windows" if configured is None and windows > 2 else ""
+        detached = dates.detached_note(order_ts) if until < valid[0] else ""
+        raise UsageError(
+            f"--until {dates.fmt(until)} leaves no room for {need} inside the data; pass --until between "
+            f"{dates.fmt(valid[0])} and {dates.fmt(valid[1])} (or 'latest'){lower}{note}"
+            + (f"; {detached}" if detached else "")
+        )
+    start = dates.history_first_day(order_ts)
+    span = (dates.data_end(order_ts) - start).days - 1  # days of cutoffs after the first one
+    fits = span // horizon_days
+    first, last = dates.fmt(start), dates.fmt(dates.data_end(order_ts) - pd.Timedelta(days=1))
+    fix = (f"set model.train_windows to {fits} or less (at least 2), or ingest more history"
+           if fits >= 2 else
+           f"ingest more history (2 windows need {2 * horizon_days + 1} days) or lower time.horizon_days")
+    raise UsageError(
+        f"no --until date is valid: the orders run from {first} to {last} ({span + 1} days), too short "
+        f"for {need} ({horizon_days * windows + 1} days); {fix}"
+    )
 
 
 def _default_until_error(until: pd.Timestamp, valid: tuple[pd.Timestamp, pd.Timestamp],
