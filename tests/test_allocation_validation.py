@@ -266,3 +266,19 @@ def test_solve_says_what_reading_a_saved_table_warned_and_exits_2_in_one_paragra
     assert result.output.strip().count("\n") == 0, result.output
     assert (f"file {comma / 'warehouses.csv'}, row 2, column 'capacity': value '1,200' could be 1200"
             in result.output)
+
+
+def test_a_column_named_twice_is_refused_and_extra_columns_are_said(tmp_path: Path) -> None:
+    """audit29 C2: a header 'capacity,capacity' read the second as 'capacity.1' and an extra 'note' column
+    was dropped, both with exit 0 and no word."""
+    with pytest.raises(DataError) as err:
+        read_instance(_saved(tmp_path / "twice", "warehouse_id,capacity,capacity\nB,10,20\nA,5,6\n"))
+    assert (err.value.column, err.value.file) == ("capacity", str(tmp_path / "twice" / "warehouses.csv"))
+    assert "names column 'capacity' twice (fields 2 and 3)" in str(err.value)
+    plain = read_instance(_saved(tmp_path / "plain", "warehouse_id,capacity\nB,10\nA,5\n"))
+    noted = read_instance(_saved(tmp_path / "noted", "warehouse_id,capacity,note\nB,10,new racks\nA,5,\n"))
+    pd.testing.assert_frame_equal(noted.warehouses, plain.warehouses)
+    assert noted.read_warnings == (
+        f"file {tmp_path / 'noted' / 'warehouses.csv'}: column(s) 'note' are not part of the warehouses "
+        "table (warehouse_id, capacity) and were ignored; delete them to silence this",)
+    assert plain.read_warnings == ()

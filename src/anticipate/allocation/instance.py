@@ -84,6 +84,16 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str
     return read_parquet_checked(path, dictionary=ids, stored_dictionaries=True), str(path), []
 
 
+def _unused_columns(frame: pd.DataFrame, name: str, source: str) -> list[str]:
+    """The warning that a table holds columns the instance does not read (a planner's note column), which
+    are ignored: said, not dropped in silence."""
+    extra = [str(c) for c in frame.columns if c not in COLUMNS[name]]
+    if not extra:
+        return []
+    return [f"file {source}: column(s) {', '.join(repr(c) for c in extra)} are not part of the {name} table "
+            f"({', '.join(COLUMNS[name])}) and were ignored; delete them to silence this"]
+
+
 def read_instance(directory: str | Path) -> Instance:
     """Read ``warehouses``, ``skus`` and ``cells`` (Parquet or CSV) from ``directory`` and validate.
 
@@ -97,7 +107,7 @@ def read_instance(directory: str | Path) -> Instance:
     for name in COLUMNS:
         frame, sources[name], said = _read_table(directory, name)
         frames[name], stripped = strip_ids(frame, file=sources[name])
-        warnings += said + stripped
+        warnings += said + stripped + _unused_columns(frame, name, sources[name])
     inst = validate_instance(frames["warehouses"], frames["skus"], frames["cells"], sources=sources)
     return dataclasses.replace(inst, read_warnings=tuple(warnings))
 

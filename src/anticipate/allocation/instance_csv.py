@@ -65,6 +65,7 @@ def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFr
     them; an empty row between rows with values is refused (dropping it would change the number of every
     row after it in the messages)."""
     try:
+        _refuse_repeated_columns(path, sep)
         frame = _parse(path, sep, numeric)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
@@ -126,6 +127,19 @@ def _unparsed(path: Path, exc: BaseException) -> DataError:
     if isinstance(exc, UnicodeDecodeError):
         return _not_utf8(path)
     return DataError(f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path))
+
+
+def _refuse_repeated_columns(path: Path, sep: str) -> None:
+    """DataError when the header names a column twice: pandas reads the second as ``capacity.1``, which
+    the instance then ignores, so which of the two was meant would be decided in silence."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        names = [name.strip() for name in next(csv.reader(fh, delimiter=sep), [])]
+    for i, name in enumerate(names):
+        if name and name in names[:i]:
+            first = names.index(name) + 1
+            raise DataError(
+                f"the header names column '{name}' twice (fields {first} and {i + 1}); only one can be the "
+                "table's: delete or rename the other and run again", file=str(path), column=name)
 
 
 def _header_width(path: Path, sep: str) -> int:
