@@ -27,18 +27,22 @@ def _raises(code: object):
 @pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (2, 2), (130, 130), ("boom", 1)])
 def test_run_ends_with_the_commands_exit_status(code: object, status: int) -> None:
     ended: list[int] = []
-    _exit.run(_raises(code), end=ended.append)
+    _exit.run(_raises(code), handlers=lambda: None, end=ended.append)
     assert ended == [status]
 
 
 def test_run_runs_the_exit_handlers_before_it_ends() -> None:
+    """(This process's own handlers are never run here: they would end pytest's forkserver.)"""
     order: list[str] = []
-    atexit.register(order.append, "handler")
-    try:
-        _exit.run(_raises(0), end=lambda status: order.append(f"end {status}"))
-    finally:
-        atexit.unregister(order.append)
-    assert order == ["handler", "end 0"]
+    _exit.run(_raises(0), handlers=lambda: order.append("handlers"),
+              end=lambda status: order.append(f"end {status}"))
+    assert order == ["handlers", "end 0"]
+
+
+def test_run_runs_atexits_handlers_by_default() -> None:
+    import inspect
+
+    assert inspect.signature(_exit.run).parameters["handlers"].default is atexit._run_exitfuncs
 
 
 def test_run_leaves_the_exit_to_the_interpreter_while_another_thread_runs() -> None:
@@ -48,7 +52,7 @@ def test_run_leaves_the_exit_to_the_interpreter_while_another_thread_runs() -> N
     ended: list[int] = []
     try:
         with pytest.raises(SystemExit) as raised:
-            _exit.run(_raises(3), end=ended.append)
+            _exit.run(_raises(3), handlers=lambda: None, end=ended.append)
     finally:
         release.set()
         worker.join()

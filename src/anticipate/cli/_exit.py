@@ -39,9 +39,15 @@ def _others_running() -> bool:
     return any(t is not me and t.is_alive() and not t.daemon for t in threading.enumerate())
 
 
-def run(main: Callable[[], object], *, end: Callable[[int], object] = os._exit) -> None:
+def run(
+    main: Callable[[], object],
+    *,
+    handlers: Callable[[], object] = atexit._run_exitfuncs,
+    end: Callable[[int], object] = os._exit,
+) -> None:
     """Call ``main`` (a Click command in standalone mode: it raises :class:`SystemExit`), run the exit
-    handlers, flush stdout and stderr and end the process with ``end(status)``.
+    handlers (``handlers``: :mod:`atexit`'s), flush stdout and stderr and end the process with
+    ``end(status)``.
 
     With another non-daemon thread alive the ``SystemExit`` is raised again (the interpreter's exit,
     which waits for the thread). A ``KeyboardInterrupt`` or other exception outside the command's
@@ -54,7 +60,7 @@ def run(main: Callable[[], object], *, end: Callable[[int], object] = os._exit) 
         if _others_running():
             raise
         code = exc.code
-    atexit._run_exitfuncs()
+    handlers()
     status = exit_code(code)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing can reach it
