@@ -169,6 +169,7 @@ def test_quiet_option_silences_mlflow_registration_lines(registered: dict[str, s
 # expression, printed by default, a value given, printed when given)
 ENV_DEFAULTS = [
     ("OMP_WAIT_POLICY", "os.environ['OMP_WAIT_POLICY']", "passive", "active", "active"),
+    ("OPENBLAS_THREAD_TIMEOUT", "os.environ['OPENBLAS_THREAD_TIMEOUT']", "4", "28", "28"),
     ("NUMPY_MADVISE_HUGEPAGE", "numpy._core.multiarray._get_madvise_hugepage()", "False", "1", "True"),
     ("ARROW_DEFAULT_MEMORY_POOL", "__import__('pyarrow').default_memory_pool().backend_name", "system",
      "jemalloc", "jemalloc"),

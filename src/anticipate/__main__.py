@@ -1,5 +1,5 @@
 """``python -m anticipate`` runs the CLI."""
 
-from anticipate.cli import main
+from anticipate.cli import run
 
-main()
+run()

@@ -14,6 +14,7 @@ from anticipate.cli import _hugepages  # noqa: F401  isort: skip  (before anythi
 from anticipate.cli import _arrowpool  # noqa: F401  isort: skip  (before anything imports pyarrow)
 from anticipate.cli import _numbacache  # noqa: F401  isort: skip  (before anything imports Numba)
 from anticipate.cli._core import main
+from anticipate.cli._exit import run as _run_and_exit
 
 # Register the command modules on the group (each adds its commands to ``main``).
 from anticipate.cli import bench as _bench  # noqa: F401  isort: skip
@@ -22,4 +23,10 @@ from anticipate.cli import model as _model  # noqa: F401  isort: skip
 from anticipate.cli import plan as _plan  # noqa: F401  isort: skip
 from anticipate.cli import solve as _solve  # noqa: F401  isort: skip
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
+
+
+def run() -> None:
+    """The ``anticipate`` executable (and ``python -m anticipate``): :data:`main`, then the exit of
+    :func:`anticipate.cli._exit.run` (exit handlers, flushes, no interpreter teardown)."""
+    _run_and_exit(main)

@@ -29,7 +29,7 @@ _MODEL_HELP = ("Model: a registry version (3), an alias (@production), 'latest',
               help="Output file: .parquet or .csv.")
 @SCHEDULER_OPTION
 @global_options
-@command_body("features")
+@command_body("features", collect_cycles=False)
 def features_cmd(settings_factory: Any, cutoff: str | None, out: Path, scheduler: str | None) -> Any:
     """Build the candidate pairs and their point-in-time features at a cutoff.
 

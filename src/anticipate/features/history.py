@@ -195,7 +195,7 @@ def _runs_if_sorted(values: pd.Series) -> np.ndarray | None:
     return codes
 
 
-def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
+def _order_codes(hist: pd.DataFrame) -> np.ndarray:
     """Order code per line: its ``order_id``, or else its own (customer, timestamp) order.
 
     Codes are numbered by first appearance in ``hist`` (the events' tie-break).
@@ -209,9 +209,16 @@ def _order_codes(hist: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
     id_codes, ids = pd.factorize(oid[valid], sort=False)
     joint[valid] = id_codes
     rest = ~valid
-    own = hist["customer_id"][rest].astype(str) + "@" + ts[rest].astype("int64").astype(str)
+    ts = _timestamps(hist["order_ts"][rest])
+    own = hist["customer_id"][rest].astype(str) + "@" + ts.astype("int64").astype(str)
     joint[rest] = len(ids) + pd.factorize(own, sort=False)[0]
     return pd.factorize(joint, sort=False)[0].astype(CODE)
+
+
+def _timestamps(order_ts: pd.Series) -> np.ndarray:
+    """``order_ts`` as naive UTC ``datetime64[ns]`` values, in a new array (its callers consume it)."""
+    # explicit naive UTC: numpy's cast of zone-aware stamps gives the same instants with a UserWarning
+    return dates.naive_utc(order_ts).to_numpy().astype("datetime64[ns]")
 
 
 def _order_age(cust: np.ndarray, order: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -243,25 +250,24 @@ def history(
 ) -> Lines:
     """The order lines strictly before ``cutoff`` as codes and days (see :class:`Lines`)."""
     hist = _before(orders, cutoff)
-    # explicit naive UTC: numpy's cast of zone-aware stamps gives the same instants with a UserWarning
-    ts = dates.naive_utc(hist["order_ts"]).to_numpy().astype("datetime64[ns]")  # a copy: consumed below
-    jobs = {
+    jobs = {  # the order codes (Arrow only) first: they run while the other thread sets Numba up (~0.4 s)
+        "order": lambda: _order_codes(hist),
         "cust": lambda: _sorted_codes(hist["customer_id"]),
         "item": lambda: _sorted_codes(item_column(hist, item_level, products)),
         "region": lambda: _sorted_codes(hist["region"]),
-        "order": lambda: _order_codes(hist, ts),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow hashes strings without the GIL
         done = {name: pool.submit(job) for name, job in jobs.items()}
+        age = _age_in_place(_timestamps(hist["order_ts"]), cutoff)  # meanwhile: a copy of the times, now days
+        days = day_oldest(age)  # each line on its own day (as dates.history_start), before the order rule
+        qty = hist["quantity"].to_numpy(dtype=np.float64)
+        price = hist["unit_price"].to_numpy(dtype=np.float64) if "unit_price" in hist else np.zeros(len(hist))
+        spend = np.nan_to_num(qty * price, copy=False)
         (cust_codes, customers), (item_codes, item_index), (region_codes, regions) = (
             done[k].result() for k in ("cust", "item", "region")
         )
         order_codes = done["order"].result()
-    age = _age_in_place(ts, cutoff)  # ts's buffer, now days
-    days = day_oldest(age)  # each line on its own day (as dates.history_start), before the order rule
     age = _order_age(cust_codes, order_codes, age)
-    qty = hist["quantity"].to_numpy(dtype=np.float64)
-    price = hist["unit_price"].to_numpy(dtype=np.float64) if "unit_price" in hist else np.zeros(len(hist))
     return Lines(
         cust_codes,
         item_codes,
@@ -269,7 +275,7 @@ def history(
         region_codes,
         age.astype(np.float64, copy=False),
         qty,
-        np.nan_to_num(qty * price, copy=False),
+        spend,
         customers,
         item_index,
         regions,
