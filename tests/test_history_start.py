@@ -233,16 +233,48 @@ def test_commands_that_read_a_history_with_detached_lines_say_so(trained_world: 
 
 
 # --------------------------------------------------------------------------- cutoffs among detached lines
-def test_the_history_first_day_is_history_starts_over_every_line() -> None:
-    """:func:`dates.history_first_day` (a sort-free pass over calendar days) agrees with history_start."""
+def _first_day_reference(ts: pd.Series) -> pd.Timestamp:
+    """Plain Python: the first day of the first stretch (days <= 28 apart) spanning 28 days or more, else
+    the first line's day."""
+    days = sorted({t.normalize() for t in ts})
+    stretches = [[days[0], days[0]]]
+    for day in days[1:]:
+        if (day - stretches[-1][1]).days > dates.DETACHING_GAP_DAYS:
+            stretches.append([day, day])
+        else:
+            stretches[-1][1] = day
+    return next((a for a, b in stretches if (b - a).days >= dates.DETACHING_GAP_DAYS), days[0])
+
+
+def test_the_history_first_day_agrees_with_its_reference() -> None:
+    """:func:`dates.history_first_day` (a sort-free pass over calendar days) against the plain rule."""
     rng = np.random.default_rng(5)
-    for _ in range(200):
-        days = np.sort(rng.choice(200, rng.integers(1, 12), replace=False))
+    for _ in range(300):
+        days = np.sort(rng.choice(300, rng.integers(1, 40), replace=False))
         seconds = days * 86400 + rng.integers(0, 86400, len(days))
         ts = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"))
-        assert dates.history_first_day(ts) == dates.history_start(ts).first.normalize(), days
-    utc = pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-30 00:30"]).tz_localize("UTC"))
+        assert dates.history_first_day(ts) == _first_day_reference(ts), days
+    utc = pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-30 00:30", "2024-02-20 00:00",
+                                       "2024-03-10 00:00"]).tz_localize("UTC"))
     assert dates.history_first_day(utc.dt.tz_convert("Asia/Tokyo")) == pd.Timestamp("2024-01-30")
+
+
+@pytest.mark.parametrize(("closed", "first"), [
+    (("2024-08-01", "2024-09-04"), "2024-01-01"),  # a 5-week summer closure: the months before it count
+    (("2024-12-16", "2025-01-19"), "2024-01-01"),  # a winter closure
+])
+def test_a_closure_after_months_of_orders_leaves_the_cutoffs_before_it_valid(closed: tuple[str, str],
+                                                                            first: str) -> None:
+    """audit30 A1: one closure of 28 days or more made every cutoff before it invalid (features, evaluate,
+    backtest, train --until exit 2 on seven unbroken months; a plain train exit 2 after a winter closure)."""
+    days = pd.date_range("2024-01-01", "2025-02-03", freq="D")
+    days = days[(days < closed[0]) | (days > closed[1])]
+    ts = pd.Series(days + pd.Timedelta(hours=10))
+    assert dates.history_first_day(ts) == pd.Timestamp(first)
+    assert dates.detached_note(ts) == ""
+    assert dates.check_cutoff(pd.Timestamp("2024-07-01"), ts, 7, "labelled", command="evaluate")
+    monthly = pd.Series(pd.date_range("2024-01-01", "2025-02-01", freq="MS"))  # a log billed once a month
+    assert dates.history_first_day(monthly) == pd.Timestamp("2024-01-01")
 
 
 def test_a_cutoff_among_detached_lines_is_refused_naming_them() -> None:

@@ -272,13 +272,21 @@ def history_start(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> Hi
 
 
 def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
-    """Midnight of the first day of the history over every line: the day of ``history_start(order_ts).first``
-    (:func:`data_start` when no line is detached), in one sort-free pass over calendar days (0.1 s / 10M)."""
+    """Midnight of the first day a valid cutoff may read from: the first day of the first stretch of lines
+    (lines less than :data:`DETACHING_GAP_DAYS` + 1 days apart) that spans :data:`DETACHING_GAP_DAYS` days
+    or more. A shorter stretch before a long gap (a mistyped year, test orders, an old file) is not history
+    a cutoff may stand in; a shop's months before a closure are (audit30: a 5-week summer closure made
+    every cutoff before it invalid). When no stretch is that long (a log billed once a month), the first
+    line's day (:func:`data_start`). One sort-free pass over calendar days (0.1 s / 10M lines)."""
     day = naive_utc(order_ts).to_numpy().astype("datetime64[D]").astype(np.int64)
     if len(day) == 0:
         return data_start(order_ts)
-    last = int(day.max())
-    return pd.Timestamp(np.datetime64(last + 1 - attached_day(np.bincount(last + 1 - day)), "D"))
+    low = int(day.min())
+    days = np.flatnonzero(np.bincount(day - low)) + low
+    split = np.flatnonzero(np.diff(days) > DETACHING_GAP_DAYS)
+    starts, ends = days[np.r_[0, split + 1]], days[np.r_[split, len(days) - 1]]
+    long = np.flatnonzero(ends - starts >= DETACHING_GAP_DAYS)
+    return pd.Timestamp(np.datetime64(int(starts[long[0]] if len(long) else starts[0]), "D"))
 
 
 def first_cutoff(order_ts: pd.Series) -> pd.Timestamp:
@@ -288,14 +296,17 @@ def first_cutoff(order_ts: pd.Series) -> pd.Timestamp:
 
 
 def detached_note(order_ts: pd.Series) -> str:
-    """Why the valid range starts after the first order line, for a refusal ("" when no line is detached)."""
-    start = history_start(order_ts)
+    """Why the valid range starts after the first order line (:func:`history_first_day`), for a refusal
+    ("" when it starts at the first line)."""
+    first_day = history_first_day(order_ts)
+    start = history_start(order_ts, first_day + pd.Timedelta(days=DETACHING_GAP_DAYS + 1))
     if not start.detached or start.first is None:
         return ""
     return (f"the history starts on {fmt(start.first)}: {_lines_before(start)} days without a single order, "
             f"detached from it, so a cutoff among them would read those lines alone (a mistyped year, a test "
-            f"order, an old file ingested by mistake, or a closure of {DETACHING_GAP_DAYS} days or more): "
-            f"check the order_ts of those lines, and correct or remove them")
+            f"order, an old file ingested by mistake: less than {DETACHING_GAP_DAYS} days of lines before a "
+            f"gap of {DETACHING_GAP_DAYS} days or more): check the order_ts of those lines, and correct or "
+            f"remove them")
 
 
 def detached_warnings(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> list[str]:
