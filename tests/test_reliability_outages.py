@@ -197,3 +197,28 @@ def test_sample_train_allocate_twice_gives_identical_bytes_and_metrics(world: Wo
     assert plan["plan.parquet"] == world.plan["plan.parquet"]
     assert plan["plan.csv"] == world.plan["plan.csv"]
     assert plan["forecast.parquet"] == world.plan["forecast.parquet"]
+
+
+def test_a_store_another_process_keeps_locked_is_exit_75_not_a_bug(tmp_path: Path) -> None:
+    """audit30 B1: a sqlite store held by another writer past MLflow's wait ended train with exit 1
+    "OperationalError ... database is locked ... This is a bug"; it is a temporary failure (exit 75)."""
+    import sqlite3
+
+    from anticipate.errors import LockHeld
+    from anticipate.tracking.errors import service_errors
+
+    db = tmp_path / "mlflow.db"
+    holder = sqlite3.connect(db)
+    holder.execute("CREATE TABLE t (x)")
+    holder.commit()
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, as an mlflow ui or a second night would
+    try:
+        with pytest.raises(LockHeld) as err, service_errors(f"sqlite:///{db}", "opening the experiment"):
+            sqlite3.connect(db, timeout=0.05).execute("SELECT * FROM t").fetchall()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert err.value.exit_code == 75
+    assert f"the MLflow store sqlite:///{db} stayed locked by another process while opening" in str(err.value)
+    with pytest.raises(ValueError), service_errors(f"sqlite:///{db}", "x"):  # anything else: unchanged
+        raise ValueError("not a lock")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from anticipate.errors import ServiceUnavailable
+from anticipate.errors import LockHeld, ServiceUnavailable
 
 T = TypeVar("T")
 
@@ -96,7 +96,8 @@ def retry_on_store_race(fn: Callable[[], T], attempts: int = 5) -> T:
 
 @contextlib.contextmanager
 def service_errors(uri: str, what: str) -> Iterator[None]:
-    """Turn a lost server during ``what`` into ServiceUnavailable (exit 3) naming ``uri``.
+    """Turn a lost server during ``what`` into ServiceUnavailable (exit 3) naming ``uri``, and a ``sqlite:``
+    store another process kept locked into LockHeld (exit 75: try again later), not "a bug" (exit 1).
 
     Connection failures (by type, anywhere in the cause chain) and 5xx answers of a
     remote server are translated; every other error passes through unchanged.
@@ -110,6 +111,13 @@ def service_errors(uri: str, what: str) -> Iterator[None]:
     except ServiceUnavailable:
         raise
     except Exception as exc:
+        if any(SQLITE_LOCKED in str(e) for e in _chain(exc)):
+            raise LockHeld(
+                f"the MLflow store {uri} stayed locked by another process while {what} (another command, "
+                "an 'mlflow ui' or a notebook writing to it, past MLflow's wait); nothing was published as "
+                "if it had succeeded; run again when that process is done, or give this one its own store "
+                "(--tracking-uri)"
+            ) from None
         if is_connection_failure(exc):
             raise ServiceUnavailable(
                 f"lost the MLflow tracking server at {uri} while {what} ({type(exc).__name__}); "
