@@ -464,3 +464,28 @@ def test_a_command_below_the_project_directory_says_its_defaults_are_not_read(tm
     assert home.returncode == 0 and "below the project directory" not in home.stderr
     passed = run_cli("runs", "list", "--config", "../configs/default.yaml", cwd=project / "notebooks")
     assert passed.returncode == 0 and "below the project directory" not in passed.stderr
+
+
+def test_a_sigterm_after_the_work_is_published_still_ends_with_exit_0(tmp_path: Path) -> None:
+    """audit30 B2: SIGTERM while the result was being printed (the work done and published) ended the
+    process by the signal: a cron job saw exit 143 beside an "ok" JSON object."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\n"
+        "import anticipate.cli._core as core\n"
+        "from anticipate.cli import main\n"
+        "printing = core.emit\n"
+        "def emit(result, **kw):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)  # a stop arriving as the result is printed\n"
+        "    printing(result, **kw)\n"
+        "core.emit = emit\n"
+        "main(['--json', '-q', 'sample', '--out', sys.argv[1], '--customers', '40', '--skus', '4',\n"
+        "      '--days', '60'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "w")], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["status"] == "ok"
+    assert (tmp_path / "w" / "orders.parquet").is_file()

@@ -18,7 +18,13 @@ import click
 
 from anticipate import __version__
 from anticipate.cli import _numbacache
-from anticipate.cli._signals import EXIT_TERMINATED, Terminated, die_by_sigterm, sigterm_raises
+from anticipate.cli._signals import (
+    EXIT_TERMINATED,
+    Terminated,
+    die_by_sigterm,
+    ignore_sigterm,
+    sigterm_raises,
+)
 from anticipate.errors import AnticipateError
 
 #: Exit code of an unexpected failure (a bug); user errors carry their own (see anticipate.errors).
@@ -260,6 +266,7 @@ def command_body(
                     notes,
                 )
             else:
+                ignore_sigterm()  # published: the result is printed and the exit is 0 whatever comes now
                 emit(result, as_json=bool(opts.get("as_json")), said=notes)
 
         return wrapper
