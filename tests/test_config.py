@@ -261,7 +261,12 @@ def test_a_merge_of_a_mapping_that_merges_itself_is_refused(tmp_path: Path) -> N
     """PyYAML 6.0 gives top.x = 1 here (the inner merged value over mid's own override x: 2)."""
     path = tmp_path / "chain.yaml"
     path.write_text("base: &b {x: 1, z: 0}\nmid: &m\n  <<: *b\n  x: 2\ntop:\n  <<: *m\n  y: 3\n")
-    with pytest.raises(ConfigError, match=r"key 'top' merges \(<<\) the mapping at line 2"):
+    with pytest.raises(ConfigError, match=r"key 'top' merges \(<<\) the mapping at line 2, .* its 'x'"):
+        read_yaml(path)
+    path.write_text("c: &c {num_leaves: 8}\nd: &d\n  <<: *c\n  lr: 0.1\nm: {<<: *d}\n")  # no override
+    assert read_yaml(path)["m"] == {"num_leaves": 8, "lr": 0.1}
+    path.write_text("model:\n  seed: 3\n  seed: 4\n")
+    with pytest.raises(ConfigError, match="drop the first without a word: write 'seed' once, with the value"):
         read_yaml(path)
 
 

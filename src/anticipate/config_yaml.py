@@ -111,7 +111,7 @@ def _refuse_repeated_keys(node: yaml.MappingNode, path: str) -> None:
     """ConfigError when a mapping writes one key twice (YAML keeps the last and drops the first), on two
     lines or in one flow mapping (``{a: 1, a: 2}``)."""
     first: dict[tuple[str, str], tuple[int, int]] = {}
-    for key, _ in node.value:
+    for key, value in node.value:
         if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
             continue
         mark = (key.start_mark.line + 1, key.start_mark.column + 1)
@@ -119,10 +119,12 @@ def _refuse_repeated_keys(node: yaml.MappingNode, path: str) -> None:
         if seen != mark:
             dotted = f"{path}.{key.value}" if path else str(key.value)
             where = f"lines {seen[0]} and {mark[0]}" if seen[0] != mark[0] else f"both on line {mark[0]}"
+            section = isinstance(value, yaml.MappingNode)
+            fix = "with all its keys under it" if section else "with the value you mean"
             raise ConfigError(
-                f"key '{dotted}' is written twice ({where}); YAML would keep only the "
-                f"second and drop everything under the first without a word: write '{key.value}' once, "
-                "with all its keys under it"
+                f"key '{dotted}' is written twice ({where}); YAML would keep only the second and drop "
+                f"{'everything under the first' if section else 'the first'} without a word: write "
+                f"'{key.value}' once, {fix}"
             )
 
 
@@ -135,19 +137,35 @@ def _merge_sources(node: yaml.MappingNode) -> list[yaml.Node]:
     return sources
 
 
-def _refuse_nested_merge(node: yaml.MappingNode, path: str) -> None:
-    """ConfigError when a ``<<`` merges a mapping that itself holds a ``<<``: PyYAML 6.0 keeps the inner
-    mapping's merged value over that mapping's own override (``mid: {<<: *b, x: 2}`` merged into ``top``
-    gives ``top.x`` from ``b``), a silently wrong value."""
+def _own_keys(node: yaml.MappingNode) -> set[str]:
+    return {str(k.value) for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.tag != _MERGE_TAG}
+
+
+def _merged_keys(node: yaml.MappingNode, depth: int = 0) -> set[str]:
+    """The keys ``node`` takes from its ``<<`` sources, theirs included (depth-capped)."""
+    keys: set[str] = set()
     for source in _merge_sources(node):
-        if isinstance(source, yaml.MappingNode) and _merge_sources(source):
+        if isinstance(source, yaml.MappingNode) and depth < 50:
+            keys |= _own_keys(source) | _merged_keys(source, depth + 1)
+    return keys
+
+
+def _refuse_nested_merge(node: yaml.MappingNode, path: str) -> None:
+    """ConfigError when a ``<<`` merges a mapping that overrides a key it merged itself: PyYAML 6.0 keeps
+    the inner merged value over that override (``mid: {<<: *b, x: 2}`` merged into ``top`` gives
+    ``top.x`` from ``b``), a silently wrong value. A chain without such an override reads right."""
+    for source in _merge_sources(node):
+        if not isinstance(source, yaml.MappingNode):
+            continue
+        overridden = sorted(_own_keys(source) & _merged_keys(source))
+        if overridden:
             line = source.start_mark.line + 1
             raise ConfigError(
                 f"key '{path or '(top)'}' merges (<<) the mapping at line {line}, which merges another "
-                "mapping itself; YAML readers resolve such chains differently (PyYAML keeps the inner "
-                "merged value over its override), so write the keys of that mapping out instead of its '<<'"
+                f"mapping itself and overrides its {', '.join(repr(k) for k in overridden)}; PyYAML keeps "
+                "the inner merged value over that override, so write the keys of that mapping out instead "
+                "of its '<<'"
             )
-
 
 def _refuse_unusual_number(node: yaml.ScalarNode, path: str, value: float) -> None:
     """ConfigError for a plain number YAML 1.1 reads other than as written: 014 (octal 12), 1:10 (70)."""
