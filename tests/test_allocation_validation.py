@@ -282,3 +282,17 @@ def test_a_column_named_twice_is_refused_and_extra_columns_are_said(tmp_path: Pa
         f"file {tmp_path / 'noted' / 'warehouses.csv'}: column(s) 'note' are not part of the warehouses "
         "table (warehouse_id, capacity) and were ignored; delete them to silence this",)
     assert plain.read_warnings == ()
+
+
+def test_unread_columns_repeated_or_unnamed_are_warned_not_refused(tmp_path: Path) -> None:
+    """audit30 B5/C1: 'note,note' (columns the instance never reads) was refused; a header field left blank
+    was named with pandas' 'Unnamed: 2', and an empty one (a trailing comma) warned about at all."""
+    plain = read_instance(_saved(tmp_path / "plain", "warehouse_id,capacity\nB,10\nA,5\n"))
+    twice = read_instance(_saved(tmp_path / "twice", "warehouse_id,capacity,note,note\nB,10,x,y\nA,5,,\n"))
+    pd.testing.assert_frame_equal(twice.warehouses, plain.warehouses)
+    assert "column(s) 'note', 'note.1' are not part of the warehouses table" in twice.read_warnings[0]
+    blank = read_instance(_saved(tmp_path / "blank", "warehouse_id,capacity,\nB,10,old\nA,5,\n"))
+    assert "column(s) an unnamed column (field 3) are not part" in blank.read_warnings[0]
+    trailing = read_instance(_saved(tmp_path / "trailing", "warehouse_id,capacity,\nB,10,\nA,5,\n"))
+    assert trailing.read_warnings == ()
+    pd.testing.assert_frame_equal(trailing.warehouses, plain.warehouses)

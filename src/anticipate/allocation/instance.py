@@ -87,11 +87,24 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str
 def _unused_columns(frame: pd.DataFrame, name: str, source: str) -> list[str]:
     """The warning that a table holds columns the instance does not read (a planner's note column), which
     are ignored: said, not dropped in silence."""
-    extra = [str(c) for c in frame.columns if c not in COLUMNS[name]]
+    extra = [_column_name(frame, c) for c in frame.columns if c not in COLUMNS[name]]
+    extra = [c for c in extra if c]
     if not extra:
         return []
-    return [f"file {source}: column(s) {', '.join(repr(c) for c in extra)} are not part of the {name} table "
+    return [f"file {source}: column(s) {', '.join(extra)} are not part of the {name} table "
             f"({', '.join(COLUMNS[name])}) and were ignored; delete them to silence this"]
+
+
+def _column_name(frame: pd.DataFrame, column: object) -> str:
+    """How a column the instance does not read is named in its warning: 'note'; a header field left blank
+    (pandas' ``Unnamed: 2``) as "an unnamed column (field 3)", and not at all when it is empty too (a
+    spreadsheet's trailing comma: nothing is dropped)."""
+    text = str(column)
+    if not text.startswith("Unnamed: "):
+        return repr(text)
+    if frame[column].isna().all() or frame[column].astype(str).str.strip().eq("").all():
+        return ""
+    return f"an unnamed column (field {frame.columns.get_loc(column) + 1})"
 
 
 def read_instance(directory: str | Path) -> Instance:

@@ -65,7 +65,7 @@ def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFr
     them; an empty row between rows with values is refused (dropping it would change the number of every
     row after it in the messages)."""
     try:
-        _refuse_repeated_columns(path, sep)
+        _refuse_repeated_columns(path, sep, (*ID_COLUMNS, *numeric))
         frame = _parse(path, sep, numeric)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
@@ -129,13 +129,14 @@ def _unparsed(path: Path, exc: BaseException) -> DataError:
     return DataError(f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path))
 
 
-def _refuse_repeated_columns(path: Path, sep: str) -> None:
-    """DataError when the header names a column twice: pandas reads the second as ``capacity.1``, which
-    the instance then ignores, so which of the two was meant would be decided in silence."""
+def _refuse_repeated_columns(path: Path, sep: str, read: tuple[str, ...]) -> None:
+    """DataError when the header names one of the columns in ``read`` twice: pandas reads the second as
+    ``capacity.1``, which the instance then ignores, so which of the two was meant would be decided in
+    silence (a repeated column it does not read is only warned about as unused)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         names = [name.strip() for name in next(csv.reader(fh, delimiter=sep), [])]
     for i, name in enumerate(names):
-        if name and name in names[:i]:
+        if name in read and name in names[:i]:
             first = names.index(name) + 1
             raise DataError(
                 f"the header names column '{name}' twice (fields {first} and {i + 1}); only one can be the "
