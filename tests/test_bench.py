@@ -437,6 +437,7 @@ def test_compare_warns_when_a_run_scored_in_sample() -> None:
     assert data_warnings([run("aaaaaaaa11", "false"), run("bbbbbbbb22", "false")]) == []
     (warning,) = data_warnings([run("aaaaaaaa11", "false"), run("bbbbbbbb22", "true")])
     assert warning.startswith("run(s) bbbbbbbb scored a cutoff their model was trained or validated on")
+    assert "or a forecast or plan warned IN-SAMPLE" in warning  # audit30 C2: allocate runs are tagged too
 
 
 def test_compare_names_no_winner_when_a_run_scored_in_sample(crafted_store: dict[str, str]) -> None:

@@ -265,7 +265,8 @@ def unlike_reasons(runs: list[Any]) -> list[tuple[str, str]]:
         found.append((
             f"run(s) {', '.join(seen)} scored in sample",
             f"run(s) {', '.join(seen)} scored a cutoff their model was trained or validated on "
-            "(evaluate --in-sample): their metrics are not test scores and flatter them against the others",
+            "(evaluate --in-sample, or a forecast or plan warned IN-SAMPLE): their metrics are not test "
+            "scores and flatter them against the others",
         ))
     return found
 
