@@ -54,6 +54,8 @@ def test_a_store_train_cannot_write_is_refused_before_the_fit(trained_world: Tra
                                f"--tracking-uri): ") and problem in said, said
         assert "--tracking-uri sqlite:///mlflow.db" in said
     assert (tmp_path / "notes.txt").read_text() == "not an SQLite database"
+    with pytest.raises(UsageError, match="in-memory database, which forgets the run"):  # audit30 C5:
+        _train(trained_world, "sqlite:///:memory:")  # exit 0 with a models:/NAME/1 no command could load
     with pytest.raises(ServiceUnavailable) as down:  # exit 3 as for every command, but before the fit
         _train(trained_world, f"http://127.0.0.1:{free_port()}")
     assert "is unreachable" in str(down.value)

@@ -155,7 +155,8 @@ def require_writable_store(uri: str, source: str = "") -> None:
     path = _sqlite_file(uri)
     if path is None:
         return
-    problem = _write_problem(path.absolute())
+    problem = (_IN_MEMORY if str(path).split("?")[0] in (":memory:", "") else
+               _write_problem(path.absolute()))
     if problem is None:
         return
     raise UsageError(
@@ -163,6 +164,10 @@ def require_writable_store(uri: str, source: str = "") -> None:
         f"nothing was run. Pass a store you can write, e.g. --tracking-uri sqlite:///mlflow.db (in the "
         f"current directory {Path.cwd()}) or {_ABS_FIX}, or fix that path's permissions"
     )
+
+
+_IN_MEMORY = ("it is an in-memory database, which forgets the run and any registered model when the command "
+              "ends (the command would report a model version that no later command can load)")
 
 
 def _write_problem(path: Path) -> str | None:
