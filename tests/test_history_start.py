@@ -322,3 +322,13 @@ def test_a_plan_date_among_detached_lines_is_refused_by_the_history_gate(tmp_pat
     assert "plan a date from 2024-01-08 on" in said and "1 order line, on 2023-02-03" in said
     assert recent_window(ts, pd.Timestamp("2024-01-15"), horizon_days=7, windows=4) == (
         pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-15"))
+
+
+def test_a_cutoff_before_the_data_is_not_blamed_on_its_horizon() -> None:
+    """audit30 C4: a cutoff before the first order was refused as 'its whole horizon must lie inside'."""
+    ts = _world()["order_ts"]
+    with pytest.raises(dates.CutoffError) as err:
+        dates.check_cutoff(dates.data_start(ts) - pd.Timedelta(days=30), ts, 7, "labelled",
+                           command="evaluate")
+    assert "a cutoff must have at least one day of orders before it" in str(err.value)
+    assert "whole horizon" not in str(err.value)

@@ -343,10 +343,12 @@ def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, p
     first, last = valid_range(order_ts, horizon_days, purpose)
     if first <= cutoff <= last:
         return cutoff
-    why = ("its whole horizon must lie inside the data" if purpose == "labelled"
-           else "it may be at most the day after the last order")
-    note = detached_note(order_ts) if cutoff < first else ""
-    why += f"; {note}" if note else ""
+    if cutoff < first:  # before the history: the horizon rule is not why (audit30 C4)
+        note = detached_note(order_ts)
+        why = note or "a cutoff must have at least one day of orders before it"
+    else:
+        why = ("its whole horizon must lie inside the data" if purpose == "labelled"
+               else "it may be at most the day after the last order")
     raise CutoffError(
         f"cutoff {cutoff.date()} is outside the valid range for '{command}' "
         f"({first.date()} to {last.date()} with a {horizon_days}-day horizon; {why}); "

@@ -51,7 +51,8 @@ def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int,
     bad = [c for c in cutoffs if not first <= c <= last]
     if bad:
         note = dates.detached_note(ds.orders["order_ts"]) if bad[0] < first else ""
-        where = "lies before the history's first day" if note else "has a horizon outside the data"
+        where = ("lies before the history's first day" if note else "lies before the first valid cutoff"
+                 if bad[0] < first else "has a horizon outside the data")
         raise CutoffError(
             f"cutoff {dates.fmt(bad[0])} {where}: the valid cutoffs run "
             f"from {dates.fmt(first)} to {dates.fmt(last)} (the last valid cutoff) with a "
