@@ -322,10 +322,11 @@ def test_renewal_hazard_of_lapsed_pairs_is_continuous_and_bounded_by_its_limit(c
 
 
 def test_lapse_ratio_grows_with_days_since_the_last_order_of_the_pair() -> None:
-    from anticipate.features.renewal import renewal_columns
+    from anticipate.features.renewal import RenewalInputs, renewal_columns
 
     n, pair_mean = np.array([1.0, 3.0, 3.0]), np.array([np.nan, 10.0, 10.0])
-    out = renewal_columns(n, pair_mean, np.array([40.0, 5.0, 300.0]), np.full(3, 20.0), np.full(3, 0.1), 0.1)
+    out = renewal_columns(RenewalInputs(n, pair_mean, np.array([40.0, 5.0, 300.0]), np.full(3, 20.0),
+                                        np.full(3, 0.1), 0.1))
     shrunk = (10.0 * 2 + 20.0) / 3  # the pair's mean gap shrunk to the item's by one gap
     np.testing.assert_allclose(out["ci_lapse_ratio"], [40.0 / 20.0, 5.0 / shrunk, 300.0 / shrunk])
 

@@ -59,7 +59,7 @@ def test_a_block_starts_only_where_a_chunk_of_the_tail_quadrature_does(prepared,
     pairs = prepared.pairs
     n, pair_mean, age = pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"]
     item_mean, item_cv2 = np.full(len(n), 20.0), np.full(len(n), 0.5)
-    cuts = renewal.renewal_cuts(n, pair_mean, age, item_mean, item_cv2, 0.5, rows=40)
+    cuts = renewal.renewal_cuts(renewal.RenewalInputs(n, pair_mean, age, item_mean, item_cv2, 0.5), rows=40)
     shape, x0 = renewal._scaled_age(age, renewal._shrunk_gap(n, pair_mean, item_mean), item_cv2)
     tail = renewal._tail_rows(shape, x0)
     assert cuts[0] == 0 and cuts[-1] == len(n) and (np.diff(cuts) > 0).all() and len(cuts) > 3

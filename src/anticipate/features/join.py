@@ -21,7 +21,13 @@ import numpy as np
 import pandas as pd
 
 from anticipate.features.partials import BUYERS28, RI_UNITS, U7, U28, U365, YA_BASE, YA_H, Partials, Prepared
-from anticipate.features.renewal import RENEWAL_COLUMNS, pooled_gaps, renewal_columns, renewal_cuts
+from anticipate.features.renewal import (
+    RENEWAL_COLUMNS,
+    RenewalInputs,
+    pooled_gaps,
+    renewal_columns,
+    renewal_cuts,
+)
 from anticipate.features.season import YEAR_AGO, days_to_christmas, observed, season_horizon, season_sources
 from anticipate.features.sequences import CUSTOMER_COLUMNS, LOOKBACK_ORDERS
 from anticipate.features.spec import KEYS, FeatureSpec
@@ -80,21 +86,18 @@ def _ri_at(prepared: Prepared, totals: Partials, keys: np.ndarray) -> np.ndarray
     return out
 
 
-def _renewal_inputs(prepared: Prepared, totals: Partials) -> tuple[tuple[np.ndarray, ...], float]:
-    """The per-candidate arguments of :func:`~anticipate.features.renewal.renewal_columns`, and the all-item
-    CV^2."""
+def _renewal_inputs(prepared: Prepared, totals: Partials) -> RenewalInputs:
+    """The per-candidate inputs of :func:`~anticipate.features.renewal.renewal_columns`."""
     pairs, item_idx = prepared.pairs, prepared.pairs["item_code"]
     at = totals.items.get_indexer(prepared.items)  # partition item code -> totals row
     mean, cv2, overall = pooled_gaps(totals.item_gaps)
-    arrays = (pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
-              mean[at][item_idx], cv2[at][item_idx])
-    return arrays, overall
+    return RenewalInputs(pairs["ci_orders_total"], pairs["ci_gap_mean_days"], pairs["ci_days_since_last"],
+                         mean[at][item_idx], cv2[at][item_idx], overall)
 
 
-def _renewal_sources(arrays: tuple[np.ndarray, ...], overall: float, rows: slice) -> dict[str, Source]:
+def _renewal_sources(inputs: RenewalInputs, rows: slice) -> dict[str, Source]:
     """The renewal columns (:data:`~anticipate.features.renewal.RENEWAL_COLUMNS`) of candidates ``rows``."""
-    renewal = renewal_columns(*(a[rows] for a in arrays), overall)
-    return {name: (values, None) for name, values in renewal.items()}
+    return {name: (values, None) for name, values in renewal_columns(inputs.rows(rows)).items()}
 
 
 def _item_sources(prepared: Prepared, totals: Partials) -> dict[str, Source]:
@@ -174,7 +177,7 @@ class _Layout:
     columns: list[str]
     sources: dict[str, Source]
     constants: dict[str, float]
-    renewal: tuple[tuple[np.ndarray, ...], float]
+    renewal: RenewalInputs
     keys: tuple[tuple[pd.Index, np.ndarray], ...]
 
     @property
@@ -202,7 +205,7 @@ def _frame(layout: _Layout, rows: slice) -> pd.DataFrame:
     block = np.empty((len(columns), hi - lo))
     later = [row for row, name in enumerate(columns) if name in RENEWAL_COLUMNS]
     with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's and NumPy's loops release the GIL
-        renewal = side.submit(_renewal_sources, *layout.renewal, slice(lo, hi))
+        renewal = side.submit(_renewal_sources, layout.renewal, slice(lo, hi))
         first = (row for row in range(len(columns)) if row not in later)
         _fill(block, first, columns, layout.sources, layout.constants, slice(lo, hi))
         _fill(block, later, columns, renewal.result(), layout.constants, slice(None))
@@ -239,7 +242,6 @@ def join_blocks(
         yield empty_table(spec)
         return
     layout = _layout(prepared, totals, cutoff, spec)
-    arrays, overall = layout.renewal
-    cuts = renewal_cuts(*arrays, overall, block_rows)
+    cuts = renewal_cuts(layout.renewal, block_rows)
     for lo, hi in pairwise(cuts):
         yield _frame(layout, slice(int(lo), int(hi)))

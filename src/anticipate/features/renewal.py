@@ -11,6 +11,8 @@ and scipy over arrays; every input is from order lines before the cutoff.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -119,27 +121,47 @@ def renewal_hazard(
     return np.where(np.isnan(mean_gap), np.nan, hazard)
 
 
-def renewal_columns(
-    n: np.ndarray,
-    pair_mean: np.ndarray,
-    age: np.ndarray,
-    item_mean: np.ndarray,
-    item_cv2: np.ndarray,
-    overall_cv2: float,
-) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class RenewalInputs:
+    """What the renewal columns are made of, per candidate pair: ``n`` (the pair's orders), ``pair_mean``
+    (its mean gap, days; NaN under 2 orders), ``age`` (days since its last order), ``item_mean`` and
+    ``item_cv2`` (the item's pooled mean gap, days, and CV^2); ``overall_cv2``: the all-item CV^2."""
+
+    n: Any
+    pair_mean: Any
+    age: Any
+    item_mean: Any
+    item_cv2: Any
+    overall_cv2: float
+
+    def rows(self, rows: slice) -> RenewalInputs:
+        """The same inputs for the candidates ``rows`` only."""
+        return RenewalInputs(self.n[rows], self.pair_mean[rows], self.age[rows], self.item_mean[rows],
+                             self.item_cv2[rows], self.overall_cv2)
+
+    def shrunk_gap(self) -> np.ndarray:
+        """The pair's mean gap (days) shrunk towards the item's by one gap (:func:`_shrunk_gap`)."""
+        return _shrunk_gap(self.n, self.pair_mean, self.item_mean)
+
+    def cv2(self) -> np.ndarray:
+        """The item's gap CV^2, the all-item one where the item has none."""
+        return np.where(np.isnan(self.item_cv2), self.overall_cv2, self.item_cv2)
+
+
+def renewal_columns(inputs: RenewalInputs) -> dict[str, np.ndarray]:
     """``item_gap_mean_days``, ``item_gap_cv``, ``ci_renewal_hazard_7d`` and ``ci_lapse_ratio`` per pair.
 
     Item stats come per pair; the pair's mean gap (days) is shrunk towards the item's
     by one gap. ``ci_lapse_ratio`` is the days since the pair's last order over that
     shrunk mean gap: the hazard is bounded as a pair lapses, the ratio keeps growing.
     """
-    shrunk = _shrunk_gap(n, pair_mean, item_mean)
-    hazard = renewal_hazard(age, shrunk, np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
+    shrunk = inputs.shrunk_gap()
+    hazard = renewal_hazard(inputs.age, shrunk, inputs.cv2())
     with np.errstate(divide="ignore", invalid="ignore"):
-        lapse = np.where(shrunk > 0, age / shrunk, np.nan)
+        lapse = np.where(shrunk > 0, inputs.age / shrunk, np.nan)
     return {
-        "item_gap_mean_days": item_mean,
-        "item_gap_cv": np.sqrt(item_cv2),
+        "item_gap_mean_days": inputs.item_mean,
+        "item_gap_cv": np.sqrt(inputs.item_cv2),
         "ci_renewal_hazard_7d": hazard,
         "ci_lapse_ratio": lapse,
     }
@@ -152,17 +174,9 @@ def _shrunk_gap(n: np.ndarray, pair_mean: np.ndarray, item_mean: np.ndarray) -> 
     return np.where(np.isnan(prior), np.nan, shrunk)
 
 
-def renewal_cuts(
-    n: np.ndarray,
-    pair_mean: np.ndarray,
-    age: np.ndarray,
-    item_mean: np.ndarray,
-    item_cv2: np.ndarray,
-    overall_cv2: float,
-    rows: int,
-) -> np.ndarray:
-    """Positions ``0 = c_0 < c_1 < ... = len(n)`` cutting the pairs into blocks of about ``rows`` (>= 1)
-    over which :func:`renewal_columns` (of the same arguments, sliced) gives its values over all pairs,
+def renewal_cuts(inputs: RenewalInputs, rows: int) -> np.ndarray:
+    """Positions ``0 = c_0 < c_1 < ... = len(inputs.n)`` cutting the pairs into blocks of about ``rows``
+    (>= 1) over which :func:`renewal_columns` (of ``inputs.rows(block)``) gives its values over all pairs,
     bit for bit.
 
     Every other step is elementwise, but :func:`log_survival_tail` takes the long-overdue pairs
@@ -171,10 +185,9 @@ def renewal_cuts(
     at the first chunk start at least ``rows`` pairs after the block before (none: one block). A
     block is thus at least ``rows`` long but the last, and longer by at most the pairs one chunk spans.
     """
-    shape, x0 = _scaled_age(age, _shrunk_gap(n, pair_mean, item_mean),
-                            np.where(np.isnan(item_cv2), overall_cv2, item_cv2))
+    shape, x0 = _scaled_age(inputs.age, inputs.shrunk_gap(), inputs.cv2())
     starts = _tail_rows(shape, x0)[_TAIL_BLOCK::_TAIL_BLOCK]  # the first pair of every chunk but the first
     cuts = [0]
     while (at := int(np.searchsorted(starts, cuts[-1] + max(int(rows), 1)))) < len(starts):
         cuts.append(int(starts[at]))
-    return np.array([*cuts, len(n)], dtype=np.int64)
+    return np.array([*cuts, len(inputs.n)], dtype=np.int64)
