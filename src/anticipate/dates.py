@@ -278,7 +278,9 @@ def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
     a cutoff may stand in; a shop's months before a closure are (audit30: a 5-week summer closure made
     every cutoff before it invalid). When no stretch is that long (a log billed once a month), the first
     line's day (:func:`data_start`). One sort-free pass over calendar days (0.1 s / 10M lines)."""
-    day = naive_utc(order_ts).to_numpy().astype("datetime64[D]").astype(np.int64)
+    stamps = naive_utc(order_ts).to_numpy()
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(stamps.dtype)[0]))
+    day = stamps.view(np.int64) // per_day  # days since 1970, floored: astype("datetime64[D]") took 10x
     if len(day) == 0:
         return data_start(order_ts)
     low = int(day.min())
