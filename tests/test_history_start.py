@@ -317,7 +317,7 @@ def test_a_plan_date_among_detached_lines_is_refused_by_the_history_gate(tmp_pat
     assert window is None
     with pytest.raises(PlanRefused) as err:
         check_history(window, ts, date, 7, tmp_path / "plans" / "2023-06-01")
-    assert "the orders begin on 2024-01-01, after 2023-06-01" in str(err.value)
+    assert "the orders begin on 2024-01-01, after 2023-06-01: no history before it" in str(err.value)
     said = str(err.value)
     assert "plan a date from 2024-01-08 on" in said and "1 order line, on 2023-02-03" in said
     assert recent_window(ts, pd.Timestamp("2024-01-15"), horizon_days=7, windows=4) == (

@@ -151,10 +151,11 @@ def check_history(
         return
     if not order_ts.empty and date < dates.data_end(order_ts):
         first, last = dates.history_first_day(order_ts), dates.data_end(order_ts) - pd.Timedelta(days=1)
-        when = (f"{(date - first).days} days before {dates.fmt(date)}" if date >= first
-                else f"after {dates.fmt(date)}")
-        cause = (f"the orders begin on {dates.fmt(first)}, {when}: less than one horizon ({horizon_days} "
-                 f"days), so the plan cannot be checked against recent demand")
+        held = (f"{(date - first).days} days before {dates.fmt(date)}: less than one horizon "
+                f"({horizon_days} days)" if date >= first
+                else f"after {dates.fmt(date)}: no history before it")
+        cause = (f"the orders begin on {dates.fmt(first)}, {held}, so the plan cannot be checked against "
+                 "recent demand")
         note = dates.detached_note(order_ts)
         fix = (f"plan a date from {dates.fmt(first + pd.Timedelta(days=horizon_days))} on (the orders run "
                f"{dates.fmt(first)} to {dates.fmt(last)})" + (f"; {note}" if note else ""))
