@@ -489,3 +489,16 @@ def test_a_sigterm_after_the_work_is_published_still_ends_with_exit_0(tmp_path: 
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "ok"
     assert (tmp_path / "w" / "orders.parquet").is_file()
+
+
+def test_an_in_process_command_leaves_sigterm_as_it_found_it(tmp_path: Path) -> None:
+    """The ignore around printing the result was left in place: a process calling the CLI in-process (a
+    notebook, the test workers) then passed an ignored SIGTERM to every child it started, which no
+    terminate() could stop (found as a hung http.server in tests/test_distributed.py)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    done = CliRunner().invoke(main, ["-q", "sample", "--out", str(tmp_path / "w"), "--customers", "40",
+                                     "--skus", "4", "--days", "60"])
+    assert done.exit_code == 0, done.output
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -22,7 +22,7 @@ from anticipate.cli._signals import (
     EXIT_TERMINATED,
     Terminated,
     die_by_sigterm,
-    ignore_sigterm,
+    sigterm_ignored,
     sigterm_raises,
 )
 from anticipate.errors import AnticipateError
@@ -266,8 +266,8 @@ def command_body(
                     notes,
                 )
             else:
-                ignore_sigterm()  # published: the result is printed and the exit is 0 whatever comes now
-                emit(result, as_json=bool(opts.get("as_json")), said=notes)
+                with sigterm_ignored():  # published: the result is printed whatever comes now
+                    emit(result, as_json=bool(opts.get("as_json")), said=notes)
 
         return wrapper
 

@@ -58,9 +58,18 @@ def die_by_sigterm() -> None:
     os._exit(EXIT_TERMINATED)  # not reached unless this thread blocks SIGTERM
 
 
-def ignore_sigterm() -> None:
-    """SIGTERM ignored from now on (main thread only): a command whose work is done and published ends with
-    its own status; dying by the signal while printing its result gave a cron job exit 143 beside an "ok"
-    JSON object (audit30)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+@contextlib.contextmanager
+def sigterm_ignored() -> Iterator[None]:
+    """SIGTERM ignored during the block (main thread only), the previous handler back afterwards: a command
+    whose work is done and published prints its result and ends with its own status; dying by the signal
+    while printing gave a cron job exit 143 beside an "ok" JSON object (audit30). Restored, not left
+    ignored: a process that calls the CLI in-process (a notebook, the tests) would otherwise pass an
+    ignored SIGTERM on to every child it starts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
