@@ -17,8 +17,10 @@ Cases (protocol of ``run.py``; one repetition each, the case alternates its own 
   into ``_work/peer/cj_log``, as the ``real`` bench does): a log our generator did not make.
 
 Protocol: one uncounted warm-up run each (fills Numba's cache), then ``RUNS`` runs of each,
-alternated (ours, peer, ours, peer, ...). Each run is a child process timed from spawn to exit;
-``os.wait4`` gives its own user and system CPU seconds and peak RSS. The row holds the medians,
+alternated (ours, peer, ours, peer, ...). Each run is a child process timed from spawn to exit
+under ``experiments/child_cost.py``'s small launcher, whose ``os.wait4`` gives the child's own user and
+system CPU seconds and peak RSS (a child of this process would report at least this process's peak,
+which holds the worlds' timestamps and both outputs for the comparison). The row holds the medians,
 the ratio peer wall / our wall, the system share of our CPU, the targets (>= 2x faster than the
 peer, peak <= the peer's, system <= 15 % of CPU) with ``met``, a comparison of the shared columns
 of both outputs (``outputs``: never fails the bench) and the load average before and after.
@@ -40,6 +42,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from child_cost import run_measured  # the child's own peak, not this process's
 
 from anticipate.config import SampleConfig
 
@@ -122,13 +127,7 @@ def measure(cmd: list[str], cwd: Path, log: Path) -> dict:
     with open(log, "a") as err:
         err.write(f"\n$ {' '.join(cmd)}\n")
         err.flush()
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
-    row = {"wall_s": wall, "user_s": usage.ru_utime, "sys_s": usage.ru_stime,
-           "peak_mb": usage.ru_maxrss / 1024}
+        code, row, _ = run_measured(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
     if code != 0:
         last = (log.read_text().strip().splitlines() or ["no message"])[-1]
         row["error"] = f"exit {code}: {last}"

