@@ -93,3 +93,31 @@ def test_features_runs_without_the_cycle_collector_and_gives_it_back(monkeypatch
     assert result.exit_code == 2, result.output
     assert seen == [False]
     assert gc.isenabled()
+
+
+def _to_dev_full(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``anticipate ARGS`` with stdout on /dev/full (every write fails: no space left on device)."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run([sys.executable, "-m", "anticipate", *args], cwd=cwd, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_a_result_that_cannot_be_printed_is_exit_74_naming_what_was_published(tmp_path: Path) -> None:
+    """audit31 C12: stdout on a full disk (a cron redirect) ended a finished command with a traceback and
+    exit 1; its outputs were published, so it says so, in one line, with exit 74 (EX_IOERR)."""
+    done = _to_dev_full("sample", "--out", "w", "--customers", "30", "--skus", "5", "--days", "60", "--json",
+                        cwd=tmp_path)
+    assert done.returncode == _exit.EXIT_UNPRINTED == 74
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("anticipate sample: error: its result could not be printed on stdout (No space")
+    assert "; it finished and published w (data_dir); make room where stdout goes" in line
+    assert (tmp_path / "w" / "orders.parquet").is_file()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_help_that_cannot_be_printed_is_exit_74_in_one_line(tmp_path: Path) -> None:
+    done = _to_dev_full("--help", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (74, "anticipate: error: could not write to stdout (No space "
+                                                  "left on device)\n")

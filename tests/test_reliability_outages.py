@@ -222,3 +222,20 @@ def test_a_store_another_process_keeps_locked_is_exit_75_not_a_bug(tmp_path: Pat
     assert f"the MLflow store sqlite:///{db} stayed locked by another process while opening" in str(err.value)
     with pytest.raises(ValueError), service_errors(f"sqlite:///{db}", "x"):  # anything else: unchanged
         raise ValueError("not a lock")
+
+
+def test_a_store_locked_while_mlflow_opens_it_is_exit_75_not_a_bug(tmp_path: Path) -> None:
+    """audit31 B4: a lock held while MLflow opens the store (before any command's own tracking calls) ended
+    every command that reads or writes runs with exit 1 "OperationalError ... This is a bug"."""
+    import sqlite3
+
+    db = tmp_path / "mlflow.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # an exclusive writer: even MLflow's first read of the schema waits
+    try:
+        done = run_cli("--tracking-uri", f"sqlite:///{db}?timeout=0.2", "runs", "list", cwd=tmp_path)
+    finally:
+        holder.close()
+    assert done.returncode == 75, done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr
+    assert f"the MLflow store sqlite:///{db}?timeout=0.2 stayed locked by another process" in done.stderr

@@ -78,6 +78,8 @@ def test_real_server_round_trip(mlflow_server, workdir: Path) -> None:
     ("databricks", "names a Databricks workspace, which anticipate cannot track to"),
     ("sqlite://mlflow.db", "is not an SQLite file URI: use sqlite:///mlflow.db (three slashes"),
     ("sqlite:///mlflow.db ", "begins or ends with white space, which would name another store; remove it"),
+    # audit31 B5: the store checks (a file to write, ':memory:' refused) read sqlite:/// only
+    ("sqlite+pysqlite:///:memory:", "names an SQLite driver: anticipate's local store is written sqlite:///PATH"),
 ])
 def test_a_tracking_uri_of_no_usable_form_is_refused_before_opening(uri: str, said: str) -> None:
     from anticipate.tracking.store import check_uri_form

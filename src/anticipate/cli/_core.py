@@ -18,6 +18,7 @@ import click
 
 from anticipate import __version__
 from anticipate.cli import _numbacache
+from anticipate.cli._exit import EXIT_UNPRINTED
 from anticipate.cli._signals import (
     EXIT_TERMINATED,
     Terminated,
@@ -257,6 +258,9 @@ def command_body(
             except Exception as exc:
                 if verbosity >= 1:
                     traceback.print_exc(file=sys.stderr)
+                locked = _store_locked(exc)
+                if locked is not None:  # while MLflow opened the store, outside the commands' own handling
+                    _fail(name, str(locked), locked.exit_code, opts, notes)
                 _fail(
                     name,
                     f"unexpected failure: {type(exc).__name__}: {exc}. This is a bug in anticipate; "
@@ -267,11 +271,36 @@ def command_body(
                 )
             else:
                 with sigterm_ignored():  # published: the result is printed whatever comes now
-                    emit(result, as_json=bool(opts.get("as_json")), said=notes)
+                    try:
+                        emit(result, as_json=bool(opts.get("as_json")), said=notes)
+                    except OSError as exc:
+                        _unprinted(name, result, exc)
 
         return wrapper
 
     return decorate
+
+
+def _store_locked(exc: Exception) -> AnticipateError | None:
+    """LockHeld (exit 75) when ``exc`` is an SQLite store another process kept locked (MLflow raises it while
+    it opens the store, before a command's own tracking calls), naming the store MLflow was opening."""
+    from anticipate.tracking.errors import store_locked
+
+    mlflow = sys.modules.get("mlflow")
+    uri = mlflow.get_tracking_uri() if mlflow is not None else "(the tracking store)"
+    return store_locked(exc, uri, "anticipate opened it")
+
+
+def _unprinted(name: str, result: Any, exc: OSError) -> None:
+    """Exit :data:`EXIT_UNPRINTED` (74) when the result of a finished command could not be printed (stdout on
+    a full disk, a closed pipe): said on stderr, if stderr can still be written, with what was published."""
+    outputs = ", ".join(f"{v} ({k})" for k, v in (getattr(result, "outputs", None) or {}).items())
+    done = f"it finished and published {outputs}" if outputs else "it finished"
+    with contextlib.suppress(OSError, ValueError):
+        why = exc.strerror or exc
+        click.echo(f"anticipate {name}: error: its result could not be printed on stdout ({why}); {done}; "
+                   "make room where stdout goes (or redirect it elsewhere) before the next run", err=True)
+    sys.exit(EXIT_UNPRINTED)
 
 
 def _fail(name: str, message: str, code: int, opts: dict[str, Any], said: list[str],

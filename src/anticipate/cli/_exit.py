@@ -21,6 +21,10 @@ import sys
 import threading
 from collections.abc import Callable
 
+#: Exit status when output could not be written to stdout (``EX_IOERR`` of sysexits.h): a full disk
+#: under a cron redirect, a closed pipe.
+EXIT_UNPRINTED = 74
+
 
 def exit_code(code: object) -> int:
     """The process exit status of ``SystemExit(code)``: None 0, an int itself, anything else 1 (printed
@@ -51,7 +55,9 @@ def run(
 
     With another non-daemon thread alive the ``SystemExit`` is raised again (the interpreter's exit,
     which waits for the thread). A ``KeyboardInterrupt`` or other exception outside the command's
-    own handling propagates unchanged (the interpreter prints and exits as usual).
+    own handling propagates unchanged (the interpreter prints and exits as usual), except an
+    :class:`OSError` of Click's own printing (``--help`` to a full disk): one line on stderr, exit
+    :data:`EXIT_UNPRINTED`.
     """
     try:
         main()
@@ -60,6 +66,10 @@ def run(
         if _others_running():
             raise
         code = exc.code
+    except OSError as exc:  # Click's own printing (--help, a usage error) to a stdout that takes nothing
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"anticipate: error: could not write to stdout ({exc.strerror or exc})\n")
+        code = EXIT_UNPRINTED
     handlers()
     status = exit_code(code)
     for stream in (sys.stdout, sys.stderr):

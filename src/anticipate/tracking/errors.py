@@ -94,6 +94,18 @@ def retry_on_store_race(fn: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
+def store_locked(exc: BaseException, uri: str, what: str) -> LockHeld | None:
+    """LockHeld (exit 75: try again later) when an SQLite store stayed locked by another process anywhere in
+    ``exc``'s cause chain while ``what``; None for any other error."""
+    if not any(SQLITE_LOCKED in str(e) for e in _chain(exc)):
+        return None
+    return LockHeld(
+        f"the MLflow store {uri} stayed locked by another process while {what} (another command, an "
+        "'mlflow ui' or a notebook writing to it, past MLflow's wait); nothing was published as if it had "
+        "succeeded; run again when that process is done, or give this one its own store (--tracking-uri)"
+    )
+
+
 @contextlib.contextmanager
 def service_errors(uri: str, what: str) -> Iterator[None]:
     """Turn a lost server during ``what`` into ServiceUnavailable (exit 3) naming ``uri``, and a ``sqlite:``
@@ -111,13 +123,9 @@ def service_errors(uri: str, what: str) -> Iterator[None]:
     except ServiceUnavailable:
         raise
     except Exception as exc:
-        if any(SQLITE_LOCKED in str(e) for e in _chain(exc)):
-            raise LockHeld(
-                f"the MLflow store {uri} stayed locked by another process while {what} (another command, "
-                "an 'mlflow ui' or a notebook writing to it, past MLflow's wait); nothing was published as "
-                "if it had succeeded; run again when that process is done, or give this one its own store "
-                "(--tracking-uri)"
-            ) from None
+        locked = store_locked(exc, uri, what)
+        if locked is not None:
+            raise locked from None
         if is_connection_failure(exc):
             raise ServiceUnavailable(
                 f"lost the MLflow tracking server at {uri} while {what} ({type(exc).__name__}); "

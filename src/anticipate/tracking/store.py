@@ -122,6 +122,11 @@ def _check_scheme(uri: str, where: str) -> None:
                              f"{scheme}://127.0.0.1:5000")
         return
     if scheme.split("+")[0] in DB_SCHEMES:
+        if scheme.startswith("sqlite+"):  # audit31: the store checks read sqlite:/// only ('sqlite+pysqlite:///'
+            raise UsageError(  # ':memory:' trained a model that vanished with the process)
+                f"{head} names an SQLite driver: anticipate's local store is written sqlite:///PATH "
+                "(Python's own sqlite3, the driver SQLAlchemy picks by default), so that it can check the "
+                f"file before a run; use sqlite:///mlflow.db or {_ABS_FIX}")
         if scheme == "sqlite" and not uri.startswith("sqlite:///"):
             raise UsageError(f"{head} is not an SQLite file URI: use sqlite:///mlflow.db (three slashes, "
                              f"relative to the current directory) or {_ABS_FIX}")
