@@ -232,6 +232,28 @@ def test_commands_that_read_a_history_with_detached_lines_say_so(trained_world: 
     assert quiet.returncode == 0 and "lies before" not in quiet.stdout + quiet.stderr
 
 
+@pytest.mark.slow
+def test_features_and_predict_say_the_last_day_looks_partial_as_forecast_does(trained_world: TrainedWorld,
+                                                                              tmp_path: Path) -> None:
+    """audit31 B: two lines on the day after the data (00:10, 00:20, an export taken just after midnight):
+    forecast and evaluate said the last day looked partial, features and predict said nothing."""
+    world = trained_world.copy(tmp_path / "world")
+    orders = pd.read_parquet(world.data / "orders.parquet")
+    late = orders.iloc[-2:].assign(order_ts=pd.to_datetime(["2024-08-28 00:10", "2024-08-28 00:20"]),
+                                   order_id=["LATE1", "LATE2"])
+    pd.concat([orders, late], ignore_index=True).astype(orders.dtypes.to_dict()).to_parquet(
+        world.data / "orders.parquet", index=False)
+    said = "the orders' last day, 2024-08-28 (a Wednesday), holds 2 lines"
+    for args in (["features", "--out", str(tmp_path / "f.parquet")],
+                 ["predict", "--out", str(tmp_path / "p.parquet")],
+                 ["forecast", "--out", str(tmp_path / "fc.parquet")]):
+        done = run_cli(*world.args("--json", *args), cwd=tmp_path)
+        assert done.returncode == 0, (args[0], done.stderr[-2000:])
+        warned = [w for w in json.loads(done.stdout)["warnings"] if w.startswith(said)]
+        assert len(warned) == 1 and "looks like a partial export" in warned[0], (args[0], done.stdout[-2000:])
+        assert said in done.stderr, args[0]
+
+
 # --------------------------------------------------------------------------- cutoffs among detached lines
 def _first_day_reference(ts: pd.Series) -> pd.Timestamp:
     """Plain Python: the first day of the first stretch (days <= 28 apart) spanning 28 days or more, else
