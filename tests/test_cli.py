@@ -91,6 +91,17 @@ def test_reading_runs_from_a_store_in_a_missing_directory_is_a_usage_error(tmp_p
     assert said is not None and said.startswith(f"there was no MLflow store at {tmp_path / 'm.db'}")
 
 
+def test_reading_runs_from_an_in_memory_store_says_it_vanishes_with_the_process(tmp_path: Path) -> None:
+    """audit31 C: ``sqlite:///:memory:`` was said to be "no MLflow store at :memory:, so an empty one was
+    created there", as if a file had been made that a later command could read."""
+    result = CliRunner().invoke(main, ["--tracking-uri", "sqlite:///:memory:", "runs", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    [said] = json.loads(result.stdout)["warnings"]
+    assert said.startswith("the tracking URI sqlite:///:memory: is an in-memory store: it is created empty "
+                           "for this command and vanishes when the command ends")
+    assert "was created there" not in result.output
+
+
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("tim:\n  horizon_days: 7\n")

@@ -94,3 +94,34 @@ def test_every_child_run_records_the_data_digest(sweep: Any) -> None:
         assert run.data.tags[tags.TAG_DIGEST] == digest, run.data.tags.get("mlflow.runName")
         [dataset] = run.inputs.dataset_inputs
         assert dataset.dataset.digest == digest[:36]
+
+
+def test_a_sweep_over_a_whole_section_is_checked_as_the_dotted_keys_it_sets(
+    sweep: Any, tmp_path: Path
+) -> None:
+    """audit31 A: a sweep key that is a whole section (``time: [{horizon_days: 3}, {horizon_days: 14}]``, or
+    a random space over ``model: [{item_level: sku}, {item_level: category}]``) named a best child across
+    tasks (exit 0, best_run_id set, no_best_reason null): only dotted keys were matched against the task
+    keys. Its values' leaves are the keys it varies, and they are checked as dotted keys are."""
+    from anticipate.errors import ConfigError
+    from anticipate.pipelines.experiment import load_spec
+    from anticipate.sweep import varied_keys
+
+    result, _ = sweep("time", "{time: [{horizon_days: 3, lookback_days: 365}, {horizon_days: 14}]}")
+    doc = result.to_json()
+    assert "<- best" not in result.text and doc["best_run_id"] is None
+    assert doc["no_best_reason"].startswith("no best child: the sweep varies time.horizon_days, "
+                                            "time.lookback_days, which decides")
+    spec = tmp_path / "random.yaml"
+    spec.write_text("name: r\nmetric: auc\nrandom: {trials: 2, seed: 1, space: "
+                    "{model: [{item_level: sku}, {item_level: category}]}}\n")
+    assert varied_keys(load_spec(spec)) == ["model.item_level"]
+    named, _ = sweep("leaves", "{model: [{classifier: {num_leaves: 7}}, {classifier: {num_leaves: 63}}]}")
+    assert named.text.count("<- best") == 1 and named.to_json()["no_best_reason"] is None
+    for section, key in (("model", "registered_name"), ("forecast", "dispersion")):
+        spec.write_text(f"name: s\ngrid:\n  {section}: [{{{key}: x}}]\n")
+        with pytest.raises(ConfigError, match=rf"key 'grid.{section}' \(it sets {section}.{key}\): .* never "
+                                               rf"read {section}.{key}"):
+            load_spec(spec)
+    with pytest.raises(ConfigError, match=r"model\.item_levl"):  # an unknown key, as model.item_levl is
+        sweep("typo", "{model: [{item_levl: sku}]}")

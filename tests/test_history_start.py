@@ -232,30 +232,54 @@ def test_commands_that_read_a_history_with_detached_lines_say_so(trained_world: 
     assert quiet.returncode == 0 and "lies before" not in quiet.stdout + quiet.stderr
 
 
+@pytest.mark.slow
+def test_features_and_predict_say_the_last_day_looks_partial_as_forecast_does(trained_world: TrainedWorld,
+                                                                              tmp_path: Path) -> None:
+    """audit31 B: two lines on the day after the data (00:10, 00:20, an export taken just after midnight):
+    forecast and evaluate said the last day looked partial, features and predict said nothing."""
+    world = trained_world.copy(tmp_path / "world")
+    orders = pd.read_parquet(world.data / "orders.parquet")
+    late = orders.iloc[-2:].assign(order_ts=pd.to_datetime(["2024-08-28 00:10", "2024-08-28 00:20"]),
+                                   order_id=["LATE1", "LATE2"])
+    pd.concat([orders, late], ignore_index=True).astype(orders.dtypes.to_dict()).to_parquet(
+        world.data / "orders.parquet", index=False)
+    said = "the orders' last day, 2024-08-28 (a Wednesday), holds 2 lines"
+    for args in (["features", "--out", str(tmp_path / "f.parquet")],
+                 ["predict", "--out", str(tmp_path / "p.parquet")],
+                 ["forecast", "--out", str(tmp_path / "fc.parquet")]):
+        done = run_cli(*world.args("--json", *args), cwd=tmp_path)
+        assert done.returncode == 0, (args[0], done.stderr[-2000:])
+        warned = [w for w in json.loads(done.stdout)["warnings"] if w.startswith(said)]
+        assert len(warned) == 1 and "looks like a partial export" in warned[0], (args[0], done.stdout[-2000:])
+        assert said in done.stderr, args[0]
+
+
 # --------------------------------------------------------------------------- cutoffs among detached lines
 def _first_day_reference(ts: pd.Series) -> pd.Timestamp:
-    """Plain Python: the first day of the first stretch (days <= 28 apart) spanning 28 days or more, else
-    the first line's day."""
+    """Plain Python: the first day of the first stretch (days <= 28 apart) spanning 28 days or more with
+    lines on 14 days or more, else the first line's day."""
     days = sorted({t.normalize() for t in ts})
-    stretches = [[days[0], days[0]]]
+    stretches = [[days[0], days[0], 1]]
     for day in days[1:]:
         if (day - stretches[-1][1]).days > dates.DETACHING_GAP_DAYS:
-            stretches.append([day, day])
+            stretches.append([day, day, 1])
         else:
-            stretches[-1][1] = day
-    return next((a for a, b in stretches if (b - a).days >= dates.DETACHING_GAP_DAYS), days[0])
+            stretches[-1][1:] = [day, stretches[-1][2] + 1]
+    return next((a for a, b, n in stretches
+                 if (b - a).days >= dates.DETACHING_GAP_DAYS and n >= dates.HISTORY_MIN_DAYS), days[0])
 
 
 def test_the_history_first_day_agrees_with_its_reference() -> None:
     """:func:`dates.history_first_day` (a sort-free pass over calendar days) against the plain rule."""
     rng = np.random.default_rng(5)
     for _ in range(300):
-        days = np.sort(rng.choice(300, rng.integers(1, 40), replace=False))
+        days = np.sort(rng.choice(300, rng.integers(1, 80), replace=False))
         seconds = days * 86400 + rng.integers(0, 86400, len(days))
         ts = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"))
         assert dates.history_first_day(ts) == _first_day_reference(ts), days
     utc = pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-30 00:30", "2024-02-20 00:00",
-                                       "2024-03-10 00:00"]).tz_localize("UTC"))
+                                       "2024-03-10 00:00", *pd.date_range("2024-02-21", periods=14)]
+                                      ).tz_localize("UTC"))  # the second stretch: lines on 17 days
     assert dates.history_first_day(utc.dt.tz_convert("Asia/Tokyo")) == pd.Timestamp("2024-01-30")
 
 
@@ -275,6 +299,35 @@ def test_a_closure_after_months_of_orders_leaves_the_cutoffs_before_it_valid(clo
     assert dates.check_cutoff(pd.Timestamp("2024-07-01"), ts, 7, "labelled", command="evaluate")
     monthly = pd.Series(pd.date_range("2024-01-01", "2025-02-01", freq="MS"))  # a log billed once a month
     assert dates.history_first_day(monthly) == pd.Timestamp("2024-01-01")
+
+
+def test_a_sparse_first_stretch_is_no_history_and_a_cutoff_in_a_long_gap_is_warned_of() -> None:
+    """audit31 B: three lines on 2023-03-01, 03-20 and 04-05 (19 and 16 days apart, a stretch spanning 35
+    days) ahead of 2024's orders made 2023-09-01 a valid cutoff: features exit 0 with '3 candidate pairs',
+    forecast '0 units expected', no word. A stretch needs lines on 14 days to be history; a cutoff in a gap
+    of 28 days or more without a line is warned of, naming the last line before it and the gap."""
+    stray = pd.Series(pd.to_datetime(["2023-03-01 10:00", "2023-03-20 10:00", "2023-04-05 10:00"]))
+    daily = pd.Series(pd.date_range("2024-01-01", "2024-06-30", freq="D") + pd.Timedelta(hours=9))
+    ts = pd.concat([stray, daily], ignore_index=True)
+    assert dates.history_first_day(ts) == pd.Timestamp("2024-01-01")
+    with pytest.raises(dates.CutoffError) as err:
+        dates.check_cutoff(pd.Timestamp("2023-09-01"), ts, 7, "production", command="features")
+    assert "(2024-01-02 to 2024-07-01" in str(err.value)
+    assert "3 order lines, from 2023-03-01 to 2023-04-05, lie before 270 days" in str(err.value)
+    assert "or lines on fewer than 14 days" in str(err.value)
+    fourteen = pd.Series(pd.date_range("2023-03-01", periods=14, freq="3D") + pd.Timedelta(hours=9))
+    assert dates.history_first_day(pd.concat([fourteen, daily])) == pd.Timestamp("2023-03-01")  # history
+    closed = daily[(daily < "2024-03-01") | (daily >= "2024-04-05")]  # a 5-week closure, March
+    [said] = dates.detached_warnings(closed, pd.Timestamp("2024-03-15"))
+    assert said == (
+        "the cutoff 2024-03-15 falls in a gap of 35 days without a single order line (2024-03-01 to "
+        "2024-04-04): the last line before it is on 2024-02-29, 14 days earlier, so its features read those "
+        "days as a customer base that stopped buying and its new demand as none; a closure, an export that "
+        "missed those days or stray lines ahead of the history do this: check the orders around it, or pick "
+        "a cutoff outside the gap")
+    assert dates.check_cutoff(pd.Timestamp("2024-03-15"), closed, 7, "production", command="forecast")
+    assert dates.detached_warnings(closed, pd.Timestamp("2024-02-20")) == []  # before the closure: quiet
+    assert dates.detached_warnings(daily, dates.data_end(daily)) == []  # the production cutoff: quiet
 
 
 def test_a_cutoff_among_detached_lines_is_refused_naming_them() -> None:

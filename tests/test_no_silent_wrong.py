@@ -511,6 +511,44 @@ def test_a_date_early_in_the_data_is_refused_as_too_early_not_as_a_short_history
     assert "--append" not in str(refused.value)
 
 
+@pytest.mark.slow
+def test_a_forecast_at_a_cutoff_early_in_the_data_is_refused_as_allocate_refuses_that_date(
+    world: Path, tmp_path: Path
+) -> None:
+    """audit31 A: forecast --cutoff 2024-01-02 on orders from 2024-01-01 gave exit 0 and a fraction of the
+    units (one day's new demand averaged as a horizon), warning that the history held '1 horizon(s) of 7
+    days'; allocate refused the same date with its history gate, which forecast now goes through."""
+    out = tmp_path / "fc.parquet"
+    done = run_cli("--data", "data", "--config", "small.yaml", "--json", "forecast", "--model", "@production",
+                   "--cutoff", "2024-01-02", "--out", str(out), cwd=world)
+    assert done.returncode == 2, done.stderr[-2000:]
+    error = _one_json(done.stdout)["error"]
+    assert error.startswith(f"the forecast was not written ({out} is left as it was): the orders begin on "
+                            "2024-01-01, 1 days before 2024-01-02: less than one horizon (7 days), so new "
+                            "demand"), error
+    assert "pass a --cutoff from 2024-01-08 on (the orders run 2024-01-01 to 2024-08-27)" in error
+    assert not out.exists()
+
+
+def test_a_backtest_cutoff_early_in_the_data_is_refused_and_no_warning_claims_a_horizon() -> None:
+    """audit31 A: a backtest of a --model (trained on other data) at a cutoff a day into the history would
+    average that day as a horizon of new demand; capped_windows said the history held '1 horizon(s)'."""
+    from anticipate.backtest.cutoffs import check_new_demand_history
+    from anticipate.demand.history_gate import HistoryRefused
+    from anticipate.demand.new_demand import capped_windows
+
+    orders = pd.Series(pd.date_range("2024-01-01", "2024-06-30", freq="D"))
+    early = (r"^the backtest was not run: cutoff 2024-01-03: the orders begin on 2024-01-01, 2 days before "
+             r"2024-01-03.*backtest cutoffs from 2024-01-08 on")
+    with pytest.raises(HistoryRefused, match=early):
+        check_new_demand_history([pd.Timestamp("2024-01-03"), pd.Timestamp("2024-03-01")], orders, 7)
+    check_new_demand_history([pd.Timestamp("2024-01-08")], orders, 7)  # one horizon before it: fine
+    start = dates.history_start(orders, pd.Timestamp("2024-01-03"))
+    held, said = capped_windows(start, pd.Timestamp("2024-01-03"), horizon_days=7, windows=4,
+                                key="forecast.new_demand_windows", what="new demand")
+    assert held == 1 and said is not None and "holds 2 day(s), less than one horizon of 7 days" in said
+
+
 def test_a_date_months_before_the_data_end_is_planned_with_a_warning() -> None:
     """A crontab's year typed wrong or a forgotten manual re-run planned a past night in silence."""
     from anticipate.demand.inputs import check_staleness

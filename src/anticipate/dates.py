@@ -6,13 +6,14 @@ A cutoff is a midnight. Features see ``order_ts < t``; labels ``t <= order_ts < 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from anticipate.errors import CutoffError, UsageError
+from anticipate.future_dates import ZONE_AHEAD_HOURS, future_cutoff_warnings  # noqa: F401 (dates.*)
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -111,56 +112,6 @@ def partial_day_warnings(order_ts: pd.Series, *, until: pd.Timestamp | None = No
     return [said] if said else []
 
 
-#: The most any time zone is ahead of UTC (UTC+14): a local date is at most this many hours before its
-#: UTC midnight, so a cutoff further ahead is a date in the future, not a local clock's.
-ZONE_AHEAD_HOURS = 14.0
-
-
-def _far_future(cutoff: pd.Timestamp, at: pd.Timestamp, name: str, order_ts: pd.Series | None) -> str:
-    """The :func:`future_cutoff_warnings` text for a cutoff more than :data:`ZONE_AHEAD_HOURS` ahead."""
-    before = None if order_ts is None else order_ts[order_ts < cutoff]
-    last = None if before is None or before.empty else pd.Timestamp(before.max()).normalize()
-    days = (cutoff - at) / pd.Timedelta(days=1)
-    ends = (f"the orders end on {fmt(last)}, so the {(cutoff - last).days - 1:,} days from "
-            f"{fmt(last + pd.Timedelta(days=1))} to {fmt(cutoff - pd.Timedelta(days=1))} count as days "
-            "without any order" if last is not None and (cutoff - last).days > 1
-            else "the days before it up to now are all the orders hold")
-    return (
-        f"{name} {fmt(cutoff)} is {days:.1f} days ahead (it is {at:%Y-%m-%d %H:%M} UTC now), more than "
-        f"any time zone is ahead of UTC, so it is a future date, not a local clock's: a what-if plan; "
-        f"{ends} (recency and window counts read them so). For tonight's plan use `date -u +%F`"
-    )
-
-
-def future_cutoff_warnings(
-    cutoff: pd.Timestamp, *, now: float, name: str = "--date", order_ts: pd.Series | None = None
-) -> list[str]:
-    """A warning when ``cutoff`` (a naive UTC midnight) is later than ``now`` (seconds since the epoch, the
-    command's start): the day before it has not ended in UTC, so its orders may be incomplete, and
-    :func:`partial_last_day`, which compares the day with the same weekdays before it, may see nothing
-    amiss hours before its end. A local date in a zone ahead of UTC (``date +%F`` in Tokyo at 02:15, still
-    17:15 UTC the day before) does this; a plan for a future date is a legitimate what-if, so it warns.
-
-    ``order_ts`` (naive UTC, as the orders hold it): when given and it holds no line on that day, the
-    warning says so plainly instead of "may be incomplete" (the day is missing, not cut short).
-    """
-    at = pd.Timestamp(now, unit="s")  # naive UTC, as order_ts
-    if cutoff <= at:
-        return []
-    hours = (cutoff - at) / pd.Timedelta(hours=1)
-    if hours > ZONE_AHEAD_HOURS:
-        return [_far_future(cutoff, at, name, order_ts)]
-    day = cutoff - pd.Timedelta(days=1)
-    empty = order_ts is not None and not ((order_ts >= day) & (order_ts < cutoff)).any()
-    state = (f"the orders hold no order line on {fmt(day)}, which" if empty
-             else f"the orders of {fmt(day)} may be incomplete, as that day")
-    return [
-        f"{name} {fmt(cutoff)} starts in {hours:.1f} h UTC (it is {at:%Y-%m-%d %H:%M} UTC now): {state} "
-        "has not ended in UTC (order times are UTC); a date taken from a local clock ahead of UTC does this: "
-        "in cron use `date -u +%F`"
-    ]
-
-
 def data_start(order_ts: pd.Series) -> pd.Timestamp:
     """Midnight of the first order's date."""
     return pd.Timestamp(order_ts.min()).normalize()
@@ -217,11 +168,16 @@ class HistoryStart:
     detached: int = 0
     detached_first: pd.Timestamp | None = None
     detached_last: pd.Timestamp | None = None
+    #: the last line before the cutoff and the first at or after it (None when there is none)
+    last: pd.Timestamp | None = field(default=None, compare=False)
+    after: pd.Timestamp | None = field(default=None, compare=False)
 
     def warnings(self) -> list[str]:
-        """The warning a command that reads this history adds when lines are detached (empty otherwise)."""
+        """The warnings a command that reads this history adds: the cutoff inside a gap of
+        :data:`DETACHING_GAP_DAYS` days or more without a line (:meth:`gap_warnings`), lines detached."""
+        gap = self.gap_warnings()
         if not self.detached or self.cutoff is None or self.first is None or self.detached_last is None:
-            return []
+            return gap
         first, last = self.first.normalize(), self.detached_last.normalize()
         return [
             f"{_lines_before(self)} days without a single "
@@ -230,7 +186,27 @@ class HistoryStart:
             f"index, the season features' year-ago windows and the year-ago training windows count from "
             f"there (those lines still count as their customers' orders). A mistyped year, a test order or "
             f"an old file ingested by mistake does this, and so does a closure of {DETACHING_GAP_DAYS} days "
-            f"or more: check the order_ts of those lines, and correct or remove them"
+            f"or more: check the order_ts of those lines, and correct or remove them",
+            *gap,
+        ]
+
+    def gap_warnings(self) -> list[str]:
+        """A warning when the cutoff falls inside a run of :data:`DETACHING_GAP_DAYS` days or more without
+        a line, with lines on both sides (audit31: three stray lines months ahead of the history, a cutoff
+        among them: '3 candidate pairs', '0 units expected', no word); a closure does it too."""
+        if self.cutoff is None or self.last is None or self.after is None:
+            return []
+        last, after = self.last.normalize(), self.after.normalize()
+        empty = (after - last).days - 1
+        if empty < DETACHING_GAP_DAYS:
+            return []
+        return [
+            f"the cutoff {fmt(self.cutoff)} falls in a gap of {empty:,} days without a single order line "
+            f"({fmt(last + pd.Timedelta(days=1))} to {fmt(after - pd.Timedelta(days=1))}): the last line "
+            f"before it is on {fmt(last)}, {(self.cutoff - last).days - 1:,} days earlier, so its features "
+            f"read those days as a customer base that stopped buying and its new demand as none; a closure, "
+            f"an export that missed those days or stray lines ahead of the history do this: check the orders "
+            f"around it, or pick a cutoff outside the gap"
         ]
 
 
@@ -258,26 +234,39 @@ def history_start(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> Hi
             return HistoryStart(None, None)
         cutoff = data_end(naive)
     cutoff = pd.Timestamp(cutoff)
-    ts = naive.to_numpy().astype("datetime64[ns]", copy=False)
-    ts = ts[ts < cutoff.to_datetime64()]
+    every = naive.to_numpy().astype("datetime64[ns]", copy=False)
+    before = every < cutoff.to_datetime64()
+    ts = every[before]
+    after = pd.Timestamp(every[~before].min()) if len(ts) < len(every) else None  # none at the data's end
     if len(ts) == 0:
-        return HistoryStart(cutoff, None)
+        return HistoryStart(cutoff, None, after=after)
     day = line_days((cutoff.to_datetime64() - ts) / np.timedelta64(1, "D"))
     start = attached_day(np.bincount(day))
     old = ts[day > start]
     first = pd.Timestamp(ts[day == start].min())
+    last = pd.Timestamp(ts.max())
+    ends = {"last": last, "after": after}
     if len(old) == 0:
-        return HistoryStart(cutoff, first)
-    return HistoryStart(cutoff, first, len(old), pd.Timestamp(old.min()), pd.Timestamp(old.max()))
+        return HistoryStart(cutoff, first, **ends)
+    return HistoryStart(cutoff, first, len(old), pd.Timestamp(old.min()), pd.Timestamp(old.max()), **ends)
+
+
+#: Days with an order line a stretch of lines before a long gap needs to count as history
+#: (:func:`history_first_day`): two weeks' worth. Three stray lines 19 and 16 days apart spanned 35 days,
+#: so a cutoff among them was valid (audit31: '3 candidate pairs', '0 units expected', exit 0). A shop's
+#: months before a closure hold far more; a whole history never lost its first day by it (its stretch
+#: is all of it, however sparse, once it has 14 days with a line).
+HISTORY_MIN_DAYS = 14
 
 
 def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
     """Midnight of the first day a valid cutoff may read from: the first day of the first stretch of lines
     (lines less than :data:`DETACHING_GAP_DAYS` + 1 days apart) that spans :data:`DETACHING_GAP_DAYS` days
-    or more. A shorter stretch before a long gap (a mistyped year, test orders, an old file) is not history
-    a cutoff may stand in; a shop's months before a closure are (audit30: a 5-week summer closure made
-    every cutoff before it invalid). When no stretch is that long (a log billed once a month), the first
-    line's day (:func:`data_start`). One sort-free pass over calendar days (0.1 s / 10M lines)."""
+    or more, with lines on :data:`HISTORY_MIN_DAYS` days or more. A shorter or sparser stretch before a
+    long gap (a mistyped year, test orders, an old file) is not history a cutoff may stand in; a shop's
+    months before a closure are (audit30: a 5-week summer closure made every cutoff before it invalid).
+    When no stretch is that long (a log billed once a month), the first line's day (:func:`data_start`).
+    One sort-free pass over calendar days (0.1 s / 10M lines)."""
     stamps = naive_utc(order_ts).to_numpy()
     per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(stamps.dtype)[0]))
     day = stamps.view(np.int64) // per_day  # days since 1970, floored: astype("datetime64[D]") took 10x
@@ -286,8 +275,9 @@ def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
     low = int(day.min())
     days = np.flatnonzero(np.bincount(day - low)) + low
     split = np.flatnonzero(np.diff(days) > DETACHING_GAP_DAYS)
-    starts, ends = days[np.r_[0, split + 1]], days[np.r_[split, len(days) - 1]]
-    long = np.flatnonzero(ends - starts >= DETACHING_GAP_DAYS)
+    first, end = np.r_[0, split + 1], np.r_[split, len(days) - 1]  # each stretch's first and last day's index
+    starts, ends = days[first], days[end]
+    long = np.flatnonzero((ends - starts >= DETACHING_GAP_DAYS) & (end - first + 1 >= HISTORY_MIN_DAYS))
     return pd.Timestamp(np.datetime64(int(starts[long[0]] if len(long) else starts[0]), "D"))
 
 
@@ -306,9 +296,9 @@ def detached_note(order_ts: pd.Series) -> str:
         return ""
     return (f"the history starts on {fmt(start.first)}: {_lines_before(start)} days without a single order, "
             f"detached from it, so a cutoff among them would read those lines alone (a mistyped year, a test "
-            f"order, an old file ingested by mistake: less than {DETACHING_GAP_DAYS} days of lines before a "
-            f"gap of {DETACHING_GAP_DAYS} days or more): check the order_ts of those lines, and correct or "
-            f"remove them")
+            f"order, an old file ingested by mistake: less than {DETACHING_GAP_DAYS} days of lines, or lines "
+            f"on fewer than {HISTORY_MIN_DAYS} days, before a gap of {DETACHING_GAP_DAYS} days or more): "
+            f"check the order_ts of those lines, and correct or remove them")
 
 
 def detached_warnings(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> list[str]:

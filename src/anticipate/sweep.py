@@ -74,17 +74,42 @@ UNSWEPT_KEYS = ("model.registered_name",)
 
 
 def _check_keys(spec: ExperimentSpec, path: Path) -> None:
-    """ConfigError (exit 2) naming the first grid / random key a child does not read."""
+    """ConfigError (exit 2) naming the first grid / random key a child does not read; a key whose values
+    are sections (``model: [{item_level: sku}]``) is checked as the dotted keys they set
+    (:func:`varied_keys`)."""
     where = "grid" if spec.grid is not None else "random.space"
-    for key in list(spec.grid or {}) + list(spec.random.space if spec.random else {}):
+    for given, key in _dotted_keys(spec):
         if key.split(".", 1)[0] not in SWEEP_SECTIONS or key in UNSWEPT_KEYS:
+            sets = f" (it sets {key})" if given != key else ""
             raise ConfigError(
-                f"experiment file {path}: key '{where}.{key}': a sweep's children train and evaluate on the "
-                f"command's --data with the model settings, and never read {key}, so its children would "
-                f"differ only in name; vary keys under {', '.join(s + '.' for s in SWEEP_SECTIONS)} "
+                f"experiment file {path}: key '{where}.{given}'{sets}: a sweep's children train and evaluate "
+                f"on the command's --data with the model settings, and never read {key}, so its children "
+                f"would differ only in name; vary keys under {', '.join(s + '.' for s in SWEEP_SECTIONS)} "
                 f"(not {', '.join(UNSWEPT_KEYS)}), and run one sweep per data directory (--data) or "
                 "compare backtests for economics, network and forecast settings"
             )
+
+
+def _dotted_keys(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """``(key as given, dotted key it sets)`` for every grid / random key, in file order: a key whose
+    values are mappings (a section, ``time: [{horizon_days: 3}]``) sets the dotted keys of their leaves,
+    ``time.horizon_days`` (a bare section key passed the checks and named a best child across tasks)."""
+    given = spec.grid or (spec.random.space if spec.random else {})
+    out: list[tuple[str, str]] = []
+    for key, values in given.items():
+        choices = values if isinstance(values, list) else [values]
+        if spec.random is not None and isinstance(values, dict) and {"low", "high"} <= set(values):
+            choices = []  # a range of numbers: the key itself
+        leaves = [leaf for value in choices for leaf in _leaves(key, value)] or [key]
+        out += [(key, leaf) for leaf in dict.fromkeys(leaves)]
+    return out
+
+
+def _leaves(prefix: str, value: Any) -> list[str]:
+    """The dotted keys ``value`` sets under ``prefix``: itself unless it is a (non-empty) mapping."""
+    if not isinstance(value, dict) or not value:
+        return [prefix]
+    return [leaf for k, v in value.items() for leaf in _leaves(f"{prefix}.{k}", v)]
 
 
 #: The metrics a child's train (``val.NAME``) and evaluate (``NAME``) both record: what a sweep can pick on.
@@ -150,8 +175,9 @@ def _draw(rng: np.random.Generator, key: str, space: Any) -> Any:
 
 
 def varied_keys(spec: ExperimentSpec) -> list[str]:
-    """The config keys the sweep varies: its grid's, or its random space's (dotted, in file order)."""
-    return list(spec.grid or {}) + list(spec.random.space if spec.random else {})
+    """The config keys the sweep varies: its grid's, or its random space's (dotted, in file order; a key
+    whose values are sections counts as the dotted keys they set, :func:`_dotted_keys`)."""
+    return list(dict.fromkeys(key for _, key in _dotted_keys(spec)))
 
 
 def child_key(overrides: dict[str, Any]) -> str:

@@ -79,3 +79,15 @@ def check_trainable(cutoffs: list[pd.Timestamp], order_ts: pd.Series, horizon_da
         f"cutoff {dates.fmt(cutoffs[0])} leaves no room for {need} before it (the backtest trains a model at "
         f"each cutoff on the history before it); {where}; or pass --model to backtest a trained model"
     )
+
+
+def check_new_demand_history(cutoffs: list[pd.Timestamp], order_ts: pd.Series, horizon_days: int) -> None:
+    """Exit 2 naming the first cutoff with less than one horizon of orders before it: its new demand and
+    naive plan average past horizons (allocate's and forecast's gate 0,
+    :func:`~anticipate.demand.history_gate.history_refusal`)."""
+    from anticipate.demand.history_gate import require_history
+
+    early = dates.history_first_day(order_ts) + pd.Timedelta(days=horizon_days)
+    for cutoff in [c for c in cutoffs if c < early][:1]:
+        require_history(order_ts, cutoff, horizon_days, 1, "backtest",
+                        f"the backtest was not run: cutoff {dates.fmt(cutoff)}")

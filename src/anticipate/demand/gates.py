@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from anticipate import dates
+from anticipate.demand.history_gate import history_refusal, recent_window
 from anticipate.demand.idle import examples as _examples
 from anticipate.demand.idle import idle_warehouse_warnings
 from anticipate.demand.idle import span as _span
@@ -82,21 +83,6 @@ class RecentDemand:
 RECENT_COLUMNS = ["order_ts", "quantity", "region"]
 
 
-def recent_window(
-    order_ts: pd.Series, date: pd.Timestamp, *, horizon_days: int, windows: int
-) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """``[start, end)``: the ``windows`` horizons (days) before ``date``, clipped to the orders' dates (from
-    the history's first day, :func:`anticipate.dates.history_first_day`: not from a detached line's).
-
-    ``order_ts``: every order line's time. None when less than one horizon of orders lies before ``date``.
-    """
-    if order_ts.empty:
-        return None
-    end = min(date, dates.data_end(order_ts))
-    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.history_first_day(order_ts))
-    return (start, end) if (end - start).days >= horizon_days else None
-
-
 def recent_demand(
     orders: pd.DataFrame,
     region_map: pd.DataFrame,
@@ -142,32 +128,11 @@ def check_history(
     window: tuple[pd.Timestamp, pd.Timestamp] | None, order_ts: pd.Series, date: pd.Timestamp,
     horizon_days: int, target: Path,
 ) -> None:
-    """Gate 0: less than one horizon of orders before ``date`` (``window`` None) -> PlanRefused.
-
-    The message tells a date too early in the data (pick a later one) from a history too
-    short before it (ingest the whole history).
-    """
-    if window is not None:
-        return
-    if not order_ts.empty and date < dates.data_end(order_ts):
-        first, last = dates.history_first_day(order_ts), dates.data_end(order_ts) - pd.Timedelta(days=1)
-        held = (f"{(date - first).days} days before {dates.fmt(date)}: less than one horizon "
-                f"({horizon_days} days)" if date >= first
-                else f"after {dates.fmt(date)}: no history before it")
-        cause = (f"the orders begin on {dates.fmt(first)}, {held}, so the plan cannot be checked against "
-                 "recent demand")
-        note = dates.detached_note(order_ts)
-        fix = (f"plan a date from {dates.fmt(first + pd.Timedelta(days=horizon_days))} on (the orders run "
-               f"{dates.fmt(first)} to {dates.fmt(last)})" + (f"; {note}" if note else ""))
-        raise _refused(target, cause, fix)
-    held = ("the orders hold no line" if order_ts.empty else
-            f"the orders hold only {dates.fmt(dates.data_start(order_ts))} to "
-            f"{dates.fmt(dates.data_end(order_ts) - pd.Timedelta(days=1))}")
-    cause = (f"{held} before {dates.fmt(date)}: less than one horizon ({horizon_days} days), so the plan "
-             f"cannot be checked against recent demand")
-    fix = ("ingest the full order history (a nightly file goes in with ingest --append; without it, "
-           "ingest replaces the orders), then run allocate again")
-    raise _refused(target, cause, fix)
+    """Gate 0: less than one horizon of orders before ``date`` (``window`` None) -> PlanRefused
+    (:func:`history_refusal`)."""
+    said = history_refusal(window, order_ts, date, horizon_days)
+    if said is not None:
+        raise _refused(target, *said)
 
 
 def check_mapping(recent: RecentDemand | None, target: Path, data_dir: Path) -> None:

@@ -55,7 +55,9 @@ def capped_windows(start: dates.HistoryStart, cutoff: pd.Timestamp, *, horizon_d
     first = (start.first if start.first is not None else pd.Timestamp(cutoff)).normalize()
     days = (pd.Timestamp(cutoff) - first).days
     held = max(1, days // horizon_days)
-    why = f"the history before it holds {{}} horizon(s) of {horizon_days} days"
+    why = (f"the history before it holds {{}} horizon(s) of {horizon_days} days" if days >= horizon_days
+           else f"the history before it holds {days} day(s), less than one horizon of {horizon_days} days "
+                "(averaged as {} horizon)")
     if lookback_days and (days - lookback_days) // horizon_days >= 1:
         held = (days - lookback_days) // horizon_days
         why = (f"{{}} horizon(s) of {horizon_days} days lie after the history's first lookback "

@@ -17,7 +17,12 @@ import pandas as pd
 from anticipate import dates
 from anticipate.backtest import report
 from anticipate.backtest.context import Context, build_context, run_cutoff
-from anticipate.backtest.cutoffs import check_cutoffs, check_trainable, parse_cutoffs
+from anticipate.backtest.cutoffs import (
+    check_cutoffs,
+    check_new_demand_history,
+    check_trainable,
+    parse_cutoffs,
+)
 from anticipate.backtest.step import CutoffOutcome
 from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
@@ -103,7 +108,8 @@ def _model_and_checks(
     warnings += dates.detached_warnings(ds.orders["order_ts"], max(cut_list))
     if wrapper is None:
         check_trainable(cut_list, ds.orders["order_ts"], horizon)
-    else:  # the model fixes horizon, item level and features: say where the config differs, and other data
+    check_new_demand_history(cut_list, ds.orders["order_ts"], horizon)  # a --model's cutoff may be early
+    if wrapper is not None:  # the model fixes horizon, item level and features: where the config differs
         warnings += data_warnings(wrapper.meta, ds) + spec_warnings(wrapper, settings.cfg)
     return wrapper, tags.model_tags(uri, source) if wrapper else {}, horizon, warnings
 

@@ -66,7 +66,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     if not local:
         from anticipate.distributed.schedule import features_dask
 
-        warnings += dates.detached_warnings(ds.orders["order_ts"], cutoff_ts)
+        warnings += dates.history_warnings(ds.orders["order_ts"], cutoff_ts)
         table = features_dask(cfg.compute, ds, cutoff_ts, spec)
         _refuse_empty(len(table), cutoff_ts, spec)
         counts = _write_whole(table, out)
@@ -74,10 +74,10 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
         from anticipate.features.history import history
         from anticipate.features.partials import prepare_history
 
-        # the history's start (NumPy passes over the timestamps, the GIL released: 0.2-0.35 s of one core at
-        # 10 M lines) is read beside history(), whose threads keep the 2 cores only partly busy
+        # the history's start and its last day (NumPy passes over the timestamps, the GIL released: 0.2-0.35 s
+        # of one core at 10 M lines) are read beside history(), whose threads keep the 2 cores partly busy
         with ThreadPoolExecutor(max_workers=1) as side:
-            detached = side.submit(dates.detached_warnings, ds.orders["order_ts"], cutoff_ts)
+            detached = side.submit(dates.history_warnings, ds.orders["order_ts"], cutoff_ts)
             lines = history(ds.orders, cutoff_ts, spec.item_level, ds.products)
             warnings += detached.result()
         del ds  # the orders frame (10M lines: ~0.5 GB) goes before the pairs are built,

@@ -224,7 +224,7 @@ def run_predict(settings: Settings, *, model: str | None, cutoff: str | None, ou
     table = scored[["customer_id", "item", "p_buy", "expected_units"]]
     seen = honesty.predict_in_sample_warning(wrapper.meta, cutoff_ts, uri=uri)
     warnings = [*([seen] if seen else []), *items, *model_warnings(wrapper, settings.cfg, cutoff_ts, ds),
-                *dates.detached_warnings(ds.orders["order_ts"], cutoff_ts),
+                *dates.history_warnings(ds.orders["order_ts"], cutoff_ts),
                 *dates.future_cutoff_warnings(cutoff_ts, now=settings.started_at, name="the cutoff",
                                               order_ts=ds.orders["order_ts"])]
     facts = prediction_facts(wrapper, cutoff_ts, uri, source, warnings)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.demand.gates import RECENT_COLUMNS, check_plan, recent_window
+from anticipate.demand.history_gate import require_history
 from anticipate.demand.inputs import (
     ForecastOutput,
     build_instance,
@@ -87,6 +88,9 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         purpose="production",
         command="forecast",
     )
+    require_history(ds.orders["order_ts"], cutoff_ts, spec_of(wrapper).horizon,
+                    settings.cfg.forecast.new_demand_windows, "forecast",
+                    f"the forecast was not written ({out} is left as it was)")  # allocate's gate 0
     seen = honesty.in_sample_warning(wrapper.meta, cutoff_ts, uri=uri, what="this forecast is",
                                      name="cutoff", option="--cutoff")
     fc = compute_forecast(settings, ds, wrapper, uri, cutoff_ts)

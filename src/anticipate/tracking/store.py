@@ -212,6 +212,10 @@ def new_store_warning(uri: str) -> str | None:
     """Before a command that only reads runs opens ``uri``: a warning when it is a ``sqlite:`` file that
     does not exist yet (opening creates it empty: a mistyped file name reads as "no runs"), else None."""
     path = _sqlite_file(uri)
+    if path is not None and str(path).split("?")[0] in (":memory:", ""):
+        return (f"the tracking URI {uri} is an in-memory store: it is created empty for this command and "
+                "vanishes when the command ends, so it never holds a run or model of another command; pass "
+                "the store your runs are in with --tracking-uri (or MLFLOW_TRACKING_URI, tracking.uri)")
     if path is None or path.exists():
         return None
     return (f"there was no MLflow store at {path}, so an empty one was created there; if your runs are "
