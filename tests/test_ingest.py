@@ -490,12 +490,12 @@ def test_whole_number_float_ids_get_one_text_in_csv_and_parquet(tmp_path: Path) 
     assert orders["customer_id"].tolist() == ["17850", "12345", "17850"] and set(orders["sku"]) == {"85123"}
     frame = pd.DataFrame({"customer_id": [17850.0, None, 123456789012.0], "order_ts": ["2025-01-01"] * 3})
     frame.to_parquet(tmp_path / "o.parquet")
-    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.5")
+    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.5", "--replace")
     assert code == 0, output
     assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["customer_id"].tolist() == [
         "17850", "123456789012"]
     body = HEADER + "o1,17850.0,2025-01-01,1.0,1,1,r1\no2,C7,2025-01-02,1.5,1,1,r1\n"  # not all whole floats
-    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body), "--replace")
     assert code == 0, output
     orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
     assert orders["customer_id"].tolist() == ["17850.0", "C7"] and orders["sku"].tolist() == ["1.0", "1.5"]

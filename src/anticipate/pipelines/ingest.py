@@ -25,7 +25,8 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import replace as _with
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class _Staged:
 
 
 def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, append: bool = False,
-               dry_run: bool = False) -> Result:
+               dry_run: bool = False, replace: bool = False) -> Result:
     """Ingest ``sources`` (table name -> file) into the data directory ``out``, keeping the rest.
 
     Parameters
@@ -79,6 +80,10 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     append
         Append the orders to the existing ones instead of replacing them; new lines that
         repeat an existing line are rejected as duplicates of existing lines.
+    replace
+        Replace the existing orders even when the new ones lose lines or days of them
+        (:func:`~anticipate.ingest.update.lost_history`); without it (and without ``append``) such
+        an ingest is refused (DataError) and ``out`` left as it was.
     dry_run
         Read and check everything, print the mapping and the rejects, write nothing.
 
@@ -94,8 +99,8 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     Raises
     ------
     UsageError
-        No table, an unknown table, ``--append`` without orders, or an ``out`` that must not
-        be replaced.
+        No table, an unknown table, ``--append`` or ``--replace`` without orders, both, or an ``out``
+        that must not be replaced.
     LockHeld
         Another run is ingesting into (or publishing) ``out``: ``.<name>.lock`` beside it.
     DataError
@@ -106,15 +111,16 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     started = time.perf_counter()
     out = Path(out)
     target = Path(os.path.abspath(out))
-    _check_request(sources, out, append)
+    _check_request(sources, out, append, replace)
     if dry_run:
         from anticipate.ingest.report import dry_run_result
 
         previous = target if is_data_dir(target) else None
         with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
-            staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True)
+            staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True,
+                            replace=replace)
             return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
-    staged = _publish(settings, sources, out, append)
+    staged = _publish(settings, sources, out, append, replace)
     if settings.verbosity >= 0:
         from anticipate.ingest.report import column_lines
 
@@ -124,7 +130,7 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     return _result(staged, out, time.perf_counter() - started)
 
 
-def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bool) -> _Staged:
+def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bool, replace: bool) -> _Staged:
     """Stage the new data directory beside what is kept from the previous one and publish it.
 
     The directory's lock is held from before the previous directory is read: two runs
@@ -136,7 +142,7 @@ def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bo
     with dir_lock(target, command=f"anticipate ingest --out {out}{' --append' if append else ''}"):
         previous = target if is_data_dir(target) else None
         with staging_dir(target, _owned(previous), locked=True) as stage:
-            staged = _stage(settings, sources, stage, out, previous, append)
+            staged = _stage(settings, sources, stage, out, previous, append, replace=replace)
             write_json(staged.doc, stage / "ingest_report.json")
     return staged
 
@@ -158,7 +164,7 @@ def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run:
 
 
 def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path, previous: Path | None,
-           append: bool, *, dry_run: bool = False) -> _Staged:
+           append: bool, *, dry_run: bool = False, replace: bool = False) -> _Staged:
     """Ingest ``sources`` into ``stage`` beside the tables kept from ``previous``."""
     from anticipate.ingest import TABLE_ORDER, Context, RejectSink, ingest_table
     from anticipate.ingest.update import carry_over, keep_tables, previous_rejects, reference_keys
@@ -171,6 +177,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     carried = previous_rejects(previous, set(kept) | ({"orders"} if append_to else set()))
     refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)))
     reports: dict[str, Any] = {}
+    refused = None
     sink = RejectSink(stage / "rejects.parquet")
     try:
         if carried is not None and not dry_run:
@@ -183,8 +190,10 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
                 log.info("%s: %s rows in, %s accepted, %s rejected", table, report.rows_in,
                          report.rows_accepted, report.rows_rejected)
                 if table in ("products", "regions"):
-                    refs = replace(refs, **{"skus" if table == "products" else "regions": keys})
+                    refs = _with(refs, **{"skus" if table == "products" else "regions": keys})
                 reports[table] = report
+                if table == "orders" and not append_to and not replace:
+                    refused = _refuse_lost_history(previous, report, out, dry_run=dry_run)
     finally:
         sink.close()
     layout = None if dry_run else _layout_for(settings, stage, sources, kept)
@@ -192,6 +201,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
                            dry_run=dry_run)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
     staged.doc["carried_over"] = others
+    staged.warnings.extend([refused] if refused else [])
     return staged
 
 
@@ -238,7 +248,7 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     if "warehouses" in reports:  # a dry run says it too: the staged table is the one a real run publishes
         warnings += planning_id_warnings(stage)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
-    if "orders" in reports and not append_to:
+    if "orders" in reports and not append_to:  # --replace (a refusal or a dry run's warning otherwise)
         replaced = replaced_orders_warning(previous, reports["orders"].rows_accepted)
         warnings.extend([replaced] if replaced else [])
     if "orders" in reports:
@@ -262,7 +272,25 @@ def _customer_layout(settings: Settings, stage: Path) -> Any:
                                  batch_rows=settings.cfg.ingest.chunk_rows)
 
 
-def _check_request(sources: dict[str, Path], out: Path, append: bool = False) -> None:
+def _refuse_lost_history(previous: Path | None, report: Any, out: Path, *, dry_run: bool) -> str | None:
+    """DataError (exit 2, before anything is published) when the orders of ``report`` would replace those
+    of ``previous`` and lose lines or days of them (:func:`~anticipate.ingest.update.lost_history`): the
+    nightly file of a cron job that forgot ``--append``. A dry run gets it as a warning."""
+    from anticipate.errors import DataError
+    from anticipate.ingest.update import lost_history
+
+    lost = lost_history(previous, report.rows_accepted, report.first_day, report.last_day)
+    if lost is None:
+        return None
+    message = (f"{lost}. Nothing was written; {out} is as it was. To add these lines to the orders there, "
+               "run the same command with --append; to replace the orders with these on purpose, add "
+               "--replace")
+    if dry_run:
+        return f"orders: the real run would be refused (exit 2): {report.file}: {message}"
+    raise DataError(message, file=report.file)
+
+
+def _check_request(sources: dict[str, Path], out: Path, append: bool = False, replace: bool = False) -> None:
     from anticipate.ingest import TABLE_ORDER
     from anticipate.ingest.update import is_data_dir
 
@@ -274,6 +302,11 @@ def _check_request(sources: dict[str, Path], out: Path, append: bool = False) ->
                          "or --supply); the tables not given are kept from the data directory at --out")
     if append and "orders" not in sources:
         raise UsageError("--append appends order lines: pass --orders FILE with it")
+    if replace and "orders" not in sources:
+        raise UsageError("--replace replaces the order lines: pass --orders FILE with it")
+    if append and replace:
+        raise UsageError("--append adds the orders to the existing ones and --replace replaces them: pass "
+                         "one of the two")
     target = Path(os.path.abspath(out))
     if target.exists() and not target.is_dir():
         raise UsageError(f"--out {out} is a file; pass a directory path for the canonical tables")
