@@ -8,9 +8,11 @@ breaks, checking columns in canonical order and then the whole-row rule
 
 orders
     customer_id not empty (``missing value``); order_ts parseable (``unparseable
-    date``) and in [1970-01-01, 2262-04-11) (``out of range``); sku not empty and in
-    products when products are given (``unknown sku``); quantity a whole number
-    (``not an integer``) >= 1 (``non-positive quantity (returns are not orders)``);
+    date``), with a UTC offset exactly when the file's date format has one (``UTC offset in a
+    file whose date format has none`` and the reverse) and in [1970-01-01, 2262-04-11)
+    (``out of range``); sku not empty and in products when products are given (``unknown
+    sku``); quantity a whole number (``not an integer``) >= 1 (``non-positive quantity
+    (returns are not orders)``);
     unit_price a finite number (``not a number``, ``not finite (NaN or inf)``) >= 0
     (``negative price``), or amount / quantity when only an amount is given
     (``negative amount``); region not empty and in regions when given
@@ -343,6 +345,10 @@ FIXES: dict[str, str] = {
     "unparseable date": "write timestamps as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (ISO 8601), "
                         "one format per file, or state the file's format with --date-format",
     "out of range": "timestamps must lie in [1970-01-01, 2262-04-11): correct the year",
+    parse.REASONS[parse.OFFSET_EXTRA]: "one format per file: write every timestamp of the file with a UTC "
+                                       "offset (+05:00) or none (a mix moves some lines by hours)",
+    parse.REASONS[parse.OFFSET_MISSING]: "one format per file: write every timestamp of the file with a UTC "
+                                         "offset (+05:00) or none (a mix moves some lines by hours)",
     "not an integer": "write a whole number",
     "not a number": "write a plain number such as 12.5 or 1,250.5 (no currency sign or unit)",
     "not finite (NaN or inf)": "write a finite number",
