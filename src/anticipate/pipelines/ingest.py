@@ -70,39 +70,34 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     Parameters
     ----------
     settings
-        Uses ``settings.cfg.ingest`` (mapping, ``on_error``, ``max_reject_share``, ``chunk_rows``,
-        ``date_format``, ``decimal``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
+        Uses ``settings.cfg.ingest``, ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
     sources
-        Any of ``orders, products, regions, warehouses, supply`` (at least one). The
-        tables not given are kept from the data directory already at ``out``.
+        Any of ``orders, products, regions, warehouses, supply`` (at least one); the others are kept.
     out
         The data directory to update (or create).
     append
-        Append the orders to the existing ones instead of replacing them; new lines that
-        repeat an existing line are rejected as duplicates of existing lines.
+        Append the orders to the existing ones (new lines repeating one are rejected as duplicates).
     replace
-        Replace the existing orders even when the new ones lose lines or days of them
-        (:func:`~anticipate.ingest.update.lost_history`); without it (and without ``append``) such
-        an ingest is refused (DataError) and ``out`` left as it was.
+        Replace the existing orders even when the new ones lose lines or days of them (else refused:
+        :func:`~anticipate.ingest.update.lost_history`).
     dry_run
         Read and check everything, print the mapping and the rejects, write nothing.
 
     Returns
     -------
     Result
-        counts ``rows_in, rows_accepted, rows_rejected`` (this run's tables) and
-        ``<table>_rows_in`` etc. per table, ``<table>_rows_kept`` per kept table and
-        ``orders_duplicates_existing``; metrics ``reject_share`` (without the duplicates of
-        existing lines, as ``max_reject_share`` counts) and ``seconds``; outputs
-        ``data``, ``rejects``, ``report`` and each table's Parquet file.
+        counts ``rows_in, rows_accepted, rows_rejected`` (this run's tables), ``<table>_rows_in`` etc.
+        per table, ``<table>_rows_kept`` per kept table and ``orders_duplicates_existing``; metrics
+        ``reject_share`` (without the duplicates of existing lines, as ``max_reject_share`` counts) and
+        ``seconds``; outputs ``data``, ``rejects``, ``report`` and each table's Parquet file.
 
     Raises
     ------
     UsageError
-        No table, an unknown table, ``--append`` or ``--replace`` without orders, both, or an ``out``
-        that must not be replaced.
+        No or an unknown table, ``--append`` or ``--replace`` without orders or both, an ``out`` not
+        to replace.
     LockHeld
-        Another run is ingesting into (or publishing) ``out``: ``.<name>.lock`` beside it.
+        Another run holds ``out``'s lock (``.<name>.lock`` beside it).
     DataError
         Any input problem (see :mod:`anticipate.ingest`); ``out`` is then untouched.
     """
@@ -117,8 +112,8 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
 
         previous = target if is_data_dir(target) else None
         with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
-            staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True,
-                            replace=replace)
+            staged = _stage(settings, sources, Path(tmp), out, previous, append, replace=replace,
+                            dry_run=True)
             return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
     staged = _publish(settings, sources, out, append, replace)
     if settings.verbosity >= 0:
@@ -175,7 +170,8 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     existing = previous / "orders.parquet" if previous is not None and append else None
     append_to = str(existing) if existing is not None and existing.is_file() else ""
     carried = previous_rejects(previous, set(kept) | ({"orders"} if append_to else set()))
-    refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)))
+    refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)),
+                   max_quantity=settings.cfg.ingest.max_quantity)
     reports: dict[str, Any] = {}
     refused = None
     sink = RejectSink(stage / "rejects.parquet")
