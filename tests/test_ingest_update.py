@@ -346,3 +346,29 @@ def test_a_night_ingested_without_append_is_refused_and_a_tables_warning_is_kept
     longer = _write(tmp_path / "l.csv", HEADER + "".join(_night(d) for d in range(6, 9)))  # a longer export
     code, doc, output = _run("ingest", "--orders", str(longer), "--out", str(out))
     assert code == 0 and doc["counts"]["orders_rows_accepted"] == 60, output
+
+
+def test_appending_a_file_that_adds_nothing_leaves_the_orders_byte_identical(tmp_path: Path) -> None:
+    """The same nightly file appended twice rewrote orders.parquet with an extra empty row group: other
+    bytes and another data digest for the same data. Nothing new -> the file is not rewritten, and the
+    result says so."""
+    from anticipate.storage.digests import data_dir_digest
+
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    history = _write(tmp_path / "h.csv", HEADER + "".join(_night(d) for d in range(1, 6)))
+    assert _run("ingest", "--orders", str(history), "--out", str(out))[0] == 0
+    night = _write(tmp_path / "n.csv", HEADER + _night(6))
+    code, doc, output = _run("ingest", "--orders", str(night), "--append", "--out", str(out))
+    assert code == 0 and doc["counts"]["orders_rows_accepted"] == 20, output
+    before, digest = (out / "orders.parquet").read_bytes(), data_dir_digest(out)
+    code, doc, output = _run("ingest", "--orders", str(night), "--append", "--out", str(out))
+    assert code == 0, output
+    assert (out / "orders.parquet").read_bytes() == before and data_dir_digest(out) == digest
+    assert doc["counts"]["orders_rows_added"] == 0 and doc["counts"]["orders_duplicates_existing"] == 20
+    assert any(w.startswith("orders: nothing new: none of the file's 20 line(s) was added") and
+               "orders.parquet is unchanged" in w for w in doc["warnings"])
+    text = CliRunner().invoke(main, ["ingest", "--orders", str(night), "--append", "--out", str(out)]).output
+    assert ("120 existing + 0 new = 120 lines; 20 duplicates of existing lines dropped (counted as "
+            "rejected); nothing new was added") in text
+    assert (out / "orders.parquet").read_bytes() == before

@@ -353,6 +353,7 @@ def _result(staged: _Staged, out: Path, seconds: float) -> Result:
     if "orders" in reports and reports["orders"].existing_rows is not None:
         counts["orders_duplicates_existing"] = reports["orders"].duplicates_existing
         counts["orders_rows_existing"] = reports["orders"].existing_rows
+        counts["orders_rows_added"] = reports["orders"].rows_accepted  # 0: orders.parquet unchanged
     counts.update({f"{table}_rows_kept": n for table, n in staged.kept.items()})
     outputs = {"data": str(out), "rejects": str(out / "rejects.parquet"),
                "report": str(out / "ingest_report.json")}
