@@ -490,12 +490,12 @@ def test_whole_number_float_ids_get_one_text_in_csv_and_parquet(tmp_path: Path) 
     assert orders["customer_id"].tolist() == ["17850", "12345", "17850"] and set(orders["sku"]) == {"85123"}
     frame = pd.DataFrame({"customer_id": [17850.0, None, 123456789012.0], "order_ts": ["2025-01-01"] * 3})
     frame.to_parquet(tmp_path / "o.parquet")
-    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.5")
+    code, output, _ = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.5", "--replace")
     assert code == 0, output
     assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["customer_id"].tolist() == [
         "17850", "123456789012"]
     body = HEADER + "o1,17850.0,2025-01-01,1.0,1,1,r1\no2,C7,2025-01-02,1.5,1,1,r1\n"  # not all whole floats
-    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body))
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, body), "--replace")
     assert code == 0, output
     orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
     assert orders["customer_id"].tolist() == ["17850.0", "C7"] and orders["sku"].tolist() == ["1.0", "1.5"]
@@ -608,3 +608,36 @@ def test_allocate_names_the_ascii_rule_for_a_warehouse_id_it_refuses(tmp_path: P
     with pytest.raises(DataError, match=r"'Köln' has characters .*only ASCII letters") as err:
         build_instance(ds, None, None)  # type: ignore[arg-type]
     assert err.value.file == f"{tmp_path}/warehouses.parquet"
+
+
+def test_a_line_above_max_quantity_is_rejected_and_an_overflowing_directory_refused(tmp_path: Path) -> None:
+    """'quantity 1000000000000' was accepted, and two lines of 5e18 wrapped a backtest's realised demand
+    around int64 (fill -0.000, exit 0): a line above ingest.max_quantity (default 1,000,000) is a bad row
+    with row, column and reason; the key raises it; a data directory whose units would overflow a sum
+    (another tool's, or an older ingest's) is refused at load."""
+    from anticipate.errors import DataError
+    from anticipate.storage.files import load_dataset
+
+    lines = [f"o{i},c{i % 5},2025-01-{1 + i % 28:02d} 10:00:00,s1,{1 + i % 3},2.50,r1\n" for i in range(200)]
+    lines[7] = "o7,c2,2025-01-08 10:00:00,s1,1000000000000,2.50,r1\n"
+    lines[9] = "o9,c4,2025-01-10 10:00:00,s1,5000000000000000000,2.50,r1\n"
+    lines[11] = "o11,c1,2025-01-12 10:00:00,s1,1500000,2.50,r1\n"
+    src = _csv(tmp_path, HEADER + "".join(lines))
+    code, output, doc = _ingest(tmp_path, src, "--max-reject-share", "0.05")
+    assert code == 0, output
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")
+    assert rejects[["row", "column", "value", "reason"]].to_dict("records") == [
+        {"row": r, "column": "quantity", "value": v, "reason": "quantity above ingest.max_quantity"}
+        for r, v in ((8, "1000000000000"), (10, "5000000000000000000"), (12, "1500000"))]
+    assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["quantity"].max() == 3
+    cfg = tmp_path / "big.yaml"
+    cfg.write_text("ingest:\n  max_quantity: 2000000\n")
+    code, output, doc = _ingest(tmp_path, src, "--max-reject-share", "0.05", "--config", str(cfg))
+    assert code == 0 and doc["counts"]["orders_rows_rejected"] == 2, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["quantity"].max() == 1_500_000
+    orders.loc[[3, 4], "quantity"] = 5_000_000_000_000_000_000  # as written by another tool
+    orders.to_parquet(tmp_path / "out" / "orders.parquet")
+    with pytest.raises(DataError, match=r"quantities total 1e\+19 units .*ingest.max_quantity") as caught:
+        load_dataset(tmp_path / "out")
+    assert caught.value.column == "quantity" and caught.value.file.endswith("orders.parquet")

@@ -168,3 +168,49 @@ def test_a_year_typo_appended_is_checked_against_the_existing_orders(tmp_path: P
     assert code == 0 and result["counts"]["orders_rows_accepted"] == 150, output
     orders = pd.read_parquet(out / "orders.parquet")
     assert len(orders) == 1460 + 150 and orders["order_ts"].max() == pd.Timestamp("2025-12-31 09:00")
+
+
+def _stamped(stamps: list[str]) -> str:
+    return HEADER + "".join(f"o{i},c{i % 7},{t},s{i % 3},1,2.50,r1\n" for i, t in enumerate(stamps))
+
+
+@pytest.mark.parametrize("stray, reason", [
+    ("2024-01-01 06:00:00+05:00", "UTC offset in a file whose date format has none"),
+    ("2024-01-01 06:00:00Z", "UTC offset in a file whose date format has none"),
+])
+def test_a_timestamp_with_an_offset_in_a_file_without_is_rejected_not_moved(
+        tmp_path: Path, stray: str, reason: str) -> None:
+    """One format per file: an offset row among naive ones was moved 5 h with exit 0 and no word (the
+    report said '%Y-%m-%d %H:%M:%S'); it is a bad row naming row, column and reason, and a file with
+    every third row so is refused by the reject share."""
+    naive = [f"2024-01-{d:02d} 06:00:00" for d in range(1, 29)] * 4
+    src = tmp_path / "o.csv"
+    src.write_text(_stamped([*naive[:50], stray, *naive[50:]]))
+    out = tmp_path / "shop"
+    code, output, doc = _run("--orders", str(src), "--out", str(out), "--max-reject-share", "0.05")
+    assert code == 0, output
+    assert doc["counts"]["orders_rows_rejected"] == 1
+    rejects = pd.read_parquet(out / "rejects.parquet")
+    assert rejects[["row", "column", "value", "reason"]].to_dict("records") == [
+        {"row": 51, "column": "order_ts", "value": stray, "reason": reason}]
+    assert pd.read_parquet(out / "orders.parquet")["order_ts"].dt.hour.unique().tolist() == [6]
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(_stamped([t + ("+05:00" if i % 3 == 0 else "") for i, t in enumerate(naive)]))
+    code, output, _ = _run("--orders", str(mixed), "--out", str(tmp_path / "m"))
+    assert code == 2 and not (tmp_path / "m").exists()
+    assert "row 1, column 'order_ts', value '2024-01-01 06:00:00+05:00': UTC offset in a file whose date " \
+           "format has none" in " ".join(output.split())
+
+
+def test_a_timestamp_without_an_offset_in_a_file_with_them_is_rejected(tmp_path: Path) -> None:
+    """'Z' and '+02:00' mix fine (both say their offset); a naive row among them does not."""
+    zoned = [f"2024-01-{d:02d}T06:00:00{'Z' if d % 2 else '+02:00'}" for d in range(1, 29)] * 4
+    src = tmp_path / "o.csv"
+    src.write_text(_stamped([*zoned[:10], "2024-01-11T06:00:00", *zoned[10:]]))
+    out = tmp_path / "shop"
+    code, output, doc = _run("--orders", str(src), "--out", str(out), "--max-reject-share", "0.05")
+    assert code == 0 and doc["counts"]["orders_rows_rejected"] == 1, output
+    rejects = pd.read_parquet(out / "rejects.parquet")
+    assert rejects[["row", "column", "reason"]].to_dict("records") == [
+        {"row": 11, "column": "order_ts", "reason": "no UTC offset in a file whose date format has one"}]
+    assert sorted(pd.read_parquet(out / "orders.parquet")["order_ts"].dt.hour.unique()) == [4, 6]

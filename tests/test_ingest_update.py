@@ -304,9 +304,11 @@ def test_a_second_ingest_into_the_same_directory_exits_75_and_leaves_the_live_st
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".shop")) == []  # dead stage gone
 
 
-def test_a_night_ingested_without_append_and_an_earlier_tables_warning_are_both_said(tmp_path: Path) -> None:
-    """Replacing 100 order lines by one night's 20 is said (the history is gone); a products table whose
-    unit_volume was defaulted keeps its warning through later orders-only ingests."""
+def test_a_night_ingested_without_append_is_refused_and_a_tables_warning_is_kept(tmp_path: Path) -> None:
+    """Replacing 100 order lines by one night's 20 (a cron job that forgot --append) is refused with exit 2
+    before anything is written, naming both files' lines and days and the two fixes; --replace does it on
+    purpose, with a warning. A products table whose unit_volume was defaulted keeps its warning through
+    later orders-only ingests."""
     out = tmp_path / "shop"
     _reference(tmp_path, out)
     products = _write(tmp_path / "p.csv", "sku,category\ns1,a\ns2,b\n")  # no unit_volume: defaulted
@@ -317,12 +319,56 @@ def test_a_night_ingested_without_append_and_an_earlier_tables_warning_are_both_
     defaulted = "products: no column found for unit_volume"
     assert code == 0 and any(w.startswith(defaulted) for w in doc["warnings"])
     assert not any("were replaced" in w for w in doc["warnings"])  # no orders before: nothing replaced
+    code, doc, output = _run("ingest", "--orders", str(history), "--out", str(out))  # the same file again
+    assert code == 0 and not any("were replaced" in w for w in doc["warnings"]), output
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     night = _write(tmp_path / "n.csv", HEADER + _night(6))
     code, doc, output = _run("ingest", "--orders", str(night), "--out", str(out))
+    assert code == 2, output
+    assert (f"file {night}: the file's 20 accepted order line(s) (2025-03-06 to 2025-03-06) would replace "
+            f"the 100 order lines of {out} (2025-03-01 to 2025-03-05): 80 fewer lines, no orders before "
+            "2025-03-06") in output
+    assert "--append" in output and "--replace" in output and "Traceback" not in output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # byte-identical
+    code, doc, output = _run("ingest", "--orders", str(night), "--out", str(out), "--dry-run")
+    assert code == 0 and any("the real run would be refused (exit 2)" in w for w in doc["warnings"]), output
+    code, doc, output = _run("ingest", "--orders", str(night), "--out", str(out), "--replace")
     assert code == 0, output
     (replaced,) = [w for w in doc["warnings"] if "were replaced" in w]
-    assert replaced.startswith(f"orders: the 100 order lines of {out} were replaced by these 20 (-80%)")
+    assert replaced.startswith(f"orders: the 100 order lines of {out} were replaced by these 20 "
+                               "(-80%, --replace)")
     assert any(w.startswith(defaulted) for w in doc["warnings"])
+    code, doc, output = _run("ingest", "--orders", str(night), "--out", str(out), "--append", "--replace")
+    assert code == 2 and "pass one of the two" in output
     more = _write(tmp_path / "m.csv", HEADER + _night(7))
     code, doc, output = _run("ingest", "--orders", str(more), "--append", "--out", str(out))
     assert code == 0 and not any("were replaced" in w for w in doc["warnings"])
+    longer = _write(tmp_path / "l.csv", HEADER + "".join(_night(d) for d in range(6, 9)))  # a longer export
+    code, doc, output = _run("ingest", "--orders", str(longer), "--out", str(out))
+    assert code == 0 and doc["counts"]["orders_rows_accepted"] == 60, output
+
+
+def test_appending_a_file_that_adds_nothing_leaves_the_orders_byte_identical(tmp_path: Path) -> None:
+    """The same nightly file appended twice rewrote orders.parquet with an extra empty row group: other
+    bytes and another data digest for the same data. Nothing new -> the file is not rewritten, and the
+    result says so."""
+    from anticipate.storage.digests import data_dir_digest
+
+    out = tmp_path / "shop"
+    _reference(tmp_path, out)
+    history = _write(tmp_path / "h.csv", HEADER + "".join(_night(d) for d in range(1, 6)))
+    assert _run("ingest", "--orders", str(history), "--out", str(out))[0] == 0
+    night = _write(tmp_path / "n.csv", HEADER + _night(6))
+    code, doc, output = _run("ingest", "--orders", str(night), "--append", "--out", str(out))
+    assert code == 0 and doc["counts"]["orders_rows_accepted"] == 20, output
+    before, digest = (out / "orders.parquet").read_bytes(), data_dir_digest(out)
+    code, doc, output = _run("ingest", "--orders", str(night), "--append", "--out", str(out))
+    assert code == 0, output
+    assert (out / "orders.parquet").read_bytes() == before and data_dir_digest(out) == digest
+    assert doc["counts"]["orders_rows_added"] == 0 and doc["counts"]["orders_duplicates_existing"] == 20
+    assert any(w.startswith("orders: nothing new: none of the file's 20 line(s) was added") and
+               "orders.parquet is unchanged" in w for w in doc["warnings"])
+    text = CliRunner().invoke(main, ["ingest", "--orders", str(night), "--append", "--out", str(out)]).output
+    assert ("120 existing + 0 new = 120 lines; 20 duplicates of existing lines dropped (counted as "
+            "rejected); nothing new was added") in text
+    assert (out / "orders.parquet").read_bytes() == before

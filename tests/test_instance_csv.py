@@ -293,3 +293,29 @@ def test_no_module_imports_a_private_pandas_module() -> None:
     src = Path(__file__).resolve().parents[1] / "src" / "anticipate"
     private = re.compile(r"^\s*(from|import)\s+pandas\.(_libs|core|_)", re.MULTILINE)
     assert [str(p.relative_to(src)) for p in sorted(src.rglob("*.py")) if private.search(p.read_text())] == []
+
+
+@pytest.mark.parametrize("header", ["Capacity", "capacity (m3)", " CAPACITY [m3] "])
+def test_a_column_named_as_ingest_matches_it_is_read(tmp_path: Path, header: str) -> None:
+    """'Capacity' or 'capacity (m3)' in warehouses.csv: ingest reads it as capacity (case, punctuation and
+    a unit in brackets ignored), solve refused it ("missing column(s) ['capacity']"). One rule now
+    (anticipate.column_names): the same instance, the same plan, CSV and Parquet."""
+    inst = _instance(["W1", "W2"], ["S1", "S2"])
+    instance = _night(tmp_path / "night", inst)
+    text = (instance / "warehouses.csv").read_text()
+    (instance / "warehouses.csv").write_text(text.replace("capacity", f'"{header}"', 1))
+    again = read_instance(instance)
+    pd.testing.assert_frame_equal(again.warehouses, inst.warehouses)
+    assert again.read_warnings == ()
+    (instance / "warehouses.csv").unlink()
+    inst.warehouses.rename(columns={"capacity": header}).to_parquet(instance / "warehouses.parquet")
+    pd.testing.assert_frame_equal(read_instance(instance).warehouses, inst.warehouses)
+
+
+def test_two_columns_one_name_by_the_matching_rule_are_refused(tmp_path: Path) -> None:
+    """'capacity' beside 'Capacity (m3)': which one is the table's is not decided in silence."""
+    instance = _night(tmp_path / "night", _instance(["W1"], ["S1"]))
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity,Capacity (m3)\nW1,4,5\n")
+    with pytest.raises(DataError, match=r"names column 'capacity' \('capacity' and 'Capacity \(m3\)'\) twice "
+                                        r"\(fields 2 and 3\)"):
+        read_instance(instance)

@@ -67,6 +67,12 @@ class IngestConfig(_Section):
     max_reject_share: float = Field(0.01, ge=0.0, le=1.0)
     on_error: Literal["quarantine", "fail"] = "quarantine"
     chunk_rows: int = Field(1_000_000, ge=1)
+    max_quantity: int = Field(
+        1_000_000, ge=1, le=1_000_000_000,
+        description="the largest accepted quantity of one order line; a line above it is rejected as "
+        "'quantity above ingest.max_quantity' (a typo or a unit mix-up; at most 10**9, so that sums of "
+        "units stay far below int64's overflow)",
+    )
     date_format: str | None = Field(
         None,
         description="strftime format of the orders' text timestamps that are not ISO 8601, e.g. "

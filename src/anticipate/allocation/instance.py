@@ -78,10 +78,12 @@ def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, str, list[str
     if path.suffix == ".csv":  # as a spreadsheet may have saved it (instance_text)
         frame, warnings = read_csv_table(path, NUMBER_RULES[name])
         return frame, str(path), warnings
+    from anticipate.column_names import match_header
     from anticipate.storage.files import read_parquet_checked
 
-    ids = [c for c in ("warehouse_id", "sku") if c in COLUMNS[name]]  # categoricals: no 10 M strings
-    return read_parquet_checked(path, dictionary=ids, stored_dictionaries=True), str(path), []
+    frame = read_parquet_checked(path, columns=None, stored_dictionaries=True,
+                                 dictionary=[c for c in ("warehouse_id", "sku") if c in COLUMNS[name]])
+    return frame.rename(columns=match_header([str(c) for c in frame.columns], COLUMNS[name])), str(path), []
 
 
 def _unused_columns(frame: pd.DataFrame, name: str, source: str) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from anticipate.column_names import match_header, same_name_columns
 from anticipate.errors import DataError
 
 #: The id columns of the instance's tables (read as text).
@@ -65,8 +66,10 @@ def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFr
     them; an empty row between rows with values is refused (dropping it would change the number of every
     row after it in the messages)."""
     try:
-        _refuse_repeated_columns(path, sep, (*ID_COLUMNS, *numeric))
-        frame = _parse(path, sep, numeric)
+        header = _header(path, sep)
+        _refuse_repeated_columns(path, header, (*ID_COLUMNS, *numeric))
+        names = match_header(header, (*ID_COLUMNS, *numeric))  # 'Capacity (m3)' is capacity, as in ingest
+        frame = _parse(path, sep, numeric, names).rename(columns=names)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     blank = frame.isna()
@@ -90,7 +93,7 @@ def read_rows(path: Path, sep: str, numeric: tuple[str, ...]) -> tuple[pd.DataFr
     ]
 
 
-def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
+def _parse(path: Path, sep: str, numeric: tuple[str, ...], names: dict[str, str]) -> pd.DataFrame:
     """The CSV as pandas reads it, ids as text (``;`` or tab: every column as text, for the number rules of
     :mod:`.instance_text`); DataError when it does not parse or a row has more fields than the header
     (pandas would take the first such row's first field as an index and shift its values, or stop with
@@ -98,10 +101,13 @@ def _parse(path: Path, sep: str, numeric: tuple[str, ...]) -> pd.DataFrame:
 
     An id is missing only when its field is empty: ``NA``, ``NULL``, ``None``, ``nan`` are ids (a SKU or
     warehouse may be named so, and ``write_instance`` writes them as such); ``numeric`` columns read
-    :data:`MISSING_NUMBER_WORDS` as missing, for the number rules to name.
+    :data:`MISSING_NUMBER_WORDS` as missing, for the number rules to name. ``names``: the header's
+    names of the canonical columns (source -> canonical, :func:`~anticipate.column_names.match_header`).
     """
-    missing = {c: [""] for c in ID_COLUMNS} | {c: sorted(MISSING_NUMBER_WORDS) for c in numeric}
-    options = {"sep": sep, "dtype": str if sep != "," else {c: str for c in ID_COLUMNS},
+    ids = [source for source, name in names.items() if name in ID_COLUMNS]
+    words = sorted(MISSING_NUMBER_WORDS)
+    missing = {c: [""] for c in ids} | {source: words for source, c in names.items() if c in numeric}
+    options = {"sep": sep, "dtype": str if sep != "," else {c: str for c in ids},
                "keep_default_na": False, "na_values": missing, "index_col": False}
     try:  # ids as text: "007" stays "007", as in a Parquet table beside it
         with warnings.catch_warnings():
@@ -129,23 +135,30 @@ def _unparsed(path: Path, exc: BaseException) -> DataError:
     return DataError(f"cannot parse CSV ({str(exc).splitlines()[0][:200]})", file=str(path))
 
 
-def _refuse_repeated_columns(path: Path, sep: str, read: tuple[str, ...]) -> None:
-    """DataError when the header names one of the columns in ``read`` twice: pandas reads the second as
-    ``capacity.1``, which the instance then ignores, so which of the two was meant would be decided in
+def _refuse_repeated_columns(path: Path, header: list[str], read: tuple[str, ...]) -> None:
+    """DataError when two of the header's names are one of the columns in ``read`` (``capacity`` twice,
+    or ``capacity`` and ``Capacity (m3)``: :func:`~anticipate.column_names.same_name_columns`): the
+    instance would read one and ignore the other, so which of the two was meant would be decided in
     silence (a repeated column it does not read is only warned about as unused)."""
+    found = same_name_columns(header, read)
+    if found is not None:
+        name, first, second = found
+        said = header[first - 1].strip()
+        shown = f"'{name}'" if said == header[second - 1].strip() == name else (
+            f"'{name}' ({header[first - 1]!r} and {header[second - 1]!r})")
+        raise DataError(
+            f"the header names column {shown} twice (fields {first} and {second}); only one can be the "
+            "table's: delete or rename the other and run again", file=str(path), column=name)
+
+
+def _header(path: Path, sep: str) -> list[str]:
+    """The header's names as the ``csv`` module splits the first line (pandas reads the same names)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        names = [name.strip() for name in next(csv.reader(fh, delimiter=sep), [])]
-    for i, name in enumerate(names):
-        if name in read and name in names[:i]:
-            first = names.index(name) + 1
-            raise DataError(
-                f"the header names column '{name}' twice (fields {first} and {i + 1}); only one can be the "
-                "table's: delete or rename the other and run again", file=str(path), column=name)
+        return next(csv.reader(fh, delimiter=sep), [])
 
 
 def _header_width(path: Path, sep: str) -> int:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return len(next(csv.reader(fh, delimiter=sep), []))
+    return len(_header(path, sep))
 
 
 def _wide_row(path: Path, sep: str) -> tuple[int, int, int, int] | None:

@@ -82,6 +82,9 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
 @click.option("--append", is_flag=True, default=False,
               help="Add the orders to the existing ones (repeated lines and order_id + sku dropped) instead "
                    "of replacing them.")
+@click.option("--replace", is_flag=True, default=False,
+              help="Replace the existing orders even with fewer lines or days (without it, and without "
+                   "--append, such an ingest exits 2 and leaves --out as it was).")
 @click.option("--map", "maps", multiple=True, metavar="TABLE.COLUMN=SOURCE",
               help="Read canonical COLUMN of TABLE from the source column SOURCE (repeatable), e.g. "
                    "--map orders.customer_id=CustomerID.")
@@ -103,19 +106,24 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
 @global_options
 @command_body("ingest")
 def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None, regions: Path | None,
-               warehouses: Path | None, supply: Path | None, out: Path, append: bool, maps: tuple[str, ...],
+               warehouses: Path | None, supply: Path | None, out: Path, append: bool, replace: bool,
+               maps: tuple[str, ...],
                max_reject_share: float | None, dry_run: bool, on_error: str | None,
                date_format: str | None, decimal: str | None) -> Any:
     """Validate source files and write (or update) the canonical data directory; nothing is lost.
 
     Every input row is either accepted or written to rejects.parquet with its file,
     1-based row, column, value and reason: rows_in = rows_accepted + rows_rejected.
-    Tables not given are kept from the data directory already at --out.
+    Tables not given are kept from the data directory already at --out. Orders given
+    without --append replace the existing ones only when they hold at least as many
+    lines over at least the same days; else the ingest exits 2 and changes nothing
+    (--append adds them, --replace replaces on purpose).
 
     \b
     Examples:
       anticipate ingest --orders orders.csv --products products.csv --out data/shop
       anticipate ingest --orders last_night.csv --append --out data/shop
+      anticipate ingest --orders rebuilt_history.csv --replace --out data/shop
       anticipate ingest --orders Online_Retail.csv --max-reject-share 0.05 --dry-run --out data/uci
       anticipate ingest --orders export.csv --map orders.customer_id=Kunde --out data/shop
       anticipate ingest --orders log.csv.gz --out data/log --on-error fail
@@ -136,4 +144,4 @@ def ingest_cmd(settings_factory: Any, orders: Path | None, products: Path | None
                "warehouses": warehouses, "supply": supply}
     return run_ingest(settings_factory(overrides or None),
                       sources={k: v for k, v in sources.items() if v is not None}, out=out,
-                      append=append, dry_run=dry_run)
+                      append=append, dry_run=dry_run, replace=replace)

@@ -45,7 +45,8 @@ class Appended:
     reason) of new lines that repeat an existing one (``by_key`` of them on order_id + sku only),
     the existing orders' last ``end`` and the kept new lines dated at or before it (``overlap``
     lines from ``overlap_first`` to ``overlap_last``) and the existing id columns rewritten without
-    ``.0`` (``float_ids``); the file then holds existing + the rest."""
+    ``.0`` (``float_ids``); the file then holds existing + the rest (``added`` lines; none: the existing
+    file's very bytes)."""
 
     existing: int
     rejects: pa.Table
@@ -55,6 +56,7 @@ class Appended:
     overlap_first: np.datetime64 | None = None
     overlap_last: np.datetime64 | None = None
     float_ids: frozenset[str] = frozenset()
+    added: int = 0
 
 
 def _canonical_batches(path: Path, batch_rows: int, float_ids: frozenset[str] = frozenset()
@@ -176,11 +178,13 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
     -------
     Appended
         The existing line count, the rejects of the repeated lines and the overlap of the kept ones.
+        When no new line is kept (the same file appended twice) and no id is rewritten, ``staged``
+        becomes a copy (hard link) of ``existing``: the same bytes, so the same data digest.
     """
     float_ids = legacy_float_ids(existing, batch_rows)
     seen = _Seen(existing, batch_rows, float_ids)
     tmp = staged.with_name(f".{staged.name}.append")
-    rejects, position, by_key, overlap = [], 0, 0, []
+    rejects, position, by_key, overlap, added = [], 0, 0, [], 0
     with pq.ParquetWriter(tmp, SCHEMAS["orders"], compression="zstd") as writer:
         for batch in _canonical_batches(existing, batch_rows, float_ids):
             writer.write_table(batch)
@@ -195,14 +199,23 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
                 table = table.filter(pa.array(~repeat))
             ts = _ts(table)
             overlap.append(ts[ts <= seen.end] if seen.end is not None else ts[:0])
-            writer.write_table(table)
+            if table.num_rows:  # an empty row group would change the bytes of the same data
+                writer.write_table(table)
+            added += table.num_rows
             position += batch.num_rows
-    os.replace(tmp, staged)
+    if added or float_ids:
+        os.replace(tmp, staged)
+    else:  # nothing new: the published file stays, byte for byte
+        from anticipate.ingest.update import link_or_copy
+
+        os.remove(tmp)
+        os.remove(staged)
+        link_or_copy(existing, staged)
     empty = pa.table({"row": pa.array([], pa.int64()), "column": pa.array([], pa.string()),
                       "value": pa.array([], pa.string()), "reason": pa.array([], pa.string())})
     over = np.concatenate([np.zeros(0, "datetime64[ns]"), *overlap])
     return Appended(seen.n, pa.concat_tables(rejects) if rejects else empty, by_key, seen.end, len(over),
-                    over.min() if len(over) else None, over.max() if len(over) else None, float_ids)
+                    over.min() if len(over) else None, over.max() if len(over) else None, float_ids, added)
 
 
 def _instant(t: np.datetime64) -> str:
@@ -227,6 +240,10 @@ def overlap_warning(done: Appended, new_lines: int) -> str | None:
 def append_notes(done: Appended, new_lines: int) -> list[str]:
     """The report's notes of an append: the overlap (:func:`overlap_warning`) and existing ids rewritten."""
     notes = [note] if (note := overlap_warning(done, new_lines)) else []
+    if not done.added and not done.float_ids:
+        notes.append(f"nothing new: none of the file's {new_lines:,} line(s) was added (each is already in "
+                     "the data directory or was rejected); orders.parquet is unchanged, byte for byte. If a "
+                     "new export was expected, check that it was refreshed")
     for name in sorted(done.float_ids):
         notes.append(f"{name}: every existing value was a whole number written as a float ('17850.0', "
                      f"ingested before such ids were stored without '.0'); the existing orders now store "

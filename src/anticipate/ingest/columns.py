@@ -1,44 +1,20 @@
 """Which source column feeds which canonical column: config mapping first, then aliases.
 
-Names are compared after normalising (lower case, only letters and digits), so
-``Customer ID``, ``customer_id`` and ``CustomerID`` are the same name. A mapping
-given in config (``ingest.columns.<table>``) must name a column that exists.
+Names are compared by the rule of :mod:`anticipate.column_names` (exact, then lower case with only
+letters and digits, then without a unit in brackets), so ``Customer ID``, ``customer_id`` and
+``CustomerID`` are the same name. A mapping given in config (``ingest.columns.<table>``) must name a
+column that exists.
 """
 
 from __future__ import annotations
 
-import re
-
+from anticipate.column_names import Names as _Names
+from anticipate.column_names import normalise
 from anticipate.errors import ConfigError, DataError
 from anticipate.schema import ALIASES, EXTRA_INPUTS, TABLES
 
 __all__ = ["ALIASES", "EXTRA_INPUTS", "account", "allowed_inputs", "check_mapping", "normalise",
            "resolve"]
-
-def normalise(name: str, *, units: bool = True) -> str:
-    """A column name reduced to lower-case letters and digits (``Customer ID`` -> ``customerid``);
-    with ``units=False`` a unit in parentheses or brackets goes too (``Volume (l)`` -> ``volume``)."""
-    if not units:
-        name = re.sub(r"[\(\[][^\)\]]*[\)\]]", " ", name)
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
-
-class _Names:
-    """Look a name up among a header: exact, then normalised, then normalised without units."""
-
-    def __init__(self, header: list[str]) -> None:
-        self.levels: list[dict[str, int]] = [{}, {}, {}]
-        for i, name in enumerate(header):
-            for level, key in enumerate((name, normalise(name), normalise(name, units=False))):
-                if key:
-                    self.levels[level].setdefault(key, i)
-
-    def find(self, name: str, taken: set[int] = frozenset()) -> int | None:  # type: ignore[assignment]
-        for level, key in enumerate((name, normalise(name), normalise(name, units=False))):
-            index = self.levels[level].get(key)
-            if index is not None and index not in taken:
-                return index
-        return None
 
 
 def allowed_inputs(table: str) -> list[str]:

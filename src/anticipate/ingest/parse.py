@@ -20,6 +20,7 @@ from anticipate.ingest.dedup import binary_layout
 
 #: Reasons a value can fail, in the order they are checked (index = code).
 OK, MISSING, ENCODING, TOO_LONG, BAD_DATE, DATE_RANGE, BAD_INT, BAD_NUMBER, NOT_FINITE = range(9)
+OFFSET_EXTRA, OFFSET_MISSING = 9, 10
 REASONS = {
     MISSING: "missing value",
     ENCODING: "encoding",
@@ -29,7 +30,12 @@ REASONS = {
     BAD_INT: "not an integer",
     BAD_NUMBER: "not a number",
     NOT_FINITE: "not finite (NaN or inf)",
+    OFFSET_EXTRA: "UTC offset in a file whose date format has none",
+    OFFSET_MISSING: "no UTC offset in a file whose date format has one",
 }
+#: A timestamp text that ends in a UTC offset or zone after its time of day (``06:08:34+05:00``,
+#: ``06:08Z``, ``06:08:34.5 -0300``, ``06:08:34 UTC``); a date alone (``19-07-2024``) never does.
+_OFFSET_RE = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s?(Z|[+-][0-9]{2}(:?[0-9]{2})?|UTC|GMT)$"
 
 #: Longest accepted identifier (customer_id, sku, region, ...), characters.
 MAX_TEXT_CHARS = 256
@@ -226,7 +232,10 @@ def parse_timestamp(arr: pa.Array, *, date_format: str | None = None) -> Parsed:
 
     Text is read as strict ISO 8601 by a compiled kernel first; what that leaves is
     tried with ``date_format`` (one format per file, see :func:`guess_date_format`)
-    and then ISO 8601 with any UTC offset (pandas). Zoned values are converted to UTC.
+    and then ISO 8601 with any UTC offset (pandas). Zoned values are converted to UTC. With a
+    ``date_format``, a text with a UTC offset (or ``Z``) when the format has none (``%z``, ``%Z``) is
+    OFFSET_EXTRA and one without when it has one OFFSET_MISSING: a file mixing them would move some
+    lines by hours and not others.
     """
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
         micros = _zoned_to_naive(arr) if pa.types.is_timestamp(arr.type) else pc.cast(arr, pa.timestamp("us"))
@@ -235,10 +244,14 @@ def parse_timestamp(arr: pa.Array, *, date_format: str | None = None) -> Parsed:
     else:
         text = to_text(arr)
         codes = text.codes.copy()
-        micros = _text_timestamps(text.values, date_format)
+        zoned = np.zeros(len(arr), dtype=bool) if date_format else None
+        micros = _text_timestamps(text.values, date_format, zoned)
         empty = _mask(pc.equal(pc.binary_length(text.values), 0))
         codes[(codes == OK) & empty] = MISSING
         codes[(codes == OK) & ~_mask(pc.is_valid(micros))] = BAD_DATE
+        if zoned is not None:
+            wants = "%z" in date_format or "%Z" in date_format  # type: ignore[operator]
+            codes[(codes == OK) & (zoned != wants)] = OFFSET_MISSING if wants else OFFSET_EXTRA
     inside = pc.and_(pc.greater_equal(micros, pa.scalar(TS_MIN, pa.timestamp("us"))),
                      pc.less(micros, pa.scalar(TS_MAX, pa.timestamp("us"))))
     codes[(codes == OK) & ~_mask(inside)] = DATE_RANGE
@@ -254,15 +267,23 @@ def _zoned_to_naive(arr: pa.Array) -> pa.Array:
     return micros.view(pa.timestamp("us")) if arr.type.tz else micros
 
 
-def _text_timestamps(text: pa.Array, date_format: str | None) -> pa.Array:
+def _text_timestamps(text: pa.Array, date_format: str | None, zoned: np.ndarray | None = None) -> pa.Array:
     """Strict ISO 8601 in one compiled pass; the rest with the file's format, then ISO 8601
-    with any UTC offset (pandas). Unparseable (or empty) values become null."""
+    with any UTC offset (pandas). Unparseable (or empty) values become null. ``zoned`` (when given)
+    is set True where the text ends in a UTC offset or zone (the kernel's ``Z``, else
+    :data:`_OFFSET_RE` on the texts the kernel left: no regex over a plain ISO file)."""
     data, offsets, valid = binary_layout(text)
     micros = _kernels._parse_iso(data, offsets).view("datetime64[us]")
-    rest = np.isnat(micros) & valid & (np.diff(offsets) > 0)
+    filled = valid & (np.diff(offsets) > 0)
+    rest = np.isnat(micros) & filled
+    if zoned is not None and len(data):
+        zoned[:] = filled & (data[np.maximum(offsets[1:] - 1, 0)] == 90)  # 90: 'Z'
     if rest.any():
         micros = micros.copy()
-        series = pd.Series(text.filter(pa.array(rest)).to_numpy(zero_copy_only=False), dtype=object)
+        left = text.filter(pa.array(rest))
+        if zoned is not None:
+            zoned[rest] = _mask(pc.match_substring_regex(left, _OFFSET_RE))
+        series = pd.Series(left.to_numpy(zero_copy_only=False), dtype=object)
         micros[rest] = _pandas_timestamps(series, date_format)
     return pa.array(micros, type=pa.timestamp("us"), from_pandas=True)
 

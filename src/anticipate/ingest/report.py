@@ -141,7 +141,8 @@ def text(staged: Any, totals: dict[str, int], out: Path) -> str:
                      f"{orders.existing_rows + orders.rows_accepted:,} lines; {orders.duplicates_existing:,} "
                      "duplicates of existing lines dropped (counted as rejected"
                      + (f"; {orders.duplicates_existing_by_key:,} of them by order_id + sku"
-                        if orders.duplicates_existing_by_key else "") + ")")
+                        if orders.duplicates_existing_by_key else "") + ")"
+                     + ("; nothing new was added" if not orders.rows_accepted else ""))
     if staged.kept:
         lines.append("kept from the previous data directory: "
                      + ", ".join(f"{t} ({n:,} rows)" for t, n in staged.kept.items()))

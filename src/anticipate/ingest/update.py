@@ -130,9 +130,46 @@ def kept_warnings(previous: Path | None, kept: set[str]) -> list[str]:
     return [w for w in found if isinstance(w, str) and w.split(":", 1)[0] in kept]
 
 
+def orders_span(path: Path) -> tuple[int, str | None, str | None]:
+    """The lines of an ``orders.parquet`` and its first and last order day (``YYYY-MM-DD``; None when it
+    has no lines): from the row groups' statistics, else from the ``order_ts`` column itself."""
+    pf = pq.ParquetFile(path)
+    rows = pf.metadata.num_rows
+    if not rows:
+        return 0, None, None
+    stamps = pq.read_table(path, columns=["order_ts"])["order_ts"].cast(pa.timestamp("ns"))
+    low, high = pc.min_max(stamps).values()
+    if not low.is_valid:
+        return rows, None, None
+    return rows, str(low.as_py().date()), str(high.as_py().date())
+
+
+def lost_history(previous: Path | None, accepted: int, first: str | None, last: str | None) -> str | None:
+    """What replacing the orders of ``previous`` by ``accepted`` lines from day ``first`` to ``last`` would
+    lose (fewer lines, a later first day, an earlier last day), or None when it loses nothing: the new
+    orders hold at least as many lines over at least the same days (the same file again, or a longer
+    export), or there were none before."""
+    path = None if previous is None else previous / "orders.parquet"
+    if path is None or not path.is_file():
+        return None
+    before, was_first, was_last = orders_span(path)
+    if not before or was_first is None:
+        return None
+    lost = [f"{before - accepted:,} fewer lines"] if accepted < before else []
+    if first is None or first > was_first:
+        lost.append(f"no orders before {first or 'any day'}")
+    if last is None or last < was_last:
+        lost.append(f"no orders after {last or 'any day'}")
+    if not lost:
+        return None
+    return (f"the file's {accepted:,} accepted order line(s) ({first} to {last}) would replace the "
+            f"{before:,} order lines of {previous} ({was_first} to {was_last}): {', '.join(lost)}, gone "
+            "from every model, forecast and plan")
+
+
 def replaced_orders_warning(previous: Path | None, accepted: int) -> str | None:
-    """A warning when an ingest without ``--append`` replaced the previous orders with fewer than half
-    as many lines (a nightly file that should have been appended), else None."""
+    """A warning when ``ingest --replace`` replaced the previous orders with fewer than half as many lines,
+    else None."""
     path = None if previous is None else previous / "orders.parquet"
     if path is None or not path.is_file():
         return None
@@ -140,8 +177,8 @@ def replaced_orders_warning(previous: Path | None, accepted: int) -> str | None:
     if accepted * 2 >= before:
         return None
     return (f"orders: the {before:,} order lines of {previous} were replaced by these {accepted:,} "
-            f"({accepted / before - 1:.0%}); a nightly file goes in with 'ingest --append', or the history "
-            f"before it is gone from every model and plan")
+            f"({accepted / before - 1:.0%}, --replace); the history before them is gone from every model "
+            "and plan")
 
 
 def reference_keys(directory: Path | None, tables: set[str]) -> dict[str, pa.Array]:

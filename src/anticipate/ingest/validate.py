@@ -8,9 +8,11 @@ breaks, checking columns in canonical order and then the whole-row rule
 
 orders
     customer_id not empty (``missing value``); order_ts parseable (``unparseable
-    date``) and in [1970-01-01, 2262-04-11) (``out of range``); sku not empty and in
-    products when products are given (``unknown sku``); quantity a whole number
-    (``not an integer``) >= 1 (``non-positive quantity (returns are not orders)``);
+    date``), with a UTC offset exactly when the file's date format has one (``UTC offset in a
+    file whose date format has none`` and the reverse) and in [1970-01-01, 2262-04-11)
+    (``out of range``); sku not empty and in products when products are given (``unknown
+    sku``); quantity a whole number (``not an integer``) >= 1 (``non-positive quantity
+    (returns are not orders)``) and <= ``ingest.max_quantity`` (:data:`TOO_MANY`);
     unit_price a finite number (``not a number``, ``not finite (NaN or inf)``) >= 0
     (``negative price``), or amount / quantity when only an amount is given
     (``negative amount``); region not empty and in regions when given
@@ -42,6 +44,9 @@ from anticipate.ingest.parse import Parsed
 #: Longest value kept in rejects.parquet, characters.
 MAX_VALUE_CHARS = 200
 DUPLICATE = "duplicate"
+#: The reason of an order line above ``ingest.max_quantity`` (a unit mix-up or a typo; sums of units
+#: must stay far from int64's overflow).
+TOO_MANY = "quantity above ingest.max_quantity"
 
 REJECTS_SCHEMA = pa.schema([("table", pa.string()), ("file", pa.string()), ("row", pa.int64()),
                             ("column", pa.string()), ("value", pa.string()), ("reason", pa.string())])
@@ -86,7 +91,8 @@ class Context:
     when not given); ``date_format``: the file's date format (None: ISO 8601);
     ``decimal``: the file's decimal mark, for numbers such as ``1,500`` that read differently under
     ``.`` and ``,`` (:mod:`anticipate.ingest.decimalmark`); ``float_ids``: id columns written as
-    whole-number floats (``17850.0``), stored without ``.0`` (:mod:`anticipate.ingest.ids`).
+    whole-number floats (``17850.0``), stored without ``.0`` (:mod:`anticipate.ingest.ids`);
+    ``max_quantity``: the largest accepted order line quantity (``ingest.max_quantity``).
     """
 
     skus: pa.Array | None = None
@@ -94,6 +100,7 @@ class Context:
     date_format: str | None = None
     decimal: str = "."
     float_ids: frozenset[str] = frozenset()
+    max_quantity: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,7 @@ def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
         flags.parsed("quantity", qty)
         flags.flag(_mask(pc.less(qty.values, 1)), "non-positive quantity (returns are not orders)",
                    "quantity")
+        flags.flag(_mask(pc.greater(qty.values, ctx.max_quantity)), TOO_MANY, "quantity")
         out["quantity"] = qty.values
     else:
         out["quantity"] = _const(1, n, pa.int64())
@@ -343,11 +351,17 @@ FIXES: dict[str, str] = {
     "unparseable date": "write timestamps as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (ISO 8601), "
                         "one format per file, or state the file's format with --date-format",
     "out of range": "timestamps must lie in [1970-01-01, 2262-04-11): correct the year",
+    parse.REASONS[parse.OFFSET_EXTRA]: "one format per file: write every timestamp of the file with a UTC "
+                                       "offset (+05:00) or none (a mix moves some lines by hours)",
+    parse.REASONS[parse.OFFSET_MISSING]: "one format per file: write every timestamp of the file with a UTC "
+                                         "offset (+05:00) or none (a mix moves some lines by hours)",
     "not an integer": "write a whole number",
     "not a number": "write a plain number such as 12.5 or 1,250.5 (no currency sign or unit)",
     "not finite (NaN or inf)": "write a finite number",
     "non-positive quantity (returns are not orders)": "drop return and cancellation lines (quantity <= 0) "
                                                       "before ingest, or let them be quarantined",
+    TOO_MANY: "correct the line (a typo, or a unit such as thousandths of a gallon), or raise "
+              "ingest.max_quantity in the config if lines this large are real",
     "negative price": "prices must be >= 0",
     "negative amount": "amounts must be >= 0 (returns are not orders)",
     "unknown sku": "add the SKU to the products file, or drop the line",

@@ -25,7 +25,8 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import replace as _with
 from pathlib import Path
 from typing import Any
 
@@ -63,41 +64,40 @@ class _Staged:
 
 
 def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, append: bool = False,
-               dry_run: bool = False) -> Result:
+               dry_run: bool = False, replace: bool = False) -> Result:
     """Ingest ``sources`` (table name -> file) into the data directory ``out``, keeping the rest.
 
     Parameters
     ----------
     settings
-        Uses ``settings.cfg.ingest`` (mapping, ``on_error``, ``max_reject_share``, ``chunk_rows``,
-        ``date_format``, ``decimal``), ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
+        Uses ``settings.cfg.ingest``, ``settings.cfg.compute`` (customer layout) and ``settings.progress``.
     sources
-        Any of ``orders, products, regions, warehouses, supply`` (at least one). The
-        tables not given are kept from the data directory already at ``out``.
+        Any of ``orders, products, regions, warehouses, supply`` (at least one); the others are kept.
     out
         The data directory to update (or create).
     append
-        Append the orders to the existing ones instead of replacing them; new lines that
-        repeat an existing line are rejected as duplicates of existing lines.
+        Append the orders to the existing ones (new lines repeating one are rejected as duplicates).
+    replace
+        Replace the existing orders even when the new ones lose lines or days of them (else refused:
+        :func:`~anticipate.ingest.update.lost_history`).
     dry_run
         Read and check everything, print the mapping and the rejects, write nothing.
 
     Returns
     -------
     Result
-        counts ``rows_in, rows_accepted, rows_rejected`` (this run's tables) and
-        ``<table>_rows_in`` etc. per table, ``<table>_rows_kept`` per kept table and
-        ``orders_duplicates_existing``; metrics ``reject_share`` (without the duplicates of
-        existing lines, as ``max_reject_share`` counts) and ``seconds``; outputs
-        ``data``, ``rejects``, ``report`` and each table's Parquet file.
+        counts ``rows_in, rows_accepted, rows_rejected`` (this run's tables), ``<table>_rows_in`` etc.
+        per table, ``<table>_rows_kept`` per kept table and ``orders_duplicates_existing``; metrics
+        ``reject_share`` (without the duplicates of existing lines, as ``max_reject_share`` counts) and
+        ``seconds``; outputs ``data``, ``rejects``, ``report`` and each table's Parquet file.
 
     Raises
     ------
     UsageError
-        No table, an unknown table, ``--append`` without orders, or an ``out`` that must not
-        be replaced.
+        No or an unknown table, ``--append`` or ``--replace`` without orders or both, an ``out`` not
+        to replace.
     LockHeld
-        Another run is ingesting into (or publishing) ``out``: ``.<name>.lock`` beside it.
+        Another run holds ``out``'s lock (``.<name>.lock`` beside it).
     DataError
         Any input problem (see :mod:`anticipate.ingest`); ``out`` is then untouched.
     """
@@ -106,15 +106,16 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     started = time.perf_counter()
     out = Path(out)
     target = Path(os.path.abspath(out))
-    _check_request(sources, out, append)
+    _check_request(sources, out, append, replace)
     if dry_run:
         from anticipate.ingest.report import dry_run_result
 
         previous = target if is_data_dir(target) else None
         with tempfile.TemporaryDirectory(prefix="anticipate-dry-run-") as tmp:
-            staged = _stage(settings, sources, Path(tmp), out, previous, append, dry_run=True)
+            staged = _stage(settings, sources, Path(tmp), out, previous, append, replace=replace,
+                            dry_run=True)
             return dry_run_result(staged, Path(tmp), out, settings.cfg.ingest.max_reject_share)
-    staged = _publish(settings, sources, out, append)
+    staged = _publish(settings, sources, out, append, replace)
     if settings.verbosity >= 0:
         from anticipate.ingest.report import column_lines
 
@@ -124,7 +125,7 @@ def run_ingest(settings: Settings, sources: dict[str, Path], out: Path, *, appen
     return _result(staged, out, time.perf_counter() - started)
 
 
-def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bool) -> _Staged:
+def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bool, replace: bool) -> _Staged:
     """Stage the new data directory beside what is kept from the previous one and publish it.
 
     The directory's lock is held from before the previous directory is read: two runs
@@ -136,7 +137,7 @@ def _publish(settings: Settings, sources: dict[str, Path], out: Path, append: bo
     with dir_lock(target, command=f"anticipate ingest --out {out}{' --append' if append else ''}"):
         previous = target if is_data_dir(target) else None
         with staging_dir(target, _owned(previous), locked=True) as stage:
-            staged = _stage(settings, sources, stage, out, previous, append)
+            staged = _stage(settings, sources, stage, out, previous, append, replace=replace)
             write_json(staged.doc, stage / "ingest_report.json")
     return staged
 
@@ -158,7 +159,7 @@ def _options(settings: Settings, table: str, out: Path, append_to: str, dry_run:
 
 
 def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path, previous: Path | None,
-           append: bool, *, dry_run: bool = False) -> _Staged:
+           append: bool, *, dry_run: bool = False, replace: bool = False) -> _Staged:
     """Ingest ``sources`` into ``stage`` beside the tables kept from ``previous``."""
     from anticipate.ingest import TABLE_ORDER, Context, RejectSink, ingest_table
     from anticipate.ingest.update import carry_over, keep_tables, previous_rejects, reference_keys
@@ -169,8 +170,10 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     existing = previous / "orders.parquet" if previous is not None and append else None
     append_to = str(existing) if existing is not None and existing.is_file() else ""
     carried = previous_rejects(previous, set(kept) | ({"orders"} if append_to else set()))
-    refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)))
+    refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)),
+                   max_quantity=settings.cfg.ingest.max_quantity)
     reports: dict[str, Any] = {}
+    refused = None
     sink = RejectSink(stage / "rejects.parquet")
     try:
         if carried is not None and not dry_run:
@@ -183,8 +186,10 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
                 log.info("%s: %s rows in, %s accepted, %s rejected", table, report.rows_in,
                          report.rows_accepted, report.rows_rejected)
                 if table in ("products", "regions"):
-                    refs = replace(refs, **{"skus" if table == "products" else "regions": keys})
+                    refs = _with(refs, **{"skus" if table == "products" else "regions": keys})
                 reports[table] = report
+                if table == "orders" and not append_to and not replace:
+                    refused = _refuse_lost_history(previous, report, out, dry_run=dry_run)
     finally:
         sink.close()
     layout = None if dry_run else _layout_for(settings, stage, sources, kept)
@@ -192,6 +197,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
                            dry_run=dry_run)
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
     staged.doc["carried_over"] = others
+    staged.warnings.extend([refused] if refused else [])
     return staged
 
 
@@ -238,7 +244,7 @@ def _finish_stage(settings: Settings, reports: dict[str, Any], kept: dict[str, i
     if "warehouses" in reports:  # a dry run says it too: the staged table is the one a real run publishes
         warnings += planning_id_warnings(stage)
     warnings += column_warnings(reports) + kept_warnings(previous, set(kept))
-    if "orders" in reports and not append_to:
+    if "orders" in reports and not append_to:  # --replace (a refusal or a dry run's warning otherwise)
         replaced = replaced_orders_warning(previous, reports["orders"].rows_accepted)
         warnings.extend([replaced] if replaced else [])
     if "orders" in reports:
@@ -262,7 +268,25 @@ def _customer_layout(settings: Settings, stage: Path) -> Any:
                                  batch_rows=settings.cfg.ingest.chunk_rows)
 
 
-def _check_request(sources: dict[str, Path], out: Path, append: bool = False) -> None:
+def _refuse_lost_history(previous: Path | None, report: Any, out: Path, *, dry_run: bool) -> str | None:
+    """DataError (exit 2, before anything is published) when the orders of ``report`` would replace those
+    of ``previous`` and lose lines or days of them (:func:`~anticipate.ingest.update.lost_history`): the
+    nightly file of a cron job that forgot ``--append``. A dry run gets it as a warning."""
+    from anticipate.errors import DataError
+    from anticipate.ingest.update import lost_history
+
+    lost = lost_history(previous, report.rows_accepted, report.first_day, report.last_day)
+    if lost is None:
+        return None
+    message = (f"{lost}. Nothing was written; {out} is as it was. To add these lines to the orders there, "
+               "run the same command with --append; to replace the orders with these on purpose, add "
+               "--replace")
+    if dry_run:
+        return f"orders: the real run would be refused (exit 2): {report.file}: {message}"
+    raise DataError(message, file=report.file)
+
+
+def _check_request(sources: dict[str, Path], out: Path, append: bool = False, replace: bool = False) -> None:
     from anticipate.ingest import TABLE_ORDER
     from anticipate.ingest.update import is_data_dir
 
@@ -274,6 +298,11 @@ def _check_request(sources: dict[str, Path], out: Path, append: bool = False) ->
                          "or --supply); the tables not given are kept from the data directory at --out")
     if append and "orders" not in sources:
         raise UsageError("--append appends order lines: pass --orders FILE with it")
+    if replace and "orders" not in sources:
+        raise UsageError("--replace replaces the order lines: pass --orders FILE with it")
+    if append and replace:
+        raise UsageError("--append adds the orders to the existing ones and --replace replaces them: pass "
+                         "one of the two")
     target = Path(os.path.abspath(out))
     if target.exists() and not target.is_dir():
         raise UsageError(f"--out {out} is a file; pass a directory path for the canonical tables")
@@ -324,6 +353,7 @@ def _result(staged: _Staged, out: Path, seconds: float) -> Result:
     if "orders" in reports and reports["orders"].existing_rows is not None:
         counts["orders_duplicates_existing"] = reports["orders"].duplicates_existing
         counts["orders_rows_existing"] = reports["orders"].existing_rows
+        counts["orders_rows_added"] = reports["orders"].rows_accepted  # 0: orders.parquet unchanged
     counts.update({f"{table}_rows_kept": n for table, n in staged.kept.items()})
     outputs = {"data": str(out), "rejects": str(out / "rejects.parquet"),
                "report": str(out / "ingest_report.json")}

@@ -26,7 +26,7 @@ from anticipate.errors import DataChanged, DataError, OutputError
 from anticipate.storage import digests
 from anticipate.storage.dictionary import read_with_dictionaries
 from anticipate.storage.digests import TABLE_NAMES, data_dir_digest, file_digest  # noqa: F401 (re-exported)
-from anticipate.storage.keys import check_unique_key
+from anticipate.storage.keys import check_table
 from anticipate.storage.parquet_layout import parquet_options
 
 
@@ -358,7 +358,7 @@ def load_dataset(
     ------
     DataError
         The directory or its ``orders.parquet`` is missing, a file cannot be read, or a reference
-        table repeats its key (:func:`~anticipate.storage.keys.check_unique_key`).
+        table repeats its key or the orders' units overflow (:func:`~anticipate.storage.keys.check_table`).
     """
     data_dir = Path(data_dir)  # a relative one is read from the working directory: say which one it was
     here = "" if data_dir.is_absolute() else " (relative to the working directory: {})"
@@ -388,7 +388,7 @@ def load_dataset(
                 path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored,
                 opened=source,
             ) if wanted else None
-            check_unique_key(path, name, loaded[name])
+            check_table(path, name, loaded[name])
         files = {f"{name}.parquet": h.result() for name, h in hashes.items()}
     _order_ts_naive_utc(loaded["orders"])
     ds = DataSet(path=data_dir, digest=digests.tables_digest(files), files=files, generation=generation,

@@ -4,13 +4,15 @@
 supply lots summed, repeats with different values refused), and every reader looks a row up by
 its key (a SKU's category, a warehouse's capacity). A table written by hand or by another tool
 may repeat one, which would fail deep inside a command or pick a row silently: it is refused
-at load instead (:func:`check_unique_key`).
+at load instead (:func:`check_unique_key`). So are orders whose units could overflow a sum
+(:func:`check_quantities`): every command sums order lines' int64 quantities.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from anticipate.errors import DataError
@@ -18,6 +20,35 @@ from anticipate.schema import KEYS
 
 #: How many repeated keys a refusal names.
 SHOWN = 5
+#: The largest total of the orders' quantities (their absolute values) a command sums: 2**53, where
+#: float64 stops counting every unit and far below int64's 9.2e18, so no sum of lines wraps around.
+MAX_TOTAL_UNITS = 2**53
+
+
+def check_table(path: Path, table: str, frame: pd.DataFrame | None) -> None:
+    """The load-time checks of one canonical table: :func:`check_unique_key`, :func:`check_quantities`."""
+    check_unique_key(path, table, frame)
+    if table == "orders":
+        check_quantities(path, frame)
+
+
+def check_quantities(path: Path, orders: pd.DataFrame | None) -> None:
+    """:class:`DataError` (exit 2) naming ``path``, the column and the largest line when the orders'
+    quantities total :data:`MAX_TOTAL_UNITS` or more (a data directory from another tool or from an
+    ingest before ``ingest.max_quantity``): a sum of units in a forecast or a backtest would wrap around
+    int64 and print a fill rate of -0.000 without a word."""
+    if orders is None or "quantity" not in orders or not pd.api.types.is_numeric_dtype(orders["quantity"]):
+        return
+    q = orders["quantity"].to_numpy(dtype=np.float64, na_value=0.0)
+    total = float(np.abs(q).sum())
+    if total < MAX_TOTAL_UNITS:
+        return
+    row = int(np.argmax(np.abs(q)))
+    raise DataError(
+        f"the orders' quantities total {total:.3g} units (line {row + 1:,} alone {q[row]:.3g}), beyond the "
+        f"{MAX_TOTAL_UNITS:.3g} a sum of units can hold exactly: a quantity is a typo or in the wrong unit. "
+        "Re-ingest the orders with 'anticipate ingest --orders FILE --replace --out DIR', which rejects a "
+        "line above ingest.max_quantity (default 1,000,000) with its row", file=str(path), column="quantity")
 
 
 def check_unique_key(path: Path, table: str, frame: pd.DataFrame | None) -> None:
