@@ -160,12 +160,34 @@ def test_dask_features_from_the_layout_equal_local_features(client, ingested):
     assert_features_match(build_features_dask(client, parts, cutoff, **kw), local)
 
 
-@pytest.mark.parametrize("item_level", ["sku", "category"])
-def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level):
-    from anticipate.demand.inputs import compute_forecast
+@pytest.fixture(scope="module")
+def forecast_model(ingested):
+    """``fit(item_level)``: the small model the Dask forecast tests score with, fitted once per item level
+    on the ingested sample (the fit reads ``model``, ``time`` and ``features``, never ``forecast``), with
+    the cutoff the forecasts are made at (the day after the last order)."""
     from anticipate.models.training import fit_on_windows
-    from anticipate.pipelines._common import load_data
     from anticipate.tracking import NextPurchasePyfunc
+
+    local_ds = load_dataset(ingested[0])
+    cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() + pd.Timedelta(days=1)
+    fitted: dict[str, NextPurchasePyfunc] = {}
+
+    def fit(item_level: str) -> tuple[NextPurchasePyfunc, pd.Timestamp]:
+        if item_level not in fitted:
+            model = {"train_windows": 2, "item_level": item_level, "classifier": {"n_estimators": 20},
+                     "regressor": {"n_estimators": 10}}
+            cfg = Config.model_validate({"model": model})
+            done = fit_on_windows(cfg, local_ds, cutoff - pd.Timedelta(days=cfg.time.horizon_days))
+            fitted[item_level] = NextPurchasePyfunc(done.model, done.meta)
+        return fitted[item_level], cutoff
+
+    return fit
+
+
+@pytest.mark.parametrize("item_level", ["sku", "category"])
+def test_dask_forecast_from_the_layout_equals_local(client, ingested, forecast_model, item_level):
+    from anticipate.demand.inputs import compute_forecast
+    from anticipate.pipelines._common import load_data
 
     data, _ = ingested
     local_ds = load_dataset(data)
@@ -173,9 +195,7 @@ def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level
              "regressor": {"n_estimators": 10}}
     # the category case also scales new demand by the year-ago index (its own tables on the workers)
     cfg = Config.model_validate({"model": model, "forecast": {"year_ago_index": item_level == "category"}})
-    cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() + pd.Timedelta(days=1)
-    fitted = fit_on_windows(cfg, local_ds, cutoff - pd.Timedelta(days=cfg.time.horizon_days))
-    wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
+    wrapper, cutoff = forecast_model(item_level)
     local_settings = Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False)
     local = compute_forecast(local_settings, local_ds, wrapper, "m", cutoff).table
     address = client.scheduler_info()["address"]  # the module's cluster, reached over tcp
@@ -186,24 +206,22 @@ def test_dask_forecast_from_the_layout_equals_local(client, ingested, item_level
     pd.testing.assert_frame_equal(remote, local, rtol=1e-9)
 
 
-def test_dask_forecast_caps_new_demand_windows_to_the_history_as_local_does(client, ingested):
+def test_dask_forecast_caps_new_demand_windows_to_the_history_as_local_does(client, ingested, forecast_model):
     """forecast.new_demand_windows past the history is capped, with a warning, by one rule
-    (new_demand.new_demand_windows_at): the Dask forecast had kept the configured windows."""
+    (new_demand.new_demand_windows_at): the Dask forecast had kept the configured windows. The forecast
+    runs on the module's cluster (over tcp); a cluster of its own added nothing but its start-up."""
     from anticipate.demand.inputs import compute_forecast
-    from anticipate.models.training import fit_on_windows
     from anticipate.pipelines._common import load_data
-    from anticipate.tracking import NextPurchasePyfunc
 
     data, _ = ingested
     local_ds = load_dataset(data)
     model = {"train_windows": 2, "classifier": {"n_estimators": 20}, "regressor": {"n_estimators": 10}}
     cfg = Config.model_validate({"model": model, "forecast": {"new_demand_windows": 500}})
-    cutoff = pd.Timestamp(local_ds.orders["order_ts"].max()).normalize() + pd.Timedelta(days=1)
-    fitted = fit_on_windows(cfg, local_ds, cutoff - pd.Timedelta(days=cfg.time.horizon_days))
-    wrapper = NextPurchasePyfunc(fitted.model, fitted.meta)
+    wrapper, cutoff = forecast_model(cfg.model.item_level)
     local = compute_forecast(Settings(cfg=cfg, data_dir=data, tracking_uri="", progress=False), local_ds,
                              wrapper, "m", cutoff)
-    dask_cfg = cfg.model_copy(update={"compute": _dask_settings(data).cfg.compute})
+    address = client.scheduler_info()["address"]
+    dask_cfg = cfg.model_copy(update={"compute": _dask_settings(data, scheduler=address).cfg.compute})
     settings = Settings(cfg=dask_cfg, data_dir=data, tracking_uri="", progress=False)
     remote = compute_forecast(settings, load_data(settings, cluster=True), wrapper, "m", cutoff)
     capped = [w for w in local.warnings if "forecast.new_demand_windows" in w]
