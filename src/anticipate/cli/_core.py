@@ -256,19 +256,7 @@ def command_body(
             except click.ClickException:
                 raise
             except Exception as exc:
-                if verbosity >= 1:
-                    traceback.print_exc(file=sys.stderr)
-                locked = _store_locked(exc)
-                if locked is not None:  # while MLflow opened the store, outside the commands' own handling
-                    _fail(name, str(locked), locked.exit_code, opts, notes)
-                _fail(
-                    name,
-                    f"unexpected failure: {type(exc).__name__}: {exc}. This is a bug in anticipate; "
-                    "re-run with -v for the traceback and report it",
-                    EXIT_FAILURE,
-                    opts,
-                    notes,
-                )
+                _fail_unexpected(name, exc, verbosity, opts, notes)
             else:
                 with sigterm_ignored():  # published: the result is printed whatever comes now
                     try:
@@ -279,6 +267,19 @@ def command_body(
         return wrapper
 
     return decorate
+
+
+def _fail_unexpected(name: str, exc: Exception, verbosity: int, opts: dict[str, Any],
+                     said: list[str]) -> None:
+    """Exit for an exception no command handled: exit 75 for an SQLite store another process kept locked,
+    else exit 1, "a bug" (with ``-v`` the traceback first)."""
+    if verbosity >= 1:
+        traceback.print_exc(file=sys.stderr)
+    locked = _store_locked(exc)
+    if locked is not None:  # while MLflow opened the store, outside the commands' own handling
+        _fail(name, str(locked), locked.exit_code, opts, said)
+    _fail(name, f"unexpected failure: {type(exc).__name__}: {exc}. This is a bug in anticipate; re-run with "
+          "-v for the traceback and report it", EXIT_FAILURE, opts, said)
 
 
 def _store_locked(exc: Exception) -> AnticipateError | None:
