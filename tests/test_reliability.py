@@ -79,11 +79,16 @@ def test_allocate_killed_at_random_moments_never_leaves_a_partial_plan(world: Wo
     killed, clean_seconds = 0, world.allocate_seconds
     for i, (when, on_publish) in enumerate(schedule):
         before = outputs()
-        # publish-time kills fire once the run starts writing anything (a staging dir, a file in the target)
-        trigger = (lambda b=before: outputs() != b) if on_publish else None
         started = time.monotonic()
+        proc = popen(args_ab[i % 2], tmp_path)
+        # publish-time kills fire once the run starts writing anything (a staging dir, a file in the target);
+        # the others once it holds the night's lock: a fresh process first spends seconds importing, which
+        # the clean run (forked from a process that has imported everything) does not, so fractions of the
+        # clean run's time counted from the start would mostly land in the imports
+        trigger = ((lambda b=before: outputs() != b) if on_publish
+                   else (lambda p=proc.pid: _lock_pid(plans / f".{DATE}.lock") == p))
         delay = when if on_publish else when * clean_seconds
-        code = kill_at(popen(args_ab[i % 2], tmp_path), delay, trigger)
+        code = kill_at(proc, delay, trigger)
         killed += code != 0
         if code == 0:  # finished before its kill: on a machine whose load fell, later runs are this fast
             clean_seconds = min(clean_seconds, time.monotonic() - started)
@@ -196,6 +201,14 @@ def test_two_allocate_runs_for_one_date_one_wins_the_other_exits_75(world: World
     assert f".{DATE}.lock" in loser_err
     assert read_plan(tmp_path / "plans" / DATE) == world.plan
     assert_no_leftovers(tmp_path / "plans", DATE)
+
+
+def _lock_pid(path: Path) -> int | None:
+    """The pid a night's lock file names, or None (no file yet, or one being written)."""
+    try:
+        return int(json.loads(path.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _dead_pid() -> int:
