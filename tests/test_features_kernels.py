@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events, event_buffers
 from anticipate.features._gaps import item_gap_sums
-from anticipate.features._orders import oldest_in_place
+from anticipate.features._orders import oldest_in_place, oldest_in_runs
 from anticipate.features._runs import run_sums, segment_runs
 from anticipate.features._sums import recode, used_codes, window_sums
 from anticipate.features.reference import item_gap_sums as reference_gap_sums
@@ -278,6 +278,31 @@ def test_oldest_in_place_gives_every_line_its_orders_oldest_age(data: tuple[np.n
     oldest = np.full(n, -np.inf)
     np.maximum.at(oldest, order, age)
     np.testing.assert_array_equal(fast, oldest[order])
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines(), st.sampled_from(["any", "sorted", "runs"]))
+def test_oldest_in_runs_equals_oldest_in_place_when_the_codes_are_runs(
+    data: tuple[np.ndarray, ...], kind: str
+) -> None:
+    group, order, age = data[0], data[2], data[3]
+    if kind != "any":  # codes that never decrease (ids issued in sequence)
+        at = np.argsort(order, kind="stable")
+        group, order, age = group[at], order[at], age[at]
+    if kind == "runs":  # and each order one customer's
+        owner = np.zeros(int(order.max(initial=-1)) + 1, dtype=np.int64)
+        owner[order] = group
+        group = owner[order]
+    n = int(order.max(initial=-1)) + 1
+    runs = bool((np.diff(order) >= 0).all()) and bool((group[1:] == group[:-1])[np.diff(order) == 0].all())
+    assert runs or kind != "runs"
+    fast, slow, want = age.copy(), age.copy(), age.copy()
+    assert oldest_in_runs(order.astype(np.int32), group, fast) is runs
+    assert oldest_in_runs(order, group, slow, jit=False) is runs
+    np.testing.assert_array_equal(fast, slow)
+    if runs:
+        assert oldest_in_place(order, group, want, n)
+    np.testing.assert_array_equal(fast, want)  # untouched when not in runs
 
 
 @settings(max_examples=150, deadline=None)

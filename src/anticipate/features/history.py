@@ -23,7 +23,7 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.features import _kernels as kernels
-from anticipate.features._orders import oldest_in_place
+from anticipate.features._orders import oldest_in_place, oldest_in_runs
 from anticipate.features._sums import day_oldest, recode, used_codes
 from anticipate.features.items import item_column
 
@@ -226,7 +226,7 @@ def _order_age(cust: np.ndarray, order: np.ndarray, age: np.ndarray) -> np.ndarr
 
     Written over ``age`` (float64, which it consumes) and returned.
     """
-    if len(age) == 0:
+    if len(age) == 0 or oldest_in_runs(order, cust, age):  # order ids issued in sequence: no array per order
         return age
     n = int(order.max()) + 1
     if not oldest_in_place(order, cust, age, n):  # an order id shared by customers: number (customer, order)
