@@ -25,6 +25,7 @@ from anticipate import dates
 from anticipate.features import _kernels as kernels
 from anticipate.features._orders import oldest_in_place, oldest_in_runs
 from anticipate.features._sums import day_oldest, recode, used_codes
+from anticipate.features._textruns import text_runs
 from anticipate.features.items import item_column
 
 DAY = np.timedelta64(1, "D")
@@ -176,23 +177,14 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 def _runs_if_sorted(values: pd.Series) -> np.ndarray | None:
     """First-appearance codes of string ``values`` if they never decrease (equal ones contiguous), else None.
 
-    Order ids issued in sequence make this the common case; it spares hashing
-    millions of distinct strings.
+    Order ids issued in sequence make this the common case; it spares hashing millions of distinct
+    strings. One pass over the Arrow buffers (:func:`~anticipate.features._textruns.text_runs`; 10 M
+    lines 0.15 -> 0.04 s of CPU against Arrow's comparisons of the neighbours and a cumulative sum).
     """
     if len(values) < 2:
         return None
-    import pyarrow.compute as pc
-
     arr = _arrow(values)
-    if arr is None:
-        return None
-    head, tail = arr.slice(0, len(arr) - 1), arr.slice(1)
-    if pc.any(pc.less(tail, head)).as_py():
-        return None
-    change = pc.not_equal(tail, head).to_numpy(zero_copy_only=False)
-    codes = np.zeros(len(arr), dtype=CODE)
-    np.cumsum(change, out=codes[1:])
-    return codes
+    return None if arr is None else text_runs(arr)
 
 
 def _order_codes(hist: pd.DataFrame) -> np.ndarray:
