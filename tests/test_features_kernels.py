@@ -202,9 +202,9 @@ def test_run_sums_equal_reduceat_over_the_runs_bit_for_bit(seed: int) -> None:
     rows = rng.permutation(starts)  # the events in any order, each at its run's first line
     want_units = np.add.reduceat(units, starts)[run[rows]]
     want_spend = np.add.reduceat(spend, starts)[run[rows]]
-    for jit in (True, False):
+    for jit, parts in ((True, None), (False, None), (True, 1), (True, 5), (False, 3)):
         out = (np.full(len(rows), np.nan), np.full(len(rows), np.nan))
-        assert run_sums((cust, order), rows, units, spend, out, jit=jit)
+        assert run_sums((cust, order), rows, units, spend, out, jit=jit, parts=parts)
         np.testing.assert_array_equal(out[0].view(np.int64), want_units.view(np.int64))
         np.testing.assert_array_equal(out[1].view(np.int64), want_spend.view(np.int64))
     item = np.zeros(len(cust), dtype=np.int32)  # a third key that splits nothing: the same sums
