@@ -156,6 +156,10 @@ def test_most_recent_takes_the_most_units_at_the_youngest_age_then_the_smallest_
     perm, indptr = kernels.group_by_codes(group, n_groups)
     fast = kernels.most_recent(indptr, perm, age, units, codes)
     np.testing.assert_array_equal(fast, kernels.most_recent(indptr, perm, age, units, codes, jit=False))
+    for jit in (True, False):  # rows gathered by group, their codes read where they were
+        where = kernels.most_recent(indptr, np.arange(len(age)), age[perm], units[perm], codes,
+                                    code_rows=perm, jit=jit)
+        np.testing.assert_array_equal(where, fast)
     shuffled = np.random.default_rng(0).permutation(len(age))
     perm2, indptr2 = kernels.group_by_codes(group[shuffled], n_groups)
     again = kernels.most_recent(indptr2, perm2, age[shuffled], units[shuffled], codes[shuffled])

@@ -290,7 +290,6 @@ class Grouped:
     age: np.ndarray
     units: np.ndarray
     spend: np.ndarray
-    region: np.ndarray
 
     @property
     def positions(self) -> np.ndarray:
@@ -299,9 +298,13 @@ class Grouped:
 
 
 def group_by_customer(lines: Lines) -> Grouped:
-    """The lines gathered by customer code (a stable counting sort), see :class:`Grouped`."""
+    """The lines gathered by customer code (a stable counting sort), see :class:`Grouped`.
+
+    The region codes are not gathered: the customers' regions read them where they are
+    (:func:`~anticipate.features._kernels.most_recent`), for their last instant's lines only.
+    """
     rows, indptr = kernels.group_by_codes(lines.cust, len(lines.customers))
-    columns = (lines.item, lines.order, lines.age, lines.units, lines.spend, lines.region)
+    columns = (lines.item, lines.order, lines.age, lines.units, lines.spend)
     with ThreadPoolExecutor(max_workers=1) as side:  # np.take releases the GIL: half the gathers each
         later = side.submit(lambda: [np.take(c, rows) for c in columns[3:]])
         first = [np.take(c, rows) for c in columns[:3]]

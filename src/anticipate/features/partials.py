@@ -193,7 +193,7 @@ def prepare_history(lines: Lines, spec: FeatureSpec) -> Prepared:
         cust = customer_table(lines, grouped, spec.lookback_days, buffers)
         events = pair_events(grouped, buffers)
         del buffers
-        del grouped  # the lines by customer (7 arrays of N) go before the pairs' sums and statistics
+        del grouped  # the lines by customer (6 arrays of N) go before the pairs' sums and statistics
         pair_sums(lines, events)
         gaps = item_gap_sums(events.indptr, events.age, events.item, len(lines.items))  # every pair
         keep = candidate_pairs(events, spec.lookback_days)
