@@ -167,8 +167,9 @@ def _sources(prepared: Prepared, totals: Partials, spec: FeatureSpec) -> dict[st
     sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
     sources.update({name: (v, None) for name, v in pairs.items() if name.startswith("ci_")})
     sources.update(_item_sources(prepared, totals))
-    item_rows = totals.item_units[totals.items.get_indexer(prepared.items)]
-    sources.update(_season_sources(prepared, totals, item_rows, season_horizon(spec.horizon_days)))
+    if "season" in spec.families:  # its pairs' year-ago units are made only then (prepare_history)
+        item_rows = totals.item_units[totals.items.get_indexer(prepared.items)]
+        sources.update(_season_sources(prepared, totals, item_rows, season_horizon(spec.horizon_days)))
     sources["cust_" + LOOKBACK_ORDERS] = (prepared.cust.lookback_orders, c_idx)
     sources["pair_" + LOOKBACK_ORDERS] = (pairs[LOOKBACK_ORDERS], None)
 
