@@ -102,3 +102,14 @@ def test_the_frames_arrow_tables_are_pandas_conversions(other: object) -> None:
     assert table.equals(want, check_metadata=True)
     assert [c.null_count for c in table.columns] == [c.null_count for c in want.columns]
     assert table.column("x").null_count == 2 and table.column("none").null_count == 6
+
+
+def test_required_columns_are_never_null_and_read_back_the_same() -> None:
+    frame = pd.DataFrame({"key": pd.array(list("abc"), dtype="str"), "x": [1.0, np.nan, 2.0],
+                          "n": [1.0, 2.0, 3.0]})
+    table = arrow_table(frame, required=("key", "n"))
+    assert [f.nullable for f in table.schema] == [False, True, False]
+    assert table.to_pandas().equals(frame) and table.column("x").null_count == 1
+    assert table.schema.metadata == arrow_table(frame).schema.metadata
+    with pytest.raises(ValueError, match="'x' is required"):
+        arrow_table(frame, required=("x",))

@@ -252,6 +252,41 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     return _frame(_layout(prepared, totals, cutoff, spec), slice(None))
 
 
+def nan_free(layout: _Layout) -> list[str]:
+    """The table's columns that hold no NaN in any row: the keys, the constants that are numbers, and
+    the columns whose whole source (every customer's, item's or pair's value, not only the candidates')
+    has none; never the renewal ones (computed block by block). A writer may store them as never null."""
+    out = [name for name, _ in zip(KEYS, layout.keys, strict=True)]
+    for name in layout.columns:
+        if name in layout.constants:
+            clean = not np.isnan(layout.constants[name])
+        elif name in layout.sources:
+            src = np.asarray(layout.sources[name][0])  # a sum is NaN where a value is (or +inf meets -inf)
+            clean = src.dtype.kind in "iub" or (src.dtype.kind == "f" and not np.isnan(np.add.reduce(src)))
+        else:
+            clean = False
+        if clean:
+            out.append(name)
+    return out
+
+
+def table_layout(
+    prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec
+) -> _Layout | None:
+    """What :func:`layout_blocks` reads, None when the partition has no customer (the empty table)."""
+    return None if len(prepared.customers) == 0 else _layout(prepared, totals, cutoff, spec)
+
+
+def layout_blocks(layout: _Layout | None, spec: FeatureSpec, block_rows: int) -> Iterator[pd.DataFrame]:
+    """:func:`join_blocks` of a :func:`table_layout`."""
+    if layout is None:
+        yield empty_table(spec)
+        return
+    cuts = renewal_cuts(layout.renewal, block_rows)
+    for lo, hi in pairwise(cuts):
+        yield _frame(layout, slice(int(lo), int(hi)))
+
+
 def join_blocks(
     prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec, block_rows: int
 ) -> Iterator[pd.DataFrame]:
@@ -263,10 +298,4 @@ def join_blocks(
     too few to cut), so the frames put together are :func:`join`'s table bit for bit. No
     candidate: one frame of no rows (:func:`join`'s).
     """
-    if len(prepared.customers) == 0:
-        yield empty_table(spec)
-        return
-    layout = _layout(prepared, totals, cutoff, spec)
-    cuts = renewal_cuts(layout.renewal, block_rows)
-    for lo, hi in pairwise(cuts):
-        yield _frame(layout, slice(int(lo), int(hi)))
+    return layout_blocks(table_layout(prepared, totals, cutoff, spec), spec, block_rows)
