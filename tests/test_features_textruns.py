@@ -49,3 +49,4 @@ def test_text_runs_of_order_ids_issued_in_sequence() -> None:
     assert text_runs(ids).tolist() == [0, 0, 1, 1, 2, 3]
     assert text_runs(pa.chunked_array([["O0000002"], ["O0000001"]])) is None  # decreasing across chunks
     assert text_runs(pa.array(["b", "ab"])) is None  # byte order, not length first
+    assert text_runs(pa.array(["a", "b"], type=pa.string_view())) is None  # no offsets: left to hashing

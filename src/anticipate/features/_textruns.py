@@ -65,7 +65,13 @@ def _buffers(chunk: object) -> tuple[np.ndarray, np.ndarray]:
 
 def text_runs(column: object, *, jit: bool = True) -> np.ndarray | None:
     """First-appearance codes (int32) of an Arrow (chunked) text column without nulls whose strings never
-    decrease, else None: the run number of each string (``jit=False`` runs the plain-Python twin)."""
+    decrease, else None: the run number of each string (``jit=False`` runs the plain-Python twin). A
+    column of another layout than offsets and bytes (string views) is None too: the caller hashes it."""
+    import pyarrow as pa
+
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_large_binary)
+    if not any(kind(column.type) for kind in kinds):
+        return None
     kernel = _text_runs_jit if jit else _text_runs_body
     codes = np.empty(len(column), dtype=np.int32)
     prev, code, at = None, 0, 0
