@@ -22,7 +22,7 @@ from anticipate.features.partials import prepare
 from anticipate.features.spec import FeatureSpec
 from anticipate.sample import generate_world
 from anticipate.storage.files import write_parquet
-from anticipate.storage.parquet_frames import write_parquet_frames
+from anticipate.storage.parquet_frames import arrow_table, write_parquet_frames
 
 SPEC = FeatureSpec(lookback_days=365)  # 2,481 candidates, 1,238 of them long overdue (the tail)
 CUTOFF = pd.Timestamp("2025-01-20")
@@ -87,3 +87,29 @@ def test_a_frame_of_another_schema_publishes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="schema"):
         write_parquet_frames(frames, target)
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("other", [None, np.arange(6), pd.Categorical(list("abcabc")), [b"x"] * 6])
+def test_the_frames_arrow_tables_are_pandas_conversions(other: object) -> None:
+    import pyarrow as pa
+
+    frame = pd.DataFrame({"key": pd.array(list("abcdef"), dtype="str"),
+                          "x": [1.5, np.nan, -0.0, np.inf, 2.0, np.nan], "none": np.full(6, np.nan),
+                          "whole": np.arange(6.0)})
+    if other is not None:  # a column of another kind: the whole frame through pandas' conversion
+        frame["other"] = other
+    table, want = arrow_table(frame), pa.Table.from_pandas(frame, preserve_index=False)
+    assert table.equals(want, check_metadata=True)
+    assert [c.null_count for c in table.columns] == [c.null_count for c in want.columns]
+    assert table.column("x").null_count == 2 and table.column("none").null_count == 6
+
+
+def test_required_columns_are_never_null_and_read_back_the_same() -> None:
+    frame = pd.DataFrame({"key": pd.array(list("abc"), dtype="str"), "x": [1.0, np.nan, 2.0],
+                          "n": [1.0, 2.0, 3.0]})
+    table = arrow_table(frame, required=("key", "n"))
+    assert [f.nullable for f in table.schema] == [False, True, False]
+    assert table.to_pandas().equals(frame) and table.column("x").null_count == 1
+    assert table.schema.metadata == arrow_table(frame).schema.metadata
+    with pytest.raises(ValueError, match="'x' is required"):
+        arrow_table(frame, required=("x",))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from anticipate.features import _kernels as kernels
 from anticipate.features._collapse import collapse_events, event_buffers
 from anticipate.features._gaps import item_gap_sums
-from anticipate.features._orders import oldest_in_place
+from anticipate.features._orders import oldest_in_place, oldest_in_runs
 from anticipate.features._runs import run_sums, segment_runs
 from anticipate.features._sums import recode, used_codes, window_sums
 from anticipate.features.reference import item_gap_sums as reference_gap_sums
@@ -156,6 +156,10 @@ def test_most_recent_takes_the_most_units_at_the_youngest_age_then_the_smallest_
     perm, indptr = kernels.group_by_codes(group, n_groups)
     fast = kernels.most_recent(indptr, perm, age, units, codes)
     np.testing.assert_array_equal(fast, kernels.most_recent(indptr, perm, age, units, codes, jit=False))
+    for jit in (True, False):  # rows gathered by group, their codes read where they were
+        where = kernels.most_recent(indptr, np.arange(len(age)), age[perm], units[perm], codes,
+                                    code_rows=perm, jit=jit)
+        np.testing.assert_array_equal(where, fast)
     shuffled = np.random.default_rng(0).permutation(len(age))
     perm2, indptr2 = kernels.group_by_codes(group[shuffled], n_groups)
     again = kernels.most_recent(indptr2, perm2, age[shuffled], units[shuffled], codes[shuffled])
@@ -202,9 +206,9 @@ def test_run_sums_equal_reduceat_over_the_runs_bit_for_bit(seed: int) -> None:
     rows = rng.permutation(starts)  # the events in any order, each at its run's first line
     want_units = np.add.reduceat(units, starts)[run[rows]]
     want_spend = np.add.reduceat(spend, starts)[run[rows]]
-    for jit in (True, False):
+    for jit, parts in ((True, None), (False, None), (True, 1), (True, 5), (False, 3)):
         out = (np.full(len(rows), np.nan), np.full(len(rows), np.nan))
-        assert run_sums((cust, order), rows, units, spend, out, jit=jit)
+        assert run_sums((cust, order), rows, units, spend, out, jit=jit, parts=parts)
         np.testing.assert_array_equal(out[0].view(np.int64), want_units.view(np.int64))
         np.testing.assert_array_equal(out[1].view(np.int64), want_spend.view(np.int64))
     item = np.zeros(len(cust), dtype=np.int32)  # a third key that splits nothing: the same sums
@@ -278,6 +282,31 @@ def test_oldest_in_place_gives_every_line_its_orders_oldest_age(data: tuple[np.n
     oldest = np.full(n, -np.inf)
     np.maximum.at(oldest, order, age)
     np.testing.assert_array_equal(fast, oldest[order])
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines(), st.sampled_from(["any", "sorted", "runs"]))
+def test_oldest_in_runs_equals_oldest_in_place_when_the_codes_are_runs(
+    data: tuple[np.ndarray, ...], kind: str
+) -> None:
+    group, order, age = data[0], data[2], data[3]
+    if kind != "any":  # codes that never decrease (ids issued in sequence)
+        at = np.argsort(order, kind="stable")
+        group, order, age = group[at], order[at], age[at]
+    if kind == "runs":  # and each order one customer's
+        owner = np.zeros(int(order.max(initial=-1)) + 1, dtype=np.int64)
+        owner[order] = group
+        group = owner[order]
+    n = int(order.max(initial=-1)) + 1
+    runs = bool((np.diff(order) >= 0).all()) and bool((group[1:] == group[:-1])[np.diff(order) == 0].all())
+    assert runs or kind != "runs"
+    fast, slow, want = age.copy(), age.copy(), age.copy()
+    assert oldest_in_runs(order.astype(np.int32), group, fast) is runs
+    assert oldest_in_runs(order, group, slow, jit=False) is runs
+    np.testing.assert_array_equal(fast, slow)
+    if runs:
+        assert oldest_in_place(order, group, want, n)
+    np.testing.assert_array_equal(fast, want)  # untouched when not in runs
 
 
 @settings(max_examples=150, deadline=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -44,11 +45,18 @@ def test_the_feature_table_stores_continuous_columns_plain_and_only_the_keys_sta
             assert chunk.has_dictionary_page == (name not in FEATURE_PLAIN_COLUMNS), name
             assert chunk.is_stats_set == (name in KEYS), name
             assert chunk.compression == FEATURE_COMPRESSION.upper(), name
-    # the same values as Arrow's default layout of the same table
+    # the same values as Arrow's default layout of the same table, but the columns without NaN in any row
+    # (nan_free: keys, counts, units, ...) stored as required, never null
     table = pd.read_parquet(out)
     default = tmp_path / "default.parquet"
     table.to_parquet(default, index=False)
-    assert pq.read_table(out).equals(pq.read_table(default), check_metadata=True)
+    got, want = pq.read_table(out), pq.read_table(default)
+    required = {f.name for f in got.schema if not f.nullable}
+    assert set(KEYS) | {"cust_orders_total", "ci_orders_total", "cal_week"} <= required
+    assert not required & {"ci_renewal_hazard_7d", "ci_gap_mean_days"}  # renewal, NaN under two orders
+    assert all(got.column(name).null_count == 0 for name in required)
+    nullable = [f.with_nullable(True) for f in got.schema]
+    assert got.cast(pa.schema(nullable, metadata=got.schema.metadata)).equals(want, check_metadata=True)
 
 
 def test_write_parquet_layout_options_leave_the_values_alone(tmp_path: Path) -> None:

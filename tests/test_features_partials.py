@@ -117,3 +117,21 @@ def test_keyword_form_equals_the_spec_form() -> None:
         build_features(orders, cutoff, spec),
         build_features(orders, cutoff, lookback_days=30, families=["customer_item", "region_item"]),
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(order_logs(), cutoffs, st.integers(2, 3), st.integers(0, 1000))
+def test_region_item_units_read_densely_equal_those_searched_among_the_sorted_keys(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, n: int, seed: int
+) -> None:
+    from anticipate.features.join import _ri_at
+
+    prepared = [engine.prepare(p, cutoff, SPEC) for p in _by_customer(orders, n, seed)]
+    totals = engine.combine([engine.partials_of(p) for p in prepared])
+    for part in prepared:  # a partition's labels are a subset of the totals': its own codes, re-indexed
+        cells = len(part.regions) * len(part.items)
+        keys = np.concatenate([np.arange(cells), np.arange(cells)[::-1]]).astype(np.int64)  # each cell twice
+        dense, searched = (_ri_at(part, totals, keys, dense=d) for d in (True, False))
+        np.testing.assert_array_equal(dense, searched)
+        if cells:
+            assert _ri_at(part, totals, keys).tolist() == searched.tolist()

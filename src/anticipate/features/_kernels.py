@@ -260,13 +260,20 @@ def sort_segments(
 
 
 def _most_recent_body(
-    indptr: np.ndarray, perm: np.ndarray, age: np.ndarray, units: np.ndarray, codes: np.ndarray
+    indptr: np.ndarray,
+    perm: np.ndarray,
+    age: np.ndarray,
+    units: np.ndarray,
+    codes: np.ndarray,
+    code_rows: np.ndarray,
+    indirect: bool,
 ) -> np.ndarray:
     """Per group, the code of its youngest rows by content alone; -1 if empty.
 
     Rows of group ``g`` are ``perm[indptr[g]:indptr[g + 1]]``. Among the rows at the
     smallest ``age`` (days), the code with the most ``units`` summed over those rows
-    wins, ties going to the smallest code, so any row order gives the same code.
+    wins, ties going to the smallest code, so any row order gives the same code. A row's
+    code is ``codes[row]``, or ``codes[code_rows[row]]`` when ``indirect``.
     """
     out = np.full(indptr.shape[0] - 1, -1, dtype=np.int64)
     at_best = np.empty(perm.shape[0], dtype=np.int64)
@@ -282,10 +289,10 @@ def _most_recent_body(
                 m += 1
         top_units = -np.inf
         for a in range(m):
-            code = codes[at_best[a]]
+            code = codes[code_rows[at_best[a]]] if indirect else codes[at_best[a]]
             total = 0.0
             for b in range(m):
-                if codes[at_best[b]] == code:
+                if (codes[code_rows[at_best[b]]] if indirect else codes[at_best[b]]) == code:
                     total += units[at_best[b]]
             if total > top_units or (total == top_units and code < out[g]):
                 top_units = total
@@ -303,14 +310,23 @@ def most_recent(
     units: np.ndarray,
     codes: np.ndarray,
     *,
+    code_rows: np.ndarray | None = None,
     jit: bool = True,
 ) -> np.ndarray:
-    """Run the most-recent-code kernel (``jit=False`` runs the plain-Python twin)."""
+    """Run the most-recent-code kernel (``jit=False`` runs the plain-Python twin).
+
+    ``code_rows``: where a row's code is in ``codes`` (``codes[code_rows[row]]``; None: at the row
+    itself), so rows gathered by group read the codes where they were: only the few rows at a
+    group's youngest age do, where a gathered copy of the codes read them all.
+    """
+    indirect = code_rows is not None
     args = (
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(perm, dtype=np.int64),
         np.ascontiguousarray(age, dtype=np.float64),
         np.ascontiguousarray(units, dtype=np.float64),
         codes_array(codes),
+        np.ascontiguousarray(code_rows, dtype=np.int64) if indirect else np.zeros(0, dtype=np.int64),
+        indirect,
     )
     return _most_recent_jit(*args) if jit else _most_recent_body(*args)

@@ -4,11 +4,12 @@ A *run* is a maximal stretch of consecutive rows with equal codes. The returned 
 arrays are views of buffers sized for every row: the pages past the last run are never
 touched, so they cost neither page faults nor resident memory (a copy would cost both).
 :func:`run_sums` adds each run's values as ``np.add.reduceat`` does (NumPy's pairwise
-summation, bit for bit) straight into the events, with no run number or sum array of N.
+summation, bit for bit), in line order, then gives each event its run's sums.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
@@ -130,6 +131,7 @@ def _run_sums_body(
     spend: np.ndarray,
     ev_units: np.ndarray,
     ev_spend: np.ndarray,
+    parts: int,
 ) -> bool:
     """Each event's ``units`` and ``spend`` summed over its run, when every event is one run.
 
@@ -139,29 +141,45 @@ def _run_sums_body(
     rows : int64 (E,)  each event's first line
     units, spend : float64 (N,)  per line
     ev_units, ev_spend : float64 (E,)  written over (only when True is returned)
+    parts : int (>= 1)  stretches of whole runs summed in parallel (``prange``); the sums do not depend on it
 
     Returns True when the lines hold exactly E runs of equal ``(first, second, third)``
     (each event one contiguous run that starts at its first line): then ``ev_units[e]`` is
     ``np.add.reduceat(units, starts)`` at the run of event ``e``, bit for bit, and so is
-    ``ev_spend``. Else False, nothing written. Events are summed in parallel (``prange``).
+    ``ev_spend``. Else False, nothing written. The runs are summed in line order into a scratch
+    of two floats per line (at each run's first), which the events then read at their first
+    lines: the events, in customer order, read 16 bytes each at random where they read the five
+    arrays of their lines (10 M lines: customers' and pairs' events 0.61 + 0.53 -> 0.25 + 0.23 s
+    of CPU; the scratch is 160 MB, freed on return).
     """
     n = first.shape[0]
-    n_runs = 1 if n else 0
-    for i in range(1, n):
-        if first[i] != first[i - 1] or second[i] != second[i - 1] or third[i] != third[i - 1]:
-            n_runs += 1
-    if n_runs != rows.shape[0]:
+    sums = np.empty((n, 2))  # each run's two sums at its first line: made in line order, then gathered
+    parts = max(1, min(parts, n))
+    bounds = np.empty(parts + 1, dtype=np.int64)  # part c: the runs starting in [bounds[c], bounds[c + 1])
+    for c in range(parts + 1):
+        at = c * n // parts
+        while 0 < at < n and first[at] == first[at - 1] and second[at] == second[at - 1] \
+                and third[at] == third[at - 1]:
+            at += 1  # a part starts at a run's first line
+        bounds[c] = at
+    counts = np.zeros(parts, dtype=np.int64)
+    for c in prange(parts):
+        s = bounds[c]
+        while s < bounds[c + 1]:
+            end = s + 1
+            while end < n and first[end] == first[s] and second[end] == second[s] and third[end] == third[s]:
+                end += 1
+            if end - s == 1:
+                sums[s, 0], sums[s, 1] = units[s], spend[s]
+            else:  # reduceat starts from the run's first value and adds the pairwise sum of the rest
+                sums[s, 0] = units[s] + pairwise_sum(units, s + 1, end - s - 1)
+                sums[s, 1] = spend[s] + pairwise_sum(spend, s + 1, end - s - 1)
+            counts[c] += 1
+            s = end
+    if counts.sum() != rows.shape[0]:
         return False
-    for e in prange(rows.shape[0]):
-        s = rows[e]
-        end = s + 1
-        while end < n and first[end] == first[s] and second[end] == second[s] and third[end] == third[s]:
-            end += 1
-        if end - s == 1:
-            ev_units[e], ev_spend[e] = units[s], spend[s]
-        else:  # reduceat starts from the run's first value and adds the pairwise sum of the rest
-            ev_units[e] = units[s] + pairwise_sum(units, s + 1, end - s - 1)
-            ev_spend[e] = spend[s] + pairwise_sum(spend, s + 1, end - s - 1)
+    for e in prange(rows.shape[0]):  # one read of 16 bytes per event, where its run's lines were five
+        ev_units[e], ev_spend[e] = sums[rows[e], 0], sums[rows[e], 1]
     return True
 
 
@@ -176,11 +194,13 @@ def run_sums(
     out: tuple[np.ndarray, np.ndarray],
     *,
     jit: bool = True,
+    parts: int | None = None,
 ) -> bool:
     """Run the run-sums kernel over two or three code arrays ``keys`` (``jit=False``: the plain twin).
 
     ``out``: the events' units and spend (contiguous float64, E each), written over when True
-    is returned (see :func:`_run_sums_body`).
+    is returned (see :func:`_run_sums_body`). ``parts``: stretches summed in parallel (default:
+    Numba's threads); the sums do not depend on it.
     """
     if not all(o.dtype == np.float64 and o.flags.c_contiguous and len(o) == len(rows) for o in out):
         raise ValueError("run_sums writes into out: two contiguous float64 arrays of one value per event")
@@ -193,5 +213,6 @@ def run_sums(
         np.ascontiguousarray(units, dtype=np.float64),
         np.ascontiguousarray(spend, dtype=np.float64),
         *out,
+        max(1, numba.get_num_threads() if parts is None else int(parts)),
     )
     return bool(_run_sums_jit(*args) if jit else _run_sums_body(*args))

@@ -23,8 +23,9 @@ import pandas as pd
 
 from anticipate import dates
 from anticipate.features import _kernels as kernels
-from anticipate.features._orders import oldest_in_place
+from anticipate.features._orders import oldest_in_place, oldest_in_runs
 from anticipate.features._sums import day_oldest, recode, used_codes
+from anticipate.features._textruns import text_runs
 from anticipate.features.items import item_column
 
 DAY = np.timedelta64(1, "D")
@@ -176,23 +177,14 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 def _runs_if_sorted(values: pd.Series) -> np.ndarray | None:
     """First-appearance codes of string ``values`` if they never decrease (equal ones contiguous), else None.
 
-    Order ids issued in sequence make this the common case; it spares hashing
-    millions of distinct strings.
+    Order ids issued in sequence make this the common case; it spares hashing millions of distinct
+    strings. One pass over the Arrow buffers (:func:`~anticipate.features._textruns.text_runs`; 10 M
+    lines 0.15 -> 0.04 s of CPU against Arrow's comparisons of the neighbours and a cumulative sum).
     """
     if len(values) < 2:
         return None
-    import pyarrow.compute as pc
-
     arr = _arrow(values)
-    if arr is None:
-        return None
-    head, tail = arr.slice(0, len(arr) - 1), arr.slice(1)
-    if pc.any(pc.less(tail, head)).as_py():
-        return None
-    change = pc.not_equal(tail, head).to_numpy(zero_copy_only=False)
-    codes = np.zeros(len(arr), dtype=CODE)
-    np.cumsum(change, out=codes[1:])
-    return codes
+    return None if arr is None else text_runs(arr)
 
 
 def _order_codes(hist: pd.DataFrame) -> np.ndarray:
@@ -226,7 +218,7 @@ def _order_age(cust: np.ndarray, order: np.ndarray, age: np.ndarray) -> np.ndarr
 
     Written over ``age`` (float64, which it consumes) and returned.
     """
-    if len(age) == 0:
+    if len(age) == 0 or oldest_in_runs(order, cust, age):  # order ids issued in sequence: no array per order
         return age
     n = int(order.max()) + 1
     if not oldest_in_place(order, cust, age, n):  # an order id shared by customers: number (customer, order)
@@ -298,7 +290,6 @@ class Grouped:
     age: np.ndarray
     units: np.ndarray
     spend: np.ndarray
-    region: np.ndarray
 
     @property
     def positions(self) -> np.ndarray:
@@ -307,9 +298,13 @@ class Grouped:
 
 
 def group_by_customer(lines: Lines) -> Grouped:
-    """The lines gathered by customer code (a stable counting sort), see :class:`Grouped`."""
+    """The lines gathered by customer code (a stable counting sort), see :class:`Grouped`.
+
+    The region codes are not gathered: the customers' regions read them where they are
+    (:func:`~anticipate.features._kernels.most_recent`), for their last instant's lines only.
+    """
     rows, indptr = kernels.group_by_codes(lines.cust, len(lines.customers))
-    columns = (lines.item, lines.order, lines.age, lines.units, lines.spend, lines.region)
+    columns = (lines.item, lines.order, lines.age, lines.units, lines.spend)
     with ThreadPoolExecutor(max_workers=1) as side:  # np.take releases the GIL: half the gathers each
         later = side.submit(lambda: [np.take(c, rows) for c in columns[3:]])
         first = [np.take(c, rows) for c in columns[:3]]

@@ -64,25 +64,49 @@ def _season_sources(
     }
 
 
-def _ri_at(prepared: Prepared, totals: Partials, keys: np.ndarray) -> np.ndarray:
+#: Largest region x item grid :func:`_ri_at` indexes densely (int32 per cell: 64 MB), when it holds at most
+#: :data:`RI_DENSE_PER_KEY` cells per candidate; past either, it binary-searches the sorted keys instead.
+RI_DENSE_CELLS = 1 << 24
+RI_DENSE_PER_KEY = 8
+
+
+def _ri_at(
+    prepared: Prepared, totals: Partials, keys: np.ndarray, *, dense: bool | None = None
+) -> np.ndarray:
     """The totals' region x item units (:data:`RI_UNITS`) at the partition's ``region * n_items + item``
     ``keys`` (0 where the pair has none), one row per key.
 
-    Looked up among the totals' sorted keys: no dense grid of every region x item (200 x
-    20,000: 64 MB and its trend's temporaries, ~30,000 page faults at 1 M lines for 1.8 M rows).
+    A key's row is read from a dense int32 index of the region x item grid (``dense``; by default when
+    the grid is at most :data:`RI_DENSE_CELLS` cells and :data:`RI_DENSE_PER_KEY` per key: 200 x 20,000
+    cells, 16 MB, for 1.8 M candidates at 10 M lines, 0.16 -> 0.02 s against the binary search of
+    1.8 M keys among 167,000), else looked up among the totals' sorted keys. No dense grid of the
+    units themselves (64 MB and its trend's temporaries, ~30,000 page faults at 1 M lines).
     """
     n_items = len(prepared.items)
     region = prepared.regions.get_indexer(totals.regions)[totals.ri_region]
     item = prepared.items.get_indexer(totals.items)[totals.ri_item]
     mine = (region >= 0) & (item >= 0)
     known = region[mine].astype(np.int64) * n_items + item[mine]  # distinct: one per region x item
-    order = np.argsort(known, kind="stable")
-    known, values = known[order], totals.ri_units[mine][order]
+    values = totals.ri_units[mine]
     out = np.zeros((len(keys), len(RI_UNITS)))
-    if len(known):
-        at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-        found = known[at] == keys
+    cells = len(prepared.regions) * n_items
+    if not len(known) or not len(keys):
+        return out
+    if dense is None:
+        dense = cells <= min(RI_DENSE_CELLS, RI_DENSE_PER_KEY * len(keys))
+    dense = dense and keys.min() >= 0 and keys.max() < cells  # (a key off the grid: not found, as searched)
+    if dense:
+        index = np.full(cells, -1, dtype=np.int32)
+        index[known] = np.arange(len(known), dtype=np.int32)
+        at = index[keys]
+        found = at >= 0
         out[found] = values[at[found]]
+        return out
+    order = np.argsort(known, kind="stable")
+    known, values = known[order], values[order]
+    at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    found = known[at] == keys
+    out[found] = values[at[found]]
     return out
 
 
@@ -143,8 +167,9 @@ def _sources(prepared: Prepared, totals: Partials, spec: FeatureSpec) -> dict[st
     sources = {name: (prepared.cust.column(name), c_idx) for name in CUSTOMER_COLUMNS}
     sources.update({name: (v, None) for name, v in pairs.items() if name.startswith("ci_")})
     sources.update(_item_sources(prepared, totals))
-    item_rows = totals.item_units[totals.items.get_indexer(prepared.items)]
-    sources.update(_season_sources(prepared, totals, item_rows, season_horizon(spec.horizon_days)))
+    if "season" in spec.families:  # its pairs' year-ago units are made only then (prepare_history)
+        item_rows = totals.item_units[totals.items.get_indexer(prepared.items)]
+        sources.update(_season_sources(prepared, totals, item_rows, season_horizon(spec.horizon_days)))
     sources["cust_" + LOOKBACK_ORDERS] = (prepared.cust.lookback_orders, c_idx)
     sources["pair_" + LOOKBACK_ORDERS] = (pairs[LOOKBACK_ORDERS], None)
 
@@ -230,6 +255,41 @@ def join(prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: Featu
     return _frame(_layout(prepared, totals, cutoff, spec), slice(None))
 
 
+def nan_free(layout: _Layout) -> list[str]:
+    """The table's columns that hold no NaN in any row: the keys, the constants that are numbers, and
+    the columns whose whole source (every customer's, item's or pair's value, not only the candidates')
+    has none; never the renewal ones (computed block by block). A writer may store them as never null."""
+    out = [name for name, _ in zip(KEYS, layout.keys, strict=True)]
+    for name in layout.columns:
+        if name in layout.constants:
+            clean = not np.isnan(layout.constants[name])
+        elif name in layout.sources:
+            src = np.asarray(layout.sources[name][0])  # a sum is NaN where a value is (or +inf meets -inf)
+            clean = src.dtype.kind in "iub" or (src.dtype.kind == "f" and not np.isnan(np.add.reduce(src)))
+        else:
+            clean = False
+        if clean:
+            out.append(name)
+    return out
+
+
+def table_layout(
+    prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec
+) -> _Layout | None:
+    """What :func:`layout_blocks` reads, None when the partition has no customer (the empty table)."""
+    return None if len(prepared.customers) == 0 else _layout(prepared, totals, cutoff, spec)
+
+
+def layout_blocks(layout: _Layout | None, spec: FeatureSpec, block_rows: int) -> Iterator[pd.DataFrame]:
+    """:func:`join_blocks` of a :func:`table_layout`."""
+    if layout is None:
+        yield empty_table(spec)
+        return
+    cuts = renewal_cuts(layout.renewal, block_rows)
+    for lo, hi in pairwise(cuts):
+        yield _frame(layout, slice(int(lo), int(hi)))
+
+
 def join_blocks(
     prepared: Prepared, totals: Partials, cutoff: pd.Timestamp, spec: FeatureSpec, block_rows: int
 ) -> Iterator[pd.DataFrame]:
@@ -241,10 +301,4 @@ def join_blocks(
     too few to cut), so the frames put together are :func:`join`'s table bit for bit. No
     candidate: one frame of no rows (:func:`join`'s).
     """
-    if len(prepared.customers) == 0:
-        yield empty_table(spec)
-        return
-    layout = _layout(prepared, totals, cutoff, spec)
-    cuts = renewal_cuts(layout.renewal, block_rows)
-    for lo, hi in pairwise(cuts):
-        yield _frame(layout, slice(int(lo), int(hi)))
+    return layout_blocks(table_layout(prepared, totals, cutoff, spec), spec, block_rows)

@@ -105,14 +105,18 @@ def renewal_hazard(
 
     age, mean_gap = np.asarray(age, dtype=np.float64), np.asarray(mean_gap, dtype=np.float64)
     shape, x0 = _scaled_age(age, mean_gap, cv2)
+    tail = _tail_rows(shape, x0)
+    body = np.ones(len(x0), dtype=bool)
+    body[tail] = False  # the incomplete gamma only where the tail form does not replace it (10 M lines: 41 %)
     with np.errstate(divide="ignore", invalid="ignore"):
         x1 = (age + window) * shape / mean_gap
+        k = shape[body]
         with ThreadPoolExecutor(max_workers=1) as side:  # SciPy's ufunc loops release the GIL
-            later = side.submit(_quiet_gammaincc, shape, x1)  # (NumPy's errstate is per thread)
-            s0, s1 = gammaincc(shape, x0), later.result()
-        hazard = np.where(s0 > 0, (s0 - s1) / s0, np.nan)
+            later = side.submit(_quiet_gammaincc, k, x1[body])  # (NumPy's errstate is per thread)
+            s0, s1 = gammaincc(k, x0[body]), later.result()
+        hazard = np.empty(len(x0))
+        hazard[body] = np.where(s0 > 0, (s0 - s1) / s0, np.nan)
         limit = -np.expm1(-window * shape / mean_gap)  # 1 where the mean gap is 0
-    tail = _tail_rows(shape, x0)
     if len(tail):
         k = shape[tail]
         log_ratio = log_survival_tail(k, x1[tail]) - log_survival_tail(k, x0[tail])

@@ -110,7 +110,9 @@ def customer_table(
     events (fresh ones when None), free again when this returns.
     """
     everything = grouped.positions
-    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, grouped.region)
+    # the region codes where the lines are: only those at a customer's last instant are read
+    region = kernels.most_recent(grouped.indptr, everything, grouped.age, grouped.units, lines.region,
+                                 code_rows=grouped.rows)
     ev_indptr, age, units, spend, rows = _collapse(grouped, everything, grouped.indptr, buffers)
     del everything
     _run_sums(lines, (lines.cust,), rows, units, spend)

@@ -120,17 +120,23 @@ def _write_prepared(prepared: Prepared, cutoff: pd.Timestamp, spec: FeatureSpec,
 
     Parquet: in row blocks of about :data:`FEATURE_BLOCK_ROWS`, each encoded by a writer thread while
     the next is made (:func:`~anticipate.storage.parquet_frames.write_parquet_frames`): the same
-    table as the whole one, one row group per block. CSV: the whole table.
+    table as the whole one, one row group per block. The columns without NaN in any row
+    (:func:`~anticipate.features.join.nan_free`: the keys, counts, units, ...) are stored as
+    Parquet's *required*, with no definition levels to encode (10 M lines: the writer's 0.29 -> 0.26
+    s of CPU per 524,288-row block, the thread the blocks wait for); pandas reads the same table.
+    CSV: the whole table.
     """
-    from anticipate.features.join import join, join_blocks
+    from anticipate.features.join import join, layout_blocks, nan_free, table_layout
     from anticipate.storage.parquet_frames import write_parquet_frames
 
     totals = prepared.partials  # one partition: its partials are the totals
     if out.suffix.lower() not in {".parquet", ".pq"}:
         return _write_whole(join(prepared, totals, cutoff, spec), out)
-    blocks = join_blocks(prepared, totals, cutoff, spec, FEATURE_BLOCK_ROWS)
-    write_parquet_frames(blocks, out, dictionary_bytes=FEATURE_DICTIONARY_BYTES, plain=FEATURE_PLAIN_COLUMNS,
-                         statistics=KEYS, compression=FEATURE_COMPRESSION)
+    layout = table_layout(prepared, totals, cutoff, spec)
+    required = nan_free(layout) if layout is not None else ()
+    write_parquet_frames(layout_blocks(layout, spec, FEATURE_BLOCK_ROWS), out,
+                         dictionary_bytes=FEATURE_DICTIONARY_BYTES, plain=FEATURE_PLAIN_COLUMNS,
+                         statistics=KEYS, compression=FEATURE_COMPRESSION, required=required)
     cust, item = prepared.pairs["cust_code"], prepared.pairs["item_code"]
     return {"pairs": len(cust), "customers": int(np.count_nonzero(np.bincount(cust))),
             "items": int(np.count_nonzero(np.bincount(item))), "features": len(spec.columns)}
