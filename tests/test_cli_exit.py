@@ -121,3 +121,15 @@ def test_help_that_cannot_be_printed_is_exit_74_in_one_line(tmp_path: Path) -> N
     done = _to_dev_full("--help", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (74, "anticipate: error: could not write to stdout (No space "
                                                   "left on device)\n")
+
+
+def test_a_command_started_with_stdout_closed_runs_nothing_and_says_so(tmp_path: Path) -> None:
+    """audit32 B: with stdout closed ('>&-') Python's sys.stdout is None: 'features' failed with exit 1
+    "AttributeError ... This is a bug" and a traceback, its output never written."""
+    done = subprocess.run([sys.executable, "-m", "anticipate", "runs", "list"], cwd=tmp_path, stdout=None,
+                          stderr=subprocess.PIPE, text=True, check=False, pass_fds=(),
+                          preexec_fn=lambda: __import__("os").close(1))
+    assert done.returncode == 74
+    assert done.stderr.startswith("anticipate: error: stdout is closed (started with '>&-')")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # nothing was run

@@ -257,16 +257,21 @@ def test_features_and_predict_say_the_last_day_looks_partial_as_forecast_does(tr
 # --------------------------------------------------------------------------- cutoffs among detached lines
 def _first_day_reference(ts: pd.Series) -> pd.Timestamp:
     """Plain Python: the first day of the first stretch (days <= 28 apart) spanning 28 days or more with
-    lines on 14 days or more, else the first line's day."""
+    lines in 4 weeks or more (7-day bins since 1970-01-01), else the first line's day."""
     days = sorted({t.normalize() for t in ts})
-    stretches = [[days[0], days[0], 1]]
+
+    def week(day: pd.Timestamp) -> int:
+        return (day - pd.Timestamp("1970-01-01")).days // 7
+
+    stretches = [[days[0], days[0], {week(days[0])}]]
     for day in days[1:]:
         if (day - stretches[-1][1]).days > dates.DETACHING_GAP_DAYS:
-            stretches.append([day, day, 1])
+            stretches.append([day, day, {week(day)}])
         else:
-            stretches[-1][1:] = [day, stretches[-1][2] + 1]
-    return next((a for a, b, n in stretches
-                 if (b - a).days >= dates.DETACHING_GAP_DAYS and n >= dates.HISTORY_MIN_DAYS), days[0])
+            stretches[-1][1] = day
+            stretches[-1][2].add(week(day))
+    return next((a for a, b, w in stretches
+                 if (b - a).days >= dates.DETACHING_GAP_DAYS and len(w) >= dates.HISTORY_MIN_WEEKS), days[0])
 
 
 def test_the_history_first_day_agrees_with_its_reference() -> None:
@@ -304,7 +309,7 @@ def test_a_closure_after_months_of_orders_leaves_the_cutoffs_before_it_valid(clo
 def test_a_sparse_first_stretch_is_no_history_and_a_cutoff_in_a_long_gap_is_warned_of() -> None:
     """audit31 B: three lines on 2023-03-01, 03-20 and 04-05 (19 and 16 days apart, a stretch spanning 35
     days) ahead of 2024's orders made 2023-09-01 a valid cutoff: features exit 0 with '3 candidate pairs',
-    forecast '0 units expected', no word. A stretch needs lines on 14 days to be history; a cutoff in a gap
+    forecast '0 units expected', no word. A stretch needs lines in 4 weeks to be history; a cutoff in a gap
     of 28 days or more without a line is warned of, naming the last line before it and the gap."""
     stray = pd.Series(pd.to_datetime(["2023-03-01 10:00", "2023-03-20 10:00", "2023-04-05 10:00"]))
     daily = pd.Series(pd.date_range("2024-01-01", "2024-06-30", freq="D") + pd.Timedelta(hours=9))
@@ -314,9 +319,13 @@ def test_a_sparse_first_stretch_is_no_history_and_a_cutoff_in_a_long_gap_is_warn
         dates.check_cutoff(pd.Timestamp("2023-09-01"), ts, 7, "production", command="features")
     assert "(2024-01-02 to 2024-07-01" in str(err.value)
     assert "3 order lines, from 2023-03-01 to 2023-04-05, lie before 270 days" in str(err.value)
-    assert "or lines on fewer than 14 days" in str(err.value)
+    assert "or lines in fewer than 4 weeks" in str(err.value)
     fourteen = pd.Series(pd.date_range("2023-03-01", periods=14, freq="3D") + pd.Timedelta(hours=9))
     assert dates.history_first_day(pd.concat([fourteen, daily])) == pd.Timestamp("2023-03-01")  # history
+    # audit32: a shop whose customers order on Mondays, 12 Mondays before a 5-week closure, is history
+    mondays = pd.Series(pd.date_range("2024-01-01", "2024-03-18", freq="7D") + pd.Timedelta(hours=9))
+    after = pd.Series(pd.date_range("2024-04-22", periods=20, freq="7D") + pd.Timedelta(hours=9))
+    assert dates.history_first_day(pd.concat([mondays, after])) == pd.Timestamp("2024-01-01")
     closed = daily[(daily < "2024-03-01") | (daily >= "2024-04-05")]  # a 5-week closure, March
     [said] = dates.detached_warnings(closed, pd.Timestamp("2024-03-15"))
     assert said == (

@@ -524,7 +524,7 @@ def test_a_forecast_at_a_cutoff_early_in_the_data_is_refused_as_allocate_refuses
     assert done.returncode == 2, done.stderr[-2000:]
     error = _one_json(done.stdout)["error"]
     assert error.startswith(f"the forecast was not written ({out} is left as it was): the orders begin on "
-                            "2024-01-01, 1 days before 2024-01-02: less than one horizon (7 days), so new "
+                            "2024-01-01, 1 day before 2024-01-02: less than one horizon (7 days), so new "
                             "demand"), error
     assert "pass a --cutoff from 2024-01-08 on (the orders run 2024-01-01 to 2024-08-27)" in error
     assert not out.exists()
@@ -543,10 +543,32 @@ def test_a_backtest_cutoff_early_in_the_data_is_refused_and_no_warning_claims_a_
     with pytest.raises(HistoryRefused, match=early):
         check_new_demand_history([pd.Timestamp("2024-01-03"), pd.Timestamp("2024-03-01")], orders, 7)
     check_new_demand_history([pd.Timestamp("2024-01-08")], orders, 7)  # one horizon before it: fine
+
     start = dates.history_start(orders, pd.Timestamp("2024-01-03"))
     held, said = capped_windows(start, pd.Timestamp("2024-01-03"), horizon_days=7, windows=4,
                                 key="forecast.new_demand_windows", what="new demand")
     assert held == 1 and said is not None and "holds 2 day(s), less than one horizon of 7 days" in said
+
+
+def test_a_cutoff_a_day_after_a_closure_is_refused_by_the_history_gate() -> None:
+    """audit32 A: after a 40-day closure the gate counted horizons from the history's first day while new
+    demand counted them from the reopening: forecast and backtest the day after it passed, averaged that
+    one day as a horizon (285 units expected, 1,042 ordered) and exited 0."""
+    from anticipate.backtest.cutoffs import check_new_demand_history
+    from anticipate.demand.history_gate import HistoryRefused, recent_window
+
+    days = pd.date_range("2024-01-01", "2024-06-30", freq="D")
+    orders = pd.Series(days[(days < "2024-04-01") | (days >= "2024-05-10")])  # closed 2024-04-01 to 05-09
+    reopened = (r"cutoff 2024-05-11: after a gap of 28 days or more without an order line, the orders start "
+                r"again on 2024-05-10, 1 day before 2024-05-11: less than one horizon \(7 days\).*"
+                r"backtest cutoffs from 2024-05-17 on")
+    with pytest.raises(HistoryRefused, match=reopened):
+        check_new_demand_history([pd.Timestamp("2024-05-11")], orders, 7)
+    assert recent_window(orders, pd.Timestamp("2024-05-17"), horizon_days=7, windows=4) == (
+        pd.Timestamp("2024-05-10"), pd.Timestamp("2024-05-17"))  # one horizon after the reopening: fine
+    assert recent_window(orders, pd.Timestamp("2024-03-15"), horizon_days=7, windows=4) == (
+        pd.Timestamp("2024-02-16"), pd.Timestamp("2024-03-15"))  # before the closure: as before
+
 
 
 def test_a_date_months_before_the_data_end_is_planned_with_a_warning() -> None:

@@ -251,18 +251,18 @@ def history_start(order_ts: pd.Series, cutoff: pd.Timestamp | None = None) -> Hi
     return HistoryStart(cutoff, first, len(old), pd.Timestamp(old.min()), pd.Timestamp(old.max()), **ends)
 
 
-#: Days with an order line a stretch of lines before a long gap needs to count as history
-#: (:func:`history_first_day`): two weeks' worth. Three stray lines 19 and 16 days apart spanned 35 days,
-#: so a cutoff among them was valid (audit31: '3 candidate pairs', '0 units expected', exit 0). A shop's
-#: months before a closure hold far more; a whole history never lost its first day by it (its stretch
-#: is all of it, however sparse, once it has 14 days with a line).
-HISTORY_MIN_DAYS = 14
+#: Weeks (7-day bins of calendar days since 1970-01-01) with an order line that a stretch of lines before
+#: a long gap needs to count as history (:func:`history_first_day`). Three stray lines 19 and 16 days apart
+#: spanned 35 days in 3 weeks, so a cutoff among them was valid (audit31: '3 candidate pairs', '0 units
+#: expected', exit 0). Counted in weeks, not days: a shop whose customers order on one weekday holds a
+#: line on 12 days in 12 weeks before a closure, which 14 days refused as stray lines (audit32).
+HISTORY_MIN_WEEKS = 4
 
 
 def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
     """Midnight of the first day a valid cutoff may read from: the first day of the first stretch of lines
     (lines less than :data:`DETACHING_GAP_DAYS` + 1 days apart) that spans :data:`DETACHING_GAP_DAYS` days
-    or more, with lines on :data:`HISTORY_MIN_DAYS` days or more. A shorter or sparser stretch before a
+    or more, with lines in :data:`HISTORY_MIN_WEEKS` weeks or more. A shorter or sparser stretch before a
     long gap (a mistyped year, test orders, an old file) is not history a cutoff may stand in; a shop's
     months before a closure are (audit30: a 5-week summer closure made every cutoff before it invalid).
     When no stretch is that long (a log billed once a month), the first line's day (:func:`data_start`).
@@ -277,7 +277,9 @@ def history_first_day(order_ts: pd.Series) -> pd.Timestamp:
     split = np.flatnonzero(np.diff(days) > DETACHING_GAP_DAYS)
     first, end = np.r_[0, split + 1], np.r_[split, len(days) - 1]  # each stretch's first and last day's index
     starts, ends = days[first], days[end]
-    long = np.flatnonzero((ends - starts >= DETACHING_GAP_DAYS) & (end - first + 1 >= HISTORY_MIN_DAYS))
+    weeks = np.cumsum(np.r_[True, np.diff(days // 7) != 0])  # distinct weeks with a line up to each day
+    dense = weeks[end] - weeks[first] + 1 >= HISTORY_MIN_WEEKS
+    long = np.flatnonzero((ends - starts >= DETACHING_GAP_DAYS) & dense)
     return pd.Timestamp(np.datetime64(int(starts[long[0]] if len(long) else starts[0]), "D"))
 
 
@@ -297,7 +299,7 @@ def detached_note(order_ts: pd.Series) -> str:
     return (f"the history starts on {fmt(start.first)}: {_lines_before(start)} days without a single order, "
             f"detached from it, so a cutoff among them would read those lines alone (a mistyped year, a test "
             f"order, an old file ingested by mistake: less than {DETACHING_GAP_DAYS} days of lines, or lines "
-            f"on fewer than {HISTORY_MIN_DAYS} days, before a gap of {DETACHING_GAP_DAYS} days or more): "
+            f"in fewer than {HISTORY_MIN_WEEKS} weeks, before a gap of {DETACHING_GAP_DAYS} days or more): "
             f"check the order_ts of those lines, and correct or remove them")
 
 

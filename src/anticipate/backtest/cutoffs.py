@@ -87,7 +87,6 @@ def check_new_demand_history(cutoffs: list[pd.Timestamp], order_ts: pd.Series, h
     :func:`~anticipate.demand.history_gate.history_refusal`)."""
     from anticipate.demand.history_gate import require_history
 
-    early = dates.history_first_day(order_ts) + pd.Timedelta(days=horizon_days)
-    for cutoff in [c for c in cutoffs if c < early][:1]:
+    for cutoff in cutoffs:  # each: one a day after a closure reads one day too (audit32)
         require_history(order_ts, cutoff, horizon_days, 1, "backtest",
                         f"the backtest was not run: cutoff {dates.fmt(cutoff)}")

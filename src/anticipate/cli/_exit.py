@@ -59,6 +59,13 @@ def run(
     :class:`OSError` of Click's own printing (``--help`` to a full disk): one line on stderr, exit
     :data:`EXIT_UNPRINTED`.
     """
+    if sys.stdout is None:  # started with stdout closed ('>&-'): a file opened next would take its descriptor
+        if sys.stderr is not None:
+            sys.stderr.write("anticipate: error: stdout is closed (started with '>&-'), so no result could "
+                             "be printed and a file opened next would take its place; nothing was run: give "
+                             "it stdout (a file, or /dev/null)\n")
+        end(EXIT_UNPRINTED)
+        return
     try:
         main()
         code: object = 0

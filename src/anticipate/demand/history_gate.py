@@ -25,8 +25,19 @@ def recent_window(
     if order_ts.empty:
         return None
     end = min(date, dates.data_end(order_ts))
-    start = max(end - pd.Timedelta(days=horizon_days * windows), dates.history_first_day(order_ts))
+    start = max(end - pd.Timedelta(days=horizon_days * windows), reading_start(order_ts, date))
     return (start, end) if (end - start).days >= horizon_days else None
+
+
+def reading_start(order_ts: pd.Series, date: pd.Timestamp) -> pd.Timestamp:
+    """Midnight of the first day the horizons before ``date`` may read: the history's first day
+    (:func:`anticipate.dates.history_first_day`), or after a gap of
+    :data:`~anticipate.dates.DETACHING_GAP_DAYS` days or more without a line before ``date`` (a closure)
+    the first day after it, as new demand counts its horizons (audit32: a forecast the day after a 40-day
+    closure passed this gate and averaged that one day as a horizon, exit 0)."""
+    first = dates.history_first_day(order_ts)
+    since = dates.history_start(order_ts, date).first
+    return first if since is None else max(first, since.normalize())
 
 
 #: What a date with less than one horizon of orders before it cannot be checked against or build, and
@@ -64,11 +75,14 @@ def history_refusal(
         return None
     consequence, option = HISTORY_GATED[what]
     if not order_ts.empty and date < dates.data_end(order_ts):
-        first, last = dates.history_first_day(order_ts), dates.data_end(order_ts) - pd.Timedelta(days=1)
-        held = (f"{(date - first).days} days before {dates.fmt(date)}: less than one horizon "
+        first, last = reading_start(order_ts, date), dates.data_end(order_ts) - pd.Timedelta(days=1)
+        held = (f"{_days(date - first)} before {dates.fmt(date)}: less than one horizon "
                 f"({horizon_days} days)" if date >= first
                 else f"after {dates.fmt(date)}: no history before it")
-        cause = f"the orders begin on {dates.fmt(first)}, {held}, so {consequence}"
+        begin = ("the orders begin on" if first == dates.history_first_day(order_ts) else
+                 f"after a gap of {dates.DETACHING_GAP_DAYS} days or more without an order line, the orders "
+                 "start again on")
+        cause = f"{begin} {dates.fmt(first)}, {held}, so {consequence}"
         note = dates.detached_note(order_ts)
         fix = (f"{option} from {dates.fmt(first + pd.Timedelta(days=horizon_days))} on (the orders run "
                f"{dates.fmt(first)} to {dates.fmt(last)})" + (f"; {note}" if note else ""))
@@ -82,3 +96,6 @@ def history_refusal(
     return cause, fix
 
 
+def _days(span: pd.Timedelta) -> str:
+    """``1 day``, ``5 days``."""
+    return f"{span.days} day{'' if span.days == 1 else 's'}"

@@ -45,8 +45,9 @@ def check_quantities(path: Path, orders: pd.DataFrame | None) -> None:
         return
     row = int(np.argmax(np.abs(q)))
     raise DataError(
-        f"the orders' quantities total {total:.3g} units (line {row + 1:,} alone {q[row]:.3g}), beyond the "
-        f"{MAX_TOTAL_UNITS:.3g} a sum of units can hold exactly: a quantity is a typo or in the wrong unit. "
+        f"the orders' quantities total {total:.4g} units (line {row + 1:,} alone {q[row]:.4g}), at or "
+        f"beyond the {MAX_TOTAL_UNITS:,} (2**53) a sum of units can hold exactly: a quantity is a typo or "
+        "in the wrong unit. "
         "Re-ingest the orders with 'anticipate ingest --orders FILE --replace --out DIR', which rejects a "
         "line above ingest.max_quantity (default 1,000,000) with its row", file=str(path), column="quantity")
 
