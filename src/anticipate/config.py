@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from anticipate.config_yaml import deep_merge, read_yaml, set_dotted
+from anticipate.config_yaml import deep_merge, dotted_leaves, read_yaml, set_dotted
 from anticipate.errors import ConfigError
 from anticipate.features.spec import DEFAULT_FAMILIES, Family, ItemLevel
 
@@ -387,14 +387,4 @@ def _with_project_defaults(paths: list[str | Path]) -> list[str | Path]:
 
 def config_as_flat_params(cfg: Config) -> dict[str, str]:
     """Flatten the config to ``{"model.seed": "7", ...}`` for MLflow params."""
-    flat: dict[str, str] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict) and value:
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        else:
-            flat[prefix] = str(value)
-
-    walk("", cfg.model_dump(mode="json"))
-    return flat
+    return {key: str(value) for key, value in dotted_leaves(cfg.model_dump(mode="json"))}

@@ -228,6 +228,15 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def dotted_leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of every leaf under ``prefix``: ``{"a": {"b": 1}}`` -> ``[("a.b", 1)]``; a
+    value that is no (non-empty) mapping is the leaf ``prefix`` itself."""
+    if not isinstance(value, dict) or not value:
+        return [(prefix, value)]
+    return [leaf for k, v in value.items()
+            for leaf in dotted_leaves(v, f"{prefix}.{k}" if prefix else str(k))]
+
+
 def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     """Return a copy of ``tree`` with ``a.b.c`` set to ``value``."""
     parts = dotted.split(".")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from anticipate.config_yaml import read_yaml
+from anticipate.config_yaml import dotted_leaves, read_yaml
 from anticipate.errors import ConfigError
 
 
@@ -100,16 +100,9 @@ def _dotted_keys(spec: ExperimentSpec) -> list[tuple[str, str]]:
         choices = values if isinstance(values, list) else [values]
         if spec.random is not None and isinstance(values, dict) and {"low", "high"} <= set(values):
             choices = []  # a range of numbers: the key itself
-        leaves = [leaf for value in choices for leaf in _leaves(key, value)] or [key]
+        leaves = [leaf for value in choices for leaf, _ in dotted_leaves(value, key)] or [key]
         out += [(key, leaf) for leaf in dict.fromkeys(leaves)]
     return out
-
-
-def _leaves(prefix: str, value: Any) -> list[str]:
-    """The dotted keys ``value`` sets under ``prefix``: itself unless it is a (non-empty) mapping."""
-    if not isinstance(value, dict) or not value:
-        return [prefix]
-    return [leaf for k, v in value.items() for leaf in _leaves(f"{prefix}.{k}", v)]
 
 
 #: The metrics a child's train (``val.NAME``) and evaluate (``NAME``) both record: what a sweep can pick on.
