@@ -394,3 +394,19 @@ def test_a_cutoff_before_the_data_is_not_blamed_on_its_horizon() -> None:
                            command="evaluate")
     assert "a cutoff must have at least one day of orders before it" in str(err.value)
     assert "whole horizon" not in str(err.value)
+
+
+def test_the_gates_reading_start_agrees_with_history_start() -> None:
+    """The history gate's start (calendar days, one pass) is the history's first day or, after a gap of 28
+    days or more before the date, the first line after it: as :func:`dates.history_start` finds it."""
+    from anticipate.demand.history_gate import reading_start
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        days = np.sort(rng.choice(300, rng.integers(1, 80), replace=False))
+        seconds = days * 86400 + rng.integers(0, 86400, len(days))
+        ts = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"))
+        for date in pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(1, 320, 4), unit="D"):
+            if (ts < date).any():
+                since = dates.history_start(ts, date).first.normalize()
+                assert reading_start(ts, date) == max(dates.history_first_day(ts), since), (days, date)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from anticipate import dates
@@ -36,8 +37,12 @@ def reading_start(order_ts: pd.Series, date: pd.Timestamp) -> pd.Timestamp:
     the first day after it, as new demand counts its horizons (audit32: a forecast the day after a 40-day
     closure passed this gate and averaged that one day as a horizon, exit 0)."""
     first = dates.history_first_day(order_ts)
-    since = dates.history_start(order_ts, date).first
-    return first if since is None else max(first, since.normalize())
+    days = dates.calendar_days(order_ts)  # one pass (10M lines: history_start's ages took 1.4 s a date)
+    days = days[days < (pd.Timestamp(date) - pd.Timestamp("1970-01-01")).days]
+    gaps = np.flatnonzero(np.diff(days) > dates.DETACHING_GAP_DAYS)  # as history_start splits its lines
+    if not len(gaps):
+        return first
+    return max(first, pd.Timestamp(np.datetime64(int(days[gaps[-1] + 1]), "D")))
 
 
 #: What a date with less than one horizon of orders before it cannot be checked against or build, and
