@@ -642,3 +642,28 @@ def test_a_line_above_max_quantity_is_rejected_and_an_overflowing_directory_refu
     with pytest.raises(DataError, match=said) as caught:
         load_dataset(tmp_path / "out")
     assert caught.value.column == "quantity" and caught.value.file.endswith("orders.parquet")
+
+
+def test_a_quantity_beyond_int64_is_named_by_its_bound_not_as_a_non_integer(tmp_path: Path) -> None:
+    """'100000000000000000000' (21 digits) and '1e20' in quantity were rejected as 'not an integer', which
+    sends the user looking for a decimal point; they are above ingest.max_quantity, '-1e20' is a
+    non-positive quantity, and the generic reason of any other whole-number column names the size."""
+    import pyarrow as pa
+
+    from anticipate.ingest import parse
+
+    lines = [f"o{i},c{i % 5},2025-01-{1 + i % 28:02d} 10:00:00,s1,{1 + i % 3},2.50,r1\n" for i in range(200)]
+    lines[7] = "o7,c2,2025-01-08 10:00:00,s1,100000000000000000000,2.50,r1\n"
+    lines[9] = "o9,c4,2025-01-10 10:00:00,s1,1e20,2.50,r1\n"
+    lines[11] = "o11,c1,2025-01-12 10:00:00,s1,-1e20,2.50,r1\n"
+    src = _csv(tmp_path, HEADER + "".join(lines))
+    code, output, _doc = _ingest(tmp_path, src, "--max-reject-share", "0.05")
+    assert code == 0, output
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")
+    assert rejects[["row", "reason"]].values.tolist() == [
+        [8, "quantity above ingest.max_quantity"], [10, "quantity above ingest.max_quantity"],
+        [12, "non-positive quantity (returns are not orders)"]]
+    units = parse.parse_int(pa.array(["7", "1e16", "-1e300", "2.5"]))
+    huge = "whole number too large (2**53 or more)"
+    assert [parse.REASONS.get(int(c), "") for c in units.codes] == ["", huge, huge, "not an integer"]
+    assert units.values.to_pylist()[:3] == [7, 2**53, -(2**53)]

@@ -20,7 +20,7 @@ from anticipate.ingest.dedup import binary_layout
 
 #: Reasons a value can fail, in the order they are checked (index = code).
 OK, MISSING, ENCODING, TOO_LONG, BAD_DATE, DATE_RANGE, BAD_INT, BAD_NUMBER, NOT_FINITE = range(9)
-OFFSET_EXTRA, OFFSET_MISSING = 9, 10
+OFFSET_EXTRA, OFFSET_MISSING, TOO_LARGE = 9, 10, 11
 REASONS = {
     MISSING: "missing value",
     ENCODING: "encoding",
@@ -32,7 +32,11 @@ REASONS = {
     NOT_FINITE: "not finite (NaN or inf)",
     OFFSET_EXTRA: "UTC offset in a file whose date format has none",
     OFFSET_MISSING: "no UTC offset in a file whose date format has one",
+    TOO_LARGE: "whole number too large (2**53 or more)",
 }
+#: The magnitude from which a whole number is refused: float64 (Arrow's route for ``1e20`` or a
+#: 19-digit text) holds every whole number only below it.
+INT_LIMIT = 2**53
 #: A timestamp text that ends in a UTC offset or zone after its time of day (``06:08:34+05:00``,
 #: ``06:08Z``, ``06:08:34.5 -0300``, ``06:08:34 UTC``); a date alone (``19-07-2024``) never does.
 _OFFSET_RE = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s?(Z|[+-][0-9]{2}(:?[0-9]{2})?|UTC|GMT)$"
@@ -143,7 +147,9 @@ def parse_float(arr: pa.Array, *, decimal: str = ".") -> Parsed:
 
 
 def parse_int(arr: pa.Array, *, decimal: str = ".") -> Parsed:
-    """Whole numbers as int64; ``3.0`` is 3, ``2.5`` or text is BAD_INT, empty is MISSING; ``1,500``
+    """Whole numbers as int64; ``3.0`` is 3, ``2.5`` or text is BAD_INT, a whole number of magnitude
+    :data:`INT_LIMIT` or more read as a float (``1e20``) is TOO_LARGE (its value clamped to
+    +-INT_LIMIT, the one bad value kept), empty is MISSING; ``1,500``
     is 1500 and ``2.000`` is 2000 or 2 as :func:`plain_numbers` reads it with ``decimal``."""
     if pa.types.is_integer(arr.type):
         values, codes = pc.cast(arr, pa.int64()), _codes(len(arr))
@@ -160,11 +166,16 @@ def parse_int(arr: pa.Array, *, decimal: str = ".") -> Parsed:
         floats, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, decimal, parsed=text)
         codes[codes == BAD_NUMBER] = BAD_INT
     whole = _mask(pc.and_(pc.is_finite(floats), pc.equal(pc.floor(floats), floats)))
-    whole &= np.abs(np.nan_to_num(floats.to_numpy(zero_copy_only=False))) < 2**53
+    huge = whole & (np.abs(np.nan_to_num(floats.to_numpy(zero_copy_only=False))) >= INT_LIMIT)
     codes[(codes == OK) & ~whole] = BAD_INT
+    codes[(codes == OK) & huge] = TOO_LARGE
     ok = pa.array(codes == OK)
-    values = pc.cast(pc.if_else(ok, floats, pa.scalar(None, pa.float64())), pa.int64())
-    return Parsed(values, codes)
+    values = pc.if_else(ok, floats, pa.scalar(None, pa.float64()))
+    if huge.any():  # kept, clamped, so that a caller with its own bound can name it
+        limit = float(INT_LIMIT)
+        values = pc.if_else(pa.array(codes == TOO_LARGE), pc.max_element_wise(
+            pc.min_element_wise(floats, limit), -limit), values)
+    return Parsed(pc.cast(values, pa.int64()), codes)
 
 
 def _fast_cast(text: pa.Array, to: pa.DataType, *, hex_check: bool = False) -> pa.Array | None:

@@ -210,7 +210,8 @@ def _orders(chunk: Chunk, ctx: Context, flags: _Flags) -> dict[str, pa.Array]:
         _known(out["sku"], ctx.skus, flags, "unknown sku", "sku")
     if "quantity" in cols:
         qty = parse.parse_int(cols["quantity"], decimal=ctx.decimal)
-        flags.parsed("quantity", qty)
+        # a 20-digit quantity is named by the bounds below, as "quantity above ingest.max_quantity"
+        flags.parsed("quantity", Parsed(qty.values, np.where(qty.codes == parse.TOO_LARGE, 0, qty.codes)))
         flags.flag(_mask(pc.less(qty.values, 1)), "non-positive quantity (returns are not orders)",
                    "quantity")
         flags.flag(_mask(pc.greater(qty.values, ctx.max_quantity)), TOO_MANY, "quantity")
@@ -356,6 +357,8 @@ FIXES: dict[str, str] = {
     parse.REASONS[parse.OFFSET_MISSING]: "one format per file: write every timestamp of the file with a UTC "
                                          "offset (+05:00) or none (a mix moves some lines by hours)",
     "not an integer": "write a whole number",
+    parse.REASONS[parse.TOO_LARGE]: "whole numbers must be below 9,007,199,254,740,992 in magnitude: "
+                                    "correct the typo or the unit (e.g. thousandths)",
     "not a number": "write a plain number such as 12.5 or 1,250.5 (no currency sign or unit)",
     "not finite (NaN or inf)": "write a finite number",
     "non-positive quantity (returns are not orders)": "drop return and cancellation lines (quantity <= 0) "
