@@ -265,6 +265,10 @@ def test_version_for_accepts_versions_latest_and_run_prefixes(logged_model: dict
     resolved = registry.resolve_model_uri(f"runs:/{logged_model['run_id'][:8]}/model", name="vf",
                                           default_alias=None)
     assert resolved == f"runs:/{logged_model['run_id']}/model"
+    for bare in (f"runs:/{logged_model['run_id']}", f"runs:/{logged_model['run_id'][:8]}/"):
+        # was exit 3 with MLflow's "Not a proper runs:/ URI" / "no MLmodel file at /tmp/..."
+        with pytest.raises(UsageError, match=r"names a run, not a model in it: .*--model runs:/\w+/model"):
+            registry.resolve_model_uri(bare, name="vf", default_alias=None)
 
 
 def test_a_logged_model_pins_its_requirements_lightgbm_included(logged_model: dict[str, str]) -> None:

@@ -167,6 +167,10 @@ class Registry:
             return f"models:/{name}/{self.latest_version(name)}"
         if model.startswith("runs:/"):
             run, _, rest = model[len("runs:/"):].partition("/")
+            if not rest.strip("/"):
+                raise UsageError(
+                    f"--model {model} names a run, not a model in it: train logs its model as "
+                    f"runs:/RUN/model; pass --model runs:/{run or 'RUN'}/model (anticipate runs list)")
             if tags.is_run_id_prefix(run) and len(run) < RUN_ID_LENGTH:
                 return f"runs:/{resolve_run_id(self.client, self.uri, run)}/{rest}"
         return model
