@@ -522,12 +522,34 @@ def test_a_forecast_at_a_cutoff_early_in_the_data_is_refused_as_allocate_refuses
     done = run_cli("--data", "data", "--config", "small.yaml", "--json", "forecast", "--model", "@production",
                    "--cutoff", "2024-01-02", "--out", str(out), cwd=world)
     assert done.returncode == 2, done.stderr[-2000:]
-    error = _one_json(done.stdout)["error"]
-    assert error.startswith(f"the forecast was not written ({out} is left as it was): the orders begin on "
-                            "2024-01-01, 1 day before 2024-01-02: less than one horizon (7 days), so new "
-                            "demand"), error
-    assert "pass a --cutoff from 2024-01-08 on (the orders run 2024-01-01 to 2024-08-27)" in error
+    error = _one_json(done.stdout)["error"]  # the valid range it names is the one the gate holds to (audit32)
+    assert error == ("cutoff 2024-01-02 is outside the valid range for 'forecast' (2024-01-08 to "
+                     "2024-08-28 with a 7-day horizon; a cutoff must have at least 7 days of orders before "
+                     "it, one horizon to measure new demand on); pass --cutoff within that range"), error
     assert not out.exists()
+
+
+def test_the_valid_range_of_forecast_and_backtest_starts_where_the_history_gate_lets_them() -> None:
+    """audit32: forecast's refusal listed 2024-01-02 as the first valid cutoff, and a cutoff there was then
+    refused by the history gate, which wants one horizon (7 days) of orders before it: 2024-01-08."""
+    from anticipate.backtest.cutoffs import check_cutoffs
+    from anticipate.demand.history_gate import require_history
+    from anticipate.errors import CutoffError
+    from anticipate.storage.files import DataSet
+
+    orders = pd.Series(pd.date_range("2024-01-01", "2024-06-30", freq="D"))
+    assert dates.valid_range(orders, 7, "production", min_history_days=7)[0] == pd.Timestamp("2024-01-08")
+    assert dates.valid_range(orders, 7, "production")[0] == pd.Timestamp("2024-01-02")  # features, predict
+    require_history(orders, pd.Timestamp("2024-01-08"), 7, 4, "forecast", "refused")  # the first passes
+    with pytest.raises(CutoffError, match=r"outside the valid range for 'forecast' \(2024-01-08 to"):
+        dates.check_cutoff(pd.Timestamp("2024-01-07"), orders, 7, "production", command="forecast",
+                           min_history_days=7)
+    ds = DataSet(path=Path("."), orders=pd.DataFrame({"order_ts": orders}), products=None, regions=None,
+                 supply=None, warehouses=None, digest="")
+    first = r"2024-01-05 lies before the first valid cutoff: the valid cutoffs run from 2024-01-08"
+
+    with pytest.raises(CutoffError, match=first):
+        check_cutoffs([pd.Timestamp("2024-01-05")], ds, 7)
 
 
 def test_a_backtest_cutoff_early_in_the_data_is_refused_and_no_warning_claims_a_horizon() -> None:

@@ -330,24 +330,29 @@ def last_full_cutoff(order_ts: pd.Series, horizon_days: int) -> pd.Timestamp:
 
 
 def valid_range(
-    order_ts: pd.Series, horizon_days: int, purpose: Purpose
+    order_ts: pd.Series, horizon_days: int, purpose: Purpose, *, min_history_days: int = 1
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production. The first is
-    :func:`first_cutoff`: the day after the history's first day, not after a detached line's."""
-    first = first_cutoff(order_ts)
+    ``min_history_days`` days after the history's first day (:func:`first_cutoff` for 1), not after a
+    detached line's: a command that averages the horizons before its cutoff (forecast, backtest) needs one
+    horizon, the history gate of :mod:`anticipate.demand.history_gate`."""
+    first = first_cutoff(order_ts) + pd.Timedelta(days=min_history_days - 1)
     last = last_full_cutoff(order_ts, horizon_days) if purpose == "labelled" else data_end(order_ts)
     return first, last
 
 
 def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, purpose: Purpose,
-                 *, command: str) -> pd.Timestamp:
-    """Return ``cutoff`` if valid for ``purpose``, else raise CutoffError naming the range."""
-    first, last = valid_range(order_ts, horizon_days, purpose)
+                 *, command: str, min_history_days: int = 1) -> pd.Timestamp:
+    """Return ``cutoff`` if valid for ``purpose`` (:func:`valid_range`), else raise CutoffError naming
+    the range."""
+    first, last = valid_range(order_ts, horizon_days, purpose, min_history_days=min_history_days)
     if first <= cutoff <= last:
         return cutoff
     if cutoff < first:  # before the history: the horizon rule is not why (audit30 C4)
         note = detached_note(order_ts)
-        why = note or "a cutoff must have at least one day of orders before it"
+        why = note or (f"a cutoff must have at least {min_history_days} days of orders before it, one "
+                       "horizon to measure new demand on" if min_history_days > 1
+                       else "a cutoff must have at least one day of orders before it")
     else:
         why = ("its whole horizon must lie inside the data" if purpose == "labelled"
                else "it may be at most the day after the last order")

@@ -47,7 +47,8 @@ def check_cutoffs(cutoffs: list[pd.Timestamp], ds: DataSet, horizon_days: int,
     Reads ``ds.orders['order_ts']``; ``horizon_days`` in days, which ``horizon_from`` names (the config
     key, or the model that fixes it). Returns the warnings (horizons that overlap).
     """
-    first, last = dates.valid_range(ds.orders["order_ts"], horizon_days, "labelled")
+    first, last = dates.valid_range(ds.orders["order_ts"], horizon_days, "labelled",
+                                    min_history_days=horizon_days)  # as check_new_demand_history
     bad = [c for c in cutoffs if not first <= c <= last]
     if bad:
         note = dates.detached_note(ds.orders["order_ts"]) if bad[0] < first else ""

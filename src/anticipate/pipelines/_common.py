@@ -60,19 +60,21 @@ def item_warnings(ds: DataSet, item_level: str) -> list[str]:
 
 
 def resolve_cutoff(
-    value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str
+    value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str,
+    min_history_days: int = 1,
 ) -> pd.Timestamp:
     """Parse ``--cutoff`` or pick the default, and check it against docs/data-contract.md#cutoffs-and-labels.
 
     With no value, labelled commands use the last full cutoff and production
-    commands the production cutoff (the day after the last order).
+    commands the production cutoff (the day after the last order). ``min_history_days``: the days of
+    orders a cutoff needs before it (:func:`anticipate.dates.valid_range`).
     """
     ts = orders["order_ts"]
     if value is None:
         cutoff = dates.last_full_cutoff(ts, horizon_days) if purpose == "labelled" else dates.data_end(ts)
     else:
         cutoff = dates.parse_date(value, name="--cutoff")
-    dates.check_cutoff(cutoff, ts, horizon_days, purpose, command=command)
+    dates.check_cutoff(cutoff, ts, horizon_days, purpose, command=command, min_history_days=min_history_days)
     if purpose == "labelled":
         dates.check_horizons_hold_orders([cutoff], ts, horizon_days)
     return cutoff

@@ -87,6 +87,7 @@ def run_forecast(settings: Settings, *, model: str | None, cutoff: str | None, o
         horizon_days=spec_of(wrapper).horizon,
         purpose="production",
         command="forecast",
+        min_history_days=spec_of(wrapper).horizon,  # the range the history gate below holds to
     )
     require_history(ds.orders["order_ts"], cutoff_ts, spec_of(wrapper).horizon,
                     settings.cfg.forecast.new_demand_windows, "forecast",
