@@ -335,6 +335,11 @@ def test_a_sparse_first_stretch_is_no_history_and_a_cutoff_in_a_long_gap_is_warn
         "missed those days or stray lines ahead of the history do this: check the orders around it, or pick "
         "a cutoff outside the gap")
     assert dates.check_cutoff(pd.Timestamp("2024-03-15"), closed, 7, "production", command="forecast")
+    [first_day] = dates.detached_warnings(closed, pd.Timestamp("2024-03-01"))  # audit32: was "0 days earlier"
+    assert ("(2024-03-01 to 2024-04-04): it is the day after the last line before the gap, so its features "
+            "are whole but the horizons after it fall in the gap") in first_day
+    [second_day] = dates.detached_warnings(closed, pd.Timestamp("2024-03-02"))
+    assert "the last line before it is on 2024-02-29, 1 day earlier, so its features read" in second_day
     assert dates.detached_warnings(closed, pd.Timestamp("2024-02-20")) == []  # before the closure: quiet
     assert dates.detached_warnings(daily, dates.data_end(daily)) == []  # the production cutoff: quiet
 

@@ -200,13 +200,17 @@ class HistoryStart:
         empty = (after - last).days - 1
         if empty < DETACHING_GAP_DAYS:
             return []
+        into = (self.cutoff - last).days - 1  # the empty days its features read
+        read = (f"the last line before it is on {fmt(last)}, {into:,} day{'' if into == 1 else 's'} earlier, "
+                "so its features read those days as a customer base that stopped buying and its new demand "
+                "as none" if into else
+                "it is the day after the last line before the gap, so its features are whole but the "
+                "horizons after it fall in the gap: what they score or backtest is a shop without orders")
         return [
             f"the cutoff {fmt(self.cutoff)} falls in a gap of {empty:,} days without a single order line "
-            f"({fmt(last + pd.Timedelta(days=1))} to {fmt(after - pd.Timedelta(days=1))}): the last line "
-            f"before it is on {fmt(last)}, {(self.cutoff - last).days - 1:,} days earlier, so its features "
-            f"read those days as a customer base that stopped buying and its new demand as none; a closure, "
-            f"an export that missed those days or stray lines ahead of the history do this: check the orders "
-            f"around it, or pick a cutoff outside the gap"
+            f"({fmt(last + pd.Timedelta(days=1))} to {fmt(after - pd.Timedelta(days=1))}): {read}; a "
+            f"closure, an export that missed those days or stray lines ahead of the history do this: check "
+            f"the orders around it, or pick a cutoff outside the gap"
         ]
 
 
