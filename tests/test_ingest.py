@@ -642,6 +642,11 @@ def test_a_line_above_max_quantity_is_rejected_and_an_overflowing_directory_refu
     with pytest.raises(DataError, match=said) as caught:
         load_dataset(tmp_path / "out")
     assert caught.value.column == "quantity" and caught.value.file.endswith("orders.parquet")
+    with pytest.raises(DataError, match=said):  # the Dask path loads order_ts alone: it was not checked
+        load_dataset(tmp_path / "out", order_columns=["order_ts"])
+    orders.loc[[3, 4], "quantity"] = 2  # the row groups' statistics bound the total: nothing to read
+    orders.to_parquet(tmp_path / "out" / "orders.parquet")
+    assert list(load_dataset(tmp_path / "out", order_columns=["order_ts"]).orders.columns) == ["order_ts"]
 
 
 def test_a_quantity_beyond_int64_is_named_by_its_bound_not_as_a_non_integer(tmp_path: Path) -> None:

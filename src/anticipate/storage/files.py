@@ -388,7 +388,7 @@ def load_dataset(
                 path, columns=columns, dictionary=dictionary, stored_dictionaries=orders and order_stored,
                 opened=source,
             ) if wanted else None
-            check_table(path, name, loaded[name])
+            check_table(path, name, loaded[name], opened=source)
         files = {f"{name}.parquet": h.result() for name, h in hashes.items()}
     _order_ts_naive_utc(loaded["orders"])
     ds = DataSet(path=data_dir, digest=digests.tables_digest(files), files=files, generation=generation,

@@ -25,11 +25,36 @@ SHOWN = 5
 MAX_TOTAL_UNITS = 2**53
 
 
-def check_table(path: Path, table: str, frame: pd.DataFrame | None) -> None:
-    """The load-time checks of one canonical table: :func:`check_unique_key`, :func:`check_quantities`."""
+def check_table(path: Path, table: str, frame: pd.DataFrame | None, *, opened: str | None = None) -> None:
+    """The load-time checks of one canonical table: :func:`check_unique_key`, :func:`check_quantities`
+    (:func:`check_unread_quantities` when the orders were loaded without their quantities, as the Dask
+    path loads them; ``opened``: where ``path``'s bytes are read from, when not ``path`` itself)."""
     check_unique_key(path, table, frame)
-    if table == "orders":
+    if table == "orders" and frame is not None and "quantity" not in frame:
+        check_unread_quantities(path, opened)
+    elif table == "orders":
         check_quantities(path, frame)
+
+
+def check_unread_quantities(path: Path, opened: str | None = None) -> None:
+    """:func:`check_quantities` for orders loaded without ``quantity`` (the Dask path reads them on the
+    workers): the row groups' statistics bound the total (largest magnitude x rows); only when that
+    bound reaches :data:`MAX_TOTAL_UNITS` is the column read and summed."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(opened or path).metadata
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    if "quantity" not in names:
+        return
+    bound = 0.0
+    for group in (meta.row_group(g) for g in range(meta.num_row_groups)):
+        stats = group.column(names.index("quantity")).statistics
+        if stats is None or not stats.has_min_max:
+            bound = float("inf")
+            break
+        bound += max(abs(float(stats.min)), abs(float(stats.max))) * group.num_rows
+    if bound >= MAX_TOTAL_UNITS:
+        check_quantities(path, pq.read_table(opened or path, columns=["quantity"]).to_pandas())
 
 
 def check_quantities(path: Path, orders: pd.DataFrame | None) -> None:
