@@ -26,13 +26,8 @@ Purpose = Literal["labelled", "production"]
 
 
 def parse_date(value: str, *, name: str = "--cutoff") -> pd.Timestamp:
-    """Parse ``YYYY-MM-DD`` into a midnight Timestamp.
-
-    Raises
-    ------
-    UsageError
-        Anything else (including path separators), naming the option and the format.
-    """
+    """Parse ``YYYY-MM-DD`` into a midnight Timestamp; anything else (a path separator too) raises
+    UsageError naming the option and the format."""
     text = str(value).strip()
     if not _DATE_RE.match(text):
         raise UsageError(f"{name} must be a date written YYYY-MM-DD, got {value!r}")
@@ -201,11 +196,11 @@ class HistoryStart:
         if empty < DETACHING_GAP_DAYS:
             return []
         into = (self.cutoff - last).days - 1  # the empty days its features read
-        read = (f"the last line before it is on {fmt(last)}, {into:,} day{'' if into == 1 else 's'} earlier, "
-                "so its features read those days as a customer base that stopped buying and its new demand "
-                "as none" if into else
-                "it is the day after the last line before the gap, so its features are whole but the "
-                "horizons after it fall in the gap: what they score or backtest is a shop without orders")
+        read = (f"the last line before it is on {fmt(last)}, {into:,} day{'s' * (into != 1)} earlier, so its "
+                "features read those days as a customer base that stopped buying and its new demand as none")
+        if not into:
+            read = ("it is the day after the last line before the gap, so its features are whole but the "
+                    "horizons after it fall in the gap: what they score or backtest is a shop without orders")
         return [
             f"the cutoff {fmt(self.cutoff)} falls in a gap of {empty:,} days without a single order line "
             f"({fmt(last + pd.Timedelta(days=1))} to {fmt(after - pd.Timedelta(days=1))}): {read}; a "
@@ -337,9 +332,8 @@ def valid_range(
     order_ts: pd.Series, horizon_days: int, purpose: Purpose, *, min_history_days: int = 1
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The inclusive range of valid cutoffs: labelled (evaluate, backtest) or production. The first is
-    ``min_history_days`` days after the history's first day (:func:`first_cutoff` for 1), not after a
-    detached line's: a command that averages the horizons before its cutoff (forecast, backtest) needs one
-    horizon, the history gate of :mod:`anticipate.demand.history_gate`."""
+    ``min_history_days`` after the history's first day (not a detached line's; :func:`first_cutoff` for 1):
+    forecast and backtest average horizons before it, so need one (:mod:`anticipate.demand.history_gate`)."""
     first = first_cutoff(order_ts) + pd.Timedelta(days=min_history_days - 1)
     last = last_full_cutoff(order_ts, horizon_days) if purpose == "labelled" else data_end(order_ts)
     return first, last
@@ -347,16 +341,15 @@ def valid_range(
 
 def check_cutoff(cutoff: pd.Timestamp, order_ts: pd.Series, horizon_days: int, purpose: Purpose,
                  *, command: str, min_history_days: int = 1) -> pd.Timestamp:
-    """Return ``cutoff`` if valid for ``purpose`` (:func:`valid_range`), else raise CutoffError naming
-    the range."""
+    """Return ``cutoff`` if valid for ``purpose`` (:func:`valid_range`), else raise CutoffError naming it."""
     first, last = valid_range(order_ts, horizon_days, purpose, min_history_days=min_history_days)
     if first <= cutoff <= last:
         return cutoff
     if cutoff < first:  # before the history: the horizon rule is not why (audit30 C4)
         note = detached_note(order_ts)
-        why = note or (f"a cutoff must have at least {min_history_days} days of orders before it, one "
-                       "horizon to measure new demand on" if min_history_days > 1
-                       else "a cutoff must have at least one day of orders before it")
+        need = f"{min_history_days} days" if min_history_days > 1 else "one day"
+        why = note or f"a cutoff must have at least {need} of orders before it" + (
+            ", one horizon to measure new demand on" if min_history_days > 1 else "")
     else:
         why = ("its whole horizon must lie inside the data" if purpose == "labelled"
                else "it may be at most the day after the last order")
@@ -390,10 +383,9 @@ def until_range(
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The inclusive range of valid ``train --until`` dates, or None when no date fits.
 
-    ``until`` needs ``windows`` horizons of ``horizon_days`` days (the rolling-origin
-    training windows) between the first cutoff (the day after the first order) and
-    itself, and may be at most the production cutoff (the day after the last order). The first cutoff
-    is :func:`first_cutoff` (after the history's first day, not a detached line's).
+    ``until`` needs ``windows`` horizons of ``horizon_days`` days (the rolling-origin training windows)
+    between the first cutoff (:func:`first_cutoff`: after the history's first day, not a detached line's)
+    and itself, and may be at most the production cutoff (the day after the last order).
     """
     first = first_cutoff(order_ts) + pd.Timedelta(days=horizon_days * windows)
     last = data_end(order_ts)
