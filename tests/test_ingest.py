@@ -672,3 +672,28 @@ def test_a_quantity_beyond_int64_is_named_by_its_bound_not_as_a_non_integer(tmp_
     huge = "whole number too large (2**53 or more)"
     assert [parse.REASONS.get(int(c), "") for c in units.codes] == ["", huge, huge, "not an integer"]
     assert units.values.to_pylist()[:3] == [7, 2**53, -(2**53)]
+
+
+def test_a_uint64_return_and_a_decimal_price_in_parquet_are_read_as_their_values(tmp_path: Path) -> None:
+    """audit33 F6: a return of -1 stored in an unsigned 64-bit column (18446744073709551615) ended ingest
+    with exit 1, 'unexpected failure: ArrowInvalid ... This is a bug'; a decimal128 price of 27.81 was
+    stored as 27.810000000000002 (Arrow's decimal-to-float cast), unlike the same line read from CSV."""
+    import decimal
+
+    import pyarrow as pa
+
+    n = 200
+    table = pa.table({
+        "order_id": [f"o{i}" for i in range(n)], "customer_id": [f"c{i % 5}" for i in range(n)],
+        "order_ts": pa.array(pd.date_range("2025-01-01", periods=n, freq="6h").as_unit("us")),
+        "sku": ["s1"] * n, "quantity": pa.array([2**64 - 1 if i == 7 else 1 + i % 3 for i in range(n)],
+                                               pa.uint64()),
+        "unit_price": pa.array([decimal.Decimal("27.81")] * n, pa.decimal128(10, 2)), "region": ["r1"] * n})
+    pq.write_table(table, tmp_path / "o.parquet")
+    code, output, _doc = _ingest(tmp_path, tmp_path / "o.parquet", "--max-reject-share", "0.05")
+    assert code == 0, output
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")
+    assert rejects[["row", "column", "reason"]].values.tolist() == [
+        [8, "quantity", "quantity above ingest.max_quantity"]]
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert len(orders) == n - 1 and set(orders["unit_price"]) == {27.81}

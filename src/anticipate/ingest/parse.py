@@ -137,7 +137,7 @@ def parse_float(arr: pa.Array, *, decimal: str = ".") -> Parsed:
     ``,`` or :data:`EITHER`).
     """
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
-        values, codes = pc.cast(arr, pa.float64()), _codes(len(arr))
+        values, codes = as_float(arr), _codes(len(arr))
         codes[~_mask(pc.is_valid(values))] = MISSING
     else:
         values, codes = _text_to_number(arr, pa.float64(), _FLOAT_RE, decimal)
@@ -151,12 +151,12 @@ def parse_int(arr: pa.Array, *, decimal: str = ".") -> Parsed:
     :data:`INT_LIMIT` or more read as a float (``1e20``) is TOO_LARGE (its value clamped to
     +-INT_LIMIT, the one bad value kept), empty is MISSING; ``1,500``
     is 1500 and ``2.000`` is 2000 or 2 as :func:`plain_numbers` reads it with ``decimal``."""
-    if pa.types.is_integer(arr.type):
+    if pa.types.is_integer(arr.type) and not _beyond_int_limit(arr):
         values, codes = pc.cast(arr, pa.int64()), _codes(len(arr))
         codes[~_mask(pc.is_valid(values))] = MISSING
         return Parsed(values, codes)
-    if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
-        floats, codes = pc.cast(arr, pa.float64()), _codes(len(arr))
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+        floats, codes = as_float(arr), _codes(len(arr))
         codes[~_mask(pc.is_valid(floats))] = MISSING
     else:
         text = to_text(arr, trim=False)
@@ -176,6 +176,23 @@ def parse_int(arr: pa.Array, *, decimal: str = ".") -> Parsed:
         values = pc.if_else(pa.array(codes == TOO_LARGE), pc.max_element_wise(
             pc.min_element_wise(floats, limit), -limit), values)
     return Parsed(pc.cast(values, pa.int64()), codes)
+
+
+def as_float(arr: pa.Array) -> pa.Array:
+    """A numeric column as float64, never raising: a decimal through its text (``27.81`` stays 27.81;
+    Arrow's own cast gives 27.810000000000002), a 64-bit integer beyond 2**53 rounded (a uint64 return
+    of -1 is 1.8e19, which Arrow's checked cast refuses with an exception)."""
+    if pa.types.is_decimal(arr.type):
+        return pc.cast(pc.cast(arr, pa.string()), pa.float64())
+    return pc.cast(arr, pa.float64(), safe=False)
+
+
+def _beyond_int_limit(arr: pa.Array) -> bool:
+    """Whether an integer column holds a value of magnitude :data:`INT_LIMIT` or more (64-bit only)."""
+    if arr.type.bit_width < 64 or arr.null_count == len(arr):
+        return False
+    low, high = pc.min_max(arr).values()
+    return high.as_py() >= INT_LIMIT or low.as_py() <= -INT_LIMIT
 
 
 def _fast_cast(text: pa.Array, to: pa.DataType, *, hex_check: bool = False) -> pa.Array | None:
