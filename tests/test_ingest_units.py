@@ -129,9 +129,9 @@ def _bin(values: list[str | bytes | None]) -> pa.Array:
 
 def test_parse_int_reasons() -> None:
     got = parse.parse_int(_bin(["1", " 2 ", "3.0", "2.5", "abc", "", "0x10", "-4", "1" * 20, None]))
-    assert got.values.to_pylist() == [1, 2, 3, None, None, None, None, -4, None, None]
+    assert got.values.to_pylist() == [1, 2, 3, None, None, None, None, -4, 2**53, None]  # clamped: TOO_LARGE
     assert got.codes.tolist() == [0, 0, 0, parse.BAD_INT, parse.BAD_INT, parse.MISSING, parse.BAD_INT, 0,
-                                  parse.BAD_INT, parse.MISSING]
+                                  parse.TOO_LARGE, parse.MISSING]
 
 
 def test_parse_float_reasons_and_decimal_comma() -> None:
