@@ -697,3 +697,26 @@ def test_a_uint64_return_and_a_decimal_price_in_parquet_are_read_as_their_values
         [8, "quantity", "quantity above ingest.max_quantity"]]
     orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
     assert len(orders) == n - 1 and set(orders["unit_price"]) == {27.81}
+
+
+def test_orders_none_of_whose_lines_is_accepted_are_refused_not_published(tmp_path: Path) -> None:
+    """audit33 F7: with --max-reject-share 1 an orders file whose every date failed to parse was published
+    as 0 lines (exit 0; with --replace over 20,962 good lines), and features, train, forecast, allocate
+    then ended with exit 1 "AttributeError: 'NaTType' object has no attribute 'normalize'"."""
+    from anticipate.errors import DataError
+    from anticipate.storage.files import load_dataset
+
+    good = [f"o{i},c{i % 5},2025-01-{1 + i % 28:02d} 10:00:00,s1,{1 + i % 3},2.50,r1\n" for i in range(50)]
+    code, output, _doc = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(good)))
+    assert code == 0, output
+    before = (tmp_path / "out" / "orders.parquet").read_bytes()
+    bad = _csv(tmp_path, HEADER + "".join(g.replace("2025-01-", "01-Jan-") for g in good), name="bad.csv")
+    code, output, doc = _ingest(tmp_path, bad, "--max-reject-share", "1", "--replace")
+    assert code == 2, output
+    assert doc["error"].startswith(f"file {bad}: none of the 50 orders rows was accepted (most common: "
+                                   "'unparseable date' x 50). First: row 1, column 'order_ts'"), doc["error"]
+    assert (tmp_path / "out" / "orders.parquet").read_bytes() == before  # the good lines stay
+    pq.write_table(pq.read_table(tmp_path / "out" / "orders.parquet").slice(0, 0),
+                   tmp_path / "out" / "orders.parquet")  # as another tool may leave it
+    with pytest.raises(DataError, match="the orders table holds no order line, so no command has a history"):
+        load_dataset(tmp_path / "out")

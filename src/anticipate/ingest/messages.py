@@ -67,3 +67,21 @@ def share_error(report: Any, opts: Any) -> DataError:
         f"lists the rejects by reason); nothing was written to {opts.out}",
         file=report.file,
     )
+
+
+def none_accepted_error(report: Any, out: str) -> DataError:
+    """The refusal of a table none of whose rows was accepted (``--max-reject-share 1`` let it through): an
+    orders table without a line leaves every later command without a history (they failed on its empty
+    dates), and an empty reference table looks every key up in vain."""
+    top = ", ".join(f"'{reason}' x {count:,}" for reason, count in report.reasons.most_common(3))
+    first = report.first_reject or {}
+    reason = first.get("reason", "")
+    return DataError(
+        f"none of the {report.rows_in:,} {report.table} rows was accepted (most common: {top}). First: "
+        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}."
+        f"{_date_hint(report, reason)} An empty {report.table} table is not published: fix the file or "
+        f"its column mapping (--map {report.table}.COLUMN=SOURCE; 'anticipate ingest --dry-run' lists the "
+        f"rejects by reason); "
+        f"nothing was written to {out}",
+        file=report.file,
+    )

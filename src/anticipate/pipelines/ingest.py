@@ -173,7 +173,7 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     refs = Context(**reference_keys(previous, {"products", "regions"} - set(sources)),
                    max_quantity=settings.cfg.ingest.max_quantity)
     reports: dict[str, Any] = {}
-    refused = None
+    refused, refused_all = None, []
     sink = RejectSink(stage / "rejects.parquet")
     try:
         if carried is not None and not dry_run:
@@ -188,6 +188,8 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
                 if table in ("products", "regions"):
                     refs = _with(refs, **{"skus" if table == "products" else "regions": keys})
                 reports[table] = report
+                if not report.rows_accepted and not (table == "orders" and append_to):
+                    refused_all.append(_refuse_empty(report, out, dry_run=dry_run))
                 if table == "orders" and not append_to and not replace:
                     refused = _refuse_lost_history(previous, report, out, dry_run=dry_run)
     finally:
@@ -198,7 +200,20 @@ def _stage(settings: Settings, sources: dict[str, Path], stage: Path, out: Path,
     staged.doc["rejects_carried"] = 0 if carried is None or dry_run else carried.num_rows
     staged.doc["carried_over"] = others
     staged.warnings.extend([refused] if refused else [])
+    staged.warnings.extend(refused_all)
     return staged
+
+
+def _refuse_empty(report: Any, out: Path, *, dry_run: bool) -> str:
+    """DataError (exit 2, nothing published) for a table none of whose rows was accepted (audit33: 0 order
+    lines were published with exit 0, and every later command failed on the empty dates); a dry run's
+    warning."""
+    from anticipate.ingest.messages import none_accepted_error
+
+    error = none_accepted_error(report, str(out))
+    if not dry_run:
+        raise error
+    return f"{report.table}: the real run would be refused (exit 2): {error}"
 
 
 def _layout_for(settings: Settings, stage: Path, sources: dict[str, Path], kept: dict[str, int]) -> Any:

@@ -30,6 +30,9 @@ def check_table(path: Path, table: str, frame: pd.DataFrame | None, *, opened: s
     (:func:`check_unread_quantities` when the orders were loaded without their quantities, as the Dask
     path loads them; ``opened``: where ``path``'s bytes are read from, when not ``path`` itself)."""
     check_unique_key(path, table, frame)
+    if table == "orders" and frame is not None and frame.empty:  # every command needs dates (audit33 F7)
+        raise DataError("the orders table holds no order line, so no command has a history to read; ingest "
+                        "the orders ('anticipate ingest --orders FILE --replace --out DIR')", file=str(path))
     if table == "orders" and frame is not None and "quantity" not in frame:
         check_unread_quantities(path, opened)
     elif table == "orders":
