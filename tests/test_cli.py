@@ -76,6 +76,32 @@ def test_a_limit_below_one_is_a_usage_error_naming_the_option(tmp_path: Path) ->
     assert not (tmp_path / "m.db").exists()
 
 
+def test_an_option_given_twice_is_refused_not_resolved_by_the_last(tmp_path: Path) -> None:
+    """audit33 F3: ``ingest --orders d29.csv --orders d30.csv`` ingested d30.csv alone (2025-12-29 missing
+    from the data, exit 0), and two --map for one column used the last; every command's single-valued
+    options are now refused when repeated, before anything runs. A global option given before and after
+    the command stays the documented layering (the command's wins); repeatable options stay repeatable."""
+    for d in ("d29.csv", "d30.csv"):
+        (tmp_path / d).write_text("order_id,customer_id,order_ts,sku\no1,c1,2025-12-29 10:00:00,s1\n")
+    twice = CliRunner().invoke(main, ["ingest", "--orders", str(tmp_path / "d29.csv"),
+                                      f"--orders={tmp_path / 'd30.csv'}", "--out", str(tmp_path / "out")])
+    assert twice.exit_code == 2, twice.output
+    assert (f"--orders was given 2 times ({tmp_path / 'd29.csv'}, {tmp_path / 'd30.csv'}), and only the last "
+            "would be used: give it once. ingest reads one file per table") in twice.output
+    assert not (tmp_path / "out").exists()
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    limit = CliRunner().invoke(main, ["--tracking-uri", store, "runs", "list", "--limit", "3",
+                                      "--limit", "4"])
+    assert limit.exit_code == 2 and "--limit was given 2 times (3, 4)" in limit.output
+    maps = CliRunner().invoke(main, ["ingest", "--orders", str(tmp_path / "d29.csv"), "--out",
+                                     str(tmp_path / "o"), "--map", "orders.customer_id=buyer",
+                                     "--map", "orders.customer_id=payer"])
+    assert maps.exit_code == 2
+    assert "--map orders.customer_id is given twice, as 'buyer' and 'payer'" in maps.output
+    layered = CliRunner().invoke(main, ["--tracking-uri", "nope", "runs", "list", "--tracking-uri", store])
+    assert "given 2 times" not in layered.output and not (tmp_path / "out").exists()
+
+
 def test_reading_runs_from_a_store_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     """A mistyped sqlite URI created the directories and an empty store, then said 'no runs match'."""
     uri = f"sqlite:///{tmp_path / 'typo' / 'dir' / 'x.db'}"

@@ -19,6 +19,7 @@ import click
 from anticipate import __version__
 from anticipate.cli import _numbacache
 from anticipate.cli._exit import EXIT_UNPRINTED
+from anticipate.cli._once import OnceGroup
 from anticipate.cli._signals import (
     EXIT_TERMINATED,
     Terminated,
@@ -317,7 +318,8 @@ def _fail(name: str, message: str, code: int, opts: dict[str, Any], said: list[s
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OnceGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="anticipate")
 @global_options
 @click.pass_context

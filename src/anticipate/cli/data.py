@@ -66,7 +66,11 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
         if table not in ("orders", "products", "regions", "warehouses", "supply"):
             raise UsageError(f"--map {item!r}: unknown table {table!r}; use orders, products, regions, "
                              "warehouses or supply")
-        overrides[f"ingest.columns.{table}.{column}"] = source.strip()
+        key = f"ingest.columns.{table}.{column}"
+        if overrides.get(key, source.strip()) != source.strip():  # audit33: the last one won in silence
+            raise UsageError(f"--map {table}.{column} is given twice, as {overrides[key]!r} and "
+                             f"{source.strip()!r}: a column has one source; keep the right one")
+        overrides[key] = source.strip()
     return overrides
 
 
