@@ -621,6 +621,22 @@ def test_a_warehouse_that_serves_no_region_is_a_warning_with_the_demand_sent_to_
     assert idle_warehouse_warnings(serving, warehouses, None, 500.0) == []  # W6 has no capacity
 
 
+def test_regions_beyond_the_service_radius_are_a_warning_naming_them_and_their_share() -> None:
+    """audit33 F4: two busy regions with lat and lon swapped (7,644 km from every warehouse, 12.5% of the
+    units) took the plan from 593 to 544 units with exit 0 and no word of them; the centre serves such
+    regions by design, so the plan is published, with a warning naming them, their distance and share."""
+    from anticipate.demand.idle import far_region_warnings
+
+    region_map = pd.DataFrame({"region": ["R1", "R9"], "warehouse_id": pd.array(["W1", None], dtype="string"),
+                               "km": [120.0, 7644.2]})
+    (far,) = far_region_warnings(region_map, _recent(100.0, 87.5), 1500.0)
+    assert far.startswith("12.5% of the units ordered from 2024-07-31 to 2024-08-27 come from regions "
+                          "farther than network.max_service_km (1,500 km) from every warehouse with capacity "
+                          "('R9' at 7,644 km): the centre serves them"), far
+    assert far_region_warnings(region_map, _recent(100.0, 100.0), 1500.0) == []  # none of their units
+    assert far_region_warnings(region_map, None, 1500.0) == []
+
+
 def test_the_idle_warehouse_warning_says_it_is_left_out_of_the_implicit_centre() -> None:
     """audit22 #2: W9 far from every region moved the implicit centre ~2,000 km and cut the plan's value
     36%, while the warning said only that it 'stocks nothing; 0.0% of the units go to the centre'. It is

@@ -33,7 +33,7 @@ import pandas as pd
 from anticipate import dates
 from anticipate.demand.history_gate import history_refusal, recent_window
 from anticipate.demand.idle import examples as _examples
-from anticipate.demand.idle import idle_warehouse_warnings
+from anticipate.demand.idle import far_region_warnings, idle_warehouse_warnings
 from anticipate.demand.idle import span as _span
 from anticipate.errors import DataError
 from anticipate.schema import ORDERS
@@ -318,6 +318,7 @@ def check_plan(
                 getattr(plan, "extra", {}).get("empty_cause"))
     check_ratio(float(fc.table["mu"].sum()), recent, cfg.allocate.max_forecast_ratio, target)
     return [*left_out_warnings(recent, fc.table, ds.products),
+            *far_region_warnings(fc.region_map, recent, cfg.network.max_service_km),
             *idle_warehouse_warnings(fc.region_map, ds.warehouses, recent, cfg.network.max_service_km,
                                      centre=implicit_centre(ds.warehouses, cfg.network, fc.region_map))]
 

@@ -1,4 +1,5 @@
-"""Warehouses a published plan leaves idle, and why: the warnings of :func:`idle_warehouse_warnings`.
+"""Warehouses a published plan leaves idle, and why: the warnings of :func:`idle_warehouse_warnings`;
+and regions it leaves to the centre (:func:`far_region_warnings`).
 
 A warehouse with capacity that is the nearest of no region is stocked with nothing; usually its
 coordinates are wrong (swapped, mistyped, a geocoder's default) or it shares a serving warehouse's
@@ -75,3 +76,24 @@ def _shared_site_warning(host: str, guests: list[str], centre: tuple[float, floa
             f"{'it' if one else 'them'}{_centre_note(one, centre)}: if they are one site, give {host!r} "
             f"their capacity in warehouses.parquet; if not, check their lat and lon (a geocoder's default, "
             f"a copied row)")
+
+
+def far_region_warnings(region_map: pd.DataFrame, recent: Any, max_service_km: float) -> list[str]:
+    """A warning when some of the ``recent`` units come from regions farther than ``max_service_km`` (km)
+    from every warehouse with capacity (``region_map``: ``region, warehouse_id, km``, NA warehouse = the
+    centre): the plan pre-positions none of their demand (audit33: two regions with lat and lon swapped,
+    7,644 km from every warehouse, 12.5% of the units, took 49 units out of the plan without a word).
+    Every region that far is refused before (gate 1); none that far: no warning."""
+    if recent is None or recent.units <= 0 or not recent.far_regions:
+        return []
+    far = recent.units - recent.mapped_units - recent.unknown_units
+    if far <= 0:
+        return []
+    km = pd.Series(region_map["km"].to_numpy(float), index=region_map["region"].astype(str))
+    named = ", ".join(f"{r!r} at {km.get(r, float('nan')):,.0f} km" for r in recent.far_regions[:3])
+    more = f" and {len(recent.far_regions) - 3} more" if len(recent.far_regions) > 3 else ""
+    return [f"{far / recent.units:.1%} of the units ordered from {span(recent)} come from regions farther "
+            f"than network.max_service_km ({max_service_km:,.0f} km) from every warehouse with capacity "
+            f"({named}{more}): the centre serves them, so the plan pre-positions none of their demand; if "
+            f"a warehouse should serve them, check their lat and lon in regions.parquet (swapped or mistyped "
+            f"coordinates), or raise network.max_service_km"]
