@@ -249,6 +249,13 @@ def test_a_missing_relative_data_directory_names_the_working_directory_and_the_p
     with pytest.raises(DataError) as err:  # an absolute path is said as given
         load_dataset(tmp_path / "nope")
     assert str(err.value).startswith(f"data directory {tmp_path / 'nope'} does not exist;")
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "orders.parquet").write_bytes(b"PAR1")
+    with pytest.raises(DataError) as err:  # audit33: a table's file given as --data "did not exist"
+        load_dataset(tmp_path / "shop" / "orders.parquet")
+    table = tmp_path / "shop" / "orders.parquet"
+    assert str(err.value) == (f"the data directory {table} is a file; pass the directory holding the "
+                              f"canonical tables (--data {tmp_path / 'shop'})")
 
 
 def test_data_dir_digest_changes_with_content(tmp_path: Path) -> None:

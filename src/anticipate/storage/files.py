@@ -362,6 +362,9 @@ def load_dataset(
     """
     data_dir = Path(data_dir)  # a relative one is read from the working directory: say which one it was
     here = "" if data_dir.is_absolute() else " (relative to the working directory: {})"
+    if data_dir.is_file():  # audit33: '--data base/orders.parquet' was told the directory did not exist
+        raise DataError(f"the data directory {data_dir} is a file; pass the directory holding the canonical "
+                        f"tables (--data {data_dir.parent})")
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir}{here.format(data_dir.resolve())} does not exist; create "
                         f"it with 'anticipate sample --out {data_dir}' or 'anticipate ingest --orders FILE "
