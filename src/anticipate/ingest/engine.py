@@ -66,7 +66,7 @@ class TableReport:
     ``usable_region_rows`` accepted lines whose region can be mapped to a
     warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
     ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
-    ``rows_rejected``; ``duplicates_existing_by_key`` of them on order_id + sku only).
+    ``rows_rejected``; ``duplicates_existing_by_key`` of them on the order key only).
     """
 
     table: str
