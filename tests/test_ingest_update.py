@@ -402,3 +402,40 @@ def test_append_keeps_a_reused_order_id_of_another_customer_or_day(tmp_path: Pat
     assert pd.read_parquet(out / "rejects.parquet")["value"].tolist()[-1] == (
         "same order_id, sku, customer_id and day as existing line 21")
     assert len(pd.read_parquet(out / "orders.parquet")) == 31
+
+
+def test_an_order_id_whose_lines_lie_days_apart_is_warned_about(tmp_path: Path) -> None:
+    """Receipts numbered per day: c1's order 1 of March 1 and of March 5 would be one order of March 1
+    in the features. A basket that straddles midnight (23:50 -> 00:10) is one order and passes."""
+    out = tmp_path / "shop"
+    body = (HEADER + "1,c1,2025-03-01 09:00:00,s1,1,2.5,r1\n2,c2,2025-03-01 23:50:00,s1,1,2.5,r1\n"
+            "2,c2,2025-03-02 00:10:00,s2,1,2.5,r1\n" + "".join(
+                f"{i},c{i},2025-03-0{d} 10:00:00,s1,1,2.5,r1\n" for d in (2, 3, 4) for i in range(3, 6))
+            + "1,c1,2025-03-05 09:00:00,s2,1,2.5,r1\n1,c1,2025-03-05 09:00:00,s1,2,2.5,r1\n")
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "pos.csv", body)), "--out", str(out))
+    assert code == 0, output
+    warning = next(w for w in doc["warnings"] if "order_id reused" in w)
+    assert ("order_id reused: 4 order(s) (one customer_id + order_id) have lines more than 24 h apart, "
+            "e.g. customer 'c1', order '1': 3 lines from 2025-03-01 to 2025-03-05") in warning
+    assert "give each order a unique id" in warning and "without the order_id column" in warning
+    on_disk = json.loads((out / "ingest_report.json").read_text())
+    assert any("order_id reused: 4 order(s)" in w for w in on_disk["warnings"])
+    assert "c2" not in warning
+
+
+def test_an_appended_order_id_of_the_same_customer_days_later_is_warned_about(tmp_path: Path) -> None:
+    """The check covers the new lines against the existing ones: c1's order 1 of last month and tonight's."""
+    out = tmp_path / "shop"
+    history = _write(tmp_path / "h.csv", HEADER + _receipts(1, range(0, 10)))  # c9's order is 10
+    code, doc, output = _run("ingest", "--orders", str(history), "--out", str(out))
+    assert code == 0 and "warnings" not in doc, output
+    night = HEADER + _receipts(2, range(10, 20))  # other customers: order 1 again is no reuse
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "n.csv", night)), "--append",
+                             "--out", str(out))
+    assert code == 0 and "warnings" not in doc, output
+    night = HEADER + _receipts(3, range(20, 29)) + "10,c9,2025-03-03 10:00:00,s2,1,2.5,r1\n"
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "n3.csv", night)), "--append",
+                             "--out", str(out))
+    assert code == 0, output
+    assert any("1 order(s) (one customer_id + order_id) have lines more than 24 h apart, e.g. customer "
+               "'c9', order '10': 2 lines from 2025-03-01 to 2025-03-03" in w for w in doc["warnings"])

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anticipate.ingest import dedup, ids, read
+from anticipate.ingest.orderspan import OrderDays
 from anticipate.ingest.validate import SCHEMAS, _const
 
 #: The reject reason of a new line that repeats a line already in the data directory.
@@ -120,7 +121,8 @@ def _ts(table: pa.Table) -> np.ndarray:
 class _Seen:
     """The existing lines: their line and order key seen-tables (rows 1..n) and last timestamp."""
 
-    def __init__(self, existing: Path, batch_rows: int, float_ids: frozenset[str]) -> None:
+    def __init__(self, existing: Path, batch_rows: int, float_ids: frozenset[str],
+                 spans: OrderDays | None = None) -> None:
         size = max(1, pq.ParquetFile(existing).metadata.num_rows)
         self.lines, self.keys = dedup.SeenLines(size), dedup.SeenLines(size)
         self.n, self.end = 0, None
@@ -129,6 +131,8 @@ class _Seen:
             self.lines.first_rows(dedup.row_hashes(batch), rows)
             keys, with_id = _keys(batch)
             self.keys.first_rows(keys[with_id], rows[with_id])
+            if spans is not None:  # the new lines' orders met again, against the existing ones
+                spans.add(batch)
             ts = _ts(batch)
             if len(ts):
                 self.end = ts.max() if self.end is None else max(self.end, ts.max())
@@ -167,7 +171,7 @@ def existing_day_counts(existing: Path, batch_rows: int, n_days: int) -> np.ndar
 
 
 def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_rows: int,
-                  source_column: str) -> Appended:
+                  source_column: str, spans: OrderDays | None = None) -> Appended:
     """Rewrite ``staged`` (this file's accepted orders) as ``existing`` + its new lines.
 
     Parameters
@@ -179,10 +183,10 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
     excluded
         Sorted 1-based source rows already rejected, to number the accepted lines
         (:func:`anticipate.ingest.read.kept_rows`).
-    batch_rows
-        Rows per batch read.
-    source_column
-        The source column named in the rejects (the customer id column).
+    batch_rows, source_column
+        Rows per batch read; the source column named in the rejects (the customer id column).
+    spans
+        The new lines' order days (:class:`~anticipate.ingest.orderspan.OrderDays`), given the existing ones.
 
     Returns
     -------
@@ -192,7 +196,7 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
         becomes a copy (hard link) of ``existing``: the same bytes, so the same data digest.
     """
     float_ids = legacy_float_ids(existing, batch_rows)
-    seen = _Seen(existing, batch_rows, float_ids)
+    seen = _Seen(existing, batch_rows, float_ids, spans)
     tmp = staged.with_name(f".{staged.name}.append")
     rejects, position, by_key, overlap, added = [], 0, 0, [], 0
     with pq.ParquetWriter(tmp, SCHEMAS["orders"], compression="zstd") as writer:
