@@ -9,12 +9,12 @@ more than a calendar day would also flag a basket that straddles midnight (a bar
 order of a shop west of UTC, since ``order_ts`` is naive UTC), which the window rule counts right.
 
 Two stages, so the common case (every order within one day) costs one hash per line and a
-seen-table, no second read: :class:`OrderDays` remembers each key's first calendar day (the
-seen-lines table of :mod:`anticipate.ingest.dedup` with the day in place of the row, 16 bytes a
-slot) and collects the keys met on another day, a superset of those more than 24 h apart (lines
-more than a day apart are on two days, one of them not the first one met). Only when it found
-some does :func:`span_warning` read the published lines of those keys again and group them by
-their text (hash collisions cannot make a false warning).
+seen-table, no second read: :class:`OrderDays` remembers each key's first calendar day (one
+uint64 a slot: 47 bits of the key's hash and the day) and collects the keys met on another day,
+a superset of those more than 24 h apart (lines more than a day apart are on two days, one of
+them not the first one met). Only when it found some does :func:`span_warning` read the
+published lines of those keys again and group them by their text (a hash collision cannot make
+a false warning, only a needless second read).
 """
 
 from __future__ import annotations
@@ -27,12 +27,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from anticipate.ingest import dedup
+from anticipate.ingest import _kernels, dedup
 
 _DAY_NS = 86_400 * 10**9
 #: Lines of one (customer_id, order_id) further apart than this are warned about.
 SPAN = timedelta(days=1)
 _KEY = ["customer_id", "order_id"]
+_MAX_LOAD = 0.7
+_DAY_MASK = (1 << _kernels.DAY_BITS) - 1
+
+
+def _slots(count: int) -> int:
+    """The power-of-two slot count that holds ``count`` orders under the load limit."""
+    return 1 << (max(16, int(count / _MAX_LOAD) + 1) - 1).bit_length()
 
 
 def _keyed(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
@@ -44,10 +51,15 @@ def _keyed(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
 
 
 class OrderDays:
-    """Each (customer_id, order_id)'s first calendar day, and the keys met on another day."""
+    """Each (customer_id, order_id)'s first calendar day, and the keys met on another day.
+
+    The table is one uint64 a slot (:func:`~anticipate.ingest._kernels._day_insert`: 47 bits of the
+    key's hash and its day), under 70% load: 8-16 bytes per distinct order.
+    """
 
     def __init__(self, capacity: int = 1 << 16) -> None:
-        self._seen = dedup.SeenLines(capacity)
+        self._table = np.zeros(_slots(capacity), dtype=np.uint64)
+        self._count = 0
         self._other: list[np.ndarray] = []
 
     def add(self, table: pa.Table) -> None:
@@ -57,17 +69,31 @@ class OrderDays:
         if not len(hashes):
             return
         ns = table["order_ts"].cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(zero_copy_only=False)
-        day = ns // _DAY_NS + 1  # the table's "row": >= 1
-        first = self._seen.first_rows(hashes, day)
-        other = (first > 0) & (first != day)
-        if other.any():
-            self._other.append(np.unique(hashes[other]))
+        day = ns // _DAY_NS
+        step = np.ones(len(day), dtype=bool)  # the lines of one order side by side: one lookup
+        step[1:] = (hashes[1:] != hashes[:-1]) | (day[1:] != day[:-1])
+        hashes, day = hashes[step], day[step]
+        if (self._count + len(hashes)) > _MAX_LOAD * len(self._table):
+            self._grow(self._count + len(hashes))
+        met = _kernels._day_insert(self._table, hashes, day)
+        self._count += int(np.count_nonzero(met == 2))
+        if (met == 1).any():
+            self._other.append(np.unique(hashes[met == 1]))
+
+    def _grow(self, count: int) -> None:
+        used = self._table[self._table != 0]
+        self._table = np.zeros(_slots(count), dtype=np.uint64)
+        _kernels._day_insert(self._table, used, (used & np.uint64(_DAY_MASK)).astype(np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table, bytes."""
+        return self._table.nbytes
 
     @property
     def flagged(self) -> np.ndarray:
         """The sorted distinct hashes of the keys met on more than one day (uint64)."""
         return np.unique(np.concatenate([np.zeros(0, np.uint64), *self._other]))
-
 
 def _spanning(path: Path, batch_rows: int, flagged: np.ndarray) -> pa.Table:
     """Per (customer_id, order_id) among ``flagged``, its lines' count, first and last ``order_ts``
