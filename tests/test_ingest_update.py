@@ -421,6 +421,10 @@ def test_an_order_id_whose_lines_lie_days_apart_is_warned_about(tmp_path: Path) 
     on_disk = json.loads((out / "ingest_report.json").read_text())
     assert any("order_id reused: 4 order(s)" in w for w in on_disk["warnings"])
     assert "c2" not in warning
+    code, doc, output = _run("--data", str(out), "features", "--out", str(tmp_path / "f.parquet"))
+    assert code == 0, output  # features count c1's order at March 1: they repeat the warning
+    assert any(w.startswith(f"the last ingest of {out} warned: orders: order_id reused: 4 order(s)")
+               for w in doc["warnings"])
 
 
 def test_an_appended_order_id_of_the_same_customer_days_later_is_warned_about(tmp_path: Path) -> None:

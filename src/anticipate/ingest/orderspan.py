@@ -33,6 +33,8 @@ _DAY_NS = 86_400 * 10**9
 #: Lines of one (customer_id, order_id) further apart than this are warned about.
 SPAN = timedelta(days=1)
 _KEY = ["customer_id", "order_id"]
+#: The words that start the warning (after ``orders: ``), which ``features`` and ``train`` repeat.
+REUSED = "order_id reused:"
 _MAX_LOAD = 0.7
 _DAY_MASK = (1 << _kernels.DAY_BITS) - 1
 
@@ -124,7 +126,7 @@ def span_warning(days: OrderDays, path: Path, batch_rows: int) -> str | None:
     if not orders.num_rows:
         return None
     e = orders.slice(0, 1).to_pylist()[0]
-    return (f"order_id reused: {orders.num_rows:,} order(s) (one customer_id + order_id) have lines more "
+    return (f"{REUSED} {orders.num_rows:,} order(s) (one customer_id + order_id) have lines more "
             f"than 24 h apart, e.g. customer {e['customer_id']!r}, order {e['order_id']!r}: "
             f"{e['order_ts_count']:,} lines from {e['order_ts_min']:%Y-%m-%d} to "
             f"{e['order_ts_max']:%Y-%m-%d}. Features count every line of an order at its first line's "
