@@ -77,6 +77,43 @@ def test_seen_insert_kernel_matches_its_twin_and_reports_first_rows() -> None:
     assert first.tolist() == expected
 
 
+def test_day_insert_kernel_matches_its_twin_and_flags_keys_met_on_another_day() -> None:
+    rng = np.random.default_rng(4)
+    hashes = (rng.integers(0, 40, 400).astype(np.uint64) << np.uint64(30)) | np.uint64(5)  # slot collisions
+    hashes[:3] = 0  # a key whose high bits are all 0 is still a key
+    days = rng.integers(0, 3, 400).astype(np.int64)
+    days[:3] = [7, 7, 8]
+    t1, t2 = np.zeros(1024, np.uint64), np.zeros(1024, np.uint64)
+    met = _kernels._day_insert(t1, hashes, days)
+    np.testing.assert_array_equal(met, _kernels._day_insert_py(t2, hashes, days))
+    np.testing.assert_array_equal(t1, t2)
+    first: dict[int, int] = {}  # key (the hash's high 47 bits, 0 stored as 1) -> its first day
+    expected = []
+    for h, d in zip(hashes.tolist(), days.tolist(), strict=True):
+        key = max(h >> _kernels.DAY_BITS, 1)
+        expected.append(int(first[key] != d) if key in first else 2)
+        first.setdefault(key, d)
+    assert met.tolist() == expected and met[:3].tolist() == [2, 0, 1]
+
+
+def test_order_days_grows_and_flags_an_order_met_days_later_in_another_chunk() -> None:
+    import pyarrow as pa
+
+    from anticipate.ingest.orderspan import OrderDays
+
+    def chunk(day: int, customers: range) -> pa.Table:
+        n = len(customers)
+        return pa.table({"customer_id": [f"c{c}" for c in customers],
+                         "order_id": [str(c % 7) for c in customers],
+                         "order_ts": pa.array(np.full(n, np.datetime64(f"2025-03-{day:02d}T10:00", "ns")))})
+    days = OrderDays(16)
+    days.add(chunk(1, range(0, 5000)))
+    days.add(chunk(1, range(0, 5000)))  # the same day again: nothing
+    assert days.nbytes >= 5000 / 0.7 * 8 and not len(days.flagged)
+    days.add(chunk(9, range(4990, 9000)))  # c4990..c4999 met again on another day
+    assert len(days.flagged) == 10
+
+
 def test_seen_lines_grows_and_remembers_across_chunks() -> None:
     seen = dedup.SeenLines(capacity=4)
     a = np.arange(1, 101, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)

@@ -220,7 +220,7 @@ def test_an_overlapping_export_in_another_layout_is_not_counted_twice(tmp_path: 
     assert doc["counts"]["orders_duplicates_existing"] == 40 and doc["counts"]["orders_rows_accepted"] == 20
     assert len(pd.read_parquet(out / "orders.parquet")) == 80
     rejects = pd.read_parquet(out / "rejects.parquet")
-    assert rejects["value"].iloc[0] == "same order_id and sku as existing line 21"
+    assert rejects["value"].iloc[0] == "same order_id, sku, customer_id and day as existing line 21"
     report = json.loads((out / "ingest_report.json").read_text())["tables"]["orders"]
     assert report["duplicates_existing_by_key"] == 40 and "warnings" not in doc
 
@@ -372,3 +372,74 @@ def test_appending_a_file_that_adds_nothing_leaves_the_orders_byte_identical(tmp
     assert ("120 existing + 0 new = 120 lines; 20 duplicates of existing lines dropped (counted as "
             "rejected); nothing new was added") in text
     assert (out / "orders.parquet").read_bytes() == before
+
+
+def _receipts(day: int, customers: range) -> str:
+    """Till receipts of 2025-03-DAY numbered from 1 every day (order ``1`` exists on every day)."""
+    return "".join(f"{i + 1},c{c},2025-03-{day:02d} 09:{i:02d}:30,s1,1,2.5,r1\n"
+                   for i, c in enumerate(customers))
+
+
+def test_append_keeps_a_reused_order_id_of_another_customer_or_day(tmp_path: Path) -> None:
+    """Order ids that restart every day: a new line is a repeat only of the same order's line (same
+    order_id, sku, customer and day), not of order 1 of another customer on another day."""
+    out = tmp_path / "shop"
+    history = HEADER + _receipts(1, range(0, 10)) + _receipts(2, range(10, 20))
+    assert _run("ingest", "--orders", str(_write(tmp_path / "h.csv", history)), "--out", str(out))[0] == 0
+    night = HEADER + _receipts(3, range(20, 30)) + _receipts(2, range(10, 12))  # + 2 of night 2 again
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "n.csv", night)), "--append",
+                             "--out", str(out))
+    assert code == 0, output
+    assert doc["counts"]["orders_rows_accepted"] == 10 and doc["counts"]["orders_duplicates_existing"] == 2
+    orders = pd.read_parquet(out / "orders.parquet")
+    assert len(orders) == 30 and sorted(orders["customer_id"].unique()) == sorted(f"c{c}" for c in range(30))
+    assert pd.read_parquet(out / "rejects.parquet")["value"].tolist() == [
+        "same as existing line 11", "same as existing line 12"]
+    rounded = HEADER + "1,c20,2025-03-03 09:00,s1,1,2.5,r1\n" + "1,c21,2025-03-03 09:00,s1,1,2.5,r1\n"
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "r.csv", rounded)), "--append",
+                             "--out", str(out))  # night 3's order 1 again (to the minute), and c21's new one
+    assert code == 0 and doc["counts"]["orders_duplicates_existing"] == 1, output
+    assert pd.read_parquet(out / "rejects.parquet")["value"].tolist()[-1] == (
+        "same order_id, sku, customer_id and day as existing line 21")
+    assert len(pd.read_parquet(out / "orders.parquet")) == 31
+
+
+def test_an_order_id_whose_lines_lie_days_apart_is_warned_about(tmp_path: Path) -> None:
+    """Receipts numbered per day: c1's order 1 of March 1 and of March 5 would be one order of March 1
+    in the features. A basket that straddles midnight (23:50 -> 00:10) is one order and passes."""
+    out = tmp_path / "shop"
+    body = (HEADER + "1,c1,2025-03-01 09:00:00,s1,1,2.5,r1\n2,c2,2025-03-01 23:50:00,s1,1,2.5,r1\n"
+            "2,c2,2025-03-02 00:10:00,s2,1,2.5,r1\n" + "".join(
+                f"{i},c{i},2025-03-0{d} 10:00:00,s1,1,2.5,r1\n" for d in (2, 3, 4) for i in range(3, 6))
+            + "1,c1,2025-03-05 09:00:00,s2,1,2.5,r1\n1,c1,2025-03-05 09:00:00,s1,2,2.5,r1\n")
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "pos.csv", body)), "--out", str(out))
+    assert code == 0, output
+    warning = next(w for w in doc["warnings"] if "order_id reused" in w)
+    assert ("order_id reused: 4 order(s) (one customer_id + order_id) have lines more than 24 h apart, "
+            "e.g. customer 'c1', order '1': 3 lines from 2025-03-01 to 2025-03-05") in warning
+    assert "give each order a unique id" in warning and "without the order_id column" in warning
+    on_disk = json.loads((out / "ingest_report.json").read_text())
+    assert any("order_id reused: 4 order(s)" in w for w in on_disk["warnings"])
+    assert "c2" not in warning
+    code, doc, output = _run("--data", str(out), "features", "--out", str(tmp_path / "f.parquet"))
+    assert code == 0, output  # features count c1's order at March 1: they repeat the warning
+    assert any(w.startswith(f"the last ingest of {out} warned: orders: order_id reused: 4 order(s)")
+               for w in doc["warnings"])
+
+
+def test_an_appended_order_id_of_the_same_customer_days_later_is_warned_about(tmp_path: Path) -> None:
+    """The check covers the new lines against the existing ones: c1's order 1 of last month and tonight's."""
+    out = tmp_path / "shop"
+    history = _write(tmp_path / "h.csv", HEADER + _receipts(1, range(0, 10)))  # c9's order is 10
+    code, doc, output = _run("ingest", "--orders", str(history), "--out", str(out))
+    assert code == 0 and "warnings" not in doc, output
+    night = HEADER + _receipts(2, range(10, 20))  # other customers: order 1 again is no reuse
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "n.csv", night)), "--append",
+                             "--out", str(out))
+    assert code == 0 and "warnings" not in doc, output
+    night = HEADER + _receipts(3, range(20, 29)) + "10,c9,2025-03-03 10:00:00,s2,1,2.5,r1\n"
+    code, doc, output = _run("ingest", "--orders", str(_write(tmp_path / "n3.csv", night)), "--append",
+                             "--out", str(out))
+    assert code == 0, output
+    assert any("1 order(s) (one customer_id + order_id) have lines more than 24 h apart, e.g. customer "
+               "'c9', order '10': 2 lines from 2025-03-01 to 2025-03-03" in w for w in doc["warnings"])

@@ -176,6 +176,48 @@ def _seen_insert_py(table: np.ndarray, hashes: np.ndarray, row_numbers: np.ndarr
     return first
 
 
+#: Low bits of a :func:`_day_insert` slot that hold the day (days since 1970 < 2**17 up to 2262).
+DAY_BITS = 17
+
+
+def _day_insert_py(table: np.ndarray, hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Each key's first day in an open-addressing table of one uint64 a slot (linear probing).
+
+    A slot holds the key hash's high 47 bits and, in its low :data:`DAY_BITS`, the day (int64 >= 0)
+    the key was first met; 0 marks an empty slot (a key whose high bits are all 0 is stored as 1, a
+    collision as any other). ``table`` (a power-of-two length) is updated in place; reinserting its
+    non-empty slots with ``days = slot & (2**DAY_BITS - 1)`` rebuilds it in a larger one.
+
+    Returns
+    -------
+    numpy.ndarray
+        int8, length n: 2 where the key is new (now inserted with its day), 1 where it was first met
+        on another day, 0 on the same day.
+    """
+    mask = np.uint64(table.shape[0] - 1)
+    shift = np.uint64(DAY_BITS)
+    n = hashes.shape[0]
+    out = np.zeros(n, dtype=np.int8)
+    for i in range(n):
+        key = hashes[i] >> shift
+        if key == 0:
+            key = np.uint64(1)
+        day = np.uint64(days[i])
+        slot = key & mask
+        while True:
+            v = table[slot]
+            if v == 0:
+                table[slot] = (key << shift) | day
+                out[i] = 2
+                break
+            if (v >> shift) == key:
+                if (v & np.uint64((1 << DAY_BITS) - 1)) != day:
+                    out[i] = 1
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return out
+
+
 _NAT = np.iinfo(np.int64).min
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
@@ -282,3 +324,4 @@ _hash_column = njit(cache=True, nogil=True)(_hash_column_py)
 _finish_hash = njit(cache=True, nogil=True)(_finish_hash_py)
 _utf8_valid = njit(cache=True, nogil=True)(_utf8_valid_py)
 _seen_insert = njit(cache=True, nogil=True)(_seen_insert_py)
+_day_insert = njit(cache=True, nogil=True)(_day_insert_py)

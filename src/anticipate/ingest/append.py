@@ -4,8 +4,10 @@ A new line repeats an existing one when it equals it in all seven canonical colu
 (``order_id, customer_id, order_ts, sku, quantity, unit_price, region``: the
 line-level duplicate rule of :mod:`anticipate.ingest.dedup`, applied to canonical
 values because the existing lines are only kept in canonical form) or, when both have
-an ``order_id``, when it has the ``order_id`` and ``sku`` of an existing line (the same
-order exported again in another layout, e.g. timestamps to the minute). Such a line is
+an ``order_id``, when it has the ``order_id``, ``sku``, ``customer_id`` and calendar day of
+``order_ts`` of an existing line (:func:`_keys`: the same order exported again in another
+layout, e.g. timestamps to the minute; an order id alone is no identity, since till receipts
+that restart their numbering every day reuse it for other customers on other days). Such a line is
 rejected with reason :data:`EXISTING` and is not counted against
 ``ingest.max_reject_share``. New lines kept although they are dated more than a day
 before the existing orders' last one are counted (:func:`overlap_warning`): without
@@ -13,7 +15,7 @@ order ids an overlapping export in another layout cannot be told from new orders
 Existing id columns whose every value is ``<digits>.0`` (ingested before such ids were stored
 without ``.0``, :mod:`anticipate.ingest.ids`) are rewritten so on the way, or the same customer
 would be two (:func:`legacy_float_ids`).
-Memory: two seen-lines tables of the existing lines (lines and order_id + sku keys,
+Memory: two seen-lines tables of the existing lines (lines and order keys,
 24-48 bytes per distinct entry each) and one batch at a time.
 """
 
@@ -30,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from anticipate.ingest import dedup, ids, read
+from anticipate.ingest.orderspan import OrderDays
 from anticipate.ingest.validate import SCHEMAS, _const
 
 #: The reject reason of a new line that repeats a line already in the data directory.
@@ -37,12 +40,13 @@ EXISTING = "duplicate of an existing line (already ingested)"
 FIX = "nothing to do: the line is already in the data directory (a re-sent or overlapping export)"
 #: Kept new lines dated more than this before the existing orders' last one are warned about.
 OVERLAP_WARN = np.timedelta64(1, "D")
+_DAY_NS = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
 class Appended:
     """What appending did: ``existing`` lines kept first, the ``rejects`` (row, column, value,
-    reason) of new lines that repeat an existing one (``by_key`` of them on order_id + sku only),
+    reason) of new lines that repeat an existing one (``by_key`` of them on the order key only),
     the existing orders' last ``end`` and the kept new lines dated at or before it (``overlap``
     lines from ``overlap_first`` to ``overlap_last``) and the existing id columns rewritten without
     ``.0`` (``float_ids``); the file then holds existing + the rest (``added`` lines; none: the existing
@@ -99,9 +103,15 @@ def _text(column: pa.Array) -> pa.Array:
 
 
 def _keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """The order_id + sku hashes of ``table``'s lines and which lines have an order_id."""
-    return (dedup.row_hashes(table.select(["order_id", "sku"])),
-            pc.is_valid(table["order_id"]).to_numpy(zero_copy_only=False))
+    """The order key hashes of ``table``'s lines and which lines have an order_id.
+
+    The key a line keeps when its order is exported again in another layout: ``order_id``,
+    ``sku``, ``customer_id`` and the calendar day (UTC) of ``order_ts`` (a re-export may round the
+    time, not move it to another day). ``order_id + sku`` alone matched order 1 of another
+    customer on another day when the ids restart every day (till receipts)."""
+    day = pc.divide(table["order_ts"].cast(pa.timestamp("ns")).cast(pa.int64()), _DAY_NS)
+    keys = table.select(["order_id", "sku", "customer_id"]).append_column("day", day)
+    return dedup.row_hashes(keys), pc.is_valid(table["order_id"]).to_numpy(zero_copy_only=False)
 
 
 def _ts(table: pa.Table) -> np.ndarray:
@@ -109,9 +119,10 @@ def _ts(table: pa.Table) -> np.ndarray:
 
 
 class _Seen:
-    """The existing lines: their line and order_id + sku seen-tables (rows 1..n) and last timestamp."""
+    """The existing lines: their line and order key seen-tables (rows 1..n) and last timestamp."""
 
-    def __init__(self, existing: Path, batch_rows: int, float_ids: frozenset[str]) -> None:
+    def __init__(self, existing: Path, batch_rows: int, float_ids: frozenset[str],
+                 spans: OrderDays | None = None) -> None:
         size = max(1, pq.ParquetFile(existing).metadata.num_rows)
         self.lines, self.keys = dedup.SeenLines(size), dedup.SeenLines(size)
         self.n, self.end = 0, None
@@ -120,6 +131,8 @@ class _Seen:
             self.lines.first_rows(dedup.row_hashes(batch), rows)
             keys, with_id = _keys(batch)
             self.keys.first_rows(keys[with_id], rows[with_id])
+            if spans is not None:  # the new lines' orders met again, against the existing ones
+                spans.add(batch)
             ts = _ts(batch)
             if len(ts):
                 self.end = ts.max() if self.end is None else max(self.end, ts.max())
@@ -141,7 +154,8 @@ class _Seen:
 
 def _rejects(rows: np.ndarray, first: np.ndarray, by_key: np.ndarray, column: str) -> pa.Table:
     first_of = pa.array(first.astype(np.int64)).cast(pa.string())
-    prefix = pa.array(np.where(by_key, "same order_id and sku as existing line ", "same as existing line "))
+    prefix = pa.array(np.where(by_key, "same order_id, sku, customer_id and day as existing line ",
+                               "same as existing line "))
     return pa.table({"row": pa.array(rows), "column": _const(column, len(rows), pa.string()),
                      "value": pc.binary_join_element_wise(prefix, first_of, ""),
                      "reason": _const(EXISTING, len(rows), pa.string())})
@@ -157,7 +171,7 @@ def existing_day_counts(existing: Path, batch_rows: int, n_days: int) -> np.ndar
 
 
 def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_rows: int,
-                  source_column: str) -> Appended:
+                  source_column: str, spans: OrderDays | None = None) -> Appended:
     """Rewrite ``staged`` (this file's accepted orders) as ``existing`` + its new lines.
 
     Parameters
@@ -169,10 +183,10 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
     excluded
         Sorted 1-based source rows already rejected, to number the accepted lines
         (:func:`anticipate.ingest.read.kept_rows`).
-    batch_rows
-        Rows per batch read.
-    source_column
-        The source column named in the rejects (the customer id column).
+    batch_rows, source_column
+        Rows per batch read; the source column named in the rejects (the customer id column).
+    spans
+        The new lines' order days (:class:`~anticipate.ingest.orderspan.OrderDays`), given the existing ones.
 
     Returns
     -------
@@ -182,7 +196,7 @@ def append_orders(staged: Path, existing: Path, excluded: np.ndarray, *, batch_r
         becomes a copy (hard link) of ``existing``: the same bytes, so the same data digest.
     """
     float_ids = legacy_float_ids(existing, batch_rows)
-    seen = _Seen(existing, batch_rows, float_ids)
+    seen = _Seen(existing, batch_rows, float_ids, spans)
     tmp = staged.with_name(f".{staged.name}.append")
     rejects, position, by_key, overlap, added = [], 0, 0, [], 0
     with pq.ParquetWriter(tmp, SCHEMAS["orders"], compression="zstd") as writer:
@@ -231,8 +245,9 @@ def overlap_warning(done: Appended, new_lines: int) -> str | None:
     return (f"{done.overlap:,} of the {new_lines:,} new lines ({share:.1%}) are dated "
             f"{_instant(done.overlap_first)} to {_instant(done.overlap_last)}, within the existing orders "
             f"(which end {_instant(done.end)}), yet repeat no existing line (neither all seven columns nor, "
-            "where both have one, order_id + sku). If this export overlaps orders already ingested (a "
-            "different layout: timestamps rounded, no order_id column), those orders are now counted "
+            "where both have one, order_id, sku, customer_id and day). If this export overlaps orders "
+            "already ingested (a different layout: timestamps moved to another day, no order_id column), "
+            "those orders are now counted "
             "twice: rebuild the orders from the full history (ingest --orders history.csv) or send "
             "nightly exports that start after the last ingested order")
 

@@ -27,6 +27,7 @@ from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
 from anticipate.ingest import columns, dateorder, decimalmark, dedup, ids, parse, read, tail, validate
 from anticipate.ingest.messages import fail_error, share_error
+from anticipate.ingest.orderspan import OrderDays, span_warning
 from anticipate.ingest.report import value_ranges
 from anticipate.ingest.validate import REJECTS_SCHEMA, SCHEMAS, Chunk, Context
 from anticipate.ingest.writer import BackgroundWriter
@@ -66,7 +67,7 @@ class TableReport:
     ``usable_region_rows`` accepted lines whose region can be mapped to a
     warehouse; with ``--append``, ``existing_rows`` kept before the new lines and
     ``duplicates_existing`` new lines dropped as repeats of existing ones (counted in
-    ``rows_rejected``; ``duplicates_existing_by_key`` of them on order_id + sku only).
+    ``rows_rejected``; ``duplicates_existing_by_key`` of them on the order key only).
     """
 
     table: str
@@ -170,7 +171,7 @@ class _TableRun:
         self.key_rows: list[np.ndarray] = []
         self.rejected_rows: list[np.ndarray] = []
         self.day_counts = np.zeros(_N_DAYS, dtype=np.int64)
-        self.ctx = refs
+        self.ctx, self.spans = refs, OrderDays()  # orders: (customer, order_id) on two days
 
     def keys(self) -> pa.Array | None:
         if self.table not in KEYS:
@@ -249,6 +250,7 @@ class _TableRun:
         if self.table == "orders":
             days = accepted["order_ts"].combine_chunks().cast(pa.int64()).to_numpy(False) // _DAY_NS
             self.day_counts += np.bincount(days, minlength=_N_DAYS)[:_N_DAYS]
+            self.spans.add(accepted)
             self.report.usable_region_rows += usable_regions(accepted["region"])
         if self.table == "warehouses":
             self._note_capacity(accepted)
@@ -290,6 +292,7 @@ class _TableRun:
                 report.last_day = str(np.datetime64(int(days[-1]), "D"))
             if self.opts.append_to:
                 self._append()
+            report.notes.extend(filter(None, [span_warning(self.spans, self.target, self.opts.chunk_rows)]))
         if self.table in KEYS:
             self._repeated_keys()
         if self.table == "products":  # g and h from the file, warned about (report.economics_warnings)
@@ -338,7 +341,8 @@ class _TableRun:
 
         excluded = np.sort(np.concatenate([np.zeros(0, np.int64), *self.rejected_rows]))
         done = append_orders(self.target, Path(self.opts.append_to), excluded,
-                             batch_rows=self.opts.chunk_rows, source_column=self.sources["customer_id"])
+                             batch_rows=self.opts.chunk_rows, source_column=self.sources["customer_id"],
+                             spans=self.spans)
         n = done.rejects.num_rows
         self.report.existing_rows, self.report.duplicates_existing = done.existing, n
         self.report.duplicates_existing_by_key = done.by_key

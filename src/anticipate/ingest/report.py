@@ -140,7 +140,7 @@ def text(staged: Any, totals: dict[str, int], out: Path) -> str:
         lines.append(f"orders appended: {orders.existing_rows:,} existing + {orders.rows_accepted:,} new = "
                      f"{orders.existing_rows + orders.rows_accepted:,} lines; {orders.duplicates_existing:,} "
                      "duplicates of existing lines dropped (counted as rejected"
-                     + (f"; {orders.duplicates_existing_by_key:,} of them by order_id + sku"
+                     + (f"; {orders.duplicates_existing_by_key:,} of them by order_id, sku, customer and day"
                         if orders.duplicates_existing_by_key else "") + ")"
                      + ("; nothing new was added" if not orders.rows_accepted else ""))
     if staged.kept:

@@ -59,6 +59,22 @@ def item_warnings(ds: DataSet, item_level: str) -> list[str]:
     return category_warnings(item_level, ds.products, skus, data_dir=ds.path)
 
 
+def order_id_warnings(data_dir: Path | str) -> list[str]:
+    """The last ingest's warning that one (customer_id, order_id) has lines more than 24 h apart (ids
+    reused, :mod:`anticipate.ingest.orderspan`), for the commands whose features count such an order
+    at its first line: read from ``ingest_report.json``, not from the lines (no time on 10M lines)."""
+    import json
+
+    from anticipate.ingest.orderspan import REUSED
+
+    try:
+        doc = json.loads((Path(data_dir) / "ingest_report.json").read_text())
+    except (OSError, ValueError):
+        return []
+    found = doc.get("warnings", []) if isinstance(doc, dict) else []
+    return [f"the last ingest of {data_dir} warned: {w}" for w in found if isinstance(w, str) and REUSED in w]
+
+
 def resolve_cutoff(
     value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str,
     min_history_days: int = 1,

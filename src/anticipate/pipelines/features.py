@@ -13,7 +13,13 @@ from anticipate import dates
 from anticipate.errors import DataError
 from anticipate.features.spec import KEYS
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import item_warnings, load_data, refuse_out_in_data, resolve_cutoff
+from anticipate.pipelines._common import (
+    item_warnings,
+    load_data,
+    order_id_warnings,
+    refuse_out_in_data,
+    resolve_cutoff,
+)
 from anticipate.storage.files import write_table
 
 if TYPE_CHECKING:
@@ -59,7 +65,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     spec = FeatureSpec.from_config(cfg)
     local = cfg.compute.engine != "dask"  # (the Dask path partitions and ships the frame as read)
     ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
-    warnings = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
+    warnings = item_warnings(ds, spec.item_level) + order_id_warnings(ds.path)  # or exit 2: no category
     cutoff_ts = resolve_cutoff(
         cutoff, ds.orders, horizon_days=spec.horizon, purpose="production", command="features"
     )

@@ -31,6 +31,7 @@ from anticipate.pipelines._common import (
     load_data,
     load_with_source,
     open_tracker,
+    order_id_warnings,
     refuse_out_in_data,
     require_model_store,
     require_tracking_store,
@@ -73,6 +74,7 @@ def run_train(
         local = cfg.compute.engine != "dask"  # ids as categoricals locally, as `features` loads them
         ds = load_data(settings, cluster=True, dictionary=ID_COLUMNS if local else (), stored=FEW_IDS)
         items = item_warnings(ds, cfg.model.item_level)  # or exit 2: no SKU has a category
+        items += order_id_warnings(ds.path)
         until_ts, windows = resolve_until(
             until, ds.orders, horizon_days=cfg.time.horizon_days, windows=cfg.model.train_windows
         )
