@@ -48,8 +48,8 @@ def _ingest_epilog() -> str:
     return "\b\n" + orders_schema_help().replace("\n", "\n") + (
         "\n\n\bUpdating: the tables not given are kept from the data directory at --out; "
         "--append adds the orders\nto the existing ones (repeats of existing lines, or of their "
-        "order_id + sku, are dropped and\ncounted as rejected; kept lines dated over a day before the "
-        "existing end are warned about).")
+        "order_id, sku, customer and day, are\ndropped and counted as rejected; kept lines dated over a "
+        "day before the existing end are\nwarned about).")
 
 
 def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
@@ -84,8 +84,8 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=_FILE, required=True,
               help="Canonical data directory to write or update (tables not given are kept).")
 @click.option("--append", is_flag=True, default=False,
-              help="Add the orders to the existing ones (repeated lines and order_id + sku dropped) instead "
-                   "of replacing them.")
+              help="Add the orders to the existing ones instead of replacing them (repeated lines, and lines "
+                   "of an existing order_id, sku, customer and day, are dropped).")
 @click.option("--replace", is_flag=True, default=False,
               help="Replace the existing orders even with fewer lines or days (without it, and without "
                    "--append, such an ingest exits 2 and leaves --out as it was).")
