@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from anticipate.errors import ConfigError, DataError
-from anticipate.ingest import _kernels, columns, dedup, parse, read, tail, validate
+from anticipate.ingest import _kernels, columns, dedup, parse, read, sniff, tail, validate
 from anticipate.ingest.validate import Chunk, Context
 
 
@@ -209,7 +209,7 @@ def test_missing_required_column_lists_what_was_found_and_how_to_map() -> None:
     (['"x;y",b', '"1;2",3'], ","), (["single", "1"], ","),
 ])
 def test_sniff_delimiter(lines: list[str], delim: str) -> None:
-    assert read.sniff_delimiter(lines) == delim
+    assert sniff.sniff_delimiter(lines) == delim
 
 
 def test_kept_rows_skips_excluded_rows() -> None:
