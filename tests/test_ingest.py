@@ -668,6 +668,12 @@ def test_two_exports_concatenated_with_another_column_order_are_refused(tmp_path
     assert code == 2 and "row 4: this data row is a header line, with other columns than the file's" in (
         output), output
     assert "'region', 'channel'" in output and not (tmp_path / "out").exists()
+    products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,1\ns2,b,2\ncategory,sku,unit_volume\nc,s3,1\n",
+                    name="products.csv")
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD)), "--products", str(products))
+    output = " ".join(output.split())
+    assert code == 2 and f"file {products}, row 3: this data row is a header line" in output, output
+    assert "put the second part's columns in the header's order" in output
 
 
 def test_a_header_line_repeated_in_the_same_order_is_rejected_as_such(tmp_path: Path) -> None:
@@ -684,13 +690,16 @@ def test_a_header_line_repeated_in_the_same_order_is_rejected_as_such(tmp_path: 
     assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["order_id"].tolist() == ["o1", "o2", "o3"]
 
 
-@pytest.mark.parametrize("first", ["sep=;\n", "\ufeffsep=;\r\n", '"sep=;"\n'])
-def test_excels_separator_line_is_honoured(tmp_path: Path, first: str) -> None:
+@pytest.mark.parametrize(("first", "name"), [("sep=;\n", "orders.csv"), ("\ufeffsep=;\r\n", "orders.csv"),
+                                           ('"sep=;"\n', "orders.csv"), ("sep=;\n", "orders.csv.gz")])
+def test_excels_separator_line_is_honoured(tmp_path: Path, first: str, name: str) -> None:
     """An Excel CSV starting with `sep=;` was read with the columns 'sep=' and 'column_2' (exit 2, no
     hint): the line names the delimiter, the header is the next line, rows are counted after it."""
     lines = [ln.replace(",", ";").replace("2.50", "2,50") for ln in [HEADER, *GOOD]]
     lines.insert(3, "o9;c9;2025-01-04 10:00:00;s1;1;2,50;r1;extra\n")
-    code, output, out = _ingest(tmp_path, _csv(tmp_path, first + "".join(lines)), "--max-reject-share", "1")
+    body = (first + "".join(lines)).encode()
+    path = _csv(tmp_path, gzip.compress(body) if name.endswith(".gz") else body, name=name)
+    code, output, out = _ingest(tmp_path, path, "--max-reject-share", "1")
     assert code == 0 and out["counts"]["rows_accepted"] == 3, output
     orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
     assert orders["unit_price"].tolist() == [2.5, 3.0, 2.5]

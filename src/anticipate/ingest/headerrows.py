@@ -122,14 +122,14 @@ def _refuse_other_layout(table: str, row: int, fields: list[str], source: Source
         return
     same = sorted(map(normalise, fields)) == sorted(map(normalise, source.header))
     how = "the file's columns in another order" if same else "other columns than the file's header"
-    then = ("ingest the first part and add the second with --append" if table == "orders"
-            else "put the rows together under one header line")
+    fix = ("split the file at this row (each part with its own header line), ingest the first part and "
+           "add the second with --append" if table == "orders" else
+           "split the file at this row and put the second part's columns in the header's order")
     raise DataError(
         f"this data row is a header line, with {how} (two exports concatenated, e.g. cat a.csv b.csv?): "
         f"the header reads {_listing(source.header)}; row {row:,} reads {_listing(fields)}. The rows "
         "after it would be read under the first header, values in the wrong columns, so nothing was "
-        "ingested: split the file at this row (each part with its own header line) and "
-        f"{then}, or export the data again with one header",
+        f"ingested: {fix}; or export the data again with one header",
         file=file, row=row,
     )
 
