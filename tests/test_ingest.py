@@ -668,6 +668,12 @@ def test_two_exports_concatenated_with_another_column_order_are_refused(tmp_path
     assert code == 2 and "row 4: this data row is a header line, with other columns than the file's" in (
         output), output
     assert "'region', 'channel'" in output and not (tmp_path / "out").exists()
+    # ... and most of the file: the reader stopped at the wrong field counts and named the delimiter
+    many = [f"o{i},c{i},2025-02-01 10:00:00,s1,1,2.50,r1,web\n" for i in range(1200)]
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD) + wider + "".join(many)))
+    output = " ".join(output.split())
+    assert code == 2 and "row 4: most records have a different number of fields than the header's 7, " in (
+        output) and "a header line with 8 columns (two exports concatenated" in output, output
     products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,1\ns2,b,2\ncategory,sku,unit_volume\nc,s3,1\n",
                     name="products.csv")
     code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD)), "--products", str(products))

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from anticipate.column_names import normalise
 from anticipate.errors import ConfigError, DataError
 from anticipate.ingest import columns
-from anticipate.ingest.read import RawChunk, Source
+from anticipate.ingest.read import BadLine, RawChunk, Source
 from anticipate.ingest.validate import BAD_FIELDS, MAX_VALUE_CHARS, REPEATED_HEADER, display
 
 _UNIT = r"[\(\[][^\)\]]*[\)\]]"
@@ -63,11 +63,11 @@ def relabel(table: str, rejects: pa.Table, raw: RawChunk, source: Source, found:
     return rejects
 
 
-def _known(table: str, header: list[str], mapping: dict[str, str]) -> set[str]:
+def _known(table: str | None, header: list[str], mapping: dict[str, str]) -> set[str]:
     """Every name a header of ``table`` may have, normalised: the file's header, the aliases, the
-    mapped source names."""
+    mapped source names (no table: the header's only)."""
     names = [*header, *mapping.values()]
-    names += [alias for aliases in columns.ALIASES[table].values() for alias in aliases]
+    names += [alias for aliases in columns.ALIASES.get(table or "", {}).values() for alias in aliases]
     return {key for name in names for key in (normalise(name), normalise(name, units=False)) if key}
 
 
@@ -132,6 +132,20 @@ def _refuse_other_layout(table: str, row: int, fields: list[str], source: Source
         f"ingested: {fix}; or export the data again with one header",
         file=file, row=row,
     )
+
+
+def concatenated(line: BadLine, source: Source) -> str | None:
+    """The message for a record with the wrong number of fields that is a header line (most of its
+    fields the file's column names), when such records are most of the file; None when it is not."""
+    fields = [f.strip() for f in next(csv.reader([line.text], delimiter=source.delimiter), [])]
+    if not _is_header(fields, _known(None, source.header, {})):
+        return None
+    return (f"most records have a different number of fields than the header's {len(source.header)}, "
+            f"from row {line.row:,}, a header line with {len(fields)} columns (two exports concatenated, "
+            f"e.g. cat a.csv b.csv?): the header reads {_listing(source.header)}; row {line.row:,} reads "
+            f"{_listing(fields)}. Split the file at this row (each part with its own header line) and "
+            "ingest the parts one by one (orders: the second with --append), or export the data again "
+            "with one header")
 
 
 def _listing(names: list[str], limit: int = 12) -> str:

@@ -306,6 +306,11 @@ class _CsvChunks:
         shown, msg = str(self.source.path), (str(exc).splitlines() or [type(exc).__name__])[0][:300]
         if self.too_many:
             first = self.bad[0] if self.bad else None
+            from anticipate.ingest.headerrows import concatenated  # it reads Source and RawChunk
+
+            said = concatenated(first, self.source) if first is not None else None
+            if said:
+                return DataError(said, file=shown, row=first.row)  # type: ignore[union-attr]
             example = f" (e.g. row {first.row} has {first.fields} fields)" if first else ""
             return DataError(
                 f"most records have a different number of fields than the header's "
