@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 from anticipate.column_names import normalise
 from anticipate.errors import ConfigError, DataError
 from anticipate.ingest import columns
-from anticipate.ingest.read import BadLine, RawChunk, Source
+from anticipate.ingest.read import RawChunk, Source
+from anticipate.ingest.sniff import is_header, listing, names_of
 from anticipate.ingest.validate import BAD_FIELDS, MAX_VALUE_CHARS, REPEATED_HEADER, display
 
 _UNIT = r"[\(\[][^\)\]]*[\)\]]"
@@ -63,12 +64,11 @@ def relabel(table: str, rejects: pa.Table, raw: RawChunk, source: Source, found:
     return rejects
 
 
-def _known(table: str | None, header: list[str], mapping: dict[str, str]) -> set[str]:
+def _known(table: str, header: list[str], mapping: dict[str, str]) -> set[str]:
     """Every name a header of ``table`` may have, normalised: the file's header, the aliases, the
-    mapped source names (no table: the header's only)."""
-    names = [*header, *mapping.values()]
-    names += [alias for aliases in columns.ALIASES.get(table or "", {}).values() for alias in aliases]
-    return {key for name in names for key in (normalise(name), normalise(name, units=False)) if key}
+    mapped source names."""
+    aliases = [alias for names in columns.ALIASES[table].values() for alias in names]
+    return names_of([*header, *mapping.values(), *aliases])
 
 
 def _keys(values: pa.Array | pa.ChunkedArray, *, units: bool = True) -> pa.Array:
@@ -84,12 +84,6 @@ def _is_name(values: pa.Array | pa.ChunkedArray, known: set[str]) -> pa.Array:
     return pc.or_(pc.is_in(_keys(values), keys), pc.is_in(_keys(values, units=False), keys))
 
 
-def _is_header(fields: list[str], known: set[str]) -> bool:
-    """Whether ``fields`` are a header line: at least half of them (and two) are column names."""
-    hits = sum(bool({normalise(f), normalise(f, units=False)} & known) for f in fields)
-    return hits >= max(2, math.ceil(len(fields) / 2))
-
-
 def _candidates(rejects: pa.Table, suspects: np.ndarray, raw: RawChunk, source: Source, known: set[str]):
     """(index in ``rejects``, fields) of the suspect rows that are header lines: records with the
     wrong number of fields one by one (the reader set each aside one by one too), other rows
@@ -97,7 +91,7 @@ def _candidates(rejects: pa.Table, suspects: np.ndarray, raw: RawChunk, source: 
     bad = pc.equal(rejects["reason"], BAD_FIELDS).to_numpy(zero_copy_only=False)
     for i in suspects[bad[suspects]]:
         fields = next(csv.reader([rejects["value"][int(i)].as_py()], delimiter=source.delimiter), [])
-        if _is_header(fields, known):
+        if is_header(fields, known):
             yield int(i), [f.strip() for f in fields]
     ours = suspects[~bad[suspects]]
     at = np.searchsorted(raw.rows, rejects["row"].to_numpy()[ours])
@@ -127,27 +121,8 @@ def _refuse_other_layout(table: str, row: int, fields: list[str], source: Source
            "split the file at this row and put the second part's columns in the header's order")
     raise DataError(
         f"this data row is a header line, with {how} (two exports concatenated, e.g. cat a.csv b.csv?): "
-        f"the header reads {_listing(source.header)}; row {row:,} reads {_listing(fields)}. The rows "
+        f"the header reads {listing(source.header)}; row {row:,} reads {listing(fields)}. The rows "
         "after it would be read under the first header, values in the wrong columns, so nothing was "
         f"ingested: {fix}; or export the data again with one header",
         file=file, row=row,
     )
-
-
-def concatenated(line: BadLine, source: Source) -> str | None:
-    """The message for a record with the wrong number of fields that is a header line (most of its
-    fields the file's column names), when such records are most of the file; None when it is not."""
-    fields = [f.strip() for f in next(csv.reader([line.text], delimiter=source.delimiter), [])]
-    if not _is_header(fields, _known(None, source.header, {})):
-        return None
-    return (f"most records have a different number of fields than the header's {len(source.header)}, "
-            f"from row {line.row:,}, a header line with {len(fields)} columns (two exports concatenated, "
-            f"e.g. cat a.csv b.csv?): the header reads {_listing(source.header)}; row {line.row:,} reads "
-            f"{_listing(fields)}. Split the file at this row (each part with its own header line) and "
-            "ingest the parts one by one (orders: the second with --append), or export the data again "
-            "with one header")
-
-
-def _listing(names: list[str], limit: int = 12) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

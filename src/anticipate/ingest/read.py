@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from anticipate.errors import DataError
 from anticipate.ingest.formats import foreign_format
-from anticipate.ingest.sniff import layout
+from anticipate.ingest.sniff import concatenated, layout
 
 HEAD_BYTES = 1 << 20
 MAX_RECORD_BYTES = 4 << 20
@@ -306,9 +306,7 @@ class _CsvChunks:
         shown, msg = str(self.source.path), (str(exc).splitlines() or [type(exc).__name__])[0][:300]
         if self.too_many:
             first = self.bad[0] if self.bad else None
-            from anticipate.ingest.headerrows import concatenated  # it reads Source and RawChunk
-
-            said = concatenated(first, self.source) if first is not None else None
+            said = first and concatenated(first.text, first.row, self.source.header, self.source.delimiter)
             if said:
                 return DataError(said, file=shown, row=first.row)  # type: ignore[union-attr]
             example = f" (e.g. row {first.row} has {first.fields} fields)" if first else ""

@@ -1,17 +1,21 @@
-"""A CSV file's layout from its first lines: the delimiter, and Excel's separator hint.
+"""A CSV file's layout from its lines: the delimiter, Excel's separator hint, header lines.
 
 The delimiter is the one of ``, ; TAB |`` that splits the header into the most columns while
 the other sample lines agree with it. Excel writes (and reads) a first line ``sep=;`` naming the
 delimiter; such a line is honoured: its character is the delimiter and the header is the next
-line (a note in the report says so).
+line (a note in the report says so). A record most of whose fields are column names is a header
+line (:func:`is_header`; files concatenated with their headers: :mod:`anticipate.ingest.headerrows`).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from anticipate.column_names import normalise
 from anticipate.errors import DataError
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -66,3 +70,35 @@ def sniff_delimiter(lines: list[str]) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+def names_of(names: Iterable[str]) -> set[str]:
+    """``names`` as header matching compares them (:mod:`anticipate.column_names`), with and without
+    a unit."""
+    return {key for name in names for key in (normalise(name), normalise(name, units=False)) if key}
+
+
+def is_header(fields: list[str], known: set[str]) -> bool:
+    """Whether ``fields`` are a header line: at least half of them (and two) are ``known`` names
+    (:func:`names_of`)."""
+    hits = sum(bool({normalise(f), normalise(f, units=False)} & known) for f in fields)
+    return hits >= max(2, math.ceil(len(fields) / 2))
+
+
+def concatenated(text: str, row: int, header: list[str], delimiter: str) -> str | None:
+    """The message for a record with the wrong number of fields, ``text`` at data row ``row``, that is a
+    header line, when such records are most of the file (two exports concatenated); else None."""
+    fields = [f.strip() for f in next(csv.reader([text], delimiter=delimiter), [])]
+    if not is_header(fields, names_of(header)):
+        return None
+    return (f"most records have a different number of fields than the header's {len(header)}, from row "
+            f"{row:,}, a header line with {len(fields)} columns (two exports concatenated, e.g. cat a.csv "
+            f"b.csv?): the header reads {listing(header)}; row {row:,} reads {listing(fields)}. Split the "
+            "file at this row (each part with its own header line) and ingest the parts one by one "
+            "(orders: the second with --append), or export the data again with one header")
+
+
+def listing(names: list[str], limit: int = 12) -> str:
+    """``names`` quoted, the first ``limit`` of them."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
