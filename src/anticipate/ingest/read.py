@@ -306,9 +306,10 @@ class _CsvChunks:
         shown, msg = str(self.source.path), (str(exc).splitlines() or [type(exc).__name__])[0][:300]
         if self.too_many:
             first = self.bad[0] if self.bad else None
-            said = first and concatenated(first.text, first.row, self.source.header, self.source.delimiter)
-            if said:
-                return DataError(said, file=shown, row=first.row)  # type: ignore[union-attr]
+            header, delimiter = self.source.header, self.source.delimiter or ","
+            said = concatenated(first.text, first.row, header, delimiter) if first else None
+            if first and said:  # a header line: two exports concatenated
+                return DataError(said, file=shown, row=first.row)
             example = f" (e.g. row {first.row} has {first.fields} fields)" if first else ""
             return DataError(
                 f"most records have a different number of fields than the header's "
