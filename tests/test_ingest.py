@@ -297,6 +297,101 @@ def test_sql_server_bracketed_names_are_still_csv(tmp_path: Path) -> None:
     code, output, out = _ingest(tmp_path, path)
     assert code == 0 and out["counts"]["rows_accepted"] == 3, output  # names unbracketed, not refused
 
+def test_two_exports_concatenated_with_another_column_order_are_refused(tmp_path: Path) -> None:
+    """`cat sepoct.csv novdec.csv` where the second export lists customer_id before order_id: its header
+    line was one 'unparseable date' reject and every line after it was accepted with the two ids swapped
+    (exit 0). Now exit 2 naming the row and both column orders, and nothing is written."""
+    swapped = "customer_id,order_id,order_ts,sku,quantity,unit_price,region\n"
+    later = ["c7,o7,2025-02-01 10:00:00,s1,1,2.50,r1\n", "c8,o8,2025-02-02 10:00:00,s2,1,2.50,r1\n"]
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD) + swapped + "".join(later)),
+                              "--max-reject-share", "1")
+    output = " ".join(output.split())
+    said = "row 4: this data row is a header line, with the file's columns in another order"
+    assert code == 2 and said in output, output
+    assert ("the header reads 'order_id', 'customer_id', 'order_ts'" in output
+            and "row 4 reads 'customer_id', 'order_id', 'order_ts'" in output), output
+    assert "split the file at this row" in output and "--append" in output and "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+    # a second export with one more column: its header line is a record with the wrong number of fields
+    wider = HEADER.strip() + ",channel\n"
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD) + wider
+                                             + "o9,c9,2025-02-01 10:00:00,s1,1,2.50,r1,web\n"),
+                              "--max-reject-share", "1")
+    output = " ".join(output.split())
+    assert code == 2 and "row 4: this data row is a header line, with other columns than the file's" in (
+        output), output
+    assert "'region', 'channel'" in output and not (tmp_path / "out").exists()
+    # ... and most of the file: the reader stopped at the wrong field counts and named the delimiter
+    many = [f"o{i},c{i},2025-02-01 10:00:00,s1,1,2.50,r1,web\n" for i in range(1200)]
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD) + wider + "".join(many)))
+    output = " ".join(output.split())
+    assert code == 2 and "row 4: most records have a different number of fields than the header's 7, " in (
+        output) and "a header line with 8 columns (two exports concatenated" in output, output
+    products = _csv(tmp_path, "sku,category,unit_volume\ns1,a,1\ns2,b,2\ncategory,sku,unit_volume\nc,s3,1\n",
+                    name="products.csv")
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, HEADER + "".join(GOOD)), "--products", str(products))
+    output = " ".join(output.split())
+    assert code == 2 and f"file {products}, row 3: this data row is a header line" in output, output
+    assert "put the second part's columns in the header's order" in output
+
+
+def test_a_header_line_repeated_in_the_same_order_is_rejected_as_such(tmp_path: Path) -> None:
+    """Files concatenated with their headers in one layout: each repeated header line was rejected as an
+    'unparseable date' (value 'order_ts'); it now has its own reason, and the rows around it are kept."""
+    body = HEADER + GOOD[0] + HEADER + GOOD[1] + HEADER.upper() + GOOD[2]
+    code, output, out = _ingest(tmp_path, _csv(tmp_path, body), "--max-reject-share", "1")
+    assert code == 0 and out["counts"]["rows_accepted"] == 3, output
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")
+    assert rejects[["row", "column", "value", "reason"]].to_dict("records") == [
+        {"row": 2, "column": "", "value": HEADER.strip(), "reason": "repeated header line"},
+        {"row": 4, "column": "", "value": HEADER.strip().upper(), "reason": "repeated header line"}]
+    assert "rejected (repeated header line x 2)" in " ".join(output.split())
+    assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["order_id"].tolist() == ["o1", "o2", "o3"]
+
+
+@pytest.mark.parametrize(("first", "name"), [("sep=;\n", "orders.csv"), ("\ufeffsep=;\r\n", "orders.csv"),
+                                           ('"sep=;"\n', "orders.csv"), ("sep=;\n", "orders.csv.gz")])
+def test_excels_separator_line_is_honoured(tmp_path: Path, first: str, name: str) -> None:
+    """An Excel CSV starting with `sep=;` was read with the columns 'sep=' and 'column_2' (exit 2, no
+    hint): the line names the delimiter, the header is the next line, rows are counted after it."""
+    lines = [ln.replace(",", ";").replace("2.50", "2,50") for ln in [HEADER, *GOOD]]
+    lines.insert(3, "o9;c9;2025-01-04 10:00:00;s1;1;2,50;r1;extra\n")
+    body = (first + "".join(lines)).encode()
+    path = _csv(tmp_path, gzip.compress(body) if name.endswith(".gz") else body, name=name)
+    code, output, out = _ingest(tmp_path, path, "--max-reject-share", "1")
+    assert code == 0 and out["counts"]["rows_accepted"] == 3, output
+    orders = pd.read_parquet(tmp_path / "out" / "orders.parquet")
+    assert orders["unit_price"].tolist() == [2.5, 3.0, 2.5]
+    assert orders["customer_id"].tolist() == ["c1", "c2", "c1"]
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")
+    assert rejects[["row", "reason"]].to_dict("records") == [{"row": 3, "reason": "wrong number of fields"}]
+    assert any("is Excel's separator hint: read ';' as the delimiter" in w for w in out["warnings"]), out
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, "sep=\n" + "".join(lines)))
+    output = " ".join(output.split())
+    assert code == 2 and "the first line 'sep=' looks like Excel's separator hint, but names no usable" in (
+        output), output
+
+
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    """A header with `quantity` twice used the first and only listed the other as ignored: which one is
+    the quantity must be said, not guessed."""
+    twice = HEADER.strip() + ",quantity\n"
+    rows = [ln.strip() + ",5\n" for ln in GOOD]
+    code, output, _ = _ingest(tmp_path, _csv(tmp_path, twice + "".join(rows)))
+    output = " ".join(output.split())
+    said = (f"file {tmp_path / 'orders.csv'}, column 'quantity': the header names the same column twice: "
+            "'quantity' (fields 5 and 8), both orders.quantity")
+    assert code == 2 and said in output, output
+    assert "delete the wrong one, or rename one of them" in output and not (tmp_path / "out").exists()
+    spelled = _csv(tmp_path, HEADER.strip() + ",Quantity\n" + "".join(rows))
+    code, output, _ = _ingest(tmp_path, spelled)
+    output = " ".join(output.split())
+    assert code == 2 and "'quantity' and 'Quantity' (fields 5 and 8)" in output, output
+    assert "--map orders.quantity=<name>" in output
+    code, output, _ = _ingest(tmp_path, spelled, "--map", "orders.quantity=Quantity")
+    assert code == 0, output
+    assert pd.read_parquet(tmp_path / "out" / "orders.parquet")["quantity"].tolist() == [5, 5, 5]
+
 
 def test_truncated_gzip_exits_2(tmp_path: Path) -> None:
     data = gzip.compress((HEADER + _many_good(3000)).encode())

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from anticipate.errors import ConfigError, DataError
-from anticipate.ingest import _kernels, columns, dedup, parse, read, tail, validate
+from anticipate.ingest import _kernels, columns, dedup, parse, read, sniff, tail, validate
 from anticipate.ingest.validate import Chunk, Context
 
 
@@ -246,7 +246,41 @@ def test_missing_required_column_lists_what_was_found_and_how_to_map() -> None:
     (['"x;y",b', '"1;2",3'], ","), (["single", "1"], ","),
 ])
 def test_sniff_delimiter(lines: list[str], delim: str) -> None:
-    assert read.sniff_delimiter(lines) == delim
+    assert sniff.sniff_delimiter(lines) == delim
+
+
+@pytest.mark.parametrize(("lines", "layout"), [
+    (["sep=|", "a|b", "1|2"], ("|", 2)), (["SEP=\t", "a\tb"], ("\t", 2)), (['"sep=,"', "a,b"], (",", 2)),
+    (["sep=;;;", "a;b"], (";", 2)), (["sep=;x", "a;b"], (";", 1)), (["a;b", "1;2"], (";", 1)),
+])
+def test_excel_separator_hint(lines: list[str], layout: tuple[str, int]) -> None:
+    """A first line sep=X is Excel's separator hint: X is the delimiter and the header the next line."""
+    found = sniff.layout(lines, file="f.csv")
+    assert (found.delimiter, found.skip) == layout and (found.note is not None) == (layout[1] == 2)
+
+
+@pytest.mark.parametrize(("lines", "said"), [
+    (["sep=x", "axb"], "names no usable delimiter"), (["sep=", "a,b"], "names no usable delimiter"),
+    (["sep=;"], "no header after it"),
+])
+def test_an_unusable_separator_hint_is_refused(lines: list[str], said: str) -> None:
+    with pytest.raises(DataError, match=said):
+        sniff.layout(lines, file="f.csv")
+
+
+def test_a_read_column_named_twice_is_refused_and_an_unread_one_is_not() -> None:
+    """The column feeding a canonical column may not have a twin under the normalising its match used
+    (a mapping: its exact spelling); two columns feeding nothing may share a name."""
+    base = ["order_id", "customer_id", "order_ts"]
+    with pytest.raises(DataError, match=r"'Price \(EUR\)' and 'Price \(USD\)' \(fields 4 and 5\)"):
+        columns.resolve("orders", [*base, "Price (EUR)", "Price (USD)"], {}, file="f.csv")
+    found = columns.resolve("orders", [*base, "Price (EUR)", "Price (USD)"], {"unit_price": "Price (USD)"},
+                            file="f.csv")
+    assert found["unit_price"] == 4
+    assert columns.resolve("orders", [*base, "note", "note"], {}, file="f.csv") == {
+        "order_id": 0, "customer_id": 1, "order_ts": 2}
+    with pytest.raises(DataError, match=r"'customer_id' \(fields 2 and 4\)"):
+        columns.resolve("orders", [*base, "customer_id"], {"customer_id": "customer_id"}, file="f.csv")
 
 
 def test_kept_rows_skips_excluded_rows() -> None:

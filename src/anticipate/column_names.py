@@ -24,18 +24,31 @@ class Names:
 
     def __init__(self, header: list[str]) -> None:
         self.levels: list[dict[str, int]] = [{}, {}, {}]
-        for i, name in enumerate(header):
-            for level, key in enumerate((name, normalise(name), normalise(name, units=False))):
+        self.keys = [(name, normalise(name), normalise(name, units=False)) for name in header]
+        for i, keys in enumerate(self.keys):
+            for level, key in enumerate(keys):
                 if key:
                     self.levels[level].setdefault(key, i)
 
     def find(self, name: str, taken: set[int] = frozenset()) -> int | None:  # type: ignore[assignment]
         """The index of the header's column that is ``name`` (None: none, or only ``taken`` ones)."""
+        found = self.match(name, taken)
+        return found[0] if found else None
+
+    def match(self, name: str, taken: set[int] = frozenset()) -> tuple[int, int] | None:  # type: ignore[assignment]
+        """(index, level) of the header's column that is ``name``: level 0 exact, 1 normalised, 2
+        normalised without units (None: none, or only ``taken`` ones)."""
         for level, key in enumerate((name, normalise(name), normalise(name, units=False))):
             index = self.levels[level].get(key)
             if index is not None and index not in taken:
-                return index
+                return index, level
         return None
+
+    def twins(self, index: int, level: int) -> list[int]:
+        """The other columns whose name is column ``index``'s at ``level`` (exact, normalised, without
+        units): the same name written twice, e.g. ``quantity`` and ``Quantity``."""
+        key = self.keys[index][level]
+        return [i for i, keys in enumerate(self.keys) if i != index and key and keys[level] == key]
 
 
 def match_header(header: list[str], wanted: Iterable[str]) -> dict[str, str]:

@@ -62,28 +62,54 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
     check_mapping(table, mapping)
     names = _Names(header)
     found: dict[str, int] = {}
+    levels: dict[str, int] = {}  # how each was matched: a mapping as said, an alias at least normalised
     for canonical, source in mapping.items():
-        index = names.find(source)
-        if index is None:
+        hit = names.match(source)
+        if hit is None:
             raise DataError(
                 f"ingest.columns.{table}.{canonical} (or --map {table}.{canonical}=...) maps to '{source}', "
                 f"which is not a column of this file (columns found: {_listing(header)}); fix the name",
                 file=file, column=source,
             )
-        _refuse_shared_source(table, found, canonical, index, header)
-        found[canonical] = index
+        _refuse_shared_source(table, found, canonical, hit[0], header)
+        found[canonical], levels[canonical] = hit
     taken = set(found.values())
     for canonical, aliases in ALIASES[table].items():
         if canonical in found:
             continue
         for alias in aliases:
-            index = names.find(alias, taken)
-            if index is not None:
-                found[canonical] = index
-                taken.add(index)
+            hit = names.match(alias, taken)
+            if hit is not None:
+                found[canonical], levels[canonical] = hit[0], max(hit[1], 1)
+                taken.add(hit[0])
                 break
     _require(table, header, found, file)
+    _refuse_twins(table, header, names, found, levels, file)
     return found
+
+
+def _refuse_twins(table: str, header: list[str], names: _Names, found: dict[str, int],
+                  levels: dict[str, int], file: str) -> None:
+    """DataError when the column feeding a canonical column is named twice in the header (``quantity``
+    twice, or ``quantity`` and ``Quantity``) and the other one feeds nothing: reading the first and
+    ignoring the other would decide in silence which of the two is the table's."""
+    used = set(found.values())
+    for canonical, index in found.items():
+        twins = [i for i in names.twins(index, levels[canonical]) if i not in used]
+        if not twins:
+            continue
+        first, second = sorted((index, twins[0]))
+        same = header[first] == header[second]
+        shown = repr(header[index]) if same else f"{header[first]!r} and {header[second]!r}"
+        choose = ("delete the wrong one, or rename one of them" if same else
+                  f"say which one is right with --map {table}.{canonical}=<name> (or "
+                  f"ingest.columns.{table}), or delete the wrong one")
+        raise DataError(
+            f"the header names the same column twice: {shown} (fields {first + 1} and {second + 1}), both "
+            f"{table}.{canonical}; ingest would read field {index + 1} and ignore the other, so which one "
+            f"is right would be decided in silence: {choose}, and run again",
+            file=file, column=header[index],
+        )
 
 
 def _refuse_shared_source(table: str, found: dict[str, int], canonical: str, index: int,

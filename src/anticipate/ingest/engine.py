@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from anticipate.allocation.instance import CAPACITY_CAP as _HUGE_CAPACITY
 from anticipate.errors import DataError
 from anticipate.ingest import columns, dateorder, decimalmark, dedup, ids, parse, read, tail, validate
+from anticipate.ingest.headerrows import relabel
 from anticipate.ingest.messages import fail_error, share_error
 from anticipate.ingest.orderspan import OrderDays, span_warning
 from anticipate.ingest.report import value_ranges
@@ -184,7 +185,8 @@ class _TableRun:
         self.found = found
         self.sources = {name: source.header[i] for name, i in found.items()}
         self.report = TableReport(self.table, self.file, source.kind, dict(self.sources),
-                                  source.delimiter, source.compression, source.bom)
+                                  source.delimiter, source.compression, source.bom,
+                                  notes=[source.note] if source.note else [])
         self.report.mapped, self.report.defaulted, self.report.ignored = columns.account(
             self.table, source.header, found)
         if self.table == "orders":
@@ -238,7 +240,8 @@ class _TableRun:
         self.ctx = replace(self.ctx, decimal=self.marks.observe(self.table, chunk.columns, self.sources,
                                                                 raw.rows))
         checked = validate.validate_chunk(self.table, chunk, self.ctx)
-        rejects = validate.with_bad_lines(checked.rejects, raw.bad_lines)
+        rejects = relabel(self.table, validate.with_bad_lines(checked.rejects, raw.bad_lines), raw,
+                          self.source, self.found, self.opts.mapping, file=self.file)
         self.report.rows_in += len(raw.rows) + len(raw.bad_lines)
         self._reject(rejects)
         accepted = checked.accepted

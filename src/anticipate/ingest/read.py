@@ -1,12 +1,12 @@
 """Reading source files in bounded memory: checks, format sniffing, chunked iteration.
 
-CSV (any of ``, ; TAB |`` as delimiter, UTF-8 with or without BOM, optionally
-gzip) is read by pyarrow's streaming reader with every column as raw bytes, so
-nothing is decoded or typed before validation; Parquet is read in batches. A
-chunk holds at most ``chunk_rows`` rows and about ``MAX_CHUNK_BYTES`` bytes.
-Rows are numbered from 1 at the first data record after the header
-(the header is not counted; blank lines are not records; a quoted field may
-span lines). Limits that keep memory and time bounded: a record may be at most
+CSV (any of ``, ; TAB |`` as delimiter, or the one Excel's first line ``sep=X`` names:
+:mod:`anticipate.ingest.sniff`; UTF-8 with or without BOM, optionally gzip) is read
+by pyarrow's streaming reader with every column as raw bytes, so nothing is decoded
+or typed before validation; Parquet is read in batches. A chunk holds at most
+``chunk_rows`` rows and about ``MAX_CHUNK_BYTES`` bytes. Rows are numbered from 1 at
+the first data record after the header (the header is not counted; blank lines are not
+records; a quoted field may span lines). Limits that keep memory and time bounded: a record may be at most
 ``MAX_RECORD_BYTES``, the header at most ``HEAD_BYTES`` and ``MAX_COLUMNS``
 columns.
 """
@@ -28,19 +28,20 @@ import pyarrow as pa
 
 from anticipate.errors import DataError
 from anticipate.ingest.formats import foreign_format
+from anticipate.ingest.sniff import concatenated, layout
 
 HEAD_BYTES = 1 << 20
 MAX_RECORD_BYTES = 4 << 20
 MAX_COLUMNS = 2000
 #: A chunk also ends at this many bytes of raw columns, so wide files stay bounded too.
 MAX_CHUNK_BYTES = 128 << 20
-DELIMITERS = (",", ";", "\t", "|")
 _TOO_MANY_BAD = 1000
 
 
 @dataclass(frozen=True)
 class Source:
-    """A checked source file: ``kind`` csv or parquet, its compression, delimiter and header."""
+    """A checked source file: ``kind`` csv or parquet, its compression, delimiter and header; for CSV,
+    ``skip`` lines before the first record (the header, and Excel's ``sep=`` line) and a ``note``."""
 
     path: Path
     kind: str
@@ -48,6 +49,8 @@ class Source:
     compression: str | None = None
     delimiter: str | None = None
     bom: bool = False
+    skip: int = 1
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,28 +175,13 @@ def _inspect_csv(path: Path, compression: str | None, head: bytes) -> Source:
     lines = text.splitlines()
     if len(head) > HEAD_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
-    delimiter = sniff_delimiter(lines[:50])
-    header = [h.strip() for h in next(csv.reader([lines[0]], delimiter=delimiter))]
+    found = layout(lines[:51], file=shown)
+    header = [h.strip() for h in next(csv.reader([lines[found.skip - 1]], delimiter=found.delimiter))]
     if len(header) > MAX_COLUMNS:
         raise DataError(f"the header has {len(header):,} columns; ingest reads at most {MAX_COLUMNS:,}: "
                         "drop the columns you do not need", file=shown)
     header = [h or f"column_{i + 1}" for i, h in enumerate(header)]
-    return Source(path, "csv", header, compression, delimiter, bom)
-
-
-def sniff_delimiter(lines: list[str]) -> str:
-    """The delimiter among ``, ; TAB |`` that splits the header into the most columns
-    while the other sample lines agree with it; ``,`` when none splits anything."""
-    best, best_score = ",", (0.0, 1)
-    for delim in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
-        if not counts or counts[0] < 2:
-            continue
-        agree = sum(c == counts[0] for c in counts[1:]) / max(1, len(counts) - 1)
-        score = (agree, counts[0])
-        if score > best_score:
-            best, best_score = delim, score
-    return best
+    return Source(path, "csv", header, compression, found.delimiter, bom, found.skip, found.note)
 
 
 def _inspect_parquet(path: Path) -> Source:
@@ -257,7 +245,7 @@ class _CsvChunks:
         self._lock = threading.Lock()
 
     def _on_invalid(self, row: object) -> str:
-        number = int(row.number) - 1 if row.number is not None else len(self.bad_rows) + 1  # type: ignore
+        number = int(row.number) - self.source.skip if row.number is not None else len(self.bad_rows) + 1  # type: ignore
         with self._lock:
             self.bad_rows.append(number)
             self.bad.append(BadLine(number, int(row.actual_columns), str(row.text)[:200]))  # type: ignore
@@ -273,8 +261,8 @@ class _CsvChunks:
         stream = pa.input_stream(str(self.source.path), compression=self.source.compression)
         return pcsv.open_csv(
             stream,
-            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=MAX_RECORD_BYTES,
-                                          use_threads=False),
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=self.source.skip,
+                                          block_size=MAX_RECORD_BYTES, use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter=self.source.delimiter, newlines_in_values=True,
                                             invalid_row_handler=self._on_invalid),
             convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.binary()),
@@ -318,6 +306,10 @@ class _CsvChunks:
         shown, msg = str(self.source.path), (str(exc).splitlines() or [type(exc).__name__])[0][:300]
         if self.too_many:
             first = self.bad[0] if self.bad else None
+            header, delimiter = self.source.header, self.source.delimiter or ","
+            said = concatenated(first.text, first.row, header, delimiter) if first else None
+            if first and said:  # a header line: two exports concatenated
+                return DataError(said, file=shown, row=first.row)
             example = f" (e.g. row {first.row} has {first.fields} fields)" if first else ""
             return DataError(
                 f"most records have a different number of fields than the header's "
@@ -329,7 +321,7 @@ class _CsvChunks:
                 "quote or missing line breaks?); fix the quoting or split the line", file=shown)
         if self.source.compression and ("zlib" in msg.lower() or "gzip" in msg.lower()
                                          or "compress" in msg.lower() or isinstance(exc, EOFError)):
-            good = max(good, readable_rows(self.source.path))
+            good = max(good, readable_rows(self.source.path) + 1 - self.source.skip)
             return DataError(f"the gzip stream is truncated or corrupt after data row {good:,} (the last "
                              f"complete line before the break; {msg}); compress the file again, or "
                              "copy it again if the transfer was cut", file=shown)

@@ -18,8 +18,10 @@ orders
     (``negative amount``); region not empty and in regions when given
     (``unknown region``); identifiers at most 256 characters (``value too long``);
     fields valid UTF-8 (``encoding``); an exact repeat of an earlier line
-    (``duplicate``, the first is kept). Without a sku or region column every line
-    gets ``ALL``; without quantity, 1; without price or amount, a null price.
+    (``duplicate``, the first is kept). A line that repeats the header is re-labelled
+    ``repeated header line`` after these rules (:mod:`anticipate.ingest.headerrows`).
+    Without a sku or region column every line gets ``ALL``; without quantity, 1; without
+    price or amount, a null price.
 products / regions / warehouses / supply
     a repeated key is settled after the file (:mod:`anticipate.ingest.refkeys`); lat in [-90, 90]
     and lon in [-180, 180] (``latitude out of range``, ``longitude out of range``);
@@ -343,6 +345,8 @@ def display(arr: pa.Array) -> pa.Array:
 
 AFTER_MAX = "after the data's own max + 1 day"
 BAD_FIELDS = "wrong number of fields"
+#: A data row that repeats the header (:mod:`anticipate.ingest.headerrows`).
+REPEATED_HEADER = "repeated header line"
 #: How to fix each reason, for messages.
 FIXES: dict[str, str] = {
     "missing value": "fill the field in, or drop the line",
@@ -372,6 +376,7 @@ FIXES: dict[str, str] = {
     DUPLICATE: "remove the repeated line (the first copy is kept)",
     "duplicate key": "keys must be unique: keep one row per key",
     BAD_FIELDS: "every record needs as many fields as the header: check the delimiter and the quoting",
+    REPEATED_HEADER: "the header line again (files concatenated with their headers): delete the line",
     AFTER_MAX: "correct the timestamp (a typo in the year?) or drop the line",
     "latitude out of range": "latitude must lie in [-90, 90]",
     "longitude out of range": "longitude must lie in [-180, 180]",
