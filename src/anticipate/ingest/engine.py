@@ -137,12 +137,8 @@ def ingest_table(table: str, path: Path, out_dir: Path, sink: RejectSink, opts: 
 
     Parameters
     ----------
-    table
-        Canonical table name.
-    path
-        The source file (CSV, CSV.gz or Parquet).
-    out_dir
-        The (staging) data directory.
+    table, path, out_dir
+        Canonical table name; the source file (CSV, CSV.gz or Parquet); the (staging) data directory.
     refs
         Keys of already ingested reference tables (``skus``, ``regions``).
 
