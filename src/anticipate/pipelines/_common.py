@@ -59,6 +59,12 @@ def item_warnings(ds: DataSet, item_level: str) -> list[str]:
     return category_warnings(item_level, ds.products, skus, data_dir=ds.path)
 
 
+def amount_text(x: float) -> str:
+    """An objective or bound for the printed line: 2 decimals from 10,000 on, else 6 significant digits
+    (``,.2f`` printed an objective of 8.86e-07 as 0.00)."""
+    return f"{x:,.2f}" if abs(x) >= 1e4 else f"{x:,.6g}"
+
+
 def resolve_cutoff(
     value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str
 ) -> pd.Timestamp:

@@ -33,6 +33,7 @@ from anticipate.models import honesty
 from anticipate.models.scoring import as_trained, model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
+    amount_text,
     item_warnings,
     load_data,
     load_with_source,
@@ -343,8 +344,8 @@ def _allocate_text(target: Path, summary: dict[str, Any], counts: dict[str, int]
     gap = summary.get("gap")
     return (
         f"plan {target}: {counts['units']:,} units in {counts['cells']:,} warehouse x SKU cells; "
-        f"objective {summary.get('objective', 0):,.2f}, bound {summary.get('bound', 0):,.2f}, "
-        f"gap {gap:.2e}"
+        f"objective {amount_text(summary.get('objective', 0))}, "
+        f"bound {amount_text(summary.get('bound', 0))}, gap {gap:.2e}"
         if isinstance(gap, float)
         else f"plan {target}"
     )
