@@ -459,6 +459,7 @@ def test_no_candidates_names_the_dates_that_have_some() -> None:
         "no order lies before it (the orders begin on 2024-01-05); pick a date from 2024-01-06 on")
     assert "orders end on 2024-06-02, 31 days before it; ingest the orders since, or pick a date from " \
            "2024-06-03 to 2024-07-02" in no_candidates(ts, pd.Timestamp("2024-07-03"), 30)
+    assert "the orders hold no line" in no_candidates(ts[:0], pd.Timestamp("2024-07-03"), 30)
     for last, after in (("2024-02-09", "2024-02-10"), ("2024-07-02", "2024-07-03")):
         assert len(build_features(orders, pd.Timestamp(last), lookback_days=30, horizon_days=7)) > 0
         assert build_features(orders, pd.Timestamp(after), lookback_days=30, horizon_days=7).empty

@@ -137,6 +137,8 @@ def no_candidates(order_ts: pd.Series, cutoff: pd.Timestamp, lookback_days: int)
     at = (pd.Timestamp(cutoff) - _EPOCH).days
     before, after = days[days < at], days[days >= at]
     head = f"no candidate pairs at cutoff {dates.fmt(cutoff)}: "
+    if not len(days):
+        return head + "the orders hold no line; ingest the order history, then run the command again"
     later = f"from {_day(after[0] + 1)} on" if len(after) else ""
     if not len(before):
         return head + f"no order lies before it (the orders begin on {_day(after[0])}); pick a date {later}"
