@@ -117,7 +117,7 @@ def test_demo_ends_with_the_headline_from_the_backtest_summary(tmp_path) -> None
 def test_cutoff_lists_are_sorted_deduplicated_and_warned() -> None:
     from anticipate.backtest.cutoffs import parse_cutoffs
 
-    got, warnings = parse_cutoffs("2025-12-08,2025-12-01,2025-12-08", None, None, "7d")
+    got, warnings = parse_cutoffs("2025-12-08,2025-12-01,2025-12-08", None, None, None)
     assert [c.strftime("%Y-%m-%d") for c in got] == ["2025-12-01", "2025-12-08"]
     assert warnings == ["1 duplicate cutoff(s) ignored"]
     got, warnings = parse_cutoffs(None, "2025-10-01", "2025-10-29", "14d")
@@ -132,6 +132,10 @@ def test_cutoff_lists_are_sorted_deduplicated_and_warned() -> None:
         (None, "2025-10-01", "2025-10-29", "0d", "--every must be a number of days"),
         (None, "2025-10-29", "2025-10-01", "7d", "is before --from"),
         (None, None, None, "7d", "give --cutoffs"),
+        ("2025-12-24", "2025-10-01", "2025-12-24", "7d",
+         "not both: --cutoffs 2025-12-24 was given with --from 2025-10-01 --to 2025-12-24 --every 7d"),
+        ("2025-12-24", None, None, "14d", "not both: --cutoffs 2025-12-24 was given with --every 14d;"),
+        ("2025-12-24", "2025-10-01", None, None, "not both: .* with --from 2025-10-01;"),
     ],
 )
 def test_bad_cutoff_options_are_usage_errors(
@@ -142,6 +146,20 @@ def test_bad_cutoff_options_are_usage_errors(
 
     with pytest.raises(UsageError, match=message):
         parse_cutoffs(cutoffs, start, end, every)
+
+
+def test_cutoffs_with_a_range_exit_2_before_anything_runs(tmp_path) -> None:
+    """audit33B B3: ``--cutoffs D --from A --to B --every 7d`` backtested D alone and said nothing of the
+    range; both forms at once are refused (one paragraph, exit 2) before the data is read or out/ made."""
+    from tests.conftest import ROOT, run_cli
+
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    done = run_cli("--data", str(ROOT / "data" / "sample"), "--tracking-uri", store, "backtest",
+                   "--cutoffs", "2025-12-24", "--from", "2025-10-01", "--to", "2025-12-24", "--every", "7d",
+                   "--out", str(tmp_path / "bt"), cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "give --cutoffs or --from/--to/--every, not both" in " ".join(done.stderr.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_overlapping_horizons_warn_and_past_the_data_names_the_last_valid_cutoff() -> None:

@@ -319,3 +319,21 @@ def test_two_columns_one_name_by_the_matching_rule_are_refused(tmp_path: Path) -
     with pytest.raises(DataError, match=r"names column 'capacity' \('capacity' and 'Capacity \(m3\)'\) twice "
                                         r"\(fields 2 and 3\)"):
         read_instance(instance)
+
+
+def test_an_instance_in_small_units_keeps_its_objective_and_bound_figures(tmp_path: Path) -> None:
+    """audit33B C1: summary.json rounded objective, bound and lp_bound to 6 decimals, so an instance whose
+    values are small (money in millions) published objective 1e-06 for 8.86e-07, and solve printed
+    "objective 0.00, bound 0.00"; both keep their significant digits now."""
+    instance = tmp_path / "in"
+    instance.mkdir()
+    (instance / "warehouses.csv").write_text("warehouse_id,capacity\nW1,4\n")
+    (instance / "skus.csv").write_text("sku,unit_volume,supply,g,h\nS1,1,10,0.0000004,0.00000005\n")
+    (instance / "cells.csv").write_text("warehouse_id,sku,mu,var,move_cost\nW1,S1,3.0,3.0,0.00000003\n")
+    result = _solve(instance, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["units"] == 4
+    for key in ("objective", "bound", "lp_bound"):
+        assert summary[key] == pytest.approx(8.86289209713e-07, rel=1e-11), key
+    assert "objective 8.86289e-07, bound 8.86289e-07," in result.output

@@ -422,6 +422,49 @@ def test_allocate_refuses_a_date_beyond_what_it_supports(world: Path, date: str)
     assert "Traceback" not in done.stderr and not (world / "plans" / date).exists()
 
 
+DATE_MESSAGES = {  # audit33B C2: both said "no candidate pairs ...; pick a later cutoff"
+    # before the first order: gate 0 comes before the forecast and names the first date to plan
+    "2023-06-01": ("the orders begin on 2024-01-01, after 2023-06-01: no history before it",
+                   "plan a date from 2024-01-08 on (the orders run 2024-01-01 to 2024-08-27)"),
+    # a year after the data's end (--allow-stale): a later date has fewer candidates, not more
+    "2025-09-30": ("no customer ordered in the 365 days before it (the model's time.lookback_days): the "
+                   "orders end on 2024-08-27, 399 days before it",
+                   "pick a date from 2024-08-28 to 2025-08-27"),
+}
+
+
+@pytest.mark.parametrize("date", list(DATE_MESSAGES))
+def test_allocate_at_a_date_the_data_cannot_serve_says_which_dates_it_can(world: Path, date: str) -> None:
+    done = run_cli("--data", "data", "--config", "small.yaml", "allocate", "--date", date, "--allow-stale",
+                   cwd=world)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "Traceback" not in said, said[-2000:]
+    assert all(part in said for part in DATE_MESSAGES[date]), said
+    assert "pick a later" not in said and not (world / "plans" / date).exists()
+
+
+def test_no_candidates_names_the_dates_that_have_some() -> None:
+    """The dates named are exact: the last one has candidate pairs, the day after has none."""
+    from anticipate.features.build import build_features
+    from anticipate.models.scoring import no_candidates
+
+    orders = pd.DataFrame({"customer_id": ["a", "b", "a"], "sku": ["S1", "S2", "S1"], "quantity": 1.0,
+                           "region": "R", "order_ts": pd.to_datetime(["2024-01-05 23:30", "2024-01-10 08:00",
+                                                                      "2024-06-02 10:00"])})
+    ts = orders["order_ts"]
+    gap = no_candidates(ts, pd.Timestamp("2024-03-01"), 30)
+    assert gap.endswith("the last order before it is on 2024-01-10 and the next on 2024-06-02; pick a date "
+                        "from 2024-01-11 to 2024-02-09, or from 2024-06-03 on")
+    assert no_candidates(ts, pd.Timestamp("2024-01-01"), 30).endswith(
+        "no order lies before it (the orders begin on 2024-01-05); pick a date from 2024-01-06 on")
+    assert "orders end on 2024-06-02, 31 days before it; ingest the orders since, or pick a date from " \
+           "2024-06-03 to 2024-07-02" in no_candidates(ts, pd.Timestamp("2024-07-03"), 30)
+    assert "the orders hold no line" in no_candidates(ts[:0], pd.Timestamp("2024-07-03"), 30)
+    for last, after in (("2024-02-09", "2024-02-10"), ("2024-07-02", "2024-07-03")):
+        assert len(build_features(orders, pd.Timestamp(last), lookback_days=30, horizon_days=7)) > 0
+        assert build_features(orders, pd.Timestamp(after), lookback_days=30, horizon_days=7).empty
+
+
 def test_parse_date_bounds() -> None:
     assert dates.parse_date("2199-12-31") == pd.Timestamp("2199-12-31")
     for bad in ("2200-01-01", "1899-12-31", "9999-12-31"):

@@ -81,3 +81,51 @@ def test_an_unregistered_models_uri_names_the_run_that_logged_it(tmp_path: Path)
     registry = Tracker(logged["uri"], artifact_location=str(tmp_path / "mlartifacts"), quiet=True).registry
     assert registry.model_source(logged["model_uri"]) == {"version": None, "run_id": logged["run_id"]}
     assert registry.model_source("models:/m-0123456789abcdef") == {"version": None, "run_id": None}
+
+
+def _labelled_model(label: str, move_to: tuple[str, str, str] | None = None) -> object:
+    """A stand-in model (an echo labelled ``label``); with ``move_to`` (store URI, name, version) it points
+    the alias ``production`` at that version as MLflow loads it: ``anticipate promote`` run while a
+    command loads the model."""
+    import mlflow.pyfunc
+
+    class Labelled(mlflow.pyfunc.PythonModel):
+        def load_context(self, context) -> None:
+            if self.move_to is not None:
+                uri, name, version = self.move_to
+                MlflowClient(uri).set_registered_model_alias(name, "production", version)
+
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    model = Labelled()
+    model.label, model.move_to = label, move_to
+    return model
+
+
+def test_a_command_names_the_version_it_loaded_when_the_alias_moves_meanwhile(tmp_path: Path) -> None:
+    """audit33B A2: allocate loaded ``models:/NAME@production`` and then read the alias again to name the
+    model: a ``promote`` in between (4/4 tries at 0.5 s) planned with version 1 but named version 2 in
+    summary.json and the run's tags. The alias is read once, pinned to its version and loaded by it."""
+    import pandas as pd
+
+    from anticipate.config import Config
+    from anticipate.pipelines import Settings
+    from anticipate.pipelines._common import load_with_source
+    from anticipate.tracking import Tracker
+
+    cfg = Config()
+    name, uri = cfg.model.registered_name, f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, artifact_location=str(tmp_path / "mlartifacts"), quiet=True)
+    example = pd.DataFrame({"a": [1.0, 2.0]})
+    runs = []
+    for model in (_labelled_model("one", move_to=(uri, name, "2")), _labelled_model("two")):
+        with tracker.run("train") as run:
+            tracker.log_model(run, model, input_example=example, output_example=example, registered_name=name)
+        runs.append(run.run_id)
+    tracker.set_alias(name, "production", "1")
+    settings = Settings(cfg=cfg, data_dir=tmp_path, tracking_uri=uri, verbosity=-1, progress=False)
+    loaded, shown, source = load_with_source(settings, None, default_alias="production")
+    assert tracker.registry.alias_version(name, "production") == "2"  # promoted while loading
+    assert loaded.label == "one" and source == {"version": "1", "run_id": runs[0]}
+    assert shown == f"models:/{name}@production"  # the URI as resolved, the version beside it

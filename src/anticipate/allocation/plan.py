@@ -275,11 +275,15 @@ def plan_summary(plan: Plan, digests: dict[str, str], gap_tolerance: float) -> d
 
 def _summary_fields(plan: Plan, digests: dict[str, str]) -> dict[str, object]:
     cap = plan.capacity_used
+
+    def significant(x: float) -> float:  # 12 significant digits, not 6 decimals: an instance whose values
+        return float(f"{x:.12g}")  # are in millions published objective 1e-06 for 8.86e-07 (audit33B C1)
+
     return {
-        "objective": round(plan.objective, 6),
-        "bound": round(plan.bound, 6),
+        "objective": significant(plan.objective),
+        "bound": significant(plan.bound),
         "gap": round(plan.gap, 9),
-        "lp_bound": None if plan.lp_bound is None else round(plan.lp_bound, 6),
+        "lp_bound": None if plan.lp_bound is None else significant(plan.lp_bound),
         "units": int(plan.units["units"].sum()) if len(plan.units) else 0,
         "cells": len(plan.units),
         "capacity_used": {

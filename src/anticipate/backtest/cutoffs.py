@@ -13,15 +13,25 @@ from anticipate.storage.files import DataSet
 
 
 def parse_cutoffs(
-    cutoffs: str | None, start: str | None, end: str | None, every: str
+    cutoffs: str | None, start: str | None, end: str | None, every: str | None
 ) -> tuple[list[pd.Timestamp], list[str]]:
     """The sorted, de-duplicated cutoffs of ``--cutoffs`` or ``--from/--to/--every``, and warnings.
 
-    ``every`` is a step in days such as ``7d``. A malformed option exits 2 (:class:`UsageError`).
+    ``every`` is a step in days such as ``7d`` (None: 7 days). A malformed option exits 2
+    (:class:`UsageError`), as do both forms at once: ``--from/--to/--every`` beside ``--cutoffs`` were
+    ignored in silence (audit33B B3).
     """
+    ranged = [f"{option} {value}" for option, value in (("--from", start), ("--to", end), ("--every", every))
+              if value is not None]
+    if cutoffs is not None and ranged:
+        raise UsageError(
+            f"give --cutoffs or --from/--to/--every, not both: --cutoffs {cutoffs} was given with "
+            f"{' '.join(ranged)}; drop one (e.g. --cutoffs D1,D2,... alone, or --from D --to D --every 7d)"
+        )
     if cutoffs:
         values = [dates.parse_date(c, name="--cutoffs") for c in cutoffs.split(",") if c.strip()]
     elif start and end:
+        every = "7d" if every is None else every
         match = re.fullmatch(r"(\d+)d", every.strip())
         if not match or int(match.group(1)) < 1:
             raise UsageError(f"--every must be a number of days like 7d, got {every!r}")

@@ -85,7 +85,7 @@ def allocate_cmd(settings_factory: Any, date: str | None, model: str | None, lp_
 @click.option("--cutoffs", default=None, help="Comma-separated cutoffs (YYYY-MM-DD,YYYY-MM-DD,...).")
 @click.option("--from", "start", default=None, help="First cutoff of a range (YYYY-MM-DD).")
 @click.option("--to", "end", default=None, help="Last cutoff of a range (YYYY-MM-DD).")
-@click.option("--every", default="7d", show_default=True, help="Step of the range, in days (e.g. 7d).")
+@click.option("--every", default=None, help="Step of the range, in days (e.g. 14d; default 7d).")
 @click.option("--model", default=None,
               help="Use this model as is; it must have been trained before every cutoff (exit 2 otherwise). "
                    "Default: train on the history before each cutoff.")
@@ -94,7 +94,7 @@ def allocate_cmd(settings_factory: Any, date: str | None, model: str | None, lp_
 @global_options
 @command_body("backtest")
 def backtest_cmd(settings_factory: Any, cutoffs: str | None, start: str | None, end: str | None,
-                 every: str, model: str | None, out: Path | None) -> Any:
+                 every: str | None, model: str | None, out: Path | None) -> Any:
     """Replay the real orders after each cutoff against the plan; value captured vs zero, naive, oracle.
 
     \b

@@ -125,8 +125,35 @@ def features_for(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, *, with_labels
     build = build_training_frame if with_labels else build_features
     frame = build(ds.orders, cutoff, spec, products=ds.products)
     if frame.empty:
-        raise DataError(
-            f"no candidate pairs at cutoff {dates.fmt(cutoff)}: no customer ordered in the "
-            f"{spec.lookback_days} days before it; pick a later cutoff"
-        )
+        raise DataError(no_candidates(ds.orders["order_ts"], cutoff, spec.lookback_days))
     return frame
+
+
+def no_candidates(order_ts: pd.Series, cutoff: pd.Timestamp, lookback_days: int) -> str:
+    """Why no (customer, item) pair is a candidate at ``cutoff`` (no order line in the model's
+    ``lookback_days`` before it), and the dates that have some: up to the last order before it plus the
+    lookback (a date after the data's end: a later one has fewer, audit33B C2), or after the next order."""
+    days = dates.calendar_days(order_ts)
+    at = (pd.Timestamp(cutoff) - _EPOCH).days
+    before, after = days[days < at], days[days >= at]
+    head = f"no candidate pairs at cutoff {dates.fmt(cutoff)}: "
+    if not len(days):
+        return head + "the orders hold no line; ingest the order history, then run the command again"
+    later = f"from {_day(after[0] + 1)} on" if len(after) else ""
+    if not len(before):
+        return head + f"no order lies before it (the orders begin on {_day(after[0])}); pick a date {later}"
+    last, lookback = int(before[-1]), f"{lookback_days} days before it (the model's time.lookback_days)"
+    window = f"from {_day(last + 1)} to {_day(last + lookback_days)}"
+    if not len(after):
+        return (head + f"no customer ordered in the {lookback}: the orders end on {_day(last)}, "
+                f"{at - last} days before it; ingest the orders since, or pick a date {window}")
+    return (head + f"no customer ordered in the {lookback}: the last order before it is on {_day(last)} "
+            f"and the next on {_day(after[0])}; pick a date {window}, or {later}")
+
+
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _day(days_since_epoch: int) -> str:
+    """YYYY-MM-DD of a day counted from 1970-01-01 (:func:`anticipate.dates.calendar_days`)."""
+    return dates.fmt(_EPOCH + pd.Timedelta(days=int(days_since_epoch)))

@@ -75,6 +75,12 @@ def order_id_warnings(data_dir: Path | str) -> list[str]:
     return [f"the last ingest of {data_dir} warned: {w}" for w in found if isinstance(w, str) and REUSED in w]
 
 
+def amount_text(x: float) -> str:
+    """An objective or bound for the printed line: 2 decimals from 10,000 on, else 6 significant digits
+    (``,.2f`` printed an objective of 8.86e-07 as 0.00)."""
+    return f"{x:,.2f}" if abs(x) >= 1e4 else f"{x:,.6g}"
+
+
 def resolve_cutoff(
     value: str | None, orders: pd.DataFrame, *, horizon_days: int, purpose: Purpose, command: str,
     min_history_days: int = 1,
@@ -153,28 +159,22 @@ def load_registered(settings: Settings, model: str | None, *, default_alias: str
     version when that is None too). The store and a local path are checked first
     (:func:`require_model_store`).
     """
-    _, wrapper, uri = _resolve_and_load(settings, model, default_alias)
+    wrapper, uri, _ = load_with_source(settings, model, default_alias=default_alias)
     return wrapper, uri
 
 
 def load_with_source(
     settings: Settings, model: str | None, *, default_alias: str | None
 ) -> tuple[Any, str, dict[str, str | None]]:
-    """:func:`load_registered`, plus where the model comes from: its registry ``version`` and the
-    ``run_id`` that logged it (:meth:`~anticipate.tracking.registry.Registry.model_source`)."""
-    tracker, wrapper, uri = _resolve_and_load(settings, model, default_alias)
-    return wrapper, uri, tracker.registry.model_source(uri)
-
-
-def _resolve_and_load(
-    settings: Settings, model: str | None, default_alias: str | None
-) -> tuple[Tracker, Any, str]:
-    """The tracker, the loaded model and the URI ``--model`` resolves to (:func:`load_registered`)."""
+    """:func:`load_registered`, plus where the loaded model comes from: its registry ``version`` and the
+    ``run_id`` that logged it. An alias is read once (:meth:`~anticipate.tracking.registry.Registry.pin`):
+    the model loaded is the version recorded, even when ``promote`` moves the alias meanwhile."""
     tracker = _model_tracker(settings, model)
     uri = tracker.resolve_model_uri(
         model, name=settings.cfg.model.registered_name, default_alias=default_alias
     )
-    return tracker, tracker.load_model(uri), uri
+    pinned, source = tracker.registry.pin(uri)
+    return tracker.load_model(pinned, named=uri), uri, source
 
 
 def _model_tracker(settings: Settings, model: str | None) -> Tracker:

@@ -129,7 +129,7 @@ def run_backtest(
     cutoffs: str | None,
     start: str | None,
     end: str | None,
-    every: str,
+    every: str | None,
     model: str | None,
     out: Path | None,
 ) -> Result:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from anticipate import dates
-from anticipate.demand.gates import RECENT_COLUMNS, check_plan, recent_window
+from anticipate.demand.gates import RECENT_COLUMNS, check_history, check_plan, recent_window
 from anticipate.demand.history_gate import require_history
 from anticipate.demand.inputs import (
     ForecastOutput,
@@ -33,6 +33,7 @@ from anticipate.models import honesty
 from anticipate.models.scoring import as_trained, model_warnings, spec_of
 from anticipate.pipelines import Result, Settings
 from anticipate.pipelines._common import (
+    amount_text,
     item_warnings,
     load_data,
     load_with_source,
@@ -149,10 +150,10 @@ def run_allocate(
         bar.step("loading data and model")
         ds = load_data(settings, cluster=True)
         require_reference_tables(ds, "allocate")
-        stale = check_staleness(
-            ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days, allow=allow_stale
-        )
+        stale = check_staleness(ds.orders, date_ts, max_days=settings.cfg.allocate.max_staleness_days,
+                                allow=allow_stale)
         wrapper, uri, source = load_with_source(settings, model, default_alias="production")
+        _history_gate(settings, ds, wrapper, date_ts, target)  # gate 0 first: it names the first date
         warnings = [*settings.said, *stale, *dates.history_warnings(ds.orders["order_ts"], date_ts)]
         warnings += _rests_on(settings, ds, wrapper, date_ts, uri)
         bar.step("forecasting")
@@ -279,6 +280,16 @@ def _summary(
     return summary
 
 
+def _history_gate(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp, target: Path) -> None:
+    """The plan's gate 0 (:func:`~anticipate.demand.gates.check_history`) before the forecast, not after the
+    solve: a date before the first order came to the forecast's "no candidate pairs" first, which named no
+    date to plan from (audit33B C2); the gate names the first one."""
+    horizon, order_ts = spec_of(wrapper).horizon, ds.orders["order_ts"]
+    windows = settings.cfg.forecast.new_demand_windows
+    window = recent_window(order_ts, date, horizon_days=horizon, windows=windows)
+    check_history(window, order_ts, date, horizon, target)
+
+
 def _rests_on(settings: Settings, ds: DataSet, wrapper: Any, date: pd.Timestamp, uri: str) -> list[str]:
     """The warnings about what a plan at ``date`` rests on: a model trained past ``date`` (it has seen the
     plan's future), SKUs without a category at the model's category level (or exit 2 when none has
@@ -344,8 +355,8 @@ def _allocate_text(target: Path, summary: dict[str, Any], counts: dict[str, int]
     gap = summary.get("gap")
     return (
         f"plan {target}: {counts['units']:,} units in {counts['cells']:,} warehouse x SKU cells; "
-        f"objective {summary.get('objective', 0):,.2f}, bound {summary.get('bound', 0):,.2f}, "
-        f"gap {gap:.2e}"
+        f"objective {amount_text(summary.get('objective', 0))}, "
+        f"bound {amount_text(summary.get('bound', 0))}, gap {gap:.2e}"
         if isinstance(gap, float)
         else f"plan {target}"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from anticipate.pipelines import Result, Settings
+from anticipate.pipelines._common import amount_text
 from anticipate.storage.files import file_digest, write_csv, write_json, write_parquet
 from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
 
@@ -60,8 +61,9 @@ def run_solve(settings: Settings, *, instance_dir: Path, out: Path, lp_bound: bo
         outputs={"plan_dir": str(out)},
         warnings=[*read, *([warning] if warning else [])],
         text=(
-            f"plan {out}: {units:,} units in {len(plan.units):,} cells; objective {plan.objective:,.2f}"
-            f", bound {plan.bound:,.2f}, gap {plan.gap:.2e} ({plan.runtime_seconds:.2f} s)"
+            f"plan {out}: {units:,} units in {len(plan.units):,} cells; "
+            f"objective {amount_text(plan.objective)}, bound {amount_text(plan.bound)}, gap {plan.gap:.2e} "
+            f"({plan.runtime_seconds:.2f} s)"
         ),
     )
 

@@ -315,14 +315,26 @@ class Registry:
             f"'anticipate promote VERSION --alias {alias}'"
         )
 
-    def model_source(self, uri: str) -> dict[str, str | None]:
-        """Where the model ``uri`` (as :meth:`resolve_model_uri` returns it) comes from: its registry
-        ``version`` and the ``run_id`` of the run that logged it, each None where unknown (a ``runs:/``
-        URI, a logged model's ``models:/m-ID`` or a local copy names no version; a version the store no
-        longer finds names neither).
+    def pin(self, uri: str) -> tuple[str, dict[str, str | None]]:
+        """The URI to load for ``uri`` (as :meth:`resolve_model_uri` returns it) and where that model comes
+        from (:meth:`model_source`), from one reading of the registry: an alias (``models:/NAME@ALIAS``) is
+        read once and pinned to its version, ``models:/NAME/VERSION``, so a promotion while the command
+        loads cannot make it name one version and score with another. An alias that points nowhere is
+        passed through unpinned (loading it fails with its own message)."""
+        name, sep, alias = uri.removeprefix("models:/").partition("@")
+        if not (uri.startswith("models:/") and sep):
+            return uri, self.model_source(uri)
+        found = self._version_record(lambda: self.client.get_model_version_by_alias(name, alias))
+        if found is None:
+            return uri, {"version": None, "run_id": None}
+        version = str(found.version)
+        return f"models:/{name}/{version}", {"version": version, "run_id": found.run_id or None}
 
-        An alias is read once here: a promotion between loading and this call would name the new version.
-        """
+    def model_source(self, uri: str) -> dict[str, str | None]:
+        """Where the model ``uri`` comes from: its registry ``version`` and the ``run_id`` of the run that
+        logged it, each None where unknown (a ``runs:/`` URI, a logged model's ``models:/m-ID`` or a local
+        copy names no version; a version the store no longer finds names neither). An alias is read afresh
+        here: a command that loads a model takes its source from :meth:`pin`, which it loads by."""
         path = local_model_path(uri)
         if uri.startswith("runs:/"):
             return {"version": None, "run_id": uri.removeprefix("runs:/").partition("/")[0] or None}
@@ -334,27 +346,36 @@ class Registry:
         if not uri.startswith("models:/"):  # another artifact store's URI
             return {"version": None, "run_id": None}
         name, sep, alias = uri.removeprefix("models:/").partition("@")
+        if not sep and "/" not in name:  # a logged, unregistered model (a sweep child's)
+            logged = self._version_record(lambda: self.client.get_logged_model(name))
+            return {"version": None, "run_id": (logged.source_run_id or None) if logged else None}
+        if sep:
+            found = self._version_record(lambda: self.client.get_model_version_by_alias(name, alias))
+        else:
+            named, _, number = name.rpartition("/")
+            found = self._version_record(lambda: self.client.get_model_version(named, number))
+        if found is None:
+            return {"version": None, "run_id": None}
+        return {"version": str(found.version), "run_id": found.run_id or None}
+
+    def _version_record(self, read: Any) -> Any:
+        """``read()`` (a registry lookup) under the store's service errors; None when the store does not
+        find what it names."""
         with service_errors(self.uri, "reading the model version"):
             try:
-                if not sep and "/" not in name:  # a logged, unregistered model (a sweep child's)
-                    logged = self.client.get_logged_model(name)
-                    return {"version": None, "run_id": logged.source_run_id or None}
-                if sep:
-                    found = self.client.get_model_version_by_alias(name, alias)
-                else:
-                    name, _, number = name.rpartition("/")
-                    found = self.client.get_model_version(name, number)
+                return read()
             except MlflowException as exc:
                 if not (is_not_found(exc) or _user_error(exc)):
                     raise
-                return {"version": None, "run_id": None}
-        return {"version": str(found.version), "run_id": found.run_id or None}
+                return None
 
-    def load_model(self, uri: str) -> Any:
-        """Load a pyfunc model and return the wrapped Python object; ModelNotFound (exit 3) if it fails."""
+    def load_model(self, uri: str, *, named: str | None = None) -> Any:
+        """Load a pyfunc model and return the wrapped Python object; ModelNotFound (exit 3) if it fails,
+        naming ``named`` (the URI the user's ``--model`` resolved to, e.g. an alias :meth:`pin` pinned)."""
         import mlflow.pyfunc
 
-        with service_errors(self.uri, f"loading the model {uri}"):
+        shown = named or uri
+        with service_errors(self.uri, f"loading the model {shown}"):
             try:
                 # The dependency check compares the model's pip requirements with the installed
                 # packages (~2.7 s per process); MLflow's warnings are muted unless -v anyway.
@@ -365,15 +386,15 @@ class Registry:
                 gone = missing_model_files(self.client, uri)
                 if gone is not None:
                     raise ModelNotFound(
-                        f"cannot load model {uri} (tracking store {self.uri}): its files are missing at "
+                        f"cannot load model {shown} (tracking store {self.uri}): its files are missing at "
                         f"{gone}; the store's artifact directory was moved or deleted, or the store was "
                         "copied without it: put it back at that path, or train and promote a model again"
                     ) from None
-                alias = uri.rpartition("@")[2] if uri.startswith("models:/") and "@" in uri else None
+                alias = shown.rpartition("@")[2] if shown.startswith("models:/") and "@" in shown else None
                 hint = (f"run 'anticipate promote VERSION --alias {alias}' to set the alias" if alias
                         else "check the URI with 'anticipate runs list', or run 'anticipate train'")
                 raise ModelNotFound(
-                    f"cannot load model {uri} (tracking store {self.uri}): {str(exc).splitlines()[0][:300]}; "
-                    f"{hint}"
+                    f"cannot load model {shown} (tracking store {self.uri}): "
+                    f"{str(exc).splitlines()[0][:300]}; {hint}"
                 ) from None
         return loaded.unwrap_python_model()

@@ -275,9 +275,9 @@ class Tracker:
         """The highest registered version of ``name``; ModelNotFound if none."""
         return self.registry.latest_version(name)
 
-    def load_model(self, uri: str) -> Any:
-        """Load a pyfunc model and return the wrapped Python object."""
-        return self.registry.load_model(uri)
+    def load_model(self, uri: str, *, named: str | None = None) -> Any:
+        """Load a pyfunc model and return the wrapped Python object (see :meth:`Registry.load_model`)."""
+        return self.registry.load_model(uri, named=named)
 
     def set_alias(self, name: str, alias: str, run_or_version: str) -> str:
         """Point ``alias`` of ``name`` at a version, ``latest`` or a run id (prefix); return the version."""
