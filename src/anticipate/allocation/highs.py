@@ -24,6 +24,12 @@ A unit larger than its warehouse (every unit of a capacity-0 warehouse) is fixed
 (:func:`~anticipate.allocation.units.build_units` already leaves such units out), and a
 warehouse whose every unit of the model fits at once has no row (it cannot bind).
 Whatever HiGHS returns is still checked exactly (:func:`exact_plan`).
+
+**Currency.** HiGHS's optimality tolerances are absolute too (~1e-7 on a reduced cost), so the
+values are passed divided by a power of two that brings the largest into [2, 4)
+(:func:`_value_scale`, exact in floating point): they are then of the same size in any currency
+unit (in raw currency, values x1e8 made the dual simplex fail and x1e-13 report a wrong optimum).
+Its results are scaled back.
 """
 
 from __future__ import annotations
@@ -62,6 +68,10 @@ def _quiet_highs() -> object:
     return h
 
 
+#: The most unit increments (columns) the LP bound is built for: HiGHS needs ~650 bytes a column
+#: (4 million took 2.6 GB), so a model this large would cost ~0.65 GB.
+LP_MAX_UNITS = 1_000_000
+
 POLISH_NODES = 100  # branch-and-bound nodes of the integer polish: a work limit, the same on any machine
 
 
@@ -78,9 +88,18 @@ def _rows(units: Units, w: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, np.
     return vol / scale[w], upper, fits.astype(float)
 
 
+def _value_scale(val: np.ndarray) -> int:
+    """``e`` such that the largest value times ``2**-e`` is in [2, 4) in magnitude: every value is then
+    of the same size whatever the currency unit. (Any binade would do; [2, 4) is where the sample
+    night's values already are, so its model, and its plan, are the same numbers as before.)"""
+    top = float(np.abs(val).max()) if len(val) else 0.0
+    return int(np.frexp(top)[1]) - 2 if top > 0 else 0
+
+
 def _highs(
     inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None, rel_gap: float = 1e-7
-) -> object:
+) -> tuple[object, int]:
+    """HiGHS run on the unit-increment model, and the exponent ``e``: its values are ``units.val / 2**e``."""
     import highspy
 
     n = len(units.val)
@@ -97,7 +116,8 @@ def _highs(
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, n_w + n_s
     lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = units.val.astype(float)
+    exponent = _value_scale(units.val)
+    lp.col_cost_ = np.ldexp(units.val.astype(float), -exponent)
     lp.col_lower_ = np.zeros(n)
     lp.col_upper_ = col_upper
     lp.row_lower_ = np.full(n_w + n_s, -highspy.kHighsInf)
@@ -116,14 +136,31 @@ def _highs(
         lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     h.passModel(lp)
     h.run()
-    return h
+    return h, exponent
 
 
-def lp_bound(inst: Instance, units: Units) -> float:
-    """The optimum of the unit-increment LP relaxation (currency)."""
+class LpBound(NamedTuple):
+    """The LP relaxation's optimum (currency), or ``None`` with why HiGHS did not prove one."""
+
+    value: float | None
+    failure: str | None = None
+
+
+def lp_bound(inst: Instance, units: Units) -> LpBound:
+    """The optimum of the unit-increment LP relaxation (currency), when HiGHS reports it Optimal.
+
+    Any other status (e.g. "Not Set" after a failed ratio test) gives no value: HiGHS's
+    ``objective_function_value`` is then whatever its last iterate was worth, no bound.
+    """
+    import highspy
+
     if len(units.val) == 0:
-        return 0.0
-    return float(_highs(inst, units, integer=False).getInfo().objective_function_value)
+        return LpBound(0.0)
+    h, exponent = _highs(inst, units, integer=False)
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return LpBound(None, f"HiGHS ended with status '{h.modelStatusToString(status)}', not Optimal")
+    return LpBound(float(np.ldexp(h.getInfo().objective_function_value, exponent)))
 
 
 class Polish(NamedTuple):
@@ -152,7 +189,7 @@ def mip_polish(
 
     if len(units.val) == 0:
         return None
-    h = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
+    h, exponent = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     chosen = np.round(np.asarray(h.getSolution().col_value)) >= 1
@@ -161,8 +198,10 @@ def mip_polish(
         return None
     objective = kernels.plan_value(x, units.pre, units.cell_ptr)
     # HiGHS prunes every node that cannot beat its incumbent by its mip_feasibility_tolerance (absolute,
-    # currency here): its dual bound holds up to that much (seen: optimum 3.8e-7 above a "proven" plan)
+    # in the model's scaled values): its dual bound holds up to that much (seen: optimum 3.8e-7 above a
+    # "proven" plan)
     dual = float(h.getInfo().mip_dual_bound) + float(h.getOptionValue("mip_feasibility_tolerance")[1])
+    dual = float(np.ldexp(dual, exponent))
     return Polish(units.counts_by_row(x), objective, dual, repaired)
 
 
