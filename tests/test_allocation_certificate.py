@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from anticipate.allocation import highs, plan_summary, solve, solve_configured, units, validate_instance
+from anticipate.allocation.instance import generate_instance
 from anticipate.allocation.units import build_units
 from anticipate.config import AllocateConfig
 from anticipate.errors import DataError
@@ -141,3 +142,25 @@ def test_an_instance_needing_too_many_increments_is_refused(monkeypatch: pytest.
     message = str(refused.value)
     assert "more than 10,000" in message and "warehouse W1 and SKU S1" in message and "(mu 100000" in message
     assert refused.value.exit_code == 2
+
+
+def _in_currency(inst, factor: float):
+    """``inst`` with every value (g, h, move_cost) x ``factor``."""
+    skus, cells = inst.skus.copy(), inst.cells.copy()
+    skus[["g", "h"]] *= factor
+    cells["move_cost"] *= factor
+    return validate_instance(inst.warehouses.copy(), skus, cells)
+
+
+def test_the_plan_is_the_same_in_any_currency_unit() -> None:
+    # audit33B B2: HiGHS got raw currency, and its absolute tolerances changed its search: the sample night
+    # x1e-4 got 593 units worth 1573.919 against 589 worth 1575.588; scaled by a power of two (the same
+    # size of numbers, not the same numbers) this network still got another plan at x1e-7
+    inst = generate_instance(3, 40, seed=4, tightness=0.3)
+    reference = solve_configured(inst, AllocateConfig())
+    assert reference.extra["method"] == "lagrangian+highs-mip"  # the polish ran: HiGHS chose the plan
+    for factor in (1e-4, 1e-7, 1e8):
+        plan = solve_configured(_in_currency(inst, factor), AllocateConfig())
+        pd.testing.assert_frame_equal(plan.units, reference.units)
+        assert plan.objective == pytest.approx(reference.objective * factor, rel=1e-9)
+        assert plan.gap == pytest.approx(reference.gap, rel=1e-6, abs=1e-12)

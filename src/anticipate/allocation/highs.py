@@ -26,10 +26,12 @@ warehouse whose every unit of the model fits at once has no row (it cannot bind)
 Whatever HiGHS returns is still checked exactly (:func:`exact_plan`).
 
 **Currency.** HiGHS's optimality tolerances are absolute too (~1e-7 on a reduced cost), so the
-values are passed divided by a power of two that brings the largest into [2, 4)
-(:func:`_value_scale`, exact in floating point): they are then of the same size in any currency
-unit (in raw currency, values x1e8 made the dual simplex fail and x1e-13 report a wrong optimum).
-Its results are scaled back.
+values are passed divided by the largest one (:func:`_value_scale`): the model is then the same
+numbers, up to the last bit, in any currency unit, and so is HiGHS's search. In raw currency the
+sample night with values x1e-4 got another, worse plan (593 units, 1573.919 scaled back, against
+589 and 1575.588), x1e8 made the dual simplex fail and x1e-13 report a wrong optimum; a power of
+two (exact, but only the same size of numbers, not the same numbers) still gave x1e-4 another plan
+than x1. Its results are scaled back.
 """
 
 from __future__ import annotations
@@ -88,18 +90,16 @@ def _rows(units: Units, w: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, np.
     return vol / scale[w], upper, fits.astype(float)
 
 
-def _value_scale(val: np.ndarray) -> int:
-    """``e`` such that the largest value times ``2**-e`` is in [2, 4) in magnitude: every value is then
-    of the same size whatever the currency unit. (Any binade would do; [2, 4) is where the sample
-    night's values already are, so its model, and its plan, are the same numbers as before.)"""
+def _value_scale(val: np.ndarray) -> float:
+    """What the values are divided by for HiGHS: the largest in magnitude (1 without values)."""
     top = float(np.abs(val).max()) if len(val) else 0.0
-    return int(np.frexp(top)[1]) - 2 if top > 0 else 0
+    return top if top > 0 else 1.0
 
 
 def _highs(
     inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None, rel_gap: float = 1e-7
-) -> tuple[object, int]:
-    """HiGHS run on the unit-increment model, and the exponent ``e``: its values are ``units.val / 2**e``."""
+) -> tuple[object, float]:
+    """HiGHS run on the unit-increment model, and ``scale``: its values are ``units.val / scale``."""
     import highspy
 
     n = len(units.val)
@@ -116,8 +116,8 @@ def _highs(
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, n_w + n_s
     lp.sense_ = highspy.ObjSense.kMaximize
-    exponent = _value_scale(units.val)
-    lp.col_cost_ = np.ldexp(units.val.astype(float), -exponent)
+    scale = _value_scale(units.val)
+    lp.col_cost_ = units.val.astype(float) / scale
     lp.col_lower_ = np.zeros(n)
     lp.col_upper_ = col_upper
     lp.row_lower_ = np.full(n_w + n_s, -highspy.kHighsInf)
@@ -136,7 +136,7 @@ def _highs(
         lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     h.passModel(lp)
     h.run()
-    return h, exponent
+    return h, scale
 
 
 class LpBound(NamedTuple):
@@ -156,11 +156,11 @@ def lp_bound(inst: Instance, units: Units) -> LpBound:
 
     if len(units.val) == 0:
         return LpBound(0.0)
-    h, exponent = _highs(inst, units, integer=False)
+    h, scale = _highs(inst, units, integer=False)
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         return LpBound(None, f"HiGHS ended with status '{h.modelStatusToString(status)}', not Optimal")
-    return LpBound(float(np.ldexp(h.getInfo().objective_function_value, exponent)))
+    return LpBound(float(h.getInfo().objective_function_value) * scale)
 
 
 class Polish(NamedTuple):
@@ -189,7 +189,7 @@ def mip_polish(
 
     if len(units.val) == 0:
         return None
-    h, exponent = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
+    h, scale = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     chosen = np.round(np.asarray(h.getSolution().col_value)) >= 1
@@ -201,7 +201,7 @@ def mip_polish(
     # in the model's scaled values): its dual bound holds up to that much (seen: optimum 3.8e-7 above a
     # "proven" plan)
     dual = float(h.getInfo().mip_dual_bound) + float(h.getOptionValue("mip_feasibility_tolerance")[1])
-    dual = float(np.ldexp(dual, exponent))
+    dual *= scale
     return Polish(units.counts_by_row(x), objective, dual, repaired)
 
 
