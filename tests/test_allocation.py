@@ -68,7 +68,8 @@ def test_random_instances_feasible_and_bounded(
     plan = solve(inst, lp_bound=True)
     _check_feasible(inst, plan)
     units = build_units(inst)
-    lp = lp_bound(inst, units)
+    lp = lp_bound(inst, units).value
+    assert lp is not None
     no_lp = solve(inst)
     assert plan.objective <= lp * (1 + 1e-7) + 1e-7
     assert lp <= no_lp.bound * (1 + 1e-7) + 1e-7

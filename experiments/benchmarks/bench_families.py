@@ -91,7 +91,7 @@ def measure(family: str, n_w: int, n_s: int, seed: int, *, with_lp: bool = False
         from anticipate.allocation.highs import lp_bound
 
         started = time.perf_counter()
-        lp = lp_bound(inst, units)
+        lp = lp_bound(inst, units).value
         row.update(lp_bound=lp, highs_seconds=time.perf_counter() - started,
                    objective_over_lp=result.objective / lp if lp > 0 else 1.0,
                    bound_over_lp=result.bound / lp if lp > 0 else 1.0)

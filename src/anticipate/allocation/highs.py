@@ -24,6 +24,14 @@ A unit larger than its warehouse (every unit of a capacity-0 warehouse) is fixed
 (:func:`~anticipate.allocation.units.build_units` already leaves such units out), and a
 warehouse whose every unit of the model fits at once has no row (it cannot bind).
 Whatever HiGHS returns is still checked exactly (:func:`exact_plan`).
+
+**Currency.** HiGHS's optimality tolerances are absolute too (~1e-7 on a reduced cost), so the
+values are passed divided by the largest one (:func:`_value_scale`): the model is then the same
+numbers, up to the last bit, in any currency unit, and so is HiGHS's search. In raw currency the
+sample night with values x1e-4 got another, worse plan (593 units, 1573.919 scaled back, against
+589 and 1575.588), x1e8 made the dual simplex fail and x1e-13 report a wrong optimum; a power of
+two (exact, but only the same size of numbers, not the same numbers) still gave x1e-4 another plan
+than x1. Its results are scaled back.
 """
 
 from __future__ import annotations
@@ -62,6 +70,10 @@ def _quiet_highs() -> object:
     return h
 
 
+#: The most unit increments (columns) the LP bound is built for: HiGHS needs ~650 bytes a column
+#: (4 million took 2.6 GB), so a model this large would cost ~0.65 GB.
+LP_MAX_UNITS = 1_000_000
+
 POLISH_NODES = 100  # branch-and-bound nodes of the integer polish: a work limit, the same on any machine
 
 
@@ -78,9 +90,16 @@ def _rows(units: Units, w: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, np.
     return vol / scale[w], upper, fits.astype(float)
 
 
+def _value_scale(val: np.ndarray) -> float:
+    """What the values are divided by for HiGHS: the largest in magnitude (1 without values)."""
+    top = float(np.abs(val).max()) if len(val) else 0.0
+    return top if top > 0 else 1.0
+
+
 def _highs(
     inst: Instance, units: Units, *, integer: bool, max_nodes: int | None = None, rel_gap: float = 1e-7
-) -> object:
+) -> tuple[object, float]:
+    """HiGHS run on the unit-increment model, and ``scale``: its values are ``units.val / scale``."""
     import highspy
 
     n = len(units.val)
@@ -97,7 +116,8 @@ def _highs(
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, n_w + n_s
     lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = units.val.astype(float)
+    scale = _value_scale(units.val)
+    lp.col_cost_ = units.val.astype(float) / scale
     lp.col_lower_ = np.zeros(n)
     lp.col_upper_ = col_upper
     lp.row_lower_ = np.full(n_w + n_s, -highspy.kHighsInf)
@@ -116,14 +136,31 @@ def _highs(
         lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     h.passModel(lp)
     h.run()
-    return h
+    return h, scale
 
 
-def lp_bound(inst: Instance, units: Units) -> float:
-    """The optimum of the unit-increment LP relaxation (currency)."""
+class LpBound(NamedTuple):
+    """The LP relaxation's optimum (currency), or ``None`` with why HiGHS did not prove one."""
+
+    value: float | None
+    failure: str | None = None
+
+
+def lp_bound(inst: Instance, units: Units) -> LpBound:
+    """The optimum of the unit-increment LP relaxation (currency), when HiGHS reports it Optimal.
+
+    Any other status (e.g. "Not Set" after a failed ratio test) gives no value: HiGHS's
+    ``objective_function_value`` is then whatever its last iterate was worth, no bound.
+    """
+    import highspy
+
     if len(units.val) == 0:
-        return 0.0
-    return float(_highs(inst, units, integer=False).getInfo().objective_function_value)
+        return LpBound(0.0)
+    h, scale = _highs(inst, units, integer=False)
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return LpBound(None, f"HiGHS ended with status '{h.modelStatusToString(status)}', not Optimal")
+    return LpBound(float(h.getInfo().objective_function_value) * scale)
 
 
 class Polish(NamedTuple):
@@ -152,7 +189,7 @@ def mip_polish(
 
     if len(units.val) == 0:
         return None
-    h = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
+    h, scale = _highs(inst, units, integer=True, max_nodes=max_nodes, rel_gap=rel_gap)
     if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     chosen = np.round(np.asarray(h.getSolution().col_value)) >= 1
@@ -161,8 +198,10 @@ def mip_polish(
         return None
     objective = kernels.plan_value(x, units.pre, units.cell_ptr)
     # HiGHS prunes every node that cannot beat its incumbent by its mip_feasibility_tolerance (absolute,
-    # currency here): its dual bound holds up to that much (seen: optimum 3.8e-7 above a "proven" plan)
+    # in the model's scaled values): its dual bound holds up to that much (seen: optimum 3.8e-7 above a
+    # "proven" plan)
     dual = float(h.getInfo().mip_dual_bound) + float(h.getOptionValue("mip_feasibility_tolerance")[1])
+    dual *= scale
     return Polish(units.counts_by_row(x), objective, dual, repaired)
 
 

@@ -48,12 +48,15 @@ def solve(
     polish_units: int = 0,
     max_iter: int = 300,
     gap_tolerance: float = GAP_TOLERANCE,
+    lp_if_uncertified: bool = False,
 ) -> Plan:
     """Allocate: a feasible integer plan with a certified upper bound.
 
     The Lagrangian allocator always runs, until its relative gap ``1 - objective /
     bound`` is at most ``gap_tolerance`` or ``max_iter`` best responses. ``lp_bound``
-    adds the HiGHS LP bound; ``polish_units > 0`` lets HiGHS solve the integer model
+    adds the HiGHS LP bound, ``lp_if_uncertified`` adds it only when the Lagrangian gap is
+    above ``gap_tolerance`` (either way not beyond :data:`~anticipate.allocation.highs.LP_MAX_UNITS`
+    unit increments; :func:`_exact_lp`); ``polish_units > 0`` lets HiGHS solve the integer model
     exactly when it has at most that many unit increments and the gap is still above
     ``gap_tolerance`` (small networks, where the integrality gap dominates), until its own
     gap is within ``gap_tolerance`` or its node limit; the best plan and the tightest bound
@@ -65,12 +68,9 @@ def solve(
     result = lagrangian_solve(units, max_iter=max_iter, tol=tol)
     counts, objective = result.counts, result.objective
     bound = max(result.bound, objective)
-    lp, method = None, "lagrangian"
-    if lp_bound:
-        from anticipate.allocation.highs import lp_bound as highs_lp_bound
-
-        lp = highs_lp_bound(inst, units)
-        bound = min(bound, max(lp, objective))
+    lp, notes, method = None, {}, "lagrangian"
+    if lp_bound or lp_if_uncertified:
+        lp, bound, notes = _exact_lp(inst, units, objective, bound, tol, asked=lp_bound)
     polish = "on" if 0 < len(units.val) <= polish_units else "off"  # the polish may run when needed
     if polish == "on" and certified_gap(objective, bound, tol, units.top_value()) > tol:
         from anticipate.allocation.highs import mip_polish
@@ -82,11 +82,44 @@ def solve(
     runtime = time.perf_counter() - started
     gap = certified_gap(objective, bound, tol, units.top_value())
     plan = _plan(inst, units, counts, objective, bound, gap, lp, runtime, result.iterations)
-    plan.extra.update(method=method, polish=polish)
+    plan.extra.update(method=method, polish=polish, **notes)
     if not len(plan.units):
         plan.extra["empty_cause"] = empty_plan_cause(units, inst)
         plan.extra["empty"] = empty_plan_warning(units, inst)
     return plan
+
+
+def _exact_lp(
+    inst: Instance, units: Units, objective: float, bound: float, tol: float, *, asked: bool
+) -> tuple[float | None, float, dict[str, str]]:
+    """(LP bound or None, bound, notes): the HiGHS LP bound weighed against the plan and the bound so far.
+
+    Not computed (a note, ``lp_note``) when not ``asked`` and the Lagrangian gap already certifies
+    ``tol``, or when the model has more than ``LP_MAX_UNITS`` columns (its memory; a warning,
+    ``lp_warning``, when ``asked``). Not used (a warning) when HiGHS does not report it Optimal, or
+    when it is below the plan's own value by more than :data:`SAME_VALUE`: a relaxation is worth at
+    least every plan, so such a value proves HiGHS wrong, and taking ``max(lp, objective)`` turned
+    it into a gap of 0. Otherwise ``bound = min(bound, max(lp, objective))``.
+    """
+    from anticipate.allocation.highs import LP_MAX_UNITS
+    from anticipate.allocation.highs import lp_bound as highs_lp_bound
+
+    if not asked and certified_gap(objective, bound, tol, units.top_value()) <= tol:
+        return None, bound, {"lp_note": "the HiGHS LP bound was not computed: the Lagrangian bound already "
+                                        "certifies the plan within allocate.gap_tolerance"}
+    if len(units.val) > LP_MAX_UNITS:
+        why = (f"the HiGHS LP bound was not computed: its model would have {len(units.val):,} unit "
+               f"increments (columns), more than {LP_MAX_UNITS:,} (memory); the bound is the Lagrangian one")
+        return None, bound, {"lp_warning" if asked else "lp_note": why}
+    lp = highs_lp_bound(inst, units)
+    failure = lp.failure
+    if lp.value is not None and lp.value < objective - SAME_VALUE * abs(objective):
+        failure = (f"HiGHS reported an LP optimum of {lp.value:.9g}, below the plan's own value "
+                   f"{objective:.9g}, which no relaxation can be")
+    if failure is not None:
+        return None, bound, {"lp_warning": f"the exact LP bound failed and was not used ({failure}); the "
+                                           "bound and gap are the Lagrangian method's"}
+    return lp.value, min(bound, max(lp.value, objective)), {}
 
 
 def certified_gap(objective: float, bound: float, tol: float, top_value: float) -> float:
@@ -142,15 +175,19 @@ def is_small_network(inst: Instance, max_cells: int) -> bool:
 def solve_configured(inst: Instance, options: SolveOptions, *, lp_bound: bool = False) -> Plan:
     """:func:`solve` under the configured rule: small networks get the HiGHS LP bound and integer polish.
 
-    A network of at most ``options.lp_bound_max_cells`` cells gets the exact LP bound
-    and, when it has at most ``options.polish_max_units`` unit increments, the HiGHS
-    integer polish; ``lp_bound`` asks for the LP bound whatever the size. The solver
-    stops at ``options.gap_tolerance``.
+    A network of at most ``options.lp_bound_max_cells`` cells gets the exact LP bound when the
+    Lagrangian gap is above ``options.gap_tolerance`` and, when it has at most
+    ``options.polish_max_units`` unit increments, the HiGHS integer polish; ``lp_bound`` asks for
+    the LP bound whatever the size and gap. The LP is built only up to
+    :data:`~anticipate.allocation.highs.LP_MAX_UNITS` unit increments (its size is its columns,
+    not its cells: 4 cells of a million units each took 2.6 GB). The solver stops at
+    ``options.gap_tolerance``.
     """
     small = is_small_network(inst, options.lp_bound_max_cells)
     return solve(
         inst,
-        lp_bound=lp_bound or small,
+        lp_bound=lp_bound,
+        lp_if_uncertified=small,
         polish_units=options.polish_max_units if small else 0,
         gap_tolerance=options.gap_tolerance,
     )
@@ -269,8 +306,10 @@ def plan_summary(plan: Plan, digests: dict[str, str], gap_tolerance: float) -> d
     with a ``warning`` in the file itself when the plan is empty (:func:`empty_plan_warning`) or its
     gap is above ``gap_tolerance`` (:func:`gap_warning`)."""
     gap = gap_warning(plan.gap, gap_tolerance, plan.extra.get("polish"))
-    warning = " ".join(w for w in (plan.extra.get("empty"), gap) if w)
-    return _summary_fields(plan, digests) | ({"warning": warning} if warning else {})
+    warning = " ".join(w for w in (plan.extra.get("empty"), plan.extra.get("lp_warning"), gap) if w)
+    note = plan.extra.get("lp_note")
+    return (_summary_fields(plan, digests) | ({"lp_bound_note": note} if note else {})
+            | ({"warning": warning} if warning else {}))
 
 
 def _summary_fields(plan: Plan, digests: dict[str, str]) -> dict[str, object]:

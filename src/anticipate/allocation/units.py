@@ -99,20 +99,24 @@ def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
 
 
 def build_units(inst: Instance, *, jit: bool = True) -> Units:
-    """Group the cells by SKU and compute each cell's positive marginal values (at most its SKU's supply)."""
+    """Group the cells by SKU and compute each cell's positive marginal values: at most its SKU's supply
+    and what its warehouse's capacity can hold (:func:`_cell_kmax`); refused (exit 2) beyond
+    :data:`MAX_UNITS` (:func:`_check_size`)."""
     cells, skus = inst.cells, inst.skus
     s_code = _codes(cells["sku"], skus["sku"])
     order, sku_ptr = kernels.group(s_code, len(skus), jit=jit)
     s = np.repeat(np.arange(len(skus), dtype=np.int64), np.diff(sku_ptr))  # the SKU of each grouped cell
     g, h = skus["g"].to_numpy(float), skus["h"].to_numpy(float)
     supply = skus["supply"].to_numpy(np.int64)
-    cell_ptr, val, pre = kernels.unit_values(
-        cells["mu"].to_numpy(float), cells["var"].to_numpy(float), g + h, cells["move_cost"].to_numpy(float),
-        supply, rows=order, sku=s, sku_cost=h, jit=jit,
-    )
     cell_w = _codes(cells["warehouse_id"], inst.warehouses["warehouse_id"])[order].astype(np.int64)
-    wh_cells, wh_ptr = kernels.group(cell_w, len(inst.warehouses), jit=jit)
     vol, cap = skus["unit_volume"].to_numpy(float), inst.warehouses["capacity"].to_numpy(float)
+    kmax = _cell_kmax(supply[s], cap[cell_w], vol[s])
+    mu, var, move = (cells[c].to_numpy(float) for c in ("mu", "var", "move_cost"))
+    _check_size(inst, order, mu[order], var[order], (g + h)[s], move[order] + h[s], kmax)
+    cell_ptr, val, pre = kernels.unit_values(
+        mu, var, (g + h)[s], move, kmax, rows=order, sku=np.arange(len(s)), sku_cost=h[s], jit=jit,
+    )
+    wh_cells, wh_ptr = kernels.group(cell_w, len(inst.warehouses), jit=jit)
     cell_ptr, val, pre, unfit = _without_unfit(cell_ptr, val, pre, vol[s] > cap[cell_w] * kernels.ROOM)
     return Units(
         val=val,
@@ -129,6 +133,45 @@ def build_units(inst: Instance, *, jit: bool = True) -> Units:
         cap=cap,
         unfit=unfit,
     )
+
+
+#: The most unit increments an instance may need (8 bytes each while computed, 16 once stored): beyond it
+#: the computation would need several GB, and an instance that large is a unit mistake (demand in grams).
+MAX_UNITS = 2**29
+
+
+def _cell_kmax(supply: np.ndarray, cap: np.ndarray, vol: np.ndarray) -> np.ndarray:
+    """Per cell, the most units a plan can ever put there: ``min(supply, capacity / unit_volume)`` (with the
+    kernels' ``ROOM``); at least 1 where the SKU has supply, so a unit larger than its warehouse is still
+    seen (and counted as ``unfit``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.floor(cap * kernels.ROOM / vol)
+    return np.minimum(supply.astype(float), np.maximum(room, 1.0)).astype(np.int64)
+
+
+def _check_size(inst: Instance, rows: np.ndarray, mu: np.ndarray, var: np.ndarray, gain: np.ndarray,
+                cost: np.ndarray, kmax: np.ndarray) -> None:
+    """Refuse (:class:`~anticipate.errors.DataError`, exit 2) an instance whose cells may need more than
+    :data:`MAX_UNITS` unit increments, before any is computed: the kernels reserve, per cell, the bound
+    of :func:`~anticipate.allocation._kernels.unit_values` (Cantelli's, at most ``kmax``), computed here
+    the same way (one cell of mean demand 1e9 asked for 16 GB and ended in a MemoryError)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        odds = (gain - cost) / np.maximum(cost, 1e-9 * gain)
+        est = np.floor(mu + np.sqrt(var * np.maximum(odds, 0.0))) + 2.0
+    room = np.where((mu > 0) & (gain > cost) & (kmax > 0), np.minimum(kmax.astype(float), est), 0.0)
+    if room.sum() <= MAX_UNITS:
+        return
+    from anticipate.errors import DataError
+
+    top = int(np.argmax(room))
+    cell = inst.cells.iloc[int(rows[top])]
+    raise DataError(
+        f"the instance may need {room.sum():,.0f} unit increments (one per unit a cell could hold), more "
+        f"than {MAX_UNITS:,}: the cell of warehouse {cell['warehouse_id']} and SKU {cell['sku']} "
+        f"(mu {cell['mu']:.6g}, var {cell['var']:.6g}) alone up to {room[top]:,.0f}, bounded only by its "
+        "demand, its SKU's supply and its warehouse's capacity / unit_volume; check that mu and var count "
+        "units (not grams or cents), and lower that SKU's supply or the warehouse's capacity to what can "
+        "really be moved", column="mu")
 
 
 def _without_unfit(
