@@ -705,6 +705,13 @@ def test_allocate_names_the_ascii_rule_for_a_warehouse_id_it_refuses(tmp_path: P
     assert err.value.file == f"{tmp_path}/warehouses.parquet"
 
 
+def _lines_with_quantities(quantities: dict[int, str], n: int = 200) -> str:
+    """``n`` good order lines of five customers in January 2025, line i's quantity replaced by
+    ``quantities[i]`` where given."""
+    return "".join(f"o{i},c{i % 5},2025-01-{1 + i % 28:02d} 10:00:00,s1,{quantities.get(i, 1 + i % 3)},"
+                   "2.50,r1\n" for i in range(n))
+
+
 def test_a_line_above_max_quantity_is_rejected_and_an_overflowing_directory_refused(tmp_path: Path) -> None:
     """'quantity 1000000000000' was accepted, and two lines of 5e18 wrapped a backtest's realised demand
     around int64 (fill -0.000, exit 0): a line above ingest.max_quantity (default 1,000,000) is a bad row
@@ -713,11 +720,8 @@ def test_a_line_above_max_quantity_is_rejected_and_an_overflowing_directory_refu
     from anticipate.errors import DataError
     from anticipate.storage.files import load_dataset
 
-    lines = [f"o{i},c{i % 5},2025-01-{1 + i % 28:02d} 10:00:00,s1,{1 + i % 3},2.50,r1\n" for i in range(200)]
-    lines[7] = "o7,c2,2025-01-08 10:00:00,s1,1000000000000,2.50,r1\n"
-    lines[9] = "o9,c4,2025-01-10 10:00:00,s1,5000000000000000000,2.50,r1\n"
-    lines[11] = "o11,c1,2025-01-12 10:00:00,s1,1500000,2.50,r1\n"
-    src = _csv(tmp_path, HEADER + "".join(lines))
+    src = _csv(tmp_path, HEADER + _lines_with_quantities({7: "1000000000000", 9: "5000000000000000000",
+                                                          11: "1500000"}))
     code, output, doc = _ingest(tmp_path, src, "--max-reject-share", "0.05")
     assert code == 0, output
     rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")
@@ -752,11 +756,8 @@ def test_a_quantity_beyond_int64_is_named_by_its_bound_not_as_a_non_integer(tmp_
 
     from anticipate.ingest import parse
 
-    lines = [f"o{i},c{i % 5},2025-01-{1 + i % 28:02d} 10:00:00,s1,{1 + i % 3},2.50,r1\n" for i in range(200)]
-    lines[7] = "o7,c2,2025-01-08 10:00:00,s1,100000000000000000000,2.50,r1\n"
-    lines[9] = "o9,c4,2025-01-10 10:00:00,s1,1e20,2.50,r1\n"
-    lines[11] = "o11,c1,2025-01-12 10:00:00,s1,-1e20,2.50,r1\n"
-    src = _csv(tmp_path, HEADER + "".join(lines))
+    big = {7: "100000000000000000000", 9: "1e20", 11: "-1e20"}
+    src = _csv(tmp_path, HEADER + _lines_with_quantities(big))
     code, output, _doc = _ingest(tmp_path, src, "--max-reject-share", "0.05")
     assert code == 0, output
     rejects = pd.read_parquet(tmp_path / "out" / "rejects.parquet")

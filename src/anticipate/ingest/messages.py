@@ -48,18 +48,22 @@ def fail_error(report: Any, out: str) -> DataError:
     )
 
 
-def share_error(report: Any, opts: Any) -> DataError:
-    """The error for a rejected share above ``ingest.max_reject_share``."""
-    share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
+def _causes(report: Any) -> str:
+    """``(most common: 'r' x n, ...). First: row R, column C, value V: reason; fix.`` and the date hint."""
     top = ", ".join(f"'{reason}' x {count:,}" for reason, count in report.reasons.most_common(3))
     first = report.first_reject or {}
     reason = first.get("reason", "")
+    return (f"(most common: {top}). First: {_where(first)}: {reason}; "
+            f"{validate.FIXES.get(reason, 'fix the row')}.{_date_hint(report, reason)}")
+
+
+def share_error(report: Any, opts: Any) -> DataError:
+    """The error for a rejected share above ``ingest.max_reject_share``."""
+    share = (report.rows_rejected - report.duplicates_existing) / report.rows_in
     return DataError(
         f"{report.rows_rejected - report.duplicates_existing:,} of {report.rows_in:,} {report.table} rows "
         f"({share:.1%}) were rejected, "
-        f"more than ingest.max_reject_share = {opts.max_reject_share:g} (most common: {top}). First: "
-        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}."
-        f"{_date_hint(report, reason)} "
+        f"more than ingest.max_reject_share = {opts.max_reject_share:g} {_causes(report)} "
         "Rows are numbered from 1 "
         f"at the first data row after the header. Fix the file or its column mapping (--map "
         f"{report.table}.COLUMN=SOURCE or ingest.columns.{report.table}), or accept more with "
@@ -73,13 +77,9 @@ def none_accepted_error(report: Any, out: str) -> DataError:
     """The refusal of a table none of whose rows was accepted (``--max-reject-share 1`` let it through): an
     orders table without a line leaves every later command without a history (they failed on its empty
     dates), and an empty reference table looks every key up in vain."""
-    top = ", ".join(f"'{reason}' x {count:,}" for reason, count in report.reasons.most_common(3))
-    first = report.first_reject or {}
-    reason = first.get("reason", "")
     return DataError(
-        f"none of the {report.rows_in:,} {report.table} rows was accepted (most common: {top}). First: "
-        f"{_where(first)}: {reason}; {validate.FIXES.get(reason, 'fix the row')}."
-        f"{_date_hint(report, reason)} An empty {report.table} table is not published: fix the file or "
+        f"none of the {report.rows_in:,} {report.table} rows was accepted {_causes(report)} An empty "
+        f"{report.table} table is not published: fix the file or "
         f"its column mapping (--map {report.table}.COLUMN=SOURCE; 'anticipate ingest --dry-run' lists the "
         f"rejects by reason); "
         f"nothing was written to {out}",
