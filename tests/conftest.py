@@ -41,7 +41,7 @@ def _file(item: pytest.Item) -> str:
 #: 2026-12-04 19:20, `--durations=0`): the order's weights where known. By marks alone the 17 s of
 #: test_night_inputs.py (no mark) came 20th, after files of 1-4 s, and could end the run on one worker.
 FILE_SECONDS = {
-    "test_reliability.py": 54, "test_distributed.py": 45, "test_no_silent_wrong.py": 38,
+    "test_reliability.py": 47, "test_distributed.py": 45, "test_no_silent_wrong.py": 38,
     "test_pipeline.py": 34, "test_reliability_outages.py": 32, "test_bench.py": 27,
     "test_dask_workers.py": 22, "test_cli.py": 19, "test_night_inputs.py": 17, "test_tracking.py": 16,
     "test_history_start.py": 12, "test_runbook.py": 11, "test_scoring_runs.py": 9, "test_features.py": 7,
