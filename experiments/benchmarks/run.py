@@ -125,7 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-k", default="", help="only cases whose 'module:case' contains this")
+    parser.add_argument("-k", action="append", default=[],
+                        help="only cases whose 'module:case' contains this (repeat it: any of them)")
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per repetition")
     parser.add_argument("--list", action="store_true")
@@ -134,7 +135,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(_run_one(Path(args.child[0]), args.child[1]), default=float))
         return
-    cases = [(p, n) for p, n in _all_cases() if args.k in f"{p.stem}:{n}"]
+    cases = [(p, n) for p, n in _all_cases() if any(k in f"{p.stem}:{n}" for k in args.k or [""])]
     if args.list:
         for path, name in cases:
             print(f"{path.stem}:{name}")
