@@ -465,6 +465,31 @@ def test_no_candidates_names_the_dates_that_have_some() -> None:
         assert build_features(orders, pd.Timestamp(after), lookback_days=30, horizon_days=7).empty
 
 
+def test_features_without_candidates_names_the_dates_that_have_some(tmp_path: Path) -> None:
+    """features at a cutoff whose lookback holds no order said "pick a later --cutoff", as allocate did
+    before audit33B C2; it names the dates with candidates now, as allocate does."""
+    from click.testing import CliRunner
+
+    from anticipate.cli import main
+
+    days = [*pd.date_range("2024-01-01", "2024-03-31"), *pd.date_range("2024-08-01", "2024-09-30")]
+    lines = [f"o{i},c{i % 3},{d:%Y-%m-%d} 10:00:00,S1,1,2.0,R1\n" for i, d in enumerate(days)]
+    (tmp_path / "o.csv").write_text("order_id,customer_id,order_ts,sku,quantity,unit_price,region\n"
+                                    + "".join(lines))
+    (tmp_path / "c.yaml").write_text("time:\n  lookback_days: 30\n")
+    data = str(tmp_path / "d")
+    ingested = CliRunner().invoke(main, ["ingest", "--orders", str(tmp_path / "o.csv"), "--out", data])
+    assert ingested.exit_code == 0, ingested.output
+    done = CliRunner().invoke(main, ["--data", data, "--config", str(tmp_path / "c.yaml"), "features",
+                                     "--cutoff", "2024-06-15", "--out", str(tmp_path / "f.parquet")])
+    said = " ".join(done.output.split())
+    assert done.exit_code == 2 and "pick a later" not in said, said
+    assert ("no customer ordered in the 30 days before it (the config's time.lookback_days): the last order "
+            "before it is on 2024-03-31 and the next on 2024-08-01; pick a date from 2024-04-01 to "
+            "2024-04-30, or from 2024-08-02 on") in said
+    assert not (tmp_path / "f.parquet").exists()
+
+
 def test_parse_date_bounds() -> None:
     assert dates.parse_date("2199-12-31") == pd.Timestamp("2199-12-31")
     for bad in ("2200-01-01", "1899-12-31", "9999-12-31"):

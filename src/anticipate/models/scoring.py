@@ -129,10 +129,12 @@ def features_for(wrapper: Any, ds: DataSet, cutoff: pd.Timestamp, *, with_labels
     return frame
 
 
-def no_candidates(order_ts: pd.Series, cutoff: pd.Timestamp, lookback_days: int) -> str:
+def no_candidates(order_ts: pd.Series, cutoff: pd.Timestamp, lookback_days: int,
+                  whose: str = "the model's") -> str:
     """Why no (customer, item) pair is a candidate at ``cutoff`` (no order line in the model's
     ``lookback_days`` before it), and the dates that have some: up to the last order before it plus the
-    lookback (a date after the data's end: a later one has fewer, audit33B C2), or after the next order."""
+    lookback (a date after the data's end: a later one has fewer, audit33B C2), or after the next order.
+    ``whose``: whose ``time.lookback_days`` it is (a loaded model's, or the config's)."""
     days = dates.calendar_days(order_ts)
     at = (pd.Timestamp(cutoff) - _EPOCH).days
     before, after = days[days < at], days[days >= at]
@@ -142,7 +144,7 @@ def no_candidates(order_ts: pd.Series, cutoff: pd.Timestamp, lookback_days: int)
     later = f"from {_day(after[0] + 1)} on" if len(after) else ""
     if not len(before):
         return head + f"no order lies before it (the orders begin on {_day(after[0])}); pick a date {later}"
-    last, lookback = int(before[-1]), f"{lookback_days} days before it (the model's time.lookback_days)"
+    last, lookback = int(before[-1]), f"{lookback_days} days before it ({whose} time.lookback_days)"
     window = f"from {_day(last + 1)} to {_day(last + lookback_days)}"
     if not len(after):
         return (head + f"no customer ordered in the {lookback}: the orders end on {_day(last)}, "

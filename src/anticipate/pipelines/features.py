@@ -74,7 +74,7 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
 
         warnings += dates.history_warnings(ds.orders["order_ts"], cutoff_ts)
         table = features_dask(cfg.compute, ds, cutoff_ts, spec)
-        _refuse_empty(len(table), cutoff_ts, spec)
+        _refuse_empty(len(table), cutoff_ts, spec, ds.path)
         counts = _write_whole(table, out)
     else:
         from anticipate.features.history import history
@@ -86,10 +86,11 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
             detached = side.submit(dates.history_warnings, ds.orders["order_ts"], cutoff_ts)
             lines = history(ds.orders, cutoff_ts, spec.item_level, ds.products)
             warnings += detached.result()
+        data_dir = ds.path
         del ds  # the orders frame (10M lines: ~0.5 GB) goes before the pairs are built,
         prepared = prepare_history(lines, spec)
         del lines  # and the lines (~0.4 GB) before the table is
-        _refuse_empty(prepared.n_candidates, cutoff_ts, spec)
+        _refuse_empty(prepared.n_candidates, cutoff_ts, spec, data_dir)
         counts = _write_prepared(prepared, cutoff_ts, spec, out)
     return Result(
         command="features",
@@ -101,14 +102,17 @@ def run_features(settings: Settings, *, cutoff: str | None, out: Path) -> Result
     )
 
 
-def _refuse_empty(pairs: int, cutoff: pd.Timestamp, spec: FeatureSpec) -> None:
-    """DataError (exit 2) when there is no candidate pair: an empty table is never written."""
+def _refuse_empty(pairs: int, cutoff: pd.Timestamp, spec: FeatureSpec, data_dir: Path) -> None:
+    """DataError (exit 2) when there is no candidate pair: an empty table is never written. The message
+    names the dates that have some (:func:`~anticipate.models.scoring.no_candidates`, as allocate's: "pick
+    a later --cutoff" was wrong for a cutoff after the data's end), from ``data_dir``'s order_ts read again
+    (the frame is gone by then: only this refusal pays for it)."""
+    from anticipate.models.scoring import no_candidates
+    from anticipate.storage.files import load_dataset
+
     if pairs == 0:
-        raise DataError(
-            f"no candidate pairs at cutoff {dates.fmt(cutoff)}: no order line in the "
-            f"{spec.lookback_days} days before it; pick a later --cutoff or raise "
-            "time.lookback_days"
-        )
+        order_ts = load_dataset(data_dir, tables=("orders",), order_columns=["order_ts"]).orders["order_ts"]
+        raise DataError(no_candidates(order_ts, cutoff, spec.lookback_days, whose="the config's"))
 
 
 def _write_whole(table: pd.DataFrame, out: Path) -> dict[str, int]:
