@@ -185,8 +185,8 @@ class _TableRun:
                                   notes=[source.note] if source.note else [])
         self.report.mapped, self.report.defaulted, self.report.ignored = columns.account(
             self.table, source.header, found)
-        if self.table == "orders":
-            self.report.usable_region_rows = 0
+        if self.table == "orders":  # the order-days table sized once for the lines it will meet
+            self.report.usable_region_rows, self.spans = 0, OrderDays.sized_for(source, self.opts.append_to)
         self.marks = decimalmark.for_file(self.opts.decimal, source.delimiter, file=self.file,
                                           out=self.opts.out)
         writer = BackgroundWriter(self.target, SCHEMAS[self.table])
