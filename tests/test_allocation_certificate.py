@@ -69,6 +69,7 @@ def test_the_bound_holds_in_any_currency_unit(currency: float) -> None:
 @pytest.mark.parametrize(("value", "failure", "why"), [
     (None, "HiGHS ended with status 'Not Set', not Optimal", "status 'Not Set'"),
     (20.0, None, "below the plan's own value"),
+    (float("nan"), None, "an LP optimum of nan"),  # audit34: NaN passed the comparison into summary.json
 ])
 def test_a_failed_or_wrong_lp_is_not_used_and_said(
     monkeypatch: pytest.MonkeyPatch, value: float | None, failure: str | None, why: str

@@ -236,6 +236,7 @@ def test_an_overlap_without_order_ids_is_kept_with_a_loud_warning(tmp_path: Path
     warning = next(w for w in doc["warnings"] if "within the existing orders" in w)
     assert "40 of the 40 new lines (100.0%) are dated 2025-03-02 08:00:00 to 2025-03-03 17:19:00" in warning
     assert "(which end 2025-03-03 17:19:26)" in warning and "counted twice" in warning
+    assert "customer ids written differently, e.g. leading zeros dropped by a spreadsheet" in warning
     doc_on_disk = json.loads((out / "ingest_report.json").read_text())
     assert any("counted twice" in note for note in doc_on_disk["tables"]["orders"]["notes"])
     assert any("counted twice" in w for w in doc_on_disk["warnings"])

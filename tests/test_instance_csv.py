@@ -338,3 +338,7 @@ def test_an_instance_in_small_units_keeps_its_objective_and_bound_figures(tmp_pa
     for key in ("objective", "bound", "lp_bound"):
         assert summary[key] == pytest.approx(8.86289209713e-07, rel=1e-11), key
     assert "objective 8.86289e-07, bound 8.86289e-07," in result.output
+    from anticipate.pipelines._common import amount_text  # audit34: '1,819.1' beside a bound of '1,819.42'
+
+    printed = [amount_text(x) for x in (1819.1, 1819.42, 1600.50897, 0.5)]
+    assert printed == ["1,819.10", "1,819.42", "1,600.51", "0.5"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -113,7 +114,9 @@ def _exact_lp(
         return None, bound, {"lp_warning" if asked else "lp_note": why}
     lp = highs_lp_bound(inst, units)
     failure = lp.failure
-    if lp.value is not None and lp.value < objective - SAME_VALUE * abs(objective):
+    if lp.value is not None and not math.isfinite(lp.value):  # (NaN would pass the comparison below)
+        failure = f"HiGHS reported an LP optimum of {lp.value}"
+    elif lp.value is not None and lp.value < objective - SAME_VALUE * abs(objective):
         failure = (f"HiGHS reported an LP optimum of {lp.value:.9g}, below the plan's own value "
                    f"{objective:.9g}, which no relaxation can be")
     if failure is not None:

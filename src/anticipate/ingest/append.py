@@ -246,10 +246,11 @@ def overlap_warning(done: Appended, new_lines: int) -> str | None:
             f"{_instant(done.overlap_first)} to {_instant(done.overlap_last)}, within the existing orders "
             f"(which end {_instant(done.end)}), yet repeat no existing line (neither all seven columns nor, "
             "where both have one, order_id, sku, customer_id and day). If this export overlaps orders "
-            "already ingested (a different layout: timestamps moved to another day, no order_id column), "
-            "those orders are now counted "
-            "twice: rebuild the orders from the full history (ingest --orders history.csv) or send "
-            "nightly exports that start after the last ingested order")
+            "already ingested in another layout (customer ids written differently, e.g. leading zeros "
+            "dropped by a spreadsheet; timestamps moved to another day by rounding or a time zone; no "
+            "order_id column), those orders are now counted twice: rebuild the orders from the full "
+            "history (ingest --orders history.csv) or send nightly exports that start after the last "
+            "ingested order")
 
 
 def append_notes(done: Appended, new_lines: int) -> list[str]:

@@ -76,9 +76,10 @@ def order_id_warnings(data_dir: Path | str) -> list[str]:
 
 
 def amount_text(x: float) -> str:
-    """An objective or bound for the printed line: 2 decimals from 10,000 on, else 6 significant digits
-    (``,.2f`` printed an objective of 8.86e-07 as 0.00)."""
-    return f"{x:,.2f}" if abs(x) >= 1e4 else f"{x:,.6g}"
+    """An objective or bound for the printed line: 2 decimals from 1 on (``1,819.10``), else 6 significant
+    digits (``,.2f`` printed an objective of 8.86e-07 as 0.00; 6 significant digits from 1 on printed
+    1,819.1 beside a bound of 1,819.42)."""
+    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.6g}"
 
 
 def resolve_cutoff(
