@@ -118,13 +118,14 @@ def test_order_days_grows_and_flags_an_order_met_days_later_in_another_chunk() -
 
 def test_order_days_is_sized_once_for_the_lines_of_its_source(tmp_path: Path) -> None:
     """Grown by doubling from 65,536 slots, the table rehashed ~2x its entries (0.58 s of the check's 1.3 s
-    on 10M lines); sized from the source (a Parquet row count, a CSV's size over its lines' length, plus
-    the existing orders with --append), it never grows while ingest adds the file's orders."""
+    on 10M lines); reserved at the first chunk for the file's expected lines (ingest's own estimate, as for
+    its seen-lines table), plus the existing orders with --append, it never grows while the orders are
+    added."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from anticipate.ingest.orderspan import OrderDays
-    from anticipate.ingest.read import inspect
+    from anticipate.ingest.read import inspect, iter_chunks
 
     n = 200_000
     lines = "".join(f"o{i},c{i % 997},2025-03-{1 + i % 28:02d} 10:00:00,s1,1\n" for i in range(n))
@@ -133,14 +134,17 @@ def test_order_days_is_sized_once_for_the_lines_of_its_source(tmp_path: Path) ->
                       "order_id": [f"o{i}" for i in range(n)],
                       "order_ts": pa.array(np.full(n, np.datetime64("2025-03-01T10:00", "ns")))})
     pq.write_table(table, tmp_path / "o.parquet")
-    for source, append_to, at_least in ((tmp_path / "o.csv", "", n), (tmp_path / "o.parquet", "", n),
-                                        (tmp_path / "o.csv", str(tmp_path / "o.parquet"), 2 * n)):
-        days = OrderDays.sized_for(inspect(source), append_to)
+    for path, append_to, at_least in ((tmp_path / "o.csv", "", n), (tmp_path / "o.parquet", "", n),
+                                      (tmp_path / "o.csv", str(tmp_path / "o.parquet"), 2 * n)):
+        source = inspect(path)
+        first = next(iter(iter_chunks(source, 50_000)))
+        days = OrderDays()
+        days.reserve(dedup.expected_lines(path, first, source.kind, source.compression), append_to)
         size = days.nbytes
-        assert size >= 0.95 * at_least / 0.7 * 8, (source, size)
+        assert size >= at_least / 0.7 * 8, (path, size)
         days.add(table)
         assert days.nbytes == size  # no growth
-    assert OrderDays().nbytes == 2**17 * 8  # no source: 65,536 orders, grown as it goes
+    assert OrderDays().nbytes == 2**17 * 8  # nothing reserved: 65,536 orders, grown as it goes
 
 
 def test_seen_lines_grows_and_remembers_across_chunks() -> None:

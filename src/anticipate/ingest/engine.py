@@ -185,8 +185,8 @@ class _TableRun:
                                   notes=[source.note] if source.note else [])
         self.report.mapped, self.report.defaulted, self.report.ignored = columns.account(
             self.table, source.header, found)
-        if self.table == "orders":  # the order-days table sized once for the lines it will meet
-            self.report.usable_region_rows, self.spans = 0, OrderDays.sized_for(source, self.opts.append_to)
+        if self.table == "orders":
+            self.report.usable_region_rows = 0
         self.marks = decimalmark.for_file(self.opts.decimal, source.delimiter, file=self.file,
                                           out=self.opts.out)
         writer = BackgroundWriter(self.target, SCHEMAS[self.table])
@@ -225,8 +225,9 @@ class _TableRun:
         names = [f"f{i}" for i in range(len(raw.columns))]
         hashes = dedup.row_hashes(pa.Table.from_arrays(raw.columns, names=names))
         if self.report.rows_in == 0 and len(raw.rows) and self.path.stat().st_size:
-            self.seen.reserve(dedup.expected_lines(self.path, raw, self.report.format,
-                                                   self.report.compression))
+            expected = dedup.expected_lines(self.path, raw, self.report.format, self.report.compression)
+            self.seen.reserve(expected)  # each table sized once for the lines it will meet
+            self.spans.reserve(expected if self.table == "orders" else 0, self.opts.append_to)
         first = self.seen.first_rows(hashes, raw.rows)
         chunk = Chunk({name: raw.columns[i] for name, i in self.found.items()}, self.sources, raw.rows, first)
         if self.report.rows_in == 0:  # '17850.0' ids: one text in every format (ingest.ids)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -65,14 +64,14 @@ class OrderDays:
         self._count = 0
         self._other: list[np.ndarray] = []
 
-    @classmethod
-    def sized_for(cls, source: Any, append_to: str = "") -> OrderDays:
-        """A table sized once for the lines ``source`` (:class:`~anticipate.ingest.read.Source`) and, with
-        ``--append``, the existing orders ``append_to`` may hold: grown by doubling instead, it rehashed
-        ~2x its entries (0.58 s of the check's 1.3 s at 10 M lines). Lines >= orders, so it may be larger
-        than needed where orders have many lines; a gzip CSV's lines are not known (it grows)."""
-        lines = (pq.ParquetFile(append_to).metadata.num_rows if append_to else 0) + _source_lines(source)
-        return cls(max(lines, 1 << 16))
+    def reserve(self, count: int, append_to: str = "") -> None:
+        """Make room for ``count`` orders, plus the existing orders ``append_to`` (``--append``) holds, in
+        one rebuild (:func:`~anticipate.ingest.dedup.expected_lines` gives the file's lines, >= its
+        orders): grown by doubling, the table rehashed ~2x its entries, 0.58 s of the check's 1.3 s at
+        10 M lines."""
+        count += pq.ParquetFile(append_to).metadata.num_rows if append_to else 0
+        if count > _MAX_LOAD * len(self._table):
+            self._grow(count)
 
     def add(self, table: pa.Table) -> None:
         """Remember the keys of ``table``'s lines (canonical orders: ``customer_id``, ``order_id``,
@@ -106,19 +105,6 @@ class OrderDays:
     def flagged(self) -> np.ndarray:
         """The sorted distinct hashes of the keys met on more than one day (uint64)."""
         return np.unique(np.concatenate([np.zeros(0, np.uint64), *self._other]))
-
-def _source_lines(source: Any) -> int:
-    """About how many lines ``source`` holds: a Parquet file's row count, a plain CSV's size over the mean
-    length of its first 64 KiB of lines; 0 when not known (gzip)."""
-    if source.kind == "parquet":
-        return pq.ParquetFile(source.path).metadata.num_rows
-    if source.compression is not None:
-        return 0
-    with open(source.path, "rb") as fh:
-        head = fh.read(1 << 16)
-    breaks = head.count(b"\n")
-    return int(Path(source.path).stat().st_size / (len(head) / breaks)) if breaks else 0
-
 
 def _spanning(path: Path, batch_rows: int, flagged: np.ndarray) -> pa.Table:
     """Per (customer_id, order_id) among ``flagged``, its lines' count, first and last ``order_ts``
