@@ -403,3 +403,23 @@ def test_a_backtest_says_what_train_would_say_and_what_the_model_fixes(world_cop
     spec = "time.horizon_days is 14 in the config but the model was trained with 7"
     assert " ".join(given.stderr.split()).count(spec) == 1, given.stderr[-3000:]
     assert sum(spec in w for w in summary["warnings"]) == 1
+
+
+def test_evaluate_and_backtest_repeat_the_last_ingests_reused_order_id_warning(world_copy, tmp_path) -> None:
+    """features and train repeated ingest's 'order_id reused' warning (their counts go wrong with it), but
+    evaluate and backtest, whose scores rest on the same features, said nothing."""
+    import json
+
+    from tests.conftest import run_cli
+
+    said = ("orders: order_id reused: 3 order(s) (one customer_id + order_id) have lines more than 24 h "
+            "apart, e.g. customer 'C1', order '1'")
+    report = world_copy.data / "ingest_report.json"
+    doc = json.loads(report.read_text()) if report.exists() else {}
+    report.write_text(json.dumps({**doc, "warnings": [*doc.get("warnings", []), said]}))
+    repeated = f"the last ingest of {world_copy.data} warned: {said}"
+    for command in (("evaluate", "--model", "1", "--cutoff", "2024-08-21"),
+                    ("backtest", "--model", "1", "--cutoffs", "2024-08-21", "--out", "bt")):
+        done = run_cli(*world_copy.args(*command), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert repeated in " ".join(done.stderr.split()), (command, done.stderr[-2000:])

@@ -28,7 +28,7 @@ from anticipate.demand.inputs import require_reference_tables
 from anticipate.models.honesty import check_backtest_model
 from anticipate.models.scoring import as_trained, data_warnings, spec_of, spec_warnings
 from anticipate.pipelines import Result, Settings
-from anticipate.pipelines._common import item_warnings, load_data, open_tracker
+from anticipate.pipelines._common import item_warnings, load_data, open_tracker, order_id_warnings
 from anticipate.progress import track
 from anticipate.storage.files import write_json, write_parquet
 from anticipate.storage.publish import DirOutput, check_publishable, staging_dir
@@ -100,7 +100,7 @@ def _model_and_checks(
         check_backtest_model(wrapper.meta, cut_list, uri=uri)
     horizon = spec_of(wrapper).horizon if wrapper else settings.cfg.time.horizon_days
     level = spec_of(wrapper).item_level if wrapper else settings.cfg.model.item_level
-    items = item_warnings(ds, level)  # or exit 2: no SKU has a category
+    items = item_warnings(ds, level) + order_id_warnings(ds.path)  # or exit 2: no SKU has a category
     origin = f"the model {uri}, trained for it" if wrapper else "the config key time.horizon_days"
     warnings = items + check_cutoffs(cut_list, ds, horizon, horizon_from=origin)
     end = max(cut_list) + pd.Timedelta(days=horizon)

@@ -28,6 +28,7 @@ from anticipate.pipelines._common import (
     load_data,
     load_with_source,
     open_tracker,
+    order_id_warnings,
     resolve_cutoff,
 )
 from anticipate.progress import stages
@@ -94,7 +95,7 @@ def run_evaluate(
         ds = load_data(settings)
         wrapper, uri, source = load_with_source(settings, model, default_alias=None)
         spec = spec_of(wrapper)
-        items = item_warnings(ds, spec.item_level)  # or exit 2: no SKU has a category
+        items = item_warnings(ds, spec.item_level) + order_id_warnings(ds.path)  # or exit 2: no category
         cutoff_ts = resolve_cutoff(cutoff, ds.orders, horizon_days=spec.horizon, purpose="labelled",
                                    command="evaluate")
         last_full = dates.last_full_cutoff(ds.orders["order_ts"], spec.horizon)
