@@ -402,3 +402,15 @@ def test_a_one_year_typo_after_two_years_is_cut_but_orders_after_a_closure_go_in
     weekly[19_000:19_730:7] = 100  # a weekly log: a line 8 weeks later is not far for it
     weekly[19_722 + 56] = 1
     assert tail.find_tail(weekly) is None
+
+
+def test_the_header_line_check_normalises_names_as_the_column_matching_does() -> None:
+    """headerrows applies the one naming rule (column_names.normalise) to whole chunks of rejects in Arrow:
+    both must reduce a name alike, units or not, or a repeated header would pass as data."""
+    from anticipate.column_names import normalise
+    from anticipate.ingest.headerrows import _keys
+
+    names = ["Customer ID", "customer_id", "CustomerID", "Capacity (m3)", "Price [EUR]", "order-ts",
+             "QTY", " sku ", "Unit Volume (l)", "2025-01-01 10:00", "Ünit"]
+    for units in (True, False):
+        assert _keys(pa.array(names), units=units).to_pylist() == [normalise(n, units=units) for n in names]

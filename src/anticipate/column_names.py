@@ -10,13 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+#: A unit in parentheses or brackets, and what a normalised name drops: the rule's two patterns, which
+#: :mod:`anticipate.ingest.headerrows` applies to Arrow text too.
+UNIT = r"[\(\[][^\)\]]*[\)\]]"
+NOT_IN_NAME = r"[^0-9a-z]"
+
 
 def normalise(name: str, *, units: bool = True) -> str:
     """A column name reduced to lower-case letters and digits (``Customer ID`` -> ``customerid``);
     with ``units=False`` a unit in parentheses or brackets goes too (``Volume (l)`` -> ``volume``)."""
     if not units:
-        name = re.sub(r"[\(\[][^\)\]]*[\)\]]", " ", name)
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+        name = re.sub(UNIT, " ", name)
+    return re.sub(NOT_IN_NAME, "", name.lower())
 
 
 class Names:
