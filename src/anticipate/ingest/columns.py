@@ -11,6 +11,7 @@ from __future__ import annotations
 from anticipate.column_names import Names as _Names
 from anticipate.column_names import normalise
 from anticipate.errors import ConfigError, DataError
+from anticipate.ingest.sniff import listing
 from anticipate.schema import ALIASES, EXTRA_INPUTS, TABLES
 
 __all__ = ["ALIASES", "EXTRA_INPUTS", "account", "allowed_inputs", "check_mapping", "normalise",
@@ -68,7 +69,7 @@ def resolve(table: str, header: list[str], mapping: dict[str, str], *, file: str
         if hit is None:
             raise DataError(
                 f"ingest.columns.{table}.{canonical} (or --map {table}.{canonical}=...) maps to '{source}', "
-                f"which is not a column of this file (columns found: {_listing(header)}); fix the name",
+                f"which is not a column of this file (columns found: {listing(header, 30)}); fix the name",
                 file=file, column=source,
             )
         _refuse_shared_source(table, found, canonical, hit[0], header)
@@ -156,13 +157,8 @@ def _require(table: str, header: list[str], found: dict[str, int], file: str) ->
             if len(header) == 1 else "")
     raise DataError(
         f"required column '{name}' of the {table} table was not found (missing: {', '.join(missing)}; "
-        f"columns found: {_listing(header)}). Rename the source column to '{name}' (or a known alias "
+        f"columns found: {listing(header, 30)}). Rename the source column to '{name}' (or a known alias "
         f"such as {aliases}), or map it: --map {table}.{name}=<your column>, or in the config "
         f"ingest: {{columns: {{{table}: {{{example}}}}}}}.{hint}",
         file=file, column=name,
     )
-
-
-def _listing(header: list[str], limit: int = 30) -> str:
-    shown = ", ".join(repr(h) for h in header[:limit])
-    return shown + (f" and {len(header) - limit} more" if len(header) > limit else "")
